@@ -1,0 +1,3 @@
+from corpus_tools.cli.app import main
+
+main()

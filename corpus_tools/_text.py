@@ -1,0 +1,49 @@
+"""Small text helpers shared by every stage: character classes, hashing, secret redaction."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import unicodedata
+
+# Bidi controls that are reported when found in raw text (kept, never at a span edge).
+BIDI_CONTROLS = frozenset("\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+BOM = "\ufeff"
+TATWEEL = "\u0640"
+ARABIC_PROCLITICS = frozenset("وفبلك")
+
+
+def is_format_char(ch: str) -> bool:
+    """True for Unicode Cf characters (bidi marks, BOM, ZWJ/ZWNJ)."""
+    return unicodedata.category(ch) == "Cf"
+
+
+def is_edge_forbidden(ch: str) -> bool:
+    """Characters that may never sit at a span edge: whitespace and Cf characters."""
+    return ch.isspace() or is_format_char(ch)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, as JavaScript counts it."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+SECRET_ENV_VARS = ("LABEL_STUDIO_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "LS_API_KEY")
+
+
+def redact(message: str, secrets: tuple[str, ...] = ()) -> str:
+    """Replace every known secret (given, or from the secret env vars) by ``***``."""
+    values = [s for s in secrets if s]
+    values += [os.environ[name] for name in SECRET_ENV_VARS if os.environ.get(name)]
+    for value in sorted(set(values), key=len, reverse=True):
+        if len(value) >= 4:
+            message = message.replace(value, "***")
+    return message

@@ -1,0 +1,1 @@
+"""The ``corpus-tools`` command: a thin Typer layer over the library functions."""

@@ -1,0 +1,78 @@
+"""Shared CLI plumbing: stderr console, exit codes, report rendering, shared options."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from corpus_tools._text import redact
+from corpus_tools.report import Report
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_FAILED = 3
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+OntologyOption = Annotated[
+    Path | None,
+    typer.Option("--ontology", help="Ontology YAML file (default: the bundled annotations/ontology.yaml).",
+                 dir_okay=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
+
+
+def echo_data(text: str) -> None:
+    """Data goes to stdout."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def echo_json(data: object) -> None:
+    echo_data(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def info(message: str, *, quiet: bool = False) -> None:
+    """Messages go to stderr, with every known secret redacted."""
+    if not quiet:
+        err_console.print(redact(message), markup=False)
+
+
+def render_report(report: Report, *, as_json: bool, quiet: bool = False, title: str = "") -> int:
+    """Print a report (JSON on stdout, or a grouped table on stderr) and return its exit code."""
+    if as_json:
+        echo_json(report.to_dict())
+    elif not quiet or not report.valid:
+        for problem in report.problems[:200]:
+            where = problem.location()
+            err_console.print(
+                f"{problem.severity}: [{problem.code}] {where + ': ' if where else ''}{redact(problem.message)}",
+                markup=False,
+            )
+        if len(report.problems) > 200:
+            err_console.print(f"... and {len(report.problems) - 200} more problems (use --json for all)")
+        counts = report.counts()
+        if counts:
+            table = Table(title=title or "Problems by code")
+            table.add_column("code")
+            table.add_column("severity")
+            table.add_column("count", justify="right")
+            severities = {p.code: p.severity for p in report.problems}
+            for code, count in counts.items():
+                table.add_row(code, severities[code], str(count))
+            err_console.print(table)
+        status = "valid" if report.valid else "INVALID"
+        stats = ", ".join(f"{k}: {v}" for k, v in report.stats.items() if not isinstance(v, dict | list))
+        err_console.print(
+            f"{status}: {report.to_dict()['errors']} errors, {len(report.warnings)} warnings"
+            + (f" ({stats})" if stats else ""),
+            markup=False,
+        )
+    return EXIT_OK if report.valid else EXIT_INVALID

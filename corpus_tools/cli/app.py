@@ -1,0 +1,64 @@
+"""The ``corpus-tools`` Typer app and its entry point.
+
+Exit codes: 0 ok, 1 invalid data, 2 usage, 3 could not run.  Every
+:class:`~corpus_tools.errors.CorpusToolsError` becomes one ``Error: ...`` line on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from corpus_tools import __version__
+from corpus_tools._text import redact
+from corpus_tools.cli import ontology as ontology_cli
+from corpus_tools.cli._common import EXIT_FAILED, EXIT_INVALID, err_console
+from corpus_tools.errors import CorpusToolsError, InvalidDataError, ReleaseError
+
+app = typer.Typer(
+    name="corpus-tools",
+    help="Build annotated Arabic news corpora with Label Studio and publish them as versioned datasets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"corpus-tools {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Build annotated Arabic news corpora with Label Studio and publish them as versioned datasets.
+
+    Exit codes: 0 ok, 1 invalid data, 2 usage error, 3 could not run.
+    """
+
+
+app.add_typer(ontology_cli.app, name="ontology")
+
+
+def main() -> None:
+    """Console-script entry point: run the app, mapping toolkit errors to exit codes."""
+    try:
+        app()
+    except (InvalidDataError, ReleaseError) as exc:
+        err_console.print(f"Error: {redact(str(exc))}", markup=False)
+        sys.exit(EXIT_INVALID)
+    except CorpusToolsError as exc:
+        err_console.print(f"Error: {redact(str(exc))}", markup=False)
+        sys.exit(EXIT_FAILED)
+    except KeyboardInterrupt:
+        err_console.print("Error: interrupted", markup=False)
+        sys.exit(130)

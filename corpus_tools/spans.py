@@ -1,0 +1,247 @@
+"""The core span model and every offset computation, as pure functions.
+
+Offsets are Python code points into the stored text, end-exclusive: for every span,
+``text[span.start:span.end] == span.text``.  Stored text is never normalised.
+
+* :class:`Span`, :class:`Relation`, :class:`Document` and their canonical JSON form
+  (``schemas/document.schema.json``);
+* :func:`tokenize`: base tokens (words of letters, marks, digits, ZWJ/ZWNJ; or one
+  punctuation/symbol character), cut wherever a span boundary falls inside a token so a
+  proclitic before a name (``و|بغداد``) becomes its own token; whitespace and Cf characters
+  are never part of a token;
+* :func:`spans_to_bio` / :func:`bio_to_spans`: exact conversion; spans that BIO cannot hold
+  (overlapping or nested ones, spans whose edge is not a token edge) are returned as
+  *unencodable*, never dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import regex
+
+from corpus_tools.report import define_code
+
+STAGE = "spans"
+BIO_ORPHAN_INSIDE = define_code(
+    "bio-orphan-inside",
+    "warning",
+    "An I- tag follows O or another type; it was read as the start of a new span (conlleval rule).",
+    stage=STAGE,
+)
+BIO_UNENCODABLE = define_code(
+    "bio-unencodable-span",
+    "warning",
+    "A span cannot be written as BIO tags (it overlaps or nests in another span, or its edge is not a"
+    " token edge); it stays in the documents config.",
+    stage=STAGE,
+)
+BIO_BAD_TAG = define_code(
+    "bio-bad-tag", "error", "A tag is not O, B-<label> or I-<label> for a known label.", stage=STAGE
+)
+
+_BASE_TOKEN = regex.compile(r"[\p{L}\p{M}\p{Nd}\u200c\u200d]+|[\p{P}\p{S}]", regex.V1)
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A labelled character span; ``end`` is exclusive."""
+
+    start: int
+    end: int
+    label: str
+    id: str = ""
+    text: str = ""
+
+    def overlaps(self, other: Span) -> bool:
+        return self.start < other.end and other.start < self.end
+
+    def contains(self, other: Span) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+    def to_dict(self) -> dict[str, object]:
+        return {"id": self.id, "start": self.start, "end": self.end, "text": self.text, "label": self.label}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Span:
+        return cls(start=data["start"], end=data["end"], label=data["label"], id=data.get("id", ""),
+                   text=data.get("text", ""))
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A directed relation between two spans of one document, by span id (head = ACE Arg-1)."""
+
+    head: str
+    tail: str
+    label: str
+    id: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return {"id": self.id, "head": self.head, "tail": self.tail, "label": self.label}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Relation:
+        return cls(head=data["head"], tail=data["tail"], label=data["label"], id=data.get("id", ""))
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    start: int
+    end: int
+
+
+@dataclass
+class Document:
+    """One annotated article in canonical form (see ``schemas/document.schema.json``)."""
+
+    id: str
+    text: str
+    entities: list[Span] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+    title: str = ""
+    source: str = ""
+    lang: str = "ar"
+    dateline: dict[str, object] | None = None
+    meta: dict[str, object] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "id": self.id,
+            "text": self.text,
+            "title": self.title,
+            "source": self.source,
+            "lang": self.lang,
+            "dateline": self.dateline,
+            "entities": [s.to_dict() for s in self.entities],
+            "relations": [r.to_dict() for r in self.relations],
+        }
+        if self.meta:
+            out["meta"] = self.meta
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Document:
+        return cls(
+            id=data["id"],
+            text=data["text"],
+            title=data.get("title", ""),
+            source=data.get("source", ""),
+            lang=data.get("lang", "ar"),
+            dateline=data.get("dateline"),
+            entities=[Span.from_dict(s) for s in data.get("entities", [])],
+            relations=[Relation.from_dict(r) for r in data.get("relations", [])],
+            meta=dict(data.get("meta", {})),
+        )
+
+
+def make_span(text: str, start: int, end: int, label: str, span_id: str = "") -> Span:
+    """A span whose ``text`` is taken from the stored text."""
+    return Span(start=start, end=end, label=label, id=span_id, text=text[start:end])
+
+
+def base_tokens(text: str) -> list[Token]:
+    """Tokens before span-driven splitting: words, or single punctuation/symbol characters."""
+    return [Token(m.group(), m.start(), m.end()) for m in _BASE_TOKEN.finditer(text)]
+
+
+def tokenize(text: str, boundaries: Iterable[int] = ()) -> list[Token]:
+    """Base tokens, each cut at every boundary offset that falls strictly inside it."""
+    cuts = sorted(set(boundaries))
+    tokens: list[Token] = []
+    import bisect
+
+    for tok in base_tokens(text):
+        lo = bisect.bisect_right(cuts, tok.start)
+        hi = bisect.bisect_left(cuts, tok.end)
+        start = tok.start
+        for cut in cuts[lo:hi]:
+            tokens.append(Token(text[start:cut], start, cut))
+            start = cut
+        tokens.append(Token(text[start : tok.end], start, tok.end))
+    return tokens
+
+
+def select_flat(spans: Sequence[Span]) -> tuple[list[Span], list[Span]]:
+    """Split spans into a non-overlapping flat layer (outermost, earliest first) and the rest."""
+    flat: list[Span] = []
+    rest: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, -(s.end - s.start), s.label, s.id)):
+        if flat and flat[-1].end > span.start:
+            rest.append(span)
+        else:
+            flat.append(span)
+    return flat, rest
+
+
+@dataclass
+class BioEncoding:
+    tokens: list[Token]
+    tags: list[str]
+    unencodable: list[Span]
+
+
+def spans_to_bio(text: str, spans: Sequence[Span], boundaries: Iterable[int] = ()) -> BioEncoding:
+    """Tokenize ``text`` (cut at every span edge) and tag it with BIO.
+
+    Spans that overlap an earlier, longer span, or whose edges do not fall on token edges,
+    are returned in ``unencodable``.
+    """
+    flat, unencodable = select_flat(spans)
+    cuts = {s.start for s in spans} | {s.end for s in spans} | set(boundaries)
+    tokens = tokenize(text, cuts)
+    tags = ["O"] * len(tokens)
+    starts = {t.start: i for i, t in enumerate(tokens)}
+    ends = {t.end: i for i, t in enumerate(tokens)}
+    for span in flat:
+        first, last = starts.get(span.start), ends.get(span.end)
+        if first is None or last is None or last < first:
+            unencodable.append(span)
+            continue
+        tags[first] = f"B-{span.label}"
+        for i in range(first + 1, last + 1):
+            tags[i] = f"I-{span.label}"
+    unencodable.sort(key=lambda s: (s.start, s.end, s.label, s.id))
+    return BioEncoding(tokens, tags, unencodable)
+
+
+@dataclass
+class BioDecoding:
+    spans: list[Span]
+    orphans: list[int]  # token indices of I- tags that started a new span
+    bad_tags: list[int]  # token indices of tags that are not O/B-X/I-X
+
+
+def bio_to_spans(text: str, tokens: Sequence[Token], tags: Sequence[str]) -> BioDecoding:
+    """Decode BIO tags over tokens with offsets into spans of ``text`` (conlleval rules)."""
+    if len(tokens) != len(tags):
+        raise ValueError(f"{len(tokens)} tokens but {len(tags)} tags")
+    spans: list[Span] = []
+    orphans: list[int] = []
+    bad: list[int] = []
+    open_label: str | None = None
+    open_start = open_end = 0
+
+    def close() -> None:
+        if open_label is not None:
+            spans.append(make_span(text, open_start, open_end, open_label))
+
+    for i, (tok, tag) in enumerate(zip(tokens, tags, strict=True)):
+        prefix, _, label = tag.partition("-")
+        if tag == "O" or prefix not in ("B", "I") or not label:
+            if tag != "O":
+                bad.append(i)
+            close()
+            open_label = None
+            continue
+        if prefix == "I" and open_label == label:
+            open_end = tok.end
+            continue
+        if prefix == "I":
+            orphans.append(i)
+        close()
+        open_label, open_start, open_end = label, tok.start, tok.end
+    close()
+    return BioDecoding(spans, orphans, bad)

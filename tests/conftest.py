@@ -1,0 +1,39 @@
+"""Shared fixtures. Real servers (Label Studio, the Hub-protocol server, Chromium) live in their
+own fixture modules and start once per session; under CI=true a missing component fails."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(condition: bool, why: str) -> None:
+    """Skip locally when a component is missing; fail under CI=true, never skip silently there."""
+    if not condition:
+        if IN_CI:
+            pytest.fail(f"required component missing under CI=true: {why}")
+        pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    require(SHARED.is_dir(), f"../shared not found at {SHARED}")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def ontology():
+    from corpus_tools.ontology import load_ontology
+
+    return load_ontology()

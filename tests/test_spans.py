@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corpus_tools._text import is_edge_forbidden
+from corpus_tools.spans import (
+    Document,
+    Relation,
+    Span,
+    base_tokens,
+    bio_to_spans,
+    make_span,
+    select_flat,
+    spans_to_bio,
+    tokenize,
+)
+
+TEXT = "وقال الرئيس الروسي فلاديمير بوتين في بغداد وبغداد، للجامعة العربية"
+
+
+def test_proclitic_before_name_is_its_own_token():
+    start = len("وقال الرئيس الروسي فلاديمير بوتين في بغداد و")
+    span = make_span(TEXT, start, start + len("بغداد"), "GPE")
+    enc = spans_to_bio(TEXT, [span])
+    pairs = [(t.text, tag) for t, tag in zip(enc.tokens, enc.tags, strict=False)]
+    assert ("و", "O") in pairs and pairs[pairs.index(("و", "O")) + 1] == ("بغداد", "B-GPE")
+    assert bio_to_spans(TEXT, enc.tokens, enc.tags).spans == [Span(start, start + 5, "GPE", "", "بغداد")]
+
+
+def test_li_al_contraction_and_multiword_span():
+    start = len("وقال الرئيس الروسي فلاديمير بوتين في بغداد وبغداد، ل")
+    span = make_span(TEXT, start, len(TEXT), "ORG")
+    assert span.text == "لجامعة العربية"
+    enc = spans_to_bio(TEXT, [span])
+    assert [(t.text, g) for t, g in zip(enc.tokens, enc.tags, strict=False)][-3:] == [
+        ("ل", "O"), ("لجامعة", "B-ORG"), ("العربية", "I-ORG")]
+    assert bio_to_spans(TEXT, enc.tokens, enc.tags).spans == [span]
+
+
+def test_tokenizer_keeps_harakat_tatweel_and_splits_punctuation():
+    text = "مُحَمَّد لـبنان، سوريا\u061cالعراق «نص»"
+    assert [t.text for t in base_tokens(text)] == ["مُحَمَّد", "لـبنان", "،", "سوريا", "العراق", "«", "نص", "»"]
+    for tok in tokenize(text, [len("مُحَمَّد لـ")]):
+        assert text[tok.start : tok.end] == tok.text
+    assert [t.text for t in tokenize(text, [len("مُحَمَّد لـ")])][1:3] == ["لـ", "بنان"]
+
+
+def test_nested_spans_are_reported_not_dropped():
+    text = "وزير الخارجية الروسي سيرغي لافروف"
+    outer = make_span(text, 0, len("وزير الخارجية الروسي"), "PER")
+    inner = make_span(text, len("وزير الخارجية "), len("وزير الخارجية الروسي"), "GPE")
+    enc = spans_to_bio(text, [inner, outer])
+    assert enc.unencodable == [inner]
+    assert bio_to_spans(text, enc.tokens, enc.tags).spans == [outer]
+
+
+def test_span_edge_on_whitespace_is_unencodable():
+    text = "زار  بوتين"
+    bad = make_span(text, len("زار "), len(text), "PER")  # starts on the second space
+    enc = spans_to_bio(text, [bad])
+    assert enc.unencodable == [bad] and set(enc.tags) == {"O"}
+
+
+def test_orphan_inside_starts_a_new_span():
+    text = "إيه . دي"
+    tokens = base_tokens(text)
+    dec = bio_to_spans(text, tokens, ["B-MISC", "O", "I-MISC"])
+    assert [s.text for s in dec.spans] == ["إيه", "دي"] and dec.orphans == [2]
+    dec = bio_to_spans(text, tokens, ["B-MISC", "I-PER", "X-Y"])
+    assert [(s.text, s.label) for s in dec.spans] == [("إيه", "MISC"), (".", "PER")]
+    assert dec.orphans == [1] and dec.bad_tags == [2]
+
+
+def test_document_round_trips_through_dict():
+    doc = Document(
+        id="a1", text=TEXT, title="t", entities=[make_span(TEXT, 0, 4, "PER", "s1")],
+        relations=[Relation("s1", "s1", "X", "r1")], meta={"annotator": 3},
+    )
+    assert Document.from_dict(doc.to_dict()) == doc
+
+
+# --- properties -------------------------------------------------------------------------------
+
+ALPHABET = (
+    "ابتثجحخدذرزسشصضطظعغفقكلمنهويءآأإئؤةى"  # letters
+    "\u064b\u064e\u064f\u0650\u0651\u0652\u0670"  # harakat
+    "\u0640"  # tatweel
+    "٠١٢٣0123"  # digits
+    "،؛؟.,«»()-"  # punctuation
+    " \n\r\t\u00a0"  # whitespace, CRLF pieces
+    "\u200e\u200f\u061c\u202b\u202c\u200c\u200d\ufeff"  # Cf: bidi marks, ZWNJ/ZWJ, BOM
+    "😀🇫🇷👍🏽"  # emoji (astral, flags, modifiers)
+)
+texts = st.lists(st.sampled_from(list(ALPHABET) + ["\r\n", "وب", "ال"]), min_size=1, max_size=60).map("".join)
+
+
+@st.composite
+def text_and_spans(draw):
+    text = draw(texts)
+    edges = sorted(draw(st.lists(st.integers(0, len(text)), max_size=10, unique=True)))
+    spans = []
+    for i in range(0, len(edges) - 1, 2):
+        start, end = edges[i], edges[i + 1]
+        if start < end and not is_edge_forbidden(text[start]) and not is_edge_forbidden(text[end - 1]):
+            if regex.fullmatch(r"[\s\p{Cf}]*", text[start:end]) is None:
+                spans.append(make_span(text, start, end, draw(st.sampled_from(["PER", "GPE", "ORG"])),
+                                       f"s{i}"))
+    return text, spans
+
+
+def _clean(span: Span) -> Span:
+    return Span(span.start, span.end, span.label, "", span.text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text_and_spans())
+def test_spans_bio_spans_is_identity(case):
+    text, spans = case
+    enc = spans_to_bio(text, spans)
+    assert enc.unencodable == []
+    dec = bio_to_spans(text, enc.tokens, enc.tags)
+    assert dec.spans == [_clean(s) for s in sorted(spans)]
+    assert dec.orphans == [] and dec.bad_tags == []
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts, st.lists(st.integers(0, 80), max_size=6))
+def test_tokens_and_gaps_rebuild_text(text, cuts):
+    tokens = tokenize(text, cuts)
+    pos = 0
+    rebuilt = []
+    for tok in tokens:
+        gap = text[pos : tok.start]
+        assert all(is_edge_forbidden(ch) for ch in gap)  # only whitespace and Cf are skipped
+        assert not any(ch in "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\ufeff" for ch in tok.text)
+        assert tok.text and text[tok.start : tok.end] == tok.text
+        rebuilt += [gap, tok.text]
+        pos = tok.end
+    rebuilt.append(text[pos:])
+    assert "".join(rebuilt) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(text_and_spans(), st.data())
+def test_overlapping_spans_are_never_lost(case, data):
+    text, spans = case
+    if not spans:
+        return
+    extra = []
+    for span in spans:
+        if span.end - span.start > 1 and data.draw(st.booleans()):
+            extra.append(make_span(text, span.start, span.end, "LOC", span.id + "x"))
+    enc = spans_to_bio(text, spans + extra)
+    decoded = bio_to_spans(text, enc.tokens, enc.tags).spans
+    assert sorted(map(_clean, decoded + enc.unencodable)) == sorted(map(_clean, spans + extra))
+    flat, rest = select_flat(spans + extra)
+    assert len(rest) == len(extra) and len(flat) == len(spans)
