@@ -1,0 +1,152 @@
+"""Pure conversion from Label Studio export tasks to canonical records.
+
+A Label Studio task holds several annotations (one per annotator) and predictions.  Each
+becomes an :class:`AnnotationRecord` with canonical :class:`~corpus_tools.spans.Span` and
+:class:`~corpus_tools.spans.Relation` objects:
+
+* span text is recomputed from the stored text (``value.text`` is never trusted: Label Studio
+  collapses whitespace runs in it);
+* a relation's direction is resolved: ``right`` is from → to, ``left`` is to → from, ``bi``
+  keeps from → to; relation ids are content-based (``head|label|tail``) so they are stable
+  across exports;
+* result items of other types are ignored (the validator reports them).
+
+These functions assume a result that passed validation; they skip what they cannot read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from corpus_tools.generate import LS_DATA_KEY
+from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
+from corpus_tools.spans import Document, Relation, Span
+
+RecordKind = Literal["annotation", "prediction"]
+
+
+@dataclass
+class AnnotationRecord:
+    """One annotation or prediction of one task, in canonical form."""
+
+    task_id: int
+    document_id: str
+    kind: RecordKind
+    id: int | None
+    entities: list[Span] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+    annotator: str | None = None
+    lead_time: float | None = None
+    cancelled: bool = False
+    ground_truth: bool = False
+    created_at: str | None = None
+    updated_at: str | None = None
+    model_version: str | None = None
+    score: float | None = None
+
+
+def task_document_id(task: Mapping[str, object]) -> str:
+    """The article id a task carries, or ``task-<id>`` for tasks imported by other tools."""
+    data = task.get("data") or {}
+    article_id = data.get(ARTICLE_ID_KEY) if isinstance(data, Mapping) else None
+    return str(article_id) if article_id else f"task-{task.get('id')}"
+
+
+def task_text(task: Mapping[str, object]) -> str:
+    data = task.get("data") or {}
+    return data.get(LS_DATA_KEY, "") if isinstance(data, Mapping) else ""
+
+
+def relation_id(head: str, label: str, tail: str) -> str:
+    return f"{head}|{label}|{tail}"
+
+
+def result_to_spans_relations(result: list, text: str) -> tuple[list[Span], list[Relation]]:
+    """Canonical spans and relations from a Label Studio result list."""
+    spans: list[Span] = []
+    relations: list[Relation] = []
+    for item in result:
+        if not isinstance(item, Mapping):
+            continue
+        if item.get("type") == "labels":
+            value = item.get("value") or {}
+            labels = value.get("labels") or []
+            start, end = value.get("start"), value.get("end")
+            if not labels or not isinstance(start, int) or not isinstance(end, int):
+                continue
+            spans.append(Span(start=start, end=end, label=labels[0], id=str(item.get("id", "")),
+                              text=text[start:end]))
+        elif item.get("type") == "relation":
+            labels = item.get("labels") or []
+            if not labels:
+                continue
+            head, tail = str(item.get("from_id")), str(item.get("to_id"))
+            if item.get("direction") == "left":
+                head, tail = tail, head
+            relations.append(Relation(head=head, tail=tail, label=labels[0], id=relation_id(head, labels[0], tail)))
+    return spans, relations
+
+
+def _annotator(value: object) -> str | None:
+    if isinstance(value, Mapping):
+        return str(value.get("email") or value.get("id"))
+    return None if value is None else str(value)
+
+
+def task_to_records(task: Mapping[str, object]) -> Iterator[AnnotationRecord]:
+    """Every annotation, then every full prediction object, of one export task."""
+    text = task_text(task)
+    doc_id = task_document_id(task)
+    task_id = int(task.get("id") or 0)
+    for ann in task.get("annotations") or []:
+        if not isinstance(ann, Mapping):
+            continue
+        spans, relations = result_to_spans_relations(ann.get("result") or [], text)
+        yield AnnotationRecord(
+            task_id=task_id,
+            document_id=doc_id,
+            kind="annotation",
+            id=ann.get("id"),
+            entities=spans,
+            relations=relations,
+            annotator=_annotator(ann.get("completed_by")),
+            lead_time=ann.get("lead_time"),
+            cancelled=bool(ann.get("was_cancelled")),
+            ground_truth=bool(ann.get("ground_truth")),
+            created_at=ann.get("created_at"),
+            updated_at=ann.get("updated_at"),
+        )
+    for pred in task.get("predictions") or []:
+        if not isinstance(pred, Mapping):  # the quick export lists prediction ids only
+            continue
+        spans, relations = result_to_spans_relations(pred.get("result") or [], text)
+        yield AnnotationRecord(
+            task_id=task_id,
+            document_id=doc_id,
+            kind="prediction",
+            id=pred.get("id"),
+            entities=spans,
+            relations=relations,
+            created_at=pred.get("created_at"),
+            updated_at=pred.get("updated_at"),
+            model_version=pred.get("model_version"),
+            score=pred.get("score"),
+        )
+
+
+def task_to_document(task: Mapping[str, object], record: AnnotationRecord | None = None) -> Document:
+    """A canonical Document for a task, carrying one record's spans and relations (or none)."""
+    data = task.get("data") or {}
+    return Document(
+        id=task_document_id(task),
+        text=task_text(task),
+        title=str(data.get("title") or ""),
+        source=str(data.get("source") or ""),
+        lang=str(data.get("lang") or "ar"),
+        dateline=data.get("dateline") if isinstance(data.get("dateline"), Mapping) else None,
+        entities=list(record.entities) if record else [],
+        relations=list(record.relations) if record else [],
+        meta={"task_id": task.get("id")} | ({"annotation_id": record.id} if record and record.id else {}),
+    )
