@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Label Studio runs from its own virtualenv (it pins pyarrow<25 and an exact SDK); cached outside the clone.
 LS_VERSION ?= 1.23.2
-LS_VENV ?= $(HOME)/.cache/corpus-tools/label-studio-$(LS_VERSION)
+LS_VENV ?= $(HOME)/.cache/corpus-tools/ls-venv-$(LS_VERSION)
 export LS_BIN ?= $(LS_VENV)/bin/label-studio
 PYTEST_ARGS ?=
 
