@@ -23,7 +23,8 @@ with ``raise ... from exc``; the CLI maps every :class:`CorpusToolsError` to one
     └── PublishError           publishing failed
         ├── VersionExists      the version is already published
         ├── VersionNotIncreasing   the version is not above the latest one
-        └── StaleParent        someone published meanwhile
+        ├── StaleParent        someone published meanwhile
+        └── VerificationFailed the published files differ from the manifest (carries the Report)
 """
 
 from __future__ import annotations
@@ -108,3 +109,11 @@ class VersionNotIncreasing(PublishError):
 
 class StaleParent(PublishError):
     """The target moved since the publish started (someone published meanwhile)."""
+
+
+class VerificationFailed(PublishError):
+    """The files read back from the target differ from the release manifest; ``report`` says which."""
+
+    def __init__(self, message: str, report: Report | None = None) -> None:
+        super().__init__(message)
+        self.report = report

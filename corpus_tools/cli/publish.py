@@ -1,0 +1,159 @@
+"""``corpus-tools publish RELEASE_DIR --to TARGET`` and ``corpus-tools releases TARGET``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from corpus_tools.cli._common import (
+    EXIT_OK,
+    JsonOption,
+    OntologyOption,
+    QuietOption,
+    echo_data,
+    echo_json,
+    err_console,
+    info,
+    render_report,
+)
+from corpus_tools.errors import CorpusToolsError, ReleaseError, VerificationFailed
+from corpus_tools.publish.models import PublishPlan, PublishResult
+
+
+def _target(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from corpus_tools.publish import parse_target
+
+    try:
+        target = parse_target(value)
+    except CorpusToolsError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    return str(target) if target.is_hub else value
+
+
+TargetOption = Annotated[
+    str | None,
+    typer.Option("--to", metavar="TARGET", callback=_target,
+                 help="./releases/NAME (a local folder of versions, the default with NAME from the manifest) or "
+                 "hf://datasets/ORG/NAME (a Hugging Face Hub dataset repository)."),
+]
+
+
+def _default_target(release_dir: Path) -> str:
+    try:
+        name = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8")).get("name")
+    except (OSError, ValueError, AttributeError):
+        name = None
+    return str(Path("releases") / str(name or release_dir.resolve().name))
+
+
+def _render_plan(plan: PublishPlan, *, dry_run: bool, quiet: bool) -> None:
+    head = "Plan: publish" if dry_run else "Published"
+    info(f"{head} {plan.name} {plan.version} to {plan.target}:", quiet=quiet)
+    if plan.create_repo:
+        info("  create repository", quiet=quiet)
+    if plan.resume:
+        info(f"  main already holds this release (commit {str(plan.parent_commit)[:12]}); only the tag is missing",
+             quiet=quiet)
+    for action, paths in (("add", plan.added), ("replace", plan.replaced), ("delete", plan.deleted)):
+        for path in paths:
+            info(f"  {action:<8}{path}", quiet=quiet)
+    if plan.unchanged:
+        info(f"  ({len(plan.unchanged)} unchanged files)", quiet=quiet)
+    if plan.card_kept:
+        info(f"  card metadata kept from the repository: {', '.join(plan.card_kept)}", quiet=quiet)
+    info(f"  {'tag' if plan.kind == 'hub' else 'folder'}    {plan.version}", quiet=quiet)
+
+
+def publish_command(
+    release_dir: Annotated[Path, typer.Argument(help="A release folder written by `corpus-tools build`.",
+                                                file_okay=False)],
+    to: TargetOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing.")] = False,
+    private: Annotated[bool, typer.Option("--private", help="Create the Hub repository as private.")] = False,
+    ontology: OntologyOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Publish a release folder as an immutable version vX.Y.Z (the version comes from its manifest).
+
+    check-release runs first and must pass. A local target gets a read-only NAME/vX.Y.Z folder (written
+    to a temp folder and renamed) and NAME/index.json. A Hub target gets ONE commit with every file and
+    the deletion of files the release no longer has, guarded by the head it was planned on, then the tag
+    vX.Y.Z; the card's metadata is merged with the repository's. Versions must be semver and increase; an
+    existing version is refused. After publishing, every file is read back (the Hub revision freshly
+    downloaded) and its sha256 compared with the manifest. The Hub token comes from HF_TOKEN or `hf auth
+    login` and is never printed. --json prints the result (or the failed check's report) on stdout.
+    Exit 0 published (or planned), 1 the release failed its checks, 3 refused or failed (nothing tagged).
+    """
+    from corpus_tools.ontology import load_ontology
+    from corpus_tools.publish import publish_release
+
+    target = to or _default_target(release_dir)
+    onto = load_ontology(ontology) if ontology else None
+    try:
+        result = publish_release(release_dir, target, dry_run=dry_run, private=private, ontology=onto,
+                                 progress=None if (quiet or as_json) else lambda m: info(f"  … {m}"))
+    except (ReleaseError, VerificationFailed) as exc:
+        if exc.report is not None:
+            render_report(exc.report, as_json=as_json, quiet=quiet, title="Release problems")
+        raise
+    if as_json:
+        echo_json(result.to_dict())
+        raise typer.Exit(EXIT_OK)
+    _render_plan(result.plan, dry_run=dry_run, quiet=quiet)
+    _render_result(result, quiet=quiet)
+    echo_data(result.load_line)
+
+
+def _render_result(result: PublishResult, *, quiet: bool) -> None:
+    if result.dry_run:
+        info("Dry run: nothing was changed.", quiet=quiet)
+        return
+    checked = result.verification.stats.get("files") if result.verification else 0
+    where = f"{result.location} (commit {result.commit[:12]})" if result.commit else result.location
+    info(f"Published {result.plan.version} at {where}; {checked} files read back and verified by sha256.",
+         quiet=quiet)
+    info("Load it with:", quiet=quiet)
+
+
+def releases_command(
+    target: Annotated[str, typer.Argument(metavar="TARGET", callback=_target,
+                                          help="./releases/NAME or hf://datasets/ORG/NAME.")],
+    as_json: JsonOption = False,
+) -> None:
+    """List the versions published in TARGET with their dates and example counts.
+
+    A local target is read from NAME/index.json (and its version folders); a Hub target from its semver
+    tags and each tag's manifest.json. --json prints {"target", "versions": [...]} on stdout.
+    """
+    from corpus_tools.publish import list_releases
+
+    versions = list_releases(target)
+    if as_json:
+        echo_json({"target": target, "versions": [v.to_dict() for v in versions]})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    if not versions:
+        err_console.print(f"No versions published in {target}.", markup=False)
+        return
+    table = Table(title=f"Versions in {target}")
+    for column in ("version", "date", "counts", "manifest sha256"):
+        table.add_column(column)
+    for v in versions:
+        counts = "; ".join(f"{cfg}: " + ", ".join(f"{s} {n}" for s, n in splits.items())
+                           for cfg, splits in v.counts.items())
+        table.add_row(v.version, v.date or "?", counts or "-", (v.manifest_sha256 or "-")[:12])
+    Console(highlight=False, soft_wrap=True).print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``publish`` and ``releases`` to the app."""
+    app.command("publish")(publish_command)
+    app.command("releases")(releases_command)

@@ -1,0 +1,334 @@
+"""Hub target: one guarded commit, a verified fresh download, then an immutable tag.
+
+1. ``create_repo(exist_ok=True)``; read ``main`` (``dataset_info``), its tags and its file tree.
+2. Refuse a tag that exists (VersionExists) or a version not above the latest semver tag (VersionNotIncreasing).
+3. Merge the release card with the repository's card (:mod:`.card`).
+4. ONE ``create_commit``: every release file, plus deletions of files the release no longer has
+   (``.gitattributes`` kept), with ``parent_commit`` = the head read in 1.  HTTP 412 -> StaleParent, no tag.
+5. Download that commit into a fresh cache folder and compare every file's sha256 with the manifest
+   (README.md with the merged card's sha256).  Any difference -> VerificationFailed, no tag.
+6. ``create_tag(vX.Y.Z, revision=<commit>)`` (never ``exist_ok``: a 409 means someone else took the name),
+   then resolve the tag again through a fresh ``snapshot_download`` and check it points at the commit.
+
+If main already holds exactly this release (a publish interrupted between commit and tag), step 4 is
+skipped and the run finishes the tag on that commit after verifying it.  A commit that already carries
+another tag is never tagged again.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from corpus_tools._text import redact, sha256_bytes
+from corpus_tools.errors import (
+    InputError,
+    PublishError,
+    StaleParent,
+    VerificationFailed,
+    VersionExists,
+    VersionNotIncreasing,
+)
+from corpus_tools.publish.card import merge_card
+from corpus_tools.publish.models import (
+    Progress,
+    PublishedVersion,
+    PublishPlan,
+    PublishResult,
+    Release,
+    manifest_counts,
+)
+from corpus_tools.publish.targets import Target, Version, try_parse_version
+from corpus_tools.publish.verify import git_blob_sha1, verify_folder
+
+REPO_TYPE = "dataset"
+KEEP = frozenset({".gitattributes"})
+
+
+def _status(exc: BaseException) -> int | None:
+    return getattr(getattr(exc, "response", None), "status_code", None)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+@contextmanager
+def _hub_call(what: str, token: str | None, advice: str = "") -> Iterator[None]:
+    """Convert huggingface_hub / network failures into PublishError, with the token redacted."""
+    import httpx
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        yield
+    except (HfHubHTTPError, httpx.HTTPError, OSError, ValueError) as exc:
+        status = _status(exc)
+        hint = ""
+        if status in (401, 403):
+            hint = " (check HF_TOKEN or `hf auth login`: the token was refused or lacks write access)"
+        advice = f". {advice}" if advice else ""
+        raise PublishError(redact(f"{what} failed: {_first_line(exc)}{hint}{advice}", (token or "",))) from exc
+
+
+@contextmanager
+def _quiet_progress_bars() -> Iterator[None]:
+    """The library never prints: silence huggingface_hub's tqdm bars for the duration of a call."""
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    was_disabled = are_progress_bars_disabled()
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_disabled:
+            enable_progress_bars()
+
+
+def _api(token: str | None):
+    from huggingface_hub import HfApi
+
+    return HfApi(token=token)
+
+
+def _semver_tags(tags: dict[str, str]) -> dict[Version, str]:
+    return {v: name for name in tags if (v := try_parse_version(name)) is not None and name.startswith("v")}
+
+
+def _check_version(version: Version, tags: dict[str, str], target: Target) -> None:
+    if str(version) in tags:
+        raise VersionExists(
+            f"tag {version} already exists in {target} (commit {tags[str(version)][:12]}); published versions "
+            "never change. Build the release with a higher version."
+        )
+    semver = _semver_tags(tags)
+    if semver and version < max(semver):
+        raise VersionNotIncreasing(
+            f"{version} is not above the latest published version {max(semver)} in {target}; versions must increase."
+        )
+
+
+def _same_content(remote, local: Path | None, data: bytes | None, sha256: str) -> bool:
+    lfs = getattr(remote, "lfs", None)
+    if lfs is not None and getattr(lfs, "sha256", None):
+        return lfs.sha256 == sha256
+    blob_id = getattr(remote, "blob_id", None)
+    if blob_id:
+        return blob_id == git_blob_sha1(local, data)
+    return False
+
+
+def _download_bytes(api, repo_id: str, filename: str, revision: str, cache_dir: str) -> bytes:
+    path = api.hf_hub_download(repo_id, filename, repo_type=REPO_TYPE, revision=revision, cache_dir=cache_dir)
+    return Path(path).read_bytes()
+
+
+def publish_to_hub(
+    release: Release,
+    version: Version,
+    target: Target,
+    *,
+    dry_run: bool,
+    private: bool,
+    token: str | None,
+    progress: Progress | None,
+    config: str,
+) -> PublishResult:
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, RepoFile
+
+    note = progress or (lambda _message: None)
+    repo_id = target.repo_id
+    assert repo_id is not None
+    tag = str(version)
+    api = _api(token)
+    plan = PublishPlan(target=str(target), kind="hub", name=repo_id, version=tag)
+    load_line = f'load_dataset("{repo_id}", "{config}", revision="{tag}")'
+    location = f"{api.endpoint.rstrip('/')}/datasets/{repo_id}"
+
+    with _quiet_progress_bars(), tempfile.TemporaryDirectory(prefix="corpus-tools-publish-") as scratch:
+        with _hub_call(f"reading {target}", token):
+            exists = api.repo_exists(repo_id, repo_type=REPO_TYPE)
+        if not exists:
+            plan.create_repo = True
+            if not dry_run:
+                note(f"create {target}")
+                with _hub_call(f"creating {target}", token):
+                    api.create_repo(repo_id, repo_type=REPO_TYPE, exist_ok=True, private=private)
+        head: str | None = None
+        tags: dict[str, str] = {}
+        remote: dict[str, object] = {}
+        repo_readme: bytes | None = None
+        if exists or not dry_run:
+            with _hub_call(f"reading {target}", token):
+                head = api.dataset_info(repo_id, revision="main").sha
+                tags = {t.name: t.target_commit for t in api.list_repo_refs(repo_id, repo_type=REPO_TYPE).tags}
+                remote = {
+                    f.path: f
+                    for f in api.list_repo_tree(repo_id, repo_type=REPO_TYPE, revision=head, recursive=True)
+                    if isinstance(f, RepoFile)
+                }
+                if "README.md" in remote:
+                    repo_readme = _download_bytes(api, repo_id, "README.md", head, scratch)
+        _check_version(version, tags, target)
+
+        release_readme = (release.path / "README.md").read_bytes()
+        card = merge_card(release_readme, repo_readme)
+        expected = dict(release.files)
+        expected["README.md"] = sha256_bytes(card.content)
+        plan.card_kept = card.kept_keys
+        plan.readme_sha256 = expected["README.md"]
+        plan.parent_commit = head
+
+        for rel in sorted(expected):
+            data = card.content if rel == "README.md" else None
+            local = None if data is not None else release.path / rel
+            if rel not in remote:
+                plan.added.append(rel)
+            elif _same_content(remote[rel], local, data, expected[rel]):
+                plan.unchanged.append(rel)
+            else:
+                plan.replaced.append(rel)
+        plan.deleted = sorted(set(remote) - set(expected) - KEEP)
+        plan.resume = head is not None and not (plan.added or plan.replaced or plan.deleted)
+        if dry_run:
+            return PublishResult(plan=plan, dry_run=True, location=location, load_line=load_line)
+
+        assert head is not None
+        description = (f"Published by corpus-tools. manifest.json sha256 {expected['manifest.json']}, "
+                       f"README.md sha256 {expected['README.md']}.")
+        if plan.resume:
+            note(f"main already holds {tag} (commit {head[:12]}); only the tag is missing")
+            commit_oid = head
+        else:
+            ops = [
+                CommitOperationAdd(rel, card.content if rel == "README.md" else str(release.path / rel))
+                for rel in sorted(expected)
+            ]
+            ops += [CommitOperationDelete(rel) for rel in plan.deleted]
+            note(f"commit {len(plan.added)} added, {len(plan.replaced)} replaced, {len(plan.deleted)} deleted")
+            commit_oid = _commit(api, repo_id, ops, head, tag, description, target, token)
+
+        clash = sorted(name for name, oid in tags.items() if oid == commit_oid)
+        if clash:
+            raise PublishError(
+                f"commit {commit_oid[:12]} of {target} already carries tag {clash[0]}: it holds no new content, so "
+                f"{tag} would point at an old release. Nothing was tagged."
+            )
+
+        note(f"verify commit {commit_oid[:12]}")
+        report = _verify(api, repo_id, commit_oid, expected, scratch, target, token)
+        if not report.valid:
+            raise VerificationFailed(
+                f"commit {commit_oid[:12]} of {target} differs from the release manifest; nothing was tagged. "
+                "Publish again.",
+                report,
+            )
+
+        note(f"tag {tag}")
+        untagged = f"commit {commit_oid[:12]} on main holds this release untagged"
+        with _hub_call(f"tagging {target}", token, f"{untagged.capitalize()}: run the same publish again to tag it"):
+            try:
+                api.create_tag(repo_id, repo_type=REPO_TYPE, tag=tag, revision=commit_oid,
+                               tag_message=f"{release.name} {tag}\n\n{description}")
+            except Exception as exc:
+                if _status(exc) == 409:
+                    raise VersionExists(
+                        f"tag {tag} was created in {target} by someone else while publishing; it was left as is "
+                        f"({untagged})."
+                    ) from exc
+                raise
+
+        note(f"verify tag {tag}")
+        with _hub_call(f"reading {target}@{tag}", token):
+            tagged = _snapshot(repo_id, tag, scratch, token)
+        if tagged.name != commit_oid:
+            raise VerificationFailed(f"tag {tag} of {target} resolves to {tagged.name[:12]}, not {commit_oid[:12]}")
+        report = verify_folder(tagged, expected, ignore=KEEP, label=f"{target}@{tag}")
+        if not report.valid:
+            raise VerificationFailed(f"{target}@{tag} differs from the release manifest", report)
+
+    return PublishResult(plan=plan, dry_run=False, location=location, load_line=load_line, commit=commit_oid,
+                         verification=report, published_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _commit(api, repo_id: str, ops: list, head: str, tag: str, description: str, target: Target,
+            token: str | None) -> str:
+    with _hub_call(f"committing to {target}", token):
+        try:
+            info = api.create_commit(repo_id, ops, repo_type=REPO_TYPE, parent_commit=head,
+                                     commit_message=f"Release {tag}", commit_description=description)
+        except Exception as exc:
+            if _status(exc) == 412:
+                raise StaleParent(
+                    f"main of {target} moved since it was read at {head[:12]} (someone published meanwhile); "
+                    f"nothing was committed or tagged. Run publish again to check {tag} against the new head."
+                ) from exc
+            raise
+    return str(info.oid)
+
+
+def _snapshot(repo_id: str, revision: str, cache_dir: str, token: str | None) -> Path:
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(repo_id, repo_type=REPO_TYPE, revision=revision, cache_dir=cache_dir,
+                                  token=token))
+
+
+def _verify(api, repo_id: str, commit_oid: str, expected: dict[str, str], scratch: str, target: Target,
+            token: str | None):
+    # A cache folder of our own, created for this publish: nothing can come from an earlier download.
+    cache = Path(scratch) / "verify"
+    cache.mkdir()
+    with _hub_call(f"downloading {target}@{commit_oid[:12]}", token):
+        snapshot = _snapshot(repo_id, commit_oid, str(cache), token)
+    return verify_folder(snapshot, expected, ignore=KEEP, label=f"{target}@{commit_oid[:12]}")
+
+
+def list_hub_releases(target: Target, *, token: str | None = None) -> list[PublishedVersion]:
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    api = _api(token)
+    repo_id = target.repo_id
+    assert repo_id is not None
+    out: list[PublishedVersion] = []
+    with _quiet_progress_bars():
+        with _hub_call(f"listing {target}", token):
+            try:
+                refs = api.list_repo_refs(repo_id, repo_type=REPO_TYPE)
+            except RepositoryNotFoundError as exc:
+                raise PublishError(f"nothing is published at {target} (no such dataset repository)") from exc
+        tags = {t.name: t.target_commit for t in refs.tags}
+        for version, name in sorted(_semver_tags(tags).items()):
+            oid = tags[name]
+            with _hub_call(f"reading {target}@{version}", token):
+                commits = api.list_repo_commits(repo_id, repo_type=REPO_TYPE, revision=oid)
+                date = commits[0].created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if commits else None
+                try:
+                    path = api.hf_hub_download(repo_id, "manifest.json", repo_type=REPO_TYPE, revision=oid)
+                    raw = Path(path).read_bytes()
+                    manifest, manifest_sha = json.loads(raw), sha256_bytes(raw)
+                except Exception as exc:  # a tag not made by corpus-tools: list it without counts
+                    if _status(exc) != 404 and not isinstance(exc, ValueError | KeyError):
+                        raise
+                    manifest, manifest_sha = {}, None
+            out.append(PublishedVersion(version=str(version), date=date, counts=manifest_counts(manifest),
+                                        manifest_sha256=manifest_sha, location=f"{target}@{version}", commit=oid))
+    return out
+
+
+def download_version(target: Target, *, dest: Path | None, token: str | None) -> Path:
+    """Download one tagged version into ``dest`` (a cache folder; default: a new temp folder)."""
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    assert target.repo_id is not None and target.version is not None
+    cache = dest or Path(tempfile.mkdtemp(prefix="corpus-tools-release-"))
+    with _quiet_progress_bars(), _hub_call(f"downloading {target}", token):
+        try:
+            return _snapshot(target.repo_id, str(target.version), str(cache), token)
+        except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
+            raise InputError(f"{target} is not published (no such repository or tag)") from exc
+
