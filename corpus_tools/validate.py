@@ -1,0 +1,510 @@
+"""Validate Label Studio exports and canonical document JSONL: schema pass, then semantic pass.
+
+Nothing reaches a release unchecked: Label Studio accepts unknown labels, offsets past the text
+and relations to missing regions.  :func:`validate_export` streams a file of any size and
+returns a :class:`~corpus_tools.report.Report`; build and publish call it and refuse invalid data.
+
+Two input forms, told apart by content (:func:`corpus_tools.validate_input.sniff`):
+
+* a **Label Studio JSON export**: one JSON array of tasks, parsed incrementally with ijson (yajl C
+  backend), so memory does not grow with the number of tasks;
+* **canonical document JSONL** (``schemas/document.schema.json``), one document per line.
+
+Each task goes through the schema pass (:mod:`corpus_tools.validate_schema`: the export schema
+narrowed to the ontology, compiled with jsonschema-rs, with jsonschema for located details) and
+the semantic pass (:mod:`corpus_tools.validate_checks`).  Problems carry the task id, the
+annotation (or prediction) id and a JSON path from the export root, such as
+``$[3].annotations[0].result[2].value.labels[0]``; document problems carry the line and a path
+within the line.  Malformed files give one located problem (byte offset and task index), never
+an exception.  Problem codes live in :mod:`corpus_tools.validate_codes` (docs/errors.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from array import array
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import ijson
+
+from corpus_tools import validate_codes as C
+from corpus_tools.errors import InputError
+from corpus_tools.generate import ontology_to_export_schema
+from corpus_tools.ontology import Ontology, load_ontology
+from corpus_tools.report import Problem, Report, make_problem
+from corpus_tools.schemas import load_schema
+from corpus_tools.validate_checks import SemanticChecker
+from corpus_tools.validate_input import ChunkReader, find_invalid_utf8, locate_parse_error, sniff, yajl_reason
+from corpus_tools.validate_schema import SchemaPass, describe
+from corpus_tools.validate_spans import utf16_repair
+
+__all__ = ["validate_export", "validate_task", "validate_document", "repair_utf16_export"]
+
+Progress = Callable[[int], None]
+_PROGRESS_EVERY = 512  # tasks or lines between two progress calls
+
+
+# ---------------------------------------------------------------------------------------------- schema
+def _owned_by_semantic_pass(schema: dict) -> Callable[[Any], bool]:
+    """Schema errors that a semantic check reports with a more specific code (reported once, there)."""
+    label_defs = (schema["$defs"]["span_label"], schema["$defs"]["relation_label"])
+
+    def owned(error: Any) -> bool:
+        path = list(error.absolute_path)
+        if error.validator == "enum" and any(error.schema is d for d in label_defs):
+            return True  # span-unknown-label / relation-unknown-label
+        if error.validator == "required" and path and path[-1] == "value" and "labels" not in error.instance:
+            return True  # span-missing-label
+        if path == ["data", "text"] or (path == ["data"] and error.validator in ("required", "type")):
+            return True  # task-missing-text
+        return not path and error.validator == "required" and "data" not in error.instance
+
+    return owned
+
+
+@lru_cache(maxsize=8)
+def _compiled(ontology: Ontology) -> tuple[SchemaPass, SchemaPass]:
+    """The export schema narrowed to the ontology, and the document schema, compiled once."""
+    export_schema = ontology_to_export_schema(ontology)
+    return (
+        SchemaPass(export_schema, owned_elsewhere=_owned_by_semantic_pass(export_schema)),
+        SchemaPass(load_schema("document.schema.json")),
+    )
+
+
+class _Run:
+    """One validation run: compiled schemas, a semantic checker and its counts."""
+
+    def __init__(self, ontology: Ontology) -> None:
+        self.task_schema, self.document_schema = _compiled(ontology)
+        self.semantic = SemanticChecker(ontology)
+
+    def task(self, task: object, index: int | None, out: list[Problem]) -> None:
+        root = "$" if index is None else f"$[{index}]"
+        if type(task) is not dict:
+            where = "the export" if index is None else f"item {index} of the array"
+            out.append(
+                make_problem(
+                    C.TASK_NOT_OBJECT,
+                    f"{where.capitalize()} is {type(task).__name__}, not a task object; the export must be a JSON"
+                    " array of task objects (export again from Label Studio as JSON).",
+                    json_path=root,
+                )
+            )
+            return
+        task_id = task.get("id")
+        if not self.task_schema.is_valid(task):
+            for error in self.task_schema.details(task):
+                relative = list(error.absolute_path)
+                annotation_id = None
+                if len(relative) > 1 and relative[0] in ("annotations", "predictions"):
+                    container = task.get(relative[0])
+                    item = container[relative[1]] if isinstance(container, list) else None
+                    annotation_id = item.get("id") if isinstance(item, dict) else None
+                json_path = root + error.json_path[1:]
+                out.append(
+                    make_problem(
+                        C.EXPORT_SCHEMA,
+                        f"{describe(error)}; fix the value at {json_path} to match the export schema.",
+                        task_id=task_id,
+                        annotation_id=annotation_id,
+                        json_path=json_path,
+                    )
+                )
+        self.semantic.check_task(task, root, out)
+
+    def document(self, doc: object, line: int | None, out: list[Problem]) -> None:
+        if type(doc) is not dict:
+            out.append(
+                make_problem(
+                    C.DOCUMENT_NOT_OBJECT,
+                    f"The line holds {type(doc).__name__}, not a document object; write one JSON object per line.",
+                    line=line,
+                    json_path="$",
+                )
+            )
+            return
+        if not self.document_schema.is_valid(doc):
+            meta = doc.get("meta")
+            for error in self.document_schema.details(doc):
+                out.append(
+                    make_problem(
+                        C.DOCUMENT_SCHEMA,
+                        f"{describe(error)}; fix the value at {error.json_path} to match"
+                        " schemas/document.schema.json.",
+                        line=line,
+                        task_id=meta.get("task_id") if isinstance(meta, dict) else None,
+                        json_path=error.json_path,
+                    )
+                )
+        self.semantic.check_document(doc, out, line=line)
+
+    def stats(self) -> dict[str, object]:
+        return dict(self.semantic.counts)
+
+
+@lru_cache(maxsize=1)
+def _default_ontology() -> Ontology:
+    return load_ontology()
+
+
+# ---------------------------------------------------------------------------------------------- public API
+def validate_task(task: Mapping[str, Any], *, ontology: Ontology | None = None,
+                  index: int | None = None) -> list[Problem]:
+    """Every problem of one in-memory Label Studio task (schema and semantic passes).
+
+    ``index`` is the task's position in an export array: paths then start with ``$[index]``,
+    otherwise with ``$``.  Checks across tasks (duplicate article ids) need :func:`validate_export`.
+    """
+    out: list[Problem] = []
+    _Run(ontology or _default_ontology()).task(task, index, out)
+    return out
+
+
+def validate_document(doc: Mapping[str, Any], *, ontology: Ontology | None = None,
+                      line: int | None = None) -> list[Problem]:
+    """Every problem of one canonical document (``schemas/document.schema.json`` plus semantic checks)."""
+    out: list[Problem] = []
+    _Run(ontology or _default_ontology()).document(doc, line, out)
+    return out
+
+
+def validate_export(
+    path: str | Path,
+    *,
+    ontology: Ontology | None = None,
+    max_errors: int | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Validate a Label Studio JSON export or canonical document JSONL; never raises on bad data.
+
+    ``max_errors`` stops collecting errors after that many (the report is then ``truncated``;
+    its error count still counts every error).  ``progress`` is called now and then with the
+    number of bytes read so far.  ``report.stats`` holds the format, byte size and counts of
+    tasks (or documents), annotations, predictions (full objects; ``prediction_ids`` counts the
+    bare ids of a quick export), spans and relations.  Raises
+    :class:`~corpus_tools.errors.InputError` when the file cannot be read at all.
+    """
+    path = _readable(path)
+    run = _Run(ontology or _default_ontology())
+    report = Report(max_errors=max_errors)
+    for _ in _stream(path, run, report, progress):
+        pass
+    return report
+
+
+def repair_utf16_export(
+    path: str | Path,
+    out: str | Path,
+    *,
+    ontology: Ontology | None = None,
+    max_errors: int | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Write a copy of an export (or document JSONL) whose UTF-16 span offsets are code points.
+
+    A span is repaired only when its offsets select its stored text once read as UTF-16 units
+    (``span-utf16-offsets``).  Everything else is copied unchanged, task by task.  The copy is
+    written atomically (a temporary file in the target folder, then a rename) and not at all
+    when the input is malformed.  Returns the report of the repaired data, with
+    ``stats["repaired_spans"]``.
+    """
+    path = _readable(path)
+    out = Path(out)
+    run = _Run(ontology or _default_ontology())
+    report = Report(max_errors=max_errors)
+    repaired = 0
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            kind = None
+            for kind, obj in _stream(path, run, report, progress, repair=True):
+                count, obj = obj
+                repaired += count
+                line = json.dumps(obj, ensure_ascii=False)
+                if kind == "export":
+                    f.write(("[\n" if f.tell() == 0 else ",\n") + line)
+                else:
+                    f.write(line + "\n")
+            if report.stats.get("format") == "labelstudio-export":
+                f.write("[]\n" if kind is None else "\n]\n")
+        if any(p.code in _FILE_CODES for p in report.problems):
+            os.unlink(tmp_name)
+        else:
+            os.replace(tmp_name, out)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+    report.stats["repaired_spans"] = repaired
+    return report
+
+
+# ---------------------------------------------------------------------------------------------- streaming
+_FILE_CODES = frozenset(
+    {C.EXPORT_EMPTY, C.EXPORT_INVALID_JSON, C.EXPORT_TRUNCATED, C.EXPORT_INVALID_UTF8, C.EXPORT_NOT_ARRAY,
+     C.DOCUMENT_INVALID_JSON}
+)
+
+
+def _readable(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"no such file: {path}")
+    if not path.is_file():
+        raise InputError(f"not a file: {path}")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"cannot read {path}: permission denied")
+    return path
+
+
+def _stream(path: Path, run: _Run, report: Report, progress: Progress | None, *, repair: bool = False):
+    """Validate ``path`` into ``report``; yield ``(kind, object)`` for each task or document (repair mode
+    yields ``(kind, (repaired_spans, object))`` with the object already repaired)."""
+    size = path.stat().st_size
+    file = str(path)
+    sniffed = sniff(path)
+    fmt = "document-jsonl" if sniffed.kind == "documents" else "labelstudio-export"
+    report.stats.update(format=fmt, bytes=size)
+    if sniffed.kind == "documents":
+        yield from _stream_documents(path, run, report, progress, repair=repair)
+    elif sniffed.kind == "export":
+        yield from _stream_export(path, run, report, progress, repair=repair)
+    else:
+        report.stats.update(run.stats())
+        report.add(_sniff_problem(sniffed, path, file))
+    if progress is not None:
+        progress(size)
+
+
+def _sniff_problem(sniffed: Any, path: Path, file: str) -> Problem:
+    if sniffed.kind == "empty":
+        return make_problem(C.EXPORT_EMPTY, "The file is empty; export the project again (Label Studio: Export ->"
+                            " JSON).", file=file, byte_offset=0)
+    if sniffed.kind == "bom":
+        return make_problem(C.EXPORT_INVALID_JSON, "The file starts with a UTF-8 byte order mark, which JSON does not"
+                            " allow; save it as UTF-8 without BOM.", file=file, byte_offset=0)
+    if sniffed.kind == "tasks-jsonl":
+        return make_problem(C.EXPORT_NOT_ARRAY, "The file holds one task per line (JSONL), not a JSON array of"
+                            " tasks; use Label Studio's JSON export, or wrap the tasks in [ ] separated by commas.",
+                            file=file, byte_offset=sniffed.offset, json_path="$")
+    if sniffed.kind == "not-array":
+        return make_problem(C.EXPORT_NOT_ARRAY, f"The top-level JSON value is {sniffed.what}, not an array of tasks;"
+                            " use Label Studio's JSON export (not JSON_MIN or CSV) or document JSONL.",
+                            file=file, byte_offset=sniffed.offset, json_path="$")
+    bad = find_invalid_utf8(path)
+    if bad is not None:
+        return _utf8_problem(file, bad)
+    return make_problem(C.EXPORT_INVALID_JSON, "The file does not start with a JSON value; a Label Studio export"
+                        " starts with '[' and document JSONL with '{'.", file=file, byte_offset=sniffed.offset)
+
+
+def _utf8_problem(file: str, offset: int, **location: Any) -> Problem:
+    return make_problem(C.EXPORT_INVALID_UTF8, f"Byte {offset} is not UTF-8; re-export or convert the file to UTF-8"
+                        " (exports are UTF-8; a file saved as UTF-16 or Windows-1256 is not).", file=file,
+                        byte_offset=offset, **location)
+
+
+def _stream_export(path: Path, run: _Run, report: Report, progress: Progress | None, *, repair: bool):
+    file = str(path)
+    keys = _SeenKeys()
+    count = 0
+    with path.open("rb") as raw:
+        reader = ChunkReader(raw)
+        try:
+            for index, task in enumerate(ijson.items(reader, "item", use_float=True)):
+                count = index + 1
+                fixed = _repair_task(task) if repair else 0
+                problems: list[Problem] = []
+                run.task(task, index, problems)
+                if problems:
+                    report.extend(problems)
+                if type(task) is dict:
+                    data = task.get("data")
+                    article_id = data.get("article_id") if type(data) is dict else None
+                    if type(article_id) is str and article_id:
+                        keys.add(article_id, index, task.get("id"))
+                if repair:
+                    yield "export", (fixed, task)
+                if progress is not None and index % _PROGRESS_EVERY == 0:
+                    progress(reader.position)
+        except ijson.JSONError as exc:
+            report.add(_parse_problem(exc.args[0] if exc.args else "", path, reader, count))
+        except UnicodeDecodeError:
+            bad = find_invalid_utf8(path)
+            report.add(_utf8_problem(file, bad if bad is not None else reader.chunk_start, json_path=f"$[{count}]"))
+    for index, task_id, first_index, first_task_id in keys.repeats():
+        report.add(
+            make_problem(
+                C.TASK_DUPLICATE_ARTICLE_ID,
+                f"Task {task_id} carries the same data.article_id as task {first_task_id} (item {first_index}); the"
+                " article was imported twice: delete one task (keep the one with the annotations).",
+                task_id=task_id,
+                json_path=f"$[{index}].data.article_id",
+                details={"first_task_id": first_task_id, "first_index": first_index},
+            )
+        )
+    report.stats.update(run.stats())
+
+
+def _parse_problem(message: str | bytes, path: Path, reader: ChunkReader, count: int) -> Problem:
+    """One located problem for a parse failure after ``count`` complete tasks."""
+    file = str(path)
+    reason = yajl_reason(message)
+    where = f"$[{count}]"
+    if "premature EOF" in reason:
+        return make_problem(
+            C.EXPORT_TRUNCATED,
+            f"The file ends before the JSON is complete (after {count} complete tasks); the download or copy was cut:"
+            " export again.",
+            file=file, byte_offset=path.stat().st_size, json_path=where, details={"complete_tasks": count},
+        )
+    if "lexical error" in reason or "UTF8" in reason:
+        bad = find_invalid_utf8(path)
+        if bad is not None:
+            return _utf8_problem(file, bad, json_path=where)
+    offset = locate_parse_error(message, reader)
+    place = f"near byte {offset}" if offset is not None else f"between bytes {reader.chunk_start} and {reader.position}"
+    after = "after the array" if "trailing garbage" in reason else f"in item {count} of the array"
+    return make_problem(
+        C.EXPORT_INVALID_JSON,
+        f"Invalid JSON {place}, {after} ({reason}); fix the syntax there or export again.",
+        file=file, byte_offset=offset, json_path=where, details={"complete_tasks": count},
+    )
+
+
+def _stream_documents(path: Path, run: _Run, report: Report, progress: Progress | None, *, repair: bool):
+    file = str(path)
+    keys = _SeenKeys()
+    documents = 0
+    position = 0
+    with path.open("rb") as f:
+        for line_no, raw in enumerate(f, 1):
+            start, position = position, position + len(raw)
+            if progress is not None and line_no % _PROGRESS_EVERY == 0:
+                progress(position)
+            if not raw.strip():
+                continue
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                report.add(_utf8_problem(file, start + exc.start, line=line_no))
+                continue
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError as exc:
+                report.add(
+                    make_problem(
+                        C.DOCUMENT_INVALID_JSON,
+                        f"Line {line_no} is not valid JSON ({exc.msg} at column {exc.colno}); write one JSON object"
+                        " per line.",
+                        file=file, line=line_no, byte_offset=start + len(line[: exc.pos].encode("utf-8")),
+                    )
+                )
+                continue
+            documents += 1
+            fixed = _repair_document(doc) if repair else 0
+            problems: list[Problem] = []
+            run.document(doc, line_no, problems)
+            if problems:
+                report.extend(problems)
+            if type(doc) is dict and type(doc.get("id")) is str:
+                keys.add(doc["id"], line_no, doc["id"])
+            if repair:
+                yield "documents", (fixed, doc)
+    for line_no, doc_id, first_line, _ in keys.repeats():
+        report.add(
+            make_problem(
+                C.DOCUMENT_DUPLICATE_ID,
+                f"Document id {doc_id!r} is already used on line {first_line}; give each document its own id or"
+                " drop the duplicate.",
+                file=file, line=line_no, json_path="$.id", details={"first_line": first_line},
+            )
+        )
+    stats = run.stats()
+    stats.pop("tasks")
+    stats.pop("annotations")
+    stats.pop("predictions")
+    stats.pop("prediction_ids")
+    report.stats.update(documents=documents, **stats)
+
+
+class _SeenKeys:
+    """Repeated keys across a stream, in 32 bytes per keyed row (a 64-bit hash and two ids).
+
+    Rows are compared by Python's string hash (64-bit); a false repeat needs a hash collision,
+    about 1 in 10^9 for a million rows.  Ids that are not ints are remembered by row index.
+    """
+
+    def __init__(self) -> None:
+        self._hashes = array("q")
+        self._rows = array("q")
+        self._ids = array("q")
+        self._other_ids: dict[int, object] = {}
+
+    def add(self, key: str, row: int, row_id: object) -> None:
+        self._hashes.append(hash(key))
+        self._rows.append(row)
+        if type(row_id) is int and -(2**63) <= row_id < 2**63:
+            self._ids.append(row_id)
+        else:
+            self._ids.append(0)
+            self._other_ids[len(self._ids) - 1] = row_id
+
+    def _id(self, position: int) -> object:
+        return self._other_ids.get(position, self._ids[position]) if self._other_ids else self._ids[position]
+
+    def repeats(self) -> Iterable[tuple[int, object, int, object]]:
+        """``(row, id, first_row, first_id)`` for every row whose key appeared in an earlier row."""
+        hashes = self._hashes
+        order = sorted(range(len(hashes)), key=hashes.__getitem__)
+        found = []
+        first = None
+        for position in order:
+            if first is not None and hashes[position] == hashes[first]:
+                found.append((self._rows[position], self._id(position), self._rows[first], self._id(first)))
+            else:
+                first = position
+        return sorted(found, key=lambda r: r[0])
+
+
+# ---------------------------------------------------------------------------------------------- repair
+def _repair_task(task: object) -> int:
+    """Rewrite UTF-16 span offsets of every annotation and prediction in place; return how many."""
+    if type(task) is not dict:
+        return 0
+    data = task.get("data")
+    text = data.get("text") if type(data) is dict else None
+    if type(text) is not str:
+        return 0
+    fixed = 0
+    for kind in ("annotations", "predictions"):
+        for ann in task.get(kind) or ():
+            result = ann.get("result") if type(ann) is dict else None
+            for item in result if type(result) is list else ():
+                value = item.get("value") if type(item) is dict and item.get("type") == "labels" else None
+                if type(value) is dict:
+                    fixed += _repair_offsets(text, value, lenient=True)
+    return fixed
+
+
+def _repair_document(doc: object) -> int:
+    if type(doc) is not dict or type(doc.get("text")) is not str or type(doc.get("entities")) is not list:
+        return 0
+    return sum(_repair_offsets(doc["text"], e, lenient=False) for e in doc["entities"] if type(e) is dict)
+
+
+def _repair_offsets(text: str, holder: dict, *, lenient: bool) -> int:
+    start, end, stored = holder.get("start"), holder.get("end"), holder.get("text")
+    if type(start) is not int or type(end) is not int or type(stored) is not str or start < 0 or end < 0:
+        return 0
+    repaired = utf16_repair(text, start, end, stored, lenient=lenient)
+    if repaired is None:
+        return 0
+    holder["start"], holder["end"] = repaired
+    return 1

@@ -1,0 +1,123 @@
+"""Pure offset helpers for the validator: UTF-16 detection, edge trimming, clitic-aware word edges.
+
+Offsets are code points, end-exclusive (see :mod:`corpus_tools.spans`).  The left-edge rule follows
+../shared notes on Arabic span rules: the character before a span must be a non-word character, or
+the end of an allowed proclitic sequence (و ف ب ل ك, stacks وب ول فب فل وك), with harakat allowed on
+the proclitic and an optional tatweel after it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import regex
+
+from corpus_tools._text import TATWEEL
+
+ALLOWED_PROCLITICS = frozenset({"و", "ف", "ب", "ل", "ك", "وب", "ول", "فب", "فل", "وك"})
+
+_ASTRAL = regex.compile(r"[\U00010000-\U0010FFFF]")
+_WHITESPACE_RUN = regex.compile(r"\s+")
+
+_category = unicodedata.category
+
+
+def is_word_char(ch: str) -> bool:
+    """A character of a word, as the tokenizer counts it: letters, marks, decimal digits, ZWNJ/ZWJ."""
+    cat = _category(ch)
+    return cat[0] in "LM" or cat == "Nd" or ch == "\u200c" or ch == "\u200d"
+
+
+def is_format_char(ch: str) -> bool:
+    return _category(ch) == "Cf"
+
+
+def is_edge_forbidden(ch: str) -> bool:
+    return ch.isspace() or _category(ch) == "Cf"
+
+
+def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """``start``/``end`` moved inwards past whitespace and Cf characters (may become empty)."""
+    while start < end and is_edge_forbidden(text[start]):
+        start += 1
+    while end > start and is_edge_forbidden(text[end - 1]):
+        end -= 1
+    return start, end
+
+
+def collapse_whitespace(text: str) -> str:
+    """Every whitespace run as one space: how Label Studio may store ``value.text`` (LS#3078)."""
+    return _WHITESPACE_RUN.sub(" ", text)
+
+
+def utf16_to_code_points(text: str, start16: int, end16: int) -> tuple[int, int] | None:
+    """Code-point offsets for offsets counted in UTF-16 units; None if the text has no character
+    outside the BMP before ``end16`` (the units are then the same) or an offset splits a surrogate pair."""
+    astral = [m.start() for m in _ASTRAL.finditer(text)]
+    if not astral:
+        return None
+
+    def convert(offset16: int) -> int | None:
+        shift = 0
+        for k, index in enumerate(astral):
+            unit = index + k  # the UTF-16 position of this character's high surrogate
+            if unit + 1 == offset16:
+                return None  # inside the surrogate pair
+            if unit + 2 <= offset16:
+                shift += 1
+            else:
+                break
+        return offset16 - shift
+
+    start, end = convert(start16), convert(end16)
+    if start is None or end is None or (start, end) == (start16, end16):
+        return None
+    return start, end
+
+
+def word_start(text: str, index: int) -> int:
+    """Where the word holding the character before ``index`` starts."""
+    while index > 0 and is_word_char(text[index - 1]):
+        index -= 1
+    return index
+
+
+def word_end(text: str, index: int) -> int:
+    """Where the word holding the character at ``index`` ends."""
+    size = len(text)
+    while index < size and is_word_char(text[index]):
+        index += 1
+    return index
+
+
+def left_edge_prefix(text: str, start: int) -> str | None:
+    """The part of a word before ``start`` when it is not an allowed proclitic sequence, else None."""
+    if start == 0 or not is_word_char(text[start - 1]) or not is_word_char(text[start]):
+        return None
+    prefix = text[word_start(text, start) : start]
+    bare = "".join(ch for ch in prefix if _category(ch) != "Mn").rstrip(TATWEEL)
+    return None if bare in ALLOWED_PROCLITICS else prefix
+
+
+def right_edge_rest(text: str, end: int) -> str | None:
+    """The rest of the word after ``end`` when the span ends inside a word, else None."""
+    if end >= len(text) or end == 0 or not is_word_char(text[end]) or not is_word_char(text[end - 1]):
+        return None
+    return text[end : word_end(text, end)]
+
+
+def utf16_repair(text: str, start: int, end: int, stored: str, *, lenient: bool) -> tuple[int, int] | None:
+    """Code-point offsets when ``start``/``end`` only select ``stored`` once read as UTF-16 units.
+
+    ``lenient`` also accepts a stored text that differs by collapsed whitespace (Label Studio's
+    ``value.text``).  Returns None when the code-point reading already matches or nothing does.
+    """
+    if end <= len(text) and start <= end and text[start:end] == stored:
+        return None
+    repaired = utf16_to_code_points(text, start, end)
+    if repaired is None:
+        return None
+    fixed = text[repaired[0] : repaired[1]]
+    if fixed == stored or (lenient and collapse_whitespace(fixed) == collapse_whitespace(stored)):
+        return repaired
+    return None
