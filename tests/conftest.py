@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# hub_fixtures first: it sets HF_ENDPOINT before huggingface_hub/datasets can be imported.
+pytest_plugins = ["hub_fixtures", "labelstudio_server"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
