@@ -1,0 +1,209 @@
+"""``corpus-tools build``, ``check-release`` and ``diff``: thin layers over build, release and diff."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from corpus_tools.cli._common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    JsonOption,
+    OntologyOption,
+    QuietOption,
+    echo_data,
+    echo_json,
+    err_console,
+    info,
+    render_report,
+)
+from corpus_tools.errors import InvalidDataError, ReleaseError
+
+_PROGRESS_MIN_BYTES = 8 * 1024 * 1024
+
+ReleaseDirArgument = Annotated[
+    Path, typer.Argument(help="A release folder written by `corpus-tools build`.", file_okay=False)
+]
+
+
+def _progress(total: int, quiet: bool):
+    """A rich progress bar on stderr (validate, build, check phases) for large inputs, or None."""
+    if quiet or total < _PROGRESS_MIN_BYTES:
+        return None
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description:<9}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                    console=err_console, transient=True)
+
+
+def build_command(
+    export: Annotated[Path, typer.Argument(help="Label Studio JSON export (array of tasks) or canonical document"
+                                           " JSONL.", dir_okay=False, metavar="EXPORT")],
+    version: Annotated[str, typer.Option("--version", help="Release version MAJOR.MINOR.PATCH (e.g. 1.0.0).")],
+    out: Annotated[Path, typer.Option("--out", help="Release folder to create; it must not exist.")],
+    name: Annotated[str | None, typer.Option(
+        "--name", help="Dataset name for the card and manifest, e.g. ORG/NAME (default: the --out folder name).")]
+        = None,
+    splits: Annotated[Path | None, typer.Option(
+        "--splits", help="An earlier splits.json: its assignments are kept, only new documents are assigned"
+        " (default: PREVIOUS/splits.json with --previous).", dir_okay=False)] = None,
+    gold: Annotated[Path | None, typer.Option(
+        "--gold", help="Adjudicated gold documents (canonical document JSONL); they win over the export's"
+        " annotations for their ids.", dir_okay=False)] = None,
+    previous: Annotated[Path | None, typer.Option(
+        "--previous", help="The previous release folder: the card's changelog is the diff against it.",
+        file_okay=False)] = None,
+    ratios: Annotated[str | None, typer.Option(
+        "--ratios", help="Split ratios for a first release, e.g. train=80,validation=10,test=10 (the default)."
+    )] = None,
+    span_mode: Annotated[str, typer.Option(
+        "--span-mode", help="exact (spans as annotated) or whole-token (tokens config widens spans to whole"
+        " whitespace tokens, ANERcorp/Wojood style).")] = "exact",
+    license_id: Annotated[str, typer.Option("--license", help="Licence id of the annotations for the card.")]
+        = "unknown",
+    rights: Annotated[str | None, typer.Option(
+        "--rights", help="Rights statement for the texts (default: newswire, rights not cleared).")] = None,
+    date: Annotated[str | None, typer.Option(
+        "--date", help="Release date for the changelog (no date is written otherwise, so rebuilds are"
+        " byte-identical).")] = None,
+    ontology: OntologyOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Build a release folder: Parquet configs, splits.json, dataset card and manifest.
+
+    Validates EXPORT first and refuses invalid input (no override). Picks one gold annotation per
+    task (ground truth, else the only non-cancelled annotation, else --gold), assigns documents to
+    splits that never change across releases, writes data/<config>/<split>-NNNNN-of-NNNNN.parquet for
+    the documents, tokens, relations and annotations configs, the card and manifest.json, and runs
+    check-release. Everything is written to a temporary folder renamed to --out at the end.
+
+    Exit 0 when built, 1 when the input is invalid or the release fails its checks, 3 when it could
+    not run (missing file, --out exists).
+    """
+    from corpus_tools.build import build_release
+    from corpus_tools.card import DEFAULT_RIGHTS
+    from corpus_tools.ontology import load_ontology
+    from corpus_tools.splits import parse_ratios
+
+    parsed_ratios = None
+    if ratios is not None:
+        try:
+            parsed_ratios = parse_ratios(ratios)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--ratios") from exc
+    loaded = load_ontology(ontology)
+    total = export.stat().st_size if export.is_file() else 0
+    with ExitStack() as stack:
+        bar = _progress(total, quiet)
+        callback = None
+        if bar is not None:
+            stack.enter_context(bar)
+            tasks: dict[str, int] = {}
+
+            def callback(stage: str, done: int, of: int | None) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=of)
+                bar.update(tasks[stage], completed=done)
+
+        try:
+            result = build_release(
+                export, version=version, out=out, ontology=loaded, name=name, splits=splits, gold=gold,
+                previous=previous, progress=callback, ratios=parsed_ratios, span_mode=span_mode,
+                license=license_id, rights=rights or DEFAULT_RIGHTS, date=date,
+            )
+        except (InvalidDataError, ReleaseError) as exc:
+            if exc.report is None:
+                raise
+            stack.close()
+            render_report(exc.report, as_json=as_json, quiet=quiet, title="Build problems")
+            info(f"Error: {exc}")
+            raise typer.Exit(EXIT_INVALID) from exc
+    render_report(result.report, as_json=as_json, quiet=quiet, title="Build problems")
+    stats = result.stats
+    counts = ", ".join(f"{s}: {c.documents}" for s, c in stats.splits.items() if c.documents)
+    info(f"Built {result.out} (v{result.version}): {stats.documents} documents ({counts}).", quiet=quiet)
+    raise typer.Exit(EXIT_OK)
+
+
+def check_release_command(
+    release_dir: ReleaseDirArgument,
+    ontology: OntologyOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Run the pre-publish checks on a release folder.
+
+    Checks that every file matches its sha256 and size in manifest.json and nothing is unlisted; the
+    card's YAML parses with datasets' parsers, documents is the default config, every data_files
+    pattern matches at least one file and no file twice; every Parquet schema and the README features
+    equal the ontology's Features; row counts equal num_examples; ClassLabel ids are in range;
+    text[start:end] equals each entity's text; relation heads and tails exist; documents sit in their
+    splits.json split and no text is in two splits.
+
+    Exit 0 when every check passes, 1 otherwise, 3 when the folder is missing.
+    """
+    from corpus_tools.ontology import load_ontology
+    from corpus_tools.release import check_release
+
+    report = check_release(release_dir, ontology=load_ontology(ontology))
+    raise typer.Exit(render_report(report, as_json=as_json, quiet=quiet, title="Release problems"))
+
+
+def diff_command(
+    old: Annotated[str, typer.Argument(help="The older release: a folder, or a published version such as"
+                                       " ./releases/NAME@v1.0.0 or hf://datasets/ORG/NAME@v1.0.0.")],
+    new: Annotated[str, typer.Argument(help="The newer release, in the same forms.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the diff as JSON on stdout.")] = False,
+) -> None:
+    """Show what changed between two releases.
+
+    Documents added, removed, with changed text or changed annotations, moved between splits; entity
+    spans and relations added, removed and relabelled (matched by offsets); per-label and per-split
+    counts. A table on stdout, or JSON with --json. Exit 0 whenever it ran, whether or not the
+    releases differ; 1 when a folder is not a release; 3 when a release cannot be read.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from corpus_tools.diff import diff_releases
+
+    with ExitStack() as stack:
+        folders = [stack.enter_context(_materialised(x)) for x in (old, new)]
+        diff = diff_releases(*folders)
+    if as_json:
+        echo_json(diff.to_dict())
+        raise typer.Exit(EXIT_OK)
+    table = Table(title=f"v{diff.old_version} → v{diff.new_version}")
+    for column, justify in (("", "left"), ("old", "right"), ("new", "right"), ("change", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in diff.table_rows():
+        table.add_row(*row)
+    Console(highlight=False, soft_wrap=True).print(table)
+    if not diff.changed:
+        echo_data("No differences.")
+    raise typer.Exit(EXIT_OK)
+
+
+def _materialised(value: str):
+    """A release folder for a folder path, or a published version through corpus_tools.publish."""
+    from contextlib import nullcontext
+
+    path = Path(value)
+    if path.is_dir() and "@" not in path.name:
+        return nullcontext(path)
+    try:
+        from corpus_tools.publish import materialised
+    except ImportError:
+        return nullcontext(path)
+    return materialised(value)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``build``, ``check-release`` and ``diff`` to the app."""
+    app.command("build")(build_command)
+    app.command("check-release")(check_release_command)
+    app.command("diff")(diff_command)

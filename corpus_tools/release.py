@@ -1,0 +1,231 @@
+"""A release folder: its manifest, and the pre-publish checks (:func:`check_release`).
+
+Layout of a release folder (what ``build`` writes and ``publish`` uploads)::
+
+    README.md                                     dataset card: YAML configs + dataset_info, body
+    data/<config>/<split>-NNNNN-of-NNNNN.parquet  one folder per config, shards per split
+    splits.json                                   the split rule and every document's split
+    manifest.json                                 name, version, ontology, input sha256, tool version,
+                                                  configs (rows and files per split), and the sha256,
+                                                  size and (Parquet) row count of every other file
+
+Neither ``datasets`` nor the Hub checks that README metadata, Parquet schema and data agree
+(a wrong ClassLabel list or an out-of-range id loads silently), so :func:`check_release` does,
+returning a :class:`~corpus_tools.report.Report` of located problems.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from corpus_tools.errors import ReleaseError
+from corpus_tools.ontology import Ontology
+from corpus_tools.report import Report, define_code
+from corpus_tools.schemas import validator_for
+
+MANIFEST_NAME = "manifest.json"
+SPLITS_NAME = "splits.json"
+CARD_NAME = "README.md"
+REQUIRED_FILES = (CARD_NAME, MANIFEST_NAME, SPLITS_NAME)
+DEFAULT_CONFIG = "documents"
+
+STAGE = "release"
+FILE_MISSING = define_code(
+    "release-file-missing", "error",
+    "A required file (README.md, manifest.json, splits.json) or a file listed in the manifest is missing.",
+    stage=STAGE,
+)
+MANIFEST_INVALID = define_code(
+    "release-manifest-invalid", "error", "manifest.json is unreadable or does not match its schema.", stage=STAGE
+)
+FILE_UNLISTED = define_code(
+    "release-file-unlisted", "error", "A file in the release folder is not listed in manifest.json.", stage=STAGE
+)
+SHA_MISMATCH = define_code(
+    "release-sha-mismatch", "error",
+    "A file's sha256 or size differs from manifest.json (the file changed after the build).", stage=STAGE,
+)
+ONTOLOGY_MISMATCH = define_code(
+    "release-ontology-mismatch", "error",
+    "The release was built with another ontology (name, version or sha256) than the one given.", stage=STAGE,
+)
+CARD_INVALID = define_code(
+    "release-card-invalid", "error",
+    "README.md has no YAML front matter, or datasets cannot parse its configs or dataset_info.", stage=STAGE,
+)
+NO_DEFAULT = define_code(
+    "release-no-default", "error", "The documents config is not the card's single default config.", stage=STAGE
+)
+CONFIG_MISMATCH = define_code(
+    "release-config-mismatch", "error",
+    "The card's configs, its dataset_info and manifest.json disagree on configs, splits or files.", stage=STAGE,
+)
+SPLIT_NAME = define_code(
+    "release-split-name", "error", "A split name does not match \\w+(\\.\\w+)* (datasets refuses it).", stage=STAGE
+)
+DATA_FILES_UNMATCHED = define_code(
+    "release-data-files-unmatched", "error", "A data_files pattern of the card matches no file.", stage=STAGE
+)
+DATA_FILES_OVERLAP = define_code(
+    "release-data-files-overlap", "error", "A data file is matched by two data_files patterns.", stage=STAGE
+)
+DATA_FILE_ORPHAN = define_code(
+    "release-data-file-orphan", "error", "A Parquet file is matched by no data_files pattern.", stage=STAGE
+)
+SCHEMA_MISMATCH = define_code(
+    "release-schema-mismatch", "error",
+    "A Parquet file's schema or its huggingface metadata differs from the config's Features.", stage=STAGE,
+)
+CARD_FEATURES = define_code(
+    "release-card-features", "error",
+    "The card's dataset_info features differ from the config's Features (README metadata wins silently).",
+    stage=STAGE,
+)
+ROW_COUNT = define_code(
+    "release-row-count", "error",
+    "A split's row count differs from num_examples in the card or manifest.json.", stage=STAGE,
+)
+LABEL_RANGE = define_code(
+    "release-label-out-of-range", "error", "A ClassLabel id is missing or outside [0, number of names).",
+    stage=STAGE,
+)
+SPAN_TEXT = define_code(
+    "release-span-text", "error", "An entity's offsets lie outside the text or text[start:end] != its text.",
+    stage=STAGE,
+)
+RELATION_DANGLING = define_code(
+    "release-relation-dangling", "error", "A relation's head or tail is not an entity id of the same document.",
+    stage=STAGE,
+)
+TOKEN_OFFSETS = define_code(
+    "release-token-offsets", "error",
+    "A tokens row has lists of different lengths, or a token whose length differs from end - start.",
+    stage=STAGE,
+)
+CROSS_CONFIG = define_code(
+    "release-cross-config", "error",
+    "Configs disagree: tokens rows are not the documents rows, or relation counts differ.", stage=STAGE,
+)
+SPLITS_INVALID = define_code(
+    "release-splits-invalid", "error", "splits.json is unreadable or does not match its schema.", stage=STAGE
+)
+SPLIT_ASSIGNMENT = define_code(
+    "release-split-assignment", "error",
+    "A document is in another split than splits.json assigns (or is not assigned at all).", stage=STAGE,
+)
+DUPLICATE_TEXT = define_code(
+    "release-duplicate-text", "error", "Two documents in different splits have exactly the same text (leakage).",
+    stage=STAGE,
+)
+DUPLICATE_ID = define_code(
+    "release-duplicate-id", "error", "A document id appears twice in the documents config.", stage=STAGE
+)
+
+
+# ------------------------------------------------------------------------------------------ manifest
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def release_files(root: Path) -> list[str]:
+    """Every file of a release folder except manifest.json, as sorted POSIX relative paths."""
+    out = []
+    for dirpath, _, filenames in os.walk(root):
+        for filename in filenames:
+            rel = (Path(dirpath) / filename).relative_to(root).as_posix()
+            if rel != MANIFEST_NAME:
+                out.append(rel)
+    return sorted(out)
+
+
+def dumps_manifest(manifest: dict) -> str:
+    """Deterministic JSON: sorted keys, two-space indent, UTF-8, trailing newline."""
+    return json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def write_manifest(root: Path, core: dict) -> dict:
+    """Write ``manifest.json``: ``core`` plus ``files`` (sha256, bytes, Parquet rows) of every other file."""
+    import pyarrow.parquet as pq
+
+    files: dict[str, dict[str, object]] = {}
+    for rel in release_files(root):
+        path = root / rel
+        entry: dict[str, object] = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+        if rel.endswith(".parquet"):
+            entry["rows"] = pq.ParquetFile(path).metadata.num_rows
+        files[rel] = entry
+    manifest = {**core, "files": files}
+    atomic_write_text(root / MANIFEST_NAME, dumps_manifest(manifest))
+    return manifest
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_manifest(directory: str | Path) -> dict:
+    """The manifest of a release folder; :class:`ReleaseError` when it is missing or invalid."""
+    path = Path(directory) / MANIFEST_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ReleaseError(f"{directory} is not a release folder: {MANIFEST_NAME} is missing") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReleaseError(f"cannot read {path}: {exc}") from exc
+    errors = sorted(validator_for("manifest.schema.json").iter_errors(data), key=lambda e: e.json_path)
+    if errors:
+        raise ReleaseError(f"invalid {path}: {errors[0].message} at {errors[0].json_path}")
+    return data
+
+
+# ------------------------------------------------------------------------------------------ checks
+def check_release(directory: str | Path, *, ontology: Ontology | None = None) -> Report:
+    """Every pre-publish check of a release folder, as a report (never raises on bad data).
+
+    Files: required files present, every file listed in the manifest with matching sha256 and
+    size, nothing unlisted.  Card: YAML parses with datasets' own parsers, ``documents`` is the
+    single default, every ``data_files`` pattern matches at least one file and no file is matched
+    twice or not at all, split names are valid, configs agree with ``dataset_info`` and the
+    manifest.  Features: every Parquet schema equals the config's ``Features.arrow_schema``
+    (metadata included) and the README features equal them (the ontology's Features when an
+    ontology is given).  Data: row counts equal ``num_examples``, ClassLabel ids are in range,
+    ``text[start:end]`` equals each entity's text, relation heads and tails exist, token offsets
+    are consistent, documents are in their splits.json split and no text is in two splits.
+    Raises :class:`ReleaseError` only when ``directory`` is not a folder.
+    """
+    from corpus_tools.release_checks import ReleaseChecker
+
+    root = Path(directory)
+    if not root.is_dir():
+        raise ReleaseError(f"{root} is not a folder")
+    report = Report()
+    ReleaseChecker(root, report, ontology).run()
+    return report
+
+
+def match_data_files(patterns: dict[tuple[str, str], list[str]], files: list[str]) -> dict[str, list[tuple]]:
+    """For each file, the (config, split) keys whose patterns match it (paths relative to the root)."""
+    matches: dict[str, list[tuple]] = {f: [] for f in files}
+    for key, globs in patterns.items():
+        for pattern in globs:
+            for f in files:
+                if f.count("/") == pattern.count("/") and fnmatch.fnmatchcase(f, pattern):
+                    if key not in matches[f]:
+                        matches[f].append(key)
+    return matches

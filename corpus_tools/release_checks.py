@@ -1,0 +1,432 @@
+"""The checks behind :func:`corpus_tools.release.check_release`, one method per family.
+
+Data checks stream each Parquet file by record batch (memory stays flat); ClassLabel ranges
+are checked with Arrow compute, entity texts and relation ends row by row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from corpus_tools import release as R
+from corpus_tools.ontology import Ontology
+from corpus_tools.report import Report, make_problem
+from corpus_tools.schemas import validator_for
+from corpus_tools.splits import SPLIT_NAME, SplitPlan
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from datasets import Features
+
+BATCH_ROWS = 2_000
+
+
+def classlabel_columns(features: Features) -> list[tuple[str, str | None, int]]:
+    """``(column, struct field or None, number of names)`` for every ClassLabel, at most one list deep."""
+    from datasets import ClassLabel, List, Sequence
+
+    out: list[tuple[str, str | None, int]] = []
+    for name, feature in features.items():
+        inner = feature.feature if isinstance(feature, List | Sequence) else feature
+        if isinstance(inner, ClassLabel):
+            out.append((name, None, inner.num_classes))
+        elif isinstance(inner, dict):
+            out += [(name, sub, f.num_classes) for sub, f in inner.items() if isinstance(f, ClassLabel)]
+    return out
+
+
+def _label_values(batch: pa.RecordBatch, column: str, field: str | None) -> pa.Array:
+    import pyarrow as pa
+
+    array = batch.column(column)
+    if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
+        array = array.flatten()
+    if field is not None:
+        index = array.type.get_field_index(field)
+        array = array.flatten()[index]
+    return array
+
+
+class ReleaseChecker:
+    """Runs every check on one release folder, adding problems to ``report``."""
+
+    def __init__(self, root: Path, report: Report, ontology: Ontology | None) -> None:
+        self.root = root
+        self.report = report
+        self.ontology = ontology
+        self.manifest: dict | None = None
+        self.card_data = None
+        self.configs: dict = {}
+        self.infos: dict = {}
+        self.reference: dict[str, Features] = {}
+        self.split_files: dict[tuple[str, str], list[str]] = {}
+        self.rows: Counter[tuple[str, str]] = Counter()
+        self.plan: SplitPlan | None = None
+        self.doc_relations: Counter[str] = Counter()
+        self.stats: dict[str, object] = {}
+
+    def problem(self, code: str, message: str, **where: object) -> None:
+        self.report.add(make_problem(code, message, **where))
+
+    def run(self) -> None:
+        for name in R.REQUIRED_FILES:
+            if not (self.root / name).is_file():
+                self.problem(R.FILE_MISSING, f"{name} is missing; rebuild the release.", file=name)
+        self.check_manifest()
+        self.check_splits_file()
+        self.check_card()
+        self.check_layout()
+        self.check_features()
+        self.check_data()
+        self.check_counts()
+        self.report.stats = {
+            "configs": {f"{c}/{s}": n for (c, s), n in sorted(self.rows.items())},
+            "files": len(R.release_files(self.root)),
+        }
+
+    # -- files and manifest ----------------------------------------------------------------------
+    def check_manifest(self) -> None:
+        path = self.root / R.MANIFEST_NAME
+        if not path.is_file():
+            return
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            self.problem(R.MANIFEST_INVALID, f"manifest.json cannot be read: {exc}.", file=R.MANIFEST_NAME)
+            return
+        errors = list(validator_for("manifest.schema.json").iter_errors(manifest))
+        for error in sorted(errors, key=lambda e: e.json_path):
+            self.problem(R.MANIFEST_INVALID, f"{error.message} (at {error.json_path}).", file=R.MANIFEST_NAME,
+                         json_path=error.json_path)
+        if errors:
+            return
+        self.manifest = manifest
+        present = set(R.release_files(self.root))
+        for rel, entry in sorted(manifest["files"].items()):
+            path = self.root / rel
+            if rel not in present:
+                self.problem(R.FILE_MISSING, f"{rel} is listed in manifest.json but missing.", file=rel)
+                continue
+            size = path.stat().st_size
+            if size != entry["bytes"]:
+                self.problem(R.SHA_MISMATCH, f"{rel} has {size} bytes, manifest.json says {entry['bytes']}.",
+                             file=rel)
+            elif R.file_sha256(path) != entry["sha256"]:
+                self.problem(R.SHA_MISMATCH, f"{rel} does not match its sha256 in manifest.json.", file=rel)
+            if "rows" in entry and rel.endswith(".parquet"):
+                rows = self._num_rows(path)
+                if rows is not None and rows != entry["rows"]:
+                    self.problem(R.ROW_COUNT, f"{rel} has {rows} rows, manifest.json says {entry['rows']}.",
+                                 file=rel)
+        for rel in sorted(present - set(manifest["files"])):
+            self.problem(R.FILE_UNLISTED, f"{rel} is not listed in manifest.json; remove it or rebuild.", file=rel)
+        if self.ontology is not None:
+            mine = {"name": self.ontology.name, "version": self.ontology.version,
+                    "sha256": self.ontology.source_sha256}
+            theirs = manifest["ontology"]
+            if {k: theirs.get(k) for k in mine} != mine:
+                self.problem(
+                    R.ONTOLOGY_MISMATCH,
+                    f"Built with ontology {theirs.get('name')} {theirs.get('version')}, checked against"
+                    f" {mine['name']} {mine['version']} (or their sha256 differ).",
+                    file=R.MANIFEST_NAME,
+                )
+
+    def _num_rows(self, path: Path) -> int | None:
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.ParquetFile(path).metadata.num_rows
+        except Exception:  # noqa: BLE001 - reported by the schema check
+            return None
+
+    def check_splits_file(self) -> None:
+        path = self.root / R.SPLITS_NAME
+        if not path.is_file():
+            return
+        try:
+            self.plan = SplitPlan.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
+            self.problem(R.SPLITS_INVALID, f"splits.json is invalid: {exc}.", file=R.SPLITS_NAME)
+
+    # -- card --------------------------------------------------------------------------------------
+    def check_card(self) -> None:
+        from datasets.info import DatasetInfosDict
+        from datasets.utils.metadata import MetadataConfigs
+        from huggingface_hub import DatasetCard
+
+        path = self.root / R.CARD_NAME
+        if not path.is_file():
+            return
+        try:
+            card = DatasetCard.load(path)
+            configs = MetadataConfigs.from_dataset_card_data(card.data)
+            infos = DatasetInfosDict.from_dataset_card_data(card.data)
+        except Exception as exc:  # noqa: BLE001 - any parse failure is a card problem
+            self.problem(R.CARD_INVALID, f"README.md metadata cannot be parsed: {exc}.", file=R.CARD_NAME)
+            return
+        if not configs:
+            self.problem(R.CARD_INVALID, "README.md has no `configs` in its YAML front matter.", file=R.CARD_NAME)
+            return
+        raw_infos = card.data.get("dataset_info") or []
+        raw_infos = raw_infos if isinstance(raw_infos, list) else [raw_infos]
+        for entry in raw_infos:
+            for split in entry.get("splits") or []:
+                if not {"name", "num_bytes", "num_examples"} <= set(split):
+                    self.problem(
+                        R.CARD_INVALID,
+                        f"dataset_info {entry.get('config_name')} split {split.get('name')} lacks num_bytes or"
+                        " num_examples (datasets then drops the whole splits block).",
+                        file=R.CARD_NAME,
+                    )
+        try:
+            default = configs.get_default_config_name()
+        except ValueError as exc:
+            default = None
+            self.problem(R.NO_DEFAULT, f"{exc}.", file=R.CARD_NAME)
+        else:
+            if default != R.DEFAULT_CONFIG:
+                self.problem(R.NO_DEFAULT, f"The default config is {default!r}, not {R.DEFAULT_CONFIG!r}.",
+                             file=R.CARD_NAME)
+        self.card_data, self.configs, self.infos = card.data, configs, infos
+
+    def check_layout(self) -> None:
+        if not self.configs:
+            return
+        patterns: dict[tuple[str, str], list[str]] = {}
+        for config, params in self.configs.items():
+            data_files = params.get("data_files")
+            if not isinstance(data_files, list) or not all(isinstance(d, dict) for d in data_files):
+                self.problem(R.CARD_INVALID, f"Config {config} must list data_files as {{split, path}} items.",
+                             file=R.CARD_NAME)
+                continue
+            for item in data_files:
+                split = item["split"]
+                if not SPLIT_NAME.fullmatch(split):
+                    self.problem(R.SPLIT_NAME, f"Split name {split!r} of config {config} is invalid.",
+                                 file=R.CARD_NAME)
+                paths = item["path"] if isinstance(item["path"], list) else [item["path"]]
+                patterns.setdefault((config, split), []).extend(paths)
+        files = [f for f in R.release_files(self.root) if f.endswith(".parquet")]
+        matches = R.match_data_files(patterns, files)
+        for (config, split), globs in patterns.items():
+            matched = sorted(f for f, keys in matches.items() if (config, split) in keys)
+            if not matched:
+                self.problem(R.DATA_FILES_UNMATCHED, f"data_files {globs} of {config}/{split} match no file.",
+                             file=R.CARD_NAME)
+            self.split_files[(config, split)] = matched
+        for f, keys in sorted(matches.items()):
+            if len(keys) > 1:
+                self.problem(R.DATA_FILES_OVERLAP, f"{f} is matched by {', '.join('/'.join(k) for k in keys)}.",
+                             file=f)
+            elif not keys:
+                self.problem(R.DATA_FILE_ORPHAN, f"{f} is matched by no data_files pattern of the card.", file=f)
+        for config in sorted(set(self.infos) - set(self.configs)):
+            self.problem(R.CONFIG_MISMATCH, f"dataset_info describes {config}, which configs does not list.",
+                         file=R.CARD_NAME)
+        for config, info in self.infos.items():
+            declared = {s for (c, s) in patterns if c == config}
+            for split in sorted(set(info.splits or {}) - declared):
+                self.problem(R.CONFIG_MISMATCH, f"dataset_info lists split {config}/{split} with no data_files.",
+                             file=R.CARD_NAME)
+        if self.manifest is not None:
+            mine = {(c, s): sorted(v["files"]) for c, splits in self.manifest["configs"].items()
+                    for s, v in splits.items()}
+            for key in sorted(set(mine) | set(self.split_files)):
+                if mine.get(key) != self.split_files.get(key):
+                    self.problem(
+                        R.CONFIG_MISMATCH,
+                        f"{'/'.join(key)}: manifest.json lists {mine.get(key)}, the card's data_files match"
+                        f" {self.split_files.get(key)}.",
+                        file=R.MANIFEST_NAME,
+                    )
+
+    # -- features ----------------------------------------------------------------------------------
+    def check_features(self) -> None:
+        from corpus_tools.generate import ontology_to_features
+
+        expected = ontology_to_features(self.ontology) if self.ontology is not None else {}
+        for config in self.configs:
+            info = self.infos.get(config)
+            card_features = info.features if info is not None else None
+            if card_features is None:
+                self.problem(R.CARD_FEATURES, f"dataset_info has no features for config {config}.",
+                             file=R.CARD_NAME)
+            if self.ontology is not None:
+                if config not in expected:
+                    self.problem(R.CONFIG_MISMATCH, f"Config {config} is not a release config of the ontology.",
+                                 file=R.CARD_NAME)
+                    continue
+                self.reference[config] = expected[config]
+                if card_features is not None and card_features != expected[config]:
+                    self.problem(R.CARD_FEATURES, self._feature_diff(config, card_features, expected[config]),
+                                 file=R.CARD_NAME)
+            elif card_features is not None:
+                self.reference[config] = card_features
+        for (config, _split), files in sorted(self.split_files.items()):
+            reference = self.reference.get(config)
+            if reference is None:
+                continue
+            for rel in files:
+                self._check_schema(rel, reference)
+
+    @staticmethod
+    def _feature_diff(config: str, found: Features, expected: Features) -> str:
+        names = [k for k in sorted(set(found) | set(expected)) if found.get(k) != expected.get(k)]
+        return f"README features of {config} differ from the config's Features in: {', '.join(names)}."
+
+    def _check_schema(self, rel: str, reference: Features) -> None:
+        import pyarrow.parquet as pq
+        from datasets import Features
+
+        try:
+            schema = pq.read_schema(self.root / rel)
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
+            self.problem(R.SCHEMA_MISMATCH, f"{rel} is not a readable Parquet file: {exc}.", file=rel)
+            return
+        expected = reference.arrow_schema
+        if not schema.equals(expected, check_metadata=False):
+            self.problem(R.SCHEMA_MISMATCH, f"{rel} schema differs from the Features: {schema} != {expected}.",
+                         file=rel)
+            return
+        meta = (schema.metadata or {}).get(b"huggingface")
+        if meta is None:
+            self.problem(R.SCHEMA_MISMATCH, f"{rel} lacks the huggingface schema metadata.", file=rel)
+        elif Features.from_arrow_schema(schema) != reference:
+            self.problem(R.SCHEMA_MISMATCH, f"{rel} huggingface metadata features differ from the Features.",
+                         file=rel)
+
+    # -- data --------------------------------------------------------------------------------------
+    def _batches(self, rel: str, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        import pyarrow.parquet as pq
+
+        yield from pq.ParquetFile(self.root / rel).iter_batches(batch_size=BATCH_ROWS, columns=columns)
+
+    def check_data(self) -> None:
+        texts: dict[bytes, tuple[str, str]] = {}
+        doc_ids: set[str] = set()
+        for (config, split), files in sorted(self.split_files.items()):
+            reference = self.reference.get(config)
+            for rel in files:
+                rows = self._num_rows(self.root / rel)
+                self.rows[(config, split)] += rows or 0
+                if reference is None or any(p.file == rel and p.code == R.SCHEMA_MISMATCH for p in self.report):
+                    continue
+                self._check_labels(rel, reference)
+                if config == "documents":
+                    self._check_documents(rel, split, texts, doc_ids)
+                elif config == "tokens":
+                    self._check_tokens(rel)
+                elif config == "relations":
+                    self._check_relation_rows(rel, split)
+
+    def _check_labels(self, rel: str, reference: Features) -> None:
+        import pyarrow.compute as pc
+
+        columns = classlabel_columns(reference)
+        if not columns:
+            return
+        bad: Counter[str] = Counter()
+        for batch in self._batches(rel, sorted({c for c, _, _ in columns})):
+            for column, field, n in columns:
+                values = _label_values(batch, column, field)
+                out = pc.sum(pc.or_kleene(pc.less(values, 0), pc.greater_equal(values, n))).as_py() or 0
+                bad[f"{column}.{field}" if field else column] += out + values.null_count
+        for where, count in sorted(bad.items()):
+            if count:
+                self.problem(R.LABEL_RANGE, f"{count} ids in {where} are missing or out of range.", file=rel,
+                             details={"column": where, "count": count})
+
+    def _check_documents(self, rel: str, split: str, texts: dict, doc_ids: set[str]) -> None:
+        assignments = self.plan.assignments if self.plan is not None else None
+        row = 0
+        for batch in self._batches(rel, ["id", "text", "entities", "relations"]):
+            ids = batch.column("id").to_pylist()
+            docs = batch.column("text").to_pylist()
+            entities = batch.column("entities").to_pylist()
+            relations = batch.column("relations").to_pylist()
+            for doc_id, text, spans, rels in zip(ids, docs, entities, relations, strict=True):
+                where = {"file": rel, "details": {"row": row, "document_id": doc_id}}
+                row += 1
+                if doc_id in doc_ids:
+                    self.problem(R.DUPLICATE_ID, f"Document {doc_id!r} appears twice.", **where)
+                doc_ids.add(doc_id)
+                if assignments is not None and assignments.get(doc_id) != split:
+                    self.problem(R.SPLIT_ASSIGNMENT, f"Document {doc_id!r} is in {split}, splits.json says"
+                                 f" {assignments.get(doc_id)}.", **where)
+                key = hashlib.sha256((text or "").encode("utf-8")).digest()
+                other = texts.setdefault(key, (doc_id, split))
+                if other[1] != split:
+                    self.problem(R.DUPLICATE_TEXT, f"Documents {other[0]!r} ({other[1]}) and {doc_id!r} ({split})"
+                                 " have exactly the same text.", **where)
+                text = text or ""
+                span_ids = set()
+                for span in spans or []:
+                    span_ids.add(span["id"])
+                    start, end = span["start"], span["end"]
+                    if start is None or end is None or not 0 <= start <= end <= len(text) \
+                            or text[start:end] != span["text"]:
+                        self.problem(R.SPAN_TEXT, f"Entity {span['id']!r} of {doc_id!r}: text[{start}:{end}] !="
+                                     f" {span['text']!r}.", **where)
+                for relation in rels or []:
+                    if relation["head"] not in span_ids or relation["tail"] not in span_ids:
+                        self.problem(R.RELATION_DANGLING, f"Relation {relation['id']!r} of {doc_id!r} points to a"
+                                     " missing entity.", **where)
+                self.doc_relations[split] += len(rels or [])
+
+    def _check_tokens(self, rel: str) -> None:
+        import pyarrow.compute as pc
+
+        row = 0
+        for batch in self._batches(rel, ["id", "tokens", "token_start", "token_end", "ner_tags"]):
+            lengths = [pc.list_value_length(batch.column(c)) for c in ("tokens", "token_start", "token_end",
+                                                                          "ner_tags")]
+            same = pc.and_(pc.and_(pc.equal(lengths[0], lengths[1]), pc.equal(lengths[0], lengths[2])),
+                           pc.equal(lengths[0], lengths[3]))
+            if not pc.all(same).as_py():
+                first = row + pc.index(same, False).as_py()
+                self.problem(R.TOKEN_OFFSETS, "tokens, token_start, token_end and ner_tags differ in length.",
+                             file=rel, details={"row": first})
+            else:
+                width = pc.subtract(batch.column("token_end").flatten(), batch.column("token_start").flatten())
+                ok = pc.equal(pc.utf8_length(batch.column("tokens").flatten()), width)
+                if not pc.all(ok).as_py():
+                    self.problem(R.TOKEN_OFFSETS, "A token's length differs from token_end - token_start.",
+                                 file=rel, details={"row_batch_start": row})
+            row += batch.num_rows
+
+    def _check_relation_rows(self, rel: str, split: str) -> None:
+        self.doc_relations[f"relations:{split}"] += self._num_rows(self.root / rel) or 0
+
+    def check_counts(self) -> None:
+        for config, info in self.infos.items():
+            for split, split_info in (info.splits or {}).items():
+                found = self.rows.get((config, split), 0)
+                if (config, split) in self.split_files and split_info.num_examples != found:
+                    self.problem(R.ROW_COUNT, f"{config}/{split} has {found} rows, the card says"
+                                 f" num_examples {split_info.num_examples}.", file=R.CARD_NAME)
+        if self.manifest is not None:
+            for config, splits in self.manifest["configs"].items():
+                for split, entry in splits.items():
+                    found = self.rows.get((config, split), 0)
+                    if (config, split) in self.split_files and entry["num_examples"] != found:
+                        self.problem(R.ROW_COUNT, f"{config}/{split} has {found} rows, manifest.json says"
+                                     f" {entry['num_examples']}.", file=R.MANIFEST_NAME)
+        if "relations" in self.configs or any(c == "relations" for c, _ in self.split_files):
+            for (config, split), _ in sorted(self.split_files.items()):
+                if config != "documents":
+                    continue
+                in_docs, rows = self.doc_relations[split], self.doc_relations[f"relations:{split}"]
+                if in_docs != rows:
+                    self.problem(R.CROSS_CONFIG, f"documents/{split} holds {in_docs} relations, relations/{split}"
+                                 f" has {rows} rows.", file=R.CARD_NAME)
+        for (config, split), _ in sorted(self.split_files.items()):
+            if config == "tokens" and ("documents", split) in self.split_files:
+                if self.rows[("tokens", split)] != self.rows[("documents", split)]:
+                    self.problem(R.CROSS_CONFIG, f"tokens/{split} has {self.rows[('tokens', split)]} rows,"
+                                 f" documents/{split} {self.rows[('documents', split)]}.", file=R.CARD_NAME)

@@ -1,0 +1,103 @@
+"""Deterministic, size-capped Parquet shards for one config split.
+
+Rows are buffered and written as one row group per ``row_group_rows`` rows (streaming readers
+get batches of that size; memory stays flat), with zstd compression and the explicit schema
+``features.arrow_schema`` (which carries the ``huggingface`` metadata).  A shard is closed once
+its file reaches ``max_shard_bytes``.  Shards are written under temporary names and renamed to
+``<split>-NNNNN-of-NNNNN.parquet`` by :meth:`ShardWriter.close`, once their number is known.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROW_GROUP_ROWS = 1_000
+MAX_SHARD_BYTES = 256 * 1024 * 1024
+COMPRESSION = "zstd"
+
+
+class ShardWriter:
+    """Writes the rows of one config split into ``directory``."""
+
+    def __init__(
+        self,
+        directory: Path,
+        split: str,
+        schema: pa.Schema,
+        *,
+        row_group_rows: int = ROW_GROUP_ROWS,
+        max_shard_bytes: int = MAX_SHARD_BYTES,
+    ) -> None:
+        if row_group_rows < 1 or max_shard_bytes < 1:
+            raise ValueError("row_group_rows and max_shard_bytes must be positive")
+        self.directory = directory
+        self.split = split
+        self.schema = schema
+        self.row_group_rows = row_group_rows
+        self.max_shard_bytes = max_shard_bytes
+        self.num_rows = 0
+        self.num_bytes = 0  # Arrow (in-memory) size, reported as num_bytes in the card
+        self._buffer: list[dict] = []
+        self._parts: list[tuple[Path, int]] = []  # (temp path, rows)
+        self._file: BinaryIO | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._part_rows = 0
+
+    def write(self, row: dict) -> None:
+        self._buffer.append(row)
+        if len(self._buffer) >= self.row_group_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        table = pa.Table.from_pylist(self._buffer, schema=self.schema)
+        self._buffer = []
+        if self._writer is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            path = self.directory / f".{self.split}.part{len(self._parts):05d}.tmp"
+            self._file = open(path, "wb")  # noqa: SIM115 - closed in _close_part
+            self._writer = pq.ParquetWriter(self._file, self.schema, compression=COMPRESSION)
+            self._parts.append((path, 0))
+            self._part_rows = 0
+        self._writer.write_table(table, row_group_size=len(table))
+        self.num_rows += len(table)
+        self._part_rows += len(table)
+        self.num_bytes += table.nbytes
+        if self._file is not None and self._file.tell() >= self.max_shard_bytes:
+            self._close_part()
+
+    def _close_part(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._file.close()  # type: ignore[union-attr]
+            path, _ = self._parts[-1]
+            self._parts[-1] = (path, self._part_rows)
+            self._writer = self._file = None
+
+    def close(self) -> list[tuple[Path, int]]:
+        """Flush, close, and rename the shards to their final names; return ``(path, rows)`` pairs."""
+        self._flush()
+        self._close_part()
+        total = len(self._parts)
+        final: list[tuple[Path, int]] = []
+        for i, (path, rows) in enumerate(self._parts):
+            target = self.directory / f"{self.split}-{i:05d}-of-{total:05d}.parquet"
+            os.replace(path, target)
+            final.append((target, rows))
+        self._parts = []
+        return final
+
+    def abort(self) -> None:
+        """Close any open file without renaming (the caller removes the folder)."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            finally:
+                self._file.close()  # type: ignore[union-attr]
+            self._writer = self._file = None

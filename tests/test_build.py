@@ -1,0 +1,440 @@
+"""build_release end to end on small synthetic Label Studio exports with Arabic text.
+
+Every config is loaded with the real ``datasets.load_dataset`` (in memory and streaming) and
+checked against the expectation the test wrote when it assembled the articles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import build_inputs as B
+import pytest
+from datasets import ClassLabel, List, Value, load_dataset
+
+from corpus_tools.build import build_release, select_gold
+from corpus_tools.labelstudio.export import AnnotationRecord
+from corpus_tools.release import check_release, read_manifest
+from corpus_tools.spans import Token, bio_to_spans
+
+CONFIGS = ("documents", "tokens", "relations", "annotations")
+
+
+def _gold_file_doc(article: B.Article) -> dict:
+    """An adjudicated document keeping only the person and the first city (and their relation)."""
+    keep = [s for s in article.spans if s[0] in ("per", "city")]
+    return {
+        "id": article.id, "text": article.text,
+        "entities": [{"id": f"g-{k}", "start": s, "end": e, "text": article.text[s:e], "label": lab}
+                     for k, s, e, lab in keep],
+        "relations": [{"id": "g-rel", "head": "g-per", "tail": "g-city", "label": "PHYS.Located"}],
+    }
+
+
+@pytest.fixture(scope="module")
+def rich(tmp_path_factory):
+    """An export exercising every gold-selection rule, built once for the module."""
+    root = tmp_path_factory.mktemp("rich")
+    arts = {i: B.news_article(i) for i in range(17)}
+    tasks = []
+    for i in range(12):
+        annotator = {"id": 7, "email": "reviewer@example.org"} if i % 4 == 0 else 3
+        tasks.append(B.task(i + 1, arts[i], [B.annotation(100 + i, arts[i].result(f"a{i}-"), annotator=annotator)]))
+    partial = [it for it in arts[12].result("p-") if it.get("id") != "p-un"]
+    tasks.append(B.task(13, arts[12], [
+        B.annotation(200, partial, annotator=4),
+        B.annotation(201, arts[12].result("g-"), annotator=5, ground_truth=True),
+    ]))
+    tasks.append(B.task(14, arts[13], [B.annotation(210, arts[13].result("x-"), annotator=4),
+                                       B.annotation(211, arts[13].result("y-"), annotator=5)]))
+    tasks.append(B.task(15, arts[14], [B.annotation(220, [], annotator=4, cancelled=True),
+                                       B.annotation(221, arts[14].result("z-"), annotator=5)]))
+    tasks.append(B.task(16, arts[15], [], predictions=[{"id": 9, "model_version": "m1", "score": 0.5,
+                                                        "result": arts[15].result("m-")}]))
+    tasks.append(B.task(17, arts[16], [B.annotation(230, arts[16].result("u-"), annotator=4),
+                                       B.annotation(231, arts[16].result("v-"), annotator=5)]))
+    export = B.write_export(root / "export.json", tasks)
+    gold = root / "gold.jsonl"
+    gold.write_text(json.dumps(_gold_file_doc(arts[16]), ensure_ascii=False) + "\n", encoding="utf-8")
+    out = root / "release"
+    result = build_release(export, version="1.0.0", out=out, name="test-org/arabic-news", gold=gold)
+    expected = {}
+    for i, art in arts.items():
+        if i in (13, 15):
+            continue  # left out: ambiguous, and prediction only
+        spans = {(s, e, lab) for k, s, e, lab in art.spans}
+        relations = {(h, t, lab) for h, t, lab in art.relations}
+        if i == 16:
+            spans = {(s, e, lab) for k, s, e, lab in art.spans if k in ("per", "city")}
+            relations = {("per", "city", "PHYS.Located")}
+        expected[art.id] = (art, spans, relations)
+    return result, out, expected, root
+
+
+def _load(out: Path, config: str, tmp: Path, streaming: bool = False):
+    return load_dataset(str(out), config, cache_dir=str(tmp / "hf-cache"), streaming=streaming)
+
+
+def test_gold_selection_reports_left_out_tasks(rich):
+    result, out, expected, _ = rich
+    build_problems = sorted((p.code, p.task_id) for p in result.report.problems if p.code.startswith("build-"))
+    assert build_problems == [("build-gold-ambiguous", 14), ("build-gold-missing", 16)]
+    assert result.report.valid
+    assert result.stats.gold_sources == {"single": 13, "ground-truth": 1, "gold-file": 1}
+    assert result.stats.left_out == {"ambiguous": 1, "unannotated": 1}
+    manifest = read_manifest(out)
+    assert sum(v["num_examples"] for v in manifest["configs"]["documents"].values()) == len(expected)
+
+
+def test_select_gold_rules():
+    def rec(i, **kw):
+        return AnnotationRecord(task_id=1, document_id="d", kind=kw.pop("kind", "annotation"), id=i, **kw)
+
+    assert select_gold([rec(1), rec(2, ground_truth=True)]) == (rec(2, ground_truth=True), "ground-truth")
+    assert select_gold([rec(1, cancelled=True), rec(2)]) == (rec(2), "single")
+    assert select_gold([rec(1), rec(2)]) == (None, "ambiguous")
+    assert select_gold([rec(1, kind="prediction")]) == (None, "unannotated")
+    assert select_gold([rec(1, cancelled=True, ground_truth=True)]) == (None, "unannotated")
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["memory", "streaming"])
+def test_every_config_loads_with_features(rich, ontology, streaming, tmp_path):
+    _, out, expected, _ = rich
+    manifest = read_manifest(out)
+    for config in CONFIGS:
+        ds = _load(out, config, tmp_path, streaming)
+        assert set(ds) == set(manifest["configs"][config])
+        for split, part in ds.items():
+            features = part.features
+            if config == "documents":
+                assert isinstance(features["entities"], List)
+                assert features["entities"].feature["label"] == ClassLabel(names=list(ontology.entity_labels))
+                assert features["entities"].feature["start"] == Value("int32")
+                assert features["relations"].feature["label"].names == list(ontology.relation_labels)
+            elif config == "tokens":
+                assert features["ner_tags"] == List(ClassLabel(names=list(ontology.bio_labels)))
+            elif config == "relations":
+                assert features["label"].names == list(ontology.relation_labels)
+                assert features["head_label"].names == list(ontology.entity_labels)
+            else:
+                assert isinstance(features["entities"], List) and features["cancelled"] == Value("bool")
+            rows = list(part)
+            assert len(rows) == manifest["configs"][config][split]["num_examples"]
+
+
+def test_documents_round_trip_offsets_labels_and_relations(rich, ontology, tmp_path):
+    _, out, expected, _ = rich
+    ds = _load(out, "documents", tmp_path)
+    seen = set()
+    for split in ds:
+        names = ds[split].features["entities"].feature["label"].names
+        rel_names = ds[split].features["relations"].feature["label"].names
+        for row in ds[split]:
+            art, spans, relations = expected[row["id"]]
+            assert row["text"] == art.text  # byte-identical, bidi mark and shadda kept
+            for e in row["entities"]:
+                assert row["text"][e["start"]:e["end"]] == e["text"]
+            assert {(e["start"], e["end"], names[e["label"]]) for e in row["entities"]} == spans
+            by_id = {e["id"]: (e["start"], e["end"]) for e in row["entities"]}
+            keys = {(s, e): k for k, s, e, _ in art.spans}
+            got = {(keys[by_id[r["head"]]], keys[by_id[r["tail"]]], rel_names[r["label"]]) for r in row["relations"]}
+            assert got == relations
+            assert row["dateline_places"] == art.dateline["places"] and row["title"] == art.title
+            seen.add(row["id"])
+    assert seen == set(expected)
+
+
+def test_bio_tokens_decode_back_to_every_encodable_span(rich, tmp_path):
+    _, out, expected, _ = rich
+    docs = _load(out, "documents", tmp_path)
+    toks = _load(out, "tokens", tmp_path)
+    unencodable = 0
+    proclitic_tokens = 0
+    for split in docs:
+        texts = {row["id"]: row["text"] for row in docs[split]}
+        tag_names = toks[split].features["ner_tags"].feature.names
+        for row in toks[split]:
+            text = texts[row["id"]]
+            tokens = [Token(t, s, e) for t, s, e in zip(row["tokens"], row["token_start"], row["token_end"],
+                                                         strict=True)]
+            assert all(text[t.start:t.end] == t.text for t in tokens)
+            proclitic_tokens += row["tokens"].count("وب")  # the proclitic before a name is its own O token
+            decoded = bio_to_spans(text, tokens, [tag_names[i] for i in row["ner_tags"]])
+            assert not decoded.orphans and not decoded.bad_tags
+            art, spans, _ = expected[row["id"]]
+            nested = {(s, e, lab) for k, s, e, lab in art.spans if k == "nation"}
+            assert {(s.start, s.end, s.label) for s in decoded.spans} == spans - nested
+            unencodable += len(spans & nested)
+    assert proclitic_tokens == len(expected) - 1  # all but the adjudicated document, which drops that span
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    assert f"Unencodable spans: {unencodable} (GPE: {unencodable})" in readme
+
+
+def test_relations_config_rows_carry_both_spans(rich, tmp_path):
+    _, out, expected, _ = rich
+    ds = _load(out, "relations", tmp_path)
+    total = 0
+    for split in ds:
+        ent = ds[split].features["head_label"].names
+        rel = ds[split].features["label"].names
+        for row in ds[split]:
+            art, _, relations = expected[row["document_id"]]
+            keys = {(s, e): k for k, s, e, _ in art.spans}
+            head, tail = (row["head_start"], row["head_end"]), (row["tail_start"], row["tail_end"])
+            assert art.text[slice(*head)] == row["head_text"] and art.text[slice(*tail)] == row["tail_text"]
+            assert (keys[head], keys[tail], rel[row["label"]]) in relations
+            labels = {k: lab for k, _, _, lab in art.spans}
+            assert ent[row["head_label"]] == labels[keys[head]] and ent[row["tail_label"]] == labels[keys[tail]]
+            total += 1
+    assert total == sum(len(r) for _, _, r in expected.values())
+
+
+def test_annotations_config_keeps_every_annotation_with_pseudonyms(rich, tmp_path):
+    _, out, _, _ = rich
+    ds = _load(out, "annotations", tmp_path)
+    rows = [row for split in ds for row in ds[split]]
+    ids = sorted(r["annotation_id"] for r in rows)
+    assert ids == sorted([100 + i for i in range(12)] + [200, 201, 210, 211, 220, 221, 230, 231])
+    cancelled = [r["annotation_id"] for r in rows if r["cancelled"]]
+    assert cancelled == [220]
+    assert [r["annotation_id"] for r in rows if r["ground_truth"]] == [201]
+    annotators = {r["annotator"] for r in rows}
+    pseudonym = "annotator-" + hashlib.sha256(b"reviewer@example.org").hexdigest()[:10]
+    assert annotators == {"3", "4", "5", pseudonym}
+    assert all("@" not in (a or "") for a in annotators)
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    assert "reviewer@example.org" not in readme and "Inter-annotator agreement: pairwise exact-match F1" in readme
+
+
+def test_card_metadata_parses_with_datasets_and_states_policies(rich, ontology):
+    from datasets.info import DatasetInfosDict
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCard
+
+    _, out, _, _ = rich
+    card = DatasetCard.load(out / "README.md")
+    configs = MetadataConfigs.from_dataset_card_data(card.data)
+    infos = DatasetInfosDict.from_dataset_card_data(card.data)
+    assert configs.get_default_config_name() == "documents"
+    assert set(configs) == set(infos) == set(CONFIGS)
+    assert card.data.language == ["ar"] and card.data.task_categories == ["token-classification"]
+    assert card.data.license == "unknown" and card.data.size_categories == ["n<1K"]
+    assert card.data.annotations_creators and card.data.pretty_name
+    for split in infos["documents"].splits.values():
+        assert split.num_bytes > 0 and split.num_examples > 0
+    text = card.text
+    for needle in ("revision=\"v1.0.0\"", "code points", "span_mode:** `exact`", "rights not cleared",
+                   "Normalisation:** none", "Clitic policy", ontology.entities[0].name_ar, "### v1.0.0"):
+        assert needle.lower() in text.lower(), needle
+
+
+def test_check_release_passes_on_the_build(rich, ontology):
+    _, out, _, _ = rich
+    report = check_release(out, ontology=ontology)
+    assert report.problems == [] and report.valid
+
+
+def test_rebuild_is_byte_identical(tmp_path):
+    export = B.write_export(tmp_path / "export.json", B.simple_export(25))
+    hashes = []
+    for name in ("one", "two"):
+        out = tmp_path / name
+        build_release(export, version="1.0.0", out=out, name="test-org/same", max_shard_bytes=4096,
+                      row_group_rows=4)
+        files = sorted(p for p in out.rglob("*") if p.is_file())
+        hashes.append({p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files})
+    assert hashes[0] == hashes[1]
+    assert any("-00001-of-" in f for f in hashes[0])  # several shards per split with a tiny cap
+
+
+def test_small_shards_and_row_groups_load_completely(tmp_path):
+    import pyarrow.parquet as pq
+
+    export = B.write_export(tmp_path / "export.json", B.simple_export(30))
+    out = tmp_path / "rel"
+    build_release(export, version="1.0.0", out=out, max_shard_bytes=1, row_group_rows=3)
+    manifest = read_manifest(out)
+    train = manifest["configs"]["documents"]["train"]
+    assert len(train["files"]) == -(-train["num_examples"] // 3)
+    assert train["files"][0].endswith(f"train-00000-of-{len(train['files']):05d}.parquet")
+    assert pq.ParquetFile(out / train["files"][0]).metadata.row_group(0).num_rows == 3
+    ds = load_dataset(str(out), "documents", cache_dir=str(tmp_path / "c"))
+    assert len(ds["train"]) == train["num_examples"]
+
+
+def test_later_release_keeps_every_earlier_split_assignment(tmp_path):
+    first = B.write_export(tmp_path / "v1.json", B.simple_export(20))
+    v1 = tmp_path / "v1"
+    build_release(first, version="1.0.0", out=v1)
+    # A hand-edited splits.json that the hash rule would never produce: everything in test.
+    data = json.loads((v1 / "splits.json").read_text(encoding="utf-8"))
+    data["assignments"] = {doc: "test" for doc in data["assignments"]}
+    forced = tmp_path / "forced-splits.json"
+    forced.write_text(json.dumps(data), encoding="utf-8")
+    second = B.write_export(tmp_path / "v2.json", B.simple_export(30))
+    v2 = tmp_path / "v2"
+    build_release(second, version="1.1.0", out=v2, splits=forced)
+    after = json.loads((v2 / "splits.json").read_text(encoding="utf-8"))["assignments"]
+    assert all(after[doc] == "test" for doc in data["assignments"])
+    from corpus_tools.splits import SplitPlan
+
+    new_ids = sorted(set(after) - set(data["assignments"]))
+    assert len(new_ids) == 10
+    assert all(after[doc] == SplitPlan().rule_split(doc) for doc in new_ids)
+
+
+def test_previous_release_implies_its_splits_and_nothing_moves(tmp_path):
+    from corpus_tools.diff import diff_releases
+
+    v1, v2 = tmp_path / "v1", tmp_path / "v2"
+    build_release(B.write_export(tmp_path / "a.json", B.simple_export(20)), version="1.0.0", out=v1)
+    build_release(B.write_export(tmp_path / "b.json", B.simple_export(25, start=5)), version="1.1.0", out=v2,
+                  previous=v1, date="2026-02-01")
+    before = json.loads((v1 / "splits.json").read_text(encoding="utf-8"))["assignments"]
+    after = json.loads((v2 / "splits.json").read_text(encoding="utf-8"))["assignments"]
+    assert {k: after[k] for k in before} == before  # removed documents keep their assignment too
+    diff = diff_releases(v1, v2)
+    assert diff.documents_moved == []
+    readme = (v2 / "README.md").read_text(encoding="utf-8")
+    assert "### v1.1.0 (2026-02-01)" in readme and "### v1.0.0" in readme
+    assert "10 documents added, 5 removed" in readme
+
+
+def test_version_must_increase_over_previous(tmp_path):
+    from corpus_tools.errors import InputError
+
+    v1 = tmp_path / "v1"
+    export = B.write_export(tmp_path / "a.json", B.simple_export(5))
+    build_release(export, version="1.0.0", out=v1)
+    with pytest.raises(InputError, match="not above"):
+        build_release(export, version="1.0.0", out=tmp_path / "v1b", previous=v1)
+
+
+def test_out_existing_is_refused(tmp_path):
+    from corpus_tools.errors import OutputError
+
+    export = B.write_export(tmp_path / "a.json", B.simple_export(3))
+    (tmp_path / "rel").mkdir()
+    with pytest.raises(OutputError, match="already exists"):
+        build_release(export, version="1.0.0", out=tmp_path / "rel")
+
+
+def test_invalid_export_is_refused_and_leaves_nothing(tmp_path):
+    from corpus_tools.errors import InvalidDataError
+
+    tasks = B.simple_export(4)
+    tasks[2]["annotations"][0]["result"][0]["value"]["labels"] = ["PERSON"]
+    export = B.write_export(tmp_path / "bad.json", tasks)
+    with pytest.raises(InvalidDataError) as info:
+        build_release(export, version="1.0.0", out=tmp_path / "rel")
+    assert {(p.code, p.task_id) for p in info.value.report.errors} == {("span-unknown-label", 3)}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json"]
+
+
+def test_duplicate_text_across_splits_is_an_error_naming_both(tmp_path):
+    from corpus_tools.errors import InvalidDataError
+    from corpus_tools.splits import SplitPlan
+
+    plan = SplitPlan()
+    ids = [f"dup-{i}" for i in range(50)]
+    first = next(i for i in ids if plan.rule_split(i) == "train")
+    second = next(i for i in ids if plan.rule_split(i) == "test")
+    art = B.news_article(1)
+    tasks = []
+    for n, doc_id in enumerate((first, second)):
+        art.id = doc_id
+        tasks.append(B.task(n + 1, art, [B.annotation(10 + n, art.result(f"{n}-"))]))
+    export = B.write_export(tmp_path / "dup.json", tasks)
+    with pytest.raises(InvalidDataError) as info:
+        build_release(export, version="1.0.0", out=tmp_path / "rel")
+    problems = [p for p in info.value.report.errors]
+    assert [(p.code, p.task_id) for p in problems] == [("build-duplicate-text-across-splits", 2)]
+    assert first in problems[0].message and second in problems[0].message
+    assert problems[0].details["documents"] == [first, second]
+    assert not (tmp_path / "rel").exists()
+
+
+def test_interrupted_build_leaves_nothing(tmp_path):
+    export = B.write_export(tmp_path / "a.json", B.simple_export(1200))
+
+    def stop(stage, done, total):
+        if stage == "build" and done > 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_release(export, version="1.0.0", out=tmp_path / "rel", progress=stop)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+
+
+def test_killed_build_leaves_nothing_at_out(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    export = B.write_export(tmp_path / "a.json", B.simple_export(4000))
+    out = tmp_path / "rel"
+    code = (f"from corpus_tools.build import build_release\n"
+            f"build_release({str(export)!r}, version='1.0.0', out={str(out)!r})\n")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.name.endswith(".building") and any(p.rglob("*.tmp")) for p in tmp_path.iterdir()):
+            assert proc.poll() is None, "the build finished before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert not out.exists()
+
+
+def test_whole_token_mode_keeps_proclitics_inside(tmp_path):
+    export = B.write_export(tmp_path / "a.json", B.simple_export(6))
+    out = tmp_path / "rel"
+    build_release(export, version="1.0.0", out=out, span_mode="whole-token")
+    ds = load_dataset(str(out), "tokens", cache_dir=str(tmp_path / "c"))
+    names = ds["train"].features["ner_tags"].feature.names
+    pairs = {(t, names[g]) for row in ds["train"] for t, g in zip(row["tokens"], row["ner_tags"], strict=True)}
+    assert any(t.startswith("وب") and tag == "B-GPE" for t, tag in pairs)
+    assert "span_mode:** `whole-token`" in (out / "README.md").read_text(encoding="utf-8")
+    docs = load_dataset(str(out), "documents", cache_dir=str(tmp_path / "c"))
+    row = docs["train"][0]
+    assert all(row["text"][e["start"]:e["end"]] == e["text"] and not e["text"].startswith("وب")
+               for e in row["entities"])
+
+
+def test_empty_split_is_left_out_of_the_card(tmp_path):
+    from huggingface_hub import DatasetCard
+
+    export = B.write_export(tmp_path / "a.json", B.simple_export(5))
+    out = tmp_path / "rel"
+    build_release(export, version="1.0.0", out=out, ratios=(("train", 1.0), ("test", 0.0)))
+    card = DatasetCard.load(out / "README.md")
+    for config in card.data.configs:
+        assert [d["split"] for d in config["data_files"]] == ["train"]
+    ds = load_dataset(str(out), "documents", cache_dir=str(tmp_path / "c"))
+    assert list(ds) == ["train"] and len(ds["train"]) == 5
+
+
+def test_canonical_document_jsonl_builds_without_annotations_config(tmp_path):
+    lines = []
+    for i in range(6):
+        art = B.news_article(i)
+        lines.append(json.dumps({
+            "id": art.id, "text": art.text, "title": art.title, "source": "الوطن", "lang": "ar",
+            "dateline": art.dateline,
+            "entities": [{"id": k, "start": s, "end": e, "text": art.text[s:e], "label": lab}
+                         for k, s, e, lab in art.spans],
+            "relations": [{"id": f"{h}>{t}", "head": h, "tail": t, "label": lab} for h, t, lab in art.relations],
+        }, ensure_ascii=False))
+    export = tmp_path / "docs.jsonl"
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "rel"
+    result = build_release(export, version="1.0.0", out=out)
+    assert result.stats.gold_sources == {"document": 6}
+    assert "annotations" not in read_manifest(out)["configs"]
+    ds = load_dataset(str(out), "relations", cache_dir=str(tmp_path / "c"))
+    assert sum(len(ds[s]) for s in ds) == 12
