@@ -12,6 +12,7 @@ with ``raise ... from exc``; the CLI maps every :class:`CorpusToolsError` to one
     ├── OntologyError          the ontology file is missing, unreadable or invalid
     ├── SchemaError            a bundled JSON Schema is missing or invalid
     ├── InputError             an input file cannot be read or parsed at all
+    ├── OutputError            an output file or folder cannot be written
     ├── LabelStudioError       talking to Label Studio failed
     │   ├── ConnectionFailed   no server at the URL
     │   ├── AuthenticationFailed   the API key was refused
@@ -53,6 +54,10 @@ class SchemaError(CorpusToolsError):
 
 class InputError(CorpusToolsError):
     """An input cannot be read at all (missing file, unreadable directory)."""
+
+
+class OutputError(CorpusToolsError):
+    """An output file or folder cannot be written (permissions, full disk)."""
 
 
 class LabelStudioError(CorpusToolsError):

@@ -1,0 +1,154 @@
+"""The newswire text layout, as pure functions over the stored text.
+
+A raw article is a title line, an empty line, a dateline line, then one paragraph per line::
+
+    تنسيق استخباراتي بين دمشق وموسكو وبغداد وطهران
+
+    نيويورك ـ عواصم ـ (الوطن) ـ وكالات:
+    تسعى روسيا للتنسيق ...
+
+The dateline is places separated by standalone dashes (a tatweel ``ـ`` or ``-``, ``–``, ``—``
+with spaces around it), the source paper in parentheses, then agencies, ending with a colon.
+Every offset is a code point into the text, end-exclusive: ``text[start:end]`` is the line.
+Nothing here changes the text; :func:`parse_newswire` only says where its parts lie.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import regex
+
+# A standalone dash between dateline segments: tatweel, hyphen, en or em dash, with spaces around.
+_SEPARATOR = regex.compile(r"\s+[\u0640\-\u2013\u2014]+\s+")
+_PARENTHESISED = regex.compile(r"^\((.+)\)$", regex.DOTALL)
+_MAX_DATELINE_CHARS = 160
+_MAX_SEGMENT_WORDS = 6
+
+# Agencies recognised in a dateline without a parenthesised paper (compared without spaces and dots).
+_AGENCY_WORDS = frozenset(
+    w.replace(" ", "").replace(".", "")
+    for w in (
+        "وكالات", "وكالة", "رويترز", "أ ف ب", "ا ف ب", "د ب أ", "د ب ا", "أ ب", "ا ب", "يو بي آي", "يو بي اي",
+        "أسوشيتد برس", "اسوشيتد برس", "الأناضول", "سبوتنيك", "شينخوا", "قنا", "واس", "وام", "كونا", "بترا",
+        "سانا", "إرنا", "ارنا", "مينا", "قدس برس", "الوكالات", "أ.ش.أ", "أ ش أ",
+    )
+)
+
+
+@dataclass(frozen=True)
+class Dateline:
+    """A parsed dateline line; ``text == article_text[start:end]``."""
+
+    text: str
+    start: int
+    end: int
+    places: tuple[str, ...]
+    paper: str | None
+    agencies: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "places": list(self.places),
+            "paper": self.paper,
+            "agencies": list(self.agencies),
+        }
+
+
+@dataclass(frozen=True)
+class NewswireParts:
+    """Where the parts of an article lie. ``has_layout`` is False when no dateline follows the title."""
+
+    title: str
+    dateline: Dateline | None
+    paragraphs: tuple[tuple[int, int], ...]
+    has_layout: bool
+    reason: str = ""
+
+
+def is_blank(line: str) -> bool:
+    """True when a line holds only whitespace and format (Cf) characters such as bidi marks."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in line)
+
+
+def line_ranges(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every line of a LF-only text, newline excluded (other separators stay inside lines)."""
+    ranges: list[tuple[int, int]] = []
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            ranges.append((start, len(text)))
+            return ranges
+        ranges.append((start, end))
+        start = end + 1
+
+
+def _is_agency(segment: str) -> bool:
+    key = segment.replace(" ", "").replace(".", "")
+    return key in _AGENCY_WORDS or segment.startswith(("وكالة ", "وكالات "))
+
+
+def _unparenthesise(segment: str) -> str:
+    match = _PARENTHESISED.match(segment)
+    return match.group(1).strip() if match else segment
+
+
+def parse_dateline(line: str, start: int = 0) -> Dateline | None:
+    """The dateline in one line (``start`` = its offset in the text), or None when the line is not one.
+
+    ``نيويورك ـ عواصم ـ (الوطن) ـ وكالات:`` gives places ``نيويورك, عواصم``, paper ``الوطن`` and agencies
+    ``وكالات``.  Without a parenthesised paper, trailing segments that name a known agency are agencies.
+    """
+    body = line.strip()
+    if not body.endswith(":") or len(body) > _MAX_DATELINE_CHARS:
+        return None
+    body = body[:-1].strip()
+    segments = [s.strip() for s in _SEPARATOR.split(body)]
+    if not body or any(not s or len(s.split()) > _MAX_SEGMENT_WORDS for s in segments):
+        return None
+    paper_at = next((i for i, s in enumerate(segments) if _PARENTHESISED.match(s)), None)
+    if paper_at is None and len(segments) == 1 and len(body.split()) > 3:
+        return None  # a short sentence ending in a colon, not a one-place dateline
+    if paper_at is not None:
+        places = segments[:paper_at]
+        paper: str | None = _unparenthesise(segments[paper_at])
+        agencies = [_unparenthesise(s) for s in segments[paper_at + 1 :]]
+    else:
+        cut = len(segments)
+        while cut > 0 and _is_agency(segments[cut - 1]):
+            cut -= 1
+        places, paper, agencies = segments[:cut], None, segments[cut:]
+    return Dateline(line, start, start + len(line), tuple(places), paper, tuple(agencies))
+
+
+def parse_newswire(text: str, *, has_title: bool = True) -> NewswireParts:
+    """Title, dateline and paragraph offsets of a LF-only article text.
+
+    With ``has_title`` (plain-text files), the first non-blank line is the title; when the next non-blank
+    line is a dateline the layout is recognised and every later non-blank line is a paragraph.  Otherwise
+    ``has_layout`` is False and every non-blank line but the title is a paragraph.  With
+    ``has_title=False`` (a record whose title comes from another field), the first non-blank line may be
+    a dateline and every other non-blank line is a paragraph.
+    """
+    lines = [(s, e) for s, e in line_ranges(text) if not is_blank(text[s:e])]
+    if not has_title:
+        dateline = parse_dateline(text[lines[0][0] : lines[0][1]], lines[0][0]) if lines else None
+        body = lines[1:] if dateline else lines
+        return NewswireParts("", dateline, tuple(body), has_layout=True)
+    if not lines:
+        return NewswireParts("", None, (), has_layout=False, reason="the text has no non-blank line")
+    title = text[lines[0][0] : lines[0][1]]
+    if len(lines) > 1:
+        start, end = lines[1]
+        dateline = parse_dateline(text[start:end], start)
+        if dateline is not None:
+            return NewswireParts(title, dateline, tuple(lines[2:]), has_layout=True)
+        reason = "the line after the title is not a dateline (places ـ (paper) ـ agencies:)"
+    else:
+        reason = "the text has a title line only"
+    return NewswireParts(title, None, tuple(lines[1:]), has_layout=False, reason=reason)

@@ -1,0 +1,628 @@
+"""Ingest: newswire layout, hygiene rules (each with its exact code and location), JSONL/CSV mapping,
+determinism, atomic output and the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corpus_tools.errors import InputError
+from corpus_tools.ingest import (
+    ingest_paths,
+    ingest_to_jsonl,
+    parse_field_mapping,
+    parse_newswire,
+    read_articles_jsonl,
+    write_articles_jsonl,
+)
+from corpus_tools.labelstudio.tasks import article_to_task
+from corpus_tools.newswire import parse_dateline
+from corpus_tools.schemas import validator_for
+
+SEED = "seeds/000_6e18b1ef7decaba4.txt"
+TITLE = "اجتماع في بيروت"
+DATELINE = "بيروت ـ (الوطن) ـ وكالات:"
+PARA1 = "قال الوزير إن الاجتماع انتهى."
+PARA2 = "وأضاف أن الحكومة ستعمل."
+ARTICLE = f"{TITLE}\n\n{DATELINE}\n{PARA1}\n{PARA2}\n"
+RLM, ALM, LRM = "\u200f", "\u061c", "\u200e"
+
+
+def ingest(*paths, **options):
+    """Run ingest fully; return (articles, [(code, location dict)], report)."""
+    result = ingest_paths([str(p) for p in paths], **options)
+    articles = list(result.articles)
+    return articles, result.report
+
+
+def located(report):
+    """(code, file, line, byte_offset, json_path) of every problem, for exact comparisons."""
+    return [(p.code, p.file, p.line, p.byte_offset, p.json_path) for p in report.problems]
+
+
+def write(path: Path, data: bytes | str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return path
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# -- the sample article (the issue's "Done when") ------------------------------------------------------
+
+
+def test_sample_article_ingests_to_one_record(shared_dir):
+    path = shared_dir / SEED
+    articles, report = ingest(path)
+    assert report.valid and report.problems == []
+    assert len(articles) == 1
+    article = articles[0]
+    raw = path.read_bytes().decode("utf-8")
+    lines = raw.split("\n")
+    assert article["text"] == raw
+    assert article["title"] == lines[0] == "تنسيق استخباراتي بين دمشق وموسكو وبغداد وطهران"
+    dateline = article["dateline"]
+    assert dateline["places"] == ["نيويورك", "عواصم"]
+    assert dateline["paper"] == "الوطن"
+    assert dateline["agencies"] == ["وكالات"]
+    assert dateline["text"] == lines[2] == article["text"][dateline["start"] : dateline["end"]]
+    assert article["source"] == "الوطن" and article["lang"] == "ar"
+    expected_paragraphs = [line for line in lines[3:] if line.strip()]
+    got = [article["text"][p["start"] : p["end"]] for p in article["paragraphs"]]
+    assert got == expected_paragraphs
+    assert article["sha256"] == sha(raw) and article["id"] == sha(raw)[:16]
+    assert article["source_path"] == path.name
+    assert list(validator_for("article.schema.json").iter_errors(article)) == []
+    task = article_to_task(article)
+    assert task["data"]["article_id"] == article["id"] and task["data"]["dateline"] == dateline
+
+
+def test_layout_offsets_written_as_prefix_lengths():
+    parts = parse_newswire(ARTICLE)
+    assert parts.has_layout and parts.title == TITLE
+    assert parts.dateline.start == len(f"{TITLE}\n\n")
+    assert parts.dateline.end == len(f"{TITLE}\n\n{DATELINE}")
+    first = len(f"{TITLE}\n\n{DATELINE}\n")
+    second = len(f"{TITLE}\n\n{DATELINE}\n{PARA1}\n")
+    assert parts.paragraphs == ((first, first + len(PARA1)), (second, second + len(PARA2)))
+
+
+@pytest.mark.parametrize(
+    ("line", "places", "paper", "agencies"),
+    [
+        ("نيويورك ـ عواصم ـ (الوطن) ـ وكالات:", ["نيويورك", "عواصم"], "الوطن", ["وكالات"]),
+        ("القاهرة ـ وكالات:", ["القاهرة"], None, ["وكالات"]),
+        ("دمشق - (الوطن):", ["دمشق"], "الوطن", []),
+        ("واشنطن – أ ف ب:", ["واشنطن"], None, ["أ ف ب"]),
+        ("(الوطن) ـ رويترز:", [], "الوطن", ["رويترز"]),
+        ("بيروت:", ["بيروت"], None, []),
+        ("  الدوحة ـ (الوطن) ـ قنا ـ رويترز:  ", ["الدوحة"], "الوطن", ["قنا", "رويترز"]),
+    ],
+)
+def test_dateline_variants(line, places, paper, agencies):
+    dateline = parse_dateline(line, start=7)
+    assert (list(dateline.places), dateline.paper, list(dateline.agencies)) == (places, paper, agencies)
+    assert (dateline.text, dateline.start, dateline.end) == (line, 7, 7 + len(line))
+
+
+@pytest.mark.parametrize("line", ["وقال الوزير إن الحكومة ستعمل على ذلك:", "سطر عادي بلا نقطتين", ""])
+def test_not_a_dateline(line):
+    assert parse_dateline(line) is None
+
+
+def test_source_option_overrides_the_paper(tmp_path):
+    path = write(tmp_path / "a.txt", ARTICLE)
+    articles, _ = ingest(path, source="wire-x", lang="ar-LB")
+    assert articles[0]["source"] == "wire-x" and articles[0]["lang"] == "ar-LB"
+
+
+def test_record_failing_the_schema_is_rejected(tmp_path):
+    path = write(tmp_path / "a.txt", ARTICLE)
+    articles, report = ingest(path, lang="")
+    assert articles == []
+    assert located(report) == [("ingest-invalid-record", str(path), None, None, "$.lang")]
+
+
+# -- files without the layout ----------------------------------------------------------------------
+
+
+def test_no_layout_imports_with_warning(tmp_path):
+    text = f"\n{TITLE}\n{PARA1}\n\n{PARA2}"
+    path = write(tmp_path / "plain.txt", text)
+    articles, report = ingest(path)
+    assert located(report) == [("ingest-no-layout", str(path), None, None, None)]
+    article = articles[0]
+    assert article["title"] == TITLE and article["dateline"] is None and article["source"] == ""
+    first = len(f"\n{TITLE}\n")
+    second = len(f"\n{TITLE}\n{PARA1}\n\n")
+    assert article["paragraphs"] == [
+        {"start": first, "end": first + len(PARA1)},
+        {"start": second, "end": second + len(PARA2)},
+    ]
+
+
+# -- hygiene: each case with its exact code and location ---------------------------------------------
+
+
+def test_bom_removed_before_offsets(tmp_path):
+    path = write(tmp_path / "bom.txt", b"\xef\xbb\xbf" + ARTICLE.encode())
+    articles, report = ingest(path)
+    assert located(report) == [("ingest-bom-removed", str(path), None, 0, None)]
+    assert articles[0]["text"] == ARTICLE and articles[0]["sha256"] == sha(ARTICLE)
+    assert articles[0]["dateline"]["start"] == len(f"{TITLE}\n\n")
+
+
+@pytest.mark.parametrize(("newline", "crlf", "cr"), [("\r\n", 5, 0), ("\r", 0, 5)])
+def test_line_ends_converted_before_offsets(tmp_path, newline, crlf, cr):
+    path = write(tmp_path / "crlf.txt", ARTICLE.replace("\n", newline))
+    articles, report = ingest(path)
+    assert located(report) == [("ingest-line-ends-converted", str(path), None, None, None)]
+    assert report.problems[0].details == {"crlf": crlf, "cr": cr}
+    article = articles[0]
+    assert article["text"] == ARTICLE
+    assert [article["text"][p["start"] : p["end"]] for p in article["paragraphs"]] == [PARA1, PARA2]
+
+
+def test_mixed_line_ends(tmp_path):
+    path = write(tmp_path / "mixed.txt", f"{TITLE}\r\n\r{DATELINE}\n{PARA1}\r\n")
+    articles, report = ingest(path)
+    assert report.problems[0].details == {"crlf": 2, "cr": 1}
+    assert articles[0]["text"] == f"{TITLE}\n\n{DATELINE}\n{PARA1}\n"
+
+
+def test_invalid_utf8_names_file_and_byte_offset(tmp_path):
+    good = f"{TITLE}\n\n"
+    path = write(tmp_path / "bad.txt", good.encode() + b"\xff\xfe" + PARA1.encode())
+    articles, report = ingest(path)
+    assert articles == []
+    assert located(report) == [("ingest-invalid-utf8", str(path), 3, len(good.encode()), None)]
+    assert report.stats["rejected"] == 1
+
+
+def test_truncated_utf8_sequence_at_end(tmp_path):
+    path = write(tmp_path / "cut.txt", TITLE.encode() + "ب".encode()[:1])
+    _, report = ingest(path)
+    assert located(report) == [("ingest-invalid-utf8", str(path), 1, len(TITLE.encode()), None)]
+
+
+@pytest.mark.parametrize("data", [b"", b"  \n\t\r\n", b"\xef\xbb\xbf \n", " \u200f \n".encode()])
+def test_empty_or_blank_file_is_skipped(tmp_path, data):
+    path = write(tmp_path / "empty.txt", data)
+    articles, report = ingest(path)
+    assert articles == []
+    assert located(report) == [("ingest-empty", str(path), None, None, None)]
+
+
+def test_binary_file_is_skipped(tmp_path):
+    path = write(tmp_path / "image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    articles, report = ingest(path)
+    assert articles == []
+    assert located(report) == [("ingest-binary", str(path), None, len(b"\x89PNG\r\n\x1a\n"), None)]
+
+
+def test_utf16_file_is_binary_with_a_hint(tmp_path):
+    path = write(tmp_path / "utf16.txt", ARTICLE.encode("utf-16"))
+    _, report = ingest(path)
+    assert [p.code for p in report.problems] == ["ingest-binary"]
+    assert "UTF-16" in report.problems[0].message
+
+
+def test_too_large_file_is_skipped_and_limit_is_inclusive(tmp_path):
+    limit = len(ARTICLE.encode())
+    fits = write(tmp_path / "a.txt", ARTICLE)
+    big = write(tmp_path / "b.txt", ARTICLE + "x")
+    articles, report = ingest(fits, big, max_bytes=limit)
+    assert [a["source_path"] for a in articles] == ["a.txt"]
+    assert located(report) == [("ingest-too-large", str(big), None, None, None)]
+    assert report.problems[0].details == {"bytes": limit + 1, "max_bytes": limit}
+
+
+def test_too_large_stdin_is_skipped():
+    result = ingest_paths(["-"], stdin=io.BytesIO(ARTICLE.encode()), max_bytes=10)
+    assert list(result.articles) == []
+    assert located(result.report) == [("ingest-too-large", "-", None, None, None)]
+
+
+def test_bidi_controls_reported_with_positions_and_kept(tmp_path):
+    line = f"قال {RLM}الوزير{ALM} إن {LRM}x"
+    text = f"{TITLE}\n\n{DATELINE}\n{line}\n"
+    path = write(tmp_path / "bidi.txt", text)
+    articles, report = ingest(path)
+    assert articles[0]["text"] == text
+    assert located(report) == [("ingest-bidi-control", str(path), 4, None, None)]
+    prefix = f"{TITLE}\n\n{DATELINE}\n"
+    assert report.problems[0].details == {
+        "positions": [
+            len(prefix + "قال "),
+            len(prefix + f"قال {RLM}الوزير"),
+            len(prefix + f"قال {RLM}الوزير{ALM} إن "),
+        ],
+        "chars": ["U+061C", "U+200E", "U+200F"],
+    }
+
+
+def test_embedding_and_override_controls_are_reported(tmp_path):
+    text = f"{TITLE}\n\u202bنص\u202c \u202eنص\u202c"
+    path = write(tmp_path / "embed.txt", text)
+    _, report = ingest(path)
+    bidi = [p for p in report.problems if p.code == "ingest-bidi-control"][0]
+    assert bidi.details["chars"] == ["U+202B", "U+202C", "U+202E"]
+    assert bidi.line == 2
+
+
+def test_bom_inside_text_is_reported_and_kept(tmp_path):
+    text = f"{TITLE}\n\n{DATELINE}\n{PARA1}\n\ufeff{PARA2}\n"
+    path = write(tmp_path / "concat.txt", text)
+    articles, report = ingest(path)
+    assert articles[0]["text"] == text
+    assert located(report) == [("ingest-bom-in-text", str(path), 5, None, None)]
+    assert report.problems[0].details["positions"] == [len(f"{TITLE}\n\n{DATELINE}\n{PARA1}\n")]
+
+
+def test_unreadable_file_is_reported(tmp_path):
+    folder = tmp_path / "in"
+    write(folder / "a.txt", ARTICLE)
+    os.symlink(folder / "missing.txt", folder / "b.txt")  # a dangling link cannot be opened
+    articles, report = ingest(folder)
+    assert [a["source_path"] for a in articles] == ["a.txt"]
+    assert located(report) == [("ingest-unreadable", os.path.join(str(folder), "b.txt"), None, None, None)]
+
+
+def test_missing_input_is_a_failure_to_run(tmp_path):
+    with pytest.raises(InputError, match="input not found"):
+        ingest_paths([str(tmp_path / "nope.txt")])
+
+
+# -- ids, duplicates, determinism --------------------------------------------------------------------
+
+
+def test_same_text_under_another_name_is_one_record(tmp_path):
+    first = write(tmp_path / "in" / "a.txt", ARTICLE)
+    write(tmp_path / "in" / "sub" / "copy.txt", ARTICLE)
+    articles, report = ingest(tmp_path / "in")
+    assert len(articles) == 1 and articles[0]["source_path"] == "a.txt"
+    second = os.path.join(str(tmp_path / "in"), "sub/copy.txt")
+    assert located(report) == [("ingest-duplicate", second, None, None, None)]
+    assert report.problems[0].details == {"id": sha(ARTICLE)[:16], "first": str(first)}
+    assert report.stats["duplicates"] == 1 and report.valid
+
+
+def test_ids_are_stable_across_paths_and_runs(tmp_path):
+    a = write(tmp_path / "x" / "one.txt", ARTICLE)
+    b = write(tmp_path / "y" / "two.txt", b"\xef\xbb\xbf" + ARTICLE.replace("\n", "\r\n").encode())
+    (first,), _ = ingest(a)
+    (second,), _ = ingest(b)
+    assert first["id"] == second["id"] == sha(ARTICLE)[:16]
+
+
+def test_directory_walk_is_sorted_relative_and_skips_hidden(tmp_path):
+    root = tmp_path / "in"
+    for name in ["b.txt", "a/z.txt", "a/b/c.txt", "A.txt", ".hidden.txt", ".git/x.txt"]:
+        write(root / name, f"{TITLE} {name}\n\n{DATELINE}\n{PARA1}\n")
+    articles, report = ingest(root)
+    assert [a["source_path"] for a in articles] == ["A.txt", "b.txt", "a/z.txt", "a/b/c.txt"]
+    assert report.stats["inputs"] == 4
+
+
+def test_rerun_is_byte_identical_and_has_no_machine_paths(tmp_path):
+    root = tmp_path / "in"
+    write(root / "a.txt", ARTICLE)
+    write(root / "b.txt", b"\xef\xbb\xbf" + ARTICLE.replace(PARA2, PARA2 + " 2").encode())
+    write(root / "c.jsonl", json.dumps({"text": ARTICLE + "3"}, ensure_ascii=False) + "\n")
+    out1, out2 = tmp_path / "o1.jsonl", tmp_path / "o2.jsonl"
+    report1 = ingest_to_jsonl([root], out1)
+    report2 = ingest_to_jsonl([root], out2)
+    data = out1.read_bytes()
+    assert data == out2.read_bytes() and report1.to_dict() == report2.to_dict()
+    assert str(tmp_path) not in data.decode("utf-8")
+    records = list(read_articles_jsonl(out1))
+    assert [r["source_path"] for r in records] == ["a.txt", "b.txt", "c.jsonl"]
+    validator = validator_for("article.schema.json")
+    assert all(list(validator.iter_errors(r)) == [] for r in records)
+
+
+def test_output_inside_an_input_folder_is_not_ingested(tmp_path):
+    root = tmp_path / "in"
+    write(root / "a.txt", ARTICLE)
+    out = root / "articles.jsonl"
+    ingest_to_jsonl([root], out)
+    first = out.read_bytes()
+    report = ingest_to_jsonl([root], out)
+    assert out.read_bytes() == first and report.stats["inputs"] == 1
+
+
+# -- JSONL ------------------------------------------------------------------------------------------------
+
+
+def test_jsonl_field_mapping(tmp_path):
+    body = f"{DATELINE}\n{PARA1}\n{PARA2}"
+    lines = [
+        {"article": {"body": body}, "headline": TITLE, "site": "alwatan", "link": "https://example.org/1"},
+        {"article": {"body": PARA1}, "headline": "", "site": None, "language": "en"},
+    ]
+    path = write(tmp_path / "dump.jsonl", "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+    fields = parse_field_mapping(["text=article.body", "title=headline", "source=site", "meta.url=link",
+                                  "lang=language"])
+    articles, report = ingest(path, fields=fields)
+    first, second = articles
+    assert first["text"] == body and first["title"] == TITLE and first["source"] == "alwatan"
+    assert first["meta"] == {"url": "https://example.org/1"} and first["source_line"] == 1
+    assert first["dateline"]["paper"] == "الوطن" and first["dateline"]["start"] == 0
+    assert [body[p["start"] : p["end"]] for p in first["paragraphs"]] == [PARA1, PARA2]
+    # an empty title falls back to the layout parse; a null source to the (absent) paper
+    assert second["title"] == PARA1 and second["source"] == "" and second["lang"] == "en"
+    assert located(report) == [("ingest-no-layout", str(path), 2, None, "$.article.body")]
+
+
+def test_jsonl_meta_object_and_default_fields(tmp_path):
+    path = write(tmp_path / "a.jsonl", json.dumps({"text": ARTICLE, "meta": {"synthetic": True}}) + "\n")
+    (article,), report = ingest(path)
+    assert report.problems == [] and article["meta"] == {"synthetic": True} and article["title"] == TITLE
+
+
+def test_jsonl_record_problems_are_located(tmp_path):
+    lines = [
+        json.dumps({"text": ARTICLE}),
+        "",
+        '{"text": "unterminated',
+        "[1, 2]",
+        json.dumps({"body": ARTICLE}),
+        json.dumps({"text": 5}),
+        json.dumps({"text": ARTICLE + "x", "meta": "not an object"}),
+        json.dumps({"text": "   "}),
+        '{"text": "\\ud800 lone"}',
+        json.dumps({"text": ARTICLE.replace("\n", "\r\n") + "y"}),
+        json.dumps({"text": None}),
+    ]
+    path = write(tmp_path / "mixed.jsonl", "\n".join(lines) + "\n")
+    articles, report = ingest(path)
+    assert [a["source_line"] for a in articles] == [1, 10]
+    file = str(path)
+    assert located(report) == [
+        ("ingest-bad-json-line", file, 3, None, None),
+        ("ingest-record-not-object", file, 4, None, None),
+        ("ingest-missing-field", file, 5, None, "$.text"),
+        ("ingest-bad-field-type", file, 6, None, "$.text"),
+        ("ingest-bad-field-type", file, 7, None, "$.meta"),
+        ("ingest-empty", file, 8, None, "$.text"),
+        ("ingest-invalid-utf8", file, 9, None, None),
+        ("ingest-line-ends-converted", file, 10, None, "$.text"),
+        ("ingest-missing-field", file, 11, None, "$.text"),
+    ]
+    assert report.stats == {"inputs": 1, "records": 10, "articles": 2, "duplicates": 0, "rejected": 8}
+
+
+def test_jsonl_invalid_utf8_byte_offset_is_in_the_file(tmp_path):
+    first = (json.dumps({"text": ARTICLE}) + "\n").encode()
+    path = write(tmp_path / "a.jsonl", first + b'{"text": "ab\xc3"}\n')
+    _, report = ingest(path)
+    assert located(report) == [("ingest-invalid-utf8", str(path), 2, len(first) + len(b'{"text": "ab'), None)]
+
+
+def test_jsonl_too_long_line_is_skipped_and_the_next_line_read(tmp_path):
+    short = json.dumps({"text": ARTICLE}, ensure_ascii=False) + "\n"
+    long = json.dumps({"text": ARTICLE + "x" * 500}, ensure_ascii=False) + "\n"
+    path = write(tmp_path / "a.jsonl", long + short + long)
+    articles, report = ingest(path, max_bytes=len(short.encode()))
+    assert [a["source_line"] for a in articles] == [2]
+    second_long_at = len((long + short).encode())
+    assert located(report) == [
+        ("ingest-too-large", str(path), 1, 0, None),
+        ("ingest-too-large", str(path), 3, second_long_at, None),
+    ]
+
+
+def test_jsonl_bom_and_bidi_in_a_record(tmp_path):
+    text = f"{TITLE}\n\n{DATELINE}\nقال {RLM}الوزير"
+    path = write(tmp_path / "a.jsonl", b"\xef\xbb\xbf" + json.dumps({"text": text}).encode() + b"\r\n")
+    (article,), report = ingest(path)
+    assert article["text"] == text
+    assert located(report) == [
+        ("ingest-bom-removed", str(path), None, 0, None),
+        ("ingest-bidi-control", str(path), 1, None, "$.text"),
+    ]
+    assert report.problems[1].details["positions"] == [len(f"{TITLE}\n\n{DATELINE}\nقال ")]
+
+
+def test_jsonl_binary_file(tmp_path):
+    path = write(tmp_path / "a.jsonl", b"\x00\x01\x02")
+    _, report = ingest(path)
+    assert located(report) == [("ingest-binary", str(path), None, 0, None)]
+
+
+# -- CSV --------------------------------------------------------------------------------------------------
+
+
+def test_csv_mapping_multiline_fields_and_row_lines(tmp_path):
+    body = f"{DATELINE}\n{PARA1}"
+    data = (
+        "id,headline,body\n"
+        f'1,{TITLE},"{body}"\n'
+        "\n"
+        f'2,"عنوان, ثان","{PARA2}"\n'
+        "3,only two\n"
+    )
+    path = write(tmp_path / "a.csv", data)
+    fields = parse_field_mapping(["text=body", "title=headline", "meta.row=id"])
+    articles, report = ingest(path, fields=fields)
+    assert [(a["source_line"], a["title"], a["meta"]) for a in articles] == [
+        (2, TITLE, {"row": "1"}),
+        (5, "عنوان, ثان", {"row": "2"}),
+    ]
+    assert articles[0]["text"] == body and articles[0]["dateline"]["places"] == ["بيروت"]
+    assert located(report) == [("ingest-bad-csv-row", str(path), 6, None, None)]
+
+
+def test_csv_missing_text_column(tmp_path):
+    path = write(tmp_path / "a.csv", f"title,content\n{TITLE},{PARA1}\n")
+    articles, report = ingest(path)
+    assert articles == []
+    assert located(report) == [("ingest-missing-field", str(path), 1, None, None)]
+
+
+def test_csv_invalid_utf8_names_byte_and_line(tmp_path):
+    head = f"text\n{PARA1}\n".encode()
+    path = write(tmp_path / "a.csv", head + b"x\xffy\n")
+    _, report = ingest(path)
+    assert located(report) == [("ingest-invalid-utf8", str(path), 3, len(head) + 1, None)]
+
+
+def test_csv_bom_and_crlf(tmp_path):
+    path = write(tmp_path / "a.csv", b"\xef\xbb\xbftext\r\n" + f'"{TITLE}\r\n{PARA1}"\r\n'.encode())
+    (article,), report = ingest(path)
+    assert article["text"] == f"{TITLE}\n{PARA1}"
+    assert [(p.code, p.line, p.byte_offset) for p in report.problems] == [
+        ("ingest-bom-removed", None, 0),
+        ("ingest-line-ends-converted", 2, None),
+        ("ingest-no-layout", 2, None),
+    ]
+
+
+def test_csv_text_over_the_limit(tmp_path):
+    path = write(tmp_path / "a.csv", f"text\n{PARA1}\n{PARA2 * 20}\n")
+    articles, report = ingest(path, max_bytes=len((PARA2 * 10).encode()))
+    assert len(articles) == 1
+    assert located(report) == [
+        ("ingest-no-layout", str(path), 2, None, None),
+        ("ingest-too-large", str(path), 3, None, None),
+    ]
+
+
+def test_field_mapping_errors():
+    with pytest.raises(ValueError, match="TARGET=FIELD"):
+        parse_field_mapping(["text"])
+    with pytest.raises(ValueError, match="unknown target"):
+        parse_field_mapping(["id=x"])
+    assert parse_field_mapping(["meta.url=link"])["meta.url"] == "link"
+
+
+# -- stdin, atomic output ------------------------------------------------------------------------------------
+
+
+def test_stdin_input_and_formats():
+    result = ingest_paths(["-"], stdin=io.BytesIO(ARTICLE.encode()))
+    (article,) = list(result.articles)
+    assert article["source_path"] == "-" and article["title"] == TITLE
+    line = json.dumps({"text": ARTICLE}).encode() + b"\n"
+    result = ingest_paths(["-"], fmt="jsonl", stdin=io.BytesIO(line))
+    assert [a["source_line"] for a in result.articles] == [1]
+    result = ingest_paths(["-"], fmt="csv", stdin=io.BytesIO(b"text\n" + PARA1.encode() + b"\n"))
+    assert [a["text"] for a in result.articles] == [PARA1]
+
+
+def test_interrupted_write_leaves_nothing(tmp_path):
+    out = tmp_path / "articles.jsonl"
+    out.write_text("previous\n", encoding="utf-8")
+
+    def broken():
+        yield {"id": "a", "text": "x"}
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_articles_jsonl(out, broken())
+    assert out.read_text(encoding="utf-8") == "previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["articles.jsonl"]
+
+
+def test_write_keeps_key_order_and_utf8(tmp_path):
+    out = tmp_path / "new" / "a.jsonl"
+    assert write_articles_jsonl(out, [{"text": "نص", "id": "x1", "zz": 1}]) == 1
+    assert out.read_text(encoding="utf-8") == '{"id":"x1","text":"نص","zz":1}\n'
+
+
+# -- property: offsets always index the stored text ----------------------------------------------------------
+
+_ALPHABET = st.sampled_from(
+    list("بيروت دمشق ـ :()") + ["\u064e", "\u0651", RLM, ALM, LRM, "\u202b", "\ufeff", "😀", "\r", "\n", "\r\n", "\t"]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_ALPHABET, min_size=1, max_size=80).map("".join), st.booleans())
+def test_offsets_index_the_cleaned_text(body, with_bom):
+    raw = ("\ufeff" if with_bom else "") + body
+    result = ingest_paths(["-"], stdin=io.BytesIO(raw.encode("utf-8")))
+    articles = list(result.articles)
+    expected = (raw[1:] if raw.startswith("\ufeff") else raw).replace("\r\n", "\n").replace("\r", "\n")
+    if all(ch.isspace() or ch in "\u200f\u061c\u200e\u202b\ufeff" for ch in expected):
+        assert articles == [] and [p.code for p in result.report.problems] == ["ingest-empty"]
+        return
+    (article,) = articles
+    assert article["text"] == expected and article["id"] == sha(expected)[:16]
+    lines = [line for line in expected.split("\n") if line.strip(" \t\u200f\u061c\u200e\u202b\ufeff")]
+    spans = [article["text"][p["start"] : p["end"]] for p in article["paragraphs"]]
+    skipped = 2 if article["dateline"] else 1
+    if article["dateline"]:
+        assert article["dateline"]["text"] == lines[1]
+    assert spans == lines[skipped:] and article["title"] == lines[0]
+    for problem in result.report.problems:
+        for position in problem.details.get("positions", []):
+            assert expected[position] in "\u200f\u061c\u200e\u202b\ufeff"
+
+
+# -- CLI ------------------------------------------------------------------------------------------------------
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "corpus_tools", "ingest", *args], input=stdin,
+                          capture_output=True, timeout=120)
+
+
+def test_cli_writes_and_exits_0(tmp_path):
+    write(tmp_path / "in" / "a.txt", ARTICLE)
+    out = tmp_path / "articles.jsonl"
+    result = run(str(tmp_path / "in"), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b""
+    assert "wrote 1 articles" in result.stderr.decode()
+    (record,) = list(read_articles_jsonl(out))
+    assert record["title"] == TITLE
+
+
+def test_cli_json_is_exactly_the_report_and_rejects_exit_1(tmp_path):
+    root = tmp_path / "in"
+    write(root / "a.txt", ARTICLE)
+    write(root / "b.txt", b"\xff")
+    write(root / "c.txt", ARTICLE.replace("\n", "\r\n"))
+    out = tmp_path / "articles.jsonl"
+    result = run(str(root), "--out", str(out), "--json")
+    assert result.returncode == 1
+    expected = ingest_paths([str(root)])
+    list(expected.articles)
+    assert json.loads(result.stdout) == expected.report.to_dict()
+    assert len(list(read_articles_jsonl(out))) == 1
+    assert b"Traceback" not in result.stderr
+
+
+def test_cli_stdin_and_quiet(tmp_path):
+    out = tmp_path / "a.jsonl"
+    result = run("-", "--out", str(out), "--quiet", "--source", "wire", stdin=ARTICLE.encode())
+    assert result.returncode == 0 and result.stderr == b""
+    assert [r["source"] for r in read_articles_jsonl(out)] == ["wire"]
+
+
+def test_cli_field_mapping_and_usage_errors(tmp_path):
+    path = write(tmp_path / "a.jsonl", json.dumps({"body": ARTICLE}) + "\n")
+    out = tmp_path / "a.out.jsonl"
+    assert run(str(path), "--out", str(out), "--field", "text=body").returncode == 0
+    assert len(list(read_articles_jsonl(out))) == 1
+    assert run(str(path), "--out", str(out), "--field", "nonsense").returncode == 2
+    assert run(str(path), "--out", str(out), "--format", "xml").returncode == 2
+
+
+def test_cli_missing_input_is_one_error_line_exit_3(tmp_path):
+    result = run(str(tmp_path / "missing.txt"), "--out", str(tmp_path / "a.jsonl"))
+    assert result.returncode == 3
+    assert result.stderr.decode().strip().splitlines() == [f"Error: input not found: {tmp_path / 'missing.txt'}"]
+    assert not (tmp_path / "a.jsonl").exists()
