@@ -61,12 +61,13 @@ def _first_line(exc: BaseException) -> str:
 @contextmanager
 def _hub_call(what: str, token: str | None, advice: str = "") -> Iterator[None]:
     """Convert huggingface_hub / network failures into PublishError, with the token redacted."""
-    import httpx
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub import errors
 
+    # The HTTP library's base error (httpx2 in huggingface_hub 2.x): connection refused, timeouts, bad status.
+    transport_error = getattr(errors, "HTTPError", errors.HfHubHTTPError)
     try:
         yield
-    except (HfHubHTTPError, httpx.HTTPError, OSError, ValueError) as exc:
+    except (errors.HfHubHTTPError, transport_error, OSError, ValueError) as exc:
         status = _status(exc)
         hint = ""
         if status in (401, 403):

@@ -1,0 +1,293 @@
+"""Publishing to a Hub dataset repository, against the in-process Hub-protocol server (tests/hubserver.py).
+
+The real huggingface_hub and datasets code runs; the server is the only stand-in (for huggingface.co).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from release_factory import TEXTS_V1, TEXTS_V2, TEXTS_V3, make_release
+
+from corpus_tools.errors import PublishError, StaleParent, VersionExists, VersionNotIncreasing
+from corpus_tools.publish import list_releases, materialise_release, materialised, publish_release
+from corpus_tools.publish.card import split_card
+from corpus_tools.publish.verify import sha256_file
+
+# huggingface_hub 2.4 itself passes raw bytes as data= to httpx2, which warns on every upload
+pytestmark = [pytest.mark.hub, pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")]
+# v1.0.0 has a test split, v1.1.0 has not: these files are deleted in v1.1.0's commit
+TEST_SPLIT_FILES = [f"data/{config}/test-00000-of-00001.parquet" for config in ("annotations", "documents", "tokens")]
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory):
+    root = tmp_path_factory.mktemp("builds")
+    return {
+        "v1.0.0": make_release(root, "1.0.0", TEXTS_V1),
+        "v1.1.0": make_release(root, "1.1.0", TEXTS_V2),
+        "v1.2.0": make_release(root, "1.2.0", TEXTS_V3),
+        "v1.0.5": make_release(root, "1.0.5", TEXTS_V1),
+    }
+
+
+def _files(release: Path) -> dict[str, bytes]:
+    return {p.relative_to(release).as_posix(): p.read_bytes() for p in sorted(release.rglob("*")) if p.is_file()}
+
+
+def _texts(repo_id: str, revision: str, config: str = "documents") -> dict[str, list[str]]:
+    from datasets import load_dataset
+
+    dataset = load_dataset(repo_id, config, revision=revision)
+    return {split: sorted(dataset[split]["text"]) for split in dataset}
+
+
+def _state(hub_server, repo_id: str):
+    repo = hub_server.repo(repo_id)
+    return repo.branches, repo.tags, len(repo.commits)
+
+
+def test_two_versions_each_load_their_own_rows(hub_server, hub_repo_id, releases):
+    target = f"hf://datasets/{hub_repo_id}"
+    first = publish_release(releases["v1.0.0"], target)
+    assert first.plan.create_repo and first.verification.valid
+    assert first.load_line == f'load_dataset("{hub_repo_id}", "documents", revision="v1.0.0")'
+    second = publish_release(releases["v1.1.0"], target)
+    # v1.1.0 has no test split: its file is deleted in the same single commit
+    assert second.plan.deleted == TEST_SPLIT_FILES
+
+    repo = hub_server.repo(hub_repo_id)
+    assert repo.tags == {"v1.0.0": first.commit, "v1.1.0": second.commit}
+    assert len(repo.commits) == 3  # initial (.gitattributes), v1.0.0, v1.1.0: one commit per version
+    for version in ("v1.0.0", "v1.1.0"):
+        assert repo.files(version) == {".gitattributes": repo.files(version)[".gitattributes"],
+                                       **_files(releases[version])}
+
+    assert _texts(hub_repo_id, "v1.0.0") == {s: sorted(t) for s, t in TEXTS_V1.items()}
+    assert _texts(hub_repo_id, "v1.1.0") == {s: sorted(t) for s, t in TEXTS_V2.items()}
+
+    listed = list_releases(target)
+    assert [(v.version, v.commit, v.counts["documents"]) for v in listed] == [
+        ("v1.0.0", first.commit, {s: len(t) for s, t in TEXTS_V1.items()}),
+        ("v1.1.0", second.commit, {s: len(t) for s, t in TEXTS_V2.items()}),
+    ]
+    assert listed[0].manifest_sha256 == sha256_file(releases["v1.0.0"] / "manifest.json")
+
+    with materialised(f"{target}@v1.0.0") as folder:
+        assert json.loads((folder / "manifest.json").read_text()) == json.loads(
+            (releases["v1.0.0"] / "manifest.json").read_text())
+        kept = folder
+    assert not kept.exists()
+
+
+def test_existing_or_lower_version_is_refused(hub_server, hub_repo_id, releases):
+    target = f"hf://datasets/{hub_repo_id}"
+    publish_release(releases["v1.0.0"], target)
+    publish_release(releases["v1.1.0"], target)
+    before = _state(hub_server, hub_repo_id)
+    with pytest.raises(VersionExists, match="tag v1.0.0 already exists"):
+        publish_release(releases["v1.0.0"], target)
+    with pytest.raises(VersionNotIncreasing, match="v1.0.5 is not above the latest published version v1.1.0"):
+        publish_release(releases["v1.0.5"], target)
+    assert _state(hub_server, hub_repo_id) == before
+
+
+def test_dry_run_changes_nothing(hub_server, hub_repo_id, releases):
+    target = f"hf://datasets/{hub_repo_id}"
+    plan = publish_release(releases["v1.0.0"], target, dry_run=True).plan
+    assert not hub_server.has_repo(hub_repo_id)
+    assert plan.create_repo and plan.added == sorted(_files(releases["v1.0.0"]))
+
+    publish_release(releases["v1.0.0"], target)
+    before = _state(hub_server, hub_repo_id)
+    hub_server.clear_requests()
+    result = publish_release(releases["v1.1.0"], target, dry_run=True)
+    assert _state(hub_server, hub_repo_id) == before
+    assert {r.method for r in hub_server.requests} <= {"GET", "HEAD"}
+    plan = result.plan
+    assert plan.tag == "v1.1.0" and plan.parent_commit == before[0]["main"]
+    assert plan.deleted == TEST_SPLIT_FILES
+    assert "data/documents/train-00000-of-00001.parquet" in plan.replaced
+    assert plan.added == []
+
+
+def test_concurrent_publish_fails_without_a_tag(hub_server, hub_repo_id, releases):
+    target = f"hf://datasets/{hub_repo_id}"
+    publish_release(releases["v1.0.0"], target)
+    hub_server.inject_before_next_commit(hub_repo_id, {"notes.txt": "someone else's commit"})
+    with pytest.raises(StaleParent, match="someone published meanwhile") as info:
+        publish_release(releases["v1.1.0"], target)
+    assert "nothing was committed or tagged" in str(info.value)
+    repo = hub_server.repo(hub_repo_id)
+    assert set(repo.tags) == {"v1.0.0"}
+    assert repo.files("main")["notes.txt"] == b"someone else's commit"  # the other commit is the head
+
+    # publishing again plans against the new head and succeeds
+    again = publish_release(releases["v1.1.0"], target)
+    assert "notes.txt" in again.plan.deleted
+    assert set(hub_server.repo(hub_repo_id).tags) == {"v1.0.0", "v1.1.0"}
+
+
+def test_card_keeps_metadata_set_by_someone_else(hub_server, hub_repo_id, releases):
+    target = f"hf://datasets/{hub_repo_id}"
+    publish_release(releases["v1.0.0"], target)
+    readme = hub_server.repo(hub_repo_id).files("main")["README.md"].decode()
+    meta, body = split_card(readme)
+    meta["thumbnail"] = "https://example.org/cover.png"
+    meta["tags"] = [*meta.get("tags", []), "arabic-news-custom"]
+    edited = "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n" + body
+    hub_server.commit_as_other(hub_repo_id, {"README.md": edited}, message="Edit card on the Hub")
+
+    result = publish_release(releases["v1.1.0"], target)
+    assert result.plan.card_kept == ["tags['arabic-news-custom']", "thumbnail"]
+    published = hub_server.repo(hub_repo_id).files("v1.1.0")["README.md"]
+    assert sha256_file_bytes(published) == result.plan.readme_sha256
+    merged, merged_body = split_card(published.decode())
+    release_meta, release_body = split_card((releases["v1.1.0"] / "README.md").read_text(encoding="utf-8"))
+    assert merged["thumbnail"] == "https://example.org/cover.png"
+    assert "arabic-news-custom" in merged["tags"]
+    assert merged["configs"] == release_meta["configs"]
+    assert merged["dataset_info"] == release_meta["dataset_info"]
+    assert merged_body == release_body
+    assert result.verification.valid  # README checked against the merged card, everything else the manifest
+    assert _texts(hub_repo_id, "v1.1.0") == {s: sorted(t) for s, t in TEXTS_V2.items()}
+
+    # the next version keeps them too
+    publish_release(releases["v1.2.0"], target)
+    later, _ = split_card(hub_server.repo(hub_repo_id).files("v1.2.0")["README.md"].decode())
+    assert later["thumbnail"] == "https://example.org/cover.png"
+
+
+def sha256_file_bytes(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_failure_between_commit_and_tag_is_finished_by_a_rerun(hub_server, hub_repo_id, releases):
+    target = f"hf://datasets/{hub_repo_id}"
+    publish_release(releases["v1.0.0"], target)
+    hub_server.fail_next("POST", f"/api/datasets/{hub_repo_id}/tag/", status=500)
+    with pytest.raises(PublishError, match="holds this release untagged: run the same publish again"):
+        publish_release(releases["v1.1.0"], target)
+    repo = hub_server.repo(hub_repo_id)
+    assert set(repo.tags) == {"v1.0.0"}  # never a tag on anything but a verified commit
+    untagged = repo.branches["main"]
+    commits = len(repo.commits)
+
+    dry = publish_release(releases["v1.1.0"], target, dry_run=True)
+    assert dry.plan.resume and dry.plan.added == dry.plan.replaced == dry.plan.deleted == []
+    result = publish_release(releases["v1.1.0"], target)
+    assert result.plan.resume and result.commit == untagged
+    repo = hub_server.repo(hub_repo_id)
+    assert repo.tags["v1.1.0"] == untagged and len(repo.commits) == commits  # no new commit
+
+
+def test_an_already_tagged_commit_is_never_tagged_again(hub_server, hub_api, hub_repo_id, releases):
+    target = f"hf://datasets/{hub_repo_id}"
+    publish_release(releases["v1.0.0"], target)
+    hub_server.fail_next("POST", f"/api/datasets/{hub_repo_id}/tag/", status=500)
+    with pytest.raises(PublishError):
+        publish_release(releases["v1.1.0"], target)
+    head = hub_server.repo(hub_repo_id).branches["main"]
+    hub_api.create_tag(hub_repo_id, repo_type="dataset", tag="v1.0.9", revision=head)  # someone tags it by hand
+    with pytest.raises(PublishError, match="already carries tag v1.0.9"):
+        publish_release(releases["v1.1.0"], target)
+    assert "v1.1.0" not in hub_server.repo(hub_repo_id).tags
+
+
+def test_private_repository(hub_server, hub_repo_id, releases):
+    publish_release(releases["v1.0.0"], f"hf://datasets/{hub_repo_id}", private=True)
+    assert hub_server.repo(hub_repo_id).private
+
+
+# ---- CLI in subprocesses -----------------------------------------------------------------------------------------
+def _cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "corpus_tools", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=300)
+
+
+def _written_text(root: Path) -> str:
+    return "\n".join(p.read_bytes().decode("utf-8", errors="replace") for p in root.rglob("*") if p.is_file())
+
+
+def test_cli_publish_to_hub_never_shows_the_token(hub_server, hub_repo_id, releases, tmp_path):
+    target = f"hf://datasets/{hub_repo_id}"
+    home = tmp_path / "hf-home"
+    env = {"HF_HOME": str(home), "HF_HUB_CACHE": str(home / "hub"), "HF_DATASETS_CACHE": str(home / "ds"),
+           "HF_TOKEN_PATH": str(home / "token")}
+    token = hub_server.token
+    runs = [
+        _cli("publish", str(releases["v1.0.0"]), "--to", target, "--dry-run", cwd=tmp_path, env=env),
+        _cli("publish", str(releases["v1.0.0"]), "--to", target, cwd=tmp_path, env=env),
+        _cli("publish", str(releases["v1.1.0"]), "--to", target, "--json", cwd=tmp_path, env=env),
+        _cli("releases", target, cwd=tmp_path, env=env),
+        _cli("releases", target, "--json", cwd=tmp_path, env=env),
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+        assert "Traceback" not in run.stderr
+    assert runs[1].stdout.strip() == f'load_dataset("{hub_repo_id}", "documents", revision="v1.0.0")'
+    assert "Published v1.0.0" in runs[1].stderr and "verified by sha256" in runs[1].stderr
+    result = json.loads(runs[2].stdout)
+    assert result["commit"] == hub_server.repo(hub_repo_id).tags["v1.1.0"]
+    assert [v["version"] for v in json.loads(runs[4].stdout)["versions"]] == ["v1.0.0", "v1.1.0"]
+
+    refused = _cli("publish", str(releases["v1.0.0"]), "--to", target, cwd=tmp_path, env=env)
+    assert refused.returncode == 3
+    assert refused.stderr.strip().startswith("Error: tag v1.0.0 already exists")
+
+    wrong = "hf_wrong_token_for_this_test_9999"
+    denied = _cli("publish", str(releases["v1.2.0"]), "--to", target, cwd=tmp_path, env={**env, "HF_TOKEN": wrong})
+    assert denied.returncode == 3 and "token was refused" in denied.stderr
+    assert "Traceback" not in denied.stderr
+
+    for run in [*runs, refused]:
+        assert token not in run.stdout + run.stderr
+    assert wrong not in denied.stdout + denied.stderr
+    written = _written_text(tmp_path)
+    assert token not in written and wrong not in written
+    assert "v1.2.0" not in hub_server.repo(hub_repo_id).tags
+
+
+def test_materialise_unknown_version(hub_server, hub_repo_id, releases):
+    from corpus_tools.errors import InputError
+
+    publish_release(releases["v1.0.0"], f"hf://datasets/{hub_repo_id}")
+    with pytest.raises(InputError, match="is not published"):
+        materialise_release(f"hf://datasets/{hub_repo_id}@v9.9.9")
+
+
+def test_cli_unreachable_hub_is_one_error_line(tmp_path, releases):
+    import socket
+
+    with socket.socket() as sock:  # a port with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    run = _cli("publish", str(releases["v1.0.0"]), "--to", "hf://datasets/org/x", cwd=tmp_path,
+               env={"HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_HUB_ETAG_TIMEOUT": "2"})
+    assert run.returncode == 3, run.stderr
+    assert run.stderr.startswith("Error: reading hf://datasets/org/x failed")
+    assert "Traceback" not in run.stderr
+
+
+def test_cli_diff_of_two_published_versions(hub_server, hub_repo_id, releases, tmp_path):
+    target = f"hf://datasets/{hub_repo_id}"
+    publish_release(releases["v1.0.0"], target)
+    publish_release(releases["v1.1.0"], target)
+    published = _cli("diff", f"{target}@v1.0.0", f"{target}@v1.1.0", "--json", cwd=tmp_path)
+    assert published.returncode == 0, published.stderr
+    folders = _cli("diff", str(releases["v1.0.0"]), str(releases["v1.1.0"]), "--json", cwd=tmp_path)
+    assert folders.returncode == 0, folders.stderr
+    # the published versions differ exactly as the release folders they came from
+    assert json.loads(published.stdout) == json.loads(folders.stdout)
+    human = _cli("diff", f"{target}@v1.0.0", f"{target}@v1.1.0", cwd=tmp_path)
+    assert human.returncode == 0 and "v1.0.0 → v1.1.0" in human.stdout
+    missing = _cli("diff", f"{target}@v1.0.0", f"{target}@v9.0.0", cwd=tmp_path)
+    assert missing.returncode == 3 and missing.stderr.startswith("Error: ") and "Traceback" not in missing.stderr

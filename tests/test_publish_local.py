@@ -1,0 +1,333 @@
+"""Publishing to a local folder of versions, plus the pure parts of publish (targets, versions, card merge,
+verification). Real builds, real files, real ``load_dataset``."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from release_factory import TEXTS_V1, TEXTS_V2, make_release
+
+from corpus_tools.errors import InputError, ReleaseError, VersionExists, VersionNotIncreasing
+from corpus_tools.publish import (
+    list_releases,
+    materialise_release,
+    parse_target,
+    parse_version,
+    publish_release,
+)
+from corpus_tools.publish.card import merge_card, split_card
+from corpus_tools.publish.verify import sha256_file, verify_folder
+
+
+# ---- targets and versions ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "kind", "where", "version"),
+    [
+        ("./releases/news", "local", "releases/news", None),
+        ("releases/news/v1.2.0", "local", "releases/news", "v1.2.0"),
+        ("releases/news@1.2.0", "local", "releases/news", "v1.2.0"),
+        ("hf://datasets/org/news", "hub", "org/news", None),
+        ("hf://datasets/org/news@v2.0.0-rc.1", "hub", "org/news", "v2.0.0-rc.1"),
+    ],
+)
+def test_parse_target(text, kind, where, version):
+    target = parse_target(text)
+    assert target.kind == kind
+    assert (target.repo_id if kind == "hub" else target.path.as_posix()) == where
+    assert (str(target.version) if target.version else None) == version
+
+
+@pytest.mark.parametrize("text", ["hf://models/org/x", "hf://datasets/org", "hf://datasets/org/x@latest", ""])
+def test_parse_target_refuses(text):
+    with pytest.raises(InputError):
+        parse_target(text)
+
+
+def test_semver_precedence():
+    ordered = ["0.9.0", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta.2", "1.0.0-beta.11",
+               "1.0.0-rc.1", "1.0.0", "1.0.1", "1.10.0", "2.0.0"]
+    versions = [parse_version(v) for v in ordered]
+    assert sorted(reversed(versions)) == versions
+    assert str(parse_version("1.2.3")) == str(parse_version("v1.2.3")) == "v1.2.3"
+    for bad in ("1.2", "01.2.3", "1.2.3+build", "v1.2.x"):
+        with pytest.raises(InputError):
+            parse_version(bad)
+
+
+# ---- card merge --------------------------------------------------------------------------------------------------
+RELEASE_CARD = """---
+language:
+- ar
+tags:
+- ner
+configs:
+- config_name: documents
+  data_files:
+  - split: train
+    path: data/documents/train-*.parquet
+dataset_info:
+- config_name: documents
+  features:
+  - name: id
+    dtype: string
+---
+# Release body
+"""
+
+REPO_CARD = """---
+thumbnail: https://example.org/cover.png
+tags:
+- custom
+- ner
+configs:
+- config_name: gone
+  data_files:
+  - split: train
+    path: data/gone/*.parquet
+---
+# Someone's old body
+"""
+
+
+def test_merge_keeps_foreign_keys_and_regenerates_configs():
+    merged = merge_card(RELEASE_CARD.encode(), REPO_CARD.encode())
+    meta, body = split_card(merged.content.decode())
+    assert meta["thumbnail"] == "https://example.org/cover.png"
+    assert meta["tags"] == ["ner", "custom"]
+    assert [c["config_name"] for c in meta["configs"]] == ["documents"]
+    assert meta["dataset_info"] == split_card(RELEASE_CARD)[0]["dataset_info"]
+    assert body == "# Release body\n"
+    assert merged.kept_keys == ["tags['custom']", "thumbnail"]
+    # idempotent: merging again over the merged card gives the same bytes
+    assert merge_card(RELEASE_CARD.encode(), merged.content).content == merged.content
+
+
+def test_merge_without_foreign_keys_keeps_release_bytes():
+    plain = "---\nlanguage:\n- ar\n---\nold body\n"
+    assert merge_card(RELEASE_CARD.encode(), plain.encode()).content == RELEASE_CARD.encode()
+    assert merge_card(RELEASE_CARD.encode(), None).content == RELEASE_CARD.encode()
+    assert merge_card(RELEASE_CARD.encode(), b"no front matter at all").content == RELEASE_CARD.encode()
+
+
+# ---- verification ------------------------------------------------------------------------------------------------
+def test_verify_folder_reports_each_difference(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/a.parquet").write_bytes(b"a")
+    (tmp_path / "b.json").write_bytes(b"changed")
+    (tmp_path / "extra.txt").write_bytes(b"x")
+    (tmp_path / ".gitattributes").write_bytes(b"*")
+    expected = {"data/a.parquet": sha256_file(tmp_path / "data/a.parquet"),
+                "b.json": "0" * 64, "c.json": "1" * 64}
+    report = verify_folder(tmp_path, expected, ignore=frozenset({".gitattributes"}), label="here")
+    assert [(p.code, p.file) for p in report] == [
+        ("published-file-mismatch", "here/b.json"),
+        ("published-file-missing", "here/c.json"),
+        ("published-file-unexpected", "here/extra.txt"),
+    ]
+    assert not report.valid
+
+
+# ---- local target end to end -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory):
+    root = tmp_path_factory.mktemp("builds")
+    return {
+        "v1.0.0": make_release(root, "1.0.0", TEXTS_V1),
+        "v1.1.0": make_release(root, "1.1.0", TEXTS_V2),
+        "v1.0.5": make_release(root, "1.0.5", TEXTS_V1),
+    }
+
+
+def _tree_state(root: Path) -> dict[str, tuple[int, str]]:
+    if not root.exists():
+        return {}
+    return {p.relative_to(root).as_posix(): (p.stat().st_mode, sha256_file(p) if p.is_file() else "")
+            for p in sorted(root.rglob("*"))}
+
+
+def _texts(folder: Path, config: str = "documents") -> dict[str, list[str]]:
+    from datasets import load_dataset
+
+    dataset = load_dataset(str(folder), config)
+    return {split: sorted(dataset[split]["text"]) for split in dataset}
+
+
+def test_local_publish_end_to_end(tmp_path, releases):
+    target = tmp_path / "releases" / "news"
+    first = publish_release(releases["v1.0.0"], str(target))
+    assert first.location.endswith("news/v1.0.0")
+    assert first.verification is not None and first.verification.valid
+    assert first.load_line == f'load_dataset("{target}/v1.0.0", "documents")'
+    second = publish_release(releases["v1.1.0"], str(target))
+    assert second.plan.version == "v1.1.0"
+
+    # every file is a read-only byte copy of the release; folders are read-only too
+    for version in ("v1.0.0", "v1.1.0"):
+        folder = target / version
+        for path in folder.rglob("*"):
+            mode = stat.S_IMODE(path.stat().st_mode)
+            assert mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) == 0, path
+        copied = {p.relative_to(folder).as_posix(): sha256_file(p) for p in folder.rglob("*") if p.is_file()}
+        original = {p.relative_to(releases[version]).as_posix(): sha256_file(p)
+                    for p in releases[version].rglob("*") if p.is_file()}
+        assert copied == original
+
+    # each version loads its own rows
+    assert _texts(target / "v1.0.0") == {s: sorted(t) for s, t in TEXTS_V1.items()}
+    assert _texts(target / "v1.1.0") == {s: sorted(t) for s, t in TEXTS_V2.items()}
+
+    index = json.loads((target / "index.json").read_text(encoding="utf-8"))
+    assert [e["version"] for e in index["versions"]] == ["v1.0.0", "v1.1.0"]
+    entry = index["versions"][0]
+    assert entry["manifest_sha256"] == sha256_file(releases["v1.0.0"] / "manifest.json")
+    assert entry["counts"]["documents"] == {s: len(t) for s, t in TEXTS_V1.items()}
+    assert entry["published_at"].endswith("Z")
+
+    listed = list_releases(str(target))
+    assert [(v.version, v.counts["documents"]) for v in listed] == [
+        ("v1.0.0", {s: len(t) for s, t in TEXTS_V1.items()}),
+        ("v1.1.0", {s: len(t) for s, t in TEXTS_V2.items()}),
+    ]
+    assert materialise_release(f"{target}@v1.0.0") == target / "v1.0.0"
+    assert materialise_release(target / "v1.1.0") == target / "v1.1.0"
+
+
+def test_existing_and_lower_versions_are_refused(tmp_path, releases):
+    target = tmp_path / "news"
+    publish_release(releases["v1.0.0"], str(target))
+    publish_release(releases["v1.1.0"], str(target))
+    before = _tree_state(target)
+    with pytest.raises(VersionExists, match="v1.0.0 is already published"):
+        publish_release(releases["v1.0.0"], str(target))
+    with pytest.raises(VersionNotIncreasing, match="v1.0.5 is not above the latest published version v1.1.0"):
+        publish_release(releases["v1.0.5"], str(target))
+    with pytest.raises(VersionExists):
+        publish_release(releases["v1.0.0"], str(target), dry_run=True)
+    assert _tree_state(target) == before
+
+
+def test_dry_run_changes_nothing(tmp_path, releases):
+    target = tmp_path / "news"
+    result = publish_release(releases["v1.0.0"], str(target), dry_run=True)
+    assert not target.exists()
+    assert result.dry_run and result.verification is None
+    assert result.plan.added == sorted(
+        p.relative_to(releases["v1.0.0"]).as_posix() for p in releases["v1.0.0"].rglob("*") if p.is_file())
+    assert result.plan.deleted == [] and result.plan.replaced == []
+    publish_release(releases["v1.0.0"], str(target))
+    before = _tree_state(target)
+    publish_release(releases["v1.1.0"], str(target), dry_run=True)
+    assert _tree_state(target) == before
+
+
+def test_interrupted_publish_leaves_no_version(tmp_path, releases):
+    target = tmp_path / "news"
+    publish_release(releases["v1.0.0"], str(target))
+    before = _tree_state(target)
+    copied: list[str] = []
+
+    def interrupt(message: str) -> None:
+        if message.startswith("copy "):
+            copied.append(message)
+            if len(copied) == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        publish_release(releases["v1.1.0"], str(target), progress=interrupt)
+    assert len(copied) == 2
+    assert not (target / "v1.1.0").exists()
+    assert _tree_state(target) == before  # no temp folder either
+    assert [v.version for v in list_releases(str(target))] == ["v1.0.0"]
+
+    # a crash that could not clean up (kill -9) leaves a hidden temp folder: never listed, removed next time
+    stale = target / ".tmp-v1.1.0-crashed"
+    (stale / "data").mkdir(parents=True)
+    (stale / "data/partial.parquet").write_bytes(b"PAR1")
+    os.chmod(stale / "data", 0o555)
+    assert [v.version for v in list_releases(str(target))] == ["v1.0.0"]
+    publish_release(releases["v1.1.0"], str(target))
+    assert not stale.exists()
+    assert [v.version for v in list_releases(str(target))] == ["v1.0.0", "v1.1.0"]
+
+
+def test_version_folder_missing_from_index_is_still_listed(tmp_path, releases):
+    target = tmp_path / "news"
+    publish_release(releases["v1.0.0"], str(target))
+    publish_release(releases["v1.1.0"], str(target))
+    index = json.loads((target / "index.json").read_text(encoding="utf-8"))
+    index["versions"] = index["versions"][:1]  # as if the run died between rename and index write
+    (target / "index.json").write_text(json.dumps(index), encoding="utf-8")
+    assert [v.version for v in list_releases(str(target))] == ["v1.0.0", "v1.1.0"]
+    with pytest.raises(VersionExists):
+        publish_release(releases["v1.1.0"], str(target))
+
+
+def test_release_failing_its_check_is_not_published(tmp_path, releases):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(releases["v1.1.0"], broken)
+    data = next(broken.glob("data/documents/*.parquet"))
+    data.write_bytes(data.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(ReleaseError) as info:
+        publish_release(broken, str(tmp_path / "news"))
+    assert info.value.report is not None and not info.value.report.valid
+    assert not (tmp_path / "news").exists()
+
+
+# ---- CLI ---------------------------------------------------------------------------------------------------------
+def _cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "corpus_tools", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=300)
+
+
+def test_cli_publish_and_releases(tmp_path, releases):
+    dry = _cli("publish", str(releases["v1.0.0"]), "--to", "./releases/news", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "Plan: publish" in dry.stderr and "add     manifest.json" in dry.stderr
+    assert not (tmp_path / "releases").exists()
+
+    done = _cli("publish", str(releases["v1.0.0"]), "--to", "./releases/news", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["published"] is True and result["verification"]["valid"] is True
+    assert result["load_line"] == 'load_dataset("./releases/news/v1.0.0", "documents")'
+    assert set(result) == {"published", "dry_run", "location", "commit", "published_at", "load_line", "plan",
+                           "verification"}
+
+    human = _cli("publish", str(releases["v1.1.0"]), "--to", "./releases/news", cwd=tmp_path)
+    assert human.returncode == 0, human.stderr
+    assert human.stdout.strip() == 'load_dataset("./releases/news/v1.1.0", "documents")'
+
+    again = _cli("publish", str(releases["v1.0.0"]), "--to", "./releases/news", cwd=tmp_path)
+    assert again.returncode == 3
+    assert again.stderr.strip().startswith("Error: v1.0.0 is already published")
+    assert "Traceback" not in again.stderr
+
+    listed = _cli("releases", "./releases/news", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    data = json.loads(listed.stdout)
+    assert [v["version"] for v in data["versions"]] == ["v1.0.0", "v1.1.0"]
+    assert data["versions"][1]["counts"]["documents"] == {s: len(t) for s, t in TEXTS_V2.items()}
+    table = _cli("releases", "./releases/news", cwd=tmp_path)
+    assert table.returncode == 0 and "v1.1.0" in table.stdout
+
+    diff = _cli("diff", "./releases/news@v1.0.0", "./releases/news/v1.1.0", "--json", cwd=tmp_path)
+    assert diff.returncode == 0, diff.stderr
+    direct = _cli("diff", str(releases["v1.0.0"]), str(releases["v1.1.0"]), "--json", cwd=tmp_path)
+    assert json.loads(diff.stdout) == json.loads(direct.stdout)
+
+
+def test_cli_refusals_exit_codes(tmp_path, releases):
+    bad_target = _cli("publish", str(releases["v1.0.0"]), "--to", "hf://models/org/x", cwd=tmp_path)
+    assert bad_target.returncode == 2 and "Traceback" not in bad_target.stderr
+    missing = _cli("publish", str(tmp_path / "nope"), "--to", "./releases/x", cwd=tmp_path)
+    assert missing.returncode in (1, 2) and "Traceback" not in missing.stderr
+    nothing = _cli("releases", "./releases/none", cwd=tmp_path)
+    assert nothing.returncode == 3 and nothing.stderr.startswith("Error: nothing is published")
