@@ -626,3 +626,12 @@ def test_cli_missing_input_is_one_error_line_exit_3(tmp_path):
     assert result.returncode == 3
     assert result.stderr.decode().strip().splitlines() == [f"Error: input not found: {tmp_path / 'missing.txt'}"]
     assert not (tmp_path / "a.jsonl").exists()
+
+
+def test_cli_unwritable_output_is_one_error_line_exit_3(tmp_path):
+    source = write(tmp_path / "a.txt", ARTICLE)
+    write(tmp_path / "blocker", "not a folder")
+    result = run(str(source), "--out", str(tmp_path / "blocker" / "a.jsonl"))
+    assert result.returncode == 3
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: cannot write {tmp_path / 'blocker' / 'a.jsonl'}")
