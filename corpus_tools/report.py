@@ -35,6 +35,7 @@ CODE_MODULES = (
     "corpus_tools.spans",
     "corpus_tools.ingest",
     "corpus_tools.labelstudio.tasks",
+    "corpus_tools.labelstudio.checks",
     "corpus_tools.validate",
     "corpus_tools.build",
     "corpus_tools.release",

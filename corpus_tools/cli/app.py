@@ -15,6 +15,7 @@ from corpus_tools import __version__
 from corpus_tools._text import redact
 from corpus_tools.cli import build as build_cli
 from corpus_tools.cli import ingest as ingest_cli
+from corpus_tools.cli import ls as ls_cli
 from corpus_tools.cli import ontology as ontology_cli
 from corpus_tools.cli import publish as publish_cli
 from corpus_tools.cli._common import EXIT_FAILED, EXIT_INVALID, err_console
@@ -50,6 +51,7 @@ def root(
 
 
 app.add_typer(ontology_cli.app, name="ontology")
+app.add_typer(ls_cli.app, name="ls")
 build_cli.register(app)
 publish_cli.register(app)
 app.command("ingest")(ingest_cli.ingest_command)

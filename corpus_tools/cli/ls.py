@@ -1,0 +1,247 @@
+"""``corpus-tools ls install|up|down|status|setup|import|export``: Label Studio, locally or remote."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from corpus_tools.cli._common import EXIT_OK, JsonOption, OntologyOption, QuietOption, echo_json, info, render_report
+from corpus_tools.errors import InvalidDataError, ServerSetupError
+
+app = typer.Typer(
+    help="Run a local Label Studio, set up a project from the ontology, import articles, export annotations.",
+    no_args_is_help=True,
+)
+
+DataDirOption = Annotated[
+    Path, typer.Option("--data-dir", help="Data directory of the local server (database, logs, credentials).",
+                       file_okay=False),
+]
+CredentialsOption = Annotated[
+    Path | None,
+    typer.Option("--credentials", help="Credentials file written by `ls up` (default: .labelstudio/credentials.json)."
+                 " LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY take precedence.", dir_okay=False),
+]
+ProjectOption = Annotated[str, typer.Option("--project", help="Project title, or its numeric id.")]
+
+
+def _client(credentials: Path | None):
+    from corpus_tools.labelstudio.client import LabelStudioClient, resolve_connection
+
+    return LabelStudioClient.connect(resolve_connection(credentials))
+
+
+@app.command("install")
+def install_command(quiet: QuietOption = False) -> None:
+    """Install the pinned Label Studio into its own cached virtualenv (no-op when present).
+
+    The server never shares the toolkit's environment (it pins pyarrow<25 and an exact SDK).
+    Location: $LS_BIN, else ~/.cache/corpus-tools/ls-venv-<version>.
+    """
+    from corpus_tools.labelstudio.server import install_server
+
+    binary = install_server(output=None if quiet else sys.stderr, progress=lambda m: info(m, quiet=quiet))
+    info(f"Label Studio is installed: {binary}", quiet=quiet)
+
+
+@app.command("up")
+def up_command(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (refused when busy).")] = 8080,
+    data_dir: DataDirOption = Path(".labelstudio"),
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on (0.0.0.0 for other machines).")]
+    = "127.0.0.1",
+    email: Annotated[str, typer.Option("--email", help="Admin e-mail, used on the first start only.")]
+    = "admin@example.com",
+    detach: Annotated[bool, typer.Option("--detach", help="Return once the server is up; stop it with `ls down`.")]
+    = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Start a local Label Studio for annotators and wait until it is healthy.
+
+    Installs Label Studio on first use, creates the admin user and an API key on the first start
+    (about 40 s), writes them to DATA_DIR/credentials.json (mode 0600) and prints where. Nothing
+    phones home. Runs until Ctrl-C or `corpus-tools ls down` unless --detach.
+    """
+    from corpus_tools.labelstudio import server as srv
+
+    def say(message: str) -> None:
+        info(message, quiet=quiet)
+
+    running = srv.read_pid_file(data_dir)
+    if running and srv._is_label_studio(running[0]):
+        raise ServerSetupError(f"Label Studio is already running for {data_dir} at {running[1]} (pid {running[0]});"
+                               " stop it with `corpus-tools ls down`")
+    binary = srv.server_binary()
+    if srv.installed_version(binary) is None:
+        srv.install_server(binary, output=None if quiet else sys.stderr, progress=say)
+    credentials, created = srv.prepare_data_dir(data_dir, email=email)
+    server = srv.start_server(data_dir, port=port, host=host, binary=binary,
+                              first_run=credentials if created else None, progress=say)
+    srv.write_credentials(data_dir / srv.CREDENTIALS_FILE, credentials.with_url(server.url))
+    if server.moved:
+        say(f"Warning: port {port} was taken meanwhile; Label Studio listens on {server.port} instead.")
+    say(f"Label Studio {srv.LS_VERSION} is up at {server.url} (pid {server.process.pid}).")
+    say(f"Log in as {credentials.email}; password and API key are in {data_dir / srv.CREDENTIALS_FILE}.")
+    if detach:
+        say("Stop it with `corpus-tools ls down`.")
+        return
+    say("Press Ctrl-C to stop.")
+
+    def on_term(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        while server.alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        say("Stopping Label Studio...")
+        server.stop()
+        say("Label Studio stopped.")
+        raise typer.Exit(EXIT_OK) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    code = server.process.returncode
+    say("Label Studio stopped.")
+    if code not in (0, -signal.SIGTERM, -signal.SIGINT):
+        raise ServerSetupError(f"Label Studio exited with code {code}; see {server.log_path}")
+
+
+@app.command("down")
+def down_command(data_dir: DataDirOption = Path(".labelstudio"), quiet: QuietOption = False) -> None:
+    """Stop the local Label Studio started by `ls up` on this data directory."""
+    from corpus_tools.labelstudio.server import stop_server
+
+    pid = stop_server(data_dir)
+    info(f"Label Studio (pid {pid}) stopped." if pid else f"No Label Studio is running for {data_dir}.", quiet=quiet)
+
+
+@app.command("status")
+def status_command(credentials: CredentialsOption = None, as_json: JsonOption = False) -> None:
+    """Check the connection: which server, which user, and where the key came from (never the key)."""
+    from corpus_tools.labelstudio.client import LabelStudioClient, resolve_connection
+
+    connection = resolve_connection(credentials)
+    client = LabelStudioClient.connect(connection)
+    user = client.whoami()
+    data = {"url": connection.url, "user": user["email"], "key_from": connection.source}
+    if as_json:
+        echo_json(data)
+    else:
+        info(f"Connected to {data['url']} as {data['user']} (key from {data['key_from']}).")
+
+
+@app.command("setup")
+def setup_command(
+    project: ProjectOption,
+    ontology: OntologyOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Create the project with the labeling config generated from the ontology, or update it.
+
+    Refuses (exit 3) an ontology change that removes a label still used by annotations or
+    predictions. Annotator instructions generated from the ontology glossary are set too.
+    """
+    from corpus_tools.labelstudio.project import setup_project
+    from corpus_tools.ontology import load_ontology
+
+    onto = load_ontology(ontology)
+    client = _client(credentials)
+    result = setup_project(client, project, onto, project_id=int(project) if project.isdigit() else None)
+    data = {"project_id": result.project.id, "title": result.project.title, "action": result.action,
+            "added_labels": list(result.added_labels), "removed_labels": list(result.removed_labels),
+            "url": f"{client.url}/projects/{result.project.id}/"}
+    if as_json:
+        echo_json(data)
+        return
+    changes = ""
+    if result.action == "updated" and (result.added_labels or result.removed_labels):
+        added, removed = ", ".join(result.added_labels) or "-", ", ".join(result.removed_labels) or "-"
+        changes = f" (added: {added}; removed: {removed})"
+    info(f"Project {result.project.id} {result.project.title!r} {result.action}{changes}: {data['url']}",
+         quiet=quiet)
+
+
+@app.command("import")
+def import_command(
+    articles: Annotated[Path, typer.Argument(help="Article records (JSONL, schemas/article.schema.json).",
+                                             dir_okay=False)],
+    project: ProjectOption,
+    predictions: Annotated[Path | None, typer.Option(
+        "--predictions", help="Pre-annotations: canonical documents (JSONL) with meta.model_version and meta.score.",
+        dir_okay=False)] = None,
+    model_version: Annotated[str | None, typer.Option("--model-version", help="Model version for every prediction"
+                                                      " (overrides meta.model_version).")] = None,
+    score: Annotated[float | None, typer.Option("--score", help="Score for every prediction"
+                                                " (overrides meta.score).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Tasks per import request.")] = 500,
+    ontology: OntologyOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Import articles as tasks in batches; re-runs import only new articles (idempotent on article id).
+
+    Predictions are checked against the ontology and the article texts before anything is
+    uploaded; any problem refuses the import (exit 1). An interrupted import resumes on re-run.
+    """
+    from corpus_tools.labelstudio.importer import import_articles
+    from corpus_tools.ontology import load_ontology
+
+    onto = load_ontology(ontology)
+    client = _client(credentials)
+    target = client.find_project(project)
+
+    def on_batch(done: int, total: int) -> None:
+        info(f"imported {done}/{total} tasks", quiet=quiet or as_json)
+
+    try:
+        report = import_articles(client, target, articles, ontology=onto, predictions_path=predictions,
+                                 model_version=model_version, score=score, batch_size=batch_size, on_batch=on_batch)
+    except InvalidDataError as exc:
+        if exc.report is None:
+            raise
+        render_report(exc.report, as_json=as_json, quiet=quiet, title="Import refused")
+        raise typer.Exit(1) from None
+    if as_json:
+        echo_json(report.to_dict())
+        return
+    if report.problems:
+        render_report(report, as_json=False, quiet=quiet, title="Import warnings")
+    stats = report.stats
+    present = stats["already_present_ids"]
+    shown = ", ".join(present[:10]) + (f", ... ({len(present) - 10} more)" if len(present) > 10 else "")
+    info(f"Project {target.id}: imported {stats['imported']} tasks in {stats['batches']} batches"
+         f" ({stats['predictions_imported']} with predictions); {stats['already_present']} already present"
+         + (f": {shown}" if present else "") + ".", quiet=quiet)
+
+
+@app.command("export")
+def export_command(
+    project: ProjectOption,
+    out: Annotated[Path, typer.Option("--out", help="Where to write the JSON export (atomically).", dir_okay=False)],
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Write the project's full JSON export: every task (annotated or not), every annotator's annotations,
+    full prediction objects and relations. Streamed to disk through a snapshot export."""
+    from corpus_tools.labelstudio.snapshot import export_project
+
+    client = _client(credentials)
+    target = client.find_project(project)
+    summary = export_project(client, target.id, out)
+    if as_json:
+        echo_json(summary.to_dict())
+        return
+    info(f"Exported project {target.id} to {out}: {summary.tasks} tasks ({summary.unannotated_tasks} unannotated),"
+         f" {summary.annotations} annotations by {summary.annotators} annotators ({summary.cancelled_annotations}"
+         f" cancelled), {summary.predictions} predictions, {summary.relations} relations in annotations.",
+         quiet=quiet)

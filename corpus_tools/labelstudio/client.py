@@ -1,0 +1,379 @@
+"""A thin adapter over ``label_studio_sdk`` 2.x: every SDK call of the toolkit lives here.
+
+* :func:`resolve_connection`: ``LABEL_STUDIO_URL`` + ``LABEL_STUDIO_API_KEY`` from the
+  environment take precedence over the credentials file written by ``corpus-tools ls up``;
+* :class:`LabelStudioClient`: connect (``whoami``), find/create/update a project, list task
+  keys and counts, import a batch of tasks (one request, one server transaction), create
+  annotations and predictions, and run a snapshot export streamed to a file.
+
+Foreign errors (the SDK's ``ApiError``, ``httpx`` transport errors, unparsable answers) are
+converted where the call is made into :class:`~corpus_tools.errors.LabelStudioError`
+subclasses.  The API key never appears in a message: messages are built from our own text and
+the server's ``detail``, redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from corpus_tools._text import redact
+from corpus_tools.errors import (
+    AuthenticationFailed,
+    ConnectionFailed,
+    CorpusToolsError,
+    LabelStudioError,
+    ProjectNotFound,
+)
+
+URL_ENV = "LABEL_STUDIO_URL"
+KEY_ENV = "LABEL_STUDIO_API_KEY"
+DEFAULT_URL = "http://localhost:8080"
+DEFAULT_CREDENTIALS = Path(".labelstudio") / "credentials.json"
+LIST_PAGE_SIZE = 1000
+# Writes are never retried by the SDK: a retried import could land twice.
+NO_RETRY: dict[str, Any] = {"max_retries": 0}
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where Label Studio is and the key to use; ``source`` says where they came from."""
+
+    url: str
+    api_key: str = field(repr=False)
+    source: str
+
+
+def resolve_connection(
+    credentials_path: Path | None = None, env: Mapping[str, str] | None = None
+) -> Connection:
+    """URL and key: the environment first, then the credentials file of ``corpus-tools ls up``.
+
+    ``LABEL_STUDIO_API_KEY`` set: it is used with ``LABEL_STUDIO_URL`` (default
+    ``http://localhost:8080``).  Otherwise the credentials file (default
+    ``.labelstudio/credentials.json``) gives both; ``LABEL_STUDIO_URL`` alone is refused unless
+    it names the file's server, so a local key is never sent to another server.
+    """
+    from corpus_tools.labelstudio.server import read_credentials
+
+    env = os.environ if env is None else env
+    url, key = env.get(URL_ENV, "").strip(), env.get(KEY_ENV, "").strip()
+    if key:
+        return Connection(url=(url or DEFAULT_URL).rstrip("/"), api_key=key, source="environment")
+    path = credentials_path or DEFAULT_CREDENTIALS
+    if not path.exists():
+        raise LabelStudioError(
+            f"no Label Studio connection: set {URL_ENV} and {KEY_ENV}, or start a local server with"
+            f" `corpus-tools ls up` (no credentials file at {path})"
+        )
+    credentials = read_credentials(path)
+    if url and url.rstrip("/") != credentials.url.rstrip("/"):
+        raise LabelStudioError(f"{URL_ENV} is set to {url} but {KEY_ENV} is not set")
+    return Connection(url=credentials.url.rstrip("/"), api_key=credentials.api_key, source=str(path))
+
+
+def _detail(body: object) -> str:
+    """A short message from an error body (``detail``, validation errors, or text)."""
+    if isinstance(body, Mapping):
+        detail = next((str(body[k]) for k in ("detail", "error", "message") if body.get(k)), "")
+        errors = body.get("validation_errors")
+        if errors:
+            detail = f"{detail}: {json.dumps(errors, ensure_ascii=False)}" if detail else json.dumps(errors)
+        return (detail or json.dumps(body, ensure_ascii=False))[:300]
+    text = str(body or "").strip()
+    if text.lstrip().startswith("<"):
+        return "an HTML page, not the Label Studio API"
+    return text[:300]
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    id: int
+    title: str
+    label_config: str
+    expert_instruction: str
+    task_number: int
+    created_at: str
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """A finished snapshot export written to ``path``."""
+
+    path: Path
+    export_id: int
+    bytes: int
+    seconds: float
+
+
+class LabelStudioClient:
+    """One connection to one Label Studio server."""
+
+    def __init__(self, connection: Connection, *, timeout: float = 60) -> None:
+        from label_studio_sdk import LabelStudio
+
+        self.connection = connection
+        self.url = connection.url
+        self._key = connection.api_key
+        with self._errors("connect to"):
+            self._sdk = LabelStudio(base_url=connection.url, api_key=connection.api_key, timeout=timeout)
+
+    @classmethod
+    def connect(cls, connection: Connection | None = None, **kwargs: Any) -> LabelStudioClient:
+        """Resolve the connection, create the client and check the key with ``whoami``."""
+        client = cls(connection or resolve_connection(), **kwargs)
+        client.whoami()
+        return client
+
+    # -------------------------------------------------------------- errors
+
+    @contextmanager
+    def _errors(self, action: str, *, not_found: str | None = None) -> Iterator[None]:
+        """Convert SDK and transport errors of one call into LabelStudioError subclasses."""
+        from label_studio_sdk.core.api_error import ApiError
+        from label_studio_sdk.core.parse_error import ParsingError
+
+        where = f"Label Studio at {self.url}"
+        try:
+            yield
+        except CorpusToolsError:
+            raise
+        except ApiError as exc:
+            status = exc.status_code
+            detail = redact(_detail(exc.body), (self._key,))
+            if status in (401, 403):
+                raise AuthenticationFailed(
+                    f"{where} refused the API key (HTTP {status}) while trying to {action}; check {KEY_ENV}"
+                    " (a personal access token or a legacy token)"
+                ) from None
+            if status == 404 and not_found:
+                raise ProjectNotFound(not_found) from None
+            if status is None or status < 300:
+                raise LabelStudioError(f"{where} did not answer like Label Studio ({detail}) while trying to"
+                                       f" {action}; check {URL_ENV}") from None
+            raise LabelStudioError(f"{where} answered HTTP {status} while trying to {action}: {detail}") from None
+        except ParsingError:
+            raise LabelStudioError(f"{where} sent an answer the SDK could not read while trying to {action}") from None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise ConnectionFailed(f"no Label Studio answered at {self.url} ({type(exc).__name__}); is it running?"
+                                   f" check {URL_ENV}") from None
+        except httpx.TimeoutException as exc:
+            raise LabelStudioError(f"{where} timed out while trying to {action} ({type(exc).__name__})") from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise ConnectionFailed(
+                f"talking to {where} failed while trying to {action}: {type(exc).__name__}:"
+                f" {redact(str(exc), (self._key,))}"
+            ) from None
+        except (ValueError, json.JSONDecodeError) as exc:
+            raise LabelStudioError(
+                f"{where} sent an unreadable answer while trying to {action} ({type(exc).__name__})"
+            ) from None
+
+    def _get_json(self, path: str, params: Mapping[str, object], action: str) -> Any:
+        """A raw GET through the SDK's authenticated HTTP client (for query params the typed API hides)."""
+        with self._errors(action):
+            response = self._sdk._client_wrapper.httpx_client.request(path, method="GET", params=dict(params))
+            if response.status_code >= 400:
+                from label_studio_sdk.core.api_error import ApiError
+
+                try:
+                    body: object = response.json()
+                except ValueError:
+                    body = response.text
+                raise ApiError(status_code=response.status_code, body=body)
+            return response.json()
+
+    # -------------------------------------------------------------- users
+
+    def whoami(self) -> dict[str, object]:
+        """The account the key belongs to (``id``, ``email``); proves URL and key work."""
+        with self._errors("check the API key"):
+            user = self._sdk.users.whoami()
+        return {"id": user.id, "email": user.email}
+
+    # -------------------------------------------------------------- projects
+
+    def _project_info(self, project: Any) -> ProjectInfo:
+        return ProjectInfo(
+            id=int(project.id),
+            title=str(project.title or ""),
+            label_config=str(project.label_config or ""),
+            expert_instruction=str(getattr(project, "expert_instruction", "") or ""),
+            task_number=int(getattr(project, "task_number", 0) or 0),
+            created_at=str(getattr(project, "created_at", "") or ""),
+        )
+
+    def get_project(self, project_id: int) -> ProjectInfo:
+        with self._errors(f"read project {project_id}", not_found=f"no project with id {project_id} at {self.url}"):
+            return self._project_info(self._sdk.projects.get(id=project_id))
+
+    def find_projects(self, title: str) -> list[ProjectInfo]:
+        """Every project whose title is exactly ``title``."""
+        with self._errors("list projects"):
+            found = [p for p in self._sdk.projects.list(title=title, page_size=100) if p.title == title]
+        return [self.get_project(int(p.id)) for p in found]
+
+    def find_project(self, ref: str | int) -> ProjectInfo:
+        """A project by id (digits) or exact title; :class:`ProjectNotFound` when none or ambiguous."""
+        if isinstance(ref, int) or str(ref).isdigit():
+            return self.get_project(int(ref))
+        found = self.find_projects(str(ref))
+        if not found:
+            raise ProjectNotFound(f"no project titled {ref!r} at {self.url}; create it with `corpus-tools ls setup`")
+        if len(found) > 1:
+            ids = ", ".join(str(p.id) for p in found)
+            raise ProjectNotFound(f"{len(found)} projects are titled {ref!r} (ids {ids}); pass the id instead")
+        return found[0]
+
+    def create_project(self, title: str, label_config: str, *, expert_instruction: str = "") -> ProjectInfo:
+        with self._errors(f"create project {title!r}"):
+            project = self._sdk.projects.create(
+                title=title, label_config=label_config, expert_instruction=expert_instruction,
+                show_instruction=bool(expert_instruction), request_options=NO_RETRY,
+            )
+        return self.get_project(int(project.id))
+
+    def update_project(self, project_id: int, *, label_config: str | None = None,
+                       expert_instruction: str | None = None) -> ProjectInfo:
+        fields: dict[str, object] = {}
+        if label_config is not None:
+            fields["label_config"] = label_config
+        if expert_instruction is not None:
+            fields["expert_instruction"] = expert_instruction
+            fields["show_instruction"] = bool(expert_instruction)
+        with self._errors(f"update project {project_id}"):
+            self._sdk.projects.update(id=project_id, **fields, request_options=NO_RETRY)
+        return self.get_project(project_id)
+
+    # -------------------------------------------------------------- tasks
+
+    def count_tasks(self, project_id: int, id_ranges: Sequence[tuple[int, int]] = ()) -> int:
+        """How many tasks the project has (only those whose id lies in ``id_ranges``, inclusive, if given)."""
+        params: dict[str, object] = {"project": project_id, "page_size": 1, "include": "id"}
+        if id_ranges:
+            params["query"] = json.dumps({"filters": {"conjunction": "or", "items": [
+                {"filter": "filter:tasks:id", "operator": "in", "type": "Number", "value": {"min": lo, "max": hi}}
+                for lo, hi in id_ranges]}})
+        return int(self._get_json("api/tasks/", params, f"count the tasks of project {project_id}")["total"])
+
+    def iter_task_data(self, project_id: int, page_size: int = LIST_PAGE_SIZE) -> Iterator[tuple[int, dict]]:
+        """``(task id, task data)`` of every task, page by page (tasks only, no annotations)."""
+        page, seen = 1, 0
+        while True:
+            body = self._get_json(
+                "api/tasks/",
+                {"project": project_id, "page": page, "page_size": page_size, "include": "id,data",
+                 "query": json.dumps({"ordering": ["tasks:id"]})},
+                f"list the tasks of project {project_id}",
+            )
+            tasks = body.get("tasks") or []
+            for task in tasks:
+                yield int(task["id"]), task.get("data") or {}
+            seen += len(tasks)
+            if not tasks or seen >= int(body.get("total", 0)):
+                return
+            page += 1
+
+    def import_tasks(self, project_id: int, tasks: Sequence[Mapping[str, object]], *,
+                     timeout: float = 600) -> list[int]:
+        """Import tasks (with inline predictions/annotations) in ONE request; returns their ids in order.
+
+        Label Studio saves one request's tasks, predictions and annotations in one database
+        transaction: the batch lands whole or not at all.  Never retried.
+        """
+        with self._errors(f"import {len(tasks)} tasks into project {project_id}"):
+            response = self._sdk.projects.import_tasks(
+                id=project_id, request=list(tasks), return_task_ids=True,
+                request_options={"max_retries": 0, "timeout": timeout},
+            )
+        ids = list(response.task_ids or [])
+        if len(ids) != len(tasks):
+            raise LabelStudioError(f"Label Studio returned {len(ids)} task ids for {len(tasks)} imported tasks")
+        return [int(i) for i in ids]
+
+    def get_task_text(self, task_id: int, key: str = "text") -> str:
+        with self._errors(f"read task {task_id}", not_found=f"no task with id {task_id} at {self.url}"):
+            task = self._sdk.tasks.get(id=str(task_id))
+        return str((task.data or {}).get(key, ""))
+
+    def create_annotation(self, task_id: int, result: Sequence[Mapping[str, object]], *,
+                          lead_time: float | None = None, was_cancelled: bool = False,
+                          ground_truth: bool = False) -> int:
+        """Create one annotation by the key's user; returns its id."""
+        extra: dict[str, object] = {} if lead_time is None else {"lead_time": lead_time}
+        with self._errors(f"annotate task {task_id}", not_found=f"no task with id {task_id} at {self.url}"):
+            annotation = self._sdk.annotations.create(
+                id=task_id, result=[dict(r) for r in result], was_cancelled=was_cancelled,
+                ground_truth=ground_truth, request_options=NO_RETRY, **extra,
+            )
+        return int(annotation.id)
+
+    def create_prediction(self, task_id: int, result: Sequence[Mapping[str, object]], *,
+                          model_version: str, score: float | None = None) -> int:
+        extra: dict[str, object] = {} if score is None else {"score": score}
+        with self._errors(f"add a prediction to task {task_id}"):
+            prediction = self._sdk.predictions.create(
+                task=task_id, result=[dict(r) for r in result], model_version=model_version,
+                request_options=NO_RETRY, **extra,
+            )
+        return int(prediction.id)
+
+    # -------------------------------------------------------------- export
+
+    def export_snapshot(self, project_id: int, out: Path, *, timeout: float = 3600, poll: float = 0.5,
+                        chunk_size: int = 1 << 16, keep_snapshot: bool = False) -> ExportResult:
+        """Full JSON export (all tasks, all annotators, full predictions) streamed to ``out``.
+
+        Creates a snapshot with ``predictions.only_id=False`` and ``completed_by`` expanded,
+        waits for it, streams its bytes to a temporary file next to ``out`` and renames it.  The
+        snapshot is deleted from the server afterwards unless ``keep_snapshot``.
+        """
+        started = time.monotonic()
+        exports = self._sdk.projects.exports
+        with self._errors(f"export project {project_id}", not_found=f"no project with id {project_id} at {self.url}"):
+            # Community edition builds the snapshot inside this request: allow it the whole timeout.
+            snapshot = exports.create(
+                id=project_id,
+                title=f"corpus-tools {time.strftime('%Y-%m-%dT%H:%M:%S')}",
+                serialization_options={
+                    "predictions": {"only_id": False},
+                    "annotations__completed_by": {"only_id": False},
+                },
+                request_options={"timeout": timeout, "max_retries": 0},
+            )
+            export_id = int(snapshot.id)
+            status = snapshot.status
+            while status not in ("completed", "failed"):
+                if time.monotonic() - started > timeout:
+                    raise LabelStudioError(
+                        f"export {export_id} of project {project_id} not ready after {timeout:.0f} s")
+                time.sleep(poll)
+                status = exports.get(id=project_id, export_pk=export_id).status
+            if status == "failed":
+                raise LabelStudioError(f"Label Studio failed to build export {export_id} of project {project_id}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+        written = 0
+        try:
+            with self._errors(f"download export {export_id}"), open(tmp, "wb") as fh:
+                for chunk in exports.download(id=project_id, export_pk=export_id, export_type="JSON",
+                                              request_options={"chunk_size": chunk_size, "timeout": timeout}):
+                    fh.write(chunk)
+                    written += len(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
+        if not keep_snapshot:
+            with self._errors(f"delete export {export_id}"):
+                exports.delete(id=project_id, export_pk=export_id)
+        return ExportResult(out, export_id, written, time.monotonic() - started)

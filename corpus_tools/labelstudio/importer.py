@@ -1,0 +1,397 @@
+"""Idempotent import of Article records (and pre-annotations) into a Label Studio project.
+
+Every task carries its article id in ``data.article_id``; that id is the idempotence key.
+
+1. Both input files are read and checked first (article schema, duplicate ids, predictions
+   against the ontology and the article text); any error refuses the whole import, so nothing
+   is uploaded from invalid input.
+2. The article ids already in the project are found.  A local index (``article id -> task id``
+   per project, in the cache dir) avoids listing every task: it is used only after the server
+   confirms it exactly (its task count equals the index's, and every indexed task id is there);
+   otherwise every task is listed and the index rebuilt.
+3. New articles are imported in batches of one request each.  Label Studio saves one request
+   in one database transaction, so a batch lands whole or not at all; each landed batch is
+   appended to the index.  A run interrupted anywhere (even by the server dying) is resumed by
+   running it again: present articles are skipped, and an unrecorded batch that did land is
+   found by the server check.
+
+Predictions are attached to the tasks they arrive with; predictions for articles already
+present are counted as skipped (never duplicated).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from corpus_tools.errors import InputError, InvalidDataError
+from corpus_tools.labelstudio.checks import (
+    UPLOAD_DUPLICATE_ARTICLE,
+    UPLOAD_INVALID_ARTICLE,
+    UPLOAD_INVALID_RECORD,
+    UPLOAD_MISSING_MODEL_VERSION,
+    UPLOAD_UNKNOWN_ARTICLE,
+    check_document,
+)
+from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
+from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY, article_to_task, document_to_result
+from corpus_tools.ontology import Ontology
+from corpus_tools.report import Report, make_problem
+from corpus_tools.schemas import SCHEMA_BASE, load_schema, schemas_dir, validator_for
+from corpus_tools.spans import Document
+
+DEFAULT_BATCH_SIZE = 500
+MAX_RANGES_PER_QUERY = 40
+MAX_RANGE_QUERIES = 10
+
+BatchCallback = Callable[[int, int], None]
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+@cache
+def _fast_validator(name: str):
+    """A jsonschema-rs validator (100x faster) used to find the invalid records; messages come from jsonschema."""
+    import jsonschema_rs
+
+    resources = [(SCHEMA_BASE + p.name, load_schema(p.name)) for p in sorted(schemas_dir().glob("*.schema.json"))]
+    return jsonschema_rs.validator_for(load_schema(name), registry=jsonschema_rs.Registry(resources))
+
+
+def iter_jsonl(path: Path, schema: str, code: str, report: Report) -> Iterator[tuple[int, dict]]:
+    """``(line number, record)`` for each valid line; invalid lines become problems in ``report``."""
+    fast = _fast_validator(schema)
+    try:
+        fh = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    with fh:
+        try:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError as exc:
+                    report.add(make_problem(code, f"Line is not JSON ({exc}).", file=str(path), line=number))
+                    continue
+                if fast.is_valid(record):
+                    yield number, record
+                    continue
+                errors = list(validator_for(schema).iter_errors(record)) or [None]
+                first = errors[0]
+                report.add(make_problem(
+                    code,
+                    f"Record does not match {schema}: {first.message if first else 'invalid'}.",
+                    file=str(path), line=number, json_path=first.json_path if first else "$",
+                ))
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path} is not UTF-8 text ({exc.reason})") from exc
+
+
+@dataclass
+class Prediction:
+    document: Document
+    line: int
+    model_version: str | None
+    score: float | None
+
+
+def read_predictions(path: Path, report: Report, *, model_version: str | None = None,
+                     score: float | None = None) -> dict[str, Prediction]:
+    """Canonical documents by id; ``model_version``/``score`` override the documents' ``meta``."""
+    found: dict[str, Prediction] = {}
+    for number, record in iter_jsonl(path, "document.schema.json", UPLOAD_INVALID_RECORD, report):
+        doc = Document.from_dict(record)
+        version = model_version or (doc.meta.get("model_version") if isinstance(doc.meta, dict) else None)
+        raw_score = score if score is not None else doc.meta.get("score")
+        if not version:
+            report.add(make_problem(UPLOAD_MISSING_MODEL_VERSION, f"Document {doc.id!r} has no meta.model_version;"
+                                    " add it or pass --model-version.", file=str(path), line=number,
+                                    json_path="$.meta.model_version"))
+        if doc.id in found:
+            report.add(make_problem(UPLOAD_INVALID_RECORD, f"Document {doc.id!r} appears twice (first on line"
+                                    f" {found[doc.id].line}); keep one prediction per article.", file=str(path),
+                                    line=number, json_path="$.id"))
+            continue
+        found[doc.id] = Prediction(doc, number, str(version) if version else None,
+                                   float(raw_score) if isinstance(raw_score, int | float) else None)
+    return found
+
+
+def prediction_to_ls(prediction: Prediction) -> dict[str, object]:
+    """The inline ``predictions`` item of a task for one canonical document."""
+    doc = prediction.document
+    return {
+        "model_version": prediction.model_version,
+        "score": prediction.score,
+        "result": document_to_result(doc.entities, doc.relations, doc.text),
+    }
+
+
+# ---------------------------------------------------------------------------- index
+
+
+def id_ranges(ids: list[int]) -> list[tuple[int, int]]:
+    """Sorted task ids as inclusive ``(first, last)`` runs of consecutive ids."""
+    ranges: list[tuple[int, int]] = []
+    for task_id in sorted(ids):
+        if ranges and task_id == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], task_id)
+        else:
+            ranges.append((task_id, task_id))
+    return ranges
+
+
+class TaskIndex:
+    """A local record of ``(article id or None, task id)`` for one project of one server.
+
+    Only a cache: :meth:`verified` returns it only when the server confirms it exactly.
+    """
+
+    def __init__(self, directory: Path, url: str, project: ProjectInfo) -> None:
+        key = hashlib.sha256(f"{url.rstrip('/')}|{project.id}|{project.created_at}".encode()).hexdigest()[:24]
+        self.path = directory / f"{key}.jsonl"
+        self.header = {"url": url, "project_id": project.id, "created_at": project.created_at, "version": 1}
+
+    def load(self) -> list[tuple[str | None, int]] | None:
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if not lines:
+            return None
+        try:
+            if json.loads(lines[0]) != self.header:
+                return None
+        except ValueError:
+            return None
+        entries: list[tuple[str | None, int]] = []
+        for line in lines[1:]:
+            try:
+                article_id, task_id = json.loads(line)
+                entries.append((article_id, int(task_id)))
+            except (ValueError, TypeError):
+                continue  # a torn last line: the server check decides
+        return entries
+
+    def verified(self, client: LabelStudioClient, project_id: int) -> dict[str, int] | None:
+        """The index as ``article id -> task id`` if the server holds exactly its tasks, else None."""
+        entries = self.load()
+        if entries is None:
+            return None
+        task_ids = [t for _, t in entries]
+        if len(set(task_ids)) != len(task_ids):
+            return None
+        ranges = id_ranges(task_ids)
+        chunks = [ranges[i : i + MAX_RANGES_PER_QUERY] for i in range(0, len(ranges), MAX_RANGES_PER_QUERY)]
+        if len(chunks) > MAX_RANGE_QUERIES or client.count_tasks(project_id) != len(task_ids):
+            return None
+        if task_ids and sum(client.count_tasks(project_id, chunk) for chunk in chunks) != len(task_ids):
+            return None
+        mapping: dict[str, int] = {}
+        for article_id, task_id in entries:
+            if article_id is not None:
+                mapping.setdefault(article_id, task_id)
+        return mapping
+
+    def _write(self, entries: list[tuple[str | None, int]], mode: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, mode, encoding="utf-8") as fh:
+            if mode == "w":
+                fh.write(json.dumps(self.header) + "\n")
+            fh.writelines(json.dumps([a, t], ensure_ascii=False) + "\n" for a, t in entries)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def rewrite(self, entries: list[tuple[str | None, int]]) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        original, self.path = self.path, tmp
+        try:
+            self._write(entries, "w")
+            os.replace(tmp, original)
+        finally:
+            self.path = original
+            tmp.unlink(missing_ok=True)
+
+    def append(self, entries: list[tuple[str | None, int]]) -> None:
+        self._write(entries, "a")
+
+
+def default_index_dir() -> Path:
+    from corpus_tools.labelstudio.server import cache_dir
+
+    return cache_dir() / "task-index"
+
+
+def existing_articles(client: LabelStudioClient, project: ProjectInfo, *, index: TaskIndex | None = None,
+                      ) -> tuple[dict[str, int], str]:
+    """``article id -> task id`` of the project's tasks, and how it was found (``index`` or ``listing``)."""
+    if index is not None:
+        mapping = index.verified(client, project.id)
+        if mapping is not None:
+            return mapping, "index"
+    entries: list[tuple[str | None, int]] = []
+    mapping = {}
+    for task_id, data in client.iter_task_data(project.id):
+        article_id = data.get(ARTICLE_ID_KEY) if isinstance(data, Mapping) else None
+        article_id = str(article_id) if article_id not in (None, "") else None
+        entries.append((article_id, task_id))
+        if article_id is not None:
+            mapping.setdefault(article_id, task_id)
+    if index is not None:
+        index.rewrite(entries)
+    return mapping, "listing"
+
+
+# ---------------------------------------------------------------------------- import
+
+
+def import_articles(
+    client: LabelStudioClient,
+    project: ProjectInfo,
+    articles_path: Path,
+    *,
+    ontology: Ontology,
+    predictions_path: Path | None = None,
+    model_version: str | None = None,
+    score: float | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    index_dir: Path | None = None,
+    use_index: bool = True,
+    on_batch: BatchCallback | None = None,
+) -> Report:
+    """Import new articles as tasks (with their predictions) in batches; returns a report with stats.
+
+    Raises :class:`InvalidDataError` carrying the report, before uploading anything, when an
+    input file has errors.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    started = time.monotonic()
+    report = Report()
+    predictions = (read_predictions(predictions_path, report, model_version=model_version, score=score)
+                   if predictions_path else {})
+    seen: set[str] = set()
+    for number, article in iter_jsonl(articles_path, "article.schema.json", UPLOAD_INVALID_ARTICLE, report):
+        article_id = article["id"]
+        if article_id in seen:
+            report.add(make_problem(UPLOAD_DUPLICATE_ARTICLE, f"Article {article_id!r} appears again; the first"
+                                    " one is imported.", file=str(articles_path), line=number, json_path="$.id"))
+            continue
+        seen.add(article_id)
+        pred = predictions.get(article_id)
+        if pred is not None:
+            report.extend(check_document(pred.document, ontology, text=article["text"],
+                                         file=str(predictions_path), line=pred.line))
+    for doc_id, pred in predictions.items():
+        if doc_id not in seen:
+            report.add(make_problem(UPLOAD_UNKNOWN_ARTICLE, f"Document {doc_id!r} is not an article of"
+                                    f" {articles_path.name}.", file=str(predictions_path), line=pred.line,
+                                    json_path="$.id"))
+    if not report.valid:
+        raise InvalidDataError(
+            f"{report.error_count} problems in the input; nothing was imported", report
+        )
+
+    index = TaskIndex(index_dir or default_index_dir(), client.url, project) if use_index else None
+    existing, found_by = existing_articles(client, project, index=index)
+    to_import = len(seen - existing.keys())
+    imported = predictions_imported = predictions_skipped = batches = 0
+    already: list[str] = []
+    batch: list[tuple[str, dict]] = []
+
+    def flush() -> None:
+        nonlocal imported, batches
+        task_ids = client.import_tasks(project.id, [task for _, task in batch])
+        if index is not None:
+            index.append([(article_id, task_id) for (article_id, _), task_id in zip(batch, task_ids, strict=True)])
+        imported += len(batch)
+        batches += 1
+        batch.clear()
+        if on_batch is not None:
+            on_batch(imported, to_import)
+
+    done: set[str] = set()
+    for _, article in iter_jsonl(articles_path, "article.schema.json", UPLOAD_INVALID_ARTICLE, Report()):
+        article_id = article["id"]
+        if article_id in done:
+            continue
+        done.add(article_id)
+        pred = predictions.get(article_id)
+        if article_id in existing:
+            already.append(article_id)
+            predictions_skipped += pred is not None
+            continue
+        task = article_to_task(article)
+        if pred is not None:
+            task["predictions"] = [prediction_to_ls(pred)]
+            predictions_imported += 1
+        batch.append((article_id, task))
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    report.stats = {
+        "project_id": project.id,
+        "articles": len(seen),
+        "imported": imported,
+        "already_present": len(already),
+        "predictions_imported": predictions_imported,
+        "predictions_skipped": predictions_skipped,
+        "batches": batches,
+        "existing_found_by": found_by,
+        "seconds": round(time.monotonic() - started, 3),
+        "already_present_ids": already,
+    }
+    return report
+
+
+# ---------------------------------------------------------------------------- annotations
+
+
+def annotate_task(
+    client: LabelStudioClient,
+    task_id: int,
+    document: Document,
+    *,
+    ontology: Ontology,
+    lead_time: float | None = None,
+    was_cancelled: bool = False,
+) -> int:
+    """Create an annotation on a task from a canonical Document, as an annotator would; returns its id.
+
+    The document is checked against the ontology and the task's stored text first
+    (:class:`InvalidDataError` with the report when it does not fit).
+    """
+    text = client.get_task_text(task_id)
+    problems = check_document(document, ontology, text=text, task_id=task_id)
+    if problems:
+        report = Report(problems=problems)
+        raise InvalidDataError(f"{len(problems)} problems in the annotation for task {task_id}", report)
+    return client.create_annotation(
+        task_id, document_to_result(document.entities, document.relations, text),
+        lead_time=lead_time, was_cancelled=was_cancelled,
+    )
+
+
+def add_prediction(
+    client: LabelStudioClient, task_id: int, document: Document, *, ontology: Ontology, model_version: str,
+    score: float | None = None,
+) -> int:
+    """Add a prediction to an existing task from a canonical Document (checked like :func:`annotate_task`)."""
+    text = client.get_task_text(task_id)
+    problems = check_document(document, ontology, text=text, task_id=task_id)
+    if problems:
+        raise InvalidDataError(f"{len(problems)} problems in the prediction for task {task_id}",
+                               Report(problems=problems))
+    return client.create_prediction(task_id, document_to_result(document.entities, document.relations, text),
+                                    model_version=model_version, score=score)

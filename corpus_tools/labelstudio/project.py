@@ -1,0 +1,134 @@
+"""A Label Studio project kept in step with the ontology.
+
+:func:`setup_project` creates the project with the labeling config generated from the ontology
+(and short annotator instructions from its glossary), or updates it when the ontology changed.
+A change that removes a label still used by an annotation or a prediction is refused with
+:class:`~corpus_tools.errors.ConfigChangeRefused` naming the labels, because Label Studio would
+keep those results but could no longer show or edit them.
+"""
+
+from __future__ import annotations
+
+import html
+import tempfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from corpus_tools.errors import ConfigChangeRefused, LabelStudioError
+from corpus_tools.generate import ontology_to_labelstudio_config
+from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
+from corpus_tools.ontology import Ontology
+
+SetupAction = Literal["created", "updated", "unchanged"]
+MIN_TITLE, MAX_TITLE = 3, 50  # Label Studio's limits
+
+
+def ontology_to_instructions(ontology: Ontology) -> str:
+    """Short annotator instructions (HTML, shown by Label Studio) generated from the ontology glossary."""
+    esc = html.escape
+    parts = [
+        f"<h3>{esc(ontology.name)} {esc(ontology.version)}</h3>",
+        "<p>Select each mention of an entity and press its label (or hotkey). Offsets are exact: select the"
+        " name only, without a leading clitic (و ف ب ل ك), surrounding spaces or punctuation.</p>",
+        "<ul>",
+    ]
+    for e in ontology.entities:
+        parts.append(f"<li><b>{esc(e.label)}</b> ({esc(e.name_ar)}, {esc(e.name_en)};"
+                     f" key <code>{esc(e.hotkey)}</code>): {esc(e.definition)}</li>")
+    parts.append("</ul>")
+    if ontology.relations:
+        parts += ["<p>Relations go from the head (Arg-1) to the tail (Arg-2): select the head region, press"
+                  " <i>Create Relation</i> (Alt+R), click the tail, then choose the relation label.</p>", "<ul>"]
+        for r in ontology.relations:
+            sym = "; symmetric" if r.symmetric else ""
+            parts.append(f"<li><b>{esc(r.label)}</b> ({esc('/'.join(r.head))} → {esc('/'.join(r.tail))}{sym}):"
+                         f" {esc(r.definition)}</li>")
+        parts.append("</ul>")
+    overlap = {"forbid": "Spans may not overlap.", "nested": "A span may lie inside another but may not cross it.",
+               "any": "Spans may overlap."}.get(ontology.overlap, "")
+    if overlap:
+        parts.append(f"<p>{overlap}</p>")
+    return "".join(parts)
+
+
+def config_labels(label_config: str) -> set[str]:
+    """Every ``Label`` and ``Relation`` value of a labeling config."""
+    try:
+        root = ET.fromstring(label_config)
+    except ET.ParseError:
+        return set()
+    return {el.get("value", "") for el in root.iter() if el.tag in ("Label", "Relation") and el.get("value")}
+
+
+def labels_in_use(client: LabelStudioClient, project_id: int) -> dict[str, int]:
+    """How many annotation/prediction results use each label (from a full snapshot export, streamed)."""
+    import ijson
+
+    from corpus_tools.labelstudio.checks import labels_used
+
+    counts: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="corpus-tools-labels-") as tmp:
+        path = Path(tmp) / "export.json"
+        client.export_snapshot(project_id, path)
+        with open(path, "rb") as fh:
+            for task in ijson.items(fh, "item"):
+                for kind in ("annotations", "predictions"):
+                    for record in task.get(kind) or []:
+                        if isinstance(record, dict):
+                            for label in labels_used(record.get("result") or []):
+                                counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    project: ProjectInfo
+    action: SetupAction
+    added_labels: tuple[str, ...] = ()
+    removed_labels: tuple[str, ...] = ()
+
+
+def _same(a: str, b: str) -> bool:
+    return a.strip() == b.strip()
+
+
+def setup_project(client: LabelStudioClient, title: str, ontology: Ontology, *, project_id: int | None = None,
+                  ) -> SetupResult:
+    """Create the project titled ``title`` (or with id ``project_id``), or bring it up to date."""
+    if not MIN_TITLE <= len(title.strip()) <= MAX_TITLE:
+        raise LabelStudioError(f"project title {title!r} has {len(title.strip())} characters; Label Studio needs"
+                               f" {MIN_TITLE} to {MAX_TITLE}")
+    config = ontology_to_labelstudio_config(ontology)
+    instructions = ontology_to_instructions(ontology)
+    if project_id is not None:
+        existing = [client.get_project(project_id)]
+    else:
+        existing = client.find_projects(title)
+    if not existing:
+        project = client.create_project(title, config, expert_instruction=instructions)
+        return SetupResult(project, "created", tuple(sorted(config_labels(config))))
+    if len(existing) > 1:
+        ids = ", ".join(str(p.id) for p in existing)
+        raise LabelStudioError(f"{len(existing)} projects are titled {title!r} (ids {ids}); pass --project-id")
+    project = existing[0]
+    if _same(project.label_config, config) and _same(project.expert_instruction, instructions):
+        return SetupResult(project, "unchanged")
+    old, new = config_labels(project.label_config), config_labels(config)
+    added, removed = tuple(sorted(new - old)), tuple(sorted(old - new))
+    if removed and project.task_number:
+        used = labels_in_use(client, project.id)
+        orphaned = {label: used[label] for label in removed if used.get(label)}
+        if orphaned:
+            listing = ", ".join(f"{label} ({n} results)" for label, n in sorted(orphaned.items()))
+            raise ConfigChangeRefused(
+                f"the new ontology removes labels still used in project {project.id}: {listing}; relabel or delete"
+                " those annotations and predictions first, or keep the labels in the ontology"
+            )
+    updated = client.update_project(
+        project.id,
+        label_config=None if _same(project.label_config, config) else config,
+        expert_instruction=instructions,
+    )
+    return SetupResult(updated, "updated", added, removed)

@@ -1,0 +1,257 @@
+"""Round trips through a real Label Studio: setup, idempotent import, predictions, annotations, export."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from labelstudio_server import CLITIC_TEXT, EMOJI_TEXT, arabic_articles, article, write_jsonl
+
+from corpus_tools.errors import ConfigChangeRefused, InvalidDataError, LabelStudioError
+from corpus_tools.generate import ontology_to_labelstudio_config
+from corpus_tools.labelstudio.export import task_to_records
+from corpus_tools.labelstudio.importer import annotate_task, import_articles
+from corpus_tools.labelstudio.project import config_labels, setup_project
+from corpus_tools.labelstudio.snapshot import export_project
+from corpus_tools.ontology import default_ontology_path, load_ontology
+from corpus_tools.spans import Document, Relation, Span
+
+pytestmark = pytest.mark.labelstudio
+
+def export_tasks(client, project_id: int, path: Path) -> list[dict]:
+    export_project(client, project_id, path)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------------------- setup
+
+
+def test_setup_from_default_ontology_is_accepted_then_unchanged(ls_client, ontology):
+    title = "setup from the default ontology"
+    created = setup_project(ls_client, title, ontology)
+    assert created.action == "created"
+    project = ls_client.get_project(created.project.id)
+    assert project.label_config.strip() == ontology_to_labelstudio_config(ontology).strip()
+    assert config_labels(project.label_config) == set(ontology.entity_labels) | set(ontology.relation_labels)
+    assert "PER" in project.expert_instruction and "و" in project.expert_instruction
+    again = setup_project(ls_client, title, ontology)
+    assert (again.action, again.project.id) == ("unchanged", created.project.id)
+
+
+def _ontology_without_norp(tmp_path: Path):
+    data = yaml.safe_load(default_ontology_path().read_text(encoding="utf-8"))
+    data["entities"] = [e for e in data["entities"] if e["label"] != "NORP"]
+    for rel in data["relations"]:
+        rel["tail"] = [t for t in rel["tail"] if t != "NORP"]
+    path = tmp_path / "no-norp.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return load_ontology(path)
+
+
+def test_setup_refuses_removing_a_label_in_use_and_allows_an_unused_one(ls_client, ontology, tmp_path):
+    smaller = _ontology_without_norp(tmp_path)
+    used = setup_project(ls_client, "NORP in use", ontology).project
+    unused = setup_project(ls_client, "NORP unused", ontology).project
+    text = "قال المسؤول إن العرب يرحبون"
+    start = len("قال المسؤول إن ")
+    for project in (used, unused):
+        import_articles(ls_client, project, write_jsonl(tmp_path / f"a{project.id}.jsonl", [article("n1", text)]),
+                        ontology=ontology, index_dir=tmp_path / "index")
+    task_id, _ = next(ls_client.iter_task_data(used.id))
+    annotate_task(ls_client, task_id, Document("n1", text, [Span(start, start + len("العرب"), "NORP", "s1",
+                                                                 "العرب")]), ontology=ontology)
+
+    with pytest.raises(ConfigChangeRefused, match=r"NORP \(1 results\)"):
+        setup_project(ls_client, used.title, smaller)
+    assert "NORP" in config_labels(ls_client.get_project(used.id).label_config)
+
+    result = setup_project(ls_client, unused.title, smaller)
+    assert (result.action, result.removed_labels, result.added_labels) == ("updated", ("NORP",), ())
+    assert "NORP" not in config_labels(ls_client.get_project(unused.id).label_config)
+
+
+# ---------------------------------------------------------------------------- import
+
+
+def test_import_twice_adds_nothing_the_second_time(ls_client, ls_project, ontology, tmp_path):
+    project = ls_project()
+    path = write_jsonl(tmp_path / "articles.jsonl", arabic_articles(120) + [article("emoji", EMOJI_TEXT)])
+    first = import_articles(ls_client, project, path, ontology=ontology, batch_size=50, index_dir=tmp_path / "ix")
+    assert (first.stats["imported"], first.stats["already_present"], first.stats["batches"]) == (121, 0, 3)
+    second = import_articles(ls_client, project, path, ontology=ontology, index_dir=tmp_path / "ix")
+    assert (second.stats["imported"], second.stats["already_present"]) == (0, 121)
+    assert second.stats["existing_found_by"] == "index"
+    third = import_articles(ls_client, project, path, ontology=ontology, use_index=False)
+    assert (third.stats["imported"], third.stats["existing_found_by"]) == (0, "listing")
+    assert ls_client.count_tasks(project.id) == 121
+    texts = {t["data"]["article_id"]: t["data"]["text"] for t in export_tasks(ls_client, project.id,
+                                                                             tmp_path / "e.json")}
+    assert texts["emoji"] == EMOJI_TEXT and len(texts) == 121
+
+
+def test_index_is_not_trusted_when_the_server_differs(ls_client, ls_project, ontology, tmp_path):
+    project = ls_project()
+    path = write_jsonl(tmp_path / "a.jsonl", arabic_articles(30))
+    import_articles(ls_client, project, path, ontology=ontology, index_dir=tmp_path / "ix")
+    # Another client imports the same articles' neighbours behind the index's back.
+    other = write_jsonl(tmp_path / "b.jsonl", arabic_articles(40))
+    import_articles(ls_client, project, other, ontology=ontology, use_index=False)
+    again = import_articles(ls_client, project, other, ontology=ontology, index_dir=tmp_path / "ix")
+    assert (again.stats["imported"], again.stats["existing_found_by"]) == (0, "listing")
+    assert ls_client.count_tasks(project.id) == 40
+
+
+def test_interrupted_import_resumes_without_duplicates(ls_server, ontology, tmp_path):
+    """Kill the server in the middle of a batch request, restart it, re-run: exact task count."""
+    client = ls_server.client()
+    project = client.create_project("interrupted import", ontology_to_labelstudio_config(ontology))
+    total, batch = 3000, 500
+    path = write_jsonl(tmp_path / "a.jsonl", arabic_articles(total))
+    first_batch = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            import_articles(client, project, path, ontology=ontology, batch_size=batch, index_dir=tmp_path / "ix",
+                            on_batch=lambda done, _: first_batch.set())
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert first_batch.wait(60), "the first batch never landed"
+    time.sleep(0.15)  # the second request is now in flight
+    ls_server.kill()
+    worker.join(120)
+    assert isinstance(outcome.get("error"), LabelStudioError)
+
+    ls_server.restart()
+    client = ls_server.client()
+    landed = client.count_tasks(project.id)
+    assert landed % batch == 0 and batch <= landed < total  # each request landed whole or not at all
+    resumed = import_articles(client, project, path, ontology=ontology, batch_size=batch, index_dir=tmp_path / "ix")
+    assert (resumed.stats["imported"], resumed.stats["already_present"]) == (total - landed, landed)
+    assert client.count_tasks(project.id) == total
+    ids = [data["article_id"] for _, data in client.iter_task_data(project.id)]
+    assert len(ids) == len(set(ids)) == total
+
+
+# ---------------------------------------------------------------------------- predictions and annotations
+
+
+def _emoji_document(prefix: str = "p") -> tuple[Document, Span, Span]:
+    per_start = len("😀 زار ")
+    gpe_start = len("😀 زار محمد بن سلمان ")
+    per = Span(per_start, per_start + len("محمد بن سلمان"), "PER", f"{prefix}_per", "محمد بن سلمان")
+    gpe = Span(gpe_start, gpe_start + len("باريس"), "GPE", f"{prefix}_gpe", "باريس")
+    rel = Relation(per.id, gpe.id, "PHYS.Located", f"{per.id}|PHYS.Located|{gpe.id}")
+    return Document("emoji", EMOJI_TEXT, [per, gpe], [rel], meta={"model_version": "ner-v1", "score": 0.87}), per, gpe
+
+
+def test_predictions_with_a_relation_become_full_prediction_objects(ls_client, ls_project, ontology, tmp_path):
+    project = ls_project()
+    doc, per, gpe = _emoji_document()
+    articles = write_jsonl(tmp_path / "a.jsonl", [article("emoji", EMOJI_TEXT), article("plain", CLITIC_TEXT)])
+    preds = write_jsonl(tmp_path / "p.jsonl", [doc.to_dict()])
+    report = import_articles(ls_client, project, articles, ontology=ontology, predictions_path=preds,
+                             index_dir=tmp_path / "ix")
+    assert (report.stats["imported"], report.stats["predictions_imported"]) == (2, 1)
+
+    tasks = {t["data"]["article_id"]: t for t in export_tasks(ls_client, project.id, tmp_path / "e.json")}
+    [prediction] = tasks["emoji"]["predictions"]
+    assert isinstance(prediction, dict)  # a full object, not an id
+    assert (prediction["model_version"], prediction["score"]) == ("ner-v1", 0.87)
+    assert {"from_id": "p_per", "to_id": "p_gpe", "type": "relation", "direction": "right",
+            "labels": ["PHYS.Located"]} in prediction["result"]
+    [record] = list(task_to_records(tasks["emoji"]))
+    assert record.kind == "prediction" and record.entities == [per, gpe]
+    assert record.relations == [Relation("p_per", "p_gpe", "PHYS.Located", "p_per|PHYS.Located|p_gpe")]
+    assert tasks["plain"]["predictions"] == []
+
+    again = import_articles(ls_client, project, articles, ontology=ontology, predictions_path=preds,
+                            index_dir=tmp_path / "ix")
+    assert (again.stats["imported"], again.stats["predictions_skipped"]) == (0, 1)
+
+
+def test_invalid_predictions_are_refused_before_any_upload(ls_client, ls_project, ontology, tmp_path):
+    project = ls_project()
+    start = len("😀 زار ")
+    bad = {
+        "id": "emoji", "text": EMOJI_TEXT, "meta": {"model_version": "m"},
+        "entities": [
+            {"id": "a", "start": start, "end": start + len("محمد"), "text": "محمد", "label": "PERSON"},
+            {"id": "b", "start": 30, "end": 99, "text": "x", "label": "GPE"},
+            {"id": "c", "start": start, "end": start + 4, "text": "محمود", "label": "PER"},
+        ],
+        "relations": [{"head": "a", "tail": "zzz", "label": "PHYS.Located"}],
+    }
+    articles = write_jsonl(tmp_path / "a.jsonl", [article("emoji", EMOJI_TEXT)])
+    preds = write_jsonl(tmp_path / "p.jsonl", [bad])
+    with pytest.raises(InvalidDataError) as caught:
+        import_articles(ls_client, project, articles, ontology=ontology, predictions_path=preds)
+    found = sorted((p.code, p.json_path) for p in caught.value.report.problems)
+    assert found == [
+        ("upload-dangling-relation", "$.relations[0].tail"),
+        ("upload-offsets-out-of-range", "$.entities[1]"),
+        ("upload-span-text-mismatch", "$.entities[2].text"),
+        ("upload-unknown-label", "$.entities[0].label"),
+    ]
+    assert {p.line for p in caught.value.report.problems} == {1}
+    assert ls_client.count_tasks(project.id) == 0
+
+
+def test_annotations_through_the_api_export_with_exact_offsets(ls_client, ls_project, ontology, tmp_path):
+    project = ls_project()
+    import_articles(ls_client, project, write_jsonl(tmp_path / "a.jsonl", [
+        article("emoji", EMOJI_TEXT), article("clitic", CLITIC_TEXT), article("empty", "نص بلا تعليق")]),
+        ontology=ontology, index_dir=tmp_path / "ix")
+    task_ids = {data["article_id"]: tid for tid, data in ls_client.iter_task_data(project.id)}
+
+    per_start, gpe_start = len("😀 زار "), len("😀 زار محمد بن سلمان ")
+    emoji_doc = Document("emoji", EMOJI_TEXT, [
+        Span(per_start, per_start + len("محمد بن سلمان"), "PER", "e_per", "محمد بن سلمان"),
+        Span(gpe_start, gpe_start + len("باريس"), "GPE", "e_gpe", "باريس"),
+    ], [Relation("e_per", "e_gpe", "PHYS.Located")])
+    clitic_start = len("وصل الوفد أمس إلى العاصمة\nو")
+    clitic_doc = Document("clitic", CLITIC_TEXT, [Span(clitic_start, clitic_start + len("بغداد"), "GPE", "c_gpe",
+                                                       "بغداد")])
+    annotate_task(ls_client, task_ids["emoji"], emoji_doc, ontology=ontology, lead_time=12.5)
+    annotate_task(ls_client, task_ids["clitic"], clitic_doc, ontology=ontology)
+
+    with pytest.raises(InvalidDataError):  # checked against the stored text before upload
+        annotate_task(ls_client, task_ids["clitic"], Document("clitic", CLITIC_TEXT, [
+            Span(clitic_start - 1, clitic_start + 4, "GPE", "x", "بغداد")]), ontology=ontology)
+
+    out = tmp_path / "export.json"
+    summary = export_project(ls_client, project.id, out)
+    assert (summary.tasks, summary.unannotated_tasks, summary.annotations, summary.relations) == (3, 1, 2, 1)
+    assert summary.annotators == 1
+    tasks = {t["data"]["article_id"]: t for t in json.loads(out.read_text(encoding="utf-8"))}
+    [emoji_ann] = tasks["emoji"]["annotations"]
+    assert emoji_ann["result"][0]["value"] == {"start": len("😀 زار "), "end": len("😀 زار محمد بن سلمان"),
+                                               "text": "محمد بن سلمان", "labels": ["PER"]}
+    assert emoji_ann["completed_by"]["email"] == ls_client.whoami()["email"]
+    assert emoji_ann["lead_time"] == 12.5
+    [clitic_ann] = tasks["clitic"]["annotations"]
+    value = clitic_ann["result"][0]["value"]
+    assert (value["start"], value["end"]) == (len("وصل الوفد أمس إلى العاصمة\nو"),
+                                              len("وصل الوفد أمس إلى العاصمة\nوبغداد"))
+    assert CLITIC_TEXT[value["start"]:value["end"]] == "بغداد"
+    assert tasks["empty"]["annotations"] == []
+
+    [record] = list(task_to_records(tasks["emoji"]))
+    assert record.entities == emoji_doc.entities and not record.cancelled
+    assert record.relations == [Relation("e_per", "e_gpe", "PHYS.Located", "e_per|PHYS.Located|e_gpe")]
+
+
+def test_export_is_atomic_and_leaves_no_partial_file(ls_client, ls_project, tmp_path):
+    project = ls_project()
+    out = tmp_path / "export.json"
+    out.write_text("previous export", encoding="utf-8")
+    summary = export_project(ls_client, project.id, out)
+    assert summary.tasks == 0 and json.loads(out.read_text(encoding="utf-8")) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json"]
