@@ -24,8 +24,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from array import array
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from corpus_tools.report import Problem, Report, make_problem
 from corpus_tools.schemas import load_schema
 from corpus_tools.validate_checks import SemanticChecker
 from corpus_tools.validate_input import ChunkReader, find_invalid_utf8, locate_parse_error, sniff, yajl_reason
+from corpus_tools.validate_keys import SeenKeys
 from corpus_tools.validate_schema import SchemaPass, describe
 from corpus_tools.validate_spans import utf16_repair
 
@@ -83,6 +83,7 @@ class _Run:
     def __init__(self, ontology: Ontology) -> None:
         self.task_schema, self.document_schema = _compiled(ontology)
         self.semantic = SemanticChecker(ontology)
+        self.file_failed = False  # the input could not be read to its end (or a line of it at all)
 
     def task(self, task: object, index: int | None, out: list[Problem]) -> None:
         root = "$" if index is None else f"$[{index}]"
@@ -216,24 +217,23 @@ def repair_utf16_export(
     """
     path = _readable(path)
     out = Path(out)
+    if not out.parent.is_dir():
+        raise InputError(f"cannot write {out}: folder {out.parent} does not exist")
     run = _Run(ontology or _default_ontology())
     report = Report(max_errors=max_errors)
-    repaired = 0
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
+    repaired = written = 0
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            kind = None
-            for kind, obj in _stream(path, run, report, progress, repair=True):
-                count, obj = obj
+        with os.fdopen(fd, "wb") as f:
+            for kind, (count, obj) in _stream(path, run, report, progress, repair=True):
                 repaired += count
-                line = json.dumps(obj, ensure_ascii=False)
                 if kind == "export":
-                    f.write(("[\n" if f.tell() == 0 else ",\n") + line)
-                else:
-                    f.write(line + "\n")
+                    f.write(b",\n" if written else b"[\n")
+                f.write(_dumps(obj) + (b"\n" if kind == "documents" else b""))
+                written += 1
             if report.stats.get("format") == "labelstudio-export":
-                f.write("[]\n" if kind is None else "\n]\n")
-        if any(p.code in _FILE_CODES for p in report.problems):
+                f.write(b"\n]\n" if written else b"[]\n")
+        if run.file_failed:
             os.unlink(tmp_name)
         else:
             os.replace(tmp_name, out)
@@ -242,16 +242,20 @@ def repair_utf16_export(
             os.unlink(tmp_name)
         raise
     report.stats["repaired_spans"] = repaired
+    report.stats["written"] = not run.file_failed
     return report
 
 
+def _dumps(obj: object) -> bytes:
+    """Compact UTF-8 JSON; ASCII escapes when a string holds a lone surrogate (valid JSON, not UTF-8)."""
+    text = json.dumps(obj, ensure_ascii=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj).encode("ascii")
+
+
 # ---------------------------------------------------------------------------------------------- streaming
-_FILE_CODES = frozenset(
-    {C.EXPORT_EMPTY, C.EXPORT_INVALID_JSON, C.EXPORT_TRUNCATED, C.EXPORT_INVALID_UTF8, C.EXPORT_NOT_ARRAY,
-     C.DOCUMENT_INVALID_JSON}
-)
-
-
 def _readable(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
@@ -277,6 +281,7 @@ def _stream(path: Path, run: _Run, report: Report, progress: Progress | None, *,
         yield from _stream_export(path, run, report, progress, repair=repair)
     else:
         report.stats.update(run.stats())
+        run.file_failed = True
         report.add(_sniff_problem(sniffed, path, file))
     if progress is not None:
         progress(size)
@@ -312,7 +317,7 @@ def _utf8_problem(file: str, offset: int, **location: Any) -> Problem:
 
 def _stream_export(path: Path, run: _Run, report: Report, progress: Progress | None, *, repair: bool):
     file = str(path)
-    keys = _SeenKeys()
+    keys = SeenKeys()
     count = 0
     with path.open("rb") as raw:
         reader = ChunkReader(raw)
@@ -328,28 +333,41 @@ def _stream_export(path: Path, run: _Run, report: Report, progress: Progress | N
                     data = task.get("data")
                     article_id = data.get("article_id") if type(data) is dict else None
                     if type(article_id) is str and article_id:
-                        keys.add(article_id, index, task.get("id"))
+                        seen = keys.first(article_id, index, task.get("id"))
+                        if seen is not None:
+                            report.add(_duplicate_article(article_id, index, task.get("id"), seen))
                 if repair:
                     yield "export", (fixed, task)
                 if progress is not None and index % _PROGRESS_EVERY == 0:
                     progress(reader.position)
         except ijson.JSONError as exc:
+            run.file_failed = True
             report.add(_parse_problem(exc.args[0] if exc.args else "", path, reader, count))
-        except UnicodeDecodeError:
+        except UnicodeDecodeError:  # bytes yajl let through, or a lone low surrogate escape (\udc00)
+            run.file_failed = True
             bad = find_invalid_utf8(path)
-            report.add(_utf8_problem(file, bad if bad is not None else reader.chunk_start, json_path=f"$[{count}]"))
-    for index, task_id, first_index, first_task_id in keys.repeats():
-        report.add(
-            make_problem(
-                C.TASK_DUPLICATE_ARTICLE_ID,
-                f"Task {task_id} carries the same data.article_id as task {first_task_id} (item {first_index}); the"
-                " article was imported twice: delete one task (keep the one with the annotations).",
-                task_id=task_id,
-                json_path=f"$[{index}].data.article_id",
-                details={"first_task_id": first_task_id, "first_index": first_index},
-            )
-        )
+            if bad is not None:
+                report.add(_utf8_problem(file, bad, json_path=f"$[{count}]"))
+            else:
+                report.add(make_problem(
+                    C.EXPORT_INVALID_JSON,
+                    f"A string in item {count} holds a lone UTF-16 surrogate escape (\\udc00-\\udfff without its"
+                    " pair), which is not text; fix or remove that escape.",
+                    file=file, json_path=f"$[{count}]", details={"complete_tasks": count},
+                ))
     report.stats.update(run.stats())
+
+
+def _duplicate_article(article_id: str, index: int, task_id: object, first: tuple[int, object]) -> Problem:
+    first_index, first_task_id = first
+    return make_problem(
+        C.TASK_DUPLICATE_ARTICLE_ID,
+        f"Task {task_id} carries data.article_id {article_id!r} like task {first_task_id} (item {first_index}): the"
+        " article was imported twice; delete one task (keep the one with the annotations).",
+        task_id=task_id,
+        json_path=f"$[{index}].data.article_id",
+        details={"first_task_id": first_task_id, "first_index": first_index},
+    )
 
 
 def _parse_problem(message: str | bytes, path: Path, reader: ChunkReader, count: int) -> Problem:
@@ -380,7 +398,7 @@ def _parse_problem(message: str | bytes, path: Path, reader: ChunkReader, count:
 
 def _stream_documents(path: Path, run: _Run, report: Report, progress: Progress | None, *, repair: bool):
     file = str(path)
-    keys = _SeenKeys()
+    keys = SeenKeys()
     documents = 0
     position = 0
     with path.open("rb") as f:
@@ -393,11 +411,13 @@ def _stream_documents(path: Path, run: _Run, report: Report, progress: Progress 
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
+                run.file_failed = True
                 report.add(_utf8_problem(file, start + exc.start, line=line_no))
                 continue
             try:
                 doc = json.loads(line)
             except json.JSONDecodeError as exc:
+                run.file_failed = True
                 report.add(
                     make_problem(
                         C.DOCUMENT_INVALID_JSON,
@@ -414,63 +434,24 @@ def _stream_documents(path: Path, run: _Run, report: Report, progress: Progress 
             if problems:
                 report.extend(problems)
             if type(doc) is dict and type(doc.get("id")) is str:
-                keys.add(doc["id"], line_no, doc["id"])
+                seen = keys.first(doc["id"], line_no)
+                if seen is not None:
+                    report.add(
+                        make_problem(
+                            C.DOCUMENT_DUPLICATE_ID,
+                            f"Document id {doc['id']!r} is already used on line {seen[0]}; give each document its"
+                            " own id or drop the duplicate.",
+                            file=file, line=line_no, json_path="$.id", details={"first_line": seen[0]},
+                        )
+                    )
             if repair:
                 yield "documents", (fixed, doc)
-    for line_no, doc_id, first_line, _ in keys.repeats():
-        report.add(
-            make_problem(
-                C.DOCUMENT_DUPLICATE_ID,
-                f"Document id {doc_id!r} is already used on line {first_line}; give each document its own id or"
-                " drop the duplicate.",
-                file=file, line=line_no, json_path="$.id", details={"first_line": first_line},
-            )
-        )
     stats = run.stats()
     stats.pop("tasks")
     stats.pop("annotations")
     stats.pop("predictions")
     stats.pop("prediction_ids")
     report.stats.update(documents=documents, **stats)
-
-
-class _SeenKeys:
-    """Repeated keys across a stream, in 32 bytes per keyed row (a 64-bit hash and two ids).
-
-    Rows are compared by Python's string hash (64-bit); a false repeat needs a hash collision,
-    about 1 in 10^9 for a million rows.  Ids that are not ints are remembered by row index.
-    """
-
-    def __init__(self) -> None:
-        self._hashes = array("q")
-        self._rows = array("q")
-        self._ids = array("q")
-        self._other_ids: dict[int, object] = {}
-
-    def add(self, key: str, row: int, row_id: object) -> None:
-        self._hashes.append(hash(key))
-        self._rows.append(row)
-        if type(row_id) is int and -(2**63) <= row_id < 2**63:
-            self._ids.append(row_id)
-        else:
-            self._ids.append(0)
-            self._other_ids[len(self._ids) - 1] = row_id
-
-    def _id(self, position: int) -> object:
-        return self._other_ids.get(position, self._ids[position]) if self._other_ids else self._ids[position]
-
-    def repeats(self) -> Iterable[tuple[int, object, int, object]]:
-        """``(row, id, first_row, first_id)`` for every row whose key appeared in an earlier row."""
-        hashes = self._hashes
-        order = sorted(range(len(hashes)), key=hashes.__getitem__)
-        found = []
-        first = None
-        for position in order:
-            if first is not None and hashes[position] == hashes[first]:
-                found.append((self._rows[position], self._id(position), self._rows[first], self._id(first)))
-            else:
-                first = position
-        return sorted(found, key=lambda r: r[0])
 
 
 # ---------------------------------------------------------------------------------------------- repair

@@ -16,6 +16,7 @@ when the offsets match once read as UTF-16 units.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import Any
 
 from corpus_tools import validate_codes as C
@@ -23,9 +24,12 @@ from corpus_tools.generate import LS_FROM_NAME, LS_TO_NAME
 from corpus_tools.ontology import Ontology, RelationType
 from corpus_tools.report import Problem, make_problem
 from corpus_tools.validate_spans import (
+    EDGE_FORBIDDEN,
+    WORD_CHAR,
     collapse_whitespace,
     is_edge_forbidden,
     left_edge_prefix,
+    plain_proclitic_before,
     right_edge_rest,
     trimmed,
     utf16_repair,
@@ -36,6 +40,7 @@ from corpus_tools.validate_spans import (
 # Path suffixes of one span's fields: Label Studio result items vs canonical document entities.
 _LS_FIELDS = {"start": ".value.start", "end": ".value.end", "text": ".value.text", "value": ".value",
               "label": ".value.labels", "id": ".id"}
+_START_END = itemgetter(0, 1)
 _DOC_FIELDS = {"start": ".start", "end": ".end", "text": ".text", "value": "", "label": ".label", "id": ".id"}
 
 
@@ -132,12 +137,20 @@ class SemanticChecker:
                 self.check_result(result, text, f"{path}.result", where)
 
     def check_result(self, result: list[Any], text: str | None, path: str, where: _Where) -> None:
-        """Spans and relations of one annotation or prediction (``path`` is its ``.result``)."""
+        """Spans and relations of one annotation or prediction (``path`` is its ``.result``).
+
+        A span that passes every check takes the inlined fast path below; any doubt sends it to
+        :meth:`_check_span_item`, which runs every check and reports.  The fast path accepts only
+        what the full checks accept, so the two never disagree.
+        """
         spans: list[tuple[int, int, object, object, int]] = []  # start, end, label, id, index
         span_labels: dict[object, str | None] = {}
         ids: dict[object, int] = {}
         relations: list[tuple[int, dict]] = []
         entity_labels = self.entity_labels
+        word, edge = WORD_CHAR, EDGE_FORBIDDEN
+        size = len(text) if text is not None else -1
+        n_spans = 0
         for j, item in enumerate(result):
             if type(item) is not dict:
                 continue
@@ -150,46 +163,84 @@ class SemanticChecker:
             value = item.get("value")
             if type(value) is not dict:
                 continue
-            self.counts["spans"] += 1
-            item_path = f"{path}[{j}]"
-            if item.get("from_name") != LS_FROM_NAME and "from_name" in item:
-                where.add(
-                    C.RESULT_UNKNOWN_FROM_NAME,
-                    f"from_name {item.get('from_name')!r} is not a control of the labeling config; it must be"
-                    f" {LS_FROM_NAME!r} (re-create the project with `corpus-tools ls setup` or fix the config).",
-                    f"{item_path}.from_name",
-                )
-            if item.get("to_name") != LS_TO_NAME and "to_name" in item:
-                where.add(
-                    C.RESULT_UNKNOWN_TO_NAME,
-                    f"to_name {item.get('to_name')!r} is not an object of the labeling config; it must be"
-                    f" {LS_TO_NAME!r} (re-create the project with `corpus-tools ls setup` or fix the config).",
-                    f"{item_path}.to_name",
-                )
+            n_spans += 1
             span_id = item.get("id")
-            if type(span_id) is not str:
-                span_id = None  # the schema pass reports it
-            elif span_id in ids:
-                where.add(
-                    C.SPAN_DUPLICATE_ID,
-                    f"Region id {span_id!r} is already used by result[{ids[span_id]}]; give each region its own id.",
-                    f"{item_path}.id",
-                )
-            else:
-                ids[span_id] = j
             labels = value.get("labels")
-            label = self._span_label(labels, item_path, where)
-            if span_id is not None:
-                span_labels.setdefault(span_id, label)
-            offsets = self._check_offsets(text, value.get("start"), value.get("end"), value.get("text"), item_path,
-                                          _LS_FIELDS, where, lenient=True)
-            if offsets is not None:
-                first = labels[0] if type(labels) is list and labels and type(labels[0]) is str else None
-                spans.append((offsets[0], offsets[1], first, span_id, j))
+            start = value.get("start")
+            end = value.get("end")
+            if (
+                type(span_id) is str
+                and span_id not in ids
+                and type(labels) is list
+                and len(labels) == 1
+                and type(label := labels[0]) is str
+                and label in entity_labels
+                and type(start) is int
+                and type(end) is int
+                and 0 <= start < end <= size
+                and item.get("from_name") == LS_FROM_NAME
+                and item.get("to_name") == LS_TO_NAME
+            ):
+                segment = text[start:end]  # type: ignore[index]
+                if (
+                    segment == value.get("text")
+                    and not edge[segment[0]]
+                    and not edge[segment[-1]]
+                    and (start == 0 or not word[text[start - 1]] or not word[segment[0]]  # type: ignore[index]
+                         or plain_proclitic_before(text, start))  # type: ignore[arg-type]
+                    and (end == size or not word[text[end]] or not word[segment[-1]])  # type: ignore[index]
+                ):
+                    ids[span_id] = j
+                    span_labels[span_id] = label
+                    spans.append((start, end, label, span_id, j))
+                    continue
+            self._check_span_item(item, value, j, text, path, where, ids, span_labels, spans)
+        self.counts["spans"] += n_spans
         if spans:
             self._check_overlaps(spans, path, "[{}]", where)
         if relations:
             self._check_ls_relations(relations, span_labels, path, where, entity_labels)
+
+    def _check_span_item(
+        self, item: dict, value: dict, j: int, text: str | None, path: str, where: _Where, ids: dict[object, int],
+        span_labels: dict[object, str | None], spans: list[tuple[int, int, object, object, int]],
+    ) -> None:
+        """Every check of one span region, reporting each problem."""
+        item_path = f"{path}[{j}]"
+        if item.get("from_name") != LS_FROM_NAME and "from_name" in item:
+            where.add(
+                C.RESULT_UNKNOWN_FROM_NAME,
+                f"from_name {item.get('from_name')!r} is not a control of the labeling config; it must be"
+                f" {LS_FROM_NAME!r} (re-create the project with `corpus-tools ls setup` or fix the config).",
+                f"{item_path}.from_name",
+            )
+        if item.get("to_name") != LS_TO_NAME and "to_name" in item:
+            where.add(
+                C.RESULT_UNKNOWN_TO_NAME,
+                f"to_name {item.get('to_name')!r} is not an object of the labeling config; it must be"
+                f" {LS_TO_NAME!r} (re-create the project with `corpus-tools ls setup` or fix the config).",
+                f"{item_path}.to_name",
+            )
+        span_id = item.get("id")
+        if type(span_id) is not str:
+            span_id = None  # the schema pass reports it
+        elif span_id in ids:
+            where.add(
+                C.SPAN_DUPLICATE_ID,
+                f"Region id {span_id!r} is already used by result[{ids[span_id]}]; give each region its own id.",
+                f"{item_path}.id",
+            )
+        else:
+            ids[span_id] = j
+        labels = value.get("labels")
+        label = self._span_label(labels, item_path, where)
+        if span_id is not None:
+            span_labels.setdefault(span_id, label)
+        offsets = self._check_offsets(text, value.get("start"), value.get("end"), value.get("text"), item_path,
+                                      _LS_FIELDS, where, lenient=True)
+        if offsets is not None:
+            first = labels[0] if type(labels) is list and labels and type(labels[0]) is str else None
+            spans.append((offsets[0], offsets[1], first, span_id, j))
 
     def _span_label(self, labels: object, item_path: str, where: _Where) -> str | None:
         """The span's single known label, reporting missing, several and unknown labels."""
@@ -357,6 +408,16 @@ class SemanticChecker:
         self, spans: list[tuple[int, int, object, object, int]], path: str, index_format: str, where: _Where
     ) -> None:
         """Duplicate spans, then overlaps against the ontology's policy (forbid | nested | any)."""
+        if len(spans) < 2:
+            return
+        spans.sort(key=_START_END)
+        previous_end = -1
+        for span in spans:
+            if span[0] < previous_end:
+                break
+            previous_end = span[1]
+        else:
+            return  # sorted and disjoint: no duplicate, no overlap
         seen: dict[tuple[int, int, object], object] = {}
         unique = []
         for span in spans:

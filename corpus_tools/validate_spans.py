@@ -22,18 +22,43 @@ _WHITESPACE_RUN = regex.compile(r"\s+")
 _category = unicodedata.category
 
 
-def is_word_char(ch: str) -> bool:
-    """A character of a word, as the tokenizer counts it: letters, marks, decimal digits, ZWNJ/ZWJ."""
+def _word_char(ch: str) -> bool:
     cat = _category(ch)
     return cat[0] in "LM" or cat == "Nd" or ch == "\u200c" or ch == "\u200d"
 
 
-def is_format_char(ch: str) -> bool:
-    return _category(ch) == "Cf"
+def _edge_forbidden(ch: str) -> bool:
+    return ch.isspace() or _category(ch) == "Cf"
+
+
+class _CharTable(dict):
+    """A memo of a character predicate: ``table[ch]`` is one dict lookup once ``ch`` was seen."""
+
+    _LIMIT = 8192  # distinct characters remembered; more are computed each time
+
+    def __init__(self, predicate) -> None:
+        super().__init__()
+        self._predicate = predicate
+
+    def __missing__(self, ch: str) -> bool:
+        value = self._predicate(ch)
+        if len(self) < self._LIMIT:
+            self[ch] = value
+        return value
+
+
+WORD_CHAR = _CharTable(_word_char)
+"""``WORD_CHAR[ch]``: a character of a word as the tokenizer counts it (letters, marks, decimal digits, ZWNJ/ZWJ)."""
+EDGE_FORBIDDEN = _CharTable(_edge_forbidden)
+"""``EDGE_FORBIDDEN[ch]``: whitespace or a Cf character (bidi mark, BOM, ZWJ/ZWNJ), never allowed at a span edge."""
+
+
+def is_word_char(ch: str) -> bool:
+    return WORD_CHAR[ch]
 
 
 def is_edge_forbidden(ch: str) -> bool:
-    return ch.isspace() or _category(ch) == "Cf"
+    return EDGE_FORBIDDEN[ch]
 
 
 def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
@@ -88,6 +113,22 @@ def word_end(text: str, index: int) -> int:
     while index < size and is_word_char(text[index]):
         index += 1
     return index
+
+
+_PROCLITIC_LETTERS = frozenset("وفبلك")
+
+
+def plain_proclitic_before(text: str, start: int) -> bool:
+    """Fast test: the word part before ``start`` is a bare allowed proclitic (no harakat, no tatweel).
+
+    False means "not sure": :func:`left_edge_prefix` gives the full answer.
+    """
+    i = start - 1
+    if text[i] not in _PROCLITIC_LETTERS:
+        return False
+    if i == 0 or not WORD_CHAR[text[i - 1]]:
+        return True
+    return text[i - 1 : start] in ALLOWED_PROCLITICS and (i == 1 or not WORD_CHAR[text[i - 2]])
 
 
 def left_edge_prefix(text: str, start: int) -> str | None:

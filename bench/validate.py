@@ -1,0 +1,179 @@
+"""Benchmark ``validate_export`` against plain incremental parsing of the same file.
+
+Generates synthetic Label Studio exports (about 5 KB per task: Arabic text, 10 spans, 3 relations,
+the metadata keys a real export carries) of 10k tasks and, with ``--large``, 100k tasks.  Each
+measurement runs in a fresh subprocess so peak RSS is its own.  Prints, measured in this run:
+tasks/s of validate, tasks/s of plain ijson parsing, their ratio, peak RSS at each size and the
+RSS ratio between sizes.
+
+Targets: validate >= 50% of plain parse speed; peak RSS at 100k <= 1.2x peak RSS at 10k.
+
+    .venv/bin/python bench/validate.py            # 10k only
+    .venv/bin/python bench/validate.py --large    # 10k and 100k
+    .venv/bin/python bench/validate.py --profile  # cProfile of validate at 10k
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+WORDS = (
+    "قال أعلن الرئيس الوزير اليوم أمس في من إلى على عن مع بعد قبل خلال الحكومة المجلس الاجتماع المؤتمر"
+    " الصحفي مصادر مطلعة أن هذا ذلك التي الذي عام جديد الدولي الاقتصاد الأمن السلام المفاوضات الوفد"
+    " المتحدث الرسمي بيان رسمي الأسبوع المقبل الماضي تقرير اتفاق الطرفين المنطقة العربية المشتركة"
+).split()
+ENTITIES = {
+    "PER": ["محمد بن سلمان", "عبد الله الثاني", "مَحمود عباس", "سعد الحريري", "أنطونيو غوتيريش"],
+    "ORG": ["جامعة الدول العربية", "الأمم المتحدة", "أرامكو السعودية", "وكالة الأنباء", "حزب الله"],
+    "GPE": ["بغداد", "الرياض", "القاهرة", "بيروت", "عمّان", "فلسطين"],
+    "LOC": ["البحر الأحمر", "نهر النيل", "الخليج"],
+    "FAC": ["مطار بيروت", "قصر الإليزيه"],
+    "NORP": ["العرب", "الفلسطينيون"],
+}
+PROCLITICS = ["", "", "", "و", "ب", "ل", "وب"]
+RELATIONS = [("PER", "GPE", "PHYS.Located"), ("PER", "ORG", "ORG-AFF.Employment"),
+             ("ORG", "GPE", "GEN-AFF.Org-Location-Origin")]
+TARGET_BYTES = 5000
+
+
+def make_task(task_id: int, rng: random.Random) -> dict:
+    """One task: ~5 KB of JSON with 10 spans (first three PER, ORG, GPE) and 3 valid relations."""
+    parts: list[str] = []
+    length = 0
+    spans = []
+    labels = ["PER", "ORG", "GPE"] + [rng.choice(list(ENTITIES)) for _ in range(7)]
+    for k, label in enumerate(labels):
+        filler = " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 14))) + " "
+        if k % 4 == 3:
+            filler += "😀 \u200f"  # an emoji and an RLM, never at a span edge
+        clitic = rng.choice(PROCLITICS)
+        name = rng.choice(ENTITIES[label])
+        parts.append(filler + clitic)
+        length += len(filler) + len(clitic)
+        spans.append((length, length + len(name), label, name, f"r{task_id}_{k}"))
+        parts.append(name + " ")
+        length += len(name) + 1
+    parts.append(" ".join(rng.choice(WORDS) for _ in range(60)) + ".\r\n")
+    text = "".join(parts)
+    result: list[dict] = [
+        {"id": sid, "from_name": "label", "to_name": "text", "type": "labels", "origin": "manual",
+         "value": {"start": s, "end": e, "text": text[s:e], "labels": [label]}}
+        for s, e, label, _, sid in spans
+    ]
+    by_label = {label: sid for _, _, label, _, sid in reversed(spans)}
+    for head, tail, rel in RELATIONS:
+        result.append({"from_id": by_label[head], "to_id": by_label[tail], "type": "relation",
+                       "direction": "right", "labels": [rel]})
+    task = {
+        "id": task_id,
+        "data": {"text": text, "article_id": f"art-{task_id:08d}", "title": "خبر", "source": "bench", "lang": "ar"},
+        "annotations": [{
+            "id": task_id, "completed_by": 1, "result": result, "was_cancelled": False, "ground_truth": False,
+            "created_at": "2026-11-02T10:00:00.000000Z", "updated_at": "2026-11-02T10:05:00.000000Z",
+            "draft_created_at": None, "lead_time": 301.5, "prediction": {}, "result_count": len(result),
+            "unique_id": f"u-{task_id}", "import_id": None, "last_action": None, "bulk_created": False,
+            "task": task_id, "project": 1, "updated_by": 1, "parent_prediction": None, "parent_annotation": None,
+            "last_created_by": None,
+        }],
+        "drafts": [], "predictions": [], "meta": {}, "created_at": "2026-11-01T09:00:00.000000Z",
+        "updated_at": "2026-11-02T10:05:00.000000Z", "allow_skip": True, "inner_id": task_id,
+        "total_annotations": 1, "cancelled_annotations": 0, "total_predictions": 0, "comment_count": 0,
+        "unresolved_comment_count": 0, "last_comment_updated_at": None, "project": 1, "updated_by": 1,
+        "comment_authors": [],
+    }
+    return task
+
+
+def write_export(path: Path, tasks: int, seed: int = 5) -> int:
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as f:
+        f.write("[")
+        for i in range(1, tasks + 1):
+            f.write(("," if i > 1 else "") + "\n" + json.dumps(make_task(i, rng), ensure_ascii=False))
+        f.write("\n]\n")
+    return path.stat().st_size
+
+
+CHILD = r"""
+import json, sys, time
+mode, path = sys.argv[1], sys.argv[2]
+if mode == "parse":
+    import ijson
+    start = time.perf_counter()
+    n = 0
+    with open(path, "rb") as f:
+        for _ in ijson.items(f, "item", use_float=True):
+            n += 1
+    seconds = time.perf_counter() - start
+    extra = {}
+else:
+    from corpus_tools.validate import validate_export
+    from corpus_tools.ontology import load_ontology
+    ontology = load_ontology()
+    start = time.perf_counter()
+    report = validate_export(path, ontology=ontology)
+    seconds = time.perf_counter() - start
+    n = report.stats["tasks"]
+    extra = {"valid": report.valid, "problems": len(report.problems), "counts": report.counts()}
+# VmHWM is this process's own peak RSS (ru_maxrss would include the parent's RSS at fork time).
+with open("/proc/self/status") as status:
+    rss_mib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+print(json.dumps({"tasks": n, "seconds": seconds, "rss_mib": rss_mib, **extra}))
+"""
+
+
+def measure(mode: str, path: Path) -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, mode, str(path)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def profile(path: Path) -> None:
+    import cProfile
+    import pstats
+
+    from corpus_tools.ontology import load_ontology
+    from corpus_tools.validate import validate_export
+
+    ontology = load_ontology()
+    profiler = cProfile.Profile()
+    profiler.runcall(validate_export, path, ontology=ontology)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--large", action="store_true", help="also measure 100k tasks (about 500 MB)")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of validate at 10k tasks")
+    parser.add_argument("--dir", type=Path, help="where to write the synthetic exports (default: a temp dir)")
+    args = parser.parse_args()
+    sizes = [10_000, 100_000] if args.large else [10_000]
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        rows = {}
+        for size in sizes:
+            path = Path(tmp) / f"export-{size}.json"
+            nbytes = write_export(path, size)
+            if args.profile and size == 10_000:
+                profile(path)
+            parse = measure("parse", path)
+            check = measure("validate", path)
+            assert check["valid"] and check["tasks"] == size, check
+            rows[size] = (nbytes, parse, check)
+            print(f"{size:>7} tasks  {nbytes / size / 1000:.1f} KB/task  {nbytes / 1e6:.0f} MB", flush=True)
+            print(f"        parse    {size / parse['seconds']:>8.0f} tasks/s  peak RSS {parse['rss_mib']:.1f} MiB")
+            print(f"        validate {size / check['seconds']:>8.0f} tasks/s  peak RSS {check['rss_mib']:.1f} MiB")
+            ratio = parse["seconds"] / check["seconds"]
+            verdict = "ok" if ratio >= 0.5 else "MISSED"
+            print(f"        validate/parse speed ratio {ratio:.2f}  (target >= 0.50: {verdict})")
+        if len(rows) == 2:
+            rss = rows[100_000][2]["rss_mib"] / rows[10_000][2]["rss_mib"]
+            print(f"validate peak RSS 100k/10k {rss:.2f}  (target <= 1.20: {'ok' if rss <= 1.2 else 'MISSED'})")
+
+
+if __name__ == "__main__":
+    main()

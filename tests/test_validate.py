@@ -1,0 +1,280 @@
+"""validate: one fixture per problem code with its exact (code, task id, json_path), the API and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from corpus_tools.errors import InputError
+from corpus_tools.report import all_codes
+from corpus_tools.validate import validate_document, validate_export, validate_task
+
+FIXTURES = Path(__file__).parent / "fixtures" / "validate"
+A = "$[0].annotations[0]"
+
+# fixture -> the exact problems, in report order: (code, task id, json path).
+EXPECTED: dict[str, list[tuple[str, object, str | None]]] = {
+    "clean.json": [],
+    "predictions-as-ids.json": [],
+    "documents-clean.jsonl": [],
+    # the file as a whole
+    "export-empty.json": [("export-empty", None, None)],
+    "export-invalid-json-missing-colon.json": [("export-invalid-json", None, "$[1]")],
+    "export-truncated.json": [("export-truncated", None, "$[0]")],
+    "export-invalid-utf8.json": [("export-invalid-utf8", None, "$[0]")],
+    "export-not-array-single-task.json": [("export-not-array", None, "$")],
+    "export-not-array-tasks-per-line.json": [("export-not-array", None, "$")],
+    "export-schema-string-offset.json": [("export-schema", 101, f"{A}.result[0].value.start")],
+    # tasks and annotations
+    "task-not-object.json": [("task-not-object", None, "$[1]")],
+    "task-missing-text.json": [("task-missing-text", 101, "$[0].data.text")],
+    "task-duplicate-article-id.json": [("task-duplicate-article-id", 102, "$[1].data.article_id")],
+    "annotation-cancelled.json": [("annotation-cancelled", 101, f"{A}.was_cancelled")],
+    "annotation-empty.json": [("annotation-empty", 101, f"{A}.result")],
+    "result-unknown-from-name.json": [("result-unknown-from-name", 101, f"{A}.result[0].from_name")],
+    "result-unknown-to-name.json": [("result-unknown-to-name", 101, f"{A}.result[2].to_name")],
+    # spans
+    "span-out-of-range-end-past-text.json": [("span-out-of-range", 101, f"{A}.result[3].value.end")],
+    "span-out-of-range-end-before-start.json": [("span-out-of-range", 101, f"{A}.result[1].value.start")],
+    "span-empty.json": [("span-empty", 101, f"{A}.result[3].value")],
+    "span-text-mismatch.json": [("span-text-mismatch", 101, f"{A}.result[3].value.text")],
+    "span-text-whitespace-collapsed.json": [("span-text-whitespace-collapsed", 101, f"{A}.result[1].value.text")],
+    "span-text-missing.json": [("span-text-missing", 101, f"{A}.result[3].value")],
+    "span-utf16-offsets-after-emoji.json": [("span-utf16-offsets", 101, f"{A}.result[3].value")],
+    "span-edge-whitespace-trailing-space.json": [("span-edge-whitespace", 101, f"{A}.result[0].value.end")],
+    "span-edge-control-rlm-at-end.json": [("span-edge-control", 101, f"{A}.result[0].value.end")],
+    "span-left-edge-inside-word.json": [("span-left-edge-inside-word", 101, f"{A}.result[2].value.start")],
+    "span-right-edge-inside-word-cut-name.json": [("span-right-edge-inside-word", 101, f"{A}.result[0].value.end")],
+    "span-missing-label.json": [("span-missing-label", 101, f"{A}.result[1].value.labels")],
+    "span-unknown-label.json": [("span-unknown-label", 101, f"{A}.result[0].value.labels[0]")],
+    "span-multiple-labels.json": [("span-multiple-labels", 101, f"{A}.result[3].value.labels")],
+    "span-overlap-crossing.json": [("span-overlap", 101, f"{A}.result[4]")],
+    "span-duplicate.json": [("span-duplicate", 101, f"{A}.result[4]")],
+    "span-duplicate-id.json": [("span-duplicate-id", 101, f"{A}.result[4].id")],
+    "prediction-span-unknown-label.json": [
+        ("span-unknown-label", 101, "$[0].predictions[0].result[0].value.labels[0]")
+    ],
+    # relations
+    "relation-dangling-to-id.json": [("relation-dangling", 101, f"{A}.result[4].to_id")],
+    "relation-self.json": [("relation-self", 101, f"{A}.result[4]")],
+    "relation-missing-label.json": [("relation-missing-label", 101, f"{A}.result[4]")],
+    "relation-unknown-label.json": [("relation-unknown-label", 101, f"{A}.result[4].labels[0]")],
+    "relation-multiple-labels.json": [("relation-multiple-labels", 101, f"{A}.result[4].labels")],
+    "relation-domain-org-located.json": [("relation-domain", 101, f"{A}.result[4]")],
+    "relation-range-located-in-org.json": [("relation-range", 101, f"{A}.result[4]")],
+    "relation-domain-and-range-reversed.json": [
+        ("relation-domain", 101, f"{A}.result[4]"),
+        ("relation-range", 101, f"{A}.result[4]"),
+    ],
+    "relation-symmetric-direction-bi-on-directed.json": [
+        ("relation-symmetric-direction", 101, f"{A}.result[4].direction")
+    ],
+    "relation-symmetric-direction-reversed-pair.json": [("relation-symmetric-direction", 101, f"{A}.result[6]")],
+    "relation-duplicate.json": [("relation-duplicate", 101, f"{A}.result[5]")],
+    # canonical document JSONL (task id from the document's meta)
+    "document-invalid-json.jsonl": [("document-invalid-json", None, None)],
+    "document-not-object.jsonl": [("document-not-object", None, "$")],
+    "document-schema-entity-without-text.jsonl": [("document-schema", 101, "$.entities[0]")],
+    "document-duplicate-id.jsonl": [("document-duplicate-id", None, "$.id")],
+    "document-span-and-relation-errors.jsonl": [
+        ("span-text-mismatch", 101, "$.entities[1].text"),
+        ("span-left-edge-inside-word", 101, "$.entities[1].start"),
+        ("relation-dangling", 101, "$.relations[1].tail"),
+    ],
+}
+
+
+def located(report) -> list[tuple[str, object, str | None]]:
+    return [(p.code, p.task_id, p.json_path) for p in report.problems]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_gives_exactly_its_problems(name, ontology):
+    report = validate_export(FIXTURES / name, ontology=ontology)
+    assert located(report) == EXPECTED[name]
+    errors = [p for p in report.problems if p.is_error]
+    assert report.valid == (not errors)
+    for problem in report.problems:
+        assert problem.message.endswith((".", ")")) and len(problem.message) > 30
+
+
+def test_every_fixture_is_listed_and_every_validate_code_has_one():
+    assert sorted(p.name for p in FIXTURES.iterdir()) == sorted(EXPECTED)
+    codes = {code for code, info in all_codes().items() if info.stage == "validate"}
+    covered = {code for problems in EXPECTED.values() for code, _, _ in problems}
+    assert codes - covered == set()
+    for code in codes:
+        assert any(name.startswith(code) for name in EXPECTED), f"no fixture named after {code}"
+
+
+def test_malformed_files_are_located_by_byte_offset(ontology):
+    def one(name):
+        [problem] = validate_export(FIXTURES / name, ontology=ontology).problems
+        return problem
+
+    raw = (FIXTURES / "export-invalid-utf8.json").read_bytes()
+    assert one("export-invalid-utf8.json").byte_offset == raw.index(b"\xff")
+    truncated = FIXTURES / "export-truncated.json"
+    assert one("export-truncated.json").byte_offset == truncated.stat().st_size
+    raw = (FIXTURES / "export-invalid-json-missing-colon.json").read_bytes()
+    offset = one("export-invalid-json-missing-colon.json").byte_offset
+    token = raw.index(b'"data": {}}]')  # the key that follows 102 without a comma
+    assert token <= offset <= token + len(b'"data"')
+    assert one("export-empty.json").byte_offset == 0
+    assert one("document-invalid-json.jsonl").line == 2
+
+
+def test_utf16_problem_carries_the_repaired_offsets(ontology):
+    [problem] = validate_export(FIXTURES / "span-utf16-offsets-after-emoji.json", ontology=ontology).problems
+    task = json.loads((FIXTURES / "span-utf16-offsets-after-emoji.json").read_text(encoding="utf-8"))[0]
+    text = task["data"]["text"]
+    start = text.index("بغداد")
+    assert problem.details == {"start": start, "end": start + len("بغداد"), "utf16_start": start + 1,
+                               "utf16_end": start + 1 + len("بغداد")}
+    assert problem.annotation_id == 201
+
+
+def test_whitespace_collapse_is_only_a_warning(ontology):
+    report = validate_export(FIXTURES / "span-text-whitespace-collapsed.json", ontology=ontology)
+    assert report.valid and [p.severity for p in report.problems] == ["warning"]
+
+
+def test_stats_count_tasks_annotations_predictions_spans_relations(ontology):
+    report = validate_export(FIXTURES / "clean.json", ontology=ontology)
+    assert report.stats == {"format": "labelstudio-export", "bytes": (FIXTURES / "clean.json").stat().st_size,
+                            "tasks": 2, "annotations": 2, "predictions": 0, "prediction_ids": 0, "spans": 8,
+                            "relations": 2}
+    report = validate_export(FIXTURES / "predictions-as-ids.json", ontology=ontology)
+    assert (report.stats["predictions"], report.stats["prediction_ids"]) == (0, 2)
+    report = validate_export(FIXTURES / "prediction-span-unknown-label.json", ontology=ontology)
+    assert (report.stats["annotations"], report.stats["predictions"], report.stats["spans"]) == (1, 1, 8)
+    report = validate_export(FIXTURES / "documents-clean.jsonl", ontology=ontology)
+    assert report.stats["format"] == "document-jsonl"
+    assert (report.stats["documents"], report.stats["spans"], report.stats["relations"]) == (2, 4, 2)
+
+
+def test_missing_file_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        validate_export(tmp_path / "missing.json")
+    with pytest.raises(InputError, match="not a file"):
+        validate_export(tmp_path)
+
+
+def test_max_errors_truncates_but_counts_everything(tmp_path, ontology):
+    task = json.loads((FIXTURES / "span-unknown-label.json").read_text(encoding="utf-8"))[0]
+    tasks = []
+    for i in range(5):
+        copy = json.loads(json.dumps(task))
+        copy["id"], copy["data"]["article_id"] = i, f"a{i}"
+        tasks.append(copy)
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    report = validate_export(path, ontology=ontology, max_errors=2)
+    assert [p.task_id for p in report.problems] == [0, 1]
+    data = report.to_dict()
+    assert data["truncated"] is True and data["errors"] == 5 and data["valid"] is False
+
+
+def test_progress_reports_bytes_up_to_the_file_size(ontology):
+    seen: list[int] = []
+    path = FIXTURES / "clean.json"
+    validate_export(path, ontology=ontology, progress=seen.append)
+    assert seen and seen == sorted(seen) and seen[-1] == path.stat().st_size
+
+
+def test_validate_task_and_document_in_memory(ontology):
+    task = json.loads((FIXTURES / "relation-dangling-to-id.json").read_text(encoding="utf-8"))[0]
+    assert [(p.code, p.json_path) for p in validate_task(task, ontology=ontology)] == [
+        ("relation-dangling", "$.annotations[0].result[4].to_id")
+    ]
+    assert [p.json_path for p in validate_task(task, ontology=ontology, index=7)] == [
+        "$[7].annotations[0].result[4].to_id"
+    ]
+    assert [p.code for p in validate_task([1], ontology=ontology)] == ["task-not-object"]  # type: ignore[arg-type]
+    doc = json.loads((FIXTURES / "documents-clean.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert validate_document(doc, ontology=ontology) == []
+    doc["entities"][0]["label"] = "PERSON"
+    assert [(p.code, p.json_path, p.line) for p in validate_document(doc, ontology=ontology, line=4)] == [
+        ("span-unknown-label", "$.entities[0].label", 4)
+    ]
+
+
+def test_bom_and_not_json_are_located(tmp_path, ontology):
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + (FIXTURES / "clean.json").read_bytes())
+    assert [(p.code, p.byte_offset) for p in validate_export(path, ontology=ontology)] == [("export-invalid-json", 0)]
+    path.write_bytes(b"  <html>")
+    assert [(p.code, p.byte_offset) for p in validate_export(path, ontology=ontology)] == [("export-invalid-json", 2)]
+    path.write_text("[1] [2]", encoding="utf-8")
+    problems = validate_export(path, ontology=ontology).problems
+    assert [p.code for p in problems] == ["task-not-object", "export-invalid-json"]
+    path.write_bytes(b"\n 42")
+    assert [(p.code, p.byte_offset) for p in validate_export(path, ontology=ontology)] == [("export-not-array", 2)]
+    path.write_bytes(b"[]")
+    assert validate_export(path, ontology=ontology).valid
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "corpus_tools", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_json_prints_exactly_the_report(ontology):
+    path = FIXTURES / "relation-domain-and-range-reversed.json"
+    result = run("validate", "--json", str(path))
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout) == validate_export(path, ontology=ontology).to_dict()
+
+
+def test_cli_exit_codes_and_grouped_counts():
+    ok = run("validate", str(FIXTURES / "clean.json"))
+    assert ok.returncode == 0 and ok.stdout == "" and "valid" in ok.stderr
+    bad = run("validate", str(FIXTURES / "relation-domain-and-range-reversed.json"))
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert "relation-domain" in bad.stderr and "Traceback" not in bad.stderr
+    warn = run("validate", "--quiet", str(FIXTURES / "annotation-empty.json"))
+    assert warn.returncode == 0 and warn.stderr == ""
+    for name in ("export-truncated.json", "export-invalid-utf8.json", "export-empty.json", "task-not-object.json"):
+        result = run("validate", str(FIXTURES / name))
+        assert result.returncode == 1 and "Traceback" not in result.stderr, name
+    missing = run("validate", str(FIXTURES / "missing.json"))
+    assert missing.returncode == 3 and missing.stderr.startswith("Error: no such file")
+    usage = run("validate", "--repair-utf16", str(FIXTURES / "clean.json"))
+    assert usage.returncode == 2
+
+
+def test_cli_max_errors_and_repair(tmp_path):
+    result = run("validate", "--json", "--max-errors", "1", str(FIXTURES / "relation-domain-and-range-reversed.json"))
+    report = json.loads(result.stdout)
+    assert result.returncode == 1 and report["truncated"] and report["errors"] == 2 and len(report["problems"]) == 1
+    fixed = tmp_path / "fixed.json"
+    source = FIXTURES / "span-utf16-offsets-after-emoji.json"
+    result = run("validate", "--repair-utf16", "--out", str(fixed), str(source))
+    assert result.returncode == 0, result.stderr
+    assert "Repaired 1 span" in result.stderr
+    assert run("validate", str(fixed)).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [("nested", ["span-overlap"]), ("forbid", ["span-overlap", "span-overlap"]), ("any", [])],
+)
+def test_overlap_policy_decides(policy, expected, ontology):
+    """A nested span (inside 'جامعة الدول العربية') and a crossing one, under each policy."""
+    import dataclasses
+
+    task = json.loads((FIXTURES / "span-overlap-crossing.json").read_text(encoding="utf-8"))[0]
+    text = task["data"]["text"]
+    start = text.index("الدول العربية")
+    task["annotations"][0]["result"].append(
+        {"id": "nested", "from_name": "label", "to_name": "text", "type": "labels",
+         "value": {"start": start, "end": start + len("الدول العربية"), "text": "الدول العربية", "labels": ["ORG"]}}
+    )
+    found = validate_task(task, ontology=dataclasses.replace(ontology, overlap=policy))
+    assert [p.code for p in found] == expected
+    if policy == "nested":
+        assert found[0].json_path == "$.annotations[0].result[4]" and found[0].details == {"other": "nested"}

@@ -1,0 +1,136 @@
+"""validate on hostile input: located errors in big files, arbitrary JSON anywhere, repair's atomic write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from corpus_tools.validate import repair_utf16_export, validate_export, validate_task
+
+FIXTURES = Path(__file__).parent / "fixtures" / "validate"
+CLEAN = json.loads((FIXTURES / "clean.json").read_text(encoding="utf-8"))
+
+
+def big_export(tasks: int = 300) -> list[dict]:
+    """More than one 64 KiB parser chunk of tasks."""
+    out = []
+    for i in range(tasks):
+        task = json.loads(json.dumps(CLEAN[0]))
+        task["id"], task["data"]["article_id"] = i, f"art-{i}"
+        out.append(task)
+    return out
+
+
+def test_syntax_error_deep_in_a_big_file_is_located(tmp_path, ontology):
+    raw = json.dumps(big_export(), ensure_ascii=False).encode("utf-8")
+    at = raw.index(b'"id": 250')
+    broken = raw[:at] + b'"id" 250' + raw[at + len(b'"id": 250'):]
+    path = tmp_path / "broken.json"
+    path.write_bytes(broken)
+    [problem] = validate_export(path, ontology=ontology).problems
+    assert problem.code == "export-invalid-json" and problem.json_path == "$[250]"
+    assert at < 64 * 1024 * 10 and at <= problem.byte_offset <= at + len(b'"id" 250')
+
+
+def test_invalid_utf8_deep_in_a_big_file_is_exact(tmp_path, ontology):
+    raw = json.dumps(big_export(), ensure_ascii=False).encode("utf-8")
+    at = raw.index("بغداد".encode(), 200_000)
+    path = tmp_path / "latin.json"
+    path.write_bytes(raw[:at] + b"\xc3\x28" + raw[at:])
+    [problem] = validate_export(path, ontology=ontology).problems
+    assert (problem.code, problem.byte_offset) == ("export-invalid-utf8", at)
+
+
+def test_encoded_surrogates_are_invalid_utf8(tmp_path, ontology):
+    raw = json.dumps(CLEAN, ensure_ascii=False).encode("utf-8")
+    at = raw.index("بغداد".encode())
+    path = tmp_path / "cesu.json"
+    path.write_bytes(raw[:at] + b"\xed\xa0\x80" + raw[at:])
+    assert [(p.code, p.byte_offset) for p in validate_export(path, ontology=ontology)] == [
+        ("export-invalid-utf8", at)
+    ]
+
+
+def test_truncated_after_some_tasks_counts_them(tmp_path, ontology):
+    raw = json.dumps(big_export(20), ensure_ascii=False).encode("utf-8")
+    cut = raw.index(b'"id": 12,')
+    path = tmp_path / "cut.json"
+    path.write_bytes(raw[:cut])
+    report = validate_export(path, ontology=ontology)
+    [problem] = report.problems
+    assert (problem.code, problem.json_path, problem.byte_offset) == ("export-truncated", "$[12]", cut)
+    assert report.stats["tasks"] == 12
+
+
+def test_lone_surrogate_escapes_never_crash(tmp_path, ontology):
+    task = json.loads(json.dumps(CLEAN[0]))
+    task["data"]["title"] = "\udc00"
+    path = tmp_path / "surrogate.json"
+    path.write_text(json.dumps([CLEAN[1], task]), encoding="utf-8")  # ASCII escapes: valid JSON, valid UTF-8
+    assert [(p.code, p.json_path) for p in validate_export(path, ontology=ontology)] == [
+        ("export-invalid-json", "$[1]")
+    ]
+    task["data"]["title"] = "\ud800"  # yajl reads a lone high surrogate as "?" (one code point: offsets hold)
+    path.write_text(json.dumps([task]), encoding="utf-8")
+    assert validate_export(path, ontology=ontology).problems == []
+
+
+def test_repair_writes_nothing_for_a_malformed_file(tmp_path, ontology):
+    out = tmp_path / "fixed.json"
+    report = repair_utf16_export(FIXTURES / "export-truncated.json", out, ontology=ontology)
+    assert [p.code for p in report.problems] == ["export-truncated"]
+    assert report.stats["written"] is False and list(tmp_path.iterdir()) == []
+
+
+def test_repair_copies_a_valid_export_unchanged_and_repairs_documents(tmp_path, ontology):
+    out = tmp_path / "same.json"
+    report = repair_utf16_export(FIXTURES / "clean.json", out, ontology=ontology)
+    assert report.stats["repaired_spans"] == 0 and report.valid
+    assert json.loads(out.read_text(encoding="utf-8")) == CLEAN
+    text = "😀 زار محمد باريس"
+    doc = {"id": "d", "text": text, "entities": [{"id": "p", "start": len("😀 زار ") + 1,
+                                                  "end": len("😀 زار محمد") + 1, "text": "محمد", "label": "PER"}],
+           "relations": []}
+    source, fixed = tmp_path / "docs.jsonl", tmp_path / "fixed.jsonl"
+    source.write_text(json.dumps(doc, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert [p.code for p in validate_export(source, ontology=ontology)] == ["span-utf16-offsets"]
+    report = repair_utf16_export(source, fixed, ontology=ontology)
+    assert report.stats["repaired_spans"] == 1 and report.problems == []
+    [line] = fixed.read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["entities"][0]["start"] == len("😀 زار ")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 100) | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from paths(item, (*prefix, index))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), JSON)
+def test_any_json_anywhere_in_a_task_gives_problems_not_exceptions(data, junk):
+    task = json.loads(json.dumps(CLEAN[0]))
+    path = data.draw(st.sampled_from(list(paths(task))[1:]))
+    holder = task
+    for key in path[:-1]:
+        holder = holder[key]
+    if data.draw(st.booleans()) and isinstance(holder, dict):
+        del holder[path[-1]]
+    else:
+        holder[path[-1]] = junk
+    for problem in validate_task(task, ontology=None):
+        assert problem.json_path is None or problem.json_path.startswith("$")
