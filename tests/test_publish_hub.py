@@ -291,3 +291,19 @@ def test_cli_diff_of_two_published_versions(hub_server, hub_repo_id, releases, t
     assert human.returncode == 0 and "v1.0.0 → v1.1.0" in human.stdout
     missing = _cli("diff", f"{target}@v1.0.0", f"{target}@v9.0.0", cwd=tmp_path)
     assert missing.returncode == 3 and missing.stderr.startswith("Error: ") and "Traceback" not in missing.stderr
+
+
+def test_foreign_tags_are_ignored_or_listed_without_counts(hub_server, hub_api, hub_repo_id, releases):
+    target = f"hf://datasets/{hub_repo_id}"
+    hub_server.create_repo(hub_repo_id)
+    initial = hub_server.repo(hub_repo_id).branches["main"]
+    hub_api.create_tag(hub_repo_id, repo_type="dataset", tag="stable", revision=initial)
+    hub_api.create_tag(hub_repo_id, repo_type="dataset", tag="v0.1.0", revision=initial)  # no manifest there
+    publish_release(releases["v1.0.0"], target)
+    listed = list_releases(target)
+    assert [(v.version, v.counts, v.manifest_sha256 is None) for v in listed] == [
+        ("v0.1.0", {}, True),
+        ("v1.0.0", {"annotations": {s: len(t) for s, t in TEXTS_V1.items()},
+                    "documents": {s: len(t) for s, t in TEXTS_V1.items()},
+                    "tokens": {s: len(t) for s, t in TEXTS_V1.items()}}, False),
+    ]

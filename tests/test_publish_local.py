@@ -288,9 +288,10 @@ def _cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Completed
 
 
 def test_cli_publish_and_releases(tmp_path, releases):
-    dry = _cli("publish", str(releases["v1.0.0"]), "--to", "./releases/news", "--dry-run", cwd=tmp_path)
+    dry = _cli("publish", str(releases["v1.0.0"]), "--dry-run", cwd=tmp_path)  # default: ./releases/<name>
     assert dry.returncode == 0, dry.stderr
-    assert "Plan: publish" in dry.stderr and "add     manifest.json" in dry.stderr
+    assert "Plan: publish arabic-news v1.0.0 to ./releases/arabic-news:" in dry.stderr
+    assert "add     manifest.json" in dry.stderr and "Dry run: nothing was changed." in dry.stderr
     assert not (tmp_path / "releases").exists()
 
     done = _cli("publish", str(releases["v1.0.0"]), "--to", "./releases/news", "--json", cwd=tmp_path)
@@ -331,3 +332,21 @@ def test_cli_refusals_exit_codes(tmp_path, releases):
     assert missing.returncode in (1, 2) and "Traceback" not in missing.stderr
     nothing = _cli("releases", "./releases/none", cwd=tmp_path)
     assert nothing.returncode == 3 and nothing.stderr.startswith("Error: nothing is published")
+    (tmp_path / "a-file").write_text("not a folder")
+    blocked = _cli("publish", str(releases["v1.0.0"]), "--to", "./a-file/news", cwd=tmp_path)
+    assert blocked.returncode == 3 and blocked.stderr.startswith("Error: cannot write to a-file/news")
+
+
+def test_cli_publish_of_a_failing_release_prints_its_report(tmp_path, releases):
+    import shutil
+
+    from corpus_tools.release import check_release
+
+    broken = tmp_path / "broken"
+    shutil.copytree(releases["v1.1.0"], broken)
+    (broken / "splits.json").write_text("{}", encoding="utf-8")
+    run = _cli("publish", str(broken), "--to", "./releases/news", "--json", cwd=tmp_path)
+    assert run.returncode == 1
+    assert json.loads(run.stdout) == check_release(broken).to_dict()
+    assert run.stderr.startswith("Error: ") and "failed check-release" in run.stderr
+    assert not (tmp_path / "releases").exists()

@@ -169,8 +169,8 @@ def publish_to_folder(
         _check_version(version, _known_versions(root), target)
         return PublishResult(plan=plan, dry_run=True, location=_display(location), load_line=load_line)
     note = progress or (lambda _message: None)
-    root.mkdir(parents=True, exist_ok=True)
     try:
+        root.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(root / LOCK), timeout=0)
         lock.acquire()
     except Timeout as exc:
