@@ -244,8 +244,10 @@ def publish_to_hub(
                 raise
 
         note(f"verify tag {tag}")
+        # The tag is resolved afresh by the server; the files of that commit are already in this run's own
+        # verification cache, so only the resolution travels (a tag on another commit would download anew).
         with _hub_call(f"reading {target}@{tag}", token):
-            tagged = _snapshot(repo_id, tag, scratch, token)
+            tagged = _snapshot(repo_id, tag, str(Path(scratch) / "verify"), token)
         if tagged.name != commit_oid:
             raise VerificationFailed(f"tag {tag} of {target} resolves to {tagged.name[:12]}, not {commit_oid[:12]}")
         report = verify_folder(tagged, expected, ignore=KEEP, label=f"{target}@{tag}")
