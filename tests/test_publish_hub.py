@@ -245,7 +245,7 @@ def test_cli_publish_to_hub_never_shows_the_token(hub_server, hub_repo_id, relea
 
     wrong = "hf_wrong_token_for_this_test_9999"
     denied = _cli("publish", str(releases["v1.2.0"]), "--to", target, cwd=tmp_path, env={**env, "HF_TOKEN": wrong})
-    assert denied.returncode == 3 and "token was refused" in denied.stderr
+    assert denied.returncode == 3 and "the token was refused" in denied.stderr
     assert "Traceback" not in denied.stderr
 
     for run in [*runs, refused]:
@@ -307,3 +307,26 @@ def test_foreign_tags_are_ignored_or_listed_without_counts(hub_server, hub_api, 
                     "documents": {s: len(t) for s, t in TEXTS_V1.items()},
                     "tokens": {s: len(t) for s, t in TEXTS_V1.items()}}, False),
     ]
+
+
+def test_cli_uses_the_huggingface_hub_login_when_hf_token_is_unset(hub_server, hub_repo_id, releases, tmp_path):
+    home = tmp_path / "hf-home"
+    home.mkdir()
+    (home / "token").write_text(hub_server.token)  # what `hf auth login` stores
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")}
+    env.update({"HF_HOME": str(home), "HF_TOKEN_PATH": str(home / "token"), "HF_HUB_CACHE": str(home / "hub")})
+    run = subprocess.run([sys.executable, "-m", "corpus_tools", "publish", str(releases["v1.0.0"]), "--to",
+                          f"hf://datasets/{hub_repo_id}"], cwd=tmp_path, capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert hub_server.token not in run.stdout + run.stderr
+    assert set(hub_server.repo(hub_repo_id).tags) == {"v1.0.0"}
+
+    (home / "token").unlink()  # logged out and no HF_TOKEN: the write is refused with a hint, not a traceback
+    refused = subprocess.run([sys.executable, "-m", "corpus_tools", "publish", str(releases["v1.1.0"]), "--to",
+                              f"hf://datasets/{hub_repo_id}"], cwd=tmp_path, capture_output=True, text=True,
+                             env=env, timeout=300)
+    assert refused.returncode == 3, refused.stderr
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: committing to") and "set HF_TOKEN or run `hf auth login`" in last
+    assert "Traceback" not in refused.stderr

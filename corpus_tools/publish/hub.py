@@ -71,7 +71,8 @@ def _hub_call(what: str, token: str | None, advice: str = "") -> Iterator[None]:
         status = _status(exc)
         hint = ""
         if status in (401, 403):
-            hint = " (check HF_TOKEN or `hf auth login`: the token was refused or lacks write access)"
+            hint = (" (no token, or the token was refused or lacks write access: set HF_TOKEN or run"
+                    " `hf auth login`)")
         advice = f". {advice}" if advice else ""
         raise PublishError(redact(f"{what} failed: {_first_line(exc)}{hint}{advice}", (token or "",))) from exc
 
