@@ -48,7 +48,8 @@ def _default_target(release_dir: Path) -> str:
         name = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8")).get("name")
     except (OSError, ValueError, AttributeError):
         name = None
-    return str(Path("releases") / str(name or release_dir.resolve().name))
+    # a Hub-style name "ORG/NAME" gives ./releases/NAME
+    return str(Path("releases") / str(name or release_dir.resolve().name).rsplit("/", 1)[-1])
 
 
 def _render_plan(plan: PublishPlan, *, dry_run: bool, quiet: bool) -> None:
