@@ -10,7 +10,6 @@ import typer
 
 from corpus_tools.cli._common import (
     EXIT_OK,
-    JsonOption,
     OntologyOption,
     QuietOption,
     echo_data,
@@ -71,13 +70,14 @@ def _render_plan(plan: PublishPlan, *, dry_run: bool, quiet: bool) -> None:
 
 
 def publish_command(
-    release_dir: Annotated[Path, typer.Argument(help="A release folder written by `corpus-tools build`.",
-                                                file_okay=False)],
+    release_dir: Annotated[Path, typer.Argument(metavar="RELEASE_DIR", file_okay=False,
+                                                help="A release folder written by `corpus-tools build`.")],
     to: TargetOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing.")] = False,
     private: Annotated[bool, typer.Option("--private", help="Create the Hub repository as private.")] = False,
     ontology: OntologyOption = None,
-    as_json: JsonOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result (or the failed check's report) as JSON"
+                                          " on stdout.")] = False,
     quiet: QuietOption = False,
 ) -> None:
     """Publish a release folder as an immutable version vX.Y.Z (the version comes from its manifest).
@@ -125,7 +125,7 @@ def _render_result(result: PublishResult, *, quiet: bool) -> None:
 def releases_command(
     target: Annotated[str, typer.Argument(metavar="TARGET", callback=_target,
                                           help="./releases/NAME or hf://datasets/ORG/NAME.")],
-    as_json: JsonOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the versions as JSON on stdout.")] = False,
 ) -> None:
     """List the versions published in TARGET with their dates and example counts.
 
