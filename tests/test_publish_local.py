@@ -350,3 +350,18 @@ def test_cli_publish_of_a_failing_release_prints_its_report(tmp_path, releases):
     assert json.loads(run.stdout) == check_release(broken).to_dict()
     assert run.stderr.startswith("Error: ") and "failed check-release" in run.stderr
     assert not (tmp_path / "releases").exists()
+
+
+def test_concurrent_local_publish_is_refused(tmp_path, releases):
+    from filelock import FileLock
+
+    from corpus_tools.errors import PublishError
+
+    target = tmp_path / "news"
+    target.mkdir()
+    with FileLock(str(target / ".lock")):  # another publish holds the target
+        with pytest.raises(PublishError, match="another publish to .* is running"):
+            publish_release(releases["v1.0.0"], str(target))
+    assert not (target / "v1.0.0").exists()
+    publish_release(releases["v1.0.0"], str(target))
+    assert (target / "v1.0.0" / "manifest.json").is_file()
