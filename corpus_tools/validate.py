@@ -54,15 +54,18 @@ def _owned_by_semantic_pass(schema: dict) -> Callable[[Any], bool]:
     """Schema errors that a semantic check reports with a more specific code (reported once, there)."""
     label_defs = (schema["$defs"]["span_label"], schema["$defs"]["relation_label"])
 
+    def missing(error: Any, name: str) -> bool:  # jsonschema reports one "required" error per property
+        return error.validator == "required" and error.message == f"{name!r} is a required property"
+
     def owned(error: Any) -> bool:
         path = list(error.absolute_path)
         if error.validator == "enum" and any(error.schema is d for d in label_defs):
             return True  # span-unknown-label / relation-unknown-label
-        if error.validator == "required" and path and path[-1] == "value" and "labels" not in error.instance:
+        if path and path[-1] == "value" and missing(error, "labels"):
             return True  # span-missing-label
-        if path == ["data", "text"] or (path == ["data"] and error.validator in ("required", "type")):
+        if path == ["data", "text"] or (path == ["data"] and (missing(error, "text") or error.validator == "type")):
             return True  # task-missing-text
-        return not path and error.validator == "required" and "data" not in error.instance
+        return not path and missing(error, "data")
 
     return owned
 

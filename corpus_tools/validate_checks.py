@@ -97,7 +97,8 @@ class SemanticChecker:
         if type(text) is not str or not text:
             _Where(out, task_id).add(
                 C.TASK_MISSING_TEXT,
-                f"Task {task_id} has no text to annotate (data.text is {'empty' if text == '' else 'missing'});"
+                f"{'The task' if task_id is None else f'Task {task_id}'} has no text to annotate (data.text is"
+                f" {'empty' if text == '' else 'missing'});"
                 " re-import the task with its article text in data.text.",
                 f"{root}.data.text",
             )
@@ -164,36 +165,39 @@ class SemanticChecker:
             if type(value) is not dict:
                 continue
             n_spans += 1
-            span_id = item.get("id")
-            labels = value.get("labels")
-            start = value.get("start")
-            end = value.get("end")
-            if (
-                type(span_id) is str
-                and span_id not in ids
-                and type(labels) is list
-                and len(labels) == 1
-                and type(label := labels[0]) is str
-                and label in entity_labels
-                and type(start) is int
-                and type(end) is int
-                and 0 <= start < end <= size
-                and item.get("from_name") == LS_FROM_NAME
-                and item.get("to_name") == LS_TO_NAME
-            ):
-                segment = text[start:end]  # type: ignore[index]
+            try:  # the fast path: direct lookups; any missing key or odd type falls through to the full checks
+                span_id = item["id"]
+                labels = value["labels"]
+                start = value["start"]
+                end = value["end"]
                 if (
-                    segment == value.get("text")
-                    and not edge[segment[0]]
-                    and not edge[segment[-1]]
-                    and (start == 0 or not word[text[start - 1]] or not word[segment[0]]  # type: ignore[index]
-                         or plain_proclitic_before(text, start))  # type: ignore[arg-type]
-                    and (end == size or not word[text[end]] or not word[segment[-1]])  # type: ignore[index]
+                    type(span_id) is str
+                    and span_id not in ids
+                    and type(labels) is list
+                    and len(labels) == 1
+                    and type(label := labels[0]) is str
+                    and label in entity_labels
+                    and type(start) is int
+                    and type(end) is int
+                    and 0 <= start < end <= size
+                    and item["from_name"] == LS_FROM_NAME
+                    and item["to_name"] == LS_TO_NAME
                 ):
-                    ids[span_id] = j
-                    span_labels[span_id] = label
-                    spans.append((start, end, label, span_id, j))
-                    continue
+                    segment = text[start:end]  # type: ignore[index]
+                    if (
+                        segment == value["text"]
+                        and not edge[segment[0]]
+                        and not edge[segment[-1]]
+                        and (start == 0 or not word[text[start - 1]] or not word[segment[0]]  # type: ignore[index]
+                             or plain_proclitic_before(text, start))  # type: ignore[arg-type]
+                        and (end == size or not word[text[end]] or not word[segment[-1]])  # type: ignore[index]
+                    ):
+                        ids[span_id] = j
+                        span_labels[span_id] = label
+                        spans.append((start, end, label, span_id, j))
+                        continue
+            except (KeyError, TypeError):
+                pass
             self._check_span_item(item, value, j, text, path, where, ids, span_labels, spans)
         self.counts["spans"] += n_spans
         if spans:
@@ -473,74 +477,112 @@ class SemanticChecker:
         entity_labels: frozenset[str],
     ) -> None:
         seen: dict[tuple[object, object, str], int] = {}
+        known = self.relations
+        self.counts["relations"] += len(relations)
         for j, item in relations:
-            self.counts["relations"] += 1
-            item_path = f"{path}[{j}]"
-            from_id, to_id = item.get("from_id"), item.get("to_id")
-            ends_ok = True
-            for end_name, end_id in (("from_id", from_id), ("to_id", to_id)):
-                if type(end_id) is not str:
-                    ends_ok = False  # the schema pass reports it
-                elif end_id not in span_labels:
-                    ends_ok = False
-                    where.add(
-                        C.RELATION_DANGLING,
-                        f"{end_name} {end_id!r} names no span of this annotation; link an existing region or"
-                        " delete the relation.",
-                        f"{item_path}.{end_name}",
-                    )
-            if ends_ok and from_id == to_id:
-                where.add(
-                    C.RELATION_SELF,
-                    f"The relation links region {from_id!r} to itself; link two different spans or delete it.",
-                    item_path,
-                )
+            try:  # the fast path, as for spans: only what the full checks below accept
+                from_id = item["from_id"]
+                to_id = item["to_id"]
+                labels = item["labels"]
+                direction = item.get("direction", "right")
+                if (
+                    type(labels) is list
+                    and len(labels) == 1
+                    and type(label := labels[0]) is str
+                    and (rel := known.get(label)) is not None
+                    and type(from_id) is str
+                    and type(to_id) is str
+                    and from_id != to_id
+                    and (direction != "bi" or rel.symmetric)
+                ):
+                    head, tail = (to_id, from_id) if direction == "left" else (from_id, to_id)
+                    head_label = span_labels.get(head)
+                    tail_label = span_labels.get(tail)
+                    key = (head, tail, label)
+                    if (
+                        head_label is not None
+                        and tail_label is not None
+                        and rel.allows(head_label, tail_label)
+                        and key not in seen
+                        and not (rel.symmetric and (tail, head, label) in seen)
+                    ):
+                        seen[key] = j
+                        continue
+            except (KeyError, TypeError):
+                pass
+            self._check_ls_relation(j, item, span_labels, seen, path, where)
+
+    def _check_ls_relation(
+        self, j: int, item: dict, span_labels: dict[object, str | None], seen: dict[tuple[object, object, str], int],
+        path: str, where: _Where,
+    ) -> None:
+        """Every check of one relation item, reporting each problem."""
+        item_path = f"{path}[{j}]"
+        from_id, to_id = item.get("from_id"), item.get("to_id")
+        ends_ok = True
+        for end_name, end_id in (("from_id", from_id), ("to_id", to_id)):
+            if type(end_id) is not str:
+                ends_ok = False  # the schema pass reports it
+            elif end_id not in span_labels:
                 ends_ok = False
-            labels = item.get("labels")
-            if labels is None or labels == []:
                 where.add(
-                    C.RELATION_MISSING_LABEL,
-                    "The relation has no label (chosen in Label Studio's relation panel); pick one of the"
-                    " ontology's relation labels or delete the relation.",
-                    item_path,
+                    C.RELATION_DANGLING,
+                    f"{end_name} {end_id!r} names no span of this annotation; link an existing region or"
+                    " delete the relation.",
+                    f"{item_path}.{end_name}",
                 )
-                continue
-            if type(labels) is not list:
-                continue
-            if len(labels) > 1:
+        if ends_ok and from_id == to_id:
+            where.add(
+                C.RELATION_SELF,
+                f"The relation links region {from_id!r} to itself; link two different spans or delete it.",
+                item_path,
+            )
+            ends_ok = False
+        labels = item.get("labels")
+        if labels is None or labels == []:
+            where.add(
+                C.RELATION_MISSING_LABEL,
+                "The relation has no label (chosen in Label Studio's relation panel); pick one of the"
+                " ontology's relation labels or delete the relation.",
+                item_path,
+            )
+            return
+        if type(labels) is not list:
+            return
+        if len(labels) > 1:
+            where.add(
+                C.RELATION_MULTIPLE_LABELS,
+                f"The relation carries {len(labels)} labels {labels!r}; keep one, and add another relation for"
+                " a second type.",
+                f"{item_path}.labels",
+            )
+        rel = None
+        for k, label in enumerate(labels):
+            if type(label) is not str:
+                continue  # the schema pass reports it
+            if label in self.relations:
+                rel = rel or self.relations[label]
+            else:
                 where.add(
-                    C.RELATION_MULTIPLE_LABELS,
-                    f"The relation carries {len(labels)} labels {labels!r}; keep one, and add another relation for"
-                    " a second type.",
-                    f"{item_path}.labels",
+                    C.RELATION_UNKNOWN_LABEL,
+                    f"Relation label {label!r} is not in ontology {self.ontology.name}"
+                    f" {self.ontology.version}; use one of {', '.join(self.ontology.relation_labels)}.",
+                    f"{item_path}.labels[{k}]",
                 )
-            rel = None
-            for k, label in enumerate(labels):
-                if type(label) is not str:
-                    continue  # the schema pass reports it
-                if label in self.relations:
-                    rel = rel or self.relations[label]
-                else:
-                    where.add(
-                        C.RELATION_UNKNOWN_LABEL,
-                        f"Relation label {label!r} is not in ontology {self.ontology.name}"
-                        f" {self.ontology.version}; use one of {', '.join(self.ontology.relation_labels)}.",
-                        f"{item_path}.labels[{k}]",
-                    )
-            if rel is None or rel.label != labels[0] or not ends_ok:
-                continue
-            direction = item.get("direction", "right")
-            if direction == "bi" and not rel.symmetric:
-                where.add(
-                    C.RELATION_SYMMETRIC_DIRECTION,
-                    f"{rel.label!r} is a directed relation (head {'/'.join(rel.head)} -> tail"
-                    f" {'/'.join(rel.tail)}) but its direction is 'bi'; set the direction to 'right' (from -> to)"
-                    " or 'left'.",
-                    f"{item_path}.direction",
-                )
-                continue
-            head, tail = (to_id, from_id) if direction == "left" else (from_id, to_id)
-            self._check_relation(head, tail, rel, span_labels, seen, j, item_path, where)
+        if rel is None or rel.label != labels[0] or not ends_ok:
+            return
+        direction = item.get("direction", "right")
+        if direction == "bi" and not rel.symmetric:
+            where.add(
+                C.RELATION_SYMMETRIC_DIRECTION,
+                f"{rel.label!r} is a directed relation (head {'/'.join(rel.head)} -> tail"
+                f" {'/'.join(rel.tail)}) but its direction is 'bi'; set the direction to 'right' (from -> to)"
+                " or 'left'.",
+                f"{item_path}.direction",
+            )
+            return
+        head, tail = (to_id, from_id) if direction == "left" else (from_id, to_id)
+        self._check_relation(head, tail, rel, span_labels, seen, j, item_path, where)
 
     def _check_relation(
         self, head: object, tail: object, rel: RelationType, span_labels: dict[object, str | None],

@@ -278,3 +278,14 @@ def test_overlap_policy_decides(policy, expected, ontology):
     assert [p.code for p in found] == expected
     if policy == "nested":
         assert found[0].json_path == "$.annotations[0].result[4]" and found[0].details == {"other": "nested"}
+
+
+def test_schema_errors_owned_by_a_semantic_code_are_reported_once(ontology):
+    task = {"annotations": [{"id": 1, "result": [{"id": "x", "from_name": "label", "to_name": "text",
+                                                  "type": "labels", "value": {"end": 3}}]}]}
+    assert [(p.code, p.json_path) for p in validate_task(task, ontology=ontology)] == [
+        ("export-schema", "$"),  # 'id' is required; the missing 'data' is task-missing-text
+        ("export-schema", "$.annotations[0].result[0].value"),  # 'start' is required
+        ("task-missing-text", "$.data.text"),
+        ("span-missing-label", "$.annotations[0].result[0].value.labels"),
+    ]
