@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import click
 import typer.main
 
 from corpus_tools.report import all_codes
@@ -50,19 +49,29 @@ def render_errors_md() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _walk(command: click.Command, path: list[str]):
+def _walk(command, path: list[str]):
     yield path, command
-    if isinstance(command, click.Group):
+    # typer bundles its own click, so test for the group interface rather than click.Group
+    if isinstance(getattr(command, "commands", None), dict):
         for name in sorted(command.commands):
             yield from _walk(command.commands[name], [*path, name])
 
 
-def cli_commands() -> list[tuple[str, click.Command]]:
+def cli_commands() -> list[tuple[str, object]]:
     """Every command of the app as ``("corpus-tools ls up", command)``, groups included."""
     from corpus_tools.cli.app import app
 
     root = typer.main.get_command(app)
     return [(" ".join(["corpus-tools", *path]), cmd) for path, cmd in _walk(root, [])]
+
+
+def command_help(name: str, command) -> str:
+    """The ``--help`` text of a command, as the CLI prints it at 100 columns."""
+    import typer.main as typer_main
+
+    context_class = getattr(command, "context_class", None) or typer_main.click.Context
+    ctx = context_class(command, info_name=name, terminal_width=100, max_content_width=100)
+    return command.get_help(ctx)
 
 
 def render_cli_md() -> str:
@@ -74,8 +83,7 @@ def render_cli_md() -> str:
         "",
     ]
     for name, command in cli_commands():
-        ctx = click.Context(command, info_name=name, terminal_width=100, max_content_width=100)
-        help_text = command.get_help(ctx)
+        help_text = command_help(name, command)
         lines += [f"## `{name}`", "", "```text", help_text.rstrip(), "```", ""]
     return "\n".join(lines)
 
