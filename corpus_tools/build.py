@@ -44,7 +44,7 @@ from corpus_tools.card import (
     render_body,
     render_card,
 )
-from corpus_tools.errors import InputError, InvalidDataError, OutputError, ReleaseError
+from corpus_tools.errors import CorpusToolsError, InputError, InvalidDataError, OutputError, ReleaseError
 from corpus_tools.fastbio import SPAN_MODES, encode_bio, whole_token_spans
 from corpus_tools.generate import RELEASE_CONFIGS, ontology_to_features
 from corpus_tools.labelstudio.export import (
@@ -121,6 +121,8 @@ NO_DOCUMENTS = define_code(
     stage=STAGE,
 )
 
+# Validate in a second process while the build streams, when there is a second core.
+PARALLEL_VALIDATION = (os.cpu_count() or 1) > 1
 SEMVER = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 Progress = Callable[[str, int, int | None], None]
 
@@ -212,6 +214,64 @@ def _validate(path: Path, ontology: Ontology, progress: Progress | None) -> Repo
             progress("validate", done, size)
 
     return validate_export(path, ontology=ontology, max_errors=None, progress=callback)
+
+
+def _validate_worker(path: str, ontology: Ontology, conn) -> None:  # runs in the validation process
+    try:
+        conn.send(("ok", _validate(Path(path), ontology, None)))
+    except BaseException as exc:  # noqa: BLE001 - sent back and re-raised in the parent
+        conn.send(("error", exc))
+    finally:
+        conn.close()
+
+
+class _Validation:
+    """Validation of the export, in a second process while the build streams (on a multi-core machine).
+
+    The build writes only into its temporary folder, and nothing is renamed into place unless the
+    validation report is valid, so running both at once refuses invalid input exactly as running
+    validation first would, in about the time of the slower of the two.
+    """
+
+    def __init__(self, path: Path, ontology: Ontology, progress: Progress | None, *, parallel: bool) -> None:
+        self._report: Report | None = None
+        self._process = None
+        self._progress = progress
+        self._size = path.stat().st_size
+        if not parallel:
+            self._report = _validate(path, ontology, progress)
+            return
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe(duplex=False)
+        self._process = context.Process(target=_validate_worker, args=(str(path), ontology, child), daemon=True)
+        self._process.start()
+        child.close()
+        if progress is not None:
+            progress("validate", 0, self._size)
+
+    def result(self) -> Report:
+        if self._report is None:
+            try:
+                kind, payload = self._conn.recv()
+            except EOFError as exc:
+                raise CorpusToolsError("the validation process ended without a report") from exc
+            finally:
+                self._process.join()
+                self._process = None
+            if kind == "error":
+                raise payload
+            self._report = payload
+            if self._progress is not None:
+                self._progress("validate", self._size, self._size)
+        return self._report
+
+    def cancel(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.join()
+            self._process = None
 
 
 def _read_gold(path: Path) -> dict[str, Document]:
@@ -399,13 +459,14 @@ class _Builder:
         for s in doc.entities:
             counts.entities[s.label] += 1
         # tokens
-        spans = doc.entities if self.span_mode == "exact" else whole_token_spans(doc.text, doc.entities)
-        bio = encode_bio(doc.text, spans)
+        spans = [s for s in doc.entities if s.label in self.entity_ids]
+        if self.span_mode != "exact":
+            spans = whole_token_spans(doc.text, spans)
+        bio = encode_bio(doc.text, spans, self.bio_ids)
         for s in bio.unencodable:
             counts.unencodable[s.label] += 1
         counts.tokens += len(bio.tokens)
-        bio_ids = self.bio_ids
-        tags = [bio_ids.get(t, 0) for t in bio.tags]
+        tags = bio.tags
         self._write("tokens", split, {
             "id": doc.id, "tokens": bio.tokens, "token_start": bio.starts, "token_end": bio.ends, "ner_tags": tags,
         })
@@ -513,6 +574,33 @@ def _iter_documents(reader: _HashingReader) -> Iterator[tuple[int, Document]]:
         yield line + 1, Document.from_dict(json.loads(buffer))
 
 
+def _refusal(export: Path, report: Report) -> InvalidDataError:
+    return InvalidDataError(
+        f"{export} failed validation with {report.to_dict()['errors']} errors; fix them and rebuild"
+        " (there is no override)",
+        report,
+    )
+
+
+def _stream_input(export: Path, kind: str, builder: _Builder, progress: Progress | None) -> str:
+    """Feed every task (or document) of the input to the builder; return the input's sha256."""
+    total = export.stat().st_size
+    with open(export, "rb") as raw:
+        reader = _HashingReader(raw)
+        if kind == "labelstudio":
+            for i, task in enumerate(_iter_tasks(reader)):
+                builder.add_task(task)
+                if progress is not None and i % 500 == 0:
+                    progress("build", reader.bytes, total)
+        else:
+            for line, doc in _iter_documents(reader):
+                builder.add_canonical(doc, line)
+        reader.drain()
+    if progress is not None:
+        progress("build", total, total)
+    return reader.sha256.hexdigest()
+
+
 def build_release(
     export: Path,
     *,
@@ -567,14 +655,6 @@ def build_release(
     if ratios is not None and splits is None:
         plan = SplitPlan(ratios=ratios)
 
-    report = _validate(export, ontology, progress)
-    report.stats = {"validation": dict(report.stats)} if report.stats else {}
-    if not report.valid:
-        raise InvalidDataError(
-            f"{export} failed validation with {report.to_dict()['errors']} errors; fix them and rebuild"
-            " (there is no override)",
-            report,
-        )
     gold_docs: dict[str, Document] = {}
     if gold is not None:
         gold = Path(gold)
@@ -588,26 +668,26 @@ def build_release(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".building", dir=out.parent))
     builder = _Builder(
-        tmp, ontology, plan, report, gold=gold_docs, span_mode=span_mode, row_group_rows=row_group_rows,
+        tmp, ontology, plan, Report(), gold=gold_docs, span_mode=span_mode, row_group_rows=row_group_rows,
         max_shard_bytes=max_shard_bytes, file_name=export.name,
     )
+    validation: _Validation | None = None
     try:
-        total = export.stat().st_size
-        with open(export, "rb") as raw:
-            reader = _HashingReader(raw)
-            if kind == "labelstudio":
-                for i, task in enumerate(_iter_tasks(reader)):
-                    builder.add_task(task)
-                    if progress is not None and i % 500 == 0:
-                        progress("build", reader.bytes, total)
-            else:
-                for line, doc in _iter_documents(reader):
-                    builder.add_canonical(doc, line)
-            reader.drain()
-        if progress is not None:
-            progress("build", total, total)
+        validation = _Validation(export, ontology, progress, parallel=PARALLEL_VALIDATION)
+        try:
+            input_sha256 = _stream_input(export, kind, builder, progress)
+        except Exception as exc:
+            # Input the build could not read is invalid input: report what validation found.
+            report = validation.result()
+            if not report.valid:
+                raise _refusal(export, report) from exc
+            raise
+        report = validation.result()
+        report.stats = {"validation": dict(report.stats)} if report.stats else {}
+        if not report.valid:
+            raise _refusal(export, report)
+        report.extend(builder.report.problems)
         builder.finish_gold()
-        input_sha256 = reader.sha256.hexdigest()
         stats = builder.stats
         if stats.documents == 0:
             report.add(make_problem(NO_DOCUMENTS, "No task has a gold annotation; nothing to release.",
@@ -670,6 +750,8 @@ def build_release(
             )
         os.rename(tmp, out)
     except BaseException:
+        if validation is not None:
+            validation.cancel()
         builder.abort()
         shutil.rmtree(tmp, ignore_errors=True)
         raise

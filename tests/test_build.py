@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import build_inputs as B
@@ -370,8 +372,6 @@ def test_interrupted_build_leaves_nothing(tmp_path):
 
 def test_killed_build_leaves_nothing_at_out(tmp_path):
     import signal
-    import subprocess
-    import sys
     import time
 
     export = B.write_export(tmp_path / "a.json", B.simple_export(4000))
@@ -438,3 +438,29 @@ def test_canonical_document_jsonl_builds_without_annotations_config(tmp_path):
     assert "annotations" not in read_manifest(out)["configs"]
     ds = load_dataset(str(out), "relations", cache_dir=str(tmp_path / "c"))
     assert sum(len(ds[s]) for s in ds) == 12
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "corpus_tools", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_build_cli_json_is_the_report_and_exit_codes(tmp_path):
+    export = B.write_export(tmp_path / "a.json", B.simple_export(8))
+    result = run_cli("build", str(export), "--version", "1.0.0", "--out", str(tmp_path / "cli"), "--name", "x/y",
+                     "--json")
+    assert result.returncode == 0, result.stderr
+    library = build_release(export, version="1.0.0", out=tmp_path / "lib", name="x/y")
+    assert json.loads(result.stdout) == library.report.to_dict()
+    again = run_cli("build", str(export), "--version", "1.0.1", "--out", str(tmp_path / "cli"))
+    assert again.returncode == 3 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    usage = run_cli("build", str(export), "--version", "one", "--out", str(tmp_path / "other"))
+    assert usage.returncode == 2 and not (tmp_path / "other").exists()
+    tasks = B.simple_export(3)
+    tasks[0]["annotations"][0]["result"][1]["value"]["end"] = 10_000
+    bad = B.write_export(tmp_path / "bad.json", tasks)
+    refused = run_cli("build", str(bad), "--version", "1.0.0", "--out", str(tmp_path / "bad"), "--json")
+    assert refused.returncode == 1 and not (tmp_path / "bad").exists()
+    report = json.loads(refused.stdout)
+    assert report["valid"] is False and report["errors"] >= 1
+    assert all(p["task_id"] == 1 for p in report["problems"] if p["severity"] == "error")

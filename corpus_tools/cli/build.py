@@ -39,10 +39,21 @@ def _progress(total: int, quiet: bool):
                     console=err_console, transient=True)
 
 
+def _check_version(value: str) -> str:
+    from corpus_tools.build import parse_version
+
+    try:
+        parse_version(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    return value
+
+
 def build_command(
     export: Annotated[Path, typer.Argument(help="Label Studio JSON export (array of tasks) or canonical document"
                                            " JSONL.", dir_okay=False, metavar="EXPORT")],
-    version: Annotated[str, typer.Option("--version", help="Release version MAJOR.MINOR.PATCH (e.g. 1.0.0).")],
+    version: Annotated[str, typer.Option("--version", help="Release version MAJOR.MINOR.PATCH (e.g. 1.0.0).",
+                                         callback=_check_version)],
     out: Annotated[Path, typer.Option("--out", help="Release folder to create; it must not exist.")],
     name: Annotated[str | None, typer.Option(
         "--name", help="Dataset name for the card and manifest, e.g. ORG/NAME (default: the --out folder name).")]

@@ -1,0 +1,280 @@
+"""Benchmark ``build_release`` against the Label Studio SDK converter's CONLL2003 export.
+
+Generates one synthetic Label Studio export per size (about 5 KB per task: Arabic text with
+proclitics, tatweel, an RLM and an emoji, 10 spans of which one nested, 3 relations, two
+annotators on every tenth task with one marked ground truth, a prediction on every fifth) and
+measures, each in a fresh subprocess so peak RSS is its own:
+
+* ``build``: our whole ``build_release`` (validation, gold selection, four Parquet configs, card,
+  manifest, check-release);
+* ``validate``: ``validate_export`` alone (the part of ``build`` owned by the validator);
+* ``converter``: ``label_studio_sdk.converter.Converter(...).convert(..., "CONLL2003")``.
+
+Prints tasks/s, the ratio build/converter, peak RSS of each, and what the converter's output
+lost that the release keeps (relations, nested spans, offsets, the other annotators).
+
+    .venv/bin/python bench/build.py                 # 10k tasks
+    .venv/bin/python bench/build.py --large         # 10k and 100k tasks
+    .venv/bin/python bench/build.py --row-groups    # also: row-group size vs file size, RSS, first row
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+WORDS = (
+    "قال أعلن الرئيس الوزير اليوم أمس في من إلى على عن مع بعد قبل خلال الحكومة المجلس الاجتماع المؤتمر"
+    " الصحفي مصادر مطلعة أن هذا ذلك التي الذي عام جديد الدولي الاقتصاد الأمن السلام المفاوضات الوفد"
+    " المتحدث الرسمي بيان رسمي الأسبوع المقبل الماضي تقرير اتفاق الطرفين المنطقة العربية المشتركة"
+).split()
+ENTITIES = {
+    "PER": ["محمد بن سلمان", "عبد الله الثاني", "مَحمود عباس", "سعد الحريري", "أنطونيو غوتيريش"],
+    "ORG": ["جامعة الدول العربية", "الأمم المتحدة", "أرامكو السعودية", "وكالة الأنباء", "حزب الله"],
+    "GPE": ["بغداد", "الرياض", "القاهرة", "بيروت", "عمّان", "فلسطين"],
+    "LOC": ["البحر الأحمر", "نهر النيل", "الخليج"],
+    "FAC": ["مطار بيروت", "قصر الإليزيه"],
+    "NORP": ["العرب", "الفلسطينيون"],
+}
+PROCLITICS = ["", "", "", "و", "ب", "ل", "وب", "لـ"]
+RELATIONS = [(0, 2, "PHYS.Located"), (0, 1, "ORG-AFF.Employment"), (1, 2, "GEN-AFF.Org-Location-Origin")]
+TARGET_CHARS = 2000
+
+
+def make_task(task_id: int) -> dict:
+    """One task: ~5 KB JSON, 10 spans (PER, ORG, GPE first) + 1 GPE nested in an ORG, 3 relations."""
+    rng = random.Random(task_id)
+    text = f"{rng.choice(ENTITIES['GPE'])} ـ وكالات: "
+    spans: list[tuple[int, int, str]] = []
+    labels = ["PER", "ORG", "GPE"] + [rng.choice(list(ENTITIES)) for _ in range(7)]
+    for k, label in enumerate(labels):
+        text += " ".join(rng.choice(WORDS) for _ in range(rng.randint(12, 20))) + " "
+        if k % 4 == 3:
+            text += "😀 \u200f"
+        text += rng.choice(PROCLITICS)
+        start = len(text)
+        text += rng.choice(ENTITIES[label])
+        spans.append((start, len(text), label))
+        if k == 5:  # an ORG that nests a GPE: "وزارة الخارجية المصرية"
+            text += " "
+            outer = len(text)
+            text += "وزارة الخارجية "
+            inner = len(text)
+            text += "المصرية"
+            spans.append((outer, len(text), "ORG"))
+            spans.append((inner, len(text), "GPE"))
+        text += " "
+    while len(text) < TARGET_CHARS:
+        text += rng.choice(WORDS) + " "
+    text += f"رقم {task_id}.\n"
+
+    def result(prefix: str, drop: int | None = None) -> list[dict]:
+        items = [{"id": f"{prefix}{k}", "from_name": "label", "to_name": "text", "type": "labels", "origin": "manual",
+                  "value": {"start": s, "end": e, "text": text[s:e], "labels": [lab]}}
+                 for k, (s, e, lab) in enumerate(spans) if k != drop]
+        items += [{"from_id": f"{prefix}{h}", "to_id": f"{prefix}{t}", "type": "relation", "direction": "right",
+                   "labels": [lab]} for h, t, lab in RELATIONS]
+        return items
+
+    annotations = [{"id": task_id * 10, "completed_by": 1, "result": result(f"a{task_id}_"), "was_cancelled": False,
+                    "ground_truth": task_id % 10 == 0, "lead_time": 41.5, "created_at": "2026-01-05T10:00:00Z",
+                    "updated_at": "2026-01-05T10:00:00Z", "result_count": len(spans) + 3}]
+    if task_id % 10 == 0:
+        annotations.append({"id": task_id * 10 + 1, "completed_by": 2, "result": result(f"b{task_id}_", drop=4),
+                            "was_cancelled": False, "ground_truth": False, "lead_time": 52.0,
+                            "created_at": "2026-01-05T11:00:00Z", "updated_at": "2026-01-05T11:00:00Z"})
+    predictions = []
+    if task_id % 5 == 0:
+        predictions.append({"id": task_id, "model_version": "ner-v1", "score": 0.87, "result": result(f"p{task_id}_")})
+    return {"id": task_id, "data": {"text": text, "article_id": f"art-{task_id:07d}", "title": f"خبر {task_id}",
+                                    "source": "الوطن", "lang": "ar"},
+            "annotations": annotations, "predictions": predictions, "drafts": [], "meta": {},
+            "created_at": "2026-01-05T09:00:00Z", "updated_at": "2026-01-05T11:00:00Z", "inner_id": task_id,
+            "total_annotations": len(annotations), "cancelled_annotations": 0,
+            "total_predictions": len(predictions), "project": 1}
+
+
+def write_export(path: Path, n: int) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("[")
+        for i in range(1, n + 1):
+            if i > 1:
+                f.write(",\n")
+            f.write(json.dumps(make_task(i), ensure_ascii=False))
+        f.write("]\n")
+
+
+# ------------------------------------------------------------------------------------------ workers
+def _peak_mb() -> float:
+    """Peak RSS of this process plus the largest child (the build's validation process)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + children) / 1024
+
+
+def worker(kind: str, export: str, out: str, row_group_rows: int) -> dict:
+    start = time.perf_counter()
+    if kind == "build":
+        from corpus_tools.build import build_release
+
+        result = build_release(Path(export), version="1.0.0", out=Path(out), name="bench/arabic-news",
+                               row_group_rows=row_group_rows)
+        extra = {"valid": result.report.valid, "documents": result.stats.documents}
+    elif kind == "validate":
+        from corpus_tools.validate import validate_export
+
+        report = validate_export(export)
+        extra = {"valid": report.valid}
+    elif kind == "converter":
+        from label_studio_sdk.converter import Converter
+
+        from corpus_tools.generate import ontology_to_labelstudio_config
+        from corpus_tools.ontology import load_ontology
+
+        converter = Converter(ontology_to_labelstudio_config(load_ontology()), project_dir=None,
+                              download_resources=False)
+        converter.convert(export, out, "CONLL2003", is_dir=False)
+        extra = {}
+    elif kind == "first-row":
+        from datasets import load_dataset
+
+        ds = load_dataset(out, "documents", split="train", streaming=True)
+        next(iter(ds))
+        extra = {}
+    else:
+        raise SystemExit(f"unknown worker {kind}")
+    return {"seconds": time.perf_counter() - start, "peak_rss_mb": _peak_mb(), **extra}
+
+
+def measure(kind: str, export: Path, out: Path, row_group_rows: int = 1000) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--worker", kind, str(export), str(out), str(row_group_rows)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------------------------------ losses
+def converter_losses(export: Path, conll_dir: Path, release: Path) -> dict:
+    """What the CONLL2003 file lacks that the export (and our release) holds."""
+    import pyarrow.parquet as pq
+
+    gold_spans: Counter[str] = Counter()
+    relations = nested = other_annotations = 0
+    import ijson
+
+    with open(export, "rb") as f:
+        for task in ijson.items(f, "item", use_float=True):
+            anns = [a for a in task["annotations"] if not a.get("was_cancelled")]
+            gold = next((a for a in anns if a.get("ground_truth")), anns[-1])
+            other_annotations += len(anns) - 1
+            spans = [r for r in gold["result"] if r["type"] == "labels"]
+            relations += sum(1 for r in gold["result"] if r["type"] == "relation")
+            for s in spans:
+                gold_spans[s["value"]["labels"][0]] += 1
+            edges = sorted((s["value"]["start"], s["value"]["end"]) for s in spans)
+            nested += sum(1 for a, b in zip(edges, edges[1:], strict=False) if b[0] < a[1])
+    conll_spans: Counter[str] = Counter()
+    with open(conll_dir / "result.conll", encoding="utf-8") as f:
+        for line in f:
+            match = re.search(r" B-(\S+)$", line.rstrip("\n"))
+            if match:
+                conll_spans[match.group(1)] += 1
+    release_spans = 0
+    release_relations = 0
+    for path in sorted((release / "data" / "documents").glob("*.parquet")):
+        table = pq.read_table(path, columns=["entities", "relations"])
+        release_spans += sum(len(x) for x in table.column("entities").to_pylist())
+        release_relations += sum(len(x) for x in table.column("relations").to_pylist())
+    return {
+        "gold_spans": sum(gold_spans.values()), "conll_b_tags": sum(conll_spans.values()),
+        "release_spans": release_spans, "gold_relations": relations, "release_relations": release_relations,
+        "nested_spans": nested, "other_annotations": other_annotations,
+        "per_label": {lab: (gold_spans[lab], conll_spans[lab]) for lab in sorted(gold_spans)},
+    }
+
+
+def run_size(n: int, tmp: Path) -> dict:
+    export = tmp / f"export-{n}.json"
+    t = time.perf_counter()
+    write_export(export, n)
+    print(f"\n== {n:,} tasks: export {export.stat().st_size / 1e6:.1f} MB written in {time.perf_counter() - t:.1f} s")
+    out = {}
+    for kind in ("converter", "validate", "build"):
+        target = tmp / f"{kind}-{n}"
+        shutil.rmtree(target, ignore_errors=True)
+        out[kind] = measure(kind, export, target)
+        rate = n / out[kind]["seconds"]
+        print(f"{kind:<10} {out[kind]['seconds']:8.2f} s  {rate:9,.0f} tasks/s  "
+              f"peak RSS {out[kind]['peak_rss_mb']:7.0f} MB")
+    ratio = out["converter"]["seconds"] / out["build"]["seconds"]
+    print(f"build / converter throughput: {ratio:.2f}x (target >= 10x); build includes validation (in a second"
+          " process) and check-release; build peak RSS counts both processes")
+    losses = converter_losses(export, tmp / f"converter-{n}", tmp / f"build-{n}")
+    print(f"converter kept {losses['conll_b_tags']:,} of {losses['gold_spans']:,} gold spans as B- tags, "
+          f"0 of {losses['gold_relations']:,} relations, no offsets, no document ids, "
+          f"none of {losses['other_annotations']:,} other annotators' annotations; "
+          f"{losses['nested_spans']:,} nested spans cannot be BIO")
+    print(f"release keeps {losses['release_spans']:,} spans (offsets, nested included) and "
+          f"{losses['release_relations']:,} relations; every annotation in the annotations config")
+    print("per label (gold, converter B- tags): " + ", ".join(f"{k} {g}/{c}" for k, (g, c) in
+                                                               losses["per_label"].items()))
+    out["losses"] = losses
+    out["export"] = str(export)
+    return out
+
+
+def row_group_study(tmp: Path, export: Path, n: int) -> None:
+    import pyarrow.parquet as pq
+
+    print(f"\n== row-group size at {n:,} tasks (documents + tokens Parquet, build peak RSS, streaming first row)")
+    for rows in (1000, 10000):
+        target = tmp / f"rg-{rows}"
+        shutil.rmtree(target, ignore_errors=True)
+        built = measure("build", export, target, rows)
+        size = sum(p.stat().st_size for p in (target / "data").rglob("*.parquet"))
+        first = measure("first-row", export, target)
+        groups = pq.ParquetFile(next((target / "data" / "documents").glob("train-*.parquet"))).num_row_groups
+        print(f"RG {rows:>6}: {size / 1e6:6.1f} MB Parquet, {groups} row groups in documents/train, build peak "
+              f"{built['peak_rss_mb']:.0f} MB, {built['seconds']:.1f} s; streaming first row {first['seconds']:.2f} s"
+              f" (peak {first['peak_rss_mb']:.0f} MB)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--large", action="store_true", help="also 100k tasks")
+    parser.add_argument("--row-groups", action="store_true", help="compare 1k and 10k row groups at 10k tasks")
+    parser.add_argument("--keep", type=Path, help="keep exports and outputs in this folder")
+    parser.add_argument("--worker", nargs=4, metavar=("KIND", "EXPORT", "OUT", "ROWS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        kind, export, out, rows = args.worker
+        print(json.dumps(worker(kind, export, out, int(rows))))
+        return
+    tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench-build-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        results = {n: run_size(n, tmp) for n in ([10_000, 100_000] if args.large else [10_000])}
+        if len(results) == 2:
+            small, large = results[10_000]["build"], results[100_000]["build"]
+            print(f"\npeak RSS 100k / 10k: build {large['peak_rss_mb'] / small['peak_rss_mb']:.2f}x, converter "
+                  f"{results[100_000]['converter']['peak_rss_mb'] / results[10_000]['converter']['peak_rss_mb']:.2f}x")
+        if args.row_groups:
+            row_group_study(tmp, Path(results[10_000]["export"]), 10_000)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

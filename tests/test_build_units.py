@@ -1,0 +1,126 @@
+"""Units of the build: the list-based BIO encoder, whole-token mode, split rules, card helpers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from corpus_tools.card import size_category
+from corpus_tools.errors import InputError
+from corpus_tools.fastbio import encode_bio, whole_token_spans
+from corpus_tools.spans import make_span, spans_to_bio
+from corpus_tools.splits import SplitPlan, bucket, parse_ratios, read_splits
+
+# Arabic letters, harakat, tatweel, shadda, bidi marks, ZWNJ, digits (both forms), punctuation, emoji, CRLF.
+ALPHABET = list("وبلفكالعراقبيروتمحمد") + ["\u064e", "\u0651", "\u0640", "\u200f", "\u200e", "\u061c", "\u200c",
+                                            "١", "٢", "3", "،", "؟", "«", "»", ".", " ", " ", "\r\n", "\n", "😀",
+                                            "\U0001d400", "_", "²", "\u0301"]  # 𝐀, _ and ² take the slow path
+LABELS = ["PER", "ORG", "GPE"]
+
+
+@st.composite
+def text_and_spans(draw):
+    text = "".join(draw(st.lists(st.sampled_from(ALPHABET), min_size=0, max_size=60)))
+    spans = []
+    for i in range(draw(st.integers(0, 6))):
+        start = draw(st.integers(0, len(text)))
+        end = draw(st.integers(start, len(text)))
+        spans.append(make_span(text, start, end, draw(st.sampled_from(LABELS)), f"s{i}"))
+    return text, spans
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(text_and_spans())
+def test_encode_bio_equals_spans_to_bio(case):
+    text, spans = case
+    fast, slow = encode_bio(text, spans), spans_to_bio(text, spans)
+    assert fast.tokens == [t.text for t in slow.tokens]
+    assert fast.starts == [t.start for t in slow.tokens] and fast.ends == [t.end for t in slow.tokens]
+    assert fast.tags == slow.tags
+    assert fast.unencodable == slow.unencodable
+
+
+@settings(max_examples=200, deadline=None)
+@given(text_and_spans())
+def test_whole_token_spans_cover_the_original_and_keep_text(case):
+    text, spans = case
+    for before, after in zip(spans, whole_token_spans(text, spans), strict=True):
+        assert after.start <= before.start and before.end <= after.end
+        assert text[after.start:after.end] == after.text
+        assert (after.id, after.label) == (before.id, before.label)
+
+
+def test_whole_token_mode_puts_the_proclitic_inside():
+    text = "وصل الوفد وبيروت اليوم"
+    span = make_span(text, len("وصل الوفد و"), len("وصل الوفد وبيروت"), "GPE", "g")
+    [wide] = whole_token_spans(text, [span])
+    assert (wide.start, wide.end, wide.text) == (len("وصل الوفد "), len("وصل الوفد وبيروت"), "وبيروت")
+    bio = encode_bio(text, [wide])
+    assert list(zip(bio.tokens, bio.tags, strict=True)) == [
+        ("وصل", "O"), ("الوفد", "O"), ("وبيروت", "B-GPE"), ("اليوم", "O")]
+    exact = encode_bio(text, [span])
+    assert ("و", "O") in zip(exact.tokens, exact.tags, strict=True)
+
+
+def test_rule_split_is_deterministic_and_near_the_ratios():
+    plan = SplitPlan()
+    counts = {"train": 0, "validation": 0, "test": 0}
+    for i in range(20_000):
+        counts[plan.rule_split(f"doc-{i}")] += 1
+    assert abs(counts["train"] / 20_000 - 0.8) < 0.015
+    assert abs(counts["test"] / 20_000 - 0.1) < 0.01
+    assert bucket("doc-1", "corpus-tools") == bucket("doc-1", "corpus-tools") != bucket("doc-1", "other")
+
+
+def test_zero_ratio_split_gets_nothing():
+    plan = SplitPlan(ratios=(("train", 0.5), ("validation", 0.0), ("test", 0.5)))
+    assert {plan.rule_split(f"d{i}") for i in range(500)} == {"train", "test"}
+
+
+def test_earlier_assignments_win_and_round_trip(tmp_path):
+    plan = SplitPlan(assignments={"a": "test"})
+    assert plan.assign("a") == "test"
+    plan.assign("b")
+    path = tmp_path / "splits.json"
+    path.write_text(plan.to_json(), encoding="utf-8")
+    again = read_splits(path)
+    assert again.assignments == {"a": "test", "b": plan.rule_split("b")}
+    assert again.earlier == {"a", "b"} and again.ratios == plan.ratios
+    assert json.loads(path.read_text())["ratios"] == [["train", 0.8], ["validation", 0.1], ["test", 0.1]]
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("{", "cannot read"),
+    ('{"format": 1}', "invalid splits file"),
+    (json.dumps({"format": 1, "method": "sha256-bucket", "seed": "s", "ratios": [["train", 1.0]],
+                 "assignments": {"a": "val-2024"}}), "invalid split names"),
+])
+def test_bad_splits_file(tmp_path, content, fragment):
+    path = tmp_path / "splits.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match=fragment):
+        read_splits(path)
+
+
+def test_parse_ratios():
+    assert parse_ratios("train=80,validation=10,test=10") == (("train", 0.8), ("validation", 0.1), ("test", 0.1))
+    assert parse_ratios("train=0.9,test=0.1") == (("train", 0.9), ("test", 0.1))
+    for bad in ("train", "train=x", "val-2024=1", "a=0.5,b=0.2"):
+        with pytest.raises(ValueError):
+            parse_ratios(bad)
+
+
+def test_size_categories():
+    assert [size_category(n) for n in (0, 999, 1000, 99_999, 100_000)] == [
+        "n<1K", "n<1K", "1K<n<10K", "10K<n<100K", "100K<n<1M"]
+
+
+def test_fast_tokenizer_is_used_only_where_it_agrees():
+    from corpus_tools.fastbio import _safe_chars
+
+    safe = _safe_chars()
+    assert {"ب", "\u0651", "\u0640", "\u200f", "١", "،", "😀", " "} <= safe
+    assert not {"_", "²", "\U0001d400"} & safe  # \w disagrees with the regex classes here

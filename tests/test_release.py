@@ -1,0 +1,349 @@
+"""check_release catches each corruption of a built release with its exact code and location.
+
+A clean release is built once; each test copies it, damages one thing and (unless the damage is
+to the hashes themselves) rewrites manifest.json so only the intended check can fire.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import build_inputs as B
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from corpus_tools.build import build_release
+from corpus_tools.generate import ontology_to_features
+from corpus_tools.release import check_release, read_manifest, write_manifest
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("clean")
+    export = B.write_export(root / "export.json", B.simple_export(24))
+    out = root / "release"
+    build_release(export, version="1.0.0", out=out, name="test-org/checks")
+    return out
+
+
+@pytest.fixture
+def release(clean, tmp_path) -> Path:
+    copy = tmp_path / "release"
+    shutil.copytree(clean, copy)
+    return copy
+
+
+def rehash(root: Path) -> None:
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    manifest.pop("files")
+    write_manifest(root, manifest)
+
+
+def found(report) -> set[tuple[str, str | None]]:
+    return {(p.code, p.file) for p in report.problems}
+
+
+def documents_file(root: Path, split: str = "train") -> str:
+    return read_manifest(root)["configs"]["documents"][split]["files"][0]
+
+
+def rewrite(root: Path, rel: str, edit, schema: pa.Schema | None = None) -> None:
+    """Rewrite a Parquet file with edited rows (and optionally another schema)."""
+    table = pq.read_table(root / rel)
+    rows = table.to_pylist()
+    edit(rows)
+    schema = schema if schema is not None else table.schema
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), root / rel, compression="zstd")
+
+
+def edit_card(root: Path, edit) -> None:
+    text = (root / "README.md").read_text(encoding="utf-8")
+    _, front, body = text.split("---\n", 2)
+    data = yaml.safe_load(front)
+    edit(data)
+    (root / "README.md").write_text("---\n" + yaml.safe_dump(data, sort_keys=False, allow_unicode=True) + "---\n"
+                                    + body, encoding="utf-8")
+
+
+def card_entry(data: dict, key: str, config: str) -> dict:
+    return next(e for e in data[key] if e["config_name"] == config)
+
+
+def test_clean_release_passes(clean, ontology):
+    report = check_release(clean, ontology=ontology)
+    assert report.problems == []
+    assert report.stats["configs"]["documents/train"] > 0
+
+
+def test_wrong_row_count_in_card(release, ontology):
+    def edit(data):
+        card_entry(data, "dataset_info", "documents")["splits"][0]["num_examples"] += 1
+
+    edit_card(release, edit)
+    rehash(release)
+    assert found(check_release(release, ontology=ontology)) == {("release-row-count", "README.md")}
+
+
+def test_wrong_row_count_in_manifest(release, ontology):
+    manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+    manifest["configs"]["tokens"]["train"]["num_examples"] += 2
+    manifest.pop("files")
+    write_manifest(release, manifest)
+    assert found(check_release(release, ontology=ontology)) == {("release-row-count", "manifest.json")}
+
+
+def test_label_id_out_of_range(release, ontology):
+    rel = documents_file(release)
+
+    def edit(rows):
+        rows[0]["entities"][0]["label"] = 42
+
+    rewrite(release, rel, edit)
+    rehash(release)
+    report = check_release(release, ontology=ontology)
+    assert found(report) == {("release-label-out-of-range", rel)}
+    assert report.problems[0].details == {"column": "entities.label", "count": 1}
+
+
+def test_bio_tag_out_of_range(release, ontology):
+    rel = read_manifest(release)["configs"]["tokens"]["test"]["files"][0]
+
+    def edit(rows):
+        rows[-1]["ner_tags"][0] = len(ontology.bio_labels)
+
+    rewrite(release, rel, edit)
+    rehash(release)
+    assert found(check_release(release, ontology=ontology)) == {("release-label-out-of-range", rel)}
+
+
+def test_parquet_schema_mismatch(release, ontology):
+    from datasets import Value
+
+    rel = documents_file(release)
+    features = ontology_to_features(ontology)["documents"].copy()
+    entity = dict(features["entities"].feature)
+    entity["start"] = Value("int64")
+    from datasets import List
+
+    features["entities"] = List(entity)
+    rewrite(release, rel, lambda rows: None, schema=features.arrow_schema)
+    rehash(release)
+    assert found(check_release(release, ontology=ontology)) == {("release-schema-mismatch", rel)}
+
+
+def test_parquet_without_huggingface_metadata(release, ontology):
+    rel = documents_file(release, "validation")
+    schema = ontology_to_features(ontology)["documents"].arrow_schema.remove_metadata()
+    rewrite(release, rel, lambda rows: None, schema=schema)
+    rehash(release)
+    report = check_release(release, ontology=ontology)
+    assert found(report) == {("release-schema-mismatch", rel)}
+    assert "huggingface" in report.problems[0].message
+
+
+def test_readme_features_differ(release, ontology):
+    def edit(data):
+        entry = card_entry(data, "dataset_info", "documents")
+        entities = next(f for f in entry["features"] if f["name"] == "entities")
+        label = next(f for f in entities["list"] if f["name"] == "label")
+        names = label["dtype"]["class_label"]["names"]
+        names["0"], names["1"] = names["1"], names["0"]  # PER <-> ORG: datasets would load it silently
+
+    edit_card(release, edit)
+    rehash(release)
+    report = check_release(release, ontology=ontology)
+    assert found(report) == {("release-card-features", "README.md")}
+    assert "entities" in report.problems[0].message
+
+
+def test_readme_features_differ_without_ontology(release):
+    """Without an ontology the README is the reference: the Parquet metadata must then equal it."""
+    def edit(data):
+        entry = card_entry(data, "dataset_info", "tokens")
+        tags = next(f for f in entry["features"] if f["name"] == "ner_tags")
+        tags["list"]["class_label"]["names"]["1"] = "B-PERSON"
+
+    edit_card(release, edit)
+    rehash(release)
+    codes = {code for code, _ in found(check_release(release))}
+    assert codes == {"release-schema-mismatch"}
+
+
+def test_sha_mismatch(release, ontology):
+    with open(release / "README.md", "a", encoding="utf-8") as f:
+        f.write("\nedited after the build\n")
+    assert found(check_release(release, ontology=ontology)) == {("release-sha-mismatch", "README.md")}
+
+
+def test_same_size_edit_is_a_sha_mismatch(release, ontology):
+    path = release / "splits.json"
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b'"seed"', b'"SEED"', 1))
+    codes = found(check_release(release, ontology=ontology))
+    assert ("release-sha-mismatch", "splits.json") in codes
+
+
+def test_unlisted_and_missing_files(release, ontology):
+    (release / "data" / "notes.txt").write_text("x", encoding="utf-8")
+    assert found(check_release(release, ontology=ontology)) == {("release-file-unlisted", "data/notes.txt")}
+    (release / "data" / "notes.txt").unlink()
+    (release / "splits.json").unlink()
+    rehash(release)
+    assert found(check_release(release, ontology=ontology)) == {("release-file-missing", "splits.json")}
+
+
+def test_entity_text_mismatch(release, ontology):
+    rel = documents_file(release)
+
+    def edit(rows):
+        rows[1]["entities"][0]["text"] += "x"
+
+    rewrite(release, rel, edit)
+    rehash(release)
+    assert found(check_release(release, ontology=ontology)) == {("release-span-text", rel)}
+
+
+def test_dangling_relation(release, ontology):
+    rel = documents_file(release)
+
+    def edit(rows):
+        rows[0]["relations"][0]["tail"] = "no-such-span"
+
+    rewrite(release, rel, edit)
+    rehash(release)
+    assert found(check_release(release, ontology=ontology)) == {("release-relation-dangling", rel)}
+
+
+def test_token_lists_of_different_lengths(release, ontology):
+    rel = read_manifest(release)["configs"]["tokens"]["train"]["files"][0]
+
+    def edit(rows):
+        rows[2]["ner_tags"] = rows[2]["ner_tags"][:-1]
+
+    rewrite(release, rel, edit)
+    rehash(release)
+    assert found(check_release(release, ontology=ontology)) == {("release-token-offsets", rel)}
+
+
+def test_no_default_config(release, ontology):
+    def edit(data):
+        card_entry(data, "configs", "documents").pop("default")
+
+    edit_card(release, edit)
+    rehash(release)
+    assert found(check_release(release, ontology=ontology)) == {("release-no-default", "README.md")}
+
+
+def test_data_files_pattern_matching_nothing(release, ontology):
+    def edit(data):
+        card_entry(data, "configs", "tokens")["data_files"].append(
+            {"split": "extra", "path": "data/tokens/extra-*.parquet"})
+
+    edit_card(release, edit)
+    rehash(release)
+    assert found(check_release(release, ontology=ontology)) == {
+        ("release-data-files-unmatched", "README.md"), ("release-config-mismatch", "manifest.json")}
+
+
+def test_file_matched_twice(release, ontology):
+    def edit(data):
+        card_entry(data, "configs", "relations")["data_files"][0]["path"] = "data/*/train-*.parquet"
+
+    edit_card(release, edit)
+    rehash(release)
+    report = check_release(release, ontology=ontology)
+    overlap = {f for code, f in found(report) if code == "release-data-files-overlap"}
+    assert overlap == {documents_file(release), read_manifest(release)["configs"]["tokens"]["train"]["files"][0],
+                       read_manifest(release)["configs"]["annotations"]["train"]["files"][0]}
+
+
+def test_parquet_file_matched_by_no_pattern(release, ontology):
+    rel = documents_file(release)
+    shutil.copy(release / rel, release / "data" / "stray.parquet")
+    rehash(release)
+    assert found(check_release(release, ontology=ontology)) == {("release-data-file-orphan", "data/stray.parquet")}
+
+
+def test_document_in_another_split_than_splits_json(release, ontology):
+    rel = documents_file(release)
+    doc_id = pq.read_table(release / rel, columns=["id"]).column("id")[0].as_py()
+    data = json.loads((release / "splits.json").read_text(encoding="utf-8"))
+    data["assignments"][doc_id] = "test"
+    (release / "splits.json").write_text(json.dumps(data), encoding="utf-8")
+    rehash(release)
+    report = check_release(release, ontology=ontology)
+    assert found(report) == {("release-split-assignment", rel)}
+    assert report.problems[0].details["document_id"] == doc_id
+
+
+def test_duplicate_text_across_splits(release, ontology):
+    train, test = documents_file(release, "train"), documents_file(release, "test")
+    donor = pq.read_table(release / train).to_pylist()[0]
+
+    def edit(rows):
+        rows[0] = {**donor, "id": rows[0]["id"]}
+
+    rewrite(release, test, edit)
+    rehash(release)
+    report = check_release(release, ontology=ontology)
+    # test is read before train (sorted), so the train document is the second sighting
+    assert found(report) == {("release-duplicate-text", train)}
+    victim = pq.read_table(release / test, columns=["id"]).column("id")[0].as_py()
+    assert donor["id"] in report.problems[0].message and victim in report.problems[0].message
+
+
+def test_other_ontology_version(release, ontology, tmp_path, repo_root):
+    from corpus_tools.ontology import load_ontology
+
+    text = (repo_root / "annotations" / "ontology.yaml").read_text(encoding="utf-8")
+    other = tmp_path / "ontology.yaml"
+    other.write_text(text.replace(f"version: {ontology.version}", "version: 9.9.9", 1), encoding="utf-8")
+    report = check_release(release, ontology=load_ontology(other))
+    assert found(report) == {("release-ontology-mismatch", "manifest.json")}
+
+
+def test_card_without_front_matter(release, ontology):
+    text = (release / "README.md").read_text(encoding="utf-8")
+    (release / "README.md").write_text(text.split("---\n", 2)[2], encoding="utf-8")
+    rehash(release)
+    assert found(check_release(release, ontology=ontology)) == {("release-card-invalid", "README.md")}
+
+
+def test_split_without_num_bytes(release, ontology):
+    def edit(data):
+        card_entry(data, "dataset_info", "documents")["splits"][0].pop("num_bytes")
+
+    edit_card(release, edit)
+    rehash(release)
+    assert ("release-card-invalid", "README.md") in found(check_release(release, ontology=ontology))
+
+
+def test_manifest_invalid(release, ontology):
+    (release / "manifest.json").write_text("{}", encoding="utf-8")
+    codes = {code for code, _ in found(check_release(release, ontology=ontology))}
+    assert codes == {"release-manifest-invalid"}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "corpus_tools", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_check_release_cli_json_is_the_report(release, ontology):
+    clean = run_cli("check-release", str(release), "--json")
+    assert clean.returncode == 0, clean.stderr
+    assert json.loads(clean.stdout) == check_release(release, ontology=ontology).to_dict()
+    (release / "data" / "notes.txt").write_text("x", encoding="utf-8")
+    broken = run_cli("check-release", str(release), "--json")
+    assert broken.returncode == 1
+    assert json.loads(broken.stdout) == check_release(release, ontology=ontology).to_dict()
+    human = run_cli("check-release", str(release))
+    assert human.returncode == 1 and "release-file-unlisted" in human.stderr and human.stdout == ""
+    missing = run_cli("check-release", str(release / "nope"))
+    assert missing.returncode in (1, 2, 3) and "Traceback" not in missing.stderr
