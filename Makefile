@@ -19,11 +19,9 @@ $(BIN)/corpus-tools: pyproject.toml
 
 venv: $(BIN)/corpus-tools
 
-ls-venv: $(LS_BIN)
-
-$(LS_BIN):
-	$(PYTHON) -m venv $(LS_VENV)
-	$(LS_VENV)/bin/pip install -q "label-studio==$(LS_VERSION)"
+# Installs label-studio==$(LS_VERSION) into $(LS_VENV) unless it is there (checked by version, under a lock).
+ls-venv: venv
+	LS_BIN=$(LS_BIN) $(BIN)/corpus-tools ls install
 
 lint: venv
 	$(BIN)/ruff check corpus_tools tests bench

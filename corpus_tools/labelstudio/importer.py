@@ -2,18 +2,18 @@
 
 Every task carries its article id in ``data.article_id``; that id is the idempotence key.
 
-1. Both input files are read and checked first (article schema, duplicate ids, predictions
-   against the ontology and the article text); any error refuses the whole import, so nothing
-   is uploaded from invalid input.
-2. The article ids already in the project are found.  A local index (``article id -> task id``
+1. The article ids already in the project are found.  A local index (``article id -> task id``
    per project, in the cache dir) avoids listing every task: it is used only after the server
    confirms it exactly (its task count equals the index's, and every indexed task id is there);
    otherwise every task is listed and the index rebuilt.
-3. New articles are imported in batches of one request each.  Label Studio saves one request
-   in one database transaction, so a batch lands whole or not at all; each landed batch is
-   appended to the index.  A run interrupted anywhere (even by the server dying) is resumed by
-   running it again: present articles are skipped, and an unrecorded batch that did land is
-   found by the server check.
+2. Both input files are read and checked in one pass (article schema, duplicate ids,
+   predictions against the ontology and the article text), remembering where the new articles
+   lie in the file; any error refuses the whole import, so nothing is uploaded from invalid input.
+3. The new articles are read again (by byte offset) and imported in batches of one request
+   each.  Label Studio saves one request in one database transaction, so a batch lands whole or
+   not at all; each landed batch is appended to the index.  A run interrupted anywhere (even by
+   the server dying) is resumed by running it again: present articles are skipped, and an
+   unrecorded batch that did land is found by the server check.
 
 Predictions are attached to the tasks they arrive with; predictions for articles already
 present are counted as skipped (never duplicated).
@@ -65,35 +65,44 @@ def _fast_validator(name: str):
     return jsonschema_rs.validator_for(load_schema(name), registry=jsonschema_rs.Registry(resources))
 
 
-def iter_jsonl(path: Path, schema: str, code: str, report: Report) -> Iterator[tuple[int, dict]]:
-    """``(line number, record)`` for each valid line; invalid lines become problems in ``report``."""
+def iter_jsonl(path: Path, schema: str, code: str, report: Report) -> Iterator[tuple[int, int, int, dict]]:
+    """``(line number, byte offset, byte length, record)`` of each valid line; invalid lines become problems."""
     fast = _fast_validator(schema)
     try:
-        fh = open(path, encoding="utf-8")
+        fh = open(path, "rb")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
     with fh:
-        try:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except ValueError as exc:
-                    report.add(make_problem(code, f"Line is not JSON ({exc}).", file=str(path), line=number))
-                    continue
-                if fast.is_valid(record):
-                    yield number, record
-                    continue
-                errors = list(validator_for(schema).iter_errors(record)) or [None]
-                first = errors[0]
-                report.add(make_problem(
-                    code,
-                    f"Record does not match {schema}: {first.message if first else 'invalid'}.",
-                    file=str(path), line=number, json_path=first.json_path if first else "$",
-                ))
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path} is not UTF-8 text ({exc.reason})") from exc
+        offset = 0
+        for number, raw in enumerate(fh, 1):
+            start, offset = offset, offset + len(raw)
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{path} is not UTF-8 text (line {number}: {exc.reason})") from exc
+            except ValueError as exc:
+                report.add(make_problem(code, f"Line is not JSON ({exc}).", file=str(path), line=number))
+                continue
+            if fast.is_valid(record):
+                yield number, start, len(raw), record
+                continue
+            errors = list(validator_for(schema).iter_errors(record)) or [None]
+            first = errors[0]
+            report.add(make_problem(
+                code,
+                f"Record does not match {schema}: {first.message if first else 'invalid'}.",
+                file=str(path), line=number, json_path=first.json_path if first else "$",
+            ))
+
+
+def read_records(path: Path, spans: list[tuple[int, int]]) -> Iterator[dict]:
+    """The JSON records at the given ``(byte offset, byte length)`` places of a file, in order."""
+    with open(path, "rb") as fh:
+        for offset, length in spans:
+            fh.seek(offset)
+            yield json.loads(fh.read(length).decode("utf-8"))
 
 
 @dataclass
@@ -108,7 +117,7 @@ def read_predictions(path: Path, report: Report, *, model_version: str | None = 
                      score: float | None = None) -> dict[str, Prediction]:
     """Canonical documents by id; ``model_version``/``score`` override the documents' ``meta``."""
     found: dict[str, Prediction] = {}
-    for number, record in iter_jsonl(path, "document.schema.json", UPLOAD_INVALID_RECORD, report):
+    for number, _, _, record in iter_jsonl(path, "document.schema.json", UPLOAD_INVALID_RECORD, report):
         doc = Document.from_dict(record)
         version = model_version or (doc.meta.get("model_version") if isinstance(doc.meta, dict) else None)
         raw_score = score if score is not None else doc.meta.get("score")
@@ -277,11 +286,17 @@ def import_articles(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     started = time.monotonic()
+    index = TaskIndex(index_dir or default_index_dir(), client.url, project) if use_index else None
+    existing, found_by = existing_articles(client, project, index=index)
     report = Report()
     predictions = (read_predictions(predictions_path, report, model_version=model_version, score=score)
                    if predictions_path else {})
     seen: set[str] = set()
-    for number, article in iter_jsonl(articles_path, "article.schema.json", UPLOAD_INVALID_ARTICLE, report):
+    already: list[str] = []
+    planned: list[tuple[int, int]] = []  # where the new articles are in the file
+    predictions_skipped = 0
+    for number, offset, length, article in iter_jsonl(articles_path, "article.schema.json",
+                                                      UPLOAD_INVALID_ARTICLE, report):
         article_id = article["id"]
         if article_id in seen:
             report.add(make_problem(UPLOAD_DUPLICATE_ARTICLE, f"Article {article_id!r} appears again; the first"
@@ -292,6 +307,11 @@ def import_articles(
         if pred is not None:
             report.extend(check_document(pred.document, ontology, text=article["text"],
                                          file=str(predictions_path), line=pred.line))
+        if article_id in existing:
+            already.append(article_id)
+            predictions_skipped += pred is not None
+        else:
+            planned.append((offset, length))
     for doc_id, pred in predictions.items():
         if doc_id not in seen:
             report.add(make_problem(UPLOAD_UNKNOWN_ARTICLE, f"Document {doc_id!r} is not an article of"
@@ -302,11 +322,7 @@ def import_articles(
             f"{report.error_count} problems in the input; nothing was imported", report
         )
 
-    index = TaskIndex(index_dir or default_index_dir(), client.url, project) if use_index else None
-    existing, found_by = existing_articles(client, project, index=index)
-    to_import = len(seen - existing.keys())
-    imported = predictions_imported = predictions_skipped = batches = 0
-    already: list[str] = []
+    imported = predictions_imported = batches = 0
     batch: list[tuple[str, dict]] = []
 
     def flush() -> None:
@@ -318,24 +334,15 @@ def import_articles(
         batches += 1
         batch.clear()
         if on_batch is not None:
-            on_batch(imported, to_import)
+            on_batch(imported, len(planned))
 
-    done: set[str] = set()
-    for _, article in iter_jsonl(articles_path, "article.schema.json", UPLOAD_INVALID_ARTICLE, Report()):
-        article_id = article["id"]
-        if article_id in done:
-            continue
-        done.add(article_id)
-        pred = predictions.get(article_id)
-        if article_id in existing:
-            already.append(article_id)
-            predictions_skipped += pred is not None
-            continue
+    for article in read_records(articles_path, planned):
         task = article_to_task(article)
+        pred = predictions.get(article["id"])
         if pred is not None:
             task["predictions"] = [prediction_to_ls(pred)]
             predictions_imported += 1
-        batch.append((article_id, task))
+        batch.append((article["id"], task))
         if len(batch) >= batch_size:
             flush()
     if batch:
