@@ -280,9 +280,7 @@ def render_body(
         "```python",
         "from datasets import load_dataset",
         "",
-        f'documents = load_dataset("{name}", "documents", revision="v{version}")',
-        f'tokens = load_dataset("{name}", "tokens", revision="v{version}")',
-        f'relations = load_dataset("{name}", "relations", revision="v{version}")',
+        *[f'{config} = load_dataset("{name}", "{config}", revision="v{version}")' for config in configs],
         "```",
         "",
         f'Always pin `revision="v{version}"` (a release tag): `main` moves with every release. `revision` only works'
@@ -380,7 +378,8 @@ def render_body(
     ]
     if stats.annotations:
         out += [
-            f"{stats.annotations} annotations by {len(stats.annotators)} annotators ({stats.cancelled} cancelled)"
+            f"{stats.annotations} annotations by {len(stats.annotators)}"
+            f" annotator{'s' if len(stats.annotators) != 1 else ''} ({stats.cancelled} cancelled)"
             " are in the `annotations` config. Annotator e-mail addresses are replaced by pseudonyms.",
             "",
         ]
