@@ -9,7 +9,7 @@ LS_VENV ?= $(HOME)/.cache/corpus-tools/ls-venv-$(LS_VERSION)
 export LS_BIN ?= $(LS_VENV)/bin/label-studio
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-fast lint docs demo ls-venv clean
+.PHONY: venv test test-fast lint docs docs-screenshots demo ls-venv clean
 
 $(BIN)/corpus-tools: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: venv
 
 docs: venv
 	$(BIN)/python -m corpus_tools._docgen
+
+# Screenshot of the labeling screen from a throw-away Label Studio driven by the system Chromium.
+docs-screenshots: venv ls-venv
+	$(BIN)/python tests/screenshots.py --out docs/img/labeling.png
 
 test: venv ls-venv lint
 	$(BIN)/python -m pytest --basetemp=.pytest-tmp -p no:cacheprovider $(PYTEST_ARGS)
