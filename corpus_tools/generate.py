@@ -40,7 +40,8 @@ def ontology_to_labelstudio_config(ontology: Ontology) -> str:
     for entity in ontology.entities:
         ET.SubElement(labels, "Label", {"value": entity.label, "background": entity.color, "hotkey": entity.hotkey})
     if ontology.relations:
-        relations = ET.SubElement(root, "Relations")
+        # One label per relation: the frontend's default is "multiple", whatever its docs say.
+        relations = ET.SubElement(root, "Relations", {"choice": "single"})
         for relation in ontology.relations:
             ET.SubElement(relations, "Relation", {"value": relation.label})
     wrapper = ET.SubElement(root, "View", {"style": RTL_STYLE})

@@ -34,6 +34,7 @@ def test_labelstudio_config_is_rtl_symbol_granularity_with_every_label(ontology)
     found = {el.get("value"): (el.get("background"), el.get("hotkey")) for el in labels.iter("Label")}
     assert found == {e.label: (e.color, e.hotkey) for e in ontology.entities}
     assert [el.get("value") for el in root.iter("Relation")] == list(ontology.relation_labels)
+    assert root.find("Relations").get("choice") == "single"
 
 
 def test_labelstudio_config_escapes_names(tmp_path):
