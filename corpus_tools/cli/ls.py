@@ -72,8 +72,8 @@ def up_command(
     def say(message: str) -> None:
         info(message, quiet=quiet)
 
-    running = srv.read_pid_file(data_dir)
-    if running and srv._is_label_studio(running[0]):
+    running = srv.running_server(data_dir)
+    if running:
         raise ServerSetupError(f"Label Studio is already running for {data_dir} at {running[1]} (pid {running[0]});"
                                " stop it with `corpus-tools ls down`")
     binary = srv.server_binary()

@@ -529,6 +529,12 @@ def _is_label_studio(pid: int) -> bool:
     return True
 
 
+def running_server(data_dir: Path) -> tuple[int, str] | None:
+    """``(pid, url)`` of the Label Studio started on ``data_dir`` if it is still running."""
+    found = read_pid_file(data_dir)
+    return found if found is not None and _is_label_studio(found[0]) else None
+
+
 def stop_server(data_dir: Path, timeout: float = 15) -> int | None:
     """Stop the server recorded in ``data_dir``'s pid file; returns its pid, or None if none was running."""
     found = read_pid_file(data_dir)
