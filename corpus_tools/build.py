@@ -23,8 +23,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,7 +46,7 @@ from corpus_tools.card import (
     render_body,
     render_card,
 )
-from corpus_tools.errors import CorpusToolsError, InputError, InvalidDataError, OutputError, ReleaseError
+from corpus_tools.errors import InputError, InvalidDataError, OutputError, ReleaseError
 from corpus_tools.fastbio import SPAN_MODES
 from corpus_tools.ontology import Ontology, load_ontology
 from corpus_tools.release import MANIFEST_NAME, SPLITS_NAME, check_release, read_manifest, write_manifest
@@ -99,6 +102,14 @@ class _HashingReader:
             pass
 
 
+def default_name(out: Path) -> str:
+    """The dataset name when none is given: the output folder's name, or its parent's for ``.../v1.0.0``."""
+    resolved = out.resolve()
+    if SEMVER.fullmatch(resolved.name) and resolved.parent.name:
+        return resolved.parent.name
+    return resolved.name
+
+
 def input_format(path: Path) -> str:
     """``labelstudio`` (a JSON array of tasks) or ``documents`` (canonical document JSONL)."""
     try:
@@ -127,62 +138,67 @@ def _validate(path: Path, ontology: Ontology, progress: Progress | None) -> Repo
     return validate_export(path, ontology=ontology, max_errors=None, progress=callback)
 
 
-def _validate_worker(path: str, ontology: Ontology, conn) -> None:  # runs in the validation process
-    try:
-        conn.send(("ok", _validate(Path(path), ontology, None)))
-    except BaseException as exc:  # noqa: BLE001 - sent back and re-raised in the parent
-        conn.send(("error", exc))
-    finally:
-        conn.close()
-
-
 class _Validation:
     """Validation of the export, in a second process while the build streams (on a multi-core machine).
 
     The build writes only into its temporary folder, and nothing is renamed into place unless the
     validation report is valid, so running both at once refuses invalid input exactly as running
-    validation first would, in about the time of the slower of the two.
+    validation first would, in about the time of the slower of the two.  If the child process
+    cannot run at all, validation runs here instead.
     """
 
     def __init__(self, path: Path, ontology: Ontology, progress: Progress | None, *, parallel: bool) -> None:
+        self._path, self._ontology, self._progress = path, ontology, progress
         self._report: Report | None = None
-        self._process = None
-        self._progress = progress
+        self._process: subprocess.Popen | None = None
         self._size = path.stat().st_size
         if not parallel:
             self._report = _validate(path, ontology, progress)
             return
-        import multiprocessing
+        import corpus_tools
 
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe(duplex=False)
-        self._process = context.Process(target=_validate_worker, args=(str(path), ontology, child), daemon=True)
-        self._process.start()
-        child.close()
+        env = dict(os.environ)
+        package_root = str(Path(corpus_tools.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        self._output = tempfile.TemporaryFile()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "corpus_tools.validation_worker"],
+            stdin=subprocess.PIPE, stdout=self._output, stderr=subprocess.DEVNULL, env=env,
+        )
+        try:
+            self._process.stdin.write(pickle.dumps((str(path), ontology)))  # type: ignore[union-attr]
+            self._process.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass  # the child died at once; result() falls back to validating here
         if progress is not None:
             progress("validate", 0, self._size)
 
     def result(self) -> Report:
-        if self._report is None:
-            try:
-                kind, payload = self._conn.recv()
-            except EOFError as exc:
-                raise CorpusToolsError("the validation process ended without a report") from exc
-            finally:
-                self._process.join()
-                self._process = None
-            if kind == "error":
-                raise payload
-            self._report = payload
-            if self._progress is not None:
-                self._progress("validate", self._size, self._size)
+        if self._report is not None:
+            return self._report
+        assert self._process is not None
+        self._process.wait()
+        self._process = None
+        self._output.seek(0)
+        data = self._output.read()
+        self._output.close()
+        try:
+            kind, payload = pickle.loads(data)
+        except Exception:  # noqa: BLE001 - the child could not run: validate here instead
+            kind, payload = "ok", _validate(self._path, self._ontology, self._progress)
+        if kind == "error":
+            raise payload
+        self._report = payload
+        if self._progress is not None:
+            self._progress("validate", self._size, self._size)
         return self._report
 
     def cancel(self) -> None:
         if self._process is not None:
-            self._process.terminate()
-            self._process.join()
+            self._process.kill()
+            self._process.wait()
             self._process = None
+            self._output.close()
 
 
 def _read_gold(path: Path) -> dict[str, Document]:
@@ -219,6 +235,13 @@ def _iter_documents(reader: _HashingReader) -> Iterator[tuple[int, Document]]:
                 yield line, Document.from_dict(json.loads(raw))
     if buffer.strip():
         yield line + 1, Document.from_dict(json.loads(buffer))
+
+
+def _release_arrow_memory() -> None:
+    """Hand memory that the Parquet writers freed back to the OS before the checks read everything."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _refusal(export: Path, report: Report) -> InvalidDataError:
@@ -286,7 +309,7 @@ def build_release(
         raise OutputError(f"{out} already exists; a release folder is never overwritten (choose another --out)")
     ontology = ontology or load_ontology()
     kind = input_format(export)
-    name = name or out.resolve().name
+    name = name or default_name(out)
 
     previous_manifest = None
     if previous is not None:
@@ -298,9 +321,9 @@ def build_release(
             )
         if splits is None and (previous / SPLITS_NAME).is_file():
             splits = previous / SPLITS_NAME
-    plan = read_splits(splits) if splits is not None else SplitPlan()
-    if ratios is not None and splits is None:
-        plan = SplitPlan(ratios=ratios)
+    if ratios is not None and splits is not None:
+        raise InputError(f"split ratios are fixed by the earlier {splits}; --ratios applies to a first release only")
+    plan = read_splits(splits) if splits is not None else SplitPlan(ratios=ratios or SplitPlan().ratios)
 
     gold_docs: dict[str, Document] = {}
     if gold is not None:
@@ -387,6 +410,7 @@ def build_release(
         )
         if progress is not None:
             progress("check", 0, None)
+        _release_arrow_memory()
         checks = check_release(tmp, ontology=ontology)
         report.extend(checks.problems)
         report.stats.update({"release": stats.to_dict(), "checks": checks.stats})

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from datasets import Features
 
-BATCH_ROWS = 2_000
+BATCH_ROWS = 500
 
 
 def classlabel_columns(features: Features) -> list[tuple[str, str | None, int]]:

@@ -464,3 +464,18 @@ def test_build_cli_json_is_the_report_and_exit_codes(tmp_path):
     report = json.loads(refused.stdout)
     assert report["valid"] is False and report["errors"] >= 1
     assert all(p["task_id"] == 1 for p in report["problems"] if p["severity"] == "error")
+
+
+def test_build_from_a_script_without_main_guard(tmp_path):
+    """The parallel validation must not re-import the caller's script (multiprocessing spawn would)."""
+    export = B.write_export(tmp_path / "a.json", B.simple_export(4))
+    script = tmp_path / "make_release.py"
+    script.write_text(
+        "from corpus_tools.build import build_release\n"
+        f"result = build_release({str(export)!r}, version='1.0.0', out={str(tmp_path / 'rel')!r})\n"
+        "print(result.report.valid, result.stats.documents)\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "4"]

@@ -124,3 +124,10 @@ def test_fast_tokenizer_is_used_only_where_it_agrees():
     safe = _safe_chars()
     assert {"ب", "\u0651", "\u0640", "\u200f", "١", "،", "😀", " "} <= safe
     assert not {"_", "²", "\U0001d400"} & safe  # \w disagrees with the regex classes here
+
+
+def test_default_name_skips_a_version_folder(tmp_path):
+    from corpus_tools.build import default_name
+
+    assert default_name(tmp_path / "arabic-news" / "v1.2.0") == "arabic-news"
+    assert default_name(tmp_path / "arabic-news") == "arabic-news"
