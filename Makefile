@@ -39,8 +39,9 @@ test: venv ls-venv lint
 test-fast: venv lint
 	$(BIN)/python -m pytest --basetemp=.pytest-tmp -p no:cacheprovider -m "not labelstudio and not browser and not hub and not slow" $(PYTEST_ARGS)
 
-demo: venv
-	@echo "make demo: not yet available (the demo lands with the sample-corpus issue)"
+# KEEP=1 leaves Label Studio running and prints its URL and login.
+demo: venv ls-venv
+	$(BIN)/corpus-tools demo $(if $(KEEP),--keep)
 
 clean:
 	rm -rf .pytest-tmp build dist *.egg-info

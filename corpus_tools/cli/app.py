@@ -14,6 +14,7 @@ import typer
 from corpus_tools import __version__
 from corpus_tools._text import redact
 from corpus_tools.cli import build as build_cli
+from corpus_tools.cli import demo as demo_cli
 from corpus_tools.cli import ingest as ingest_cli
 from corpus_tools.cli import ls as ls_cli
 from corpus_tools.cli import ontology as ontology_cli
@@ -51,12 +52,14 @@ def root(
     """
 
 
+# In the order of the data flow.
 app.add_typer(ontology_cli.app, name="ontology")
+app.command("ingest")(ingest_cli.ingest_command)
 app.add_typer(ls_cli.app, name="ls")
+app.command("validate")(validate_cli.validate_command)
 build_cli.register(app)
 publish_cli.register(app)
-app.command("ingest")(ingest_cli.ingest_command)
-app.command("validate")(validate_cli.validate_command)
+demo_cli.register(app)
 
 
 def main() -> None:

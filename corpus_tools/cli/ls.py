@@ -223,6 +223,45 @@ def import_command(
          + (f": {shown}" if present else "") + ".", quiet=quiet)
 
 
+@app.command("annotate")
+def annotate_command(
+    documents: Annotated[Path, typer.Argument(help="Canonical documents (JSONL, schemas/document.schema.json) whose"
+                                              " id is the article id of a task.", dir_okay=False)],
+    project: ProjectOption,
+    update: Annotated[bool, typer.Option("--update", help="Replace the result of this user's existing annotation"
+                                         " instead of leaving annotated tasks alone.")] = False,
+    ontology: OntologyOption = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Save canonical annotations as annotations of their tasks, as an annotator would.
+
+    Each document is checked against the ontology and the task's stored text before anything is
+    uploaded (any problem: exit 1, nothing uploaded). Idempotent: a task the key's user already
+    annotated is left alone unless --update, which replaces that annotation's result.
+    """
+    from corpus_tools.labelstudio.annotator import annotate_documents
+    from corpus_tools.ontology import load_ontology
+
+    onto = load_ontology(ontology)
+    client = _client(credentials)
+    target = client.find_project(project)
+    try:
+        report = annotate_documents(client, target, documents, ontology=onto, update=update)
+    except InvalidDataError as exc:
+        if exc.report is None:
+            raise
+        render_report(exc.report, as_json=as_json, quiet=quiet, title="Annotations refused")
+        raise typer.Exit(1) from None
+    if as_json:
+        echo_json(report.to_dict())
+        return
+    stats = report.stats
+    info(f"Project {target.id}: {stats['created']} annotations created, {stats['updated']} updated,"
+         f" {stats['already_annotated']} tasks already annotated by this user.", quiet=quiet)
+
+
 @app.command("export")
 def export_command(
     project: ProjectOption,

@@ -316,6 +316,21 @@ class LabelStudioClient:
             )
         return int(annotation.id)
 
+    def task_annotations(self, task_id: int) -> list[dict[str, object]]:
+        """The task's annotations as ``{id, completed_by, was_cancelled}`` (oldest first)."""
+        with self._errors(f"list the annotations of task {task_id}",
+                          not_found=f"no task with id {task_id} at {self.url}"):
+            annotations = self._sdk.annotations.list(id=task_id, ordering="id")
+        return [{"id": int(a.id), "completed_by": a.completed_by, "was_cancelled": bool(a.was_cancelled)}
+                for a in annotations]
+
+    def update_annotation(self, annotation_id: int, result: Sequence[Mapping[str, object]]) -> None:
+        """Replace an annotation's result, as an annotator saving a corrected annotation."""
+        with self._errors(f"update annotation {annotation_id}",
+                          not_found=f"no annotation with id {annotation_id} at {self.url}"):
+            self._sdk.annotations.update(id=annotation_id, result=[dict(r) for r in result],
+                                         request_options=NO_RETRY)
+
     def create_prediction(self, task_id: int, result: Sequence[Mapping[str, object]], *,
                           model_version: str, score: float | None = None) -> int:
         extra: dict[str, object] = {} if score is None else {"score": score}

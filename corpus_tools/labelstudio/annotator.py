@@ -1,0 +1,67 @@
+"""Apply canonical annotations to Label Studio tasks, as an annotator would save them.
+
+:func:`annotate_documents` reads canonical documents (JSONL, ``schemas/document.schema.json``),
+finds each document's task by article id and saves its spans and relations as an annotation
+by the key's user.  It is idempotent: a task that already has an annotation by this user is
+left alone, or, with ``update=True``, that annotation's result is replaced.  Every document is
+checked against the ontology and the task's stored text before anything is uploaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from corpus_tools.errors import InvalidDataError
+from corpus_tools.labelstudio.checks import UPLOAD_INVALID_RECORD, UPLOAD_UNKNOWN_ARTICLE, check_document
+from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
+from corpus_tools.labelstudio.importer import existing_articles, iter_jsonl
+from corpus_tools.labelstudio.tasks import document_to_result
+from corpus_tools.ontology import Ontology
+from corpus_tools.report import Report, make_problem
+from corpus_tools.spans import Document
+
+
+def _user_id(value: object) -> object:
+    return value.get("id") if isinstance(value, dict) else value
+
+
+def annotate_documents(client: LabelStudioClient, project: ProjectInfo, path: Path, *, ontology: Ontology,
+                       update: bool = False) -> Report:
+    """Save each document of ``path`` as an annotation of its task; returns a report with counts.
+
+    Raises :class:`InvalidDataError` (with the report) before uploading anything when a line is
+    not a valid document, names no task of the project, or does not fit the ontology or the text.
+    """
+    report = Report()
+    documents: list[tuple[int, Document]] = []
+    for line, _, _, record in iter_jsonl(path, "document.schema.json", UPLOAD_INVALID_RECORD, report):
+        documents.append((line, Document.from_dict(record)))
+    tasks, _ = existing_articles(client, project)
+    planned: list[tuple[int, Document]] = []
+    for line, doc in documents:
+        task_id = tasks.get(doc.id)
+        if task_id is None:
+            report.add(make_problem(UPLOAD_UNKNOWN_ARTICLE, f"Document {doc.id!r} is not a task of project"
+                                    f" {project.id}; import its article first.", file=str(path), line=line))
+            continue
+        report.extend(check_document(doc, ontology, text=client.get_task_text(task_id), file=str(path), line=line,
+                                     task_id=task_id))
+        planned.append((task_id, doc))
+    if not report.valid:
+        raise InvalidDataError(f"{report.error_count} problems in {path}; nothing was uploaded", report)
+    me = client.whoami()["id"]
+    created = updated = unchanged = 0
+    for task_id, doc in planned:
+        result = document_to_result(doc.entities, doc.relations, doc.text)
+        mine = [a for a in client.task_annotations(task_id) if _user_id(a["completed_by"]) == me]
+        if not mine:
+            client.create_annotation(task_id, result)
+            created += 1
+        elif update:
+            client.update_annotation(int(mine[-1]["id"]), result)
+            updated += 1
+        else:
+            unchanged += 1
+    report.stats = {"documents": len(documents), "created": created, "updated": updated,
+                    "already_annotated": unchanged}
+    return report
