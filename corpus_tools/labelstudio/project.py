@@ -9,7 +9,6 @@ keep those results but could no longer show or edit them.
 
 from __future__ import annotations
 
-import html
 import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -18,39 +17,12 @@ from typing import Literal
 
 from corpus_tools.errors import ConfigChangeRefused, LabelStudioError
 from corpus_tools.generate import ontology_to_labelstudio_config
+from corpus_tools.guidelines import ontology_to_instructions  # the project instructions annotators see
 from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
 from corpus_tools.ontology import Ontology
 
 SetupAction = Literal["created", "updated", "unchanged"]
 MIN_TITLE, MAX_TITLE = 3, 50  # Label Studio's limits
-
-
-def ontology_to_instructions(ontology: Ontology) -> str:
-    """Short annotator instructions (HTML, shown by Label Studio) generated from the ontology glossary."""
-    esc = html.escape
-    parts = [
-        f"<h3>{esc(ontology.name)} {esc(ontology.version)}</h3>",
-        "<p>Select each mention of an entity and press its label (or hotkey). Offsets are exact: select the"
-        " name only, without a leading clitic (و ف ب ل ك), surrounding spaces or punctuation.</p>",
-        "<ul>",
-    ]
-    for e in ontology.entities:
-        parts.append(f"<li><b>{esc(e.label)}</b> ({esc(e.name_ar)}, {esc(e.name_en)};"
-                     f" key <code>{esc(e.hotkey)}</code>): {esc(e.definition)}</li>")
-    parts.append("</ul>")
-    if ontology.relations:
-        parts += ["<p>Relations go from the head (Arg-1) to the tail (Arg-2): select the head region, press"
-                  " <i>Create Relation</i> (Alt+R), click the tail, then choose the relation label.</p>", "<ul>"]
-        for r in ontology.relations:
-            sym = "; symmetric" if r.symmetric else ""
-            parts.append(f"<li><b>{esc(r.label)}</b> ({esc('/'.join(r.head))} → {esc('/'.join(r.tail))}{sym}):"
-                         f" {esc(r.definition)}</li>")
-        parts.append("</ul>")
-    overlap = {"forbid": "Spans may not overlap.", "nested": "A span may lie inside another but may not cross it.",
-               "any": "Spans may overlap."}.get(ontology.overlap, "")
-    if overlap:
-        parts.append(f"<p>{overlap}</p>")
-    return "".join(parts)
 
 
 def config_labels(label_config: str) -> set[str]:
