@@ -92,10 +92,9 @@ def _key_rules(ontology: Ontology) -> list[str]:
     ]
 
 
-def _label_chip(label: str, colour: str) -> str:
-    if _HEX_COLOUR.fullmatch(colour):
-        return f'<span style="background:{colour};color:#fff;padding:0 4px">{escape(label)}</span>'
-    return f"<b>{escape(label)}</b>"
+def _colour(colour: str) -> str:
+    # Label Studio strips style attributes from instructions, so the colour is shown as text.
+    return f"<code>{colour}</code>" if _HEX_COLOUR.fullmatch(colour) else ""
 
 
 def ontology_to_instructions(ontology: Ontology) -> str:
@@ -109,16 +108,17 @@ def ontology_to_instructions(ontology: Ontology) -> str:
     out += [f"<li>{rule}</li>" for rule in _key_rules(ontology)]
     out.append("</ol>")
     out.append("<h4>Entity labels</h4>")
-    out.append("<table><tr><th>Label</th><th>Key</th><th>Meaning</th></tr>")
+    # Written as Label Studio stores it (explicit <tbody>), so `ls setup` can tell when nothing changed.
+    out.append("<table><tbody><tr><th>Label</th><th>Key</th><th>Colour</th><th>Meaning</th></tr>")
     for e in ontology.entities:
         out.append(
-            f"<tr><td>{_label_chip(e.label, e.color)} {_ar(e.name_ar)}</td><td><kbd>{escape(e.hotkey)}</kbd></td>"
-            f"<td>{escape(e.definition)}</td></tr>"
+            f"<tr><td><b>{escape(e.label)}</b> {_ar(e.name_ar)}</td><td><kbd>{escape(e.hotkey)}</kbd></td>"
+            f"<td>{_colour(e.color)}</td><td>{escape(e.definition)}</td></tr>"
         )
-    out.append("</table>")
+    out.append("</tbody></table>")
     if ontology.relations:
         out.append("<h4>Relations (head → tail)</h4>")
-        out.append("<table><tr><th>Relation</th><th>Head → tail</th><th>Meaning</th></tr>")
+        out.append("<table><tbody><tr><th>Relation</th><th>Head → tail</th><th>Meaning</th></tr>")
         for r in ontology.relations:
             arrow = "↔" if r.symmetric else "→"
             sides = f"{escape(', '.join(r.head))} {arrow} {escape(', '.join(r.tail))}"
@@ -127,6 +127,6 @@ def ontology_to_instructions(ontology: Ontology) -> str:
                 f"<tr><td><code>{escape(r.label)}</code></td><td>{sides}</td>"
                 f"<td>{escape(r.definition)}{note}</td></tr>"
             )
-        out.append("</table>")
+        out.append("</tbody></table>")
     out.append("</div>")
     return "\n".join(out) + "\n"

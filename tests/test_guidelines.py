@@ -76,7 +76,7 @@ def test_instructions_are_well_formed_and_cover_every_label(ontology):
     for e in ontology.entities:
         assert e.label in text and e.definition in text and e.name_ar in text
         assert f"<kbd>{e.hotkey}</kbd>" in html
-        assert f"background:{e.color}" in html
+        assert f"<code>{e.color}</code>" in html
     for r in ontology.relations:
         assert r.label in text
     assert "لأمم المتحدة" in text and "وبغداد" in text
@@ -107,5 +107,5 @@ def test_instructions_escape_ontology_text(ontology):
     text = "".join(root.itertext())
     assert evil_label in text and "<script>alert(1)</script> & co" in text and "R&<D>" in text
     assert "<script>" not in html and "&lt;script&gt;" in html
-    assert "onmouseover" not in html  # an invalid colour is dropped, not escaped into a style attribute
+    assert "onmouseover" not in html  # an invalid colour is dropped, not escaped into the page
     assert not any(el.tag in ("script", "i") for el in root.iter())

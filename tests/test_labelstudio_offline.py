@@ -176,7 +176,7 @@ def test_any_span_that_fits_the_text_passes(ontology, text, data):
 def test_instructions_and_config_labels_come_from_the_ontology(ontology):
     html = ontology_to_instructions(ontology)
     for entity in ontology.entities:
-        assert f">{entity.label}</span>" in html and entity.name_ar in html
+        assert f"<b>{entity.label}</b>" in html and entity.name_ar in html
     assert "PHYS.Located" in html and "<script" not in html
     assert config_labels(ontology_to_labelstudio_config(ontology)) == (
         set(ontology.entity_labels) | set(ontology.relation_labels))
