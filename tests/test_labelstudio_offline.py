@@ -197,3 +197,16 @@ def test_summarize_export_counts_a_stream(tmp_path):
     s = summarize_export(path, 7)
     assert (s.tasks, s.unannotated_tasks, s.annotations, s.cancelled_annotations, s.predictions, s.relations,
             s.annotators, s.project_id) == (2, 1, 2, 1, 1, 1, 2, 7)
+            s.annotators, s.project_id) == (2, 1, 2, 1, 1, 1, 2, 7)
+
+
+def test_first_run_arguments_survive_a_password_starting_with_a_dash():
+    import argparse
+
+    creds = srv.Credentials(url="", email="a@example.com", password="-Xy_3-dash", api_key="-" + "a" * 39)
+    parser = argparse.ArgumentParser()
+    for flag in ("--username", "--password", "--user-token"):
+        parser.add_argument(flag)
+    parser.add_argument("--enable-legacy-api-token", action="store_true")
+    parsed = parser.parse_args(srv._first_run_args(creds))
+    assert (parsed.username, parsed.password, parsed.user_token) == (creds.email, creds.password, creds.api_key)

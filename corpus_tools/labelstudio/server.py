@@ -251,8 +251,9 @@ def server_env(
 
 
 def _first_run_args(credentials: Credentials) -> list[str]:
-    return ["--username", credentials.email, "--password", credentials.password,
-            "--user-token", credentials.api_key, "--enable-legacy-api-token"]
+    # ``--opt=value``: a random password may start with "-", which argparse would take for an option.
+    return [f"--username={credentials.email}", f"--password={credentials.password}",
+            f"--user-token={credentials.api_key}", "--enable-legacy-api-token"]
 
 
 def is_initialised(data_dir: Path) -> bool:
