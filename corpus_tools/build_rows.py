@@ -13,7 +13,7 @@ from itertools import combinations
 from pathlib import Path
 
 from corpus_tools.card import ReleaseStats, SplitLayout
-from corpus_tools.fastbio import encode_bio, whole_token_spans
+from corpus_tools.fastbio import encode_bio_arrays, whole_token_spans
 from corpus_tools.generate import RELEASE_CONFIGS, ontology_to_features
 from corpus_tools.labelstudio.export import (
     AnnotationRecord,
@@ -27,6 +27,7 @@ from corpus_tools.report import Report, define_code, make_problem
 from corpus_tools.shards import ShardWriter
 from corpus_tools.spans import Document, Relation, Span
 from corpus_tools.splits import SplitPlan
+from corpus_tools.token_batches import token_row, tokens_batch
 
 STAGE = "build"
 GOLD_AMBIGUOUS = define_code(
@@ -145,7 +146,7 @@ class Builder:
         self.texts: dict[bytes, tuple[str, str]] = {}
 
     # -- writers ---------------------------------------------------------------------------------
-    def _write(self, config: str, split: str, row: dict) -> None:
+    def _write(self, config: str, split: str, row: object) -> None:
         writer = self.writers.get((config, split))
         if writer is None:
             writer = self.writers[(config, split)] = ShardWriter(
@@ -154,6 +155,7 @@ class Builder:
                 self.schemas[config],
                 row_group_rows=self.row_group_rows,
                 max_shard_bytes=self.max_shard_bytes,
+                **({"make_batch": tokens_batch} if config == "tokens" else {}),
             )
         writer.write(row)
 
@@ -284,14 +286,11 @@ class Builder:
         spans = [s for s in doc.entities if s.label in self.entity_ids]
         if self.span_mode != "exact":
             spans = whole_token_spans(doc.text, spans)
-        bio = encode_bio(doc.text, spans, self.bio_ids)
+        bio = encode_bio_arrays(doc.text, spans, self.bio_ids)
         for s in bio.unencodable:
             counts.unencodable[s.label] += 1
-        counts.tokens += len(bio.tokens)
-        tags = bio.tags
-        self._write("tokens", split, {
-            "id": doc.id, "tokens": bio.tokens, "token_start": bio.starts, "token_end": bio.ends, "ner_tags": tags,
-        })
+        counts.tokens += len(bio.starts)
+        self._write("tokens", split, token_row(doc.id, doc.text, bio))
         # relations
         by_id = {s["id"]: s for s in entities}
         for rel in relations:

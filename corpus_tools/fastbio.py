@@ -53,13 +53,18 @@ def char_classes() -> np.ndarray:
     return table
 
 
-def base_offset_arrays(text: str) -> tuple[np.ndarray, np.ndarray]:
+def code_points(text: str) -> np.ndarray:
+    """The code points of ``text`` as an array (lone surrogates kept as their values)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+
+
+def base_offset_arrays(text: str, codes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Start and end offsets of the base tokens as arrays: runs of word characters, single punctuation.
 
     This is what ``_BASE_TOKEN.finditer`` matches (its word alternative is greedy and the two classes
     are disjoint), computed from one table look-up per character instead of one match object per token.
     """
-    classes = char_classes()[np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")]
+    classes = char_classes()[code_points(text) if codes is None else codes]
     word = classes == _WORD
     punct = classes == _PUNCT
     before = np.zeros_like(word)
@@ -77,42 +82,61 @@ def base_offsets(text: str) -> tuple[list[int], list[int]]:
     return starts.tolist(), ends.tolist()
 
 
+@dataclass
+class BioArrays:
+    """:func:`encode_bio_arrays`: token offsets and tag ids as arrays, plus what bulk writers need."""
+
+    codes: np.ndarray  # code points of the text
+    starts: np.ndarray
+    ends: np.ndarray
+    tags: np.ndarray  # tag ids
+    unencodable: list[Span]
+
+
+def encode_bio_arrays(text: str, spans: Sequence[Span], tag_ids: Mapping[str, int]) -> BioArrays:
+    """:func:`encode_bio` with ``tag_ids``, as arrays (no per-token Python objects)."""
+    flat, unencodable = select_flat(spans)
+    codes = code_points(text)
+    starts, ends = base_offset_arrays(text, codes)
+    # Cut tokens at span edges strictly inside them (several cuts in one token split it several times).
+    edges = {s.start for s in spans} | {s.end for s in spans}
+    if edges and len(starts):
+        cuts = np.fromiter(edges, dtype=np.int64, count=len(edges))
+        at = np.searchsorted(starts, cuts, side="right") - 1
+        cuts = cuts[(at >= 0) & (starts[at] < cuts) & (cuts < ends[at])]
+        if len(cuts):
+            starts = np.sort(np.concatenate([starts, cuts]))
+            ends = np.sort(np.concatenate([ends, cuts]))
+    tags = np.full(len(starts), tag_ids["O"], dtype=np.int64)
+    if flat:
+        n = len(starts)
+        firsts = np.searchsorted(starts, [s.start for s in flat]).tolist()
+        lasts = np.searchsorted(ends, [s.end for s in flat]).tolist()
+        for span, first, last in zip(flat, firsts, lasts, strict=True):
+            if first >= n or starts[first] != span.start or last >= n or ends[last] != span.end or last < first:
+                unencodable.append(span)
+                continue
+            tags[first] = tag_ids[f"B-{span.label}"]
+            tags[first + 1:last + 1] = tag_ids[f"I-{span.label}"]
+    unencodable.sort(key=lambda s: (s.start, s.end, s.label, s.id))
+    return BioArrays(codes, starts, ends, tags, unencodable)
+
+
 def encode_bio(text: str, spans: Sequence[Span], tag_ids: Mapping[str, int] | None = None) -> BioLists:
     """Tokens cut at every span edge, their offsets, BIO tags and the unencodable spans.
 
     With ``tag_ids`` (tag name -> ClassLabel id), ``tags`` holds ids instead of names.
     """
-    flat, unencodable = select_flat(spans)
-    starts, ends = base_offsets(text)
-    # Cut tokens at span edges strictly inside them; descending, so indices stay valid.
-    for cut in sorted({s.start for s in spans} | {s.end for s in spans}, reverse=True):
-        i = bisect_right(starts, cut) - 1
-        if i >= 0 and starts[i] < cut < ends[i]:
-            starts.insert(i + 1, cut)
-            ends.insert(i + 1, ends[i])
-            ends[i] = cut
-    tags: list = ["O" if tag_ids is None else tag_ids["O"]] * len(starts)
-    for span in flat:
-        first = bisect_left(starts, span.start)
-        last = bisect_left(ends, span.end)
-        if (
-            first >= len(starts)
-            or starts[first] != span.start
-            or last >= len(ends)
-            or ends[last] != span.end
-            or last < first
-        ):
-            unencodable.append(span)
-            continue
-        begin, inside = f"B-{span.label}", f"I-{span.label}"
-        if tag_ids is not None:
-            begin, inside = tag_ids[begin], tag_ids[inside]
-        tags[first] = begin
-        for i in range(first + 1, last + 1):
-            tags[i] = inside
-    unencodable.sort(key=lambda s: (s.start, s.end, s.label, s.id))
+    names = None
+    if tag_ids is None:
+        names = ["O", *sorted({f"{prefix}-{s.label}" for s in spans for prefix in "BI"})]
+        tag_ids = {name: i for i, name in enumerate(names)}
+    bio = encode_bio_arrays(text, spans, tag_ids)
+    starts, ends, tags = bio.starts.tolist(), bio.ends.tolist(), bio.tags.tolist()
+    if names is not None:
+        tags = [names[t] for t in tags]
     tokens = [text[s:e] for s, e in zip(starts, ends, strict=True)]
-    return BioLists(tokens, starts, ends, tags, unencodable)
+    return BioLists(tokens, starts, ends, tags, bio.unencodable)
 
 
 def whole_token_spans(text: str, spans: Sequence[Span]) -> list[Span]:

@@ -11,8 +11,9 @@ its file reaches ``max_shard_bytes``.  Shards are written under temporary names 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -25,10 +26,19 @@ COMPRESSION = "zstd"
 CHUNK_ROWS = 64
 # A row group is also closed once it holds this much Arrow data, so long documents keep memory flat.
 MAX_GROUP_BYTES = 32 * 1024 * 1024
+BatchMaker = Callable[[Sequence[Any], pa.Schema], pa.RecordBatch]
+
+
+def pylist_batch(rows: Sequence[dict], schema: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist(rows, schema=schema)
 
 
 class ShardWriter:
-    """Writes the rows of one config split into ``directory``."""
+    """Writes the rows of one config split into ``directory``.
+
+    Rows are dicts by default; ``make_batch`` turns a chunk of rows of another form into a record
+    batch of ``schema`` (see :mod:`corpus_tools.token_batches`).
+    """
 
     def __init__(
         self,
@@ -38,6 +48,7 @@ class ShardWriter:
         *,
         row_group_rows: int = ROW_GROUP_ROWS,
         max_shard_bytes: int = MAX_SHARD_BYTES,
+        make_batch: BatchMaker = pylist_batch,
     ) -> None:
         if row_group_rows < 1 or max_shard_bytes < 1:
             raise ValueError("row_group_rows and max_shard_bytes must be positive")
@@ -46,9 +57,10 @@ class ShardWriter:
         self.schema = schema
         self.row_group_rows = row_group_rows
         self.max_shard_bytes = max_shard_bytes
+        self._make_batch = make_batch
         self.num_rows = 0
         self.num_bytes = 0  # Arrow (in-memory) size, reported as num_bytes in the card
-        self._buffer: list[dict] = []
+        self._buffer: list[Any] = []
         self._batches: list[pa.RecordBatch] = []
         self._batched_rows = 0
         self._batched_bytes = 0
@@ -57,7 +69,7 @@ class ShardWriter:
         self._writer: pq.ParquetWriter | None = None
         self._part_rows = 0
 
-    def write(self, row: dict) -> None:
+    def write(self, row: Any) -> None:
         self._buffer.append(row)
         if len(self._buffer) >= CHUNK_ROWS or self._batched_rows + len(self._buffer) >= self.row_group_rows:
             self._to_batch()
@@ -66,7 +78,7 @@ class ShardWriter:
 
     def _to_batch(self) -> None:
         if self._buffer:
-            batch = pa.RecordBatch.from_pylist(self._buffer, schema=self.schema)
+            batch = self._make_batch(self._buffer, self.schema)
             self._batches.append(batch)
             self._batched_rows += len(self._buffer)
             self._batched_bytes += batch.nbytes

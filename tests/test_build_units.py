@@ -139,3 +139,28 @@ def test_default_name_skips_a_version_folder(tmp_path):
 
     assert default_name(tmp_path / "arabic-news" / "v1.2.0") == "arabic-news"
     assert default_name(tmp_path / "arabic-news") == "arabic-news"
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(text_and_spans(), min_size=1, max_size=5))
+def test_tokens_batch_equals_from_pylist(cases):
+    import pyarrow as pa
+
+    from corpus_tools.fastbio import encode_bio_arrays
+    from corpus_tools.generate import ontology_to_features
+    from corpus_tools.ontology import load_ontology
+    from corpus_tools.token_batches import token_row, tokens_batch
+
+    ontology = load_ontology()
+    schema = ontology_to_features(ontology)["tokens"].arrow_schema
+    tag_ids = {label: i for i, label in enumerate(ontology.bio_labels)}
+    rows = [token_row(f"d{i}", text, encode_bio_arrays(text, spans, tag_ids)) for i, (text, spans) in enumerate(cases)]
+    expected = []
+    for i, (text, spans) in enumerate(cases):
+        bio = encode_bio(text, spans, tag_ids)
+        expected.append({"id": f"d{i}", "tokens": bio.tokens, "token_start": bio.starts, "token_end": bio.ends,
+                         "ner_tags": bio.tags})
+    assert [row.to_dict() for row in rows] == expected
+    batch, reference = tokens_batch(rows, schema), pa.RecordBatch.from_pylist(expected, schema=schema)
+    assert batch.equals(reference) and batch.schema.equals(reference.schema, check_metadata=True)
+    assert batch.nbytes == reference.nbytes  # the card's num_bytes and the row-group size cap use it
