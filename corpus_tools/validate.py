@@ -122,31 +122,37 @@ class _Run:
                 )
         self.semantic.check_task(task, root, out)
 
-    def document(self, doc: object, line: int | None, out: list[Problem]) -> None:
+    def document(self, doc: object, line: int | None, out: list[Problem], *, file: str | None = None,
+                 task_id: int | str | None = None) -> None:
         if type(doc) is not dict:
             out.append(
                 make_problem(
                     C.DOCUMENT_NOT_OBJECT,
                     f"The line holds {type(doc).__name__}, not a document object; write one JSON object per line.",
+                    file=file,
                     line=line,
+                    task_id=task_id,
                     json_path="$",
                 )
             )
             return
         if not self.document_schema.is_valid(doc):
             meta = doc.get("meta")
+            if task_id is None and isinstance(meta, dict):
+                task_id = meta.get("task_id")
             for error in self.document_schema.details(doc):
                 out.append(
                     make_problem(
                         C.DOCUMENT_SCHEMA,
                         f"{describe(error)}; fix the value at {error.json_path} to match"
                         " schemas/document.schema.json.",
+                        file=file,
                         line=line,
-                        task_id=meta.get("task_id") if isinstance(meta, dict) else None,
+                        task_id=task_id,
                         json_path=error.json_path,
                     )
                 )
-        self.semantic.check_document(doc, out, line=line)
+        self.semantic.check_document(doc, out, line=line, file=file, task_id=task_id)
 
     def stats(self) -> dict[str, object]:
         return dict(self.semantic.counts)
@@ -170,11 +176,15 @@ def validate_task(task: Mapping[str, Any], *, ontology: Ontology | None = None,
     return out
 
 
-def validate_document(doc: Mapping[str, Any], *, ontology: Ontology | None = None,
-                      line: int | None = None) -> list[Problem]:
-    """Every problem of one canonical document (``schemas/document.schema.json`` plus semantic checks)."""
+def validate_document(doc: Mapping[str, Any], *, ontology: Ontology | None = None, line: int | None = None,
+                      file: str | None = None, task_id: int | str | None = None) -> list[Problem]:
+    """Every problem of one canonical document (``schemas/document.schema.json`` plus semantic checks).
+
+    ``file``, ``line`` and ``task_id`` locate the problems (``task_id`` defaults to the document's
+    ``meta.task_id``); JSON paths start at the document (``$.entities[2].label``).
+    """
     out: list[Problem] = []
-    _Run(ontology or _default_ontology()).document(doc, line, out)
+    _Run(ontology or _default_ontology()).document(doc, line, out, file=file, task_id=task_id)
     return out
 
 

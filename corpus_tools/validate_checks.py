@@ -60,18 +60,20 @@ def _show(ch: str) -> str:
 class _Where:
     """Location shared by every problem of one annotation (or document)."""
 
-    __slots__ = ("out", "task_id", "annotation_id", "line")
+    __slots__ = ("out", "task_id", "annotation_id", "line", "file")
 
-    def __init__(self, out: list[Problem], task_id: Any, annotation_id: Any = None, line: int | None = None):
+    def __init__(self, out: list[Problem], task_id: Any, annotation_id: Any = None, line: int | None = None,
+                 file: str | None = None):
         self.out = out
         self.task_id = task_id
         self.annotation_id = annotation_id
         self.line = line
+        self.file = file
 
     def add(self, code: str, message: str, path: str, **details: object) -> None:
         self.out.append(
-            make_problem(code, message, task_id=self.task_id, annotation_id=self.annotation_id, line=self.line,
-                         json_path=path, details=details)
+            make_problem(code, message, file=self.file, task_id=self.task_id, annotation_id=self.annotation_id,
+                         line=self.line, json_path=path, details=details)
         )
 
 
@@ -633,12 +635,16 @@ class SemanticChecker:
 
     # ------------------------------------------------------------------ canonical documents
     def check_document(self, doc: Mapping[str, Any], out: list[Problem], *, root: str = "$",
-                       line: int | None = None) -> None:
-        """Semantic checks of one canonical document (spans, relations), located by line and path."""
+                       line: int | None = None, file: str | None = None, task_id: Any = None) -> None:
+        """Semantic checks of one canonical document (spans, relations), located by file, line and path.
+
+        ``task_id`` defaults to the document's ``meta.task_id``.
+        """
         meta = doc.get("meta")
-        task_id = meta.get("task_id") if type(meta) is dict else None
+        if task_id is None and type(meta) is dict:
+            task_id = meta.get("task_id")
         annotation_id = meta.get("annotation_id") if type(meta) is dict else None
-        where = _Where(out, task_id, annotation_id, line)
+        where = _Where(out, task_id, annotation_id, line, file)
         text = doc.get("text")
         if type(text) is not str:
             return

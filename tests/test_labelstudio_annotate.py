@@ -72,7 +72,33 @@ def test_annotate_refuses_bad_documents_and_uploads_nothing(ls_server, ls_projec
     docs = write_jsonl(tmp_path / "docs.jsonl", [good.to_dict(), bad.to_dict(), unknown.to_dict()])
     result = _cli(ls_server, "ls", "annotate", str(docs), "--project", str(project.id), "--json")
     assert result.returncode == 1
-    codes = sorted((p["code"], p.get("line")) for p in json.loads(result.stdout)["problems"])
-    assert ("upload-unknown-label", 2) in codes and ("upload-dangling-relation", 2) in codes
-    assert ("upload-unknown-article", 3) in codes
+    found = sorted((p["code"], p.get("line"), p.get("json_path")) for p in json.loads(result.stdout)["problems"])
+    assert found == [
+        ("relation-dangling", 2, "$.relations[0].tail"),
+        ("span-unknown-label", 2, "$.entities[0].label"),
+        ("upload-unknown-article", 3, "$.id"),
+    ]
     assert _annotations(client, project.id, tmp_path) == []
+
+
+def test_annotate_reports_warnings_and_uploads(ls_server, ls_project, ontology, tmp_path):
+    client = ls_server.client()
+    project = ls_project()
+    import_articles(client, project, write_jsonl(tmp_path / "a.jsonl", [article("ann-1", CLITIC_TEXT)]),
+                    ontology=ontology)
+    inside = len(PER_PREFIX + "بغ")  # inside بغداد, after letters that are no proclitic: a warning
+    doc = Document(id="ann-1", text=CLITIC_TEXT, entities=[make_span(CLITIC_TEXT, inside, inside + len("داد"), "GPE",
+                                                                     "w1")])
+    docs = write_jsonl(tmp_path / "docs.jsonl", [doc.to_dict()])
+    result = _cli(ls_server, "ls", "annotate", str(docs), "--project", str(project.id), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["valid"], report["stats"]["created"]) == (True, 1)
+    [task_id] = [t for t, _ in client.iter_task_data(project.id)]
+    assert [(p["code"], p["severity"], p.get("line"), p.get("json_path"), p.get("task_id"))
+            for p in report["problems"]] == [("span-left-edge-inside-word", "warning", 1, "$.entities[0].start",
+                                              task_id)]
+    again = _cli(ls_server, "ls", "annotate", str(docs), "--project", str(project.id))
+    assert again.returncode == 0 and "[span-left-edge-inside-word]" in again.stderr
+    [record] = _annotations(client, project.id, tmp_path)
+    assert [(s.start, s.end) for s in record.entities] == [(inside, inside + len("داد"))]

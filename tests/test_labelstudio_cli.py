@@ -153,7 +153,7 @@ def test_cli_refuses_invalid_predictions_with_exit_1(ls_server, tmp_path):
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     assert sorted((p["code"], p.get("json_path")) for p in report["problems"]) == [
-        ("upload-missing-model-version", "$.meta.model_version"), ("upload-unknown-label", "$.entities[0].label")]
+        ("span-unknown-label", "$.entities[0].label"), ("upload-missing-model-version", "$.meta.model_version")]
     assert ls_server.client().count_tasks(project["project_id"]) == 0
 
 

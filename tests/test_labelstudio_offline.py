@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,15 @@ from hypothesis import strategies as st
 from corpus_tools.errors import LabelStudioError, ServerSetupError
 from corpus_tools.generate import ontology_to_labelstudio_config
 from corpus_tools.labelstudio import server as srv
-from corpus_tools.labelstudio.checks import check_document, labels_used
+from corpus_tools.labelstudio.checks import blocking, check_document, labels_used
 from corpus_tools.labelstudio.client import Connection, resolve_connection
-from corpus_tools.labelstudio.importer import TaskIndex, id_ranges
+from corpus_tools.labelstudio.importer import TaskIndex, id_ranges, read_predictions
 from corpus_tools.labelstudio.project import config_labels, ontology_to_instructions
 from corpus_tools.labelstudio.snapshot import summarize_export
 from corpus_tools.labelstudio.tasks import document_to_result
+from corpus_tools.report import Report
 from corpus_tools.spans import Document, Relation, Span, make_span
+from corpus_tools.validate import validate_document
 
 TEXT = "😀 زار محمد بن سلمان باريس 🇫🇷 أمس\nوبغداد"
 
@@ -136,40 +139,89 @@ def _doc(entities, relations=()):
     return Document("d", TEXT, list(entities), list(relations))
 
 
-def test_check_document_locates_every_problem(ontology):
+def test_check_document_reports_the_validator_codes_located(ontology):
     per_start = len("😀 زار ")
     gpe_start = len("😀 زار محمد بن سلمان ")
     per = make_span(TEXT, per_start, per_start + len("محمد بن سلمان"), "PER", "per")
     gpe = make_span(TEXT, gpe_start, gpe_start + len("باريس"), "GPE", "gpe")
+    ams_start = len("😀 زار محمد بن سلمان باريس 🇫🇷 ")
+    inside_start = len("😀 زار محمد بن سلمان باريس 🇫🇷 أمس\nوبغ")  # after وبغ, which is no proclitic
     doc = _doc(
-        [per, gpe, Span(0, 1, "WEAPON", "w", "😀"), Span(3, 999, "GPE", "far", "x"),
-         Span(per_start, per_start + 4, "PER", "per", "محمود"), make_span(TEXT, per_start + 8, gpe_start, "ORG",
-                                                                          "cross")],
+        [per, gpe,
+         Span(0, 1, "WEAPON", "w", "😀"),
+         Span(3, 999, "GPE", "far", "x"),
+         Span(per_start, per_start + len("محمد"), "PER", "per", "محمود"),
+         make_span(TEXT, per_start + len("محمد بن "), gpe_start + len("باريس"), "ORG", "cross"),
+         make_span(TEXT, ams_start, ams_start + len("أمس\n"), "LOC", "edge"),
+         make_span(TEXT, inside_start, len(TEXT), "GPE", "inside")],
         [Relation("per", "gpe", "PHYS.Located"), Relation("gpe", "per", "PHYS.Located"),
          Relation("per", "nope", "PHYS.Located"), Relation("per", "gpe", "LIKES")],
     )
-    found = sorted((p.code, p.json_path) for p in check_document(doc, ontology, text=TEXT, line=4, file="p.jsonl"))
-    assert found == [
-        ("upload-dangling-relation", "$.relations[2].tail"),
-        ("upload-duplicate-span-id", "$.entities[4].id"),
-        ("upload-offsets-out-of-range", "$.entities[3]"),
-        ("upload-relation-domain", "$.relations[1]"),
-        ("upload-span-overlap", "$.entities[5]"),
-        ("upload-span-text-mismatch", "$.entities[4].text"),
-        ("upload-unknown-label", "$.entities[2].label"),
-        ("upload-unknown-relation", "$.relations[3].label"),
+    problems = check_document(doc, ontology, text=TEXT, file="p.jsonl", line=4, task_id=12)
+    assert sorted((p.code, p.json_path, p.severity) for p in problems) == [
+        ("relation-dangling", "$.relations[2].tail", "error"),
+        ("relation-domain", "$.relations[1]", "error"),
+        ("relation-range", "$.relations[1]", "error"),
+        ("relation-unknown-label", "$.relations[3].label", "error"),
+        ("span-duplicate-id", "$.entities[4].id", "error"),
+        ("span-edge-whitespace", "$.entities[6].end", "error"),
+        ("span-left-edge-inside-word", "$.entities[7].start", "warning"),
+        ("span-out-of-range", "$.entities[3].end", "error"),
+        ("span-overlap", "$.entities[5]", "error"),
+        ("span-text-mismatch", "$.entities[4].text", "error"),
+        ("span-unknown-label", "$.entities[2].label", "error"),
     ]
-    other = check_document(_doc([per]), ontology, text=TEXT + " ")
-    assert [(p.code, p.json_path) for p in other] == [("upload-text-mismatch", "$.text")]
+    assert {(p.file, p.line, p.task_id) for p in problems} == {("p.jsonl", 4, 12)}
+    assert [p.code for p in problems if p not in blocking(problems)] == ["span-left-edge-inside-word"]
+    # the same rules and locations as `corpus-tools validate` on the same document
+    assert check_document(doc.to_dict(), ontology, file="p.jsonl", line=4, task_id=12) == validate_document(
+        doc.to_dict(), ontology=ontology, file="p.jsonl", line=4, task_id=12)
+
+
+def test_check_document_upload_specific_problems(ontology):
+    per_start = len("😀 زار ")
+    per = make_span(TEXT, per_start, per_start + len("محمد"), "PER", "per")
+    other = check_document(_doc([per]), ontology, text=TEXT + " ", task_id=7)
+    assert [(p.code, p.json_path, p.task_id) for p in other] == [("upload-text-mismatch", "$.text", 7)]
+    no_id = check_document(_doc([make_span(TEXT, per_start, per_start + len("محمد"), "PER")]), ontology, text=TEXT)
+    assert [(p.code, p.json_path) for p in no_id] == [("document-schema", "$.entities[0].id")]
+
+
+def test_a_document_twice_in_predictions_is_the_validator_duplicate_id(tmp_path):
+    doc = {"id": "d", "text": "نص", "entities": [], "relations": [], "meta": {"model_version": "m1"}}
+    path = tmp_path / "p.jsonl"
+    path.write_text("\n".join(json.dumps(d, ensure_ascii=False) for d in [doc, {**doc, "meta": {}}]) + "\n",
+                    encoding="utf-8")
+    report = Report()
+    assert list(read_predictions(path, report)) == ["d"]
+    assert [(p.code, p.line, p.json_path) for p in report] == [
+        ("upload-missing-model-version", 2, "$.meta.model_version"), ("document-duplicate-id", 2, "$.id")]
+
+
+def _edge_errors(text: str, start: int, end: int) -> set[tuple[str, str]]:
+    """The edge errors expected for a span, written from the rule (no whitespace or Cf at either edge)."""
+    def code(ch: str) -> str | None:
+        if ch.isspace():
+            return "span-edge-whitespace"
+        return "span-edge-control" if unicodedata.category(ch) == "Cf" else None
+
+    found = set()
+    if code(text[start]):
+        found.add((code(text[start]), "$.entities[0].start"))
+    if end - start > 1 and code(text[end - 1]):
+        found.add((code(text[end - 1]), "$.entities[0].end"))
+    return found
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.text(alphabet="ابتث جح😀\u0640\u064e\r\n\u200f", min_size=1, max_size=30), st.data())
-def test_any_span_that_fits_the_text_passes(ontology, text, data):
+def test_any_span_that_fits_the_text_has_only_edge_problems(ontology, text, data):
     start = data.draw(st.integers(0, len(text) - 1))
     end = data.draw(st.integers(start + 1, len(text)))
     span = make_span(text, start, end, data.draw(st.sampled_from(ontology.entity_labels)), "s1")
-    assert check_document(Document("d", text, [span]), ontology, text=text) == []
+    problems = check_document(Document("d", text, [span]), ontology, text=text)
+    assert {(p.code, p.json_path) for p in blocking(problems)} == _edge_errors(text, start, end)
+    assert {p.code for p in problems if not p.is_error} <= {"span-left-edge-inside-word", "span-right-edge-inside-word"}
     assert labels_used(document_to_result([span], [], text)) == {span.label}
 
 
@@ -196,7 +248,6 @@ def test_summarize_export_counts_a_stream(tmp_path):
     path.write_text(json.dumps(tasks), encoding="utf-8")
     s = summarize_export(path, 7)
     assert (s.tasks, s.unannotated_tasks, s.annotations, s.cancelled_annotations, s.predictions, s.relations,
-            s.annotators, s.project_id) == (2, 1, 2, 1, 1, 1, 2, 7)
             s.annotators, s.project_id) == (2, 1, 2, 1, 1, 1, 2, 7)
 
 

@@ -14,10 +14,11 @@ from labelstudio_server import CLITIC_TEXT, EMOJI_TEXT, arabic_articles, article
 from corpus_tools.errors import ConfigChangeRefused, InvalidDataError, LabelStudioError
 from corpus_tools.generate import ontology_to_labelstudio_config
 from corpus_tools.labelstudio.export import task_to_records
-from corpus_tools.labelstudio.importer import annotate_task, import_articles
+from corpus_tools.labelstudio.importer import add_prediction, annotate_task, import_articles
 from corpus_tools.labelstudio.project import config_labels, setup_project
 from corpus_tools.labelstudio.snapshot import export_project
 from corpus_tools.ontology import default_ontology_path, load_ontology
+from corpus_tools.report import Report
 from corpus_tools.spans import Document, Relation, Span
 
 pytestmark = pytest.mark.labelstudio
@@ -195,10 +196,10 @@ def test_invalid_predictions_are_refused_before_any_upload(ls_client, ls_project
         import_articles(ls_client, project, articles, ontology=ontology, predictions_path=preds)
     found = sorted((p.code, p.json_path) for p in caught.value.report.problems)
     assert found == [
-        ("upload-dangling-relation", "$.relations[0].tail"),
-        ("upload-offsets-out-of-range", "$.entities[1]"),
-        ("upload-span-text-mismatch", "$.entities[2].text"),
-        ("upload-unknown-label", "$.entities[0].label"),
+        ("relation-dangling", "$.relations[0].tail"),
+        ("span-out-of-range", "$.entities[1].end"),
+        ("span-text-mismatch", "$.entities[2].text"),
+        ("span-unknown-label", "$.entities[0].label"),
     ]
     assert {p.line for p in caught.value.report.problems} == {1}
     assert ls_client.count_tasks(project.id) == 0
@@ -222,9 +223,18 @@ def test_annotations_through_the_api_export_with_exact_offsets(ls_client, ls_pro
     annotate_task(ls_client, task_ids["emoji"], emoji_doc, ontology=ontology, lead_time=12.5)
     annotate_task(ls_client, task_ids["clitic"], clitic_doc, ontology=ontology)
 
-    with pytest.raises(InvalidDataError):  # checked against the stored text before upload
+    with pytest.raises(InvalidDataError) as caught:  # checked against the stored text before upload
         annotate_task(ls_client, task_ids["clitic"], Document("clitic", CLITIC_TEXT, [
             Span(clitic_start - 1, clitic_start + 4, "GPE", "x", "بغداد")]), ontology=ontology)
+    assert [(p.code, p.json_path, p.task_id) for p in caught.value.report.errors] == [
+        ("span-text-mismatch", "$.entities[0].text", task_ids["clitic"])]
+    # a warning does not block: the prediction is uploaded and the warning reported
+    inside = clitic_start + len("بغ")  # starts inside بغداد, after letters that are no proclitic
+    warned = Report()
+    assert add_prediction(ls_client, task_ids["clitic"], Document("clitic", CLITIC_TEXT, [
+        Span(inside, inside + len("داد"), "GPE", "w", "داد")]), ontology=ontology, model_version="m1", report=warned)
+    assert [(p.code, p.json_path, p.task_id) for p in warned] == [
+        ("span-left-edge-inside-word", "$.entities[0].start", task_ids["clitic"])]
 
     out = tmp_path / "export.json"
     summary = export_project(ls_client, project.id, out)

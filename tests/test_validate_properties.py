@@ -235,7 +235,8 @@ def test_utf16_offsets_are_detected_and_repaired_exactly(task):
         start16 = len(text[: value["start"]].encode("utf-16-le")) // 2
         end16 = start16 + len(value["text"].encode("utf-16-le")) // 2
         if (start16, end16) != (value["start"], value["end"]):
-            changed.append((item["id"], value["start"], value["end"]))
+            if text[start16:end16] != value["text"]:  # else they still read as right code points: undetectable
+                changed.append((item["id"], value["start"], value["end"]))
             value["start"], value["end"] = start16, end16
     assume(changed)
     problems = [p for p in validate_task(task, ontology=ONTOLOGY) if p.code == "span-utf16-offsets"]
@@ -257,8 +258,11 @@ def test_repair_utf16_restores_the_original_export(tmp_path, tasks):
                 for item in ann["result"]:
                     if item["type"] == "labels":
                         value = item["value"]
-                        value["start"] = len(text[: value["start"]].encode("utf-16-le")) // 2
-                        value["end"] = value["start"] + len(value["text"].encode("utf-16-le")) // 2
+                        start16 = len(text[: value["start"]].encode("utf-16-le")) // 2
+                        end16 = start16 + len(value["text"].encode("utf-16-le")) // 2
+                        # shifted offsets that still select the span's text read as right code points
+                        assume(start16 == value["start"] or text[start16:end16] != value["text"])
+                        value["start"], value["end"] = start16, end16
     path, out = tmp_path / "utf16.json", tmp_path / "fixed.json"
     path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
     report = repair_utf16_export(path, out, ontology=ONTOLOGY)

@@ -189,8 +189,9 @@ def import_command(
 ) -> None:
     """Import articles as tasks in batches; re-runs import only new articles (idempotent on article id).
 
-    Predictions are checked against the ontology and the article texts before anything is
-    uploaded; any problem refuses the import (exit 1). An interrupted import resumes on re-run.
+    Predictions are checked against the article texts and by the validator's document checks
+    before anything is uploaded; any error refuses the import (exit 1), warnings are reported. An
+    interrupted import resumes on re-run.
     """
     from corpus_tools.labelstudio.importer import import_articles
     from corpus_tools.ontology import load_ontology
@@ -237,9 +238,10 @@ def annotate_command(
 ) -> None:
     """Save canonical annotations as annotations of their tasks, as an annotator would.
 
-    Each document is checked against the ontology and the task's stored text before anything is
-    uploaded (any problem: exit 1, nothing uploaded). Idempotent: a task the key's user already
-    annotated is left alone unless --update, which replaces that annotation's result.
+    Each document is checked against the task's stored text and by the validator's document
+    checks before anything is uploaded (any error: exit 1, nothing uploaded; warnings are
+    reported). Idempotent: a task the key's user already annotated is left alone unless --update,
+    which replaces that annotation's result.
     """
     from corpus_tools.labelstudio.annotator import annotate_documents
     from corpus_tools.ontology import load_ontology
@@ -257,6 +259,8 @@ def annotate_command(
     if as_json:
         echo_json(report.to_dict())
         return
+    if report.problems:
+        render_report(report, as_json=False, quiet=quiet, title="Annotation warnings")
     stats = report.stats
     info(f"Project {target.id}: {stats['created']} annotations created, {stats['updated']} updated,"
          f" {stats['already_annotated']} tasks already annotated by this user.", quiet=quiet)

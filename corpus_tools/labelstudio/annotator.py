@@ -4,7 +4,9 @@
 finds each document's task by article id and saves its spans and relations as an annotation
 by the key's user.  It is idempotent: a task that already has an annotation by this user is
 left alone, or, with ``update=True``, that annotation's result is replaced.  Every document is
-checked against the ontology and the task's stored text before anything is uploaded.
+checked before anything is uploaded (:func:`~corpus_tools.labelstudio.checks.check_document`: the
+task's stored text and the validator's document checks); errors refuse the whole run, warnings
+are reported.
 """
 
 from __future__ import annotations
@@ -30,22 +32,25 @@ def annotate_documents(client: LabelStudioClient, project: ProjectInfo, path: Pa
     """Save each document of ``path`` as an annotation of its task; returns a report with counts.
 
     Raises :class:`InvalidDataError` (with the report) before uploading anything when a line is
-    not a valid document, names no task of the project, or does not fit the ontology or the text.
+    not a valid document, names no task of the project, or has errors against the ontology or the
+    task's text (the validator's codes).  Warnings stay in the returned report.
     """
     report = Report()
-    documents: list[tuple[int, Document]] = []
+    documents: list[tuple[int, dict]] = []
     for line, _, _, record in iter_jsonl(path, "document.schema.json", UPLOAD_INVALID_RECORD, report):
-        documents.append((line, Document.from_dict(record)))
+        documents.append((line, record))
     tasks, _ = existing_articles(client, project)
     planned: list[tuple[int, Document]] = []
-    for line, doc in documents:
+    for line, record in documents:
+        doc = Document.from_dict(record)
         task_id = tasks.get(doc.id)
         if task_id is None:
             report.add(make_problem(UPLOAD_UNKNOWN_ARTICLE, f"Document {doc.id!r} is not a task of project"
-                                    f" {project.id}; import its article first.", file=str(path), line=line))
+                                    f" {project.id}; import its article first.", file=str(path), line=line,
+                                    json_path="$.id"))
             continue
-        report.extend(check_document(doc, ontology, text=client.get_task_text(task_id), file=str(path), line=line,
-                                     task_id=task_id))
+        report.extend(check_document(record, ontology, text=client.get_task_text(task_id), file=str(path),
+                                     line=line, task_id=task_id))
         planned.append((task_id, doc))
     if not report.valid:
         raise InvalidDataError(f"{report.error_count} problems in {path}; nothing was uploaded", report)

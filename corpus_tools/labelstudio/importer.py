@@ -7,8 +7,9 @@ Every task carries its article id in ``data.article_id``; that id is the idempot
    confirms it exactly (its task count equals the index's, and every indexed task id is there);
    otherwise every task is listed and the index rebuilt.
 2. Both input files are read and checked in one pass (article schema, duplicate ids,
-   predictions against the ontology and the article text), remembering where the new articles
-   lie in the file; any error refuses the whole import, so nothing is uploaded from invalid input.
+   predictions against the article text and the validator's document checks), remembering where
+   the new articles lie in the file; any error refuses the whole import, so nothing is uploaded
+   from invalid input (warnings are kept in the report and do not block).
 3. The new articles are read again (by byte offset) and imported in batches of one request
    each.  Label Studio saves one request in one database transaction, so a batch lands whole or
    not at all; each landed batch is appended to the index.  A run interrupted anywhere (even by
@@ -37,6 +38,7 @@ from corpus_tools.labelstudio.checks import (
     UPLOAD_INVALID_RECORD,
     UPLOAD_MISSING_MODEL_VERSION,
     UPLOAD_UNKNOWN_ARTICLE,
+    blocking,
     check_document,
 )
 from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
@@ -45,6 +47,7 @@ from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report, make_problem
 from corpus_tools.schemas import SCHEMA_BASE, load_schema, schemas_dir, validator_for
 from corpus_tools.spans import Document
+from corpus_tools.validate_codes import DOCUMENT_DUPLICATE_ID
 
 DEFAULT_BATCH_SIZE = 500
 MAX_RANGES_PER_QUERY = 40
@@ -126,9 +129,9 @@ def read_predictions(path: Path, report: Report, *, model_version: str | None = 
                                     " add it or pass --model-version.", file=str(path), line=number,
                                     json_path="$.meta.model_version"))
         if doc.id in found:
-            report.add(make_problem(UPLOAD_INVALID_RECORD, f"Document {doc.id!r} appears twice (first on line"
+            report.add(make_problem(DOCUMENT_DUPLICATE_ID, f"Document {doc.id!r} appears twice (first on line"
                                     f" {found[doc.id].line}); keep one prediction per article.", file=str(path),
-                                    line=number, json_path="$.id"))
+                                    line=number, json_path="$.id", details={"first_line": found[doc.id].line}))
             continue
         found[doc.id] = Prediction(doc, number, str(version) if version else None,
                                    float(raw_score) if isinstance(raw_score, int | float) else None)
@@ -281,7 +284,7 @@ def import_articles(
     """Import new articles as tasks (with their predictions) in batches; returns a report with stats.
 
     Raises :class:`InvalidDataError` carrying the report, before uploading anything, when an
-    input file has errors.
+    input file has errors; warnings (such as a span edge inside a word) stay in the returned report.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -373,17 +376,17 @@ def annotate_task(
     ontology: Ontology,
     lead_time: float | None = None,
     was_cancelled: bool = False,
+    report: Report | None = None,
 ) -> int:
     """Create an annotation on a task from a canonical Document, as an annotator would; returns its id.
 
-    The document is checked against the ontology and the task's stored text first
-    (:class:`InvalidDataError` with the report when it does not fit).
+    The document is checked first (:func:`~corpus_tools.labelstudio.checks.check_document`: the
+    task's stored text and the validator's document checks).  Any error raises
+    :class:`InvalidDataError` with the report and uploads nothing; warnings do not block and are
+    added to ``report`` when one is given.
     """
     text = client.get_task_text(task_id)
-    problems = check_document(document, ontology, text=text, task_id=task_id)
-    if problems:
-        report = Report(problems=problems)
-        raise InvalidDataError(f"{len(problems)} problems in the annotation for task {task_id}", report)
+    _checked(document, ontology, text, task_id, "annotation", report)
     return client.create_annotation(
         task_id, document_to_result(document.entities, document.relations, text),
         lead_time=lead_time, was_cancelled=was_cancelled,
@@ -392,13 +395,22 @@ def annotate_task(
 
 def add_prediction(
     client: LabelStudioClient, task_id: int, document: Document, *, ontology: Ontology, model_version: str,
-    score: float | None = None,
+    score: float | None = None, report: Report | None = None,
 ) -> int:
     """Add a prediction to an existing task from a canonical Document (checked like :func:`annotate_task`)."""
     text = client.get_task_text(task_id)
-    problems = check_document(document, ontology, text=text, task_id=task_id)
-    if problems:
-        raise InvalidDataError(f"{len(problems)} problems in the prediction for task {task_id}",
-                               Report(problems=problems))
+    _checked(document, ontology, text, task_id, "prediction", report)
     return client.create_prediction(task_id, document_to_result(document.entities, document.relations, text),
                                     model_version=model_version, score=score)
+
+
+def _checked(document: Document, ontology: Ontology, text: str, task_id: int, what: str,
+             report: Report | None) -> None:
+    """Raise :class:`InvalidDataError` when the document has errors; add its warnings to ``report``."""
+    problems = check_document(document, ontology, text=text, task_id=task_id)
+    errors = blocking(problems)
+    if errors:
+        raise InvalidDataError(f"{len(errors)} problems in the {what} for task {task_id}; nothing was uploaded",
+                               Report(problems=problems))
+    if report is not None:
+        report.extend(problems)
