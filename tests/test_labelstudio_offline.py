@@ -251,13 +251,10 @@ def test_summarize_export_counts_a_stream(tmp_path):
             s.annotators, s.project_id) == (2, 1, 2, 1, 1, 1, 2, 7)
 
 
-def test_first_run_arguments_survive_a_password_starting_with_a_dash():
-    import argparse
-
+def test_first_run_secrets_travel_in_the_environment_not_argv(tmp_path):
     creds = srv.Credentials(url="", email="a@example.com", password="-Xy_3-dash", api_key="-" + "a" * 39)
-    parser = argparse.ArgumentParser()
-    for flag in ("--username", "--password", "--user-token"):
-        parser.add_argument(flag)
-    parser.add_argument("--enable-legacy-api-token", action="store_true")
-    parsed = parser.parse_args(srv._first_run_args(creds))
-    assert (parsed.username, parsed.password, parsed.user_token) == (creds.email, creds.password, creds.api_key)
+    args = srv._first_run_args(creds)
+    assert args == ["--enable-legacy-api-token"]
+    env = srv.server_env(tmp_path, first_run=creds, base={})
+    assert (env["LABEL_STUDIO_USERNAME"], env["LABEL_STUDIO_PASSWORD"], env["LABEL_STUDIO_USER_TOKEN"]) == (
+        creds.email, creds.password, creds.api_key)

@@ -250,10 +250,14 @@ def server_env(
     return env
 
 
-def _first_run_args(credentials: Credentials) -> list[str]:
-    # ``--opt=value``: a random password may start with "-", which argparse would take for an option.
-    return [f"--username={credentials.email}", f"--password={credentials.password}",
-            f"--user-token={credentials.api_key}", "--enable-legacy-api-token"]
+def _first_run_args(credentials: Credentials) -> list[str]:  # noqa: ARG001
+    """Command-line arguments of a first run: no secret, since argv is visible to every local user (``ps``).
+
+    The e-mail, password and token reach Label Studio through the environment (:func:`server_env`),
+    which it reads when the flags are absent; only the organisation's legacy-token switch has no
+    environment variable.
+    """
+    return ["--enable-legacy-api-token"]
 
 
 def is_initialised(data_dir: Path) -> bool:
