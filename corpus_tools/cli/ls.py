@@ -169,6 +169,24 @@ def setup_command(
          quiet=quiet)
 
 
+def _checked_upload(upload, *, what: str, as_json: bool, quiet: bool):
+    """Run an upload whose input was checked first: a refusal prints its report and exits 1;
+    with --json the report is printed and None returned; otherwise warnings are shown."""
+    try:
+        report = upload()
+    except InvalidDataError as exc:
+        if exc.report is None:
+            raise
+        render_report(exc.report, as_json=as_json, quiet=quiet, title=f"{what} refused")
+        raise typer.Exit(1) from None
+    if as_json:
+        echo_json(report.to_dict())
+        return None
+    if report.problems:
+        render_report(report, as_json=False, quiet=quiet, title=f"{what} warnings")
+    return report
+
+
 @app.command("import")
 def import_command(
     articles: Annotated[Path, typer.Argument(help="Article records (JSONL, schemas/article.schema.json).",
@@ -203,19 +221,12 @@ def import_command(
     def on_batch(done: int, total: int) -> None:
         info(f"imported {done}/{total} tasks", quiet=quiet or as_json)
 
-    try:
-        report = import_articles(client, target, articles, ontology=onto, predictions_path=predictions,
-                                 model_version=model_version, score=score, batch_size=batch_size, on_batch=on_batch)
-    except InvalidDataError as exc:
-        if exc.report is None:
-            raise
-        render_report(exc.report, as_json=as_json, quiet=quiet, title="Import refused")
-        raise typer.Exit(1) from None
-    if as_json:
-        echo_json(report.to_dict())
+    report = _checked_upload(
+        lambda: import_articles(client, target, articles, ontology=onto, predictions_path=predictions,
+                                model_version=model_version, score=score, batch_size=batch_size, on_batch=on_batch),
+        what="Import", as_json=as_json, quiet=quiet)
+    if report is None:
         return
-    if report.problems:
-        render_report(report, as_json=False, quiet=quiet, title="Import warnings")
     stats = report.stats
     present = stats["already_present_ids"]
     shown = ", ".join(present[:10]) + (f", ... ({len(present) - 10} more)" if len(present) > 10 else "")
@@ -249,18 +260,10 @@ def annotate_command(
     onto = load_ontology(ontology)
     client = _client(credentials)
     target = client.find_project(project)
-    try:
-        report = annotate_documents(client, target, documents, ontology=onto, update=update)
-    except InvalidDataError as exc:
-        if exc.report is None:
-            raise
-        render_report(exc.report, as_json=as_json, quiet=quiet, title="Annotations refused")
-        raise typer.Exit(1) from None
-    if as_json:
-        echo_json(report.to_dict())
+    report = _checked_upload(lambda: annotate_documents(client, target, documents, ontology=onto, update=update),
+                             what="Annotation", as_json=as_json, quiet=quiet)
+    if report is None:
         return
-    if report.problems:
-        render_report(report, as_json=False, quiet=quiet, title="Annotation warnings")
     stats = report.stats
     info(f"Project {target.id}: {stats['created']} annotations created, {stats['updated']} updated,"
          f" {stats['already_annotated']} tasks already annotated by this user.", quiet=quiet)
