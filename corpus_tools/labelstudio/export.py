@@ -100,40 +100,24 @@ def task_to_records(task: Mapping[str, object]) -> Iterator[AnnotationRecord]:
     text = task_text(task)
     doc_id = task_document_id(task)
     task_id = int(task.get("id") or 0)
-    for ann in task.get("annotations") or []:
-        if not isinstance(ann, Mapping):
+    items = [("annotation", a) for a in task.get("annotations") or []]
+    items += [("prediction", p) for p in task.get("predictions") or []]
+    for kind, item in items:
+        if not isinstance(item, Mapping):  # the quick export lists prediction ids only
             continue
-        spans, relations = result_to_spans_relations(ann.get("result") or [], text)
-        yield AnnotationRecord(
-            task_id=task_id,
-            document_id=doc_id,
-            kind="annotation",
-            id=ann.get("id"),
-            entities=spans,
-            relations=relations,
-            annotator=_annotator(ann.get("completed_by")),
-            lead_time=ann.get("lead_time"),
-            cancelled=bool(ann.get("was_cancelled")),
-            ground_truth=bool(ann.get("ground_truth")),
-            created_at=ann.get("created_at"),
-            updated_at=ann.get("updated_at"),
-        )
-    for pred in task.get("predictions") or []:
-        if not isinstance(pred, Mapping):  # the quick export lists prediction ids only
-            continue
-        spans, relations = result_to_spans_relations(pred.get("result") or [], text)
-        yield AnnotationRecord(
-            task_id=task_id,
-            document_id=doc_id,
-            kind="prediction",
-            id=pred.get("id"),
-            entities=spans,
-            relations=relations,
-            created_at=pred.get("created_at"),
-            updated_at=pred.get("updated_at"),
-            model_version=pred.get("model_version"),
-            score=pred.get("score"),
-        )
+        spans, relations = result_to_spans_relations(item.get("result") or [], text)
+        record = AnnotationRecord(task_id=task_id, document_id=doc_id, kind=kind, id=item.get("id"), entities=spans,
+                                  relations=relations, created_at=item.get("created_at"),
+                                  updated_at=item.get("updated_at"))
+        if kind == "annotation":
+            record.annotator = _annotator(item.get("completed_by"))
+            record.lead_time = item.get("lead_time")
+            record.cancelled = bool(item.get("was_cancelled"))
+            record.ground_truth = bool(item.get("ground_truth"))
+        else:
+            record.model_version = item.get("model_version")
+            record.score = item.get("score")
+        yield record
 
 
 def task_to_document(task: Mapping[str, object], record: AnnotationRecord | None = None) -> Document:
