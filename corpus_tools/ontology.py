@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 from jsonschema.exceptions import relevance
 
+from corpus_tools._text import sha256_bytes
 from corpus_tools.errors import OntologyError
 from corpus_tools.report import Report, define_code, make_problem
 from corpus_tools.schemas import data_path, validator_for
@@ -130,8 +131,6 @@ def _json_path(path: list[object]) -> str:
 
 def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | None]:
     """Validate an ontology file; return the report and, when valid, the loaded ontology."""
-    import hashlib
-
     path = Path(path) if path is not None else default_ontology_path()
     report = Report()
     file = str(path)
@@ -232,7 +231,7 @@ def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | N
             )
             for r in data.get("relations", [])
         ),
-        source_sha256=hashlib.sha256(raw).hexdigest(),
+        source_sha256=sha256_bytes(raw),
     )
     report.stats = {"entities": len(ontology.entities), "relations": len(ontology.relations)}
     return report, ontology

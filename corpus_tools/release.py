@@ -17,12 +17,12 @@ returning a :class:`~corpus_tools.report.Report` of located problems.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 
+from corpus_tools._text import sha256_file
 from corpus_tools.errors import ReleaseError
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report, define_code
@@ -128,14 +128,6 @@ DUPLICATE_ID = define_code(
 
 
 # ------------------------------------------------------------------------------------------ manifest
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def release_files(root: Path) -> list[str]:
     """Every file of a release folder except manifest.json, as sorted POSIX relative paths."""
     out = []
@@ -159,7 +151,7 @@ def write_manifest(root: Path, core: dict) -> dict:
     files: dict[str, dict[str, object]] = {}
     for rel in release_files(root):
         path = root / rel
-        entry: dict[str, object] = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+        entry: dict[str, object] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
         if rel.endswith(".parquet"):
             entry["rows"] = pq.ParquetFile(path).metadata.num_rows
         files[rel] = entry

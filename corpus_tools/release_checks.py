@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from corpus_tools import release as R
+from corpus_tools._text import sha256_file
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report, make_problem
 from corpus_tools.schemas import validator_for
@@ -117,7 +118,7 @@ class ReleaseChecker:
             if size != entry["bytes"]:
                 self.problem(R.SHA_MISMATCH, f"{rel} has {size} bytes, manifest.json says {entry['bytes']}.",
                              file=rel)
-            elif R.file_sha256(path) != entry["sha256"]:
+            elif sha256_file(path) != entry["sha256"]:
                 self.problem(R.SHA_MISMATCH, f"{rel} does not match its sha256 in manifest.json.", file=rel)
             if "rows" in entry and rel.endswith(".parquet"):
                 rows = self._num_rows(path)

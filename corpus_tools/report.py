@@ -65,10 +65,6 @@ def all_codes() -> dict[str, ProblemCode]:
     return dict(sorted(_CODES.items()))
 
 
-def code_info(code: str) -> ProblemCode:
-    return _CODES[code]
-
-
 @dataclass(frozen=True)
 class Problem:
     """One problem found in data, with its location."""

@@ -12,7 +12,7 @@ import unicodedata
 
 import regex
 
-from corpus_tools._text import TATWEEL
+from corpus_tools._text import ARABIC_PROCLITICS, TATWEEL
 
 ALLOWED_PROCLITICS = frozenset({"و", "ف", "ب", "ل", "ك", "وب", "ول", "فب", "فل", "وك"})
 
@@ -115,16 +115,13 @@ def word_end(text: str, index: int) -> int:
     return index
 
 
-_PROCLITIC_LETTERS = frozenset("وفبلك")
-
-
 def plain_proclitic_before(text: str, start: int) -> bool:
     """Fast test: the word part before ``start`` is a bare allowed proclitic (no harakat, no tatweel).
 
     False means "not sure": :func:`left_edge_prefix` gives the full answer.
     """
     i = start - 1
-    if text[i] not in _PROCLITIC_LETTERS:
+    if text[i] not in ARABIC_PROCLITICS:
         return False
     if i == 0 or not WORD_CHAR[text[i - 1]]:
         return True

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
+from corpus_tools._text import sha256_file  # noqa: F401  (re-exported: publish callers hash files here)
 from corpus_tools.report import Report, define_code, make_problem
 
 PUBLISHED_FILE_MISSING = define_code(
@@ -27,17 +28,6 @@ PUBLISHED_FILE_UNEXPECTED = define_code(
     "The published version holds a file that is not part of the release.",
     stage="publish",
 )
-
-_CHUNK = 1 << 20
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 def git_blob_sha1(path: Path | None = None, data: bytes | None = None) -> str:
     """The git object id of a file's content (what the Hub reports as ``blob_id`` for non-LFS files)."""
