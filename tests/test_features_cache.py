@@ -1,0 +1,122 @@
+"""release_features: the datasets-computed Features fields, cached on disk, without datasets when warm."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from corpus_tools import features_cache as FC
+from corpus_tools.generate import ontology_to_features
+from corpus_tools.release_checks import classlabel_columns
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "features"
+    monkeypatch.setenv(FC.CACHE_ENV, str(folder))
+    FC._MEMORY.clear()
+    yield folder
+    FC._MEMORY.clear()
+
+
+def assert_same_as_datasets(value: FC.ReleaseFeatures, ontology) -> None:
+    expected = ontology_to_features(ontology)
+    assert set(value.schemas) == set(value.features) == set(value.yaml) == set(value.classlabels) == set(expected)
+    for config, features in expected.items():
+        assert value.schemas[config].equals(features.arrow_schema, check_metadata=True)
+        assert value.schemas[config].metadata == features.arrow_schema.metadata
+        assert value.features[config] == features.to_dict()
+        assert value.yaml[config] == features._to_yaml_list()
+        assert value.classlabels[config] == classlabel_columns(features)
+
+
+def test_fresh_memory_and_disk_values_equal_the_datasets_features(cache, ontology):
+    fresh = FC.release_features(ontology)
+    assert_same_as_datasets(fresh, ontology)
+    files = list(cache.glob("*.json"))
+    assert [f.name for f in files] == [f"{FC.cache_key(ontology)}.json"]
+    assert FC.release_features(ontology) is fresh  # memoised in memory
+    FC._MEMORY.clear()
+    from_disk = FC.release_features(ontology)
+    assert from_disk is not fresh
+    assert_same_as_datasets(from_disk, ontology)
+    assert [p.name for p in cache.iterdir()] == [files[0].name]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "other format", "configs disagree", "empty"])
+def test_a_corrupt_cache_file_is_recomputed_and_rewritten(cache, ontology, damage):
+    FC.release_features(ontology)
+    path = cache / f"{FC.cache_key(ontology)}.json"
+    text = path.read_text(encoding="utf-8")
+    original = json.loads(text)
+    data = json.loads(text)
+    if damage == "garbage":
+        path.write_bytes(b"\xff\x00not json")
+    elif damage == "truncated":
+        path.write_text(text[: len(text) // 2], encoding="utf-8")
+    elif damage == "other format":
+        path.write_text(json.dumps({**data, "format": 0}), encoding="utf-8")
+    elif damage == "configs disagree":
+        data["yaml"].pop("tokens")
+        path.write_text(json.dumps(data), encoding="utf-8")
+    else:
+        path.write_text("", encoding="utf-8")
+    FC._MEMORY.clear()
+    assert_same_as_datasets(FC.release_features(ontology), ontology)
+    assert json.loads(path.read_text(encoding="utf-8")) == original  # rewritten
+
+
+def test_an_unwritable_cache_folder_only_means_no_disk_cache(tmp_path, monkeypatch, ontology):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv(FC.CACHE_ENV, str(blocker / "features"))
+    FC._MEMORY.clear()
+    try:
+        assert_same_as_datasets(FC.release_features(ontology), ontology)
+    finally:
+        FC._MEMORY.clear()
+
+
+def test_the_key_changes_with_the_ontology(ontology):
+    key = FC.cache_key(ontology)
+    assert FC.cache_key(ontology) == key
+    assert FC.cache_key(dataclasses.replace(ontology, source_sha256="0" * 64)) != key
+    fewer = dataclasses.replace(ontology, entities=ontology.entities[:-1])
+    assert FC.cache_key(fewer) != key
+    assert FC.cache_key(dataclasses.replace(ontology, relations=ontology.relations[::-1])) != key
+
+
+def test_a_different_ontology_gets_its_own_features(cache, ontology):
+    fewer = dataclasses.replace(ontology, entities=ontology.entities[:-1], relations=())
+    value = FC.release_features(fewer)
+    assert_same_as_datasets(value, fewer)
+    assert value.yaml != FC.release_features(ontology).yaml
+    assert len(list(cache.glob("*.json"))) == 2
+
+
+WARM_SCRIPT = """
+import sys
+from corpus_tools.features_cache import release_features
+from corpus_tools.ontology import load_ontology
+value = release_features(load_ontology())
+print(sorted(value.schemas), "datasets" in sys.modules, "huggingface_hub" in sys.modules)
+"""
+
+
+def test_a_warm_cache_imports_neither_datasets_nor_huggingface_hub(tmp_path):
+    env = {**os.environ, FC.CACHE_ENV: str(tmp_path / "features")}
+
+    def run() -> str:
+        done = subprocess.run([sys.executable, "-c", WARM_SCRIPT], env=env, capture_output=True, text=True,
+                              check=True)
+        return done.stdout.strip()
+
+    configs = "['annotations', 'documents', 'relations', 'tokens']"
+    assert run() == f"{configs} True True"  # cold: computed through datasets
+    assert run() == f"{configs} False False"
