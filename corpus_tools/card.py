@@ -1,14 +1,16 @@
 """The dataset card (``README.md``) of a release: YAML metadata generated from the Features, and a body.
 
-The YAML front matter is produced by the ``datasets`` classes that also parse it
-(``MetadataConfigs`` for ``configs``, ``DatasetInfosDict`` for ``dataset_info``), from the same
-``datasets.Features`` that give the Parquet schema, so the three never disagree.  Nothing here
+The YAML front matter is laid out as the ``datasets`` classes that also parse it write it
+(``MetadataConfigs`` for ``configs``, ``DatasetInfosDict`` for ``dataset_info``; a test compares
+the two), from the same ``datasets.Features`` that give the Parquet schema (through
+:mod:`corpus_tools.features_cache`, so no ``datasets`` import), so the three never disagree.  Nothing here
 reads the clock: the card is byte-identical when rebuilt from the same inputs (a date appears
 only when the caller passes one).
 """
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from datasets import Features
 
     from corpus_tools.diff import ReleaseDiff
+    from corpus_tools.features_cache import ReleaseFeatures
     from corpus_tools.splits import SplitPlan
 
 DEFAULT_CONFIG = "documents"
@@ -163,33 +166,36 @@ def data_files_pattern(config: str, split: str) -> str:
 def card_metadata(
     *,
     name: str,
-    features: dict[str, Features],
+    features: dict[str, Features] | ReleaseFeatures,
     layout: dict[str, dict[str, SplitLayout]],
     license: str,
     documents: int,
 ) -> dict[str, object]:
-    """The YAML front matter as a dict, through datasets' own writers."""
-    from datasets import DatasetInfo, SplitDict, SplitInfo
-    from datasets.info import DatasetInfosDict
-    from datasets.utils.metadata import MetadataConfigs
-    from huggingface_hub import DatasetCardData
+    """The YAML front matter as a dict, exactly as datasets' writers produce it, without importing datasets.
 
-    data = DatasetCardData(
-        pretty_name=pretty_name(name),
-        language=["ar"],
-        language_details="arb",
-        license=license,
-        multilinguality=["monolingual"],
-        size_categories=[size_category(documents)],
-        source_datasets=["original"],
-        task_categories=["token-classification"],
-        task_ids=["named-entity-recognition"],
-        annotations_creators=["expert-generated"],
-        language_creators=["found"],
-        tags=["arabic", "news", "named-entity-recognition", "relation-extraction"],
-    )
-    configs = {}
-    infos = {}
+    ``features`` is :func:`corpus_tools.features_cache.release_features` (or the ``datasets.Features``
+    per config).  The keys and their order are those of ``huggingface_hub.DatasetCardData.to_dict``
+    after ``MetadataConfigs.to_dataset_card_data`` (configs sorted by name, ``config_name`` first) and
+    ``DatasetInfosDict.to_dataset_card_data`` (a list sorted by config name, or one mapping when a
+    single config has rows); ``tests/test_card.py`` compares it with those writers.
+    """
+    yaml_features = _yaml_features(features)
+    data: dict[str, object] = {
+        "annotations_creators": ["expert-generated"],
+        "language_creators": ["found"],
+        "language": ["ar"],
+        "license": license,
+        "multilinguality": ["monolingual"],
+        "size_categories": [size_category(documents)],
+        "source_datasets": ["original"],
+        "task_categories": ["token-classification"],
+        "task_ids": ["named-entity-recognition"],
+        "pretty_name": pretty_name(name),
+        "language_details": "arb",
+        "tags": ["arabic", "news", "named-entity-recognition", "relation-extraction"],
+    }
+    configs: dict[str, dict[str, object]] = {}
+    infos: dict[str, dict[str, object]] = {}
     for config, splits in layout.items():
         nonempty = {s: lay for s, lay in splits.items() if lay.num_examples > 0}
         if not nonempty:
@@ -200,18 +206,29 @@ def card_metadata(
         if config == DEFAULT_CONFIG:
             entry["default"] = True
         configs[config] = entry
-        split_dict = SplitDict()
-        for split, lay in nonempty.items():
-            split_dict.add(SplitInfo(name=split, num_bytes=lay.num_bytes, num_examples=lay.num_examples))
-        infos[config] = DatasetInfo(
-            features=features[config],
-            splits=split_dict,
-            download_size=sum(lay.file_bytes for lay in nonempty.values()),
-            dataset_size=sum(lay.num_bytes for lay in nonempty.values()),
-        )
-    MetadataConfigs(configs).to_dataset_card_data(data)
-    DatasetInfosDict(infos).to_dataset_card_data(data)
-    return data.to_dict()
+        infos[config] = {
+            "config_name": config,
+            "features": copy.deepcopy(yaml_features[config]),
+            "splits": [{"name": s, "num_bytes": lay.num_bytes, "num_examples": lay.num_examples}
+                       for s, lay in nonempty.items()],
+            "download_size": sum(lay.file_bytes for lay in nonempty.values()),
+            "dataset_size": sum(lay.num_bytes for lay in nonempty.values()),
+        }
+    if configs:
+        data["configs"] = [{"config_name": c, **configs[c]} for c in sorted(configs)]
+    if len(infos) == 1:
+        data["dataset_info"] = next(iter(infos.values()))
+    elif infos:
+        data["dataset_info"] = [infos[c] for c in sorted(infos)]
+    return data
+
+
+def _yaml_features(features: dict[str, Features] | ReleaseFeatures) -> dict[str, list]:
+    from corpus_tools.features_cache import ReleaseFeatures
+
+    if isinstance(features, ReleaseFeatures):
+        return features.yaml
+    return {config: f._to_yaml_list() for config, f in features.items()}
 
 
 def pretty_name(name: str) -> str:
@@ -422,7 +439,11 @@ def render_body(
 
 
 def render_card(metadata: dict[str, object], body: str) -> str:
-    """README.md text: YAML front matter then the body (huggingface_hub's YAML writer)."""
-    from huggingface_hub.utils import yaml_dump
+    """README.md text: YAML front matter then the body.
 
-    return "---\n" + yaml_dump(metadata, sort_keys=False).strip() + "\n---\n\n" + body
+    The YAML is written as ``huggingface_hub.utils.yaml_dump`` does (``yaml.dump`` with
+    ``allow_unicode=True``), without importing huggingface_hub.
+    """
+    import yaml
+
+    return "---\n" + yaml.dump(metadata, stream=None, allow_unicode=True, sort_keys=False).strip() + "\n---\n\n" + body
