@@ -1,0 +1,172 @@
+"""token_table: the tokens config of a batch at once equals the per-document path, document by document."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from corpus_tools.fastbio import encode_bio_arrays
+from corpus_tools.generate import ontology_to_features
+from corpus_tools.spans import Span
+from corpus_tools.token_batches import token_row, tokens_batch
+from corpus_tools.token_table import TagIds, id_ranks, token_table
+
+ALPHABET = (
+    "ابتثجحخدذرسشصضطظعغفقكلمنهوي" "ءآأؤإئة"  # Arabic letters
+    "\u064b\u064e\u064f\u0650\u0651\u0652"  # harakat
+    "\u0640"  # tatweel
+    "0123456789٠١٢٣"  # digits
+    "abcXYZé"  # Latin
+    ".,:;!?،؛؟-()\"'«»"  # punctuation
+    "  \t\n\r\n"  # spaces and newlines
+    "😀🇸🇦"  # emoji
+    "\u200c\u200d\u200f\u200e"  # ZWNJ, ZWJ, RLM, LRM
+)
+
+
+@pytest.fixture(scope="module")
+def setup(ontology):
+    schema = ontology_to_features(ontology)["tokens"].arrow_schema
+    bio_ids = {label: i for i, label in enumerate(ontology.bio_labels)}
+    return ontology, schema, bio_ids, TagIds.from_labels(ontology.entity_labels, bio_ids)
+
+
+def reference(docs, schema, bio_ids):
+    """The per-document path: encode_bio_arrays + token_row, then tokens_batch."""
+    rows, counts, unencodable = [], [], Counter()
+    for index, (doc_id, text, spans) in enumerate(docs):
+        bio = encode_bio_arrays(text, spans, bio_ids)
+        rows.append(token_row(doc_id, text, bio))
+        counts.append(len(bio.starts))
+        unencodable.update((index, s.start, s.end, s.label, s.id) for s in bio.unencodable)
+    batch = tokens_batch(rows, schema) if rows else pa.RecordBatch.from_pylist([], schema=schema)
+    return batch, counts, unencodable
+
+
+def batched(docs, ontology, tags, schema, *, order="ids"):
+    label_index = {label: k for k, label in enumerate(ontology.entity_labels)}
+    spans = [s for _, _, doc_spans in docs for s in doc_spans]
+    offsets = np.cumsum([0] + [len(doc_spans) for _, _, doc_spans in docs])
+    span_order = id_ranks([s.id for s in spans]) if order == "ids" else None
+    table = token_table(
+        [d[0] for d in docs], [d[1] for d in docs], offsets,
+        np.array([s.start for s in spans], dtype=np.int64), np.array([s.end for s in spans], dtype=np.int64),
+        np.array([label_index[s.label] for s in spans], dtype=np.int64), span_order, tags, schema,
+    )
+    doc_of = np.repeat(np.arange(len(docs)), np.diff(offsets))
+    unencodable = Counter(
+        (int(doc_of[k]), spans[k].start, spans[k].end, spans[k].label, spans[k].id) for k in table.unencodable.tolist()
+    )
+    return table, unencodable
+
+
+def assert_same(docs, setup, *, order="ids"):
+    ontology, schema, bio_ids, tags = setup
+    expected, counts, unencodable = reference(docs, schema, bio_ids)
+    table, got_unencodable = batched(docs, ontology, tags, schema, order=order)
+    assert table.batch.schema == schema
+    assert table.batch.equals(expected), (table.batch.to_pylist(), expected.to_pylist())
+    assert table.batch.nbytes == expected.nbytes
+    assert table.token_counts.dtype == np.int64
+    assert table.token_counts.tolist() == counts
+    assert table.unencodable.dtype == np.int64
+    assert got_unencodable == unencodable
+    return table
+
+
+@st.composite
+def documents(draw, labels, *, unique_ids: bool = False):
+    count = draw(st.integers(0, 6))
+    docs = []
+    serial = 0
+    for d in range(count):
+        text = draw(st.text(alphabet=ALPHABET, max_size=60))
+        spans = []
+        if len(text) >= 1:
+            for _ in range(draw(st.integers(0, 8))):
+                start = draw(st.integers(0, len(text) - 1))
+                end = draw(st.integers(start + 1, len(text)))
+                if spans and draw(st.booleans()):  # an identical span, or one with the same edges
+                    other = draw(st.sampled_from(spans))
+                    start, end = other.start, other.end
+                label = draw(st.sampled_from(labels))
+                span_id = f"s{serial:03d}" if unique_ids else draw(st.sampled_from(["a", "b", "c", "", "a1"]))
+                serial += 1
+                spans.append(Span(start=start, end=end, label=label, id=span_id, text=text[start:end]))
+        docs.append((f"doc-{d}", text, spans))
+    return docs
+
+
+LABELS = ["PER", "ORG", "GPE", "LOC", "FAC", "NORP"]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(docs=documents(LABELS))
+def test_equals_per_document_path(setup, docs):
+    assert_same(docs, setup)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(docs=documents(LABELS, unique_ids=True))
+def test_without_span_order_ties_keep_array_order(setup, docs):
+    # Ids in array order: the position breaks ties exactly as the ids would.
+    assert_same(docs, setup, order=None)
+
+
+def test_label_names_break_ties_not_label_indices(setup):
+    # ORG comes before GPE in the ontology but after it by name: select_flat keeps the GPE span.
+    text = "في بغداد اليوم"
+    start, end = len("في "), len("في بغداد")
+    docs = [("d", text, [Span(start, end, "ORG", "x", text[start:end]), Span(start, end, "GPE", "y", text[start:end])])]
+    table = assert_same(docs, setup)
+    assert table.batch.column("ner_tags").to_pylist() == [[0, setup[2]["B-GPE"], 0]]
+    assert table.unencodable.tolist() == [0]
+
+
+def test_span_edges_cut_tokens_and_whitespace_spans_are_unencodable(setup):
+    text = "وبغداد  عاصمة"
+    docs = [("d", text, [
+        Span(len("و"), len("وبغداد"), "GPE", "a", "بغداد"),
+        Span(len("وبغداد "), len("وبغداد  "), "LOC", "b", " "),  # whitespace only
+        Span(len("وبغداد  عا"), len(text), "LOC", "c", "صمة"),  # nested-free, cuts عاصمة
+    ])]
+    table = assert_same(docs, setup)
+    assert table.batch.column("tokens").to_pylist() == [["و", "بغداد", "عا", "صمة"]]
+    assert table.unencodable.tolist() == [1]
+
+
+def test_empty_texts_documents_without_spans_and_batches_of_one(setup):
+    assert_same([], setup)
+    assert_same([("empty", "", [])], setup)
+    assert_same([("a", "", []), ("b", "قال الرئيس.", []), ("c", "", []), ("d", "😀 x", [])], setup)
+    text = "محمد بن سلمان"
+    assert_same([("one", text, [Span(0, len(text), "PER", "p", text)])], setup)
+
+
+def test_tokens_never_cross_documents(setup):
+    docs = [("a", "بغداد", []), ("b", "الرياض", []), ("c", "...", [])]
+    table = assert_same(docs, setup)
+    assert table.batch.column("tokens").to_pylist() == [["بغداد"], ["الرياض"], [".", ".", "."]]
+
+
+def test_bad_spans_are_refused(setup):
+    ontology, schema, _, tags = setup
+    with pytest.raises(ValueError, match="start < end"):
+        token_table(["a"], ["abc"], np.array([0, 1]), np.array([2]), np.array([2]), np.array([0]), None, tags,
+                    schema)
+    with pytest.raises(ValueError, match="span_offsets"):
+        token_table(["a"], ["abc"], np.array([0, 2]), np.array([0]), np.array([1]), np.array([0]), None, tags,
+                    schema)
+
+
+def test_id_ranks_follow_python_string_order():
+    ids = ["b", "a", "", "b", "ب", "a\x00", "Z"]
+    ranks = id_ranks(ids).tolist()
+    for x, rx in zip(ids, ranks, strict=True):
+        for y, ry in zip(ids, ranks, strict=True):
+            assert (x < y) == (rx < ry) and (x == y) == (rx == ry)
