@@ -136,7 +136,7 @@ def _write(path: Path, value: ReleaseFeatures) -> None:
         return
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(value.to_json(), f, ensure_ascii=False, sort_keys=True)
+            json.dump(value.to_json(), f, ensure_ascii=False)  # key order matters (YAML order)
         os.replace(tmp, path)
     except OSError:
         Path(tmp).unlink(missing_ok=True)

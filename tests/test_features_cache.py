@@ -31,8 +31,9 @@ def assert_same_as_datasets(value: FC.ReleaseFeatures, ontology) -> None:
     for config, features in expected.items():
         assert value.schemas[config].equals(features.arrow_schema, check_metadata=True)
         assert value.schemas[config].metadata == features.arrow_schema.metadata
-        assert value.features[config] == features.to_dict()
-        assert value.yaml[config] == features._to_yaml_list()
+        # the same order too: the card's YAML is written in this order
+        assert json.dumps(value.features[config]) == json.dumps(features.to_dict())
+        assert json.dumps(value.yaml[config]) == json.dumps(features._to_yaml_list())
         assert value.classlabels[config] == classlabel_columns(features)
 
 
