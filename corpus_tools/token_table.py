@@ -18,11 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from corpus_tools.fastbio import _PUNCT, _WORD, char_classes
+from corpus_tools.fastbio import _WORD, char_classes
+from corpus_tools.spans import Span
 
 
 @dataclass(frozen=True)
@@ -56,17 +61,65 @@ class TokenTable:
     unencodable: np.ndarray  # int64 indices into the span arrays, by (document, start, end, label name, id)
 
 
-def id_ranks(ids: Sequence[str]) -> np.ndarray:
-    """The rank of every span id in Python string order (equal ids share a rank): ``span_order`` for ids."""
+def _id_ranks(ids: Sequence[str]) -> np.ndarray:
+    """The rank of every id in Python string order (equal ids share a rank)."""
     order = sorted(range(len(ids)), key=ids.__getitem__)
     ranks = np.empty(len(ids), dtype=np.int64)
     rank, previous = -1, None
     for position in order:
-        value = ids[position]
-        if value != previous or rank < 0:
-            rank, previous = rank + 1, value
+        if rank < 0 or ids[position] != previous:
+            rank, previous = rank + 1, ids[position]
         ranks[position] = rank
     return ranks
+
+
+def _sort_by(keys: list[np.ndarray], span_index: np.ndarray, span_ids: Sequence[str] | None) -> np.ndarray:
+    """``np.lexsort(keys)`` (last key first), ties broken by span id, then by position.
+
+    Ids are compared only where all keys tie (identical spans of one document), so most batches
+    sort no string at all.  ``span_index`` maps each position of the keys to its span.
+    """
+    order = np.lexsort(keys)
+    if span_ids is None or len(order) < 2:
+        return order
+    tie = np.ones(len(order) - 1, dtype=bool)
+    for key in keys:
+        ordered = key[order]
+        tie &= ordered[1:] == ordered[:-1]
+    if not tie.any():
+        return order
+    member = np.zeros(len(order), dtype=bool)
+    member[1:] |= tie
+    member[:-1] |= tie
+    members = order[member]
+    rank = np.zeros(len(order), dtype=np.int64)
+    rank[members] = _id_ranks([span_ids[k] for k in span_index[members].tolist()])
+    return np.lexsort([rank, *keys])
+
+
+class SpanArrays(NamedTuple):
+    """The span arguments of :func:`token_table`, in its order (``token_table(ids, texts, *arrays, ...)``)."""
+
+    offsets: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    labels: np.ndarray
+    ids: list[str]
+
+
+def span_arrays(span_lists: Sequence[Sequence[Span]], label_ids: Mapping[str, int]) -> SpanArrays:
+    """Flat span arrays from each document's spans; ``label_ids``: entity label -> index in ``entity_labels``."""
+    spans = list(chain.from_iterable(span_lists))
+    n = len(spans)
+    offsets = np.zeros(len(span_lists) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, span_lists), dtype=np.int64, count=len(span_lists)), out=offsets[1:])
+    return SpanArrays(
+        offsets,
+        np.fromiter(map(attrgetter("start"), spans), dtype=np.int64, count=n),
+        np.fromiter(map(attrgetter("end"), spans), dtype=np.int64, count=n),
+        np.fromiter(map(label_ids.__getitem__, map(attrgetter("label"), spans)), dtype=np.int64, count=n),
+        list(map(attrgetter("id"), spans)),
+    )
 
 
 def _offsets32(lengths: np.ndarray) -> np.ndarray:
@@ -75,23 +128,29 @@ def _offsets32(lengths: np.ndarray) -> np.ndarray:
     return out
 
 
-def _base_tokens(codes: np.ndarray, bases: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Global starts and ends of the base tokens of the concatenated texts, and the class of every code point."""
-    classes = char_classes()[codes]
-    word = classes == _WORD
-    punct = classes == _PUNCT
+def _segment_bounds(codes: np.ndarray, forced: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Edges of the segments of the concatenated texts, and whether each segment is a token.
+
+    A segment edge lies at every change between a token character and a non-token one, around every
+    punctuation character, and at every position in ``forced`` (document starts, span edges).  A
+    segment is then a token when its first character is a word or punctuation character (word runs
+    end only at an edge, a punctuation character is followed by one); the others are runs of
+    whitespace and other non-token characters.  This is ``_BASE_TOKEN``'s tokens cut at every
+    forced position strictly inside one, found with one ``flatnonzero``.
+    """
     n = len(codes)
-    before = np.zeros(n, dtype=bool)
-    before[1:] = word[:-1]
-    after = np.zeros(n, dtype=bool)
-    after[:-1] = word[1:]
-    # A token never crosses a document: break before every document start, after every document end.
-    inner = bases[(bases > 0) & (bases < n)]
-    before[inner] = False
-    after[inner - 1] = False
-    starts = np.flatnonzero((word & ~before) | punct)
-    ends = np.flatnonzero((word & ~after) | punct) + 1
-    return starts, ends, classes
+    classes = np.take(char_classes(), codes, mode="clip")  # codes < 0x110000: no check needed
+    token_char = classes != 0
+    word = classes == _WORD
+    edge = np.empty(n + 1, dtype=bool)
+    edge[0] = edge[n] = True
+    if n > 1:
+        np.logical_or(token_char[:-1], token_char[1:], out=edge[1:n])
+        edge[1:n] &= ~(word[:-1] & word[1:])
+    for positions in forced:
+        edge[positions] = True
+    bounds = np.flatnonzero(edge)
+    return bounds, token_char[bounds[:-1]]
 
 
 def _flat_layer(order: np.ndarray, g_start: np.ndarray, g_end: np.ndarray) -> np.ndarray:
@@ -99,22 +158,28 @@ def _flat_layer(order: np.ndarray, g_start: np.ndarray, g_end: np.ndarray) -> np
 
     In sorted order the kept spans form a chain: after a kept span comes the first span starting at or
     after its end.  Over the concatenation that is also the first span of the next document with spans
-    (documents do not overlap), so one walk from the first span yields every document's flat layer.
+    (documents do not overlap), so the chain from the first span holds every document's flat layer.
+    A span starting at or after the end of every earlier span is on the chain; the chain is followed
+    from all of those at once, one step per numpy pass, until it meets spans already on it.
     """
     starts = g_start[order]
     ends = g_end[order]
-    if len(starts) == 0:
+    n = len(starts)
+    if n == 0:
         return np.zeros(0, dtype=np.int64)
-    # Fast path: no span starts before the end of an earlier one, all are kept.
-    if len(starts) == 1 or bool(np.all(starts[1:] >= np.maximum.accumulate(ends)[:-1])):
-        return np.arange(len(starts), dtype=np.int64)
-    following = np.searchsorted(starts, ends, side="left").tolist()
-    kept = []
-    k, n = 0, len(starts)
-    while k < n:
-        kept.append(k)
-        k = following[k]
-    return np.array(kept, dtype=np.int64)
+    reach = np.empty(n, dtype=np.int64)
+    reach[0] = -1
+    np.maximum.accumulate(ends[:-1], out=reach[1:])
+    kept = starts >= reach
+    following = np.searchsorted(starts, ends, side="left")
+    frontier = np.flatnonzero(kept)
+    while len(frontier):
+        step = following[frontier]
+        step = step[step < n]
+        step = step[~kept[step]]
+        kept[step] = True
+        frontier = step
+    return np.flatnonzero(kept)
 
 
 def token_table(
@@ -124,17 +189,19 @@ def token_table(
     span_starts: np.ndarray,
     span_ends: np.ndarray,
     span_labels: np.ndarray,
-    span_order: np.ndarray | None,
+    span_ids: Sequence[str] | None,
     tag_ids: TagIds,
     schema: pa.Schema,
 ) -> TokenTable:
     """The tokens config rows of ``texts`` (ids ``ids``) with their spans, as one record batch.
 
-    ``span_order`` breaks ties among spans of one document with the same start, end and label as
-    ``select_flat`` does with span ids: any integers ordered as the ids are (:func:`id_ranks`); with
-    None, such ties keep the order of the arrays.  Spans must satisfy ``0 <= start < end <= len(text)``;
-    texts must be valid Unicode.  Rows equal ``tokens_batch([token_row(id, text, encode_bio_arrays(text,
-    spans, bio_ids)) ...], schema)`` exactly, even for a batch of zero documents (an empty batch).
+    ``span_ids`` (the id of every span) break ties among spans of one document with the same start,
+    end and label as ``select_flat`` does; they are compared only for such ties.  With None, ties keep
+    the order of the arrays.  Spans must satisfy ``0 <= start < end <= len(text)``; texts must be valid
+    Unicode.  :func:`span_arrays` builds the span arguments from lists of :class:`Span`.
+
+    Rows equal ``tokens_batch([token_row(id, text, encode_bio_arrays(text, spans, bio_ids)) ...], schema)``
+    exactly, and a batch of zero documents gives an empty batch.
     """
     n_docs = len(texts)
     if len(ids) != n_docs:
@@ -162,27 +229,18 @@ def token_table(
     g_start = span_starts + span_base
     g_end = span_ends + span_base
 
-    starts, ends, classes = _base_tokens(codes, bases)
-    # Cut tokens at every span edge strictly inside one.
-    if n_spans and len(starts):
-        cuts = np.unique(np.concatenate([g_start, g_end]))
-        at = np.searchsorted(starts, cuts, side="right") - 1
-        inside = at >= 0
-        inside[inside] = (starts[at[inside]] < cuts[inside]) & (cuts[inside] < ends[at[inside]])
-        cuts = cuts[inside]
-        if len(cuts):
-            starts = np.insert(starts, np.searchsorted(starts, cuts), cuts)
-            ends = np.insert(ends, np.searchsorted(ends, cuts), cuts)
+    bounds, is_token = _segment_bounds(codes, [bases, g_start, g_end])
+    token_segments = np.flatnonzero(is_token)
+    starts = bounds[token_segments]
+    ends = bounds[token_segments + 1]
     n_tokens = len(starts)
     first_token = np.searchsorted(starts, bases)
     token_counts = np.diff(first_token)
 
     # The flat layer: sorted by (document, start, -length, label name, id, position) as select_flat sorts.
-    keys = [np.arange(n_spans, dtype=np.int64)]
-    if span_order is not None:
-        keys.append(np.asarray(span_order))
-    keys += [tag_ids.name_rank[span_labels], span_starts - span_ends, g_start]
-    order = np.lexsort(keys) if n_spans else np.zeros(0, dtype=np.int64)
+    span_index = np.arange(n_spans, dtype=np.int64)
+    names = tag_ids.name_rank[span_labels]
+    order = _sort_by([names, span_starts - span_ends, g_start], span_index, span_ids)
     flat = order[_flat_layer(order, g_start, g_end)]
     rest = np.ones(n_spans, dtype=bool)
     rest[flat] = False
@@ -203,19 +261,21 @@ def token_table(
             run = np.repeat(first + 1 - (np.cumsum(inside) - inside), inside)
             tags[run + np.arange(total)] = np.repeat(tag_ids.i[label], inside)
     unencodable = np.flatnonzero(rest)
-    if len(unencodable) > 1:
+    if len(unencodable) > 1:  # in the order of encode_bio_arrays: (document, start, end, label name, id)
         u = unencodable
-        extra = [np.asarray(span_order)[u]] if span_order is not None else []
-        unencodable = u[np.lexsort([u, *extra, tag_ids.name_rank[span_labels[u]], span_ends[u], span_starts[u],
-                                    span_doc[u]])]
+        unencodable = u[_sort_by([names[u], g_end[u], g_start[u]], u, span_ids)]
 
-    # Arrow columns: token strings are the bytes of every tokenised code point, in order.
-    width = 1 + (codes >= 0x80).astype(np.int64) + (codes >= 0x800) + (codes >= 0x10000)
-    byte_at = np.zeros(len(codes) + 1, dtype=np.int64)
-    np.cumsum(width, out=byte_at[1:])
-    string_offsets = _offsets32(byte_at[ends] - byte_at[starts])
-    data = utf8[np.repeat(classes != 0, width)] if len(utf8) else utf8
-    strings = pa.StringArray.from_buffers(n_tokens, pa.py_buffer(string_offsets), pa.py_buffer(data))
+    # Token strings: the segments as strings over the UTF-8 of the batch, the tokens taken from them.
+    lead = np.empty(len(utf8) + 1, dtype=bool)
+    np.greater_equal(utf8.view(np.int8), -64, out=lead[:-1])  # not a continuation byte 0b10xxxxxx
+    lead[-1] = True
+    byte_bounds = np.flatnonzero(lead)[bounds]
+    if len(utf8) > np.iinfo(np.int32).max:
+        raise ValueError("a batch of more than 2 GiB of text; pass fewer documents at once")
+    segments = pa.StringArray.from_buffers(len(bounds) - 1, pa.py_buffer(byte_bounds.astype(np.int32)),
+                                           pa.py_buffer(utf8))
+    taken = pc.take(segments, pa.array(token_segments.astype(np.int32)))
+    strings = pa.StringArray.from_buffers(n_tokens, *taken.buffers()[1:])  # without take's all-valid bitmap
     list_offsets = pa.array(_offsets32(token_counts))
     token_base = np.repeat(bases[:-1], token_counts)
 
