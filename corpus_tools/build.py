@@ -35,7 +35,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from corpus_tools import __version__
+from corpus_tools.build_parallel import ParallelOutcome, run_parallel
 from corpus_tools.build_rows import NO_DOCUMENTS, Builder, annotator_name, select_gold
+from corpus_tools.build_segment import SegmentBuilder
 from corpus_tools.card import (
     DEFAULT_LICENSE,
     DEFAULT_RIGHTS,
@@ -271,6 +273,18 @@ def _stream_input(export: Path, kind: str, builder: Builder, progress: Progress 
     return reader.sha256.hexdigest()
 
 
+def _build_parallel(export: Path, ontology: Ontology, builder: Builder, span_mode: str,
+                    progress: Progress | None, workers: int | None) -> ParallelOutcome | str:
+    """The export validated and built by worker processes, or None when only the serial path can read it."""
+    segment_builder = SegmentBuilder(ontology, builder.plan, builder.schemas, file=export.name, span_mode=span_mode)
+    spool = builder.root / ".segments"
+    spool.mkdir()
+    try:
+        return run_parallel(export, segment_builder, builder.writer, spool, progress=progress, workers=workers)
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+
+
 def build_release(
     export: Path,
     *,
@@ -289,8 +303,14 @@ def build_release(
     date: str | None = None,
     row_group_rows: int = ROW_GROUP_ROWS,
     max_shard_bytes: int = MAX_SHARD_BYTES,
+    workers: int | None = None,
 ) -> BuildResult:
     """Validate ``export`` and write the release folder ``out`` (which must not exist).
+
+    A Label Studio export is validated and built in ``workers`` processes (default: one per core, see
+    :mod:`corpus_tools.build_parallel`; 1 runs that path in this process; 0 takes the serial path,
+    which document JSONL, ``gold`` files and exports the fast path cannot parse always take).  Every
+    path gives the same files and report.
 
     Raises :class:`InvalidDataError` (with the report) when the export or the gold file fails
     validation or the data has build errors (duplicate ids, duplicate texts across splits),
@@ -323,7 +343,10 @@ def build_release(
             splits = previous / SPLITS_NAME
     if ratios is not None and splits is not None:
         raise InputError(f"split ratios are fixed by the earlier {splits}; --ratios applies to a first release only")
-    plan = read_splits(splits) if splits is not None else SplitPlan(ratios=ratios or SplitPlan().ratios)
+    def make_plan() -> SplitPlan:
+        return read_splits(splits) if splits is not None else SplitPlan(ratios=ratios or SplitPlan().ratios)
+
+    plan = make_plan()
 
     gold_docs: dict[str, Document] = {}
     if gold is not None:
@@ -337,23 +360,44 @@ def build_release(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".building", dir=out.parent))
-    builder = Builder(
-        tmp, ontology, plan, Report(), gold=gold_docs, span_mode=span_mode, row_group_rows=row_group_rows,
-        max_shard_bytes=max_shard_bytes, file_name=export.name,
-    )
+
+    def make_builder() -> Builder:
+        return Builder(
+            tmp, ontology, plan, Report(), gold=gold_docs, span_mode=span_mode, row_group_rows=row_group_rows,
+            max_shard_bytes=max_shard_bytes, file_name=export.name,
+        )
+
+    builder = make_builder()
     validation: _Validation | None = None
+    serial_reason = "document JSONL" if kind != "labelstudio" else "--gold" if gold_docs else "workers=0"
     try:
-        validation = _Validation(export, ontology, progress, parallel=PARALLEL_VALIDATION)
-        try:
-            input_sha256 = _stream_input(export, kind, builder, progress)
-        except Exception as exc:
-            # Input the build could not read is invalid input: report what validation found.
+        outcome = None
+        if kind == "labelstudio" and not gold_docs and workers != 0:
+            outcome = _build_parallel(export, ontology, builder, span_mode, progress, workers)
+            if isinstance(outcome, str):  # the fast path could not read the input: the serial path locates it
+                serial_reason = outcome
+                outcome = None
+                builder.abort()
+                shutil.rmtree(tmp / "data", ignore_errors=True)
+                plan = make_plan()
+                builder = make_builder()
+        if outcome is not None:
+            report, input_sha256 = outcome.validation, outcome.input_sha256
+            builder.report.extend(outcome.build_problems)
+            builder.stats = outcome.stats
+        else:
+            validation = _Validation(export, ontology, progress, parallel=PARALLEL_VALIDATION)
+            try:
+                input_sha256 = _stream_input(export, kind, builder, progress)
+            except Exception as exc:
+                # Input the build could not read is invalid input: report what validation found.
+                report = validation.result()
+                if not report.valid:
+                    raise _refusal(export, report) from exc
+                raise
             report = validation.result()
-            if not report.valid:
-                raise _refusal(export, report) from exc
-            raise
-        report = validation.result()
         report.stats = {"validation": dict(report.stats)} if report.stats else {}
+        report.stats["path"] = "parallel" if outcome is not None else f"serial ({serial_reason})"
         if not report.valid:
             raise _refusal(export, report)
         report.extend(builder.report.problems)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from corpus_tools.card import ReleaseStats, SplitLayout
 from corpus_tools.fastbio import encode_bio_arrays, whole_token_spans
-from corpus_tools.generate import RELEASE_CONFIGS, ontology_to_features
+from corpus_tools.features_cache import release_features
+from corpus_tools.generate import RELEASE_CONFIGS
 from corpus_tools.labelstudio.export import (
     AnnotationRecord,
     task_document_id,
@@ -127,8 +128,8 @@ class Builder:
         file_name: str,
     ) -> None:
         self.root = root
-        self.features = ontology_to_features(ontology)
-        self.schemas = {c: f.arrow_schema for c, f in self.features.items()}
+        self.features = release_features(ontology)
+        self.schemas = dict(self.features.schemas)
         self.plan = plan
         self.report = report
         self.gold = gold
@@ -146,7 +147,8 @@ class Builder:
         self.texts: dict[bytes, tuple[str, str]] = {}
 
     # -- writers ---------------------------------------------------------------------------------
-    def _write(self, config: str, split: str, row: object) -> None:
+    def writer(self, config: str, split: str) -> ShardWriter:
+        """The shard writer of one config split (created on first use)."""
         writer = self.writers.get((config, split))
         if writer is None:
             writer = self.writers[(config, split)] = ShardWriter(
@@ -157,7 +159,10 @@ class Builder:
                 max_shard_bytes=self.max_shard_bytes,
                 **({"make_batch": tokens_batch} if config == "tokens" else {}),
             )
-        writer.write(row)
+        return writer
+
+    def _write(self, config: str, split: str, row: object) -> None:
+        self.writer(config, split).write(row)
 
     def close(self) -> dict[str, dict[str, SplitLayout]]:
         layout: dict[str, dict[str, SplitLayout]] = {}

@@ -1,11 +1,13 @@
 """Deterministic, size-capped Parquet shards for one config split.
 
-Rows are converted to Arrow record batches in small chunks and written as one row group per
-``row_group_rows`` rows (streaming readers get batches of that size; memory stays flat), with zstd
-compression and the explicit schema ``features.arrow_schema`` (which carries the ``huggingface``
-metadata).  A shard is closed once
-its file reaches ``max_shard_bytes``.  Shards are written under temporary names and renamed to
-``<split>-NNNNN-of-NNNNN.parquet`` by :meth:`ShardWriter.close`, once their number is known.
+Rows arrive as Arrow tables (:meth:`ShardWriter.write_table`, from the parallel build) or one at a
+time (:meth:`ShardWriter.write`, converted to record batches in small chunks).  Either way they are
+cut into row groups by the rows alone: a group closes after ``row_group_rows`` rows, or earlier once
+its rows hold ``MAX_GROUP_BYTES`` of string data (long documents keep memory flat), so the files do
+not depend on how the rows arrived.  Each group is written with zstd compression and the explicit
+schema ``features.arrow_schema`` (which carries the ``huggingface`` metadata).  A shard is closed
+once its file reaches ``max_shard_bytes``.  Shards are written under temporary names and renamed
+to ``<split>-NNNNN-of-NNNNN.parquet`` by :meth:`ShardWriter.close`, once their number is known.
 """
 
 from __future__ import annotations
@@ -15,16 +17,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 ROW_GROUP_ROWS = 1_000
 MAX_SHARD_BYTES = 256 * 1024 * 1024
 COMPRESSION = "zstd"
-# Rows are turned into Arrow record batches this many at a time: a token row is about 10x smaller in
-# Arrow than as Python objects, which keeps a 1,000-row group of long articles at tens of MB.
+# Rows given one at a time are turned into Arrow record batches this many at a time.
 CHUNK_ROWS = 64
-# A row group is also closed once it holds this much Arrow data, so long documents keep memory flat.
+# A row group is also closed once its rows hold this many bytes of strings, so long documents keep memory flat.
 MAX_GROUP_BYTES = 32 * 1024 * 1024
 BatchMaker = Callable[[Sequence[Any], pa.Schema], pa.RecordBatch]
 
@@ -33,11 +36,37 @@ def pylist_batch(rows: Sequence[dict], schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist(rows, schema=schema)
 
 
+def row_weights(table: pa.Table) -> np.ndarray:
+    """Bytes of string data per row: string columns and lists of strings (what makes a row big)."""
+    weights = np.zeros(table.num_rows, dtype=np.int64)
+    base = 0
+    for batch in table.to_batches():
+        n = batch.num_rows
+        for array in batch.columns:
+            kind = array.type
+            if pa.types.is_string(kind):
+                weights[base:base + n] += _string_bytes(array)
+            elif pa.types.is_list(kind) and pa.types.is_string(kind.value_type) and n:
+                offsets = array.offsets.to_numpy()
+                values = array.values.slice(offsets[0], offsets[-1] - offsets[0])
+                bounds = np.concatenate([[0], np.cumsum(_string_bytes(values))])
+                offsets = offsets - offsets[0]
+                weights[base:base + n] += bounds[offsets[1:]] - bounds[offsets[:-1]]
+        base += n
+    return weights
+
+
+def _string_bytes(array: pa.Array) -> np.ndarray:
+    lengths = pc.binary_length(array)
+    return lengths.fill_null(0).to_numpy() if lengths.null_count else lengths.to_numpy()
+
+
 class ShardWriter:
     """Writes the rows of one config split into ``directory``.
 
     Rows are dicts by default; ``make_batch`` turns a chunk of rows of another form into a record
-    batch of ``schema`` (see :mod:`corpus_tools.token_batches`).
+    batch of ``schema`` (see :mod:`corpus_tools.token_batches`).  :meth:`write_table` takes rows
+    already in Arrow form.
     """
 
     def __init__(
@@ -61,9 +90,9 @@ class ShardWriter:
         self.num_rows = 0
         self.num_bytes = 0  # Arrow (in-memory) size, reported as num_bytes in the card
         self._buffer: list[Any] = []
-        self._batches: list[pa.RecordBatch] = []
-        self._batched_rows = 0
-        self._batched_bytes = 0
+        self._group: list[pa.Table] = []
+        self._group_rows = 0
+        self._group_bytes = 0
         self._parts: list[tuple[Path, int]] = []  # (temp path, rows)
         self._file: BinaryIO | None = None
         self._writer: pq.ParquetWriter | None = None
@@ -71,26 +100,42 @@ class ShardWriter:
 
     def write(self, row: Any) -> None:
         self._buffer.append(row)
-        if len(self._buffer) >= CHUNK_ROWS or self._batched_rows + len(self._buffer) >= self.row_group_rows:
-            self._to_batch()
-            if self._batched_rows >= self.row_group_rows or self._batched_bytes >= MAX_GROUP_BYTES:
-                self._flush()
+        if len(self._buffer) >= CHUNK_ROWS:
+            self._drain_buffer()
 
-    def _to_batch(self) -> None:
+    def _drain_buffer(self) -> None:
         if self._buffer:
             batch = self._make_batch(self._buffer, self.schema)
-            self._batches.append(batch)
-            self._batched_rows += len(self._buffer)
-            self._batched_bytes += batch.nbytes
             self._buffer = []
+            self.write_table(pa.Table.from_batches([batch], schema=self.schema))
+
+    def write_table(self, table: pa.Table, weights: np.ndarray | None = None) -> None:
+        """Append rows (``table`` has this writer's schema, ``weights`` its :func:`row_weights` if known);
+        full row groups are written at once."""
+        weights = np.cumsum(row_weights(table) if weights is None else weights)
+        while table.num_rows:
+            by_rows = self.row_group_rows - self._group_rows - 1
+            by_bytes = int(np.searchsorted(weights, MAX_GROUP_BYTES - self._group_bytes, side="left"))
+            last = min(by_rows, by_bytes)
+            if last >= table.num_rows:
+                self._group.append(table)
+                self._group_rows += table.num_rows
+                self._group_bytes += int(weights[-1])
+                return
+            self._group.append(table.slice(0, last + 1))
+            self._group_rows += last + 1
+            self._flush()
+            table = table.slice(last + 1)
+            weights = weights[last + 1:] - weights[last]
 
     def _flush(self) -> None:
-        self._to_batch()
-        if not self._batches:
+        if not self._group:
             return
-        table = pa.Table.from_batches(self._batches, schema=self.schema)
-        self._batches = []
-        self._batched_rows = self._batched_bytes = 0
+        # Concatenated into fresh arrays (an empty table added, so even a single slice is copied): ``nbytes``
+        # then depends on the rows only, not on how they arrived (a slice can count a partial bitmap byte).
+        table = pa.concat_tables([*self._group, self.schema.empty_table()]).combine_chunks()
+        self._group = []
+        self._group_rows = self._group_bytes = 0
         if self._writer is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             path = self.directory / f".{self.split}.part{len(self._parts):05d}.tmp"
@@ -115,6 +160,7 @@ class ShardWriter:
 
     def close(self) -> list[tuple[Path, int]]:
         """Flush, close, and rename the shards to their final names; return ``(path, rows)`` pairs."""
+        self._drain_buffer()
         self._flush()
         self._close_part()
         total = len(self._parts)

@@ -1,0 +1,271 @@
+"""The parallel path of a build: segments of the export validated and built in worker processes.
+
+The main process cuts the export into segments of whole tasks
+(:func:`corpus_tools.export_segments.iter_segments`); worker processes (forked, one per core, at
+most :data:`MAX_WORKERS`) parse each segment with orjson, validate every task and build the
+segment's Arrow tables (:class:`corpus_tools.build_segment.SegmentBuilder`).  The main process
+takes the answers in segment order: it merges the validation problems and counts, replays the
+checks that need every task (repeated article ids, repeated document ids, the leakage audit, new
+split assignments) in task order, and writes the tables to the shard writers while the workers go
+on.  The result is what the serial path (:class:`corpus_tools.build_rows.Builder` after
+``validate_export``) gives: same report, same statistics, same files.
+
+:func:`run_parallel` returns the reason, a string, when the export cannot be cut or a segment cannot
+be parsed or built (malformed JSON, invalid UTF-8, lone surrogates, integers beyond 64 bits, values of
+unexpected types): the caller then runs the serial path, which locates the problem exactly.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import multiprocessing
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpus_tools.build_rows import DUPLICATE_ID, DUPLICATE_TEXT, DUPLICATE_TEXT_ACROSS_SPLITS
+from corpus_tools.build_segment import SegmentBuilder, SegmentResult
+from corpus_tools.card import ReleaseStats
+from corpus_tools.report import Problem, Report, make_problem
+from corpus_tools.shards import ShardWriter
+from corpus_tools.splits import SplitPlan
+from corpus_tools.validate_keys import SeenKeys
+
+MAX_WORKERS = 4
+_LONG_DIGITS = re.compile(rb"\d{19}")
+SEGMENT_BYTES = 4 << 20
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass
+class ParallelOutcome:
+    validation: Report
+    build_problems: list[Problem]
+    stats: ReleaseStats
+    input_sha256: str
+
+
+# -------------------------------------------------------------------------------------------- workers
+_WORKER: dict[str, object] = {}
+
+
+def _init_worker(builder: SegmentBuilder, path: str, spool: Path | None) -> None:
+    gc.disable()  # parsing allocates many containers and no cycles: collections would cost ~3x the parse
+    _WORKER["builder"] = builder
+    _WORKER["spool"] = spool
+    _WORKER["file"] = open(path, "rb")  # noqa: SIM115 - lives as long as the worker
+
+
+def _work(segment: object) -> SegmentResult:
+    import orjson
+
+    builder: SegmentBuilder = _WORKER["builder"]  # type: ignore[assignment]
+    raw = segment.read(_WORKER["file"])  # type: ignore[attr-defined]
+    if _LONG_DIGITS.search(raw):  # yajl refuses integers beyond 64 bits, orjson makes them floats: be exact
+        return SegmentResult(first_index=segment.first_index, count=segment.count,  # type: ignore[attr-defined]
+                             error="a run of 19 or more digits (an integer beyond 64 bits?)")
+    try:
+        tasks = orjson.loads(b"[" + raw + b"]")
+        del raw
+        result = builder.build(tasks, segment.first_index)  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 - unparsable or unexpected data: the serial path reports it exactly
+        return SegmentResult(first_index=segment.first_index, count=segment.count,  # type: ignore[attr-defined]
+                             error=f"{type(exc).__name__}: {exc}")
+    spool = _WORKER.get("spool")
+    if spool is not None:
+        result.spool(spool)  # type: ignore[arg-type]
+    return result
+
+
+def worker_count() -> int:
+    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else (os.cpu_count() or 1)))
+
+
+# -------------------------------------------------------------------------------------------- main side
+class _Merger:
+    """Takes segment results in order and turns them into the report, statistics and files."""
+
+    def __init__(self, plan: SplitPlan, file: str, make_writer: Callable[[str, str], ShardWriter],
+                 counts: dict[str, int]) -> None:
+        self.plan = plan
+        self.file = file
+        self.validation: list[Problem] = []
+        self.counts = dict.fromkeys(counts, 0)
+        self.articles = SeenKeys()
+        self.problems: list[Problem] = []
+        self.stats = ReleaseStats()
+        self.seen_ids: set[str] = set()
+        self.texts: dict[bytes, tuple[str, str]] = {}
+        self.make_writer = make_writer
+
+    def add(self, result: SegmentResult) -> None:
+        self._validation(result)
+        for name, value in result.counts.items():
+            self.counts[name] = self.counts.get(name, 0) + value
+        for keys in result.tasks:
+            if keys.doc_id is None:
+                continue
+            split = self.plan.assign(keys.doc_id)
+            if keys.before:
+                self.problems.extend(keys.before)
+            if keys.digest is None:
+                continue
+            if self._identity(keys.doc_id, keys.digest, split, keys.where or {}):
+                self.stats.gold_sources[keys.source or ""] += 1
+                if keys.after:
+                    self.problems.extend(keys.after)
+        _merge_stats(self.stats, result.stats)
+        for (config, split), (table, weights) in result.load().items():
+            self.make_writer(config, split).write_table(table, weights)
+
+    def _validation(self, result: SegmentResult) -> None:
+        from corpus_tools.validate import _duplicate_article
+
+        duplicates: dict[int, Problem] = {}
+        for article_id, index, task_id in result.articles:
+            seen = self.articles.first(article_id, index, task_id)
+            if seen is not None:
+                duplicates[index] = _duplicate_article(article_id, index, task_id, seen)
+        if not duplicates:
+            for _, problems in result.validation:
+                self.validation.extend(problems)
+            return
+        by_index = dict(result.validation)
+        for index in sorted(set(by_index) | set(duplicates)):
+            self.validation.extend(by_index.get(index, ()))
+            if index in duplicates:
+                self.validation.append(duplicates[index])
+
+    def _identity(self, doc_id: str, digest: bytes, split: str, where: dict) -> bool:
+        """Duplicate ids and the leakage audit, as ``Builder.check_identity``."""
+        if doc_id in self.seen_ids:
+            self.problems.append(make_problem(DUPLICATE_ID, f"Document id {doc_id!r} appears in more than one task.",
+                                              file=self.file, **where))
+            return False
+        self.seen_ids.add(doc_id)
+        other = self.texts.get(digest)
+        if other is None:
+            self.texts[digest] = (doc_id, split)
+        elif other[1] != split:
+            self.problems.append(make_problem(
+                DUPLICATE_TEXT_ACROSS_SPLITS,
+                f"Documents {other[0]!r} ({other[1]}) and {doc_id!r} ({split}) have exactly the same text.",
+                details={"documents": [other[0], doc_id], "splits": [other[1], split]}, file=self.file, **where,
+            ))
+        else:
+            self.stats.duplicate_texts += 1
+            self.problems.append(make_problem(
+                DUPLICATE_TEXT, f"Documents {other[0]!r} and {doc_id!r} ({split}) have exactly the same text.",
+                details={"documents": [other[0], doc_id]}, file=self.file, **where,
+            ))
+        return True
+
+
+def _merge_stats(into: ReleaseStats, part: ReleaseStats) -> None:
+    for name, counts in part.splits.items():
+        target = into.split(name)
+        target.documents += counts.documents
+        target.tokens += counts.tokens
+        target.entities.update(counts.entities)
+        target.relations.update(counts.relations)
+        target.unencodable.update(counts.unencodable)
+    into.tasks += part.tasks
+    into.left_out.update(part.left_out)
+    into.annotations += part.annotations
+    into.cancelled += part.cancelled
+    into.annotators.update(part.annotators)
+    agreement, other = into.agreement, part.agreement
+    agreement.documents += other.documents
+    agreement.pairs += other.pairs
+    agreement.matched.update(other.matched)
+    agreement.total.update(other.total)
+
+
+class _Hasher(threading.Thread):
+    """sha256 of the input in a thread (hashlib releases the GIL on large reads)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.path = path
+        self.digest = ""
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            sha = hashlib.sha256()
+            with open(self.path, "rb") as f:
+                while chunk := f.read(1 << 22):
+                    sha.update(chunk)
+            self.digest = sha.hexdigest()
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            self.error = exc
+
+
+def run_parallel(
+    export: Path,
+    builder: SegmentBuilder,
+    make_writer: Callable[[str, str], ShardWriter],
+    spool: Path,
+    *,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> ParallelOutcome | str:
+    """Validate and build ``export`` in worker processes; a reason when the caller must take the serial path."""
+    from corpus_tools.export_segments import SegmentError, iter_segments
+
+    hasher = _Hasher(export)
+    hasher.start()
+    merger = _Merger(plan=builder.plan, file=builder.file, make_writer=make_writer,
+                     counts=builder.run.semantic.counts)
+    total = export.stat().st_size
+    cut_failed: list[str] = []
+
+    def segments() -> Iterator[object]:
+        try:
+            yield from iter_segments(export, target_bytes=SEGMENT_BYTES)
+        except SegmentError as exc:
+            cut_failed.append(f"the export cannot be cut into tasks: {exc}")
+
+    count = workers or worker_count()
+    if count == 1:
+        _init_worker(builder, str(export), None)
+        try:
+            results: Iterator[SegmentResult] = map(_work, segments())
+            failure = _consume(results, merger, progress, total)
+        finally:
+            _WORKER["file"].close()  # type: ignore[attr-defined]
+            _WORKER.clear()
+            gc.enable()
+    else:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(count, initializer=_init_worker, initargs=(builder, str(export), spool)) as pool:
+            failure = _consume(pool.imap(_work, segments()), merger, progress, total)
+            if failure is not None:
+                pool.terminate()
+    hasher.join()
+    if failure is not None or cut_failed:
+        return failure or cut_failed[0]
+    if hasher.error is not None:
+        raise hasher.error
+    validation = Report()
+    validation.stats = {"format": "labelstudio-export", "bytes": total, **merger.counts}
+    validation.extend(merger.validation)
+    return ParallelOutcome(validation, merger.problems, merger.stats, hasher.digest)
+
+
+def _consume(results: Iterator[SegmentResult], merger: _Merger, progress: Progress | None,
+             total: int) -> str | None:
+    done = 0
+    for result in results:
+        if result.error is not None:
+            return f"task {result.first_index} or one of the {result.count - 1} after it: {result.error}"
+        merger.add(result)
+        done += 1
+        if progress is not None:
+            progress("build", min(total, done * SEGMENT_BYTES), total)
+    return None

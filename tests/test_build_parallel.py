@@ -1,0 +1,131 @@
+"""The parallel build path (worker processes over segments of the export) against the serial path.
+
+Every export is built both ways: the serial path (``workers=0``: ``validate_export`` then one
+``Builder``) is the reference, written before the parallel path existed.  Same files byte for byte,
+same report (problems in the same order, same statistics), whatever the number of workers and
+however the export is cut into segments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from build_inputs import annotation, news_article, simple_export, task, write_export
+
+from corpus_tools import build_parallel
+from corpus_tools.build import build_release
+from corpus_tools.errors import InvalidDataError
+
+
+def _files(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _report(report: dict) -> dict:
+    report = json.loads(json.dumps(report))
+    report.get("stats", {}).pop("path", None)
+    return report
+
+
+def _build(export: Path, out: Path, workers: int) -> tuple[str, dict, dict]:
+    try:
+        result = build_release(export, version="1.0.0", out=out, name="test/arabic-news", workers=workers)
+    except InvalidDataError as exc:
+        return "refused", _report(exc.report.to_dict()), {}
+    return result.report.stats["path"], _report(result.report.to_dict()), _files(out)
+
+
+def _mixed_tasks() -> list[dict]:
+    """Tasks that exercise every gold rule, cancelled and extra annotations, predictions, e-mail annotators."""
+    tasks = simple_export(30)
+    art = news_article(40)
+    gold = art.result("g-")
+    other = [item for item in art.result("o-") if item["type"] == "labels" and item["value"]["labels"] != ["GPE"]]
+    tasks.append(task(41, art, [annotation(2001, gold, annotator=1, ground_truth=True),
+                                annotation(2002, other, annotator={"id": 7, "email": "Reviewer@Example.org"})]))
+    art = news_article(41)
+    tasks.append(task(42, art, [annotation(2003, art.result("a-"), annotator=1),
+                                annotation(2004, art.result("b-"), annotator=2)]))  # ambiguous: left out
+    art = news_article(42)
+    tasks.append(task(43, art, [annotation(2005, art.result("c-"), cancelled=True)]))  # no live annotation
+    art = news_article(43)
+    tasks.append(task(44, art, [annotation(2006, art.result("d-"), cancelled=True),
+                                annotation(2007, art.result("e-"), annotator=3, lead_time=None)],
+                      predictions=[{"id": 9, "model_version": "m1", "score": 0.5, "result": art.result("p-")}]))
+    tasks.append(task(45, news_article(44), []))  # unannotated
+    return tasks
+
+
+@pytest.fixture
+def small_segments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Segments of a few tasks each, so a small export is cut many times."""
+    monkeypatch.setattr(build_parallel, "SEGMENT_BYTES", 4096)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_parallel_build_equals_serial_build(tmp_path: Path, small_segments: None, workers: int) -> None:
+    export = write_export(tmp_path / "export.json", _mixed_tasks())
+    serial = _build(export, tmp_path / "serial", 0)
+    parallel = _build(export, tmp_path / "parallel", workers)
+    assert serial[0] == "serial (workers=0)"
+    assert parallel[0] == "parallel"
+    assert parallel[1] == serial[1]
+    assert parallel[2] == serial[2]
+    codes = [p["code"] for p in serial[1]["problems"]]
+    assert codes == ["annotation-cancelled", "annotation-cancelled", "build-gold-ambiguous", "build-gold-missing",
+                     "build-gold-missing"]
+    assert not (tmp_path / "parallel" / ".segments").exists()
+
+
+def test_parallel_build_does_not_depend_on_the_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    export = write_export(tmp_path / "export.json", _mixed_tasks())
+    monkeypatch.setattr(build_parallel, "SEGMENT_BYTES", 2048)
+    small = _build(export, tmp_path / "small", 2)
+    monkeypatch.setattr(build_parallel, "SEGMENT_BYTES", 1 << 22)
+    whole = _build(export, tmp_path / "whole", 2)
+    assert small[0] == whole[0] == "parallel"
+    assert small[1:] == whole[1:]
+
+
+def test_invalid_export_is_refused_with_the_same_report(tmp_path: Path, small_segments: None) -> None:
+    tasks = simple_export(12)
+    # a span whose offsets no longer select its text, and an article imported twice
+    item = tasks[3]["annotations"][0]["result"][0]
+    item["value"]["start"] += 1
+    tasks.append(json.loads(json.dumps(tasks[5])) | {"id": 99})
+    tasks.insert(7, 17)  # not a task object
+    export = write_export(tmp_path / "export.json", tasks)
+    serial = _build(export, tmp_path / "serial", 0)
+    parallel = _build(export, tmp_path / "parallel", 2)
+    assert serial[0] == parallel[0] == "refused"
+    assert parallel[1] == serial[1]
+    found = {(p["code"], p.get("json_path")) for p in serial[1]["problems"]}
+    assert ("span-text-mismatch", "$[3].annotations[0].result[0].value") in found or any(
+        code.startswith("span-") and path and path.startswith("$[3].annotations[0].result[0]")
+        for code, path in found)
+    assert ("task-not-object", "$[7]") in found
+    assert ("task-duplicate-article-id", "$[13].data.article_id") in found
+    assert not (tmp_path / "parallel").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "lone-surrogate", "big-integer"])
+def test_what_the_parallel_path_cannot_parse_goes_the_serial_way(tmp_path: Path, damage: str) -> None:
+    export = write_export(tmp_path / "export.json", simple_export(6))
+    text = export.read_text(encoding="utf-8")
+    if damage == "truncated":
+        text = text[: len(text) // 2]
+    elif damage == "lone-surrogate":
+        text = text.replace('"title": "', '"title": "\\udc00', 1)
+    else:
+        text = text.replace('"lead_time": 12.5', '"lead_time": 123456789012345678901234567890', 1)
+    export.write_text(text, encoding="utf-8")
+    serial = _build(export, tmp_path / "serial", 0)
+    parallel = _build(export, tmp_path / "parallel", 2)
+    assert parallel[0] == serial[0] == "refused"  # yajl, behind validate, refuses integers beyond 64 bits too
+    assert parallel[1] == serial[1]
+    assert [p["code"] for p in serial[1]["problems"]] == ["export-truncated" if damage == "truncated" else
+                                                          "export-invalid-json"]
