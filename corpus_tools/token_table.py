@@ -3,12 +3,14 @@
 The per-document path (:func:`corpus_tools.fastbio.encode_bio_arrays`, then
 :func:`corpus_tools.token_batches.token_row` and :func:`~corpus_tools.token_batches.tokens_batch`)
 makes about thirty small numpy calls per document.  :func:`token_table` does the same work on the
-concatenated texts of a batch: one encoding to code points and one to UTF-8, base tokens from the
-class table of :func:`corpus_tools.fastbio.char_classes` with a forced break at every document
-start, one search for the span edges that cut a token, the flat layer of
-:func:`corpus_tools.spans.select_flat` as one walk over a ``next`` array, and the tags written with
-``repeat``/``cumsum`` instead of one slice per span.  The result equals the per-document path
-exactly (same record batch, token counts and unencodable spans; a property test holds them equal).
+concatenated texts of a batch: one encoding to code points and one to UTF-8, the token edges as one
+``flatnonzero`` over a per-code-point edge mask (from the class table of
+:func:`corpus_tools.fastbio.char_classes`, with an edge forced at every document start and every span
+edge, so tokens never cross documents and are cut wherever a span edge falls inside one), the flat
+layer of :func:`corpus_tools.spans.select_flat` followed as a chain of "next span" pointers, the tags
+written with ``repeat``/``cumsum`` instead of one slice per span, and the token strings taken from the
+batch's UTF-8 by Arrow.  The result equals the per-document path exactly (same record batch, token
+counts and unencodable spans; a property test holds them equal).
 
 Spans come as flat arrays: the spans of document ``i`` are ``span_*[span_offsets[i]:span_offsets[i + 1]]``,
 offsets in code points of that document's text, labels as indices into ``ontology.entity_labels``.
@@ -226,6 +228,8 @@ def token_table(
     if n_spans and not (np.all(span_starts >= 0) and np.all(span_starts < span_ends)
                         and np.all(span_ends <= lengths[span_doc])):
         raise ValueError("every span needs 0 <= start < end <= len(text)")
+    if n_spans and not (np.all(span_labels >= 0) and np.all(span_labels < len(tag_ids.b))):
+        raise ValueError("span labels must be indices into the ontology's entity labels")
     g_start = span_starts + span_base
     g_end = span_ends + span_base
 

@@ -156,6 +156,9 @@ def test_bad_spans_are_refused(setup):
     with pytest.raises(ValueError, match="start < end"):
         token_table(["a"], ["abc"], np.array([0, 1]), np.array([2]), np.array([2]), np.array([0]), None, tags,
                     schema)
+    with pytest.raises(ValueError, match="entity labels"):
+        token_table(["a"], ["abc"], np.array([0, 1]), np.array([0]), np.array([1]), np.array([-1]), None, tags,
+                    schema)
     with pytest.raises(ValueError, match="span_offsets"):
         token_table(["a"], ["abc"], np.array([0, 2]), np.array([0]), np.array([1]), np.array([0]), None, tags,
                     schema)
