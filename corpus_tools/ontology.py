@@ -9,7 +9,9 @@ configuration from an :class:`Ontology`.  :func:`check_ontology` returns a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from jsonschema.exceptions import relevance
@@ -17,7 +19,10 @@ from jsonschema.exceptions import relevance
 from corpus_tools._text import sha256_bytes
 from corpus_tools.errors import OntologyError
 from corpus_tools.report import Report, define_code, make_problem
-from corpus_tools.schemas import data_path, validator_for
+from corpus_tools.schemas import data_path, load_schema, validator_for
+
+if TYPE_CHECKING:
+    from corpus_tools.validate_schema import SchemaPass
 
 STAGE = "ontology"
 ONTOLOGY_UNREADABLE = define_code(
@@ -129,6 +134,17 @@ def _json_path(path: list[object]) -> str:
     return out
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@cache
+def _ontology_schema() -> SchemaPass:
+    """The ontology schema compiled once (jsonschema-rs says valid or not; jsonschema locates errors)."""
+    from corpus_tools.validate_schema import SchemaPass
+
+    return SchemaPass(load_schema("ontology.schema.json"))
+
+
 def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | None]:
     """Validate an ontology file; return the report and, when valid, the loaded ontology."""
     path = Path(path) if path is not None else default_ontology_path()
@@ -140,8 +156,7 @@ def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | N
         raise OntologyError(f"cannot read ontology {path}: {exc.strerror or exc}") from exc
     try:
         text = raw.decode("utf-8")
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (libyaml's when installed)
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         report.add(
@@ -157,24 +172,26 @@ def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | N
         report.add(make_problem(ONTOLOGY_UNREADABLE, "The ontology must be a YAML mapping.", file=file, line=1))
         return report, None
 
-    for error in sorted(validator_for("ontology.schema.json").iter_errors(data), key=relevance):
-        where = list(error.absolute_path)
-        report.add(
-            make_problem(
-                ONTOLOGY_SCHEMA,
-                f"{error.message} (fix the value at {error.json_path}).",
-                file=file,
-                line=_line_of(root, where),
-                json_path=error.json_path,
+    def line(where: list[object]) -> int | None:  # the YAML node tree is composed only to locate a problem
+        return _line_of(yaml.compose(text), where)
+
+    if not _ontology_schema().is_valid(data):
+        for error in sorted(validator_for("ontology.schema.json").iter_errors(data), key=relevance):
+            where = list(error.absolute_path)
+            report.add(
+                make_problem(
+                    ONTOLOGY_SCHEMA,
+                    f"{error.message} (fix the value at {error.json_path}).",
+                    file=file,
+                    line=line(where),
+                    json_path=error.json_path,
+                )
             )
-        )
     if not report.valid:
         return report, None
 
     def located(code: str, message: str, where: list[object]) -> None:
-        report.add(
-            make_problem(code, message, file=file, line=_line_of(root, where), json_path=_json_path(where))
-        )
+        report.add(make_problem(code, message, file=file, line=line(where), json_path=_json_path(where)))
 
     seen: dict[str, str] = {}
     for kind in ("entities", "relations"):

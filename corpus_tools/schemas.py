@@ -11,7 +11,9 @@ import json
 from functools import cache
 from pathlib import Path
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError as JsonSchemaError
 from referencing import Registry, Resource
 
 from corpus_tools.errors import SchemaError
@@ -48,7 +50,11 @@ def _load_all() -> tuple[Registry, dict[str, dict]]:
         schema_id = schema.get("$id")
         if schema_id != SCHEMA_BASE + path.name:
             raise SchemaError(f"schema {path.name} must have $id {SCHEMA_BASE + path.name!r}")
-        Draft202012Validator.check_schema(schema)
+        if not jsonschema_rs.meta.is_valid(schema):  # compiled meta-schema check; jsonschema says why
+            try:
+                Draft202012Validator.check_schema(schema)
+            except JsonSchemaError as exc:
+                raise SchemaError(f"schema {path.name} is not a valid JSON Schema: {exc.message}") from exc
         by_name[path.name] = schema
         registry = registry.with_resource(schema_id, Resource.from_contents(schema))
     return registry, by_name

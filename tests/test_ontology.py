@@ -115,3 +115,19 @@ def test_missing_file_raises(tmp_path):
 def test_default_file_is_plain_yaml_mapping():
     data = yaml.safe_load(default_ontology_path().read_text(encoding="utf-8"))
     assert data["name"] == "arabic-news-ace-core"
+
+
+def test_bundled_schemas_are_valid_json_schemas(repo_root) -> None:
+    """Loading checks them with the compiled meta-schema only; the full jsonschema check runs here."""
+    import json
+
+    import jsonschema_rs
+    from jsonschema import Draft202012Validator
+
+    paths = sorted((repo_root / "schemas").glob("*.schema.json"))
+    assert len(paths) >= 6
+    for path in paths:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        Draft202012Validator.check_schema(schema)
+        assert jsonschema_rs.meta.is_valid(schema)
+    assert not jsonschema_rs.meta.is_valid({"type": 12})  # the fast check does refuse what jsonschema refuses
