@@ -4,13 +4,7 @@ The package re-exports plain library functions; the ``corpus-tools`` command is 
 Typer layer over them (:mod:`corpus_tools.cli`).
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("corpus-tools")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+unknown"
-
+from corpus_tools._version import __version__
 from corpus_tools.errors import CorpusToolsError
 from corpus_tools.ontology import Ontology, check_ontology, load_ontology
 from corpus_tools.report import Problem, Report
