@@ -146,6 +146,8 @@ class SegmentBuilder:
         cols = self._rows.get((config, split))
         if cols is None:
             cols = self._rows[(config, split)] = {name: [] for name in self.schemas[config].names}
+            if config == "documents":
+                cols["_utf8"] = []  # the texts in UTF-8, encoded once for the digest, the text column and tokens
             if config in ("documents", "annotations"):
                 cols["entities"] = [[] for _ in range(6)]  # offsets + id, start, end, text, label
                 cols["entities"][0].append(0)
@@ -323,14 +325,15 @@ class SegmentBuilder:
         item, spans, relations = gold
         where = {**where, "annotation_id": item.get("id")}
         keys.before = before or None
-        keys.digest = hashlib.sha256(text.encode("utf-8")).digest()
+        utf8 = text.encode("utf-8") if type(text) is str else b""
+        keys.digest = hashlib.sha256(utf8).digest()
         keys.where = where
         keys.source = source
         after: list[Problem] = []
-        self._document(task, data, doc_id, text, split, spans, relations, after, where)
+        self._document(data, doc_id, text, utf8, split, spans, relations, after, where)
         keys.after = after or None
 
-    def _document(self, task: dict, data: dict, doc_id: str, text: str, split: str, spans: list[tuple],
+    def _document(self, data: dict, doc_id: str, text: str, utf8: bytes, split: str, spans: list[tuple],
                   relations: list[tuple], out: list[Problem], where: dict) -> None:
         counts = self._out.stats.split(split)
         counts.documents += 1
@@ -340,6 +343,7 @@ class SegmentBuilder:
         cols["id"].append(doc_id)
         cols["title"].append(str(data.get("title") or ""))
         cols["text"].append(text)
+        cols["_utf8"].append(utf8)
         cols["source"].append(str(data.get("source") or ""))
         cols["lang"].append(str(data.get("lang") or "ar"))
         cols["dateline_places"].append(list(dateline.get("places") or []))
@@ -402,7 +406,8 @@ class SegmentBuilder:
         size_of_span = np.repeat(sizes, np.diff(offsets_a))
         in_range = bool(np.all((starts_a >= 0) & (starts_a < ends_a) & (ends_a <= size_of_span)))
         if self.span_mode == "exact" and in_range:
-            table = token_table(doc_ids, texts, offsets_a, starts_a, ends_a, labels, span_ids, self.tag_ids, schema)
+            table = token_table(doc_ids, texts, offsets_a, starts_a, ends_a, labels, span_ids, self.tag_ids, schema,
+                                utf8=b"".join(cols["_utf8"]))
             counts.tokens += int(table.token_counts.sum())
             for index in table.unencodable.tolist():
                 counts.unencodable[names[labels[index]]] += 1
@@ -430,11 +435,20 @@ def _struct_list(lists: list[list], type_: pa.ListType) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(np.asarray(offsets, dtype=np.int32)), values, type=type_)
 
 
+def _utf8_strings(encoded: list[bytes]) -> pa.Array:
+    """A string array from values already in UTF-8 (no second encoding)."""
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
+
+
 def _table(cols: dict[str, list], schema: pa.Schema) -> pa.Table:
     arrays = []
     for f in schema:
         values = cols[f.name]
-        if pa.types.is_list(f.type) and pa.types.is_struct(f.type.value_type):
+        if f.name == "text" and "_utf8" in cols:
+            arrays.append(_utf8_strings(cols["_utf8"]))
+        elif pa.types.is_list(f.type) and pa.types.is_struct(f.type.value_type):
             arrays.append(_struct_list(values, f.type))
         else:
             arrays.append(pa.array(values, type=f.type))

@@ -194,8 +194,11 @@ def token_table(
     span_ids: Sequence[str] | None,
     tag_ids: TagIds,
     schema: pa.Schema,
+    utf8: bytes | None = None,
 ) -> TokenTable:
     """The tokens config rows of ``texts`` (ids ``ids``) with their spans, as one record batch.
+
+    ``utf8``: the UTF-8 encoding of ``"".join(texts)`` when the caller already has it (saves encoding it again).
 
     ``span_ids`` (the id of every span) break ties among spans of one document with the same start,
     end and label as ``select_flat`` does; they are compared only for such ties.  With None, ties keep
@@ -218,7 +221,7 @@ def token_table(
 
     text = "".join(texts)
     codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
-    utf8 = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    utf8 = np.frombuffer(text.encode("utf-8") if utf8 is None else utf8, dtype=np.uint8)
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n_docs)
     bases = np.zeros(n_docs + 1, dtype=np.int64)
     np.cumsum(lengths, out=bases[1:])
