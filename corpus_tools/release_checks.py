@@ -1,21 +1,34 @@
 """The checks behind :func:`corpus_tools.release.check_release`, one method per family.
 
-Data checks stream each Parquet file by record batch (memory stays flat); ClassLabel ranges
-are checked with Arrow compute, entity texts and relation ends row by row.
+With an ontology, the expected Features come from :mod:`corpus_tools.features_cache` and a
+card in the shape ``build`` writes is read with PyYAML alone, so neither ``datasets`` nor
+``huggingface_hub`` is imported; any other card is parsed by datasets' own parsers.
+
+Data checks stream each Parquet file by record batch (memory stays flat), several files at a
+time in threads, and are vectorised (:mod:`corpus_tools.release_scan`): ClassLabel ranges,
+entity ``text[start:end]``, relation ends, token lengths over whole batches.  Only a file in
+which a vectorised check fails is read again row by row, by the original located checks, so the
+problems are exactly those of the row-by-row code.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from corpus_tools import release as R
+from corpus_tools import release_scan as S
 from corpus_tools._text import sha256_file
+from corpus_tools.features_cache import release_features
 from corpus_tools.ontology import Ontology
+from corpus_tools.release_card import default_config_name, read_light_card
 from corpus_tools.report import Report, make_problem
 from corpus_tools.schemas import validator_for
 from corpus_tools.splits import SPLIT_NAME, SplitPlan
@@ -25,6 +38,16 @@ if TYPE_CHECKING:
     from datasets import Features
 
 BATCH_ROWS = 500
+THREADS = min(4, os.cpu_count() or 1)
+
+
+@dataclass
+class Reference:
+    """What a config's Parquet files are checked against."""
+
+    schema: pa.Schema  # with the b"huggingface" metadata
+    classlabels: list[tuple[str, str | None, int]]
+    features: Callable[[], Features]  # the datasets Features, only for a mismatch's comparison
 
 
 def classlabel_columns(features: Features) -> list[tuple[str, str | None, int]]:
@@ -41,18 +64,6 @@ def classlabel_columns(features: Features) -> list[tuple[str, str | None, int]]:
     return out
 
 
-def _label_values(batch: pa.RecordBatch, column: str, field: str | None) -> pa.Array:
-    import pyarrow as pa
-
-    array = batch.column(column)
-    if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
-        array = array.flatten()
-    if field is not None:
-        index = array.type.get_field_index(field)
-        array = array.flatten()[index]
-    return array
-
-
 class ReleaseChecker:
     """Runs every check on one release folder, adding problems to ``report``."""
 
@@ -64,7 +75,9 @@ class ReleaseChecker:
         self.card_data = None
         self.configs: dict = {}
         self.infos: dict = {}
-        self.reference: dict[str, Features] = {}
+        self.reference: dict[str, Reference] = {}
+        self.fast_card = False  # the card was read without datasets (see _read_card)
+        self._rows_cache: dict[Path, int | None] = {}
         self.split_files: dict[tuple[str, str], list[str]] = {}
         self.rows: Counter[tuple[str, str]] = Counter()
         self.plan: SplitPlan | None = None
@@ -109,16 +122,20 @@ class ReleaseChecker:
             return
         self.manifest = manifest
         present = set(R.release_files(self.root))
+        sizes = {rel: (self.root / rel).stat().st_size for rel in manifest["files"] if rel in present}
+        hashed = [rel for rel, size in sizes.items() if size == manifest["files"][rel]["bytes"]]
+        with ThreadPoolExecutor(THREADS) as pool:  # hashlib releases the GIL on large reads
+            shas = dict(zip(hashed, pool.map(sha256_file, [self.root / rel for rel in hashed]), strict=True))
         for rel, entry in sorted(manifest["files"].items()):
             path = self.root / rel
             if rel not in present:
                 self.problem(R.FILE_MISSING, f"{rel} is listed in manifest.json but missing.", file=rel)
                 continue
-            size = path.stat().st_size
+            size = sizes[rel]
             if size != entry["bytes"]:
                 self.problem(R.SHA_MISMATCH, f"{rel} has {size} bytes, manifest.json says {entry['bytes']}.",
                              file=rel)
-            elif sha256_file(path) != entry["sha256"]:
+            elif shas[rel] != entry["sha256"]:
                 self.problem(R.SHA_MISMATCH, f"{rel} does not match its sha256 in manifest.json.", file=rel)
             if "rows" in entry and rel.endswith(".parquet"):
                 rows = self._num_rows(path)
@@ -142,10 +159,12 @@ class ReleaseChecker:
     def _num_rows(self, path: Path) -> int | None:
         import pyarrow.parquet as pq
 
-        try:
-            return pq.ParquetFile(path).metadata.num_rows
-        except Exception:  # noqa: BLE001 - reported by the schema check
-            return None
+        if path not in self._rows_cache:
+            try:
+                self._rows_cache[path] = pq.ParquetFile(path).metadata.num_rows
+            except Exception:  # noqa: BLE001 - reported by the schema check
+                self._rows_cache[path] = None
+        return self._rows_cache[path]
 
     def check_splits_file(self) -> None:
         path = self.root / R.SPLITS_NAME
@@ -158,13 +177,15 @@ class ReleaseChecker:
 
     # -- card --------------------------------------------------------------------------------------
     def check_card(self) -> None:
+        path = self.root / R.CARD_NAME
+        if not path.is_file():
+            return
+        if self.ontology is not None and self._read_card(path):
+            return
         from datasets.info import DatasetInfosDict
         from datasets.utils.metadata import MetadataConfigs
         from huggingface_hub import DatasetCard
 
-        path = self.root / R.CARD_NAME
-        if not path.is_file():
-            return
         try:
             card = DatasetCard.load(path)
             configs = MetadataConfigs.from_dataset_card_data(card.data)
@@ -196,6 +217,34 @@ class ReleaseChecker:
                 self.problem(R.NO_DEFAULT, f"The default config is {default!r}, not {R.DEFAULT_CONFIG!r}.",
                              file=R.CARD_NAME)
         self.card_data, self.configs, self.infos = card.data, configs, infos
+
+    def _read_card(self, path: Path) -> bool:
+        """Read a card in the shape ``build`` writes with PyYAML alone (no datasets import).
+
+        Returns False, having changed nothing, for any other card (unparsable, other keys or
+        types, README features other than the ontology's), which datasets' parsers then read:
+        for the cards accepted here, ``self.configs`` and ``self.infos`` hold what those
+        parsers give and every check that follows finds the same problems.
+        """
+        card = read_light_card(path, release_features(self.ontology).yaml)
+        if card is None:
+            return False
+        for entry in card.raw_infos:
+            for split in entry.get("splits") or []:  # complete in a light card; kept for the same order
+                if not {"name", "num_bytes", "num_examples"} <= set(split):
+                    return False
+        try:
+            default = default_config_name(card.configs)
+        except ValueError as exc:
+            default = None
+            self.problem(R.NO_DEFAULT, f"{exc}.", file=R.CARD_NAME)
+        else:
+            if default != R.DEFAULT_CONFIG:
+                self.problem(R.NO_DEFAULT, f"The default config is {default!r}, not {R.DEFAULT_CONFIG!r}.",
+                             file=R.CARD_NAME)
+        self.card_data, self.configs, self.infos = card.data, card.configs, card.infos
+        self.fast_card = True
+        return True
 
     def check_layout(self) -> None:
         if not self.configs:
@@ -250,26 +299,10 @@ class ReleaseChecker:
 
     # -- features ----------------------------------------------------------------------------------
     def check_features(self) -> None:
-        from corpus_tools.generate import ontology_to_features
-
-        expected = ontology_to_features(self.ontology) if self.ontology is not None else {}
-        for config in self.configs:
-            info = self.infos.get(config)
-            card_features = info.features if info is not None else None
-            if card_features is None:
-                self.problem(R.CARD_FEATURES, f"dataset_info has no features for config {config}.",
-                             file=R.CARD_NAME)
-            if self.ontology is not None:
-                if config not in expected:
-                    self.problem(R.CONFIG_MISMATCH, f"Config {config} is not a release config of the ontology.",
-                                 file=R.CARD_NAME)
-                    continue
-                self.reference[config] = expected[config]
-                if card_features is not None and card_features != expected[config]:
-                    self.problem(R.CARD_FEATURES, self._feature_diff(config, card_features, expected[config]),
-                                 file=R.CARD_NAME)
-            elif card_features is not None:
-                self.reference[config] = card_features
+        if self.ontology is not None:
+            self._check_features_cached()
+        else:
+            self._check_features_datasets()
         for (config, _split), files in sorted(self.split_files.items()):
             reference = self.reference.get(config)
             if reference is None:
@@ -277,21 +310,56 @@ class ReleaseChecker:
             for rel in files:
                 self._check_schema(rel, reference)
 
+    def _expected_features(self) -> dict[str, Features]:
+        from corpus_tools.generate import ontology_to_features
+
+        return ontology_to_features(self.ontology)
+
+    def _check_features_cached(self) -> None:
+        cached = release_features(self.ontology)
+        for config in self.configs:
+            info = self.infos.get(config)
+            card_features = info.features if info is not None else None
+            if card_features is None:
+                self.problem(R.CARD_FEATURES, f"dataset_info has no features for config {config}.",
+                             file=R.CARD_NAME)
+            if config not in cached.schemas:
+                self.problem(R.CONFIG_MISMATCH, f"Config {config} is not a release config of the ontology.",
+                             file=R.CARD_NAME)
+                continue
+            self.reference[config] = Reference(cached.schemas[config], cached.classlabels[config],
+                                               lambda c=config: self._expected_features()[c])
+            if card_features is None or self.fast_card:  # a light card's features are the cached ones
+                continue
+            expected = self._expected_features()[config]
+            if card_features != expected:
+                self.problem(R.CARD_FEATURES, self._feature_diff(config, card_features, expected), file=R.CARD_NAME)
+
+    def _check_features_datasets(self) -> None:
+        for config in self.configs:
+            info = self.infos.get(config)
+            card_features = info.features if info is not None else None
+            if card_features is None:
+                self.problem(R.CARD_FEATURES, f"dataset_info has no features for config {config}.",
+                             file=R.CARD_NAME)
+            elif card_features is not None:
+                self.reference[config] = Reference(card_features.arrow_schema, classlabel_columns(card_features),
+                                                   lambda f=card_features: f)
+
     @staticmethod
     def _feature_diff(config: str, found: Features, expected: Features) -> str:
         names = [k for k in sorted(set(found) | set(expected)) if found.get(k) != expected.get(k)]
         return f"README features of {config} differ from the config's Features in: {', '.join(names)}."
 
-    def _check_schema(self, rel: str, reference: Features) -> None:
+    def _check_schema(self, rel: str, reference: Reference) -> None:
         import pyarrow.parquet as pq
-        from datasets import Features
 
         try:
             schema = pq.read_schema(self.root / rel)
         except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
             self.problem(R.SCHEMA_MISMATCH, f"{rel} is not a readable Parquet file: {exc}.", file=rel)
             return
-        expected = reference.arrow_schema
+        expected = reference.schema
         if not schema.equals(expected, check_metadata=False):
             self.problem(R.SCHEMA_MISMATCH, f"{rel} schema differs from the Features: {schema} != {expected}.",
                          file=rel)
@@ -299,55 +367,76 @@ class ReleaseChecker:
         meta = (schema.metadata or {}).get(b"huggingface")
         if meta is None:
             self.problem(R.SCHEMA_MISMATCH, f"{rel} lacks the huggingface schema metadata.", file=rel)
-        elif Features.from_arrow_schema(schema) != reference:
+        elif meta == (expected.metadata or {}).get(b"huggingface"):
+            return  # the metadata the Features themselves write
+        elif _features_from_schema(schema) != reference.features():
             self.problem(R.SCHEMA_MISMATCH, f"{rel} huggingface metadata features differ from the Features.",
                          file=rel)
 
     # -- data --------------------------------------------------------------------------------------
-    def _batches(self, rel: str, columns: list[str]) -> Iterator[pa.RecordBatch]:
-        import pyarrow.parquet as pq
-
-        yield from pq.ParquetFile(self.root / rel, buffer_size=1 << 20).iter_batches(batch_size=BATCH_ROWS,
-                                                                                     columns=columns)
-
     def check_data(self) -> None:
         import pyarrow as pa
 
         texts: dict[bytes, tuple[str, str]] = {}
         doc_ids: set[str] = set()
+        jobs: list[tuple[str, str, str, Reference | None]] = []
         for (config, split), files in sorted(self.split_files.items()):
             reference = self.reference.get(config)
             for rel in files:
-                rows = self._num_rows(self.root / rel)
-                self.rows[(config, split)] += rows or 0
-                if reference is None or any(p.file == rel and p.code == R.SCHEMA_MISMATCH for p in self.report):
+                unreadable = any(p.file == rel and p.code == R.SCHEMA_MISMATCH for p in self.report)
+                jobs.append((config, split, rel, None if unreadable else reference))
+
+        def scan(job: tuple[str, str, str, Reference | None]) -> S.FileScan | None:
+            config, _, rel, reference = job
+            return None if reference is None else S.scan_file(self.root / rel, config, reference.classlabels)
+
+        with ThreadPoolExecutor(THREADS) as pool:
+            for (config, split, rel, _), result in zip(jobs, pool.map(scan, jobs), strict=True):
+                self.rows[(config, split)] += self._num_rows(self.root / rel) or 0
+                if result is None:
                     self.unchecked.add((config, split))
                     continue
-                self._check_labels(rel, reference)
+                self._report_labels(rel, result.labels)
                 if config == "documents":
-                    self._check_documents(rel, split, texts, doc_ids)
+                    if not self._commit_documents(split, result, texts, doc_ids):
+                        self._check_documents(rel, split, texts, doc_ids)
                 elif config == "tokens":
-                    self._check_tokens(rel)
+                    if not result.clean:
+                        self._check_tokens(rel)
                 elif config == "relations":
                     self._check_relation_rows(rel, split)
                 pa.default_memory_pool().release_unused()  # keep the peak flat across many files
 
-    def _check_labels(self, rel: str, reference: Features) -> None:
-        import pyarrow.compute as pc
-
-        columns = classlabel_columns(reference)
-        if not columns:
-            return
-        bad: Counter[str] = Counter()
-        for batch in self._batches(rel, sorted({c for c, _, _ in columns})):
-            for column, field, n in columns:
-                values = _label_values(batch, column, field)
-                out = pc.sum(pc.or_kleene(pc.less(values, 0), pc.greater_equal(values, n))).as_py() or 0
-                bad[f"{column}.{field}" if field else column] += out + values.null_count
+    def _report_labels(self, rel: str, bad: Counter[str]) -> None:
         for where, count in sorted(bad.items()):
             if count:
                 self.problem(R.LABEL_RANGE, f"{count} ids in {where} are missing or out of range.", file=rel,
                              details={"column": where, "count": count})
+
+    def _commit_documents(self, split: str, scan: S.FileScan, texts: dict, doc_ids: set) -> bool:
+        """Record a clean file's documents; False (nothing recorded) when a row needs a located check."""
+        if not scan.clean or len(set(scan.ids)) != len(scan.ids) or not doc_ids.isdisjoint(scan.ids):
+            return False
+        if self.plan is not None:
+            assignments = self.plan.assignments
+            if any(assignments.get(doc_id) != split for doc_id in scan.ids):
+                return False
+        for key in scan.text_keys:
+            other = texts.get(key)
+            if other is not None and other[1] != split:
+                return False
+        doc_ids.update(scan.ids)
+        for doc_id, key in zip(scan.ids, scan.text_keys, strict=True):
+            texts.setdefault(key, (doc_id, split))
+        self.doc_relations[split] += scan.relations
+        return True
+
+    # -- row-by-row checks: the located problems of a file the fast scan found not clean ------------
+    def _batches(self, rel: str, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        import pyarrow.parquet as pq
+
+        yield from pq.ParquetFile(self.root / rel, buffer_size=1 << 20).iter_batches(batch_size=BATCH_ROWS,
+                                                                                     columns=columns)
 
     def _check_documents(self, rel: str, split: str, texts: dict, doc_ids: set[str]) -> None:
         assignments = self.plan.assignments if self.plan is not None else None
@@ -437,3 +526,9 @@ class ReleaseChecker:
                 if self.rows[("tokens", split)] != self.rows[("documents", split)]:
                     self.problem(R.CROSS_CONFIG, f"tokens/{split} has {self.rows[('tokens', split)]} rows,"
                                  f" documents/{split} {self.rows[('documents', split)]}.", file=R.CARD_NAME)
+
+
+def _features_from_schema(schema: pa.Schema) -> Features:
+    from datasets import Features
+
+    return Features.from_arrow_schema(schema)

@@ -347,3 +347,24 @@ def test_check_release_cli_json_is_the_report(release, ontology):
     assert human.returncode == 1 and "release-file-unlisted" in human.stderr and human.stdout == ""
     missing = run_cli("check-release", str(release / "nope"))
     assert missing.returncode in (1, 2, 3) and "Traceback" not in missing.stderr
+
+
+CHECK_SCRIPT = """
+import sys
+from corpus_tools.ontology import load_ontology
+from corpus_tools.release import check_release
+report = check_release(sys.argv[1], ontology=load_ontology())
+print(report.valid, "datasets" in sys.modules, "huggingface_hub" in sys.modules)
+"""
+
+
+def test_check_release_with_a_warm_features_cache_imports_neither_datasets_nor_huggingface_hub(clean, tmp_path):
+    env = {**__import__("os").environ, "CORPUS_TOOLS_CACHE_DIR": str(tmp_path / "features")}
+
+    def run() -> str:
+        done = subprocess.run([sys.executable, "-c", CHECK_SCRIPT, str(clean)], env=env, capture_output=True,
+                              text=True, check=True)
+        return done.stdout.strip()
+
+    assert run() == "True True True"  # cold cache: the Features are computed through datasets once
+    assert run() == "True False False"

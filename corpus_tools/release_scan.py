@@ -1,0 +1,185 @@
+"""Vectorised data checks of one release Parquet file (the fast path of ``release_checks``).
+
+:func:`scan_file` streams a file in large record batches and answers, without a Python loop
+per row: the count of missing or out-of-range ClassLabel ids per column (exact, so reported as
+is), and whether every entity's ``text[start:end]`` equals its text, every relation's head and
+tail is an entity id of its document and every tokens row is consistent (``clean``).  When a
+file is not clean, ``release_checks`` reads it again with the row-by-row checks, which locate
+each problem.  Also returned: the document ids, the sha256 of each document's UTF-8 text and
+the number of relations, for the cross-file checks (duplicates, splits, relation counts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+SCAN_ROWS = 2048
+DOCUMENT_COLUMNS = ["id", "text", "entities", "relations"]
+TOKEN_COLUMNS = ["id", "tokens", "token_start", "token_end", "ner_tags"]
+
+
+@dataclass
+class FileScan:
+    """What one pass over a Parquet file found."""
+
+    labels: Counter[str] = field(default_factory=Counter)  # "column" or "column.field" -> bad ids
+    clean: bool = True
+    ids: list[str | None] = field(default_factory=list)
+    text_keys: list[bytes] = field(default_factory=list)
+    relations: int = 0
+
+
+def label_values(batch: pa.RecordBatch, column: str, field: str | None) -> pa.Array:
+    """The ids of a ClassLabel column (a list's items, or a field of a list of structs)."""
+    array = batch.column(column)
+    if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
+        array = array.flatten()
+    if field is not None:
+        index = array.type.get_field_index(field)
+        array = array.flatten()[index]
+    return array
+
+
+def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, int]]) -> FileScan:
+    """One streaming pass over ``path`` (a file of ``config`` whose schema matched)."""
+    columns = {c for c, _, _ in classlabels}
+    if config == "documents":
+        columns.update(DOCUMENT_COLUMNS)
+    elif config == "tokens":
+        columns.update(TOKEN_COLUMNS)
+    out = FileScan()
+    for column, sub, _ in classlabels:
+        out.labels[f"{column}.{sub}" if sub else column] += 0
+    if not columns:
+        return out
+    reader = pq.ParquetFile(path, buffer_size=1 << 20)
+    for batch in reader.iter_batches(batch_size=SCAN_ROWS, columns=sorted(columns)):
+        for column, sub, n in classlabels:
+            values = label_values(batch, column, sub)
+            bad = pc.sum(pc.or_kleene(pc.less(values, 0), pc.greater_equal(values, n))).as_py() or 0
+            out.labels[f"{column}.{sub}" if sub else column] += bad + values.null_count
+        if config == "documents":
+            _scan_documents(batch, out)
+        elif config == "tokens" and out.clean:
+            out.clean = _tokens_ok(batch)
+    return out
+
+
+def _scan_documents(batch: pa.RecordBatch, out: FileScan) -> None:
+    text = batch.column("text")
+    entities = batch.column("entities")
+    relations = batch.column("relations")
+    out.ids += batch.column("id").to_pylist()
+    out.relations += pc.sum(pc.list_value_length(relations)).as_py() or 0
+    if text.null_count:
+        out.clean = False
+        out.text_keys += [hashlib.sha256((t or "").encode("utf-8")).digest() for t in text.to_pylist()]
+        return
+    offsets, data = _string_buffers(text)
+    view = memoryview(data)
+    bounds = offsets.tolist()
+    out.text_keys += [hashlib.sha256(view[a:b]).digest() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    if out.clean:
+        out.clean = _entities_ok(text, data, entities) and _relations_ok(entities, relations)
+
+
+def _string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (from 0) and the UTF-8 bytes of a string array without nulls."""
+    raw = np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array) + 1, offset=array.offset * 4)
+    buffer = array.buffers()[2]
+    data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
+    return raw.astype(np.int64) - raw[0], data[raw[0]:raw[-1]]
+
+
+def _fields(structs: pa.StructArray) -> dict[str, pa.Array]:
+    return {f.name: a for f, a in zip(structs.type, structs.flatten(), strict=True)}
+
+
+def _code_points(data: np.ndarray) -> np.ndarray | None:
+    """The code points of UTF-8 bytes (None when they are not valid UTF-8)."""
+    try:
+        return np.frombuffer(data.tobytes().decode("utf-8").encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeError:
+        return None
+
+
+def _starts(lengths: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.zeros(1, np.int64), np.cumsum(lengths, dtype=np.int64)])[:-1]
+
+
+def _entities_ok(text: pa.Array, data: np.ndarray, entities: pa.ListArray) -> bool:
+    """Every entity of the batch has 0 <= start <= end <= len(text) and text[start:end] == its text."""
+    spans = entities.flatten()
+    if len(spans) == 0:
+        return True
+    if spans.null_count:
+        return False
+    fields = _fields(spans)
+    start, end, span_text = fields["start"], fields["end"], fields["text"]
+    if start.null_count or end.null_count or span_text.null_count:
+        return False
+    parent = pc.list_parent_indices(entities).to_numpy()
+    length = pc.utf8_length(text).to_numpy().astype(np.int64)  # code points of each text
+    s = start.to_numpy().astype(np.int64)
+    e = end.to_numpy().astype(np.int64)
+    if not np.all((s >= 0) & (s <= e) & (e <= length[parent])):
+        return False
+    span_length = pc.utf8_length(span_text).to_numpy().astype(np.int64)
+    if not np.array_equal(span_length, e - s):
+        return False
+    total = int(span_length.sum())
+    if total == 0:
+        return True
+    points = _code_points(data)
+    span_points = _code_points(_string_buffers(span_text)[1])
+    if points is None or span_points is None or len(points) != int(length.sum()):
+        return False
+    # code point j of the spans' texts is code point j - span_starts[k] of span k, at
+    # text_starts[parent[k]] + s[k] + that in the batch's texts
+    at = np.repeat(_starts(length)[parent] + s - _starts(span_length), span_length) + np.arange(total)
+    return bool(np.array_equal(points[at], span_points))
+
+
+def _relations_ok(entities: pa.ListArray, relations: pa.ListArray) -> bool:
+    """Every relation's head and tail is the id of an entity of the same row."""
+    rels = relations.flatten()
+    if len(rels) == 0:
+        return True
+    if rels.null_count:
+        return False
+    spans = entities.flatten()
+    if spans.null_count:
+        return False
+    span_ids = _fields(spans)["id"]
+    fields = _fields(rels)
+    head, tail = fields["head"], fields["tail"]
+    if span_ids.null_count or head.null_count or tail.null_count:
+        return False
+
+    def keys(parents: pa.Array, ids: pa.Array) -> pa.Array:  # "row\x1fid": the row has no separator
+        return pc.binary_join_element_wise(pc.cast(parents, pa.string()), ids, "\x1f")
+
+    known = keys(pc.list_parent_indices(entities), span_ids)
+    owners = pc.list_parent_indices(relations)
+    return bool(pc.all(pc.is_in(keys(owners, head), value_set=known)).as_py()
+                and pc.all(pc.is_in(keys(owners, tail), value_set=known)).as_py())
+
+
+def _tokens_ok(batch: pa.RecordBatch) -> bool:
+    """The tokens rows' lists have one length and every token's length is token_end - token_start."""
+    lengths = [pc.list_value_length(batch.column(c)) for c in ("tokens", "token_start", "token_end", "ner_tags")]
+    same = pc.and_(pc.and_(pc.equal(lengths[0], lengths[1]), pc.equal(lengths[0], lengths[2])),
+                   pc.equal(lengths[0], lengths[3]))
+    if same.null_count or not pc.all(same).as_py():
+        return False
+    width = pc.subtract(batch.column("token_end").flatten(), batch.column("token_start").flatten())
+    ok = pc.equal(pc.utf8_length(batch.column("tokens").flatten()), width)
+    return ok.null_count == 0 and bool(pc.all(ok).as_py())
