@@ -21,7 +21,6 @@ import gc
 import hashlib
 import multiprocessing
 import os
-import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,7 +35,8 @@ from corpus_tools.splits import SplitPlan
 from corpus_tools.validate_keys import SeenKeys
 
 MAX_WORKERS = 4
-_LONG_DIGITS = re.compile(rb"\d{19}")
+_DIGITS_AS_ZERO = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))  # digits -> "0", the rest -> " "
+_LONG_DIGITS = b"0" * 19
 SEGMENT_BYTES = 4 << 20
 Progress = Callable[[str, int, int | None], None]
 
@@ -65,7 +65,8 @@ def _work(segment: object) -> SegmentResult:
 
     builder: SegmentBuilder = _WORKER["builder"]  # type: ignore[assignment]
     raw = segment.read(_WORKER["file"])  # type: ignore[attr-defined]
-    if _LONG_DIGITS.search(raw):  # yajl refuses integers beyond 64 bits, orjson makes them floats: be exact
+    if raw.translate(_DIGITS_AS_ZERO).find(_LONG_DIGITS) >= 0:  # yajl refuses integers beyond 64 bits, orjson
+        # makes them floats: such a file goes the serial way (a translate and a find: ~10x faster than a regex)
         return SegmentResult(first_index=segment.first_index, count=segment.count,  # type: ignore[attr-defined]
                              error="a run of 19 or more digits (an integer beyond 64 bits?)")
     try:
