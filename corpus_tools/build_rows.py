@@ -157,7 +157,7 @@ class Builder:
                 self.schemas[config],
                 row_group_rows=self.row_group_rows,
                 max_shard_bytes=self.max_shard_bytes,
-                **({"make_batch": tokens_batch} if config == "tokens" else {}),
+                **({"make_batch": tokens_batch} if config == "tokens" else {"dictionary": False}),
             )
         return writer
 

@@ -4,8 +4,10 @@ Rows arrive as Arrow tables (:meth:`ShardWriter.write_table`, from the parallel 
 time (:meth:`ShardWriter.write`, converted to record batches in small chunks).  Either way they are
 cut into row groups by the rows alone: a group closes after ``row_group_rows`` rows, or earlier once
 its rows hold ``MAX_GROUP_BYTES`` of string data (long documents keep memory flat), so the files do
-not depend on how the rows arrived.  Each group is written with zstd compression and the explicit
-schema ``features.arrow_schema`` (which carries the ``huggingface`` metadata).  A shard is closed
+not depend on how the rows arrived.  Each group is written with zstd compression, dictionary
+encoding only where the caller says values repeat (token strings), no column statistics (nothing
+filters these files by value), and the explicit schema ``features.arrow_schema`` (which carries the
+``huggingface`` metadata).  A shard is closed
 once its file reaches ``max_shard_bytes``.  Shards are written under temporary names and renamed
 to ``<split>-NNNNN-of-NNNNN.parquet`` by :meth:`ShardWriter.close`, once their number is known.
 """
@@ -78,6 +80,7 @@ class ShardWriter:
         row_group_rows: int = ROW_GROUP_ROWS,
         max_shard_bytes: int = MAX_SHARD_BYTES,
         make_batch: BatchMaker = pylist_batch,
+        dictionary: bool = True,
     ) -> None:
         if row_group_rows < 1 or max_shard_bytes < 1:
             raise ValueError("row_group_rows and max_shard_bytes must be positive")
@@ -87,6 +90,7 @@ class ShardWriter:
         self.row_group_rows = row_group_rows
         self.max_shard_bytes = max_shard_bytes
         self._make_batch = make_batch
+        self._dictionary = dictionary
         self.num_rows = 0
         self.num_bytes = 0  # Arrow (in-memory) size, reported as num_bytes in the card
         self._buffer: list[Any] = []
@@ -140,7 +144,8 @@ class ShardWriter:
             self.directory.mkdir(parents=True, exist_ok=True)
             path = self.directory / f".{self.split}.part{len(self._parts):05d}.tmp"
             self._file = open(path, "wb")  # noqa: SIM115 - closed in _close_part
-            self._writer = pq.ParquetWriter(self._file, self.schema, compression=COMPRESSION)
+            self._writer = pq.ParquetWriter(self._file, self.schema, compression=COMPRESSION,
+                                            use_dictionary=self._dictionary, write_statistics=False)
             self._parts.append((path, 0))
             self._part_rows = 0
         self._writer.write_table(table, row_group_size=len(table))
