@@ -26,10 +26,13 @@ Cost model (n = file size, T = ``target_bytes``, E = largest element).
     about 1x the file in total; the bytes after the last cut of a block (less than one element) are read
     again with the next block.
   * A failed candidate costs at most one decode of the block.  At most ``MAX_FAILED_TRIES`` (8) fail per
-    block before one decode of the block as a truncated array tells "valid so far, the element is just
-    longer than the block" (msgspec says "truncated": the block is doubled and tried again) from
-    "malformed" (:class:`SegmentError` at once).  A block can thus cost up to 10 decodes of itself, and an
-    element of size E > T costs up to about 20 E over the doublings T, 2T, ... < 2E.
+    block, of which at most ``MAX_COMMA_TRIES`` (3) plain commas, before one decode of the block as a
+    truncated array tells "valid so far, the element is just longer than the block" (msgspec says
+    "truncated": the block is doubled and tried again) from "malformed" (:class:`SegmentError` at once).
+    A block thus costs up to 10 decodes of itself, and an element of size E > T up to about 20 E over the
+    doublings T, 2T, ... < 2E; about 10 E when it holds no task-like "id" (measured: 2.5 s for one 75 MB
+    element with T = 4 MB).  Measured on exports (bench and Label Studio shaped, one line or indented):
+    no failed candidate at all, the first candidate is the last task start of the block.
   * Memory: one buffer of the largest block used so far: T, or up to about 2 E after an element larger
     than T.
 
@@ -57,8 +60,9 @@ MAX_FAILED_TRIES = 8
 # Occurrences of the first element's second key, then of "id", looked at from the end of a block backwards.
 MAX_KEY_HITS = 64
 MAX_ID_HITS = 512
-# Commas looked at, from the end of a block backwards, when no task start verified.
+# Commas looked at from the end of a block backwards when no task start verified, and how many may fail.
 MAX_COMMAS = 64
+MAX_COMMA_TRIES = 3
 
 _BOM = b"\xef\xbb\xbf"
 _WS = frozenset(b" \t\r\n")
@@ -244,9 +248,9 @@ class _Cutter:
 
     def _cut(self, n: int) -> tuple[int, int, int] | None:
         """(piece length, element count, index in buf of the next element) for a verified cut, or None."""
-        failed = 0
+        failed = failed_commas = 0
         tried: set[int] = set()
-        for comma in self._candidates(n):
+        for comma, task_like in self._candidates(n):
             if comma in tried:
                 continue
             tried.add(comma)
@@ -256,12 +260,13 @@ class _Cutter:
                 nxt = _WS_RUN.match(self.buf, comma + 1, 1 + n).end()
                 return length, count, nxt
             failed += 1
-            if failed >= MAX_FAILED_TRIES:
+            failed_commas += not task_like
+            if failed >= MAX_FAILED_TRIES or failed_commas >= MAX_COMMA_TRIES:
                 return None
         return None
 
-    def _candidates(self, n: int) -> Iterator[int]:
-        """Indexes in buf of candidate commas, each tier last first (a comma may come again in a later tier).
+    def _candidates(self, n: int) -> Iterator[tuple[int, bool]]:
+        """(index in buf, task-like) of candidate commas, each tier last first (a comma may come again).
 
         Tiers: task starts whose key after "id" is the first element's (found by that key, which Label Studio
         writes once a task), any task start with a numeric "id", then any comma after a value.
@@ -278,7 +283,7 @@ class _Cutter:
                     break
                 comma = self._task_start_comma_before_key(h)
                 if comma is not None:
-                    yield comma
+                    yield comma, True
         h = hi
         for _ in range(MAX_ID_HITS):
             h = buf.rfind(b'"id"', lo, h)
@@ -286,7 +291,7 @@ class _Cutter:
                 break
             comma = self._task_start_comma(h)
             if comma is not None and _TASK_HEAD.match(buf, _WS_RUN.match(buf, comma + 1, hi).end(), hi):
-                yield comma
+                yield comma, True
         c = hi
         for _ in range(MAX_COMMAS):
             c = buf.rfind(b",", lo, c)
@@ -296,7 +301,7 @@ class _Cutter:
             while i >= lo and buf[i] in _WS:
                 i -= 1
             if i >= lo and buf[i] in _VALUE_END:
-                yield c
+                yield c, False
 
     def _task_start_comma_before_key(self, h: int) -> int | None:
         """The comma of ``}`` ws ``,`` ws ``{`` ws ``"id"`` ws ``:`` ws number ws ``,`` ws before the key at ``h``."""
