@@ -15,6 +15,7 @@ when the offsets match once read as UTF-16 units.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from operator import itemgetter
 from typing import Any
@@ -24,12 +25,15 @@ from corpus_tools.generate import LS_FROM_NAME, LS_TO_NAME
 from corpus_tools.ontology import Ontology, RelationType
 from corpus_tools.report import Problem, make_problem
 from corpus_tools.validate_spans import (
-    EDGE_FORBIDDEN,
-    WORD_CHAR,
+    LEFT_EDGE,
+    LEFT_WINDOW,
+    PREFIX_WINDOW,
+    PROCLITIC_BEFORE,
+    RIGHT_EDGE,
     collapse_whitespace,
     is_edge_forbidden,
+    learn_edges,
     left_edge_prefix,
-    plain_proclitic_before,
     right_edge_rest,
     trimmed,
     utf16_repair,
@@ -41,6 +45,7 @@ from corpus_tools.validate_spans import (
 _LS_FIELDS = {"start": ".value.start", "end": ".value.end", "text": ".value.text", "value": ".value",
               "label": ".value.labels", "id": ".id"}
 _START_END = itemgetter(0, 1)
+_NO_END = sys.maxsize  # beyond every span end
 _DOC_FIELDS = {"start": ".start", "end": ".end", "text": ".text", "value": "", "label": ".label", "id": ".id"}
 
 
@@ -51,6 +56,15 @@ def _int(value: object) -> int | None:
     if type(value) is float and value.is_integer() and value >= 0:
         return int(value)
     return None
+
+
+def _first_region(result: list[Any], span_id: str) -> int:
+    """Where ``result`` first has a region (a labels item with a value) of this id: the one that owns the id."""
+    for k, item in enumerate(result):
+        if (type(item) is dict and item.get("type") == "labels" and type(item.get("value")) is dict
+                and type(item.get("id")) is str and item["id"] == span_id):
+            return k
+    raise ValueError(span_id)  # never: the id was seen in result
 
 
 def _show(ch: str) -> str:
@@ -84,6 +98,12 @@ class SemanticChecker:
         self.ontology = ontology
         self.entity_labels = frozenset(ontology.entity_labels)
         self.relations: dict[str, RelationType] = {r.label: r for r in ontology.relations}
+        # (relation, head label, tail label) for every pair of entity labels a relation allows
+        self._allowed = frozenset(
+            (r.label, head, tail) for r in ontology.relations for head in self.entity_labels
+            for tail in self.entity_labels if r.allows(head, tail)
+        )
+        self._symmetric = frozenset(r.label for r in ontology.relations if r.symmetric)
         self.overlap = ontology.overlap
         self.counts = {"tasks": 0, "annotations": 0, "predictions": 0, "prediction_ids": 0, "spans": 0,
                        "relations": 0}
@@ -96,8 +116,9 @@ class SemanticChecker:
         task_id = task.get("id")
         data = task.get("data")
         text = data.get("text") if type(data) is dict else None
+        where = _Where(out, task_id)  # one for the task; its annotation_id is set for each annotation below
         if type(text) is not str or not text:
-            _Where(out, task_id).add(
+            where.add(
                 C.TASK_MISSING_TEXT,
                 f"{'The task' if task_id is None else f'Task {task_id}'} has no text to annotate (data.text is"
                 f" {'empty' if text == '' else 'missing'});"
@@ -115,15 +136,14 @@ class SemanticChecker:
                         counts["prediction_ids"] += 1
                     continue
                 counts[kind] += 1
-                path = f"{root}.{kind}[{i}]"
-                where = _Where(out, task_id, ann.get("id"))
+                where.annotation_id = ann.get("id")
                 what = "annotation" if kind == "annotations" else "prediction"
                 if ann.get("was_cancelled") is True:
                     where.add(
                         C.ANNOTATION_CANCELLED,
                         f"The {what} was cancelled (skipped) by its annotator and is left out; delete it in Label"
                         " Studio or complete it if the task should count.",
-                        f"{path}.was_cancelled",
+                        f"{root}.{kind}[{i}].was_cancelled",
                     )
                     continue
                 result = ann.get("result")
@@ -134,10 +154,10 @@ class SemanticChecker:
                         C.ANNOTATION_EMPTY,
                         f"The {what} has an empty result (no spans, no relations); annotate the task or delete the"
                         f" {what} if the article really mentions no entity.",
-                        f"{path}.result",
+                        f"{root}.{kind}[{i}].result",
                     )
                     continue
-                self.check_result(result, text, f"{path}.result", where)
+                self.check_result(result, text, f"{root}.{kind}[{i}].result", where)
 
     def check_result(self, result: list[Any], text: str | None, path: str, where: _Where) -> None:
         """Spans and relations of one annotation or prediction (``path`` is its ``.result``).
@@ -147,60 +167,61 @@ class SemanticChecker:
         what the full checks accept, so the two never disagree.
         """
         spans: list[tuple[int, int, object, object, int]] = []  # start, end, label, id, index
-        span_labels: dict[object, str | None] = {}
-        ids: dict[object, int] = {}
+        span_labels: dict[object, str | None] = {}  # every region id seen: its label (None if not known)
         relations: list[tuple[int, dict]] = []
         entity_labels = self.entity_labels
-        word, edge = WORD_CHAR, EDGE_FORBIDDEN
+        from_name, to_name = LS_FROM_NAME, LS_TO_NAME
+        left_edge, right_edge, proclitic_before = LEFT_EDGE, RIGHT_EDGE, PROCLITIC_BEFORE
+        left_window, prefix_window = LEFT_WINDOW, PREFIX_WINDOW
         size = len(text) if text is not None else -1
         n_spans = 0
         for j, item in enumerate(result):
             if type(item) is not dict:
                 continue
             kind = item.get("type")
-            if kind == "relation":
-                relations.append((j, item))
-                continue
             if kind != "labels":
+                if kind == "relation":
+                    relations.append((j, item))
                 continue
+            try:  # the fast path: direct lookups; any missing key or odd type falls through to the full checks
+                value = item["value"]
+                start = value["start"]
+                end = value["end"]
+                span_id = item["id"]
+                labels = value["labels"]
+                if (
+                    type(value) is dict
+                    and type(start) is int
+                    and type(end) is int
+                    and 0 <= start < end <= size
+                    and type(span_id) is str
+                    and span_id not in span_labels
+                    and type(labels) is list
+                    and len(labels) == 1
+                    and (label := labels[0]) in entity_labels
+                    and type(label) is str
+                    and item["from_name"] == from_name
+                    and item["to_name"] == to_name
+                    and text[start:end] == value["text"]  # type: ignore[index]
+                    # no whitespace or Cf at an edge; the start at a word start or after a proclitic
+                    and (
+                        (left := left_edge[text[start - left_window if start > left_window else 0 : start + 1]])  # type: ignore[index]
+                        or left is None
+                        and proclitic_before[text[start - prefix_window if start > prefix_window else 0 : start]]  # type: ignore[index]
+                    )
+                    and right_edge[text[end - 1 : end + 1]]  # type: ignore[index]  the end at a word end
+                ):
+                    n_spans += 1
+                    span_labels[span_id] = label
+                    spans.append((start, end, label, span_id, j))
+                    continue
+            except (KeyError, TypeError):
+                pass
             value = item.get("value")
             if type(value) is not dict:
                 continue
             n_spans += 1
-            try:  # the fast path: direct lookups; any missing key or odd type falls through to the full checks
-                span_id = item["id"]
-                labels = value["labels"]
-                start = value["start"]
-                end = value["end"]
-                if (
-                    type(span_id) is str
-                    and span_id not in ids
-                    and type(labels) is list
-                    and len(labels) == 1
-                    and type(label := labels[0]) is str
-                    and label in entity_labels
-                    and type(start) is int
-                    and type(end) is int
-                    and 0 <= start < end <= size
-                    and item["from_name"] == LS_FROM_NAME
-                    and item["to_name"] == LS_TO_NAME
-                ):
-                    segment = text[start:end]  # type: ignore[index]
-                    if (
-                        segment == value["text"]
-                        and not edge[segment[0]]
-                        and not edge[segment[-1]]
-                        and (start == 0 or not word[text[start - 1]] or not word[segment[0]]  # type: ignore[index]
-                             or plain_proclitic_before(text, start))  # type: ignore[arg-type]
-                        and (end == size or not word[text[end]] or not word[segment[-1]])  # type: ignore[index]
-                    ):
-                        ids[span_id] = j
-                        span_labels[span_id] = label
-                        spans.append((start, end, label, span_id, j))
-                        continue
-            except (KeyError, TypeError):
-                pass
-            self._check_span_item(item, value, j, text, path, where, ids, span_labels, spans)
+            self._check_span_item(item, value, j, text, path, where, result, span_labels, spans)
         self.counts["spans"] += n_spans
         if spans:
             self._check_overlaps(spans, path, "[{}]", where)
@@ -208,7 +229,7 @@ class SemanticChecker:
             self._check_ls_relations(relations, span_labels, path, where, entity_labels)
 
     def _check_span_item(
-        self, item: dict, value: dict, j: int, text: str | None, path: str, where: _Where, ids: dict[object, int],
+        self, item: dict, value: dict, j: int, text: str | None, path: str, where: _Where, result: list[Any],
         span_labels: dict[object, str | None], spans: list[tuple[int, int, object, object, int]],
     ) -> None:
         """Every check of one span region, reporting each problem."""
@@ -230,14 +251,13 @@ class SemanticChecker:
         span_id = item.get("id")
         if type(span_id) is not str:
             span_id = None  # the schema pass reports it
-        elif span_id in ids:
+        elif span_id in span_labels:
             where.add(
                 C.SPAN_DUPLICATE_ID,
-                f"Region id {span_id!r} is already used by result[{ids[span_id]}]; give each region its own id.",
+                f"Region id {span_id!r} is already used by result[{_first_region(result, span_id)}]; give each"
+                " region its own id.",
                 f"{item_path}.id",
             )
-        else:
-            ids[span_id] = j
         labels = value.get("labels")
         label = self._span_label(labels, item_path, where)
         if span_id is not None:
@@ -367,6 +387,7 @@ class SemanticChecker:
                 f" {text[start:end]!r}); export again from Label Studio, which stores it.",
                 item_path + fields["value"],
             )
+        learn_edges(text, start, end)  # for the fast path of check_result
         first, last = text[start], text[end - 1]
         bad_edge = False
         if is_edge_forbidden(first) or is_edge_forbidden(last):
@@ -414,16 +435,9 @@ class SemanticChecker:
         self, spans: list[tuple[int, int, object, object, int]], path: str, index_format: str, where: _Where
     ) -> None:
         """Duplicate spans, then overlaps against the ontology's policy (forbid | nested | any)."""
-        if len(spans) < 2:
+        if len(spans) < 2 or self._laminar(spans):
             return
         spans.sort(key=_START_END)
-        previous_end = -1
-        for span in spans:
-            if span[0] < previous_end:
-                break
-            previous_end = span[1]
-        else:
-            return  # sorted and disjoint: no duplicate, no overlap
         seen: dict[tuple[int, int, object], object] = {}
         unique = []
         for span in spans:
@@ -461,6 +475,32 @@ class SemanticChecker:
                 continue
             stack.append(span)
 
+    def _laminar(self, spans: list[tuple[int, int, object, object, int]]) -> bool:
+        """A quick yes: the spans come in (start, -end) order with no two alike and none crossing another
+        (nor inside another under ``forbid``), so there is no duplicate and no overlap to report.  False means
+        "not sure": :meth:`_check_overlaps` then sorts and reports."""
+        if self.overlap == "forbid":
+            previous_end = 0
+            for start, end, _label, _id, _j in spans:
+                if start < previous_end:
+                    return False  # out of order, or overlapping
+                previous_end = end
+            return True
+        previous_start, previous_end = -1, -1
+        enclosing: list[int] = []  # ends of the spans around the current one, outermost first
+        top = _NO_END  # end of the innermost span around the current one
+        for start, end, _label, _id, _j in spans:
+            if start <= previous_start and (start < previous_start or end == previous_end):
+                return False  # out of order, or the same offsets twice (a duplicate?)
+            while top <= start:
+                top = enclosing.pop()
+            if top < end:
+                return False  # crosses the span around it (or comes out of order)
+            enclosing.append(top)
+            top = end
+            previous_start, previous_end = start, end
+        return True
+
     def _overlap(self, span, other, verb: str, path: str, index_format: str, where: _Where) -> None:
         policy = self.overlap
         where.add(
@@ -479,34 +519,30 @@ class SemanticChecker:
         entity_labels: frozenset[str],
     ) -> None:
         seen: dict[tuple[object, object, str], int] = {}
-        known = self.relations
+        allowed, symmetric = self._allowed, self._symmetric
         self.counts["relations"] += len(relations)
         for j, item in relations:
             try:  # the fast path, as for spans: only what the full checks below accept
                 from_id = item["from_id"]
                 to_id = item["to_id"]
                 labels = item["labels"]
-                direction = item.get("direction", "right")
                 if (
                     type(labels) is list
                     and len(labels) == 1
-                    and type(label := labels[0]) is str
-                    and (rel := known.get(label)) is not None
                     and type(from_id) is str
                     and type(to_id) is str
                     and from_id != to_id
-                    and (direction != "bi" or rel.symmetric)
                 ):
+                    label = labels[0]
+                    direction = item.get("direction", "right")
                     head, tail = (to_id, from_id) if direction == "left" else (from_id, to_id)
-                    head_label = span_labels.get(head)
-                    tail_label = span_labels.get(tail)
                     key = (head, tail, label)
                     if (
-                        head_label is not None
-                        and tail_label is not None
-                        and rel.allows(head_label, tail_label)
+                        # a known relation whose ends are spans of types it allows (a KeyError: dangling)
+                        (label, span_labels[head], span_labels[tail]) in allowed
                         and key not in seen
-                        and not (rel.symmetric and (tail, head, label) in seen)
+                        # a symmetric relation is not stored twice; 'bi' only on a symmetric one
+                        and ((tail, head, label) not in seen if label in symmetric else direction != "bi")
                     ):
                         seen[key] = j
                         continue

@@ -31,26 +31,98 @@ def _edge_forbidden(ch: str) -> bool:
     return ch.isspace() or _category(ch) == "Cf"
 
 
-class _CharTable(dict):
-    """A memo of a character predicate: ``table[ch]`` is one dict lookup once ``ch`` was seen."""
+class _Memo(dict):
+    """A memo of a character (or short string) predicate: ``table[ch]`` is one dict lookup once ``ch`` was seen."""
 
-    _LIMIT = 8192  # distinct characters remembered; more are computed each time
-
-    def __init__(self, predicate) -> None:
+    def __init__(self, predicate, limit: int = 8192) -> None:
         super().__init__()
         self._predicate = predicate
+        self._limit = limit  # distinct keys remembered; more are computed each time
 
-    def __missing__(self, ch: str) -> bool:
+    def __missing__(self, ch: str):
         value = self._predicate(ch)
-        if len(self) < self._LIMIT:
+        if len(self) < self._limit:
             self[ch] = value
         return value
 
 
-WORD_CHAR = _CharTable(_word_char)
+WORD_CHAR = _Memo(_word_char)
 """``WORD_CHAR[ch]``: a character of a word as the tokenizer counts it (letters, marks, decimal digits, ZWNJ/ZWJ)."""
-EDGE_FORBIDDEN = _CharTable(_edge_forbidden)
+EDGE_FORBIDDEN = _Memo(_edge_forbidden)
 """``EDGE_FORBIDDEN[ch]``: whitespace or a Cf character (bidi mark, BOM, ZWJ/ZWNJ), never allowed at a span edge."""
+
+
+# The fast path of the semantic checks looks up short slices of the text around a span in the memos below
+# rather than single characters: indexing a non-Latin-1 string makes a new one-character string and hashes it
+# each time, so one slice and one lookup cost less than several.  Each memo answers exactly what the full
+# checks (left_edge_prefix, right_edge_rest, is_edge_forbidden) would accept; False or None means "let the
+# full checks decide".
+
+LEFT_WINDOW = 2
+"""Characters before a span start in a :data:`LEFT_EDGE` key."""
+PREFIX_WINDOW = 5
+"""Characters before a span start in a :data:`PROCLITIC_BEFORE` key (``وَلـ`` needs 5 with the space before it)."""
+
+
+def _proclitic(before: str, window: int) -> bool | None:
+    # ``before`` is text[max(0, start - window):start]; its last character and the span's first are word characters.
+    k = len(before)
+    while k and WORD_CHAR[before[k - 1]]:
+        k -= 1
+    if k == 0 and len(before) == window:
+        return None  # the word may begin before the window: not sure
+    return _bare(before[k:]) in ALLOWED_PROCLITICS
+
+
+def _left_edge(key: str) -> bool | None:
+    first = key[-1]
+    if EDGE_FORBIDDEN[first]:
+        return False
+    if len(key) == 1 or not WORD_CHAR[key[-2]] or not WORD_CHAR[first]:
+        return True
+    return _proclitic(key[:-1], LEFT_WINDOW)
+
+
+def _right_edge(key: str) -> bool:
+    last = key[0]
+    return not EDGE_FORBIDDEN[last] and (len(key) == 1 or not WORD_CHAR[last] or not WORD_CHAR[key[1]])
+
+
+# Plain dicts, filled by learn_edges: the fast path's ``LEFT_EDGE[key]`` raises KeyError for a key not seen yet,
+# which sends the span to the full checks, and those call learn_edges (a dict subclass with __missing__ would cost
+# more on every lookup).
+LEFT_EDGE: dict[str, bool | None] = {}
+"""``LEFT_EDGE[text[max(0, start - LEFT_WINDOW) : start + 1]]``: True when a span may start at ``start`` (its
+first character is not whitespace or Cf, and starts a word or follows an allowed proclitic), None when the word
+before may begin outside the key (ask :data:`PROCLITIC_BEFORE`), False when the start is wrong."""
+RIGHT_EDGE: dict[str, bool] = {}
+"""``RIGHT_EDGE[text[end - 1 : end + 1]]``: True when a span may end at ``end`` (its last character is not
+whitespace or Cf, and ends a word or the text)."""
+PROCLITIC_BEFORE: dict[str, bool | None] = {}
+"""``PROCLITIC_BEFORE[text[max(0, start - PREFIX_WINDOW) : start]]`` where :data:`LEFT_EDGE` is None: True when the
+word part before ``start`` is an allowed proclitic sequence, False when not, None when not sure."""
+_EDGE_KEYS = 65536  # keys each memo remembers at most; spans with other keys always take the full checks
+
+
+def learn_edges(text: str, start: int, end: int) -> None:
+    """Put the keys of the span ``start``-``end`` (offsets that fit ``text``, not empty) in the memos above."""
+    if len(LEFT_EDGE) < _EDGE_KEYS:
+        key = text[start - LEFT_WINDOW if start > LEFT_WINDOW else 0 : start + 1]
+        if key not in LEFT_EDGE:
+            LEFT_EDGE[key] = _left_edge(key)
+        if LEFT_EDGE[key] is None and len(PROCLITIC_BEFORE) < _EDGE_KEYS:
+            key = text[start - PREFIX_WINDOW if start > PREFIX_WINDOW else 0 : start]
+            if key not in PROCLITIC_BEFORE:
+                PROCLITIC_BEFORE[key] = _proclitic(key, PREFIX_WINDOW)
+    if len(RIGHT_EDGE) < _EDGE_KEYS:
+        key = text[end - 1 : end + 1]
+        if key not in RIGHT_EDGE:
+            RIGHT_EDGE[key] = _right_edge(key)
+
+
+def _bare(prefix: str) -> str:
+    """A word prefix without harakat (Mn) and without a trailing tatweel."""
+    return "".join(ch for ch in prefix if _category(ch) != "Mn").rstrip(TATWEEL)
 
 
 def is_word_char(ch: str) -> bool:
@@ -133,8 +205,7 @@ def left_edge_prefix(text: str, start: int) -> str | None:
     if start == 0 or not is_word_char(text[start - 1]) or not is_word_char(text[start]):
         return None
     prefix = text[word_start(text, start) : start]
-    bare = "".join(ch for ch in prefix if _category(ch) != "Mn").rstrip(TATWEEL)
-    return None if bare in ALLOWED_PROCLITICS else prefix
+    return None if _bare(prefix) in ALLOWED_PROCLITICS else prefix
 
 
 def right_edge_rest(text: str, end: int) -> str | None:
