@@ -228,7 +228,7 @@ def run_parallel(
 
     def segments() -> Iterator[object]:
         try:
-            yield from iter_segments(export, target_bytes=SEGMENT_BYTES)
+            yield from iter_segments(export, target_bytes=SEGMENT_BYTES, check_utf8=False)  # orjson checks it
         except SegmentError as exc:
             cut_failed.append(f"the export cannot be cut into tasks: {exc}")
 

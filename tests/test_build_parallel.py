@@ -112,7 +112,7 @@ def test_invalid_export_is_refused_with_the_same_report(tmp_path: Path, small_se
     assert not (tmp_path / "parallel").exists()
 
 
-@pytest.mark.parametrize("damage", ["truncated", "lone-surrogate", "big-integer"])
+@pytest.mark.parametrize("damage", ["truncated", "lone-surrogate", "big-integer", "invalid-utf8"])
 def test_what_the_parallel_path_cannot_parse_goes_the_serial_way(tmp_path: Path, damage: str) -> None:
     export = write_export(tmp_path / "export.json", simple_export(6))
     text = export.read_text(encoding="utf-8")
@@ -122,10 +122,14 @@ def test_what_the_parallel_path_cannot_parse_goes_the_serial_way(tmp_path: Path,
         text = text.replace('"title": "', '"title": "\\udc00', 1)
     else:
         text = text.replace('"lead_time": 12.5', '"lead_time": 123456789012345678901234567890', 1)
-    export.write_text(text, encoding="utf-8")
+    data = text.encode("utf-8")
+    if damage == "invalid-utf8":
+        data = data.replace(b'"title": "', b'"title": "\xff', 1)
+    export.write_bytes(data)
     serial = _build(export, tmp_path / "serial", 0)
     parallel = _build(export, tmp_path / "parallel", 2)
     assert parallel[0] == serial[0] == "refused"  # yajl, behind validate, refuses integers beyond 64 bits too
     assert parallel[1] == serial[1]
-    assert [p["code"] for p in serial[1]["problems"]] == ["export-truncated" if damage == "truncated" else
-                                                          "export-invalid-json"]
+    codes = {"truncated": "export-truncated", "invalid-utf8": "export-invalid-utf8"}
+    expected = codes.get(damage, "export-invalid-json")
+    assert [p["code"] for p in serial[1]["problems"]] == [expected]
