@@ -161,31 +161,39 @@ class SegmentBuilder:
     # -- spans -----------------------------------------------------------------------------------
     @staticmethod
     def _read_result(result: object, text: str) -> tuple[list[tuple], list[tuple]]:
-        """(start, end, label, id, text) spans and (head, tail, label, id) relations of a result list."""
+        """(start, end, label, id, text) spans and (head, tail, label, id) relations of a result list.
+
+        Written for validated results; anything unexpected raises and the segment goes the serial way.
+        """
         spans: list[tuple] = []
         relations: list[tuple] = []
-        if not isinstance(result, list):
+        if type(result) is not list:
             return spans, relations
+        add_span, add_relation = spans.append, relations.append
         for item in result:
-            if not isinstance(item, dict):
+            if type(item) is not dict:
                 continue
             kind = item.get("type")
             if kind == "labels":
                 value = item.get("value") or {}
-                labels = value.get("labels") or []
-                start, end = value.get("start"), value.get("end")
+                labels = value.get("labels")
+                start = value.get("start")
+                end = value.get("end")
                 if not labels or not isinstance(start, int) or not isinstance(end, int):
                     continue
-                spans.append((start, end, labels[0], str(item.get("id", "")), text[start:end]))
+                span_id = item.get("id", "")
+                add_span((start, end, labels[0], span_id if type(span_id) is str else str(span_id), text[start:end]))
             elif kind == "relation":
-                labels = item.get("labels") or []
+                labels = item.get("labels")
                 if not labels:
                     continue
-                head, tail = str(item.get("from_id")), str(item.get("to_id"))
+                head, tail = item.get("from_id"), item.get("to_id")
+                head = head if type(head) is str else str(head)
+                tail = tail if type(tail) is str else str(tail)
                 if item.get("direction") == "left":
                     head, tail = tail, head
                 label = labels[0]
-                relations.append((head, tail, label, f"{head}|{label}|{tail}"))
+                add_relation((head, tail, label, f"{head}|{label}|{tail}"))
         return spans, relations
 
     def _add_spans(self, lists: list[list], spans: list[tuple], out: list[Problem], where: dict) -> None:
@@ -261,6 +269,7 @@ class SegmentBuilder:
         annotations = task.get("annotations") or []
         cols = None
         annotators = self._annotators
+        copied: dict[int, tuple[int, int, int, int]] = {}
         for item in annotations:
             if type(item) is not dict:
                 continue
@@ -295,8 +304,13 @@ class SegmentBuilder:
             cols["ground_truth"].append(ground_truth)
             cols["created_at"].append(item.get("created_at"))
             cols["updated_at"].append(item.get("updated_at"))
+            problems = len(before)
+            entity_start, relation_start = len(cols["entities"][1]), len(cols["relations"][1])
             self._add_spans(cols["entities"], spans, before, ann_where)
             self._add_relations(cols["relations"], relations, before, ann_where)
+            if not cancelled and len(before) == problems:  # its rows can be copied for the documents config
+                copied[id(item)] = (entity_start, len(cols["entities"][1]), relation_start,
+                                    len(cols["relations"][1]))
         if len(live) >= 2:
             stats.agreement.documents += 1
             sets = [{(s[0], s[1], s[2]) for s in spans} for _, spans, _ in live]
@@ -330,11 +344,18 @@ class SegmentBuilder:
         keys.where = where
         keys.source = source
         after: list[Problem] = []
-        self._document(data, doc_id, text, utf8, split, spans, relations, after, where)
+        rows = copied.get(id(item))
+        source_rows = (cols, *rows) if rows is not None and cols is not None else None
+        self._document(data, doc_id, text, utf8, split, spans, relations, after, where, source_rows)
         keys.after = after or None
 
     def _document(self, data: dict, doc_id: str, text: str, utf8: bytes, split: str, spans: list[tuple],
-                  relations: list[tuple], out: list[Problem], where: dict) -> None:
+                  relations: list[tuple], out: list[Problem], where: dict, source_rows: tuple | None) -> None:
+        """The documents row (and relations rows) of a gold document.
+
+        ``source_rows``: the annotations columns and the gold annotation's entity and relation row ranges
+        there, when they can be copied (they are the same rows, already sorted and checked).
+        """
         counts = self._out.stats.split(split)
         counts.documents += 1
         cols = self._columns("documents", split)
@@ -351,17 +372,27 @@ class SegmentBuilder:
         cols["dateline_agencies"].append(list(dateline.get("agencies") or []))
         entity_lists = cols["entities"]
         first = len(entity_lists[1])
-        self._add_spans(entity_lists, spans, out, where)
-        kept = self._add_relations(cols["relations"], relations, out, where)
-        entity_counts = counts.entities
-        for span in spans:
-            entity_counts[span[2]] += 1
+        if source_rows is not None:
+            source, e0, e1, r0, r1 = source_rows
+            for target, values in zip(entity_lists[1:], source["entities"][1:], strict=True):
+                target.extend(values[e0:e1])
+            entity_lists[0].append(len(entity_lists[1]))
+            relation_lists = cols["relations"]
+            sources = source["relations"]
+            for target, values in zip(relation_lists[1:], sources[1:], strict=True):
+                target.extend(values[r0:r1])
+            relation_lists[0].append(len(relation_lists[1]))
+            kept = list(zip(sources[1][r0:r1], sources[2][r0:r1], sources[3][r0:r1], sources[4][r0:r1], strict=True))
+        else:
+            self._add_spans(entity_lists, spans, out, where)
+            kept = self._add_relations(cols["relations"], relations, out, where)
+        counts.entities.update([span[2] for span in spans])
         # relations config: one row per relation whose head and tail are spans of the document
         if not kept:
             return
         _, ids, starts, ends, texts, labels = entity_lists
         by_id = {ids[i]: i for i in range(first, len(ids))}
-        rel_cols = self._columns("relations", split)
+        r = self._columns("relations", split)
         relation_counts = counts.relations
         names = self.relation_names
         for rel_id, head, tail, label in kept:
@@ -370,15 +401,19 @@ class SegmentBuilder:
                 self._problem(out, DANGLING_RELATION, f"Relation {rel_id!r} points to a missing span.", where)
                 continue
             relation_counts[names[label]] += 1
-            for column, value in (
-                ("document_id", doc_id), ("id", rel_id),
-                ("head_id", ids[h]), ("head_start", starts[h]), ("head_end", ends[h]), ("head_text", texts[h]),
-                ("head_label", labels[h]),
-                ("tail_id", ids[t]), ("tail_start", starts[t]), ("tail_end", ends[t]), ("tail_text", texts[t]),
-                ("tail_label", labels[t]),
-                ("label", label),
-            ):
-                rel_cols[column].append(value)
+            r["document_id"].append(doc_id)
+            r["id"].append(rel_id)
+            r["head_id"].append(ids[h])
+            r["head_start"].append(starts[h])
+            r["head_end"].append(ends[h])
+            r["head_text"].append(texts[h])
+            r["head_label"].append(labels[h])
+            r["tail_id"].append(ids[t])
+            r["tail_start"].append(starts[t])
+            r["tail_end"].append(ends[t])
+            r["tail_text"].append(texts[t])
+            r["tail_label"].append(labels[t])
+            r["label"].append(label)
 
     # -- Arrow -----------------------------------------------------------------------------------
     def _tables(self) -> dict[tuple[str, str], pa.Table]:
