@@ -45,6 +45,8 @@ from corpus_tools.validate_spans import (
 _LS_FIELDS = {"start": ".value.start", "end": ".value.end", "text": ".value.text", "value": ".value",
               "label": ".value.labels", "id": ".id"}
 _START_END = itemgetter(0, 1)
+_START = itemgetter(0)
+_END = itemgetter(1)
 _NO_END = sys.maxsize  # beyond every span end
 _DOC_FIELDS = {"start": ".start", "end": ".end", "text": ".text", "value": "", "label": ".label", "id": ".id"}
 
@@ -137,8 +139,8 @@ class SemanticChecker:
                     continue
                 counts[kind] += 1
                 where.annotation_id = ann.get("id")
-                what = "annotation" if kind == "annotations" else "prediction"
                 if ann.get("was_cancelled") is True:
+                    what = "annotation" if kind == "annotations" else "prediction"
                     where.add(
                         C.ANNOTATION_CANCELLED,
                         f"The {what} was cancelled (skipped) by its annotator and is left out; delete it in Label"
@@ -150,6 +152,7 @@ class SemanticChecker:
                 if type(result) is not list:
                     continue
                 if not result:
+                    what = "annotation" if kind == "annotations" else "prediction"
                     where.add(
                         C.ANNOTATION_EMPTY,
                         f"The {what} has an empty result (no spans, no relations); annotate the task or delete the"
@@ -168,11 +171,11 @@ class SemanticChecker:
         """
         spans: list[tuple[int, int, object, object, int]] = []  # start, end, label, id, index
         span_labels: dict[object, str | None] = {}  # every region id seen: its label (None if not known)
-        relations: list[tuple[int, dict]] = []
+        relations: list[int] = []  # indexes of relation items
         entity_labels = self.entity_labels
         from_name, to_name = LS_FROM_NAME, LS_TO_NAME
         left_edge, right_edge, proclitic_before = LEFT_EDGE, RIGHT_EDGE, PROCLITIC_BEFORE
-        left_window, prefix_window = LEFT_WINDOW, PREFIX_WINDOW
+        lw, pw = LEFT_WINDOW, PREFIX_WINDOW  # characters before a span start in the two memos' keys
         size = len(text) if text is not None else -1
         n_spans = 0
         for j, item in enumerate(result):
@@ -181,7 +184,7 @@ class SemanticChecker:
             kind = item.get("type")
             if kind != "labels":
                 if kind == "relation":
-                    relations.append((j, item))
+                    relations.append(j)
                 continue
             try:  # the fast path: direct lookups; any missing key or odd type falls through to the full checks
                 value = item["value"]
@@ -205,9 +208,9 @@ class SemanticChecker:
                     and text[start:end] == value["text"]  # type: ignore[index]
                     # no whitespace or Cf at an edge; the start at a word start or after a proclitic
                     and (
-                        (left := left_edge[text[start - left_window if start > left_window else 0 : start + 1]])  # type: ignore[index]
+                        (left := left_edge[text[start - lw if start > lw else 0 : start + 1]])  # type: ignore[index]
                         or left is None
-                        and proclitic_before[text[start - prefix_window if start > prefix_window else 0 : start]]  # type: ignore[index]
+                        and proclitic_before[text[start - pw if start > pw else 0 : start]]  # type: ignore[index]
                     )
                     and right_edge[text[end - 1 : end + 1]]  # type: ignore[index]  the end at a word end
                 ):
@@ -226,7 +229,7 @@ class SemanticChecker:
         if spans:
             self._check_overlaps(spans, path, "[{}]", where)
         if relations:
-            self._check_ls_relations(relations, span_labels, path, where, entity_labels)
+            self._check_ls_relations(result, relations, span_labels, path, where)
 
     def _check_span_item(
         self, item: dict, value: dict, j: int, text: str | None, path: str, where: _Where, result: list[Any],
@@ -437,6 +440,10 @@ class SemanticChecker:
         """Duplicate spans, then overlaps against the ontology's policy (forbid | nested | any)."""
         if len(spans) < 2 or self._laminar(spans):
             return
+        ordered = sorted(spans, key=_END, reverse=True)
+        ordered.sort(key=_START)  # by start, then end descending, then index (both sorts are stable)
+        if self._laminar(ordered):
+            return
         spans.sort(key=_START_END)
         seen: dict[tuple[int, int, object], object] = {}
         unique = []
@@ -487,16 +494,22 @@ class SemanticChecker:
                 previous_end = end
             return True
         previous_start, previous_end = -1, -1
-        enclosing: list[int] = []  # ends of the spans around the current one, outermost first
-        top = _NO_END  # end of the innermost span around the current one
+        top = _NO_END  # end of the innermost open span (none: _NO_END)
+        outer: list[int] = []  # ends of the open spans around it, outermost first
         for start, end, _label, _id, _j in spans:
             if start <= previous_start and (start < previous_start or end == previous_end):
                 return False  # out of order, or the same offsets twice (a duplicate?)
-            while top <= start:
-                top = enclosing.pop()
+            if top <= start:  # the innermost open span ended: back to the first enclosing one still open
+                top = _NO_END
+                while outer:
+                    top = outer.pop()
+                    if top > start:
+                        break
+                    top = _NO_END
             if top < end:
                 return False  # crosses the span around it (or comes out of order)
-            enclosing.append(top)
+            if top != _NO_END:
+                outer.append(top)
             top = end
             previous_start, previous_end = start, end
         return True
@@ -515,13 +528,14 @@ class SemanticChecker:
 
     # ------------------------------------------------------------------ relations
     def _check_ls_relations(
-        self, relations: list[tuple[int, dict]], span_labels: dict[object, str | None], path: str, where: _Where,
-        entity_labels: frozenset[str],
+        self, result: list[Any], relations: list[int], span_labels: dict[object, str | None], path: str,
+        where: _Where,
     ) -> None:
         seen: dict[tuple[object, object, str], int] = {}
         allowed, symmetric = self._allowed, self._symmetric
         self.counts["relations"] += len(relations)
-        for j, item in relations:
+        for j in relations:
+            item = result[j]
             try:  # the fast path, as for spans: only what the full checks below accept
                 from_id = item["from_id"]
                 to_id = item["to_id"]

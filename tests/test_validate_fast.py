@@ -1,0 +1,128 @@
+"""The semantic checker's fast path accepts exactly what its full checks accept.
+
+``check_result`` takes a span through a few memo lookups (``LEFT_EDGE``, ``RIGHT_EDGE``,
+``PROCLITIC_BEFORE``) and a relation through a set of allowed triples; any doubt sends it to the full
+checks, which report.  Here every task is checked twice, once as usual and once with empty memos that
+never learn and no allowed triple (so every span and relation takes the full checks), and the problems
+and counts must be the same.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_validate_properties import valid_tasks
+
+import corpus_tools.validate_checks as checks
+from corpus_tools.ontology import load_ontology
+from corpus_tools.validate_checks import SemanticChecker
+from corpus_tools.validate_spans import (
+    LEFT_WINDOW,
+    PREFIX_WINDOW,
+    _left_edge,
+    _proclitic,
+    _right_edge,
+    is_edge_forbidden,
+    left_edge_prefix,
+    right_edge_rest,
+)
+
+ONTOLOGY = load_ontology()
+PROFILE = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Letters (proclitics among them), harakat, tatweel, digits, ZWNJ/ZWJ, bidi marks, spaces, punctuation, emoji.
+CHARS = "وفبلكاسمنية" "\u064e\u0650\u0651" "\u0640" "1١" "\u200c\u200d\u200f" " \n" ".،" "😀"
+
+
+def problems(task: dict, policy: str, *, full: bool = False) -> tuple[list[dict], dict]:
+    checker = SemanticChecker(dataclasses.replace(ONTOLOGY, overlap=policy))
+    if full:
+        checker._allowed = frozenset()  # no relation passes the fast path
+    out: list = []
+    checker.check_task(task, "$", out)
+    return [p.to_dict() for p in out], checker.counts
+
+
+@st.composite
+def mutated_tasks(draw) -> dict:
+    """A valid task, then a few edits that the fast path must notice (or not) exactly as the full checks do."""
+    task = draw(valid_tasks(with_relations=draw(st.booleans())))
+    text = task["data"]["text"]
+    result = task["annotations"][0]["result"]
+    spans = [item for item in result if item["type"] == "labels"]
+    for _ in range(draw(st.integers(1, 4))):
+        span = draw(st.sampled_from(spans))
+        value = span["value"]
+        edit = draw(st.sampled_from(["start", "end", "char", "copy", "order", "label", "relation", "relation"]))
+        if edit in ("start", "end"):  # move an edge, keeping value.text in step with the offsets
+            value[edit] = min(max(value[edit] + draw(st.integers(-3, 3)), 0), len(text))
+            value["text"] = text[value["start"] : value["end"]]
+        elif edit == "char":  # change the character before, at or after an edge
+            at = draw(st.sampled_from([value["start"] - 2, value["start"] - 1, value["start"], value["end"] - 1,
+                                       value["end"]]))
+            if 0 <= at < len(text):
+                text = text[:at] + draw(st.sampled_from(CHARS[:-1])) + text[at + 1 :]
+                task["data"]["text"] = text
+                for other in spans:
+                    other["value"]["text"] = text[other["value"]["start"] : other["value"]["end"]]
+        elif edit == "copy":  # a duplicate region (same id) or a duplicate span (new id)
+            twin = copy.deepcopy(span)
+            if draw(st.booleans()):
+                twin["id"] += "-twin"
+            result.insert(draw(st.integers(0, len(result))), twin)
+        elif edit == "order":
+            result[:] = draw(st.permutations(result))
+        elif edit == "label":
+            value["labels"] = [draw(st.sampled_from([*ONTOLOGY.entity_labels, "NOPE"]))]
+        else:  # a relation, most often one whose types fit (possibly twice, reversed or 'bi' on a directed one)
+            head, tail = draw(st.sampled_from(spans)), draw(st.sampled_from(spans))
+            fitting = [r.label for r in ONTOLOGY.relations
+                       if r.allows(head["value"]["labels"][0], tail["value"]["labels"][0])]
+            direction = draw(st.sampled_from(["right", "left", "bi"]))
+            ends = (tail, head) if direction == "left" else (head, tail)
+            result.append({"from_id": ends[0]["id"], "to_id": ends[1]["id"], "type": "relation",
+                           "direction": direction,
+                           "labels": [draw(st.sampled_from(fitting or list(ONTOLOGY.relation_labels)))]})
+    return task
+
+
+@PROFILE
+@given(task=mutated_tasks(), policy=st.sampled_from(["nested", "forbid", "any"]))
+def test_fast_path_reports_what_the_full_checks_report(task, policy):
+    fast = problems(task, policy)
+    with pytest.MonkeyPatch.context() as mp:  # memos that never learn: every span takes the full checks
+        for name in ("LEFT_EDGE", "RIGHT_EDGE", "PROCLITIC_BEFORE"):
+            mp.setattr(checks, name, {})
+        mp.setattr(checks, "learn_edges", lambda text, start, end: None)
+        full = problems(task, policy, full=True)
+    assert fast == full
+
+
+@PROFILE
+@given(text=st.text(st.sampled_from(CHARS), min_size=1, max_size=12), data=st.data())
+def test_edge_memos_agree_with_the_word_rules(text, data):
+    """Where a memo answers True or False, the full rules give the same answer; None is only "not sure"."""
+    start = data.draw(st.integers(0, len(text) - 1))
+    end = data.draw(st.integers(start + 1, len(text)))
+    start_ok = not is_edge_forbidden(text[start]) and left_edge_prefix(text, start) is None
+    left = _left_edge(text[max(0, start - LEFT_WINDOW) : start + 1])
+    if left is None:
+        left = _proclitic(text[max(0, start - PREFIX_WINDOW) : start], PREFIX_WINDOW)
+    assert left is None or left == start_ok
+    end_ok = not is_edge_forbidden(text[end - 1]) and right_edge_rest(text, end) is None
+    assert _right_edge(text[end - 1 : end + 1]) == end_ok
+
+
+@pytest.mark.parametrize(
+    ("before", "expected"),
+    [
+        (" ل", True), (" لـ", True), (" وَل", True), (" وَلـ", True), ("ول", True), ("ل", True),
+        (" فبـ", True), ("كل", False), (" مل", False), ("ـل", False), (" 1ل", False),
+        ("الكتب", None),  # five word characters: the word may begin before them
+    ],
+)
+def test_proclitic_window(before, expected):
+    assert _proclitic(before, PREFIX_WINDOW) is expected
