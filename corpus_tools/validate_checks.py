@@ -167,7 +167,9 @@ class SemanticChecker:
 
         A span that passes every check takes the inlined fast path below; any doubt sends it to
         :meth:`_check_span_item`, which runs every check and reports.  The fast path accepts only
-        what the full checks accept, so the two never disagree.
+        what the full checks accept, so the two never disagree (tests/test_validate_fast.py): its
+        word-edge rules are memos of short text slices (:data:`~corpus_tools.validate_spans.LEFT_EDGE`
+        ...), whose unseen keys raise KeyError and so take the full checks, which learn them.
         """
         spans: list[tuple[int, int, object, object, int]] = []  # start, end, label, id, index
         span_labels: dict[object, str | None] = {}  # every region id seen: its label (None if not known)
@@ -212,7 +214,8 @@ class SemanticChecker:
                         or left is None
                         and proclitic_before[text[start - pw if start > pw else 0 : start]]  # type: ignore[index]
                     )
-                    and right_edge[text[end - 1 : end + 1]]  # type: ignore[index]  the end at a word end
+                    # the end at a word end
+                    and right_edge[text[end - 1 : end + 1]]  # type: ignore[index]
                 ):
                     n_spans += 1
                     span_labels[span_id] = label

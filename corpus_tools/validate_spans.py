@@ -12,7 +12,7 @@ import unicodedata
 
 import regex
 
-from corpus_tools._text import ARABIC_PROCLITICS, TATWEEL
+from corpus_tools._text import TATWEEL
 
 ALLOWED_PROCLITICS = frozenset({"و", "ف", "ب", "ل", "ك", "وب", "ول", "فب", "فل", "وك"})
 
@@ -31,24 +31,25 @@ def _edge_forbidden(ch: str) -> bool:
     return ch.isspace() or _category(ch) == "Cf"
 
 
-class _Memo(dict):
-    """A memo of a character (or short string) predicate: ``table[ch]`` is one dict lookup once ``ch`` was seen."""
+class _CharTable(dict):
+    """A memo of a character predicate: ``table[ch]`` is one dict lookup once ``ch`` was seen."""
 
-    def __init__(self, predicate, limit: int = 8192) -> None:
+    _LIMIT = 8192  # distinct characters remembered; more are computed each time
+
+    def __init__(self, predicate) -> None:
         super().__init__()
         self._predicate = predicate
-        self._limit = limit  # distinct keys remembered; more are computed each time
 
-    def __missing__(self, ch: str):
+    def __missing__(self, ch: str) -> bool:
         value = self._predicate(ch)
-        if len(self) < self._limit:
+        if len(self) < self._LIMIT:
             self[ch] = value
         return value
 
 
-WORD_CHAR = _Memo(_word_char)
+WORD_CHAR = _CharTable(_word_char)
 """``WORD_CHAR[ch]``: a character of a word as the tokenizer counts it (letters, marks, decimal digits, ZWNJ/ZWJ)."""
-EDGE_FORBIDDEN = _Memo(_edge_forbidden)
+EDGE_FORBIDDEN = _CharTable(_edge_forbidden)
 """``EDGE_FORBIDDEN[ch]``: whitespace or a Cf character (bidi mark, BOM, ZWJ/ZWNJ), never allowed at a span edge."""
 
 
@@ -185,19 +186,6 @@ def word_end(text: str, index: int) -> int:
     while index < size and is_word_char(text[index]):
         index += 1
     return index
-
-
-def plain_proclitic_before(text: str, start: int) -> bool:
-    """Fast test: the word part before ``start`` is a bare allowed proclitic (no harakat, no tatweel).
-
-    False means "not sure": :func:`left_edge_prefix` gives the full answer.
-    """
-    i = start - 1
-    if text[i] not in ARABIC_PROCLITICS:
-        return False
-    if i == 0 or not WORD_CHAR[text[i - 1]]:
-        return True
-    return text[i - 1 : start] in ALLOWED_PROCLITICS and (i == 1 or not WORD_CHAR[text[i - 2]])
 
 
 def left_edge_prefix(text: str, start: int) -> str | None:
