@@ -22,19 +22,24 @@ import hashlib
 import multiprocessing
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 from corpus_tools.build_rows import DUPLICATE_ID, DUPLICATE_TEXT, DUPLICATE_TEXT_ACROSS_SPLITS
 from corpus_tools.build_segment import SegmentBuilder, SegmentResult
 from corpus_tools.card import ReleaseStats
+from corpus_tools.errors import BuildError
 from corpus_tools.report import Problem, Report, make_problem
 from corpus_tools.shards import ShardWriter
 from corpus_tools.splits import SplitPlan
 from corpus_tools.validate_keys import SeenKeys
 
 MAX_WORKERS = 4
+AHEAD = 2  # segments in flight per worker
 _DIGITS_AS_ZERO = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))  # digits -> "0", the rest -> " "
 _LONG_DIGITS = b"0" * 19
 SEGMENT_BYTES = 4 << 20
@@ -125,13 +130,13 @@ class _Merger:
             self.make_writer(config, split).write_table(table, weights)
 
     def _validation(self, result: SegmentResult) -> None:
-        from corpus_tools.validate import _duplicate_article
+        from corpus_tools.validate import duplicate_article_problem
 
         duplicates: dict[int, Problem] = {}
         for article_id, index, task_id in result.articles:
             seen = self.articles.first(article_id, index, task_id)
             if seen is not None:
-                duplicates[index] = _duplicate_article(article_id, index, task_id, seen)
+                duplicates[index] = duplicate_article_problem(article_id, index, task_id, seen)
         if not duplicates:
             for _, problems in result.validation:
                 self.validation.extend(problems)
@@ -243,11 +248,15 @@ def run_parallel(
             _WORKER.clear()
             gc.enable()
     else:
-        context = multiprocessing.get_context("fork")
-        with context.Pool(count, initializer=_init_worker, initargs=(builder, str(export), spool)) as pool:
-            failure = _consume(pool.imap(_work, segments()), merger, progress, total)
-            if failure is not None:
-                pool.terminate()
+        context = multiprocessing.get_context("fork")  # workers inherit the builder: nothing to import or pickle
+        with ProcessPoolExecutor(count, mp_context=context, initializer=_init_worker,
+                                 initargs=(builder, str(export), spool)) as pool:
+            try:
+                failure = _consume(_bounded(pool, segments(), AHEAD * count), merger, progress, total)
+            except BrokenProcessPool as exc:  # a worker died (killed, out of memory): a failure to run
+                raise BuildError(f"a build worker process died ({exc}); nothing was written") from exc
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
     hasher.join()
     if failure is not None or cut_failed:
         return failure or cut_failed[0]
@@ -257,6 +266,18 @@ def run_parallel(
     validation.stats = {"format": "labelstudio-export", "bytes": total, **merger.counts}
     validation.extend(merger.validation)
     return ParallelOutcome(validation, merger.problems, merger.stats, hasher.digest)
+
+
+def _bounded(pool: ProcessPoolExecutor, segments: Iterator[object], ahead: int) -> Iterator[SegmentResult]:
+    """Results in segment order, with at most ``ahead`` segments submitted and not yet taken (so the spool
+    holds a few segments' tables, not the whole release)."""
+    pending: deque[Future] = deque()
+    for segment in segments:
+        pending.append(pool.submit(_work, segment))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def _consume(results: Iterator[SegmentResult], merger: _Merger, progress: Progress | None,

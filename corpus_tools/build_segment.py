@@ -109,14 +109,14 @@ class SegmentBuilder:
 
     def __init__(self, ontology: Ontology, plan: SplitPlan, schemas: dict[str, pa.Schema], *, file: str,
                  span_mode: str) -> None:
-        from corpus_tools.validate import _Run
+        from corpus_tools.validate import TaskValidator
 
         self.ontology = ontology
         self.plan = plan
         self.schemas = schemas
         self.file = file
         self.span_mode = span_mode
-        self.run = _Run(ontology)
+        self.run = TaskValidator(ontology)
         self.entity_ids = {label: i for i, label in enumerate(ontology.entity_labels)}
         self.relation_ids = {label: i for i, label in enumerate(ontology.relation_labels)}
         self.relation_names = list(ontology.relation_labels)

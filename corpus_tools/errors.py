@@ -20,6 +20,7 @@ with ``raise ... from exc``; the CLI maps every :class:`CorpusToolsError` to one
     │   └── ConfigChangeRefused    an ontology change would orphan annotations
     ├── ServerSetupError       the local Label Studio could not be installed or started
     ├── InvalidDataError       a stage refused data that failed validation (carries the Report)
+    ├── BuildError             a build could not run to its end (a worker process died)
     ├── ReleaseError           a release folder is missing, malformed or failed its checks
     └── PublishError           publishing failed
         ├── VersionExists      the version is already published
@@ -90,6 +91,10 @@ class InvalidDataError(CorpusToolsError):
     def __init__(self, message: str, report: Report | None = None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class BuildError(CorpusToolsError):
+    """A build could not run to its end (for instance, a worker process was killed); nothing was written."""
 
 
 class ReleaseError(CorpusToolsError):

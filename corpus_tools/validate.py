@@ -43,7 +43,8 @@ from corpus_tools.validate_keys import SeenKeys
 from corpus_tools.validate_schema import SchemaPass, describe
 from corpus_tools.validate_spans import utf16_repair
 
-__all__ = ["validate_export", "validate_task", "validate_document", "repair_utf16_export"]
+__all__ = ["validate_export", "validate_task", "validate_document", "repair_utf16_export", "TaskValidator",
+           "duplicate_article_problem"]
 
 Progress = Callable[[int], None]
 _PROGRESS_EVERY = 512  # tasks or lines between two progress calls
@@ -164,6 +165,12 @@ def _default_ontology() -> Ontology:
 
 
 # ---------------------------------------------------------------------------------------------- public API
+TaskValidator = _Run
+"""Validates tasks one at a time: ``TaskValidator(ontology).task(task, index, problems)`` appends exactly what
+:func:`validate_export` reports for the task at ``index`` (except repeated article ids, which need every task:
+:func:`duplicate_article_problem`); ``.stats()`` holds its counts (the parallel build's workers use it)."""
+
+
 def validate_task(task: Mapping[str, Any], *, ontology: Ontology | None = None,
                   index: int | None = None) -> list[Problem]:
     """Every problem of one in-memory Label Studio task (schema and semantic passes).
@@ -348,7 +355,7 @@ def _stream_export(path: Path, run: _Run, report: Report, progress: Progress | N
                     if type(article_id) is str and article_id:
                         seen = keys.first(article_id, index, task.get("id"))
                         if seen is not None:
-                            report.add(_duplicate_article(article_id, index, task.get("id"), seen))
+                            report.add(duplicate_article_problem(article_id, index, task.get("id"), seen))
                 if repair:
                     yield "export", (fixed, task)
                 if progress is not None and index % _PROGRESS_EVERY == 0:
@@ -371,7 +378,9 @@ def _stream_export(path: Path, run: _Run, report: Report, progress: Progress | N
     report.stats.update(run.stats())
 
 
-def _duplicate_article(article_id: str, index: int, task_id: object, first: tuple[int, object]) -> Problem:
+def duplicate_article_problem(article_id: str, index: int, task_id: object, first: tuple[int, object]) -> Problem:
+    """The problem of the task at ``index`` whose ``data.article_id`` an earlier task (``first``: its index and
+    task id) already carries."""
     first_index, first_task_id = first
     return make_problem(
         C.TASK_DUPLICATE_ARTICLE_ID,

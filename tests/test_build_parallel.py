@@ -133,3 +133,23 @@ def test_what_the_parallel_path_cannot_parse_goes_the_serial_way(tmp_path: Path,
     codes = {"truncated": "export-truncated", "invalid-utf8": "export-invalid-utf8"}
     expected = codes.get(damage, "export-invalid-json")
     assert [p["code"] for p in serial[1]["problems"]] == [expected]
+
+
+def test_cli_workers_option_changes_the_path_not_the_files(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    export = write_export(tmp_path / "export.json", _mixed_tasks())
+    outcomes = {}
+    for workers in ("0", "2"):
+        out = tmp_path / f"w{workers}"
+        done = subprocess.run([sys.executable, "-m", "corpus_tools", "build", str(export), "--version", "1.0.0",
+                               "--out", str(out), "--name", "test/arabic-news", "--workers", workers, "--json"],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        outcomes[workers] = (json.loads(done.stdout)["stats"]["path"], _files(out))
+    assert outcomes["0"][0] == "serial (workers=0)" and outcomes["2"][0] == "parallel"
+    assert outcomes["0"][1] == outcomes["2"][1]
+    bad = subprocess.run([sys.executable, "-m", "corpus_tools", "build", str(export), "--version", "1.0.0",
+                          "--out", str(tmp_path / "bad"), "--workers", "-1"], capture_output=True, text=True)
+    assert bad.returncode == 2 and not (tmp_path / "bad").exists()

@@ -80,6 +80,9 @@ def build_command(
     date: Annotated[str | None, typer.Option(
         "--date", help="Release date for the changelog (no date is written otherwise, so rebuilds are"
         " byte-identical).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=0, help="Processes that validate and build a Label Studio export (default: one per core;"
+        " 0: validate first, then build in this process). The files are the same either way.")] = None,
     ontology: OntologyOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
@@ -124,7 +127,7 @@ def build_command(
             result = build_release(
                 export, version=version, out=out, ontology=loaded, name=name, splits=splits, gold=gold,
                 previous=previous, progress=callback, ratios=parsed_ratios, span_mode=span_mode,
-                license=license_id, rights=rights or DEFAULT_RIGHTS, date=date,
+                license=license_id, rights=rights or DEFAULT_RIGHTS, date=date, workers=workers,
             )
         except (InvalidDataError, ReleaseError) as exc:
             if exc.report is None:
