@@ -153,3 +153,26 @@ def test_cli_workers_option_changes_the_path_not_the_files(tmp_path: Path) -> No
     bad = subprocess.run([sys.executable, "-m", "corpus_tools", "build", str(export), "--version", "1.0.0",
                           "--out", str(tmp_path / "bad"), "--workers", "-1"], capture_output=True, text=True)
     assert bad.returncode == 2 and not (tmp_path / "bad").exists()
+
+
+def test_a_worker_that_dies_fails_the_build_and_leaves_nothing(tmp_path: Path, small_segments: None,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from corpus_tools.build_segment import SegmentBuilder
+    from corpus_tools.errors import BuildError
+
+    export = write_export(tmp_path / "export.json", simple_export(12))
+    real = SegmentBuilder.build
+
+    def dies_on_a_later_segment(self, tasks, first_index):  # the OOM killer, say
+        if first_index > 0:
+            os._exit(9)
+        return real(self, tasks, first_index)
+
+    monkeypatch.setattr(SegmentBuilder, "build", dies_on_a_later_segment)
+    out = tmp_path / "releases" / "v1.0.0"
+    with pytest.raises(BuildError, match="worker process died"):
+        build_release(export, version="1.0.0", out=out, name="test/arabic-news", workers=2)
+    assert not out.exists()
+    assert list((tmp_path / "releases").iterdir()) == []  # no temporary folder left behind
