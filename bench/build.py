@@ -6,7 +6,7 @@ annotators on every tenth task with one marked ground truth, a prediction on eve
 measures, each in a fresh subprocess so peak RSS is its own:
 
 * ``build``: our whole ``build_release`` (validation, gold selection, four Parquet configs, card,
-  manifest, check-release);
+  manifest, check-release), with its worker processes;
 * ``validate``: ``validate_export`` alone (the part of ``build`` owned by the validator);
 * ``converter``: ``label_studio_sdk.converter.Converter(...).convert(..., "CONLL2003")``.
 
@@ -157,11 +157,12 @@ def measure(kind: str, export: Path, out: Path, row_group_rows: int = 1000) -> d
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
         proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, text=True)
         root = psutil.Process(proc.pid)
-        peak = 0
+        peak = peak_pss = 0
         while proc.poll() is None:
             try:
                 tree = [root, *root.children(recursive=True)]
                 peak = max(peak, sum(p.memory_info().rss for p in tree))
+                peak_pss = max(peak_pss, sum(p.memory_full_info().pss for p in tree))
             except psutil.Error:
                 pass
             time.sleep(0.02)
@@ -171,6 +172,7 @@ def measure(kind: str, export: Path, out: Path, row_group_rows: int = 1000) -> d
             raise SystemExit(f"{kind} failed:\n{stderr.read()[-3000:]}")
         result = json.loads(stdout.read().strip().splitlines()[-1])
     result["peak_rss_mb"] = peak / 2**20
+    result["peak_pss_mb"] = peak_pss / 2**20
     return result
 
 
@@ -227,12 +229,13 @@ def run_size(n: int, tmp: Path, kinds: tuple[str, ...] = ("converter", "validate
         out[kind] = measure(kind, export, target)
         rate = n / out[kind]["seconds"]
         print(f"{kind:<10} {out[kind]['seconds']:8.2f} s  {rate:9,.0f} tasks/s  "
-              f"peak RSS {out[kind]['peak_rss_mb']:7.0f} MB")
+              f"peak RSS {out[kind]['peak_rss_mb']:7.0f} MB (PSS {out[kind]['peak_pss_mb']:5.0f} MB)")
     if set(kinds) != {"converter", "validate", "build"}:
         return out
     ratio = out["converter"]["seconds"] / out["build"]["seconds"]
-    print(f"build / converter throughput: {ratio:.2f}x (target >= 10x); build includes validation (in a second"
-          " process) and check-release; build peak RSS counts both processes")
+    print(f"build / converter throughput: {ratio:.2f}x (target >= 10x); build includes validation (in its worker"
+          " processes) and check-release; peak RSS sums the process tree (forked workers share pages, which RSS"
+          " counts once per process and PSS divides between them)")
     losses = converter_losses(export, tmp / f"converter-{n}", tmp / f"build-{n}")
     shifted = sum(max(0, gold - conll) for gold, conll in losses["per_label"].values())
     print(f"converter wrote {losses['conll_b_tags']:,} B- tags for {losses['gold_spans']:,} gold spans, at least "
@@ -284,7 +287,8 @@ def main() -> None:
         results = {n: run_size(n, tmp, kinds) for n in ([10_000, 100_000] if args.large else [10_000])}
         if len(results) == 2 and len(kinds) == 3:
             small, large = results[10_000]["build"], results[100_000]["build"]
-            print(f"\npeak RSS 100k / 10k: build {large['peak_rss_mb'] / small['peak_rss_mb']:.2f}x, converter "
+            print(f"\npeak RSS 100k / 10k: build {large['peak_rss_mb'] / small['peak_rss_mb']:.2f}x"
+                  f" (PSS {large['peak_pss_mb'] / small['peak_pss_mb']:.2f}x), converter "
                   f"{results[100_000]['converter']['peak_rss_mb'] / results[10_000]['converter']['peak_rss_mb']:.2f}x")
         if args.row_groups:
             row_group_study(tmp, Path(results[10_000]["export"]), 10_000)
