@@ -10,7 +10,6 @@ import unicodedata
 BIDI_CONTROLS = frozenset("\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 BOM = "\ufeff"
 TATWEEL = "\u0640"
-ARABIC_PROCLITICS = frozenset("وفبلك")
 
 
 def is_format_char(ch: str) -> bool:
