@@ -21,7 +21,9 @@ import gc
 import hashlib
 import multiprocessing
 import os
+import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -58,7 +60,27 @@ class ParallelOutcome:
 _WORKER: dict[str, object] = {}
 
 
+def _end_with_parent() -> None:
+    """A worker ends when the build process ends, even when that one is killed (no orphans left waiting)."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:  # other systems, and a parent that died before prctl
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _init_worker(builder: SegmentBuilder, path: str, spool: Path | None) -> None:
+    if spool is not None:  # a worker process (None: the build's own process)
+        _end_with_parent()
     gc.disable()  # parsing allocates many containers and no cycles: collections would cost ~3x the parse
     _WORKER["builder"] = builder
     _WORKER["spool"] = spool

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -385,10 +386,29 @@ def test_killed_build_leaves_nothing_at_out(tmp_path):
             assert proc.poll() is None, "the build finished before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.02)
+        workers = _children(proc.pid)
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait()
     assert not out.exists()
+    assert workers or len(os.sched_getaffinity(0)) == 1  # the parallel build's workers were running
+    deadline = time.monotonic() + 10  # its worker processes end with it: none is left waiting for work
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
 
 
 def test_whole_token_mode_keeps_proclitics_inside(tmp_path):

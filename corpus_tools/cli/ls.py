@@ -96,6 +96,9 @@ def up_command(
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_term)
+    # "Press Ctrl-C" must hold even when started from a non-interactive shell's background job, which
+    # starts with SIGINT ignored (Python then leaves it ignored).
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         while server.alive():
             time.sleep(0.5)
@@ -106,6 +109,7 @@ def up_command(
         raise typer.Exit(EXIT_OK) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
     code = server.process.returncode
     say("Label Studio stopped.")
     if code not in (0, -signal.SIGTERM, -signal.SIGINT):
