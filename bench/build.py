@@ -230,6 +230,7 @@ def run_size(n: int, tmp: Path, kinds: tuple[str, ...] = ("converter", "validate
         rate = n / out[kind]["seconds"]
         print(f"{kind:<10} {out[kind]['seconds']:8.2f} s  {rate:9,.0f} tasks/s  "
               f"peak RSS {out[kind]['peak_rss_mb']:7.0f} MB (PSS {out[kind]['peak_pss_mb']:5.0f} MB)")
+    out["export"] = str(export)
     if set(kinds) != {"converter", "validate", "build"}:
         return out
     ratio = out["converter"]["seconds"] / out["build"]["seconds"]
@@ -248,7 +249,6 @@ def run_size(n: int, tmp: Path, kinds: tuple[str, ...] = ("converter", "validate
     print("per label (gold, converter B- tags): " + ", ".join(f"{k} {g}/{c}" for k, (g, c) in
                                                                losses["per_label"].items()))
     out["losses"] = losses
-    out["export"] = str(export)
     return out
 
 
