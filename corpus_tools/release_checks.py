@@ -207,16 +207,19 @@ class ReleaseChecker:
                         " num_examples (datasets then drops the whole splits block).",
                         file=R.CARD_NAME,
                     )
-        try:
-            default = configs.get_default_config_name()
-        except ValueError as exc:
-            default = None
-            self.problem(R.NO_DEFAULT, f"{exc}.", file=R.CARD_NAME)
-        else:
-            if default != R.DEFAULT_CONFIG:
-                self.problem(R.NO_DEFAULT, f"The default config is {default!r}, not {R.DEFAULT_CONFIG!r}.",
-                             file=R.CARD_NAME)
+        self._check_default(configs.get_default_config_name)
         self.card_data, self.configs, self.infos = card.data, configs, infos
+
+    def _check_default(self, default_name: Callable[[], str | None]) -> None:
+        """The card's default config is ``documents`` (``default_name`` raises ValueError for several)."""
+        try:
+            default = default_name()
+        except ValueError as exc:
+            self.problem(R.NO_DEFAULT, f"{exc}.", file=R.CARD_NAME)
+            return
+        if default != R.DEFAULT_CONFIG:
+            self.problem(R.NO_DEFAULT, f"The default config is {default!r}, not {R.DEFAULT_CONFIG!r}.",
+                         file=R.CARD_NAME)
 
     def _read_card(self, path: Path) -> bool:
         """Read a card in the shape ``build`` writes with PyYAML alone (no datasets import).
@@ -233,15 +236,7 @@ class ReleaseChecker:
             for split in entry.get("splits") or []:  # complete in a light card; kept for the same order
                 if not {"name", "num_bytes", "num_examples"} <= set(split):
                     return False
-        try:
-            default = default_config_name(card.configs)
-        except ValueError as exc:
-            default = None
-            self.problem(R.NO_DEFAULT, f"{exc}.", file=R.CARD_NAME)
-        else:
-            if default != R.DEFAULT_CONFIG:
-                self.problem(R.NO_DEFAULT, f"The default config is {default!r}, not {R.DEFAULT_CONFIG!r}.",
-                             file=R.CARD_NAME)
+        self._check_default(lambda: default_config_name(card.configs))
         self.card_data, self.configs, self.infos = card.data, card.configs, card.infos
         self.fast_card = True
         return True
