@@ -247,7 +247,6 @@ def run_parallel(
     from corpus_tools.export_segments import SegmentError, iter_segments
 
     hasher = _Hasher(export)
-    hasher.start()
     merger = _Merger(plan=builder.plan, file=builder.file, make_writer=make_writer,
                      counts=builder.run.semantic.counts)
     total = export.stat().st_size
@@ -261,6 +260,7 @@ def run_parallel(
 
     count = workers or worker_count()
     if count == 1:
+        hasher.start()
         _init_worker(builder, str(export), None)
         try:
             results: Iterator[SegmentResult] = map(_work, segments())
@@ -274,12 +274,15 @@ def run_parallel(
         with ProcessPoolExecutor(count, mp_context=context, initializer=_init_worker,
                                  initargs=(builder, str(export), spool)) as pool:
             try:
+                pool.submit(int).result()  # the workers are forked now, before this process starts a thread
+                hasher.start()
                 failure = _consume(_bounded(pool, segments(), AHEAD * count), merger, progress, total)
             except BrokenProcessPool as exc:  # a worker died (killed, out of memory): a failure to run
                 raise BuildError(f"a build worker process died ({exc}); nothing was written") from exc
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
-    hasher.join()
+    if hasher.ident is not None:  # started (a failure before the workers ran leaves it unstarted)
+        hasher.join()
     if failure is not None or cut_failed:
         return failure or cut_failed[0]
     if hasher.error is not None:
