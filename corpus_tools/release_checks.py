@@ -313,11 +313,7 @@ class ReleaseChecker:
     def _check_features_cached(self) -> None:
         cached = release_features(self.ontology)
         for config in self.configs:
-            info = self.infos.get(config)
-            card_features = info.features if info is not None else None
-            if card_features is None:
-                self.problem(R.CARD_FEATURES, f"dataset_info has no features for config {config}.",
-                             file=R.CARD_NAME)
+            card_features = self._card_features(config)
             if config not in cached.schemas:
                 self.problem(R.CONFIG_MISMATCH, f"Config {config} is not a release config of the ontology.",
                              file=R.CARD_NAME)
@@ -332,14 +328,18 @@ class ReleaseChecker:
 
     def _check_features_datasets(self) -> None:
         for config in self.configs:
-            info = self.infos.get(config)
-            card_features = info.features if info is not None else None
-            if card_features is None:
-                self.problem(R.CARD_FEATURES, f"dataset_info has no features for config {config}.",
-                             file=R.CARD_NAME)
-            elif card_features is not None:
+            card_features = self._card_features(config)
+            if card_features is not None:
                 self.reference[config] = Reference(card_features.arrow_schema, classlabel_columns(card_features),
                                                    lambda f=card_features: f)
+
+    def _card_features(self, config: str) -> Features | None:
+        """The card's features of ``config``; a problem when it has none."""
+        info = self.infos.get(config)
+        card_features = info.features if info is not None else None
+        if card_features is None:
+            self.problem(R.CARD_FEATURES, f"dataset_info has no features for config {config}.", file=R.CARD_NAME)
+        return card_features
 
     @staticmethod
     def _feature_diff(config: str, found: Features, expected: Features) -> str:
