@@ -34,7 +34,7 @@ from pathlib import Path
 from corpus_tools.build_rows import DUPLICATE_ID, DUPLICATE_TEXT, DUPLICATE_TEXT_ACROSS_SPLITS
 from corpus_tools.build_segment import SegmentBuilder, SegmentResult
 from corpus_tools.card import ReleaseStats
-from corpus_tools.errors import BuildError
+from corpus_tools.errors import BuildError, InputError
 from corpus_tools.report import Problem, Report, make_problem
 from corpus_tools.shards import ShardWriter
 from corpus_tools.splits import SplitPlan
@@ -286,7 +286,7 @@ def run_parallel(
     if failure is not None or cut_failed:
         return failure or cut_failed[0]
     if hasher.error is not None:
-        raise hasher.error
+        raise InputError(f"cannot read {export}: {hasher.error}") from hasher.error
     validation = Report()
     validation.stats = {"format": "labelstudio-export", "bytes": total, **merger.counts}
     validation.extend(merger.validation)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -29,6 +28,7 @@ from corpus_tools.build_rows import DANGLING_RELATION, GOLD_AMBIGUOUS, GOLD_MISS
 from corpus_tools.card import ReleaseStats
 from corpus_tools.fastbio import encode_bio_arrays, whole_token_spans
 from corpus_tools.generate import LS_DATA_KEY
+from corpus_tools.labelstudio.export import annotator_of
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Problem, make_problem
@@ -37,8 +37,6 @@ from corpus_tools.spans import Span
 from corpus_tools.splits import SplitPlan
 from corpus_tools.token_batches import token_row, tokens_batch
 from corpus_tools.token_table import TagIds, token_table
-
-CONFIGS = ("documents", "tokens", "relations", "annotations")
 
 
 @dataclass
@@ -82,26 +80,12 @@ class SegmentResult:
 
     def load(self) -> dict[tuple[str, str], tuple[pa.Table, np.ndarray]]:
         """The tables (memory-mapped from their spool files, which are unlinked at once) and their row weights."""
-        out = dict.fromkeys(self.tables)
-        out.update({key: (table, row_weights(table)) for key, table in self.tables.items()})
+        out = {key: (table, row_weights(table)) for key, table in self.tables.items()}
         for key, (path, weights) in self.spooled.items():
             with pa.memory_map(path) as source:
                 out[key] = (pa.ipc.open_file(source).read_all(), weights)
             os.unlink(path)
-        return out  # type: ignore[return-value]
-
-
-class _Columns:
-    """Column lists of one config split, turned into one Arrow table at the end of the segment."""
-
-    def __init__(self, names: Sequence[str]) -> None:
-        self.cols: dict[str, list] = {name: [] for name in names}
-
-
-def _annotator(value: object) -> str | None:
-    if isinstance(value, dict):
-        return str(value.get("email") or value.get("id"))
-    return None if value is None else str(value)
+        return out
 
 
 class SegmentBuilder:
@@ -281,7 +265,7 @@ class SegmentBuilder:
             key = completed_by if type(completed_by) is int else None
             annotator = annotators.get(key) if key is not None else None
             if annotator is None:
-                annotator = annotator_name(_annotator(completed_by))
+                annotator = annotator_name(annotator_of(completed_by))
                 if key is not None:
                     annotators[key] = annotator
             cancelled = bool(item.get("was_cancelled"))

@@ -89,7 +89,8 @@ def result_to_spans_relations(result: list, text: str) -> tuple[list[Span], list
     return spans, relations
 
 
-def _annotator(value: object) -> str | None:
+def annotator_of(value: object) -> str | None:
+    """The annotator of a ``completed_by`` value: its e-mail (or id) when it is a user object, else the value."""
     if isinstance(value, Mapping):
         return str(value.get("email") or value.get("id"))
     return None if value is None else str(value)
@@ -110,7 +111,7 @@ def task_to_records(task: Mapping[str, object]) -> Iterator[AnnotationRecord]:
                                   relations=relations, created_at=item.get("created_at"),
                                   updated_at=item.get("updated_at"))
         if kind == "annotation":
-            record.annotator = _annotator(item.get("completed_by"))
+            record.annotator = annotator_of(item.get("completed_by"))
             record.lead_time = item.get("lead_time")
             record.cancelled = bool(item.get("was_cancelled"))
             record.ground_truth = bool(item.get("ground_truth"))
