@@ -110,6 +110,9 @@ def _work(segment: object) -> SegmentResult:
 
 
 def worker_count() -> int:
+    """One worker per usable core (at most MAX_WORKERS); 1 (this process) where processes cannot be forked."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
     return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                       else (os.cpu_count() or 1)))
 
@@ -259,6 +262,8 @@ def run_parallel(
             cut_failed.append(f"the export cannot be cut into tasks: {exc}")
 
     count = workers or worker_count()
+    if "fork" not in multiprocessing.get_all_start_methods():
+        count = 1  # the workers inherit the builder by fork; elsewhere this process builds alone
     if count == 1:
         hasher.start()
         _init_worker(builder, str(export), None)
