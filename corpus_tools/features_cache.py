@@ -85,22 +85,40 @@ def _code_sha() -> str:
     return _CODE_SHA[0]
 
 
-def cache_key(ontology: Ontology) -> str:
-    """The sha256 naming the cached Features of ``ontology`` with this code and this ``datasets``."""
+def _datasets_version() -> str:
+    """The installed ``datasets`` version, read from its ``__init__.py`` (no import, no scan of every installed
+    distribution's metadata); the metadata when that line is not found."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.find_spec("datasets")
+    if spec is None or spec.origin is None:
+        return ""
+    try:
+        with open(spec.origin, encoding="utf-8") as f:
+            match = re.search(r'^__version__ = "([^"]+)"', f.read(), re.MULTILINE)
+    except OSError:
+        match = None
+    if match:
+        return match[1]
     from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        return version("datasets")
+    except PackageNotFoundError:
+        return ""
+
+
+def cache_key(ontology: Ontology) -> str:
+    """The sha256 naming the cached Features of ``ontology`` with this code and this ``datasets``."""
     from corpus_tools import __version__
 
-    try:
-        datasets_version = version("datasets")
-    except PackageNotFoundError:
-        datasets_version = ""
     parts = {
         "ontology_sha256": ontology.source_sha256,
         "entity_labels": list(ontology.entity_labels),
         "relation_labels": list(ontology.relation_labels),
         "bio_labels": list(ontology.bio_labels),
-        "datasets": datasets_version,
+        "datasets": _datasets_version(),
         "corpus_tools": __version__,
         "code": _code_sha(),
     }

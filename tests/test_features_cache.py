@@ -121,3 +121,11 @@ def test_a_warm_cache_imports_neither_datasets_nor_huggingface_hub(tmp_path):
     configs = "['annotations', 'documents', 'relations', 'tokens']"
     assert run() == f"{configs} True True"  # cold: computed through datasets
     assert run() == f"{configs} False False"
+
+
+def test_the_key_reads_the_datasets_version_without_importing_it() -> None:
+    from importlib.metadata import version
+
+    from corpus_tools.features_cache import _datasets_version
+
+    assert _datasets_version() == version("datasets")
