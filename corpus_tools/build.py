@@ -7,6 +7,11 @@ streams the rows of the four configs into size-capped Parquet shards
 ``manifest.json``, runs :func:`corpus_tools.release.check_release` and only then renames the
 temporary folder to ``out``.  An interrupted build leaves nothing at ``out``.
 
+A Label Studio export takes the parallel path (:mod:`corpus_tools.build_parallel`: worker processes
+validate and build segments of whole tasks); document JSONL, a ``gold`` file, ``workers=0`` and
+exports that path cannot read take the serial path (``validate_export`` and one
+:class:`~corpus_tools.build_rows.Builder`).  Both give the same files and report.
+
 Gold selection per task (predictions never become gold):
 
 1. the document of that id in the ``gold`` file (canonical document JSONL), when given;
@@ -275,7 +280,7 @@ def _stream_input(export: Path, kind: str, builder: Builder, progress: Progress 
 
 def _build_parallel(export: Path, ontology: Ontology, builder: Builder, span_mode: str,
                     progress: Progress | None, workers: int | None) -> ParallelOutcome | str:
-    """The export validated and built by worker processes, or None when only the serial path can read it."""
+    """The export validated and built by worker processes, or why only the serial path can read it."""
     segment_builder = SegmentBuilder(ontology, builder.plan, builder.schemas, file=export.name, span_mode=span_mode)
     spool = builder.root / ".segments"
     spool.mkdir()
