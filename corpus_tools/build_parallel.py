@@ -275,6 +275,12 @@ def run_parallel(
             _WORKER.clear()
             gc.enable()
     else:
+        # pyarrow imports pandas at its first pa.array() in a process (about 0.25 s): once here, before the
+        # fork, instead of once in every worker.
+        import importlib.util
+
+        if importlib.util.find_spec("pandas") is not None:
+            import pandas  # noqa: F401
         context = multiprocessing.get_context("fork")  # workers inherit the builder: nothing to import or pickle
         with ProcessPoolExecutor(count, mp_context=context, initializer=_init_worker,
                                  initargs=(builder, str(export), spool)) as pool:

@@ -91,6 +91,9 @@ class ShardWriter:
         self.max_shard_bytes = max_shard_bytes
         self._make_batch = make_batch
         self._dictionary = dictionary
+        # One empty chunk per column (Schema.empty_table would import pandas: a quarter second).
+        self._empty = pa.Table.from_batches([pa.RecordBatch.from_arrays(
+            [pa.array([], type=f.type) for f in schema], schema=schema)])
         self.num_rows = 0
         self.num_bytes = 0  # Arrow (in-memory) size, reported as num_bytes in the card
         self._buffer: list[Any] = []
@@ -137,7 +140,7 @@ class ShardWriter:
             return
         # Concatenated into fresh arrays (an empty table added, so even a single slice is copied): ``nbytes``
         # then depends on the rows only, not on how they arrived (a slice can count a partial bitmap byte).
-        table = pa.concat_tables([*self._group, self.schema.empty_table()]).combine_chunks()
+        table = pa.concat_tables([*self._group, self._empty]).combine_chunks()
         self._group = []
         self._group_rows = self._group_bytes = 0
         if self._writer is None:
