@@ -149,8 +149,9 @@ def worker(kind: str, export: str, out: str, row_group_rows: int) -> dict:
 
 
 def measure(kind: str, export: Path, out: Path, row_group_rows: int = 1000) -> dict:
-    """Run one measurement in a fresh subprocess; peak RSS is sampled (every 20 ms) over the worker and its
-    children (the build's validation process), since ru_maxrss would count the forking parent's pages."""
+    """Run one measurement in a fresh subprocess; peak RSS is sampled (every 20 ms; PSS every 200 ms) over the
+    worker and its children (the build's worker processes), since ru_maxrss would count the forking parent's
+    pages."""
     import psutil
 
     cmd = [sys.executable, __file__, "--worker", kind, str(export), str(out), str(row_group_rows)]
@@ -158,13 +159,16 @@ def measure(kind: str, export: Path, out: Path, row_group_rows: int = 1000) -> d
         proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, text=True)
         root = psutil.Process(proc.pid)
         peak = peak_pss = 0
+        samples = 0
         while proc.poll() is None:
             try:
                 tree = [root, *root.children(recursive=True)]
                 peak = max(peak, sum(p.memory_info().rss for p in tree))
-                peak_pss = max(peak_pss, sum(p.memory_full_info().pss for p in tree))
+                if samples % 10 == 0:  # PSS walks the page tables: sampled 5 times a second, not to slow the run
+                    peak_pss = max(peak_pss, sum(p.memory_full_info().pss for p in tree))
             except psutil.Error:
                 pass
+            samples += 1
             time.sleep(0.02)
         stdout.seek(0)
         stderr.seek(0)
