@@ -285,7 +285,7 @@ def _build_parallel(export: Path, ontology: Ontology, builder: Builder, span_mod
     spool = builder.root / ".segments"
     spool.mkdir()
     try:
-        return run_parallel(export, segment_builder, builder.writer, spool, progress=progress, workers=workers)
+        return run_parallel(export, segment_builder, builder, spool, progress=progress, workers=workers)
     finally:
         shutil.rmtree(spool, ignore_errors=True)
 
@@ -388,8 +388,6 @@ def build_release(
                 builder = make_builder()
         if outcome is not None:
             report, input_sha256 = outcome.validation, outcome.input_sha256
-            builder.report.extend(outcome.build_problems)
-            builder.stats = outcome.stats
         else:
             validation = _Validation(export, ontology, progress, parallel=PARALLEL_VALIDATION)
             try:

@@ -31,13 +31,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from corpus_tools.build_rows import DUPLICATE_ID, DUPLICATE_TEXT, DUPLICATE_TEXT_ACROSS_SPLITS
+from corpus_tools.build_rows import Builder
 from corpus_tools.build_segment import SegmentBuilder, SegmentResult
 from corpus_tools.card import ReleaseStats
 from corpus_tools.errors import BuildError, InputError
-from corpus_tools.report import Problem, Report, make_problem
-from corpus_tools.shards import ShardWriter
-from corpus_tools.splits import SplitPlan
+from corpus_tools.report import Problem, Report
 from corpus_tools.validate_keys import SeenKeys
 
 MAX_WORKERS = 4
@@ -50,9 +48,10 @@ Progress = Callable[[str, int, int | None], None]
 
 @dataclass
 class ParallelOutcome:
+    """The validation report and the input's sha256 (the build's own problems and statistics are in the
+    ``Builder`` given to :func:`run_parallel`)."""
+
     validation: Report
-    build_problems: list[Problem]
-    stats: ReleaseStats
     input_sha256: str
 
 
@@ -119,40 +118,35 @@ def worker_count() -> int:
 
 # -------------------------------------------------------------------------------------------- main side
 class _Merger:
-    """Takes segment results in order and turns them into the report, statistics and files."""
+    """Takes segment results in order: the validation problems here, the build's problems, statistics,
+    identity checks and rows in ``builder`` (the serial path's :class:`~corpus_tools.build_rows.Builder`)."""
 
-    def __init__(self, plan: SplitPlan, file: str, make_writer: Callable[[str, str], ShardWriter],
-                 counts: dict[str, int]) -> None:
-        self.plan = plan
-        self.file = file
+    def __init__(self, builder: Builder, counts: dict[str, int]) -> None:
+        self.builder = builder
         self.validation: list[Problem] = []
         self.counts = dict.fromkeys(counts, 0)
         self.articles = SeenKeys()
-        self.problems: list[Problem] = []
-        self.stats = ReleaseStats()
-        self.seen_ids: set[str] = set()
-        self.texts: dict[bytes, tuple[str, str]] = {}
-        self.make_writer = make_writer
 
     def add(self, result: SegmentResult) -> None:
         self._validation(result)
         for name, value in result.counts.items():
             self.counts[name] = self.counts.get(name, 0) + value
+        builder = self.builder
         for keys in result.tasks:
             if keys.doc_id is None:
                 continue
-            split = self.plan.assign(keys.doc_id)
+            split = builder.plan.assign(keys.doc_id)
             if keys.before:
-                self.problems.extend(keys.before)
+                builder.report.extend(keys.before)
             if keys.digest is None:
                 continue
-            if self._identity(keys.doc_id, keys.digest, split, keys.where or {}):
-                self.stats.gold_sources[keys.source or ""] += 1
+            if builder.check_key(keys.doc_id, keys.digest, split, keys.where or {}):
+                builder.stats.gold_sources[keys.source or ""] += 1
                 if keys.after:
-                    self.problems.extend(keys.after)
-        _merge_stats(self.stats, result.stats)
+                    builder.report.extend(keys.after)
+        _merge_stats(builder.stats, result.stats)
         for (config, split), (table, weights) in result.load().items():
-            self.make_writer(config, split).write_table(table, weights)
+            builder.writer(config, split).write_table(table, weights)
 
     def _validation(self, result: SegmentResult) -> None:
         from corpus_tools.validate import duplicate_article_problem
@@ -171,30 +165,6 @@ class _Merger:
             self.validation.extend(by_index.get(index, ()))
             if index in duplicates:
                 self.validation.append(duplicates[index])
-
-    def _identity(self, doc_id: str, digest: bytes, split: str, where: dict) -> bool:
-        """Duplicate ids and the leakage audit, as ``Builder.check_identity``."""
-        if doc_id in self.seen_ids:
-            self.problems.append(make_problem(DUPLICATE_ID, f"Document id {doc_id!r} appears in more than one task.",
-                                              file=self.file, **where))
-            return False
-        self.seen_ids.add(doc_id)
-        other = self.texts.get(digest)
-        if other is None:
-            self.texts[digest] = (doc_id, split)
-        elif other[1] != split:
-            self.problems.append(make_problem(
-                DUPLICATE_TEXT_ACROSS_SPLITS,
-                f"Documents {other[0]!r} ({other[1]}) and {doc_id!r} ({split}) have exactly the same text.",
-                details={"documents": [other[0], doc_id], "splits": [other[1], split]}, file=self.file, **where,
-            ))
-        else:
-            self.stats.duplicate_texts += 1
-            self.problems.append(make_problem(
-                DUPLICATE_TEXT, f"Documents {other[0]!r} and {doc_id!r} ({split}) have exactly the same text.",
-                details={"documents": [other[0], doc_id]}, file=self.file, **where,
-            ))
-        return True
 
 
 def _merge_stats(into: ReleaseStats, part: ReleaseStats) -> None:
@@ -240,18 +210,18 @@ class _Hasher(threading.Thread):
 def run_parallel(
     export: Path,
     builder: SegmentBuilder,
-    make_writer: Callable[[str, str], ShardWriter],
+    rows: Builder,
     spool: Path,
     *,
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> ParallelOutcome | str:
-    """Validate and build ``export`` in worker processes; a reason when the caller must take the serial path."""
+    """Validate and build ``export`` in worker processes (``builder`` builds segments there, ``rows`` takes their
+    rows, problems and statistics here); a reason when the caller must take the serial path."""
     from corpus_tools.export_segments import SegmentError, iter_segments
 
     hasher = _Hasher(export)
-    merger = _Merger(plan=builder.plan, file=builder.file, make_writer=make_writer,
-                     counts=builder.run.semantic.counts)
+    merger = _Merger(rows, counts=builder.run.semantic.counts)
     total = export.stat().st_size
     cut_failed: list[str] = []
 
@@ -301,7 +271,7 @@ def run_parallel(
     validation = Report()
     validation.stats = {"format": "labelstudio-export", "bytes": total, **merger.counts}
     validation.extend(merger.validation)
-    return ParallelOutcome(validation, merger.problems, merger.stats, hasher.digest)
+    return ParallelOutcome(validation, hasher.digest)
 
 
 def _bounded(pool: ProcessPoolExecutor, segments: Iterator[object], ahead: int) -> Iterator[SegmentResult]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from itertools import combinations
 from pathlib import Path
+from typing import TypeVar
 
 from corpus_tools.card import ReleaseStats, SplitLayout
 from corpus_tools.fastbio import encode_bio_arrays, whole_token_spans
@@ -30,6 +31,7 @@ from corpus_tools.spans import Document, Relation, Span
 from corpus_tools.splits import SplitPlan
 from corpus_tools.token_batches import token_row, tokens_batch
 
+T = TypeVar("T")
 STAGE = "build"
 GOLD_AMBIGUOUS = define_code(
     "build-gold-ambiguous",
@@ -98,10 +100,9 @@ def annotator_name(value: str | None) -> str | None:
     return value
 
 
-def select_gold(records: list[AnnotationRecord]) -> tuple[AnnotationRecord | None, str]:
-    """The gold annotation of a task and how it was chosen, or None and why not."""
-    live = [r for r in records if r.kind == "annotation" and not r.cancelled]
-    marked = [r for r in live if r.ground_truth]
+def choose_gold(live: list[T], marked: list[T]) -> tuple[T | None, str]:
+    """The gold among a task's non-cancelled annotations (``marked``: those marked ground truth) and how it
+    was chosen, or None and why not."""
     if len(marked) == 1:
         return marked[0], "ground-truth"
     if len(marked) > 1:
@@ -109,6 +110,19 @@ def select_gold(records: list[AnnotationRecord]) -> tuple[AnnotationRecord | Non
     if len(live) == 1:
         return live[0], "single"
     return None, ("ambiguous" if live else "unannotated")
+
+
+def select_gold(records: list[AnnotationRecord]) -> tuple[AnnotationRecord | None, str]:
+    """The gold annotation of a task and how it was chosen, or None and why not."""
+    live = [r for r in records if r.kind == "annotation" and not r.cancelled]
+    return choose_gold(live, [r for r in live if r.ground_truth])
+
+
+def left_out_problem(source: str, doc_id: str) -> tuple[str, str]:
+    """The code and message for a task left out because its gold could not be chosen (``source``)."""
+    if source == "ambiguous":
+        return GOLD_AMBIGUOUS, f"Task of document {doc_id!r} has several annotations and no ground truth; left out."
+    return GOLD_MISSING, f"Task of document {doc_id!r} has no non-cancelled annotation; left out."
 
 
 class Builder:
@@ -243,26 +257,29 @@ class Builder:
 
     def check_identity(self, doc: Document, split: str, where: dict) -> bool:
         """Duplicate ids and the leakage audit; False when the document must not be written."""
-        if doc.id in self.seen_ids:
-            self._problem(DUPLICATE_ID, f"Document id {doc.id!r} appears in more than one task.", **where)
+        return self.check_key(doc.id, hashlib.sha256(doc.text.encode("utf-8")).digest(), split, where)
+
+    def check_key(self, doc_id: str, digest: bytes, split: str, where: dict) -> bool:
+        """:meth:`check_identity` for a document known by its id and the sha256 of its UTF-8 text."""
+        if doc_id in self.seen_ids:
+            self._problem(DUPLICATE_ID, f"Document id {doc_id!r} appears in more than one task.", **where)
             return False
-        self.seen_ids.add(doc.id)
-        key = hashlib.sha256(doc.text.encode("utf-8")).digest()
-        other = self.texts.get(key)
+        self.seen_ids.add(doc_id)
+        other = self.texts.get(digest)
         if other is None:
-            self.texts[key] = (doc.id, split)
+            self.texts[digest] = (doc_id, split)
         elif other[1] != split:
             self._problem(
                 DUPLICATE_TEXT_ACROSS_SPLITS,
-                f"Documents {other[0]!r} ({other[1]}) and {doc.id!r} ({split}) have exactly the same text.",
-                details={"documents": [other[0], doc.id], "splits": [other[1], split]}, **where,
+                f"Documents {other[0]!r} ({other[1]}) and {doc_id!r} ({split}) have exactly the same text.",
+                details={"documents": [other[0], doc_id], "splits": [other[1], split]}, **where,
             )
         else:
             self.stats.duplicate_texts += 1
             self._problem(
                 DUPLICATE_TEXT,
-                f"Documents {other[0]!r} and {doc.id!r} ({split}) have exactly the same text.",
-                details={"documents": [other[0], doc.id]}, **where,
+                f"Documents {other[0]!r} and {doc_id!r} ({split}) have exactly the same text.",
+                details={"documents": [other[0], doc_id]}, **where,
             )
         return True
 
@@ -346,17 +363,7 @@ class Builder:
             record, source = select_gold(records)
             if record is None:
                 self.stats.left_out[source] += 1
-                if source == "ambiguous":
-                    self._problem(
-                        GOLD_AMBIGUOUS,
-                        f"Task of document {doc_id!r} has several annotations and no ground truth; left out.",
-                        **where,
-                    )
-                else:
-                    self._problem(
-                        GOLD_MISSING, f"Task of document {doc_id!r} has no non-cancelled annotation; left out.",
-                        **where,
-                    )
+                self._problem(*left_out_problem(source, doc_id), **where)
                 return
             doc = task_to_document(task, record)
             where = {**where, "annotation_id": record.id}

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from corpus_tools.build_rows import DANGLING_RELATION, GOLD_AMBIGUOUS, GOLD_MISSING, UNKNOWN_LABEL, annotator_name
+from corpus_tools.build_rows import DANGLING_RELATION, UNKNOWN_LABEL, annotator_name, choose_gold, left_out_problem
 from corpus_tools.card import ReleaseStats
 from corpus_tools.fastbio import encode_bio_arrays, whole_token_spans
 from corpus_tools.generate import LS_DATA_KEY
@@ -300,24 +300,10 @@ class SegmentBuilder:
             sets = [{(s[0], s[1], s[2]) for s in spans} for _, spans, _ in live]
             for a, b in combinations(sets, 2):
                 stats.agreement.add_pair(a, b)
-        # gold selection (predictions never become gold)
-        if len(marked) == 1:
-            gold, source = marked[0], "ground-truth"
-        elif len(marked) > 1:
-            gold, source = None, "ambiguous"
-        elif len(live) == 1:
-            gold, source = live[0], "single"
-        else:
-            gold, source = None, ("ambiguous" if live else "unannotated")
+        gold, source = choose_gold(live, marked)  # predictions never become gold
         if gold is None:
             stats.left_out[source] += 1
-            if source == "ambiguous":
-                self._problem(before, GOLD_AMBIGUOUS,
-                              f"Task of document {doc_id!r} has several annotations and no ground truth; left out.",
-                              where)
-            else:
-                self._problem(before, GOLD_MISSING,
-                              f"Task of document {doc_id!r} has no non-cancelled annotation; left out.", where)
+            self._problem(before, *left_out_problem(source, doc_id), where)
             keys.before = before or None
             return
         item, spans, relations = gold
