@@ -28,7 +28,7 @@ from corpus_tools.build_rows import DANGLING_RELATION, UNKNOWN_LABEL, annotator_
 from corpus_tools.card import ReleaseStats
 from corpus_tools.fastbio import encode_bio_arrays, whole_token_spans
 from corpus_tools.generate import LS_DATA_KEY
-from corpus_tools.labelstudio.export import annotator_of
+from corpus_tools.labelstudio.export import annotator_of, read_result
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Problem, make_problem
@@ -143,43 +143,6 @@ class SegmentBuilder:
         out.append(make_problem(code, message, file=self.file, **where))
 
     # -- spans -----------------------------------------------------------------------------------
-    @staticmethod
-    def _read_result(result: object, text: str) -> tuple[list[tuple], list[tuple]]:
-        """(start, end, label, id, text) spans and (head, tail, label, id) relations of a result list.
-
-        Written for validated results; anything unexpected raises and the segment goes the serial way.
-        """
-        spans: list[tuple] = []
-        relations: list[tuple] = []
-        if type(result) is not list:
-            return spans, relations
-        add_span, add_relation = spans.append, relations.append
-        for item in result:
-            if type(item) is not dict:
-                continue
-            kind = item.get("type")
-            if kind == "labels":
-                value = item.get("value") or {}
-                labels = value.get("labels")
-                start = value.get("start")
-                end = value.get("end")
-                if not labels or not isinstance(start, int) or not isinstance(end, int):
-                    continue
-                span_id = item.get("id", "")
-                add_span((start, end, labels[0], span_id if type(span_id) is str else str(span_id), text[start:end]))
-            elif kind == "relation":
-                labels = item.get("labels")
-                if not labels:
-                    continue
-                head, tail = item.get("from_id"), item.get("to_id")
-                head = head if type(head) is str else str(head)
-                tail = tail if type(tail) is str else str(tail)
-                if item.get("direction") == "left":
-                    head, tail = tail, head
-                label = labels[0]
-                add_relation((head, tail, label, f"{head}|{label}|{tail}"))
-        return spans, relations
-
     def _add_spans(self, lists: list[list], spans: list[tuple], out: list[Problem], where: dict) -> None:
         """Append ``spans`` (sorted in place by start, end, label, id) to the struct-list columns."""
         offsets, ids, starts, ends, texts, labels = lists
@@ -259,7 +222,7 @@ class SegmentBuilder:
                 continue
             if cols is None:
                 cols = self._columns("annotations", split)
-            spans, relations = self._read_result(item.get("result") or [], text)
+            spans, relations = read_result(item.get("result") or [], text)
             ann_where = {"task_id": record_task_id, "annotation_id": item.get("id")}
             completed_by = item.get("completed_by")
             key = completed_by if type(completed_by) is int else None

@@ -16,7 +16,7 @@ These functions assume a result that passed validation; they skip what they cann
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -63,30 +63,47 @@ def relation_id(head: str, label: str, tail: str) -> str:
     return f"{head}|{label}|{tail}"
 
 
-def result_to_spans_relations(result: list, text: str) -> tuple[list[Span], list[Relation]]:
-    """Canonical spans and relations from a Label Studio result list."""
-    spans: list[Span] = []
-    relations: list[Relation] = []
+def read_result(result: Iterable[object], text: str) -> tuple[list[tuple], list[tuple]]:
+    """``(start, end, label, id, text)`` spans and ``(head, tail, label, id)`` relations of a result list, as
+    plain tuples (the parallel build reads every annotation of an export with this)."""
+    spans: list[tuple] = []
+    relations: list[tuple] = []
+    add_span, add_relation = spans.append, relations.append
     for item in result:
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):
             continue
-        if item.get("type") == "labels":
+        kind = item.get("type")
+        if kind == "labels":
             value = item.get("value") or {}
-            labels = value.get("labels") or []
-            start, end = value.get("start"), value.get("end")
+            labels = value.get("labels")
+            start = value.get("start")
+            end = value.get("end")
             if not labels or not isinstance(start, int) or not isinstance(end, int):
                 continue
-            spans.append(Span(start=start, end=end, label=labels[0], id=str(item.get("id", "")),
-                              text=text[start:end]))
-        elif item.get("type") == "relation":
-            labels = item.get("labels") or []
+            span_id = item.get("id", "")
+            add_span((start, end, labels[0], span_id if type(span_id) is str else str(span_id), text[start:end]))
+        elif kind == "relation":
+            labels = item.get("labels")
             if not labels:
                 continue
-            head, tail = str(item.get("from_id")), str(item.get("to_id"))
+            head, tail = item.get("from_id"), item.get("to_id")
+            head = head if type(head) is str else str(head)
+            tail = tail if type(tail) is str else str(tail)
             if item.get("direction") == "left":
                 head, tail = tail, head
-            relations.append(Relation(head=head, tail=tail, label=labels[0], id=relation_id(head, labels[0], tail)))
+            label = labels[0]
+            add_relation((head, tail, label, relation_id(head, label, tail)))
     return spans, relations
+
+
+def result_to_spans_relations(result: Iterable[object], text: str) -> tuple[list[Span], list[Relation]]:
+    """Canonical spans and relations from a Label Studio result list."""
+    spans, relations = read_result(result, text)
+    return (
+        [Span(start=start, end=end, label=label, id=span_id, text=span_text)
+         for start, end, label, span_id, span_text in spans],
+        [Relation(head=head, tail=tail, label=label, id=rel_id) for head, tail, label, rel_id in relations],
+    )
 
 
 def annotator_of(value: object) -> str | None:
