@@ -35,12 +35,14 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from corpus_tools import __version__
-from corpus_tools.build_parallel import ParallelOutcome, run_parallel
+from corpus_tools.build_parallel import ParallelOutcome, WorkerPool, pool_size, run_parallel
 from corpus_tools.build_rows import NO_DOCUMENTS, Builder, annotator_name, select_gold
 from corpus_tools.build_segment import SegmentBuilder
 from corpus_tools.card import (
@@ -279,13 +281,17 @@ def _stream_input(export: Path, kind: str, builder: Builder, progress: Progress 
 
 
 def _build_parallel(export: Path, ontology: Ontology, builder: Builder, span_mode: str,
-                    progress: Progress | None, workers: int | None) -> ParallelOutcome | str:
-    """The export validated and built by worker processes, or why only the serial path can read it."""
+                    progress: Progress | None, workers: int | None,
+                    stack: ExitStack) -> tuple[ParallelOutcome | str, WorkerPool | None]:
+    """The export validated and built by worker processes, or why only the serial path can read it; and the
+    worker pool (alive until ``stack`` closes, for the release checks), None when this process built it."""
     segment_builder = SegmentBuilder(ontology, builder.plan, builder.schemas, file=export.name, span_mode=span_mode)
     spool = builder.root / ".segments"
     spool.mkdir()
     try:
-        return run_parallel(export, segment_builder, builder, spool, progress=progress, workers=workers)
+        count = pool_size(workers)
+        pool = stack.enter_context(WorkerPool(segment_builder, export, spool, count)) if count > 1 else None
+        return run_parallel(export, segment_builder, builder, spool, progress=progress, pool=pool), pool
     finally:
         shutil.rmtree(spool, ignore_errors=True)
 
@@ -373,15 +379,17 @@ def build_release(
         )
 
     builder = make_builder()
+    stack = ExitStack()  # the worker pool of the parallel path
     validation: _Validation | None = None
     serial_reason = "document JSONL" if kind != "labelstudio" else "--gold" if gold_docs else "workers=0"
     try:
-        outcome = None
+        outcome = pool = None
         if kind == "labelstudio" and not gold_docs and workers != 0:
-            outcome = _build_parallel(export, ontology, builder, span_mode, progress, workers)
+            outcome, pool = _build_parallel(export, ontology, builder, span_mode, progress, workers, stack)
             if isinstance(outcome, str):  # the fast path could not read the input: the serial path locates it
+                stack.close()  # the workers end now
                 serial_reason = outcome
-                outcome = None
+                outcome = pool = None
                 builder.abort()
                 shutil.rmtree(tmp / "data", ignore_errors=True)
                 plan = make_plan()
@@ -458,7 +466,10 @@ def build_release(
         if progress is not None:
             progress("check", 0, None)
         _release_arrow_memory()
-        checks = check_release(tmp, ontology=ontology)
+        try:  # the build's workers (if any) scan the files
+            checks = check_release(tmp, ontology=ontology, executor=pool.executor if pool is not None else None)
+        except BrokenProcessPool as exc:
+            raise WorkerPool.died(exc) from exc
         report.extend(checks.problems)
         report.stats.update({"release": stats.to_dict(), "checks": checks.stats})
         if not checks.valid:
@@ -471,8 +482,10 @@ def build_release(
         if validation is not None:
             validation.cancel()
         builder.abort()
+        stack.close()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    stack.close()
     return BuildResult(out=out, version=version, manifest=manifest, report=report, stats=stats)
 
 

@@ -22,6 +22,7 @@ import hashlib
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -77,9 +78,20 @@ def _end_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+class _NoPandas:
+    """Keeps pandas out of a worker: pyarrow imports it at its first pa.array() (a quarter second per
+    process) only to recognise pandas objects, which a worker never has."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError("pandas is not used by build workers")
+
+
 def _init_worker(builder: SegmentBuilder, path: str, spool: Path | None) -> None:
     if spool is not None:  # a worker process (None: the build's own process)
         _end_with_parent()
+    if spool is not None and "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _NoPandas())
     gc.disable()  # parsing allocates many containers and no cycles: collections would cost ~3x the parse
     _WORKER["builder"] = builder
     _WORKER["spool"] = spool
@@ -106,6 +118,40 @@ def _work(segment: object) -> SegmentResult:
     if spool is not None:
         result.spool(spool)  # type: ignore[arg-type]
     return result
+
+
+class WorkerPool:
+    """The worker processes of one build, forked at once (they inherit ``builder``; no thread of this process
+    exists in them).  They build the segments, then run the release checks' file scans (``executor``).
+    Leaving the context ends them."""
+
+    def __init__(self, builder: SegmentBuilder, export: Path, spool: Path, count: int) -> None:
+        context = multiprocessing.get_context("fork")  # workers inherit the builder: nothing to import or pickle
+        self.count = count
+        self.executor = ProcessPoolExecutor(count, mp_context=context, initializer=_init_worker,
+                                            initargs=(builder, str(export), spool))
+        try:
+            self.executor.submit(int).result()  # a fork context starts every worker at the first submit
+        except BaseException:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            raise
+
+    @staticmethod
+    def died(exc: BaseException) -> BuildError:
+        return BuildError(f"a build worker process died ({exc}); nothing was written")
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def pool_size(workers: int | None) -> int:
+    """Worker processes for ``workers`` (None: one per usable core); 1 means this process builds alone."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1  # the workers inherit the builder by fork; elsewhere this process builds alone
+    return workers or worker_count()
 
 
 def worker_count() -> int:
@@ -214,10 +260,11 @@ def run_parallel(
     spool: Path,
     *,
     progress: Progress | None = None,
-    workers: int | None = None,
+    pool: WorkerPool | None = None,
 ) -> ParallelOutcome | str:
-    """Validate and build ``export`` in worker processes (``builder`` builds segments there, ``rows`` takes their
-    rows, problems and statistics here); a reason when the caller must take the serial path."""
+    """Validate and build ``export`` in the worker processes of ``pool`` (made with this ``builder``; None: in
+    this process): ``builder`` builds segments there, ``rows`` takes their rows, problems and statistics here.
+    A reason when the caller must take the serial path."""
     from corpus_tools.export_segments import SegmentError, iter_segments
 
     hasher = _Hasher(export)
@@ -231,10 +278,7 @@ def run_parallel(
         except SegmentError as exc:
             cut_failed.append(f"the export cannot be cut into tasks: {exc}")
 
-    count = workers or worker_count()
-    if "fork" not in multiprocessing.get_all_start_methods():
-        count = 1  # the workers inherit the builder by fork; elsewhere this process builds alone
-    if count == 1:
+    if pool is None:
         hasher.start()
         _init_worker(builder, str(export), None)
         try:
@@ -245,23 +289,11 @@ def run_parallel(
             _WORKER.clear()
             gc.enable()
     else:
-        # pyarrow imports pandas at its first pa.array() in a process (about 0.25 s): once here, before the
-        # fork, instead of once in every worker.
-        import importlib.util
-
-        if importlib.util.find_spec("pandas") is not None:
-            import pandas  # noqa: F401
-        context = multiprocessing.get_context("fork")  # workers inherit the builder: nothing to import or pickle
-        with ProcessPoolExecutor(count, mp_context=context, initializer=_init_worker,
-                                 initargs=(builder, str(export), spool)) as pool:
-            try:
-                pool.submit(int).result()  # the workers are forked now, before this process starts a thread
-                hasher.start()
-                failure = _consume(_bounded(pool, segments(), AHEAD * count), merger, progress, total)
-            except BrokenProcessPool as exc:  # a worker died (killed, out of memory): a failure to run
-                raise BuildError(f"a build worker process died ({exc}); nothing was written") from exc
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+        hasher.start()  # the workers were forked when the pool was made, before this process starts a thread
+        try:
+            failure = _consume(_bounded(pool.executor, segments(), AHEAD * pool.count), merger, progress, total)
+        except BrokenProcessPool as exc:  # a worker died (killed, out of memory): a failure to run
+            raise pool.died(exc) from exc
     if hasher.ident is not None:  # started (a failure before the workers ran leaves it unstarted)
         hasher.join()
     if failure is not None or cut_failed:

@@ -20,6 +20,7 @@ import fnmatch
 import json
 import os
 import tempfile
+from concurrent.futures import Executor
 from pathlib import Path
 
 from corpus_tools._text import sha256_file
@@ -187,7 +188,8 @@ def read_manifest(directory: str | Path) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ checks
-def check_release(directory: str | Path, *, ontology: Ontology | None = None) -> Report:
+def check_release(directory: str | Path, *, ontology: Ontology | None = None,
+                  executor: Executor | None = None) -> Report:
     """Every pre-publish check of a release folder, as a report (never raises on bad data).
 
     Files: required files present, every file listed in the manifest with matching sha256 and
@@ -199,6 +201,8 @@ def check_release(directory: str | Path, *, ontology: Ontology | None = None) ->
     ontology is given).  Data: row counts equal ``num_examples``, ClassLabel ids are in range,
     ``text[start:end]`` equals each entity's text, relation heads and tails exist, token offsets
     are consistent, documents are in their splits.json split and no text is in two splits.
+    ``executor`` runs the data scans (row groups of the Parquet files, in chunks); by default a few threads
+    of this process (``build`` passes its worker processes).
     Raises :class:`ReleaseError` only when ``directory`` is not a folder.
     """
     from corpus_tools.release_checks import ReleaseChecker
@@ -207,7 +211,7 @@ def check_release(directory: str | Path, *, ontology: Ontology | None = None) ->
     if not root.is_dir():
         raise ReleaseError(f"{root} is not a folder")
     report = Report()
-    ReleaseChecker(root, report, ontology).run()
+    ReleaseChecker(root, report, ontology, executor).run()
     return report
 
 

@@ -18,7 +18,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,8 +67,10 @@ def classlabel_columns(features: Features) -> list[tuple[str, str | None, int]]:
 class ReleaseChecker:
     """Runs every check on one release folder, adding problems to ``report``."""
 
-    def __init__(self, root: Path, report: Report, ontology: Ontology | None) -> None:
+    def __init__(self, root: Path, report: Report, ontology: Ontology | None,
+                 executor: Executor | None = None) -> None:
         self.root = root
+        self.executor = executor  # runs the file scans (default: THREADS threads of this process)
         self.report = report
         self.ontology = ontology
         self.manifest: dict | None = None
@@ -381,16 +383,23 @@ class ReleaseChecker:
                 unreadable = any(p.file == rel and p.code == R.SCHEMA_MISMATCH for p in self.report)
                 jobs.append((config, split, rel, None if unreadable else reference))
 
-        def scan(job: tuple[str, str, str, Reference | None]) -> S.FileScan | None:
-            config, _, rel, reference = job
-            return None if reference is None else S.scan_file(self.root / rel, config, reference.classlabels)
-
-        with ThreadPoolExecutor(THREADS) as pool:
-            for (config, split, rel, _), result in zip(jobs, pool.map(scan, jobs), strict=True):
+        own = None if self.executor is not None else ThreadPoolExecutor(THREADS)
+        pool = self.executor or own
+        try:
+            # every file's row groups in chunks, all submitted at once (a big file is scanned by all
+            # workers); the results are taken file by file, in order
+            scans: list[list[Future] | None] = []
+            for config, _, rel, reference in jobs:
+                chunks = None if reference is None else S.row_group_chunks(self.root / rel)
+                scans.append(None if chunks is None else [
+                    pool.submit(S.scan_file, self.root / rel, config, reference.classlabels, chunk)
+                    for chunk in chunks])
+            for (config, split, rel, _), parts in zip(jobs, scans, strict=True):
                 self.rows[(config, split)] += self._num_rows(self.root / rel) or 0
-                if result is None:
+                if parts is None:
                     self.unchecked.add((config, split))
                     continue
+                result = S.merge_scans([part.result() for part in parts])
                 self._report_labels(rel, result.labels)
                 if config == "documents":
                     if not self._commit_documents(split, result, texts, doc_ids):
@@ -401,6 +410,9 @@ class ReleaseChecker:
                 elif config == "relations":
                     self._check_relation_rows(rel, split)
                 pa.default_memory_pool().release_unused()  # keep the peak flat across many files
+        finally:
+            if own is not None:
+                own.shutdown(wait=True, cancel_futures=True)
 
     def _report_labels(self, rel: str, bad: Counter[str]) -> None:
         for where, count in sorted(bad.items()):

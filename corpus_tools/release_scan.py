@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 SCAN_ROWS = 2048
+CHUNK_GROUPS = 4  # row groups per scan job (several jobs of a big file run at once)
 DOCUMENT_COLUMNS = ["id", "text", "entities", "relations"]
 TOKEN_COLUMNS = ["id", "tokens", "token_start", "token_end", "ner_tags"]
 
@@ -48,8 +50,10 @@ def label_values(batch: pa.RecordBatch, column: str, field: str | None) -> pa.Ar
     return array
 
 
-def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, int]]) -> FileScan:
-    """One streaming pass over ``path`` (a file of ``config`` whose schema matched)."""
+def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, int]],
+              row_groups: Sequence[int] | None = None) -> FileScan:
+    """One streaming pass over ``path`` (a file of ``config`` whose schema matched), or over some of its
+    row groups (:func:`merge_scans` joins the parts of a file, in order)."""
     columns = {c for c, _, _ in classlabels}
     if config == "documents":
         columns.update(DOCUMENT_COLUMNS)
@@ -61,7 +65,7 @@ def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, 
     if not columns:
         return out
     reader = pq.ParquetFile(path, buffer_size=1 << 20)
-    for batch in reader.iter_batches(batch_size=SCAN_ROWS, columns=sorted(columns)):
+    for batch in reader.iter_batches(batch_size=SCAN_ROWS, columns=sorted(columns), row_groups=row_groups):
         for column, sub, n in classlabels:
             values = label_values(batch, column, sub)
             bad = pc.sum(pc.or_kleene(pc.less(values, 0), pc.greater_equal(values, n))).as_py() or 0
@@ -70,6 +74,27 @@ def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, 
             _scan_documents(batch, out)
         elif config == "tokens" and out.clean:
             out.clean = _tokens_ok(batch)
+    return out
+
+
+def row_group_chunks(path: Path, groups: int = CHUNK_GROUPS) -> list[list[int]] | None:
+    """The file's row groups, ``groups`` at a time (None when its footer cannot be read)."""
+    try:
+        count = pq.ParquetFile(path).metadata.num_row_groups
+    except Exception:  # noqa: BLE001 - the schema check reports an unreadable file
+        return None
+    return [list(range(first, min(first + groups, count))) for first in range(0, count, groups)] or [[]]
+
+
+def merge_scans(parts: Sequence[FileScan]) -> FileScan:
+    """One file's scan from the scans of its row-group chunks (in row order)."""
+    out = FileScan()
+    for part in parts:
+        out.labels.update(part.labels)
+        out.clean = out.clean and part.clean
+        out.ids += part.ids
+        out.text_keys += part.text_keys
+        out.relations += part.relations
     return out
 
 

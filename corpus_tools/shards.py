@@ -93,7 +93,7 @@ class ShardWriter:
         self._dictionary = dictionary
         # One empty chunk per column (Schema.empty_table would import pandas: a quarter second).
         self._empty = pa.Table.from_batches([pa.RecordBatch.from_arrays(
-            [pa.array([], type=f.type) for f in schema], schema=schema)])
+            [pa.nulls(0, f.type) for f in schema], schema=schema)])
         self.num_rows = 0
         self.num_bytes = 0  # Arrow (in-memory) size, reported as num_bytes in the card
         self._buffer: list[Any] = []

@@ -176,3 +176,53 @@ def test_a_worker_that_dies_fails_the_build_and_leaves_nothing(tmp_path: Path, s
         build_release(export, version="1.0.0", out=out, name="test/arabic-news", workers=2)
     assert not out.exists()
     assert list((tmp_path / "releases").iterdir()) == []  # no temporary folder left behind
+
+
+_SCANS: dict = {}  # scan functions run in forked workers: module-level, so they pickle by name
+
+
+def _logged_scan(path, config, classlabels, row_groups=None):
+    import os
+
+    with open(_SCANS["log"], "a", encoding="utf-8") as f:
+        f.write(f"{os.getpid()} {config}\n")
+    return _SCANS["real"](path, config, classlabels, row_groups)
+
+
+def _dying_scan(*args):  # the OOM killer during the checks, say
+    import os
+
+    os._exit(9)
+
+
+def test_the_release_checks_run_in_the_build_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from corpus_tools import release_scan
+
+    export = write_export(tmp_path / "export.json", simple_export(12))
+    log = tmp_path / "scans.log"
+    monkeypatch.setitem(_SCANS, "log", log)
+    monkeypatch.setitem(_SCANS, "real", release_scan.scan_file)
+    monkeypatch.setattr(release_scan, "scan_file", _logged_scan)
+    result = build_release(export, version="1.0.0", out=tmp_path / "out", name="test/arabic-news", workers=2)
+    scans = [line.split() for line in log.read_text(encoding="utf-8").splitlines()]
+    assert {config for _, config in scans} == {"documents", "tokens", "relations", "annotations"}
+    assert os.getpid() not in {int(pid) for pid, _ in scans}  # the workers scanned, not this process
+    assert result.report.stats["checks"]["files"] > 0
+    log.unlink()
+    build_release(export, version="1.0.0", out=tmp_path / "serial", name="test/arabic-news", workers=0)
+    assert {int(line.split()[0]) for line in log.read_text(encoding="utf-8").splitlines()} == {os.getpid()}
+
+
+def test_a_worker_that_dies_in_the_release_checks_fails_the_build(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from corpus_tools import release_scan
+    from corpus_tools.errors import BuildError
+
+    export = write_export(tmp_path / "export.json", simple_export(12))
+    monkeypatch.setattr(release_scan, "scan_file", _dying_scan)
+    out = tmp_path / "releases" / "v1.0.0"
+    with pytest.raises(BuildError, match="worker process died"):
+        build_release(export, version="1.0.0", out=out, name="test/arabic-news", workers=2)
+    assert list((tmp_path / "releases").iterdir()) == []

@@ -368,3 +368,50 @@ def test_check_release_with_a_warm_features_cache_imports_neither_datasets_nor_h
 
     assert run() == "True True True"  # cold cache: the Features are computed through datasets once
     assert run() == "True False False"
+
+
+@pytest.fixture(scope="module")
+def many_groups(tmp_path_factory) -> Path:
+    """A release whose files have many row groups (two rows each), so each is scanned in several chunks."""
+    root = tmp_path_factory.mktemp("groups")
+    export = B.write_export(root / "export.json", B.simple_export(40))
+    out = root / "release"
+    build_release(export, version="1.0.0", out=out, name="test-org/checks", row_group_rows=2)
+    return out
+
+
+def test_a_file_scanned_in_chunks_gives_the_whole_file_scan(many_groups, ontology):
+    from corpus_tools import release_scan as S
+    from corpus_tools.features_cache import release_features
+
+    classlabels = release_features(ontology).classlabels
+    for config in ("documents", "tokens", "relations", "annotations"):
+        path = many_groups / read_manifest(many_groups)["configs"][config]["train"]["files"][0]
+        chunks = S.row_group_chunks(path)
+        assert len(chunks) >= 3 and sum(chunks, []) == list(range(pq.ParquetFile(path).metadata.num_row_groups))
+        whole = S.scan_file(path, config, classlabels[config])
+        assert S.merge_scans([S.scan_file(path, config, classlabels[config], c) for c in chunks]) == whole
+        if config == "documents":
+            assert len(whole.ids) == pq.ParquetFile(path).metadata.num_rows and whole.clean
+
+
+@pytest.mark.parametrize("executor", ["threads", "processes"])
+def test_damage_in_the_last_chunk_of_a_file_is_found(many_groups, tmp_path, ontology, executor):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    release = tmp_path / "release"
+    shutil.copytree(many_groups, release)
+    rel = documents_file(release)
+    table = pq.read_table(release / rel)
+    rows = table.to_pylist()
+    rows[-1]["entities"][0]["text"] += "x"
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), release / rel, row_group_size=2,
+                   compression="zstd")
+    rehash(release)
+    pool = (ThreadPoolExecutor(2) if executor == "threads"
+            else ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")))
+    with pool:
+        report = check_release(release, ontology=ontology, executor=pool)
+    assert found(report) == {("release-span-text", rel)}
+    assert [p.details["row"] for p in report.problems] == [len(rows) - 1]
