@@ -1,7 +1,7 @@
 """One segment of a Label Studio export, validated and turned into the release configs' Arrow tables.
 
 This is the per-process half of a parallel build (:mod:`corpus_tools.build_parallel`): a worker
-parses a segment of whole tasks (:mod:`corpus_tools.export_segments`) with orjson, validates each
+parses a segment of whole tasks (:mod:`corpus_tools.export_segments`) with msgspec, validates each
 task exactly as :func:`corpus_tools.validate.validate_export` does, and builds the rows of the
 four configs column by column (no row dicts, no ``Span`` objects; the tokens config for the whole
 segment at once).  What needs every task (duplicate article ids, duplicate document ids, the

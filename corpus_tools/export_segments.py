@@ -1,7 +1,7 @@
 """Cut a JSON array file (a Label Studio export) into verified byte segments of whole elements.
 
 Each :class:`Segment` holds consecutive whole elements of the top-level array, so a worker can parse it
-alone with ``orjson.loads(b"[" + segment.read(f) + b"]")``.  The file is never read whole: blocks of about
+alone with ``msgspec.json.decode(b"[" + segment.read(f) + b"]")``.  The file is never read whole: blocks of about
 ``target_bytes`` are read one after the other.
 
 Method.  From the first byte of the current element, read a block and list candidate cut points, each a
@@ -120,7 +120,7 @@ def iter_segments(
     Raises :class:`SegmentError` when the file is not one well-formed JSON array in UTF-8 (possibly after
     some segments were yielded); an unreadable file raises ``OSError``.  ``check_utf8=False`` skips the
     UTF-8 check (nearly half the time on Arabic text) for a caller whose parser rejects invalid UTF-8 anyway,
-    as ``orjson.loads`` does.
+    as ``msgspec.json.decode`` does.
     """
     if target_bytes < 1:
         raise ValueError("target_bytes must be positive")
