@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
-from jsonschema.exceptions import relevance
 
 from corpus_tools._text import sha256_bytes
 from corpus_tools.errors import OntologyError
@@ -176,6 +175,8 @@ def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | N
         return _line_of(yaml.compose(text), where)
 
     if not _ontology_schema().is_valid(data):
+        from jsonschema.exceptions import relevance
+
         for error in sorted(validator_for("ontology.schema.json").iter_errors(data), key=relevance):
             where = list(error.absolute_path)
             report.add(

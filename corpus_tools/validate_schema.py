@@ -16,13 +16,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from functools import cache
+from typing import TYPE_CHECKING
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
 
 from corpus_tools.errors import SchemaError
 from corpus_tools.schemas import load_schema, registry, schemas_dir
+
+if TYPE_CHECKING:  # imported when an instance is invalid (0.1 s of imports valid data never pays)
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 
 @cache
@@ -53,6 +56,9 @@ class SchemaPass:
     def details(self, instance: object) -> Iterator[ValidationError]:
         """Located errors of an instance :meth:`is_valid` rejected, the most relevant nested error for each
         failure (an empty iterator for a valid instance)."""
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import best_match
+
         if self._slow is None:
             self._slow = Draft202012Validator(self._schema, registry=registry())
         for error in self._slow.iter_errors(instance):
