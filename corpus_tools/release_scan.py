@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-SCAN_ROWS = 2048
+SCAN_ROWS = 512  # small batches: their buffers are reused, not mapped and faulted in again
 CHUNK_GROUPS = 4  # row groups per scan job (several jobs of a big file run at once)
 DOCUMENT_COLUMNS = ["id", "text", "entities", "relations"]
 TOKEN_COLUMNS = ["id", "tokens", "token_start", "token_end", "ner_tags"]
