@@ -74,6 +74,8 @@ def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, 
             _scan_documents(batch, out)
         elif config == "tokens" and out.clean:
             out.clean = _tokens_ok(batch)
+    del reader
+    pa.default_memory_pool().release_unused()  # several scans run at once: each gives its buffers back
     return out
 
 
