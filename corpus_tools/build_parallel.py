@@ -181,10 +181,11 @@ class _Merger:
         for name, value in result.counts.items():
             self.counts[name] = self.counts.get(name, 0) + value
         builder = self.builder
+        assignments = builder.plan.assignments
         for keys in result.tasks:
             if keys.doc_id is None:
                 continue
-            split = builder.plan.assign(keys.doc_id)
+            split = assignments.setdefault(keys.doc_id, keys.split)  # plan.assign, the hash taken in the worker
             if keys.before:
                 builder.report.extend(keys.before)
             if keys.digest is None:

@@ -46,6 +46,7 @@ class TaskKeys:
     index: int
     task_id: object
     doc_id: str | None  # None: the item is not a task object
+    split: str | None = None  # the plan's split (a rule or an earlier assignment: the same in every process)
     before: list[Problem] | None = None  # build problems before the identity check
     digest: bytes | None = None  # sha256 of the gold document's text; None: no gold document
     where: dict | None = None
@@ -205,7 +206,7 @@ class SegmentBuilder:
         text = data.get(LS_DATA_KEY, "")
         doc_id = str(article_id) if article_id else f"task-{task_id}"
         split = self.plan.assign(doc_id)
-        keys = TaskKeys(index=index, task_id=task_id, doc_id=doc_id)
+        keys = TaskKeys(index=index, task_id=task_id, doc_id=doc_id, split=split)
         result.tasks.append(keys)
         where = {"task_id": task_id}
         before: list[Problem] = []
