@@ -14,6 +14,7 @@ stays inside the entity token (``وبيروت`` tagged B-GPE), as in ANERcorp an
 
 from __future__ import annotations
 
+import hashlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,9 +42,28 @@ class BioLists:
 def char_classes() -> np.ndarray:
     """The class of every code point under the tokenizer's pattern: 1 word, 2 punctuation, 0 neither.
 
-    Built once (about 0.1 s) by running the two alternatives of :data:`corpus_tools.spans._BASE_TOKEN`
-    over a string of all code points, so it agrees with ``base_tokens`` by construction for every text.
+    Built (about 0.1 s) by running the two alternatives of :data:`corpus_tools.spans._BASE_TOKEN` over a
+    string of all code points, so it agrees with ``base_tokens`` by construction for every text.  Kept in
+    the cache folder (:func:`corpus_tools.features_cache.cache_dir`, 1.1 MB) under a key of the pattern and
+    the ``regex`` version (whose Unicode tables decide the classes), with its sha256, so later processes load
+    it in a few milliseconds; a missing or damaged file is built again.
     """
+    from corpus_tools.features_cache import cache_dir, write_cache_file
+
+    key = hashlib.sha256(f"{_BASE_TOKEN.pattern}\0{_BASE_TOKEN.flags}\0{regex.__version__}".encode()).hexdigest()
+    path = cache_dir() / f"char-classes-{key[:32]}.u8"
+    try:
+        data = path.read_bytes()  # the table, then its sha256
+        if len(data) == 0x110000 + 32 and hashlib.sha256(data[:0x110000]).digest() == data[0x110000:]:
+            return np.frombuffer(data, dtype=np.uint8, count=0x110000).copy()
+    except OSError:
+        pass
+    table = _build_char_classes()
+    write_cache_file(path, table.tobytes() + hashlib.sha256(table.tobytes()).digest())
+    return table
+
+
+def _build_char_classes() -> np.ndarray:
     word, punct = _BASE_TOKEN.pattern.split("|")
     everything = np.arange(0x110000, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
     table = np.zeros(0x110000, dtype=np.uint8)

@@ -146,18 +146,24 @@ def _read(path: Path) -> ReleaseFeatures | None:
         return None
 
 
-def _write(path: Path, value: ReleaseFeatures) -> None:
+def write_cache_file(path: Path, data: bytes) -> None:
+    """Write a cache file atomically (a temporary file renamed); an unwritable folder only means no cache."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError:
         return
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(value.to_json(), f, ensure_ascii=False)  # key order matters (YAML order)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except OSError:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _write(path: Path, value: ReleaseFeatures) -> None:
+    # key order matters (YAML order)
+    write_cache_file(path, json.dumps(value.to_json(), ensure_ascii=False).encode("utf-8"))
 
 
 def release_features(ontology: Ontology) -> ReleaseFeatures:

@@ -4,9 +4,10 @@ With an ontology, the expected Features come from :mod:`corpus_tools.features_ca
 card in the shape ``build`` writes is read with PyYAML alone, so neither ``datasets`` nor
 ``huggingface_hub`` is imported; any other card is parsed by datasets' own parsers.
 
-Data checks stream each Parquet file by record batch (memory stays flat), several files at a
-time in threads, and are vectorised (:mod:`corpus_tools.release_scan`): ClassLabel ranges,
-entity ``text[start:end]``, relation ends, token lengths over whole batches.  Only a file in
+Data checks stream each Parquet file by record batch (memory stays flat), in chunks of row
+groups run several at a time (threads, or the executor given, such as the build's workers), and
+are vectorised (:mod:`corpus_tools.release_scan`): ClassLabel ranges, entity ``text[start:end]``,
+relation ends, token lengths over whole batches.  Only a file in
 which a vectorised check fails is read again row by row, by the original located checks, so the
 problems are exactly those of the row-by-row code.
 """
