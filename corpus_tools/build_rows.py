@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
 from pathlib import Path
 from typing import TypeVar
@@ -179,20 +181,22 @@ class Builder:
         self.writer(config, split).write(row)
 
     def close(self) -> dict[str, dict[str, SplitLayout]]:
+        """Close every shard writer (their last row groups are encoded in threads: pyarrow releases the GIL)."""
+        keys = [(config, split) for config in RELEASE_CONFIGS for split in self.plan.split_names
+                if (config, split) in self.writers]
+        with ThreadPoolExecutor(min(len(keys), os.cpu_count() or 1) or 1) as pool:
+            closed = dict(zip(keys, pool.map(lambda key: self.writers[key].close(), keys), strict=True))
         layout: dict[str, dict[str, SplitLayout]] = {}
-        for config in RELEASE_CONFIGS:
-            for split in self.plan.split_names:
-                writer = self.writers.get((config, split))
-                if writer is None:
-                    continue
-                shards = writer.close()
-                files = [p.relative_to(self.root).as_posix() for p, _ in shards]
-                layout.setdefault(config, {})[split] = SplitLayout(
-                    num_examples=writer.num_rows,
-                    num_bytes=writer.num_bytes,
-                    files=files,
-                    file_bytes=sum(p.stat().st_size for p, _ in shards),
-                )
+        for config, split in keys:
+            writer = self.writers[(config, split)]
+            shards = closed[(config, split)]
+            files = [p.relative_to(self.root).as_posix() for p, _ in shards]
+            layout.setdefault(config, {})[split] = SplitLayout(
+                num_examples=writer.num_rows,
+                num_bytes=writer.num_bytes,
+                files=files,
+                file_bytes=sum(p.stat().st_size for p, _ in shards),
+            )
         return layout
 
     def abort(self) -> None:
