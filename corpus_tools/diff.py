@@ -12,6 +12,7 @@ so a diff across ontology versions stays meaningful.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,10 +130,32 @@ class ReleaseDiff:
 
 
 def _label_names(schema) -> tuple[list[str], list[str]]:
+    """The ClassLabel names of ``entities.label`` and ``relations.label``: read from the ``huggingface``
+    schema metadata in the shapes datasets writes (importing datasets costs a second), else by datasets."""
+    try:
+        features = json.loads((schema.metadata or {})[b"huggingface"])["info"]["features"]
+        return _classlabel_names(features["entities"]), _classlabel_names(features["relations"])
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        pass
     from datasets import Features
 
     features = Features.from_arrow_schema(schema)
     return list(features["entities"].feature["label"].names), list(features["relations"].feature["label"].names)
+
+
+def _classlabel_names(feature: object) -> list[str]:
+    """``label.names`` of a list of structs as ``Features.to_dict`` writes it (``List``/``Sequence``, or ``[...]``)."""
+    if isinstance(feature, list) and len(feature) == 1:
+        inner = feature[0]
+    elif isinstance(feature, dict) and feature.get("_type") in ("List", "Sequence"):
+        inner = feature["feature"]
+    else:
+        raise TypeError("not a list of structs")
+    label = inner.get("label") if isinstance(inner, dict) else None
+    names = label.get("names") if isinstance(label, dict) and label.get("_type") == "ClassLabel" else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise TypeError("not a ClassLabel")
+    return list(names)
 
 
 def load_documents(

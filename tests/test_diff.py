@@ -96,3 +96,34 @@ def test_diff_cli(pair):
     assert same.returncode == 0 and "No differences." in same.stdout
     missing = run_cli("diff", str(v1), str(v1.parent / "nope"))
     assert missing.returncode != 0 and "Traceback" not in missing.stderr and "Error:" in missing.stderr
+
+
+def test_label_names_are_read_without_datasets_and_equal_its_reading(pair):
+    import pyarrow.parquet as pq
+    from datasets import Features
+
+    from corpus_tools.diff import _classlabel_names, _label_names
+    from corpus_tools.release import read_manifest
+
+    v1 = pair[0]
+    schema = pq.read_schema(v1 / read_manifest(v1)["configs"]["documents"]["train"]["files"][0])
+    features = Features.from_arrow_schema(schema)
+    expected = (features["entities"].feature["label"].names, features["relations"].feature["label"].names)
+    assert _label_names(schema) == expected
+    # the older shape of a list of structs, and shapes that are not a ClassLabel list
+    label = {"names": ["PER", "ORG"], "_type": "ClassLabel"}
+    assert _classlabel_names([{"id": {"dtype": "string", "_type": "Value"}, "label": label}]) == ["PER", "ORG"]
+    for odd in ({"feature": {"label": {"dtype": "int64", "_type": "Value"}}, "_type": "List"}, {"_type": "Value"}):
+        with pytest.raises(TypeError):
+            _classlabel_names(odd)
+
+
+def test_a_build_with_previous_does_not_import_datasets(pair, tmp_path):
+    v1, _, old, _ = pair
+    export = B.write_export(tmp_path / "export.json", _export(old))
+    script = ("import sys; from pathlib import Path; from corpus_tools.build import build_release; "
+              f"build_release(Path({str(export)!r}), version='1.0.1', out=Path({str(tmp_path / 'v')!r}), "
+              f"previous=Path({str(v1)!r})); print('datasets' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+    assert "Changelog" in (tmp_path / "v" / "README.md").read_text(encoding="utf-8")
