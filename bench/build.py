@@ -16,6 +16,7 @@ lost that the release keeps (relations, nested spans, offsets, the other annotat
     .venv/bin/python bench/build.py                 # 10k tasks
     .venv/bin/python bench/build.py --large         # 10k and 100k tasks
     .venv/bin/python bench/build.py --row-groups    # also: row-group size vs file size, RSS, first row
+    .venv/bin/python bench/build.py --repeat 3      # each kind 3 times, interleaved: medians, ratio per round
 """
 
 from __future__ import annotations
@@ -209,27 +210,34 @@ def converter_losses(export: Path, conll_dir: Path, release: Path) -> dict:
     }
 
 
-def run_size(n: int, tmp: Path, kinds: tuple[str, ...] = ("converter", "validate", "build")) -> dict:
+def run_size(n: int, tmp: Path, kinds: tuple[str, ...] = ("converter", "validate", "build"), repeat: int = 1) -> dict:
     export = tmp / f"export-{n}.json"
     t = time.perf_counter()
     if not export.exists():  # the generator is deterministic: a kept export is reused
         write_export(export, n)
     print(f"\n== {n:,} tasks: export {export.stat().st_size / 1e6:.1f} MB ready in {time.perf_counter() - t:.1f} s")
-    out = {}
-    for kind in kinds:
-        target = tmp / f"{kind}-{n}"
-        shutil.rmtree(target, ignore_errors=True)
-        out[kind] = measure(kind, export, target)
-        rate = n / out[kind]["seconds"]
-        print(f"{kind:<10} {out[kind]['seconds']:8.2f} s  {rate:9,.0f} tasks/s  "
-              f"peak RSS {out[kind]['peak_rss_mb']:7.0f} MB (PSS {out[kind]['peak_pss_mb']:5.0f} MB)")
+    runs: dict[str, list[dict]] = {kind: [] for kind in kinds}
+    for round_ in range(repeat):  # rounds interleave the measurements, so a drift of the machine hits all kinds
+        for kind in kinds:
+            target = tmp / f"{kind}-{n}"
+            shutil.rmtree(target, ignore_errors=True)
+            runs[kind].append(measure(kind, export, target))
+            _print_run(kind, n, runs[kind][-1], f"  (round {round_ + 1} of {repeat})" if repeat > 1 else "")
+    out: dict = {kind: _median_run(results) for kind, results in runs.items()}
+    if repeat > 1:
+        for kind in kinds:
+            _print_run(kind, n, out[kind], f"  (median of {repeat}; peak: the highest)")
     out["export"] = str(export)
     if set(kinds) != {"converter", "validate", "build"}:
         return out
     ratio = out["converter"]["seconds"] / out["build"]["seconds"]
-    print(f"build / converter throughput: {ratio:.2f}x (target >= 10x); build includes validation (in its worker"
-          " processes) and check-release; peak RSS sums the process tree (forked workers share pages, which RSS"
-          " counts once per process and PSS divides between them)")
+    rounds = ""
+    if repeat > 1:
+        rounds = " (medians; round by round: " + ", ".join(
+            f"{c['seconds'] / b['seconds']:.2f}x" for c, b in zip(runs["converter"], runs["build"], strict=True)) + ")"
+    print(f"build / converter throughput: {ratio:.2f}x{rounds} (target >= 10x); build includes validation (in its"
+          " worker processes) and check-release; peak RSS sums the process tree (forked workers share pages, which"
+          " RSS counts once per process and PSS divides between them)")
     losses = converter_losses(export, tmp / f"converter-{n}", tmp / f"build-{n}")
     shifted = sum(max(0, gold - conll) for gold, conll in losses["per_label"].values())
     print(f"converter wrote {losses['conll_b_tags']:,} B- tags for {losses['gold_spans']:,} gold spans, at least "
@@ -243,6 +251,20 @@ def run_size(n: int, tmp: Path, kinds: tuple[str, ...] = ("converter", "validate
                                                                losses["per_label"].items()))
     out["losses"] = losses
     return out
+
+
+def _print_run(kind: str, n: int, result: dict, note: str) -> None:
+    print(f"{kind:<10} {result['seconds']:8.2f} s  {n / result['seconds']:9,.0f} tasks/s  "
+          f"peak RSS {result['peak_rss_mb']:7.0f} MB (PSS {result['peak_pss_mb']:5.0f} MB){note}")
+
+
+def _median_run(results: list[dict]) -> dict:
+    """The median time of several runs of one kind, with the highest peaks among them."""
+    seconds = sorted(r["seconds"] for r in results)
+    middle = len(seconds) // 2
+    median = seconds[middle] if len(seconds) % 2 else (seconds[middle - 1] + seconds[middle]) / 2
+    return {**results[-1], "seconds": median, "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+            "peak_pss_mb": max(r["peak_pss_mb"] for r in results)}
 
 
 def row_group_study(tmp: Path, export: Path, n: int) -> None:
@@ -266,6 +288,9 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="also 100k tasks")
     parser.add_argument("--row-groups", action="store_true", help="compare 1k and 10k row groups at 10k tasks")
     parser.add_argument("--keep", type=Path, help="keep exports and outputs in this folder (and reuse exports)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="measure each kind N times, interleaved (converter, validate, build, converter, ...);"
+                             " report medians and the ratio of each round")
     parser.add_argument("--only", help="comma-separated subset of converter,validate,build (no ratio then)")
     parser.add_argument("--worker", nargs=4, metavar=("KIND", "EXPORT", "OUT", "ROWS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -277,7 +302,9 @@ def main() -> None:
     tmp.mkdir(parents=True, exist_ok=True)
     try:
         kinds = tuple(args.only.split(",")) if args.only else ("converter", "validate", "build")
-        results = {n: run_size(n, tmp, kinds) for n in ([10_000, 100_000] if args.large else [10_000])}
+        if args.repeat < 1:
+            parser.error("--repeat must be at least 1")
+        results = {n: run_size(n, tmp, kinds, args.repeat) for n in ([10_000, 100_000] if args.large else [10_000])}
         if len(results) == 2 and len(kinds) == 3:
             small, large = results[10_000]["build"], results[100_000]["build"]
             print(f"\npeak RSS 100k / 10k: build {large['peak_rss_mb'] / small['peak_rss_mb']:.2f}x"
