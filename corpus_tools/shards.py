@@ -5,8 +5,9 @@ time (:meth:`ShardWriter.write`, converted to record batches in small chunks).  
 cut into row groups by the rows alone: a group closes after ``row_group_rows`` rows, or earlier once
 its rows hold ``MAX_GROUP_BYTES`` of string data (long documents keep memory flat), so the files do
 not depend on how the rows arrived.  Each group is written with zstd compression, dictionary
-encoding only where the caller says values repeat (token strings), no column statistics (nothing
-filters these files by value), and the explicit schema ``features.arrow_schema`` (which carries the
+encoding only where the caller says values repeat (token strings and tags), the caller's column
+encodings (delta for offsets that grow along a row), no column statistics (nothing filters these
+files by value), and the explicit schema ``features.arrow_schema`` (which carries the
 ``huggingface`` metadata).  A shard is closed
 once its file reaches ``max_shard_bytes``.  Shards are written under temporary names and renamed
 to ``<split>-NNNNN-of-NNNNN.parquet`` by :meth:`ShardWriter.close`, once their number is known.
@@ -80,7 +81,8 @@ class ShardWriter:
         row_group_rows: int = ROW_GROUP_ROWS,
         max_shard_bytes: int = MAX_SHARD_BYTES,
         make_batch: BatchMaker = pylist_batch,
-        dictionary: bool = True,
+        dictionary: bool | list[str] = True,
+        column_encoding: dict[str, str] | None = None,
     ) -> None:
         if row_group_rows < 1 or max_shard_bytes < 1:
             raise ValueError("row_group_rows and max_shard_bytes must be positive")
@@ -91,6 +93,7 @@ class ShardWriter:
         self.max_shard_bytes = max_shard_bytes
         self._make_batch = make_batch
         self._dictionary = dictionary
+        self._column_encoding = column_encoding
         # One empty chunk per column (Schema.empty_table would import pandas: a quarter second).
         self._empty = pa.Table.from_batches([pa.RecordBatch.from_arrays(
             [pa.nulls(0, f.type) for f in schema], schema=schema)])
@@ -148,7 +151,8 @@ class ShardWriter:
             path = self.directory / f".{self.split}.part{len(self._parts):05d}.tmp"
             self._file = open(path, "wb")  # noqa: SIM115 - closed in _close_part
             self._writer = pq.ParquetWriter(self._file, self.schema, compression=COMPRESSION,
-                                            use_dictionary=self._dictionary, write_statistics=False)
+                                            use_dictionary=self._dictionary, column_encoding=self._column_encoding,
+                                            write_statistics=False)
             self._parts.append((path, 0))
             self._part_rows = 0
         self._writer.write_table(table, row_group_size=len(table))

@@ -211,6 +211,27 @@ def test_annotations_config_keeps_every_annotation_with_pseudonyms(rich, tmp_pat
     assert "reviewer@example.org" not in readme and "Inter-annotator agreement: pairwise exact-match F1" in readme
 
 
+def test_parquet_encodings_follow_the_data(rich):
+    """Token strings and tags dictionary-encoded, offsets that grow along a row delta-encoded, text plain."""
+    import pyarrow.parquet as pq
+
+    _, out, _, _ = rich
+
+    def encodings(config: str) -> dict[str, tuple]:
+        (path,) = (out / "data" / config).glob("train-*.parquet")
+        group = pq.ParquetFile(path).metadata.row_group(0)
+        return {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+
+    tokens = encodings("tokens")
+    assert "RLE_DICTIONARY" in tokens["tokens.list.element"] and "RLE_DICTIONARY" in tokens["ner_tags.list.element"]
+    assert "DELTA_BINARY_PACKED" in tokens["token_start.list.element"]
+    assert "DELTA_BINARY_PACKED" in tokens["token_end.list.element"]
+    for config in ("documents", "annotations"):
+        found = encodings(config)
+        assert "DELTA_BINARY_PACKED" in found["entities.list.element.start"]
+        assert not any("DICTIONARY" in e for enc in found.values() for e in enc), config
+
+
 def test_card_metadata_parses_with_datasets_and_states_policies(rich, ontology):
     from datasets.info import DatasetInfosDict
     from datasets.utils.metadata import MetadataConfigs
