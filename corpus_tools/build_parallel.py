@@ -92,8 +92,8 @@ class _NoPandas:
 def _init_worker(builder: SegmentBuilder, path: str, spool: Path | None) -> None:
     if spool is not None:  # a worker process (None: the build's own process)
         _end_with_parent()
-    if spool is not None and "pandas" not in sys.modules:
-        sys.meta_path.insert(0, _NoPandas())
+        if "pandas" not in sys.modules:
+            sys.meta_path.insert(0, _NoPandas())
     gc.disable()  # parsing allocates many containers and no cycles: collections would cost ~3x the parse
     _WORKER["builder"] = builder
     _WORKER["spool"] = spool
@@ -151,18 +151,12 @@ class WorkerPool:
 
 
 def pool_size(workers: int | None) -> int:
-    """Worker processes for ``workers`` (None: one per usable core); 1 means this process builds alone."""
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return 1  # the workers inherit the builder by fork; elsewhere this process builds alone
-    return workers or worker_count()
-
-
-def worker_count() -> int:
-    """One worker per usable core (at most MAX_WORKERS); 1 (this process) where processes cannot be forked."""
+    """Worker processes for ``workers`` (None: one per usable core, at most MAX_WORKERS); 1 means this process
+    builds alone, as it does where processes cannot be forked (the workers inherit the builder by fork)."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                      else (os.cpu_count() or 1)))
+    return workers or max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                 else (os.cpu_count() or 1)))
 
 
 # -------------------------------------------------------------------------------------------- main side
