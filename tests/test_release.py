@@ -387,7 +387,7 @@ def test_a_file_scanned_in_chunks_gives_the_whole_file_scan(many_groups, ontolog
     classlabels = release_features(ontology).classlabels
     for config in ("documents", "tokens", "relations", "annotations"):
         path = many_groups / read_manifest(many_groups)["configs"][config]["train"]["files"][0]
-        chunks = S.row_group_chunks(path)
+        chunks = S.row_group_chunks(path, 3)
         assert len(chunks) >= 3 and sum(chunks, []) == list(range(pq.ParquetFile(path).metadata.num_row_groups))
         whole = S.scan_file(path, config, classlabels[config])
         assert S.merge_scans([S.scan_file(path, config, classlabels[config], c) for c in chunks]) == whole
@@ -396,9 +396,13 @@ def test_a_file_scanned_in_chunks_gives_the_whole_file_scan(many_groups, ontolog
 
 
 @pytest.mark.parametrize("executor", ["threads", "processes"])
-def test_damage_in_the_last_chunk_of_a_file_is_found(many_groups, tmp_path, ontology, executor):
+def test_damage_in_the_last_chunk_of_a_file_is_found(many_groups, tmp_path, ontology, executor, monkeypatch):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    from corpus_tools import release_scan
+
+    monkeypatch.setattr(release_scan, "CHUNK_GROUPS", 3)
 
     release = tmp_path / "release"
     shutil.copytree(many_groups, release)
@@ -409,6 +413,7 @@ def test_damage_in_the_last_chunk_of_a_file_is_found(many_groups, tmp_path, onto
     pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), release / rel, row_group_size=2,
                    compression="zstd")
     rehash(release)
+    assert len(release_scan.row_group_chunks(release / rel)) >= 3  # the damage is in the last of several chunks
     pool = (ThreadPoolExecutor(2) if executor == "threads"
             else ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")))
     with pool:
