@@ -19,7 +19,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -386,6 +386,7 @@ class ReleaseChecker:
 
         own = None if self.executor is not None else ThreadPoolExecutor(THREADS)
         pool = self.executor or own
+        rows = S.PROCESS_SCAN_ROWS if isinstance(pool, ProcessPoolExecutor) else S.SCAN_ROWS
         try:
             # every file's row groups in chunks, all submitted at once (a big file is scanned by all
             # workers); the results are taken file by file, in order
@@ -393,7 +394,7 @@ class ReleaseChecker:
             for config, _, rel, reference in jobs:
                 chunks = None if reference is None else S.row_group_chunks(self.root / rel)
                 scans.append(None if chunks is None else [
-                    pool.submit(S.scan_file, self.root / rel, config, reference.classlabels, chunk)
+                    pool.submit(S.scan_file, self.root / rel, config, reference.classlabels, chunk, rows)
                     for chunk in chunks])
             for (config, split, rel, _), parts in zip(jobs, scans, strict=True):
                 self.rows[(config, split)] += self._num_rows(self.root / rel) or 0
