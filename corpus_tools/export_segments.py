@@ -78,6 +78,16 @@ _OPEN, _CLOSE, _COMMA, _COLON = ord("["), ord("]"), ord(","), ord(":")
 _DECODER = msgspec.json.Decoder(list[msgspec.Raw])
 
 
+def _rfind_each(buf: bytes, needle: bytes, lo: int, hi: int, limit: int) -> Iterator[int]:
+    """Where ``needle`` starts in ``buf[lo:hi]``, last first, at most ``limit`` places."""
+    at = hi
+    for _ in range(limit):
+        at = buf.rfind(needle, lo, at)
+        if at < 0:
+            return
+        yield at
+
+
 class SegmentError(Exception):
     """The file cannot be cut: not a JSON array, malformed, truncated, invalid UTF-8, or a BOM."""
 
@@ -276,27 +286,15 @@ class _Cutter:
             match = _TASK_HEAD.match(buf, lo, hi)
             self.second_key = match.group(1) if match else b""
         if self.second_key:
-            h = hi
-            for _ in range(MAX_KEY_HITS):
-                h = buf.rfind(self.second_key, lo, h)
-                if h < 0:
-                    break
+            for h in _rfind_each(buf, self.second_key, lo, hi, MAX_KEY_HITS):
                 comma = self._task_start_comma_before_key(h)
                 if comma is not None:
                     yield comma, True
-        h = hi
-        for _ in range(MAX_ID_HITS):
-            h = buf.rfind(b'"id"', lo, h)
-            if h < 0:
-                break
+        for h in _rfind_each(buf, b'"id"', lo, hi, MAX_ID_HITS):
             comma = self._task_start_comma(h)
             if comma is not None and _TASK_HEAD.match(buf, _WS_RUN.match(buf, comma + 1, hi).end(), hi):
                 yield comma, True
-        c = hi
-        for _ in range(MAX_COMMAS):
-            c = buf.rfind(b",", lo, c)
-            if c < 0:
-                break
+        for c in _rfind_each(buf, b",", lo, hi, MAX_COMMAS):
             i = c - 1
             while i >= lo and buf[i] in _WS:
                 i -= 1
