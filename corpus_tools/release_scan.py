@@ -137,12 +137,13 @@ def _fields(structs: pa.StructArray) -> dict[str, pa.Array]:
     return {f.name: a for f, a in zip(structs.type, structs.flatten(), strict=True)}
 
 
-def _code_points(data: np.ndarray) -> np.ndarray | None:
-    """The code points of UTF-8 bytes (None when they are not valid UTF-8)."""
+def _valid_utf8(array: pa.Array) -> bool:
+    """Whether a string array holds valid UTF-8 (Parquet readers do not check it; Arrow's check is vectorised)."""
     try:
-        return np.frombuffer(data.tobytes().decode("utf-8").encode("utf-32-le"), dtype=np.uint32)
-    except UnicodeError:
-        return None
+        array.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _starts(lengths: np.ndarray) -> np.ndarray:
@@ -150,7 +151,12 @@ def _starts(lengths: np.ndarray) -> np.ndarray:
 
 
 def _entities_ok(text: pa.Array, data: np.ndarray, entities: pa.ListArray) -> bool:
-    """Every entity of the batch has 0 <= start <= end <= len(text) and text[start:end] == its text."""
+    """Every entity of the batch has 0 <= start <= end <= len(text) and text[start:end] == its text.
+
+    Compared in UTF-8: code point ``j`` of the batch's texts starts at byte ``points[j]`` (the bytes that
+    are not continuation bytes), so ``text[start:end]`` is the bytes ``points[start]:points[end]`` of its
+    text, which must be the entity text's bytes.
+    """
     spans = entities.flatten()
     if len(spans) == 0:
         return True
@@ -160,26 +166,30 @@ def _entities_ok(text: pa.Array, data: np.ndarray, entities: pa.ListArray) -> bo
     start, end, span_text = fields["start"], fields["end"], fields["text"]
     if start.null_count or end.null_count or span_text.null_count:
         return False
+    if not (_valid_utf8(text) and _valid_utf8(span_text)):
+        return False
     parent = pc.list_parent_indices(entities).to_numpy()
     length = pc.utf8_length(text).to_numpy().astype(np.int64)  # code points of each text
     s = start.to_numpy().astype(np.int64)
     e = end.to_numpy().astype(np.int64)
     if not np.all((s >= 0) & (s <= e) & (e <= length[parent])):
         return False
-    span_length = pc.utf8_length(span_text).to_numpy().astype(np.int64)
-    if not np.array_equal(span_length, e - s):
+    points = np.flatnonzero((data & 0xC0) != 0x80)  # the byte where each code point starts
+    if len(points) != int(length.sum()):
         return False
-    total = int(span_length.sum())
+    points = np.append(points, len(data))
+    base = _starts(length)[parent]
+    first, last = points[base + s], points[base + e]
+    span_offsets, span_data = _string_buffers(span_text)
+    span_bytes = np.diff(span_offsets)
+    if not np.array_equal(last - first, span_bytes):
+        return False
+    total = int(span_bytes.sum())
     if total == 0:
         return True
-    points = _code_points(data)
-    span_points = _code_points(_string_buffers(span_text)[1])
-    if points is None or span_points is None or len(points) != int(length.sum()):
-        return False
-    # code point j of the spans' texts is code point j - span_starts[k] of span k, at
-    # text_starts[parent[k]] + s[k] + that in the batch's texts
-    at = np.repeat(_starts(length)[parent] + s - _starts(span_length), span_length) + np.arange(total)
-    return bool(np.array_equal(points[at], span_points))
+    # byte j of the entities' texts is byte j - span_offsets[k] of entity k, at first[k] + that in the texts
+    at = np.repeat(first - span_offsets[:-1], span_bytes) + np.arange(total)
+    return bool(np.array_equal(data[at], span_data))
 
 
 def _relations_ok(entities: pa.ListArray, relations: pa.ListArray) -> bool:

@@ -1,0 +1,87 @@
+"""The vectorised entity check of release scans against a plain Python expectation."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corpus_tools.release_scan import _entities_ok, _string_buffers
+
+ENTITY = pa.struct([("id", pa.string()), ("start", pa.int32()), ("end", pa.int32()), ("text", pa.string()),
+                    ("label", pa.int64())])
+# Arabic letters and diacritics, a tatweel, an RLM, a CRLF, an emoji (4 bytes in UTF-8), ASCII
+ALPHABET = st.sampled_from(list("وبلمصرالقاهرةَُِّـ\u200f\r\n 😀🇪🇬abc,."))
+
+
+def check(texts: list[str], entities: list[list[tuple[int, int, str]]]) -> bool:
+    text = pa.array(texts, pa.string())
+    rows = [[{"id": f"T{k}", "start": s, "end": e, "text": t, "label": 0} for k, (s, e, t) in enumerate(row)]
+            for row in entities]
+    _, data = _string_buffers(text)
+    return _entities_ok(text, data, pa.array(rows, pa.list_(ENTITY)))
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> tuple[list[str], list[list[tuple[int, int, str]]]]:
+    texts = draw(st.lists(st.text(ALPHABET, max_size=30), min_size=1, max_size=5))
+    entities = []
+    for text in texts:
+        row = []
+        for _ in range(draw(st.integers(0, 4))):
+            start = draw(st.integers(0, len(text)))
+            end = draw(st.integers(start, len(text)))
+            row.append((start, end, text[start:end]))
+        entities.append(row)
+    return texts, entities
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents())
+def test_true_when_every_entity_text_is_its_slice(doc: tuple[list[str], list[list[tuple[int, int, str]]]]) -> None:
+    texts, entities = doc
+    assert check(texts, entities)
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents(), st.data())
+def test_equals_the_python_comparison_after_a_change(doc, data) -> None:
+    """One entity gets another text or other offsets: the answer is Python's ``text[start:end] == entity text``."""
+    texts, entities = doc
+    rows = [i for i, row in enumerate(entities) if row]
+    if not rows:
+        return
+    i = data.draw(st.sampled_from(rows))
+    k = data.draw(st.integers(0, len(entities[i]) - 1))
+    start, end, span_text = entities[i][k]
+    change = data.draw(st.sampled_from(["text", "start", "end"]))
+    if change == "text":
+        span_text = data.draw(st.text(ALPHABET, max_size=6))
+    elif change == "start":
+        start = data.draw(st.integers(0, end))
+    else:
+        end = data.draw(st.integers(start, len(texts[i])))
+    entities[i][k] = (start, end, span_text)
+    expected = all(texts[r][s:e] == t for r, row in enumerate(entities) for s, e, t in row)
+    assert check(texts, entities) == expected
+
+
+def test_a_slice_one_code_point_off_after_an_emoji_is_caught() -> None:
+    text = "😀 وزارة الخارجية"
+    start = len("😀 ")
+    end = start + len("وزارة")
+    assert check([text], [[(start, end, "وزارة")]])
+    assert not check([text], [[(start + 1, end + 1, "وزارة")]])  # a UTF-16 offset would point here
+    assert not check([text], [[(start, end + 1, "وزارة")]])
+
+
+def test_offsets_beyond_the_text_are_refused() -> None:
+    assert not check(["مصر"], [[(0, len("مصر") + 1, "مصر")]])
+
+
+def test_invalid_utf8_is_not_clean() -> None:
+    good = "مصر".encode()
+    bad = pa.array([good[:-1] + b"\xff"], pa.binary()).view(pa.string())  # what a damaged file can hold
+    _, data = _string_buffers(bad)
+    rows = pa.array([[{"id": "T0", "start": 0, "end": 1, "text": "م", "label": 0}]], pa.list_(ENTITY))
+    assert not _entities_ok(bad, data, rows)
