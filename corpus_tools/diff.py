@@ -17,6 +17,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from corpus_tools._arrow import find_in_rows, ints, parents
 from corpus_tools.release import read_manifest
 
 Pair = tuple[int, int]
@@ -24,10 +27,45 @@ Pair = tuple[int, int]
 
 @dataclass
 class _Doc:
+    """One document of a loaded release: its annotation as sorted rows of numbers (``spans`` and ``relations``
+    build the multisets of labelled tuples from them when a comparison needs them)."""
+
     split: str
     text_sha256: bytes
-    spans: Counter[tuple[int, int, str]]
-    relations: Counter[tuple[Pair, Pair, str]]
+    span_rows: np.ndarray  # (start, end, label id) sorted, int64
+    relation_rows: np.ndarray  # (head start, head end, tail start, tail end, label id) sorted, int64
+    names: tuple[tuple[str, ...], tuple[str, ...]]  # the release's entity and relation label names
+    rows_bytes: tuple[bytes, bytes]  # the bytes of both row arrays: equal under equal names = equal annotation
+
+    @property
+    def n_spans(self) -> int:
+        return len(self.span_rows)
+
+    @property
+    def n_relations(self) -> int:
+        return len(self.relation_rows)
+
+    @property
+    def spans(self) -> Counter[tuple[int, int, str]]:
+        names = self.names[0]
+        return Counter((s, e, names[k]) for s, e, k in self.span_rows.tolist())
+
+    @property
+    def relations(self) -> Counter[tuple[Pair, Pair, str]]:
+        names = self.names[1]
+        return Counter(((hs, he), (ts, te), names[k]) for hs, he, ts, te, k in self.relation_rows.tolist())
+
+
+@dataclass
+class LoadedRelease:
+    """What :func:`diff_loaded` compares of one release (:func:`load_documents`)."""
+
+    version: str
+    docs: dict[str, _Doc]
+    splits: list[str]
+    entity_labels: Counter[str] = field(default_factory=Counter)
+    relation_labels: Counter[str] = field(default_factory=Counter)
+    split_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> documents, entities, ...
 
 
 @dataclass
@@ -160,11 +198,12 @@ def _classlabel_names(feature: object) -> list[str]:
 
 def load_documents(
     directory: Path, *, version: str | None = None, files: dict[str, list[str]] | None = None
-) -> tuple[str, dict[str, _Doc], list[str]]:
-    """The version, the documents (by id) and the split order of a release folder.
+) -> LoadedRelease:
+    """The version, the documents (by id), the split order and the label counts of a release folder.
 
     ``version`` and ``files`` (documents files per split) replace the manifest for a folder that
-    has none yet (a build in progress).
+    has none yet (a build in progress).  Each batch of rows is read column-wise (no Python object per
+    span or relation): a document keeps its spans and relations as sorted rows of numbers.
     """
     import pyarrow.parquet as pq
 
@@ -172,26 +211,63 @@ def load_documents(
         manifest = read_manifest(directory)
         version = str(manifest["version"])
         files = {split: entry["files"] for split, entry in manifest["configs"].get("documents", {}).items()}
-    docs: dict[str, _Doc] = {}
-    splits = list(files)
-    for split in splits:
+    loaded = LoadedRelease(version=version, docs={}, splits=list(files))
+    for split in loaded.splits:
+        totals = loaded.split_counts.setdefault(split, {"documents": 0, "entities": 0, "relations": 0})
         for rel in files[split]:
             pf = pq.ParquetFile(Path(directory) / rel)
             entity_names, relation_names = _label_names(pf.schema_arrow)
+            names = (tuple(entity_names), tuple(relation_names))
             for batch in pf.iter_batches(batch_size=2_000, columns=["id", "text", "entities", "relations"]):
-                for doc_id, text, entities, relations in zip(
-                    batch.column("id").to_pylist(), batch.column("text").to_pylist(),
-                    batch.column("entities").to_pylist(), batch.column("relations").to_pylist(), strict=True,
-                ):
-                    offsets = {e["id"]: (e["start"], e["end"]) for e in entities}
-                    spans = Counter((e["start"], e["end"], entity_names[e["label"]]) for e in entities)
-                    rels = Counter(
-                        (offsets[r["head"]], offsets[r["tail"]], relation_names[r["label"]])
-                        for r in relations
-                        if r["head"] in offsets and r["tail"] in offsets
-                    )
-                    docs[doc_id] = _Doc(split, hashlib.sha256(text.encode("utf-8")).digest(), spans, rels)
-    return version, docs, splits
+                _load_batch(batch, split, names, loaded, totals)
+    return loaded
+
+
+def _load_batch(batch, split: str, names: tuple[tuple[str, ...], tuple[str, ...]], loaded: LoadedRelease,
+                totals: dict[str, int]) -> None:
+    ids = batch.column("id").to_pylist()
+    n = len(ids)
+    texts = batch.column("text")
+    if texts.null_count:  # not in a checked release
+        digests = [hashlib.sha256((t or "").encode("utf-8")).digest() for t in texts.to_pylist()]
+    else:
+        offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32, count=n + 1, offset=texts.offset * 4).tolist()
+        data = memoryview(texts.buffers()[2] or b"")
+        digests = [hashlib.sha256(data[a:b]).digest() for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+
+    entities, relations = batch.column("entities"), batch.column("relations")
+    spans = entities.flatten()
+    fields = {f.name: a for f, a in zip(spans.type, spans.flatten(), strict=True)}
+    e_doc = parents(entities)
+    e_rows = np.stack([e_doc, ints(fields["start"]), ints(fields["end"]), ints(fields["label"])], axis=1)
+    # relations by the offsets of their ends (the last span of the document with that id, as a dict keeps);
+    # a relation whose end is no span of its document is left out
+    rels = relations.flatten()
+    r_fields = {f.name: a for f, a in zip(rels.type, rels.flatten(), strict=True)}
+    r_doc = parents(relations)
+    head = find_in_rows(e_doc, fields["id"], r_doc, r_fields["head"])
+    tail = find_in_rows(e_doc, fields["id"], r_doc, r_fields["tail"])
+    ok = (head >= 0) & (tail >= 0)
+    head, tail = head[ok], tail[ok]
+    r_rows = np.stack([r_doc[ok], e_rows[head, 1], e_rows[head, 2], e_rows[tail, 1], e_rows[tail, 2],
+                       ints(r_fields["label"])[ok]], axis=1)
+    # sorted by document, then by every column: equal multisets give equal rows
+    e_rows = e_rows[np.lexsort(e_rows.T[::-1])]
+    r_rows = r_rows[np.lexsort(r_rows.T[::-1])]
+    e_bounds = np.searchsorted(e_rows[:, 0], np.arange(n + 1)).tolist()
+    r_bounds = np.searchsorted(r_rows[:, 0], np.arange(n + 1)).tolist()
+    e_rows, r_rows = e_rows[:, 1:], r_rows[:, 1:]
+    for i, doc_id in enumerate(ids):
+        spans, rels = e_rows[e_bounds[i]:e_bounds[i + 1]], r_rows[r_bounds[i]:r_bounds[i + 1]]
+        loaded.docs[doc_id] = _Doc(split, digests[i], spans, rels, names, (spans.tobytes(), rels.tobytes()))
+    for counts, labels, label_names in ((loaded.entity_labels, e_rows[:, 2], names[0]),
+                                        (loaded.relation_labels, r_rows[:, 4], names[1])):
+        for k, c in enumerate(np.bincount(labels, minlength=len(label_names)).tolist()):
+            if c:
+                counts[label_names[k]] += c
+    totals["documents"] += n
+    totals["entities"] += len(e_rows)
+    totals["relations"] += len(r_rows)
 
 
 def _compare(old: Counter, new: Counter, key) -> ChangeCounts:
@@ -217,62 +293,46 @@ def diff_releases(old_dir: str | Path, new_dir: str | Path) -> ReleaseDiff:
     return diff_loaded(load_documents(Path(old_dir)), load_documents(Path(new_dir)))
 
 
-def diff_loaded(
-    old_release: tuple[str, dict[str, _Doc], list[str]], new_release: tuple[str, dict[str, _Doc], list[str]]
-) -> ReleaseDiff:
+def diff_loaded(old_release: LoadedRelease, new_release: LoadedRelease) -> ReleaseDiff:
     """Compare two releases loaded with :func:`load_documents`."""
-    old_version, old, old_splits = old_release
-    new_version, new, new_splits = new_release
-    diff = ReleaseDiff(old_version=old_version, new_version=new_version)
+    old, new = old_release.docs, new_release.docs
+    diff = ReleaseDiff(old_version=old_release.version, new_version=new_release.version)
     diff.documents_added = sorted(set(new) - set(old))
     diff.documents_removed = sorted(set(old) - set(new))
     span_key = lambda s: (s[0], s[1])  # noqa: E731
     relation_key = lambda r: (r[0], r[1])  # noqa: E731
     for doc_id in diff.documents_added:
-        diff.spans.added += sum(new[doc_id].spans.values())
-        diff.relations.added += sum(new[doc_id].relations.values())
+        diff.spans.added += new[doc_id].n_spans
+        diff.relations.added += new[doc_id].n_relations
     for doc_id in diff.documents_removed:
-        diff.spans.removed += sum(old[doc_id].spans.values())
-        diff.relations.removed += sum(old[doc_id].relations.values())
+        diff.spans.removed += old[doc_id].n_spans
+        diff.relations.removed += old[doc_id].n_relations
+    unchanged = ChangeCounts()
     for doc_id in sorted(set(old) & set(new)):
         a, b = old[doc_id], new[doc_id]
         if a.split != b.split:
             diff.documents_moved.append({"id": doc_id, "old": a.split, "new": b.split})
         if a.text_sha256 != b.text_sha256:
             diff.documents_text_changed.append(doc_id)
-            spans = ChangeCounts(added=sum(b.spans.values()), removed=sum(a.spans.values()))
-            relations = ChangeCounts(added=sum(b.relations.values()), removed=sum(a.relations.values()))
+            spans = ChangeCounts(added=b.n_spans, removed=a.n_spans)
+            relations = ChangeCounts(added=b.n_relations, removed=a.n_relations)
+        elif a.rows_bytes == b.rows_bytes and a.names == b.names:
+            continue  # the same sorted rows under the same label names: the same multisets
         else:
             spans = _compare(a.spans, b.spans, span_key)
             relations = _compare(a.relations, b.relations, relation_key)
-            if spans != ChangeCounts() or relations != ChangeCounts():
+            if spans != unchanged or relations != unchanged:
                 diff.documents_annotation_changed.append(doc_id)
         for total, part in ((diff.spans, spans), (diff.relations, relations)):
             total.added += part.added
             total.removed += part.removed
             total.relabelled += part.relabelled
-
-    def per_label(docs: dict[str, _Doc], attr: str) -> Counter[str]:
-        counts: Counter[str] = Counter()
-        for doc in docs.values():
-            for item, n in getattr(doc, attr).items():
-                counts[item[-1]] += n
-        return counts
-
-    for attr, target in (("spans", diff.entity_labels), ("relations", diff.relation_labels)):
-        before, after = per_label(old, attr), per_label(new, attr)
+    for before, after, target in ((old_release.entity_labels, new_release.entity_labels, diff.entity_labels),
+                                  (old_release.relation_labels, new_release.relation_labels, diff.relation_labels)):
         for label in sorted(set(before) | set(after)):
             target[label] = (before[label], after[label])
-    for split in list(dict.fromkeys(old_splits + new_splits)):
-        counts = {}
-        for what, fn in (
-            ("documents", lambda d: 1),
-            ("entities", lambda d: sum(d.spans.values())),
-            ("relations", lambda d: sum(d.relations.values())),
-        ):
-            counts[what] = (
-                sum(fn(d) for d in old.values() if d.split == split),
-                sum(fn(d) for d in new.values() if d.split == split),
-            )
-        diff.splits[split] = counts
+    empty = {"documents": 0, "entities": 0, "relations": 0}
+    for split in dict.fromkeys(old_release.splits + new_release.splits):
+        before, after = old_release.split_counts.get(split, empty), new_release.split_counts.get(split, empty)
+        diff.splits[split] = {what: (before[what], after[what]) for what in empty}
     return diff

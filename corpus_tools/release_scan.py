@@ -22,6 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from corpus_tools._arrow import find_in_rows, int_values, ints, parents
+
 SCAN_ROWS = 2048  # rows per batch in threads (fewer batches: less time holding the GIL)
 PROCESS_SCAN_ROWS = 512  # in worker processes (each holds its own batch, and small buffers are reused rather
 # than mapped and faulted in again: a quarter less memory and a third less system time than 2048)
@@ -71,9 +73,11 @@ def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, 
     for batch in reader.iter_batches(batch_size=batch_rows or SCAN_ROWS, columns=sorted(columns),
                                      row_groups=row_groups):
         for column, sub, n in classlabels:
-            values = label_values(batch, column, sub)
-            bad = pc.sum(pc.or_kleene(pc.less(values, 0), pc.greater_equal(values, n))).as_py() or 0
-            out.labels[f"{column}.{sub}" if sub else column] += bad + values.null_count
+            values, valid = int_values(label_values(batch, column, sub))
+            bad = (values < 0) | (values >= n)
+            if valid is not None:
+                bad |= ~valid  # a missing id counts as out of range
+            out.labels[f"{column}.{sub}" if sub else column] += int(np.count_nonzero(bad))
         if config == "documents":
             _scan_documents(batch, out)
         elif config == "tokens" and out.clean:
@@ -168,10 +172,9 @@ def _entities_ok(text: pa.Array, data: np.ndarray, entities: pa.ListArray) -> bo
         return False
     if not (_valid_utf8(text) and _valid_utf8(span_text)):
         return False
-    parent = pc.list_parent_indices(entities).to_numpy()
-    length = pc.utf8_length(text).to_numpy().astype(np.int64)  # code points of each text
-    s = start.to_numpy().astype(np.int64)
-    e = end.to_numpy().astype(np.int64)
+    parent = parents(entities)
+    length = ints(pc.utf8_length(text))  # code points of each text
+    s, e = ints(start), ints(end)
     if not np.all((s >= 0) & (s <= e) & (e <= length[parent])):
         return False
     points = np.flatnonzero((data & 0xC0) != 0x80)  # the byte where each code point starts
@@ -207,14 +210,9 @@ def _relations_ok(entities: pa.ListArray, relations: pa.ListArray) -> bool:
     head, tail = fields["head"], fields["tail"]
     if span_ids.null_count or head.null_count or tail.null_count:
         return False
-
-    def keys(parents: pa.Array, ids: pa.Array) -> pa.Array:  # "row\x1fid": the row has no separator
-        return pc.binary_join_element_wise(pc.cast(parents, pa.string()), ids, "\x1f")
-
-    known = keys(pc.list_parent_indices(entities), span_ids)
-    owners = pc.list_parent_indices(relations)
-    return bool(pc.all(pc.is_in(keys(owners, head), value_set=known)).as_py()
-                and pc.all(pc.is_in(keys(owners, tail), value_set=known)).as_py())
+    known, owners = parents(entities), parents(relations)
+    return bool(np.all(find_in_rows(known, span_ids, owners, head) >= 0)
+                and np.all(find_in_rows(known, span_ids, owners, tail) >= 0))
 
 
 def _tokens_ok(batch: pa.RecordBatch) -> bool:

@@ -25,6 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from corpus_tools._arrow import ints
+
 ROW_GROUP_ROWS = 1_000
 MAX_SHARD_BYTES = 256 * 1024 * 1024
 COMPRESSION = "zstd"
@@ -50,7 +52,7 @@ def row_weights(table: pa.Table) -> np.ndarray:
             if pa.types.is_string(kind):
                 weights[base:base + n] += _string_bytes(array)
             elif pa.types.is_list(kind) and pa.types.is_string(kind.value_type) and n:
-                offsets = array.offsets.to_numpy()
+                offsets = ints(array.offsets)
                 values = array.values.slice(offsets[0], offsets[-1] - offsets[0])
                 bounds = np.concatenate([[0], np.cumsum(_string_bytes(values))])
                 offsets = offsets - offsets[0]
@@ -60,8 +62,7 @@ def row_weights(table: pa.Table) -> np.ndarray:
 
 
 def _string_bytes(array: pa.Array) -> np.ndarray:
-    lengths = pc.binary_length(array)
-    return lengths.fill_null(0).to_numpy() if lengths.null_count else lengths.to_numpy()
+    return ints(pc.binary_length(array), null=0)
 
 
 class ShardWriter:

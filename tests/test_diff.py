@@ -9,6 +9,8 @@ from collections import Counter
 
 import build_inputs as B
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from corpus_tools.build import build_release
 from corpus_tools.diff import diff_releases
@@ -123,7 +125,138 @@ def test_a_build_with_previous_does_not_import_datasets(pair, tmp_path):
     export = B.write_export(tmp_path / "export.json", _export(old))
     script = ("import sys; from pathlib import Path; from corpus_tools.build import build_release; "
               f"build_release(Path({str(export)!r}), version='1.0.1', out=Path({str(tmp_path / 'v')!r}), "
-              f"previous=Path({str(v1)!r})); print('datasets' in sys.modules)")
+              f"previous=Path({str(v1)!r})); print('datasets' in sys.modules, 'pandas' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
+    assert done.stdout.strip() == "False False"  # pyarrow imports pandas at any to_numpy: the diff reads buffers
     assert "Changelog" in (tmp_path / "v" / "README.md").read_text(encoding="utf-8")
+
+
+# -- the column-wise loader against a row-by-row reading of the same files --------------------------------
+def _reference(files: dict[str, list], schema) -> tuple[dict, Counter, Counter, dict]:
+    """Documents, label counts and split counts read row by row, as plain Python (the expectation)."""
+    from corpus_tools.diff import _label_names
+
+    entity_names, relation_names = _label_names(schema)
+    docs, entity_labels, relation_labels, splits = {}, Counter(), Counter(), {}
+    for split, rows in files.items():
+        totals = splits.setdefault(split, Counter())
+        for row in rows:
+            ends = {e["id"]: (e["start"], e["end"]) for e in row["entities"]}
+            spans = Counter((e["start"], e["end"], entity_names[e["label"]]) for e in row["entities"])
+            rels = Counter((ends[r["head"]], ends[r["tail"]], relation_names[r["label"]]) for r in row["relations"]
+                           if r["head"] in ends and r["tail"] in ends)
+            docs[row["id"]] = (split, row["text"], spans, rels)
+            entity_labels.update(label for *_, label in spans.elements())
+            relation_labels.update(label for *_, label in rels.elements())
+            totals.update(documents=1, entities=sum(spans.values()), relations=sum(rels.values()))
+    return docs, entity_labels, relation_labels, splits
+
+
+def _reference_diff(old: tuple, new: tuple) -> dict:
+    """The diff of two references, written out from the rules in the module docstring."""
+    (a_docs, a_ent, a_rel, a_splits), (b_docs, b_ent, b_rel, b_splits) = old, new
+    counts = {"spans": Counter(), "relations": Counter()}
+    changed, text_changed, moved = [], [], []
+    for doc_id in sorted(set(a_docs) | set(b_docs)):
+        a, b = a_docs.get(doc_id), b_docs.get(doc_id)
+        if a is None or b is None:
+            side = "added" if a is None else "removed"
+            doc = b if a is None else a
+            counts["spans"][side] += sum(doc[2].values())
+            counts["relations"][side] += sum(doc[3].values())
+            continue
+        if a[0] != b[0]:
+            moved.append({"id": doc_id, "old": a[0], "new": b[0]})
+        if a[1] != b[1]:
+            text_changed.append(doc_id)
+            for kind, k in (("spans", 2), ("relations", 3)):
+                counts[kind]["added"] += sum(b[k].values())
+                counts[kind]["removed"] += sum(a[k].values())
+            continue
+        differs = False
+        for kind, k in (("spans", 2), ("relations", 3)):
+            gone, came = a[k] - b[k], b[k] - a[k]
+            relabelled = sum((Counter(x[:2] for x in gone.elements()) & Counter(x[:2] for x in came.elements()))
+                             .values())
+            counts[kind]["relabelled"] += relabelled
+            counts[kind]["added"] += sum(came.values()) - relabelled
+            counts[kind]["removed"] += sum(gone.values()) - relabelled
+            differs |= bool(gone or came)
+        if differs:
+            changed.append(doc_id)
+    splits = {}
+    for split in dict.fromkeys([*a_splits, *b_splits]):
+        splits[split] = {w: {"old": a_splits.get(split, Counter())[w], "new": b_splits.get(split, Counter())[w],
+                             "delta": b_splits.get(split, Counter())[w] - a_splits.get(split, Counter())[w]}
+                         for w in ("documents", "entities", "relations")}
+    return {
+        "added": sorted(set(b_docs) - set(a_docs)), "removed": sorted(set(a_docs) - set(b_docs)),
+        "text_changed": text_changed, "annotation_changed": changed, "moved": moved,
+        "spans": {k: counts["spans"][k] for k in ("added", "removed", "relabelled")},
+        "relations": {k: counts["relations"][k] for k in ("added", "removed", "relabelled")},
+        "entity_labels": {k: (a_ent[k], b_ent[k]) for k in sorted(set(a_ent) | set(b_ent))},
+        "relation_labels": {k: (a_rel[k], b_rel[k]) for k in sorted(set(a_rel) | set(b_rel))},
+        "splits": splits,
+    }
+
+
+@st.composite
+def _release_rows(draw: st.DrawFn) -> dict[str, list]:
+    """Documents of a small release: ids from a small pool (so two draws share some), spans at a few offsets
+    (so they repeat and get relabelled), relation ends that may name no span, a span id used twice."""
+    files: dict[str, list] = {}
+    for doc_id in draw(st.lists(st.sampled_from([f"d{i}" for i in range(6)]), unique=True, max_size=6)):
+        split = draw(st.sampled_from(["train", "test"]))
+        text = draw(st.sampled_from(["مصر والقاهرة 😀", "بغداد\r\nالعراق"]))
+        entities = [{"id": draw(st.sampled_from(["a", "b", "c", "d"])), "start": s, "end": s + draw(st.integers(1, 3)),
+                     "text": "", "label": draw(st.integers(0, 2))}
+                    for s in draw(st.lists(st.integers(0, 4), max_size=5))]
+        relations = [{"id": f"r{k}", "head": draw(st.sampled_from(["a", "b", "c", "x"])),
+                      "tail": draw(st.sampled_from(["a", "b", "d"])), "label": draw(st.integers(0, 2))}
+                     for k in range(draw(st.integers(0, 4)))]
+        files.setdefault(split, []).append({"id": doc_id, "title": "", "text": text, "source": "", "lang": "ar",
+                                            "dateline_places": [], "dateline_paper": None, "dateline_agencies": [],
+                                            "entities": entities, "relations": relations})
+    return files
+
+
+def _write(root, name: str, files: dict[str, list], schema, rows_per_file: int) -> tuple:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from corpus_tools.diff import load_documents
+
+    layout = {}
+    for split, rows in files.items():
+        layout[split] = []
+        for k in range(0, len(rows), rows_per_file):  # several files per split, several batches
+            rel = f"{name}/{split}-{k}.parquet"
+            (root / name).mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.Table.from_pylist(rows[k:k + rows_per_file], schema=schema), root / rel)
+            layout[split].append(rel)
+    return load_documents(root, version=name, files=layout)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_release_rows(), _release_rows(), st.integers(1, 3))
+def test_column_wise_loading_gives_the_row_by_row_diff(tmp_path_factory, old, new, rows_per_file):
+    from corpus_tools.diff import diff_loaded
+    from corpus_tools.features_cache import release_features
+    from corpus_tools.ontology import load_ontology
+
+    schema = release_features(load_ontology()).schemas["documents"]
+    root = tmp_path_factory.mktemp("rows")
+    loaded = _write(root, "1.0.0", old, schema, rows_per_file)
+    reference = _reference(old, schema)
+    assert {doc_id: (d.split, d.spans, d.relations) for doc_id, d in loaded.docs.items()} == {
+        doc_id: (split, spans, rels) for doc_id, (split, _, spans, rels) in reference[0].items()}
+    diff = diff_loaded(loaded, _write(root, "1.1.0", new, schema, rows_per_file))
+    expected = _reference_diff(reference, _reference(new, schema))
+    got = diff.to_dict()
+    assert got["documents"] == {k: expected[k] for k in ("added", "removed", "text_changed", "annotation_changed",
+                                                        "moved")}
+    assert got["spans"] == expected["spans"] and got["relations"] == expected["relations"]
+    assert diff.entity_labels == expected["entity_labels"]
+    assert diff.relation_labels == expected["relation_labels"]
+    assert got["splits"] == expected["splits"]
+    assert not diff_loaded(_write(root, "1.0.1", old, schema, 2), _write(root, "1.0.2", old, schema, 3)).changed

@@ -1,0 +1,56 @@
+"""corpus_tools._arrow against pyarrow's own conversions and a dict lookup."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corpus_tools._arrow import find_in_rows, int_values, ints, parents
+
+TYPES = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint32()]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(TYPES), st.lists(st.one_of(st.none(), st.integers(0, 100))), st.integers(0, 5),
+       st.integers(0, 5))
+def test_int_values_equal_to_pylist(kind, values, cut_front, cut_back):
+    array = pa.array(values, type=kind)
+    array = array.slice(min(cut_front, len(array)), max(0, len(array) - cut_front - cut_back))  # offsets too
+    expected = array.to_pylist()
+    got, valid = int_values(array)
+    assert got.dtype == np.int64 and len(got) == len(expected)
+    if valid is None:
+        assert None not in expected
+        assert got.tolist() == expected
+    else:
+        assert valid.tolist() == [v is not None for v in expected]
+        assert got[valid].tolist() == [v for v in expected if v is not None]
+    assert ints(array, null=-7).tolist() == [-7 if v is None else v for v in expected]
+
+
+def test_other_types_are_refused():
+    with pytest.raises(TypeError):
+        int_values(pa.array(["a"]))
+
+
+def test_parents_of_a_list_array():
+    assert parents(pa.array([[1, 2], [], [3]])).tolist() == [0, 0, 2]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.one_of(st.none(), st.sampled_from(["a", "b", "c", "ب"])))),
+       st.lists(st.tuples(st.integers(0, 4), st.one_of(st.none(), st.sampled_from(["a", "b", "d", "ب"])))))
+def test_find_in_rows_is_the_last_equal_pair(items, queries):
+    last = {}
+    for j, key in enumerate(items):
+        if key[1] is not None:
+            last[key] = j
+    expected = [last.get(q, -1) if q[1] is not None else -1 for q in queries]
+    rows = np.array([r for r, _ in items], dtype=np.int64)
+    query_rows = np.array([r for r, _ in queries], dtype=np.int64)
+    got = find_in_rows(rows, pa.array([i for _, i in items], pa.string()), query_rows,
+                       pa.array([i for _, i in queries], pa.string()))
+    assert got.tolist() == expected
