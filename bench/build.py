@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import shutil
@@ -138,35 +139,71 @@ def worker(kind: str, export: str, out: str, row_group_rows: int) -> dict:
     return {"seconds": time.perf_counter() - start, **extra}
 
 
+class TreeMemory:
+    """Peak RSS (every sample) and PSS (every tenth) of a process and its descendants, read from /proc.
+
+    The descendants are looked up every tenth sample only (the build's workers live through the run):
+    psutil's lookup reads the stat file of every process on the machine, which at 50 samples a second
+    took about 5 % of a core from the measured run, whose two cores are busy (the converter's one is not).
+    """
+
+    PAGE = os.sysconf("SC_PAGE_SIZE")
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.root = psutil.Process(pid)
+        self.pids = [pid]
+        self.samples = 0
+        self.peak = self.peak_pss = 0
+
+    def sample(self) -> None:
+        import psutil
+
+        if self.samples % 10 == 0:
+            try:
+                self.pids = [self.root.pid, *(p.pid for p in self.root.children(recursive=True))]
+            except psutil.Error:
+                pass
+        self.peak = max(self.peak, sum(self._read(pid, "statm") for pid in self.pids))
+        if self.samples % 10 == 0:  # PSS walks the page tables: 5 times a second, not to slow the run
+            self.peak_pss = max(self.peak_pss, sum(self._read(pid, "smaps_rollup") for pid in self.pids))
+        self.samples += 1
+
+    def _read(self, pid: int, name: str) -> int:
+        """Resident bytes (``statm``) or proportional bytes (``smaps_rollup``) of one process; 0 once it ended."""
+        try:
+            with open(f"/proc/{pid}/{name}", "rb") as f:
+                data = f.read()
+        except OSError:
+            return 0
+        if name == "statm":
+            fields = data.split()
+            return int(fields[1]) * self.PAGE if len(fields) > 1 else 0
+        for line in data.splitlines():
+            if line.startswith(b"Pss:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+
 def measure(kind: str, export: Path, out: Path, row_group_rows: int = 1000) -> dict:
     """Run one measurement in a fresh subprocess; peak RSS is sampled (every 20 ms; PSS every 200 ms) over the
     worker and its children (the build's worker processes), since ru_maxrss would count the forking parent's
     pages."""
-    import psutil
-
     cmd = [sys.executable, __file__, "--worker", kind, str(export), str(out), str(row_group_rows)]
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
         proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, text=True)
-        root = psutil.Process(proc.pid)
-        peak = peak_pss = 0
-        samples = 0
+        memory = TreeMemory(proc.pid)
         while proc.poll() is None:
-            try:
-                tree = [root, *root.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree))
-                if samples % 10 == 0:  # PSS walks the page tables: sampled 5 times a second, not to slow the run
-                    peak_pss = max(peak_pss, sum(p.memory_full_info().pss for p in tree))
-            except psutil.Error:
-                pass
-            samples += 1
+            memory.sample()
             time.sleep(0.02)
         stdout.seek(0)
         stderr.seek(0)
         if proc.returncode != 0:
             raise SystemExit(f"{kind} failed:\n{stderr.read()[-3000:]}")
         result = json.loads(stdout.read().strip().splitlines()[-1])
-    result["peak_rss_mb"] = peak / 2**20
-    result["peak_pss_mb"] = peak_pss / 2**20
+    result["peak_rss_mb"] = memory.peak / 2**20
+    result["peak_pss_mb"] = memory.peak_pss / 2**20
     return result
 
 
