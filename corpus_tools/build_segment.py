@@ -28,7 +28,7 @@ from corpus_tools.build_rows import DANGLING_RELATION, UNKNOWN_LABEL, annotator_
 from corpus_tools.card import ReleaseStats
 from corpus_tools.fastbio import encode_bio_arrays, whole_token_spans
 from corpus_tools.generate import LS_DATA_KEY
-from corpus_tools.labelstudio.export import annotator_of, read_result
+from corpus_tools.labelstudio.export import annotator_of, read_relations, read_result
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Problem, make_problem
@@ -116,6 +116,7 @@ class SegmentBuilder:
         before = dict(run.semantic.counts)
         self._out = result
         self._rows: dict[tuple[str, str], dict[str, list]] = {}
+        reads = run.semantic.reads = {}  # what validation read of each result (see SemanticChecker.reads)
         for offset, task in enumerate(tasks):
             index = first_index + offset
             problems: list[Problem] = []
@@ -123,6 +124,7 @@ class SegmentBuilder:
             if problems:
                 result.validation.append((index, problems))
             self._task(task, index)
+            reads.clear()
         result.counts = {k: v - before.get(k, 0) for k, v in run.semantic.counts.items()}
         result.tables = self._tables()
         return result
@@ -217,13 +219,19 @@ class SegmentBuilder:
         annotations = task.get("annotations") or []
         cols = None
         annotators = self._annotators
+        reads = self.run.semantic.reads or {}
         copied: dict[int, tuple[int, int, int, int]] = {}
         for item in annotations:
             if type(item) is not dict:
                 continue
             if cols is None:
                 cols = self._columns("annotations", split)
-            spans, relations = read_result(item.get("result") or [], text)
+            items = item.get("result") or []
+            read = reads.pop(id(items), None)
+            if read is not None:  # validated and read already: the spans as read_result gives them
+                spans, relations = read[0], read_relations(items, read[1])
+            else:
+                spans, relations = read_result(items, text)
             ann_where = {"task_id": record_task_id, "annotation_id": item.get("id")}
             completed_by = item.get("completed_by")
             key = completed_by if type(completed_by) is int else None

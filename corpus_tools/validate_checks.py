@@ -109,6 +109,10 @@ class SemanticChecker:
         self.overlap = ontology.overlap
         self.counts = {"tasks": 0, "annotations": 0, "predictions": 0, "prediction_ids": 0, "spans": 0,
                        "relations": 0}
+        # When a dict (the parallel build sets one and empties it after each task): for every result list whose
+        # regions all took the inlined checks, by id(result), its spans as read_result gives them (start, end,
+        # label, id, text) and the indexes of its relation items, so the build does not read the result again.
+        self.reads: dict[int, tuple[list[tuple], list[int]]] | None = None
 
     # ------------------------------------------------------------------ Label Studio tasks
     def check_task(self, task: Mapping[str, Any], root: str, out: list[Problem]) -> None:
@@ -180,6 +184,8 @@ class SemanticChecker:
         lw, pw = LEFT_WINDOW, PREFIX_WINDOW  # characters before a span start in the two memos' keys
         size = len(text) if text is not None else -1
         n_spans = 0
+        reads = self.reads
+        read: list[tuple] | None = [] if reads is not None else None  # None: not kept, or a region took the full checks
         for j, item in enumerate(result):
             if type(item) is not dict:
                 continue
@@ -220,15 +226,20 @@ class SemanticChecker:
                     n_spans += 1
                     span_labels[span_id] = label
                     spans.append((start, end, label, span_id, j))
+                    if read is not None:
+                        read.append((start, end, label, span_id, value["text"]))  # == text[start:end]
                     continue
             except (KeyError, TypeError):
                 pass
+            read = None
             value = item.get("value")
             if type(value) is not dict:
                 continue
             n_spans += 1
             self._check_span_item(item, value, j, text, path, where, result, span_labels, spans)
         self.counts["spans"] += n_spans
+        if read is not None:
+            reads[id(result)] = (read, relations)  # type: ignore[index]
         if spans:
             self._check_overlaps(spans, path, "[{}]", where)
         if relations:

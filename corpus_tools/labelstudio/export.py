@@ -16,7 +16,7 @@ These functions assume a result that passed validation; they skip what they cann
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -83,17 +83,29 @@ def read_result(result: Iterable[object], text: str) -> tuple[list[tuple], list[
             span_id = item.get("id", "")
             add_span((start, end, labels[0], span_id if type(span_id) is str else str(span_id), text[start:end]))
         elif kind == "relation":
-            labels = item.get("labels")
-            if not labels:
-                continue
-            head, tail = item.get("from_id"), item.get("to_id")
-            head = head if type(head) is str else str(head)
-            tail = tail if type(tail) is str else str(tail)
-            if item.get("direction") == "left":
-                head, tail = tail, head
-            label = labels[0]
-            add_relation((head, tail, label, relation_id(head, label, tail)))
+            _read_relation(item, add_relation)
     return spans, relations
+
+
+def read_relations(result: list, indexes: Iterable[int]) -> list[tuple]:
+    """The ``(head, tail, label, id)`` relations :func:`read_result` gives for the relation items at ``indexes``."""
+    relations: list[tuple] = []
+    for j in indexes:
+        _read_relation(result[j], relations.append)
+    return relations
+
+
+def _read_relation(item: Mapping, add: Callable[[tuple], None]) -> None:
+    labels = item.get("labels")
+    if not labels:
+        return
+    head, tail = item.get("from_id"), item.get("to_id")
+    head = head if type(head) is str else str(head)
+    tail = tail if type(tail) is str else str(tail)
+    if item.get("direction") == "left":
+        head, tail = tail, head
+    label = labels[0]
+    add((head, tail, label, relation_id(head, label, tail)))
 
 
 def result_to_spans_relations(result: Iterable[object], text: str) -> tuple[list[Span], list[Relation]]:
