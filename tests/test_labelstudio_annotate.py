@@ -74,10 +74,23 @@ def test_annotate_refuses_bad_documents_and_uploads_nothing(ls_server, ls_projec
     assert result.returncode == 1
     found = sorted((p["code"], p.get("line"), p.get("json_path")) for p in json.loads(result.stdout)["problems"])
     assert found == [
-        ("relation-dangling", 2, "$.relations[0].tail"),
-        ("span-unknown-label", 2, "$.entities[0].label"),
+        ("document-duplicate-id", 2, "$.id"),  # ann-1 again: which annotation would win is not guessed
         ("upload-unknown-article", 3, "$.id"),
     ]
+    # the second document alone: its own errors
+    docs = write_jsonl(tmp_path / "bad.jsonl", [bad.to_dict()])
+    result = _cli(ls_server, "ls", "annotate", str(docs), "--project", str(project.id), "--json")
+    assert result.returncode == 1
+    found = sorted((p["code"], p.get("line"), p.get("json_path")) for p in json.loads(result.stdout)["problems"])
+    assert found == [("relation-dangling", 1, "$.relations[0].tail"), ("span-unknown-label", 1, "$.entities[0].label")]
+    # two different annotations of one task: refused, nothing uploaded
+    other = _doc("LOC")
+    docs = write_jsonl(tmp_path / "twice.jsonl", [good.to_dict(), other.to_dict()])
+    result = _cli(ls_server, "ls", "annotate", str(docs), "--project", str(project.id), "--json")
+    assert result.returncode == 1
+    [problem] = json.loads(result.stdout)["problems"]
+    assert (problem["code"], problem["line"], problem["details"]) == ("document-duplicate-id", 2, {"first_line": 1})
+    assert "Traceback" not in result.stderr
     assert _annotations(client, project.id, tmp_path) == []
 
 

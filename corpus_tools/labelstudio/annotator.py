@@ -3,7 +3,8 @@
 :func:`annotate_documents` reads canonical documents (JSONL, ``schemas/document.schema.json``),
 finds each document's task by article id and saves its spans and relations as an annotation
 by the key's user.  It is idempotent: a task that already has an annotation by this user is
-left alone, or, with ``update=True``, that annotation's result is replaced.  Every document is
+left alone, or, with ``update=True``, that annotation's result is replaced.  A document id that
+appears twice in the file is an error (``document-duplicate-id``).  Every document is
 checked before anything is uploaded (:func:`~corpus_tools.labelstudio.checks.check_document`: the
 task's stored text and the validator's document checks); errors refuse the whole run, warnings
 are reported.
@@ -21,6 +22,7 @@ from corpus_tools.labelstudio.tasks import document_to_result
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report, make_problem
 from corpus_tools.spans import Document
+from corpus_tools.validate_codes import DOCUMENT_DUPLICATE_ID
 
 
 def _user_id(value: object) -> object:
@@ -41,8 +43,15 @@ def annotate_documents(client: LabelStudioClient, project: ProjectInfo, path: Pa
         documents.append((line, record))
     tasks, _ = existing_articles(client, project)
     planned: list[tuple[int, Document]] = []
+    first_line: dict[str, int] = {}
     for line, record in documents:
         doc = Document.from_dict(record)
+        if doc.id in first_line:  # which of two annotations of one task would win is not for the tool to guess
+            report.add(make_problem(DOCUMENT_DUPLICATE_ID, f"Document {doc.id!r} appears twice (first on line"
+                                    f" {first_line[doc.id]}); keep one annotation per task.", file=str(path),
+                                    line=line, json_path="$.id", details={"first_line": first_line[doc.id]}))
+            continue
+        first_line[doc.id] = line
         task_id = tasks.get(doc.id)
         if task_id is None:
             report.add(make_problem(UPLOAD_UNKNOWN_ARTICLE, f"Document {doc.id!r} is not a task of project"
