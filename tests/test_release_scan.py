@@ -1,4 +1,5 @@
-"""The vectorised entity check of release scans against a plain Python expectation."""
+"""The vectorised checks of release scans: entity texts against a plain Python expectation, token lengths read
+as dictionaries or as plain strings."""
 
 from __future__ import annotations
 
@@ -85,3 +86,61 @@ def test_invalid_utf8_is_not_clean() -> None:
     _, data = _string_buffers(bad)
     rows = pa.array([[{"id": "T0", "start": 0, "end": 1, "text": "م", "label": 0}]], pa.list_(ENTITY))
     assert not _entities_ok(bad, data, rows)
+
+
+def _tokens_file(tmp_path, rows: list[tuple[list[str], list[int], list[int]]], name: str = "t.parquet"):
+    import pyarrow.parquet as pq
+
+    from corpus_tools.build_rows import PARQUET_ENCODINGS
+    from corpus_tools.features_cache import release_features
+    from corpus_tools.ontology import load_ontology
+
+    schema = release_features(load_ontology()).schemas["tokens"]
+    table = pa.Table.from_pylist([{"id": f"d{i}", "tokens": t, "token_start": s, "token_end": e,
+                                   "ner_tags": [0] * len(t)} for i, (t, s, e) in enumerate(rows)], schema=schema)
+    path = tmp_path / name
+    pq.write_table(table, path, row_group_size=2, use_dictionary=PARQUET_ENCODINGS["tokens"]["dictionary"])
+    return path
+
+
+def _token_rows(text: str) -> tuple[list[str], list[int], list[int]]:
+    tokens, starts, ends, at = [], [], [], 0
+    for token in text.split(" "):
+        tokens.append(token)
+        starts.append(at)
+        ends.append(at + len(token))
+        at += len(token) + 1
+    return tokens, starts, ends
+
+
+def test_token_strings_read_as_dictionaries_or_plain_give_one_answer(tmp_path, monkeypatch):
+    from corpus_tools import release_scan as S
+    from corpus_tools.features_cache import release_features
+    from corpus_tools.ontology import load_ontology
+
+    classlabels = release_features(load_ontology()).classlabels["tokens"]
+    texts = ["وصل الوفد إلى بغداد 😀", "مصر والقاهرة", "ب ل و", "😀🇪🇬 عمّان"]
+    good = _tokens_file(tmp_path, [_token_rows(t) for t in texts])
+    tokens, starts, ends = _token_rows(texts[3])
+    ends[1] += 1  # one token one code point longer than its offsets say, in the last row group
+    bad = _tokens_file(tmp_path, [*map(_token_rows, texts[:3]), (tokens, starts, ends)], "bad.parquet")
+    batch = next(S._batches(good, "tokens", S.TOKEN_COLUMNS, None, 512))
+    assert pa.types.is_dictionary(batch.column("tokens").type.value_type)
+    coded = [S.scan_file(p, "tokens", classlabels) for p in (good, bad)]
+    assert [scan.clean for scan in coded] == [True, False]
+
+    real = S.pq.ParquetFile
+
+    def no_dictionaries(path, **kwargs):  # what pyarrow answers when it cannot read a column as dictionaries
+        file = real(path, **kwargs)
+        if kwargs.get("read_dictionary"):
+            def refuse(*args, **kw):
+                raise pa.ArrowNotImplementedError("Nested data conversions not implemented for chunked array outputs")
+                yield  # a generator, as iter_batches
+            file.iter_batches = refuse
+        return file
+
+    monkeypatch.setattr(S.pq, "ParquetFile", no_dictionaries)
+    batch = next(S._batches(good, "tokens", S.TOKEN_COLUMNS, None, 512))
+    assert not pa.types.is_dictionary(batch.column("tokens").type.value_type)
+    assert [S.scan_file(p, "tokens", classlabels) for p in (good, bad)] == coded
