@@ -35,7 +35,6 @@ class _Doc:
     span_rows: np.ndarray  # (start, end, label id) sorted, int64
     relation_rows: np.ndarray  # (head start, head end, tail start, tail end, label id) sorted, int64
     names: tuple[tuple[str, ...], tuple[str, ...]]  # the release's entity and relation label names
-    rows_bytes: tuple[bytes, bytes]  # the bytes of both row arrays: equal under equal names = equal annotation
 
     @property
     def n_spans(self) -> int:
@@ -259,7 +258,7 @@ def _load_batch(batch, split: str, names: tuple[tuple[str, ...], tuple[str, ...]
     e_rows, r_rows = e_rows[:, 1:], r_rows[:, 1:]
     for i, doc_id in enumerate(ids):
         spans, rels = e_rows[e_bounds[i]:e_bounds[i + 1]], r_rows[r_bounds[i]:r_bounds[i + 1]]
-        loaded.docs[doc_id] = _Doc(split, digests[i], spans, rels, names, (spans.tobytes(), rels.tobytes()))
+        loaded.docs[doc_id] = _Doc(split, digests[i], spans, rels, names)
     for counts, labels, label_names in ((loaded.entity_labels, e_rows[:, 2], names[0]),
                                         (loaded.relation_labels, r_rows[:, 4], names[1])):
         for k, c in enumerate(np.bincount(labels, minlength=len(label_names)).tolist()):
@@ -316,7 +315,8 @@ def diff_loaded(old_release: LoadedRelease, new_release: LoadedRelease) -> Relea
             diff.documents_text_changed.append(doc_id)
             spans = ChangeCounts(added=b.n_spans, removed=a.n_spans)
             relations = ChangeCounts(added=b.n_relations, removed=a.n_relations)
-        elif a.rows_bytes == b.rows_bytes and a.names == b.names:
+        elif a.span_rows.tobytes() == b.span_rows.tobytes() and a.relation_rows.tobytes() == \
+                b.relation_rows.tobytes() and a.names == b.names:
             continue  # the same sorted rows under the same label names: the same multisets
         else:
             spans = _compare(a.spans, b.spans, span_key)

@@ -91,17 +91,18 @@ def _batches(path: Path, config: str, columns: list[str], row_groups: Sequence[i
     """The file's record batches.  Token strings are read as dictionary indices (a row group's few thousand
     distinct tokens decoded once, not each of its hundreds of thousands of tokens), one batch per row group
     (one dictionary per batch); a row group pyarrow cannot read so is read as plain strings."""
-    reader = pq.ParquetFile(path, buffer_size=1 << 20)
     if config != "tokens":
+        reader = pq.ParquetFile(path, buffer_size=1 << 20)
         yield from reader.iter_batches(batch_size=batch_rows, columns=columns, row_groups=row_groups)
         return
     coded = pq.ParquetFile(path, buffer_size=1 << 20, read_dictionary=[TOKEN_STRINGS])
-    for group in range(reader.metadata.num_row_groups) if row_groups is None else row_groups:
-        size = max(1, reader.metadata.row_group(group).num_rows)
+    for group in range(coded.metadata.num_row_groups) if row_groups is None else row_groups:
+        size = max(1, coded.metadata.row_group(group).num_rows)
         try:
             batches = list(coded.iter_batches(batch_size=size, columns=columns, row_groups=[group]))
         except pa.ArrowNotImplementedError:
-            batches = list(reader.iter_batches(batch_size=batch_rows, columns=columns, row_groups=[group]))
+            plain = pq.ParquetFile(path, buffer_size=1 << 20)
+            batches = list(plain.iter_batches(batch_size=batch_rows, columns=columns, row_groups=[group]))
         yield from batches
 
 
