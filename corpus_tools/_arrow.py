@@ -8,6 +8,8 @@ look ids up within their row with integer keys rather than joined strings.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -63,3 +65,21 @@ def find_in_rows(rows: np.ndarray, ids: pa.Array, query_rows: np.ndarray, query_
     hit[hit] &= keys[order[at[hit]]] == query[hit]
     found[hit] = order[at[hit]]
     return found
+
+
+def string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (int64, from 0) and the UTF-8 bytes of a string array without nulls."""
+    raw = np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array) + 1, offset=array.offset * 4)
+    buffer = array.buffers()[2]
+    data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
+    return raw.astype(np.int64) - raw[0], data[raw[0]:raw[-1]]
+
+
+def sha256_each(strings: pa.Array) -> list[bytes]:
+    """The sha256 digest of each string's UTF-8 (a null as the empty string), hashed from the array's buffer."""
+    if strings.null_count:
+        return [hashlib.sha256((t or "").encode("utf-8")).digest() for t in strings.to_pylist()]
+    offsets, data = string_buffers(strings)
+    view = memoryview(data)
+    bounds = offsets.tolist()
+    return [hashlib.sha256(view[a:b]).digest() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]

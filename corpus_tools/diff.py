@@ -11,7 +11,6 @@ so a diff across ontology versions stays meaningful.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus_tools._arrow import find_in_rows, ints, parents
+from corpus_tools._arrow import find_in_rows, ints, parents, sha256_each
 from corpus_tools.release import read_manifest
 
 Pair = tuple[int, int]
@@ -226,13 +225,7 @@ def _load_batch(batch, split: str, names: tuple[tuple[str, ...], tuple[str, ...]
                 totals: dict[str, int]) -> None:
     ids = batch.column("id").to_pylist()
     n = len(ids)
-    texts = batch.column("text")
-    if texts.null_count:  # not in a checked release
-        digests = [hashlib.sha256((t or "").encode("utf-8")).digest() for t in texts.to_pylist()]
-    else:
-        offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32, count=n + 1, offset=texts.offset * 4).tolist()
-        data = memoryview(texts.buffers()[2] or b"")
-        digests = [hashlib.sha256(data[a:b]).digest() for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+    digests = sha256_each(batch.column("text"))
 
     entities, relations = batch.column("entities"), batch.column("relations")
     spans = entities.flatten()

@@ -11,7 +11,6 @@ the number of relations, for the cross-file checks (duplicates, splits, relation
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from corpus_tools._arrow import find_in_rows, int_values, ints, parents
+from corpus_tools._arrow import find_in_rows, int_values, ints, parents, sha256_each, string_buffers
 
 SCAN_ROWS = 2048  # rows per batch in threads (fewer batches: less time holding the GIL)
 PROCESS_SCAN_ROWS = 512  # in worker processes (each holds its own batch, and small buffers are reused rather
@@ -135,24 +134,12 @@ def _scan_documents(batch: pa.RecordBatch, out: FileScan) -> None:
     relations = batch.column("relations")
     out.ids += batch.column("id").to_pylist()
     out.relations += pc.sum(pc.list_value_length(relations)).as_py() or 0
+    out.text_keys += sha256_each(text)
     if text.null_count:
         out.clean = False
-        out.text_keys += [hashlib.sha256((t or "").encode("utf-8")).digest() for t in text.to_pylist()]
         return
-    offsets, data = _string_buffers(text)
-    view = memoryview(data)
-    bounds = offsets.tolist()
-    out.text_keys += [hashlib.sha256(view[a:b]).digest() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     if out.clean:
-        out.clean = _entities_ok(text, data, entities) and _relations_ok(entities, relations)
-
-
-def _string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets (from 0) and the UTF-8 bytes of a string array without nulls."""
-    raw = np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array) + 1, offset=array.offset * 4)
-    buffer = array.buffers()[2]
-    data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
-    return raw.astype(np.int64) - raw[0], data[raw[0]:raw[-1]]
+        out.clean = _entities_ok(text, string_buffers(text)[1], entities) and _relations_ok(entities, relations)
 
 
 def _fields(structs: pa.StructArray) -> dict[str, pa.Array]:
@@ -197,7 +184,7 @@ def _entities_ok(text: pa.Array, data: np.ndarray, entities: pa.ListArray) -> bo
     if total == 0:
         return True
     points = _code_points(data)
-    span_points = _code_points(_string_buffers(span_text)[1])
+    span_points = _code_points(string_buffers(span_text)[1])
     if points is None or span_points is None or len(points) != int(length.sum()):
         return False
     # code point j of the spans' texts is code point j - span_starts[k] of span k, at

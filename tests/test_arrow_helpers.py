@@ -54,3 +54,20 @@ def test_find_in_rows_is_the_last_equal_pair(items, queries):
     got = find_in_rows(rows, pa.array([i for _, i in items], pa.string()), query_rows,
                        pa.array([i for _, i in queries], pa.string()))
     assert got.tolist() == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(st.sampled_from(list("مصر😀 \r\na"))))), st.integers(0, 3))
+def test_sha256_each_hashes_each_strings_utf8(values, cut):
+    import hashlib
+
+    from corpus_tools._arrow import sha256_each, string_buffers
+
+    array = pa.array(values, pa.string())
+    array = array.slice(min(cut, len(array)))
+    expected = [hashlib.sha256((v or "").encode("utf-8")).digest() for v in array.to_pylist()]
+    assert sha256_each(array) == expected
+    if not array.null_count:
+        offsets, data = string_buffers(array)
+        assert [data[a:b].tobytes().decode("utf-8") for a, b in zip(offsets[:-1], offsets[1:], strict=True)] \
+            == array.to_pylist()

@@ -7,7 +7,8 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus_tools.release_scan import _entities_ok, _string_buffers
+from corpus_tools._arrow import string_buffers
+from corpus_tools.release_scan import _entities_ok
 
 ENTITY = pa.struct([("id", pa.string()), ("start", pa.int32()), ("end", pa.int32()), ("text", pa.string()),
                     ("label", pa.int64())])
@@ -19,7 +20,7 @@ def check(texts: list[str], entities: list[list[tuple[int, int, str]]]) -> bool:
     text = pa.array(texts, pa.string())
     rows = [[{"id": f"T{k}", "start": s, "end": e, "text": t, "label": 0} for k, (s, e, t) in enumerate(row)]
             for row in entities]
-    _, data = _string_buffers(text)
+    _, data = string_buffers(text)
     return _entities_ok(text, data, pa.array(rows, pa.list_(ENTITY)))
 
 
@@ -83,7 +84,7 @@ def test_offsets_beyond_the_text_are_refused() -> None:
 def test_invalid_utf8_is_not_clean() -> None:
     good = "مصر".encode()
     bad = pa.array([good[:-1] + b"\xff"], pa.binary()).view(pa.string())  # what a damaged file can hold
-    _, data = _string_buffers(bad)
+    _, data = string_buffers(bad)
     rows = pa.array([[{"id": "T0", "start": 0, "end": 1, "text": "م", "label": 0}]], pa.list_(ENTITY))
     assert not _entities_ok(bad, data, rows)
 
