@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from corpus_tools._arrow import find_in_rows, ints, parents, sha256_each
+from corpus_tools.errors import InputError, ReleaseError
 from corpus_tools.release import read_manifest
 
 Pair = tuple[int, int]
@@ -213,12 +215,27 @@ def load_documents(
     for split in loaded.splits:
         totals = loaded.split_counts.setdefault(split, {"documents": 0, "entities": 0, "relations": 0})
         for rel in files[split]:
-            pf = pq.ParquetFile(Path(directory) / rel)
-            entity_names, relation_names = _label_names(pf.schema_arrow)
-            names = (tuple(entity_names), tuple(relation_names))
-            for batch in pf.iter_batches(batch_size=2_000, columns=["id", "text", "entities", "relations"]):
-                _load_batch(batch, split, names, loaded, totals)
+            path = Path(directory) / rel
+            try:
+                pf = pq.ParquetFile(path)
+                entity_names, relation_names = _label_names(pf.schema_arrow)
+                names = (tuple(entity_names), tuple(relation_names))
+                for batch in pf.iter_batches(batch_size=2_000, columns=["id", "text", "entities", "relations"]):
+                    _load_batch(batch, split, names, loaded, totals)
+            except OSError as exc:  # pyarrow's I/O errors are OSErrors too
+                raise InputError(f"cannot read {path}: {exc}") from exc
+            except pa.ArrowException as exc:
+                raise ReleaseError(f"{path} is damaged: {exc}") from exc
+            except _Damaged as exc:
+                raise ReleaseError(f"{path} is damaged: {exc}; `corpus-tools check-release` locates the rows") from exc
+            except (KeyError, TypeError, ValueError, IndexError) as exc:  # other columns or features
+                raise ReleaseError(f"{path} is not a documents file of a release ({type(exc).__name__}: {exc})"
+                                   ) from exc
     return loaded
+
+
+class _Damaged(Exception):
+    """A documents file whose values a checked release never has."""
 
 
 def _load_batch(batch, split: str, names: tuple[tuple[str, ...], tuple[str, ...]], loaded: LoadedRelease,
@@ -254,6 +271,10 @@ def _load_batch(batch, split: str, names: tuple[tuple[str, ...], tuple[str, ...]
         loaded.docs[doc_id] = _Doc(split, digests[i], spans, rels, names)
     for counts, labels, label_names in ((loaded.entity_labels, e_rows[:, 2], names[0]),
                                         (loaded.relation_labels, r_rows[:, 4], names[1])):
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(label_names)):
+            bad = int(labels[(labels < 0) | (labels >= len(label_names))][0])
+            raise _Damaged(f"label id {'missing' if bad < 0 else bad} is not one of the {len(label_names)} names"
+                           f" {', '.join(label_names)}")
         for k, c in enumerate(np.bincount(labels, minlength=len(label_names)).tolist()):
             if c:
                 counts[label_names[k]] += c

@@ -21,7 +21,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,9 +31,8 @@ from corpus_tools.features_cache import release_features
 from corpus_tools.ontology import Ontology
 from corpus_tools.release_card import default_config_name, read_light_card
 from corpus_tools.report import Report, make_problem
-from corpus_tools.schemas import load_schema, validator_for
+from corpus_tools.schemas import validator_for
 from corpus_tools.splits import SPLIT_NAME, SplitPlan
-from corpus_tools.validate_schema import SchemaPass
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -51,12 +49,6 @@ class Reference:
     schema: pa.Schema  # with the b"huggingface" metadata
     classlabels: list[tuple[str, str | None, int]]
     features: Callable[[], Features]  # the datasets Features, only for a mismatch's comparison
-
-
-@cache
-def _manifest_pass() -> SchemaPass:
-    """The manifest schema, compiled (jsonschema itself is imported only for an invalid manifest's errors)."""
-    return SchemaPass(load_schema("manifest.schema.json"))
 
 
 def classlabel_columns(features: Features) -> list[tuple[str, str | None, int]]:
@@ -125,7 +117,7 @@ class ReleaseChecker:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             self.problem(R.MANIFEST_INVALID, f"manifest.json cannot be read: {exc}.", file=R.MANIFEST_NAME)
             return
-        errors = [] if _manifest_pass().is_valid(manifest) else list(
+        errors = [] if R.manifest_pass().is_valid(manifest) else list(
             validator_for("manifest.schema.json").iter_errors(manifest))
         for error in sorted(errors, key=lambda e: e.json_path):
             self.problem(R.MANIFEST_INVALID, f"{error.message} (at {error.json_path}).", file=R.MANIFEST_NAME,

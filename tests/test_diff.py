@@ -260,3 +260,32 @@ def test_column_wise_loading_gives_the_row_by_row_diff(tmp_path_factory, old, ne
     assert diff.relation_labels == expected["relation_labels"]
     assert got["splits"] == expected["splits"]
     assert not diff_loaded(_write(root, "1.0.1", old, schema, 2), _write(root, "1.0.2", old, schema, 3)).changed
+
+
+def test_a_damaged_or_unreadable_release_is_a_clear_error(pair, tmp_path):
+    """No traceback: a label id beyond the names, bytes that are not Parquet, a file that cannot be opened."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from corpus_tools.release import read_manifest
+
+    v1 = pair[0]
+    damaged = tmp_path / "damaged"
+    shutil.copytree(v1, damaged)
+    rel = read_manifest(damaged)["configs"]["documents"]["train"]["files"][0]
+    table = pq.read_table(damaged / rel)
+    rows = table.to_pylist()
+    rows[0]["entities"][0]["label"] = 99
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), damaged / rel)
+    result = run_cli("diff", str(v1), str(damaged))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{rel} is damaged: label id 99 is not one of the" in result.stderr
+    (damaged / rel).write_bytes(b"not parquet")
+    result = run_cli("diff", str(v1), str(damaged))
+    assert result.returncode == 1 and "Traceback" not in result.stderr and f"{rel} is damaged" in result.stderr
+    (damaged / rel).unlink()
+    (damaged / rel).mkdir()  # a path that cannot be read as a file
+    result = run_cli("diff", str(v1), str(damaged))
+    assert result.returncode == 3 and "Traceback" not in result.stderr and "cannot read" in result.stderr

@@ -178,7 +178,8 @@ def diff_command(
     Documents added, removed, with changed text or changed annotations, moved between splits; entity
     spans and relations added, removed and relabelled (matched by offsets); per-label and per-split
     counts. A table on stdout, or JSON with --json. Exit 0 whenever it ran, whether or not the
-    releases differ; 1 when a folder is not a release; 3 when a release cannot be read.
+    releases differ; 1 when a folder is not a release or one of its files is damaged; 3 when a
+    release cannot be read.
     """
     from rich.console import Console
     from rich.table import Table
