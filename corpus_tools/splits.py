@@ -68,8 +68,10 @@ def parse_ratios(spec: str) -> tuple[tuple[str, float], ...]:
         except ValueError as exc:
             raise ValueError(f"ratio of {name.strip()!r} is not a number: {value!r}") from exc
     total = sum(r for _, r in pairs)
-    if total > 1 + 1e-9:  # percentages
-        pairs = [(n, r / total) for n, r in pairs]
+    if total > 1 + 1e-9:  # percentages: they must make 100 (a forgotten split is not spread over the others)
+        if abs(total - 100) > 1e-6:
+            raise ValueError(f"split percentages must sum to 100, got {total:g}")
+        pairs = [(n, r / 100) for n, r in pairs]
     ratios = tuple(pairs)
     check_ratios(ratios)
     return ratios

@@ -108,7 +108,12 @@ def test_bad_splits_file(tmp_path, content, fragment):
 def test_parse_ratios():
     assert parse_ratios("train=80,validation=10,test=10") == (("train", 0.8), ("validation", 0.1), ("test", 0.1))
     assert parse_ratios("train=0.9,test=0.1") == (("train", 0.9), ("test", 0.1))
-    for bad in ("train", "train=x", "val-2024=1", "a=0.5,b=0.2"):
+    assert parse_ratios("train=100") == (("train", 1.0),)
+    assert parse_ratios("train=85,validation=7.5,test=7.5") == (("train", 0.85), ("validation", 0.075),
+                                                                ("test", 0.075))
+    with pytest.raises(ValueError, match="percentages must sum to 100, got 90"):
+        parse_ratios("train=80,validation=10")  # a forgotten test split is not spread over the others
+    for bad in ("train", "train=x", "val-2024=1", "a=0.5,b=0.2", "train=50"):
         with pytest.raises(ValueError):
             parse_ratios(bad)
 

@@ -68,7 +68,8 @@ def build_command(
         "--previous", help="The previous release folder: the card's changelog is the diff against it.",
         file_okay=False)] = None,
     ratios: Annotated[str | None, typer.Option(
-        "--ratios", help="Split ratios for a first release, e.g. train=80,validation=10,test=10 (the default)."
+        "--ratios", help="Split ratios for a first release, e.g. train=80,validation=10,test=10 (the default):"
+                         " percentages that sum to 100, or fractions that sum to 1."
     )] = None,
     span_mode: Annotated[str, typer.Option(
         "--span-mode", help="exact (spans as annotated) or whole-token (tokens config widens spans to whole"
