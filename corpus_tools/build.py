@@ -120,7 +120,8 @@ def default_name(out: Path) -> str:
 
 
 def input_format(path: Path) -> str:
-    """``labelstudio`` (a JSON array of tasks) or ``documents`` (canonical document JSONL)."""
+    """``labelstudio`` (a JSON array of tasks), ``documents`` (canonical document JSONL) or ``other`` (which
+    validation reports, located)."""
     try:
         with open(path, "rb") as f:
             head = f.read(4096)
@@ -131,7 +132,7 @@ def input_format(path: Path) -> str:
         return "labelstudio"
     if stripped.startswith(b"{"):
         return "documents"
-    raise InputError(f"{path} is neither a Label Studio JSON export (an array) nor document JSONL")
+    return "other"
 
 
 def _validate(path: Path, ontology: Ontology, progress: Progress | None) -> Report:
@@ -340,6 +341,11 @@ def build_release(
         raise OutputError(f"{out} already exists; a release folder is never overwritten (choose another --out)")
     ontology = ontology or load_ontology()
     kind = input_format(export)
+    if kind == "other":  # not JSON, a BOM, a top-level scalar...: validation says what and where
+        report = _validate(export, ontology, None)
+        if not report.valid:
+            raise _refusal(export, report)
+        raise InputError(f"{export} is neither a Label Studio JSON export (an array) nor document JSONL")
     name = name or default_name(out)
 
     previous_manifest = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -31,6 +32,10 @@ class Sniffed:
     kind: InputKind
     offset: int = 0  # byte offset of the first significant byte
     what: str = ""  # for not-array: what the top-level value is
+
+
+# a top-level literal or number, then whitespace or the end (``not json`` starts with n, but is no null)
+_SCALAR = re.compile(rb"(true|false|null|-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?)([ \t\r\n]|\Z)")
 
 
 def _value_kind(first: bytes) -> str:
@@ -72,7 +77,7 @@ def sniff(path: Path) -> Sniffed:
             if path.suffix.lower() in (".jsonl", ".ndjson"):
                 return Sniffed("documents", offset)
             return Sniffed("not-array", offset, "an object")
-        if first in b'"tfn-0123456789':
+        if first == b'"' or _SCALAR.match(stripped):  # a whole literal or number, not just its first letter
             return Sniffed("not-array", offset, _value_kind(first))
         return Sniffed("invalid", offset)
 

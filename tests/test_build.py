@@ -357,6 +357,23 @@ def test_invalid_export_is_refused_and_leaves_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json"]
 
 
+@pytest.mark.parametrize(("content", "code"), [(b"not json\n", "export-invalid-json"), (b"", "export-empty"),
+                                             (b" true", "export-not-array")])
+def test_input_that_is_neither_export_nor_jsonl_is_refused_located(tmp_path, content, code):
+    """Exit 1 with validation's located problem (not a failure to run), and nothing written."""
+    from corpus_tools.errors import InvalidDataError
+
+    export = tmp_path / "in.json"
+    export.write_bytes(content)
+    with pytest.raises(InvalidDataError) as info:
+        build_release(export, version="1.0.0", out=tmp_path / "rel")
+    [problem] = info.value.report.errors
+    assert (problem.code, problem.byte_offset) == (code, len(content) - len(content.lstrip()))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json"]
+    result = run_cli("build", str(export), "--version", "1.0.0", "--out", str(tmp_path / "rel"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr and f"[{code}]" in result.stderr
+
+
 def test_duplicate_text_across_splits_is_an_error_naming_both(tmp_path):
     from corpus_tools.errors import InvalidDataError
     from corpus_tools.splits import SplitPlan

@@ -214,6 +214,13 @@ def test_bom_and_not_json_are_located(tmp_path, ontology):
     assert [p.code for p in problems] == ["task-not-object", "export-invalid-json"]
     path.write_bytes(b"\n 42")
     assert [(p.code, p.byte_offset) for p in validate_export(path, ontology=ontology)] == [("export-not-array", 2)]
+    for text, kind in ((b"null\n", "null"), (b" true", "a boolean"), (b"-1.5e3 ", "a number")):
+        path.write_bytes(text)
+        [problem] = validate_export(path, ontology=ontology).problems
+        assert (problem.code, kind in problem.message) == ("export-not-array", True)
+    for text in (b"not json\n", b"nullx", b"truth", b"-", b"12abc", b"01"):  # not a JSON value, whatever it starts with
+        path.write_bytes(text)
+        assert [p.code for p in validate_export(path, ontology=ontology)] == ["export-invalid-json"], text
     path.write_bytes(b"[]")
     assert validate_export(path, ontology=ontology).valid
 
