@@ -9,19 +9,14 @@ configuration from an :class:`Ontology`.  :func:`check_ontology` returns a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 
 from corpus_tools._text import sha256_bytes
 from corpus_tools.errors import OntologyError
 from corpus_tools.report import Report, define_code, make_problem
-from corpus_tools.schemas import data_path, load_schema, validator_for
-
-if TYPE_CHECKING:
-    from corpus_tools.validate_schema import SchemaPass
+from corpus_tools.schemas import data_path, validator_for
 
 STAGE = "ontology"
 ONTOLOGY_UNREADABLE = define_code(
@@ -136,14 +131,6 @@ def _json_path(path: list[object]) -> str:
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-@cache
-def _ontology_schema() -> SchemaPass:
-    """The ontology schema compiled once (jsonschema-rs says valid or not; jsonschema locates errors)."""
-    from corpus_tools.validate_schema import SchemaPass
-
-    return SchemaPass(load_schema("ontology.schema.json"))
-
-
 def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | None]:
     """Validate an ontology file; return the report and, when valid, the loaded ontology."""
     path = Path(path) if path is not None else default_ontology_path()
@@ -174,7 +161,9 @@ def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | N
     def line(where: list[object]) -> int | None:  # the YAML node tree is composed only to locate a problem
         return _line_of(yaml.compose(text), where)
 
-    if not _ontology_schema().is_valid(data):
+    from corpus_tools.validate_schema import bundled_pass
+
+    if not bundled_pass("ontology.schema.json").is_valid(data):  # jsonschema-rs; jsonschema locates errors
         from jsonschema.exceptions import relevance
 
         for error in sorted(validator_for("ontology.schema.json").iter_errors(data), key=relevance):

@@ -21,17 +21,17 @@ import json
 import os
 import tempfile
 from concurrent.futures import Executor
-from functools import cache
 from pathlib import Path
 
 from corpus_tools._text import sha256_file
 from corpus_tools.errors import ReleaseError
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report, define_code
-from corpus_tools.schemas import load_schema, validator_for
-from corpus_tools.validate_schema import SchemaPass
+from corpus_tools.schemas import validator_for
+from corpus_tools.validate_schema import bundled_pass
 
 MANIFEST_NAME = "manifest.json"
+MANIFEST_SCHEMA = "manifest.schema.json"
 SPLITS_NAME = "splits.json"
 CARD_NAME = "README.md"
 REQUIRED_FILES = (CARD_NAME, MANIFEST_NAME, SPLITS_NAME)
@@ -174,12 +174,6 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-@cache
-def manifest_pass() -> SchemaPass:
-    """The manifest schema, compiled (jsonschema itself is imported only for an invalid manifest's errors)."""
-    return SchemaPass(load_schema("manifest.schema.json"))
-
-
 def read_manifest(directory: str | Path) -> dict:
     """The manifest of a release folder; :class:`ReleaseError` when it is missing or invalid."""
     path = Path(directory) / MANIFEST_NAME
@@ -189,9 +183,9 @@ def read_manifest(directory: str | Path) -> dict:
         raise ReleaseError(f"{directory} is not a release folder: {MANIFEST_NAME} is missing") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ReleaseError(f"cannot read {path}: {exc}") from exc
-    if manifest_pass().is_valid(data):
+    if bundled_pass(MANIFEST_SCHEMA).is_valid(data):  # jsonschema is imported only to locate errors
         return data
-    errors = sorted(validator_for("manifest.schema.json").iter_errors(data), key=lambda e: e.json_path)
+    errors = sorted(validator_for(MANIFEST_SCHEMA).iter_errors(data), key=lambda e: e.json_path)
     if errors:
         raise ReleaseError(f"invalid {path}: {errors[0].message} at {errors[0].json_path}")
     return data

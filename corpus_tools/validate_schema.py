@@ -69,6 +69,12 @@ class SchemaPass:
             yield error
 
 
+@cache
+def bundled_pass(name: str) -> SchemaPass:
+    """A bundled schema (by file name, such as ``manifest.schema.json``) compiled once per process."""
+    return SchemaPass(load_schema(name))
+
+
 def describe(error: ValidationError) -> str:
     """A one-line message for a schema error (long instances shortened)."""
     message = error.message

@@ -28,7 +28,6 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from corpus_tools.errors import InputError, InvalidDataError
@@ -45,9 +44,10 @@ from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY, article_to_task, document_to_result
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report, make_problem
-from corpus_tools.schemas import SCHEMA_BASE, load_schema, schemas_dir, validator_for
+from corpus_tools.schemas import validator_for
 from corpus_tools.spans import Document
 from corpus_tools.validate_codes import DOCUMENT_DUPLICATE_ID
+from corpus_tools.validate_schema import bundled_pass
 
 DEFAULT_BATCH_SIZE = 500
 MAX_RANGES_PER_QUERY = 40
@@ -59,18 +59,10 @@ BatchCallback = Callable[[int, int], None]
 # ---------------------------------------------------------------------------- reading
 
 
-@cache
-def _fast_validator(name: str):
-    """A jsonschema-rs validator (100x faster) used to find the invalid records; messages come from jsonschema."""
-    import jsonschema_rs
-
-    resources = [(SCHEMA_BASE + p.name, load_schema(p.name)) for p in sorted(schemas_dir().glob("*.schema.json"))]
-    return jsonschema_rs.validator_for(load_schema(name), registry=jsonschema_rs.Registry(resources))
-
 
 def iter_jsonl(path: Path, schema: str, code: str, report: Report) -> Iterator[tuple[int, int, int, dict]]:
     """``(line number, byte offset, byte length, record)`` of each valid line; invalid lines become problems."""
-    fast = _fast_validator(schema)
+    fast = bundled_pass(schema)
     try:
         fh = open(path, "rb")
     except OSError as exc:
