@@ -17,6 +17,7 @@ lost that the release keeps (relations, nested spans, offsets, the other annotat
     .venv/bin/python bench/build.py --large         # 10k and 100k tasks
     .venv/bin/python bench/build.py --row-groups    # also: row-group size vs file size, RSS, first row
     .venv/bin/python bench/build.py --repeat 3      # each kind 3 times, interleaved: medians, ratio per round
+    .venv/bin/python bench/build.py --floor         # also the library floor against the CPU budget of 10x
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -134,9 +136,93 @@ def worker(kind: str, export: str, out: str, row_group_rows: int) -> dict:
         ds = load_dataset(out, "documents", split="train", streaming=True)
         next(iter(ds))
         extra = {}
+    elif kind == "floor":
+        extra = {"floor_us": library_floor(Path(export), Path(out))}
     else:
         raise SystemExit(f"unknown worker {kind}")
-    return {"seconds": time.perf_counter() - start, **extra}
+    seconds = time.perf_counter() - start
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime  # the build's workers are reaped
+    return {"seconds": seconds, "cpu_seconds": cpu, **extra}
+
+
+def library_floor(export: Path, release: Path) -> dict[str, float]:
+    """CPU microseconds per task of the compiled-library work any build of ``export`` into ``release`` (built
+    from it) has to do, measured one stage at a time in this process: hash the input (the manifest records
+    it), parse it (msgspec, as the build's workers), validate every task against the export schema
+    (jsonschema-rs), encode the release's rows as Parquet with the build's writer options (1,000 rows at a
+    time, as segments arrive), hash the files, and decode the columns check-release must read (the texts,
+    entities and relations of documents, every ClassLabel column).  Python code of our own is not in it:
+    the rest of a build's CPU is the per-task and per-span work (semantic checks, gold selection, the rows
+    of four configs, tokenization, the checks' comparisons) and the fixed cost of imports and closing."""
+    import gc
+    import hashlib
+
+    import msgspec
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from corpus_tools.build_rows import PARQUET_ENCODINGS
+    from corpus_tools.export_segments import iter_segments
+    from corpus_tools.features_cache import release_features
+    from corpus_tools.ontology import load_ontology
+    from corpus_tools.release_scan import DOCUMENT_COLUMNS
+    from corpus_tools.shards import ShardWriter
+    from corpus_tools.validate import _compiled
+
+    gc.disable()  # as in the build's workers (parsing makes many containers and no cycles)
+    clock = time.process_time
+    stages: dict[str, float] = {}
+
+    def timed(name: str, work: object) -> object:
+        started = clock()
+        value = work()  # type: ignore[operator]
+        stages[name] = clock() - started
+        return value
+
+    timed("input sha256", lambda: hashlib.file_digest(open(export, "rb"), "sha256"))  # noqa: SIM115
+    decode = msgspec.json.Decoder().decode
+    schema, _ = _compiled(load_ontology())
+    parse = check = 0.0
+    count = 0
+    with open(export, "rb") as f:  # segment by segment, as the workers do (all tasks at once would swap)
+        for segment in iter_segments(export, check_utf8=False):
+            raw = segment.read(f)
+            started = clock()
+            tasks = decode(b"[" + raw + b"]")
+            parsed = clock()
+            for task in tasks:
+                schema.is_valid(task)
+            parse, check = parse + parsed - started, check + clock() - parsed
+            count += len(tasks)
+    stages["parse (msgspec)"], stages["schema (jsonschema-rs)"] = parse, check
+    count = max(1, count)
+    tables: dict[tuple[str, str], list[pa.Table]] = {}
+    for path in sorted(release.glob("data/*/*.parquet")):
+        tables.setdefault((path.parent.name, path.name.split("-")[0]), []).append(pq.read_table(path))
+    target = Path(tempfile.mkdtemp(prefix="floor-", dir=release.parent))
+
+    def encode() -> None:
+        for (config, split), parts in tables.items():
+            table = pa.concat_tables(parts)
+            writer = ShardWriter(target / config, split, table.schema,
+                                 **PARQUET_ENCODINGS.get(config, {"dictionary": False}))
+            for first in range(0, table.num_rows, 1000):
+                writer.write_table(table.slice(first, 1000))
+            writer.close()
+
+    timed("Parquet encode", encode)
+    tables.clear()
+    files = sorted(target.rglob("*.parquet"))
+    timed("output sha256", lambda: [hashlib.sha256(p.read_bytes()).digest() for p in files])
+    classlabels = release_features(load_ontology()).classlabels
+    needed = {config: sorted({column for column, *_ in columns} | set(DOCUMENT_COLUMNS if config == "documents"
+                                                                      else ()))
+              for config, columns in classlabels.items()}
+    timed("Parquet decode", lambda: [pq.read_table(p, columns=needed[p.parent.name], use_threads=False)
+                                     for p in files])
+    shutil.rmtree(target)
+    return {name: seconds / count * 1e6 for name, seconds in stages.items()}
 
 
 class TreeMemory:
@@ -247,7 +333,8 @@ def converter_losses(export: Path, conll_dir: Path, release: Path) -> dict:
     }
 
 
-def run_size(n: int, tmp: Path, kinds: tuple[str, ...] = ("converter", "validate", "build"), repeat: int = 1) -> dict:
+def run_size(n: int, tmp: Path, kinds: tuple[str, ...] = ("converter", "validate", "build"), repeat: int = 1,
+             floor: bool = False) -> dict:
     export = tmp / f"export-{n}.json"
     t = time.perf_counter()
     if not export.exists():  # the generator is deterministic: a kept export is reused
@@ -287,7 +374,25 @@ def run_size(n: int, tmp: Path, kinds: tuple[str, ...] = ("converter", "validate
     print("per label (gold, converter B- tags): " + ", ".join(f"{k} {g}/{c}" for k, (g, c) in
                                                                losses["per_label"].items()))
     out["losses"] = losses
+    if floor:
+        print_floor(n, out, measure("floor", export, tmp / f"build-{n}"))
     return out
+
+
+def print_floor(n: int, out: dict, floor: dict) -> None:
+    """The library floor beside the CPU a 10x build may use on this machine's cores."""
+    stages = floor["floor_us"]
+    total = sum(stages.values())
+    cores = os.cpu_count() or 1
+    budget = out["converter"]["seconds"] / 10 * cores / n * 1e6
+    used = out["build"]["cpu_seconds"] / n * 1e6
+    print("library floor (CPU us/task, one stage at a time): " + ", ".join(f"{k} {v:.0f}" for k, v in stages.items())
+          + f"; total {total:.0f}")
+    print(f"10x the converter on {cores} cores leaves at most {budget:.0f} us of CPU per task (converter time / 10 x"
+          f" {cores} cores, all busy); the build used {used:.0f} (its CPU, workers included): the floor is "
+          f"{total / budget:.0%} of that budget, our own code's {used - total:.0f} us/task would have to fit in "
+          f"{max(0.0, budget - total):.0f}; the converter used {out['converter']['cpu_seconds'] / n * 1e6:.0f} us of"
+          f" CPU per task, on one core")
 
 
 def _print_run(kind: str, n: int, result: dict, note: str) -> None:
@@ -300,7 +405,10 @@ def _median_run(results: list[dict]) -> dict:
     seconds = sorted(r["seconds"] for r in results)
     middle = len(seconds) // 2
     median = seconds[middle] if len(seconds) % 2 else (seconds[middle - 1] + seconds[middle]) / 2
-    return {**results[-1], "seconds": median, "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+    cpu = sorted(r["cpu_seconds"] for r in results)
+    middle_cpu = cpu[middle] if len(cpu) % 2 else (cpu[middle - 1] + cpu[middle]) / 2
+    return {**results[-1], "seconds": median, "cpu_seconds": middle_cpu,
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
             "peak_pss_mb": max(r["peak_pss_mb"] for r in results)}
 
 
@@ -328,6 +436,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="measure each kind N times, interleaved (converter, validate, build, converter, ...);"
                              " report medians and the ratio of each round")
+    parser.add_argument("--floor", action="store_true",
+                        help="also measure the library floor: the CPU per task of the compiled-library work any build"
+                             " must do (parse, schema, Parquet encode and decode, hashes) against a 10x budget")
     parser.add_argument("--only", help="comma-separated subset of converter,validate,build (no ratio then)")
     parser.add_argument("--worker", nargs=4, metavar=("KIND", "EXPORT", "OUT", "ROWS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -348,7 +459,8 @@ def main() -> None:
         kinds = tuple(args.only.split(",")) if args.only else ("converter", "validate", "build")
         if args.repeat < 1:
             parser.error("--repeat must be at least 1")
-        results = {n: run_size(n, tmp, kinds, args.repeat) for n in ([10_000, 100_000] if args.large else [10_000])}
+        sizes = [10_000, 100_000] if args.large else [10_000]
+        results = {n: run_size(n, tmp, kinds, args.repeat, args.floor) for n in sizes}
         if len(results) == 2 and len(kinds) == 3:
             small, large = results[10_000]["build"], results[100_000]["build"]
             print(f"\npeak RSS 100k / 10k: build {large['peak_rss_mb'] / small['peak_rss_mb']:.2f}x"
