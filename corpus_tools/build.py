@@ -25,11 +25,13 @@ Left-out tasks still contribute their annotations to the ``annotations`` config.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
 import pickle
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -40,6 +42,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
+
+from filelock import FileLock, Timeout
 
 from corpus_tools import __version__
 from corpus_tools.build_parallel import ParallelOutcome, WorkerPool, pool_size, run_parallel
@@ -79,9 +83,11 @@ class BuildResult:
     manifest: dict
     report: Report
     stats: ReleaseStats = field(default_factory=ReleaseStats)
+    removed: list[Path] = field(default_factory=list)  # folders of killed builds of ``out`` removed first
 
     def to_dict(self) -> dict[str, object]:
-        return {"out": str(self.out), "version": self.version, "report": self.report.to_dict()}
+        return {"out": str(self.out), "version": self.version, "report": self.report.to_dict(),
+                "removed": [str(path) for path in self.removed]}
 
 
 def parse_version(version: str) -> tuple[int, int, int]:
@@ -297,6 +303,66 @@ def _build_parallel(export: Path, ontology: Ontology, builder: Builder, span_mod
         shutil.rmtree(spool, ignore_errors=True)
 
 
+BUILDING_SUFFIX = ".building"
+
+
+def _lock_of(folder: Path) -> FileLock:
+    """The lock a build holds on its folder from before the folder exists until after it is renamed or removed."""
+    return FileLock(str(folder) + ".lock", timeout=0)
+
+
+def _unlock(lock: FileLock) -> None:
+    lock.release()
+    Path(lock.lock_file).unlink(missing_ok=True)
+
+
+def _building_folder(out: Path) -> tuple[Path, FileLock]:
+    """A new hidden folder ``.NAME.XXXXXXXX.building`` beside ``out`` and the held lock that marks it alive."""
+    for _ in range(100):
+        folder = out.parent / f".{out.name}.{secrets.token_hex(4)}{BUILDING_SUFFIX}"
+        lock = _lock_of(folder)
+        try:
+            lock.acquire()
+        except Timeout:
+            if Path(lock.lock_file).exists():  # that name is another build's
+                continue
+            raise OutputError(f"cannot create files in {out.parent} (is it writable?)") from None
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            lock.release()
+            continue
+        except BaseException:
+            _unlock(lock)
+            raise
+        return folder, lock
+    raise OutputError(f"cannot create a build folder beside {out}")
+
+
+def remove_killed_builds(out: Path) -> list[Path]:
+    """Remove what builds of ``out`` that were killed left beside it (a running build holds its folder's lock,
+    so its folder stays).  Returns the folders removed."""
+    removed = []
+    if not out.parent.is_dir():
+        return removed
+    for folder in sorted(out.parent.glob(f".{glob.escape(out.name)}.*{BUILDING_SUFFIX}")):
+        lock = _lock_of(folder)
+        try:
+            lock.acquire()
+        except Timeout:  # a build in progress
+            continue
+        try:
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder)
+                removed.append(folder)
+        except OSError as exc:
+            reason = exc.strerror or exc
+            raise OutputError(f"cannot remove {folder}, left by a build that was killed: {reason}") from exc
+        finally:
+            _unlock(lock)
+    return removed
+
+
 def build_release(
     export: Path,
     *,
@@ -375,8 +441,14 @@ def build_release(
             )
         gold_docs = _read_gold(gold)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".building", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        removed = remove_killed_builds(out)
+        tmp, lock = _building_folder(out)
+    except OSError as exc:  # the parent is a file, a read-only file system...
+        file = next((p for p in (out.parent, *out.parent.parents) if p.exists() and not p.is_dir()), None)
+        reason = f"{file} is a file, not a folder" if file is not None else exc.strerror or exc
+        raise OutputError(f"cannot create the release folder {out}: {reason}") from exc
 
     def make_builder() -> Builder:
         return Builder(
@@ -490,9 +562,12 @@ def build_release(
         builder.abort()
         stack.close()
         shutil.rmtree(tmp, ignore_errors=True)
+        _unlock(lock)
         raise
+    _unlock(lock)
     stack.close()
-    return BuildResult(out=out, version=version, manifest=manifest, report=report, stats=stats)
+    return BuildResult(out=out, version=version, manifest=manifest, report=report, stats=stats, removed=removed)
 
 
-__all__ = ["BuildResult", "annotator_name", "build_release", "select_gold", "parse_version", "MANIFEST_NAME"]
+__all__ = ["BuildResult", "annotator_name", "build_release", "remove_killed_builds", "select_gold", "parse_version",
+           "MANIFEST_NAME"]

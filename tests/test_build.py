@@ -434,6 +434,59 @@ def test_killed_build_leaves_nothing_at_out(tmp_path):
     while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    left = [p for p in tmp_path.iterdir() if p.name.endswith(".building")]
+    assert len(left) == 1 and any(left[0].rglob("*.tmp"))  # what a killed process cannot clean up itself
+    # the next build of the same --out removes it (its lock died with the killed process)
+    again = build_release(export, version="1.0.0", out=out)
+    assert again.removed == left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "rel"]  # no folder, no lock file left
+    assert check_release(out).valid
+
+
+def test_a_running_builds_folder_and_other_names_are_kept(tmp_path):
+    from filelock import FileLock
+
+    export = B.write_export(tmp_path / "a.json", B.simple_export(6))
+    running = tmp_path / ".rel.0000abcd.building"  # as a build in progress holds it
+    running.mkdir()
+    (running / "README.md").write_text("partial", encoding="utf-8")
+    other = tmp_path / ".release.1111abcd.building"  # a killed build of another --out
+    other.mkdir()
+    killed = tmp_path / ".rel.2222abcd.building"  # a killed build of this --out: no lock held
+    (killed / "data").mkdir(parents=True)
+    lock = FileLock(str(running) + ".lock", timeout=0)
+    lock.acquire()
+    try:
+        result = build_release(export, version="1.0.0", out=tmp_path / "rel")
+    finally:
+        lock.release()
+    assert result.removed == [killed]
+    assert running.is_dir() and (running / "README.md").read_text(encoding="utf-8") == "partial"
+    assert other.is_dir() and not killed.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["a.json", "rel", running.name, running.name + ".lock", other.name])
+
+
+def test_an_out_that_cannot_be_created_is_a_clear_error(tmp_path):
+    export = B.write_export(tmp_path / "a.json", B.simple_export(3))
+    (tmp_path / "file").write_text("not a folder", encoding="utf-8")
+    result = run_cli("build", str(export), "--version", "1.0.0", "--out", str(tmp_path / "file" / "sub" / "rel"))
+    assert result.returncode == 3 and "Traceback" not in result.stderr
+    said = " ".join(result.stderr.split())
+    out = tmp_path / "file" / "sub" / "rel"
+    assert f"cannot create the release folder {out}: {tmp_path / 'file'} is a file" in said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "file"]
+
+
+def test_build_cli_says_what_it_removed(tmp_path):
+    export = B.write_export(tmp_path / "a.json", B.simple_export(6))
+    killed = tmp_path / ".rel.3333abcd.building"
+    killed.mkdir()
+    result = run_cli("build", str(export), "--version", "1.0.0", "--out", str(tmp_path / "rel"))
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stderr.split())  # rich wraps long lines
+    assert f"Removed {killed}, left by a build of {tmp_path / 'rel'} that was killed." in said
+    assert not killed.exists()
 
 
 def _children(pid: int) -> list[int]:

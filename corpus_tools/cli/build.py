@@ -94,7 +94,8 @@ def build_command(
     task (ground truth, else the only non-cancelled annotation, else --gold), assigns documents to
     splits that never change across releases, writes data/<config>/<split>-NNNNN-of-NNNNN.parquet for
     the documents, tokens, relations and annotations configs, the card and manifest.json, and runs
-    check-release. Everything is written to a temporary folder renamed to --out at the end.
+    check-release. Everything is written to a temporary folder renamed to --out at the end; the
+    folders that killed builds of the same --out left beside it are removed first.
 
     Exit 0 when built, 1 when the input is invalid or the release fails its checks, 3 when it could
     not run (missing file, --out exists).
@@ -138,6 +139,8 @@ def build_command(
             info(f"Error: {exc}")
             raise typer.Exit(EXIT_INVALID) from exc
     render_report(result.report, as_json=as_json, quiet=quiet, title="Build problems")
+    for folder in result.removed:
+        info(f"Removed {folder}, left by a build of {result.out} that was killed.", quiet=quiet)
     stats = result.stats
     counts = ", ".join(f"{s}: {c.documents}" for s, c in stats.splits.items() if c.documents)
     info(f"Built {result.out} (v{result.version}): {stats.documents} documents ({counts}).", quiet=quiet)

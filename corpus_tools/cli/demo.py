@@ -29,6 +29,7 @@ PROJECT = "Arabic news sample"
 NAME = "arabic-news-sample"
 DATASET_NAME = f"corpus-tools/{NAME}"
 CONFIGS = ("documents", "tokens", "relations", "annotations")
+DEMO_MARK = ".corpus-tools-demo"  # in every folder the demo makes: a later run removes only folders with it
 
 
 class DemoFailed(CorpusToolsError):
@@ -64,6 +65,27 @@ def _remove_tree(path: Path) -> None:
                 target.chmod(target.stat().st_mode | stat.S_IWUSR | stat.S_IRUSR | stat.S_IXUSR)
     path.chmod(path.stat().st_mode | stat.S_IWUSR | stat.S_IXUSR)
     shutil.rmtree(path)
+
+
+def _previous_run(path: Path, option: str) -> Path | None:
+    """``path`` when it is a folder an earlier demo run made (and may be removed), None when it does not exist;
+    anything else there is refused: the demo removes only what it made."""
+    if not path.exists() and not path.is_symlink():
+        return None
+    if path.is_symlink() or not path.is_dir() or not (path / DEMO_MARK).is_file():
+        raise DemoFailed(f"{path} exists and was not made by the demo (it has no {DEMO_MARK} file); the demo removes"
+                         f" only the folders it made: choose another {option} or remove {path} yourself")
+    return path
+
+
+def _make_folder(path: Path) -> None:
+    """Create a demo folder with the mark that lets the next demo run remove it."""
+    try:
+        path.mkdir(parents=True)
+        (path / DEMO_MARK).write_text("Made by `corpus-tools demo`, which removes this folder when it runs again.\n",
+                                      encoding="utf-8")
+    except OSError as exc:
+        raise DemoFailed(f"cannot create {path}: {exc.strerror or exc}") from exc
 
 
 def _change_one_annotation(documents: Path, out: Path) -> dict[str, str]:
@@ -124,13 +146,15 @@ def demo(workdir: Path, releases: Path, port: int, keep: bool) -> None:
         raise DemoFailed(f"the sample corpus is missing: {sample}")
     target = releases / NAME
     ls_dir = workdir / "labelstudio"
-    if srv.read_pid_file(ls_dir):
+    previous = [_previous_run(workdir, "--workdir"), _previous_run(target, "--releases")]
+    if previous[0] is not None and srv.read_pid_file(ls_dir):
         srv.stop_server(ls_dir)
-    for old in (workdir, target):
-        if old.exists():
+    for old in previous:
+        if old is not None:
             err_console.print(f"Removing the previous demo run's {old}", highlight=False)
             _remove_tree(old)
-    workdir.mkdir(parents=True)
+    _make_folder(workdir)
+    _make_folder(target)
     _step(1, f"virtualenv ready: {sys.prefix}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABEL_STUDIO_")}
     creds = ["--credentials", str(ls_dir / srv.CREDENTIALS_FILE)]
@@ -213,6 +237,8 @@ def register(app: typer.Typer) -> None:
         applies the sample annotations through the API, exports, validates, builds and publishes
         v1.0.0 to the local release folder, loads every config with datasets, changes one
         annotation, builds and publishes v1.1.0 with the same splits, prints the diff, and stops
-        the server (unless --keep). The previous demo run's folders are removed first.
+        the server (unless --keep). The previous demo run's folders are removed first: only folders
+        the demo made (they hold a .corpus-tools-demo file); anything else at --workdir or
+        --releases/arabic-news-sample is refused (exit 3) and left as it is.
         """
         demo(workdir, releases, port, keep)
