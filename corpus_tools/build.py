@@ -46,6 +46,7 @@ from typing import BinaryIO
 from filelock import FileLock, Timeout
 
 from corpus_tools import __version__
+from corpus_tools._fs import rename_no_replace
 from corpus_tools.build_parallel import ParallelOutcome, WorkerPool, pool_size, run_parallel
 from corpus_tools.build_rows import NO_DOCUMENTS, Builder, annotator_name, select_gold
 from corpus_tools.build_segment import SegmentBuilder
@@ -339,6 +340,18 @@ def _building_folder(out: Path) -> tuple[Path, FileLock]:
     raise OutputError(f"cannot create a build folder beside {out}")
 
 
+def _rename_into_place(folder: Path, out: Path) -> None:
+    """The built folder becomes ``out`` in one rename, unless something appeared at ``out`` meanwhile (another
+    build of it, a folder made by hand): a release folder is never overwritten, even an empty one."""
+    try:
+        rename_no_replace(folder, out)
+    except FileExistsError:
+        raise OutputError(f"{out} appeared while the release was being built; it is left as it is (build again with"
+                          " another --out)") from None
+    except OSError as exc:
+        raise OutputError(f"cannot rename the built release to {out}: {exc.strerror or exc}") from exc
+
+
 def remove_killed_builds(out: Path) -> list[Path]:
     """Remove what builds of ``out`` that were killed left beside it (a running build holds its folder's lock,
     so its folder stays).  Returns the folders removed."""
@@ -555,7 +568,7 @@ def build_release(
                 f"the built release failed {checks.error_count} pre-publish checks; nothing was written to {out}",
                 report,
             )
-        os.rename(tmp, out)
+        _rename_into_place(tmp, out)
     except BaseException:
         if validation is not None:
             validation.cancel()

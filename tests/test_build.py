@@ -443,6 +443,31 @@ def test_killed_build_leaves_nothing_at_out(tmp_path):
     assert check_release(out).valid
 
 
+@pytest.mark.parametrize("appears", ["folder", "empty folder", "file"])
+def test_an_out_that_appears_during_the_build_is_not_overwritten(tmp_path, appears):
+    from corpus_tools.errors import OutputError
+
+    export = B.write_export(tmp_path / "a.json", B.simple_export(6))
+    out = tmp_path / "rel"
+
+    def meanwhile(stage, done, total):  # another build, or a person, makes --out while this one checks
+        if stage == "check" and not out.exists():
+            if appears == "file":
+                out.write_text("theirs", encoding="utf-8")
+            else:
+                out.mkdir()
+                if appears == "folder":
+                    (out / "README.md").write_text("theirs", encoding="utf-8")
+
+    with pytest.raises(OutputError, match="appeared while the release was being built"):
+        build_release(export, version="1.0.0", out=out, progress=meanwhile)
+    if appears == "file":
+        assert out.read_text(encoding="utf-8") == "theirs"
+    else:
+        assert [p.name for p in out.iterdir()] == ([] if appears == "empty folder" else ["README.md"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "rel"]
+
+
 def test_a_running_builds_folder_and_other_names_are_kept(tmp_path):
     from filelock import FileLock
 
@@ -590,3 +615,27 @@ def test_build_from_a_script_without_main_guard(tmp_path):
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", "4"]
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_rename_never_replaces(tmp_path, monkeypatch, native):
+    import ctypes
+
+    from corpus_tools._fs import rename_no_replace
+
+    if native:
+        assert hasattr(ctypes.CDLL(None), "renameat2")  # glibc: the rename itself refuses
+    else:  # a system without renameat2: the check before the rename
+        def no_libc(*args, **kwargs):
+            raise OSError("no libc here")
+
+        monkeypatch.setattr(ctypes, "CDLL", no_libc)
+    built = tmp_path / "built"
+    (built / "data").mkdir(parents=True)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileExistsError):
+        rename_no_replace(built, empty)
+    assert list(empty.iterdir()) == [] and (built / "data").is_dir()
+    rename_no_replace(built, tmp_path / "out")
+    assert (tmp_path / "out" / "data").is_dir() and not built.exists()

@@ -365,3 +365,18 @@ def test_concurrent_local_publish_is_refused(tmp_path, releases):
     assert not (target / "v1.0.0").exists()
     publish_release(releases["v1.0.0"], str(target))
     assert (target / "v1.0.0" / "manifest.json").is_file()
+
+
+def test_a_version_folder_made_during_the_publish_is_not_replaced(tmp_path, releases):
+    target = tmp_path / "releases" / "news"
+    made = target / "v1.0.0"
+
+    def meanwhile(message):  # someone makes the version folder by hand while the copy is verified
+        if message == "verify" and not made.exists():
+            made.mkdir()
+
+    with pytest.raises(VersionExists, match="appeared while v1.0.0 was being published"):
+        publish_release(releases["v1.0.0"], str(target), progress=meanwhile)
+    assert made.is_dir() and list(made.iterdir()) == []
+    assert not [p for p in target.iterdir() if p.name.startswith(".tmp-")]  # the copy is gone
+    assert not (target / "index.json").exists()

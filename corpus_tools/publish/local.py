@@ -19,6 +19,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from corpus_tools._fs import rename_no_replace
 from corpus_tools.errors import PublishError, VerificationFailed, VersionExists, VersionNotIncreasing
 from corpus_tools.publish.models import (
     Progress,
@@ -199,7 +200,11 @@ def publish_to_folder(
                 raise VerificationFailed(f"the copy in {root} differs from the release manifest; nothing was "
                                          "published", report)
             _make_read_only(tmp)
-            os.rename(tmp, location)
+            try:
+                rename_no_replace(tmp, location)
+            except FileExistsError:  # made meanwhile by hand (publishes take the lock): never replaced
+                raise VersionExists(f"{_display(location)} appeared while {tag} was being published; it is left"
+                                    " as it is and nothing was published") from None
         except BaseException:
             _remove_tree(tmp)
             raise
