@@ -62,6 +62,8 @@ from corpus_tools.card import (
 )
 from corpus_tools.errors import InputError, InvalidDataError, OutputError, ReleaseError
 from corpus_tools.fastbio import SPAN_MODES
+from corpus_tools.json_depth import DepthGuard
+from corpus_tools.json_depth import loads as json_loads
 from corpus_tools.ontology import Ontology, load_ontology
 from corpus_tools.release import MANIFEST_NAME, SPLITS_NAME, check_release, read_manifest, write_manifest
 from corpus_tools.report import Report, make_problem
@@ -100,15 +102,19 @@ def parse_version(version: str) -> tuple[int, int, int]:
 
 
 class _HashingReader:
-    """A binary file wrapper that hashes and counts what is read through it."""
+    """A binary file wrapper that hashes and counts what is read through it; with ``depth``, bytes nesting deeper
+    than :data:`~corpus_tools.json_depth.MAX_DEPTH` raise ``TooDeep`` before a parser sees them."""
 
-    def __init__(self, file: BinaryIO) -> None:
+    def __init__(self, file: BinaryIO, *, depth: bool = False) -> None:
         self._file = file
         self.sha256 = hashlib.sha256()
         self.bytes = 0
+        self._depth = DepthGuard() if depth else None
 
     def read(self, size: int = -1) -> bytes:
         data = self._file.read(size)
+        if self._depth is not None:
+            self._depth.feed(data)
         self.sha256.update(data)
         self.bytes += len(data)
         return data
@@ -224,7 +230,7 @@ def _read_gold(path: Path) -> dict[str, Document]:
         with open(path, encoding="utf-8") as f:
             for line in f:
                 if line.strip():
-                    doc = Document.from_dict(json.loads(line))
+                    doc = Document.from_dict(json_loads(line))
                     docs[doc.id] = doc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise InputError(f"cannot read gold file {path}: {exc}") from exc
@@ -249,9 +255,9 @@ def _iter_documents(reader: _HashingReader) -> Iterator[tuple[int, Document]]:
         for raw in lines:
             line += 1
             if raw.strip():
-                yield line, Document.from_dict(json.loads(raw))
+                yield line, Document.from_dict(json_loads(raw))
     if buffer.strip():
-        yield line + 1, Document.from_dict(json.loads(buffer))
+        yield line + 1, Document.from_dict(json_loads(buffer))
 
 
 def _release_arrow_memory() -> None:
@@ -273,7 +279,7 @@ def _stream_input(export: Path, kind: str, builder: Builder, progress: Progress 
     """Feed every task (or document) of the input to the builder; return the input's sha256."""
     total = export.stat().st_size
     with open(export, "rb") as raw:
-        reader = _HashingReader(raw)
+        reader = _HashingReader(raw, depth=kind == "labelstudio")  # ijson's memory grows with the depth squared
         if kind == "labelstudio":
             for i, task in enumerate(_iter_tasks(reader)):
                 builder.add_task(task)

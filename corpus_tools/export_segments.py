@@ -252,6 +252,8 @@ class _Cutter:
                 count = len(_DECODER.decode(piece))
         except msgspec.DecodeError:
             return None
+        except RecursionError as exc:  # nested too deeply for msgspec: the serial reader locates it
+            raise SegmentError("arrays and objects are nested too deeply") from exc
         finally:
             buf[1 + length] = saved
         return count or None
@@ -358,6 +360,8 @@ class _Cutter:
             if "malformed" not in str(exc):  # "Input data was truncated": valid so far
                 return
             raise SegmentError(f"the array is malformed after byte {pos}: {exc}") from exc
+        except RecursionError as exc:
+            raise SegmentError(f"arrays and objects are nested too deeply after byte {pos}") from exc
         raise SegmentError(f"the array ends before byte {pos + cut}, followed by other data")
 
     def _check_utf8(self, length: int) -> None:

@@ -55,6 +55,7 @@ from corpus_tools.ingest_tabular import (
     read_csv,
     read_jsonl,
 )
+from corpus_tools.json_depth import loads as json_loads
 from corpus_tools.newswire import Dateline, NewswireParts, is_blank, parse_newswire
 from corpus_tools.report import Report, make_problem
 
@@ -468,6 +469,6 @@ def read_articles_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, obje
         with open(path, encoding="utf-8") as handle:
             for line in handle:
                 if line.strip():
-                    yield json.loads(line)
+                    yield json_loads(line)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read articles from {path}: {exc}") from exc

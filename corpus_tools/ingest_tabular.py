@@ -29,6 +29,7 @@ from corpus_tools.ingest_codes import (
     TOO_LARGE,
     UNREADABLE,
 )
+from corpus_tools.json_depth import loads as json_loads
 
 if TYPE_CHECKING:
     from corpus_tools.ingest import _Run, _Source
@@ -86,7 +87,7 @@ def _mapped_values(run: _Run, obj: Mapping[str, object], where: dict[str, object
             continue
         if csv_row and target == "meta" and isinstance(value, str):
             try:
-                value = json.loads(value)
+                value = json_loads(value)
             except json.JSONDecodeError:
                 pass
         expected: type = object if target.startswith("meta.") else dict if target == "meta" else str
@@ -191,7 +192,7 @@ def _jsonl_line(run: _Run, src: _Source, raw: bytes, start: int, where: dict[str
         )
         return
     try:
-        obj = json.loads(decoded)
+        obj = json_loads(decoded)
     except json.JSONDecodeError as exc:
         run.reject_record(BAD_JSON_LINE, f"line is not valid JSON: {exc.msg} (column {exc.colno})",
                           details={"column": exc.colno}, **where)

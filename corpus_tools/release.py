@@ -25,6 +25,7 @@ from pathlib import Path
 
 from corpus_tools._text import sha256_file
 from corpus_tools.errors import ReleaseError
+from corpus_tools.json_depth import loads as json_loads
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report, define_code
 from corpus_tools.schemas import validator_for
@@ -178,7 +179,7 @@ def read_manifest(directory: str | Path) -> dict:
     """The manifest of a release folder; :class:`ReleaseError` when it is missing or invalid."""
     path = Path(directory) / MANIFEST_NAME
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json_loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ReleaseError(f"{directory} is not a release folder: {MANIFEST_NAME} is missing") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -28,6 +28,7 @@ from corpus_tools import release as R
 from corpus_tools import release_scan as S
 from corpus_tools._text import sha256_file
 from corpus_tools.features_cache import release_features
+from corpus_tools.json_depth import loads as json_loads
 from corpus_tools.ontology import Ontology
 from corpus_tools.release_card import default_config_name, read_light_card
 from corpus_tools.report import Report, make_problem
@@ -114,7 +115,7 @@ class ReleaseChecker:
         if not path.is_file():
             return
         try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
+            manifest = json_loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             self.problem(R.MANIFEST_INVALID, f"manifest.json cannot be read: {exc}.", file=R.MANIFEST_NAME)
             return
@@ -176,7 +177,7 @@ class ReleaseChecker:
         if not path.is_file():
             return
         try:
-            self.plan = SplitPlan.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            self.plan = SplitPlan.from_dict(json_loads(path.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
             self.problem(R.SPLITS_INVALID, f"splits.json is invalid: {exc}.", file=R.SPLITS_NAME)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus_tools.errors import InputError
+from corpus_tools.json_depth import loads as json_loads
 from corpus_tools.schemas import validator_for
 from corpus_tools.validate_schema import bundled_pass
 
@@ -147,7 +148,7 @@ def read_splits(path: str | Path) -> SplitPlan:
     """Load an earlier ``splits.json``; raise :class:`InputError` when it is unreadable or invalid."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json_loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read splits file {path}: {exc}") from exc
     try:

@@ -34,6 +34,7 @@ import ijson
 from corpus_tools import validate_codes as C
 from corpus_tools.errors import InputError
 from corpus_tools.generate import ontology_to_export_schema
+from corpus_tools.json_depth import TooDeep, loads
 from corpus_tools.ontology import Ontology, load_ontology
 from corpus_tools.report import Problem, Report, make_problem
 from corpus_tools.schemas import load_schema
@@ -363,6 +364,14 @@ def _stream_export(path: Path, run: _Run, report: Report, progress: Progress | N
         except ijson.JSONError as exc:
             run.file_failed = True
             report.add(_parse_problem(exc.args[0] if exc.args else "", path, reader, count))
+        except TooDeep as exc:  # refused before ijson read it (its memory grows with the square of the depth)
+            run.file_failed = True
+            report.add(make_problem(
+                C.EXPORT_INVALID_JSON,
+                f"Item {count} nests arrays and objects more than {exc.limit} levels deep (byte {exc.offset}); a"
+                " Label Studio task is about eight levels deep: export the project again.",
+                file=file, byte_offset=exc.offset, json_path=f"$[{count}]", details={"complete_tasks": count},
+            ))
         except UnicodeDecodeError:  # bytes yajl let through, or a lone low surrogate escape (\udc00)
             run.file_failed = True
             bad = find_invalid_utf8(path)
@@ -437,7 +446,7 @@ def _stream_documents(path: Path, run: _Run, report: Report, progress: Progress 
                 report.add(_utf8_problem(file, start + exc.start, line=line_no))
                 continue
             try:
-                doc = json.loads(line)
+                doc = loads(line)
             except json.JSONDecodeError as exc:
                 run.file_failed = True
                 report.add(

@@ -13,11 +13,12 @@
 from __future__ import annotations
 
 import codecs
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
+
+from corpus_tools.json_depth import DepthGuard, loads
 
 _JSON_WHITESPACE = b" \t\r\n"
 _NEWLINES_TO_SPACES = bytes.maketrans(b"\r\n", b"  ")
@@ -67,7 +68,7 @@ def sniff(path: Path) -> Sniffed:
             f.seek(offset)
             line = f.readline()
             try:
-                obj = json.loads(line)
+                obj = loads(line)
             except (UnicodeDecodeError, ValueError):
                 obj = None
             if isinstance(obj, dict):
@@ -90,9 +91,13 @@ class ChunkReader:
         self.position = 0
         self.chunk_start = 0
         self.chunk = b""
+        self._depth = DepthGuard()
 
     def read(self, size: int = -1) -> bytes:
+        """The next bytes; raises :class:`~corpus_tools.json_depth.TooDeep` before handing on bytes that nest
+        deeper than :data:`~corpus_tools.json_depth.MAX_DEPTH` (ijson's memory grows with the square of the depth)."""
         data = self._raw.read(size)
+        self._depth.feed(data)
         if size != 0:
             self.chunk_start = self.position
             self.chunk = data

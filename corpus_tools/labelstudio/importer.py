@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus_tools.errors import InputError, InvalidDataError
+from corpus_tools.json_depth import loads as json_loads
 from corpus_tools.labelstudio.checks import (
     UPLOAD_DUPLICATE_ARTICLE,
     UPLOAD_INVALID_ARTICLE,
@@ -74,7 +75,7 @@ def iter_jsonl(path: Path, schema: str, code: str, report: Report) -> Iterator[t
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw.decode("utf-8"))
+                record = json_loads(raw.decode("utf-8"))
             except UnicodeDecodeError as exc:
                 raise InputError(f"{path} is not UTF-8 text (line {number}: {exc.reason})") from exc
             except ValueError as exc:
@@ -97,7 +98,7 @@ def read_records(path: Path, spans: list[tuple[int, int]]) -> Iterator[dict]:
     with open(path, "rb") as fh:
         for offset, length in spans:
             fh.seek(offset)
-            yield json.loads(fh.read(length).decode("utf-8"))
+            yield json_loads(fh.read(length).decode("utf-8"))
 
 
 @dataclass

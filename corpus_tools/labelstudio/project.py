@@ -18,6 +18,7 @@ from typing import Literal
 from corpus_tools.errors import ConfigChangeRefused, LabelStudioError
 from corpus_tools.generate import ontology_to_labelstudio_config
 from corpus_tools.guidelines import ontology_to_instructions  # the project instructions annotators see
+from corpus_tools.json_depth import DepthLimitedReader, TooDeep
 from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
 from corpus_tools.ontology import Ontology
 
@@ -44,13 +45,16 @@ def labels_in_use(client: LabelStudioClient, project_id: int) -> dict[str, int]:
     with tempfile.TemporaryDirectory(prefix="corpus-tools-labels-") as tmp:
         path = Path(tmp) / "export.json"
         client.export_snapshot(project_id, path)
-        with open(path, "rb") as fh:
-            for task in ijson.items(fh, "item"):
-                for kind in ("annotations", "predictions"):
-                    for record in task.get(kind) or []:
-                        if isinstance(record, dict):
-                            for label in labels_used(record.get("result") or []):
-                                counts[label] = counts.get(label, 0) + 1
+        try:
+            with open(path, "rb") as fh:  # a project's tasks can hold any JSON its importer sent: depth-limited
+                for task in ijson.items(DepthLimitedReader(fh), "item"):
+                    for kind in ("annotations", "predictions"):
+                        for record in task.get(kind) or []:
+                            if isinstance(record, dict):
+                                for label in labels_used(record.get("result") or []):
+                                    counts[label] = counts.get(label, 0) + 1
+        except (ijson.JSONError, TooDeep) as exc:
+            raise LabelStudioError(f"cannot read the export of project {project_id}: {exc}") from exc
     return counts
 
 

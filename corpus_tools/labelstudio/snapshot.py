@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from corpus_tools.errors import InputError
+from corpus_tools.json_depth import DepthLimitedReader, TooDeep
 from corpus_tools.labelstudio.client import LabelStudioClient
 
 
@@ -43,7 +44,7 @@ def summarize_export(path: Path, project_id: int = 0) -> ExportSummary:
     annotators: set[object] = set()
     try:
         with open(path, "rb") as fh:
-            for task in ijson.items(fh, "item", use_float=True):
+            for task in ijson.items(DepthLimitedReader(fh), "item", use_float=True):
                 summary.tasks += 1
                 annotations = task.get("annotations") or []
                 summary.unannotated_tasks += not annotations
@@ -56,7 +57,7 @@ def summarize_export(path: Path, project_id: int = 0) -> ExportSummary:
                 summary.predictions += len(task.get("predictions") or [])
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except ijson.JSONError as exc:
+    except (ijson.JSONError, TooDeep) as exc:
         raise InputError(f"{path} is not a Label Studio JSON export ({exc})") from exc
     summary.annotators = len(annotators)
     summary.bytes = path.stat().st_size

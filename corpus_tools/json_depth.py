@@ -1,0 +1,133 @@
+"""Nesting depth of JSON input: a limit checked before a parser sees the bytes.
+
+A JSON value nested thousands of levels deep is a few hundred bytes of brackets, but parsers pay for it:
+``json.loads`` and msgspec stop with ``RecursionError`` at about a thousand levels, and ijson's prefixed
+events (``ijson.items``) keep one prefix string per open level, so memory grows with the square of the
+depth (20,000 levels: 1 GB for a 40 KB file; 200,000: the process is killed).  No export or document
+comes near the limit (a Label Studio task is about eight levels deep).
+
+:class:`DepthGuard` follows the depth over a byte stream chunk by chunk with a few numpy passes per
+chunk (strings and their escapes are skipped, so a bracket inside a string does not count) and raises
+:class:`TooDeep` with the byte offset of the first bracket beyond the limit, before the chunk is handed
+on.  :func:`loads` is ``json.loads`` with a located ``JSONDecodeError`` instead of a ``RecursionError``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+MAX_DEPTH = 512  # arrays and objects inside each other
+
+_QUOTE_KIND, _BACKSLASH_KIND, _OPEN_KIND, _CLOSE_KIND = 1, 2, 3, 4
+_KIND = np.zeros(256, dtype=np.uint8)  # what a byte is to the depth: 0 (nothing) for every other byte
+_KIND[0x22], _KIND[0x5C] = _QUOTE_KIND, _BACKSLASH_KIND
+_KIND[[0x5B, 0x7B]] = _OPEN_KIND  # [ {
+_KIND[[0x5D, 0x7D]] = _CLOSE_KIND  # ] }
+_KIND_TABLE = _KIND.tobytes()
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than the limit; ``offset``: the byte of the first bracket beyond it."""
+
+    def __init__(self, offset: int, limit: int) -> None:
+        super().__init__(f"arrays and objects are nested more than {limit} levels deep at byte {offset}")
+        self.offset = offset
+        self.limit = limit
+
+
+class DepthGuard:
+    """The nesting depth of a JSON byte stream fed in consecutive chunks."""
+
+    def __init__(self, limit: int = MAX_DEPTH) -> None:
+        self.limit = limit
+        self.depth = 0
+        self.position = 0  # bytes fed so far
+        self._in_string = False
+        self._backslashes = 0  # backslashes that end the bytes fed so far
+
+    def feed(self, data: bytes) -> None:
+        """Follow ``data`` (the next bytes of the stream); raises :class:`TooDeep` when a bracket in it goes beyond
+        the limit (the state then stays as it was before ``data``).
+
+        Only quotes, backslashes and brackets matter: one ``bytes.translate`` and one ``flatnonzero`` over the
+        bytes, a few passes over those positions, and a Python step only for a quote right after a backslash
+        (an escaped quote, or an escaped backslash before a closing one)."""
+        if not data:
+            return
+        kinds = np.frombuffer(data.translate(_KIND_TABLE), dtype=np.uint8)
+        at = np.flatnonzero(kinds)
+        if len(at) == 0:
+            self._backslashes = 0
+            self.position += len(data)
+            return
+        kind = kinds[at]
+        quote = kind == _QUOTE_KIND
+        carried = self._backslashes
+
+        def backslashes_before(j: int, byte: int) -> int:
+            """The backslashes right before byte ``byte`` (position ``j`` among ``at``, or ``len(at)`` for the end)."""
+            count, k = 0, j - 1
+            while k >= 0 and kind[k] == _BACKSLASH_KIND and at[k] == byte - 1:
+                count, k, byte = count + 1, k - 1, byte - 1
+            return count + (carried if byte == 0 else 0)  # a run from the chunk's start continues the last one
+
+        after_backslash = np.flatnonzero(quote[1:] & (kind[:-1] == _BACKSLASH_KIND) & (at[1:] == at[:-1] + 1)) + 1
+        if carried and at[0] == 0 and quote[0]:
+            after_backslash = np.concatenate([[0], after_backslash])
+        if len(after_backslash):
+            quote = quote.copy()
+            for j in after_backslash.tolist():
+                if backslashes_before(j, int(at[j])) % 2:
+                    quote[j] = False  # escaped: text, not a string's end
+        inside = np.logical_xor.accumulate(quote)  # after each position: inside a string (its closing quote: out)
+        if self._in_string:
+            inside = ~inside
+        brackets = np.flatnonzero((kind >= _OPEN_KIND) & ~inside)
+        depth = self.depth + np.cumsum(np.where(kind[brackets] == _OPEN_KIND, 1, -1))
+        if len(depth) and int(depth.max()) > self.limit:
+            raise TooDeep(self.position + int(at[brackets[np.argmax(depth > self.limit)]]), self.limit)
+        if len(depth):
+            self.depth = int(depth[-1])
+        self._in_string = bool(inside[-1])
+        self._backslashes = backslashes_before(len(at), len(data))
+        self.position += len(data)
+
+
+class DepthLimitedReader:
+    """A binary stream whose :meth:`read` raises :class:`TooDeep` before handing on bytes nested too deeply (wrap
+    a file with it before ``ijson.items``)."""
+
+    def __init__(self, raw: Any, limit: int = MAX_DEPTH) -> None:
+        self._raw = raw
+        self._guard = DepthGuard(limit)
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self._guard.feed(data)
+        return data
+
+
+def check_depth(data: bytes, limit: int = MAX_DEPTH) -> None:
+    """Raise :class:`TooDeep` when the JSON bytes ``data`` nest deeper than ``limit``."""
+    DepthGuard(limit).feed(data)
+
+
+def loads(text: str | bytes) -> Any:
+    """``json.loads`` of one value; nesting too deep for it (``RecursionError``, at about a thousand levels) is a
+    ``json.JSONDecodeError`` (a ``ValueError``) located at the first bracket beyond :data:`MAX_DEPTH`, as for any
+    other unusable JSON.  Valid input pays nothing for the check."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+        try:
+            check_depth(raw)
+        except TooDeep as exc:
+            doc = text if isinstance(text, str) else text.decode("utf-8", "replace")
+            at = len(raw[: exc.offset].decode("utf-8", "replace"))
+            raise json.JSONDecodeError(f"arrays and objects nested more than {exc.limit} levels deep", doc,
+                                       at) from None
+        raise

@@ -1,0 +1,130 @@
+"""JSON nested too deeply: the depth guard against a byte-by-byte reference, and every reader refusing it located.
+
+Without the guard, ijson's memory grows with the square of the depth (a 400 KB file of brackets was killed for
+lack of memory) and json.loads / msgspec raise RecursionError (a traceback at the command line).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import ijson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corpus_tools.json_depth import MAX_DEPTH, DepthGuard, DepthLimitedReader, TooDeep, loads
+from corpus_tools.validate_input import ChunkReader
+
+
+def reference_first_too_deep(data: bytes, limit: int) -> int | None:
+    """Byte by byte: a backslash escapes the next byte (outside strings too, where JSON has none: there it keeps a
+    quote from opening a string), a quote that is not escaped opens or ends a string, brackets count outside."""
+    depth, in_string, escaped = 0, False, False
+    for i, byte in enumerate(data):
+        if escaped:
+            escaped = False
+            if in_string or byte == 0x22:
+                continue
+        elif byte == 0x5C:
+            escaped = True
+            continue
+        if byte == 0x22:
+            in_string = not in_string
+        elif in_string:
+            continue
+        elif byte in b"[{":
+            depth += 1
+            if depth > limit:
+                return i
+        elif byte in b"]}":
+            depth -= 1
+    return None
+
+
+PIECES = st.sampled_from([b"[", b"]", b"{", b"}", b'"', b"\\", b"\\\\", b'\\"', b"a", b",", b":", b" ",
+                          "بيروت".encode(), b'"[{"', b'"\\\\"', b"1"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(PIECES, max_size=80), st.integers(1, 6), st.lists(st.integers(0, 400), max_size=6))
+def test_guard_equals_the_reference_however_the_bytes_are_cut(pieces, limit, cuts):
+    data = b"".join(pieces)
+    expected = reference_first_too_deep(data, limit)
+    guard = DepthGuard(limit)
+    bounds = sorted({min(c, len(data)) for c in cuts} | {0, len(data)})
+    found = None
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        try:
+            guard.feed(data[start:end])
+        except TooDeep as exc:
+            found = exc.offset
+            break
+    assert found == expected
+
+
+def test_a_deep_value_inside_a_string_does_not_count():
+    deep = b"[" * (MAX_DEPTH + 10)
+    DepthGuard().feed(b'[{"text": "' + deep + b'\\" still a string ' + deep + b'"}]')
+    with pytest.raises(TooDeep) as raised:
+        DepthGuard().feed(b'[{"text": "a\\\\"}, ' + deep + b"]")
+    assert raised.value.offset == len(b'[{"text": "a\\\\"}, ') + MAX_DEPTH - 1
+
+
+def test_loads_is_json_loads_or_a_located_decode_error():
+    assert loads('{"a": [1, {"b": "[[["}]}') == {"a": [1, {"b": "[[["}]}
+    n = 5_000  # json.loads gives up at about a thousand levels
+    text = '{"meta": ' + "[" * n + "]" * n + "}"
+    with pytest.raises(json.JSONDecodeError) as raised:
+        loads(text)
+    assert raised.value.pos == len('{"meta": ') + MAX_DEPTH - 1
+    assert f"more than {MAX_DEPTH} levels" in raised.value.msg
+    with pytest.raises(json.JSONDecodeError):
+        loads(text.encode())
+
+
+def test_readers_refuse_before_ijson_sees_the_bytes(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_bytes(b"[" * 50_000 + b"]" * 50_000)  # ijson: about 6 GB of prefixes
+    for wrap in (ChunkReader, DepthLimitedReader):
+        with open(path, "rb") as raw, pytest.raises(TooDeep) as raised:
+            for _ in ijson.items(wrap(raw), "item"):
+                pass
+        assert raised.value.offset == MAX_DEPTH
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "corpus_tools", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def deep_inputs(tmp_path):
+    n = 5_000
+    export = tmp_path / "export.json"
+    export.write_text('[{"id": 1, "data": {"text": "x", "meta": ' + "[" * n + "]" * n + "}}]", encoding="utf-8")
+    documents = tmp_path / "documents.jsonl"
+    documents.write_text('{"id": "d1", "text": "x", "meta": ' + "[" * n + "]" * n + "}\n", encoding="utf-8")
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text('{"text": "x", "meta": ' + "[" * n + "]" * n + "}\n", encoding="utf-8")
+    return export, documents, articles
+
+
+def test_every_command_refuses_deep_input_located(tmp_path, deep_inputs):
+    export, documents, articles = deep_inputs
+    prefix = len('[{"id": 1, "data": {"text": "x", "meta": ')
+    for args, code, where in [
+        (["validate", str(export)], "export-invalid-json", f"byte {prefix + MAX_DEPTH - 3}"),
+        (["build", str(export), "--version", "1.0.0", "--out", str(tmp_path / "r1")], "export-invalid-json",
+         "$[0]"),
+        (["validate", str(documents)], "document-invalid-json", f"more than {MAX_DEPTH} levels"),
+        (["build", str(documents), "--version", "1.0.0", "--out", str(tmp_path / "r2")], "document-invalid-json",
+         ":1"),
+        (["ingest", str(articles), "--out", str(tmp_path / "a.jsonl")], "", f"more than {MAX_DEPTH} levels"),
+    ]:
+        result = run(*args)
+        said = " ".join(result.stderr.split())
+        assert result.returncode == 1, (args, result.stderr[-2000:])
+        assert "Traceback" not in result.stderr and code in said and where in said, (args, said[-2000:])
+    assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()
