@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import unicodedata
 
 # Bidi controls that are reported when found in raw text (kept, never at a span edge).
@@ -50,3 +51,27 @@ def redact(message: str, secrets: tuple[str, ...] = ()) -> str:
         if len(value) >= 4:
             message = message.replace(value, "***")
     return message
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+MAYBE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # in JSON text: where json.loads may leave one
+
+
+def lone_surrogate(value: object, path: str = "$") -> str | None:
+    """The JSON path of the first string (or key) in ``value`` that holds a lone UTF-16 surrogate, which
+    ``json.loads`` lets through from an escape such as ``\\udc00`` and no UTF-8 writer accepts; None if none."""
+    if isinstance(value, str):
+        return path if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and _SURROGATE.search(key):
+                return path
+            found = lone_surrogate(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = lone_surrogate(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None

@@ -32,6 +32,7 @@ from typing import Any
 import ijson
 
 from corpus_tools import validate_codes as C
+from corpus_tools._text import MAYBE_SURROGATE_ESCAPE, lone_surrogate
 from corpus_tools.errors import InputError
 from corpus_tools.generate import ontology_to_export_schema
 from corpus_tools.json_depth import TooDeep, loads
@@ -457,6 +458,14 @@ def _stream_documents(path: Path, run: _Run, report: Report, progress: Progress 
                         file=file, line=line_no, byte_offset=start + len(line[: exc.pos].encode("utf-8")),
                     )
                 )
+                continue
+            if MAYBE_SURROGATE_ESCAPE.search(line) and (where := lone_surrogate(doc)) is not None:
+                report.add(make_problem(
+                    C.DOCUMENT_INVALID_JSON,
+                    f"Line {line_no} holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair) at"
+                    f" {where}, which is not text; fix or remove that escape.",
+                    file=file, line=line_no, json_path=where,
+                ))
                 continue
             documents += 1
             fixed = _repair_document(doc) if repair else 0

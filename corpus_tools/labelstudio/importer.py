@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from corpus_tools._text import MAYBE_SURROGATE_ESCAPE, lone_surrogate
 from corpus_tools.errors import InputError, InvalidDataError
 from corpus_tools.json_depth import loads as json_loads
 from corpus_tools.labelstudio.checks import (
@@ -75,11 +76,17 @@ def iter_jsonl(path: Path, schema: str, code: str, report: Report) -> Iterator[t
             if not raw.strip():
                 continue
             try:
-                record = json_loads(raw.decode("utf-8"))
+                text = raw.decode("utf-8")
+                record = json_loads(text)
             except UnicodeDecodeError as exc:
                 raise InputError(f"{path} is not UTF-8 text (line {number}: {exc.reason})") from exc
             except ValueError as exc:
                 report.add(make_problem(code, f"Line is not JSON ({exc}).", file=str(path), line=number))
+                continue
+            if MAYBE_SURROGATE_ESCAPE.search(text) and (where := lone_surrogate(record)) is not None:
+                report.add(make_problem(code, "Line holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its"
+                                        " pair), which is not text; fix or remove that escape.", file=str(path),
+                                        line=number, json_path=where))
                 continue
             if fast.is_valid(record):
                 yield number, start, len(raw), record
