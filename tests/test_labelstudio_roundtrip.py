@@ -94,6 +94,37 @@ def test_import_twice_adds_nothing_the_second_time(ls_client, ls_project, ontolo
     assert texts["emoji"] == EMOJI_TEXT and len(texts) == 121
 
 
+def test_a_second_import_into_the_same_project_waits_its_turn(ls_client, ls_project, ontology, tmp_path):
+    """Two imports at once would both find every article new: the second is refused while the first runs."""
+    project = ls_project()
+    path = write_jsonl(tmp_path / "articles.jsonl", arabic_articles(60))
+    first_batch_landed, second_tried = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def pause(done: int, total: int) -> None:  # the first import, between its batches
+        if done == 20:
+            first_batch_landed.set()
+            second_tried.wait(60)
+
+    def first() -> None:
+        outcome["first"] = import_articles(ls_client, project, path, ontology=ontology, batch_size=20,
+                                           index_dir=tmp_path / "ix", on_batch=pause)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert first_batch_landed.wait(60)
+        with pytest.raises(LabelStudioError, match=f"another import into project {project.id}"):
+            import_articles(ls_client, project, path, ontology=ontology, index_dir=tmp_path / "ix")
+    finally:
+        second_tried.set()
+        thread.join(120)
+    assert outcome["first"].stats["imported"] == 60
+    assert ls_client.count_tasks(project.id) == 60
+    again = import_articles(ls_client, project, path, ontology=ontology, index_dir=tmp_path / "ix")
+    assert (again.stats["imported"], again.stats["already_present"]) == (0, 60)
+
+
 def test_index_is_not_trusted_when_the_server_differs(ls_client, ls_project, ontology, tmp_path):
     project = ls_project()
     path = write_jsonl(tmp_path / "a.jsonl", arabic_articles(30))

@@ -30,8 +30,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from corpus_tools._text import MAYBE_SURROGATE_ESCAPE, lone_surrogate
-from corpus_tools.errors import InputError, InvalidDataError
+from corpus_tools.errors import InputError, InvalidDataError, LabelStudioError
 from corpus_tools.json_depth import loads as json_loads
 from corpus_tools.labelstudio.checks import (
     UPLOAD_DUPLICATE_ARTICLE,
@@ -171,6 +173,7 @@ class TaskIndex:
     def __init__(self, directory: Path, url: str, project: ProjectInfo) -> None:
         key = hashlib.sha256(f"{url.rstrip('/')}|{project.id}|{project.created_at}".encode()).hexdigest()[:24]
         self.path = directory / f"{key}.jsonl"
+        self.lock_path = directory / f"{key}.lock"  # held by the import running into this project
         self.header = {"url": url, "project_id": project.id, "created_at": project.created_at, "version": 1}
 
     def load(self) -> list[tuple[str | None, int]] | None:
@@ -288,8 +291,41 @@ def import_articles(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    index = TaskIndex(index_dir or default_index_dir(), client.url, project)
+    # Two imports into one project at once would both find the same articles new and import them twice: the
+    # second one on this machine is refused while the first runs.
+    try:
+        index.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(index.lock_path), timeout=0)
+        lock.acquire()
+    except Timeout:
+        raise LabelStudioError(f"another import into project {project.id} of {client.url} is running on this"
+                               f" machine (lock {index.lock_path}); run this one again when it has finished"
+                               " (it then adds only what is still missing)") from None
+    except OSError as exc:
+        raise LabelStudioError(f"cannot create the import lock {index.lock_path}: {exc.strerror or exc}") from exc
+    try:
+        return _import_locked(client, project, articles_path, ontology=ontology, predictions_path=predictions_path,
+                              model_version=model_version, score=score, batch_size=batch_size,
+                              index=index if use_index else None, on_batch=on_batch)
+    finally:
+        lock.release()
+
+
+def _import_locked(
+    client: LabelStudioClient,
+    project: ProjectInfo,
+    articles_path: Path,
+    *,
+    ontology: Ontology,
+    predictions_path: Path | None,
+    model_version: str | None,
+    score: float | None,
+    batch_size: int,
+    index: TaskIndex | None,
+    on_batch: BatchCallback | None,
+) -> Report:
     started = time.monotonic()
-    index = TaskIndex(index_dir or default_index_dir(), client.url, project) if use_index else None
     existing, found_by = existing_articles(client, project, index=index)
     report = Report()
     predictions = (read_predictions(predictions_path, report, model_version=model_version, score=score)
