@@ -115,3 +115,20 @@ def test_annotate_reports_warnings_and_uploads(ls_server, ls_project, ontology, 
     assert again.returncode == 0 and "[span-left-edge-inside-word]" in again.stderr
     [record] = _annotations(client, project.id, tmp_path)
     assert [(s.start, s.end) for s in record.entities] == [(inside, inside + len("داد"))]
+
+
+def test_annotate_is_refused_while_another_run_holds_the_project(ls_server, ls_project, ontology, tmp_path):
+    from corpus_tools.labelstudio.importer import project_lock
+
+    client = ls_server.client()
+    project = ls_project()
+    import_articles(client, project, write_jsonl(tmp_path / "a.jsonl", [article("ann-1", CLITIC_TEXT)]),
+                    ontology=ontology)
+    docs = write_jsonl(tmp_path / "docs.jsonl", [_doc("GPE").to_dict()])
+    with project_lock(client, project):  # as an import or annotate run in another process would
+        held = _cli(ls_server, "ls", "annotate", str(docs), "--project", str(project.id))
+    assert held.returncode == 3 and "Traceback" not in held.stderr
+    assert f"another import or annotate run into project {project.id}" in " ".join(held.stderr.split())
+    assert _annotations(client, project.id, tmp_path) == []
+    after = _cli(ls_server, "ls", "annotate", str(docs), "--project", str(project.id), "--json")
+    assert after.returncode == 0 and json.loads(after.stdout)["stats"]["created"] == 1

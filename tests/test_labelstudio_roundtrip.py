@@ -114,7 +114,7 @@ def test_a_second_import_into_the_same_project_waits_its_turn(ls_client, ls_proj
     thread.start()
     try:
         assert first_batch_landed.wait(60)
-        with pytest.raises(LabelStudioError, match=f"another import into project {project.id}"):
+        with pytest.raises(LabelStudioError, match=f"another import or annotate run into project {project.id}"):
             import_articles(ls_client, project, path, ontology=ontology, index_dir=tmp_path / "ix")
     finally:
         second_tried.set()

@@ -17,7 +17,7 @@ from pathlib import Path
 from corpus_tools.errors import InvalidDataError
 from corpus_tools.labelstudio.checks import UPLOAD_INVALID_RECORD, UPLOAD_UNKNOWN_ARTICLE, check_document
 from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
-from corpus_tools.labelstudio.importer import existing_articles, iter_jsonl
+from corpus_tools.labelstudio.importer import existing_articles, iter_jsonl, project_lock
 from corpus_tools.labelstudio.tasks import document_to_result
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report, make_problem
@@ -35,8 +35,16 @@ def annotate_documents(client: LabelStudioClient, project: ProjectInfo, path: Pa
 
     Raises :class:`InvalidDataError` (with the report) before uploading anything when a line is
     not a valid document, names no task of the project, or has errors against the ontology or the
-    task's text (the validator's codes).  Warnings stay in the returned report.
+    task's text (the validator's codes).  Warnings stay in the returned report.  Another import or
+    annotate run into the project on this machine makes it raise ``LabelStudioError`` at once
+    (:func:`~corpus_tools.labelstudio.importer.project_lock`).
     """
+    with project_lock(client, project):
+        return _annotate_locked(client, project, path, ontology=ontology, update=update)
+
+
+def _annotate_locked(client: LabelStudioClient, project: ProjectInfo, path: Path, *, ontology: Ontology,
+                     update: bool) -> Report:
     report = Report()
     documents: list[tuple[int, dict]] = []
     for line, _, _, record in iter_jsonl(path, "document.schema.json", UPLOAD_INVALID_RECORD, report):

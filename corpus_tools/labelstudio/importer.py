@@ -27,6 +27,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -292,22 +293,31 @@ def import_articles(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     index = TaskIndex(index_dir or default_index_dir(), client.url, project)
-    # Two imports into one project at once would both find the same articles new and import them twice: the
-    # second one on this machine is refused while the first runs.
-    try:
-        index.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(index.lock_path), timeout=0)
-        lock.acquire()
-    except Timeout:
-        raise LabelStudioError(f"another import into project {project.id} of {client.url} is running on this"
-                               f" machine (lock {index.lock_path}); run this one again when it has finished"
-                               " (it then adds only what is still missing)") from None
-    except OSError as exc:
-        raise LabelStudioError(f"cannot create the import lock {index.lock_path}: {exc.strerror or exc}") from exc
-    try:
+    with project_lock(client, project, index_dir):
         return _import_locked(client, project, articles_path, ontology=ontology, predictions_path=predictions_path,
                               model_version=model_version, score=score, batch_size=batch_size,
                               index=index if use_index else None, on_batch=on_batch)
+
+
+@contextmanager
+def project_lock(client: LabelStudioClient, project: ProjectInfo, index_dir: Path | None = None) -> Iterator[None]:
+    """Hold the lock of one project of one server on this machine, or raise :class:`LabelStudioError` at once
+    when another import or annotate run holds it: two runs at once would both find the same articles new (or the
+    same tasks without this user's annotation) and upload them twice.  The system releases it if the process
+    dies."""
+    path = TaskIndex(index_dir or default_index_dir(), client.url, project).lock_path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(path), timeout=0)
+        lock.acquire()
+    except Timeout:
+        raise LabelStudioError(f"another import or annotate run into project {project.id} of {client.url} is"
+                               f" running on this machine (lock {path}); run this one again when it has finished"
+                               " (it then adds only what is still missing)") from None
+    except OSError as exc:
+        raise LabelStudioError(f"cannot create the project lock {path}: {exc.strerror or exc}") from exc
+    try:
+        yield
     finally:
         lock.release()
 
