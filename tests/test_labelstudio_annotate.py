@@ -37,12 +37,17 @@ def _annotations(client, project_id, tmp_path) -> list:
             if r.kind == "annotation"]
 
 
-def test_annotate_creates_once_then_updates(ls_server, ls_project, ontology, tmp_path):
+def _one_task_and_its_document(ls_server, ls_project, ontology, tmp_path):
+    """A new project with the article ann-1 imported, and a documents file annotating it (GPE)."""
     client = ls_server.client()
     project = ls_project()
     import_articles(client, project, write_jsonl(tmp_path / "a.jsonl", [article("ann-1", CLITIC_TEXT)]),
                     ontology=ontology)
-    docs = write_jsonl(tmp_path / "docs.jsonl", [_doc("GPE").to_dict()])
+    return client, project, write_jsonl(tmp_path / "docs.jsonl", [_doc("GPE").to_dict()])
+
+
+def test_annotate_creates_once_then_updates(ls_server, ls_project, ontology, tmp_path):
+    client, project, docs = _one_task_and_its_document(ls_server, ls_project, ontology, tmp_path)
 
     first = _cli(ls_server, "ls", "annotate", str(docs), "--project", str(project.id), "--json")
     assert first.returncode == 0, first.stderr
@@ -120,11 +125,7 @@ def test_annotate_reports_warnings_and_uploads(ls_server, ls_project, ontology, 
 def test_annotate_is_refused_while_another_run_holds_the_project(ls_server, ls_project, ontology, tmp_path):
     from corpus_tools.labelstudio.importer import project_lock
 
-    client = ls_server.client()
-    project = ls_project()
-    import_articles(client, project, write_jsonl(tmp_path / "a.jsonl", [article("ann-1", CLITIC_TEXT)]),
-                    ontology=ontology)
-    docs = write_jsonl(tmp_path / "docs.jsonl", [_doc("GPE").to_dict()])
+    client, project, docs = _one_task_and_its_document(ls_server, ls_project, ontology, tmp_path)
     with project_lock(client, project):  # as an import or annotate run in another process would
         held = _cli(ls_server, "ls", "annotate", str(docs), "--project", str(project.id))
     assert held.returncode == 3 and "Traceback" not in held.stderr
