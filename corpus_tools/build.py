@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import unicodedata
 from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
@@ -99,6 +100,18 @@ def parse_version(version: str) -> tuple[int, int, int]:
     if not match:
         raise ValueError(f"version must be MAJOR.MINOR.PATCH (e.g. 1.0.0), got {version!r}")
     return int(match[1]), int(match[2]), int(match[3])
+
+
+def check_name(name: str) -> str:
+    """The dataset name for the card and manifest, stripped; ValueError when it is empty or holds a control character
+    (a line break would break the card's title and its ``load_dataset("NAME")`` line)."""
+    stripped = name.strip()
+    if not stripped:
+        raise ValueError("the dataset name is empty")
+    bad = next((ch for ch in stripped if unicodedata.category(ch) == "Cc"), None)
+    if bad is not None:
+        raise ValueError(f"the dataset name {stripped!r} holds a control character (U+{ord(bad):04X})")
+    return stripped
 
 
 class _HashingReader:
@@ -431,7 +444,10 @@ def build_release(
         if not report.valid:
             raise _refusal(export, report)
         raise InputError(f"{export} is neither a Label Studio JSON export (an array) nor document JSONL")
-    name = name or default_name(out)
+    try:
+        name = check_name(name) if name is not None else default_name(out)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
 
     previous_manifest = None
     if previous is not None:

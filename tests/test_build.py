@@ -639,3 +639,17 @@ def test_rename_never_replaces(tmp_path, monkeypatch, native):
     assert list(empty.iterdir()) == [] and (built / "data").is_dir()
     rename_no_replace(built, tmp_path / "out")
     assert (tmp_path / "out" / "data").is_dir() and not built.exists()
+
+
+def test_a_dataset_name_with_a_line_break_or_nothing_in_it_is_refused(tmp_path):
+    from corpus_tools.errors import InputError
+
+    export = B.write_export(tmp_path / "a.json", B.simple_export(3))
+    for name, why in [("org/a\nb", "control character (U+000A)"), ("   ", "empty")]:
+        result = run_cli("build", str(export), "--version", "1.0.0", "--out", str(tmp_path / "rel"), "--name", name)
+        assert result.returncode == 2 and why in " ".join(result.stderr.split()), result.stderr
+        with pytest.raises(InputError, match=why.split(" (")[0]):
+            build_release(export, version="1.0.0", out=tmp_path / "rel", name=name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+    built = build_release(export, version="1.0.0", out=tmp_path / "rel", name=" org/نشرة ")
+    assert built.manifest["name"] == "org/نشرة"

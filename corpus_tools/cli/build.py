@@ -49,6 +49,17 @@ def _check_version(value: str) -> str:
     return value
 
 
+def _check_name(value: str | None) -> str | None:
+    from corpus_tools.build import check_name
+
+    if value is None:
+        return None
+    try:
+        return check_name(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
 def build_command(
     export: Annotated[Path, typer.Argument(help="Label Studio JSON export (array of tasks) or canonical document"
                                            " JSONL.", dir_okay=False, metavar="EXPORT")],
@@ -56,7 +67,8 @@ def build_command(
                                          callback=_check_version)],
     out: Annotated[Path, typer.Option("--out", help="Release folder to create; it must not exist.")],
     name: Annotated[str | None, typer.Option(
-        "--name", help="Dataset name for the card and manifest, e.g. ORG/NAME (default: the --out folder name).")]
+        "--name", help="Dataset name for the card and manifest, e.g. ORG/NAME (default: the --out folder name).",
+        callback=_check_name)]
         = None,
     splits: Annotated[Path | None, typer.Option(
         "--splits", help="An earlier splits.json: its assignments are kept, only new documents are assigned"
