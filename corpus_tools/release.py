@@ -50,6 +50,11 @@ MANIFEST_INVALID = define_code(
 FILE_UNLISTED = define_code(
     "release-file-unlisted", "error", "A file in the release folder is not listed in manifest.json.", stage=STAGE
 )
+SYMLINK = define_code(
+    "release-symlink", "error",
+    "An entry of the release folder is a symbolic link: a release holds its files itself, so what is checked is"
+    " what is published.", stage=STAGE,
+)
 SHA_MISMATCH = define_code(
     "release-sha-mismatch", "error",
     "A file's sha256 or size differs from manifest.json (the file changed after the build).", stage=STAGE,
@@ -140,6 +145,17 @@ def release_files(root: Path) -> list[str]:
             rel = (Path(dirpath) / filename).relative_to(root).as_posix()
             if rel != MANIFEST_NAME:
                 out.append(rel)
+    return sorted(out)
+
+
+def release_symlinks(root: Path) -> list[str]:
+    """Every symbolic link in a release folder (files and folders, not followed), as sorted relative paths."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                out.append(path.relative_to(root).as_posix())
     return sorted(out)
 
 

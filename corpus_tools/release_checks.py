@@ -150,6 +150,9 @@ class ReleaseChecker:
                                  file=rel)
         for rel in sorted(present - set(manifest["files"])):
             self.problem(R.FILE_UNLISTED, f"{rel} is not listed in manifest.json; remove it or rebuild.", file=rel)
+        for rel in R.release_symlinks(self.root):
+            self.problem(R.SYMLINK, f"{rel} is a symbolic link to {os.readlink(self.root / rel)}; a release folder"
+                         " holds its files itself: copy the file in place of the link, or rebuild.", file=rel)
         if self.ontology is not None:
             mine = {"name": self.ontology.name, "version": self.ontology.version,
                     "sha256": self.ontology.source_sha256}

@@ -421,3 +421,21 @@ def test_damage_in_the_last_chunk_of_a_file_is_found(many_groups, tmp_path, onto
         report = check_release(release, ontology=ontology, executor=pool)
     assert found(report) == {("release-span-text", rel)}
     assert [p.details["row"] for p in report.problems] == [len(rows) - 1]
+
+
+def test_a_symbolic_link_in_the_release_is_refused(release, ontology, tmp_path):
+    """Same bytes through a link still fail: what is checked must be what is published, held by the folder."""
+    rel = documents_file(release)
+    outside = tmp_path / "elsewhere.parquet"
+    shutil.move(release / rel, outside)
+    (release / rel).symlink_to(outside)
+    (tmp_path / "extra").mkdir()
+    (release / "data" / "more").symlink_to(tmp_path / "extra", target_is_directory=True)
+    report = check_release(release, ontology=ontology)
+    assert {(p.code, p.file) for p in report.problems if p.code == "release-symlink"} == {
+        ("release-symlink", rel), ("release-symlink", "data/more")}
+    assert not report.valid
+    result = subprocess.run([sys.executable, "-m", "corpus_tools", "publish", str(release), "--to",
+                             str(tmp_path / "releases" / "x")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "release-symlink" in result.stderr
+    assert not (tmp_path / "releases" / "x" / "v1.0.0").exists()
