@@ -245,3 +245,10 @@ def test_first_up_creates_admin_and_key_on_an_empty_data_dir(tmp_path, ls_server
     finally:
         run("ls", "down", "--data-dir", str(data_dir), env=clean_env())
     assert not srv.health(f"http://127.0.0.1:{port}")
+
+
+def test_up_with_a_data_dir_that_cannot_be_made_is_a_clear_error(ls_server, tmp_path):
+    (tmp_path / "file").write_text("not a folder", encoding="utf-8")
+    result = run("ls", "up", "--data-dir", str(tmp_path / "file" / "ls"), "--detach", env=clean_env())
+    assert result.returncode == 3 and "Traceback" not in result.stderr
+    assert f"cannot create the data dir {tmp_path / 'file' / 'ls'}: Not a directory" in " ".join(result.stderr.split())

@@ -578,5 +578,8 @@ def prepare_data_dir(
             " use a new --data-dir"
         )
     credentials = new_credentials(url, email)
-    write_credentials(path, credentials)
+    try:
+        write_credentials(path, credentials)
+    except OSError as exc:  # a file among its parents, a read-only place
+        raise ServerSetupError(f"cannot create the data dir {data_dir}: {exc.strerror or exc}") from exc
     return credentials, True
