@@ -296,3 +296,22 @@ def test_export_is_atomic_and_leaves_no_partial_file(ls_client, ls_project, tmp_
     summary = export_project(ls_client, project.id, out)
     assert summary.tasks == 0 and json.loads(out.read_text(encoding="utf-8")) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json"]
+
+
+def test_an_export_that_cannot_be_written_leaves_nothing_behind(ls_client, ls_project, ontology, tmp_path):
+    import os
+
+    from corpus_tools.errors import OutputError
+
+    project = ls_project()
+    import_articles(ls_client, project, write_jsonl(tmp_path / "a.jsonl", arabic_articles(3)), ontology=ontology)
+    (tmp_path / "file").write_text("not a folder", encoding="utf-8")
+    with pytest.raises(OutputError, match="cannot write"):  # found before the server builds a snapshot
+        ls_client.export_snapshot(project.id, tmp_path / "file" / "export.json")
+    out = tmp_path / "export.json"
+    (tmp_path / f".{out.name}.{os.getpid()}.part").mkdir()  # the download's temporary file cannot be created
+    with pytest.raises(OutputError, match="cannot write"):
+        ls_client.export_snapshot(project.id, out)
+    assert not out.exists()
+    snapshots = ls_client._sdk.projects.exports.list(id=project.id)
+    assert list(snapshots) == []  # the snapshot made for the failed download was deleted

@@ -14,6 +14,7 @@ the server's ``detail``, redacted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -31,6 +32,7 @@ from corpus_tools.errors import (
     ConnectionFailed,
     CorpusToolsError,
     LabelStudioError,
+    OutputError,
     ProjectNotFound,
 )
 
@@ -352,6 +354,10 @@ class LabelStudioClient:
         snapshot is deleted from the server afterwards unless ``keep_snapshot``.
         """
         started = time.monotonic()
+        try:  # before the server builds anything: a place that cannot be written is known at once
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
         exports = self._sdk.projects.exports
         with self._errors(f"export project {project_id}", not_found=f"no project with id {project_id} at {self.url}"):
             # Community edition builds the snapshot inside this request: allow it the whole timeout.
@@ -374,7 +380,6 @@ class LabelStudioClient:
                 status = exports.get(id=project_id, export_pk=export_id).status
             if status == "failed":
                 raise LabelStudioError(f"Label Studio failed to build export {export_id} of project {project_id}")
-        out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
         written = 0
         try:
@@ -386,8 +391,15 @@ class LabelStudioClient:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            if not keep_snapshot:  # no snapshot is left behind on the server when the download failed
+                with contextlib.suppress(CorpusToolsError), self._errors(f"delete export {export_id}"):
+                    exports.delete(id=project_id, export_pk=export_id)
+            if isinstance(exc, OSError):  # the disk is full, the place is not writable...
+                raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
+            raise
         if not keep_snapshot:
             with self._errors(f"delete export {export_id}"):
                 exports.delete(id=project_id, export_pk=export_id)
