@@ -251,7 +251,9 @@ def _csv_rows(run: _Run, stream: io.TextIOWrapper, src: _Source) -> Iterator[Loc
     old_limit = csv.field_size_limit()
     csv.field_size_limit(max(old_limit, run.max_bytes + 1))
     try:
-        reader = csv.reader(stream)
+        # strict: a quoted field still open at the end of the file is an error, not the rest of the file read as
+        # one field (a stray quote merged every row after it into one article), nor is text after a closing quote
+        reader = csv.reader(stream, strict=True)
         try:
             header = next(reader, None)
         except csv.Error as exc:
@@ -276,7 +278,10 @@ def _csv_rows(run: _Run, stream: io.TextIOWrapper, src: _Source) -> Iterator[Loc
                 return
             except csv.Error as exc:
                 code = TOO_LARGE if "field limit" in str(exc) else BAD_CSV_ROW
-                run.reject_record(code, f"row cannot be parsed: {exc}", line=line, **where)
+                why = (f"a quoted field opened on line {line} (or in the row that starts there) is never closed"
+                       f" before the end of the file (line {reader.line_num}); close or remove the stray quote"
+                       if "unexpected end of data" in str(exc) else f"row cannot be parsed: {exc}")
+                run.reject_record(code, why, line=line, **where)
                 continue
             if not row or all(not cell.strip() for cell in row):
                 continue

@@ -464,6 +464,23 @@ def test_csv_mapping_multiline_fields_and_row_lines(tmp_path):
     assert located(report) == [("ingest-bad-csv-row", str(path), 6, None, None)]
 
 
+def test_csv_stray_quote_is_not_the_rest_of_the_file(tmp_path):
+    """A quoted field never closed would take every later row as its text: the row is refused, located."""
+    data = f"text\n{PARA1}\n\"{PARA2}\n{PARA1}\n{PARA2}\n"
+    path = write(tmp_path / "a.csv", data)
+    articles, report = ingest(path)
+    assert [a["text"] for a in articles] == [PARA1]
+    assert [(p.code, p.line) for p in report.problems if p.severity == "error"] == [("ingest-bad-csv-row", 3)]
+    assert "never closed" in next(p.message for p in report.problems if p.code == "ingest-bad-csv-row")
+
+
+def test_csv_text_after_a_closing_quote_is_refused(tmp_path):
+    path = write(tmp_path / "a.csv", f'text\n"{PARA1}"tail\n{PARA2}\n')
+    articles, report = ingest(path)
+    assert [a["text"] for a in articles] == [PARA2]
+    assert [(p.code, p.line) for p in report.problems if p.severity == "error"] == [("ingest-bad-csv-row", 2)]
+
+
 def test_csv_missing_text_column(tmp_path):
     path = write(tmp_path / "a.csv", f"title,content\n{TITLE},{PARA1}\n")
     articles, report = ingest(path)
