@@ -228,7 +228,8 @@ def register(app: typer.Typer) -> None:
                                               file_okay=False)] = Path(".demo"),
         releases: Annotated[Path, typer.Option("--releases", help="Local release target folder.", file_okay=False)]
         = Path("releases"),
-        port: Annotated[int, typer.Option("--port", help="Port for Label Studio (a free one if busy).")] = 8080,
+        port: Annotated[int, typer.Option("--port", help="Port for Label Studio (a free one if busy).", min=1,
+                                          max=65535)] = 8080,
         keep: Annotated[bool, typer.Option("--keep", help="Leave Label Studio running and print its login.")] = False,
     ) -> None:
         """Run the whole chain on the bundled sample corpus (what `make demo` runs).

@@ -51,7 +51,8 @@ def install_command(quiet: QuietOption = False) -> None:
 
 @app.command("up")
 def up_command(
-    port: Annotated[int, typer.Option("--port", help="Port to listen on (refused when busy).")] = 8080,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (refused when busy).", min=1,
+                                      max=65535)] = 8080,
     data_dir: DataDirOption = Path(".labelstudio"),
     host: Annotated[str, typer.Option("--host", help="Interface to listen on (0.0.0.0 for other machines).")]
     = "127.0.0.1",
