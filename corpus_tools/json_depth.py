@@ -9,12 +9,14 @@ comes near the limit (a Label Studio task is about eight levels deep).
 :class:`DepthGuard` follows the depth over a byte stream chunk by chunk with a few numpy passes per
 chunk (strings and their escapes are skipped, so a bracket inside a string does not count) and raises
 :class:`TooDeep` with the byte offset of the first bracket beyond the limit, before the chunk is handed
-on.  :func:`loads` is ``json.loads`` with a located ``JSONDecodeError`` instead of a ``RecursionError``.
+on.  :func:`loads` is ``json.loads`` with a located ``JSONDecodeError`` instead of a ``RecursionError``, and
+without the ``NaN`` and ``Infinity`` that Python's reader accepts and JSON does not.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -115,12 +117,34 @@ def check_depth(data: bytes, limit: int = MAX_DEPTH) -> None:
     DepthGuard(limit).feed(data)
 
 
+class _NotJSON(ValueError):
+    """NaN, Infinity or -Infinity: Python's json reads them, JSON has no such numbers."""
+
+
+def _refuse_constant(name: str) -> None:
+    raise _NotJSON(name)
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):  # 1e400: beyond a double, Python makes it inf
+        raise _NotJSON(literal)
+    return value
+
+
 def loads(text: str | bytes) -> Any:
-    """``json.loads`` of one value; nesting too deep for it (``RecursionError``, at about a thousand levels) is a
-    ``json.JSONDecodeError`` (a ``ValueError``) located at the first bracket beyond :data:`MAX_DEPTH`, as for any
-    other unusable JSON.  Valid input pays nothing for the check."""
+    """``json.loads`` of one value, held to JSON: ``NaN``, ``Infinity`` and ``-Infinity`` (which Python reads, and
+    which no other JSON reader, Label Studio's included, accepts) and nesting too deep for it (``RecursionError``,
+    at about a thousand levels; located at the first bracket beyond :data:`MAX_DEPTH`) are
+    ``json.JSONDecodeError`` (a ``ValueError``), as for any other unusable JSON.  Valid input pays nothing for
+    the checks."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
+    except _NotJSON as exc:
+        doc = text if isinstance(text, str) else text.decode("utf-8", "replace")
+        what = exc.args[0]
+        why = "is not a JSON number" if what in ("NaN", "Infinity", "-Infinity") else "is beyond a double"
+        raise json.JSONDecodeError(f"{what} {why}", doc, max(0, doc.find(what))) from None
     except RecursionError:
         raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
         try:

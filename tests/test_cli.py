@@ -95,3 +95,12 @@ def test_a_port_out_of_range_is_a_usage_error(tmp_path, command, port):
                             text=True, timeout=120)
     assert result.returncode == 2 and "Invalid value for '--port'" in result.stderr
     assert "Traceback" not in result.stderr and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("score", ["nan", "inf", "-inf"])
+def test_a_score_json_cannot_carry_is_a_usage_error(tmp_path, score):
+    articles = tmp_path / "a.jsonl"
+    articles.write_text("", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "corpus_tools", "ls", "import", str(articles), "--project", "x",
+                             "--score", score], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Invalid value for '--score'" in result.stderr

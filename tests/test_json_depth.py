@@ -128,3 +128,24 @@ def test_every_command_refuses_deep_input_located(tmp_path, deep_inputs):
         assert result.returncode == 1, (args, result.stderr[-2000:])
         assert "Traceback" not in result.stderr and code in said and where in said, (args, said[-2000:])
     assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()
+
+
+@pytest.mark.parametrize("text, what, at", [
+    ('{"score": NaN}', "NaN is not a JSON number", len('{"score": ')),
+    ('[1, -Infinity]', "-Infinity is not a JSON number", len("[1, ")),
+    ('{"lead_time": 1e400}', "1e400 is beyond a double", len('{"lead_time": ')),
+])
+def test_loads_refuses_what_python_reads_and_json_has_not(text, what, at):
+    with pytest.raises(json.JSONDecodeError) as raised:
+        loads(text)
+    assert (raised.value.msg, raised.value.pos) == (what, at)
+    assert loads('{"s": "NaN", "x": 1.5e300}') == {"s": "NaN", "x": 1.5e300}
+
+
+def test_a_document_line_with_nan_is_invalid_json(tmp_path):
+    from corpus_tools.validate import validate_export
+
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"id": "d1", "text": "x", "entities": [], "relations": [], "meta": {"score": NaN}}\n',
+                    encoding="utf-8")
+    assert [(p.code, p.line) for p in validate_export(path).problems] == [("document-invalid-json", 1)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import time
@@ -192,6 +193,12 @@ def _checked_upload(upload, *, what: str, as_json: bool, quiet: bool):
     return report
 
 
+def _finite_score(value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a number JSON can carry (NaN and infinities are not)")
+    return value
+
+
 @app.command("import")
 def import_command(
     articles: Annotated[Path, typer.Argument(help="Article records (JSONL, schemas/article.schema.json).",
@@ -203,7 +210,7 @@ def import_command(
     model_version: Annotated[str | None, typer.Option("--model-version", help="Model version for every prediction"
                                                       " (overrides meta.model_version).")] = None,
     score: Annotated[float | None, typer.Option("--score", help="Score for every prediction"
-                                                " (overrides meta.score).")] = None,
+                                                " (overrides meta.score).", callback=_finite_score)] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Tasks per import request.")] = 500,
     ontology: OntologyOption = None,
     credentials: CredentialsOption = None,

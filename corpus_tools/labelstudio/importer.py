@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -292,6 +293,8 @@ def import_articles(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    if score is not None and not math.isfinite(score):
+        raise ValueError(f"score must be a finite number (JSON has no {score})")
     index = TaskIndex(index_dir or default_index_dir(), client.url, project)
     with project_lock(client, project, index_dir):
         return _import_locked(client, project, articles_path, ontology=ontology, predictions_path=predictions_path,
