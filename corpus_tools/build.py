@@ -63,8 +63,8 @@ from corpus_tools.card import (
 )
 from corpus_tools.errors import InputError, InvalidDataError, OutputError, ReleaseError
 from corpus_tools.fastbio import SPAN_MODES
-from corpus_tools.json_depth import DepthGuard
-from corpus_tools.json_depth import loads as json_loads
+from corpus_tools.json_input import DepthGuard
+from corpus_tools.json_input import loads as json_loads
 from corpus_tools.ontology import Ontology, load_ontology
 from corpus_tools.release import MANIFEST_NAME, SPLITS_NAME, check_release, read_manifest, write_manifest
 from corpus_tools.report import Report, make_problem
@@ -116,7 +116,7 @@ def check_name(name: str) -> str:
 
 class _HashingReader:
     """A binary file wrapper that hashes and counts what is read through it; with ``depth``, bytes nesting deeper
-    than :data:`~corpus_tools.json_depth.MAX_DEPTH` raise ``TooDeep`` before a parser sees them."""
+    than :data:`~corpus_tools.json_input.MAX_DEPTH` raise ``TooDeep`` before a parser sees them."""
 
     def __init__(self, file: BinaryIO, *, depth: bool = False) -> None:
         self._file = file

@@ -55,7 +55,7 @@ from corpus_tools.ingest_tabular import (
     read_csv,
     read_jsonl,
 )
-from corpus_tools.json_depth import loads as json_loads
+from corpus_tools.json_input import loads as json_loads
 from corpus_tools.newswire import Dateline, NewswireParts, is_blank, parse_newswire
 from corpus_tools.report import Report, make_problem
 

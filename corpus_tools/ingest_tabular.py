@@ -29,7 +29,7 @@ from corpus_tools.ingest_codes import (
     TOO_LARGE,
     UNREADABLE,
 )
-from corpus_tools.json_depth import loads as json_loads
+from corpus_tools.json_input import loads as json_loads
 
 if TYPE_CHECKING:
     from corpus_tools.ingest import _Run, _Source

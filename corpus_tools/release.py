@@ -25,7 +25,7 @@ from pathlib import Path
 
 from corpus_tools._text import sha256_file
 from corpus_tools.errors import ReleaseError
-from corpus_tools.json_depth import loads as json_loads
+from corpus_tools.json_input import loads as json_loads
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report, define_code
 from corpus_tools.schemas import validator_for

@@ -28,7 +28,7 @@ from corpus_tools import release as R
 from corpus_tools import release_scan as S
 from corpus_tools._text import sha256_file
 from corpus_tools.features_cache import release_features
-from corpus_tools.json_depth import loads as json_loads
+from corpus_tools.json_input import loads as json_loads
 from corpus_tools.ontology import Ontology
 from corpus_tools.release_card import default_config_name, read_light_card
 from corpus_tools.report import Report, make_problem

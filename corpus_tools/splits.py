@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus_tools.errors import InputError
-from corpus_tools.json_depth import loads as json_loads
+from corpus_tools.json_input import loads as json_loads
 from corpus_tools.schemas import validator_for
 from corpus_tools.validate_schema import bundled_pass
 

@@ -35,7 +35,7 @@ from corpus_tools import validate_codes as C
 from corpus_tools._text import MAYBE_SURROGATE_ESCAPE, lone_surrogate
 from corpus_tools.errors import InputError
 from corpus_tools.generate import ontology_to_export_schema
-from corpus_tools.json_depth import TooDeep, loads
+from corpus_tools.json_input import TooDeep, loads
 from corpus_tools.ontology import Ontology, load_ontology
 from corpus_tools.report import Problem, Report, make_problem
 from corpus_tools.schemas import load_schema

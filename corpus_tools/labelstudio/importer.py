@@ -36,7 +36,7 @@ from filelock import FileLock, Timeout
 
 from corpus_tools._text import MAYBE_SURROGATE_ESCAPE, lone_surrogate
 from corpus_tools.errors import InputError, InvalidDataError, LabelStudioError
-from corpus_tools.json_depth import loads as json_loads
+from corpus_tools.json_input import loads as json_loads
 from corpus_tools.labelstudio.checks import (
     UPLOAD_DUPLICATE_ARTICLE,
     UPLOAD_INVALID_ARTICLE,

@@ -18,7 +18,7 @@ from typing import Literal
 from corpus_tools.errors import ConfigChangeRefused, LabelStudioError
 from corpus_tools.generate import ontology_to_labelstudio_config
 from corpus_tools.guidelines import ontology_to_instructions  # the project instructions annotators see
-from corpus_tools.json_depth import DepthLimitedReader, TooDeep
+from corpus_tools.json_input import DepthLimitedReader, TooDeep
 from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
 from corpus_tools.ontology import Ontology
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus_tools.json_depth import MAX_DEPTH, DepthGuard, DepthLimitedReader, TooDeep, loads
+from corpus_tools.json_input import MAX_DEPTH, DepthGuard, DepthLimitedReader, TooDeep, loads
 from corpus_tools.validate_input import ChunkReader
 
 

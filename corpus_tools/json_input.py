@@ -1,4 +1,4 @@
-"""Nesting depth of JSON input: a limit checked before a parser sees the bytes.
+"""JSON input held to JSON before and while it is parsed: a nesting-depth limit, and no NaN or Infinity.
 
 A JSON value nested thousands of levels deep is a few hundred bytes of brackets, but parsers pay for it:
 ``json.loads`` and msgspec stop with ``RecursionError`` at about a thousand levels, and ijson's prefixed
