@@ -54,7 +54,13 @@ def redact(message: str, secrets: tuple[str, ...] = ()) -> str:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-MAYBE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # in JSON text: where json.loads may leave one
+_MAYBE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # in JSON text: where json.loads may leave one
+
+
+def lone_surrogate_in(text: str, value: object) -> str | None:
+    """:func:`lone_surrogate` of ``value``, decoded from the JSON ``text``; only walked when ``text`` holds a
+    surrogate escape (there is none to find otherwise)."""
+    return lone_surrogate(value) if _MAYBE_SURROGATE_ESCAPE.search(text) else None
 
 
 def lone_surrogate(value: object, path: str = "$") -> str | None:

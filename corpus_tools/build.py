@@ -63,7 +63,7 @@ from corpus_tools.card import (
 )
 from corpus_tools.errors import InputError, InvalidDataError, OutputError, ReleaseError
 from corpus_tools.fastbio import SPAN_MODES
-from corpus_tools.json_input import DepthGuard
+from corpus_tools.json_input import DepthLimitedReader
 from corpus_tools.json_input import loads as json_loads
 from corpus_tools.ontology import Ontology, load_ontology
 from corpus_tools.release import MANIFEST_NAME, SPLITS_NAME, check_release, read_manifest, write_manifest
@@ -115,19 +115,15 @@ def check_name(name: str) -> str:
 
 
 class _HashingReader:
-    """A binary file wrapper that hashes and counts what is read through it; with ``depth``, bytes nesting deeper
-    than :data:`~corpus_tools.json_input.MAX_DEPTH` raise ``TooDeep`` before a parser sees them."""
+    """A binary file wrapper that hashes and counts what is read through it."""
 
-    def __init__(self, file: BinaryIO, *, depth: bool = False) -> None:
+    def __init__(self, file: BinaryIO) -> None:
         self._file = file
         self.sha256 = hashlib.sha256()
         self.bytes = 0
-        self._depth = DepthGuard() if depth else None
 
     def read(self, size: int = -1) -> bytes:
         data = self._file.read(size)
-        if self._depth is not None:
-            self._depth.feed(data)
         self.sha256.update(data)
         self.bytes += len(data)
         return data
@@ -292,7 +288,8 @@ def _stream_input(export: Path, kind: str, builder: Builder, progress: Progress 
     """Feed every task (or document) of the input to the builder; return the input's sha256."""
     total = export.stat().st_size
     with open(export, "rb") as raw:
-        reader = _HashingReader(raw, depth=kind == "labelstudio")  # ijson's memory grows with the depth squared
+        # ijson's memory grows with the square of the depth: a Label Studio export is read depth-limited
+        reader = _HashingReader(DepthLimitedReader(raw) if kind == "labelstudio" else raw)
         if kind == "labelstudio":
             for i, task in enumerate(_iter_tasks(reader)):
                 builder.add_task(task)

@@ -141,17 +141,20 @@ def loads(text: str | bytes) -> Any:
     try:
         return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
     except _NotJSON as exc:
-        doc = text if isinstance(text, str) else text.decode("utf-8", "replace")
         what = exc.args[0]
         why = "is not a JSON number" if what in ("NaN", "Infinity", "-Infinity") else "is beyond a double"
+        doc = _as_text(text)
         raise json.JSONDecodeError(f"{what} {why}", doc, max(0, doc.find(what))) from None
     except RecursionError:
         raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
         try:
             check_depth(raw)
         except TooDeep as exc:
-            doc = text if isinstance(text, str) else text.decode("utf-8", "replace")
             at = len(raw[: exc.offset].decode("utf-8", "replace"))
-            raise json.JSONDecodeError(f"arrays and objects nested more than {exc.limit} levels deep", doc,
-                                       at) from None
+            raise json.JSONDecodeError(f"arrays and objects nested more than {exc.limit} levels deep",
+                                       _as_text(text), at) from None
         raise
+
+
+def _as_text(text: str | bytes) -> str:
+    return text if isinstance(text, str) else text.decode("utf-8", "replace")

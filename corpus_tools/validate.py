@@ -32,10 +32,10 @@ from typing import Any
 import ijson
 
 from corpus_tools import validate_codes as C
-from corpus_tools._text import MAYBE_SURROGATE_ESCAPE, lone_surrogate
+from corpus_tools._text import lone_surrogate_in
 from corpus_tools.errors import InputError
 from corpus_tools.generate import ontology_to_export_schema
-from corpus_tools.json_input import TooDeep, loads
+from corpus_tools.json_input import DepthLimitedReader, TooDeep, loads
 from corpus_tools.ontology import Ontology, load_ontology
 from corpus_tools.report import Problem, Report, make_problem
 from corpus_tools.schemas import load_schema
@@ -342,7 +342,7 @@ def _stream_export(path: Path, run: _Run, report: Report, progress: Progress | N
     keys = SeenKeys()
     count = 0
     with path.open("rb") as raw:
-        reader = ChunkReader(raw)
+        reader = ChunkReader(DepthLimitedReader(raw))  # ijson's memory grows with the square of the depth
         try:
             for index, task in enumerate(ijson.items(reader, "item", use_float=True)):
                 count = index + 1
@@ -459,7 +459,7 @@ def _stream_documents(path: Path, run: _Run, report: Report, progress: Progress 
                     )
                 )
                 continue
-            if MAYBE_SURROGATE_ESCAPE.search(line) and (where := lone_surrogate(doc)) is not None:
+            if (where := lone_surrogate_in(line, doc)) is not None:
                 report.add(make_problem(
                     C.DOCUMENT_INVALID_JSON,
                     f"Line {line_no} holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair) at"

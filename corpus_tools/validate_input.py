@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from corpus_tools.json_input import DepthGuard, loads
+from corpus_tools.json_input import loads
 
 _JSON_WHITESPACE = b" \t\r\n"
 _NEWLINES_TO_SPACES = bytes.maketrans(b"\r\n", b"  ")
@@ -91,13 +91,9 @@ class ChunkReader:
         self.position = 0
         self.chunk_start = 0
         self.chunk = b""
-        self._depth = DepthGuard()
 
     def read(self, size: int = -1) -> bytes:
-        """The next bytes; raises :class:`~corpus_tools.json_input.TooDeep` before handing on bytes that nest
-        deeper than :data:`~corpus_tools.json_input.MAX_DEPTH` (ijson's memory grows with the square of the depth)."""
         data = self._raw.read(size)
-        self._depth.feed(data)
         if size != 0:
             self.chunk_start = self.position
             self.chunk = data

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from corpus_tools._text import MAYBE_SURROGATE_ESCAPE, lone_surrogate
+from corpus_tools._text import lone_surrogate_in
 from corpus_tools.errors import InputError, InvalidDataError, LabelStudioError
 from corpus_tools.json_input import loads as json_loads
 from corpus_tools.labelstudio.checks import (
@@ -87,7 +87,7 @@ def iter_jsonl(path: Path, schema: str, code: str, report: Report) -> Iterator[t
             except ValueError as exc:
                 report.add(make_problem(code, f"Line is not JSON ({exc}).", file=str(path), line=number))
                 continue
-            if MAYBE_SURROGATE_ESCAPE.search(text) and (where := lone_surrogate(record)) is not None:
+            if (where := lone_surrogate_in(text, record)) is not None:
                 report.add(make_problem(code, "Line holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its"
                                         " pair), which is not text; fix or remove that escape.", file=str(path),
                                         line=number, json_path=where))
