@@ -374,7 +374,10 @@ def remove_killed_builds(out: Path) -> list[Path]:
     removed = []
     if not out.parent.is_dir():
         return removed
-    for folder in sorted(out.parent.glob(f".{glob.escape(out.name)}.*{BUILDING_SUFFIX}")):
+    prefix = f".{glob.escape(out.name)}.*{BUILDING_SUFFIX}"
+    locks = {Path(str(path).removesuffix(".lock")) for path in out.parent.glob(prefix + ".lock")}
+    # a lock file alone: a build killed between taking its lock and making its folder
+    for folder in sorted(set(out.parent.glob(prefix)) | locks):
         lock = _lock_of(folder)
         try:
             lock.acquire()

@@ -479,6 +479,7 @@ def test_a_running_builds_folder_and_other_names_are_kept(tmp_path):
     other.mkdir()
     killed = tmp_path / ".rel.2222abcd.building"  # a killed build of this --out: no lock held
     (killed / "data").mkdir(parents=True)
+    (tmp_path / ".rel.4444abcd.building.lock").write_text("", encoding="utf-8")  # killed before its folder existed
     lock = FileLock(str(running) + ".lock", timeout=0)
     lock.acquire()
     try:
