@@ -654,3 +654,11 @@ def test_a_dataset_name_with_a_line_break_or_nothing_in_it_is_refused(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
     built = build_release(export, version="1.0.0", out=tmp_path / "rel", name=" org/نشرة ")
     assert built.manifest["name"] == "org/نشرة"
+
+
+def test_an_export_that_is_not_a_regular_file_is_refused(tmp_path):
+    fifo = tmp_path / "export.json"
+    os.mkfifo(fifo)  # a pipe cannot be read twice; the build reads its input more than once
+    result = run_cli("build", str(fifo), "--version", "1.0.0", "--out", str(tmp_path / "rel"))
+    assert result.returncode == 3 and f"not a file: {fifo}" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json"]
