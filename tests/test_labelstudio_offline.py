@@ -258,3 +258,17 @@ def test_first_run_secrets_travel_in_the_environment_not_argv(tmp_path):
     env = srv.server_env(tmp_path, first_run=creds, base={})
     assert (env["LABEL_STUDIO_USERNAME"], env["LABEL_STUDIO_PASSWORD"], env["LABEL_STUDIO_USER_TOKEN"]) == (
         creds.email, creds.password, creds.api_key)
+
+
+def test_ls_readers_refuse_a_pipe(tmp_path):
+    """ls import reads the articles again by byte offset, which a pipe cannot give."""
+    import os
+
+    from corpus_tools.errors import InputError
+    from corpus_tools.labelstudio.importer import iter_jsonl
+    from corpus_tools.report import Report
+
+    fifo = tmp_path / "articles.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a file"):
+        list(iter_jsonl(fifo, "article.schema.json", "upload-invalid-article", Report()))

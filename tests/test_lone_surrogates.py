@@ -55,3 +55,4 @@ def test_ls_readers_report_the_line(tmp_path):
     assert [number for number, *_ in records] == [1]
     assert [(p.line, p.json_path) for p in report.problems] == [(2, "$.text")]
     assert "lone UTF-16 surrogate" in report.problems[0].message
+

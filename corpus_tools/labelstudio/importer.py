@@ -69,6 +69,8 @@ BatchCallback = Callable[[int, int], None]
 def iter_jsonl(path: Path, schema: str, code: str, report: Report) -> Iterator[tuple[int, int, int, dict]]:
     """``(line number, byte offset, byte length, record)`` of each valid line; invalid lines become problems."""
     fast = bundled_pass(schema)
+    if path.exists() and not path.is_file():  # a pipe cannot be read again (the import does, by byte offset)
+        raise InputError(f"not a file: {path}")
     try:
         fh = open(path, "rb")
     except OSError as exc:
