@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -234,8 +235,8 @@ def read_csv(run: _Run, src: _Source) -> Iterator[Located]:
 
 @contextmanager
 def _seekable(run: _Run, src: _Source) -> Iterator[BinaryIO]:
-    """The input as a seekable binary file (stdin is spooled first)."""
-    if src.path is not None:
+    """The input as a seekable binary file (stdin, and a named pipe such as ``<(zcat x.csv.gz)``, are spooled first)."""
+    if src.path is not None and os.path.isfile(src.path):
         with open(src.path, "rb") as handle:
             yield handle
         return

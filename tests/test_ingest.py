@@ -481,6 +481,28 @@ def test_csv_text_after_a_closing_quote_is_refused(tmp_path):
     assert [(p.code, p.line) for p in report.problems if p.severity == "error"] == [("ingest-bad-csv-row", 2)]
 
 
+def test_csv_from_a_named_pipe_is_spooled_like_stdin(tmp_path):
+    """`ingest <(zcat news.csv.gz) --format csv`: the CSV reader seeks, a pipe cannot, so it is spooled first."""
+    import threading
+
+    fifo = tmp_path / "news.csv"
+    os.mkfifo(fifo)
+    data = f"text\n{PARA1}\n{PARA2}\n".encode()
+
+    def feed() -> None:
+        with open(fifo, "wb") as pipe:
+            pipe.write(data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        articles, report = ingest(fifo, fmt="csv")
+    finally:
+        writer.join(10)
+    assert [a["text"] for a in articles] == [PARA1, PARA2]
+    assert [p.code for p in report.problems if p.severity == "error"] == []
+
+
 def test_csv_missing_text_column(tmp_path):
     path = write(tmp_path / "a.csv", f"title,content\n{TITLE},{PARA1}\n")
     articles, report = ingest(path)
