@@ -297,20 +297,21 @@ def import_articles(
         raise ValueError("batch_size must be at least 1")
     if score is not None and not math.isfinite(score):
         raise ValueError(f"score must be a finite number (JSON has no {score})")
-    index = TaskIndex(index_dir or default_index_dir(), client.url, project)
-    with project_lock(client, project, index_dir):
+    with project_lock(client, project, index_dir) as index:
         return _import_locked(client, project, articles_path, ontology=ontology, predictions_path=predictions_path,
                               model_version=model_version, score=score, batch_size=batch_size,
                               index=index if use_index else None, on_batch=on_batch)
 
 
 @contextmanager
-def project_lock(client: LabelStudioClient, project: ProjectInfo, index_dir: Path | None = None) -> Iterator[None]:
-    """Hold the lock of one project of one server on this machine, or raise :class:`LabelStudioError` at once
-    when another import or annotate run holds it: two runs at once would both find the same articles new (or the
-    same tasks without this user's annotation) and upload them twice.  The system releases it if the process
-    dies."""
-    path = TaskIndex(index_dir or default_index_dir(), client.url, project).lock_path
+def project_lock(client: LabelStudioClient, project: ProjectInfo,
+                 index_dir: Path | None = None) -> Iterator[TaskIndex]:
+    """Hold the lock of one project of one server on this machine (yielding the project's task index, whose
+    lock it is), or raise :class:`LabelStudioError` at once when another import or annotate run holds it: two
+    runs at once would both find the same articles new (or the same tasks without this user's annotation) and
+    upload them twice.  The system releases it if the process dies."""
+    index = TaskIndex(index_dir or default_index_dir(), client.url, project)
+    path = index.lock_path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(path), timeout=0)
@@ -322,7 +323,7 @@ def project_lock(client: LabelStudioClient, project: ProjectInfo, index_dir: Pat
     except OSError as exc:
         raise LabelStudioError(f"cannot create the project lock {path}: {exc.strerror or exc}") from exc
     try:
-        yield
+        yield index
     finally:
         lock.release()
 
