@@ -1,9 +1,12 @@
-"""File-system helpers shared by the stages that publish a folder in one rename (build, local publish)."""
+"""File-system helpers shared by the stages that publish a folder in one rename (build, local publish) and remove
+the folders they made (local publish, demo)."""
 
 from __future__ import annotations
 
 import errno
 import os
+import shutil
+import stat
 from pathlib import Path
 
 _RENAME_NOREPLACE = 1  # renameat2(2) flag: fail with EEXIST when the target exists
@@ -29,3 +32,17 @@ def rename_no_replace(source: Path, target: Path) -> None:
     if target.exists() or target.is_symlink():
         raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target))
     os.rename(source, target)
+
+
+def _make_writable(func, path, _exc_info) -> None:  # rmtree onerror: read-only folders cannot be emptied otherwise
+    os.chmod(os.path.dirname(path) or ".", stat.S_IRWXU)
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.chmod(path, stat.S_IRWXU)
+    func(path)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder if it exists, including read-only files and folders (a published local release is
+    read-only).  Symbolic links inside are removed, never followed."""
+    if path.exists():
+        shutil.rmtree(path, onerror=_make_writable)  # onexc is 3.12+

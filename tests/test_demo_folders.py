@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +65,47 @@ def test_a_workdir_that_cannot_be_made_is_a_clear_error(tmp_path):
     result = run_demo("--workdir", str(tmp_path / "file" / "w"), "--releases", str(tmp_path / "releases"))
     assert result.returncode == 3 and "Traceback" not in result.stderr
     assert f"cannot create {tmp_path / 'file' / 'w'}" in " ".join(result.stderr.split())
+
+
+def test_remove_tree_removes_read_only_folders_and_never_follows_links():
+    import os
+    import tempfile
+
+    from corpus_tools._fs import remove_tree
+
+    tmp_path = Path(tempfile.mkdtemp(prefix="remove-tree-"))  # pytest's folders are private to root
+    os.chmod(tmp_path, 0o755)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep", encoding="utf-8")
+    made = tmp_path / "made"
+    (made / "v1.0.0" / "data").mkdir(parents=True)
+    (made / "v1.0.0" / "data" / "a.parquet").write_bytes(b"x")
+    (made / "link").symlink_to(outside)
+    os.chmod(made / "v1.0.0" / "data" / "a.parquet", 0o444)  # as a local publish leaves a version
+    os.chmod(made / "v1.0.0" / "data", 0o555)
+    os.chmod(made / "v1.0.0", 0o555)
+    if os.geteuid() == 0:  # root ignores permissions: remove as an ordinary user who owns the files
+        for path in (tmp_path, made, made / "v1.0.0", made / "v1.0.0" / "data", made / "v1.0.0" / "data" / "a.parquet"):
+            os.chown(path, 65534, 65534)
+        child = os.fork()
+        if child == 0:
+            code = 1
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                with pytest.raises(PermissionError):  # the plain removal fails on the read-only folders
+                    import shutil
+
+                    shutil.rmtree(made / "v1.0.0" / "data")
+                remove_tree(made)
+                code = 0
+            finally:
+                os._exit(code)
+        assert os.waitpid(child, 0)[1] == 0
+    else:
+        remove_tree(made)
+    assert not made.exists() and not made.is_symlink()
+    assert (outside / "keep.txt").read_text(encoding="utf-8") == "keep"
+    remove_tree(made)  # absent: nothing to do
+    remove_tree(tmp_path)

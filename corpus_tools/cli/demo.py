@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import stat
 import subprocess
 import sys
 import time
@@ -22,6 +20,7 @@ from typing import Annotated
 
 import typer
 
+from corpus_tools._fs import remove_tree
 from corpus_tools.cli._common import err_console
 from corpus_tools.errors import CorpusToolsError
 
@@ -52,19 +51,6 @@ def _run(args: list[str], *, env: dict[str, str], capture: bool = False) -> str:
         raise DemoFailed(f"`corpus-tools {shown}` exited with {result.returncode}")
     err_console.print(f"[dim]  ({time.monotonic() - started:.1f} s)[/]", highlight=False)
     return result.stdout or ""
-
-
-def _remove_tree(path: Path) -> None:
-    """Remove a folder, including the read-only files of a published local release."""
-    if not path.exists():
-        return
-    for root, dirs, files in os.walk(path):
-        for name in dirs + files:
-            target = Path(root) / name
-            if not target.is_symlink():
-                target.chmod(target.stat().st_mode | stat.S_IWUSR | stat.S_IRUSR | stat.S_IXUSR)
-    path.chmod(path.stat().st_mode | stat.S_IWUSR | stat.S_IXUSR)
-    shutil.rmtree(path)
 
 
 def _previous_run(path: Path, option: str) -> Path | None:
@@ -152,7 +138,7 @@ def demo(workdir: Path, releases: Path, port: int, keep: bool) -> None:
     for old in previous:
         if old is not None:
             err_console.print(f"Removing the previous demo run's {old}", highlight=False)
-            _remove_tree(old)
+            remove_tree(old)
     _make_folder(workdir)
     _make_folder(target)
     _step(1, f"virtualenv ready: {sys.prefix}")

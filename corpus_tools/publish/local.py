@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from corpus_tools._fs import rename_no_replace
+from corpus_tools._fs import remove_tree, rename_no_replace
 from corpus_tools.errors import PublishError, VerificationFailed, VersionExists, VersionNotIncreasing
 from corpus_tools.publish.models import (
     Progress,
@@ -118,18 +117,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _make_writable(func, path, _exc_info) -> None:  # rmtree onerror: read-only dirs cannot be emptied otherwise
-    os.chmod(os.path.dirname(path) or ".", stat.S_IRWXU)
-    if os.path.isdir(path) and not os.path.islink(path):
-        os.chmod(path, stat.S_IRWXU)
-    func(path)
-
-
-def _remove_tree(path: Path) -> None:
-    if path.exists():
-        shutil.rmtree(path, onerror=_make_writable)  # onexc is 3.12+
-
-
 def _make_read_only(folder: Path) -> None:
     for dirpath, _dirnames, filenames in os.walk(folder, topdown=False):
         for name in filenames:
@@ -182,7 +169,7 @@ def publish_to_folder(
         _check_version(version, _known_versions(root), target)
         for stale in root.glob(TMP_PREFIX + "*"):  # left by an interrupted publish; never a version
             if stale.is_dir():
-                _remove_tree(stale)
+                remove_tree(stale)
             else:
                 stale.unlink(missing_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{tag}-", dir=root))
@@ -206,7 +193,7 @@ def publish_to_folder(
                 raise VersionExists(f"{_display(location)} appeared while {tag} was being published; it is left"
                                     " as it is and nothing was published") from None
         except BaseException:
-            _remove_tree(tmp)
+            remove_tree(tmp)
             raise
         _fsync_dir(root)
         published_at = _now()
