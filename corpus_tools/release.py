@@ -28,7 +28,6 @@ from corpus_tools.errors import ReleaseError
 from corpus_tools.json_input import loads as json_loads
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report, define_code
-from corpus_tools.schemas import validator_for
 from corpus_tools.validate_schema import bundled_pass
 
 MANIFEST_NAME = "manifest.json"
@@ -200,9 +199,7 @@ def read_manifest(directory: str | Path) -> dict:
         raise ReleaseError(f"{directory} is not a release folder: {MANIFEST_NAME} is missing") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ReleaseError(f"cannot read {path}: {exc}") from exc
-    if bundled_pass(MANIFEST_SCHEMA).is_valid(data):  # jsonschema is imported only to locate errors
-        return data
-    errors = sorted(validator_for(MANIFEST_SCHEMA).iter_errors(data), key=lambda e: e.json_path)
+    errors = bundled_pass(MANIFEST_SCHEMA).errors(data)
     if errors:
         raise ReleaseError(f"invalid {path}: {errors[0].message} at {errors[0].json_path}")
     return data

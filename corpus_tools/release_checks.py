@@ -32,7 +32,6 @@ from corpus_tools.json_input import loads as json_loads
 from corpus_tools.ontology import Ontology
 from corpus_tools.release_card import default_config_name, read_light_card
 from corpus_tools.report import Report, make_problem
-from corpus_tools.schemas import validator_for
 from corpus_tools.splits import SPLIT_NAME, SplitPlan
 from corpus_tools.validate_schema import bundled_pass
 
@@ -119,9 +118,8 @@ class ReleaseChecker:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             self.problem(R.MANIFEST_INVALID, f"manifest.json cannot be read: {exc}.", file=R.MANIFEST_NAME)
             return
-        errors = [] if bundled_pass(R.MANIFEST_SCHEMA).is_valid(manifest) else list(
-            validator_for(R.MANIFEST_SCHEMA).iter_errors(manifest))
-        for error in sorted(errors, key=lambda e: e.json_path):
+        errors = bundled_pass(R.MANIFEST_SCHEMA).errors(manifest)
+        for error in errors:
             self.problem(R.MANIFEST_INVALID, f"{error.message} (at {error.json_path}).", file=R.MANIFEST_NAME,
                          json_path=error.json_path)
         if errors:

@@ -24,7 +24,6 @@ from pathlib import Path
 
 from corpus_tools.errors import InputError
 from corpus_tools.json_input import loads as json_loads
-from corpus_tools.schemas import validator_for
 from corpus_tools.validate_schema import bundled_pass
 
 SPLITS_FORMAT = 1
@@ -127,9 +126,7 @@ class SplitPlan:
 
     @classmethod
     def from_dict(cls, data: dict) -> SplitPlan:
-        # The compiled validator answers yes/no (0.4 s less for 10k assignments); jsonschema locates errors.
-        errors = [] if bundled_pass("splits.schema.json").is_valid(data) else sorted(
-            validator_for("splits.schema.json").iter_errors(data), key=lambda e: e.json_path)
+        errors = bundled_pass("splits.schema.json").errors(data)  # compiled yes/no: 0.4 s less for 10k assignments
         if errors:
             raise ValueError(f"{errors[0].message} at {errors[0].json_path}")
         assignments = dict(data["assignments"])

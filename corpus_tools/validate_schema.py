@@ -53,6 +53,17 @@ class SchemaPass:
     def is_valid(self, instance: object) -> bool:
         return self._fast.is_valid(instance)
 
+    def errors(self, instance: object) -> list[ValidationError]:
+        """Every error of an instance, ordered by JSON path (empty when valid): the compiled validator answers
+        yes/no, and only an invalid instance is walked again by jsonschema to locate its errors."""
+        if self._fast.is_valid(instance):
+            return []
+        if self._slow is None:
+            from jsonschema import Draft202012Validator
+
+            self._slow = Draft202012Validator(self._schema, registry=registry())
+        return sorted(self._slow.iter_errors(instance), key=lambda e: e.json_path)
+
     def details(self, instance: object) -> Iterator[ValidationError]:
         """Located errors of an instance :meth:`is_valid` rejected, the most relevant nested error for each
         failure (an empty iterator for a valid instance)."""

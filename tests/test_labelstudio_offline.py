@@ -272,3 +272,30 @@ def test_ls_readers_refuse_a_pipe(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(InputError, match="not a file"):
         list(iter_jsonl(fifo, "article.schema.json", "upload-invalid-article", Report()))
+
+
+
+def test_ls_readers_locate_a_record_the_schema_refuses(tmp_path):
+    """A line that is JSON but not an article is reported with its line and the first error's JSON path; the
+    lines around it are still read."""
+    import json
+    from pathlib import Path
+
+    from corpus_tools.ingest import ingest_to_jsonl
+    from corpus_tools.labelstudio.importer import iter_jsonl
+    from corpus_tools.report import Report
+
+    sample = Path(__file__).resolve().parents[1] / "annotations" / "sample" / "articles"
+    ingested = tmp_path / "ingested.jsonl"
+    ingest_to_jsonl([str(sample)], ingested)
+    first, second = ingested.read_text(encoding="utf-8").splitlines()[:2]
+    broken = json.loads(first)
+    broken["dateline"] = 7  # not an object
+    path = tmp_path / "articles.jsonl"
+    path.write_text("\n".join([first, json.dumps(broken, ensure_ascii=False), second]) + "\n", encoding="utf-8")
+    report = Report()
+    lines = [number for number, _, _, _ in iter_jsonl(path, "article.schema.json", "upload-invalid-article", report)]
+    assert lines == [1, 3]
+    [problem] = report.problems
+    assert (problem.code, problem.line, problem.json_path) == ("upload-invalid-article", 2, "$.dateline")
+    assert "article.schema.json" in problem.message and "7" in problem.message

@@ -50,7 +50,6 @@ from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY, article_to_task, document_to_result
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report, make_problem
-from corpus_tools.schemas import validator_for
 from corpus_tools.spans import Document
 from corpus_tools.validate_codes import DOCUMENT_DUPLICATE_ID
 from corpus_tools.validate_schema import bundled_pass
@@ -97,8 +96,7 @@ def iter_jsonl(path: Path, schema: str, code: str, report: Report) -> Iterator[t
             if fast.is_valid(record):
                 yield number, start, len(raw), record
                 continue
-            errors = list(validator_for(schema).iter_errors(record)) or [None]
-            first = errors[0]
+            first = (fast.errors(record) or [None])[0]
             report.add(make_problem(
                 code,
                 f"Record does not match {schema}: {first.message if first else 'invalid'}.",
