@@ -74,7 +74,7 @@ from corpus_tools.splits import SplitPlan, read_splits
 
 # Validate in a second process while the build streams, when there is a second core.
 PARALLEL_VALIDATION = (os.cpu_count() or 1) > 1
-SEMVER = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
+SEMVER = re.compile(r"v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")  # ASCII digits, no leading zero
 Progress = Callable[[str, int, int | None], None]
 
 
@@ -95,23 +95,42 @@ class BuildResult:
 
 
 def parse_version(version: str) -> tuple[int, int, int]:
-    """``1.2.3`` or ``v1.2.3`` as a tuple; ValueError otherwise."""
+    """``1.2.3`` or ``v1.2.3`` as a tuple; ValueError otherwise (``01.0.0`` too: publish takes semver only)."""
     match = SEMVER.fullmatch(version.strip())
     if not match:
         raise ValueError(f"version must be MAJOR.MINOR.PATCH (e.g. 1.0.0), got {version!r}")
     return int(match[1]), int(match[2]), int(match[3])
 
 
-def check_name(name: str) -> str:
-    """The dataset name for the card and manifest, stripped; ValueError when it is empty or holds a control character
-    (a line break would break the card's title and its ``load_dataset("NAME")`` line)."""
-    stripped = name.strip()
+def check_line(value: str, what: str) -> str:
+    """A one-line text for the card (the dataset name, licence, rights statement), stripped; ValueError when it is
+    empty or holds a control character (a line break would break the card's title, its lists and its
+    ``load_dataset("NAME")`` line)."""
+    stripped = value.strip()
     if not stripped:
-        raise ValueError("the dataset name is empty")
+        raise ValueError(f"the {what} is empty")
     bad = next((ch for ch in stripped if unicodedata.category(ch) == "Cc"), None)
     if bad is not None:
-        raise ValueError(f"the dataset name {stripped!r} holds a control character (U+{ord(bad):04X})")
+        raise ValueError(f"the {what} {stripped!r} holds a control character (U+{ord(bad):04X})")
     return stripped
+
+
+def check_name(name: str) -> str:
+    """The dataset name for the card and manifest (see :func:`check_line`)."""
+    return check_line(name, "dataset name")
+
+
+def check_date(date: str) -> str:
+    """A release date for the changelog: an existing calendar date written YYYY-MM-DD; ValueError otherwise."""
+    import datetime
+
+    stripped = date.strip()
+    try:
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", stripped):
+            return datetime.date.fromisoformat(stripped).isoformat()
+    except ValueError:
+        pass
+    raise ValueError(f"the release date must be a calendar date written YYYY-MM-DD (e.g. 2026-11-29), got {date!r}")
 
 
 class _HashingReader:
@@ -448,19 +467,32 @@ def build_release(
         raise InputError(f"{export} is neither a Label Studio JSON export (an array) nor document JSONL")
     try:
         name = check_name(name) if name is not None else default_name(out)
+        license = check_line(license, "licence id")
+        rights = check_line(rights, "rights statement")
+        date = check_date(date) if date is not None else None
     except ValueError as exc:
         raise InputError(str(exc)) from exc
 
     previous_manifest = None
     if previous is not None:
         previous = Path(previous)
+        if not previous.is_dir():
+            raise InputError(f"the previous release {previous} is not a folder"
+                             + ("" if previous.exists() else " (it does not exist)"))
+        if out.resolve().is_relative_to(previous.resolve()):
+            raise OutputError(f"{out} is inside the previous release {previous}, which would no longer pass its"
+                              " checks; choose an --out outside it")
         previous_manifest = read_manifest(previous)
         if parse_version(str(previous_manifest.get("version", "0.0.0"))) >= parse_version(version):
             raise InputError(
                 f"version {version} is not above the previous release's {previous_manifest.get('version')}"
             )
-        if splits is None and (previous / SPLITS_NAME).is_file():
+        if splits is None:
             splits = previous / SPLITS_NAME
+            if not splits.is_file():  # the default ratios would move documents between splits
+                raise ReleaseError(f"the previous release {previous} has no {SPLITS_NAME}, so its documents' splits"
+                                   " are unknown; a document never moves between splits: restore the file or pass"
+                                   " --splits FILE")
     if ratios is not None and splits is not None:
         raise InputError(f"split ratios are fixed by the earlier {splits}; --ratios applies to a first release only")
     def make_plan() -> SplitPlan:
@@ -471,6 +503,9 @@ def build_release(
     gold_docs: dict[str, Document] = {}
     if gold is not None:
         gold = Path(gold)
+        if input_format(gold) == "labelstudio":
+            raise InputError(f"gold file {gold} is a JSON array (a Label Studio export?); --gold takes canonical"
+                             " document JSONL, one adjudicated document per line")
         gold_report = _validate(gold, ontology, progress)
         if not gold_report.valid:
             raise InvalidDataError(
@@ -526,8 +561,8 @@ def build_release(
         report.stats["path"] = "parallel" if outcome is not None else f"serial ({serial_reason})"
         if not report.valid:
             raise _refusal(export, report)
+        builder.finish_gold()  # before its problems are taken: it adds the unused gold documents
         report.extend(builder.report.problems)
-        builder.finish_gold()
         stats = builder.stats
         if stats.documents == 0:
             report.add(make_problem(NO_DOCUMENTS, "No task has a gold annotation; nothing to release.",

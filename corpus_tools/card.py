@@ -257,11 +257,15 @@ def changelog_entry(version: str, *, date: str | None, diff: ReleaseDiff | None,
 
 
 def extract_changelog(card_text: str) -> str:
-    """The changelog entries of an earlier card (between the changelog markers), or ''."""
-    start, end = card_text.find(CHANGELOG_START), card_text.find(CHANGELOG_END)
-    if start < 0 or end < start:
+    """The changelog entries of an earlier card (the lines between the changelog marker lines), or ''."""
+    lines = card_text.splitlines()  # the markers are whole lines: a name or rights text quoting one is not a marker
+    marks = [line.strip() for line in lines]
+    try:
+        start = marks.index(CHANGELOG_START)
+        end = marks.index(CHANGELOG_END, start + 1)
+    except ValueError:
         return ""
-    return card_text[start + len(CHANGELOG_START) : end].strip("\n")
+    return "\n".join(lines[start + 1 : end]).strip("\n")
 
 
 def render_body(

@@ -24,7 +24,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 
 from corpus_tools._text import sha256_file
-from corpus_tools.errors import ReleaseError
+from corpus_tools.errors import InputError, ReleaseError
 from corpus_tools.json_input import loads as json_loads
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report, define_code
@@ -74,7 +74,8 @@ CONFIG_MISMATCH = define_code(
     "The card's configs, its dataset_info and manifest.json disagree on configs, splits or files.", stage=STAGE,
 )
 SPLIT_NAME = define_code(
-    "release-split-name", "error", "A split name does not match \\w+(\\.\\w+)* (datasets refuses it).", stage=STAGE
+    "release-split-name", "error",
+    "A split name is not \\w+(\\.\\w+)* of at most 64 characters, or is 'all' (datasets refuses it).", stage=STAGE
 )
 DATA_FILES_UNMATCHED = define_code(
     "release-data-files-unmatched", "error", "A data_files pattern of the card matches no file.", stage=STAGE
@@ -221,13 +222,13 @@ def check_release(directory: str | Path, *, ontology: Ontology | None = None,
     are consistent, documents are in their splits.json split and no text is in two splits.
     ``executor`` runs the data scans (row groups of the Parquet files, in chunks); by default a few threads
     of this process (``build`` passes its worker processes).
-    Raises :class:`ReleaseError` only when ``directory`` is not a folder.
+    Raises :class:`InputError` only when ``directory`` is not a folder.
     """
     from corpus_tools.release_checks import ReleaseChecker
 
     root = Path(directory)
     if not root.is_dir():
-        raise ReleaseError(f"{root} is not a folder")
+        raise InputError(f"{root} is not a folder" + ("" if root.exists() else " (it does not exist)"))
     report = Report()
     ReleaseChecker(root, report, ontology, executor).run()
     return report

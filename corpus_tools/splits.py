@@ -30,8 +30,10 @@ SPLITS_FORMAT = 1
 SPLITS_METHOD = "sha256-bucket"
 DEFAULT_SEED = "corpus-tools"
 DEFAULT_RATIOS: tuple[tuple[str, float], ...] = (("train", 0.8), ("validation", 0.1), ("test", 0.1))
-# datasets accepts split names matching \w+(\.\w+)* only.
-SPLIT_NAME = re.compile(r"\w+(\.\w+)*")
+# datasets accepts split names matching \w+(\.\w+)* only, and refuses "all" (any case: the union of the splits);
+# at most 64 characters, so that shard file names (NAME-00000-of-00001.parquet) stay within file-system limits.
+SPLIT_NAME = re.compile(r"(?!(?i:all)\Z)(?=.{1,64}\Z)\w+(\.\w+)*")
+SPLIT_NAME_RULE = "\\w+(\\.\\w+)*, at most 64 characters, not 'all'"
 
 
 def bucket(doc_id: str, seed: str) -> float:
@@ -47,7 +49,7 @@ def check_ratios(ratios: tuple[tuple[str, float], ...]) -> None:
         raise ValueError(f"split names must be unique and non-empty: {names}")
     for name, ratio in ratios:
         if not SPLIT_NAME.fullmatch(name):
-            raise ValueError(f"split name {name!r} must match \\w+(\\.\\w+)* (datasets refuses it otherwise)")
+            raise ValueError(f"split name {name!r} must be {SPLIT_NAME_RULE} (datasets refuses it otherwise)")
         if not 0 <= ratio <= 1:
             raise ValueError(f"ratio of {name!r} must lie in [0, 1], got {ratio}")
     if abs(sum(r for _, r in ratios) - 1) > 1e-9:
@@ -141,14 +143,25 @@ class SplitPlan:
         )
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"{twice!r} is a key twice in one object (a document listed twice would have two splits)")
+    return out
+
+
 def read_splits(path: str | Path) -> SplitPlan:
     """Load an earlier ``splits.json``; raise :class:`InputError` when it is unreadable or invalid."""
     path = Path(path)
     try:
-        data = json_loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = json_loads(text)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read splits file {path}: {exc}") from exc
     try:
+        json.loads(text, object_pairs_hook=_unique_keys)  # a document listed twice would be in two splits
         return SplitPlan.from_dict(data)
     except ValueError as exc:
         raise InputError(f"invalid splits file {path}: {exc}") from exc

@@ -329,7 +329,7 @@ def test_cli_refusals_exit_codes(tmp_path, releases):
     bad_target = _cli("publish", str(releases["v1.0.0"]), "--to", "hf://models/org/x", cwd=tmp_path)
     assert bad_target.returncode == 2 and "Traceback" not in bad_target.stderr
     missing = _cli("publish", str(tmp_path / "nope"), "--to", "./releases/x", cwd=tmp_path)
-    assert missing.returncode in (1, 2) and "Traceback" not in missing.stderr
+    assert missing.returncode == 3 and "Traceback" not in missing.stderr and "does not exist" in missing.stderr
     nothing = _cli("releases", "./releases/none", cwd=tmp_path)
     assert nothing.returncode == 3 and nothing.stderr.startswith("Error: nothing is published")
     (tmp_path / "a-file").write_text("not a folder")

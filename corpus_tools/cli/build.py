@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
@@ -49,15 +50,42 @@ def _check_version(value: str) -> str:
     return value
 
 
-def _check_name(value: str | None) -> str | None:
+def _checked(check: Callable[[str], str]) -> Callable[[str | None], str | None]:
+    """A typer callback: ``check`` on a given value, its ValueError as a usage error (exit 2)."""
+
+    def callback(value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+
+    return callback
+
+
+def _check_name(value: str) -> str:
     from corpus_tools.build import check_name
 
-    if value is None:
-        return None
-    try:
-        return check_name(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    return check_name(value)
+
+
+def _check_license(value: str) -> str:
+    from corpus_tools.build import check_line
+
+    return check_line(value, "licence id")
+
+
+def _check_rights(value: str) -> str:
+    from corpus_tools.build import check_line
+
+    return check_line(value, "rights statement")
+
+
+def _check_date(value: str) -> str:
+    from corpus_tools.build import check_date
+
+    return check_date(value)
 
 
 def build_command(
@@ -68,7 +96,7 @@ def build_command(
     out: Annotated[Path, typer.Option("--out", help="Release folder to create; it must not exist.")],
     name: Annotated[str | None, typer.Option(
         "--name", help="Dataset name for the card and manifest, e.g. ORG/NAME (default: the --out folder name).",
-        callback=_check_name)]
+        callback=_checked(_check_name))]
         = None,
     splits: Annotated[Path | None, typer.Option(
         "--splits", help="An earlier splits.json: its assignments are kept, only new documents are assigned"
@@ -86,13 +114,15 @@ def build_command(
     span_mode: Annotated[str, typer.Option(
         "--span-mode", help="exact (spans as annotated) or whole-token (tokens config widens spans to whole"
         " whitespace tokens, ANERcorp/Wojood style).")] = "exact",
-    license_id: Annotated[str, typer.Option("--license", help="Licence id of the annotations for the card.")]
+    license_id: Annotated[str, typer.Option("--license", help="Licence id of the annotations for the card.",
+                                            callback=_checked(_check_license))]
         = "unknown",
     rights: Annotated[str | None, typer.Option(
-        "--rights", help="Rights statement for the texts (default: newswire, rights not cleared).")] = None,
+        "--rights", help="Rights statement for the texts (default: newswire, rights not cleared).",
+        callback=_checked(_check_rights))] = None,
     date: Annotated[str | None, typer.Option(
-        "--date", help="Release date for the changelog (no date is written otherwise, so rebuilds are"
-        " byte-identical).")] = None,
+        "--date", help="Release date for the changelog, YYYY-MM-DD (no date is written otherwise, so rebuilds"
+        " are byte-identical).", callback=_checked(_check_date))] = None,
     workers: Annotated[int | None, typer.Option(
         "--workers", min=0, help="Processes that validate and build a Label Studio export (default: one per core;"
         " 0: validate first, then build in this process). The files are the same either way.")] = None,

@@ -58,7 +58,8 @@ def load_release(release_dir: str | Path, *, ontology: Ontology | None = None) -
 
     path = Path(release_dir)
     if not path.is_dir():
-        raise ReleaseError(f"{path} is not a release folder (run `corpus-tools build` first)")
+        raise InputError(f"{path} is not a folder" + ("" if path.exists() else " (it does not exist)")
+                         + ": give a release folder written by `corpus-tools build`")
     report = check_release(path, ontology=ontology)
     if not report.valid:
         raise ReleaseError(
