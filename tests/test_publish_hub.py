@@ -202,6 +202,18 @@ def test_an_already_tagged_commit_is_never_tagged_again(hub_server, hub_api, hub
     assert "v1.1.0" not in hub_server.repo(hub_repo_id).tags
 
 
+def test_a_failed_file_upload_is_a_publish_error_and_a_rerun_publishes(hub_server, hub_repo_id, releases):
+    """huggingface_hub wraps a failed upload in a RuntimeError: it is a PublishError naming the HTTP error, and
+    nothing is committed or tagged."""
+    target = f"hf://datasets/{hub_repo_id}"
+    hub_server.fail_next("PUT", "/lfs-upload/", status=400)
+    with pytest.raises(PublishError, match=r"Error while uploading 'data/.*\.parquet' to the Hub\. \(Bad request"):
+        publish_release(releases["v1.0.0"], target)
+    repo = hub_server.repo(hub_repo_id)
+    assert repo.tags == {} and not any(p.endswith(".parquet") for p in repo.files("main"))
+    assert publish_release(releases["v1.0.0"], target).verification.valid
+
+
 def test_private_repository(hub_server, hub_repo_id, releases):
     publish_release(releases["v1.0.0"], f"hf://datasets/{hub_repo_id}", private=True)
     assert hub_server.repo(hub_repo_id).private

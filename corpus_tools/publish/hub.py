@@ -67,14 +67,18 @@ def _hub_call(what: str, token: str | None, advice: str = "") -> Iterator[None]:
     transport_error = getattr(errors, "HTTPError", errors.HfHubHTTPError)
     try:
         yield
-    except (errors.HfHubHTTPError, transport_error, OSError, ValueError) as exc:
-        status = _status(exc)
+    except (errors.HfHubHTTPError, transport_error, OSError, ValueError, RuntimeError) as exc:
+        # RuntimeError: huggingface_hub wraps a failed file upload in one ("Error while uploading ..."), and the
+        # HTTP client raises one when used after it was closed; the HTTP error is then its cause.
+        cause = exc.__cause__ if isinstance(exc, RuntimeError) and exc.__cause__ is not None else None
+        status = _status(exc) or (_status(cause) if cause is not None else None)
         hint = ""
         if status in (401, 403):
             hint = (" (no token, or the token was refused or lacks write access: set HF_TOKEN or run"
                     " `hf auth login`)")
         advice = f". {advice}" if advice else ""
-        raise PublishError(redact(f"{what} failed: {_first_line(exc)}{hint}{advice}", (token or "",))) from exc
+        why = _first_line(exc) + (f" ({_first_line(cause)})" if cause is not None else "")
+        raise PublishError(redact(f"{what} failed: {why}{hint}{advice}", (token or "",))) from exc
 
 
 @contextmanager
