@@ -120,6 +120,16 @@ CROSS_CONFIG = define_code(
     "release-cross-config", "error",
     "Configs disagree: tokens rows are not the documents rows, or relation counts differ.", stage=STAGE,
 )
+TOKENS_DOCUMENT = define_code(
+    "release-tokens-document", "error",
+    "A tokens row is not its documents row (same split, same position): another id, a token that is not"
+    " text[token_start:token_end], or ner_tags that do not decode to the document's entities.", stage=STAGE,
+)
+RELATIONS_DOCUMENT = define_code(
+    "release-relations-document", "error",
+    "A relations row is not the relation of the documents config it stands for (its document, id, label, head"
+    " and tail ids, and their entities' offsets, texts and labels).", stage=STAGE,
+)
 SPLITS_INVALID = define_code(
     "release-splits-invalid", "error", "splits.json is unreadable or does not match its schema.", stage=STAGE
 )

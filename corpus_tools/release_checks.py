@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from corpus_tools import release as R
+from corpus_tools import release_cross as C
 from corpus_tools import release_scan as S
 from corpus_tools._text import sha256_file
 from corpus_tools.features_cache import release_features
@@ -394,12 +395,15 @@ class ReleaseChecker:
         try:
             # every file's row groups in chunks, all submitted at once (a big file is scanned by all
             # workers); the results are taken file by file, in order
+            against = self._tokens_against(jobs)
             scans: list[list[Future] | None] = []
-            for config, _, rel, reference in jobs:
+            for config, split, rel, reference in jobs:
                 chunks = None if reference is None else S.row_group_chunks(self.root / rel)
                 scans.append(None if chunks is None else [
-                    pool.submit(S.scan_file, self.root / rel, config, reference.classlabels, chunk, rows)
+                    pool.submit(S.scan_file, self.root / rel, config, reference.classlabels, chunk, rows,
+                                against.get((split, rel)))
                     for chunk in chunks])
+            cross = self._submit_relations(pool, jobs)
             for (config, split, rel, _), parts in zip(jobs, scans, strict=True):
                 self.rows[(config, split)] += self._num_rows(self.root / rel) or 0
                 if parts is None:
@@ -413,12 +417,73 @@ class ReleaseChecker:
                 elif config == "tokens":
                     if not result.clean:
                         self._check_tokens(rel)
+                    if result.cross is not None:
+                        cross.append(("tokens", split, result.cross))
                 elif config == "relations":
                     self._check_relation_rows(rel, split)
                 pa.default_memory_pool().release_unused()  # keep the peak flat across many files
+            self._report_cross(cross)
         finally:
             if own is not None:
                 own.shutdown(wait=True, cancel_futures=True)
+
+    def _readable(self, jobs: list[tuple[str, str, str, Reference | None]]) -> dict[tuple[str, str], list[str]]:
+        """The files of every (config, split) whose files all have the expected schema, in order."""
+        files: dict[tuple[str, str], list[str]] = {}
+        unreadable: set[tuple[str, str]] = set()
+        for config, split, rel, reference in jobs:
+            files.setdefault((config, split), []).append(rel)
+            if reference is None:
+                unreadable.add((config, split))
+        return {key: rels for key, rels in files.items() if key not in unreadable}
+
+    def _tokens_against(self, jobs: list[tuple[str, str, str, Reference | None]]
+                        ) -> dict[tuple[str, str], tuple[Path, list[str], str, int]]:
+        """For each tokens file of a split whose documents files are readable: what its scan compares its rows
+        with (the documents files, and the split row of the file's first row)."""
+        readable = self._readable(jobs)
+        out: dict[tuple[str, str], tuple[Path, list[str], str, int]] = {}
+        for (config, split), rels in sorted(readable.items()):
+            documents = readable.get(("documents", split))
+            if config != "tokens" or not documents:
+                continue
+            first = 0
+            for rel in rels:
+                out[(split, rel)] = (self.root, documents, rel, first)
+                first += self._num_rows(self.root / rel) or 0
+        return out
+
+    def _submit_relations(self, pool: Executor, jobs: list[tuple[str, str, str, Reference | None]]
+                          ) -> list[tuple[str, str, Future | C.CrossScan]]:
+        """A job per split comparing its relations rows with its documents rows (files all readable)."""
+        readable = self._readable(jobs)
+        return [("relations", split, pool.submit(C.cross_relations, self.root, readable[("documents", split)], rels))
+                for (config, split), rels in sorted(readable.items())
+                if config == "relations" and ("documents", split) in readable]
+
+    def _report_cross(self, cross: list[tuple[str, str, Future | C.CrossScan]]) -> None:
+        """The cross-config mismatches of the splits whose files passed their own checks (a damaged file is
+        reported once, by the check that names the damage)."""
+        damaged = {p.file for p in self.report.problems if p.file}
+        counted: Counter[tuple[str, str]] = Counter()
+        located: Counter[tuple[str, str]] = Counter()
+        for config, split, future in cross:
+            scan: C.CrossScan = future if isinstance(future, C.CrossScan) else future.result()
+            if damaged & {*self.split_files.get((config, split), ()), *self.split_files.get(("documents", split), ())}:
+                continue
+            counted[(config, split)] += scan.counts[config]
+            for m in scan.mismatches:
+                if located[(config, split)] >= C.LOCATED:
+                    break
+                located[(config, split)] += 1
+                code = R.TOKENS_DOCUMENT if config == "tokens" else R.RELATIONS_DOCUMENT
+                self.problem(code, f"{config}/{split} row {m.row} of {m.file} (document {m.document_id!r}): {m.what}.",
+                             file=m.file, details={"row": m.row, "document_id": m.document_id})
+        for (config, split), count in sorted(counted.items()):
+            if count > located[(config, split)]:
+                code = R.TOKENS_DOCUMENT if config == "tokens" else R.RELATIONS_DOCUMENT
+                self.problem(code, f"{config}/{split}: {count - located[(config, split)]} more rows disagree with"
+                             f" the documents rows ({count} in all).", file=R.CARD_NAME)
 
     def _report_labels(self, rel: str, bad: Counter[str]) -> None:
         for where, count in sorted(bad.items()):

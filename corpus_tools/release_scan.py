@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from corpus_tools._arrow import find_in_rows, int_values, ints, parents, sha256_each, string_buffers
+from corpus_tools.release_cross import CrossScan
 
 SCAN_ROWS = 2048  # rows per batch in threads (fewer batches: less time holding the GIL)
 PROCESS_SCAN_ROWS = 512  # in worker processes (each holds its own batch, and small buffers are reused rather
@@ -42,6 +43,7 @@ class FileScan:
     ids: list[str | None] = field(default_factory=list)
     text_keys: list[bytes] = field(default_factory=list)
     relations: int = 0
+    cross: CrossScan | None = None  # a tokens file scanned against its documents rows
 
 
 def label_values(batch: pa.RecordBatch, column: str, field: str | None) -> pa.Array:
@@ -56,9 +58,14 @@ def label_values(batch: pa.RecordBatch, column: str, field: str | None) -> pa.Ar
 
 
 def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, int]],
-              row_groups: Sequence[int] | None = None, batch_rows: int | None = None) -> FileScan:
+              row_groups: Sequence[int] | None = None, batch_rows: int | None = None,
+              against: tuple[Path, list[str], str, int] | None = None) -> FileScan:
     """One streaming pass over ``path`` (a file of ``config`` whose schema matched), or over some of its
-    row groups (:func:`merge_scans` joins the parts of a file, in order)."""
+    row groups (:func:`merge_scans` joins the parts of a file, in order).
+
+    ``against`` (a tokens file): the release folder, the split's documents files, this file's path in the
+    release and the split row of its first row; each tokens row is then also compared with its documents row
+    (:class:`~corpus_tools.release_cross.TokensAgainstDocuments`; the mismatches are in ``cross``)."""
     columns = {c for c, _, _ in classlabels}
     if config == "documents":
         columns.update(DOCUMENT_COLUMNS)
@@ -69,7 +76,18 @@ def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, 
         out.labels[f"{column}.{sub}" if sub else column] += 0
     if not columns:
         return out
-    for batch in _batches(path, config, sorted(columns), row_groups, batch_rows or SCAN_ROWS):
+    cross = None
+    if against is not None and config == "tokens":
+        from corpus_tools.release_cross import TokensAgainstDocuments
+
+        root, documents, rel, file_first_row = against
+        first_rows = _first_rows(path)
+        groups = list(range(len(first_rows) - 1)) if row_groups is None else list(row_groups)
+        start = file_first_row + (first_rows[groups[0]] if groups else 0)
+        cross = TokensAgainstDocuments(root, documents, rel, start)
+    for group, batch in _batches(path, config, sorted(columns), row_groups, batch_rows or SCAN_ROWS):
+        if cross is not None:
+            cross.check(rel, first_rows[group], batch)
         for column, sub, n in classlabels:
             values, valid = int_values(label_values(batch, column, sub))
             bad = (values < 0) | (values >= n)
@@ -80,19 +98,32 @@ def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, 
             _scan_documents(batch, out)
         elif config == "tokens" and out.clean:
             out.clean = _tokens_ok(batch)
+    if cross is not None:
+        out.cross = cross.out
     # the allocator keeps freed buffers; several scans run at once (in the build's workers, on every core)
     pa.default_memory_pool().release_unused()
     return out
 
 
+def _first_rows(path: Path) -> list[int]:
+    """The file row of each row group's first row, and the file's row count last."""
+    meta = pq.ParquetFile(path).metadata
+    rows = [0]
+    for group in range(meta.num_row_groups):
+        rows.append(rows[-1] + meta.row_group(group).num_rows)
+    return rows
+
+
 def _batches(path: Path, config: str, columns: list[str], row_groups: Sequence[int] | None,
-             batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """The file's record batches.  Token strings are read as dictionary indices (a row group's few thousand
-    distinct tokens decoded once, not each of its hundreds of thousands of tokens), one batch per row group
-    (one dictionary per batch); a row group pyarrow cannot read so is read as plain strings."""
+             batch_rows: int) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """The file's record batches (with their row group for a tokens file; -1 otherwise).  Token strings are
+    read as dictionary indices (a row group's few thousand distinct tokens decoded once, not each of its
+    hundreds of thousands of tokens), one batch per row group (one dictionary per batch); a row group pyarrow
+    cannot read so is read as plain strings, in one batch too."""
     if config != "tokens":
         reader = pq.ParquetFile(path, buffer_size=1 << 20)
-        yield from reader.iter_batches(batch_size=batch_rows, columns=columns, row_groups=row_groups)
+        for batch in reader.iter_batches(batch_size=batch_rows, columns=columns, row_groups=row_groups):
+            yield -1, batch
         return
     coded = pq.ParquetFile(path, buffer_size=1 << 20, read_dictionary=[TOKEN_STRINGS])
     for group in range(coded.metadata.num_row_groups) if row_groups is None else row_groups:
@@ -101,8 +132,9 @@ def _batches(path: Path, config: str, columns: list[str], row_groups: Sequence[i
             batches = list(coded.iter_batches(batch_size=size, columns=columns, row_groups=[group]))
         except pa.ArrowNotImplementedError:
             plain = pq.ParquetFile(path, buffer_size=1 << 20)
-            batches = list(plain.iter_batches(batch_size=batch_rows, columns=columns, row_groups=[group]))
-        yield from batches
+            batches = list(plain.iter_batches(batch_size=size, columns=columns, row_groups=[group]))
+        for batch in batches:
+            yield group, batch
 
 
 def row_group_chunks(path: Path, groups: int | None = None) -> list[list[int]] | None:
@@ -125,6 +157,12 @@ def merge_scans(parts: Sequence[FileScan]) -> FileScan:
         out.ids += part.ids
         out.text_keys += part.text_keys
         out.relations += part.relations
+        if part.cross is not None:
+            out.cross = out.cross or CrossScan()
+            for mismatch in part.cross.mismatches:
+                out.cross.mismatches.append(mismatch)
+            for name, count in part.cross.counts.items():
+                out.cross.counts[name] += count
     return out
 
 

@@ -292,10 +292,15 @@ def test_duplicate_text_across_splits(release, ontology):
     rewrite(release, test, edit)
     rehash(release)
     report = check_release(release, ontology=ontology)
-    # test is read before train (sorted), so the train document is the second sighting
-    assert found(report) == {("release-duplicate-text", train)}
+    # test is read before train (sorted), so the train document is the second sighting; the test split's tokens
+    # and relations rows are still those of the replaced document
+    tokens_test = read_manifest(release)["configs"]["tokens"]["test"]["files"][0]
+    relations_test = read_manifest(release)["configs"]["relations"]["test"]["files"][0]
+    assert found(report) == {("release-duplicate-text", train), ("release-tokens-document", tokens_test),
+                             ("release-relations-document", relations_test)}
+    duplicate = next(p for p in report.problems if p.code == "release-duplicate-text")
     victim = pq.read_table(release / test, columns=["id"]).column("id")[0].as_py()
-    assert donor["id"] in report.problems[0].message and victim in report.problems[0].message
+    assert donor["id"] in duplicate.message and victim in duplicate.message
 
 
 def test_other_ontology_version(release, ontology, tmp_path, repo_root):

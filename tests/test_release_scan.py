@@ -125,7 +125,7 @@ def test_token_strings_read_as_dictionaries_or_plain_give_one_answer(tmp_path, m
     tokens, starts, ends = _token_rows(texts[3])
     ends[1] += 1  # one token one code point longer than its offsets say, in the last row group
     bad = _tokens_file(tmp_path, [*map(_token_rows, texts[:3]), (tokens, starts, ends)], "bad.parquet")
-    batch = next(S._batches(good, "tokens", S.TOKEN_COLUMNS, None, 512))
+    _, batch = next(S._batches(good, "tokens", S.TOKEN_COLUMNS, None, 512))
     assert pa.types.is_dictionary(batch.column("tokens").type.value_type)
     coded = [S.scan_file(p, "tokens", classlabels) for p in (good, bad)]
     assert [scan.clean for scan in coded] == [True, False]
@@ -142,6 +142,6 @@ def test_token_strings_read_as_dictionaries_or_plain_give_one_answer(tmp_path, m
         return file
 
     monkeypatch.setattr(S.pq, "ParquetFile", no_dictionaries)
-    batch = next(S._batches(good, "tokens", S.TOKEN_COLUMNS, None, 512))
+    _, batch = next(S._batches(good, "tokens", S.TOKEN_COLUMNS, None, 512))
     assert not pa.types.is_dictionary(batch.column("tokens").type.value_type)
     assert [S.scan_file(p, "tokens", classlabels) for p in (good, bad)] == coded

@@ -201,8 +201,10 @@ def check_release_command(
     card's YAML parses with datasets' parsers, documents is the default config, every data_files
     pattern matches at least one file and no file twice; every Parquet schema and the README features
     equal the ontology's Features; row counts equal num_examples; ClassLabel ids are in range;
-    text[start:end] equals each entity's text; relation heads and tails exist; documents sit in their
-    splits.json split and no text is in two splits.
+    text[start:end] equals each entity's text; relation heads and tails exist; each tokens row is its
+    documents row (same id, tokens equal to the text at their offsets, BIO tags that decode to the
+    entities) and each relations row the relation it stands for; documents sit in their splits.json
+    split and no text is in two splits.
 
     Exit 0 when every check passes, 1 otherwise, 3 when the folder is missing.
     """

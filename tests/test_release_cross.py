@@ -1,0 +1,237 @@
+"""check-release compares the tokens and relations rows of each split with its documents rows.
+
+Each test damages one built release the way a faulty writer (or a hand edit) would, keeps every file
+consistent on its own (so the per-file checks stay quiet) and rewrites the manifest's hashes: only the
+cross-config check can see the damage.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import build_inputs as B
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corpus_tools import release_scan
+from corpus_tools.build import build_release
+from corpus_tools.release import check_release, read_manifest, write_manifest
+from corpus_tools.release_cross import LOCATED, _Rows
+
+
+def _export(root: Path, n: int) -> Path:
+    return B.write_export(root / "export.json", B.simple_export(n))
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cross")
+    return build_release(_export(root, 40), version="1.0.0", out=root / "release", name="test-org/cross").out
+
+
+@pytest.fixture
+def release(clean, tmp_path) -> Path:
+    copy = tmp_path / "release"
+    shutil.copytree(clean, copy)
+    return copy
+
+
+def rehash(root: Path) -> None:
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    manifest.pop("files")
+    write_manifest(root, manifest)
+
+
+def files(root: Path, config: str, split: str = "train") -> list[str]:
+    return read_manifest(root)["configs"][config][split]["files"]
+
+
+def rewrite(root: Path, rel: str, edit) -> None:
+    table = pq.read_table(root / rel)
+    rows = table.to_pylist()
+    edit(rows)
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), root / rel, compression="zstd")
+    rehash(root)
+
+
+def found(report) -> set[tuple[str, str | None]]:
+    return {(p.code, p.file) for p in report.problems}
+
+
+def test_clean_releases_pass_in_both_span_modes(clean, tmp_path, ontology):
+    assert check_release(clean, ontology=ontology).problems == []
+    widened = build_release(_export(tmp_path, 40), version="1.0.0", out=tmp_path / "whole", span_mode="whole-token")
+    tokens = pq.read_table(widened.out / files(widened.out, "tokens")[0]).to_pylist()
+    exact = pq.read_table(clean / files(clean, "tokens")[0]).to_pylist()
+    assert [r["ner_tags"] for r in tokens] != [r["ner_tags"] for r in exact]  # some spans were widened
+    assert check_release(widened.out, ontology=ontology).problems == []
+
+
+def test_tokens_rows_in_another_order(release, ontology):
+    rel = files(release, "tokens")[0]
+    rewrite(release, rel, lambda rows: rows.__setitem__(slice(0, 2), rows[1::-1]))
+    report = check_release(release, ontology=ontology)
+    assert found(report) == {("release-tokens-document", rel)}
+    first = report.problems[0]
+    assert first.details["row"] == 0 and "is not its documents row's" in first.message
+
+
+def test_a_token_that_is_not_the_text(release, ontology):
+    rel = files(release, "tokens")[0]
+
+    def edit(rows):
+        k = next(i for i, token in enumerate(rows[3]["tokens"]) if len(token) > 2)
+        rows[3]["tokens"][k] = "X" * len(rows[3]["tokens"][k])  # same length: the per-file check stays quiet
+
+    rewrite(release, rel, edit)
+    report = check_release(release, ontology=ontology)
+    assert found(report) == {("release-tokens-document", rel)}
+    assert report.problems[0].details["row"] == 3 and "'XXX" in report.problems[0].message
+
+
+def test_ner_tags_that_lose_an_entity(release, ontology):
+    rel = files(release, "tokens")[0]
+    rewrite(release, rel, lambda rows: rows[5].__setitem__("ner_tags", [0] * len(rows[5]["ner_tags"])))
+    report = check_release(release, ontology=ontology)
+    assert found(report) == {("release-tokens-document", rel)}
+    assert report.problems[0].details["row"] == 5 and "ner_tags do not encode it" in report.problems[0].message
+
+
+def test_ner_tags_with_another_label(release, ontology):
+    rel = files(release, "tokens")[0]
+    tags = ontology.bio_labels
+
+    def edit(rows):
+        row = rows[2]["ner_tags"]
+        k = next(i for i, t in enumerate(row) if tags[t].startswith("B-"))
+        label = tags[row[k]][2:]
+        other = next(x for x in ontology.entity_labels if x != label)
+        row[k] = tags.index(f"B-{other}")
+        for i in range(k + 1, len(row)):
+            if tags[row[i]] != f"I-{label}":
+                break
+            row[i] = tags.index(f"I-{other}")
+
+    rewrite(release, rel, edit)
+    report = check_release(release, ontology=ontology)
+    assert found(report) == {("release-tokens-document", rel)}
+    assert "covers no entity of the document with that label" in report.problems[0].message
+
+
+def test_tokens_files_of_two_splits_swapped(tmp_path, ontology):
+    built = build_release(_export(tmp_path, 40), version="1.0.0", out=tmp_path / "r",
+                          ratios=(("train", 0.5), ("test", 0.5))).out
+    train, test = files(built, "tokens", "train")[0], files(built, "tokens", "test")[0]
+    rows = {rel: pq.read_table(built / rel) for rel in (train, test)}
+    n = min(len(t) for t in rows.values())
+    for rel, other in ((train, test), (test, train)):  # the same number of rows in both: counts agree
+        pq.write_table(rows[other].slice(0, n), built / rel, compression="zstd")
+    for config in ("documents", "relations", "annotations"):
+        for split in ("train", "test"):
+            for rel in files(built, config, split):
+                table = pq.read_table(built / rel)
+                if config == "documents":
+                    pq.write_table(table.slice(0, n), built / rel, compression="zstd")
+    manifest = json.loads((built / "manifest.json").read_text(encoding="utf-8"))
+    for config in ("documents", "tokens"):
+        for split in ("train", "test"):
+            manifest["configs"][config][split]["num_examples"] = n
+    manifest.pop("files")
+    write_manifest(built, manifest)
+    report = check_release(built, ontology=ontology)
+    assert {p.code for p in report.problems if p.file in (train, test)} == {"release-tokens-document"}
+
+
+def test_a_relations_row_with_another_head_text(release, ontology):
+    rel = files(release, "relations")[0]
+    rewrite(release, rel, lambda rows: rows[0].__setitem__("head_text", "XXXX"))
+    report = check_release(release, ontology=ontology)
+    assert found(report) == {("release-relations-document", rel)}
+    assert report.problems[0].details["row"] == 0 and "head_text" in report.problems[0].message
+
+
+def test_a_relations_row_naming_no_document(release, ontology):
+    rel = files(release, "relations")[0]
+    rewrite(release, rel, lambda rows: rows[1].__setitem__("document_id", "no-such-document"))
+    report = check_release(release, ontology=ontology)
+    assert found(report) == {("release-relations-document", rel)}
+    assert report.problems[0].details["row"] == 1 and "document_id" in report.problems[0].message
+
+
+def test_relations_rows_in_another_order(release, ontology):
+    rel = files(release, "relations")[0]
+    rewrite(release, rel, lambda rows: rows.reverse())
+    report = check_release(release, ontology=ontology)
+    assert {p.code for p in report.problems} == {"release-relations-document"}
+    located = [p for p in report.problems if p.file == rel]
+    assert len(located) == LOCATED
+    summary = [p for p in report.problems if p.file == "README.md"]
+    assert len(summary) == 1 and "more rows disagree" in summary[0].message
+
+
+@pytest.fixture(scope="module")
+def many_groups(tmp_path_factory) -> Path:
+    """A release whose files have many row groups (two rows each), scanned in several chunks."""
+    root = tmp_path_factory.mktemp("cross-groups")
+    return build_release(_export(root, 60), version="1.0.0", out=root / "release", row_group_rows=2).out
+
+
+def test_chunks_of_row_groups_in_worker_processes(many_groups, tmp_path, ontology, monkeypatch):
+    monkeypatch.setattr(release_scan, "CHUNK_GROUPS", 3)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+        assert check_release(many_groups, ontology=ontology, executor=pool).problems == []
+    release = tmp_path / "release"
+    shutil.copytree(many_groups, release)
+    rel = files(release, "tokens")[0]
+    table = pq.read_table(release / rel)
+    rows = table.to_pylist()
+    rows[-1]["ner_tags"] = [0] * len(rows[-1]["ner_tags"])  # in the last chunk of the file
+    assert any(t for t in pq.read_table(many_groups / rel).to_pylist()[-1]["ner_tags"])
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), release / rel, row_group_size=2,
+                   compression="zstd")
+    rehash(release)
+    assert len(release_scan.row_group_chunks(release / rel)) >= 3
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+        report = check_release(release, ontology=ontology, executor=pool)
+    assert found(report) == {("release-tokens-document", rel)}
+    assert report.problems[0].details["row"] == len(rows) - 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.lists(st.integers(1, 5), min_size=1, max_size=4), min_size=1, max_size=4),
+       start=st.integers(0, 40), takes=st.lists(st.integers(1, 9), min_size=1, max_size=6))
+def test_rows_from_a_start_equal_the_slice_of_all_rows(tmp_path_factory, sizes, start, takes):
+    """_Rows(start=k) then take(n), take(m)... gives rows k, k+1... of the files' rows joined, whatever the
+    files' row groups (independent expectation: a plain list of the values)."""
+    root = tmp_path_factory.mktemp("rows")
+    values, names, value = [], [], 0
+    for f, groups in enumerate(sizes):
+        table = pa.table({"v": list(range(value, value + sum(groups)))})
+        value += sum(groups)
+        values += table.column("v").to_pylist()
+        writer = pq.ParquetWriter(root / f"f{f}.parquet", table.schema)
+        at = 0
+        for size in groups:
+            writer.write_table(table.slice(at, size))
+            at += size
+        writer.close()
+        names.append(f"f{f}.parquet")
+    rows = _Rows(root, names, ["v"], start=start)
+    expected = values[start:]
+    for n in takes:
+        table, where = rows.take(n)
+        want, expected = expected[:n], expected[n:]
+        if not want:
+            assert table is None
+            break
+        assert table.column("v").to_pylist() == want
+        for k, v in enumerate(want):  # where each row comes from: its file and row there
+            file, row = rows.locate(where, k)
+            assert pq.read_table(root / file).column("v")[row].as_py() == v
