@@ -18,7 +18,7 @@ from corpus_tools.cli._common import (
     info,
     render_report,
 )
-from corpus_tools.errors import CorpusToolsError, ReleaseError, VerificationFailed
+from corpus_tools.errors import CorpusToolsError, PublishUnverified, ReleaseError, VerificationFailed
 from corpus_tools.publish.models import PublishPlan, PublishResult
 
 
@@ -89,7 +89,9 @@ def publish_command(
     existing version is refused. After publishing, every file is read back (the Hub revision freshly
     downloaded) and its sha256 compared with the manifest. The Hub token comes from HF_TOKEN or `hf auth
     login` and is never printed. --json prints the result (or the failed check's report) on stdout.
-    Exit 0 published (or planned), 1 the release failed its checks, 3 refused or failed (nothing tagged).
+    Exit 0 published (or planned; a warning says when the local index.json could not be updated), 1 the
+    release failed its checks, 3 refused or failed: nothing was published, unless the error says the
+    version IS published (the Hub tag exists but could not be read back and checked).
     """
     from corpus_tools.ontology import load_ontology
     from corpus_tools.publish import publish_release
@@ -99,7 +101,7 @@ def publish_command(
     try:
         result = publish_release(release_dir, target, dry_run=dry_run, private=private, ontology=onto,
                                  progress=None if (quiet or as_json) else lambda m: info(f"  … {m}"))
-    except (ReleaseError, VerificationFailed) as exc:
+    except (ReleaseError, VerificationFailed, PublishUnverified) as exc:
         if exc.report is not None:
             render_report(exc.report, as_json=as_json, quiet=quiet, title="Release problems")
         raise
