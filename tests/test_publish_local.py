@@ -43,7 +43,9 @@ def test_parse_target(text, kind, where, version):
     assert (str(target.version) if target.version else None) == version
 
 
-@pytest.mark.parametrize("text", ["hf://models/org/x", "hf://datasets/org", "hf://datasets/org/x@latest", ""])
+@pytest.mark.parametrize("text", ["hf://models/org/x", "hf://datasets/org", "hf://datasets/org/x@latest", "",
+                                  "hf:/datasets/org/x", "HF://datasets/org/x", "Hf://datasets/org/x",
+                                  "hf:datasets/org/x", "hf:"])
 def test_parse_target_refuses(text):
     with pytest.raises(InputError):
         parse_target(text)
@@ -481,3 +483,45 @@ def test_a_dangling_symbolic_link_as_target_is_named(tmp_path, releases):
     assert run.stderr.startswith(
         f"Error: cannot write to ./dangling: it is a dangling symbolic link (to {tmp_path}/gone)")
     assert not (tmp_path / "gone").exists()
+
+
+@pytest.mark.parametrize("to", ["hf:/datasets/org/x", "HF://datasets/org/x"])
+def test_a_mistyped_hub_target_is_a_usage_error_not_a_folder(tmp_path, releases, to):
+    run = _cli("publish", str(releases["v1.0.0"]), "--to", to, cwd=tmp_path)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "is not a Hub address: write hf://datasets/ORG/NAME" in run.stderr
+    assert list(tmp_path.iterdir()) == []  # no ./hf: or ./HF: folder
+    listed = _cli("releases", to, cwd=tmp_path)
+    assert listed.returncode == 2 and "is not a Hub address" in listed.stderr
+
+
+@pytest.mark.parametrize(("to", "where"), [
+    ("rs", "is the release folder itself"),
+    ("rs/data", "lies inside the release folder"),
+    ("rs/data/documents/x", "lies inside the release folder"),
+    (".", "contains the release folder"),
+])
+def test_publishing_a_release_into_itself_is_refused(tmp_path, releases, to, where):
+    import shutil
+
+    from corpus_tools.release import check_release
+
+    shutil.copytree(releases["v1.0.0"], tmp_path / "rs")
+    before = _tree_state(tmp_path)
+    for args in ((), ("--dry-run",)):
+        run = _cli("publish", "rs", "--to", to, *args, cwd=tmp_path)
+        assert run.returncode == 3 and "Traceback" not in run.stderr
+        assert run.stderr.startswith(f"Error: cannot publish rs to {to}: the target {where}")
+        assert "choose a target outside it" in run.stderr
+    assert _tree_state(tmp_path) == before
+    assert check_release(tmp_path / "rs").valid
+
+
+def test_an_existing_folder_with_at_in_its_name_is_a_release_folder(tmp_path, releases):
+    import shutil
+
+    shutil.copytree(releases["v1.0.0"], tmp_path / "rel@v1.0.0")
+    assert materialise_release(tmp_path / "rel@v1.0.0") == tmp_path / "rel@v1.0.0"
+    run = _cli("diff", "rel@v1.0.0", str(releases["v1.1.0"]), "--json", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["old_version"] == "1.0.0"
