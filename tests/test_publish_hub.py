@@ -391,3 +391,28 @@ def test_a_missing_tag_leaves_no_temp_folder(hub_server, hub_repo_id, releases, 
     with pytest.raises(InputError, match="is not published"):
         materialise_release(f"hf://datasets/{hub_repo_id}@v9.0.0")
     assert list(tmp_path.glob("corpus-tools-release-*")) == []
+
+
+def test_cli_redacts_credentials_in_the_endpoint_and_the_login_token(hub_server, tmp_path):
+    """Not only the env-var tokens: user:password@ in a URL, and the token huggingface_hub reads from the login
+    file when HF_TOKEN is unset, never appear in an error."""
+    host = hub_server.url.removeprefix("http://")
+    secret = "hf_SECRET_in_the_endpoint_url_1234"
+    run = _cli("releases", "hf://datasets/org/x", cwd=tmp_path,
+               env={"HF_TOKEN": "hf_OTHER_token_5678", "HF_ENDPOINT": f"http://user:{secret}@{host}"})
+    assert run.returncode == 3 and "Traceback" not in run.stderr
+    assert run.stderr.startswith("Error: listing hf://datasets/org/x failed") and "http://***@" in run.stderr
+    assert secret not in run.stdout + run.stderr
+
+    home = tmp_path / "hf-home"
+    home.mkdir()
+    login = "hf_login_file_token_9876"
+    (home / "token").write_text(login)  # what `hf auth login` stores
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")}
+    env.update({"HF_HOME": str(home), "HF_TOKEN_PATH": str(home / "token"),
+                "HF_ENDPOINT": f"{hub_server.url}/{login}"})  # an endpoint that echoes the token in the error
+    run = subprocess.run([sys.executable, "-m", "corpus_tools", "releases", "hf://datasets/org/x"], cwd=tmp_path,
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 3 and "Traceback" not in run.stderr
+    assert run.stderr.startswith("Error: listing hf://datasets/org/x failed") and "/***/" in run.stderr
+    assert login not in run.stdout + run.stderr
