@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 import unicodedata
 
 # Bidi controls that are reported when found in raw text (kept, never at a span edge).
@@ -41,12 +42,33 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 SECRET_ENV_VARS = ("LABEL_STUDIO_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "LS_API_KEY")
+# scheme://USERINFO@ in a URL (e.g. HF_ENDPOINT=http://user:token@host): the credentials, never a path or query
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/?#@'\"<>]+)@")
+
+
+def _hub_token() -> str | None:
+    """The token huggingface_hub would send (``HF_TOKEN``, else the ``hf auth login`` file), once it is imported:
+    before that nothing has read the login file, and importing it here would slow every message down."""
+    if "huggingface_hub" not in sys.modules:
+        return None
+    try:
+        from huggingface_hub import get_token
+
+        return get_token()
+    except Exception:  # noqa: BLE001 - redaction must never fail the message it protects
+        return None
 
 
 def redact(message: str, secrets: tuple[str, ...] = ()) -> str:
-    """Replace every known secret (given, or from the secret env vars) by ``***``."""
+    """Replace every known secret by ``***``: the ``secrets`` given, the secret env vars, the token huggingface_hub
+    would use, and the credentials of any ``scheme://user:password@`` URL (the password also wherever else it
+    appears)."""
     values = [s for s in secrets if s]
     values += [os.environ[name] for name in SECRET_ENV_VARS if os.environ.get(name)]
+    if token := _hub_token():
+        values.append(token)
+    values += [password for m in _URL_USERINFO.finditer(message) if (password := m.group(2).partition(":")[2])]
+    message = _URL_USERINFO.sub(r"\1***@", message)
     for value in sorted(set(values), key=len, reverse=True):
         if len(value) >= 4:
             message = message.replace(value, "***")

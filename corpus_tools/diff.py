@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from corpus_tools._arrow import find_in_rows, ints, parents, sha256_each
 from corpus_tools.errors import InputError, ReleaseError
-from corpus_tools.release import read_manifest
+from corpus_tools.release import manifest_paths_outside, read_manifest
 
 Pair = tuple[int, int]
 
@@ -175,10 +175,18 @@ def _label_names(schema) -> tuple[list[str], list[str]]:
         return _classlabel_names(features["entities"]), _classlabel_names(features["relations"])
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):
         pass
-    from datasets import Features
+    from datasets import ClassLabel, Features
 
     features = Features.from_arrow_schema(schema)
-    return list(features["entities"].feature["label"].names), list(features["relations"].feature["label"].names)
+    names = []
+    for column in ("entities", "relations"):
+        inner = getattr(features[column], "feature", None)  # List / Sequence of structs
+        label = inner.get("label") if isinstance(inner, dict) else None
+        if not isinstance(label, ClassLabel):
+            raise _Damaged(f"its {column}.label is not a ClassLabel of label names (a documents file written by"
+                           " `corpus-tools build` always has one)")
+        names.append(list(label.names))
+    return names[0], names[1]
 
 
 def _classlabel_names(feature: object) -> list[str]:
@@ -209,6 +217,10 @@ def load_documents(
 
     if files is None or version is None:
         manifest = read_manifest(directory)
+        outside = manifest_paths_outside(manifest)
+        if outside:
+            raise ReleaseError(f"{Path(directory) / 'manifest.json'} lists {outside[0]!r}, which is not a path inside"
+                               " the release folder; it is not followed (`corpus-tools check-release` reports it)")
         version = str(manifest["version"])
         files = {split: entry["files"] for split, entry in manifest["configs"].get("documents", {}).items()}
     loaded = LoadedRelease(version=version, docs={}, splits=list(files))
@@ -227,7 +239,8 @@ def load_documents(
             except pa.ArrowException as exc:
                 raise ReleaseError(f"{path} is damaged: {exc}") from exc
             except _Damaged as exc:
-                raise ReleaseError(f"{path} is damaged: {exc}; `corpus-tools check-release` locates the rows") from exc
+                raise ReleaseError(f"{path} is damaged: {exc}; `corpus-tools check-release` locates the problems"
+                                   ) from exc
             except (KeyError, TypeError, ValueError, IndexError) as exc:  # other columns or features
                 raise ReleaseError(f"{path} is not a documents file of a release ({type(exc).__name__}: {exc})"
                                    ) from exc

@@ -26,7 +26,8 @@ with ``raise ... from exc``; the CLI maps every :class:`CorpusToolsError` to one
         ├── VersionExists      the version is already published
         ├── VersionNotIncreasing   the version is not above the latest one
         ├── StaleParent        someone published meanwhile
-        └── VerificationFailed the published files differ from the manifest (carries the Report)
+        ├── VerificationFailed the published files differ from the manifest (carries the Report)
+        └── PublishUnverified  the version IS published (tagged), but reading it back to check it failed
 """
 
 from __future__ import annotations
@@ -123,6 +124,15 @@ class StaleParent(PublishError):
 
 class VerificationFailed(PublishError):
     """The files read back from the target differ from the release manifest; ``report`` says which."""
+
+    def __init__(self, message: str, report: Report | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class PublishUnverified(PublishError):
+    """The version IS published (the Hub tag exists), but reading it back to check it failed; the message says what
+    could not be verified and how to check.  ``report`` lists differing files when they were read."""
 
     def __init__(self, message: str, report: Report | None = None) -> None:
         super().__init__(message)

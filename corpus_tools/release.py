@@ -169,6 +169,22 @@ def release_symlinks(root: Path) -> list[str]:
     return sorted(out)
 
 
+def is_release_path(rel: object) -> bool:
+    """True for a manifest path that stays inside the release folder: relative POSIX parts, none empty, ``.`` or
+    ``..`` (``/etc/passwd``, ``../x`` and ``data//x`` are not).  check-release reports the others, diff refuses them."""
+    if not isinstance(rel, str) or not rel or "\\" in rel or rel.startswith("/") or ":" in rel.split("/", 1)[0]:
+        return False
+    return all(part not in ("", ".", "..") for part in rel.split("/"))
+
+
+def manifest_paths_outside(manifest: dict) -> list[str]:
+    """The paths in a (schema-valid) manifest's ``files`` and ``configs`` that leave the release folder, sorted."""
+    listed = set(manifest.get("files") or {})
+    listed |= {f for splits in (manifest.get("configs") or {}).values() for entry in splits.values()
+               for f in entry.get("files") or []}
+    return sorted(rel for rel in listed if not is_release_path(rel))
+
+
 def dumps_manifest(manifest: dict) -> str:
     """Deterministic JSON: sorted keys, two-space indent, UTF-8, trailing newline."""
     return json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"

@@ -125,6 +125,9 @@ class ReleaseChecker:
                          json_path=error.json_path)
         if errors:
             return
+        for rel in R.manifest_paths_outside(manifest):
+            self.problem(R.MANIFEST_INVALID, f"manifest.json lists {rel!r}, which is not a path inside the release"
+                         " folder; rebuild the release.", file=R.MANIFEST_NAME)
         self.manifest = manifest
         present = set(R.release_files(self.root))
         sizes = {rel: (self.root / rel).stat().st_size for rel in manifest["files"] if rel in present}

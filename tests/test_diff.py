@@ -289,3 +289,45 @@ def test_a_damaged_or_unreadable_release_is_a_clear_error(pair, tmp_path):
     (damaged / rel).mkdir()  # a path that cannot be read as a file
     result = run_cli("diff", str(v1), str(damaged))
     assert result.returncode == 3 and "Traceback" not in result.stderr and "cannot read" in result.stderr
+
+
+def test_entities_that_are_not_classlabel_name_the_damaged_file(pair, tmp_path):
+    """A documents file whose entities.label is a plain string (written by hand with pyarrow): exit 1, the file
+    named, no AttributeError."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from corpus_tools.release import read_manifest
+
+    v1 = pair[0]
+    damaged = tmp_path / "damaged"
+    shutil.copytree(v1, damaged)
+    rel = read_manifest(damaged)["configs"]["documents"]["train"]["files"][0]
+    pq.write_table(pa.table({"id": ["a"], "text": ["x"],
+                             "entities": [[{"id": "e", "start": 0, "end": 1, "label": "PER"}]],
+                             "relations": [[]]}), damaged / rel)
+    result = run_cli("diff", str(v1), str(damaged))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"Error: {damaged / rel} is damaged: its entities.label is not a ClassLabel")
+
+
+@pytest.mark.parametrize("outside", ["/etc/passwd", "../x.parquet", "data/../../x.parquet"])
+def test_manifest_paths_that_leave_the_release_are_not_followed(pair, tmp_path, outside):
+    import shutil
+
+    from corpus_tools.release import check_release
+
+    v1 = pair[0]
+    odd = tmp_path / "odd"
+    shutil.copytree(v1, odd)
+    manifest = json.loads((odd / "manifest.json").read_text(encoding="utf-8"))
+    manifest["configs"]["documents"]["train"]["files"] = [outside]
+    (odd / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    result = run_cli("diff", str(v1), str(odd))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"Error: {odd / 'manifest.json'} lists {outside!r}, which is not a path inside")
+    report = check_release(odd)
+    assert ("release-manifest-invalid", "manifest.json") in [(p.code, p.file) for p in report]
+    assert any(outside in p.message and "not a path inside the release folder" in p.message for p in report)

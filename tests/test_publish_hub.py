@@ -15,7 +15,7 @@ import pytest
 import yaml
 from release_factory import TEXTS_V1, TEXTS_V2, TEXTS_V3, make_release
 
-from corpus_tools.errors import PublishError, StaleParent, VersionExists, VersionNotIncreasing
+from corpus_tools.errors import PublishError, PublishUnverified, StaleParent, VersionExists, VersionNotIncreasing
 from corpus_tools.publish import list_releases, materialise_release, materialised, publish_release
 from corpus_tools.publish.card import split_card
 from corpus_tools.publish.verify import sha256_file
@@ -342,3 +342,77 @@ def test_cli_uses_the_huggingface_hub_login_when_hf_token_is_unset(hub_server, h
     last = refused.stderr.strip().splitlines()[-1]
     assert last.startswith("Error: committing to") and "set HF_TOKEN or run `hf auth login`" in last
     assert "Traceback" not in refused.stderr
+
+
+def test_a_failed_check_after_tagging_says_the_version_is_published(hub_server, hub_repo_id, releases, tmp_path):
+    target = f"hf://datasets/{hub_repo_id}"
+    publish_release(releases["v1.0.0"], target)
+    # the tag is created, then resolving it to check it fails (huggingface_hub may retry a 5xx read)
+    hub_server.fail_next("GET", f"/api/datasets/{hub_repo_id}/revision/v1.1.0", status=500, times=20)
+    with pytest.raises(PublishUnverified) as info:
+        publish_release(releases["v1.1.0"], target)
+    tagged = hub_server.repo(hub_repo_id).tags["v1.1.0"]
+    message = str(info.value)
+    assert message.startswith(f"v1.1.0 IS published: tag v1.1.0 was created in {target} on commit {tagged[:12]}")
+    assert "but reading the tag back to check it failed (reading" in message
+    assert f"Check it with `corpus-tools releases {target}`" in message and "do not publish v1.1.0 again" in message
+
+    hub_server.fail_next("GET", f"/api/datasets/{hub_repo_id}/revision/v1.2.0", status=500, times=20)
+    run = _cli("publish", str(releases["v1.2.0"]), "--to", target, cwd=tmp_path)
+    assert run.returncode == 3 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("Error: v1.2.0 IS published: tag v1.2.0 was created")
+    listed = _cli("releases", target, "--json", cwd=tmp_path)
+    assert [v["version"] for v in json.loads(listed.stdout)["versions"]] == ["v1.0.0", "v1.1.0", "v1.2.0"]
+
+
+def test_a_tag_with_an_unreadable_manifest_is_listed_without_counts(hub_server, hub_api, hub_repo_id, releases,
+                                                                      tmp_path):
+    target = f"hf://datasets/{hub_repo_id}"
+    publish_release(releases["v1.0.0"], target)
+    odd = hub_server.commit_as_other(hub_repo_id, {"manifest.json": "[]"})
+    hub_api.create_tag(hub_repo_id, repo_type="dataset", tag="v1.0.1", revision=odd)
+    listed = list_releases(target)
+    assert [(v.version, v.counts == {}, v.note) for v in listed] == [
+        ("v1.0.0", False, None),
+        ("v1.0.1", True, "manifest.json is unreadable (it is not an object with a configs object): counts unknown"),
+    ]
+    run = _cli("releases", target, cwd=tmp_path)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert "counts unknown" in run.stdout
+
+
+def test_a_missing_tag_leaves_no_temp_folder(hub_server, hub_repo_id, releases, tmp_path, monkeypatch):
+    import tempfile
+
+    from corpus_tools.errors import InputError
+
+    publish_release(releases["v1.0.0"], f"hf://datasets/{hub_repo_id}")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(InputError, match="is not published"):
+        materialise_release(f"hf://datasets/{hub_repo_id}@v9.0.0")
+    assert list(tmp_path.glob("corpus-tools-release-*")) == []
+
+
+def test_cli_redacts_credentials_in_the_endpoint_and_the_login_token(hub_server, tmp_path):
+    """Not only the env-var tokens: user:password@ in a URL, and the token huggingface_hub reads from the login
+    file when HF_TOKEN is unset, never appear in an error."""
+    host = hub_server.url.removeprefix("http://")
+    secret = "hf_SECRET_in_the_endpoint_url_1234"
+    run = _cli("releases", "hf://datasets/org/x", cwd=tmp_path,
+               env={"HF_TOKEN": "hf_OTHER_token_5678", "HF_ENDPOINT": f"http://user:{secret}@{host}"})
+    assert run.returncode == 3 and "Traceback" not in run.stderr
+    assert run.stderr.startswith("Error: listing hf://datasets/org/x failed") and "http://***@" in run.stderr
+    assert secret not in run.stdout + run.stderr
+
+    home = tmp_path / "hf-home"
+    home.mkdir()
+    login = "hf_login_file_token_9876"
+    (home / "token").write_text(login)  # what `hf auth login` stores
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")}
+    env.update({"HF_HOME": str(home), "HF_TOKEN_PATH": str(home / "token"),
+                "HF_ENDPOINT": f"{hub_server.url}/{login}"})  # an endpoint that echoes the token in the error
+    run = subprocess.run([sys.executable, "-m", "corpus_tools", "releases", "hf://datasets/org/x"], cwd=tmp_path,
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 3 and "Traceback" not in run.stderr
+    assert run.stderr.startswith("Error: listing hf://datasets/org/x failed") and "/***/" in run.stderr
+    assert login not in run.stdout + run.stderr

@@ -43,7 +43,9 @@ def test_parse_target(text, kind, where, version):
     assert (str(target.version) if target.version else None) == version
 
 
-@pytest.mark.parametrize("text", ["hf://models/org/x", "hf://datasets/org", "hf://datasets/org/x@latest", ""])
+@pytest.mark.parametrize("text", ["hf://models/org/x", "hf://datasets/org", "hf://datasets/org/x@latest", "",
+                                  "hf:/datasets/org/x", "HF://datasets/org/x", "Hf://datasets/org/x",
+                                  "hf:datasets/org/x", "hf:"])
 def test_parse_target_refuses(text):
     with pytest.raises(InputError):
         parse_target(text)
@@ -188,6 +190,7 @@ def test_local_publish_end_to_end(tmp_path, releases):
     assert entry["manifest_sha256"] == sha256_file(releases["v1.0.0"] / "manifest.json")
     assert entry["counts"]["documents"] == {s: len(t) for s, t in TEXTS_V1.items()}
     assert entry["published_at"].endswith("Z")
+    assert stat.S_IMODE((target / "index.json").stat().st_mode) == 0o644  # readable like the version folders
 
     listed = list_releases(str(target))
     assert [(v.version, v.counts["documents"]) for v in listed] == [
@@ -300,7 +303,8 @@ def test_cli_publish_and_releases(tmp_path, releases):
     assert result["published"] is True and result["verification"]["valid"] is True
     assert result["load_line"] == 'load_dataset("./releases/news/v1.0.0", "documents")'
     assert set(result) == {"published", "dry_run", "location", "commit", "published_at", "load_line", "plan",
-                           "verification"}
+                           "verification", "warnings"}
+    assert result["warnings"] == []
 
     human = _cli("publish", str(releases["v1.1.0"]), "--to", "./releases/news", cwd=tmp_path)
     assert human.returncode == 0, human.stderr
@@ -380,3 +384,144 @@ def test_a_version_folder_made_during_the_publish_is_not_replaced(tmp_path, rele
     assert made.is_dir() and list(made.iterdir()) == []
     assert not [p for p in target.iterdir() if p.name.startswith(".tmp-")]  # the copy is gone
     assert not (target / "index.json").exists()
+
+
+# ---- damaged targets: checked before anything is published ---------------------------------------------------------
+@pytest.mark.parametrize(
+    ("index", "problem"),
+    [
+        ("[]", "it holds a list, not an object with a versions list"),
+        ("null", "it holds null, not an object"),
+        ('{"versions": null}', "versions is null, not a list"),
+        ('{"versions": ["v1.0.0"]}', 'versions[0] is the string "v1.0.0", not an object'),
+        ('{"versions": {"a": 1}}', "versions is an object, not a list"),
+        ('{"versions": [{"version": 5}]}', "versions[0].version is the number 5, not a version folder name"),
+        ('{"versions": [{"version": "garbage"}]}', 'versions[0].version is the string "garbage", not a version'),
+        ('{"versions": [{"version": "v1.0.0", "counts": {"documents": {"train": "many"}}}]}',
+         "versions[0].counts is not an object of configs"),
+    ],
+)
+def test_an_index_of_the_wrong_shape_is_a_located_error(tmp_path, releases, index, problem):
+    from corpus_tools.errors import PublishError
+
+    target = tmp_path / "news"
+    target.mkdir()
+    (target / "index.json").write_text(index, encoding="utf-8")
+    with pytest.raises(PublishError, match="index.json is not an index of versions: " + problem.replace("[", r"\[")):
+        list_releases(str(target))
+    with pytest.raises(PublishError, match="index.json is not an index of versions"):
+        publish_release(releases["v1.0.0"], str(target))
+    assert sorted(p.name for p in target.iterdir()) == [".lock", "index.json"]  # nothing published
+    run = _cli("releases", str(target), cwd=tmp_path)
+    assert run.returncode == 3 and "Traceback" not in run.stderr
+    assert run.stderr.startswith(f"Error: {target}/index.json is not an index of versions: ")
+    assert "remove it" in run.stderr
+
+
+def test_an_index_that_is_a_folder_is_refused_before_publishing(tmp_path, releases):
+    target = tmp_path / "ix"
+    (target / "index.json").mkdir(parents=True)
+    run = _cli("publish", str(releases["v1.0.0"]), "--to", str(target), cwd=tmp_path)
+    assert run.returncode == 3 and "Traceback" not in run.stderr
+    assert run.stderr.startswith(f"Error: {target}/index.json is not a file: remove it")
+    assert not (target / "v1.0.0").exists()
+
+
+@pytest.mark.parametrize(
+    ("manifest", "reason"),
+    [
+        (b"[]", "it is not an object with a configs object"),
+        (b"{", "Expecting property name"),
+        (b"\xff\xfe", "can't decode byte"),
+        (b'{"configs": {"documents": {"train": {"num_examples": "many"}}}}',
+         'configs.documents.train.num_examples is "many", not a count'),
+    ],
+)
+def test_a_version_with_an_unreadable_manifest_is_listed_without_counts(tmp_path, releases, manifest, reason):
+    target = tmp_path / "vm"
+    (target / "v1.0.0").mkdir(parents=True)
+    (target / "v1.0.0" / "manifest.json").write_bytes(manifest)
+    result = publish_release(releases["v1.1.0"], str(target))  # the other version does not stop the publish
+    assert result.warnings == []
+    listed = list_releases(str(target))
+    assert [(v.version, v.counts == {}, v.note is None) for v in listed] == [
+        ("v1.0.0", True, False), ("v1.1.0", False, True)]
+    assert listed[0].note.startswith(f"{target}/v1.0.0/manifest.json is unreadable (")
+    assert reason in listed[0].note and listed[0].note.endswith("): counts unknown")
+    # the index records only the versions it can describe; the folder is listed from itself every time
+    index = json.loads((target / "index.json").read_text(encoding="utf-8"))
+    assert [e["version"] for e in index["versions"]] == ["v1.1.0"]
+    for args in (("releases", str(target)), ("releases", str(target), "--json")):
+        run = _cli(*args, cwd=tmp_path)
+        assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert "counts unknown" in run.stdout
+    assert json.loads(run.stdout)["versions"][0]["note"] == listed[0].note
+
+
+def test_an_index_that_cannot_be_written_after_the_rename_says_the_version_is_published(tmp_path, releases):
+    target = tmp_path / "news"
+
+    def meanwhile(message):  # after every check, before the rename: the index becomes unwritable
+        if message == "verify":
+            (target / "index.json").mkdir()
+
+    result = publish_release(releases["v1.0.0"], str(target), progress=meanwhile)
+    assert (target / "v1.0.0" / "manifest.json").is_file()
+    assert result.published and result.verification.valid
+    assert len(result.warnings) == 1
+    warning = result.warnings[0]
+    assert warning.startswith(f"v1.0.0 is published at {target}/v1.0.0, but {target}/index.json could not be updated")
+    assert "the next publish writes the index again" in warning
+    (target / "index.json").rmdir()
+    assert [v.version for v in list_releases(str(target))] == ["v1.0.0"]
+
+
+def test_a_dangling_symbolic_link_as_target_is_named(tmp_path, releases):
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    run = _cli("publish", str(releases["v1.0.0"]), "--to", "dangling", cwd=tmp_path)
+    assert run.returncode == 3 and "Traceback" not in run.stderr
+    assert run.stderr.startswith(
+        f"Error: cannot write to ./dangling: it is a dangling symbolic link (to {tmp_path}/gone)")
+    assert not (tmp_path / "gone").exists()
+
+
+@pytest.mark.parametrize("to", ["hf:/datasets/org/x", "HF://datasets/org/x"])
+def test_a_mistyped_hub_target_is_a_usage_error_not_a_folder(tmp_path, releases, to):
+    run = _cli("publish", str(releases["v1.0.0"]), "--to", to, cwd=tmp_path)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "is not a Hub address: write hf://datasets/ORG/NAME" in run.stderr
+    assert list(tmp_path.iterdir()) == []  # no ./hf: or ./HF: folder
+    listed = _cli("releases", to, cwd=tmp_path)
+    assert listed.returncode == 2 and "is not a Hub address" in listed.stderr
+
+
+@pytest.mark.parametrize(("to", "where"), [
+    ("rs", "is the release folder itself"),
+    ("rs/data", "lies inside the release folder"),
+    ("rs/data/documents/x", "lies inside the release folder"),
+    (".", "contains the release folder"),
+])
+def test_publishing_a_release_into_itself_is_refused(tmp_path, releases, to, where):
+    import shutil
+
+    from corpus_tools.release import check_release
+
+    shutil.copytree(releases["v1.0.0"], tmp_path / "rs")
+    before = _tree_state(tmp_path)
+    for args in ((), ("--dry-run",)):
+        run = _cli("publish", "rs", "--to", to, *args, cwd=tmp_path)
+        assert run.returncode == 3 and "Traceback" not in run.stderr
+        assert run.stderr.startswith(f"Error: cannot publish rs to {to}: the target {where}")
+        assert "choose a target outside it" in run.stderr
+    assert _tree_state(tmp_path) == before
+    assert check_release(tmp_path / "rs").valid
+
+
+def test_an_existing_folder_with_at_in_its_name_is_a_release_folder(tmp_path, releases):
+    import shutil
+
+    shutil.copytree(releases["v1.0.0"], tmp_path / "rel@v1.0.0")
+    assert materialise_release(tmp_path / "rel@v1.0.0") == tmp_path / "rel@v1.0.0"
+    run = _cli("diff", "rel@v1.0.0", str(releases["v1.1.0"]), "--json", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["old_version"] == "1.0.0"

@@ -256,7 +256,7 @@ def _materialised(value: str):
     from contextlib import nullcontext
 
     path = Path(value)
-    if path.is_dir() and "@" not in path.name:
+    if path.is_dir() and value.strip()[:3].lower() != "hf:":  # an existing folder first, even with @ in its name
         return nullcontext(path)
     try:
         from corpus_tools.publish import materialised

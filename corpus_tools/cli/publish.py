@@ -18,7 +18,7 @@ from corpus_tools.cli._common import (
     info,
     render_report,
 )
-from corpus_tools.errors import CorpusToolsError, ReleaseError, VerificationFailed
+from corpus_tools.errors import CorpusToolsError, PublishUnverified, ReleaseError, VerificationFailed
 from corpus_tools.publish.models import PublishPlan, PublishResult
 
 
@@ -89,7 +89,9 @@ def publish_command(
     existing version is refused. After publishing, every file is read back (the Hub revision freshly
     downloaded) and its sha256 compared with the manifest. The Hub token comes from HF_TOKEN or `hf auth
     login` and is never printed. --json prints the result (or the failed check's report) on stdout.
-    Exit 0 published (or planned), 1 the release failed its checks, 3 refused or failed (nothing tagged).
+    Exit 0 published (or planned; a warning says when the local index.json could not be updated), 1 the
+    release failed its checks, 3 refused or failed: nothing was published, unless the error says the
+    version IS published (the Hub tag exists but could not be read back and checked).
     """
     from corpus_tools.ontology import load_ontology
     from corpus_tools.publish import publish_release
@@ -99,10 +101,12 @@ def publish_command(
     try:
         result = publish_release(release_dir, target, dry_run=dry_run, private=private, ontology=onto,
                                  progress=None if (quiet or as_json) else lambda m: info(f"  … {m}"))
-    except (ReleaseError, VerificationFailed) as exc:
+    except (ReleaseError, VerificationFailed, PublishUnverified) as exc:
         if exc.report is not None:
             render_report(exc.report, as_json=as_json, quiet=quiet, title="Release problems")
         raise
+    for warning in result.warnings:  # published, but something after the publish was not done: always shown
+        info(f"Warning: {warning}")
     if as_json:
         echo_json(result.to_dict())
         raise typer.Exit(EXIT_OK)
@@ -130,7 +134,8 @@ def releases_command(
     """List the versions published in TARGET with their dates and example counts.
 
     A local target is read from NAME/index.json (and its version folders); a Hub target from its semver
-    tags and each tag's manifest.json. --json prints {"target", "versions": [...]} on stdout.
+    tags and each tag's manifest.json. A version whose manifest.json is missing or unreadable is listed
+    with its counts unknown and a note saying why. --json prints {"target", "versions": [...]} on stdout.
     """
     from corpus_tools.publish import list_releases
 
@@ -145,12 +150,14 @@ def releases_command(
         err_console.print(f"No versions published in {target}.", markup=False)
         return
     table = Table(title=f"Versions in {target}")
-    for column in ("version", "date", "counts", "manifest sha256"):
+    notes = any(v.note for v in versions)
+    for column in ("version", "date", "counts", "manifest sha256", *(("note",) if notes else ())):
         table.add_column(column)
     for v in versions:
         counts = "; ".join(f"{cfg}: " + ", ".join(f"{s} {n}" for s, n in splits.items())
                            for cfg, splits in v.counts.items())
-        table.add_row(v.version, v.date or "?", counts or "-", (v.manifest_sha256 or "-")[:12])
+        table.add_row(v.version, v.date or "?", counts or ("?" if v.note else "-"), (v.manifest_sha256 or "-")[:12],
+                      *((v.note or "",) if notes else ()))
     Console(highlight=False, soft_wrap=True).print(table)
 
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from corpus_tools.errors import InputError, ReleaseError
+from corpus_tools.errors import InputError, PublishError, ReleaseError
 from corpus_tools.publish import verify as _verify  # noqa: F401  (registers the publish problem codes)
 from corpus_tools.publish.card import split_card
 from corpus_tools.publish.models import (
@@ -96,6 +96,23 @@ def default_config(release: Release) -> str:
     return "documents" if "documents" in configs or not configs else configs[0]
 
 
+def _check_apart(release_dir: Path, root: Path) -> None:
+    """Refuse a local target that is the release folder, lies inside it or contains it (symbolic links resolved):
+    publishing would write version folders, index.json and a lock into the release, or mix it with the versions."""
+    release, target = release_dir.resolve(), root.resolve()
+    if target == release:
+        where = "is the release folder itself"
+    elif target.is_relative_to(release):
+        where = "lies inside the release folder"
+    elif release.is_relative_to(target):
+        where = "contains the release folder"
+    else:
+        return
+    raise PublishError(f"cannot publish {release_dir} to {root}: the target {where}, so publishing would write into "
+                       "the release or mix it with the published versions. Nothing was published: choose a target "
+                       "outside it, such as ./releases/NAME")
+
+
 def publish_release(
     release_dir: str | Path,
     target: str | Target,
@@ -115,6 +132,8 @@ def publish_release(
     tgt = parse_target(target) if isinstance(target, str) else target
     if tgt.version is not None:
         raise InputError(f"a publish target names a dataset, not a version: drop @{tgt.version} from {tgt}")
+    if not tgt.is_hub:
+        _check_apart(Path(release_dir), tgt.path)  # type: ignore[arg-type]
     release = load_release(release_dir, ontology=ontology)
     version = release_version(release)
     if tgt.is_hub:
@@ -140,6 +159,11 @@ def list_releases(target: str | Target, *, token: str | None = None) -> list[Pub
     return local.list_folder_releases(tgt)
 
 
+def _is_hub_text(text: str) -> bool:
+    """Text that names a Hub address, maybe mistyped (``parse_target`` refuses all but ``hf://datasets/...``)."""
+    return text.strip()[:3].lower() == "hf:"
+
+
 def materialise_release(target_with_version: str | Path, *, dest: Path | None = None,
                         token: str | None = None) -> Path:
     """A local folder holding one published version, for diffing or checking.
@@ -149,7 +173,7 @@ def materialise_release(target_with_version: str | Path, *, dest: Path | None = 
     downloaded (that tag, not the cache's idea of it) into ``dest`` or a new temp folder the caller removes.
     """
     text = str(target_with_version)
-    if not text.startswith("hf://") and "@" not in text and Path(text).is_dir():
+    if not _is_hub_text(text) and Path(text).is_dir():  # an existing folder is a folder, even with @ in its name
         return Path(text)
     tgt = parse_target(text)
     if tgt.version is None:
@@ -170,7 +194,7 @@ def materialise_release(target_with_version: str | Path, *, dest: Path | None = 
 def materialised(target_with_version: str | Path, *, token: str | None = None) -> Iterator[Path]:
     """Context manager around :func:`materialise_release` that removes any download afterwards."""
     text = str(target_with_version)
-    if text.startswith("hf://"):
+    if _is_hub_text(text):
         tmp = Path(tempfile.mkdtemp(prefix="corpus-tools-release-"))
         try:
             yield materialise_release(text, dest=tmp, token=token)

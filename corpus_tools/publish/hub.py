@@ -8,7 +8,8 @@
 5. Download that commit into a fresh cache folder and compare every file's sha256 with the manifest
    (README.md with the merged card's sha256).  Any difference -> VerificationFailed, no tag.
 6. ``create_tag(vX.Y.Z, revision=<commit>)`` (never ``exist_ok``: a 409 means someone else took the name),
-   then resolve the tag again through a fresh ``snapshot_download`` and check it points at the commit.
+   then resolve the tag again through a fresh ``snapshot_download`` and check it points at the commit.  A failure
+   of that last check is PublishUnverified: the message says the version IS published and how to check it.
 
 If main already holds exactly this release (a publish interrupted between commit and tag), step 4 is
 skipped and the run finishes the tag on that commit after verifying it.  A commit that already carries
@@ -18,6 +19,7 @@ another tag is never tagged again.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +30,7 @@ from corpus_tools._text import redact, sha256_bytes
 from corpus_tools.errors import (
     InputError,
     PublishError,
+    PublishUnverified,
     StaleParent,
     VerificationFailed,
     VersionExists,
@@ -249,15 +252,26 @@ def publish_to_hub(
                 raise
 
         note(f"verify tag {tag}")
+        # From here on the tag exists: a failure must say the version is published, not that nothing was.
+        tagged_on = (f"{tag} IS published: tag {tag} was created in {target} on commit {commit_oid[:12]}, whose files "
+                     "were verified before tagging")
+        check = (f"Check it with `corpus-tools releases {target}` (it lists {tag} with its commit); do not publish "
+                 f"{tag} again, the tag exists")
         # The tag is resolved afresh by the server; the files of that commit are already in this run's own
         # verification cache, so only the resolution travels (a tag on another commit would download anew).
-        with _hub_call(f"reading {target}@{tag}", token):
-            tagged = _snapshot(repo_id, tag, str(Path(scratch) / "verify"), token)
+        try:
+            with _hub_call(f"reading {target}@{tag}", token):
+                tagged = _snapshot(repo_id, tag, str(Path(scratch) / "verify"), token)
+        except PublishError as exc:
+            raise PublishUnverified(f"{tagged_on}, but reading the tag back to check it failed ({exc}). {check}."
+                                    ) from exc
         if tagged.name != commit_oid:
-            raise VerificationFailed(f"tag {tag} of {target} resolves to {tagged.name[:12]}, not {commit_oid[:12]}")
+            raise PublishUnverified(f"{tagged_on}, but the tag now resolves to {tagged.name[:12]} (moved by someone "
+                                    f"else?). {check}: it was left as it is.")
         report = verify_folder(tagged, expected, ignore=KEEP, label=f"{target}@{tag}")
         if not report.valid:
-            raise VerificationFailed(f"{target}@{tag} differs from the release manifest", report)
+            raise PublishUnverified(f"{tagged_on}, but the files read back through the tag differ from the release "
+                                    f"manifest. {check}.", report)
 
     return PublishResult(plan=plan, dry_run=False, location=location, load_line=load_line, commit=commit_oid,
                          verification=report, published_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -312,20 +326,31 @@ def list_hub_releases(target: Target, *, token: str | None = None) -> list[Publi
         tags = {t.name: t.target_commit for t in refs.tags}
         for version, name in sorted(_semver_tags(tags).items()):
             oid = tags[name]
+            raw: bytes | None = None
             with _hub_call(f"reading {target}@{version}", token):
                 commits = api.list_repo_commits(repo_id, repo_type=REPO_TYPE, revision=oid)
                 date = commits[0].created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if commits else None
                 try:
                     path = api.hf_hub_download(repo_id, "manifest.json", repo_type=REPO_TYPE, revision=oid)
                     raw = Path(path).read_bytes()
-                    manifest, manifest_sha = json.loads(raw), sha256_bytes(raw)
                 except Exception as exc:  # a tag not made by corpus-tools: list it without counts
-                    if _status(exc) != 404 and not isinstance(exc, ValueError | KeyError):
+                    if _status(exc) != 404:
                         raise
-                    manifest, manifest_sha = {}, None
-            out.append(PublishedVersion(version=str(version), date=date, counts=manifest_counts(manifest),
-                                        manifest_sha256=manifest_sha, location=f"{target}@{version}", commit=oid))
+            counts, note = _manifest_counts(raw)
+            out.append(PublishedVersion(version=str(version), date=date, counts=counts,
+                                        manifest_sha256=sha256_bytes(raw) if raw is not None else None,
+                                        location=f"{target}@{version}", commit=oid, note=note))
     return out
+
+
+def _manifest_counts(raw: bytes | None) -> tuple[dict[str, dict[str, int]], str | None]:
+    """The counts in a tag's manifest.json, or ``{}`` and a note saying why they are unknown."""
+    if raw is None:
+        return {}, "no manifest.json (not published by corpus-tools): counts unknown"
+    try:
+        return manifest_counts(json.loads(raw.decode("utf-8"))), None
+    except ValueError as exc:  # not UTF-8, not JSON, or not the manifest's shape
+        return {}, f"manifest.json is unreadable ({exc}): counts unknown"
 
 
 def download_version(target: Target, *, dest: Path | None, token: str | None) -> Path:
@@ -334,9 +359,14 @@ def download_version(target: Target, *, dest: Path | None, token: str | None) ->
 
     assert target.repo_id is not None and target.version is not None
     cache = dest or Path(tempfile.mkdtemp(prefix="corpus-tools-release-"))
-    with _quiet_progress_bars(), _hub_call(f"downloading {target}", token):
-        try:
-            return _snapshot(target.repo_id, str(target.version), str(cache), token)
-        except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
-            raise InputError(f"{target} is not published (no such repository or tag)") from exc
+    try:
+        with _quiet_progress_bars(), _hub_call(f"downloading {target}", token):
+            try:
+                return _snapshot(target.repo_id, str(target.version), str(cache), token)
+            except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
+                raise InputError(f"{target} is not published (no such repository or tag)") from exc
+    except BaseException:
+        if dest is None:  # the temp folder this call made: nobody else knows it
+            shutil.rmtree(cache, ignore_errors=True)
+        raise
 

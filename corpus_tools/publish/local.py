@@ -19,6 +19,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from corpus_tools._fs import remove_tree, rename_no_replace
+from corpus_tools._text import sha256_bytes
 from corpus_tools.errors import PublishError, VerificationFailed, VersionExists, VersionNotIncreasing
 from corpus_tools.publish.models import (
     Progress,
@@ -28,8 +29,8 @@ from corpus_tools.publish.models import (
     Release,
     manifest_counts,
 )
-from corpus_tools.publish.targets import Target, Version, try_parse_version
-from corpus_tools.publish.verify import sha256_file, verify_folder
+from corpus_tools.publish.targets import Target, Version, parse_version, try_parse_version
+from corpus_tools.publish.verify import verify_folder
 
 INDEX = "index.json"
 LOCK = ".lock"
@@ -56,43 +57,99 @@ def _version_folders(root: Path) -> dict[Version, Path]:
     return found
 
 
+def _json_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {json.dumps(value)}"
+    if isinstance(value, int | float):
+        return f"the number {json.dumps(value)}"
+    if isinstance(value, str):
+        return f"the string {json.dumps(value, ensure_ascii=False)[:60]}"
+    return {dict: "an object", list: "a list"}.get(type(value), "null")
+
+
+def _index_problem(data: object) -> str | None:
+    """What is wrong with the shape of a parsed index.json, or None when it is one corpus-tools writes."""
+    if not isinstance(data, dict):
+        return f"it holds {_json_kind(data)}, not an object with a versions list"
+    versions = data.get("versions", [])
+    if not isinstance(versions, list):
+        return f"versions is {_json_kind(versions)}, not a list"
+    for i, entry in enumerate(versions):
+        where = f"versions[{i}]"
+        if not isinstance(entry, dict):
+            return f"{where} is {_json_kind(entry)}, not an object"
+        version = entry.get("version")
+        parsed = try_parse_version(version) if isinstance(version, str) else None
+        if parsed is None or str(parsed) != version:
+            return f"{where}.version is {_json_kind(version)}, not a version folder name such as v1.0.0"
+        for key in ("published_at", "name", "manifest_sha256"):
+            if entry.get(key) is not None and not isinstance(entry[key], str):
+                return f"{where}.{key} is {_json_kind(entry[key])}, not a string"
+        counts = entry.get("counts") or {}
+        if not isinstance(counts, dict) or not all(
+            isinstance(splits, dict) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                                             for n in splits.values())
+            for splits in counts.values()
+        ):
+            return f"{where}.counts is not an object of configs, each an object of splits and their counts"
+    return None
+
+
 def read_index(root: Path) -> dict:
+    """``NAME/index.json`` checked for the shape corpus-tools writes (PublishError otherwise, naming what is
+    wrong); an empty index when there is none."""
     path = root / INDEX
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         return {"format": INDEX_FORMAT, "versions": []}
+    advice = ("remove it (versions are then listed from their folders, which are the truth) and the next publish "
+              "writes it again")
+    if not path.is_file():
+        what = "a dangling symbolic link" if path.is_symlink() and not path.exists() else "not a file"
+        raise PublishError(f"{path} is {what}: {advice}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise PublishError(f"{path} is unreadable ({exc}); remove it and publish again to rebuild it") from exc
+        raise PublishError(f"{path} is unreadable ({exc}): {advice}") from exc
+    problem = _index_problem(data)
+    if problem is not None:
+        raise PublishError(f"{path} is not an index of versions: {problem}; {advice}")
     data.setdefault("versions", [])
     return data
 
 
-def _entry(folder: Path, *, date: str | None) -> dict:
+def _entry(folder: Path, *, date: str | None, version: str | None = None) -> dict:
+    """The index entry of a version folder.  A manifest.json that cannot be read (edited by hand, not written by
+    corpus-tools) gives counts ``{}`` and a ``note`` saying why; such an entry is listed but never indexed."""
     manifest_path = folder / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    return {
-        "version": folder.name,
-        "published_at": date,
-        "name": manifest.get("name"),
-        "manifest_sha256": sha256_file(manifest_path),
-        "counts": manifest_counts(manifest),
-    }
+    entry: dict = {"version": version or folder.name, "published_at": date, "name": None, "manifest_sha256": None,
+                   "counts": {}}
+    try:
+        raw = manifest_path.read_bytes()
+        entry["manifest_sha256"] = sha256_bytes(raw)
+        manifest = json.loads(raw.decode("utf-8"))
+        entry["counts"] = manifest_counts(manifest)
+        entry["name"] = manifest.get("name") if isinstance(manifest.get("name"), str) else None
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        entry["counts"] = {}
+        entry["note"] = f"{_display(manifest_path)} is unreadable ({reason}): counts unknown"
+    return entry
 
 
 def _reconciled_entries(root: Path) -> list[dict]:
     """Index entries, plus an entry for every version folder the index lacks, sorted by version."""
-    entries = {e["version"]: e for e in read_index(root)["versions"] if isinstance(e, dict) and "version" in e}
+    entries = {e["version"]: e for e in read_index(root)["versions"]}
     for version, folder in _version_folders(root).items():
         if str(version) not in entries and (folder / "manifest.json").is_file():
             mtime = datetime.fromtimestamp(folder.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             entries[str(version)] = _entry(folder, date=mtime)
-    return sorted(entries.values(), key=lambda e: try_parse_version(e["version"]) or Version(0, 0, 0))
+    return sorted(entries.values(), key=lambda e: parse_version(e["version"]))
 
 
 def _write_json_atomic(path: Path, data: object) -> None:
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".json", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # readable like the version folders (mkstemp creates 0600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, ensure_ascii=False, indent=2)
             handle.write("\n")
@@ -137,10 +194,14 @@ def _check_version(version: Version, existing: list[Version], target: Target) ->
         )
 
 
-def _known_versions(root: Path) -> list[Version]:
-    versions = set(_version_folders(root))
-    versions |= {v for e in read_index(root)["versions"] if (v := try_parse_version(str(e.get("version", ""))))}
-    return sorted(versions)
+def _known_versions(root: Path, entries: list[dict]) -> list[Version]:
+    return sorted(set(_version_folders(root)) | {parse_version(e["version"]) for e in entries})
+
+
+def _check_root(root: Path) -> None:
+    if root.is_symlink() and not root.exists():
+        raise PublishError(f"cannot write to {_display(root)}: it is a dangling symbolic link (to "
+                           f"{os.readlink(root)}); remove the link or make it point at a folder")
 
 
 def publish_to_folder(
@@ -153,8 +214,9 @@ def publish_to_folder(
     plan = PublishPlan(target=_display(root), kind="local", name=release.name, version=tag,
                        added=sorted(release.files), readme_sha256=release.files.get("README.md"))
     load_line = f'load_dataset("{_display(location)}", "{config}")'
+    _check_root(root)
     if dry_run:
-        _check_version(version, _known_versions(root), target)
+        _check_version(version, _known_versions(root, _reconciled_entries(root)), target)
         return PublishResult(plan=plan, dry_run=True, location=_display(location), load_line=load_line)
     note = progress or (lambda _message: None)
     try:
@@ -165,8 +227,12 @@ def publish_to_folder(
         raise PublishError(f"another publish to {root} is running (lock {root / LOCK})") from exc
     except OSError as exc:
         raise PublishError(f"cannot write to {root}: {exc.strerror or exc}") from exc
+    warnings: list[str] = []
     try:
-        _check_version(version, _known_versions(root), target)
+        # Everything that can fail is read before the rename: the index (its shape is checked) and the other
+        # versions (an unreadable manifest.json of one gives an entry without counts, never a failure).
+        entries = [e for e in _reconciled_entries(root) if "note" not in e]
+        _check_version(version, _known_versions(root, entries), target)
         for stale in root.glob(TMP_PREFIX + "*"):  # left by an interrupted publish; never a version
             if stale.is_dir():
                 remove_tree(stale)
@@ -186,6 +252,7 @@ def publish_to_folder(
             if not report.valid:
                 raise VerificationFailed(f"the copy in {root} differs from the release manifest; nothing was "
                                          "published", report)
+            entry = _entry(tmp, date=None, version=tag)  # the copy's own manifest, checked above
             _make_read_only(tmp)
             try:
                 rename_no_replace(tmp, location)
@@ -195,30 +262,44 @@ def publish_to_folder(
         except BaseException:
             remove_tree(tmp)
             raise
-        _fsync_dir(root)
-        published_at = _now()
-        entries = [e for e in _reconciled_entries(root) if e["version"] != tag]
-        entries.append(_entry(location, date=published_at))
-        entries.sort(key=lambda e: try_parse_version(e["version"]) or Version(0, 0, 0))
-        _write_json_atomic(root / INDEX, {"format": INDEX_FORMAT, "name": release.name, "versions": entries})
-        note(f"published {tag}")
     except OSError as exc:
-        raise PublishError(f"publishing to {root} failed: {exc}") from exc
+        lock.release()
+        raise PublishError(f"publishing to {root} failed: {exc}; nothing was published") from exc
+    except BaseException:
+        lock.release()
+        raise
+    # From here on the version IS published: a failure only leaves the index behind, which the folders make up for.
+    try:
+        _fsync_dir(root)
+        published_at = entry["published_at"] = _now()
+        entries = sorted([e for e in entries if e["version"] != tag] + [entry],
+                         key=lambda e: parse_version(e["version"]))
+        try:
+            _write_json_atomic(root / INDEX, {"format": INDEX_FORMAT, "name": release.name, "versions": entries})
+        except OSError as exc:
+            warnings.append(
+                f"{tag} is published at {_display(location)}, but {_display(root / INDEX)} could not be updated "
+                f"({exc.strerror or exc}). The version is listed anyway (the version folders are the truth); fix "
+                "the cause and the next publish writes the index again."
+            )
+        note(f"published {tag}")
     finally:
         lock.release()
     return PublishResult(plan=plan, dry_run=False, location=_display(location), load_line=load_line,
-                         verification=report, published_at=published_at)
+                         verification=report, published_at=published_at, warnings=warnings)
 
 
 def list_folder_releases(target: Target) -> list[PublishedVersion]:
     assert target.path is not None
     root = target.path
     if not root.is_dir():
-        raise PublishError(f"nothing is published at {root} (no such folder)")
+        dangling = root.is_symlink() and not root.exists()
+        raise PublishError(f"nothing is published at {root} ("
+                           + ("a dangling symbolic link" if dangling else "no such folder") + ")")
     return [
         PublishedVersion(
             version=e["version"], date=e.get("published_at"), counts=e.get("counts") or {},
-            manifest_sha256=e.get("manifest_sha256"), location=_display(root / e["version"]),
+            manifest_sha256=e.get("manifest_sha256"), location=_display(root / e["version"]), note=e.get("note"),
         )
         for e in _reconciled_entries(root)
     ]

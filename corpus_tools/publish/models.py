@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,8 @@ class PublishResult:
     commit: str | None = None  # hub: the commit the tag points at
     verification: Report | None = None  # None for a dry run
     published_at: str | None = None
+    warnings: list[str] = field(default_factory=list)  # the version is published; something after it was not done
+
 
     @property
     def published(self) -> bool:
@@ -78,6 +81,7 @@ class PublishResult:
             "load_line": self.load_line,
             "plan": self.plan.to_dict(),
             "verification": self.verification.to_dict() if self.verification is not None else None,
+            "warnings": self.warnings,
         }
 
 
@@ -91,6 +95,7 @@ class PublishedVersion:
     manifest_sha256: str | None
     location: str  # local folder or hf://datasets/ORG/NAME@vX.Y.Z
     commit: str | None = None
+    note: str | None = None  # why the counts are unknown (no manifest.json, or an unreadable one)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -100,6 +105,7 @@ class PublishedVersion:
             "manifest_sha256": self.manifest_sha256,
             "location": self.location,
             "commit": self.commit,
+            "note": self.note,
         }
 
 
@@ -121,10 +127,24 @@ class Release:
         return manifest_counts(self.manifest)
 
 
-def manifest_counts(manifest: dict) -> dict[str, dict[str, int]]:
-    """config -> split -> num_examples from a manifest's ``configs``."""
-    configs = manifest.get("configs") or {}
-    return {
-        config: {split: int((info or {}).get("num_examples", 0)) for split, info in (splits or {}).items()}
-        for config, splits in configs.items()
-    }
+def manifest_counts(manifest: object) -> dict[str, dict[str, int]]:
+    """config -> split -> num_examples from a manifest's ``configs``.
+
+    Raises ValueError, naming the place, when the manifest has another shape (a published version's
+    manifest.json is read as it is found: it may have been edited or not written by corpus-tools).
+    """
+    configs = manifest.get("configs") if isinstance(manifest, dict) else None
+    if not isinstance(configs, dict):
+        raise ValueError("it is not an object with a configs object" if not isinstance(manifest, dict)
+                         else "configs is not an object")
+    counts: dict[str, dict[str, int]] = {}
+    for config, splits in configs.items():
+        if not isinstance(splits, dict):
+            raise ValueError(f"configs.{config} is not an object")
+        counts[config] = {}
+        for split, info in splits.items():
+            number = info.get("num_examples") if isinstance(info, dict) else None
+            if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+                raise ValueError(f"configs.{config}.{split}.num_examples is {json.dumps(number)}, not a count")
+            counts[config][split] = number
+    return counts

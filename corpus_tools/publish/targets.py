@@ -91,7 +91,9 @@ class Target:
 def parse_target(text: str) -> Target:
     """Parse ``hf://datasets/ORG/NAME[@vX.Y.Z]`` or a local path ``DIR[@vX.Y.Z]`` / ``DIR/vX.Y.Z``.
 
-    Raises :class:`InputError` for a malformed Hub address (models or spaces, no ``ORG/NAME``, bad version).
+    Raises :class:`InputError` for a malformed Hub address (models or spaces, no ``ORG/NAME``, bad version); any
+    text starting with ``hf:`` in any case is a Hub address, so ``HF://...`` or ``hf:/...`` is refused rather than
+    taken as a local folder.
     """
     text = text.strip()
     if not text:
@@ -100,7 +102,10 @@ def parse_target(text: str) -> Target:
     if "@" in text:
         base, _, rev = text.rpartition("@")
         version = parse_version(rev)
-    if base.startswith("hf://"):
+    if base[:3].lower() == "hf:":  # a Hub address, maybe mistyped: never taken as a local folder
+        if not base.startswith("hf://"):
+            raise InputError(f"{base!r} is not a Hub address: write {HUB_PREFIX}ORG/NAME (lower-case hf, two slashes)"
+                             f" for a Hub dataset repository, or ./{base} for a local folder")
         if not base.startswith(HUB_PREFIX):
             raise InputError(f"only dataset repositories can be targets: use {HUB_PREFIX}ORG/NAME, not {base!r}")
         repo_id = base[len(HUB_PREFIX):].strip("/")
