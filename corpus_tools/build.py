@@ -133,6 +133,27 @@ def check_date(date: str) -> str:
     raise ValueError(f"the release date must be a calendar date written YYYY-MM-DD (e.g. 2026-11-29), got {date!r}")
 
 
+def _ontology_change(previous: dict, ontology: Ontology, diff, version: str, report: Report,
+                     file: str) -> tuple[str, ...]:
+    """The changelog note of an ontology change against the previous release, and a ``build-labels-changed``
+    warning when ClassLabel names were removed or moved (ids a trained model relies on) within one major
+    version."""
+    from corpus_tools.build_rows import LABELS_CHANGED
+
+    old = previous.get("ontology") if isinstance(previous.get("ontology"), dict) else {}
+    notes = []
+    if (old.get("name"), old.get("version")) != (ontology.name, ontology.version):
+        notes.append(f"Ontology: `{old.get('name')}` {old.get('version')} → `{ontology.name}` {ontology.version}.")
+    breaking = {kind: c for kind, c in diff.label_changes().items() if c["removed"] or c["ids_changed"]}
+    if breaking and parse_version(str(previous.get("version")))[0] == parse_version(version)[0]:
+        what = "; ".join(f"{kind} labels removed {c['removed']}, ids moved {sorted(c['ids_changed'])}"
+                         for kind, c in breaking.items())
+        report.add(make_problem(LABELS_CHANGED, f"ClassLabel names changed since v{previous.get('version')} ({what}):"
+                                f" label ids of v{version} differ from those models were trained on; a major"
+                                " version (semver) tells users so.", file=file))
+    return tuple(notes)
+
+
 class _HashingReader:
     """A binary file wrapper that hashes and counts what is read through it."""
 
@@ -582,7 +603,10 @@ def build_release(
             readme = previous / "README.md"
             if readme.is_file():
                 changelog_earlier = extract_changelog(readme.read_text(encoding="utf-8"))
-        changelog = changelog_entry(version, date=date, diff=diff, stats=stats)
+        notes: tuple[str, ...] = ()
+        if diff is not None and previous_manifest is not None:
+            notes = _ontology_change(previous_manifest, ontology, diff, version, report, export.name)
+        changelog = changelog_entry(version, date=date, diff=diff, stats=stats, notes=notes)
         if changelog_earlier:
             changelog += "\n" + changelog_earlier + "\n"
         metadata = card_metadata(

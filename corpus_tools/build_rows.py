@@ -68,6 +68,11 @@ GOLD_TEXT_MISMATCH = define_code(
 GOLD_UNUSED = define_code(
     "build-gold-unused", "warning", "A document of the --gold file matches no task of the export.", stage=STAGE
 )
+LABELS_CHANGED = define_code(
+    "build-labels-changed", "warning",
+    "Entity or relation labels were removed or reordered since the --previous release (their ClassLabel ids"
+    " changed) while the major version stayed the same.", stage=STAGE,
+)
 DUPLICATE_ID = define_code(
     "build-duplicate-id", "error", "Two tasks carry the same document id; remove or re-key one of them.",
     stage=STAGE,

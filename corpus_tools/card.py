@@ -245,15 +245,18 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}"
 
 
-def changelog_entry(version: str, *, date: str | None, diff: ReleaseDiff | None, stats: ReleaseStats) -> str:
-    """One changelog entry: this version against the previous release, or a first-release summary."""
+def changelog_entry(version: str, *, date: str | None, diff: ReleaseDiff | None, stats: ReleaseStats,
+                    notes: tuple[str, ...] = ()) -> str:
+    """One changelog entry: this version against the previous release (with ``notes``, extra bullets such as an
+    ontology change), or a first-release summary."""
     title = f"### v{version}" + (f" ({date})" if date else "")
     entities = sum(sum(s.entities.values()) for s in stats.splits.values())
     relations = sum(sum(s.relations.values()) for s in stats.splits.values())
     totals = f"{stats.documents} documents, {entities} entities, {relations} relations"
     if diff is None:
         return f"{title}\n\n- First release: {totals}.\n"
-    return f"{title}\n\n" + diff.summary_markdown(previous=f"v{diff.old_version}") + f"- Totals: {totals}.\n"
+    extra = "".join(f"- {note}\n" for note in notes)
+    return f"{title}\n\n" + diff.summary_markdown(previous=f"v{diff.old_version}") + extra + f"- Totals: {totals}.\n"
 
 
 def extract_changelog(card_text: str) -> str:

@@ -66,6 +66,7 @@ class LoadedRelease:
     entity_labels: Counter[str] = field(default_factory=Counter)
     relation_labels: Counter[str] = field(default_factory=Counter)
     split_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> documents, entities, ...
+    names: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # the ClassLabel names (entities, relations)
 
 
 @dataclass
@@ -94,6 +95,21 @@ class ReleaseDiff:
     entity_labels: dict[str, tuple[int, int]] = field(default_factory=dict)
     relation_labels: dict[str, tuple[int, int]] = field(default_factory=dict)
     splits: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    # ClassLabel names of the entity and relation labels: kind -> (old names, new names)
+    label_names: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+
+    def label_changes(self) -> dict[str, dict[str, object]]:
+        """For each kind of label whose ClassLabel names differ: the labels added and removed, and the labels kept
+        whose id (position) changed, ``{label: [old id, new id]}`` (a model trained on the old ids misreads them)."""
+        out: dict[str, dict[str, object]] = {}
+        for kind, (old, new) in self.label_names.items():
+            if old == new:
+                continue
+            moved = {label: [old.index(label), new.index(label)] for label in old
+                     if label in new and old.index(label) != new.index(label)}
+            out[kind] = {"added": [x for x in new if x not in old], "removed": [x for x in old if x not in new],
+                         "ids_changed": moved}
+        return out
 
     @property
     def changed(self) -> bool:
@@ -120,6 +136,7 @@ class ReleaseDiff:
             "entity_labels": {k: delta(v) for k, v in self.entity_labels.items()},
             "relation_labels": {k: delta(v) for k, v in self.relation_labels.items()},
             "splits": {s: {k: delta(v) for k, v in counts.items()} for s, counts in self.splits.items()},
+            "label_names": self.label_changes(),
         }
 
     def summary_markdown(self, *, previous: str) -> str:
@@ -142,6 +159,14 @@ class ReleaseDiff:
             f"- Relations per label: {changed_counts(self.relation_labels)}.",
             f"- Documents per split: {changed_counts({s: c['documents'] for s, c in self.splits.items()})}.",
         ]
+        for kind, change in self.label_changes().items():
+            parts = [f"added {', '.join(f'`{x}`' for x in change['added'])}" if change["added"] else "",
+                     f"removed {', '.join(f'`{x}`' for x in change['removed'])}" if change["removed"] else "",
+                     ("ClassLabel ids changed: " + ", ".join(f"`{x}` {a} → {b}" for x, (a, b)
+                                                             in change["ids_changed"].items()))
+                     if change["ids_changed"] else ""]
+            lines.append(f"- **{kind.capitalize()} label names changed** (a breaking change for models trained on"
+                         f" {previous}): {'; '.join(p for p in parts if p)}.")
         return "\n".join(lines) + "\n"
 
     def table_rows(self) -> list[tuple[str, str, str, str]]:
@@ -164,6 +189,10 @@ class ReleaseDiff:
         for split, counts in self.splits.items():
             for what, (old, new) in counts.items():
                 rows.append((f"{split} {what}", str(old), str(new), f"{new - old:+d}"))
+        for kind, change in self.label_changes().items():
+            old_names, new_names = self.label_names[kind]
+            rows.append((f"{kind} label names", ", ".join(old_names), ", ".join(new_names),
+                         f"+{len(change['added'])} -{len(change['removed'])}, {len(change['ids_changed'])} ids moved"))
         return rows
 
 
@@ -232,6 +261,7 @@ def load_documents(
                 pf = pq.ParquetFile(path)
                 entity_names, relation_names = _label_names(pf.schema_arrow)
                 names = (tuple(entity_names), tuple(relation_names))
+                loaded.names = loaded.names or names
                 for batch in pf.iter_batches(batch_size=2_000, columns=["id", "text", "entities", "relations"]):
                     _load_batch(batch, split, names, loaded, totals)
             except OSError as exc:  # pyarrow's I/O errors are OSErrors too
@@ -323,6 +353,9 @@ def diff_loaded(old_release: LoadedRelease, new_release: LoadedRelease) -> Relea
     """Compare two releases loaded with :func:`load_documents`."""
     old, new = old_release.docs, new_release.docs
     diff = ReleaseDiff(old_version=old_release.version, new_version=new_release.version)
+    if old_release.names is not None and new_release.names is not None:
+        diff.label_names = {kind: (list(a), list(b)) for kind, a, b in
+                            zip(("entity", "relation"), old_release.names, new_release.names, strict=True)}
     diff.documents_added = sorted(set(new) - set(old))
     diff.documents_removed = sorted(set(old) - set(new))
     span_key = lambda s: (s[0], s[1])  # noqa: E731

@@ -147,3 +147,38 @@ def test_a_changelog_marker_quoted_in_a_card_text_does_not_cut_the_changelog(exp
     entries = extract_changelog((v2 / "README.md").read_text(encoding="utf-8"))
     titles = [line for line in entries.splitlines() if line.startswith("### ")]
     assert titles == ["### v1.1.0", "### v1.0.0 (2026-01-05)"]
+
+
+def _reordered_ontology(tmp_path: Path, version: str) -> Path:
+    """The bundled ontology with its first two entity labels swapped (their ClassLabel ids change)."""
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "annotations" / "ontology.yaml").read_text(
+        encoding="utf-8"))
+    data["entities"][0], data["entities"][1] = data["entities"][1], data["entities"][0]
+    data["version"] = version
+    path = tmp_path / f"ontology-{version}.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_reordered_labels_are_in_the_changelog_and_warned_within_a_major_version(export, tmp_path):
+    from corpus_tools.diff import diff_releases
+    from corpus_tools.ontology import load_ontology
+
+    v1 = build_release(export, version="1.0.0", out=tmp_path / "v1").out
+    first, second = load_ontology().entity_labels[:2]
+    reordered = load_ontology(_reordered_ontology(tmp_path, "0.2.0"))
+    minor = build_release(export, version="1.1.0", out=tmp_path / "v11", previous=v1, ontology=reordered)
+    [warning] = [p for p in minor.report.problems if p.code == "build-labels-changed"]
+    assert warning.severity == "warning" and f"'{first}'" in warning.message and f"'{second}'" in warning.message
+    entry = extract_changelog((minor.out / "README.md").read_text(encoding="utf-8")).split("### v1.0.0")[0]
+    assert "Ontology: `arabic-news-ace-core` 0.1.0 → `arabic-news-ace-core` 0.2.0." in entry
+    assert f"ClassLabel ids changed: `{first}` 0 → 1, `{second}` 1 → 0" in entry
+    changes = diff_releases(v1, minor.out).to_dict()["label_names"]
+    assert changes == {"entity": {"added": [], "removed": [], "ids_changed": {first: [0, 1], second: [1, 0]}}}
+    major = build_release(export, version="2.0.0", out=tmp_path / "v2", previous=v1, ontology=reordered)
+    assert not [p for p in major.report.problems if p.code == "build-labels-changed"]  # a major version says it
+    same = build_release(export, version="1.2.0", out=tmp_path / "v12", previous=v1)
+    assert not [p for p in same.report.problems if p.code == "build-labels-changed"]
+    assert "label names changed" not in extract_changelog((same.out / "README.md").read_text(encoding="utf-8"))
