@@ -69,9 +69,9 @@ def parse_ratios(spec: str) -> tuple[tuple[str, float], ...]:
             raise ValueError(f"ratio of {name.strip()!r} is not a number: {value!r}") from exc
     total = sum(r for _, r in pairs)
     if total > 1 + 1e-9:  # percentages: they must make 100 (a forgotten split is not spread over the others)
-        if abs(total - 100) > 1e-6:
-            raise ValueError(f"split percentages must sum to 100, got {total:g}")
         pairs = [(n, r / 100) for n, r in pairs]
+        if abs(sum(r for _, r in pairs) - 1) > 1e-9:  # check_ratios' rule, said in the percentages given
+            raise ValueError(f"split percentages must sum to 100, got {total:.12g}")
     ratios = tuple(pairs)
     check_ratios(ratios)
     return ratios

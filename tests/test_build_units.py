@@ -113,6 +113,8 @@ def test_parse_ratios():
                                                                 ("test", 0.075))
     with pytest.raises(ValueError, match="percentages must sum to 100, got 90"):
         parse_ratios("train=80,validation=10")  # a forgotten test split is not spread over the others
+    with pytest.raises(ValueError, match=r"percentages must sum to 100, got 100\.0000001"):
+        parse_ratios("train=50,test=50.0000001")  # said in percentages, as given
     for bad in ("train", "train=x", "val-2024=1", "a=0.5,b=0.2", "train=50"):
         with pytest.raises(ValueError):
             parse_ratios(bad)
