@@ -112,8 +112,8 @@ def build_command(
                          " percentages that sum to 100, or fractions that sum to 1."
     )] = None,
     span_mode: Annotated[str, typer.Option(
-        "--span-mode", help="exact (spans as annotated) or whole-token (tokens config widens spans to whole"
-        " whitespace tokens, ANERcorp/Wojood style).")] = "exact",
+        "--span-mode", help="exact (spans as annotated) or whole-token (tokens config widens spans to the whole"
+        " words they touch: a proclitic such as و inside, punctuation outside; ANERcorp/Wojood style).")] = "exact",
     license_id: Annotated[str, typer.Option("--license", help="Licence id of the annotations for the card.",
                                             callback=_checked(_check_license))]
         = "unknown",
