@@ -185,7 +185,8 @@ def input_format(path: Path) -> str:
     """``labelstudio`` (a JSON array of tasks), ``documents`` (canonical document JSONL) or ``other`` (which
     validation reports, located)."""
     if path.exists() and not path.is_file():  # a pipe or a device cannot be read twice (the build does)
-        raise InputError(f"not a file: {path}")
+        raise InputError(f"not a file: {path} (a pipe or a device: build reads its inputs more than once; write it"
+                         " to a file first)")
     try:
         with open(path, "rb") as f:
             head = f.read(4096)
