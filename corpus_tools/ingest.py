@@ -138,8 +138,10 @@ def ingest_paths(
     ``csv``.  ``source`` overrides every record's source (default: the record's mapped source field, else
     the dateline's paper, else ""); ``lang`` is the language of records without a mapped lang field.
     ``fields`` maps article fields to JSONL/CSV fields (see :func:`parse_field_mapping`).  Files in
-    ``exclude`` (e.g. the output file) are never read.  ``on_input`` is called with each input's name
-    before it is read (for progress).  Raises InputError when an input does not exist.
+    ``exclude`` (e.g. the output file) are never read: found while walking a folder they are skipped, named
+    as an input (under any spelling or link) they are refused with InputError before anything is read.
+    ``on_input`` is called with each input's name before it is read (for progress).  Raises InputError when an
+    input does not exist or is excluded.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
@@ -153,6 +155,14 @@ def ingest_paths(
     for item in given:
         if item != "-" and not os.path.exists(item):
             raise InputError(f"input not found: {item}")
+    excluded_files = [p for p in map(os.fspath, exclude) if os.path.exists(p)]
+    for item in given:
+        if item == "-" or os.path.isdir(item):
+            continue
+        for other in excluded_files:
+            if _same_file(item, other):
+                raise InputError(f"input {item} is the output file {other}; writing would replace the articles"
+                                 " with what is read from them: write to another file")
     mapping = dict(DEFAULT_FIELDS) if fields is None else {**DEFAULT_FIELDS, **fields}
     run = _Run(source=source, lang=lang, fields=mapping, max_bytes=max_bytes,
                stdin=stdin, on_input=on_input)
@@ -188,6 +198,14 @@ def _iter_sources(given: list[str], fmt: str, excluded: set[str], run: _Run) -> 
                     continue
                 rel = prefix + name
                 yield _Source(full, os.path.join(item, rel), rel, fmt if fmt != "auto" else format_for_path(name))
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (another spelling, a symbolic or hard link)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 @cache

@@ -342,6 +342,26 @@ def test_output_inside_an_input_folder_is_not_ingested(tmp_path):
     assert out.read_bytes() == first and report.stats["inputs"] == 1
 
 
+def test_an_input_named_as_the_output_is_refused_before_anything_is_written(tmp_path):
+    folder = tmp_path / "t2"
+    path = write(folder / "a.jsonl", json.dumps({"text": ARTICLE}) + "\n")
+    before = path.read_bytes()
+    os.symlink(path, tmp_path / "link.jsonl")
+    os.link(path, tmp_path / "hard.jsonl")
+    for named in [str(path), os.path.join(str(folder), "..", "t2", "a.jsonl"), str(tmp_path / "link.jsonl"),
+                  str(tmp_path / "hard.jsonl")]:
+        with pytest.raises(InputError, match="is the output file"):
+            ingest_to_jsonl([named], path)
+        result = run(named, "--out", str(path))
+        assert result.returncode == 3, result.stderr
+        lines = result.stderr.decode().strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"Error: input {named} is the output file"), lines
+        assert path.read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == ["a.jsonl"]  # no temp file left either
+    result = run(str(folder), "--out", str(path))  # found while walking the folder: skipped, not refused
+    assert result.returncode == 0 and b"wrote 0 articles" in result.stderr
+
+
 # -- JSONL ------------------------------------------------------------------------------------------------
 
 

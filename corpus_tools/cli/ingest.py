@@ -35,7 +35,8 @@ def ingest_command(
         typer.Argument(metavar="INPUT", help="Files, folders (walked recursively in sorted order; names"
                        " starting with '.' are skipped) or '-' for stdin."),
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The articles JSONL file to write (atomically).",
+    out: Annotated[Path, typer.Option("--out", "-o", help="The articles JSONL file to write (atomically); an input"
+                                      " that is this file is refused (exit 3).",
                                       dir_okay=False)],
     fmt: Annotated[InputFormat, typer.Option("--format", help="Input format; auto picks by extension"
                                              " (.jsonl/.ndjson, .csv, anything else txt; stdin is txt).")]
