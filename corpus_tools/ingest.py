@@ -31,7 +31,7 @@ from functools import cache
 from pathlib import Path
 from typing import BinaryIO
 
-from corpus_tools._text import BIDI_CONTROLS, BOM, sha256_text
+from corpus_tools._text import BIDI_CONTROLS, BOM, has_lone_surrogate, printable, sha256_text
 from corpus_tools.errors import InputError, OutputError
 from corpus_tools.ingest_codes import (
     BIDI_CONTROL,
@@ -147,6 +147,9 @@ def ingest_paths(
         raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
     if max_bytes < 1:
         raise ValueError("max_bytes must be positive")
+    for option, value in (("source", source), ("lang", lang)):
+        if value is not None and has_lone_surrogate(value):
+            raise ValueError(f"{option} '{printable(value)}' is not text (it holds bytes that are not UTF-8)")
     given = [os.fspath(p) for p in inputs]
     if not given:
         raise InputError("no input given")
@@ -154,15 +157,15 @@ def ingest_paths(
         raise InputError("stdin ('-') can be read only once")
     for item in given:
         if item != "-" and not os.path.exists(item):
-            raise InputError(f"input not found: {item}")
+            raise InputError(f"input not found: {printable(item)}")
     excluded_files = [p for p in map(os.fspath, exclude) if os.path.exists(p)]
     for item in given:
         if item == "-" or os.path.isdir(item):
             continue
         for other in excluded_files:
             if _same_file(item, other):
-                raise InputError(f"input {item} is the output file {other}; writing would replace the articles"
-                                 " with what is read from them: write to another file")
+                raise InputError(f"input {printable(item)} is the output file {printable(other)}; writing would"
+                                 " replace the articles with what is read from them: write to another file")
     mapping = dict(DEFAULT_FIELDS) if fields is None else {**DEFAULT_FIELDS, **fields}
     run = _Run(source=source, lang=lang, fields=mapping, max_bytes=max_bytes,
                stdin=stdin, on_input=on_input)
@@ -179,12 +182,13 @@ def _iter_sources(given: list[str], fmt: str, excluded: set[str], run: _Run) -> 
             continue
         if not os.path.isdir(item):
             if not (os.path.basename(item) in names and os.path.realpath(item) in excluded):
-                yield _Source(item, item, os.path.basename(item), fmt if fmt != "auto" else format_for_path(item))
+                yield _Source(item, printable(item), printable(os.path.basename(item)),
+                              fmt if fmt != "auto" else format_for_path(item))
             continue
 
         def on_error(exc: OSError, top: str = item) -> None:
             where = os.path.join(top, os.path.relpath(exc.filename, top)) if exc.filename else top
-            run.reject(UNREADABLE, f"cannot read folder ({exc.strerror}); check its permissions", file=where)
+            run.reject(UNREADABLE, f"cannot read folder ({exc.strerror}); check its permissions", file=printable(where))
 
         for dirpath, dirnames, filenames in os.walk(item, onerror=on_error):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -196,8 +200,9 @@ def _iter_sources(given: list[str], fmt: str, excluded: set[str], run: _Run) -> 
                 full = os.path.join(dirpath, name)
                 if name in names and os.path.realpath(full) in excluded:
                     continue
-                rel = prefix + name
-                yield _Source(full, os.path.join(item, rel), rel, fmt if fmt != "auto" else format_for_path(name))
+                rel = printable(prefix + name)  # a name that is not UTF-8 shows its bytes as \xNN
+                yield _Source(full, os.path.join(printable(item), rel), rel,
+                              fmt if fmt != "auto" else format_for_path(name))
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, BinaryIO
 
+from corpus_tools._text import has_lone_surrogate, printable
 from corpus_tools.ingest_codes import (
     BAD_CSV_ROW,
     BAD_FIELD_TYPE,
@@ -57,6 +58,8 @@ def parse_field_mapping(specs: Iterable[str]) -> dict[str, str]:
         target, name = target.strip(), name.strip()
         if not sep or not target or not name:
             raise ValueError(f"field mapping {spec!r} must look like TARGET=FIELD, e.g. text=body")
+        if has_lone_surrogate(spec):
+            raise ValueError(f"field mapping '{printable(spec)}' is not text (it holds bytes that are not UTF-8)")
         if target not in FIELD_TARGETS and not (target.startswith("meta.") and len(target) > 5):
             targets = ", ".join(FIELD_TARGETS)
             raise ValueError(f"unknown target {target!r} in {spec!r}; use one of {targets} or meta.KEY")

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from corpus_tools._text import printable
+
 Severity = Literal["error", "warning"]
 
 
@@ -83,6 +85,8 @@ class Problem:
     def __post_init__(self) -> None:
         if self.code not in _CODES:
             raise ValueError(f"unregistered problem code {self.code!r}")
+        if self.file is not None and not self.file.isascii():  # a file name that is not UTF-8: shown as \xNN
+            object.__setattr__(self, "file", printable(self.file))
 
     @property
     def is_error(self) -> bool:

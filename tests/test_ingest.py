@@ -362,6 +362,43 @@ def test_an_input_named_as_the_output_is_refused_before_anything_is_written(tmp_
     assert result.returncode == 0 and b"wrote 0 articles" in result.stderr
 
 
+def test_file_names_that_are_not_utf8_are_ingested_and_shown_escaped(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bad = os.path.join(os.fsencode(folder), b"bad\xffname.txt")
+    with open(bad, "wb") as handle:
+        handle.write(b"not a dateline\n\nbody\n")
+    with open(os.path.join(os.fsencode(folder), b"j\xfe.jsonl"), "wb") as handle:
+        handle.write(b'{"text": 1}\n')
+    for named, source_path in [(str(folder), "bad\\xffname.txt"), (os.fsdecode(bad), "bad\\xffname.txt")]:
+        articles, report = ingest(named)
+        assert [a["source_path"] for a in articles] == [source_path]
+    shown = os.path.join(str(folder), "bad\\xffname.txt")
+    out = tmp_path / "articles.jsonl"
+    result = run(str(folder), "--out", str(out), "--json")
+    assert result.returncode == 1 and b"Traceback" not in result.stderr, result.stderr
+    report = json.loads(result.stdout.decode("utf-8"))  # strict UTF-8 JSON
+    assert [(p["code"], p["file"]) for p in report["problems"]] == [
+        ("ingest-no-layout", shown), ("ingest-bad-field-type", os.path.join(str(folder), "j\\xfe.jsonl"))]
+    assert [r["source_path"] for r in read_articles_jsonl(out)] == ["bad\\xffname.txt"]
+    result = run(str(folder), "--out", str(out))
+    assert result.returncode == 1 and f"{shown}: no newswire layout" in result.stderr.decode("utf-8")
+
+
+def test_source_and_lang_that_are_not_text_are_usage_errors(tmp_path):
+    path = write(tmp_path / "a.txt", ARTICLE)
+    out = tmp_path / "a.jsonl"
+    for option in ("--source", "--lang"):
+        result = subprocess.run([sys.executable, "-m", "corpus_tools", "ingest", str(path), "--out", str(out),
+                                 option, b"\xff"], capture_output=True, timeout=120)
+        assert result.returncode == 2 and b"Traceback" not in result.stderr, result.stderr
+        assert b"is not text" in result.stderr and not out.exists()
+    result = run(str(path), "--out", str(out), "--field", os.fsdecode(b"meta.\xff=x"))
+    assert result.returncode == 2 and b"is not text" in result.stderr
+    with pytest.raises(ValueError, match="is not text"):
+        ingest_paths([str(path)], source=os.fsdecode(b"\xff"))
+
+
 # -- JSONL ------------------------------------------------------------------------------------------------
 
 

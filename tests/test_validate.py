@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -296,3 +297,16 @@ def test_schema_errors_owned_by_a_semantic_code_are_reported_once(ontology):
         ("task-missing-text", "$.data.text"),
         ("span-missing-label", "$.annotations[0].result[0].value.labels"),
     ]
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_escaped_in_valid_json(tmp_path):
+    bad = os.path.join(os.fsencode(tmp_path), b"x\xff.json")
+    with open(bad, "wb") as handle:
+        handle.write(b"[")
+    shown = os.path.join(str(tmp_path), "x\\xff.json")
+    for env in ({}, {"PYTHONIOENCODING": "utf-8"}):
+        result = subprocess.run([sys.executable, "-m", "corpus_tools", "validate", bad, "--json"],
+                                capture_output=True, timeout=120, env={**os.environ, **env})
+        assert result.returncode == 1 and b"Traceback" not in result.stderr, result.stderr
+        report = json.loads(result.stdout.decode("utf-8"))
+        assert [(p["code"], p["file"]) for p in report["problems"]] == [("export-truncated", shown)]

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from corpus_tools import __version__
-from corpus_tools._text import redact
+from corpus_tools._text import printable, redact
 from corpus_tools.cli import build as build_cli
 from corpus_tools.cli import demo as demo_cli
 from corpus_tools.cli import ingest as ingest_cli
@@ -67,10 +67,10 @@ def main() -> None:
     try:
         app()
     except (InvalidDataError, ReleaseError) as exc:
-        err_console.print(f"Error: {redact(str(exc))}", markup=False)
+        err_console.print(f"Error: {printable(redact(str(exc)))}", markup=False)
         sys.exit(EXIT_INVALID)
     except CorpusToolsError as exc:
-        err_console.print(f"Error: {redact(str(exc))}", markup=False)
+        err_console.print(f"Error: {printable(redact(str(exc)))}", markup=False)
         sys.exit(EXIT_FAILED)
     except KeyboardInterrupt:
         err_console.print("Error: interrupted", markup=False)
