@@ -22,6 +22,7 @@ import json
 import os
 import re
 import sqlite3
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -44,6 +45,7 @@ from corpus_tools.ingest_codes import (
     INVALID_UTF8,
     LINE_ENDS_CONVERTED,
     NO_LAYOUT,
+    NOT_A_FILE,
     TOO_LARGE,
     UNREADABLE,
 )
@@ -201,8 +203,21 @@ def _iter_sources(given: list[str], fmt: str, excluded: set[str], run: _Run) -> 
                 if name in names and os.path.realpath(full) in excluded:
                     continue
                 rel = printable(prefix + name)  # a name that is not UTF-8 shows its bytes as \xNN
+                if not _regular_or_unreadable(full):
+                    run.problem(NOT_A_FILE, "not a regular file (a named pipe, socket or device); skipped",
+                                file=os.path.join(printable(item), rel))
+                    continue
                 yield _Source(full, os.path.join(printable(item), rel), rel,
                               fmt if fmt != "auto" else format_for_path(name))
+
+
+def _regular_or_unreadable(path: str) -> bool:
+    """False for a named pipe, socket or device (opening a pipe waits for a writer); a path that cannot be
+    stat'ed (a dangling link) is left for the reader to report as unreadable."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -279,6 +279,37 @@ def test_unreadable_file_is_reported(tmp_path):
     assert located(report) == [("ingest-unreadable", os.path.join(str(folder), "b.txt"), None, None, None)]
 
 
+def test_a_named_pipe_found_in_a_folder_is_skipped_not_opened(tmp_path):
+    folder = tmp_path / "in"
+    write(folder / "a.txt", ARTICLE)
+    os.mkfifo(folder / "b.txt")  # opening it would wait for a writer forever
+    articles, report = ingest(folder)
+    assert [a["source_path"] for a in articles] == ["a.txt"]
+    assert located(report) == [("ingest-not-a-file", os.path.join(str(folder), "b.txt"), None, None, None)]
+    assert report.valid
+
+
+def test_sigterm_removes_the_temp_file_like_sigint(tmp_path):
+    import signal
+    import time
+
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)  # named on the command line: read, so the run waits for a writer
+    out = tmp_path / "out" / "a.jsonl"
+    out.parent.mkdir()
+    child = subprocess.Popen([sys.executable, "-m", "corpus_tools", "ingest", str(fifo), "--out", str(out)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list(out.parent.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p.name.endswith(".tmp") for p in out.parent.iterdir()] == [True]
+    child.send_signal(signal.SIGTERM)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 128 + signal.SIGTERM
+    assert stderr.decode().strip().splitlines() == ["Error: terminated"]
+    assert list(out.parent.iterdir()) == []
+
+
 def test_missing_input_is_a_failure_to_run(tmp_path):
     with pytest.raises(InputError, match="input not found"):
         ingest_paths([str(tmp_path / "nope.txt")])
@@ -496,6 +527,41 @@ def test_jsonl_binary_file(tmp_path):
     path = write(tmp_path / "a.jsonl", b"\x00\x01\x02")
     _, report = ingest(path)
     assert located(report) == [("ingest-binary", str(path), None, 0, None)]
+
+
+def test_jsonl_nul_in_the_first_8_kib_beyond_line_1_rejects_the_whole_file(tmp_path):
+    data = b'{"text":"a"}\n\0\0\0\x01binary\n{"text":"b"}\n'
+    path = write(tmp_path / "n.jsonl", data)
+    articles, report = ingest(path)
+    assert articles == []
+    assert located(report) == [("ingest-binary", str(path), None, len(b'{"text":"a"}\n'), None)]
+    result = ingest_paths(["-"], fmt="jsonl", stdin=io.BytesIO(data))
+    assert list(result.articles) == [] and [p.code for p in result.report.problems] == ["ingest-binary"]
+    late = b'{"text":"a"}\n' * 700 + b'\0\n'  # past the first 8 KiB: only that line is refused
+    articles, report = ingest(write(tmp_path / "late.jsonl", late))
+    assert len(articles) == 1
+    assert [(p.code, p.line) for p in report.problems if p.severity == "error"] == [("ingest-bad-json-line", 701)]
+
+
+def test_jsonl_from_a_pipe_is_sniffed_and_read_whole(tmp_path):
+    import threading
+
+    fifo = tmp_path / "news.jsonl"
+    os.mkfifo(fifo)
+    lines = [json.dumps({"text": f"{PARA1} {i}"}, ensure_ascii=False) for i in range(2000)]  # > 8 KiB
+
+    def feed() -> None:
+        with open(fifo, "wb") as pipe:
+            pipe.write(("\n".join(lines) + "\n").encode())
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        articles, report = ingest(fifo)
+    finally:
+        writer.join(10)
+    assert [a["text"] for a in articles] == [f"{PARA1} {i}" for i in range(2000)]
+    assert [a["source_line"] for a in articles][-1] == 2000
 
 
 # -- CSV --------------------------------------------------------------------------------------------------

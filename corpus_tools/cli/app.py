@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 invalid data, 2 usage, 3 could not run.  Every
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Annotated
 
@@ -62,8 +63,18 @@ publish_cli.register(app)
 demo_cli.register(app)
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that every ``finally`` and temp-file cleanup runs."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main() -> None:
-    """Console-script entry point: run the app, mapping toolkit errors to exit codes."""
+    """Console-script entry point: run the app, mapping toolkit errors to exit codes; SIGTERM cleans up as
+    SIGINT does (temporary files are removed) and exits 143."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except (InvalidDataError, ReleaseError) as exc:
@@ -75,3 +86,6 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("Error: interrupted", markup=False)
         sys.exit(130)
+    except Terminated:
+        err_console.print("Error: terminated", markup=False)
+        sys.exit(128 + signal.SIGTERM)
