@@ -26,7 +26,7 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 OntologyOption = Annotated[
     Path | None,
     typer.Option("--ontology", help="Ontology YAML file (default: the bundled annotations/ontology.yaml).",
-                 dir_okay=False),
+                 dir_okay=False, readable=False),  # an unreadable file is the command's own exit 3, not Typer's 2
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
@@ -75,7 +75,7 @@ def render_report(report: Report, *, as_json: bool, quiet: bool = False, title: 
             table.add_column("count", justify="right")
             severities = {p.code: p.severity for p in report.problems}
             for code, count in counts.items():
-                table.add_row(code, severities[code], str(count))
+                table.add_row(code, severities.get(code, "error"), str(count))  # absent: every one past --max-errors
             err_console.print(table)
         status = "valid" if report.valid else "INVALID"
         stats = ", ".join(f"{k}: {v}" for k, v in report.stats.items() if not isinstance(v, dict | list))
