@@ -797,3 +797,18 @@ def test_cli_unwritable_output_is_one_error_line_exit_3(tmp_path):
     assert result.returncode == 3
     lines = result.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: cannot write {tmp_path / 'blocker' / 'a.jsonl'}")
+
+
+def test_cli_an_existing_write_only_output_is_replaced_not_refused_as_unreadable():
+    from unprivileged import NOBODY, run_cli_as_nobody, shared_tmp
+
+    with shared_tmp() as folder:
+        source = write(folder / "a.txt", ARTICLE)
+        out = write(folder / "out" / "articles.jsonl", "old\n")
+        os.chown(out.parent, NOBODY, NOBODY)
+        os.chown(out, NOBODY, NOBODY)
+        os.chmod(out, 0o200)  # writable, not readable: ingest only writes it
+        code, output = run_cli_as_nobody(["ingest", str(source), "--out", str(out)],
+                                         warm=["ingest", str(source), "--out", str(folder / "w.jsonl")])
+        assert code == 0, output
+        assert [r["title"] for r in read_articles_jsonl(out)] == [TITLE]

@@ -44,7 +44,7 @@ def ingest_command(
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="The articles JSONL file to write (atomically); an input"
                                       " that is this file is refused (exit 3).",
-                                      dir_okay=False)],
+                                      dir_okay=False, readable=False)],
     fmt: Annotated[InputFormat, typer.Option("--format", help="Input format; auto picks by extension"
                                              " (.jsonl/.ndjson, .csv, anything else txt; stdin is txt).")]
     = InputFormat.auto,

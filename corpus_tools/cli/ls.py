@@ -285,7 +285,8 @@ def annotate_command(
 @app.command("export")
 def export_command(
     project: ProjectOption,
-    out: Annotated[Path, typer.Option("--out", help="Where to write the JSON export (atomically).", dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the JSON export (atomically).", dir_okay=False,
+                                      readable=False)],
     credentials: CredentialsOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
