@@ -118,8 +118,24 @@ def render_ontology_md() -> str:
             "## Checking an ontology",
             "",
             "`corpus-tools ontology check PATH` exits 0 when the file is valid and 1 otherwise, with the line"
-            " and JSON path of every problem: unknown keys, a duplicate label or hotkey, a relation naming an"
-            " undefined entity type, a colour that is not `#RRGGBB`.",
+            " and JSON path of every problem: unknown keys, a key given twice in one mapping"
+            " (`ontology-duplicate-key`, naming both lines; YAML alone would keep the last), a duplicate label or"
+            " hotkey, a relation naming an undefined entity type, a colour that is not `#RRGGBB`, a label holding a"
+            " control character (labels go into XML). Every other command that takes `--ontology` refuses an"
+            " invalid one with one `Error: ...` line and exit 3.",
+            "",
+            "The file must be plain data: strings, numbers, booleans, null, lists and mappings with string keys."
+            " A YAML tag (`!!binary`, `!!set`, ...), a key that is not a string (`1:`, `null:`), a merge key (`<<`)"
+            " or `.inf` is an `ontology-schema` problem at its line; an unquoted date (`version: 2024-01-01`) stays"
+            " the text it is written as. Anchors and aliases may share values (`head: &places [FAC, LOC, GPE]`,"
+            " then `tail: *places`), but they may repeat at most 10,000 values in all and mappings and lists may be"
+            " nested at most 64 deep: beyond that the file is refused at once as `ontology-unreadable` (an alias"
+            " bomb would otherwise expand to gigabytes). A value quoted in a message is cut after 300 characters.",
+            "",
+            "brat type names allow only `A-Z a-z 0-9 _ -`. `ontology export --target brat` keeps a label that fits"
+            " as it is and gives every other label its own name: each other character becomes `_`, and when that"
+            " name is taken (`A.B` and `A_B`, or two Arabic labels) the first free `NAME_2`, `NAME_3`, ... in the"
+            " ontology's order; a `# NAME = LABEL` comment above the entity or relation says which label it is.",
             "",
         ]
     )

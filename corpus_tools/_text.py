@@ -79,6 +79,25 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _MAYBE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # in JSON text: where json.loads may leave one
 
 
+def printable(text: str) -> str:
+    """``text`` with every lone surrogate written readably: ``\\xNN`` for a byte that was not UTF-8 in a file name
+    or argument (Python decodes those to U+DC80..U+DCFF), ``\\uNNNN`` for any other; unchanged (and cheap) when
+    there is none.  What it returns always encodes as UTF-8."""
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub(_escape_surrogate, text)
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True when ``text`` cannot be written as UTF-8 (a lone surrogate: bytes that were not UTF-8, or an escape)."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
 def lone_surrogate_in(text: str, value: object) -> str | None:
     """:func:`lone_surrogate` of ``value``, decoded from the JSON ``text``; only walked when ``text`` holds a
     surrogate escape (there is none to find otherwise)."""

@@ -91,6 +91,7 @@ class _NoPandas:
 
 def _init_worker(builder: SegmentBuilder, path: str, spool: Path | None) -> None:
     if spool is not None:  # a worker process (None: the build's own process)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the CLI's SIGTERM cleanup belongs to the parent
         _end_with_parent()
         if "pandas" not in sys.modules:
             sys.meta_path.insert(0, _NoPandas())

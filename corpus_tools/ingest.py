@@ -22,6 +22,7 @@ import json
 import os
 import re
 import sqlite3
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -31,7 +32,7 @@ from functools import cache
 from pathlib import Path
 from typing import BinaryIO
 
-from corpus_tools._text import BIDI_CONTROLS, BOM, sha256_text
+from corpus_tools._text import BIDI_CONTROLS, BOM, has_lone_surrogate, printable, sha256_text
 from corpus_tools.errors import InputError, OutputError
 from corpus_tools.ingest_codes import (
     BIDI_CONTROL,
@@ -44,6 +45,7 @@ from corpus_tools.ingest_codes import (
     INVALID_UTF8,
     LINE_ENDS_CONVERTED,
     NO_LAYOUT,
+    NOT_A_FILE,
     TOO_LARGE,
     UNREADABLE,
 )
@@ -138,13 +140,18 @@ def ingest_paths(
     ``csv``.  ``source`` overrides every record's source (default: the record's mapped source field, else
     the dateline's paper, else ""); ``lang`` is the language of records without a mapped lang field.
     ``fields`` maps article fields to JSONL/CSV fields (see :func:`parse_field_mapping`).  Files in
-    ``exclude`` (e.g. the output file) are never read.  ``on_input`` is called with each input's name
-    before it is read (for progress).  Raises InputError when an input does not exist.
+    ``exclude`` (e.g. the output file) are never read: found while walking a folder they are skipped, named
+    as an input (under any spelling or link) they are refused with InputError before anything is read.
+    ``on_input`` is called with each input's name before it is read (for progress).  Raises InputError when an
+    input does not exist or is excluded.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
     if max_bytes < 1:
         raise ValueError("max_bytes must be positive")
+    for option, value in (("source", source), ("lang", lang)):
+        if value is not None and has_lone_surrogate(value):
+            raise ValueError(f"{option} '{printable(value)}' is not text (it holds bytes that are not UTF-8)")
     given = [os.fspath(p) for p in inputs]
     if not given:
         raise InputError("no input given")
@@ -152,7 +159,15 @@ def ingest_paths(
         raise InputError("stdin ('-') can be read only once")
     for item in given:
         if item != "-" and not os.path.exists(item):
-            raise InputError(f"input not found: {item}")
+            raise InputError(f"input not found: {printable(item)}")
+    excluded_files = [p for p in map(os.fspath, exclude) if os.path.exists(p)]
+    for item in given:
+        if item == "-" or os.path.isdir(item):
+            continue
+        for other in excluded_files:
+            if _same_file(item, other):
+                raise InputError(f"input {printable(item)} is the output file {printable(other)}; writing would"
+                                 " replace the articles with what is read from them: write to another file")
     mapping = dict(DEFAULT_FIELDS) if fields is None else {**DEFAULT_FIELDS, **fields}
     run = _Run(source=source, lang=lang, fields=mapping, max_bytes=max_bytes,
                stdin=stdin, on_input=on_input)
@@ -169,12 +184,13 @@ def _iter_sources(given: list[str], fmt: str, excluded: set[str], run: _Run) -> 
             continue
         if not os.path.isdir(item):
             if not (os.path.basename(item) in names and os.path.realpath(item) in excluded):
-                yield _Source(item, item, os.path.basename(item), fmt if fmt != "auto" else format_for_path(item))
+                yield _Source(item, printable(item), printable(os.path.basename(item)),
+                              fmt if fmt != "auto" else format_for_path(item))
             continue
 
         def on_error(exc: OSError, top: str = item) -> None:
             where = os.path.join(top, os.path.relpath(exc.filename, top)) if exc.filename else top
-            run.reject(UNREADABLE, f"cannot read folder ({exc.strerror}); check its permissions", file=where)
+            run.reject(UNREADABLE, f"cannot read folder ({exc.strerror}); check its permissions", file=printable(where))
 
         for dirpath, dirnames, filenames in os.walk(item, onerror=on_error):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -186,8 +202,30 @@ def _iter_sources(given: list[str], fmt: str, excluded: set[str], run: _Run) -> 
                 full = os.path.join(dirpath, name)
                 if name in names and os.path.realpath(full) in excluded:
                     continue
-                rel = prefix + name
-                yield _Source(full, os.path.join(item, rel), rel, fmt if fmt != "auto" else format_for_path(name))
+                rel = printable(prefix + name)  # a name that is not UTF-8 shows its bytes as \xNN
+                if not _regular_or_unreadable(full):
+                    run.problem(NOT_A_FILE, "not a regular file (a named pipe, socket or device); skipped",
+                                file=os.path.join(printable(item), rel))
+                    continue
+                yield _Source(full, os.path.join(printable(item), rel), rel,
+                              fmt if fmt != "auto" else format_for_path(name))
+
+
+def _regular_or_unreadable(path: str) -> bool:
+    """False for a named pipe, socket or device (opening a pipe waits for a writer); a path that cannot be
+    stat'ed (a dangling link) is left for the reader to report as unreadable."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (another spelling, a symbolic or hard link)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 @cache

@@ -32,6 +32,12 @@ TOO_LARGE = define_code(
 UNREADABLE = define_code(
     "ingest-unreadable", "error", "A file or folder inside an input could not be read; it is skipped.", stage=STAGE
 )
+NOT_A_FILE = define_code(
+    "ingest-not-a-file", "warning",
+    "A folder holds an entry that is not a regular file (a named pipe, socket or device); it is skipped, never"
+    " opened (reading a pipe would wait for a writer).",
+    stage=STAGE,
+)
 BIDI_CONTROL = define_code(
     "ingest-bidi-control", "warning",
     "The text holds bidi control characters (LRM, RLM, ALM, embeddings, overrides, isolates) at the given"

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, BinaryIO
 
+from corpus_tools._text import has_lone_surrogate, printable
 from corpus_tools.ingest_codes import (
     BAD_CSV_ROW,
     BAD_FIELD_TYPE,
@@ -57,6 +58,8 @@ def parse_field_mapping(specs: Iterable[str]) -> dict[str, str]:
         target, name = target.strip(), name.strip()
         if not sep or not target or not name:
             raise ValueError(f"field mapping {spec!r} must look like TARGET=FIELD, e.g. text=body")
+        if has_lone_surrogate(spec):
+            raise ValueError(f"field mapping '{printable(spec)}' is not text (it holds bytes that are not UTF-8)")
         if target not in FIELD_TARGETS and not (target.startswith("meta.") and len(target) > 5):
             targets = ", ".join(FIELD_TARGETS)
             raise ValueError(f"unknown target {target!r} in {spec!r}; use one of {targets} or meta.KEY")
@@ -147,11 +150,44 @@ def map_record(run: _Run, obj: Mapping[str, object], src: _Source, line: int, *,
     return (article, where) if article is not None else None
 
 
+class _Prefixed(io.RawIOBase):
+    """``head`` (bytes already read from ``rest``), then the rest of the stream: a pipe cannot seek back."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
 def read_jsonl(run: _Run, src: _Source) -> Iterator[Located]:
-    """Articles from a JSONL file, one line at a time (each line bounded by ``max_bytes``)."""
+    """Articles from a JSONL file, one line at a time (each line bounded by ``max_bytes``); a NUL byte in the
+    first 8 KiB rejects the whole file as binary before any line is read."""
     file_where: dict[str, object] = {"file": src.display}
     try:
-        with run.open_input(src) as handle:
+        with run.open_input(src) as opened:
+            start_at = opened.tell() if opened.seekable() else None
+            head = opened.read(_SNIFF_BYTES)
+            if b"\0" in head:
+                run.stats["records"] += 1  # type: ignore[operator]
+                run.reject_binary(head, file_where)
+                return
+            if start_at is not None:
+                opened.seek(start_at)
+                handle = opened
+            else:
+                handle = io.BufferedReader(_Prefixed(head, opened), _CHUNK)  # type: ignore[assignment]
             offset = 0
             line = 0
             while raw := handle.readline(run.max_bytes + 1):
@@ -173,10 +209,6 @@ def read_jsonl(run: _Run, src: _Source) -> Iterator[Located]:
                     start += len(_UTF8_BOM)
                     run.problem(BOM_REMOVED, "a leading byte order mark was removed from the JSONL file",
                                 byte_offset=0, **file_where)
-                if line == 1 and b"\0" in raw[:_SNIFF_BYTES]:
-                    run.stats["records"] += 1  # type: ignore[operator]
-                    run.reject_binary(raw, file_where)
-                    return
                 if raw.strip():
                     yield from _jsonl_line(run, src, raw, start, where)
     except OSError as exc:

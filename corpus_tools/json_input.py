@@ -9,14 +9,17 @@ comes near the limit (a Label Studio task is about eight levels deep).
 :class:`DepthGuard` follows the depth over a byte stream chunk by chunk with a few numpy passes per
 chunk (strings and their escapes are skipped, so a bracket inside a string does not count) and raises
 :class:`TooDeep` with the byte offset of the first bracket beyond the limit, before the chunk is handed
-on.  :func:`loads` is ``json.loads`` with a located ``JSONDecodeError`` instead of a ``RecursionError``, and
-without the ``NaN`` and ``Infinity`` that Python's reader accepts and JSON does not.
+on.  :func:`loads` is ``json.loads`` with a located ``JSONDecodeError`` for nesting beyond the limit (checked first when
+the text holds more opening brackets than the limit, so it never depends on where ``RecursionError`` strikes), for
+an integer too long for ``int()`` (a plain ``ValueError`` in ``json.loads``), and for the ``NaN`` and ``Infinity``
+that Python's reader accepts and JSON does not.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -133,11 +136,18 @@ def _finite(literal: str) -> float:
 
 
 def loads(text: str | bytes) -> Any:
-    """``json.loads`` of one value, held to JSON: ``NaN``, ``Infinity`` and ``-Infinity`` (which Python reads, and
-    which no other JSON reader, Label Studio's included, accepts) and nesting too deep for it (``RecursionError``,
-    at about a thousand levels; located at the first bracket beyond :data:`MAX_DEPTH`) are
-    ``json.JSONDecodeError`` (a ``ValueError``), as for any other unusable JSON.  Valid input pays nothing for
-    the checks."""
+    """``json.loads`` of one value, held to JSON and to what Python can hold: ``NaN``, ``Infinity`` and ``-Infinity``
+    (which Python reads, and which no other JSON reader, Label Studio's included, accepts), nesting beyond
+    :data:`MAX_DEPTH` (located at the first bracket beyond it) and an integer longer than Python converts
+    (``sys.get_int_max_str_digits()``, 4300 digits) are ``json.JSONDecodeError`` (a ``ValueError``), as for any
+    other unusable JSON.  Valid input pays two ``count`` calls for the depth (the exact check runs only when the
+    text holds more than :data:`MAX_DEPTH` opening brackets) and nothing for the rest."""
+    if isinstance(text, str):
+        brackets = text.count("[") + text.count("{")
+    else:
+        brackets = text.count(b"[") + text.count(b"{")
+    if brackets > MAX_DEPTH:
+        _check_depth_of(text)
     try:
         return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
     except _NotJSON as exc:
@@ -145,15 +155,49 @@ def loads(text: str | bytes) -> Any:
         why = "is not a JSON number" if what in ("NaN", "Infinity", "-Infinity") else "is beyond a double"
         doc = _as_text(text)
         raise json.JSONDecodeError(f"{what} {why}", doc, max(0, doc.find(what))) from None
-    except RecursionError:
-        raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-        try:
-            check_depth(raw)
-        except TooDeep as exc:
-            at = len(raw[: exc.offset].decode("utf-8", "replace"))
-            raise json.JSONDecodeError(f"arrays and objects nested more than {exc.limit} levels deep",
-                                       _as_text(text), at) from None
+    except RecursionError:  # not expected below MAX_DEPTH; a deep Python stack could still get there
+        _check_depth_of(text)
         raise
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        literal = _long_integer(text)
+        if literal is None:
+            raise
+        doc = _as_text(text)
+        digits = len(literal.lstrip("-"))
+        raise json.JSONDecodeError(f"an integer of {digits} digits is longer than the"
+                                   f" {sys.get_int_max_str_digits()} digits Python reads",
+                                   doc, max(0, doc.find(literal))) from None
+
+
+def _check_depth_of(text: str | bytes) -> None:
+    """Raise a located ``json.JSONDecodeError`` when ``text`` nests deeper than :data:`MAX_DEPTH`."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    try:
+        check_depth(raw)
+    except TooDeep as exc:
+        at = len(raw[: exc.offset].decode("utf-8", "replace"))
+        raise json.JSONDecodeError(f"arrays and objects nested more than {exc.limit} levels deep",
+                                   _as_text(text), at) from None
+
+
+def _long_integer(text: str | bytes) -> str | None:
+    """The first integer literal of ``text`` too long for ``int()``, or None (only called after a failure)."""
+    limit = sys.get_int_max_str_digits()
+
+    def check(literal: str) -> int:
+        if limit and len(literal.lstrip("-")) > limit:
+            raise _NotJSON(literal)
+        return 0
+
+    try:
+        json.loads(text, parse_int=check, parse_constant=_refuse_constant, parse_float=_finite)
+    except _NotJSON as exc:
+        return exc.args[0] if exc.args[0] not in ("NaN", "Infinity", "-Infinity") else None
+    except ValueError:
+        return None
+    return None
 
 
 def _as_text(text: str | bytes) -> str:

@@ -8,6 +8,7 @@ configuration from an :class:`Ontology`.  :func:`check_ontology` returns a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,10 @@ from corpus_tools.schemas import data_path, validator_for
 
 STAGE = "ontology"
 ONTOLOGY_UNREADABLE = define_code(
-    "ontology-unreadable", "error", "The ontology file is not valid YAML or not a mapping.", stage=STAGE
+    "ontology-unreadable", "error",
+    "The ontology file is not valid YAML, not a mapping, nested too deeply, or its aliases repeat more values than"
+    " an ontology needs (an alias bomb).",
+    stage=STAGE,
 )
 ONTOLOGY_SCHEMA = define_code(
     "ontology-schema", "error", "The ontology does not match schemas/ontology.schema.json.", stage=STAGE
@@ -36,6 +40,10 @@ ONTOLOGY_UNDEFINED_ENTITY = define_code(
 )
 ONTOLOGY_DUPLICATE_HOTKEY = define_code(
     "ontology-duplicate-hotkey", "error", "Two entity labels share a hotkey.", stage=STAGE
+)
+ONTOLOGY_DUPLICATE_KEY = define_code(
+    "ontology-duplicate-key", "error",
+    "A key appears twice in one YAML mapping (YAML would silently keep the last); keep one.", stage=STAGE
 )
 
 OVERLAP_POLICIES = ("forbid", "nested", "any")
@@ -129,6 +137,106 @@ def _json_path(path: list[object]) -> str:
 
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+ALIAS_BUDGET = 10_000  # values that aliases may repeat in all; a billion-laughs file asks for hundreds of millions
+MAX_YAML_DEPTH = 64  # mappings and lists inside each other (an ontology needs four)
+MESSAGE_CHARS = 300  # a value quoted in a message is cut after this many characters
+
+_TAG = "tag:yaml.org,2002:"
+_PLAIN_SCALARS = {_TAG + "int", _TAG + "float", _TAG + "bool", _TAG + "null"}
+
+
+class _Refused(Exception):
+    """The YAML cannot be read as an ontology at all (``code`` at ``node``'s line)."""
+
+    def __init__(self, code: str, message: str, node: yaml.Node) -> None:
+        super().__init__(message)
+        self.code = code
+        self.node = node
+
+
+def _shorten(text: str, limit: int = MESSAGE_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+class _PlainData:
+    """JSON-like data (dicts with string keys, lists, strings, numbers, booleans, None) from a composed YAML node
+    tree, each value that is no such thing reported at its line: a YAML tag such as ``!!binary`` or ``!!set``, a
+    key that is not a string, a merge key, a number JSON cannot hold, a key given twice.  A date (``2024-01-01``)
+    stays the string it is written as.  Aliases are followed, but they may repeat at most :data:`ALIAS_BUDGET`
+    values in all (an alias bomb is refused at once instead of expanding to gigabytes)."""
+
+    def __init__(self, file: str, report: Report) -> None:
+        self.file = file
+        self.report = report
+        self.seen: set[int] = set()
+        self.budget = ALIAS_BUDGET
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def problem(self, code: str, message: str, node: yaml.Node, path: list[object], **details: object) -> None:
+        self.report.add(make_problem(code, message, file=self.file, line=node.start_mark.line + 1,
+                                     json_path=_json_path(path), details=details))
+
+    def build(self, node: yaml.Node, path: list[object], repeated: bool = False) -> object:
+        if id(node) in self.seen:
+            repeated = True  # reached again: through an alias
+        else:
+            self.seen.add(id(node))
+        if repeated:
+            self.budget -= 1
+            if self.budget < 0:
+                raise _Refused(ONTOLOGY_UNREADABLE, f"The aliases (*name) repeat more than {ALIAS_BUDGET} values in"
+                               " all, far more than an ontology needs; write the values out or remove the aliases.",
+                               node)
+        if len(path) > MAX_YAML_DEPTH:
+            raise _Refused(ONTOLOGY_UNREADABLE, f"Mappings and lists are nested more than {MAX_YAML_DEPTH} levels"
+                           " deep; an ontology needs four.", node)
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):
+            if tag in (_TAG + "str", _TAG + "timestamp"):  # a date stays the text it is written as
+                return node.value
+            if tag in _PLAIN_SCALARS:
+                value = self.constructor.construct_object(node)
+                if isinstance(value, float) and not math.isfinite(value):
+                    self.problem(ONTOLOGY_SCHEMA, f"{_shorten(node.value)!r} is not a JSON number; write a finite"
+                                 " number or quote it.", node, path)
+                return value
+        elif isinstance(node, yaml.SequenceNode) and tag == _TAG + "seq":
+            return [self.build(item, [*path, i], repeated) for i, item in enumerate(node.value)]
+        elif isinstance(node, yaml.MappingNode) and tag == _TAG + "map":
+            return self.mapping(node, path, repeated)
+        self.problem(ONTOLOGY_SCHEMA, f"The YAML tag {_short_tag(tag)} is not allowed in an ontology; write plain"
+                     " strings, numbers, booleans, lists and mappings (fix the value at"
+                     f" {_json_path(path)}).", node, path)
+        return None
+
+    def mapping(self, node: yaml.MappingNode, path: list[object], repeated: bool) -> dict[str, object]:
+        out: dict[str, object] = {}
+        lines: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag == _TAG + "merge":
+                self.problem(ONTOLOGY_SCHEMA, "Merge keys (<<) are not allowed in an ontology; write the keys out.",
+                             key_node, path)
+                continue
+            if not (isinstance(key_node, yaml.ScalarNode) and key_node.tag == _TAG + "str"):
+                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else f"a {key_node.id}"
+                self.problem(ONTOLOGY_SCHEMA, f"The key {_shorten(str(shown))!r} is not a string"
+                             f" ({_short_tag(key_node.tag)}); quote it or remove it (fix the mapping at"
+                             f" {_json_path(path)}).", key_node, path)
+                continue
+            key = key_node.value
+            if key in lines:
+                self.problem(ONTOLOGY_DUPLICATE_KEY, f"The key {_shorten(key)!r} is given twice in one mapping, on line"
+                             f" {lines[key]} and line {line}; keep one (YAML would silently keep the last).",
+                             key_node, [*path, key], key=key, first_line=lines[key])
+                continue
+            lines[key] = line
+            out[key] = self.build(value_node, [*path, key], repeated)
+        return out
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
 
 
 def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | None]:
@@ -142,7 +250,7 @@ def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | N
         raise OntologyError(f"cannot read ontology {path}: {exc.strerror or exc}") from exc
     try:
         text = raw.decode("utf-8")
-        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (libyaml's when installed)
+        root = yaml.compose(text, Loader=_LOADER)  # once; it locates every problem (libyaml's parser when installed)
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         report.add(
@@ -154,12 +262,20 @@ def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | N
             )
         )
         return report, None
-    if not isinstance(data, dict):
+    if not isinstance(root, yaml.MappingNode):
         report.add(make_problem(ONTOLOGY_UNREADABLE, "The ontology must be a YAML mapping.", file=file, line=1))
         return report, None
+    try:
+        data = _PlainData(file, report).build(root, [])
+    except _Refused as exc:
+        report.add(make_problem(exc.code, str(exc), file=file, line=exc.node.start_mark.line + 1))
+        return report, None
+    if not report.valid:
+        return report, None
+    assert isinstance(data, dict)
 
-    def line(where: list[object]) -> int | None:  # the YAML node tree is composed only to locate a problem
-        return _line_of(yaml.compose(text), where)
+    def line(where: list[object]) -> int | None:
+        return _line_of(root, where)
 
     from corpus_tools.validate_schema import bundled_pass
 
@@ -171,7 +287,7 @@ def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | N
             report.add(
                 make_problem(
                     ONTOLOGY_SCHEMA,
-                    f"{error.message} (fix the value at {error.json_path}).",
+                    f"{_shorten(error.message)} (fix the value at {error.json_path}).",
                     file=file,
                     line=line(where),
                     json_path=error.json_path,

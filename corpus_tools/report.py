@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from corpus_tools._text import printable
+
 Severity = Literal["error", "warning"]
 
 
@@ -83,6 +85,8 @@ class Problem:
     def __post_init__(self) -> None:
         if self.code not in _CODES:
             raise ValueError(f"unregistered problem code {self.code!r}")
+        if self.file is not None and not self.file.isascii():  # a file name that is not UTF-8: shown as \xNN
+            object.__setattr__(self, "file", printable(self.file))
 
     @property
     def is_error(self) -> bool:
@@ -132,6 +136,7 @@ class Report:
         if problem.is_error and self.max_errors is not None and self.error_count >= self.max_errors:
             self.truncated = True
             self._suppressed += 1
+            self._suppressed_codes[problem.code] += 1
             return
         self.problems.append(problem)
 
@@ -140,7 +145,8 @@ class Report:
             self.add(problem)
 
     def __post_init__(self) -> None:
-        self._suppressed = 0
+        self._suppressed = 0  # errors past max_errors: counted (in ``errors`` and ``counts``), not kept
+        self._suppressed_codes: Counter[str] = Counter()
 
     @property
     def errors(self) -> list[Problem]:
@@ -159,8 +165,9 @@ class Report:
         return self.error_count == 0 and self._suppressed == 0
 
     def counts(self) -> dict[str, int]:
-        """Problems per code, most frequent first."""
-        return dict(Counter(p.code for p in self.problems).most_common())
+        """Problems per code, most frequent first; like ``errors`` in :meth:`to_dict`, it counts the errors
+        found past ``max_errors`` too (they are not kept)."""
+        return dict((Counter(p.code for p in self.problems) + self._suppressed_codes).most_common())
 
     def __iter__(self) -> Iterator[Problem]:
         return iter(self.problems)

@@ -33,7 +33,7 @@ import ijson
 
 from corpus_tools import validate_codes as C
 from corpus_tools._text import lone_surrogate_in
-from corpus_tools.errors import InputError
+from corpus_tools.errors import InputError, OutputError
 from corpus_tools.generate import ontology_to_export_schema
 from corpus_tools.json_input import DepthLimitedReader, TooDeep, loads
 from corpus_tools.ontology import Ontology, load_ontology
@@ -241,10 +241,16 @@ def repair_utf16_export(
     out = Path(out)
     if not out.parent.is_dir():
         raise InputError(f"cannot write {out}: folder {out.parent} does not exist")
+    if _same_file(path, out):
+        raise InputError(f"{path} is both the export and --out; the repaired copy would replace the export while it"
+                         " is read: write it to another file")
     run = _Run(ontology or _default_ontology())
     report = Report(max_errors=max_errors)
     repaired = written = 0
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {out}: {exc.strerror}") from exc
     try:
         with os.fdopen(fd, "wb") as f:
             for kind, (count, obj) in _stream(path, run, report, progress, repair=True):
@@ -259,6 +265,10 @@ def repair_utf16_export(
             os.unlink(tmp_name)
         else:
             os.replace(tmp_name, out)
+    except OSError as exc:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise OutputError(f"cannot write {out}: {exc.strerror}") from exc
     except BaseException:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
@@ -278,6 +288,13 @@ def _dumps(obj: object) -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------- streaming
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def _readable(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
@@ -470,7 +487,7 @@ def _stream_documents(path: Path, run: _Run, report: Report, progress: Progress 
             documents += 1
             fixed = _repair_document(doc) if repair else 0
             problems: list[Problem] = []
-            run.document(doc, line_no, problems)
+            run.document(doc, line_no, problems, file=file)
             if problems:
                 report.extend(problems)
             if type(doc) is dict and type(doc.get("id")) is str:

@@ -129,3 +129,30 @@ def test_glossary_lists_every_label(ontology):
         assert f"`{entity.label}` | {entity.name_ar} | {entity.name_en}" in glossary
     for relation in ontology.relations:
         assert f"`{relation.label}`" in glossary
+
+
+def test_brat_names_are_one_per_label_with_a_comment_when_renamed(tmp_path):
+    from corpus_tools.generate import brat_type_names
+
+    path = tmp_path / "o.yaml"
+    path.write_text(textwrap.dedent("""\
+        name: brat
+        version: 1.0.0
+        entities:
+          - {label: A.B, name_ar: ا, name_en: A, definition: D., color: "#112233", hotkey: a}
+          - {label: A_B, name_ar: ب, name_en: B, definition: D., color: "#112233", hotkey: b}
+          - {label: شخص, name_ar: ش, name_en: P, definition: D., color: "#112233", hotkey: c}
+          - {label: منظمة, name_ar: م, name_en: O, definition: D., color: "#112233", hotkey: d}
+          - {label: ___, name_ar: م, name_en: O, definition: D., color: "#112233", hotkey: e}
+        relations:
+          - {label: R.X, head: [A.B, شخص], tail: [منظمة], symmetric: false}
+          - {label: R_X, head: [A_B], tail: [A_B], symmetric: false}
+        """), encoding="utf-8")
+    ontology = load_ontology(path)
+    names = brat_type_names(ontology)
+    assert names == {"A.B": "A_B_2", "A_B": "A_B", "شخص": "____2", "منظمة": "_____", "___": "___",
+                     "R.X": "R_X_2", "R_X": "R_X"}
+    conf = ontology_to_brat_conf(ontology)
+    entities = conf.split("[entities]\n")[1].split("\n\n")[0].splitlines()
+    assert entities == ["# A_B_2 = A.B", "A_B_2", "A_B", "# ____2 = شخص", "____2", "# _____ = منظمة", "_____", "___"]
+    assert "# R_X_2 = R.X\nR_X_2\tArg1:A_B_2|____2, Arg2:_____\nR_X\tArg1:A_B, Arg2:A_B\n" in conf

@@ -279,6 +279,37 @@ def test_unreadable_file_is_reported(tmp_path):
     assert located(report) == [("ingest-unreadable", os.path.join(str(folder), "b.txt"), None, None, None)]
 
 
+def test_a_named_pipe_found_in_a_folder_is_skipped_not_opened(tmp_path):
+    folder = tmp_path / "in"
+    write(folder / "a.txt", ARTICLE)
+    os.mkfifo(folder / "b.txt")  # opening it would wait for a writer forever
+    articles, report = ingest(folder)
+    assert [a["source_path"] for a in articles] == ["a.txt"]
+    assert located(report) == [("ingest-not-a-file", os.path.join(str(folder), "b.txt"), None, None, None)]
+    assert report.valid
+
+
+def test_sigterm_removes_the_temp_file_like_sigint(tmp_path):
+    import signal
+    import time
+
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)  # named on the command line: read, so the run waits for a writer
+    out = tmp_path / "out" / "a.jsonl"
+    out.parent.mkdir()
+    child = subprocess.Popen([sys.executable, "-m", "corpus_tools", "ingest", str(fifo), "--out", str(out)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list(out.parent.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p.name.endswith(".tmp") for p in out.parent.iterdir()] == [True]
+    child.send_signal(signal.SIGTERM)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 128 + signal.SIGTERM
+    assert stderr.decode().strip().splitlines() == ["Error: terminated"]
+    assert list(out.parent.iterdir()) == []
+
+
 def test_missing_input_is_a_failure_to_run(tmp_path):
     with pytest.raises(InputError, match="input not found"):
         ingest_paths([str(tmp_path / "nope.txt")])
@@ -340,6 +371,63 @@ def test_output_inside_an_input_folder_is_not_ingested(tmp_path):
     first = out.read_bytes()
     report = ingest_to_jsonl([root], out)
     assert out.read_bytes() == first and report.stats["inputs"] == 1
+
+
+def test_an_input_named_as_the_output_is_refused_before_anything_is_written(tmp_path):
+    folder = tmp_path / "t2"
+    path = write(folder / "a.jsonl", json.dumps({"text": ARTICLE}) + "\n")
+    before = path.read_bytes()
+    os.symlink(path, tmp_path / "link.jsonl")
+    os.link(path, tmp_path / "hard.jsonl")
+    for named in [str(path), os.path.join(str(folder), "..", "t2", "a.jsonl"), str(tmp_path / "link.jsonl"),
+                  str(tmp_path / "hard.jsonl")]:
+        with pytest.raises(InputError, match="is the output file"):
+            ingest_to_jsonl([named], path)
+        result = run(named, "--out", str(path))
+        assert result.returncode == 3, result.stderr
+        lines = result.stderr.decode().strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"Error: input {named} is the output file"), lines
+        assert path.read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == ["a.jsonl"]  # no temp file left either
+    result = run(str(folder), "--out", str(path))  # found while walking the folder: skipped, not refused
+    assert result.returncode == 0 and b"wrote 0 articles" in result.stderr
+
+
+def test_file_names_that_are_not_utf8_are_ingested_and_shown_escaped(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bad = os.path.join(os.fsencode(folder), b"bad\xffname.txt")
+    with open(bad, "wb") as handle:
+        handle.write(b"not a dateline\n\nbody\n")
+    with open(os.path.join(os.fsencode(folder), b"j\xfe.jsonl"), "wb") as handle:
+        handle.write(b'{"text": 1}\n')
+    for named, source_path in [(str(folder), "bad\\xffname.txt"), (os.fsdecode(bad), "bad\\xffname.txt")]:
+        articles, report = ingest(named)
+        assert [a["source_path"] for a in articles] == [source_path]
+    shown = os.path.join(str(folder), "bad\\xffname.txt")
+    out = tmp_path / "articles.jsonl"
+    result = run(str(folder), "--out", str(out), "--json")
+    assert result.returncode == 1 and b"Traceback" not in result.stderr, result.stderr
+    report = json.loads(result.stdout.decode("utf-8"))  # strict UTF-8 JSON
+    assert [(p["code"], p["file"]) for p in report["problems"]] == [
+        ("ingest-no-layout", shown), ("ingest-bad-field-type", os.path.join(str(folder), "j\\xfe.jsonl"))]
+    assert [r["source_path"] for r in read_articles_jsonl(out)] == ["bad\\xffname.txt"]
+    result = run(str(folder), "--out", str(out))
+    assert result.returncode == 1 and f"{shown}: no newswire layout" in result.stderr.decode("utf-8")
+
+
+def test_source_and_lang_that_are_not_text_are_usage_errors(tmp_path):
+    path = write(tmp_path / "a.txt", ARTICLE)
+    out = tmp_path / "a.jsonl"
+    for option in ("--source", "--lang"):
+        result = subprocess.run([sys.executable, "-m", "corpus_tools", "ingest", str(path), "--out", str(out),
+                                 option, b"\xff"], capture_output=True, timeout=120)
+        assert result.returncode == 2 and b"Traceback" not in result.stderr, result.stderr
+        assert b"is not text" in result.stderr and not out.exists()
+    result = run(str(path), "--out", str(out), "--field", os.fsdecode(b"meta.\xff=x"))
+    assert result.returncode == 2 and b"is not text" in result.stderr
+    with pytest.raises(ValueError, match="is not text"):
+        ingest_paths([str(path)], source=os.fsdecode(b"\xff"))
 
 
 # -- JSONL ------------------------------------------------------------------------------------------------
@@ -439,6 +527,41 @@ def test_jsonl_binary_file(tmp_path):
     path = write(tmp_path / "a.jsonl", b"\x00\x01\x02")
     _, report = ingest(path)
     assert located(report) == [("ingest-binary", str(path), None, 0, None)]
+
+
+def test_jsonl_nul_in_the_first_8_kib_beyond_line_1_rejects_the_whole_file(tmp_path):
+    data = b'{"text":"a"}\n\0\0\0\x01binary\n{"text":"b"}\n'
+    path = write(tmp_path / "n.jsonl", data)
+    articles, report = ingest(path)
+    assert articles == []
+    assert located(report) == [("ingest-binary", str(path), None, len(b'{"text":"a"}\n'), None)]
+    result = ingest_paths(["-"], fmt="jsonl", stdin=io.BytesIO(data))
+    assert list(result.articles) == [] and [p.code for p in result.report.problems] == ["ingest-binary"]
+    late = b'{"text":"a"}\n' * 700 + b'\0\n'  # past the first 8 KiB: only that line is refused
+    articles, report = ingest(write(tmp_path / "late.jsonl", late))
+    assert len(articles) == 1
+    assert [(p.code, p.line) for p in report.problems if p.severity == "error"] == [("ingest-bad-json-line", 701)]
+
+
+def test_jsonl_from_a_pipe_is_sniffed_and_read_whole(tmp_path):
+    import threading
+
+    fifo = tmp_path / "news.jsonl"
+    os.mkfifo(fifo)
+    lines = [json.dumps({"text": f"{PARA1} {i}"}, ensure_ascii=False) for i in range(2000)]  # > 8 KiB
+
+    def feed() -> None:
+        with open(fifo, "wb") as pipe:
+            pipe.write(("\n".join(lines) + "\n").encode())
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        articles, report = ingest(fifo)
+    finally:
+        writer.join(10)
+    assert [a["text"] for a in articles] == [f"{PARA1} {i}" for i in range(2000)]
+    assert [a["source_line"] for a in articles][-1] == 2000
 
 
 # -- CSV --------------------------------------------------------------------------------------------------
@@ -674,3 +797,18 @@ def test_cli_unwritable_output_is_one_error_line_exit_3(tmp_path):
     assert result.returncode == 3
     lines = result.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: cannot write {tmp_path / 'blocker' / 'a.jsonl'}")
+
+
+def test_cli_an_existing_write_only_output_is_replaced_not_refused_as_unreadable():
+    from unprivileged import NOBODY, run_cli_as_nobody, shared_tmp
+
+    with shared_tmp() as folder:
+        source = write(folder / "a.txt", ARTICLE)
+        out = write(folder / "out" / "articles.jsonl", "old\n")
+        os.chown(out.parent, NOBODY, NOBODY)
+        os.chown(out, NOBODY, NOBODY)
+        os.chmod(out, 0o200)  # writable, not readable: ingest only writes it
+        code, output = run_cli_as_nobody(["ingest", str(source), "--out", str(out)],
+                                         warm=["ingest", str(source), "--out", str(folder / "w.jsonl")])
+        assert code == 0, output
+        assert [r["title"] for r in read_articles_jsonl(out)] == [TITLE]

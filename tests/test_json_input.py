@@ -148,3 +148,52 @@ def test_a_document_line_with_nan_is_invalid_json(tmp_path):
     path.write_text('{"id": "d1", "text": "x", "entities": [], "relations": [], "meta": {"score": NaN}}\n',
                     encoding="utf-8")
     assert [(p.code, p.line) for p in validate_export(path).problems] == [("document-invalid-json", 1)]
+
+
+LONG = "1" * 5_000  # past Python's int() limit of 4300 digits
+
+
+def test_loads_refuses_an_integer_too_long_for_python_located():
+    text = '{"text": "a", "meta": {"n": ' + LONG + "}}"
+    with pytest.raises(json.JSONDecodeError) as raised:
+        loads(text)
+    assert raised.value.pos == len('{"text": "a", "meta": {"n": ')
+    assert "5000 digits" in raised.value.msg
+    with pytest.raises(json.JSONDecodeError) as raised:
+        loads(('["' + LONG + '", -' + LONG + "]").encode())  # the digits in the string are text: not refused
+    assert raised.value.pos == len('["' + LONG + '", ')
+    assert loads('{"n": ' + "9" * 4_300 + "}") == {"n": int("9" * 4_300)}
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 600, 900])
+def test_loads_refuses_beyond_the_limit_even_where_json_loads_would_not(depth):
+    text = '{"meta": ' + "[" * depth + "]" * depth + "}"
+    with pytest.raises(json.JSONDecodeError) as raised:
+        loads(text)
+    assert raised.value.pos == len('{"meta": ') + MAX_DEPTH - 1  # the outer object is the first level
+    with pytest.raises(json.JSONDecodeError):
+        loads(text.encode())
+    at_limit = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    assert loads(at_limit) == loads(at_limit.encode())
+
+
+def test_readers_report_long_integers_and_deep_values_as_their_codes(tmp_path):
+    from corpus_tools.ingest import ingest_paths
+    from corpus_tools.validate import validate_export
+
+    deep = "[" * 600 + "]" * 600
+    articles = tmp_path / "a.jsonl"
+    articles.write_text('{"text": "a", "meta": {"n": ' + LONG + '}}\n{"text": "b", "meta": {"d": ' + deep + "}}\n"
+                        '{"text": "c"}\n', encoding="utf-8")
+    table = tmp_path / "a.csv"
+    table.write_text('text,meta\nx,"{""n"": ' + LONG + '}"\n', encoding="utf-8")
+    result = ingest_paths([str(articles), str(table)])
+    assert [a["text"] for a in result.articles] == ["c"]
+    assert [(p.code, p.line) for p in result.report.problems if p.severity == "error"] == [
+        ("ingest-bad-json-line", 1), ("ingest-bad-json-line", 2), ("ingest-bad-field-type", 2)]
+    documents = tmp_path / "d.jsonl"
+    documents.write_text('{"id": "d1", "text": "x", "entities": [], "relations": [], "meta": {"n": ' + LONG + "}}\n"
+                         '{"id": "d2", "text": "x", "entities": [], "relations": [], "meta": {"d": ' + deep + "}}\n",
+                         encoding="utf-8")
+    assert [(p.code, p.line) for p in validate_export(documents).problems] == [
+        ("document-invalid-json", 1), ("document-invalid-json", 2)]

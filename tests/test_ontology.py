@@ -131,3 +131,92 @@ def test_bundled_schemas_are_valid_json_schemas(repo_root) -> None:
         Draft202012Validator.check_schema(schema)
         assert jsonschema_rs.meta.is_valid(schema)
     assert not jsonschema_rs.meta.is_valid({"type": 12})  # the fast check does refuse what jsonschema refuses
+
+
+# -- YAML that is not plain data, aliases, duplicate keys, labels, speed -----------------------------------
+
+
+def run_cli(*args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "corpus_tools", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("change, expected", [
+    (("version: 1.0.0", "version: 2024-01-01"), ("ontology-schema", "$.version", 2)),  # a date stays its text
+    (("version: 1.0.0", "version: !!binary aGVsbG8="), ("ontology-schema", "$.version", 2)),
+    (("version: 1.0.0", "version: !!set {a, b}"), ("ontology-schema", "$.version", 2)),
+    (("version: 1.0.0", "version: .inf"), ("ontology-schema", "$.version", 2)),
+    (("name: tiny", "name: tiny\n1: 2"), ("ontology-schema", "$", 2)),
+    (("name: tiny", "name: tiny\nnull: 3"), ("ontology-schema", "$", 2)),
+    (("name: tiny", "name: tiny\n<<: {language: ar}"), ("ontology-schema", "$", 2)),
+])
+def test_yaml_values_that_are_not_json_are_located_schema_problems(tmp_path, change, expected):
+    path = write(tmp_path, MINIMAL.replace(*change))
+    found = problems(path)
+    assert found[0] == expected and {code for code, _, _ in found} == {"ontology-schema"}, found
+    check = run_cli("ontology", "check", str(path))
+    assert check.returncode == 1 and "Traceback" not in check.stderr and "ontology-schema" in check.stderr
+    for args in (["ontology", "export", "--target", "labelstudio", str(path)],
+                 ["validate", "tests/fixtures/validate/clean.json", "--ontology", str(path)]):
+        result = run_cli(*args)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 3 and len(lines) == 1 and lines[0].startswith("Error: invalid ontology"), args
+
+
+def test_an_alias_bomb_is_refused_quickly_and_briefly(tmp_path):
+    import time
+
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        name, previous = chr(ord("a") + i), chr(ord("a") + i - 1)
+        levels.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+    path = write(tmp_path, "\n".join(levels) + "\n" + MINIMAL.replace("entities:", "entities: *i\nunused:"))
+    started = time.monotonic()
+    result = run_cli("ontology", "check", str(path))
+    assert time.monotonic() - started < 30
+    assert result.returncode == 1 and "ontology-unreadable" in result.stderr and len(result.stderr) < 3000
+    assert "aliases (*name) repeat more than" in result.stderr
+    shared = MINIMAL.replace("head: [PER]", "head: &people [PER]").replace("tail: [ORG]", "tail: [ORG]")
+    shared += "  - {label: KNOWS, head: *people, tail: *people, symmetric: true}\n"
+    assert load_ontology(write(tmp_path, shared)).relation("KNOWS").head == ("PER",)  # a few aliases are fine
+
+
+def test_long_values_are_cut_in_messages(tmp_path):
+    path = write(tmp_path, MINIMAL.replace("version: 1.0.0", "version: [" + ", ".join(["x" * 50] * 100) + "]"))
+    report, _ = check_ontology(path)
+    (problem,) = report.problems
+    assert problem.code == "ontology-schema" and len(problem.message) < 500 and "characters)" in problem.message
+
+
+def test_duplicate_keys_name_the_key_and_both_lines(tmp_path):
+    text = MINIMAL.replace("version: 1.0.0", "version: 1.0.0\nname: other") + "relations:\n  - {label: X}\n"
+    report, ontology = check_ontology(write(tmp_path, text))
+    assert ontology is None
+    assert [(p.code, p.json_path, p.line) for p in report.problems] == [
+        ("ontology-duplicate-key", "$.name", 3), ("ontology-duplicate-key", "$.relations", 9)]
+    assert "'name' is given twice in one mapping, on line 1 and line 3" in report.problems[0].message
+    assert report.problems[1].details == {"key": "relations", "first_line": 7}
+
+
+def test_control_characters_in_labels_are_refused(tmp_path):
+    text = MINIMAL.replace("label: ORG", 'label: "O\\x01RG"').replace("tail: [ORG]", 'tail: ["O\\x01RG"]')
+    path = write(tmp_path, text)
+    found = problems(path)
+    assert ("ontology-schema", "$.entities[1].label", 5) in found
+    assert ("ontology-schema", "$.relations[0].tail[0]", 7) in found
+    result = run_cli("ontology", "export", "--target", "labelstudio", str(path))
+    assert result.returncode == 3 and result.stdout == ""
+
+
+def test_many_problems_are_located_in_linear_time(tmp_path):
+    import time
+
+    entity = '  - {{label: E{i}, name_ar: ا, name_en: E, definition: D., color: "#112233", hotkey: p}}\n'
+    text = "name: many\nversion: 1.0.0\nentities:\n" + "".join(entity.format(i=i) for i in range(1000))
+    path = write(tmp_path, text + "relations: []\n")
+    started = time.monotonic()
+    found = problems(path)
+    assert time.monotonic() - started < 10  # was 405 s: the whole file composed again for every problem
+    assert len(found) == 999 and found[-1] == ("ontology-duplicate-hotkey", "$.entities[999].hotkey", 1003)

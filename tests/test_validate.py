@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -177,6 +178,10 @@ def test_max_errors_truncates_but_counts_everything(tmp_path, ontology):
     assert [p.task_id for p in report.problems] == [0, 1]
     data = report.to_dict()
     assert data["truncated"] is True and data["errors"] == 5 and data["valid"] is False
+    assert data["counts"] == {"span-unknown-label": 5}  # like "errors": every error, kept or not
+    result = run("validate", str(path), "--max-errors", "2")
+    table = [line.split() for line in result.stderr.splitlines() if "span-unknown-label │" in line]
+    assert result.returncode == 1 and table == [["│", "span-unknown-label", "│", "error", "│", "5", "│"]]
 
 
 def test_progress_reports_bytes_up_to_the_file_size(ontology):
@@ -296,3 +301,75 @@ def test_schema_errors_owned_by_a_semantic_code_are_reported_once(ontology):
         ("task-missing-text", "$.data.text"),
         ("span-missing-label", "$.annotations[0].result[0].value.labels"),
     ]
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_escaped_in_valid_json(tmp_path):
+    bad = os.path.join(os.fsencode(tmp_path), b"x\xff.json")
+    with open(bad, "wb") as handle:
+        handle.write(b"[")
+    shown = os.path.join(str(tmp_path), "x\\xff.json")
+    for env in ({}, {"PYTHONIOENCODING": "utf-8"}):
+        result = subprocess.run([sys.executable, "-m", "corpus_tools", "validate", bad, "--json"],
+                                capture_output=True, timeout=120, env={**os.environ, **env})
+        assert result.returncode == 1 and b"Traceback" not in result.stderr, result.stderr
+        report = json.loads(result.stdout.decode("utf-8"))
+        assert [(p["code"], p["file"]) for p in report["problems"]] == [("export-truncated", shown)]
+
+
+def test_cli_document_problems_name_the_file_and_line():
+    path = FIXTURES / "document-not-object.jsonl"
+    result = run("validate", str(path))
+    assert result.returncode == 1
+    assert f"[document-not-object] {path}:2, $:" in " ".join(result.stderr.split())
+    (problem,) = validate_export(path).problems
+    assert (problem.file, problem.line) == (str(path), 2)
+
+
+def test_cli_unreadable_export_or_ontology_is_exit_3_with_the_tools_message():
+    from unprivileged import run_cli_as_nobody, shared_tmp
+
+    clean = FIXTURES / "clean.json"
+    with shared_tmp() as folder:
+        export = folder / "export.json"
+        export.write_bytes(clean.read_bytes())
+        ontology = folder / "ontology.yaml"
+        ontology.write_bytes(Path(__file__).resolve().parents[1].joinpath("annotations", "ontology.yaml").read_bytes())
+        os.chmod(export, 0)
+        os.chmod(ontology, 0)
+        for argv, said in [
+            (["validate", str(export)], f"Error: cannot read {export}: permission denied"),
+            (["validate", str(clean), "--ontology", str(ontology)], f"Error: cannot read ontology {ontology}"),
+            (["ontology", "check", str(ontology)], f"Error: cannot read ontology {ontology}"),
+            (["ontology", "export", "--target", "brat", str(ontology)], f"Error: cannot read ontology {ontology}"),
+        ]:
+            code, output = run_cli_as_nobody(argv, warm=["validate", str(clean)])
+            lines = output.strip().splitlines()
+            assert code == 3 and len(lines) == 1 and lines[0].startswith(said), (argv, output)
+
+
+def test_cli_repair_into_an_unwritable_folder_is_exit_3_and_writes_nothing():
+    from unprivileged import run_cli_as_nobody, shared_tmp
+
+    export = FIXTURES / "span-utf16-offsets-after-emoji.json"
+    with shared_tmp() as folder:
+        read_only = folder / "ro"
+        read_only.mkdir(mode=0o555)
+        out = read_only / "x.json"
+        warm = folder / "warm"
+        warm.mkdir(mode=0o777)
+        repair = ["validate", str(export), "--repair-utf16", "--out"]
+        code, output = run_cli_as_nobody([*repair, str(out)], warm=[*repair, str(warm / "x.json")])
+        lines = output.strip().splitlines()
+        assert code == 3 and lines == [f"Error: cannot write {out}: Permission denied"], output
+        assert list(read_only.iterdir()) == []
+
+
+def test_cli_repair_onto_the_export_itself_is_refused(tmp_path):
+    export = tmp_path / "export.json"
+    original = (FIXTURES / "span-utf16-offsets-after-emoji.json").read_bytes()
+    export.write_bytes(original)
+    for out in (export, tmp_path / "sub" / ".." / "export.json"):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        result = run("validate", str(export), "--repair-utf16", "--out", str(out))
+        assert result.returncode == 3 and result.stderr.startswith(f"Error: {export} is both the export and --out")
+        assert export.read_bytes() == original

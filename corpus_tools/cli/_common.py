@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from corpus_tools._text import redact
+from corpus_tools._text import has_lone_surrogate, printable, redact
 from corpus_tools.report import Report
 
 EXIT_OK = 0
@@ -19,30 +20,37 @@ EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_FAILED = 3
 
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 OntologyOption = Annotated[
     Path | None,
     typer.Option("--ontology", help="Ontology YAML file (default: the bundled annotations/ontology.yaml).",
-                 dir_okay=False),
+                 dir_okay=False, readable=False),  # an unreadable file is the command's own exit 3, not Typer's 2
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
 
 
 def echo_data(text: str) -> None:
-    """Data goes to stdout."""
+    """Data goes to stdout, always as UTF-8 text: a lone surrogate (from a file name that is not UTF-8) shows as
+    ``\\xNN``."""
+    text = printable(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def echo_json(data: object) -> None:
-    echo_data(json.dumps(data, ensure_ascii=False, indent=2))
+    """JSON on stdout, always valid UTF-8 JSON: a lone surrogate in a string is written as the text ``\\xNN``."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if has_lone_surrogate(text):  # only inside strings: escape the backslash that printable() writes
+        text = _SURROGATE_RE.sub(lambda m: printable(m.group()).replace("\\", "\\\\"), text)
+    echo_data(text)
 
 
 def info(message: str, *, quiet: bool = False) -> None:
     """Messages go to stderr, with every known secret redacted."""
     if not quiet:
-        err_console.print(redact(message), markup=False)
+        err_console.print(printable(redact(message)), markup=False)
 
 
 def render_report(report: Report, *, as_json: bool, quiet: bool = False, title: str = "") -> int:
@@ -52,8 +60,9 @@ def render_report(report: Report, *, as_json: bool, quiet: bool = False, title: 
     elif not quiet or not report.valid:
         for problem in report.problems[:200]:
             where = problem.location()
+            line = f"{problem.severity}: [{problem.code}] {where + ': ' if where else ''}{redact(problem.message)}"
             err_console.print(
-                f"{problem.severity}: [{problem.code}] {where + ': ' if where else ''}{redact(problem.message)}",
+                printable(line),
                 markup=False,
             )
         if len(report.problems) > 200:
@@ -66,7 +75,7 @@ def render_report(report: Report, *, as_json: bool, quiet: bool = False, title: 
             table.add_column("count", justify="right")
             severities = {p.code: p.severity for p in report.problems}
             for code, count in counts.items():
-                table.add_row(code, severities[code], str(count))
+                table.add_row(code, severities.get(code, "error"), str(count))  # absent: every one past --max-errors
             err_console.print(table)
         status = "valid" if report.valid else "INVALID"
         stats = ", ".join(f"{k}: {v}" for k, v in report.stats.items() if not isinstance(v, dict | list))

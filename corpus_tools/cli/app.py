@@ -6,13 +6,14 @@ Exit codes: 0 ok, 1 invalid data, 2 usage, 3 could not run.  Every
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Annotated
 
 import typer
 
 from corpus_tools import __version__
-from corpus_tools._text import redact
+from corpus_tools._text import printable, redact
 from corpus_tools.cli import build as build_cli
 from corpus_tools.cli import demo as demo_cli
 from corpus_tools.cli import ingest as ingest_cli
@@ -62,16 +63,29 @@ publish_cli.register(app)
 demo_cli.register(app)
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that every ``finally`` and temp-file cleanup runs."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main() -> None:
-    """Console-script entry point: run the app, mapping toolkit errors to exit codes."""
+    """Console-script entry point: run the app, mapping toolkit errors to exit codes; SIGTERM cleans up as
+    SIGINT does (temporary files are removed) and exits 143."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except (InvalidDataError, ReleaseError) as exc:
-        err_console.print(f"Error: {redact(str(exc))}", markup=False)
+        err_console.print(f"Error: {printable(redact(str(exc)))}", markup=False)
         sys.exit(EXIT_INVALID)
     except CorpusToolsError as exc:
-        err_console.print(f"Error: {redact(str(exc))}", markup=False)
+        err_console.print(f"Error: {printable(redact(str(exc)))}", markup=False)
         sys.exit(EXIT_FAILED)
     except KeyboardInterrupt:
         err_console.print("Error: interrupted", markup=False)
         sys.exit(130)
+    except Terminated:
+        err_console.print("Error: terminated", markup=False)
+        sys.exit(128 + signal.SIGTERM)

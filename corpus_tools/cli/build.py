@@ -90,20 +90,20 @@ def _check_date(value: str) -> str:
 
 def build_command(
     export: Annotated[Path, typer.Argument(help="Label Studio JSON export (array of tasks) or canonical document"
-                                           " JSONL.", dir_okay=False, metavar="EXPORT")],
+                                           " JSONL.", dir_okay=False, readable=False, metavar="EXPORT")],
     version: Annotated[str, typer.Option("--version", help="Release version MAJOR.MINOR.PATCH (e.g. 1.0.0).",
                                          callback=_check_version)],
-    out: Annotated[Path, typer.Option("--out", help="Release folder to create; it must not exist.")],
+    out: Annotated[Path, typer.Option("--out", help="Release folder to create; it must not exist.", readable=False)],
     name: Annotated[str | None, typer.Option(
         "--name", help="Dataset name for the card and manifest, e.g. ORG/NAME (default: the --out folder name).",
         callback=_checked(_check_name))]
         = None,
     splits: Annotated[Path | None, typer.Option(
         "--splits", help="An earlier splits.json: its assignments are kept, only new documents are assigned"
-        " (default: PREVIOUS/splits.json with --previous).", dir_okay=False)] = None,
+        " (default: PREVIOUS/splits.json with --previous).", dir_okay=False, readable=False)] = None,
     gold: Annotated[Path | None, typer.Option(
         "--gold", help="Adjudicated gold documents (canonical document JSONL); they win over the export's"
-        " annotations for their ids.", dir_okay=False)] = None,
+        " annotations for their ids.", dir_okay=False, readable=False)] = None,
     previous: Annotated[Path | None, typer.Option(
         "--previous", help="The previous release folder: the card's changelog is the diff against it.",
         file_okay=False)] = None,

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from corpus_tools._text import has_lone_surrogate, printable
 from corpus_tools.cli._common import JsonOption, QuietOption, err_console, info, render_report
 from corpus_tools.ingest import DEFAULT_MAX_BYTES, ingest_paths, parse_field_mapping, write_articles_jsonl
 
@@ -29,20 +30,29 @@ def _field_specs(values: list[str] | None) -> list[str] | None:
     return values
 
 
+def _text_option(value: str | None) -> str | None:
+    if value is not None and has_lone_surrogate(value):
+        raise typer.BadParameter(f"'{printable(value)}' is not text (it holds bytes that are not UTF-8)")
+    return value
+
+
 def ingest_command(
     inputs: Annotated[
         list[str],
         typer.Argument(metavar="INPUT", help="Files, folders (walked recursively in sorted order; names"
                        " starting with '.' are skipped) or '-' for stdin."),
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The articles JSONL file to write (atomically).",
-                                      dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The articles JSONL file to write (atomically); an input"
+                                      " that is this file is refused (exit 3).",
+                                      dir_okay=False, readable=False)],
     fmt: Annotated[InputFormat, typer.Option("--format", help="Input format; auto picks by extension"
                                              " (.jsonl/.ndjson, .csv, anything else txt; stdin is txt).")]
     = InputFormat.auto,
-    source: Annotated[str | None, typer.Option("--source", help="Source name for every article (default: the"
-                                               " record's source field, else the dateline's paper).")] = None,
-    lang: Annotated[str, typer.Option("--lang", help="Language of articles without a mapped lang field.")] = "ar",
+    source: Annotated[str | None, typer.Option("--source", callback=_text_option,
+                                               help="Source name for every article (default: the record's source"
+                                               " field, else the dateline's paper).")] = None,
+    lang: Annotated[str, typer.Option("--lang", callback=_text_option,
+                                      help="Language of articles without a mapped lang field.")] = "ar",
     field: Annotated[
         list[str] | None,
         typer.Option("--field", metavar="TARGET=FIELD", callback=_field_specs,

@@ -26,7 +26,7 @@ DataDirOption = Annotated[
 CredentialsOption = Annotated[
     Path | None,
     typer.Option("--credentials", help="Credentials file written by `ls up` (default: .labelstudio/credentials.json)."
-                 " LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY take precedence.", dir_okay=False),
+                 " LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY take precedence.", dir_okay=False, readable=False),
 ]
 ProjectOption = Annotated[str, typer.Option("--project", help="Project title, or its numeric id.")]
 
@@ -202,11 +202,11 @@ def _finite_score(value: float | None) -> float | None:
 @app.command("import")
 def import_command(
     articles: Annotated[Path, typer.Argument(help="Article records (JSONL, schemas/article.schema.json).",
-                                             dir_okay=False)],
+                                             dir_okay=False, readable=False)],
     project: ProjectOption,
     predictions: Annotated[Path | None, typer.Option(
         "--predictions", help="Pre-annotations: canonical documents (JSONL) with meta.model_version and meta.score.",
-        dir_okay=False)] = None,
+        dir_okay=False, readable=False)] = None,
     model_version: Annotated[str | None, typer.Option("--model-version", help="Model version for every prediction"
                                                       " (overrides meta.model_version).")] = None,
     score: Annotated[float | None, typer.Option("--score", help="Score for every prediction"
@@ -250,7 +250,8 @@ def import_command(
 @app.command("annotate")
 def annotate_command(
     documents: Annotated[Path, typer.Argument(help="Canonical documents (JSONL, schemas/document.schema.json) whose"
-                                              " id is the article id of a task.", dir_okay=False)],
+                                              " id is the article id of a task.", dir_okay=False,
+                                              readable=False)],
     project: ProjectOption,
     update: Annotated[bool, typer.Option("--update", help="Replace the result of this user's existing annotation"
                                          " instead of leaving annotated tasks alone.")] = False,
@@ -284,7 +285,8 @@ def annotate_command(
 @app.command("export")
 def export_command(
     project: ProjectOption,
-    out: Annotated[Path, typer.Option("--out", help="Where to write the JSON export (atomically).", dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the JSON export (atomically).", dir_okay=False,
+                                      readable=False)],
     credentials: CredentialsOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,

@@ -15,7 +15,7 @@ _PROGRESS_MIN_BYTES = 8 * 1024 * 1024
 ExportArgument = Annotated[
     Path,
     typer.Argument(help="A Label Studio JSON export (array of tasks) or canonical document JSONL.", dir_okay=False,
-                   metavar="EXPORT"),
+                   readable=False, metavar="EXPORT"),  # unreadable: InputError, exit 3 (Typer would say 2)
 ]
 MaxErrorsOption = Annotated[
     int | None,
@@ -27,7 +27,8 @@ RepairOption = Annotated[
                  " (needs --out)."),
 ]
 OutOption = Annotated[
-    Path | None, typer.Option("--out", help="Where --repair-utf16 writes the repaired copy.", dir_okay=False)
+    Path | None,
+    typer.Option("--out", help="Where --repair-utf16 writes the repaired copy.", dir_okay=False, readable=False),
 ]
 
 
