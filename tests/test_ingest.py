@@ -800,13 +800,13 @@ def test_cli_unwritable_output_is_one_error_line_exit_3(tmp_path):
 
 
 def test_cli_an_existing_write_only_output_is_replaced_not_refused_as_unreadable():
-    from unprivileged import NOBODY, run_cli_as_nobody, shared_tmp
+    from unprivileged import give, run_cli_as_nobody, shared_tmp
 
     with shared_tmp() as folder:
         source = write(folder / "a.txt", ARTICLE)
         out = write(folder / "out" / "articles.jsonl", "old\n")
-        os.chown(out.parent, NOBODY, NOBODY)
-        os.chown(out, NOBODY, NOBODY)
+        give(out.parent)
+        give(out)
         os.chmod(out, 0o200)  # writable, not readable: ingest only writes it
         code, output = run_cli_as_nobody(["ingest", str(source), "--out", str(out)],
                                          warm=["ingest", str(source), "--out", str(folder / "w.jsonl")])
