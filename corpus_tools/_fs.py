@@ -46,3 +46,12 @@ def remove_tree(path: Path) -> None:
     read-only).  Symbolic links inside are removed, never followed."""
     if path.exists():
         shutil.rmtree(path, onerror=_make_writable)  # onexc is 3.12+
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether two paths name one file (another spelling, a symbolic or a hard link); False when either is
+    missing."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

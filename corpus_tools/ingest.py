@@ -32,6 +32,7 @@ from functools import cache
 from pathlib import Path
 from typing import BinaryIO
 
+from corpus_tools._fs import same_file
 from corpus_tools._text import BIDI_CONTROLS, BOM, has_lone_surrogate, printable, sha256_text
 from corpus_tools.errors import InputError, OutputError
 from corpus_tools.ingest_codes import (
@@ -165,7 +166,7 @@ def ingest_paths(
         if item == "-" or os.path.isdir(item):
             continue
         for other in excluded_files:
-            if _same_file(item, other):
+            if same_file(item, other):
                 raise InputError(f"input {printable(item)} is the output file {printable(other)}; writing would"
                                  " replace the articles with what is read from them: write to another file")
     mapping = dict(DEFAULT_FIELDS) if fields is None else {**DEFAULT_FIELDS, **fields}
@@ -220,12 +221,6 @@ def _regular_or_unreadable(path: str) -> bool:
         return True
 
 
-def _same_file(a: str, b: str) -> bool:
-    """Whether two paths name one file (another spelling, a symbolic or hard link)."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 @cache

@@ -80,7 +80,9 @@ class _Rows:
                     row += size
                 else:
                     groups.append(group)
-            for batch in reader.iter_batches(batch_size=BATCH_ROWS, columns=self.columns, row_groups=groups):
+            for batch in (b for g in groups  # one row group at a time: a reader given many reads ahead
+                          for b in reader.iter_batches(batch_size=BATCH_ROWS, columns=self.columns, row_groups=[g],
+                                                        use_threads=False)):
                 if skip:  # the start lies inside this row group
                     if skip >= batch.num_rows:
                         skip -= batch.num_rows

@@ -32,6 +32,7 @@ from typing import Any
 import ijson
 
 from corpus_tools import validate_codes as C
+from corpus_tools._fs import same_file
 from corpus_tools._text import lone_surrogate_in
 from corpus_tools.errors import InputError, OutputError
 from corpus_tools.generate import ontology_to_export_schema
@@ -241,7 +242,7 @@ def repair_utf16_export(
     out = Path(out)
     if not out.parent.is_dir():
         raise InputError(f"cannot write {out}: folder {out.parent} does not exist")
-    if _same_file(path, out):
+    if same_file(path, out):
         raise InputError(f"{path} is both the export and --out; the repaired copy would replace the export while it"
                          " is read: write it to another file")
     run = _Run(ontology or _default_ontology())
@@ -288,11 +289,6 @@ def _dumps(obj: object) -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------- streaming
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def _readable(path: str | Path) -> Path:
