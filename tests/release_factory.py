@@ -57,3 +57,22 @@ def make_release(root: Path, version: str, texts: dict[str, list[str]], name: st
     out = root / f"release-{version}"
     build_release(export, version=version, out=out, splits=splits, name=name)
     return out
+
+
+def rehash(root: Path) -> None:
+    """Write a damaged release's manifest.json again with the hashes of its files as they are now, so that only the
+    check aimed at the damage can fire."""
+    from corpus_tools.release import write_manifest
+
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    manifest.pop("files")
+    write_manifest(root, manifest)
+
+
+def copy_release(clean: Path, tmp_path: Path) -> Path:
+    """A copy of a built release to damage."""
+    import shutil
+
+    copy = tmp_path / "release"
+    shutil.copytree(clean, copy)
+    return copy

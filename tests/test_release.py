@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from release_factory import copy_release, rehash
 
 from corpus_tools.build import build_release
 from corpus_tools.generate import ontology_to_features
@@ -34,15 +35,7 @@ def clean(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def release(clean, tmp_path) -> Path:
-    copy = tmp_path / "release"
-    shutil.copytree(clean, copy)
-    return copy
-
-
-def rehash(root: Path) -> None:
-    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-    manifest.pop("files")
-    write_manifest(root, manifest)
+    return copy_release(clean, tmp_path)
 
 
 def found(report) -> set[tuple[str, str | None]]:

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from release_factory import copy_release, rehash
 
 from corpus_tools import release_scan
 from corpus_tools.build import build_release
@@ -38,15 +39,7 @@ def clean(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def release(clean, tmp_path) -> Path:
-    copy = tmp_path / "release"
-    shutil.copytree(clean, copy)
-    return copy
-
-
-def rehash(root: Path) -> None:
-    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-    manifest.pop("files")
-    write_manifest(root, manifest)
+    return copy_release(clean, tmp_path)
 
 
 def files(root: Path, config: str, split: str = "train") -> list[str]:
