@@ -83,3 +83,19 @@ def sha256_each(strings: pa.Array) -> list[bytes]:
     view = memoryview(data)
     bounds = offsets.tolist()
     return [hashlib.sha256(view[a:b]).digest() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def code_points(data: np.ndarray) -> np.ndarray | None:
+    """The code points of UTF-8 bytes (None when they are not valid UTF-8: Parquet readers do not check it).
+
+    Decoding and encoding again as UTF-32 is about twice as fast as locating each code point's first byte
+    with numpy (measured on the bench release's documents)."""
+    try:
+        return np.frombuffer(data.tobytes().decode("utf-8").encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeError:
+        return None
+
+
+def first_of(lengths: np.ndarray) -> np.ndarray:
+    """Where each of consecutive pieces of these lengths starts (0, then the running sums)."""
+    return np.concatenate([np.zeros(1, np.int64), np.cumsum(lengths, dtype=np.int64)])[:-1]

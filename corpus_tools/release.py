@@ -141,6 +141,11 @@ DUPLICATE_TEXT = define_code(
     "release-duplicate-text", "error", "Two documents in different splits have exactly the same text (leakage).",
     stage=STAGE,
 )
+NOT_UTF8 = define_code(
+    "release-not-utf8", "error",
+    "A string in a data file is not valid UTF-8 (Parquet readers do not check it; datasets fails on it).",
+    stage=STAGE,
+)
 DUPLICATE_ID = define_code(
     "release-duplicate-id", "error", "A document id appears twice in the documents config.", stage=STAGE
 )

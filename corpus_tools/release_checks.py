@@ -523,10 +523,8 @@ class ReleaseChecker:
         assignments = self.plan.assignments if self.plan is not None else None
         row = 0
         for batch in self._batches(rel, ["id", "text", "entities", "relations"]):
-            ids = batch.column("id").to_pylist()
-            docs = batch.column("text").to_pylist()
-            entities = batch.column("entities").to_pylist()
-            relations = batch.column("relations").to_pylist()
+            ids, docs, entities, relations = (self._values(batch, name, rel, row)
+                                              for name in ("id", "text", "entities", "relations"))
             for doc_id, text, spans, rels in zip(ids, docs, entities, relations, strict=True):
                 where = {"file": rel, "details": {"row": row, "document_id": doc_id}}
                 row += 1
@@ -555,6 +553,24 @@ class ReleaseChecker:
                         self.problem(R.RELATION_DANGLING, f"Relation {relation['id']!r} of {doc_id!r} points to a"
                                      " missing entity.", **where)
                 self.doc_relations[split] += len(rels or [])
+
+    def _values(self, batch: pa.RecordBatch, column: str, rel: str, first_row: int) -> list:
+        """A column's values as Python objects; a value holding a string that is not UTF-8 (Parquet readers do not
+        check it) is reported and read as None."""
+        array = batch.column(column)
+        try:
+            return array.to_pylist()
+        except UnicodeDecodeError:
+            values = []
+            for k in range(len(array)):
+                try:
+                    values.append(array[k].as_py())
+                except UnicodeDecodeError as exc:
+                    values.append(None)
+                    self.problem(R.NOT_UTF8, f"The {column} of row {first_row + k} holds a string that is not UTF-8"
+                                 f" ({exc.reason} at byte {exc.start}).", file=rel,
+                                 details={"row": first_row + k, "column": column})
+            return values
 
     def _check_tokens(self, rel: str) -> None:
         import pyarrow.compute as pc

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from corpus_tools._arrow import find_in_rows, ints, parents, string_buffers
+from corpus_tools._arrow import code_points, find_in_rows, first_of, ints, parents, string_buffers
 
 LOCATED = 5  # mismatches located per split and config; the rest are counted
 BATCH_ROWS = 512
@@ -132,12 +132,11 @@ def _names(root: Path, rel: str, column: str, sub: str | None = None) -> list[st
     return list(feature["names"])
 
 
-def _code_points(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """The code points of a string array without nulls, and each string's first code point in them."""
-    _, data = string_buffers(strings)
-    points = np.frombuffer(data.tobytes().decode("utf-8").encode("utf-32-le"), dtype=np.uint32)
-    lengths = ints(pc.utf8_length(strings))
-    return points, np.concatenate([np.zeros(1, np.int64), np.cumsum(lengths)])[:-1]
+def _code_points(strings: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """The code points of a string array without nulls and each string's first code point in them; None when the
+    strings are not valid UTF-8."""
+    points = code_points(string_buffers(strings)[1])
+    return None if points is None else (points, first_of(ints(pc.utf8_length(strings))))
 
 
 # ---------------------------------------------------------------------------------------------- tokens
@@ -161,7 +160,9 @@ class _Vocabulary:
 
     def __init__(self, strings: pa.Array) -> None:
         self.strings = strings
-        self.points, self.starts = _code_points(strings)
+        decoded = _code_points(strings)
+        self.valid = decoded is not None  # False: not UTF-8 (Parquet readers do not check it)
+        self.points, self.starts = decoded if decoded is not None else (np.zeros(0, np.uint32), np.zeros(0, np.int64))
         self.lengths = ints(pc.utf8_length(strings))
 
 
@@ -190,6 +191,12 @@ class TokensAgainstDocuments:
             vocabulary, codes = _Vocabulary(coded.dictionary), ints(coded.indices)
         else:
             vocabulary, codes = _Vocabulary(coded), np.arange(len(coded), dtype=np.int64)
+        if not vocabulary.valid:
+            self.docs.take(batch.num_rows)  # keep the documents in step
+            ids = batch.column("id")
+            self.out.add(Mismatch("tokens", rel, first, ids[0].as_py(), "the token strings of its row group are not"
+                                  " valid UTF-8"))
+            return
         token_offsets = ints(batch.column("tokens").offsets)
         token_offsets -= token_offsets[0]
         for offset in range(0, batch.num_rows, SMALL_ROWS):  # arrays that stay in the CPU caches: 3-5x faster
@@ -228,7 +235,10 @@ def _compare_token_texts(texts: pa.Array, vocabulary: _Vocabulary, codes: np.nda
                          starts: np.ndarray, ends: np.ndarray, bad: dict[int, str]) -> None:
     """Every token is text[start:end] of its document: the text's code points at every token's positions,
     gathered, equal the token strings' code points gathered the same way (one comparison for the batch)."""
-    text_points, text_starts = _code_points(texts)
+    decoded = _code_points(texts)
+    if decoded is None:
+        return  # texts that are not UTF-8: the documents scan reports them
+    text_points, text_starts = decoded
     text_length = ints(pc.utf8_length(texts))
     size = ends - starts
     at, stop = text_starts[owner] + starts, text_starts[owner] + ends

@@ -437,3 +437,19 @@ def test_a_symbolic_link_in_the_release_is_refused(release, ontology, tmp_path):
                              str(tmp_path / "releases" / "x")], capture_output=True, text=True, timeout=300)
     assert result.returncode == 1 and "release-symlink" in result.stderr
     assert not (tmp_path / "releases" / "x" / "v1.0.0").exists()
+
+
+def test_a_text_that_is_not_utf8_is_reported_not_a_traceback(release, ontology):
+    """Parquet readers do not check UTF-8: the row-by-row checks read such a value as bytes and report it."""
+    rel = documents_file(release)
+    table = pq.read_table(release / rel)
+    raw = [text.encode("utf-8") for text in table.column("text").to_pylist()]
+    raw[1] = b"\xff" + raw[1][1:]
+    broken = pa.array(raw, pa.binary()).view(pa.string())
+    pq.write_table(table.set_column(table.schema.get_field_index("text"), table.schema.field("text"), broken),
+                   release / rel, compression="zstd")
+    rehash(release)
+    report = check_release(release, ontology=ontology)
+    [problem] = [p for p in report.problems if p.code == "release-not-utf8"]
+    assert problem.file == rel and problem.details == {"row": 1, "column": "text"}
+    assert "invalid start byte at byte 0" in problem.message

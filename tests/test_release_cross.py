@@ -220,3 +220,20 @@ def test_rows_from_a_start_equal_the_slice_of_all_rows(tmp_path_factory, sizes, 
         for k, v in enumerate(want):  # where each row comes from: its file and row there
             file, row = rows.locate(where, k)
             assert pq.read_table(root / file).column("v")[row].as_py() == v
+
+
+def test_token_strings_that_are_not_utf8_are_reported_not_a_traceback(release, ontology):
+    """Parquet readers do not check UTF-8: a damaged file can hold any bytes in a string column."""
+    rel = files(release, "tokens")[0]
+    table = pq.read_table(release / rel)
+    tokens = table.column("tokens").combine_chunks()
+    raw = [value.encode("utf-8") for value in tokens.values.to_pylist()]
+    raw[0] = b"\xff" + raw[0][1:]  # the first byte of the first token
+    broken = pa.array(raw, pa.binary()).view(pa.string())
+    lists = pa.ListArray.from_arrays(tokens.offsets, broken)
+    pq.write_table(table.set_column(table.schema.get_field_index("tokens"), table.schema.field("tokens"), lists),
+                   release / rel, compression="zstd")
+    rehash(release)
+    report = check_release(release, ontology=ontology)
+    assert ("release-tokens-document", rel) in found(report)
+    assert any("not valid UTF-8" in p.message or "is not the document's text" in p.message for p in report.problems)
