@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from datasets import Features
 
 BATCH_ROWS = 500
+_CROSS_CODES = {"tokens": R.TOKENS_DOCUMENT, "relations": R.RELATIONS_DOCUMENT}
 THREADS = min(4, os.cpu_count() or 1)
 
 
@@ -398,7 +399,8 @@ class ReleaseChecker:
         try:
             # every file's row groups in chunks, all submitted at once (a big file is scanned by all
             # workers); the results are taken file by file, in order
-            against = self._tokens_against(jobs)
+            readable = self._readable(jobs)
+            against = self._tokens_against(readable)
             scans: list[list[Future] | None] = []
             for config, split, rel, reference in jobs:
                 chunks = None if reference is None else S.row_group_chunks(self.root / rel)
@@ -406,7 +408,7 @@ class ReleaseChecker:
                     pool.submit(S.scan_file, self.root / rel, config, reference.classlabels, chunk, rows,
                                 against.get((split, rel)))
                     for chunk in chunks])
-            cross = self._submit_relations(pool, jobs)
+            cross = self._submit_relations(pool, readable)
             for (config, split, rel, _), parts in zip(jobs, scans, strict=True):
                 self.rows[(config, split)] += self._num_rows(self.root / rel) or 0
                 if parts is None:
@@ -440,11 +442,10 @@ class ReleaseChecker:
                 unreadable.add((config, split))
         return {key: rels for key, rels in files.items() if key not in unreadable}
 
-    def _tokens_against(self, jobs: list[tuple[str, str, str, Reference | None]]
+    def _tokens_against(self, readable: dict[tuple[str, str], list[str]]
                         ) -> dict[tuple[str, str], tuple[Path, list[str], str, int]]:
         """For each tokens file of a split whose documents files are readable: what its scan compares its rows
         with (the documents files, and the split row of the file's first row)."""
-        readable = self._readable(jobs)
         out: dict[tuple[str, str], tuple[Path, list[str], str, int]] = {}
         for (config, split), rels in sorted(readable.items()):
             documents = readable.get(("documents", split))
@@ -456,10 +457,9 @@ class ReleaseChecker:
                 first += self._num_rows(self.root / rel) or 0
         return out
 
-    def _submit_relations(self, pool: Executor, jobs: list[tuple[str, str, str, Reference | None]]
+    def _submit_relations(self, pool: Executor, readable: dict[tuple[str, str], list[str]]
                           ) -> list[tuple[str, str, Future | C.CrossScan]]:
         """A job per split comparing its relations rows with its documents rows (files all readable)."""
-        readable = self._readable(jobs)
         return [("relations", split, pool.submit(C.cross_relations, self.root, readable[("documents", split)], rels))
                 for (config, split), rels in sorted(readable.items())
                 if config == "relations" and ("documents", split) in readable]
@@ -479,14 +479,13 @@ class ReleaseChecker:
                 if located[(config, split)] >= C.LOCATED:
                     break
                 located[(config, split)] += 1
-                code = R.TOKENS_DOCUMENT if config == "tokens" else R.RELATIONS_DOCUMENT
-                self.problem(code, f"{config}/{split} row {m.row} of {m.file} (document {m.document_id!r}): {m.what}.",
+                self.problem(_CROSS_CODES[config],
+                             f"{config}/{split} row {m.row} of {m.file} (document {m.document_id!r}): {m.what}.",
                              file=m.file, details={"row": m.row, "document_id": m.document_id})
         for (config, split), count in sorted(counted.items()):
             if count > located[(config, split)]:
-                code = R.TOKENS_DOCUMENT if config == "tokens" else R.RELATIONS_DOCUMENT
-                self.problem(code, f"{config}/{split}: {count - located[(config, split)]} more rows disagree with"
-                             f" the documents rows ({count} in all).", file=R.CARD_NAME)
+                self.problem(_CROSS_CODES[config], f"{config}/{split}: {count - located[(config, split)]} more"
+                             f" rows disagree with the documents rows ({count} in all).", file=R.CARD_NAME)
 
     def _report_labels(self, rel: str, bad: Counter[str]) -> None:
         for where, count in sorted(bad.items()):
