@@ -276,6 +276,18 @@ def test_materialise_unknown_version(hub_server, hub_repo_id, releases):
         materialise_release(f"hf://datasets/{hub_repo_id}@v9.9.9")
 
 
+def test_cli_quiet_publish_prints_nothing_even_when_an_upload_is_retried(hub_server, hub_repo_id, releases,
+                                                                         tmp_path):
+    home = tmp_path / "hf-home"
+    env = {"HF_HOME": str(home), "HF_HUB_CACHE": str(home / "hub"), "HF_TOKEN_PATH": str(home / "token")}
+    hub_server.fail_next("PUT", "/lfs-upload/", status=500)  # huggingface_hub retries it, warning on stderr
+    run = _cli("publish", str(releases["v1.0.0"]), "--to", f"hf://datasets/{hub_repo_id}", "-q", cwd=tmp_path,
+               env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+    assert "v1.0.0" in hub_server.repo(hub_repo_id).tags
+
+
 def test_cli_unreachable_hub_is_one_error_line(tmp_path, releases):
     import socket
 

@@ -98,6 +98,10 @@ def publish_command(
 
     target = to or _default_target(release_dir)
     onto = load_ontology(ontology) if ontology else None
+    if (quiet or as_json) and str(target).strip()[:3].lower() == "hf:":
+        from huggingface_hub.utils import logging as hub_logging
+
+        hub_logging.set_verbosity_error()  # -q silences huggingface_hub's own retry warnings too
     try:
         result = publish_release(release_dir, target, dry_run=dry_run, private=private, ontology=onto,
                                  progress=None if (quiet or as_json) else lambda m: info(f"  … {m}"))
