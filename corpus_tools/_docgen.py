@@ -25,6 +25,9 @@ def render_errors_md() -> str:
         "| 2 | Usage error: unknown option, missing argument. |",
         "| 3 | Could not run: missing file, unreachable server, refused key, refused publish. One `Error: ...` line"
         " on stderr. |",
+        "| 130 | Interrupted (Ctrl-C): temporary files are removed, nothing half-written is left; `Error:"
+        " interrupted`. |",
+        "| 143 | Terminated (SIGTERM): the same cleanup; `Error: terminated`. |",
         "",
         "## Failures to run",
         "",

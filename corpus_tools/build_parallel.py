@@ -91,7 +91,9 @@ class _NoPandas:
 
 def _init_worker(builder: SegmentBuilder, path: str, spool: Path | None) -> None:
     if spool is not None:  # a worker process (None: the build's own process)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the CLI's SIGTERM cleanup belongs to the parent
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the CLI's SIGTERM and Ctrl-C cleanup belong to the parent
+        if signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, signal.SIG_DFL):
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         _end_with_parent()
         if "pandas" not in sys.modules:
             sys.meta_path.insert(0, _NoPandas())

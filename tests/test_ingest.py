@@ -289,7 +289,9 @@ def test_a_named_pipe_found_in_a_folder_is_skipped_not_opened(tmp_path):
     assert report.valid
 
 
-def test_sigterm_removes_the_temp_file_like_sigint(tmp_path):
+@pytest.mark.parametrize(("name", "code", "said"), [("SIGTERM", 143, "Error: terminated"),
+                                                     ("SIGINT", 130, "Error: interrupted")])
+def test_sigterm_and_ctrl_c_remove_the_temp_file_and_say_so(tmp_path, name, code, said):
     import signal
     import time
 
@@ -298,15 +300,16 @@ def test_sigterm_removes_the_temp_file_like_sigint(tmp_path):
     out = tmp_path / "out" / "a.jsonl"
     out.parent.mkdir()
     child = subprocess.Popen([sys.executable, "-m", "corpus_tools", "ingest", str(fifo), "--out", str(out)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
     deadline = time.monotonic() + 60
     while not list(out.parent.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [p.name.endswith(".tmp") for p in out.parent.iterdir()] == [True]
-    child.send_signal(signal.SIGTERM)
+    child.send_signal(getattr(signal, name))
     _, stderr = child.communicate(timeout=60)
-    assert child.returncode == 128 + signal.SIGTERM
-    assert stderr.decode().strip().splitlines() == ["Error: terminated"]
+    assert child.returncode == code
+    assert stderr.decode().strip().splitlines() == [said]
     assert list(out.parent.iterdir()) == []
 
 

@@ -67,14 +67,25 @@ class Terminated(BaseException):
     """SIGTERM, raised like KeyboardInterrupt so that every ``finally`` and temp-file cleanup runs."""
 
 
+class Interrupted(BaseException):
+    """Ctrl-C (SIGINT): raised instead of KeyboardInterrupt, which click turns into a bare exit 130 before
+    :func:`main` can say what happened."""
+
+
 def _terminate(signum: int, frame: object) -> None:
     raise Terminated
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise Interrupted
+
+
 def main() -> None:
-    """Console-script entry point: run the app, mapping toolkit errors to exit codes; SIGTERM cleans up as
-    SIGINT does (temporary files are removed) and exits 143."""
+    """Console-script entry point: run the app, mapping toolkit errors to exit codes; Ctrl-C and SIGTERM clean up
+    (temporary files are removed), say so in one line and exit 130 and 143."""
     signal.signal(signal.SIGTERM, _terminate)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # a background job keeps SIGINT ignored
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         app()
     except (InvalidDataError, ReleaseError) as exc:
@@ -83,7 +94,7 @@ def main() -> None:
     except CorpusToolsError as exc:
         err_console.print(f"Error: {printable(redact(str(exc)))}", markup=False)
         sys.exit(EXIT_FAILED)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         err_console.print("Error: interrupted", markup=False)
         sys.exit(130)
     except Terminated:
