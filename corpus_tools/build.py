@@ -116,8 +116,12 @@ def check_line(value: str, what: str) -> str:
 
 
 def check_name(name: str) -> str:
-    """The dataset name for the card and manifest (see :func:`check_line`)."""
-    return check_line(name, "dataset name")
+    """The dataset name for the card and manifest (see :func:`check_line`); its ``/``-separated parts (``ORG/NAME``)
+    may not be empty, ``.`` or ``..`` (publish names its default folder ``./releases/NAME`` after the last)."""
+    stripped = check_line(name, "dataset name")
+    if any(part.strip() in ("", ".", "..") for part in stripped.split("/")):
+        raise ValueError(f"the dataset name {stripped!r} has an empty, '.' or '..' part; write NAME or ORG/NAME")
+    return stripped
 
 
 def check_date(date: str) -> str:

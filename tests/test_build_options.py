@@ -128,6 +128,13 @@ def test_a_release_date_must_be_a_calendar_date(export, tmp_path, date):
     assert result.returncode == 2 and not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("name", ["org/..", "..", "org/", "/x", "a/./b"])
+def test_a_dataset_name_with_an_empty_dot_or_dotdot_part_is_refused(export, tmp_path, name):
+    result = cli("build", str(export), "--version", "1.0.0", "--out", str(tmp_path / "r"), "--name", name)
+    assert result.returncode == 2 and "write NAME or ORG/NAME" in " ".join(result.stderr.split())
+    assert not (tmp_path / "r").exists()
+
+
 def test_card_texts_cannot_hold_a_line_break(export, tmp_path):
     for option in ("--license", "--rights", "--name"):
         result = cli("build", str(export), "--version", "1.0.0", "--out", str(tmp_path / "r"), option, "a\nb")

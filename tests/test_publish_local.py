@@ -525,3 +525,23 @@ def test_an_existing_folder_with_at_in_its_name_is_a_release_folder(tmp_path, re
     run = _cli("diff", "rel@v1.0.0", str(releases["v1.1.0"]), "--json", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["old_version"] == "1.0.0"
+
+
+def test_cli_default_target_never_leaves_releases(tmp_path, releases):
+    """A manifest name whose last part is '..' (not written by build, which refuses it) must not make the default
+    target ./releases/.. (the current folder): the release folder's own name is used instead."""
+    import shutil
+
+    from release_factory import rehash
+
+    odd = tmp_path / "odd-release"
+    shutil.copytree(releases["v1.0.0"], odd)
+    manifest = json.loads((odd / "manifest.json").read_text(encoding="utf-8"))
+    manifest["name"] = "org/.."
+    (odd / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    rehash(odd)
+    work = tmp_path / "work"
+    work.mkdir()
+    result = _cli("publish", str(odd), "--dry-run", cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert "releases/odd-release" in result.stderr and "releases/.." not in result.stderr

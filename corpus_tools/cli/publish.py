@@ -47,8 +47,9 @@ def _default_target(release_dir: Path) -> str:
         name = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8")).get("name")
     except (OSError, ValueError, AttributeError):
         name = None
-    # a Hub-style name "ORG/NAME" gives ./releases/NAME
-    return str(Path("releases") / str(name or release_dir.resolve().name).rsplit("/", 1)[-1])
+    # a Hub-style name "ORG/NAME" gives ./releases/NAME (never "." or "..": the folder's own name then)
+    last = str(name).rsplit("/", 1)[-1].strip() if isinstance(name, str) else ""
+    return str(Path("releases") / (last if last not in ("", ".", "..") else release_dir.resolve().name))
 
 
 def _render_plan(plan: PublishPlan, *, dry_run: bool, quiet: bool) -> None:
