@@ -79,18 +79,20 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _MAYBE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # in JSON text: where json.loads may leave one
 
 
-def printable(text: str) -> str:
+def printable(text: str, *, in_json: bool = False) -> str:
     """``text`` with every lone surrogate written readably: ``\\xNN`` for a byte that was not UTF-8 in a file name
     or argument (Python decodes those to U+DC80..U+DCFF), ``\\uNNNN`` for any other; unchanged (and cheap) when
-    there is none.  What it returns always encodes as UTF-8."""
+    there is none.  What it returns always encodes as UTF-8.  ``in_json``: ``text`` is JSON, whose strings hold the
+    surrogates, so the backslash is written escaped (the string then reads ``\\xNN``)."""
     if text.isascii() or not _SURROGATE.search(text):
         return text
-    return _SURROGATE.sub(_escape_surrogate, text)
+    slash = "\\\\" if in_json else "\\"
 
+    def escape(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        return f"{slash}x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"{slash}u{code:04x}"
 
-def _escape_surrogate(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+    return _SURROGATE.sub(escape, text)
 
 
 def has_lone_surrogate(text: str) -> bool:

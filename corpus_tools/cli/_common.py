@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from corpus_tools._text import has_lone_surrogate, printable, redact
+from corpus_tools._text import printable, redact
 from corpus_tools.report import Report
 
 EXIT_OK = 0
@@ -20,7 +19,6 @@ EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_FAILED = 3
 
-_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 OntologyOption = Annotated[
@@ -41,10 +39,7 @@ def echo_data(text: str) -> None:
 
 def echo_json(data: object) -> None:
     """JSON on stdout, always valid UTF-8 JSON: a lone surrogate in a string is written as the text ``\\xNN``."""
-    text = json.dumps(data, ensure_ascii=False, indent=2)
-    if has_lone_surrogate(text):  # only inside strings: escape the backslash that printable() writes
-        text = _SURROGATE_RE.sub(lambda m: printable(m.group()).replace("\\", "\\\\"), text)
-    echo_data(text)
+    echo_data(printable(json.dumps(data, ensure_ascii=False, indent=2), in_json=True))
 
 
 def info(message: str, *, quiet: bool = False) -> None:

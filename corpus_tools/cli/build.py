@@ -22,6 +22,7 @@ from corpus_tools.cli._common import (
     render_report,
 )
 from corpus_tools.errors import InvalidDataError, ReleaseError
+from corpus_tools.publish.targets import is_hub_text
 
 _PROGRESS_MIN_BYTES = 8 * 1024 * 1024
 
@@ -256,7 +257,7 @@ def _materialised(value: str):
     from contextlib import nullcontext
 
     path = Path(value)
-    if path.is_dir() and value.strip()[:3].lower() != "hf:":  # an existing folder first, even with @ in its name
+    if path.is_dir() and not is_hub_text(value):  # an existing folder first, even with @ in its name
         return nullcontext(path)
     try:
         from corpus_tools.publish import materialised

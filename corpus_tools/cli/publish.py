@@ -20,6 +20,7 @@ from corpus_tools.cli._common import (
 )
 from corpus_tools.errors import CorpusToolsError, PublishUnverified, ReleaseError, VerificationFailed
 from corpus_tools.publish.models import PublishPlan, PublishResult
+from corpus_tools.publish.targets import is_hub_text
 
 
 def _target(value: str | None) -> str | None:
@@ -99,7 +100,7 @@ def publish_command(
 
     target = to or _default_target(release_dir)
     onto = load_ontology(ontology) if ontology else None
-    if (quiet or as_json) and str(target).strip()[:3].lower() == "hf:":
+    if (quiet or as_json) and is_hub_text(str(target)):
         from huggingface_hub.utils import logging as hub_logging
 
         hub_logging.set_verbosity_error()  # -q silences huggingface_hub's own retry warnings too

@@ -29,7 +29,7 @@ from corpus_tools.publish.models import (
     Release,
     manifest_counts,
 )
-from corpus_tools.publish.targets import Target, Version, parse_target, parse_version
+from corpus_tools.publish.targets import Target, Version, is_hub_text, parse_target, parse_version
 
 if TYPE_CHECKING:
     from corpus_tools.ontology import Ontology
@@ -159,11 +159,6 @@ def list_releases(target: str | Target, *, token: str | None = None) -> list[Pub
     return local.list_folder_releases(tgt)
 
 
-def _is_hub_text(text: str) -> bool:
-    """Text that names a Hub address, maybe mistyped (``parse_target`` refuses all but ``hf://datasets/...``)."""
-    return text.strip()[:3].lower() == "hf:"
-
-
 def materialise_release(target_with_version: str | Path, *, dest: Path | None = None,
                         token: str | None = None) -> Path:
     """A local folder holding one published version, for diffing or checking.
@@ -173,7 +168,7 @@ def materialise_release(target_with_version: str | Path, *, dest: Path | None = 
     downloaded (that tag, not the cache's idea of it) into ``dest`` or a new temp folder the caller removes.
     """
     text = str(target_with_version)
-    if not _is_hub_text(text) and Path(text).is_dir():  # an existing folder is a folder, even with @ in its name
+    if not is_hub_text(text) and Path(text).is_dir():  # an existing folder is a folder, even with @ in its name
         return Path(text)
     tgt = parse_target(text)
     if tgt.version is None:
@@ -194,7 +189,7 @@ def materialise_release(target_with_version: str | Path, *, dest: Path | None = 
 def materialised(target_with_version: str | Path, *, token: str | None = None) -> Iterator[Path]:
     """Context manager around :func:`materialise_release` that removes any download afterwards."""
     text = str(target_with_version)
-    if _is_hub_text(text):
+    if is_hub_text(text):
         tmp = Path(tempfile.mkdtemp(prefix="corpus-tools-release-"))
         try:
             yield materialise_release(text, dest=tmp, token=token)

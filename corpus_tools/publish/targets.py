@@ -88,6 +88,12 @@ class Target:
         return Target(self.kind, self.path, self.repo_id, version)
 
 
+def is_hub_text(text: str) -> bool:
+    """Text that names a Hub address, maybe mistyped: it starts with ``hf:`` in any case (:func:`parse_target`
+    accepts only ``hf://datasets/ORG/NAME`` of those, and never takes one as a local folder)."""
+    return text.strip()[:3].lower() == "hf:"
+
+
 def parse_target(text: str) -> Target:
     """Parse ``hf://datasets/ORG/NAME[@vX.Y.Z]`` or a local path ``DIR[@vX.Y.Z]`` / ``DIR/vX.Y.Z``.
 
@@ -102,7 +108,7 @@ def parse_target(text: str) -> Target:
     if "@" in text:
         base, _, rev = text.rpartition("@")
         version = parse_version(rev)
-    if base[:3].lower() == "hf:":  # a Hub address, maybe mistyped: never taken as a local folder
+    if is_hub_text(base):  # a Hub address, maybe mistyped: never taken as a local folder
         if not base.startswith("hf://"):
             raise InputError(f"{base!r} is not a Hub address: write {HUB_PREFIX}ORG/NAME (lower-case hf, two slashes)"
                              f" for a Hub dataset repository, or ./{base} for a local folder")
