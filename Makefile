@@ -25,9 +25,10 @@ ls-venv: venv
 
 lint: venv
 	$(BIN)/ruff check corpus_tools tests bench
+	$(BIN)/lint-imports
 
 docs: venv
-	$(BIN)/python -m corpus_tools._docgen
+	$(BIN)/python -m corpus_tools.cli.docgen
 
 # Screenshot of the labeling screen from a throw-away Label Studio driven by the system Chromium.
 docs-screenshots: venv ls-venv

@@ -110,20 +110,20 @@ def write_export(path: Path, n: int) -> None:
 def worker(kind: str, export: str, out: str, row_group_rows: int) -> dict:
     start = time.perf_counter()
     if kind == "build":
-        from corpus_tools.build import build_release
+        from corpus_tools.build.driver import build_release
 
         result = build_release(Path(export), version="1.0.0", out=Path(out), name="bench/arabic-news",
                                row_group_rows=row_group_rows)
         extra = {"valid": result.report.valid, "documents": result.stats.documents}
     elif kind == "validate":
-        from corpus_tools.validate import validate_export
+        from corpus_tools.validate.driver import validate_export
 
         report = validate_export(export)
         extra = {"valid": report.valid}
     elif kind == "converter":
         from label_studio_sdk.converter import Converter
 
-        from corpus_tools.generate import ontology_to_labelstudio_config
+        from corpus_tools.artefacts import ontology_to_labelstudio_config
         from corpus_tools.ontology import load_ontology
 
         converter = Converter(ontology_to_labelstudio_config(load_ontology()), project_dir=None,
@@ -162,13 +162,13 @@ def library_floor(export: Path, release: Path) -> dict[str, float]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from corpus_tools.build_rows import PARQUET_ENCODINGS
-    from corpus_tools.export_segments import iter_segments
-    from corpus_tools.features_cache import release_features
+    from corpus_tools.build.rows import PARQUET_ENCODINGS
+    from corpus_tools.build.segments import iter_segments
+    from corpus_tools.build.shards import ShardWriter
+    from corpus_tools.features import release_features
     from corpus_tools.ontology import load_ontology
-    from corpus_tools.release_scan import DOCUMENT_COLUMNS
-    from corpus_tools.shards import ShardWriter
-    from corpus_tools.validate import _compiled
+    from corpus_tools.release.scan import DOCUMENT_COLUMNS
+    from corpus_tools.validate.driver import _compiled
 
     gc.disable()  # as in the build's workers (parsing makes many containers and no cycles)
     clock = time.process_time

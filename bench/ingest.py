@@ -35,7 +35,7 @@ WORDS = (
 
 RUNNER = r"""
 import json, resource, sys, time
-from corpus_tools.ingest import ingest_to_jsonl
+from corpus_tools.ingest.driver import ingest_to_jsonl
 inputs, out = sys.argv[1], sys.argv[2]
 start = time.perf_counter()
 report = ingest_to_jsonl([inputs], out)

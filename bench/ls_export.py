@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ls_import import generate_articles, local_server
 
-from corpus_tools.generate import ontology_to_labelstudio_config
+from corpus_tools.artefacts import ontology_to_labelstudio_config
 from corpus_tools.labelstudio.tasks import article_to_task, document_to_result
 from corpus_tools.ontology import load_ontology
 from corpus_tools.spans import Relation, make_span

@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from corpus_tools.generate import ontology_to_labelstudio_config
+from corpus_tools.artefacts import ontology_to_labelstudio_config
 from corpus_tools.labelstudio import server as srv
 from corpus_tools.labelstudio.client import Connection, LabelStudioClient
 from corpus_tools.labelstudio.importer import import_articles

@@ -86,7 +86,7 @@ class Phases:
 
 
 def run(documents: int, work: Path) -> None:
-    from corpus_tools.build import build_release
+    from corpus_tools.build.driver import build_release
     from corpus_tools.publish import publish_release
 
     folder = work / f"n{documents}"

@@ -106,7 +106,7 @@ if mode == "parse":
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
     extra = {}
 else:
-    from corpus_tools.validate import validate_export
+    from corpus_tools.validate.driver import validate_export
     from corpus_tools.ontology import load_ontology
     ontology = load_ontology()
     start, cpu = time.perf_counter(), time.process_time()
@@ -145,7 +145,7 @@ def profile(path: Path) -> None:
     import pstats
 
     from corpus_tools.ontology import load_ontology
-    from corpus_tools.validate import validate_export
+    from corpus_tools.validate.driver import validate_export
 
     ontology = load_ontology()
     profiler = cProfile.Profile()

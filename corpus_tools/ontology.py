@@ -1,6 +1,6 @@
 """The ontology: entity and relation labels, loaded from ``annotations/ontology.yaml``.
 
-The ontology is the single source of truth; :mod:`corpus_tools.generate` derives every
+The ontology is the single source of truth; :mod:`corpus_tools.artefacts` derives every
 configuration from an :class:`Ontology`.  :func:`check_ontology` returns a
 :class:`~corpus_tools.report.Report` of located problems; :func:`load_ontology` raises
 :class:`~corpus_tools.errors.OntologyError` carrying that report.
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import yaml
 
-from corpus_tools._text import sha256_bytes
 from corpus_tools.errors import OntologyError
 from corpus_tools.report import Report, define_code, make_problem
 from corpus_tools.schemas import data_path, validator_for
+from corpus_tools.text import sha256_bytes
 
 STAGE = "ontology"
 ONTOLOGY_UNREADABLE = define_code(
@@ -277,7 +277,7 @@ def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | N
     def line(where: list[object]) -> int | None:
         return _line_of(root, where)
 
-    from corpus_tools.validate_schema import bundled_pass
+    from corpus_tools.schemas import bundled_pass
 
     if not bundled_pass("ontology.schema.json").is_valid(data):  # jsonschema-rs; jsonschema locates errors
         from jsonschema.exceptions import relevance

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from corpus_tools._text import printable
+from corpus_tools.text import printable
 
 Severity = Literal["error", "warning"]
 
@@ -35,12 +35,12 @@ _CODES: dict[str, ProblemCode] = {}
 CODE_MODULES = (
     "corpus_tools.ontology",
     "corpus_tools.spans",
-    "corpus_tools.ingest",
+    "corpus_tools.ingest.driver",
     "corpus_tools.labelstudio.tasks",
     "corpus_tools.labelstudio.checks",
-    "corpus_tools.validate",
-    "corpus_tools.build",
-    "corpus_tools.release",
+    "corpus_tools.validate.driver",
+    "corpus_tools.build.driver",
+    "corpus_tools.release.manifest",
     "corpus_tools.publish",
 )
 

@@ -160,7 +160,7 @@ def ls_client(ls_server: LabelStudioTestServer):
 @pytest.fixture
 def ls_project(ls_server: LabelStudioTestServer, request: pytest.FixtureRequest):
     """A factory creating a fresh project from an ontology (default: the bundled one)."""
-    from corpus_tools.generate import ontology_to_labelstudio_config
+    from corpus_tools.artefacts import ontology_to_labelstudio_config
     from corpus_tools.labelstudio.project import ontology_to_instructions
     from corpus_tools.ontology import load_ontology
 

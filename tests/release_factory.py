@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from corpus_tools.build import build_release
+from corpus_tools.build.driver import build_release
 from corpus_tools.labelstudio.tasks import document_to_result
 from corpus_tools.spans import make_span
 
@@ -62,7 +62,7 @@ def make_release(root: Path, version: str, texts: dict[str, list[str]], name: st
 def rehash(root: Path) -> None:
     """Write a damaged release's manifest.json again with the hashes of its files as they are now, so that only the
     check aimed at the damage can fire."""
-    from corpus_tools.release import write_manifest
+    from corpus_tools.release.manifest import write_manifest
 
     manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
     manifest.pop("files")

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from browser import launch, login, new_page, open_task  # noqa: E402
 
-from corpus_tools.ingest import ingest_paths  # noqa: E402
+from corpus_tools.ingest.driver import ingest_paths  # noqa: E402
 from corpus_tools.labelstudio.client import Connection, LabelStudioClient  # noqa: E402
 from corpus_tools.labelstudio.project import setup_project  # noqa: E402
 from corpus_tools.labelstudio.server import copy_template, free_port, start_server  # noqa: E402

@@ -1,4 +1,4 @@
-"""corpus_tools._arrow against pyarrow's own conversions and a dict lookup."""
+"""corpus_tools.columns against pyarrow's own conversions and a dict lookup."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus_tools._arrow import find_in_rows, int_values, ints, parents
+from corpus_tools.columns import find_in_rows, int_values, ints, parents
 
 TYPES = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint32()]
 
@@ -61,7 +61,7 @@ def test_find_in_rows_is_the_last_equal_pair(items, queries):
 def test_sha256_each_hashes_each_strings_utf8(values, cut):
     import hashlib
 
-    from corpus_tools._arrow import sha256_each, string_buffers
+    from corpus_tools.columns import sha256_each, string_buffers
 
     array = pa.array(values, pa.string())
     array = array.slice(min(cut, len(array)))

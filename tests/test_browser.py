@@ -27,7 +27,7 @@ from browser import (
 from conftest import require
 
 from corpus_tools.labelstudio.export import task_to_records
-from corpus_tools.validate import validate_export
+from corpus_tools.validate.driver import validate_export
 
 pytestmark = [pytest.mark.browser, pytest.mark.labelstudio]
 

@@ -17,9 +17,10 @@ import build_inputs as B
 import pytest
 from datasets import ClassLabel, List, Value, load_dataset
 
-from corpus_tools.build import build_release, select_gold
+from corpus_tools.build.driver import build_release, select_gold
 from corpus_tools.labelstudio.export import AnnotationRecord
-from corpus_tools.release import check_release, read_manifest
+from corpus_tools.release.checks import check_release
+from corpus_tools.release.manifest import read_manifest
 from corpus_tools.spans import Token, bio_to_spans
 
 CONFIGS = ("documents", "tokens", "relations", "annotations")
@@ -302,7 +303,7 @@ def test_later_release_keeps_every_earlier_split_assignment(tmp_path):
     build_release(second, version="1.1.0", out=v2, splits=forced)
     after = json.loads((v2 / "splits.json").read_text(encoding="utf-8"))["assignments"]
     assert all(after[doc] == "test" for doc in data["assignments"])
-    from corpus_tools.splits import SplitPlan
+    from corpus_tools.release.splits import SplitPlan
 
     new_ids = sorted(set(after) - set(data["assignments"]))
     assert len(new_ids) == 10
@@ -310,7 +311,7 @@ def test_later_release_keeps_every_earlier_split_assignment(tmp_path):
 
 
 def test_previous_release_implies_its_splits_and_nothing_moves(tmp_path):
-    from corpus_tools.diff import diff_releases
+    from corpus_tools.release.diff import diff_releases
 
     v1, v2 = tmp_path / "v1", tmp_path / "v2"
     build_release(B.write_export(tmp_path / "a.json", B.simple_export(20)), version="1.0.0", out=v1)
@@ -376,7 +377,7 @@ def test_input_that_is_neither_export_nor_jsonl_is_refused_located(tmp_path, con
 
 def test_duplicate_text_across_splits_is_an_error_naming_both(tmp_path):
     from corpus_tools.errors import InvalidDataError
-    from corpus_tools.splits import SplitPlan
+    from corpus_tools.release.splits import SplitPlan
 
     plan = SplitPlan()
     ids = [f"dup-{i}" for i in range(50)]
@@ -415,7 +416,7 @@ def test_killed_build_leaves_nothing_at_out(tmp_path):
 
     export = B.write_export(tmp_path / "a.json", B.simple_export(4000))
     out = tmp_path / "rel"
-    code = (f"from corpus_tools.build import build_release\n"
+    code = (f"from corpus_tools.build.driver import build_release\n"
             f"build_release({str(export)!r}, version='1.0.0', out={str(out)!r})\n")
     proc = subprocess.Popen([sys.executable, "-c", code])
     try:
@@ -608,7 +609,7 @@ def test_build_from_a_script_without_main_guard(tmp_path):
     export = B.write_export(tmp_path / "a.json", B.simple_export(4))
     script = tmp_path / "make_release.py"
     script.write_text(
-        "from corpus_tools.build import build_release\n"
+        "from corpus_tools.build.driver import build_release\n"
         f"result = build_release({str(export)!r}, version='1.0.0', out={str(tmp_path / 'rel')!r})\n"
         "print(result.report.valid, result.stats.documents)\n",
         encoding="utf-8",
@@ -622,7 +623,7 @@ def test_build_from_a_script_without_main_guard(tmp_path):
 def test_rename_never_replaces(tmp_path, monkeypatch, native):
     import ctypes
 
-    from corpus_tools._fs import rename_no_replace
+    from corpus_tools.files import rename_no_replace
 
     if native:
         assert hasattr(ctypes.CDLL(None), "renameat2")  # glibc: the rename itself refuses

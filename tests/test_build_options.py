@@ -11,11 +11,11 @@ from pathlib import Path
 import build_inputs as B
 import pytest
 
-from corpus_tools.build import build_release, check_date
-from corpus_tools.card import extract_changelog
+from corpus_tools.build.driver import build_release, check_date
 from corpus_tools.errors import InputError, OutputError, ReleaseError
-from corpus_tools.release import read_manifest
-from corpus_tools.splits import read_splits
+from corpus_tools.release.card import extract_changelog
+from corpus_tools.release.manifest import read_manifest
+from corpus_tools.release.splits import read_splits
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -170,8 +170,8 @@ def _reordered_ontology(tmp_path: Path, version: str) -> Path:
 
 
 def test_reordered_labels_are_in_the_changelog_and_warned_within_a_major_version(export, tmp_path):
-    from corpus_tools.diff import diff_releases
     from corpus_tools.ontology import load_ontology
+    from corpus_tools.release.diff import diff_releases
 
     v1 = build_release(export, version="1.0.0", out=tmp_path / "v1").out
     first, second = load_ontology().entity_labels[:2]

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from build_inputs import annotation, news_article, simple_export, task, write_export
 
-from corpus_tools import build_parallel
-from corpus_tools.build import build_release
+from corpus_tools.build import workers as build_parallel
+from corpus_tools.build.driver import build_release
 from corpus_tools.errors import InvalidDataError
 
 
@@ -159,7 +159,7 @@ def test_a_worker_that_dies_fails_the_build_and_leaves_nothing(tmp_path: Path, s
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    from corpus_tools.build_segment import SegmentBuilder
+    from corpus_tools.build.tables import SegmentBuilder
     from corpus_tools.errors import BuildError
 
     export = write_export(tmp_path / "export.json", simple_export(12))
@@ -198,8 +198,7 @@ def _dying_scan(*args):  # the OOM killer during the checks, say
 def test_the_release_checks_run_in_the_build_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    from corpus_tools import release_scan
-
+    from corpus_tools.release import scan as release_scan
     export = write_export(tmp_path / "export.json", simple_export(12))
     log = tmp_path / "scans.log"
     monkeypatch.setitem(_SCANS, "log", log)
@@ -221,8 +220,8 @@ def test_the_release_checks_run_in_the_build_workers(tmp_path: Path, monkeypatch
 
 def test_a_worker_that_dies_in_the_release_checks_fails_the_build(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from corpus_tools import release_scan
     from corpus_tools.errors import BuildError
+    from corpus_tools.release import scan as release_scan
 
     export = write_export(tmp_path / "export.json", simple_export(12))
     monkeypatch.setattr(release_scan, "scan_file", _dying_scan)

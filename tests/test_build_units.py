@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from corpus_tools.card import size_category
 from corpus_tools.errors import InputError
-from corpus_tools.fastbio import encode_bio, whole_token_spans
+from corpus_tools.release.card import size_category
+from corpus_tools.release.splits import SplitPlan, bucket, parse_ratios, read_splits
 from corpus_tools.spans import make_span, spans_to_bio
-from corpus_tools.splits import SplitPlan, bucket, parse_ratios, read_splits
+from corpus_tools.tokens import encode_bio, whole_token_spans
 
 # Arabic letters, harakat, tatweel, shadda, bidi marks, ZWNJ, digits (both forms), punctuation, emoji, CRLF.
 ALPHABET = list("وبلفكالعراقبيروتمحمد") + ["\u064e", "\u0651", "\u0640", "\u200f", "\u200e", "\u061c", "\u200c",
@@ -128,8 +128,8 @@ def test_size_categories():
 def test_table_tokenizer_classifies_every_code_point_as_the_regex_does():
     import numpy as np
 
-    from corpus_tools.fastbio import base_offsets
     from corpus_tools.spans import base_tokens
+    from corpus_tools.tokens import base_offsets
 
     # Each code point doubled and followed by a space: a word character gives one token of two, punctuation
     # two tokens of one, anything else none, so equal offsets mean equal classes for every code point.
@@ -142,7 +142,7 @@ def test_table_tokenizer_classifies_every_code_point_as_the_regex_does():
 
 
 def test_default_name_skips_a_version_folder(tmp_path):
-    from corpus_tools.build import default_name
+    from corpus_tools.build.driver import default_name
 
     assert default_name(tmp_path / "arabic-news" / "v1.2.0") == "arabic-news"
     assert default_name(tmp_path / "arabic-news") == "arabic-news"
@@ -153,10 +153,10 @@ def test_default_name_skips_a_version_folder(tmp_path):
 def test_tokens_batch_equals_from_pylist(cases):
     import pyarrow as pa
 
-    from corpus_tools.fastbio import encode_bio_arrays
-    from corpus_tools.generate import ontology_to_features
+    from corpus_tools.artefacts import ontology_to_features
+    from corpus_tools.build.tokenrows import token_row, tokens_batch
     from corpus_tools.ontology import load_ontology
-    from corpus_tools.token_batches import token_row, tokens_batch
+    from corpus_tools.tokens import encode_bio_arrays
 
     ontology = load_ontology()
     schema = ontology_to_features(ontology)["tokens"].arrow_schema

@@ -11,7 +11,9 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCardData
 from huggingface_hub.utils import yaml_dump
 
-from corpus_tools.card import (
+from corpus_tools.artefacts import ontology_to_features
+from corpus_tools.features import release_features
+from corpus_tools.release.card import (
     DEFAULT_CONFIG,
     SplitLayout,
     card_metadata,
@@ -20,8 +22,6 @@ from corpus_tools.card import (
     render_card,
     size_category,
 )
-from corpus_tools.features_cache import release_features
-from corpus_tools.generate import ontology_to_features
 
 
 def reference_metadata(*, name, features, layout, license, documents) -> dict:

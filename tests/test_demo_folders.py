@@ -71,7 +71,7 @@ def test_remove_tree_removes_read_only_folders_and_never_follows_links():
     import os
     import tempfile
 
-    from corpus_tools._fs import remove_tree
+    from corpus_tools.files import remove_tree
 
     tmp_path = Path(tempfile.mkdtemp(prefix="remove-tree-"))  # pytest's folders are private to root
     os.chmod(tmp_path, 0o755)

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from corpus_tools.build import build_release
-from corpus_tools.diff import diff_releases
+from corpus_tools.build.driver import build_release
+from corpus_tools.release.diff import diff_releases
 
 
 def _export(articles: list[B.Article]) -> list[dict]:
@@ -104,8 +104,8 @@ def test_label_names_are_read_without_datasets_and_equal_its_reading(pair):
     import pyarrow.parquet as pq
     from datasets import Features
 
-    from corpus_tools.diff import _classlabel_names, _label_names
-    from corpus_tools.release import read_manifest
+    from corpus_tools.release.diff import _classlabel_names, _label_names
+    from corpus_tools.release.manifest import read_manifest
 
     v1 = pair[0]
     schema = pq.read_schema(v1 / read_manifest(v1)["configs"]["documents"]["train"]["files"][0])
@@ -123,7 +123,7 @@ def test_label_names_are_read_without_datasets_and_equal_its_reading(pair):
 def test_a_build_with_previous_does_not_import_datasets(pair, tmp_path):
     v1, _, old, _ = pair
     export = B.write_export(tmp_path / "export.json", _export(old))
-    script = ("import sys; from pathlib import Path; from corpus_tools.build import build_release; "
+    script = ("import sys; from pathlib import Path; from corpus_tools.build.driver import build_release; "
               f"build_release(Path({str(export)!r}), version='1.0.1', out=Path({str(tmp_path / 'v')!r}), "
               f"previous=Path({str(v1)!r})); print('datasets' in sys.modules, 'pandas' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
@@ -134,7 +134,7 @@ def test_a_build_with_previous_does_not_import_datasets(pair, tmp_path):
 # -- the column-wise loader against a row-by-row reading of the same files --------------------------------
 def _reference(files: dict[str, list], schema) -> tuple[dict, Counter, Counter, dict]:
     """Documents, label counts and split counts read row by row, as plain Python (the expectation)."""
-    from corpus_tools.diff import _label_names
+    from corpus_tools.release.diff import _label_names
 
     entity_names, relation_names = _label_names(schema)
     docs, entity_labels, relation_labels, splits = {}, Counter(), Counter(), {}
@@ -224,7 +224,7 @@ def _write(root, name: str, files: dict[str, list], schema, rows_per_file: int) 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from corpus_tools.diff import load_documents
+    from corpus_tools.release.diff import load_documents
 
     layout = {}
     for split, rows in files.items():
@@ -240,9 +240,9 @@ def _write(root, name: str, files: dict[str, list], schema, rows_per_file: int) 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_release_rows(), _release_rows(), st.integers(1, 3))
 def test_column_wise_loading_gives_the_row_by_row_diff(tmp_path_factory, old, new, rows_per_file):
-    from corpus_tools.diff import diff_loaded
-    from corpus_tools.features_cache import release_features
+    from corpus_tools.features import release_features
     from corpus_tools.ontology import load_ontology
+    from corpus_tools.release.diff import diff_loaded
 
     schema = release_features(load_ontology()).schemas["documents"]
     root = tmp_path_factory.mktemp("rows")
@@ -269,7 +269,7 @@ def test_a_damaged_or_unreadable_release_is_a_clear_error(pair, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from corpus_tools.release import read_manifest
+    from corpus_tools.release.manifest import read_manifest
 
     v1 = pair[0]
     damaged = tmp_path / "damaged"
@@ -299,7 +299,7 @@ def test_entities_that_are_not_classlabel_name_the_damaged_file(pair, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from corpus_tools.release import read_manifest
+    from corpus_tools.release.manifest import read_manifest
 
     v1 = pair[0]
     damaged = tmp_path / "damaged"
@@ -317,7 +317,7 @@ def test_entities_that_are_not_classlabel_name_the_damaged_file(pair, tmp_path):
 def test_manifest_paths_that_leave_the_release_are_not_followed(pair, tmp_path, outside):
     import shutil
 
-    from corpus_tools.release import check_release
+    from corpus_tools.release.checks import check_release
 
     v1 = pair[0]
     odd = tmp_path / "odd"

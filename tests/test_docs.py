@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from corpus_tools._docgen import cli_commands, render_cli_md, render_errors_md, render_ontology_md
-from corpus_tools.generate import ontology_to_glossary
+from corpus_tools.artefacts import ontology_to_glossary
+from corpus_tools.cli.docgen import cli_commands, render_cli_md, render_errors_md, render_ontology_md
 from corpus_tools.report import all_codes
 
 

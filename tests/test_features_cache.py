@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from corpus_tools import features_cache as FC
-from corpus_tools.generate import ontology_to_features
-from corpus_tools.release_checks import classlabel_columns
+from corpus_tools import features as FC
+from corpus_tools.artefacts import ontology_to_features
+from corpus_tools.features import classlabel_columns
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_a_different_ontology_gets_its_own_features(cache, ontology):
 
 WARM_SCRIPT = """
 import sys
-from corpus_tools.features_cache import release_features
+from corpus_tools.features import release_features
 from corpus_tools.ontology import load_ontology
 value = release_features(load_ontology())
 print(sorted(value.schemas), "datasets" in sys.modules, "huggingface_hub" in sys.modules)
@@ -126,7 +126,7 @@ def test_a_warm_cache_imports_neither_datasets_nor_huggingface_hub(tmp_path):
 def test_the_key_reads_the_datasets_version_without_importing_it() -> None:
     from importlib.metadata import version
 
-    from corpus_tools.features_cache import _datasets_version
+    from corpus_tools.features import _datasets_version
 
     assert _datasets_version() == version("datasets")
 
@@ -135,8 +135,7 @@ def test_the_key_reads_the_datasets_version_without_importing_it() -> None:
 def test_the_tokenizer_class_table_is_cached_and_a_damaged_copy_is_rebuilt(cache, damage, monkeypatch):
     import numpy as np
 
-    from corpus_tools import fastbio
-
+    from corpus_tools import tokens as fastbio
     built = fastbio._build_char_classes()
     # independent expectation: a few code points' classes under the tokenizer pattern
     assert built[ord("ب")] == fastbio._WORD and built[ord("\u064b")] == fastbio._WORD  # letter, fatha (mark)

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import datasets
 from jsonschema import Draft202012Validator
 
-from corpus_tools.generate import (
+from corpus_tools.artefacts import (
     RTL_STYLE,
     brat_name,
     ontology_to_brat_conf,
@@ -132,7 +132,7 @@ def test_glossary_lists_every_label(ontology):
 
 
 def test_brat_names_are_one_per_label_with_a_comment_when_renamed(tmp_path):
-    from corpus_tools.generate import brat_type_names
+    from corpus_tools.artefacts import brat_type_names
 
     path = tmp_path / "o.yaml"
     path.write_text(textwrap.dedent("""\

@@ -9,11 +9,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from corpus_tools.generate import ontology_to_glossary
-from corpus_tools.guidelines import (
+from corpus_tools.artefacts import (
     GLOSSARY_END,
     GLOSSARY_START,
     glossary_block,
+    ontology_to_glossary,
     ontology_to_instructions,
     replace_glossary_block,
 )

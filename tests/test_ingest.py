@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corpus_tools.errors import InputError
-from corpus_tools.ingest import (
+from corpus_tools.ingest.driver import (
     ingest_paths,
     ingest_to_jsonl,
     parse_field_mapping,
@@ -24,8 +24,8 @@ from corpus_tools.ingest import (
     read_articles_jsonl,
     write_articles_jsonl,
 )
+from corpus_tools.ingest.newswire import parse_dateline
 from corpus_tools.labelstudio.tasks import article_to_task
-from corpus_tools.newswire import parse_dateline
 from corpus_tools.schemas import validator_for
 
 SEED = "seeds/000_6e18b1ef7decaba4.txt"

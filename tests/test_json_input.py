@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus_tools.json_input import MAX_DEPTH, DepthGuard, DepthLimitedReader, TooDeep, loads
-from corpus_tools.validate_input import ChunkReader
+from corpus_tools.strictjson import MAX_DEPTH, DepthGuard, DepthLimitedReader, TooDeep, loads
+from corpus_tools.validate.reading import ChunkReader
 
 
 def reference_first_too_deep(data: bytes, limit: int) -> int | None:
@@ -142,7 +142,7 @@ def test_loads_refuses_what_python_reads_and_json_has_not(text, what, at):
 
 
 def test_a_document_line_with_nan_is_invalid_json(tmp_path):
-    from corpus_tools.validate import validate_export
+    from corpus_tools.validate.driver import validate_export
 
     path = tmp_path / "d.jsonl"
     path.write_text('{"id": "d1", "text": "x", "entities": [], "relations": [], "meta": {"score": NaN}}\n',
@@ -178,8 +178,8 @@ def test_loads_refuses_beyond_the_limit_even_where_json_loads_would_not(depth):
 
 
 def test_readers_report_long_integers_and_deep_values_as_their_codes(tmp_path):
-    from corpus_tools.ingest import ingest_paths
-    from corpus_tools.validate import validate_export
+    from corpus_tools.ingest.driver import ingest_paths
+    from corpus_tools.validate.driver import validate_export
 
     deep = "[" * 600 + "]" * 600
     articles = tmp_path / "a.jsonl"

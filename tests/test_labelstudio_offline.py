@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from corpus_tools.artefacts import ontology_to_labelstudio_config
+from corpus_tools.checks import validate_document
 from corpus_tools.errors import LabelStudioError, ServerSetupError
-from corpus_tools.generate import ontology_to_labelstudio_config
 from corpus_tools.labelstudio import server as srv
 from corpus_tools.labelstudio.checks import blocking, check_document, labels_used
 from corpus_tools.labelstudio.client import Connection, resolve_connection
@@ -22,7 +23,6 @@ from corpus_tools.labelstudio.snapshot import summarize_export
 from corpus_tools.labelstudio.tasks import document_to_result
 from corpus_tools.report import Report
 from corpus_tools.spans import Document, Relation, Span, make_span
-from corpus_tools.validate import validate_document
 
 TEXT = "😀 زار محمد بن سلمان باريس 🇫🇷 أمس\nوبغداد"
 
@@ -281,7 +281,7 @@ def test_ls_readers_locate_a_record_the_schema_refuses(tmp_path):
     import json
     from pathlib import Path
 
-    from corpus_tools.ingest import ingest_to_jsonl
+    from corpus_tools.ingest.driver import ingest_to_jsonl
     from corpus_tools.labelstudio.importer import iter_jsonl
     from corpus_tools.report import Report
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from labelstudio_server import CLITIC_TEXT, EMOJI_TEXT, arabic_articles, article, write_jsonl
 
+from corpus_tools.artefacts import ontology_to_labelstudio_config
 from corpus_tools.errors import ConfigChangeRefused, InvalidDataError, LabelStudioError
-from corpus_tools.generate import ontology_to_labelstudio_config
 from corpus_tools.labelstudio.export import task_to_records
 from corpus_tools.labelstudio.importer import add_prediction, annotate_task, import_articles
 from corpus_tools.labelstudio.project import config_labels, setup_project

@@ -7,10 +7,10 @@ import json
 import subprocess
 import sys
 
-from corpus_tools._text import lone_surrogate
 from corpus_tools.labelstudio.importer import iter_jsonl
 from corpus_tools.report import Report
-from corpus_tools.validate import validate_export
+from corpus_tools.text import lone_surrogate
+from corpus_tools.validate.driver import validate_export
 
 DOC = {"id": "d1", "text": "محمد في بيروت", "title": "t",
        "entities": [{"id": "e1", "start": 0, "end": len("محمد"), "text": "محمد", "label": "PER"}], "relations": []}

@@ -344,7 +344,7 @@ def test_cli_refusals_exit_codes(tmp_path, releases):
 def test_cli_publish_of_a_failing_release_prints_its_report(tmp_path, releases):
     import shutil
 
-    from corpus_tools.release import check_release
+    from corpus_tools.release.checks import check_release
 
     broken = tmp_path / "broken"
     shutil.copytree(releases["v1.1.0"], broken)
@@ -504,7 +504,7 @@ def test_a_mistyped_hub_target_is_a_usage_error_not_a_folder(tmp_path, releases,
 def test_publishing_a_release_into_itself_is_refused(tmp_path, releases, to, where):
     import shutil
 
-    from corpus_tools.release import check_release
+    from corpus_tools.release.checks import check_release
 
     shutil.copytree(releases["v1.0.0"], tmp_path / "rs")
     before = _tree_state(tmp_path)

@@ -19,9 +19,10 @@ import pytest
 import yaml
 from release_factory import copy_release, rehash
 
-from corpus_tools.build import build_release
-from corpus_tools.generate import ontology_to_features
-from corpus_tools.release import check_release, read_manifest, write_manifest
+from corpus_tools.artefacts import ontology_to_features
+from corpus_tools.build.driver import build_release
+from corpus_tools.release.checks import check_release
+from corpus_tools.release.manifest import read_manifest, write_manifest
 
 
 @pytest.fixture(scope="module")
@@ -350,7 +351,7 @@ def test_check_release_cli_json_is_the_report(release, ontology):
 CHECK_SCRIPT = """
 import sys
 from corpus_tools.ontology import load_ontology
-from corpus_tools.release import check_release
+from corpus_tools.release.checks import check_release
 report = check_release(sys.argv[1], ontology=load_ontology())
 print(report.valid, "datasets" in sys.modules, "huggingface_hub" in sys.modules, "pandas" in sys.modules)
 """
@@ -380,8 +381,8 @@ def many_groups(tmp_path_factory) -> Path:
 
 
 def test_a_file_scanned_in_chunks_gives_the_whole_file_scan(many_groups, ontology):
-    from corpus_tools import release_scan as S
-    from corpus_tools.features_cache import release_features
+    from corpus_tools.features import release_features
+    from corpus_tools.release import scan as S
 
     classlabels = release_features(ontology).classlabels
     for config in ("documents", "tokens", "relations", "annotations"):
@@ -399,8 +400,7 @@ def test_damage_in_the_last_chunk_of_a_file_is_found(many_groups, tmp_path, onto
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-    from corpus_tools import release_scan
-
+    from corpus_tools.release import scan as release_scan
     monkeypatch.setattr(release_scan, "CHUNK_GROUPS", 3)
 
     release = tmp_path / "release"

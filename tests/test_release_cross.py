@@ -21,10 +21,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from release_factory import copy_release, rehash
 
-from corpus_tools import release_scan
-from corpus_tools.build import build_release
-from corpus_tools.release import check_release, read_manifest, write_manifest
-from corpus_tools.release_cross import LOCATED, _Rows
+from corpus_tools.build.driver import build_release
+from corpus_tools.release import scan as release_scan
+from corpus_tools.release.checks import check_release
+from corpus_tools.release.consistency import LOCATED, _Rows
+from corpus_tools.release.manifest import read_manifest, write_manifest
 
 
 def _export(root: Path, n: int) -> Path:

@@ -7,8 +7,8 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus_tools._arrow import string_buffers
-from corpus_tools.release_scan import _entities_ok
+from corpus_tools.columns import string_buffers
+from corpus_tools.release.scan import _entities_ok
 
 ENTITY = pa.struct([("id", pa.string()), ("start", pa.int32()), ("end", pa.int32()), ("text", pa.string()),
                     ("label", pa.int64())])
@@ -92,8 +92,8 @@ def test_invalid_utf8_is_not_clean() -> None:
 def _tokens_file(tmp_path, rows: list[tuple[list[str], list[int], list[int]]], name: str = "t.parquet"):
     import pyarrow.parquet as pq
 
-    from corpus_tools.build_rows import PARQUET_ENCODINGS
-    from corpus_tools.features_cache import release_features
+    from corpus_tools.build.rows import PARQUET_ENCODINGS
+    from corpus_tools.features import release_features
     from corpus_tools.ontology import load_ontology
 
     schema = release_features(load_ontology()).schemas["tokens"]
@@ -115,9 +115,9 @@ def _token_rows(text: str) -> tuple[list[str], list[int], list[int]]:
 
 
 def test_token_strings_read_as_dictionaries_or_plain_give_one_answer(tmp_path, monkeypatch):
-    from corpus_tools import release_scan as S
-    from corpus_tools.features_cache import release_features
+    from corpus_tools.features import release_features
     from corpus_tools.ontology import load_ontology
+    from corpus_tools.release import scan as S
 
     classlabels = release_features(load_ontology()).classlabels["tokens"]
     texts = ["وصل الوفد إلى بغداد 😀", "مصر والقاهرة", "ب ل و", "😀🇪🇬 عمّان"]

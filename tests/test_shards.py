@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from corpus_tools import shards
-from corpus_tools.shards import ShardWriter
+from corpus_tools.build import shards
+from corpus_tools.build.shards import ShardWriter
 
 SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("places", pa.list_(pa.string()))])
 ROWS = [{"id": f"d{i}", "text": "ب" * (40 if i % 4 == 0 else 5), "places": ["بيروت"] * (i % 3)} for i in range(23)]

@@ -4,7 +4,6 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus_tools._text import is_edge_forbidden
 from corpus_tools.spans import (
     Document,
     Relation,
@@ -16,6 +15,7 @@ from corpus_tools.spans import (
     spans_to_bio,
     tokenize,
 )
+from corpus_tools.text import is_edge_forbidden
 
 TEXT = "وقال الرئيس الروسي فلاديمير بوتين في بغداد وبغداد، للجامعة العربية"
 

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from corpus_tools.fastbio import encode_bio_arrays
-from corpus_tools.generate import ontology_to_features
+from corpus_tools.artefacts import ontology_to_features
+from corpus_tools.build.tokenrows import token_row, tokens_batch
+from corpus_tools.build.tokens import TagIds, _id_ranks, span_arrays, token_table
 from corpus_tools.spans import Span
-from corpus_tools.token_batches import token_row, tokens_batch
-from corpus_tools.token_table import TagIds, _id_ranks, span_arrays, token_table
+from corpus_tools.tokens import encode_bio_arrays
 
 ALPHABET = (
     "ابتثجحخدذرسشصضطظعغفقكلمنهوي" "ءآأؤإئة"  # Arabic letters

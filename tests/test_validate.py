@@ -12,7 +12,7 @@ import pytest
 
 from corpus_tools.errors import InputError
 from corpus_tools.report import all_codes
-from corpus_tools.validate import validate_document, validate_export, validate_task
+from corpus_tools.validate.driver import validate_document, validate_export, validate_task
 
 FIXTURES = Path(__file__).parent / "fixtures" / "validate"
 A = "$[0].annotations[0]"

@@ -17,10 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_validate_properties import valid_tasks
 
-import corpus_tools.validate_checks as checks
-from corpus_tools.ontology import load_ontology
-from corpus_tools.validate_checks import SemanticChecker
-from corpus_tools.validate_spans import (
+import corpus_tools.rules as checks
+from corpus_tools.offsets import (
     LEFT_WINDOW,
     PREFIX_WINDOW,
     _left_edge,
@@ -30,6 +28,8 @@ from corpus_tools.validate_spans import (
     left_edge_prefix,
     right_edge_rest,
 )
+from corpus_tools.ontology import load_ontology
+from corpus_tools.rules import SemanticChecker
 
 ONTOLOGY = load_ontology()
 PROFILE = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from corpus_tools.validate import repair_utf16_export, validate_export, validate_task
+from corpus_tools.validate.driver import repair_utf16_export, validate_export, validate_task
 
 FIXTURES = Path(__file__).parent / "fixtures" / "validate"
 CLEAN = json.loads((FIXTURES / "clean.json").read_text(encoding="utf-8"))

@@ -10,7 +10,7 @@ from labelstudio_server import CLITIC_TEXT, EMOJI_TEXT, article, write_jsonl
 from corpus_tools.labelstudio.importer import annotate_task, import_articles
 from corpus_tools.labelstudio.snapshot import export_project
 from corpus_tools.spans import Document, Relation, make_span
-from corpus_tools.validate import validate_export
+from corpus_tools.validate.driver import validate_export
 
 pytestmark = pytest.mark.labelstudio
 

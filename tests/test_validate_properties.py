@@ -13,10 +13,10 @@ import json
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from corpus_tools.keys import SeenKeys
+from corpus_tools.offsets import utf16_to_code_points
 from corpus_tools.ontology import load_ontology
-from corpus_tools.validate import repair_utf16_export, validate_export, validate_task
-from corpus_tools.validate_keys import SeenKeys
-from corpus_tools.validate_spans import utf16_to_code_points
+from corpus_tools.validate.driver import repair_utf16_export, validate_export, validate_task
 
 ONTOLOGY = load_ontology()
 LABELS = list(ONTOLOGY.entity_labels)

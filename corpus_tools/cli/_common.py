@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from corpus_tools._text import printable, redact
 from corpus_tools.report import Report
+from corpus_tools.text import printable, redact
 
 EXIT_OK = 0
 EXIT_INVALID = 1

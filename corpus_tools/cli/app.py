@@ -13,7 +13,6 @@ from typing import Annotated
 import typer
 
 from corpus_tools import __version__
-from corpus_tools._text import printable, redact
 from corpus_tools.cli import build as build_cli
 from corpus_tools.cli import demo as demo_cli
 from corpus_tools.cli import ingest as ingest_cli
@@ -23,6 +22,7 @@ from corpus_tools.cli import publish as publish_cli
 from corpus_tools.cli import validate as validate_cli
 from corpus_tools.cli._common import EXIT_FAILED, EXIT_INVALID, err_console
 from corpus_tools.errors import CorpusToolsError, InvalidDataError, ReleaseError
+from corpus_tools.text import printable, redact
 
 app = typer.Typer(
     name="corpus-tools",

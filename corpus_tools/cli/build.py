@@ -42,7 +42,7 @@ def _progress(total: int, quiet: bool):
 
 
 def _check_version(value: str) -> str:
-    from corpus_tools.build import parse_version
+    from corpus_tools.build.driver import parse_version
 
     try:
         parse_version(value)
@@ -66,25 +66,25 @@ def _checked(check: Callable[[str], str]) -> Callable[[str | None], str | None]:
 
 
 def _check_name(value: str) -> str:
-    from corpus_tools.build import check_name
+    from corpus_tools.build.driver import check_name
 
     return check_name(value)
 
 
 def _check_license(value: str) -> str:
-    from corpus_tools.build import check_line
+    from corpus_tools.build.driver import check_line
 
     return check_line(value, "licence id")
 
 
 def _check_rights(value: str) -> str:
-    from corpus_tools.build import check_line
+    from corpus_tools.build.driver import check_line
 
     return check_line(value, "rights statement")
 
 
 def _check_date(value: str) -> str:
-    from corpus_tools.build import check_date
+    from corpus_tools.build.driver import check_date
 
     return check_date(value)
 
@@ -143,10 +143,10 @@ def build_command(
     Exit 0 when built, 1 when the input is invalid or the release fails its checks, 3 when it could
     not run (missing file, --out exists).
     """
-    from corpus_tools.build import build_release
-    from corpus_tools.card import DEFAULT_RIGHTS
+    from corpus_tools.build.driver import build_release
     from corpus_tools.ontology import load_ontology
-    from corpus_tools.splits import parse_ratios
+    from corpus_tools.release.card import DEFAULT_RIGHTS
+    from corpus_tools.release.splits import parse_ratios
 
     parsed_ratios = None
     if ratios is not None:
@@ -210,7 +210,7 @@ def check_release_command(
     Exit 0 when every check passes, 1 otherwise, 3 when the folder is missing.
     """
     from corpus_tools.ontology import load_ontology
-    from corpus_tools.release import check_release
+    from corpus_tools.release.checks import check_release
 
     report = check_release(release_dir, ontology=load_ontology(ontology))
     raise typer.Exit(render_report(report, as_json=as_json, quiet=quiet, title="Release problems"))
@@ -233,7 +233,7 @@ def diff_command(
     from rich.console import Console
     from rich.table import Table
 
-    from corpus_tools.diff import diff_releases
+    from corpus_tools.release.diff import diff_releases
 
     with ExitStack() as stack:
         folders = [stack.enter_context(_materialised(x)) for x in (old, new)]

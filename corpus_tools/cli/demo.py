@@ -20,9 +20,9 @@ from typing import Annotated
 
 import typer
 
-from corpus_tools._fs import remove_tree
 from corpus_tools.cli._common import err_console
 from corpus_tools.errors import CorpusToolsError
+from corpus_tools.files import remove_tree
 
 PROJECT = "Arabic news sample"
 NAME = "arabic-news-sample"

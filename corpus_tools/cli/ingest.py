@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from corpus_tools._text import has_lone_surrogate, printable
 from corpus_tools.cli._common import JsonOption, QuietOption, err_console, info, render_report
-from corpus_tools.ingest import DEFAULT_MAX_BYTES, ingest_paths, parse_field_mapping, write_articles_jsonl
+from corpus_tools.ingest.driver import DEFAULT_MAX_BYTES, ingest_paths, parse_field_mapping, write_articles_jsonl
+from corpus_tools.text import has_lone_surrogate, printable
 
 
 class InputFormat(StrEnum):

@@ -50,8 +50,7 @@ def export_command(
     export), features (datasets Features per release config, as JSON), brat (annotation.conf),
     glossary (Markdown label glossary).
     """
-    from corpus_tools import generate
-
+    from corpus_tools import artefacts as generate
     ontology = load_ontology(path)
     if target is Target.labelstudio:
         echo_data(generate.ontology_to_labelstudio_config(ontology))

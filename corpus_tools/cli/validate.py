@@ -1,4 +1,4 @@
-"""``corpus-tools validate``: a thin layer over :func:`corpus_tools.validate.validate_export`."""
+"""``corpus-tools validate``: a thin layer over :func:`corpus_tools.validate.driver.validate_export`."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def validate_command(
     Exit 0 when valid, 1 when any error is found, 3 when the file cannot be read.
     """
     from corpus_tools.ontology import load_ontology
-    from corpus_tools.validate import repair_utf16_export, validate_export
+    from corpus_tools.validate.driver import repair_utf16_export, validate_export
 
     if repair_utf16 and out is None:
         raise typer.BadParameter("--repair-utf16 needs --out FIXED", param_hint="--out")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from corpus_tools.codes import DOCUMENT_DUPLICATE_ID
 from corpus_tools.errors import InvalidDataError
 from corpus_tools.labelstudio.checks import UPLOAD_INVALID_RECORD, UPLOAD_UNKNOWN_ARTICLE, check_document
 from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
@@ -22,7 +23,6 @@ from corpus_tools.labelstudio.tasks import document_to_result
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report, make_problem
 from corpus_tools.spans import Document
-from corpus_tools.validate_codes import DOCUMENT_DUPLICATE_ID
 
 
 def _user_id(value: object) -> object:

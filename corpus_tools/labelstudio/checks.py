@@ -3,7 +3,7 @@
 Label Studio validates nothing in results: labels outside the config, offsets past the end of
 the text, relations to missing regions and wrong ``value.text`` are all stored as sent.  So
 every prediction or annotation the toolkit uploads passes :func:`check_document` first.  The
-span, relation and ontology rules are the validator's own (:func:`corpus_tools.validate.validate_document`,
+span, relation and ontology rules are the validator's own (:func:`corpus_tools.checks.validate_document`,
 codes such as ``span-text-mismatch`` and ``relation-domain``), so an upload and ``corpus-tools
 validate`` never disagree; this module adds only what is specific to uploading (the ``upload-*``
 codes: the task's text, unknown articles, unreadable input lines, model versions).  Errors block
@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from corpus_tools.checks import validate_document
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Problem, define_code, make_problem
 from corpus_tools.spans import Document
-from corpus_tools.validate import validate_document
 
 STAGE = "labelstudio"
 UPLOAD_INVALID_RECORD = define_code(
@@ -63,7 +63,7 @@ def check_document(
 
     ``text`` is the text the task really holds (the article's): a document whose text differs is
     ``upload-text-mismatch``.  Everything else (schema, labels, offsets, span text and edges,
-    overlaps, relations) is :func:`corpus_tools.validate.validate_document`, the same checks as
+    overlaps, relations) is :func:`corpus_tools.checks.validate_document`, the same checks as
     ``corpus-tools validate``.  Only errors block an upload (:func:`blocking`).
     """
     record = document.to_dict() if isinstance(document, Document) else document

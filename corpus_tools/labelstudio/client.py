@@ -26,7 +26,6 @@ from typing import Any
 
 import httpx
 
-from corpus_tools._text import redact
 from corpus_tools.errors import (
     AuthenticationFailed,
     ConnectionFailed,
@@ -35,6 +34,7 @@ from corpus_tools.errors import (
     OutputError,
     ProjectNotFound,
 )
+from corpus_tools.text import redact
 
 URL_ENV = "LABEL_STUDIO_URL"
 KEY_ENV = "LABEL_STUDIO_API_KEY"

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from corpus_tools.generate import LS_DATA_KEY
+from corpus_tools.artefacts import LS_DATA_KEY
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
 from corpus_tools.spans import Document, Relation, Span
 

@@ -34,9 +34,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from corpus_tools._text import lone_surrogate_in
+from corpus_tools.codes import DOCUMENT_DUPLICATE_ID
 from corpus_tools.errors import InputError, InvalidDataError, LabelStudioError
-from corpus_tools.json_input import loads as json_loads
 from corpus_tools.labelstudio.checks import (
     UPLOAD_DUPLICATE_ARTICLE,
     UPLOAD_INVALID_ARTICLE,
@@ -50,9 +49,10 @@ from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY, article_to_task, document_to_result
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report, make_problem
+from corpus_tools.schemas import bundled_pass
 from corpus_tools.spans import Document
-from corpus_tools.validate_codes import DOCUMENT_DUPLICATE_ID
-from corpus_tools.validate_schema import bundled_pass
+from corpus_tools.strictjson import loads as json_loads
+from corpus_tools.text import lone_surrogate_in
 
 DEFAULT_BATCH_SIZE = 500
 MAX_RANGES_PER_QUERY = 40

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from corpus_tools.artefacts import (
+    ontology_to_instructions,  # the project instructions annotators see
+    ontology_to_labelstudio_config,
+)
 from corpus_tools.errors import ConfigChangeRefused, LabelStudioError
-from corpus_tools.generate import ontology_to_labelstudio_config
-from corpus_tools.guidelines import ontology_to_instructions  # the project instructions annotators see
-from corpus_tools.json_input import DepthLimitedReader, TooDeep
 from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
 from corpus_tools.ontology import Ontology
+from corpus_tools.strictjson import DepthLimitedReader, TooDeep
 
 SetupAction = Literal["created", "updated", "unchanged"]
 MIN_TITLE, MAX_TITLE = 3, 50  # Label Studio's limits

@@ -41,8 +41,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
-from corpus_tools._text import redact
 from corpus_tools.errors import ServerSetupError
+from corpus_tools.text import redact
 
 LS_VERSION = "1.23.2"
 DEFAULT_PORT = 8080

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from corpus_tools.errors import InputError
-from corpus_tools.json_input import DepthLimitedReader, TooDeep
 from corpus_tools.labelstudio.client import LabelStudioClient
+from corpus_tools.strictjson import DepthLimitedReader, TooDeep
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from corpus_tools.generate import LS_DATA_KEY, LS_FROM_NAME, LS_TO_NAME
+from corpus_tools.artefacts import LS_DATA_KEY, LS_FROM_NAME, LS_TO_NAME
 from corpus_tools.spans import Relation, Span
 
 ARTICLE_ID_KEY = "article_id"

@@ -54,7 +54,8 @@ __all__ = [
 
 def load_release(release_dir: str | Path, *, ontology: Ontology | None = None) -> Release:
     """Run ``check_release`` on a build output and read its manifest; raise ReleaseError if it fails."""
-    from corpus_tools.release import check_release, read_manifest
+    from corpus_tools.release.checks import check_release
+    from corpus_tools.release.manifest import read_manifest
 
     path = Path(release_dir)
     if not path.is_dir():

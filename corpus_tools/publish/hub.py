@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from corpus_tools._text import redact, sha256_bytes
 from corpus_tools.errors import (
     InputError,
     PublishError,
@@ -47,6 +46,7 @@ from corpus_tools.publish.models import (
 )
 from corpus_tools.publish.targets import Target, Version, try_parse_version
 from corpus_tools.publish.verify import git_blob_sha1, verify_folder
+from corpus_tools.text import redact, sha256_bytes
 
 REPO_TYPE = "dataset"
 KEEP = frozenset({".gitattributes"})

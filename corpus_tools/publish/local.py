@@ -18,9 +18,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from corpus_tools._fs import remove_tree, rename_no_replace
-from corpus_tools._text import sha256_bytes
 from corpus_tools.errors import PublishError, VerificationFailed, VersionExists, VersionNotIncreasing
+from corpus_tools.files import remove_tree, rename_no_replace
 from corpus_tools.publish.models import (
     Progress,
     PublishedVersion,
@@ -31,6 +30,7 @@ from corpus_tools.publish.models import (
 )
 from corpus_tools.publish.targets import Target, Version, parse_version, try_parse_version
 from corpus_tools.publish.verify import verify_folder
+from corpus_tools.text import sha256_bytes
 
 INDEX = "index.json"
 LOCK = ".lock"

@@ -10,8 +10,8 @@ import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from corpus_tools._text import sha256_file  # noqa: F401  (re-exported: publish callers hash files here)
 from corpus_tools.report import Report, define_code, make_problem
+from corpus_tools.text import sha256_file  # noqa: F401  (re-exported: publish callers hash files here)
 
 PUBLISHED_FILE_MISSING = define_code(
     "published-file-missing", "error",

@@ -1,0 +1,675 @@
+"""Build a release folder from a validated export.
+
+:func:`build_release` validates the input (and refuses it when invalid, with no override), picks
+one gold annotation per task, assigns each document to a split (:mod:`corpus_tools.release.splits`),
+streams the rows of the four configs into size-capped Parquet shards
+(:mod:`corpus_tools.build.shards`), writes ``splits.json``, the card (:mod:`corpus_tools.release.card`) and
+``manifest.json``, runs :func:`corpus_tools.release.manifest.check_release` and only then renames the
+temporary folder to ``out``.  An interrupted build leaves nothing at ``out``.
+
+A Label Studio export takes the parallel path (:mod:`corpus_tools.build.workers`: worker processes
+validate and build segments of whole tasks); document JSONL, a ``gold`` file, ``workers=0`` and
+exports that path cannot read take the serial path (``validate_export`` and one
+:class:`~corpus_tools.build.rows.Builder`).  Both give the same files and report.
+
+Gold selection per task (predictions never become gold):
+
+1. the document of that id in the ``gold`` file (canonical document JSONL), when given;
+2. else the non-cancelled annotation marked ``ground_truth``;
+3. else the only non-cancelled annotation;
+4. else the task is left out and reported: ``build-gold-ambiguous`` (several annotations, no
+   ground truth) or ``build-gold-missing`` (no non-cancelled annotation).
+
+Left-out tasks still contribute their annotations to the ``annotations`` config.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import pickle
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import unicodedata
+from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from filelock import FileLock, Timeout
+
+from corpus_tools import __version__
+from corpus_tools.build.rows import NO_DOCUMENTS, Builder, annotator_name, select_gold
+from corpus_tools.build.shards import MAX_SHARD_BYTES, ROW_GROUP_ROWS
+from corpus_tools.build.tables import SegmentBuilder
+from corpus_tools.build.workers import ParallelOutcome, WorkerPool, pool_size, run_parallel
+from corpus_tools.errors import InputError, InvalidDataError, OutputError, ReleaseError
+from corpus_tools.files import rename_no_replace
+from corpus_tools.ontology import Ontology, load_ontology
+from corpus_tools.release.card import (
+    DEFAULT_LICENSE,
+    DEFAULT_RIGHTS,
+    ReleaseStats,
+    card_metadata,
+    changelog_entry,
+    extract_changelog,
+    render_body,
+    render_card,
+)
+from corpus_tools.release.checks import check_release
+from corpus_tools.release.manifest import MANIFEST_NAME, SPLITS_NAME, read_manifest, write_manifest
+from corpus_tools.release.splits import SplitPlan, read_splits
+from corpus_tools.report import Report, make_problem
+from corpus_tools.spans import Document
+from corpus_tools.strictjson import DepthLimitedReader
+from corpus_tools.strictjson import loads as json_loads
+from corpus_tools.tokens import SPAN_MODES
+
+# Validate in a second process while the build streams, when there is a second core.
+PARALLEL_VALIDATION = (os.cpu_count() or 1) > 1
+SEMVER = re.compile(r"v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")  # ASCII digits, no leading zero
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass
+class BuildResult:
+    """What a build produced: the release folder, its manifest and the build report."""
+
+    out: Path
+    version: str
+    manifest: dict
+    report: Report
+    stats: ReleaseStats = field(default_factory=ReleaseStats)
+    removed: list[Path] = field(default_factory=list)  # folders of killed builds of ``out`` removed first
+
+    def to_dict(self) -> dict[str, object]:
+        return {"out": str(self.out), "version": self.version, "report": self.report.to_dict(),
+                "removed": [str(path) for path in self.removed]}
+
+
+def parse_version(version: str) -> tuple[int, int, int]:
+    """``1.2.3`` or ``v1.2.3`` as a tuple; ValueError otherwise (``01.0.0`` too: publish takes semver only)."""
+    match = SEMVER.fullmatch(version.strip())
+    if not match:
+        raise ValueError(f"version must be MAJOR.MINOR.PATCH (e.g. 1.0.0), got {version!r}")
+    return int(match[1]), int(match[2]), int(match[3])
+
+
+def check_line(value: str, what: str) -> str:
+    """A one-line text for the card (the dataset name, licence, rights statement), stripped; ValueError when it is
+    empty or holds a control character (a line break would break the card's title, its lists and its
+    ``load_dataset("NAME")`` line)."""
+    stripped = value.strip()
+    if not stripped:
+        raise ValueError(f"the {what} is empty")
+    bad = next((ch for ch in stripped if unicodedata.category(ch) == "Cc"), None)
+    if bad is not None:
+        raise ValueError(f"the {what} {stripped!r} holds a control character (U+{ord(bad):04X})")
+    return stripped
+
+
+def check_name(name: str) -> str:
+    """The dataset name for the card and manifest (see :func:`check_line`); its ``/``-separated parts (``ORG/NAME``)
+    may not be empty, ``.`` or ``..`` (publish names its default folder ``./releases/NAME`` after the last)."""
+    stripped = check_line(name, "dataset name")
+    if any(part.strip() in ("", ".", "..") for part in stripped.split("/")):
+        raise ValueError(f"the dataset name {stripped!r} has an empty, '.' or '..' part; write NAME or ORG/NAME")
+    return stripped
+
+
+def check_date(date: str) -> str:
+    """A release date for the changelog: an existing calendar date written YYYY-MM-DD; ValueError otherwise."""
+    import datetime
+
+    stripped = date.strip()
+    try:
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", stripped):
+            return datetime.date.fromisoformat(stripped).isoformat()
+    except ValueError:
+        pass
+    raise ValueError(f"the release date must be a calendar date written YYYY-MM-DD (e.g. 2026-11-29), got {date!r}")
+
+
+def _ontology_change(previous: dict, ontology: Ontology, diff, version: str, report: Report,
+                     file: str) -> tuple[str, ...]:
+    """The changelog note of an ontology change against the previous release, and a ``build-labels-changed``
+    warning when ClassLabel names were removed or moved (ids a trained model relies on) within one major
+    version."""
+    from corpus_tools.build.rows import LABELS_CHANGED
+
+    old = previous.get("ontology") if isinstance(previous.get("ontology"), dict) else {}
+    notes = []
+    if (old.get("name"), old.get("version")) != (ontology.name, ontology.version):
+        notes.append(f"Ontology: `{old.get('name')}` {old.get('version')} → `{ontology.name}` {ontology.version}.")
+    breaking = {kind: c for kind, c in diff.label_changes().items() if c["removed"] or c["ids_changed"]}
+    if breaking and parse_version(str(previous.get("version")))[0] == parse_version(version)[0]:
+        what = "; ".join(f"{kind} labels removed {c['removed']}, ids moved {sorted(c['ids_changed'])}"
+                         for kind, c in breaking.items())
+        report.add(make_problem(LABELS_CHANGED, f"ClassLabel names changed since v{previous.get('version')} ({what}):"
+                                f" label ids of v{version} differ from those models were trained on; a major"
+                                " version (semver) tells users so.", file=file))
+    return tuple(notes)
+
+
+class _HashingReader:
+    """A binary file wrapper that hashes and counts what is read through it."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self.sha256 = hashlib.sha256()
+        self.bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._file.read(size)
+        self.sha256.update(data)
+        self.bytes += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
+
+
+def default_name(out: Path) -> str:
+    """The dataset name when none is given: the output folder's name, or its parent's for ``.../v1.0.0``."""
+    resolved = out.resolve()
+    if SEMVER.fullmatch(resolved.name) and resolved.parent.name:
+        return resolved.parent.name
+    return resolved.name
+
+
+def input_format(path: Path) -> str:
+    """``labelstudio`` (a JSON array of tasks), ``documents`` (canonical document JSONL) or ``other`` (which
+    validation reports, located)."""
+    if path.exists() and not path.is_file():  # a pipe or a device cannot be read twice (the build does)
+        raise InputError(f"not a file: {path} (a pipe or a device: build reads its inputs more than once; write it"
+                         " to a file first)")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"["):
+        return "labelstudio"
+    if stripped.startswith(b"{"):
+        return "documents"
+    return "other"
+
+
+def _validate(path: Path, ontology: Ontology, progress: Progress | None) -> Report:
+    from corpus_tools.validate.driver import validate_export
+
+    callback = None
+    if progress is not None:
+        size = path.stat().st_size
+
+        def callback(done: int) -> None:
+            progress("validate", done, size)
+
+    return validate_export(path, ontology=ontology, max_errors=None, progress=callback)
+
+
+class _Validation:
+    """Validation of the export, in a second process while the build streams (on a multi-core machine).
+
+    The build writes only into its temporary folder, and nothing is renamed into place unless the
+    validation report is valid, so running both at once refuses invalid input exactly as running
+    validation first would, in about the time of the slower of the two.  If the child process
+    cannot run at all, validation runs here instead.
+    """
+
+    def __init__(self, path: Path, ontology: Ontology, progress: Progress | None, *, parallel: bool) -> None:
+        self._path, self._ontology, self._progress = path, ontology, progress
+        self._report: Report | None = None
+        self._process: subprocess.Popen | None = None
+        self._size = path.stat().st_size
+        if not parallel:
+            self._report = _validate(path, ontology, progress)
+            return
+        import corpus_tools
+
+        env = dict(os.environ)
+        package_root = str(Path(corpus_tools.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        self._output = tempfile.TemporaryFile()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "corpus_tools.validate.worker"],
+            stdin=subprocess.PIPE, stdout=self._output, stderr=subprocess.DEVNULL, env=env,
+        )
+        try:
+            self._process.stdin.write(pickle.dumps((str(path), ontology)))  # type: ignore[union-attr]
+            self._process.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass  # the child died at once; result() falls back to validating here
+        if progress is not None:
+            progress("validate", 0, self._size)
+
+    def result(self) -> Report:
+        if self._report is not None:
+            return self._report
+        assert self._process is not None
+        self._process.wait()
+        self._process = None
+        self._output.seek(0)
+        data = self._output.read()
+        self._output.close()
+        try:
+            kind, payload = pickle.loads(data)
+        except Exception:  # noqa: BLE001 - the child could not run: validate here instead
+            kind, payload = "ok", _validate(self._path, self._ontology, self._progress)
+        if kind == "error":
+            raise payload
+        self._report = payload
+        if self._progress is not None:
+            self._progress("validate", self._size, self._size)
+        return self._report
+
+    def cancel(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+            self._output.close()
+
+
+def _read_gold(path: Path) -> dict[str, Document]:
+    docs: dict[str, Document] = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    doc = Document.from_dict(json_loads(line))
+                    docs[doc.id] = doc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(f"cannot read gold file {path}: {exc}") from exc
+    return docs
+
+
+def _iter_tasks(reader: _HashingReader) -> Iterator[dict]:
+    import ijson
+
+    yield from ijson.items(reader, "item", use_float=True)
+
+
+def _iter_documents(reader: _HashingReader) -> Iterator[tuple[int, Document]]:
+    buffer = b""
+    line = 0
+    while True:
+        chunk = reader.read(1 << 20)
+        if not chunk:
+            break
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for raw in lines:
+            line += 1
+            if raw.strip():
+                yield line, Document.from_dict(json_loads(raw))
+    if buffer.strip():
+        yield line + 1, Document.from_dict(json_loads(buffer))
+
+
+def _release_arrow_memory() -> None:
+    """Hand memory that the Parquet writers freed back to the OS before the checks read everything."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
+def _refusal(export: Path, report: Report) -> InvalidDataError:
+    return InvalidDataError(
+        f"{export} failed validation with {report.to_dict()['errors']} errors; fix them and rebuild"
+        " (there is no override)",
+        report,
+    )
+
+
+def _stream_input(export: Path, kind: str, builder: Builder, progress: Progress | None) -> str:
+    """Feed every task (or document) of the input to the builder; return the input's sha256."""
+    total = export.stat().st_size
+    with open(export, "rb") as raw:
+        # ijson's memory grows with the square of the depth: a Label Studio export is read depth-limited
+        reader = _HashingReader(DepthLimitedReader(raw) if kind == "labelstudio" else raw)
+        if kind == "labelstudio":
+            for i, task in enumerate(_iter_tasks(reader)):
+                builder.add_task(task)
+                if progress is not None and i % 500 == 0:
+                    progress("build", reader.bytes, total)
+        else:
+            for line, doc in _iter_documents(reader):
+                builder.add_canonical(doc, line)
+        reader.drain()
+    if progress is not None:
+        progress("build", total, total)
+    return reader.sha256.hexdigest()
+
+
+def _build_parallel(export: Path, ontology: Ontology, builder: Builder, span_mode: str,
+                    progress: Progress | None, workers: int | None,
+                    stack: ExitStack) -> tuple[ParallelOutcome | str, WorkerPool | None]:
+    """The export validated and built by worker processes, or why only the serial path can read it; and the
+    worker pool (alive until ``stack`` closes, for the release checks), None when this process built it."""
+    segment_builder = SegmentBuilder(ontology, builder.plan, builder.schemas, file=export.name, span_mode=span_mode)
+    spool = builder.root / ".segments"
+    spool.mkdir()
+    try:
+        count = pool_size(workers)
+        pool = stack.enter_context(WorkerPool(segment_builder, export, spool, count)) if count > 1 else None
+        return run_parallel(export, segment_builder, builder, spool, progress=progress, pool=pool), pool
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+BUILDING_SUFFIX = ".building"
+
+
+def _lock_of(folder: Path) -> FileLock:
+    """The lock a build holds on its folder from before the folder exists until after it is renamed or removed."""
+    return FileLock(str(folder) + ".lock", timeout=0)
+
+
+def _unlock(lock: FileLock) -> None:
+    lock.release()
+    Path(lock.lock_file).unlink(missing_ok=True)
+
+
+def _building_folder(out: Path) -> tuple[Path, FileLock]:
+    """A new hidden folder ``.NAME.XXXXXXXX.building`` beside ``out`` and the held lock that marks it alive."""
+    for _ in range(100):
+        folder = out.parent / f".{out.name}.{secrets.token_hex(4)}{BUILDING_SUFFIX}"
+        lock = _lock_of(folder)
+        try:
+            lock.acquire()
+        except Timeout:
+            if Path(lock.lock_file).exists():  # that name is another build's
+                continue
+            raise OutputError(f"cannot create files in {out.parent} (is it writable?)") from None
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            lock.release()
+            continue
+        except BaseException:
+            _unlock(lock)
+            raise
+        return folder, lock
+    raise OutputError(f"cannot create a build folder beside {out}")
+
+
+def _rename_into_place(folder: Path, out: Path) -> None:
+    """The built folder becomes ``out`` in one rename, unless something appeared at ``out`` meanwhile (another
+    build of it, a folder made by hand): a release folder is never overwritten, even an empty one."""
+    try:
+        rename_no_replace(folder, out)
+    except FileExistsError:
+        raise OutputError(f"{out} appeared while the release was being built; it is left as it is (build again with"
+                          " another --out)") from None
+    except OSError as exc:
+        raise OutputError(f"cannot rename the built release to {out}: {exc.strerror or exc}") from exc
+
+
+def remove_killed_builds(out: Path) -> list[Path]:
+    """Remove what builds of ``out`` that were killed left beside it (a running build holds its folder's lock,
+    so its folder stays).  Returns the folders removed."""
+    removed = []
+    if not out.parent.is_dir():
+        return removed
+    prefix = f".{glob.escape(out.name)}.*{BUILDING_SUFFIX}"
+    locks = {Path(str(path).removesuffix(".lock")) for path in out.parent.glob(prefix + ".lock")}
+    # a lock file alone: a build killed between taking its lock and making its folder
+    for folder in sorted(set(out.parent.glob(prefix)) | locks):
+        lock = _lock_of(folder)
+        try:
+            lock.acquire()
+        except Timeout:  # a build in progress
+            continue
+        try:
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder)
+                removed.append(folder)
+        except OSError as exc:
+            reason = exc.strerror or exc
+            raise OutputError(f"cannot remove {folder}, left by a build that was killed: {reason}") from exc
+        finally:
+            _unlock(lock)
+    return removed
+
+
+def build_release(
+    export: Path,
+    *,
+    version: str,
+    out: Path,
+    ontology: Ontology | None = None,
+    name: str | None = None,
+    splits: Path | None = None,
+    gold: Path | None = None,
+    previous: Path | None = None,
+    progress: Progress | None = None,
+    ratios: tuple[tuple[str, float], ...] | None = None,
+    span_mode: str = "exact",
+    license: str = DEFAULT_LICENSE,
+    rights: str = DEFAULT_RIGHTS,
+    date: str | None = None,
+    row_group_rows: int = ROW_GROUP_ROWS,
+    max_shard_bytes: int = MAX_SHARD_BYTES,
+    workers: int | None = None,
+) -> BuildResult:
+    """Validate ``export`` and write the release folder ``out`` (which must not exist).
+
+    A Label Studio export is validated and built in ``workers`` processes (default: one per core, see
+    :mod:`corpus_tools.build.workers`; 1 runs that path in this process; 0 takes the serial path,
+    which document JSONL, ``gold`` files and exports the fast path cannot parse always take).  Every
+    path gives the same files and report.
+
+    Raises :class:`InvalidDataError` (with the report) when the export or the gold file fails
+    validation or the data has build errors (duplicate ids, duplicate texts across splits),
+    :class:`ReleaseError` when the written release fails :func:`check_release`,
+    :class:`OutputError` when ``out`` exists, and :class:`InputError` for unreadable inputs.
+    """
+    export, out = Path(export), Path(out)
+    try:
+        parse_version(version)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    version = version.strip().removeprefix("v")
+    if span_mode not in SPAN_MODES:
+        raise InputError(f"span_mode must be one of {', '.join(SPAN_MODES)}, got {span_mode!r}")
+    if out.exists() or out.is_symlink():
+        raise OutputError(f"{out} already exists; a release folder is never overwritten (choose another --out)")
+    ontology = ontology or load_ontology()
+    kind = input_format(export)
+    if kind == "other":  # not JSON, a BOM, a top-level scalar...: validation says what and where
+        report = _validate(export, ontology, None)
+        if not report.valid:
+            raise _refusal(export, report)
+        raise InputError(f"{export} is neither a Label Studio JSON export (an array) nor document JSONL")
+    try:
+        name = check_name(name) if name is not None else default_name(out)
+        license = check_line(license, "licence id")
+        rights = check_line(rights, "rights statement")
+        date = check_date(date) if date is not None else None
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+
+    previous_manifest = None
+    if previous is not None:
+        previous = Path(previous)
+        if not previous.is_dir():
+            raise InputError(f"the previous release {previous} is not a folder"
+                             + ("" if previous.exists() else " (it does not exist)"))
+        if out.resolve().is_relative_to(previous.resolve()):
+            raise OutputError(f"{out} is inside the previous release {previous}, which would no longer pass its"
+                              " checks; choose an --out outside it")
+        previous_manifest = read_manifest(previous)
+        if parse_version(str(previous_manifest.get("version", "0.0.0"))) >= parse_version(version):
+            raise InputError(
+                f"version {version} is not above the previous release's {previous_manifest.get('version')}"
+            )
+        if splits is None:
+            splits = previous / SPLITS_NAME
+            if not splits.is_file():  # the default ratios would move documents between splits
+                raise ReleaseError(f"the previous release {previous} has no {SPLITS_NAME}, so its documents' splits"
+                                   " are unknown; a document never moves between splits: restore the file or pass"
+                                   " --splits FILE")
+    if ratios is not None and splits is not None:
+        raise InputError(f"split ratios are fixed by the earlier {splits}; --ratios applies to a first release only")
+    def make_plan() -> SplitPlan:
+        return read_splits(splits) if splits is not None else SplitPlan(ratios=ratios or SplitPlan().ratios)
+
+    plan = make_plan()
+
+    gold_docs: dict[str, Document] = {}
+    if gold is not None:
+        gold = Path(gold)
+        if input_format(gold) == "labelstudio":
+            raise InputError(f"gold file {gold} is a JSON array (a Label Studio export?); --gold takes canonical"
+                             " document JSONL, one adjudicated document per line")
+        gold_report = _validate(gold, ontology, progress)
+        if not gold_report.valid:
+            raise InvalidDataError(
+                f"gold file {gold} failed validation with {gold_report.to_dict()['errors']} errors", gold_report
+            )
+        gold_docs = _read_gold(gold)
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        removed = remove_killed_builds(out)
+        tmp, lock = _building_folder(out)
+    except OSError as exc:  # the parent is a file, a read-only file system...
+        file = next((p for p in (out.parent, *out.parent.parents) if p.exists() and not p.is_dir()), None)
+        reason = f"{file} is a file, not a folder" if file is not None else exc.strerror or exc
+        raise OutputError(f"cannot create the release folder {out}: {reason}") from exc
+
+    def make_builder() -> Builder:
+        return Builder(
+            tmp, ontology, plan, Report(), gold=gold_docs, span_mode=span_mode, row_group_rows=row_group_rows,
+            max_shard_bytes=max_shard_bytes, file_name=export.name,
+        )
+
+    builder = make_builder()
+    stack = ExitStack()  # the worker pool of the parallel path
+    validation: _Validation | None = None
+    serial_reason = "document JSONL" if kind != "labelstudio" else "--gold" if gold_docs else "workers=0"
+    try:
+        outcome = pool = None
+        if kind == "labelstudio" and not gold_docs and workers != 0:
+            outcome, pool = _build_parallel(export, ontology, builder, span_mode, progress, workers, stack)
+            if isinstance(outcome, str):  # the fast path could not read the input: the serial path locates it
+                stack.close()  # the workers end now
+                serial_reason = outcome
+                outcome = pool = None
+                builder.abort()
+                shutil.rmtree(tmp / "data", ignore_errors=True)
+                plan = make_plan()
+                builder = make_builder()
+        if outcome is not None:
+            report, input_sha256 = outcome.validation, outcome.input_sha256
+        else:
+            validation = _Validation(export, ontology, progress, parallel=PARALLEL_VALIDATION)
+            try:
+                input_sha256 = _stream_input(export, kind, builder, progress)
+            except Exception as exc:
+                # Input the build could not read is invalid input: report what validation found.
+                report = validation.result()
+                if not report.valid:
+                    raise _refusal(export, report) from exc
+                raise
+            report = validation.result()
+        report.stats = {"validation": dict(report.stats)} if report.stats else {}
+        report.stats["path"] = "parallel" if outcome is not None else f"serial ({serial_reason})"
+        if not report.valid:
+            raise _refusal(export, report)
+        builder.finish_gold()  # before its problems are taken: it adds the unused gold documents
+        report.extend(builder.report.problems)
+        stats = builder.stats
+        if stats.documents == 0:
+            report.add(make_problem(NO_DOCUMENTS, "No task has a gold annotation; nothing to release.",
+                                    file=export.name))
+        if not report.valid:
+            raise InvalidDataError(f"{export}: the build found {report.to_dict()['errors']} errors", report)
+        layout = builder.close()
+        (tmp / SPLITS_NAME).write_text(plan.to_json(), encoding="utf-8")
+
+        diff = None
+        changelog_earlier = ""
+        if previous is not None:
+            from corpus_tools.release.diff import diff_loaded, load_documents
+
+            documents = {split: lay.files for split, lay in layout.get("documents", {}).items()}
+            diff = diff_loaded(load_documents(previous), load_documents(tmp, version=version, files=documents))
+            readme = previous / "README.md"
+            if readme.is_file():
+                changelog_earlier = extract_changelog(readme.read_text(encoding="utf-8"))
+        notes: tuple[str, ...] = ()
+        if diff is not None and previous_manifest is not None:
+            notes = _ontology_change(previous_manifest, ontology, diff, version, report, export.name)
+        changelog = changelog_entry(version, date=date, diff=diff, stats=stats, notes=notes)
+        if changelog_earlier:
+            changelog += "\n" + changelog_earlier + "\n"
+        metadata = card_metadata(
+            name=name, features=builder.features, layout=layout, license=license, documents=stats.documents
+        )
+        body = render_body(
+            name=name, version=version, ontology=ontology, layout=layout, stats=stats, plan=plan,
+            span_mode=span_mode, license=license, rights=rights, changelog=changelog,
+            input_sha256=input_sha256, tool_version=__version__,
+        )
+        (tmp / "README.md").write_text(render_card(metadata, body), encoding="utf-8")
+        manifest = write_manifest(
+            tmp,
+            {
+                "name": name,
+                "version": version,
+                "ontology": {"name": ontology.name, "version": ontology.version, "sha256": ontology.source_sha256},
+                "input_sha256": input_sha256,
+                "tool_version": __version__,
+                "configs": {
+                    config: {
+                        split: {"num_examples": lay.num_examples, "files": lay.files}
+                        for split, lay in splits_.items()
+                        if lay.num_examples
+                    }
+                    for config, splits_ in layout.items()
+                    if any(lay.num_examples for lay in splits_.values())
+                },
+            },
+        )
+        if progress is not None:
+            progress("check", 0, None)
+        _release_arrow_memory()
+        try:  # the build's workers (if any) scan the files
+            checks = check_release(tmp, ontology=ontology, executor=pool.executor if pool is not None else None)
+        except BrokenProcessPool as exc:
+            raise WorkerPool.died(exc) from exc
+        report.extend(checks.problems)
+        report.stats.update({"release": stats.to_dict(), "checks": checks.stats})
+        if not checks.valid:
+            raise ReleaseError(
+                f"the built release failed {checks.error_count} pre-publish checks; nothing was written to {out}",
+                report,
+            )
+        _rename_into_place(tmp, out)
+    except BaseException:
+        if validation is not None:
+            validation.cancel()
+        builder.abort()
+        stack.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        _unlock(lock)
+        raise
+    _unlock(lock)
+    stack.close()
+    return BuildResult(out=out, version=version, manifest=manifest, report=report, stats=stats, removed=removed)
+
+
+__all__ = ["BuildResult", "annotator_name", "build_release", "remove_killed_builds", "select_gold", "parse_version",
+           "MANIFEST_NAME"]

@@ -1,0 +1,432 @@
+"""One segment of a Label Studio export, validated and turned into the release configs' Arrow tables.
+
+This is the per-process half of a parallel build (:mod:`corpus_tools.build.workers`): a worker
+parses a segment of whole tasks (:mod:`corpus_tools.build.segments`) with msgspec, validates each
+task exactly as :func:`corpus_tools.validate.driver.validate_export` does, and builds the rows of the
+four configs column by column (no row dicts, no ``Span`` objects; the tokens config for the whole
+segment at once).  What needs every task (duplicate article ids, duplicate document ids, the
+leakage audit, split assignments) is returned as keys for the main process, which replays them
+in task order.
+
+The rows are those of :class:`corpus_tools.build.rows.Builder` (the serial path, used for document
+JSONL, ``--gold`` files and inputs the fast path cannot parse): a test builds the same export both
+ways and compares every file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from corpus_tools.artefacts import LS_DATA_KEY
+from corpus_tools.build.rows import DANGLING_RELATION, UNKNOWN_LABEL, annotator_name, choose_gold, left_out_problem
+from corpus_tools.build.shards import row_weights
+from corpus_tools.build.tokenrows import token_row, tokens_batch
+from corpus_tools.build.tokens import TagIds, token_table
+from corpus_tools.labelstudio.export import annotator_of, read_relations, read_result
+from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
+from corpus_tools.ontology import Ontology
+from corpus_tools.release.card import ReleaseStats
+from corpus_tools.release.splits import SplitPlan
+from corpus_tools.report import Problem, make_problem
+from corpus_tools.spans import Span
+from corpus_tools.tokens import encode_bio_arrays, whole_token_spans
+
+
+@dataclass
+class TaskKeys:
+    """What the main process needs of one task, in task order."""
+
+    index: int
+    task_id: object
+    doc_id: str | None  # None: the item is not a task object
+    split: str | None = None  # the plan's split (a rule or an earlier assignment: the same in every process)
+    before: list[Problem] | None = None  # build problems before the identity check
+    digest: bytes | None = None  # sha256 of the gold document's text; None: no gold document
+    where: dict | None = None
+    source: str | None = None
+    after: list[Problem] | None = None  # build problems of the document's rows
+
+
+@dataclass
+class SegmentResult:
+    """A worker's answer for one segment."""
+
+    first_index: int
+    count: int
+    error: str | None = None  # the segment could not be parsed: the caller falls back to the serial path
+    validation: list[tuple[int, list[Problem]]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    articles: list[tuple[str, int, object]] = field(default_factory=list)
+    tasks: list[TaskKeys] = field(default_factory=list)
+    stats: ReleaseStats = field(default_factory=ReleaseStats)
+    tables: dict[tuple[str, str], pa.Table] = field(default_factory=dict)
+    spooled: dict[tuple[str, str], tuple[str, np.ndarray]] = field(default_factory=dict)
+
+    def spool(self, directory: Path) -> None:
+        """Move the tables into Arrow IPC files (with their row weights): the main process maps them, so a
+        worker never waits for the main process to read its answer from a pipe."""
+        for (config, split), table in self.tables.items():
+            path = directory / f"{self.first_index:012d}-{config}-{split}.arrow"
+            with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+            self.spooled[(config, split)] = (str(path), row_weights(table))
+        self.tables = {}
+
+    def load(self) -> dict[tuple[str, str], tuple[pa.Table, np.ndarray]]:
+        """The tables (memory-mapped from their spool files, which are unlinked at once) and their row weights."""
+        out = {key: (table, row_weights(table)) for key, table in self.tables.items()}
+        for key, (path, weights) in self.spooled.items():
+            with pa.memory_map(path) as source:
+                out[key] = (pa.ipc.open_file(source).read_all(), weights)
+            os.unlink(path)
+        return out
+
+
+class SegmentBuilder:
+    """Validates and builds the tasks of one segment (one instance per worker process)."""
+
+    def __init__(self, ontology: Ontology, plan: SplitPlan, schemas: dict[str, pa.Schema], *, file: str,
+                 span_mode: str) -> None:
+        from corpus_tools.checks import ItemChecker
+
+        self.ontology = ontology
+        self.plan = plan
+        self.schemas = schemas
+        self.file = file
+        self.span_mode = span_mode
+        self.run = ItemChecker(ontology)
+        self.entity_ids = {label: i for i, label in enumerate(ontology.entity_labels)}
+        self.relation_ids = {label: i for i, label in enumerate(ontology.relation_labels)}
+        self.relation_names = list(ontology.relation_labels)
+        self.bio_ids = {label: i for i, label in enumerate(ontology.bio_labels)}
+        self.tag_ids = TagIds.from_labels(ontology.entity_labels, self.bio_ids)
+        self._annotators: dict[int, str | None] = {}  # completed_by ids seen (e-mails hash once)
+
+    # -- one segment -----------------------------------------------------------------------------
+    def build(self, tasks: list, first_index: int) -> SegmentResult:
+        result = SegmentResult(first_index=first_index, count=len(tasks))
+        run = self.run
+        before = dict(run.semantic.counts)
+        self._out = result
+        self._rows: dict[tuple[str, str], dict[str, list]] = {}
+        reads = run.semantic.reads = {}  # what validation read of each result (see SemanticChecker.reads)
+        for offset, task in enumerate(tasks):
+            index = first_index + offset
+            problems: list[Problem] = []
+            run.task(task, index, problems)
+            if problems:
+                result.validation.append((index, problems))
+            self._task(task, index)
+            reads.clear()
+        result.counts = {k: v - before.get(k, 0) for k, v in run.semantic.counts.items()}
+        result.tables = self._tables()
+        return result
+
+    def _columns(self, config: str, split: str) -> dict[str, list]:
+        cols = self._rows.get((config, split))
+        if cols is None:
+            cols = self._rows[(config, split)] = {name: [] for name in self.schemas[config].names}
+            if config == "documents":
+                cols["_utf8"] = []  # the texts in UTF-8, encoded once for the digest, the text column and tokens
+            if config in ("documents", "annotations"):
+                cols["entities"] = [[] for _ in range(6)]  # offsets + id, start, end, text, label
+                cols["entities"][0].append(0)
+                cols["relations"] = [[] for _ in range(5)]  # offsets + id, head, tail, label
+                cols["relations"][0].append(0)
+        return cols
+
+    def _problem(self, out: list[Problem], code: str, message: str, where: dict) -> None:
+        out.append(make_problem(code, message, file=self.file, **where))
+
+    # -- spans -----------------------------------------------------------------------------------
+    def _add_spans(self, lists: list[list], spans: list[tuple], out: list[Problem], where: dict) -> None:
+        """Append ``spans`` (sorted in place by start, end, label, id) to the struct-list columns."""
+        offsets, ids, starts, ends, texts, labels = lists
+        spans.sort()  # tuples: (start, end, label, id, text), the text being a function of start and end
+        if spans:
+            entity_ids = self.entity_ids
+            try:
+                values = [entity_ids[s[2]] for s in spans]
+            except (KeyError, TypeError):
+                known = []
+                for span in spans:
+                    if span[2] in entity_ids:
+                        known.append(span)
+                    else:
+                        self._problem(out, UNKNOWN_LABEL, f"Span label {span[2]!r} is not in the ontology.", where)
+                spans = known
+                values = [entity_ids[s[2]] for s in spans]
+            if spans:
+                s_starts, s_ends, _, s_ids, s_texts = zip(*spans, strict=True)
+                ids.extend(s_ids)
+                starts.extend(s_starts)
+                ends.extend(s_ends)
+                texts.extend(s_texts)
+                labels.extend(values)
+        offsets.append(len(ids))
+
+    def _add_relations(self, lists: list[list], relations: list[tuple], out: list[Problem], where: dict) -> list:
+        offsets, ids, heads, tails, labels = lists
+        relation_ids = self.relation_ids
+        kept = []
+        relations.sort()  # tuples: (head, tail, label, id)
+        for head, tail, label, rel_id in relations:
+            value = relation_ids.get(label)
+            if value is None:
+                self._problem(out, UNKNOWN_LABEL, f"Relation label {label!r} is not in the ontology.", where)
+                continue
+            ids.append(rel_id)
+            heads.append(head)
+            tails.append(tail)
+            labels.append(value)
+            kept.append((rel_id, head, tail, value))
+        offsets.append(len(ids))
+        return kept
+
+    # -- one task --------------------------------------------------------------------------------
+    def _task(self, task: object, index: int) -> None:
+        result = self._out
+        stats = result.stats
+        stats.tasks += 1
+        if type(task) is not dict:
+            result.tasks.append(TaskKeys(index=index, task_id=None, doc_id=None))
+            return
+        task_id = task.get("id")
+        data = task.get("data") or {}
+        if not isinstance(data, dict):
+            data = {}
+        article_id = data.get(ARTICLE_ID_KEY)
+        if type(article_id) is str and article_id:
+            result.articles.append((article_id, index, task_id))
+        text = data.get(LS_DATA_KEY, "")
+        doc_id = str(article_id) if article_id else f"task-{task_id}"
+        split = self.plan.assign(doc_id)
+        keys = TaskKeys(index=index, task_id=task_id, doc_id=doc_id, split=split)
+        result.tasks.append(keys)
+        where = {"task_id": task_id}
+        before: list[Problem] = []
+        # annotations config (every annotation, cancelled ones too) and the agreement statistics
+        record_task_id = int(task_id or 0)
+        live: list[tuple[dict, list[tuple], list[tuple]]] = []
+        marked = []
+        annotations = task.get("annotations") or []
+        cols = None
+        annotators = self._annotators
+        reads = self.run.semantic.reads or {}
+        copied: dict[int, tuple[int, int, int, int]] = {}
+        for item in annotations:
+            if type(item) is not dict:
+                continue
+            if cols is None:
+                cols = self._columns("annotations", split)
+            items = item.get("result") or []
+            read = reads.pop(id(items), None)
+            if read is not None:  # validated and read already: the spans as read_result gives them
+                spans, relations = read[0], read_relations(items, read[1])
+            else:
+                spans, relations = read_result(items, text)
+            ann_where = {"task_id": record_task_id, "annotation_id": item.get("id")}
+            completed_by = item.get("completed_by")
+            key = completed_by if type(completed_by) is int else None
+            annotator = annotators.get(key) if key is not None else None
+            if annotator is None:
+                annotator = annotator_name(annotator_of(completed_by))
+                if key is not None:
+                    annotators[key] = annotator
+            cancelled = bool(item.get("was_cancelled"))
+            ground_truth = bool(item.get("ground_truth"))
+            stats.annotations += 1
+            if cancelled:
+                stats.cancelled += 1
+            if annotator is not None:
+                stats.annotators[annotator] += 1
+            if not cancelled:
+                live.append((item, spans, relations))
+                if ground_truth:
+                    marked.append(live[-1])
+            cols["document_id"].append(doc_id)
+            cols["task_id"].append(record_task_id)
+            cols["annotation_id"].append(item.get("id"))
+            cols["annotator"].append(annotator)
+            cols["lead_time"].append(item.get("lead_time"))
+            cols["cancelled"].append(cancelled)
+            cols["ground_truth"].append(ground_truth)
+            cols["created_at"].append(item.get("created_at"))
+            cols["updated_at"].append(item.get("updated_at"))
+            problems = len(before)
+            entity_start, relation_start = len(cols["entities"][1]), len(cols["relations"][1])
+            self._add_spans(cols["entities"], spans, before, ann_where)
+            self._add_relations(cols["relations"], relations, before, ann_where)
+            if not cancelled and len(before) == problems:  # its rows can be copied for the documents config
+                copied[id(item)] = (entity_start, len(cols["entities"][1]), relation_start,
+                                    len(cols["relations"][1]))
+        if len(live) >= 2:
+            stats.agreement.documents += 1
+            sets = [{(s[0], s[1], s[2]) for s in spans} for _, spans, _ in live]
+            for a, b in combinations(sets, 2):
+                stats.agreement.add_pair(a, b)
+        gold, source = choose_gold(live, marked)  # predictions never become gold
+        if gold is None:
+            stats.left_out[source] += 1
+            self._problem(before, *left_out_problem(source, doc_id), where)
+            keys.before = before or None
+            return
+        item, spans, relations = gold
+        where = {**where, "annotation_id": item.get("id")}
+        keys.before = before or None
+        utf8 = text.encode("utf-8") if type(text) is str else b""
+        keys.digest = hashlib.sha256(utf8).digest()
+        keys.where = where
+        keys.source = source
+        after: list[Problem] = []
+        rows = copied.get(id(item))
+        source_rows = (cols, *rows) if rows is not None and cols is not None else None
+        self._document(data, doc_id, text, utf8, split, spans, relations, after, where, source_rows)
+        keys.after = after or None
+
+    def _document(self, data: dict, doc_id: str, text: str, utf8: bytes, split: str, spans: list[tuple],
+                  relations: list[tuple], out: list[Problem], where: dict, source_rows: tuple | None) -> None:
+        """The documents row (and relations rows) of a gold document.
+
+        ``source_rows``: the annotations columns and the gold annotation's entity and relation row ranges
+        there, when they can be copied (they are the same rows, already sorted and checked).
+        """
+        counts = self._out.stats.split(split)
+        counts.documents += 1
+        cols = self._columns("documents", split)
+        dateline = data.get("dateline")
+        dateline = dateline if isinstance(dateline, dict) else {}
+        cols["id"].append(doc_id)
+        cols["title"].append(str(data.get("title") or ""))
+        cols["text"].append(text)
+        cols["_utf8"].append(utf8)
+        cols["source"].append(str(data.get("source") or ""))
+        cols["lang"].append(str(data.get("lang") or "ar"))
+        cols["dateline_places"].append(list(dateline.get("places") or []))
+        cols["dateline_paper"].append(dateline.get("paper"))
+        cols["dateline_agencies"].append(list(dateline.get("agencies") or []))
+        entity_lists = cols["entities"]
+        first = len(entity_lists[1])
+        if source_rows is not None:
+            source, e0, e1, r0, r1 = source_rows
+            for target, values in zip(entity_lists[1:], source["entities"][1:], strict=True):
+                target.extend(values[e0:e1])
+            entity_lists[0].append(len(entity_lists[1]))
+            relation_lists = cols["relations"]
+            sources = source["relations"]
+            for target, values in zip(relation_lists[1:], sources[1:], strict=True):
+                target.extend(values[r0:r1])
+            relation_lists[0].append(len(relation_lists[1]))
+            kept = list(zip(sources[1][r0:r1], sources[2][r0:r1], sources[3][r0:r1], sources[4][r0:r1], strict=True))
+        else:
+            self._add_spans(entity_lists, spans, out, where)
+            kept = self._add_relations(cols["relations"], relations, out, where)
+        counts.entities.update([span[2] for span in spans])
+        # relations config: one row per relation whose head and tail are spans of the document
+        if not kept:
+            return
+        _, ids, starts, ends, texts, labels = entity_lists
+        by_id = {ids[i]: i for i in range(first, len(ids))}
+        r = self._columns("relations", split)
+        relation_counts = counts.relations
+        names = self.relation_names
+        for rel_id, head, tail, label in kept:
+            h, t = by_id.get(head), by_id.get(tail)
+            if h is None or t is None:
+                self._problem(out, DANGLING_RELATION, f"Relation {rel_id!r} points to a missing span.", where)
+                continue
+            relation_counts[names[label]] += 1
+            r["document_id"].append(doc_id)
+            r["id"].append(rel_id)
+            r["head_id"].append(ids[h])
+            r["head_start"].append(starts[h])
+            r["head_end"].append(ends[h])
+            r["head_text"].append(texts[h])
+            r["head_label"].append(labels[h])
+            r["tail_id"].append(ids[t])
+            r["tail_start"].append(starts[t])
+            r["tail_end"].append(ends[t])
+            r["tail_text"].append(texts[t])
+            r["tail_label"].append(labels[t])
+            r["label"].append(label)
+
+    # -- Arrow -----------------------------------------------------------------------------------
+    def _tables(self) -> dict[tuple[str, str], pa.Table]:
+        tables: dict[tuple[str, str], pa.Table] = {}
+        for (config, split), cols in self._rows.items():
+            if config == "tokens":
+                continue
+            tables[(config, split)] = _table(cols, self.schemas[config])
+        for config, split in list(self._rows):
+            if config == "documents":
+                tables[("tokens", split)] = self._tokens(split)
+        return tables
+
+    def _tokens(self, split: str) -> pa.Table:
+        """The tokens rows of the split's documents: their known-label spans are the documents' entity rows."""
+        counts = self._out.stats.split(split)
+        schema = self.schemas["tokens"]
+        cols = self._rows[("documents", split)]
+        doc_ids, texts = cols["id"], cols["text"]
+        offsets, span_ids, starts, ends, _, labels = cols["entities"]
+        names = self.ontology.entity_labels
+        offsets_a = np.asarray(offsets, dtype=np.int64)
+        starts_a, ends_a = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+        sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        size_of_span = np.repeat(sizes, np.diff(offsets_a))
+        in_range = bool(np.all((starts_a >= 0) & (starts_a < ends_a) & (ends_a <= size_of_span)))
+        if self.span_mode == "exact" and in_range:
+            table = token_table(doc_ids, texts, offsets_a, starts_a, ends_a, labels, span_ids, self.tag_ids, schema,
+                                utf8=b"".join(cols["_utf8"]))
+            counts.tokens += int(table.token_counts.sum())
+            for index in table.unencodable.tolist():
+                counts.unencodable[names[labels[index]]] += 1
+            return pa.Table.from_batches([table.batch], schema=schema)
+        rows = []  # whole-token mode, or offsets that validation refuses anyway: one document at a time
+        for i, (doc_id, text) in enumerate(zip(doc_ids, texts, strict=True)):
+            spans = [Span(start=starts[k], end=ends[k], label=names[labels[k]], id=span_ids[k],
+                          text=text[starts[k]:ends[k]]) for k in range(offsets[i], offsets[i + 1])]
+            if self.span_mode != "exact":
+                spans = whole_token_spans(text, spans)
+            bio = encode_bio_arrays(text, spans, self.bio_ids)
+            for s in bio.unencodable:
+                counts.unencodable[s.label] += 1
+            counts.tokens += len(bio.starts)
+            rows.append(token_row(doc_id, text, bio))
+        return pa.Table.from_batches([tokens_batch(rows, schema)], schema=schema)
+
+
+def _struct_list(lists: list[list], type_: pa.ListType) -> pa.Array:
+    offsets, *children = lists
+    struct_type = type_.value_type
+    fields = [struct_type.field(i) for i in range(struct_type.num_fields)]
+    arrays = [pa.array(values, type=f.type) for values, f in zip(children, fields, strict=True)]
+    values = pa.StructArray.from_arrays(arrays, fields=fields)
+    return pa.ListArray.from_arrays(pa.array(np.asarray(offsets, dtype=np.int32)), values, type=type_)
+
+
+def _utf8_strings(encoded: list[bytes]) -> pa.Array:
+    """A string array from values already in UTF-8 (no second encoding)."""
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
+
+
+def _table(cols: dict[str, list], schema: pa.Schema) -> pa.Table:
+    arrays = []
+    for f in schema:
+        values = cols[f.name]
+        if f.name == "text" and "_utf8" in cols:
+            arrays.append(_utf8_strings(cols["_utf8"]))
+        elif pa.types.is_list(f.type) and pa.types.is_struct(f.type.value_type):
+            arrays.append(_struct_list(values, f.type))
+        else:
+            arrays.append(pa.array(values, type=f.type))
+    return pa.Table.from_arrays(arrays, schema=schema)

@@ -1,0 +1,304 @@
+"""The ``tokens`` config of a whole batch of documents at once, with a fixed number of numpy calls.
+
+The per-document path (:func:`corpus_tools.tokens.encode_bio_arrays`, then
+:func:`corpus_tools.build.tokenrows.token_row` and :func:`~corpus_tools.build.tokenrows.tokens_batch`)
+makes about thirty small numpy calls per document.  :func:`token_table` does the same work on the
+concatenated texts of a batch: one encoding to code points and one to UTF-8, the token edges as one
+``flatnonzero`` over a per-code-point edge mask (from the class table of
+:func:`corpus_tools.tokens.char_classes`, with an edge forced at every document start and every span
+edge, so tokens never cross documents and are cut wherever a span edge falls inside one), the flat
+layer of :func:`corpus_tools.spans.select_flat` followed as a chain of "next span" pointers, the tags
+written with ``repeat``/``cumsum`` instead of one slice per span, and the token strings taken from the
+batch's UTF-8 by Arrow.  The result equals the per-document path exactly (same record batch, token
+counts and unencodable spans; a property test holds them equal).
+
+Spans come as flat arrays: the spans of document ``i`` are ``span_*[span_offsets[i]:span_offsets[i + 1]]``,
+offsets in code points of that document's text, labels as indices into ``ontology.entity_labels``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
+from typing import NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from corpus_tools.spans import Span
+from corpus_tools.tokens import _WORD, char_classes
+
+
+@dataclass(frozen=True)
+class TagIds:
+    """BIO tag ids per entity label index, and the rank of each label's name (select_flat's tie-break)."""
+
+    b: np.ndarray  # int64: id of B-<label> for label index k
+    i: np.ndarray  # int64: id of I-<label>
+    o: int  # id of "O"
+    name_rank: np.ndarray  # int64: position of the label's name among the sorted names
+
+    @classmethod
+    def from_labels(cls, entity_labels: Sequence[str], bio_ids: Mapping[str, int]) -> TagIds:
+        """From ``ontology.entity_labels`` and the tag-name -> ClassLabel id mapping of ``ontology.bio_labels``."""
+        labels = list(entity_labels)
+        order = sorted(set(labels))
+        return cls(
+            b=np.array([bio_ids[f"B-{label}"] for label in labels], dtype=np.int64),
+            i=np.array([bio_ids[f"I-{label}"] for label in labels], dtype=np.int64),
+            o=int(bio_ids["O"]),
+            name_rank=np.array([order.index(label) for label in labels], dtype=np.int64),
+        )
+
+
+@dataclass
+class TokenTable:
+    """:func:`token_table`: the tokens config rows and what the card statistics need."""
+
+    batch: pa.RecordBatch  # the tokens config rows, schema = the given ``schema``, rows in input order
+    token_counts: np.ndarray  # tokens per document (int64)
+    unencodable: np.ndarray  # int64 indices into the span arrays, by (document, start, end, label name, id)
+
+
+def _id_ranks(ids: Sequence[str]) -> np.ndarray:
+    """The rank of every id in Python string order (equal ids share a rank)."""
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    ranks = np.empty(len(ids), dtype=np.int64)
+    rank, previous = -1, None
+    for position in order:
+        if rank < 0 or ids[position] != previous:
+            rank, previous = rank + 1, ids[position]
+        ranks[position] = rank
+    return ranks
+
+
+def _sort_by(keys: list[np.ndarray], span_index: np.ndarray, span_ids: Sequence[str] | None) -> np.ndarray:
+    """``np.lexsort(keys)`` (last key first), ties broken by span id, then by position.
+
+    Ids are compared only where all keys tie (identical spans of one document), so most batches
+    sort no string at all.  ``span_index`` maps each position of the keys to its span.
+    """
+    order = np.lexsort(keys)
+    if span_ids is None or len(order) < 2:
+        return order
+    tie = np.ones(len(order) - 1, dtype=bool)
+    for key in keys:
+        ordered = key[order]
+        tie &= ordered[1:] == ordered[:-1]
+    if not tie.any():
+        return order
+    member = np.zeros(len(order), dtype=bool)
+    member[1:] |= tie
+    member[:-1] |= tie
+    members = order[member]
+    rank = np.zeros(len(order), dtype=np.int64)
+    rank[members] = _id_ranks([span_ids[k] for k in span_index[members].tolist()])
+    return np.lexsort([rank, *keys])
+
+
+class SpanArrays(NamedTuple):
+    """The span arguments of :func:`token_table`, in its order (``token_table(ids, texts, *arrays, ...)``)."""
+
+    offsets: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    labels: np.ndarray
+    ids: list[str]
+
+
+def span_arrays(span_lists: Sequence[Sequence[Span]], label_ids: Mapping[str, int]) -> SpanArrays:
+    """Flat span arrays from each document's spans; ``label_ids``: entity label -> index in ``entity_labels``."""
+    spans = list(chain.from_iterable(span_lists))
+    n = len(spans)
+    offsets = np.zeros(len(span_lists) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, span_lists), dtype=np.int64, count=len(span_lists)), out=offsets[1:])
+    return SpanArrays(
+        offsets,
+        np.fromiter(map(attrgetter("start"), spans), dtype=np.int64, count=n),
+        np.fromiter(map(attrgetter("end"), spans), dtype=np.int64, count=n),
+        np.fromiter(map(label_ids.__getitem__, map(attrgetter("label"), spans)), dtype=np.int64, count=n),
+        list(map(attrgetter("id"), spans)),
+    )
+
+
+def _offsets32(lengths: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=out[1:])
+    return out
+
+
+def _segment_bounds(codes: np.ndarray, forced: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Edges of the segments of the concatenated texts, and whether each segment is a token.
+
+    A segment edge lies at every change between a token character and a non-token one, around every
+    punctuation character, and at every position in ``forced`` (document starts, span edges).  A
+    segment is then a token when its first character is a word or punctuation character (word runs
+    end only at an edge, a punctuation character is followed by one); the others are runs of
+    whitespace and other non-token characters.  This is ``_BASE_TOKEN``'s tokens cut at every
+    forced position strictly inside one, found with one ``flatnonzero``.
+    """
+    n = len(codes)
+    classes = np.take(char_classes(), codes, mode="clip")  # codes < 0x110000: no check needed
+    token_char = classes != 0
+    word = classes == _WORD
+    edge = np.empty(n + 1, dtype=bool)
+    edge[0] = edge[n] = True
+    if n > 1:
+        np.logical_or(token_char[:-1], token_char[1:], out=edge[1:n])
+        edge[1:n] &= ~(word[:-1] & word[1:])
+    for positions in forced:
+        edge[positions] = True
+    bounds = np.flatnonzero(edge)
+    return bounds, token_char[bounds[:-1]]
+
+
+def _flat_layer(order: np.ndarray, g_start: np.ndarray, g_end: np.ndarray) -> np.ndarray:
+    """Positions (in ``order``) of the spans :func:`~corpus_tools.spans.select_flat` keeps, over all documents.
+
+    In sorted order the kept spans form a chain: after a kept span comes the first span starting at or
+    after its end.  Over the concatenation that is also the first span of the next document with spans
+    (documents do not overlap), so the chain from the first span holds every document's flat layer.
+    A span starting at or after the end of every earlier span is on the chain; the chain is followed
+    from all of those at once, one step per numpy pass, until it meets spans already on it.
+    """
+    starts = g_start[order]
+    ends = g_end[order]
+    n = len(starts)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    reach = np.empty(n, dtype=np.int64)
+    reach[0] = -1
+    np.maximum.accumulate(ends[:-1], out=reach[1:])
+    kept = starts >= reach
+    following = np.searchsorted(starts, ends, side="left")
+    frontier = np.flatnonzero(kept)
+    while len(frontier):
+        step = following[frontier]
+        step = step[step < n]
+        step = step[~kept[step]]
+        kept[step] = True
+        frontier = step
+    return np.flatnonzero(kept)
+
+
+def token_table(
+    ids: Sequence[str],
+    texts: Sequence[str],
+    span_offsets: np.ndarray,
+    span_starts: np.ndarray,
+    span_ends: np.ndarray,
+    span_labels: np.ndarray,
+    span_ids: Sequence[str] | None,
+    tag_ids: TagIds,
+    schema: pa.Schema,
+    utf8: bytes | None = None,
+) -> TokenTable:
+    """The tokens config rows of ``texts`` (ids ``ids``) with their spans, as one record batch.
+
+    ``utf8``: the UTF-8 encoding of ``"".join(texts)`` when the caller already has it (saves encoding it again).
+
+    ``span_ids`` (the id of every span) break ties among spans of one document with the same start,
+    end and label as ``select_flat`` does; they are compared only for such ties.  With None, ties keep
+    the order of the arrays.  Spans must satisfy ``0 <= start < end <= len(text)``; texts must be valid
+    Unicode.  :func:`span_arrays` builds the span arguments from lists of :class:`Span`.
+
+    Rows equal ``tokens_batch([token_row(id, text, encode_bio_arrays(text, spans, bio_ids)) ...], schema)``
+    exactly, and a batch of zero documents gives an empty batch.
+    """
+    n_docs = len(texts)
+    if len(ids) != n_docs:
+        raise ValueError(f"{len(ids)} ids but {n_docs} texts")
+    span_offsets = np.asarray(span_offsets, dtype=np.int64)
+    span_starts = np.asarray(span_starts, dtype=np.int64)
+    span_ends = np.asarray(span_ends, dtype=np.int64)
+    span_labels = np.asarray(span_labels, dtype=np.int64)
+    n_spans = len(span_starts)
+    if len(span_offsets) != n_docs + 1 or span_offsets[0] != 0 or span_offsets[-1] != n_spans:
+        raise ValueError("span_offsets must hold len(texts) + 1 offsets from 0 to the number of spans")
+
+    text = "".join(texts)
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
+    utf8 = np.frombuffer(text.encode("utf-8") if utf8 is None else utf8, dtype=np.uint8)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n_docs)
+    bases = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bases[1:])
+
+    span_doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(span_offsets))
+    span_base = bases[span_doc]
+    if n_spans and not (np.all(span_starts >= 0) and np.all(span_starts < span_ends)
+                        and np.all(span_ends <= lengths[span_doc])):
+        raise ValueError("every span needs 0 <= start < end <= len(text)")
+    if n_spans and not (np.all(span_labels >= 0) and np.all(span_labels < len(tag_ids.b))):
+        raise ValueError("span labels must be indices into the ontology's entity labels")
+    g_start = span_starts + span_base
+    g_end = span_ends + span_base
+
+    bounds, is_token = _segment_bounds(codes, [bases, g_start, g_end])
+    token_segments = np.flatnonzero(is_token)
+    starts = bounds[token_segments]
+    ends = bounds[token_segments + 1]
+    n_tokens = len(starts)
+    first_token = np.searchsorted(starts, bases)
+    token_counts = np.diff(first_token)
+
+    # The flat layer: sorted by (document, start, -length, label name, id, position) as select_flat sorts.
+    span_index = np.arange(n_spans, dtype=np.int64)
+    names = tag_ids.name_rank[span_labels]
+    order = _sort_by([names, span_starts - span_ends, g_start], span_index, span_ids)
+    flat = order[_flat_layer(order, g_start, g_end)]
+    rest = np.ones(n_spans, dtype=bool)
+    rest[flat] = False
+
+    tags = np.full(n_tokens, tag_ids.o, dtype=np.int64)
+    if len(flat):
+        f_start, f_end = g_start[flat], g_end[flat]
+        first = np.searchsorted(starts, f_start)
+        last = np.searchsorted(ends, f_end)
+        ok = (first < n_tokens) & (last < n_tokens) & (last >= first)
+        ok[ok] = (starts[first[ok]] == f_start[ok]) & (ends[last[ok]] == f_end[ok])
+        rest[flat[~ok]] = True
+        first, last, label = first[ok], last[ok], span_labels[flat[ok]]
+        tags[first] = tag_ids.b[label]
+        inside = last - first
+        total = int(inside.sum())
+        if total:
+            run = np.repeat(first + 1 - (np.cumsum(inside) - inside), inside)
+            tags[run + np.arange(total)] = np.repeat(tag_ids.i[label], inside)
+    unencodable = np.flatnonzero(rest)
+    if len(unencodable) > 1:  # in the order of encode_bio_arrays: (document, start, end, label name, id)
+        u = unencodable
+        unencodable = u[_sort_by([names[u], g_end[u], g_start[u]], u, span_ids)]
+
+    # Token strings: the segments as strings over the UTF-8 of the batch, the tokens taken from them.
+    lead = np.empty(len(utf8) + 1, dtype=bool)
+    np.greater_equal(utf8.view(np.int8), -64, out=lead[:-1])  # not a continuation byte 0b10xxxxxx
+    lead[-1] = True
+    byte_bounds = np.flatnonzero(lead)[bounds]
+    if len(utf8) > np.iinfo(np.int32).max:
+        raise ValueError("a batch of more than 2 GiB of text; pass fewer documents at once")
+    segments = pa.StringArray.from_buffers(len(bounds) - 1, pa.py_buffer(byte_bounds.astype(np.int32)),
+                                           pa.py_buffer(utf8))
+    taken = pc.take(segments, pa.array(token_segments.astype(np.int32)))
+    strings = pa.StringArray.from_buffers(n_tokens, *taken.buffers()[1:])  # without take's all-valid bitmap
+    list_offsets = pa.array(_offsets32(token_counts))
+    token_base = np.repeat(bases[:-1], token_counts)
+
+    def as_list(field: str, values: pa.Array) -> pa.ListArray:
+        return pa.ListArray.from_arrays(list_offsets, values, type=schema.field(field).type)
+
+    def numbers(field: str, values: np.ndarray) -> pa.ListArray:
+        value_type = schema.field(field).type.value_type
+        return as_list(field, pa.array(values.astype(value_type.to_pandas_dtype())))
+
+    columns = {
+        "id": pa.array(list(ids), type=schema.field("id").type),
+        "tokens": as_list("tokens", strings),
+        "token_start": numbers("token_start", starts - token_base),
+        "token_end": numbers("token_end", ends - token_base),
+        "ner_tags": numbers("ner_tags", tags),
+    }
+    batch = pa.RecordBatch.from_arrays([columns[name] for name in schema.names], schema=schema)
+    return TokenTable(batch, token_counts.astype(np.int64), unencodable.astype(np.int64))

@@ -1,0 +1,197 @@
+"""The release Features of an ontology without importing ``datasets`` (after the first time).
+
+:func:`corpus_tools.artefacts.ontology_to_features` stays the single generator of the release
+``datasets.Features``; importing ``datasets`` costs more than a second of CPU, so
+:func:`release_features` keeps what the build and the release checks need from those Features
+(Arrow schemas with their ``huggingface`` metadata, ``Features.to_dict()``, the card's YAML
+``features`` lists and the ClassLabel columns) in memory and in one JSON file per key under
+``$CORPUS_TOOLS_CACHE_DIR`` (default ``~/.cache/corpus-tools/features/``).
+
+The key is the sha256 of the ontology's source sha256 and labels, the installed ``datasets``
+version, the corpus-tools version and the bytes of ``artefacts.py`` and this module, so a change
+to any of them computes the Features again.  A missing, unreadable or corrupt cache file is
+recomputed; an unwritable cache folder only means no disk cache.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from corpus_tools.ontology import Ontology
+
+if TYPE_CHECKING:
+    from datasets import Features
+
+CACHE_ENV = "CORPUS_TOOLS_CACHE_DIR"
+FORMAT = 1
+
+ClassLabelColumn = tuple[str, str | None, int]
+
+
+@dataclass(frozen=True)
+class ReleaseFeatures:
+    """What the release configs' ``datasets.Features`` give, per config name."""
+
+    schemas: dict[str, pa.Schema]  # Features.arrow_schema, with the b"huggingface" metadata
+    features: dict[str, dict]  # Features.to_dict()
+    yaml: dict[str, list]  # Features._to_yaml_list(): the card's dataset_info features
+    classlabels: dict[str, list[ClassLabelColumn]]  # classlabel_columns(Features)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "format": FORMAT,
+            "schemas": {c: base64.b64encode(s.serialize().to_pybytes()).decode("ascii")
+                        for c, s in self.schemas.items()},
+            "features": self.features,
+            "yaml": self.yaml,
+            "classlabels": {c: [list(col) for col in cols] for c, cols in self.classlabels.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> ReleaseFeatures:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"cache format {data.get('format')!r}")
+        schemas = {c: pa.ipc.read_schema(pa.py_buffer(base64.b64decode(s))) for c, s in data["schemas"].items()}
+        classlabels = {c: [(str(col), None if sub is None else str(sub), int(n)) for col, sub, n in cols]
+                       for c, cols in data["classlabels"].items()}
+        if not set(schemas) == set(data["features"]) == set(data["yaml"]) == set(classlabels):
+            raise ValueError("cache entries name different configs")
+        return cls(schemas=schemas, features=data["features"], yaml=data["yaml"], classlabels=classlabels)
+
+
+_MEMORY: dict[str, ReleaseFeatures] = {}
+_CODE_SHA: list[str] = []
+
+
+def cache_dir() -> Path:
+    """``$CORPUS_TOOLS_CACHE_DIR`` or ``~/.cache/corpus-tools/features``."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "corpus-tools" / "features"
+
+
+def _code_sha() -> str:
+    if not _CODE_SHA:
+        from corpus_tools import artefacts as generate
+        digest = hashlib.sha256()
+        for path in (Path(generate.__file__), Path(__file__)):
+            digest.update(path.read_bytes())
+        _CODE_SHA.append(digest.hexdigest())
+    return _CODE_SHA[0]
+
+
+def _datasets_version() -> str:
+    """The installed ``datasets`` version, read from its ``__init__.py`` (no import, no scan of every installed
+    distribution's metadata); the metadata when that line is not found."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.find_spec("datasets")
+    if spec is None or spec.origin is None:
+        return ""
+    try:
+        with open(spec.origin, encoding="utf-8") as f:
+            match = re.search(r'^__version__ = "([^"]+)"', f.read(), re.MULTILINE)
+    except OSError:
+        match = None
+    if match:
+        return match[1]
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("datasets")
+    except PackageNotFoundError:
+        return ""
+
+
+def cache_key(ontology: Ontology) -> str:
+    """The sha256 naming the cached Features of ``ontology`` with this code and this ``datasets``."""
+    from corpus_tools import __version__
+
+    parts = {
+        "ontology_sha256": ontology.source_sha256,
+        "entity_labels": list(ontology.entity_labels),
+        "relation_labels": list(ontology.relation_labels),
+        "bio_labels": list(ontology.bio_labels),
+        "datasets": _datasets_version(),
+        "corpus_tools": __version__,
+        "code": _code_sha(),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def compute_release_features(ontology: Ontology) -> ReleaseFeatures:
+    """The fields computed from ``generate.ontology_to_features`` (imports ``datasets``)."""
+    from corpus_tools.artefacts import ontology_to_features
+
+    features = ontology_to_features(ontology)
+    return ReleaseFeatures(
+        schemas={c: f.arrow_schema for c, f in features.items()},
+        features={c: f.to_dict() for c, f in features.items()},
+        yaml={c: f._to_yaml_list() for c, f in features.items()},
+        classlabels={c: classlabel_columns(f) for c, f in features.items()},
+    )
+
+
+def _read(path: Path) -> ReleaseFeatures | None:
+    try:
+        return ReleaseFeatures.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except Exception:  # noqa: BLE001 - any unreadable or corrupt cache file is recomputed
+        return None
+
+
+def write_cache_file(path: Path, data: bytes) -> None:
+    """Write a cache file atomically (a temporary file renamed); an unwritable folder only means no cache."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _write(path: Path, value: ReleaseFeatures) -> None:
+    # key order matters (YAML order)
+    write_cache_file(path, json.dumps(value.to_json(), ensure_ascii=False).encode("utf-8"))
+
+
+def release_features(ontology: Ontology) -> ReleaseFeatures:
+    """The release Features of ``ontology``: from memory, else the disk cache, else ``datasets``."""
+    key = cache_key(ontology)
+    cached = _MEMORY.get(key)
+    if cached is not None:
+        return cached
+    path = cache_dir() / f"{key}.json"
+    cached = _read(path)
+    if cached is None:
+        cached = compute_release_features(ontology)
+        _write(path, cached)
+    _MEMORY[key] = cached
+    return cached
+
+
+def classlabel_columns(features: Features) -> list[tuple[str, str | None, int]]:
+    """``(column, struct field or None, number of names)`` for every ClassLabel, at most one list deep."""
+    from datasets import ClassLabel, List, Sequence
+
+    out: list[tuple[str, str | None, int]] = []
+    for name, feature in features.items():
+        inner = feature.feature if isinstance(feature, List | Sequence) else feature
+        if isinstance(inner, ClassLabel):
+            out.append((name, None, inner.num_classes))
+        elif isinstance(inner, dict):
+            out += [(name, sub, f.num_classes) for sub, f in inner.items() if isinstance(f, ClassLabel)]
+    return out

@@ -1,0 +1,1 @@
+"""Raw articles (newswire text files, JSONL, CSV) into Article records."""

@@ -1,0 +1,497 @@
+"""Raw articles (plain-text newswire files, JSONL, CSV) into verified Article records.
+
+* :func:`ingest_paths` walks files, directories (recursive, sorted, hidden names skipped) and ``-``
+  (stdin), applies the hygiene rules and yields one Article record per distinct text, lazily: the
+  :class:`IngestResult` report is complete once ``articles`` has been consumed.  Records are never
+  held: only the ids seen so far are kept for de-duplication, in a private temporary SQLite file, so
+  memory does not grow with the number of articles.
+* :func:`write_articles_jsonl` writes records atomically (temp file in the same folder + rename).
+* :func:`parse_newswire` (from :mod:`corpus_tools.ingest.newswire`) finds title, dateline and paragraphs;
+  JSONL and CSV records are read by :mod:`corpus_tools.ingest.tabular`; the problem codes live in
+  :mod:`corpus_tools.ingest.codes`.
+
+Hygiene rules: the stored text is the file (or the mapped field) after removing one leading BOM and
+converting CRLF/CR to LF, nothing else; offsets are code points into it.  Invalid UTF-8, empty,
+binary and over-size inputs are reported and skipped; bidi controls are reported and kept.  The
+article id is the first 16 hex digits of the text's sha256, so the same text always gets the same id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import stat
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import BinaryIO
+
+from corpus_tools.errors import InputError, OutputError
+from corpus_tools.files import same_file
+from corpus_tools.ingest.codes import (
+    BIDI_CONTROL,
+    BINARY,
+    BOM_IN_TEXT,
+    BOM_REMOVED,
+    DUPLICATE,
+    EMPTY,
+    INVALID_RECORD,
+    INVALID_UTF8,
+    LINE_ENDS_CONVERTED,
+    NO_LAYOUT,
+    NOT_A_FILE,
+    TOO_LARGE,
+    UNREADABLE,
+)
+from corpus_tools.ingest.newswire import Dateline, NewswireParts, is_blank, parse_newswire
+from corpus_tools.ingest.sources import Located, Source
+from corpus_tools.ingest.tabular import (
+    DEFAULT_FIELDS,
+    FIELD_TARGETS,
+    parse_field_mapping,
+    read_csv,
+    read_jsonl,
+)
+from corpus_tools.report import Report, make_problem
+from corpus_tools.strictjson import loads as json_loads
+from corpus_tools.text import BIDI_CONTROLS, BOM, has_lone_surrogate, printable, sha256_text
+
+__all__ = [
+    "ARTICLE_KEYS",
+    "DEFAULT_FIELDS",
+    "DEFAULT_MAX_BYTES",
+    "FIELD_TARGETS",
+    "FORMATS",
+    "Dateline",
+    "IngestResult",
+    "NewswireParts",
+    "article_id",
+    "article_to_json_line",
+    "format_for_path",
+    "ingest_paths",
+    "ingest_to_jsonl",
+    "parse_field_mapping",
+    "parse_newswire",
+    "read_articles_jsonl",
+    "write_articles_jsonl",
+]
+
+DEFAULT_MAX_BYTES = 10_000_000
+FORMATS = ("auto", "txt", "jsonl", "csv")
+# Fixed key order of a written record, so that re-runs are byte-identical.
+ARTICLE_KEYS = (
+    "id", "sha256", "source_path", "source_line", "source", "lang", "title", "dateline", "paragraphs", "text", "meta",
+)
+
+_BIDI_RE = re.compile("[" + "".join(sorted(BIDI_CONTROLS)) + "]")
+_BOM_RE = re.compile(BOM)
+_LINE_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
+_EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+
+
+def article_id(text: str) -> str:
+    """The stable, content-based id of an article: the first 16 hex digits of the text's sha256."""
+    return sha256_text(text)[:16]
+
+
+def format_for_path(path: str | os.PathLike[str]) -> str:
+    """The format ``auto`` picks for a file name: .jsonl/.ndjson → jsonl, .csv → csv, anything else → txt."""
+    return _EXTENSIONS.get(os.path.splitext(os.fspath(path))[1].lower(), "txt")
+
+
+@dataclass
+class IngestResult:
+    """Lazily ingested articles; ``report`` is complete once ``articles`` has been consumed."""
+
+    articles: Iterator[dict[str, object]]
+    report: Report = field(default_factory=Report)
+
+
+def ingest_paths(
+    inputs: Iterable[str | os.PathLike[str]],
+    *,
+    fmt: str = "auto",
+    source: str | None = None,
+    lang: str = "ar",
+    fields: Mapping[str, str] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    exclude: Iterable[str | os.PathLike[str]] = (),
+    stdin: BinaryIO | None = None,
+    on_input: Callable[[str], None] | None = None,
+) -> IngestResult:
+    """Ingest files, directories and ``-`` (stdin) into Article records.
+
+    ``fmt`` is ``auto`` (by extension, see :func:`format_for_path`; stdin is txt), ``txt``, ``jsonl`` or
+    ``csv``.  ``source`` overrides every record's source (default: the record's mapped source field, else
+    the dateline's paper, else ""); ``lang`` is the language of records without a mapped lang field.
+    ``fields`` maps article fields to JSONL/CSV fields (see :func:`parse_field_mapping`).  Files in
+    ``exclude`` (e.g. the output file) are never read: found while walking a folder they are skipped, named
+    as an input (under any spelling or link) they are refused with InputError before anything is read.
+    ``on_input`` is called with each input's name before it is read (for progress).  Raises InputError when an
+    input does not exist or is excluded.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
+    if max_bytes < 1:
+        raise ValueError("max_bytes must be positive")
+    for option, value in (("source", source), ("lang", lang)):
+        if value is not None and has_lone_surrogate(value):
+            raise ValueError(f"{option} '{printable(value)}' is not text (it holds bytes that are not UTF-8)")
+    given = [os.fspath(p) for p in inputs]
+    if not given:
+        raise InputError("no input given")
+    if given.count("-") > 1:
+        raise InputError("stdin ('-') can be read only once")
+    for item in given:
+        if item != "-" and not os.path.exists(item):
+            raise InputError(f"input not found: {printable(item)}")
+    excluded_files = [p for p in map(os.fspath, exclude) if os.path.exists(p)]
+    for item in given:
+        if item == "-" or os.path.isdir(item):
+            continue
+        for other in excluded_files:
+            if same_file(item, other):
+                raise InputError(f"input {printable(item)} is the output file {printable(other)}; writing would"
+                                 " replace the articles with what is read from them: write to another file")
+    mapping = dict(DEFAULT_FIELDS) if fields is None else {**DEFAULT_FIELDS, **fields}
+    run = _Run(source=source, lang=lang, fields=mapping, max_bytes=max_bytes,
+               stdin=stdin, on_input=on_input)
+    excluded = {os.path.realpath(p) for p in map(os.fspath, exclude)}
+    return IngestResult(run.articles(_iter_sources(given, fmt, excluded, run)), run.report)
+
+
+def _iter_sources(given: list[str], fmt: str, excluded: set[str], run: _Run) -> Iterator[Source]:
+    """Every input file in a deterministic order: inputs as given, directories walked sorted."""
+    names = {os.path.basename(p) for p in excluded}
+    for item in given:
+        if item == "-":
+            yield Source(None, "-", "-", "txt" if fmt == "auto" else fmt)
+            continue
+        if not os.path.isdir(item):
+            if not (os.path.basename(item) in names and os.path.realpath(item) in excluded):
+                yield Source(item, printable(item), printable(os.path.basename(item)),
+                              fmt if fmt != "auto" else format_for_path(item))
+            continue
+
+        def on_error(exc: OSError, top: str = item) -> None:
+            where = os.path.join(top, os.path.relpath(exc.filename, top)) if exc.filename else top
+            run.reject(UNREADABLE, f"cannot read folder ({exc.strerror}); check its permissions", file=printable(where))
+
+        for dirpath, dirnames, filenames in os.walk(item, onerror=on_error):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            rel_dir = Path(os.path.relpath(dirpath, item)).as_posix()
+            prefix = "" if rel_dir == "." else rel_dir + "/"
+            for name in sorted(filenames):
+                if name.startswith("."):
+                    continue
+                full = os.path.join(dirpath, name)
+                if name in names and os.path.realpath(full) in excluded:
+                    continue
+                rel = printable(prefix + name)  # a name that is not UTF-8 shows its bytes as \xNN
+                if not _regular_or_unreadable(full):
+                    run.problem(NOT_A_FILE, "not a regular file (a named pipe, socket or device); skipped",
+                                file=os.path.join(printable(item), rel))
+                    continue
+                yield Source(full, os.path.join(printable(item), rel), rel,
+                              fmt if fmt != "auto" else format_for_path(name))
+
+
+def _regular_or_unreadable(path: str) -> bool:
+    """False for a named pipe, socket or device (opening a pipe waits for a writer); a path that cannot be
+    stat'ed (a dangling link) is left for the reader to report as unreadable."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True
+
+
+
+
+@cache
+def _article_validators():  # fast check with jsonschema-rs, located messages with jsonschema
+    import jsonschema_rs
+
+    from corpus_tools.schemas import load_schema, validator_for
+
+    schema = load_schema("article.schema.json")
+    return jsonschema_rs.validator_for(schema), validator_for(schema)
+
+
+class _SeenIds:
+    """The ids written so far and where each was first seen, in a private temporary SQLite file.
+
+    SQLite keeps a bounded page cache and spills the rest to disk (deleted on close), so memory stays
+    flat however many articles a run holds.
+    """
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("", isolation_level=None)  # "" = private temporary on-disk database
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE seen (id INTEGER PRIMARY KEY, first TEXT NOT NULL)")
+        self._db.execute("BEGIN")
+
+    def add(self, article_id: str, where: str) -> str | None:
+        """Record an id; return None when it is new, else where it was first seen."""
+        key = int(article_id, 16)
+        key = key - (1 << 64) if key >= 1 << 63 else key  # SQLite integers are signed 64-bit
+        if self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (key, where)).rowcount:
+            return None
+        return self._db.execute("SELECT first FROM seen WHERE id = ?", (key,)).fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _Run:
+    """State of one ingest run: options, the report, the ids seen so far."""
+
+    def __init__(self, *, source: str | None, lang: str, fields: dict[str, str], max_bytes: int,
+                 stdin: BinaryIO | None, on_input: Callable[[str], None] | None) -> None:
+        self.source = source
+        self.lang = lang
+        self.fields = fields
+        self.max_bytes = max_bytes
+        self.stdin = stdin
+        self.on_input = on_input
+        self.report = Report()
+        self.stats = self.report.stats
+        self.stats.update(inputs=0, records=0, articles=0, duplicates=0, rejected=0)
+
+    # -- reporting ---------------------------------------------------------------------------------
+    def problem(self, code: str, message: str, **location: object) -> None:
+        self.report.add(make_problem(code, message, **location))
+
+    def reject(self, code: str, message: str, **location: object) -> None:
+        """An error that makes an input or record be skipped."""
+        self.problem(code, message, **location)
+        self.stats["rejected"] += 1  # type: ignore[operator]
+
+    def reject_record(self, code: str, message: str, **location: object) -> None:
+        """A record (file, JSONL line, CSV row) was read and rejected."""
+        self.stats["records"] += 1  # type: ignore[operator]
+        self.reject(code, message, **location)
+
+    # -- the pipeline -------------------------------------------------------------------------------
+    def articles(self, sources: Iterator[Source]) -> Iterator[dict[str, object]]:
+        readers: dict[str, Callable[[Source], Iterator[Located]]] = {
+            "txt": self._read_txt,
+            "jsonl": lambda src: read_jsonl(self, src),
+            "csv": lambda src: read_csv(self, src),
+        }
+        seen = _SeenIds()
+        try:
+            for src in sources:
+                self.stats["inputs"] += 1  # type: ignore[operator]
+                if self.on_input is not None:
+                    self.on_input(src.display)
+                for article, where in readers[src.fmt](src):
+                    label = f"{where['file']}:{where['line']}" if "line" in where else str(where["file"])
+                    first = seen.add(str(article["id"]), label)
+                    if first is not None:
+                        self.stats["duplicates"] += 1  # type: ignore[operator]
+                        self.problem(DUPLICATE, f"same text as {first} (id {article['id']}); written once",
+                                     details={"id": article["id"], "first": first}, **where)
+                        continue
+                    self.stats["articles"] += 1  # type: ignore[operator]
+                    yield article
+        finally:
+            seen.close()
+
+    @contextmanager
+    def open_input(self, src: Source) -> Iterator[BinaryIO]:
+        if src.path is None:
+            yield self.stdin if self.stdin is not None else sys.stdin.buffer
+        else:
+            with open(src.path, "rb") as handle:
+                yield handle
+
+    def _read_bytes(self, src: Source) -> bytes | None:
+        """The whole file, or None (reported) when it is unreadable or over the size limit."""
+        where = {"file": src.display}
+        try:
+            size = os.stat(src.path).st_size if src.path is not None else None
+            if size is None or size <= self.max_bytes:
+                with self.open_input(src) as handle:
+                    data = handle.read(self.max_bytes + 1)
+                size = len(data)
+        except OSError as exc:
+            self.reject(UNREADABLE, f"cannot read file ({exc.strerror}); check its permissions", **where)
+            return None
+        if size > self.max_bytes:
+            self.reject(TOO_LARGE, f"file is larger than {self.max_bytes} bytes; raise --max-bytes to ingest it",
+                        details={"bytes": size, "max_bytes": self.max_bytes}, **where)
+            return None
+        return data
+
+    def _read_txt(self, src: Source) -> Iterator[Located]:
+        self.stats["records"] += 1  # type: ignore[operator]
+        data = self._read_bytes(src)
+        if data is None:
+            return
+        where: dict[str, object] = {"file": src.display}
+        if not data:
+            self.reject(EMPTY, "file is empty (0 bytes)", details={"bytes": 0}, **where)
+            return
+        if b"\0" in data:
+            self.reject_binary(data, where)
+            return
+        try:
+            raw = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = len(_LINE_BREAK_BYTES.findall(data, 0, exc.start)) + 1
+            self.reject(INVALID_UTF8, f"invalid UTF-8 ({exc.reason}) at byte {exc.start}; re-encode the file as UTF-8",
+                        byte_offset=exc.start, line=line, **where)
+            return
+        text = self.clean_text(raw, where, text_lines=True)
+        if text is None:
+            return
+        article = self.make_article(text, src, None, where, title=None, source=None, lang=None, meta=None)
+        if article is not None:
+            yield article, where
+
+    def reject_binary(self, data: bytes, where: dict[str, object]) -> None:
+        offset = data.index(b"\0")
+        hint = " (it looks like UTF-16: re-encode it as UTF-8)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        self.reject(BINARY, f"file holds a NUL byte at byte {offset}, so it is not text{hint}",
+                    byte_offset=offset, **where)
+
+    # -- text hygiene and records -------------------------------------------------------------------
+    def clean_text(self, raw: str, where: dict[str, object], *, text_lines: bool) -> str | None:
+        """Remove one leading BOM and convert line ends; report bidi controls; None when blank (reported)."""
+        text = raw[1:] if raw.startswith(BOM) else raw
+        if is_blank(text):
+            self.reject(EMPTY, "text holds only whitespace" if text else "text is empty",
+                        details={"chars": len(raw)}, **where)
+            return None
+        if text is not raw:
+            self.problem(BOM_REMOVED, "a leading byte order mark (U+FEFF) was removed", **where,
+                         **({"byte_offset": 0} if text_lines else {}))
+        if "\r" in text:
+            crlf = text.count("\r\n")
+            cr = text.count("\r") - crlf
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            self.problem(LINE_ENDS_CONVERTED, f"line ends converted to LF ({crlf} CRLF, {cr} CR)",
+                         details={"crlf": crlf, "cr": cr}, **where)
+        for code, pattern, what in ((BIDI_CONTROL, _BIDI_RE, "bidi control"), (BOM_IN_TEXT, _BOM_RE, "U+FEFF")):
+            positions = [m.start() for m in pattern.finditer(text)]
+            if positions:
+                chars = sorted({f"U+{ord(text[i]):04X}" for i in positions})
+                loc = dict(where)
+                if text_lines:
+                    loc["line"] = text.count("\n", 0, positions[0]) + 1
+                self.problem(code, f"{len(positions)} {what} character(s) ({', '.join(chars)}) kept at code point"
+                             f" offset(s) {', '.join(map(str, positions[:10]))}{' ...' if len(positions) > 10 else ''}",
+                             details={"positions": positions, "chars": chars}, **loc)
+        return text
+
+    def make_article(self, text: str, src: Source, line: int | None, where: dict[str, object], *,
+                 title: str | None, source: str | None, lang: str | None,
+                 meta: dict[str, object] | None) -> dict[str, object] | None:
+        parts = parse_newswire(text, has_title=title is None)
+        if title is None and not parts.has_layout:
+            self.problem(NO_LAYOUT, f"no newswire layout: {parts.reason}; imported with the first line as title",
+                         details={"reason": parts.reason}, **where)
+        digest = sha256_text(text)
+        dateline = parts.dateline
+        record: dict[str, object] = {
+            "id": digest[:16],
+            "sha256": digest,
+            "source_path": src.rel,
+            "source_line": line,
+            "source": self.source or source or (dateline.paper if dateline and dateline.paper else ""),
+            "lang": lang or self.lang,
+            "title": parts.title if title is None else title,
+            "dateline": dateline.to_dict() if dateline else None,
+            "paragraphs": [{"start": s, "end": e} for s, e in parts.paragraphs],
+            "text": text,
+            "meta": meta,
+        }
+        if line is None:
+            del record["source_line"]
+        if not meta:
+            del record["meta"]
+        fast, located = _article_validators()
+        if not fast.is_valid(record):
+            import jsonschema.exceptions
+
+            error = jsonschema.exceptions.best_match(located.iter_errors(record))
+            self.reject(INVALID_RECORD, f"record does not match the article schema: {error.message}",
+                        **{**where, "json_path": error.json_path})
+            return None
+        return record
+
+# -- output ------------------------------------------------------------------------------------------------
+
+
+def article_to_json_line(article: Mapping[str, object]) -> str:
+    """One JSONL line for a record: keys in :data:`ARTICLE_KEYS` order, UTF-8 text unescaped, no spaces."""
+    ordered = {key: article[key] for key in ARTICLE_KEYS if key in article}
+    ordered.update((key, article[key]) for key in sorted(article) if key not in ordered)
+    return json.dumps(ordered, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def write_articles_jsonl(path: str | os.PathLike[str], articles: Iterable[Mapping[str, object]]) -> int:
+    """Write records as JSONL atomically (temp file in the same folder, fsync, rename); return the count.
+
+    Records are streamed to the temp file; if writing or the ``articles`` iterator fails (or is
+    interrupted), the temp file is removed and ``path`` is left as it was.  Raises OutputError when
+    the file cannot be written.
+    """
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror}") from exc
+    count = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            for article in articles:
+                out.write(article_to_json_line(article))
+                count += 1
+            out.flush()
+            os.fsync(out.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except OSError as exc:
+        _unlink(tmp)
+        raise OutputError(f"cannot write {target}: {exc.strerror}") from exc
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return count
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def ingest_to_jsonl(inputs: Iterable[str | os.PathLike[str]], out: str | os.PathLike[str], **options: object) -> Report:
+    """Ingest ``inputs`` (see :func:`ingest_paths`) and write the articles to ``out`` atomically; the report."""
+    exclude = [*options.pop("exclude", ()), out]  # type: ignore[misc]
+    result = ingest_paths(inputs, exclude=exclude, **options)  # type: ignore[arg-type]
+    write_articles_jsonl(out, result.articles)
+    return result.report
+
+
+def read_articles_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, object]]:
+    """Stream the records of an articles JSONL file written by :func:`write_articles_jsonl`."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    yield json_loads(line)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read articles from {path}: {exc}") from exc

@@ -1,0 +1,364 @@
+"""JSONL and CSV readers for ingest: one Article record per JSONL line or CSV row.
+
+A ``--field TARGET=FIELD`` mapping says which field of a record holds the text, title, source,
+language and metadata (see docs/ingest.md).  Both readers stream: a JSONL file is read line by line
+(each line bounded by ``max_bytes``), a CSV file is checked for UTF-8 in chunks and then parsed row by
+row, so neither file's size matters.  Every problem names the file and the line where the record starts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import BinaryIO
+
+from corpus_tools.ingest.codes import (
+    BAD_CSV_ROW,
+    BAD_FIELD_TYPE,
+    BAD_JSON_LINE,
+    BOM_REMOVED,
+    EMPTY,
+    INVALID_UTF8,
+    MISSING_FIELD,
+    RECORD_NOT_OBJECT,
+    TOO_LARGE,
+    UNREADABLE,
+)
+from corpus_tools.ingest.sources import IngestRun, Located, Source
+from corpus_tools.strictjson import loads as json_loads
+from corpus_tools.text import has_lone_surrogate, printable
+
+FIELD_TARGETS = ("text", "title", "source", "lang", "meta")
+DEFAULT_FIELDS: Mapping[str, str] = {target: target for target in FIELD_TARGETS}
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_SNIFF_BYTES = 8192
+_CHUNK = 1 << 20
+_MISSING = object()
+
+
+def parse_field_mapping(specs: Iterable[str]) -> dict[str, str]:
+    """Merge ``TARGET=FIELD`` specs (``text=body``, ``meta.url=link``) into the default mapping.
+
+    Targets are ``text``, ``title``, ``source``, ``lang``, ``meta`` and ``meta.KEY``; a FIELD may be a
+    dotted path into nested objects (``text=article.body``).  Raises ValueError for a malformed spec.
+    """
+    mapping = dict(DEFAULT_FIELDS)
+    for spec in specs:
+        target, sep, name = spec.partition("=")
+        target, name = target.strip(), name.strip()
+        if not sep or not target or not name:
+            raise ValueError(f"field mapping {spec!r} must look like TARGET=FIELD, e.g. text=body")
+        if has_lone_surrogate(spec):
+            raise ValueError(f"field mapping '{printable(spec)}' is not text (it holds bytes that are not UTF-8)")
+        if target not in FIELD_TARGETS and not (target.startswith("meta.") and len(target) > 5):
+            targets = ", ".join(FIELD_TARGETS)
+            raise ValueError(f"unknown target {target!r} in {spec!r}; use one of {targets} or meta.KEY")
+        mapping[target] = name
+    return mapping
+
+
+def _lookup(obj: Mapping[str, object], path: str) -> object:
+    """``obj[path]``, else the dotted path into nested objects, else ``_MISSING``."""
+    if path in obj:
+        return obj[path]
+    value: object = obj
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _mapped_values(run: IngestRun, obj: Mapping[str, object], where: dict[str, object],
+                   csv_row: bool) -> dict[str, object] | None:
+    """The mapped fields of a record that are present (``None``/``""`` count as absent); None when rejected."""
+    values: dict[str, object] = {}
+    for target, name in run.fields.items():
+        value = _lookup(obj, name)
+        if value is None or (value == "" and target != "text"):
+            continue
+        if value is _MISSING:
+            continue
+        if csv_row and target == "meta" and isinstance(value, str):
+            try:
+                value = json_loads(value)
+            except json.JSONDecodeError:
+                pass
+        expected: type = object if target.startswith("meta.") else dict if target == "meta" else str
+        if not isinstance(value, expected):
+            kind = "an object" if expected is dict else "a string"
+            run.reject_record(
+                BAD_FIELD_TYPE, f"field {name!r} (mapped to {target}) must be {kind}, not {type(value).__name__}",
+                details={"field": name, "target": target}, **_json_path(where, name, csv_row),
+            )
+            return None
+        values[target] = value
+    if "text" not in values:
+        name = run.fields["text"]
+        run.reject_record(
+            MISSING_FIELD, f"record has no field {name!r} for the article text; map it with --field text=NAME",
+            details={"field": name}, **_json_path(where, name, csv_row),
+        )
+        return None
+    return values
+
+
+def map_record(run: IngestRun, obj: Mapping[str, object], src: Source, line: int, *, csv_row: bool) -> Located | None:
+    """Map one JSONL object or CSV row to an article (with its location), or None when rejected."""
+    where: dict[str, object] = {"file": src.display, "line": line}
+    values = _mapped_values(run, obj, where, csv_row)
+    if values is None:
+        return None
+    meta = dict(values.get("meta") or {})  # type: ignore[call-overload]
+    meta.update({target[5:]: value for target, value in values.items() if target.startswith("meta.")})
+    text = str(values["text"])
+    text_where = _json_path(where, run.fields["text"], csv_row)
+    try:
+        size = len(text.encode("utf-8"))
+        json.dumps([values.get("title"), values.get("source"), values.get("lang"), meta],
+                   ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        run.reject_record(
+            INVALID_UTF8, f"record holds a lone surrogate (\\u{ord(exc.object[exc.start]):04x}) that cannot be"
+            " written as UTF-8; fix the escape in the source", **where,
+        )
+        return None
+    if size > run.max_bytes:
+        run.reject_record(
+            TOO_LARGE, f"text is larger than {run.max_bytes} bytes; raise --max-bytes to ingest it",
+            details={"bytes": size, "max_bytes": run.max_bytes}, **text_where,
+        )
+        return None
+    run.stats["records"] += 1  # type: ignore[operator]
+    cleaned = run.clean_text(text, text_where, text_lines=False)
+    if cleaned is None:
+        return None
+    article = run.make_article(
+        cleaned, src, line, text_where, title=values.get("title"), source=values.get("source"),  # type: ignore[arg-type]
+        lang=values.get("lang"), meta=meta,  # type: ignore[arg-type]
+    )
+    return (article, where) if article is not None else None
+
+
+class _Prefixed(io.RawIOBase):
+    """``head`` (bytes already read from ``rest``), then the rest of the stream: a pipe cannot seek back."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def read_jsonl(run: IngestRun, src: Source) -> Iterator[Located]:
+    """Articles from a JSONL file, one line at a time (each line bounded by ``max_bytes``); a NUL byte in the
+    first 8 KiB rejects the whole file as binary before any line is read."""
+    file_where: dict[str, object] = {"file": src.display}
+    try:
+        with run.open_input(src) as opened:
+            start_at = opened.tell() if opened.seekable() else None
+            head = opened.read(_SNIFF_BYTES)
+            if b"\0" in head:
+                run.stats["records"] += 1  # type: ignore[operator]
+                run.reject_binary(head, file_where)
+                return
+            if start_at is not None:
+                opened.seek(start_at)
+                handle = opened
+            else:
+                handle = io.BufferedReader(_Prefixed(head, opened), _CHUNK)  # type: ignore[assignment]
+            offset = 0
+            line = 0
+            while raw := handle.readline(run.max_bytes + 1):
+                line += 1
+                start = offset
+                offset += len(raw)
+                where = {**file_where, "line": line}
+                if len(raw) > run.max_bytes and not raw.endswith(b"\n"):
+                    while (rest := handle.readline(_CHUNK)) and not rest.endswith(b"\n"):
+                        offset += len(rest)
+                    offset += len(rest)
+                    run.reject_record(
+                        TOO_LARGE, f"line is longer than {run.max_bytes} bytes; raise --max-bytes to ingest it",
+                        byte_offset=start, details={"max_bytes": run.max_bytes}, **where,
+                    )
+                    continue
+                if line == 1 and raw.startswith(_UTF8_BOM):
+                    raw = raw[len(_UTF8_BOM) :]
+                    start += len(_UTF8_BOM)
+                    run.problem(BOM_REMOVED, "a leading byte order mark was removed from the JSONL file",
+                                byte_offset=0, **file_where)
+                if raw.strip():
+                    yield from _jsonl_line(run, src, raw, start, where)
+    except OSError as exc:
+        run.reject(UNREADABLE, f"cannot read file ({exc.strerror}); check its permissions", **file_where)
+
+
+def _jsonl_line(run: IngestRun, src: Source, raw: bytes, start: int, where: dict[str, object]) -> Iterator[Located]:
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        run.reject_record(
+            INVALID_UTF8, f"invalid UTF-8 ({exc.reason}) at byte {start + exc.start}; re-encode the file as UTF-8",
+            byte_offset=start + exc.start, **where,
+        )
+        return
+    try:
+        obj = json_loads(decoded)
+    except json.JSONDecodeError as exc:
+        run.reject_record(BAD_JSON_LINE, f"line is not valid JSON: {exc.msg} (column {exc.colno})",
+                          details={"column": exc.colno}, **where)
+        return
+    if not isinstance(obj, dict):
+        run.reject_record(RECORD_NOT_OBJECT, f"line holds a JSON {type(obj).__name__}, not an object", **where)
+        return
+    result = map_record(run, obj, src, int(where["line"]), csv_row=False)  # type: ignore[call-overload]
+    if result is not None:
+        yield result
+
+
+def read_csv(run: IngestRun, src: Source) -> Iterator[Located]:
+    """Articles from a CSV file with a header row: checked for UTF-8 in chunks, then parsed row by row."""
+    where: dict[str, object] = {"file": src.display}
+    try:
+        with _seekable(run, src) as handle:
+            found = _scan_utf8(handle)
+            if found is not None:
+                kind, offset, line = found
+                if kind == "binary":
+                    run.stats["records"] += 1  # type: ignore[operator]
+                    handle.seek(0)
+                    run.reject_binary(handle.read(offset + 1), where)
+                else:
+                    run.reject_record(INVALID_UTF8, f"invalid UTF-8 at byte {offset}; re-encode the file as UTF-8",
+                                      byte_offset=offset, line=line, **where)
+                return
+            handle.seek(0)
+            if handle.read(len(_UTF8_BOM)) == _UTF8_BOM:
+                run.problem(BOM_REMOVED, "a leading byte order mark was removed from the CSV file",
+                            byte_offset=0, **where)
+            else:
+                handle.seek(0)
+            yield from _csv_rows(run, io.TextIOWrapper(handle, encoding="utf-8", newline=""), src)
+    except OSError as exc:
+        run.reject(UNREADABLE, f"cannot read file ({exc.strerror}); check its permissions", **where)
+
+
+@contextmanager
+def _seekable(run: IngestRun, src: Source) -> Iterator[BinaryIO]:
+    """The input as a seekable binary file (stdin, and a named pipe such as ``<(zcat x.csv.gz)``, are spooled first)."""
+    if src.path is not None and os.path.isfile(src.path):
+        with open(src.path, "rb") as handle:
+            yield handle
+        return
+    with tempfile.SpooledTemporaryFile(max_size=16 * _CHUNK) as spool, run.open_input(src) as stream:
+        while chunk := stream.read(_CHUNK):
+            spool.write(chunk)
+        spool.seek(0)
+        yield spool  # type: ignore[misc]
+
+
+def _csv_rows(run: IngestRun, stream: io.TextIOWrapper, src: Source) -> Iterator[Located]:
+    where: dict[str, object] = {"file": src.display}
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(max(old_limit, run.max_bytes + 1))
+    try:
+        # strict: a quoted field still open at the end of the file is an error, not the rest of the file read as
+        # one field (a stray quote merged every row after it into one article), nor is text after a closing quote
+        reader = csv.reader(stream, strict=True)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            run.reject_record(BAD_CSV_ROW, f"the header cannot be parsed: {exc}", line=1, **where)
+            return
+        if not header:
+            run.reject_record(EMPTY, "CSV file has no header row", **where)
+            return
+        text_field = run.fields["text"]
+        if text_field not in header:
+            run.reject_record(
+                MISSING_FIELD, f"CSV header has no column {text_field!r} for the article text; map the right"
+                " column with --field text=NAME", line=1, details={"field": text_field, "columns": header}, **where,
+            )
+            return
+        columns = {name: i for i, name in reversed(list(enumerate(header)))}  # first column of a name wins
+        while True:
+            line = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                code = TOO_LARGE if "field limit" in str(exc) else BAD_CSV_ROW
+                why = (f"a quoted field opened on line {line} (or in the row that starts there) is never closed"
+                       f" before the end of the file (line {reader.line_num}); close or remove the stray quote"
+                       if "unexpected end of data" in str(exc) else f"row cannot be parsed: {exc}")
+                run.reject_record(code, why, line=line, **where)
+                continue
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                run.reject_record(
+                    BAD_CSV_ROW, f"row has {len(row)} fields but the header has {len(header)}", line=line,
+                    details={"fields": len(row), "header_fields": len(header)}, **where,
+                )
+                continue
+            result = map_record(run, {name: row[i] for name, i in columns.items()}, src, line, csv_row=True)
+            if result is not None:
+                yield result
+    finally:
+        csv.field_size_limit(old_limit)
+
+
+def _json_path(where: dict[str, object], name: str, csv_row: bool) -> dict[str, object]:
+    if csv_row:
+        return dict(where)
+    return {**where, "json_path": "$." + name if re.fullmatch(r"[A-Za-z_][\w.]*", name) else f"$[{name!r}]"}
+
+
+def _scan_utf8(handle: BinaryIO) -> tuple[str, int, int] | None:
+    """``("binary"|"invalid", byte offset, line)`` of the first NUL byte (in the first 8 KiB) or invalid
+    UTF-8 sequence of a stream, or None when it is clean; reads it in chunks."""
+    base = 0
+    lines = 1
+    carry = b""
+    first = True
+    while True:
+        chunk = handle.read(_CHUNK)
+        if first and b"\0" in chunk[:_SNIFF_BYTES]:
+            offset = chunk.index(b"\0")
+            return "binary", offset, chunk.count(b"\n", 0, offset) + 1
+        first = False
+        data = carry + chunk
+        if not data:
+            return None
+        try:
+            data.decode("utf-8")
+            valid = len(data)
+        except UnicodeDecodeError as exc:
+            if not chunk or exc.end != len(data) or exc.reason != "unexpected end of data":
+                return "invalid", base + exc.start, lines + data.count(b"\n", 0, exc.start)
+            valid = exc.start  # an incomplete sequence at the chunk's end: complete it with the next chunk
+        lines += data.count(b"\n", 0, valid)
+        base += valid
+        carry = data[valid:]
+        if not chunk:
+            return None

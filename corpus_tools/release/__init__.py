@@ -1,0 +1,1 @@
+"""The release folder as a contract: manifest, splits, card, checks, diff."""

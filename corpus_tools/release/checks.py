@@ -1,0 +1,642 @@
+"""The checks behind :func:`corpus_tools.release.manifest.check_release`, one method per family.
+
+With an ontology, the expected Features come from :mod:`corpus_tools.features` and a
+card in the shape ``build`` writes is read with PyYAML alone, so neither ``datasets`` nor
+``huggingface_hub`` is imported; any other card is parsed by datasets' own parsers.
+
+Data checks stream each Parquet file by record batch (memory stays flat), in chunks of row
+groups run several at a time (threads, or the executor given, such as the build's workers), and
+are vectorised (:mod:`corpus_tools.release.scan`): ClassLabel ranges, entity ``text[start:end]``,
+relation ends, token lengths over whole batches.  Only a file in
+which a vectorised check fails is read again row by row, by the original located checks, so the
+problems are exactly those of the row-by-row code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from corpus_tools.errors import InputError
+from corpus_tools.features import classlabel_columns, release_features
+from corpus_tools.ontology import Ontology
+from corpus_tools.release import consistency as C
+from corpus_tools.release import manifest as R
+from corpus_tools.release import scan as S
+from corpus_tools.release.cardinfo import default_config_name, read_light_card
+from corpus_tools.release.splits import SPLIT_NAME, SplitPlan
+from corpus_tools.report import Report, make_problem
+from corpus_tools.schemas import bundled_pass
+from corpus_tools.strictjson import loads as json_loads
+from corpus_tools.text import sha256_file
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from datasets import Features
+
+BATCH_ROWS = 500
+_CROSS_CODES = {"tokens": R.TOKENS_DOCUMENT, "relations": R.RELATIONS_DOCUMENT}
+THREADS = min(4, os.cpu_count() or 1)
+
+
+@dataclass
+class Reference:
+    """What a config's Parquet files are checked against."""
+
+    schema: pa.Schema  # with the b"huggingface" metadata
+    classlabels: list[tuple[str, str | None, int]]
+    features: Callable[[], Features]  # the datasets Features, only for a mismatch's comparison
+
+
+class ReleaseChecker:
+    """Runs every check on one release folder, adding problems to ``report``."""
+
+    def __init__(self, root: Path, report: Report, ontology: Ontology | None,
+                 executor: Executor | None = None) -> None:
+        self.root = root
+        self.executor = executor  # runs the file scans (default: THREADS threads of this process)
+        self.report = report
+        self.ontology = ontology
+        self.manifest: dict | None = None
+        self.card_data = None
+        self.configs: dict = {}
+        self.infos: dict = {}
+        self.reference: dict[str, Reference] = {}
+        self.fast_card = False  # the card was read without datasets (see _read_card)
+        self._rows_cache: dict[Path, int | None] = {}
+        self.split_files: dict[tuple[str, str], list[str]] = {}
+        self.rows: Counter[tuple[str, str]] = Counter()
+        self.plan: SplitPlan | None = None
+        self.doc_relations: Counter[str] = Counter()
+        self.unchecked: set[tuple[str, str]] = set()  # (config, split) with a file whose rows were not read
+        self.stats: dict[str, object] = {}
+
+    def problem(self, code: str, message: str, **where: object) -> None:
+        self.report.add(make_problem(code, message, **where))
+
+    def run(self) -> None:
+        for name in R.REQUIRED_FILES:
+            if not (self.root / name).is_file():
+                self.problem(R.FILE_MISSING, f"{name} is missing; rebuild the release.", file=name)
+        self.check_manifest()
+        self.check_splits_file()
+        self.check_card()
+        self.check_layout()
+        self.check_features()
+        self.check_data()
+        self.check_counts()
+        self.report.stats = {
+            "configs": {f"{c}/{s}": n for (c, s), n in sorted(self.rows.items())},
+            "files": len(R.release_files(self.root)),
+        }
+
+    # -- files and manifest ----------------------------------------------------------------------
+    def check_manifest(self) -> None:
+        path = self.root / R.MANIFEST_NAME
+        if not path.is_file():
+            return
+        try:
+            manifest = json_loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            self.problem(R.MANIFEST_INVALID, f"manifest.json cannot be read: {exc}.", file=R.MANIFEST_NAME)
+            return
+        errors = bundled_pass(R.MANIFEST_SCHEMA).errors(manifest)
+        for error in errors:
+            self.problem(R.MANIFEST_INVALID, f"{error.message} (at {error.json_path}).", file=R.MANIFEST_NAME,
+                         json_path=error.json_path)
+        if errors:
+            return
+        for rel in R.manifest_paths_outside(manifest):
+            self.problem(R.MANIFEST_INVALID, f"manifest.json lists {rel!r}, which is not a path inside the release"
+                         " folder; rebuild the release.", file=R.MANIFEST_NAME)
+        self.manifest = manifest
+        present = set(R.release_files(self.root))
+        sizes = {rel: (self.root / rel).stat().st_size for rel in manifest["files"] if rel in present}
+        hashed = [rel for rel, size in sizes.items() if size == manifest["files"][rel]["bytes"]]
+        with ThreadPoolExecutor(THREADS) as pool:  # hashlib releases the GIL on large reads
+            shas = dict(zip(hashed, pool.map(sha256_file, [self.root / rel for rel in hashed]), strict=True))
+        for rel, entry in sorted(manifest["files"].items()):
+            path = self.root / rel
+            if rel not in present:
+                self.problem(R.FILE_MISSING, f"{rel} is listed in manifest.json but missing.", file=rel)
+                continue
+            size = sizes[rel]
+            if size != entry["bytes"]:
+                self.problem(R.SHA_MISMATCH, f"{rel} has {size} bytes, manifest.json says {entry['bytes']}.",
+                             file=rel)
+            elif shas[rel] != entry["sha256"]:
+                self.problem(R.SHA_MISMATCH, f"{rel} does not match its sha256 in manifest.json.", file=rel)
+            if "rows" in entry and rel.endswith(".parquet"):
+                rows = self._num_rows(path)
+                if rows is not None and rows != entry["rows"]:
+                    self.problem(R.ROW_COUNT, f"{rel} has {rows} rows, manifest.json says {entry['rows']}.",
+                                 file=rel)
+        for rel in sorted(present - set(manifest["files"])):
+            self.problem(R.FILE_UNLISTED, f"{rel} is not listed in manifest.json; remove it or rebuild.", file=rel)
+        for rel in R.release_symlinks(self.root):
+            self.problem(R.SYMLINK, f"{rel} is a symbolic link to {os.readlink(self.root / rel)}; a release folder"
+                         " holds its files itself: copy the file in place of the link, or rebuild.", file=rel)
+        if self.ontology is not None:
+            mine = {"name": self.ontology.name, "version": self.ontology.version,
+                    "sha256": self.ontology.source_sha256}
+            theirs = manifest["ontology"]
+            if {k: theirs.get(k) for k in mine} != mine:
+                self.problem(
+                    R.ONTOLOGY_MISMATCH,
+                    f"Built with ontology {theirs.get('name')} {theirs.get('version')}, checked against"
+                    f" {mine['name']} {mine['version']} (or their sha256 differ).",
+                    file=R.MANIFEST_NAME,
+                )
+
+    def _num_rows(self, path: Path) -> int | None:
+        import pyarrow.parquet as pq
+
+        if path not in self._rows_cache:
+            try:
+                self._rows_cache[path] = pq.ParquetFile(path).metadata.num_rows
+            except Exception:  # noqa: BLE001 - reported by the schema check
+                self._rows_cache[path] = None
+        return self._rows_cache[path]
+
+    def check_splits_file(self) -> None:
+        path = self.root / R.SPLITS_NAME
+        if not path.is_file():
+            return
+        try:
+            self.plan = SplitPlan.from_dict(json_loads(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
+            self.problem(R.SPLITS_INVALID, f"splits.json is invalid: {exc}.", file=R.SPLITS_NAME)
+
+    # -- card --------------------------------------------------------------------------------------
+    def check_card(self) -> None:
+        path = self.root / R.CARD_NAME
+        if not path.is_file():
+            return
+        if self.ontology is not None and self._read_card(path):
+            return
+        from datasets.info import DatasetInfosDict
+        from datasets.utils.metadata import MetadataConfigs
+        from huggingface_hub import DatasetCard
+
+        try:
+            card = DatasetCard.load(path)
+            configs = MetadataConfigs.from_dataset_card_data(card.data)
+            infos = DatasetInfosDict.from_dataset_card_data(card.data)
+        except Exception as exc:  # noqa: BLE001 - any parse failure is a card problem
+            self.problem(R.CARD_INVALID, f"README.md metadata cannot be parsed: {exc}.", file=R.CARD_NAME)
+            return
+        if not configs:
+            self.problem(R.CARD_INVALID, "README.md has no `configs` in its YAML front matter.", file=R.CARD_NAME)
+            return
+        raw_infos = card.data.get("dataset_info") or []
+        raw_infos = raw_infos if isinstance(raw_infos, list) else [raw_infos]
+        for entry in raw_infos:
+            for split in entry.get("splits") or []:
+                if not {"name", "num_bytes", "num_examples"} <= set(split):
+                    self.problem(
+                        R.CARD_INVALID,
+                        f"dataset_info {entry.get('config_name')} split {split.get('name')} lacks num_bytes or"
+                        " num_examples (datasets then drops the whole splits block).",
+                        file=R.CARD_NAME,
+                    )
+        self._check_default(configs.get_default_config_name)
+        self.card_data, self.configs, self.infos = card.data, configs, infos
+
+    def _check_default(self, default_name: Callable[[], str | None]) -> None:
+        """The card's default config is ``documents`` (``default_name`` raises ValueError for several)."""
+        try:
+            default = default_name()
+        except ValueError as exc:
+            self.problem(R.NO_DEFAULT, f"{exc}.", file=R.CARD_NAME)
+            return
+        if default != R.DEFAULT_CONFIG:
+            self.problem(R.NO_DEFAULT, f"The default config is {default!r}, not {R.DEFAULT_CONFIG!r}.",
+                         file=R.CARD_NAME)
+
+    def _read_card(self, path: Path) -> bool:
+        """Read a card in the shape ``build`` writes with PyYAML alone (no datasets import).
+
+        Returns False, having changed nothing, for any other card (unparsable, other keys or
+        types, README features other than the ontology's), which datasets' parsers then read:
+        for the cards accepted here, ``self.configs`` and ``self.infos`` hold what those
+        parsers give and every check that follows finds the same problems.
+        """
+        card = read_light_card(path, release_features(self.ontology).yaml)
+        if card is None:
+            return False
+        for entry in card.raw_infos:
+            for split in entry.get("splits") or []:  # complete in a light card; kept for the same order
+                if not {"name", "num_bytes", "num_examples"} <= set(split):
+                    return False
+        self._check_default(lambda: default_config_name(card.configs))
+        self.card_data, self.configs, self.infos = card.data, card.configs, card.infos
+        self.fast_card = True
+        return True
+
+    def check_layout(self) -> None:
+        if not self.configs:
+            return
+        patterns: dict[tuple[str, str], list[str]] = {}
+        for config, params in self.configs.items():
+            data_files = params.get("data_files")
+            if not isinstance(data_files, list) or not all(isinstance(d, dict) for d in data_files):
+                self.problem(R.CARD_INVALID, f"Config {config} must list data_files as {{split, path}} items.",
+                             file=R.CARD_NAME)
+                continue
+            for item in data_files:
+                split = item["split"]
+                if not SPLIT_NAME.fullmatch(split):
+                    self.problem(R.SPLIT_NAME, f"Split name {split!r} of config {config} is invalid.",
+                                 file=R.CARD_NAME)
+                paths = item["path"] if isinstance(item["path"], list) else [item["path"]]
+                patterns.setdefault((config, split), []).extend(paths)
+        files = [f for f in R.release_files(self.root) if f.endswith(".parquet")]
+        matches = R.match_data_files(patterns, files)
+        for (config, split), globs in patterns.items():
+            matched = sorted(f for f, keys in matches.items() if (config, split) in keys)
+            if not matched:
+                self.problem(R.DATA_FILES_UNMATCHED, f"data_files {globs} of {config}/{split} match no file.",
+                             file=R.CARD_NAME)
+            self.split_files[(config, split)] = matched
+        for f, keys in sorted(matches.items()):
+            if len(keys) > 1:
+                self.problem(R.DATA_FILES_OVERLAP, f"{f} is matched by {', '.join('/'.join(k) for k in keys)}.",
+                             file=f)
+            elif not keys:
+                self.problem(R.DATA_FILE_ORPHAN, f"{f} is matched by no data_files pattern of the card.", file=f)
+        for config in sorted(set(self.infos) - set(self.configs)):
+            self.problem(R.CONFIG_MISMATCH, f"dataset_info describes {config}, which configs does not list.",
+                         file=R.CARD_NAME)
+        for config, info in self.infos.items():
+            declared = {s for (c, s) in patterns if c == config}
+            for split in sorted(set(info.splits or {}) - declared):
+                self.problem(R.CONFIG_MISMATCH, f"dataset_info lists split {config}/{split} with no data_files.",
+                             file=R.CARD_NAME)
+        if self.manifest is not None:
+            mine = {(c, s): sorted(v["files"]) for c, splits in self.manifest["configs"].items()
+                    for s, v in splits.items()}
+            for key in sorted(set(mine) | set(self.split_files)):
+                if mine.get(key) != self.split_files.get(key):
+                    self.problem(
+                        R.CONFIG_MISMATCH,
+                        f"{'/'.join(key)}: manifest.json lists {mine.get(key)}, the card's data_files match"
+                        f" {self.split_files.get(key)}.",
+                        file=R.MANIFEST_NAME,
+                    )
+
+    # -- features ----------------------------------------------------------------------------------
+    def check_features(self) -> None:
+        if self.ontology is not None:
+            self._check_features_cached()
+        else:
+            self._check_features_datasets()
+        for (config, _split), files in sorted(self.split_files.items()):
+            reference = self.reference.get(config)
+            if reference is None:
+                continue
+            for rel in files:
+                self._check_schema(rel, reference)
+
+    def _expected_features(self) -> dict[str, Features]:
+        from corpus_tools.artefacts import ontology_to_features
+
+        return ontology_to_features(self.ontology)
+
+    def _check_features_cached(self) -> None:
+        cached = release_features(self.ontology)
+        for config in self.configs:
+            card_features = self._card_features(config)
+            if config not in cached.schemas:
+                self.problem(R.CONFIG_MISMATCH, f"Config {config} is not a release config of the ontology.",
+                             file=R.CARD_NAME)
+                continue
+            self.reference[config] = Reference(cached.schemas[config], cached.classlabels[config],
+                                               lambda c=config: self._expected_features()[c])
+            if card_features is None or self.fast_card:  # a light card's features are the cached ones
+                continue
+            expected = self._expected_features()[config]
+            if card_features != expected:
+                self.problem(R.CARD_FEATURES, self._feature_diff(config, card_features, expected), file=R.CARD_NAME)
+
+    def _check_features_datasets(self) -> None:
+        for config in self.configs:
+            card_features = self._card_features(config)
+            if card_features is not None:
+                self.reference[config] = Reference(card_features.arrow_schema, classlabel_columns(card_features),
+                                                   lambda f=card_features: f)
+
+    def _card_features(self, config: str) -> Features | None:
+        """The card's features of ``config``; a problem when it has none."""
+        info = self.infos.get(config)
+        card_features = info.features if info is not None else None
+        if card_features is None:
+            self.problem(R.CARD_FEATURES, f"dataset_info has no features for config {config}.", file=R.CARD_NAME)
+        return card_features
+
+    @staticmethod
+    def _feature_diff(config: str, found: Features, expected: Features) -> str:
+        names = [k for k in sorted(set(found) | set(expected)) if found.get(k) != expected.get(k)]
+        return f"README features of {config} differ from the config's Features in: {', '.join(names)}."
+
+    def _check_schema(self, rel: str, reference: Reference) -> None:
+        import pyarrow.parquet as pq
+
+        try:
+            schema = pq.read_schema(self.root / rel)
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
+            self.problem(R.SCHEMA_MISMATCH, f"{rel} is not a readable Parquet file: {exc}.", file=rel)
+            return
+        expected = reference.schema
+        if not schema.equals(expected, check_metadata=False):
+            self.problem(R.SCHEMA_MISMATCH, f"{rel} schema differs from the Features: {schema} != {expected}.",
+                         file=rel)
+            return
+        meta = (schema.metadata or {}).get(b"huggingface")
+        if meta is None:
+            self.problem(R.SCHEMA_MISMATCH, f"{rel} lacks the huggingface schema metadata.", file=rel)
+        elif meta == (expected.metadata or {}).get(b"huggingface"):
+            return  # the metadata the Features themselves write
+        elif _features_from_schema(schema) != reference.features():
+            self.problem(R.SCHEMA_MISMATCH, f"{rel} huggingface metadata features differ from the Features.",
+                         file=rel)
+
+    # -- data --------------------------------------------------------------------------------------
+    def check_data(self) -> None:
+        import pyarrow as pa
+
+        texts: dict[bytes, tuple[str, str]] = {}
+        doc_ids: set[str] = set()
+        jobs: list[tuple[str, str, str, Reference | None]] = []
+        for (config, split), files in sorted(self.split_files.items()):
+            reference = self.reference.get(config)
+            for rel in files:
+                unreadable = any(p.file == rel and p.code == R.SCHEMA_MISMATCH for p in self.report)
+                jobs.append((config, split, rel, None if unreadable else reference))
+
+        own = None if self.executor is not None else ThreadPoolExecutor(THREADS)
+        pool = self.executor or own
+        rows = S.PROCESS_SCAN_ROWS if isinstance(pool, ProcessPoolExecutor) else S.SCAN_ROWS
+        try:
+            # every file's row groups in chunks, all submitted at once (a big file is scanned by all
+            # workers); the results are taken file by file, in order
+            readable = self._readable(jobs)
+            against = self._tokens_against(readable)
+            scans: list[list[Future] | None] = []
+            for config, split, rel, reference in jobs:
+                chunks = None if reference is None else S.row_group_chunks(self.root / rel)
+                scans.append(None if chunks is None else [
+                    pool.submit(S.scan_file, self.root / rel, config, reference.classlabels, chunk, rows,
+                                against.get((split, rel)))
+                    for chunk in chunks])
+            cross = self._submit_relations(pool, readable)
+            for (config, split, rel, _), parts in zip(jobs, scans, strict=True):
+                self.rows[(config, split)] += self._num_rows(self.root / rel) or 0
+                if parts is None:
+                    self.unchecked.add((config, split))
+                    continue
+                result = S.merge_scans([part.result() for part in parts])
+                self._report_labels(rel, result.labels)
+                if config == "documents":
+                    if not self._commit_documents(split, result, texts, doc_ids):
+                        self._check_documents(rel, split, texts, doc_ids)
+                elif config == "tokens":
+                    if not result.clean:
+                        self._check_tokens(rel)
+                    if result.cross is not None:
+                        cross.append(("tokens", split, result.cross))
+                elif config == "relations":
+                    self._check_relation_rows(rel, split)
+                pa.default_memory_pool().release_unused()  # keep the peak flat across many files
+            self._report_cross(cross)
+        finally:
+            if own is not None:
+                own.shutdown(wait=True, cancel_futures=True)
+
+    def _readable(self, jobs: list[tuple[str, str, str, Reference | None]]) -> dict[tuple[str, str], list[str]]:
+        """The files of every (config, split) whose files all have the expected schema, in order."""
+        files: dict[tuple[str, str], list[str]] = {}
+        unreadable: set[tuple[str, str]] = set()
+        for config, split, rel, reference in jobs:
+            files.setdefault((config, split), []).append(rel)
+            if reference is None:
+                unreadable.add((config, split))
+        return {key: rels for key, rels in files.items() if key not in unreadable}
+
+    def _tokens_against(self, readable: dict[tuple[str, str], list[str]]
+                        ) -> dict[tuple[str, str], tuple[Path, list[str], str, int]]:
+        """For each tokens file of a split whose documents files are readable: what its scan compares its rows
+        with (the documents files, and the split row of the file's first row)."""
+        out: dict[tuple[str, str], tuple[Path, list[str], str, int]] = {}
+        for (config, split), rels in sorted(readable.items()):
+            documents = readable.get(("documents", split))
+            if config != "tokens" or not documents:
+                continue
+            first = 0
+            for rel in rels:
+                out[(split, rel)] = (self.root, documents, rel, first)
+                first += self._num_rows(self.root / rel) or 0
+        return out
+
+    def _submit_relations(self, pool: Executor, readable: dict[tuple[str, str], list[str]]
+                          ) -> list[tuple[str, str, Future | C.CrossScan]]:
+        """A job per split comparing its relations rows with its documents rows (files all readable)."""
+        return [("relations", split, pool.submit(C.cross_relations, self.root, readable[("documents", split)], rels))
+                for (config, split), rels in sorted(readable.items())
+                if config == "relations" and ("documents", split) in readable]
+
+    def _report_cross(self, cross: list[tuple[str, str, Future | C.CrossScan]]) -> None:
+        """The cross-config mismatches of the splits whose files passed their own checks (a damaged file is
+        reported once, by the check that names the damage)."""
+        damaged = {p.file for p in self.report.problems if p.file}
+        counted: Counter[tuple[str, str]] = Counter()
+        located: Counter[tuple[str, str]] = Counter()
+        for config, split, future in cross:
+            scan: C.CrossScan = future if isinstance(future, C.CrossScan) else future.result()
+            if damaged & {*self.split_files.get((config, split), ()), *self.split_files.get(("documents", split), ())}:
+                continue
+            counted[(config, split)] += scan.counts[config]
+            for m in scan.mismatches:
+                if located[(config, split)] >= C.LOCATED:
+                    break
+                located[(config, split)] += 1
+                self.problem(_CROSS_CODES[config],
+                             f"{config}/{split} row {m.row} of {m.file} (document {m.document_id!r}): {m.what}.",
+                             file=m.file, details={"row": m.row, "document_id": m.document_id})
+        for (config, split), count in sorted(counted.items()):
+            if count > located[(config, split)]:
+                self.problem(_CROSS_CODES[config], f"{config}/{split}: {count - located[(config, split)]} more"
+                             f" rows disagree with the documents rows ({count} in all).", file=R.CARD_NAME)
+
+    def _report_labels(self, rel: str, bad: Counter[str]) -> None:
+        for where, count in sorted(bad.items()):
+            if count:
+                self.problem(R.LABEL_RANGE, f"{count} ids in {where} are missing or out of range.", file=rel,
+                             details={"column": where, "count": count})
+
+    def _commit_documents(self, split: str, scan: S.FileScan, texts: dict, doc_ids: set) -> bool:
+        """Record a clean file's documents; False (nothing recorded) when a row needs a located check."""
+        if not scan.clean or len(set(scan.ids)) != len(scan.ids) or not doc_ids.isdisjoint(scan.ids):
+            return False
+        if self.plan is not None:
+            assignments = self.plan.assignments
+            if any(assignments.get(doc_id) != split for doc_id in scan.ids):
+                return False
+        for key in scan.text_keys:
+            other = texts.get(key)
+            if other is not None and other[1] != split:
+                return False
+        doc_ids.update(scan.ids)
+        for doc_id, key in zip(scan.ids, scan.text_keys, strict=True):
+            texts.setdefault(key, (doc_id, split))
+        self.doc_relations[split] += scan.relations
+        return True
+
+    # -- row-by-row checks: the located problems of a file the fast scan found not clean ------------
+    def _batches(self, rel: str, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        import pyarrow.parquet as pq
+
+        yield from pq.ParquetFile(self.root / rel, buffer_size=1 << 20).iter_batches(batch_size=BATCH_ROWS,
+                                                                                     columns=columns)
+
+    def _check_documents(self, rel: str, split: str, texts: dict, doc_ids: set[str]) -> None:
+        assignments = self.plan.assignments if self.plan is not None else None
+        row = 0
+        for batch in self._batches(rel, ["id", "text", "entities", "relations"]):
+            ids, docs, entities, relations = (self._values(batch, name, rel, row)
+                                              for name in ("id", "text", "entities", "relations"))
+            for doc_id, text, spans, rels in zip(ids, docs, entities, relations, strict=True):
+                where = {"file": rel, "details": {"row": row, "document_id": doc_id}}
+                row += 1
+                if doc_id in doc_ids:
+                    self.problem(R.DUPLICATE_ID, f"Document {doc_id!r} appears twice.", **where)
+                doc_ids.add(doc_id)
+                if assignments is not None and assignments.get(doc_id) != split:
+                    self.problem(R.SPLIT_ASSIGNMENT, f"Document {doc_id!r} is in {split}, splits.json says"
+                                 f" {assignments.get(doc_id)}.", **where)
+                key = hashlib.sha256((text or "").encode("utf-8")).digest()
+                other = texts.setdefault(key, (doc_id, split))
+                if other[1] != split:
+                    self.problem(R.DUPLICATE_TEXT, f"Documents {other[0]!r} ({other[1]}) and {doc_id!r} ({split})"
+                                 " have exactly the same text.", **where)
+                text = text or ""
+                span_ids = set()
+                for span in spans or []:
+                    span_ids.add(span["id"])
+                    start, end = span["start"], span["end"]
+                    if start is None or end is None or not 0 <= start <= end <= len(text) \
+                            or text[start:end] != span["text"]:
+                        self.problem(R.SPAN_TEXT, f"Entity {span['id']!r} of {doc_id!r}: text[{start}:{end}] !="
+                                     f" {span['text']!r}.", **where)
+                for relation in rels or []:
+                    if relation["head"] not in span_ids or relation["tail"] not in span_ids:
+                        self.problem(R.RELATION_DANGLING, f"Relation {relation['id']!r} of {doc_id!r} points to a"
+                                     " missing entity.", **where)
+                self.doc_relations[split] += len(rels or [])
+
+    def _values(self, batch: pa.RecordBatch, column: str, rel: str, first_row: int) -> list:
+        """A column's values as Python objects; a value holding a string that is not UTF-8 (Parquet readers do not
+        check it) is reported and read as None."""
+        array = batch.column(column)
+        try:
+            return array.to_pylist()
+        except UnicodeDecodeError:
+            values = []
+            for k in range(len(array)):
+                try:
+                    values.append(array[k].as_py())
+                except UnicodeDecodeError as exc:
+                    values.append(None)
+                    self.problem(R.NOT_UTF8, f"The {column} of row {first_row + k} holds a string that is not UTF-8"
+                                 f" ({exc.reason} at byte {exc.start}).", file=rel,
+                                 details={"row": first_row + k, "column": column})
+            return values
+
+    def _check_tokens(self, rel: str) -> None:
+        import pyarrow.compute as pc
+
+        row = 0
+        for batch in self._batches(rel, ["id", "tokens", "token_start", "token_end", "ner_tags"]):
+            lengths = [pc.list_value_length(batch.column(c)) for c in ("tokens", "token_start", "token_end",
+                                                                          "ner_tags")]
+            same = pc.and_(pc.and_(pc.equal(lengths[0], lengths[1]), pc.equal(lengths[0], lengths[2])),
+                           pc.equal(lengths[0], lengths[3]))
+            if not pc.all(same).as_py():
+                first = row + pc.index(same, False).as_py()
+                self.problem(R.TOKEN_OFFSETS, "tokens, token_start, token_end and ner_tags differ in length.",
+                             file=rel, details={"row": first})
+            else:
+                width = pc.subtract(batch.column("token_end").flatten(), batch.column("token_start").flatten())
+                ok = pc.equal(pc.utf8_length(batch.column("tokens").flatten()), width)
+                if not pc.all(ok).as_py():
+                    self.problem(R.TOKEN_OFFSETS, "A token's length differs from token_end - token_start.",
+                                 file=rel, details={"row_batch_start": row})
+            row += batch.num_rows
+
+    def _check_relation_rows(self, rel: str, split: str) -> None:
+        self.doc_relations[f"relations:{split}"] += self._num_rows(self.root / rel) or 0
+
+    def check_counts(self) -> None:
+        for config, info in self.infos.items():
+            for split, split_info in (info.splits or {}).items():
+                found = self.rows.get((config, split), 0)
+                if (config, split) in self.split_files and split_info.num_examples != found:
+                    self.problem(R.ROW_COUNT, f"{config}/{split} has {found} rows, the card says"
+                                 f" num_examples {split_info.num_examples}.", file=R.CARD_NAME)
+        if self.manifest is not None:
+            for config, splits in self.manifest["configs"].items():
+                for split, entry in splits.items():
+                    found = self.rows.get((config, split), 0)
+                    if (config, split) in self.split_files and entry["num_examples"] != found:
+                        self.problem(R.ROW_COUNT, f"{config}/{split} has {found} rows, manifest.json says"
+                                     f" {entry['num_examples']}.", file=R.MANIFEST_NAME)
+        if "relations" in self.configs or any(c == "relations" for c, _ in self.split_files):
+            for (config, split), _ in sorted(self.split_files.items()):
+                if config != "documents" or {(config, split), ("relations", split)} & self.unchecked:
+                    continue
+                in_docs, rows = self.doc_relations[split], self.doc_relations[f"relations:{split}"]
+                if in_docs != rows:
+                    self.problem(R.CROSS_CONFIG, f"documents/{split} holds {in_docs} relations, relations/{split}"
+                                 f" has {rows} rows.", file=R.CARD_NAME)
+        for (config, split), _ in sorted(self.split_files.items()):
+            if config == "tokens" and ("documents", split) in self.split_files:
+                if self.rows[("tokens", split)] != self.rows[("documents", split)]:
+                    self.problem(R.CROSS_CONFIG, f"tokens/{split} has {self.rows[('tokens', split)]} rows,"
+                                 f" documents/{split} {self.rows[('documents', split)]}.", file=R.CARD_NAME)
+
+
+def _features_from_schema(schema: pa.Schema) -> Features:
+    from datasets import Features
+
+    return Features.from_arrow_schema(schema)
+
+
+def check_release(directory: str | Path, *, ontology: Ontology | None = None,
+                  executor: Executor | None = None) -> Report:
+    """Every pre-publish check of a release folder, as a report (never raises on bad data).
+
+    Files: required files present, every file listed in the manifest with matching sha256 and
+    size, nothing unlisted.  Card: YAML parses with datasets' own parsers, ``documents`` is the
+    single default, every ``data_files`` pattern matches at least one file and no file is matched
+    twice or not at all, split names are valid, configs agree with ``dataset_info`` and the
+    manifest.  Features: every Parquet schema equals the config's ``Features.arrow_schema``
+    (metadata included) and the README features equal them (the ontology's Features when an
+    ontology is given).  Data: row counts equal ``num_examples``, ClassLabel ids are in range,
+    ``text[start:end]`` equals each entity's text, relation heads and tails exist, token offsets
+    are consistent, documents are in their splits.json split and no text is in two splits.
+    ``executor`` runs the data scans (row groups of the Parquet files, in chunks); by default a few threads
+    of this process (``build`` passes its worker processes).
+    Raises :class:`InputError` only when ``directory`` is not a folder.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder" + ("" if root.exists() else " (it does not exist)"))
+    report = Report()
+    ReleaseChecker(root, report, ontology, executor).run()
+    return report

@@ -1,0 +1,437 @@
+"""Cross-config checks of a release: the tokens and relations rows of a split against its documents rows.
+
+A build writes, for each split, one tokens row per documents row in the same order, and one relations row
+per relation of the documents in the same order (documents in order, each document's relations in order).
+:class:`TokensAgainstDocuments` (run inside the scan of each chunk of a tokens file) and
+:func:`cross_relations` (a split) read the configs side by side and check, over whole batches:
+
+* tokens: the row's id is its documents row's id, every token is ``text[token_start:token_end]`` of that
+  document, every span ``ner_tags`` decode to is an entity of the document with its label (or, widened to
+  whole tokens by ``--span-mode whole-token``, covers one), and every entity on token boundaries that
+  overlaps no other entity is decoded exactly (spans nested in or crossing another may be left out of the
+  flat BIO layer, and are counted in the card);
+* relations: the row names its document, the relation's id, label, head and tail ids, and the head and tail
+  entities' offsets, texts and labels as the document holds them.
+
+The per-file scans (:mod:`corpus_tools.release.scan`) check each config on its own; the row counts are
+compared by ``release_checks``.  Only the first few mismatches of a job are located, the rest counted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from corpus_tools.columns import code_points, find_in_rows, first_of, ints, parents, string_buffers
+
+LOCATED = 5  # mismatches located per split and config; the rest are counted
+BATCH_ROWS = 512
+SMALL_ROWS = 64  # documents compared at a time (about 130,000 code points: arrays that stay in the caches)
+
+
+@dataclass
+class Mismatch:
+    config: str  # "tokens" or "relations"
+    file: str  # the release-relative file of the row
+    row: int  # its row in that file
+    document_id: str | None
+    what: str
+
+
+@dataclass
+class CrossScan:
+    mismatches: list[Mismatch] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: {"tokens": 0, "relations": 0})
+
+    def add(self, mismatch: Mismatch) -> None:
+        self.counts[mismatch.config] += 1
+        if self.counts[mismatch.config] <= LOCATED:
+            self.mismatches.append(mismatch)
+
+
+class _Rows:
+    """The rows of a config's files of one split, in order from row ``start`` of the split, taken a number at a
+    time as one table."""
+
+    def __init__(self, root: Path, files: list[str], columns: list[str], start: int = 0) -> None:
+        self.root, self.files, self.columns = root, files, columns
+        self._batches = self._read(start)
+        self._pending: list[tuple[int, int, pa.RecordBatch]] = []  # (file index, first row in file, batch)
+
+    def _read(self, skip: int) -> Iterator[tuple[int, int, pa.RecordBatch]]:
+        for index, rel in enumerate(self.files):
+            reader = pq.ParquetFile(self.root / rel, buffer_size=1 << 20)
+            meta = reader.metadata
+            if skip >= meta.num_rows:  # the whole file lies before the start
+                skip -= meta.num_rows
+                continue
+            groups, row = [], 0
+            for group in range(meta.num_row_groups):
+                size = meta.row_group(group).num_rows
+                if not groups and skip >= size:  # so do its first row groups
+                    skip -= size
+                    row += size
+                else:
+                    groups.append(group)
+            for batch in (b for g in groups  # one row group at a time: a reader given many reads ahead
+                          for b in reader.iter_batches(batch_size=BATCH_ROWS, columns=self.columns, row_groups=[g],
+                                                        use_threads=False)):
+                if skip:  # the start lies inside this row group
+                    if skip >= batch.num_rows:
+                        skip -= batch.num_rows
+                        row += batch.num_rows
+                        continue
+                    batch, row, skip = batch.slice(skip), row + skip, 0
+                yield index, row, batch
+                row += batch.num_rows
+
+    def take(self, n: int) -> tuple[pa.Table | None, list[tuple[int, int, int]]]:
+        """The next ``n`` rows (fewer at the end; None after the last) and where they come from: (file index,
+        first row, count) of each piece."""
+        pieces: list[pa.RecordBatch] = []
+        where: list[tuple[int, int, int]] = []
+        while n > 0:
+            if not self._pending:
+                nxt = next(self._batches, None)
+                if nxt is None:
+                    break
+                self._pending.append(nxt)
+            index, first, batch = self._pending.pop()
+            part = batch.slice(0, n)
+            pieces.append(part)
+            where.append((index, first, part.num_rows))
+            if batch.num_rows > n:
+                self._pending.append((index, first + n, batch.slice(n)))
+            n -= part.num_rows
+        if not pieces:
+            return None, []
+        return pa.Table.from_batches(pieces).combine_chunks(), where
+
+    def locate(self, where: list[tuple[int, int, int]], k: int) -> tuple[str, int]:
+        for index, first, count in where:
+            if k < count:
+                return self.files[index], first + k
+            k -= count
+        raise IndexError(k)
+
+
+def _names(root: Path, rel: str, column: str, sub: str | None = None) -> list[str]:
+    """The ClassLabel names of a column (or of a field of its list of structs) from the file's features."""
+    meta = (pq.read_schema(root / rel).metadata or {}).get(b"huggingface")
+    feature = json.loads(meta)["info"]["features"][column]
+    feature = feature.get("feature", feature)
+    if sub is not None:
+        feature = feature[sub]
+    return list(feature["names"])
+
+
+def _code_points(strings: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """The code points of a string array without nulls and each string's first code point in them; None when the
+    strings are not valid UTF-8."""
+    points = code_points(string_buffers(strings)[1])
+    return None if points is None else (points, first_of(ints(pc.utf8_length(strings))))
+
+
+# ---------------------------------------------------------------------------------------------- tokens
+def _tag_table(root: Path, documents: list[str], tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """For each ner_tags id: its kind (0 O, 1 B, 2 I, -1 unknown) and its entity label id (-1 for none)."""
+    labels = {name: i for i, name in enumerate(_names(root, documents[0], "entities", "label"))}
+    tags = _names(root, tokens[0], "ner_tags")
+    kind = np.full(len(tags) + 1, -1, dtype=np.int64)  # the extra last slot: ids out of range
+    entity = np.full(len(tags) + 1, -1, dtype=np.int64)
+    for i, tag in enumerate(tags):
+        if tag == "O":
+            kind[i] = 0
+        elif tag[:2] in ("B-", "I-") and tag[2:] in labels:
+            kind[i], entity[i] = (1 if tag[0] == "B" else 2), labels[tag[2:]]
+    return kind, entity
+
+
+class _Vocabulary:
+    """The distinct token strings of a row group (its dictionary) as code points, decoded once for all the
+    row group's tokens."""
+
+    def __init__(self, strings: pa.Array) -> None:
+        self.strings = strings
+        decoded = _code_points(strings)
+        self.valid = decoded is not None  # False: not UTF-8 (Parquet readers do not check it)
+        self.points, self.starts = decoded if decoded is not None else (np.zeros(0, np.uint32), np.zeros(0, np.int64))
+        self.lengths = ints(pc.utf8_length(strings))
+
+
+class TokensAgainstDocuments:
+    """Compares tokens rows, a row group at a time, with the documents rows at the same positions of the split
+    (``documents``: the split's documents files in order; ``start``: the split row of the first tokens row
+    given).  The tokens file scan (:func:`corpus_tools.release.scan.scan_file`) calls :meth:`check` with each
+    batch it reads, so the tokens are read once."""
+
+    def __init__(self, root: str | Path, documents: list[str], tokens_file: str, start: int) -> None:
+        self.root = Path(root)
+        self.kind_of, self.entity_of = _tag_table(self.root, documents, [tokens_file])
+        self.docs = _Rows(self.root, documents, ["id", "text", "entities"], start=start)
+        self.out = CrossScan()
+        self.done = False  # no documents row left
+
+    def check(self, rel: str, first: int, batch: pa.RecordBatch) -> None:
+        """Rows ``first``... of tokens file ``rel``: the next rows after those checked before."""
+        if self.done:
+            return
+        coded = batch.column("tokens").flatten()
+        if coded.null_count or (pa.types.is_dictionary(coded.type) and coded.dictionary.null_count):
+            self.docs.take(batch.num_rows)  # the tokens scan reports it; keep the documents in step
+            return
+        if pa.types.is_dictionary(coded.type):
+            vocabulary, codes = _Vocabulary(coded.dictionary), ints(coded.indices)
+        else:
+            vocabulary, codes = _Vocabulary(coded), np.arange(len(coded), dtype=np.int64)
+        if not vocabulary.valid:
+            self.docs.take(batch.num_rows)  # keep the documents in step
+            ids = batch.column("id")
+            self.out.add(Mismatch("tokens", rel, first, ids[0].as_py(), "the token strings of its row group are not"
+                                  " valid UTF-8"))
+            return
+        token_offsets = ints(batch.column("tokens").offsets)
+        token_offsets -= token_offsets[0]
+        for offset in range(0, batch.num_rows, SMALL_ROWS):  # arrays that stay in the CPU caches: 3-5x faster
+            part = batch.slice(offset, SMALL_ROWS)
+            doc_table, _ = self.docs.take(part.num_rows)
+            if doc_table is None:
+                self.done = True  # more tokens rows than documents rows: the row counts are compared elsewhere
+                return
+            n = min(part.num_rows, doc_table.num_rows)
+            part_codes = codes[token_offsets[offset]:token_offsets[offset + n]]
+            _compare_tokens(pa.Table.from_batches([part.slice(0, n)]), doc_table.slice(0, n), vocabulary,
+                            part_codes, self.kind_of, self.entity_of, rel, first + offset, self.out)
+
+
+def _compare_tokens(table: pa.Table, docs: pa.Table, vocabulary: _Vocabulary, codes: np.ndarray,
+                    kind_of: np.ndarray, entity_of: np.ndarray, rel: str, first_row: int, out: CrossScan) -> None:
+    ids, doc_ids = table.column("id").chunk(0), docs.column("id").chunk(0)
+    bad: dict[int, str] = {}
+    for k in _unequal(ids, doc_ids).tolist():
+        bad[k] = f"its id {ids[k].as_py()!r} is not its documents row's {doc_ids[k].as_py()!r} (same order expected)"
+    texts = docs.column("text").chunk(0)
+    token_lists = table.column("tokens").chunk(0)
+    starts = ints(table.column("token_start").chunk(0).flatten())
+    ends = ints(table.column("token_end").chunk(0).flatten())
+    tags = ints(table.column("ner_tags").chunk(0).flatten())
+    owner = parents(token_lists)
+    if texts.null_count or not len(starts) == len(ends) == len(tags) == len(owner) == len(codes):
+        return  # lists of other lengths or nulls: the tokens scan reports them
+    _compare_token_texts(texts, vocabulary, codes, owner, starts, ends, bad)
+    _compare_tags(docs, owner, starts, ends, tags, kind_of, entity_of, bad)
+    for row in sorted(bad):
+        out.add(Mismatch("tokens", rel, first_row + row, doc_ids[row].as_py(), bad[row]))
+
+
+def _compare_token_texts(texts: pa.Array, vocabulary: _Vocabulary, codes: np.ndarray, owner: np.ndarray,
+                         starts: np.ndarray, ends: np.ndarray, bad: dict[int, str]) -> None:
+    """Every token is text[start:end] of its document: the text's code points at every token's positions,
+    gathered, equal the token strings' code points gathered the same way (one comparison for the batch)."""
+    decoded = _code_points(texts)
+    if decoded is None:
+        return  # texts that are not UTF-8: the documents scan reports them
+    text_points, text_starts = decoded
+    text_length = ints(pc.utf8_length(texts))
+    size = ends - starts
+    at, stop = text_starts[owner] + starts, text_starts[owner] + ends
+    fits = (starts >= 0) & (size > 0) & (ends <= text_length[owner]) & (vocabulary.lengths[codes] == size)
+    in_order = np.ones(len(at), dtype=bool)
+    in_order[1:] = at[1:] >= stop[:-1]
+    if not bool(np.all(fits & in_order)):
+        for k in np.flatnonzero(~(fits & in_order))[:LOCATED]:
+            bad.setdefault(int(owner[k]), f"token {k - int(np.searchsorted(owner, owner[k]))} at"
+                                          f" {starts[k]}-{ends[k]} does not fit the text, overlaps the token before"
+                                          " it or is empty")
+        return
+    total = int(size.sum())
+    first = np.cumsum(size) - size  # each token's first position in the gathered arrays
+    step = np.arange(total)
+    differ = np.flatnonzero(text_points[np.repeat(at - first, size) + step]
+                            != vocabulary.points[np.repeat(vocabulary.starts[codes] - first, size) + step])
+    if len(differ):
+        k = int(np.searchsorted(first, differ[0], side="right")) - 1
+        bad.setdefault(int(owner[k]), f"token {vocabulary.strings[int(codes[k])].as_py()!r} at {starts[k]}-{ends[k]}"
+                                      " is not the document's text there")
+
+
+def _compare_tags(docs: pa.Table, owner: np.ndarray, starts: np.ndarray, ends: np.ndarray, tags: np.ndarray,
+                  kind_of: np.ndarray, entity_of: np.ndarray, bad: dict[int, str]) -> None:
+    """The spans the BIO tags decode to are entities; every entity on token boundaries overlapping no other
+    entity is one of them."""
+    tags = np.where((tags >= 0) & (tags < len(kind_of) - 1), tags, len(kind_of) - 1)
+    kind, label = kind_of[tags], entity_of[tags]
+    for k in np.flatnonzero(kind < 0)[:1]:
+        bad.setdefault(int(owner[k]), f"ner_tags id {tags[k]} is not a BIO tag of an entity label")
+    previous_same = np.zeros(len(tags), dtype=bool)
+    previous_same[1:] = (owner[1:] == owner[:-1]) & (kind[:-1] > 0) & (label[1:] == label[:-1])
+    inside = (kind == 2) & previous_same
+    for k in np.flatnonzero((kind == 2) & ~previous_same)[:1]:
+        bad.setdefault(int(owner[k]), f"ner_tags has an I- tag at token {k} that continues no span")
+    first = np.flatnonzero(kind == 1)
+    members = np.flatnonzero(inside | (kind == 1))  # the tokens of decoded spans, each span's B then its I's
+    last = members[np.r_[kind[members[1:]] == 1, True]] if len(members) else members  # before the next B
+    entities = docs.column("entities").chunk(0)
+    spans = entities.flatten()
+    if entities.null_count or spans.null_count:
+        return  # the documents scan reports it
+    fields = {f.name: a for f, a in zip(spans.type, spans.flatten(), strict=True)}
+    e_row, e_start, e_end = parents(entities), ints(fields["start"]), ints(fields["end"])
+    e_label = ints(fields["label"])
+    d_row, d_start, d_end, d_label = owner[first], starts[first], ends[last], label[first]
+    # spans as one integer each, (row, start, end, label) in 7 + 25 + 25 + 6 bits, when they fit; else tuples
+    fits = (len(docs) <= 1 << 7 and 0 <= int(e_label.min(initial=0)) and int(e_label.max(initial=0)) < 1 << 6
+            and int(label.max(initial=0)) < 1 << 6 and min(int(starts.min(initial=0)), int(e_start.min(initial=0))) >= 0
+            and max(int(ends.max(initial=0)), int(e_end.max(initial=0))) < 1 << 25)
+
+    def keys(row: np.ndarray, start: np.ndarray, end: np.ndarray, lab: np.ndarray) -> np.ndarray:
+        return (row << 56) | (start << 31) | (end << 6) | lab
+
+    if fits:
+        decoded_keys, entity_keys = np.sort(keys(d_row, d_start, d_end, d_label)), keys(e_row, e_start, e_end, e_label)
+        stray = np.flatnonzero(~_member(np.sort(entity_keys), keys(d_row, d_start, d_end, d_label)))
+    else:
+        decoded = set(zip(d_row.tolist(), d_start.tolist(), d_end.tolist(), d_label.tolist(), strict=True))
+        known = set(zip(e_row.tolist(), e_start.tolist(), e_end.tolist(), e_label.tolist(), strict=True))
+        stray = np.array([k for k, span in enumerate(zip(d_row.tolist(), d_start.tolist(), d_end.tolist(),
+                                                         d_label.tolist(), strict=True)) if span not in known],
+                         dtype=np.int64)
+    if len(stray):  # whole-token mode widens a span to its tokens: it must still cover an entity of its label
+        by_row: dict[int, list[tuple[int, int, int]]] = {}
+        for row, start, end, lab in zip(e_row.tolist(), e_start.tolist(), e_end.tolist(), e_label.tolist(),
+                                        strict=True):
+            by_row.setdefault(row, []).append((start, end, lab))
+        for k in stray.tolist():
+            row, start, end, lab = int(d_row[k]), int(d_start[k]), int(d_end[k]), int(d_label[k])
+            if not any(lab == el and start <= es and ee <= end for es, ee, el in by_row.get(row, ())):
+                bad.setdefault(row, f"ner_tags decode to a span {start}-{end} that covers no entity of the document"
+                                    " with that label")
+                break
+    # entities that must be decoded: on token boundaries, overlapping no other entity of the document
+    boundary = owner << 32
+    aligned = _member(_sorted(boundary + starts), (e_row << 32) + e_start) \
+        & _member(_sorted(boundary + ends), (e_row << 32) + e_end)
+    order = np.lexsort((e_end, e_start, e_row))
+    alone = np.ones(len(order), dtype=bool)
+    if len(order) > 1:
+        r, st, en = e_row[order], e_start[order], e_end[order]
+        same_row = r[1:] == r[:-1]
+        big = int(en.max()) + 1
+        reach = np.maximum.accumulate(r * big + en) - r * big  # the largest end so far within each row
+        overlaps_later = same_row & (st[1:] < en[:-1])  # sorted by start: the next span is the first to overlap
+        overlaps_earlier = same_row & (st[1:] < reach[:-1])
+        alone[order[:-1][overlaps_later]] = False
+        alone[order[1:][overlaps_earlier]] = False
+    must = np.flatnonzero(aligned & alone)
+    if fits:
+        missing = must[~_member(decoded_keys, entity_keys[must])]
+    else:
+        missing = np.array([k for k in must.tolist() if (int(e_row[k]), int(e_start[k]), int(e_end[k]),
+                                                          int(e_label[k])) not in decoded], dtype=np.int64)
+    for k in missing[:1]:
+        bad.setdefault(int(e_row[k]), f"the entity {e_start[k]}-{e_end[k]} lies on token boundaries and overlaps"
+                                      " no other entity, but ner_tags do not encode it")
+
+
+def _sorted(keys: np.ndarray) -> np.ndarray:
+    return keys if len(keys) < 2 or bool(np.all(keys[1:] >= keys[:-1])) else np.sort(keys)
+
+
+def _member(sorted_keys: np.ndarray, query: np.ndarray) -> np.ndarray:
+    if len(sorted_keys) == 0:
+        return np.zeros(len(query), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_keys, query), len(sorted_keys) - 1)
+    return sorted_keys[at] == query
+
+
+# ------------------------------------------------------------------------------------------- relations
+RELATION_COLUMNS = ["document_id", "id", "head_id", "head_start", "head_end", "head_text", "head_label",
+                    "tail_id", "tail_start", "tail_end", "tail_text", "tail_label", "label"]
+
+
+def cross_relations(root: str | Path, documents: list[str], relations: list[str]) -> CrossScan:
+    """Check one split's relations rows (``relations``, its files in order) against its documents rows."""
+    root = Path(root)
+    out = CrossScan()
+    _relations(root, documents, relations, out)
+    pa.default_memory_pool().release_unused()
+    return out
+
+
+def _relations(root: Path, documents: list[str], relations: list[str], out: CrossScan) -> None:
+    docs = _Rows(root, documents, ["id", "entities", "relations"])
+    rows = _Rows(root, relations, RELATION_COLUMNS)
+    while True:
+        doc_table, _ = docs.take(BATCH_ROWS)
+        if doc_table is None:
+            return
+        doc_relations = doc_table.column("relations").chunk(0)
+        if doc_relations.null_count or doc_relations.flatten().null_count:
+            return  # the documents scan reports it
+        wanted = len(doc_relations.flatten())
+        if wanted == 0:
+            continue
+        table, where = rows.take(wanted)
+        if table is None:
+            return
+        n = min(wanted, table.num_rows)
+        _compare_relations(doc_table, table, n, lambda k, w=where: rows.locate(w, k), out)
+
+
+def _compare_relations(docs: pa.Table, table: pa.Table, n: int, locate, out: CrossScan) -> None:
+    doc_relations = docs.column("relations").chunk(0)
+    rel = {f.name: a.slice(0, n) for f, a in zip(doc_relations.type.value_type, doc_relations.flatten().flatten(),
+                                                  strict=True)}
+    owner = parents(doc_relations)[:n]
+    doc_ids = docs.column("id").chunk(0)
+    entities = docs.column("entities").chunk(0)
+    spans = entities.flatten()
+    if entities.null_count or spans.null_count:
+        return
+    ent = {f.name: a for f, a in zip(spans.type, spans.flatten(), strict=True)}
+    e_row = parents(entities)
+    cols = {name: table.column(name).chunk(0).slice(0, n) for name in RELATION_COLUMNS}
+    bad: dict[int, str] = {}
+
+    def differ(what: str, found: pa.Array, expected: pa.Array) -> None:
+        for k in _unequal(found, expected).tolist():
+            bad.setdefault(k, what)
+
+    differ("its document_id is not the document the relation belongs to", cols["document_id"],
+           doc_ids.take(_int64(owner)))
+    differ("its id is not the relation's", cols["id"], rel["id"])
+    differ("its label is not the relation's", cols["label"], rel["label"])
+    differ("its head_id is not the relation's head", cols["head_id"], rel["head"])
+    differ("its tail_id is not the relation's tail", cols["tail_id"], rel["tail"])
+    for end in ("head", "tail"):
+        at = find_in_rows(e_row, ent["id"], owner, rel[end])
+        for k in np.flatnonzero(at < 0).tolist():
+            bad.setdefault(k, f"its {end} is not an entity of the document")
+        index = _int64(np.where(at >= 0, at, 0))
+        if len(ent["id"]) == 0:
+            continue
+        for name in ("start", "end", "text", "label"):
+            differ(f"its {end}_{name} is not the {end} entity's {name}", cols[f"{end}_{name}"],
+                   ent[name].take(index))
+    for k in sorted(bad):
+        file, at = locate(k)
+        out.add(Mismatch("relations", file, at, doc_ids[int(owner[k])].as_py(), bad[k]))
+
+
+def _int64(values: np.ndarray) -> pa.Array:
+    """An int64 Arrow array over a numpy array (pa.array would import pandas)."""
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
+def _unequal(found: pa.Array, expected: pa.Array) -> np.ndarray:
+    """The positions where two arrays differ (a null differs from everything)."""
+    same = pc.equal(found, expected)
+    return ints(pc.indices_nonzero(pc.or_kleene(pc.invert(same), pc.is_null(same))))

@@ -1,0 +1,398 @@
+"""What changed between two release folders: :func:`diff_releases`.
+
+Documents are matched by id, entity spans by their offsets within a document whose text did not
+change, relations by the offsets of their head and tail spans (span ids may change between
+exports, offsets may not).  A span at the same offsets with another label is *relabelled*; the
+same holds for a relation between the same two spans.  When a document's text changed, its old
+spans and relations count as removed and its new ones as added, so ``old - removed + added ==
+new`` holds for every count.  Labels are compared by name (from each release's own Features),
+so a diff across ontology versions stays meaningful.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from corpus_tools.columns import find_in_rows, ints, parents, sha256_each
+from corpus_tools.errors import InputError, ReleaseError
+from corpus_tools.release.manifest import manifest_paths_outside, read_manifest
+
+Pair = tuple[int, int]
+
+
+@dataclass
+class _Doc:
+    """One document of a loaded release: its annotation as sorted rows of numbers (``spans`` and ``relations``
+    build the multisets of labelled tuples from them when a comparison needs them)."""
+
+    split: str
+    text_sha256: bytes
+    span_rows: np.ndarray  # (start, end, label id) sorted, int64
+    relation_rows: np.ndarray  # (head start, head end, tail start, tail end, label id) sorted, int64
+    names: tuple[tuple[str, ...], tuple[str, ...]]  # the release's entity and relation label names
+
+    @property
+    def n_spans(self) -> int:
+        return len(self.span_rows)
+
+    @property
+    def n_relations(self) -> int:
+        return len(self.relation_rows)
+
+    @property
+    def spans(self) -> Counter[tuple[int, int, str]]:
+        names = self.names[0]
+        return Counter((s, e, names[k]) for s, e, k in self.span_rows.tolist())
+
+    @property
+    def relations(self) -> Counter[tuple[Pair, Pair, str]]:
+        names = self.names[1]
+        return Counter(((hs, he), (ts, te), names[k]) for hs, he, ts, te, k in self.relation_rows.tolist())
+
+
+@dataclass
+class LoadedRelease:
+    """What :func:`diff_loaded` compares of one release (:func:`load_documents`)."""
+
+    version: str
+    docs: dict[str, _Doc]
+    splits: list[str]
+    entity_labels: Counter[str] = field(default_factory=Counter)
+    relation_labels: Counter[str] = field(default_factory=Counter)
+    split_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> documents, entities, ...
+    names: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # the ClassLabel names (entities, relations)
+
+
+@dataclass
+class ChangeCounts:
+    added: int = 0
+    removed: int = 0
+    relabelled: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {"added": self.added, "removed": self.removed, "relabelled": self.relabelled}
+
+
+@dataclass
+class ReleaseDiff:
+    """Differences between an old and a new release; ``to_dict()`` is the ``--json`` output."""
+
+    old_version: str
+    new_version: str
+    documents_added: list[str] = field(default_factory=list)
+    documents_removed: list[str] = field(default_factory=list)
+    documents_text_changed: list[str] = field(default_factory=list)
+    documents_annotation_changed: list[str] = field(default_factory=list)
+    documents_moved: list[dict[str, str]] = field(default_factory=list)
+    spans: ChangeCounts = field(default_factory=ChangeCounts)
+    relations: ChangeCounts = field(default_factory=ChangeCounts)
+    entity_labels: dict[str, tuple[int, int]] = field(default_factory=dict)
+    relation_labels: dict[str, tuple[int, int]] = field(default_factory=dict)
+    splits: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    # ClassLabel names of the entity and relation labels: kind -> (old names, new names)
+    label_names: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+
+    def label_changes(self) -> dict[str, dict[str, object]]:
+        """For each kind of label whose ClassLabel names differ: the labels added and removed, and the labels kept
+        whose id (position) changed, ``{label: [old id, new id]}`` (a model trained on the old ids misreads them)."""
+        out: dict[str, dict[str, object]] = {}
+        for kind, (old, new) in self.label_names.items():
+            if old == new:
+                continue
+            moved = {label: [old.index(label), new.index(label)] for label in old
+                     if label in new and old.index(label) != new.index(label)}
+            out[kind] = {"added": [x for x in new if x not in old], "removed": [x for x in old if x not in new],
+                         "ids_changed": moved}
+        return out
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.documents_added or self.documents_removed or self.documents_text_changed
+                    or self.documents_annotation_changed or self.documents_moved)
+
+    def to_dict(self) -> dict[str, object]:
+        def delta(pair: tuple[int, int]) -> dict[str, int]:
+            return {"old": pair[0], "new": pair[1], "delta": pair[1] - pair[0]}
+
+        return {
+            "old_version": self.old_version,
+            "new_version": self.new_version,
+            "changed": self.changed,
+            "documents": {
+                "added": self.documents_added,
+                "removed": self.documents_removed,
+                "text_changed": self.documents_text_changed,
+                "annotation_changed": self.documents_annotation_changed,
+                "moved": self.documents_moved,
+            },
+            "spans": self.spans.to_dict(),
+            "relations": self.relations.to_dict(),
+            "entity_labels": {k: delta(v) for k, v in self.entity_labels.items()},
+            "relation_labels": {k: delta(v) for k, v in self.relation_labels.items()},
+            "splits": {s: {k: delta(v) for k, v in counts.items()} for s, counts in self.splits.items()},
+            "label_names": self.label_changes(),
+        }
+
+    def summary_markdown(self, *, previous: str) -> str:
+        """Changelog bullets for a dataset card."""
+
+        def changed_counts(counts: dict[str, tuple[int, int]]) -> str:
+            parts = [f"`{k}` {o} → {n} ({n - o:+d})" for k, (o, n) in counts.items() if o != n]
+            return ", ".join(parts) or "unchanged"
+
+        lines = [
+            f"- Compared with {previous}: {len(self.documents_added)} documents added,"
+            f" {len(self.documents_removed)} removed, {len(self.documents_text_changed)} with changed text,"
+            f" {len(self.documents_annotation_changed)} with changed annotations,"
+            f" {len(self.documents_moved)} moved between splits.",
+            f"- Entity spans: {self.spans.added} added, {self.spans.removed} removed,"
+            f" {self.spans.relabelled} relabelled.",
+            f"- Relations: {self.relations.added} added, {self.relations.removed} removed,"
+            f" {self.relations.relabelled} relabelled.",
+            f"- Entities per label: {changed_counts(self.entity_labels)}.",
+            f"- Relations per label: {changed_counts(self.relation_labels)}.",
+            f"- Documents per split: {changed_counts({s: c['documents'] for s, c in self.splits.items()})}.",
+        ]
+        for kind, change in self.label_changes().items():
+            parts = [f"added {', '.join(f'`{x}`' for x in change['added'])}" if change["added"] else "",
+                     f"removed {', '.join(f'`{x}`' for x in change['removed'])}" if change["removed"] else "",
+                     ("ClassLabel ids changed: " + ", ".join(f"`{x}` {a} → {b}" for x, (a, b)
+                                                             in change["ids_changed"].items()))
+                     if change["ids_changed"] else ""]
+            lines.append(f"- **{kind.capitalize()} label names changed** (a breaking change for models trained on"
+                         f" {previous}): {'; '.join(p for p in parts if p)}.")
+        return "\n".join(lines) + "\n"
+
+    def table_rows(self) -> list[tuple[str, str, str, str]]:
+        """``(what, old, new, change)`` rows for a human table."""
+        rows: list[tuple[str, str, str, str]] = [
+            ("documents added", "", "", str(len(self.documents_added))),
+            ("documents removed", "", "", str(len(self.documents_removed))),
+            ("documents with changed text", "", "", str(len(self.documents_text_changed))),
+            ("documents with changed annotations", "", "", str(len(self.documents_annotation_changed))),
+            ("documents moved between splits", "", "", str(len(self.documents_moved))),
+            ("spans added / removed / relabelled", "", "",
+             f"{self.spans.added} / {self.spans.removed} / {self.spans.relabelled}"),
+            ("relations added / removed / relabelled", "", "",
+             f"{self.relations.added} / {self.relations.removed} / {self.relations.relabelled}"),
+        ]
+        for label, (old, new) in self.entity_labels.items():
+            rows.append((f"entities {label}", str(old), str(new), f"{new - old:+d}"))
+        for label, (old, new) in self.relation_labels.items():
+            rows.append((f"relations {label}", str(old), str(new), f"{new - old:+d}"))
+        for split, counts in self.splits.items():
+            for what, (old, new) in counts.items():
+                rows.append((f"{split} {what}", str(old), str(new), f"{new - old:+d}"))
+        for kind, change in self.label_changes().items():
+            old_names, new_names = self.label_names[kind]
+            rows.append((f"{kind} label names", ", ".join(old_names), ", ".join(new_names),
+                         f"+{len(change['added'])} -{len(change['removed'])}, {len(change['ids_changed'])} ids moved"))
+        return rows
+
+
+def _label_names(schema) -> tuple[list[str], list[str]]:
+    """The ClassLabel names of ``entities.label`` and ``relations.label``: read from the ``huggingface``
+    schema metadata in the shapes datasets writes (importing datasets costs a second), else by datasets."""
+    try:
+        features = json.loads((schema.metadata or {})[b"huggingface"])["info"]["features"]
+        return _classlabel_names(features["entities"]), _classlabel_names(features["relations"])
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        pass
+    from datasets import ClassLabel, Features
+
+    features = Features.from_arrow_schema(schema)
+    names = []
+    for column in ("entities", "relations"):
+        inner = getattr(features[column], "feature", None)  # List / Sequence of structs
+        label = inner.get("label") if isinstance(inner, dict) else None
+        if not isinstance(label, ClassLabel):
+            raise _Damaged(f"its {column}.label is not a ClassLabel of label names (a documents file written by"
+                           " `corpus-tools build` always has one)")
+        names.append(list(label.names))
+    return names[0], names[1]
+
+
+def _classlabel_names(feature: object) -> list[str]:
+    """``label.names`` of a list of structs as ``Features.to_dict`` writes it (``List``/``Sequence``, or ``[...]``)."""
+    if isinstance(feature, list) and len(feature) == 1:
+        inner = feature[0]
+    elif isinstance(feature, dict) and feature.get("_type") in ("List", "Sequence"):
+        inner = feature["feature"]
+    else:
+        raise TypeError("not a list of structs")
+    label = inner.get("label") if isinstance(inner, dict) else None
+    names = label.get("names") if isinstance(label, dict) and label.get("_type") == "ClassLabel" else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise TypeError("not a ClassLabel")
+    return list(names)
+
+
+def load_documents(
+    directory: Path, *, version: str | None = None, files: dict[str, list[str]] | None = None
+) -> LoadedRelease:
+    """The version, the documents (by id), the split order and the label counts of a release folder.
+
+    ``version`` and ``files`` (documents files per split) replace the manifest for a folder that
+    has none yet (a build in progress).  Each batch of rows is read column-wise (no Python object per
+    span or relation): a document keeps its spans and relations as sorted rows of numbers.
+    """
+    import pyarrow.parquet as pq
+
+    if files is None or version is None:
+        manifest = read_manifest(directory)
+        outside = manifest_paths_outside(manifest)
+        if outside:
+            raise ReleaseError(f"{Path(directory) / 'manifest.json'} lists {outside[0]!r}, which is not a path inside"
+                               " the release folder; it is not followed (`corpus-tools check-release` reports it)")
+        version = str(manifest["version"])
+        files = {split: entry["files"] for split, entry in manifest["configs"].get("documents", {}).items()}
+    loaded = LoadedRelease(version=version, docs={}, splits=list(files))
+    for split in loaded.splits:
+        totals = loaded.split_counts.setdefault(split, {"documents": 0, "entities": 0, "relations": 0})
+        for rel in files[split]:
+            path = Path(directory) / rel
+            try:
+                pf = pq.ParquetFile(path)
+                entity_names, relation_names = _label_names(pf.schema_arrow)
+                names = (tuple(entity_names), tuple(relation_names))
+                loaded.names = loaded.names or names
+                for batch in pf.iter_batches(batch_size=2_000, columns=["id", "text", "entities", "relations"]):
+                    _load_batch(batch, split, names, loaded, totals)
+            except OSError as exc:  # pyarrow's I/O errors are OSErrors too
+                raise InputError(f"cannot read {path}: {exc}") from exc
+            except pa.ArrowException as exc:
+                raise ReleaseError(f"{path} is damaged: {exc}") from exc
+            except _Damaged as exc:
+                raise ReleaseError(f"{path} is damaged: {exc}; `corpus-tools check-release` locates the problems"
+                                   ) from exc
+            except (KeyError, TypeError, ValueError, IndexError) as exc:  # other columns or features
+                raise ReleaseError(f"{path} is not a documents file of a release ({type(exc).__name__}: {exc})"
+                                   ) from exc
+    return loaded
+
+
+class _Damaged(Exception):
+    """A documents file whose values a checked release never has."""
+
+
+def _load_batch(batch, split: str, names: tuple[tuple[str, ...], tuple[str, ...]], loaded: LoadedRelease,
+                totals: dict[str, int]) -> None:
+    ids = batch.column("id").to_pylist()
+    n = len(ids)
+    digests = sha256_each(batch.column("text"))
+
+    entities, relations = batch.column("entities"), batch.column("relations")
+    spans = entities.flatten()
+    fields = {f.name: a for f, a in zip(spans.type, spans.flatten(), strict=True)}
+    e_doc = parents(entities)
+    e_rows = np.stack([e_doc, ints(fields["start"]), ints(fields["end"]), ints(fields["label"])], axis=1)
+    # relations by the offsets of their ends (the last span of the document with that id, as a dict keeps);
+    # a relation whose end is no span of its document is left out
+    rels = relations.flatten()
+    r_fields = {f.name: a for f, a in zip(rels.type, rels.flatten(), strict=True)}
+    r_doc = parents(relations)
+    head = find_in_rows(e_doc, fields["id"], r_doc, r_fields["head"])
+    tail = find_in_rows(e_doc, fields["id"], r_doc, r_fields["tail"])
+    ok = (head >= 0) & (tail >= 0)
+    head, tail = head[ok], tail[ok]
+    r_rows = np.stack([r_doc[ok], e_rows[head, 1], e_rows[head, 2], e_rows[tail, 1], e_rows[tail, 2],
+                       ints(r_fields["label"])[ok]], axis=1)
+    # sorted by document, then by every column: equal multisets give equal rows
+    e_rows = e_rows[np.lexsort(e_rows.T[::-1])]
+    r_rows = r_rows[np.lexsort(r_rows.T[::-1])]
+    e_bounds = np.searchsorted(e_rows[:, 0], np.arange(n + 1)).tolist()
+    r_bounds = np.searchsorted(r_rows[:, 0], np.arange(n + 1)).tolist()
+    e_rows, r_rows = e_rows[:, 1:], r_rows[:, 1:]
+    for i, doc_id in enumerate(ids):
+        spans, rels = e_rows[e_bounds[i]:e_bounds[i + 1]], r_rows[r_bounds[i]:r_bounds[i + 1]]
+        loaded.docs[doc_id] = _Doc(split, digests[i], spans, rels, names)
+    for counts, labels, label_names in ((loaded.entity_labels, e_rows[:, 2], names[0]),
+                                        (loaded.relation_labels, r_rows[:, 4], names[1])):
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(label_names)):
+            bad = int(labels[(labels < 0) | (labels >= len(label_names))][0])
+            raise _Damaged(f"label id {'missing' if bad < 0 else bad} is not one of the {len(label_names)} names"
+                           f" {', '.join(label_names)}")
+        for k, c in enumerate(np.bincount(labels, minlength=len(label_names)).tolist()):
+            if c:
+                counts[label_names[k]] += c
+    totals["documents"] += n
+    totals["entities"] += len(e_rows)
+    totals["relations"] += len(r_rows)
+
+
+def _compare(old: Counter, new: Counter, key) -> ChangeCounts:
+    """Added, removed and relabelled items between two multisets of (…, label) tuples."""
+    common = old & new
+    old_rest, new_rest = old - common, new - common
+    by_key_old: Counter = Counter()
+    by_key_new: Counter = Counter()
+    for item, n in old_rest.items():
+        by_key_old[key(item)] += n
+    for item, n in new_rest.items():
+        by_key_new[key(item)] += n
+    relabelled = sum((by_key_old & by_key_new).values())
+    return ChangeCounts(
+        added=sum(new_rest.values()) - relabelled,
+        removed=sum(old_rest.values()) - relabelled,
+        relabelled=relabelled,
+    )
+
+
+def diff_releases(old_dir: str | Path, new_dir: str | Path) -> ReleaseDiff:
+    """Compare two release folders (raises :class:`~corpus_tools.errors.ReleaseError` if one is not a release)."""
+    return diff_loaded(load_documents(Path(old_dir)), load_documents(Path(new_dir)))
+
+
+def diff_loaded(old_release: LoadedRelease, new_release: LoadedRelease) -> ReleaseDiff:
+    """Compare two releases loaded with :func:`load_documents`."""
+    old, new = old_release.docs, new_release.docs
+    diff = ReleaseDiff(old_version=old_release.version, new_version=new_release.version)
+    if old_release.names is not None and new_release.names is not None:
+        diff.label_names = {kind: (list(a), list(b)) for kind, a, b in
+                            zip(("entity", "relation"), old_release.names, new_release.names, strict=True)}
+    diff.documents_added = sorted(set(new) - set(old))
+    diff.documents_removed = sorted(set(old) - set(new))
+    span_key = lambda s: (s[0], s[1])  # noqa: E731
+    relation_key = lambda r: (r[0], r[1])  # noqa: E731
+    for doc_id in diff.documents_added:
+        diff.spans.added += new[doc_id].n_spans
+        diff.relations.added += new[doc_id].n_relations
+    for doc_id in diff.documents_removed:
+        diff.spans.removed += old[doc_id].n_spans
+        diff.relations.removed += old[doc_id].n_relations
+    unchanged = ChangeCounts()
+    for doc_id in sorted(set(old) & set(new)):
+        a, b = old[doc_id], new[doc_id]
+        if a.split != b.split:
+            diff.documents_moved.append({"id": doc_id, "old": a.split, "new": b.split})
+        if a.text_sha256 != b.text_sha256:
+            diff.documents_text_changed.append(doc_id)
+            spans = ChangeCounts(added=b.n_spans, removed=a.n_spans)
+            relations = ChangeCounts(added=b.n_relations, removed=a.n_relations)
+        elif a.span_rows.tobytes() == b.span_rows.tobytes() and a.relation_rows.tobytes() == \
+                b.relation_rows.tobytes() and a.names == b.names:
+            continue  # the same sorted rows under the same label names: the same multisets
+        else:
+            spans = _compare(a.spans, b.spans, span_key)
+            relations = _compare(a.relations, b.relations, relation_key)
+            if spans != unchanged or relations != unchanged:
+                diff.documents_annotation_changed.append(doc_id)
+        for total, part in ((diff.spans, spans), (diff.relations, relations)):
+            total.added += part.added
+            total.removed += part.removed
+            total.relabelled += part.relabelled
+    for before, after, target in ((old_release.entity_labels, new_release.entity_labels, diff.entity_labels),
+                                  (old_release.relation_labels, new_release.relation_labels, diff.relation_labels)):
+        for label in sorted(set(before) | set(after)):
+            target[label] = (before[label], after[label])
+    empty = {"documents": 0, "entities": 0, "relations": 0}
+    for split in dict.fromkeys(old_release.splits + new_release.splits):
+        before, after = old_release.split_counts.get(split, empty), new_release.split_counts.get(split, empty)
+        diff.splits[split] = {what: (before[what], after[what]) for what in empty}
+    return diff
