@@ -1,41 +1,42 @@
-"""The BIO encoding of :func:`corpus_tools.spans.spans_to_bio`, as plain lists, for bulk export.
+"""Tokens and BIO tags of a batch of documents at once: the one bulk path of the ``tokens`` config.
 
-:func:`encode_bio` returns exactly what ``spans_to_bio`` computes (same tokens, offsets, tags and
-unencodable spans; a property test holds them equal) but builds no ``Token`` objects, which
-made ``spans_to_bio`` the slowest step of a release build (about 1.6 ms for a 2,000-character
-article).  Base tokens come from a per-code-point class table (:func:`char_classes`, derived from
-the tokenizer's own pattern) and numpy, not from one match object per token: about 0.06 ms for
-the same article against 0.3 ms with ``finditer``.
+:func:`token_table` tokenizes the concatenated texts of a batch and tags the tokens with the documents'
+spans in a fixed number of numpy calls: one encoding to code points and one to UTF-8, the token edges as
+one ``flatnonzero`` over a per-code-point edge mask (from the class table of :func:`char_classes`, derived
+from the tokenizer's own pattern, with an edge forced at every document start and, in exact mode, at every
+span edge, so tokens never cross documents and are cut wherever a span edge falls inside one), the flat
+layer of :func:`corpus_tools.spans.select_flat` followed as a chain of "next span" pointers, the tags
+written with ``repeat``/``cumsum`` instead of one slice per span, and the token strings taken from the
+batch's UTF-8 by Arrow.  With ``whole_tokens`` (``span_mode: whole-token``) every span is first widened to
+the whole base tokens it touches, so a proclitic stays inside the entity token (``وبيروت`` tagged B-GPE),
+as in ANERcorp and Wojood.
 
-:func:`whole_token_spans` implements the whole-token compatibility mode (``span_mode:
-whole-token``): every span is widened to the whole base tokens it touches, so a proclitic
-stays inside the entity token (``وبيروت`` tagged B-GPE), as in ANERcorp and Wojood.
+The rows equal, document by document, what the readable reference :func:`corpus_tools.spans.spans_to_bio`
+computes (same tokens, offsets, tags and unencodable spans); property tests in tests/ hold them equal.
+
+Spans come as flat arrays: the spans of document ``i`` are ``span_*[span_offsets[i]:span_offsets[i + 1]]``,
+offsets in code points of that document's text, labels as indices into ``ontology.entity_labels``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import chain
+from operator import attrgetter
+from typing import NamedTuple
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import regex
 
-from corpus_tools.spans import _BASE_TOKEN, Span, select_flat
+from corpus_tools.spans import _BASE_TOKEN, Span
 
 SPAN_MODES = ("exact", "whole-token")
 _OTHER, _WORD, _PUNCT = 0, 1, 2
-
-
-@dataclass
-class BioLists:
-    tokens: list[str]
-    starts: list[int]
-    ends: list[int]
-    tags: list[str]
-    unencodable: list[Span]
 
 
 @cache
@@ -78,98 +79,328 @@ def code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
-def base_offset_arrays(text: str, codes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end offsets of the base tokens as arrays: runs of word characters, single punctuation.
+@dataclass(frozen=True)
+class TagIds:
+    """BIO tag ids per entity label index, and the rank of each label's name (select_flat's tie-break)."""
 
-    This is what ``_BASE_TOKEN.finditer`` matches (its word alternative is greedy and the two classes
-    are disjoint), computed from one table look-up per character instead of one match object per token.
-    """
-    classes = char_classes()[code_points(text) if codes is None else codes]
-    word = classes == _WORD
-    punct = classes == _PUNCT
-    before = np.zeros_like(word)
-    before[1:] = word[:-1]
-    after = np.zeros_like(word)
-    after[:-1] = word[1:]
-    starts = np.flatnonzero((word & ~before) | punct)
-    ends = np.flatnonzero((word & ~after) | punct) + 1
-    return starts, ends
+    b: np.ndarray  # int64: id of B-<label> for label index k
+    i: np.ndarray  # int64: id of I-<label>
+    o: int  # id of "O"
+    name_rank: np.ndarray  # int64: position of the label's name among the sorted names
 
-
-def base_offsets(text: str) -> tuple[list[int], list[int]]:
-    """Start and end offsets of the base tokens (before span-driven splitting)."""
-    starts, ends = base_offset_arrays(text)
-    return starts.tolist(), ends.tolist()
+    @classmethod
+    def from_labels(cls, entity_labels: Sequence[str], bio_ids: Mapping[str, int]) -> TagIds:
+        """From ``ontology.entity_labels`` and the tag-name -> ClassLabel id mapping of ``ontology.bio_labels``."""
+        labels = list(entity_labels)
+        order = sorted(set(labels))
+        return cls(
+            b=np.array([bio_ids[f"B-{label}"] for label in labels], dtype=np.int64),
+            i=np.array([bio_ids[f"I-{label}"] for label in labels], dtype=np.int64),
+            o=int(bio_ids["O"]),
+            name_rank=np.array([order.index(label) for label in labels], dtype=np.int64),
+        )
 
 
 @dataclass
-class BioArrays:
-    """:func:`encode_bio_arrays`: token offsets and tag ids as arrays, plus what bulk writers need."""
+class TokenTable:
+    """:func:`token_table`: the tokens config rows and what the card statistics need."""
 
-    codes: np.ndarray  # code points of the text
+    batch: pa.RecordBatch  # the tokens config rows, schema = the given ``schema``, rows in input order
+    token_counts: np.ndarray  # tokens per document (int64)
+    unencodable: np.ndarray  # int64 indices into the span arrays, by (document, start, end, label name, id)
+
+
+def _id_ranks(ids: Sequence[str]) -> np.ndarray:
+    """The rank of every id in Python string order (equal ids share a rank)."""
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    ranks = np.empty(len(ids), dtype=np.int64)
+    rank, previous = -1, None
+    for position in order:
+        if rank < 0 or ids[position] != previous:
+            rank, previous = rank + 1, ids[position]
+        ranks[position] = rank
+    return ranks
+
+
+def _sort_by(keys: list[np.ndarray], span_index: np.ndarray, span_ids: Sequence[str] | None) -> np.ndarray:
+    """``np.lexsort(keys)`` (last key first), ties broken by span id, then by position.
+
+    Ids are compared only where all keys tie (identical spans of one document), so most batches
+    sort no string at all.  ``span_index`` maps each position of the keys to its span.
+    """
+    order = np.lexsort(keys)
+    if span_ids is None or len(order) < 2:
+        return order
+    tie = np.ones(len(order) - 1, dtype=bool)
+    for key in keys:
+        ordered = key[order]
+        tie &= ordered[1:] == ordered[:-1]
+    if not tie.any():
+        return order
+    member = np.zeros(len(order), dtype=bool)
+    member[1:] |= tie
+    member[:-1] |= tie
+    members = order[member]
+    rank = np.zeros(len(order), dtype=np.int64)
+    rank[members] = _id_ranks([span_ids[k] for k in span_index[members].tolist()])
+    return np.lexsort([rank, *keys])
+
+
+class SpanArrays(NamedTuple):
+    """The span arguments of :func:`token_table`, in its order (``token_table(ids, texts, *arrays, ...)``)."""
+
+    offsets: np.ndarray
     starts: np.ndarray
     ends: np.ndarray
-    tags: np.ndarray  # tag ids
-    unencodable: list[Span]
+    labels: np.ndarray
+    ids: list[str]
 
 
-def encode_bio_arrays(text: str, spans: Sequence[Span], tag_ids: Mapping[str, int]) -> BioArrays:
-    """:func:`encode_bio` with ``tag_ids``, as arrays (no per-token Python objects)."""
-    flat, unencodable = select_flat(spans)
-    codes = code_points(text)
-    starts, ends = base_offset_arrays(text, codes)
-    # Cut tokens at span edges strictly inside them (several cuts in one token split it several times).
-    edges = {s.start for s in spans} | {s.end for s in spans}
-    if edges and len(starts):
-        cuts = np.fromiter(edges, dtype=np.int64, count=len(edges))
-        at = np.searchsorted(starts, cuts, side="right") - 1
-        cuts = cuts[(at >= 0) & (starts[at] < cuts) & (cuts < ends[at])]
-        if len(cuts):
-            starts = np.sort(np.concatenate([starts, cuts]))
-            ends = np.sort(np.concatenate([ends, cuts]))
-    tags = np.full(len(starts), tag_ids["O"], dtype=np.int64)
-    if flat:
-        n = len(starts)
-        firsts = np.searchsorted(starts, [s.start for s in flat]).tolist()
-        lasts = np.searchsorted(ends, [s.end for s in flat]).tolist()
-        for span, first, last in zip(flat, firsts, lasts, strict=True):
-            if first >= n or starts[first] != span.start or last >= n or ends[last] != span.end or last < first:
-                unencodable.append(span)
-                continue
-            tags[first] = tag_ids[f"B-{span.label}"]
-            tags[first + 1:last + 1] = tag_ids[f"I-{span.label}"]
-    unencodable.sort(key=lambda s: (s.start, s.end, s.label, s.id))
-    return BioArrays(codes, starts, ends, tags, unencodable)
+def span_arrays(span_lists: Sequence[Sequence[Span]], label_ids: Mapping[str, int]) -> SpanArrays:
+    """Flat span arrays from each document's spans; ``label_ids``: entity label -> index in ``entity_labels``."""
+    spans = list(chain.from_iterable(span_lists))
+    n = len(spans)
+    offsets = np.zeros(len(span_lists) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, span_lists), dtype=np.int64, count=len(span_lists)), out=offsets[1:])
+    return SpanArrays(
+        offsets,
+        np.fromiter(map(attrgetter("start"), spans), dtype=np.int64, count=n),
+        np.fromiter(map(attrgetter("end"), spans), dtype=np.int64, count=n),
+        np.fromiter(map(label_ids.__getitem__, map(attrgetter("label"), spans)), dtype=np.int64, count=n),
+        list(map(attrgetter("id"), spans)),
+    )
 
 
-def encode_bio(text: str, spans: Sequence[Span], tag_ids: Mapping[str, int] | None = None) -> BioLists:
-    """Tokens cut at every span edge, their offsets, BIO tags and the unencodable spans.
-
-    With ``tag_ids`` (tag name -> ClassLabel id), ``tags`` holds ids instead of names.
-    """
-    names = None
-    if tag_ids is None:
-        names = ["O", *sorted({f"{prefix}-{s.label}" for s in spans for prefix in "BI"})]
-        tag_ids = {name: i for i, name in enumerate(names)}
-    bio = encode_bio_arrays(text, spans, tag_ids)
-    starts, ends, tags = bio.starts.tolist(), bio.ends.tolist(), bio.tags.tolist()
-    if names is not None:
-        tags = [names[t] for t in tags]
-    tokens = [text[s:e] for s, e in zip(starts, ends, strict=True)]
-    return BioLists(tokens, starts, ends, tags, bio.unencodable)
-
-
-def whole_token_spans(text: str, spans: Sequence[Span]) -> list[Span]:
-    """Each span widened to the base tokens it touches (ids and labels kept, text recomputed)."""
-    starts, ends = base_offsets(text)
-    out: list[Span] = []
-    for span in spans:
-        start, end = span.start, span.end
-        i = bisect_right(starts, start) - 1
-        if i >= 0 and start < ends[i]:
-            start = starts[i]
-        j = bisect_left(ends, end)
-        if j < len(ends) and starts[j] < end:
-            end = ends[j]
-        out.append(Span(start=start, end=end, label=span.label, id=span.id, text=text[start:end]))
+def _offsets32(lengths: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=out[1:])
     return out
+
+
+def _segment_bounds(codes: np.ndarray, forced: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Edges of the segments of the concatenated texts, and whether each segment is a token.
+
+    A segment edge lies at every change between a token character and a non-token one, around every
+    punctuation character, and at every position in ``forced`` (document starts, span edges).  A
+    segment is then a token when its first character is a word or punctuation character (word runs
+    end only at an edge, a punctuation character is followed by one); the others are runs of
+    whitespace and other non-token characters.  This is ``_BASE_TOKEN``'s tokens cut at every
+    forced position strictly inside one, found with one ``flatnonzero``.
+    """
+    n = len(codes)
+    classes = np.take(char_classes(), codes, mode="clip")  # codes < 0x110000: no check needed
+    token_char = classes != 0
+    word = classes == _WORD
+    edge = np.empty(n + 1, dtype=bool)
+    edge[0] = edge[n] = True
+    if n > 1:
+        np.logical_or(token_char[:-1], token_char[1:], out=edge[1:n])
+        edge[1:n] &= ~(word[:-1] & word[1:])
+    for positions in forced:
+        edge[positions] = True
+    bounds = np.flatnonzero(edge)
+    return bounds, token_char[bounds[:-1]]
+
+
+def _flat_layer(order: np.ndarray, g_start: np.ndarray, g_end: np.ndarray) -> np.ndarray:
+    """Positions (in ``order``) of the spans :func:`~corpus_tools.spans.select_flat` keeps, over all documents.
+
+    In sorted order the kept spans form a chain: after a kept span comes the first span starting at or
+    after its end.  Over the concatenation that is also the first span of the next document with spans
+    (documents do not overlap), so the chain from the first span holds every document's flat layer.
+    A span starting at or after the end of every earlier span is on the chain; the chain is followed
+    from all of those at once, one step per numpy pass, until it meets spans already on it.
+    """
+    starts = g_start[order]
+    ends = g_end[order]
+    n = len(starts)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    reach = np.empty(n, dtype=np.int64)
+    reach[0] = -1
+    np.maximum.accumulate(ends[:-1], out=reach[1:])
+    kept = starts >= reach
+    following = np.searchsorted(starts, ends, side="left")
+    frontier = np.flatnonzero(kept)
+    while len(frontier):
+        step = following[frontier]
+        step = step[step < n]
+        step = step[~kept[step]]
+        kept[step] = True
+        frontier = step
+    return np.flatnonzero(kept)
+
+
+def base_offset_arrays(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets of the base tokens of ``text`` (runs of word characters, single punctuation):
+    what ``_BASE_TOKEN.finditer`` matches, from the class table (lone surrogates allowed)."""
+    bounds, is_token = _segment_bounds(code_points(text), [])
+    segments = np.flatnonzero(is_token)
+    return bounds[segments], bounds[segments + 1]
+
+
+class _Batch(NamedTuple):
+    """The concatenated texts of a batch: code points, UTF-8 bytes, and where each document starts."""
+
+    codes: np.ndarray
+    utf8: np.ndarray
+    lengths: np.ndarray  # code points per document
+    bases: np.ndarray  # offset of each document in the concatenation, then the total
+
+
+def _concatenate(texts: Sequence[str], utf8: bytes | None) -> _Batch:
+    text = "".join(texts)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    bases = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bases[1:])
+    return _Batch(np.frombuffer(text.encode("utf-32-le"), dtype="<u4"),
+                  np.frombuffer(text.encode("utf-8") if utf8 is None else utf8, dtype=np.uint8), lengths, bases)
+
+
+def _widen(g_start: np.ndarray, g_end: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
+    """Widen every span (in place) to the whole base tokens its edges fall inside (whole-token mode)."""
+    n = len(starts)
+    if not n or not len(g_start):
+        return
+    at = np.searchsorted(starts, g_start, side="right") - 1
+    inside = (at >= 0) & (g_start < ends[np.maximum(at, 0)])
+    g_start[inside] = starts[at[inside]]
+    at = np.searchsorted(ends, g_end, side="left")
+    inside = (at < n) & (starts[np.minimum(at, n - 1)] < g_end)
+    g_end[inside] = ends[at[inside]]
+
+
+def _tag(tokens: tuple[np.ndarray, np.ndarray], g_start: np.ndarray, g_end: np.ndarray, span_labels: np.ndarray,
+         span_ids: Sequence[str] | None, tag_ids: TagIds) -> tuple[np.ndarray, np.ndarray]:
+    """The tag id of every token, and the spans BIO cannot hold (nested, or not on token edges), sorted."""
+    starts, ends = tokens
+    n_tokens, n_spans = len(starts), len(g_start)
+    # The flat layer: sorted by (document, start, -length, label name, id, position) as select_flat sorts.
+    span_index = np.arange(n_spans, dtype=np.int64)
+    names = tag_ids.name_rank[span_labels]
+    order = _sort_by([names, g_start - g_end, g_start], span_index, span_ids)
+    flat = order[_flat_layer(order, g_start, g_end)]
+    rest = np.ones(n_spans, dtype=bool)
+    rest[flat] = False
+
+    tags = np.full(n_tokens, tag_ids.o, dtype=np.int64)
+    if len(flat):
+        f_start, f_end = g_start[flat], g_end[flat]
+        first = np.searchsorted(starts, f_start)
+        last = np.searchsorted(ends, f_end)
+        ok = (first < n_tokens) & (last < n_tokens) & (last >= first)
+        ok[ok] = (starts[first[ok]] == f_start[ok]) & (ends[last[ok]] == f_end[ok])
+        rest[flat[~ok]] = True
+        first, last, label = first[ok], last[ok], span_labels[flat[ok]]
+        tags[first] = tag_ids.b[label]
+        inside = last - first
+        total = int(inside.sum())
+        if total:
+            run = np.repeat(first + 1 - (np.cumsum(inside) - inside), inside)
+            tags[run + np.arange(total)] = np.repeat(tag_ids.i[label], inside)
+    unencodable = np.flatnonzero(rest)
+    if len(unencodable) > 1:  # by (document, start, end, label name, id), as spans_to_bio reports them
+        u = unencodable
+        unencodable = u[_sort_by([names[u], g_end[u], g_start[u]], u, span_ids)]
+    return tags, unencodable
+
+
+def _token_strings(utf8: np.ndarray, bounds: np.ndarray, token_segments: np.ndarray) -> pa.StringArray:
+    """The tokens as strings: the segments as strings over the batch's UTF-8, the tokens taken from them."""
+    lead = np.empty(len(utf8) + 1, dtype=bool)
+    np.greater_equal(utf8.view(np.int8), -64, out=lead[:-1])  # not a continuation byte 0b10xxxxxx
+    lead[-1] = True
+    byte_bounds = np.flatnonzero(lead)[bounds]
+    if len(utf8) > np.iinfo(np.int32).max:
+        raise ValueError("a batch of more than 2 GiB of text; pass fewer documents at once")
+    segments = pa.StringArray.from_buffers(len(bounds) - 1, pa.py_buffer(byte_bounds.astype(np.int32)),
+                                           pa.py_buffer(utf8))
+    taken = pc.take(segments, pa.array(token_segments.astype(np.int32)))
+    return pa.StringArray.from_buffers(len(token_segments), *taken.buffers()[1:])  # without take's all-valid bitmap
+
+
+def _record_batch(schema: pa.Schema, ids: Sequence[str], strings: pa.StringArray, token_counts: np.ndarray,
+                  starts: np.ndarray, ends: np.ndarray, tags: np.ndarray, bases: np.ndarray) -> pa.RecordBatch:
+    list_offsets = pa.array(_offsets32(token_counts))
+    token_base = np.repeat(bases[:-1], token_counts)
+
+    def as_list(field: str, values: pa.Array) -> pa.ListArray:
+        return pa.ListArray.from_arrays(list_offsets, values, type=schema.field(field).type)
+
+    def numbers(field: str, values: np.ndarray) -> pa.ListArray:
+        value_type = schema.field(field).type.value_type
+        return as_list(field, pa.array(values.astype(value_type.to_pandas_dtype())))
+
+    columns = {
+        "id": pa.array(list(ids), type=schema.field("id").type),
+        "tokens": as_list("tokens", strings),
+        "token_start": numbers("token_start", starts - token_base),
+        "token_end": numbers("token_end", ends - token_base),
+        "ner_tags": numbers("ner_tags", tags),
+    }
+    return pa.RecordBatch.from_arrays([columns[name] for name in schema.names], schema=schema)
+
+
+def token_table(
+    ids: Sequence[str],
+    texts: Sequence[str],
+    span_offsets: np.ndarray,
+    span_starts: np.ndarray,
+    span_ends: np.ndarray,
+    span_labels: np.ndarray,
+    span_ids: Sequence[str] | None,
+    tag_ids: TagIds,
+    schema: pa.Schema,
+    utf8: bytes | None = None,
+    *,
+    whole_tokens: bool = False,
+) -> TokenTable:
+    """The tokens config rows of ``texts`` (ids ``ids``) with their spans, as one record batch.
+
+    ``utf8``: the UTF-8 encoding of ``"".join(texts)`` when the caller already has it (saves encoding it again).
+    ``whole_tokens``: widen every span to the whole base tokens it touches first (``span_mode: whole-token``);
+    otherwise tokens are cut at every span edge that falls inside one (``exact``).
+
+    ``span_ids`` (the id of every span) break ties among spans of one document with the same start,
+    end and label as ``select_flat`` does; they are compared only for such ties.  With None, ties keep
+    the order of the arrays.  Spans must satisfy ``0 <= start < end <= len(text)``; texts must be valid
+    Unicode.  :func:`span_arrays` builds the span arguments from lists of :class:`Span`.
+
+    Each row equals what :func:`corpus_tools.spans.spans_to_bio` gives for its document (with whole-token
+    spans in whole-token mode), and a batch of zero documents gives an empty batch.
+    """
+    n_docs = len(texts)
+    if len(ids) != n_docs:
+        raise ValueError(f"{len(ids)} ids but {n_docs} texts")
+    span_offsets = np.asarray(span_offsets, dtype=np.int64)
+    span_starts = np.asarray(span_starts, dtype=np.int64)
+    span_ends = np.asarray(span_ends, dtype=np.int64)
+    span_labels = np.asarray(span_labels, dtype=np.int64)
+    n_spans = len(span_starts)
+    if len(span_offsets) != n_docs + 1 or span_offsets[0] != 0 or span_offsets[-1] != n_spans:
+        raise ValueError("span_offsets must hold len(texts) + 1 offsets from 0 to the number of spans")
+    batch = _concatenate(texts, utf8)
+    span_doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(span_offsets))
+    if n_spans and not (np.all(span_starts >= 0) and np.all(span_starts < span_ends)
+                        and np.all(span_ends <= batch.lengths[span_doc])):
+        raise ValueError("every span needs 0 <= start < end <= len(text)")
+    if n_spans and not (np.all(span_labels >= 0) and np.all(span_labels < len(tag_ids.b))):
+        raise ValueError("span labels must be indices into the ontology's entity labels")
+    span_base = batch.bases[span_doc]
+    g_start = span_starts + span_base
+    g_end = span_ends + span_base
+
+    if whole_tokens:  # widened spans end on token edges: the base tokens are the tokens
+        bounds, is_token = _segment_bounds(batch.codes, [batch.bases])
+        token_segments = np.flatnonzero(is_token)
+        _widen(g_start, g_end, bounds[token_segments], bounds[token_segments + 1])
+    else:
+        bounds, is_token = _segment_bounds(batch.codes, [batch.bases, g_start, g_end])
+        token_segments = np.flatnonzero(is_token)
+    starts = bounds[token_segments]
+    ends = bounds[token_segments + 1]
+    token_counts = np.diff(np.searchsorted(starts, batch.bases))
+    tags, unencodable = _tag((starts, ends), g_start, g_end, span_labels, span_ids, tag_ids)
+    strings = _token_strings(batch.utf8, bounds, token_segments)
+    record_batch = _record_batch(schema, ids, strings, token_counts, starts, ends, tags, batch.bases)
+    return TokenTable(record_batch, token_counts.astype(np.int64), unencodable.astype(np.int64))

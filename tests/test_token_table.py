@@ -1,20 +1,18 @@
-"""token_table: the tokens config of a batch at once equals the per-document path, document by document."""
+"""token_table: the tokens config of a batch at once equals the reference (spans_to_bio), document by document."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 import numpy as np
-import pyarrow as pa
 import pytest
+from bio_reference import reference_rows, whole_token_spans
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from corpus_tools.artefacts import ontology_to_features
-from corpus_tools.build.tokenrows import token_row, tokens_batch
-from corpus_tools.build.tokens import TagIds, _id_ranks, span_arrays, token_table
 from corpus_tools.spans import Span
-from corpus_tools.tokens import encode_bio_arrays
+from corpus_tools.tokens import TagIds, _id_ranks, span_arrays, token_table
 
 ALPHABET = (
     "ابتثجحخدذرسشصضطظعغفقكلمنهوي" "ءآأؤإئة"  # Arabic letters
@@ -25,7 +23,8 @@ ALPHABET = (
     ".,:;!?،؛؟-()\"'«»"  # punctuation
     "  \t\n\r\n"  # spaces and newlines
     "😀🇸🇦"  # emoji
-    "\u200c\u200d\u200f\u200e"  # ZWNJ, ZWJ, RLM, LRM
+    "\u200c\u200d\u200f\u200e\u061c"  # ZWNJ, ZWJ, RLM, LRM, ALM
+    "\u0301\U0001d400_²"  # a combining mark after any letter, a mathematical letter, connector, superscript
 )
 
 
@@ -36,24 +35,12 @@ def setup(ontology):
     return ontology, schema, bio_ids, TagIds.from_labels(ontology.entity_labels, bio_ids)
 
 
-def reference(docs, schema, bio_ids):
-    """The per-document path: encode_bio_arrays + token_row, then tokens_batch."""
-    rows, counts, unencodable = [], [], Counter()
-    for index, (doc_id, text, spans) in enumerate(docs):
-        bio = encode_bio_arrays(text, spans, bio_ids)
-        rows.append(token_row(doc_id, text, bio))
-        counts.append(len(bio.starts))
-        unencodable.update((index, s.start, s.end, s.label, s.id) for s in bio.unencodable)
-    batch = tokens_batch(rows, schema) if rows else pa.RecordBatch.from_pylist([], schema=schema)
-    return batch, counts, unencodable
-
-
-def batched(docs, ontology, tags, schema, *, with_ids=True):
+def batched(docs, ontology, tags, schema, *, with_ids=True, whole_tokens=False):
     label_ids = {label: k for k, label in enumerate(ontology.entity_labels)}
     arrays = span_arrays([doc_spans for _, _, doc_spans in docs], label_ids)
     if not with_ids:
         arrays = arrays._replace(ids=None)
-    table = token_table([d[0] for d in docs], [d[1] for d in docs], *arrays, tags, schema)
+    table = token_table([d[0] for d in docs], [d[1] for d in docs], *arrays, tags, schema, whole_tokens=whole_tokens)
     spans = [(d, s) for d, (_, _, doc_spans) in enumerate(docs) for s in doc_spans]
     unencodable = Counter(
         (spans[k][0], spans[k][1].start, spans[k][1].end, spans[k][1].label, spans[k][1].id)
@@ -62,10 +49,10 @@ def batched(docs, ontology, tags, schema, *, with_ids=True):
     return table, unencodable
 
 
-def assert_same(docs, setup, *, with_ids=True):
+def assert_same(docs, setup, *, with_ids=True, whole_tokens=False):
     ontology, schema, bio_ids, tags = setup
-    expected, counts, unencodable = reference(docs, schema, bio_ids)
-    table, got_unencodable = batched(docs, ontology, tags, schema, with_ids=with_ids)
+    expected, counts, unencodable = reference_rows(docs, schema, bio_ids, whole_tokens=whole_tokens)
+    table, got_unencodable = batched(docs, ontology, tags, schema, with_ids=with_ids, whole_tokens=whole_tokens)
     assert table.batch.schema == schema
     assert table.batch.equals(expected), (table.batch.to_pylist(), expected.to_pylist())
     assert table.batch.nbytes == expected.nbytes
@@ -104,8 +91,28 @@ LABELS = ["PER", "ORG", "GPE", "LOC", "FAC", "NORP"]
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(docs=documents(LABELS))
-def test_equals_per_document_path(setup, docs):
+def test_equals_the_reference(setup, docs):
     assert_same(docs, setup)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(docs=documents(LABELS))
+def test_whole_token_mode_equals_the_reference(setup, docs):
+    assert_same(docs, setup, whole_tokens=True)
+
+
+def test_whole_token_mode_puts_the_proclitic_inside(setup):
+    text = "وصل الوفد وبيروت اليوم"
+    docs = [("d", text, [Span(len("وصل الوفد و"), len("وصل الوفد وبيروت"), "GPE", "g", "بيروت")])]
+    b_gpe = setup[2]["B-GPE"]
+    wide = assert_same(docs, setup, whole_tokens=True)
+    assert wide.batch.column("tokens").to_pylist() == [["وصل", "الوفد", "وبيروت", "اليوم"]]
+    assert wide.batch.column("ner_tags").to_pylist() == [[0, 0, b_gpe, 0]]
+    starts = [0, len("وصل "), len("وصل الوفد "), len("وصل الوفد وبيروت ")]
+    assert wide.batch.column("token_start").to_pylist() == [starts]
+    exact = assert_same(docs, setup)
+    assert exact.batch.column("tokens").to_pylist() == [["وصل", "الوفد", "و", "بيروت", "اليوم"]]
+    assert exact.batch.column("ner_tags").to_pylist() == [[0, 0, 0, b_gpe, 0]]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -170,3 +177,13 @@ def test_id_ranks_follow_python_string_order():
     for x, rx in zip(ids, ranks, strict=True):
         for y, ry in zip(ids, ranks, strict=True):
             assert (x < y) == (rx < ry) and (x == y) == (rx == ry)
+
+
+@settings(max_examples=200, deadline=None)
+@given(docs=documents(LABELS))
+def test_reference_whole_token_spans_cover_the_original_and_keep_text(docs):
+    for _, text, spans in docs:
+        for before, after in zip(spans, whole_token_spans(text, spans), strict=True):
+            assert after.start <= before.start and before.end <= after.end
+            assert text[after.start:after.end] == after.text
+            assert (after.id, after.label) == (before.id, before.label)

@@ -17,7 +17,6 @@ from typing import TypeVar
 
 from corpus_tools.artefacts import RELEASE_CONFIGS
 from corpus_tools.build.shards import ShardWriter
-from corpus_tools.build.tokenrows import token_row, tokens_batch
 from corpus_tools.features import release_features
 from corpus_tools.labelstudio.export import (
     AnnotationRecord,
@@ -31,7 +30,7 @@ from corpus_tools.release.card import ReleaseStats, SplitLayout
 from corpus_tools.release.splits import SplitPlan
 from corpus_tools.report import Report, define_code, make_problem
 from corpus_tools.spans import Document, Relation, Span
-from corpus_tools.tokens import encode_bio_arrays, whole_token_spans
+from corpus_tools.tokens import TagIds, span_arrays, token_table
 
 T = TypeVar("T")
 STAGE = "build"
@@ -173,6 +172,7 @@ class Builder:
         self.entity_ids = {label: i for i, label in enumerate(ontology.entity_labels)}
         self.relation_ids = {label: i for i, label in enumerate(ontology.relation_labels)}
         self.bio_ids = {label: i for i, label in enumerate(ontology.bio_labels)}
+        self.tag_ids = TagIds.from_labels(ontology.entity_labels, self.bio_ids)
         self.writers: dict[tuple[str, str], ShardWriter] = {}
         self.seen_ids: set[str] = set()
         self.texts: dict[bytes, tuple[str, str]] = {}
@@ -188,7 +188,7 @@ class Builder:
                 self.schemas[config],
                 row_group_rows=self.row_group_rows,
                 max_shard_bytes=self.max_shard_bytes,
-                **({"make_batch": tokens_batch} if config == "tokens" else {}),
+                **({"make_batch": _concat_batches} if config == "tokens" else {}),
                 **PARQUET_ENCODINGS.get(config, {"dictionary": False}),
             )
         return writer
@@ -326,13 +326,12 @@ class Builder:
             counts.entities[s.label] += 1
         # tokens
         spans = [s for s in doc.entities if s.label in self.entity_ids]
-        if self.span_mode != "exact":
-            spans = whole_token_spans(doc.text, spans)
-        bio = encode_bio_arrays(doc.text, spans, self.bio_ids)
-        for s in bio.unencodable:
-            counts.unencodable[s.label] += 1
-        counts.tokens += len(bio.starts)
-        self._write("tokens", split, token_row(doc.id, doc.text, bio))
+        table = token_table([doc.id], [doc.text], *span_arrays([spans], self.entity_ids), self.tag_ids,
+                            self.schemas["tokens"], whole_tokens=self.span_mode != "exact")
+        for index in table.unencodable.tolist():
+            counts.unencodable[spans[index].label] += 1
+        counts.tokens += int(table.token_counts.sum())
+        self._write("tokens", split, table.batch)
         # relations
         by_id = {s["id"]: s for s in entities}
         for rel in relations:
@@ -402,3 +401,10 @@ class Builder:
     def finish_gold(self) -> None:
         for doc_id in sorted(set(self.gold) - self.gold_used):
             self._problem(GOLD_UNUSED, f"Gold document {doc_id!r} matches no task of the export.")
+
+
+def _concat_batches(batches: list, schema: object) -> object:
+    """One record batch of the tokens rows written one document at a time (one-row batches)."""
+    import pyarrow as pa
+
+    return pa.concat_batches(batches)

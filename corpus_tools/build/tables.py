@@ -27,16 +27,13 @@ import pyarrow as pa
 from corpus_tools.artefacts import LS_DATA_KEY
 from corpus_tools.build.rows import DANGLING_RELATION, UNKNOWN_LABEL, annotator_name, choose_gold, left_out_problem
 from corpus_tools.build.shards import row_weights
-from corpus_tools.build.tokenrows import token_row, tokens_batch
-from corpus_tools.build.tokens import TagIds, token_table
 from corpus_tools.labelstudio.export import annotator_of, read_relations, read_result
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
 from corpus_tools.ontology import Ontology
 from corpus_tools.release.card import ReleaseStats
 from corpus_tools.release.splits import SplitPlan
 from corpus_tools.report import Problem, make_problem
-from corpus_tools.spans import Span
-from corpus_tools.tokens import encode_bio_arrays, whole_token_spans
+from corpus_tools.tokens import TagIds, token_table
 
 
 @dataclass
@@ -379,28 +376,21 @@ class SegmentBuilder:
         names = self.ontology.entity_labels
         offsets_a = np.asarray(offsets, dtype=np.int64)
         starts_a, ends_a = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+        labels_a = np.asarray(labels, dtype=np.int64)
         sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         size_of_span = np.repeat(sizes, np.diff(offsets_a))
-        in_range = bool(np.all((starts_a >= 0) & (starts_a < ends_a) & (ends_a <= size_of_span)))
-        if self.span_mode == "exact" and in_range:
-            table = token_table(doc_ids, texts, offsets_a, starts_a, ends_a, labels, span_ids, self.tag_ids, schema,
-                                utf8=b"".join(cols["_utf8"]))
-            counts.tokens += int(table.token_counts.sum())
-            for index in table.unencodable.tolist():
-                counts.unencodable[names[labels[index]]] += 1
-            return pa.Table.from_batches([table.batch], schema=schema)
-        rows = []  # whole-token mode, or offsets that validation refuses anyway: one document at a time
-        for i, (doc_id, text) in enumerate(zip(doc_ids, texts, strict=True)):
-            spans = [Span(start=starts[k], end=ends[k], label=names[labels[k]], id=span_ids[k],
-                          text=text[starts[k]:ends[k]]) for k in range(offsets[i], offsets[i + 1])]
-            if self.span_mode != "exact":
-                spans = whole_token_spans(text, spans)
-            bio = encode_bio_arrays(text, spans, self.bio_ids)
-            for s in bio.unencodable:
-                counts.unencodable[s.label] += 1
-            counts.tokens += len(bio.starts)
-            rows.append(token_row(doc_id, text, bio))
-        return pa.Table.from_batches([tokens_batch(rows, schema)], schema=schema)
+        in_range = (starts_a >= 0) & (starts_a < ends_a) & (ends_a <= size_of_span)
+        if not in_range.all():  # validation refuses such spans, so these rows are never written: leave them out
+            kept = np.flatnonzero(in_range)
+            offsets_a = np.searchsorted(kept, offsets_a)
+            starts_a, ends_a, labels_a = starts_a[kept], ends_a[kept], labels_a[kept]
+            span_ids = [span_ids[k] for k in kept.tolist()]
+        table = token_table(doc_ids, texts, offsets_a, starts_a, ends_a, labels_a, span_ids, self.tag_ids, schema,
+                            utf8=b"".join(cols["_utf8"]), whole_tokens=self.span_mode != "exact")
+        counts.tokens += int(table.token_counts.sum())
+        for index in table.unencodable.tolist():
+            counts.unencodable[names[labels_a[index]]] += 1
+        return pa.Table.from_batches([table.batch], schema=schema)
 
 
 def _struct_list(lists: list[list], type_: pa.ListType) -> pa.Array:
