@@ -19,13 +19,13 @@ import base64
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from corpus_tools.files import write_file_atomically
 from corpus_tools.ontology import Ontology
 
 if TYPE_CHECKING:
@@ -152,15 +152,9 @@ def write_cache_file(path: Path, data: bytes) -> None:
     """Write a cache file atomically (a temporary file renamed); an unwritable folder only means no cache."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        write_file_atomically(path, data)
     except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+        pass
 
 
 def _write(path: Path, value: ReleaseFeatures) -> None:

@@ -31,11 +31,13 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from filelock import FileLock, Timeout
 
 from corpus_tools.codes import DOCUMENT_DUPLICATE_ID
 from corpus_tools.errors import InputError, InvalidDataError, LabelStudioError
+from corpus_tools.files import AtomicFile, new_file_mode
 from corpus_tools.labelstudio.checks import (
     UPLOAD_DUPLICATE_ARTICLE,
     UPLOAD_INVALID_ARTICLE,
@@ -219,28 +221,22 @@ class TaskIndex:
                 mapping.setdefault(article_id, task_id)
         return mapping
 
-    def _write(self, entries: list[tuple[str | None, int]], mode: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, mode, encoding="utf-8") as fh:
-            if mode == "w":
-                fh.write(json.dumps(self.header) + "\n")
-            fh.writelines(json.dumps([a, t], ensure_ascii=False) + "\n" for a, t in entries)
-            fh.flush()
-            os.fsync(fh.fileno())
+    @staticmethod
+    def _write_entries(fh: IO[str], entries: list[tuple[str | None, int]]) -> None:
+        fh.writelines(json.dumps([a, t], ensure_ascii=False) + "\n" for a, t in entries)
 
     def rewrite(self, entries: list[tuple[str | None, int]]) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        original, self.path = self.path, tmp
-        try:
-            self._write(entries, "w")
-            os.replace(tmp, original)
-        finally:
-            self.path = original
-            tmp.unlink(missing_ok=True)
+        with AtomicFile(self.path, permissions=new_file_mode(), fsync=True) as fh:
+            fh.write(json.dumps(self.header) + "\n")
+            self._write_entries(fh, entries)
 
     def append(self, entries: list[tuple[str | None, int]]) -> None:
-        self._write(entries, "a")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            self._write_entries(fh, entries)
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 def default_index_dir() -> Path:

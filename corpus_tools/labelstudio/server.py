@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import IO
 
 from corpus_tools.errors import ServerSetupError
+from corpus_tools.files import new_file_mode, write_file_atomically
 from corpus_tools.text import redact
 
 LS_VERSION = "1.23.2"
@@ -97,18 +98,7 @@ def new_credentials(url: str, email: str = DEFAULT_EMAIL) -> Credentials:
 def write_credentials(path: Path, credentials: Credentials) -> Path:
     """Write credentials as JSON, atomically, readable by the owner only (mode 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(asdict(credentials), fh, indent=2)
-            fh.write("\n")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    write_file_atomically(path, json.dumps(asdict(credentials), indent=2) + "\n", permissions=0o600)
     return path
 
 
@@ -496,10 +486,8 @@ def start_server(
 
 
 def _write_pid_file(data_dir: Path, pid: int, url: str) -> None:
-    path = data_dir / PID_FILE
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"pid": pid, "url": url}) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_file_atomically(data_dir / PID_FILE, json.dumps({"pid": pid, "url": url}) + "\n",
+                          permissions=new_file_mode())
 
 
 def _remove_pid_file(data_dir: Path, pid: int) -> None:
