@@ -1,7 +1,7 @@
 """The release Features of an ontology without importing ``datasets`` (after the first time).
 
 :func:`corpus_tools.artefacts.ontology_to_features` stays the single generator of the release
-``datasets.Features``; importing ``datasets`` costs more than a second of CPU, so
+``datasets.Features``; importing ``datasets`` is slow (docs/benchmarks.md), so
 :func:`release_features` keeps what the build and the release checks need from those Features
 (Arrow schemas with their ``huggingface`` metadata, ``Features.to_dict()``, the card's YAML
 ``features`` lists and the ClassLabel columns) in memory and in one JSON file per key under

@@ -294,7 +294,7 @@ def template_credentials(url: str = "") -> Credentials:
 
 
 def ensure_template(*, binary: Path | None = None, progress: Progress = _noop) -> Path:
-    """The cached, migrated template data dir with the fixed test credentials (built once, ~40 s)."""
+    """The cached, migrated template data dir with the fixed test credentials (built once)."""
     target = template_dir()
     with _file_lock(target.with_name(target.name + ".lock")):
         if is_initialised(target) and (target / ".env").exists():
@@ -437,7 +437,7 @@ def start_server(
 
     Refuses a busy port up front.  If Label Studio still moves to another port (a race), the
     returned server's ``port``/``url`` are the real ones and ``moved`` is True.  ``first_run``
-    credentials are applied when the data dir has no database yet (first start: ~40 s).
+    credentials are applied when the data dir has no database yet (the first start takes longest).
     """
     binary = require_binary(binary)
     data_dir.mkdir(parents=True, exist_ok=True)
