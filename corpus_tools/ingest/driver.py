@@ -159,13 +159,13 @@ def ingest_paths(
                 raise InputError(f"input {printable(item)} is the output file {printable(other)}; writing would"
                                  " replace the articles with what is read from them: write to another file")
     mapping = dict(DEFAULT_FIELDS) if fields is None else {**DEFAULT_FIELDS, **fields}
-    run = _Run(source=source, lang=lang, fields=mapping, max_bytes=max_bytes,
+    run = _IngestRun(source=source, lang=lang, fields=mapping, max_bytes=max_bytes,
                stdin=stdin, on_input=on_input)
     excluded = {os.path.realpath(p) for p in map(os.fspath, exclude)}
     return IngestResult(run.articles(_iter_sources(given, fmt, excluded, run)), run.report)
 
 
-def _iter_sources(given: list[str], fmt: str, excluded: set[str], run: _Run) -> Iterator[Source]:
+def _iter_sources(given: list[str], fmt: str, excluded: set[str], run: _IngestRun) -> Iterator[Source]:
     """Every input file in a deterministic order: inputs as given, directories walked sorted."""
     names = {os.path.basename(p) for p in excluded}
     for item in given:
@@ -248,7 +248,7 @@ class _SeenIds:
         self._db.close()
 
 
-class _Run:
+class _IngestRun:
     """State of one ingest run: options, the report, the ids seen so far."""
 
     def __init__(self, *, source: str | None, lang: str, fields: dict[str, str], max_bytes: int,
