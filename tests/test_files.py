@@ -68,3 +68,12 @@ def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return umask
+
+
+def test_a_failing_rename_removes_the_temporary_file(tmp_path):
+    out = tmp_path / "out"
+    (out / "inside").mkdir(parents=True)  # a folder that is not empty cannot be replaced by a file
+    with pytest.raises(OSError), AtomicFile(out) as handle:
+        handle.write("x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert out.is_dir()
