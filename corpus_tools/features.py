@@ -1,7 +1,7 @@
 """The release Features of an ontology without importing ``datasets`` (after the first time).
 
 :func:`corpus_tools.artefacts.ontology_to_features` stays the single generator of the release
-``datasets.Features``; importing ``datasets`` costs more than a second of CPU, so
+``datasets.Features``; importing ``datasets`` is slow (docs/benchmarks.md), so
 :func:`release_features` keeps what the build and the release checks need from those Features
 (Arrow schemas with their ``huggingface`` metadata, ``Features.to_dict()``, the card's YAML
 ``features`` lists and the ClassLabel columns) in memory and in one JSON file per key under
@@ -19,13 +19,14 @@ import base64
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from corpus_tools.files import write_file_atomically
 from corpus_tools.ontology import Ontology
 
 if TYPE_CHECKING:
@@ -68,24 +69,21 @@ class ReleaseFeatures:
         return cls(schemas=schemas, features=data["features"], yaml=data["yaml"], classlabels=classlabels)
 
 
-_MEMORY: dict[str, ReleaseFeatures] = {}
-_CODE_SHA: list[str] = []
-
-
 def cache_dir() -> Path:
     """``$CORPUS_TOOLS_CACHE_DIR`` or ``~/.cache/corpus-tools/features``."""
     env = os.environ.get(CACHE_ENV)
     return Path(env) if env else Path.home() / ".cache" / "corpus-tools" / "features"
 
 
+@cache
 def _code_sha() -> str:
-    if not _CODE_SHA:
-        from corpus_tools import artefacts as generate
-        digest = hashlib.sha256()
-        for path in (Path(generate.__file__), Path(__file__)):
-            digest.update(path.read_bytes())
-        _CODE_SHA.append(digest.hexdigest())
-    return _CODE_SHA[0]
+    """The sha256 of the code that makes the Features: ``artefacts.py`` and this module."""
+    from corpus_tools import artefacts
+
+    digest = hashlib.sha256()
+    for path in (Path(artefacts.__file__), Path(__file__)):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _datasets_version() -> str:
@@ -152,15 +150,9 @@ def write_cache_file(path: Path, data: bytes) -> None:
     """Write a cache file atomically (a temporary file renamed); an unwritable folder only means no cache."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        write_file_atomically(path, data)
     except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+        pass
 
 
 def _write(path: Path, value: ReleaseFeatures) -> None:
@@ -168,19 +160,16 @@ def _write(path: Path, value: ReleaseFeatures) -> None:
     write_cache_file(path, json.dumps(value.to_json(), ensure_ascii=False).encode("utf-8"))
 
 
+@cache
 def release_features(ontology: Ontology) -> ReleaseFeatures:
-    """The release Features of ``ontology``: from memory, else the disk cache, else ``datasets``."""
-    key = cache_key(ontology)
-    cached = _MEMORY.get(key)
-    if cached is not None:
-        return cached
-    path = cache_dir() / f"{key}.json"
-    cached = _read(path)
-    if cached is None:
-        cached = compute_release_features(ontology)
-        _write(path, cached)
-    _MEMORY[key] = cached
-    return cached
+    """The release Features of ``ontology``: from memory (once per ontology and process), else the disk cache,
+    else ``datasets``."""
+    path = cache_dir() / f"{cache_key(ontology)}.json"
+    value = _read(path)
+    if value is None:
+        value = compute_release_features(ontology)
+        _write(path, value)
+    return value
 
 
 def classlabel_columns(features: Features) -> list[tuple[str, str | None, int]]:

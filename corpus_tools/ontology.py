@@ -240,102 +240,120 @@ def _short_tag(tag: str) -> str:
 
 
 def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | None]:
-    """Validate an ontology file; return the report and, when valid, the loaded ontology."""
+    """Validate an ontology file; return the report and, when valid, the loaded ontology.
+
+    The steps run in order and the first that finds a problem ends the check: read the YAML (one mapping of
+    plain data), check it against ``ontology.schema.json``, check the labels against each other, build the
+    :class:`Ontology`."""
     path = Path(path) if path is not None else default_ontology_path()
-    report = Report()
     file = str(path)
+    report = Report()
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise OntologyError(f"cannot read ontology {path}: {exc.strerror or exc}") from exc
+    root = _compose_mapping(raw, file, report)
+    data = _plain_data(root, file, report) if root is not None else None
+    if root is None or data is None:
+        return report, None
+    for check in (_check_schema, _check_labels):
+        check(data, _Locator(file, root, report))
+        if not report.valid:
+            return report, None
+    ontology = _data_to_ontology(data, source_sha256=sha256_bytes(raw))
+    report.stats = {"entities": len(ontology.entities), "relations": len(ontology.relations)}
+    return report, ontology
+
+
+def _compose_mapping(raw: bytes, file: str, report: Report) -> yaml.MappingNode | None:
+    """The YAML node tree of ``raw`` when it is UTF-8 YAML holding one mapping; else None and the problem."""
     try:
-        text = raw.decode("utf-8")
-        root = yaml.compose(text, Loader=_LOADER)  # once; it locates every problem (libyaml's parser when installed)
+        root = yaml.compose(raw.decode("utf-8"), Loader=_LOADER)  # once: its marks locate every later problem
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
-        report.add(
-            make_problem(
-                ONTOLOGY_UNREADABLE,
-                f"The ontology is not valid UTF-8 YAML ({getattr(exc, 'problem', None) or exc}); fix the syntax.",
-                file=file,
-                line=mark.line + 1 if mark is not None else None,
-            )
-        )
-        return report, None
+        report.add(make_problem(
+            ONTOLOGY_UNREADABLE,
+            f"The ontology is not valid UTF-8 YAML ({getattr(exc, 'problem', None) or exc}); fix the syntax.",
+            file=file, line=mark.line + 1 if mark is not None else None,
+        ))
+        return None
     if not isinstance(root, yaml.MappingNode):
         report.add(make_problem(ONTOLOGY_UNREADABLE, "The ontology must be a YAML mapping.", file=file, line=1))
-        return report, None
+        return None
+    return root
+
+
+def _plain_data(root: yaml.MappingNode, file: str, report: Report) -> dict | None:
+    """The mapping as plain JSON-like data; None when a value is no such thing (each one reported)."""
     try:
         data = _PlainData(file, report).build(root, [])
     except _Refused as exc:
         report.add(make_problem(exc.code, str(exc), file=file, line=exc.node.start_mark.line + 1))
-        return report, None
+        return None
     if not report.valid:
-        return report, None
+        return None
     assert isinstance(data, dict)
+    return data
 
-    def line(where: list[object]) -> int | None:
-        return _line_of(root, where)
 
+@dataclass(frozen=True)
+class _Locator:
+    """Adds problems located by their path in the data: the line of that path in the YAML, and its JSON path."""
+
+    file: str
+    root: yaml.MappingNode
+    report: Report
+
+    def add(self, code: str, message: str, where: list[object], json_path: str | None = None) -> None:
+        self.report.add(make_problem(code, message, file=self.file, line=_line_of(self.root, where),
+                                     json_path=json_path if json_path is not None else _json_path(where)))
+
+
+def _check_schema(data: dict, locator: _Locator) -> None:
     from corpus_tools.schemas import bundled_pass
 
-    if not bundled_pass("ontology.schema.json").is_valid(data):  # jsonschema-rs; jsonschema locates errors
-        from jsonschema.exceptions import relevance
+    if bundled_pass("ontology.schema.json").is_valid(data):  # jsonschema-rs; jsonschema locates errors
+        return
+    from jsonschema.exceptions import relevance
 
-        for error in sorted(validator_for("ontology.schema.json").iter_errors(data), key=relevance):
-            where = list(error.absolute_path)
-            report.add(
-                make_problem(
-                    ONTOLOGY_SCHEMA,
-                    f"{_shorten(error.message)} (fix the value at {error.json_path}).",
-                    file=file,
-                    line=line(where),
-                    json_path=error.json_path,
-                )
-            )
-    if not report.valid:
-        return report, None
+    for error in sorted(validator_for("ontology.schema.json").iter_errors(data), key=relevance):
+        locator.add(ONTOLOGY_SCHEMA, f"{_shorten(error.message)} (fix the value at {error.json_path}).",
+                    list(error.absolute_path), json_path=error.json_path)
 
-    def located(code: str, message: str, where: list[object]) -> None:
-        report.add(make_problem(code, message, file=file, line=line(where), json_path=_json_path(where)))
 
+def _check_labels(data: dict, locator: _Locator) -> None:
+    """Labels unique across entities and relations, hotkeys unique, relations naming defined entities only."""
     seen: dict[str, str] = {}
     for kind in ("entities", "relations"):
         for i, item in enumerate(data.get(kind, [])):
             label = item["label"]
             if label in seen:
-                located(
-                    ONTOLOGY_DUPLICATE_LABEL,
-                    f"Label {label!r} is already defined in {seen[label]}; give each label a unique name.",
-                    [kind, i, "label"],
-                )
+                locator.add(ONTOLOGY_DUPLICATE_LABEL,
+                            f"Label {label!r} is already defined in {seen[label]}; give each label a unique name.",
+                            [kind, i, "label"])
             else:
-                seen[label] = f"{kind}"
+                seen[label] = kind
     hotkeys: dict[str, str] = {}
     for i, item in enumerate(data["entities"]):
         key = item["hotkey"]
         if key in hotkeys:
-            located(
-                ONTOLOGY_DUPLICATE_HOTKEY,
-                f"Hotkey {key!r} of {item['label']!r} is already used by {hotkeys[key]!r}; choose another key.",
-                [ "entities", i, "hotkey"],
-            )
+            locator.add(ONTOLOGY_DUPLICATE_HOTKEY,
+                        f"Hotkey {key!r} of {item['label']!r} is already used by {hotkeys[key]!r}; choose another key.",
+                        ["entities", i, "hotkey"])
         hotkeys.setdefault(key, item["label"])
     entity_labels = {e["label"] for e in data["entities"]}
     for i, rel in enumerate(data.get("relations", [])):
         for side in ("head", "tail"):
             for j, label in enumerate(rel[side]):
                 if label not in entity_labels:
-                    located(
-                        ONTOLOGY_UNDEFINED_ENTITY,
-                        f"Relation {rel['label']!r} names {side} type {label!r}, which is not an entity label;"
-                        " define it under entities or remove it.",
-                        ["relations", i, side, j],
-                    )
-    if not report.valid:
-        return report, None
+                    locator.add(ONTOLOGY_UNDEFINED_ENTITY,
+                                f"Relation {rel['label']!r} names {side} type {label!r}, which is not an entity"
+                                " label; define it under entities or remove it.",
+                                ["relations", i, side, j])
 
-    ontology = Ontology(
+
+def _data_to_ontology(data: dict, *, source_sha256: str) -> Ontology:
+    return Ontology(
         name=data["name"],
         version=data["version"],
         language=data.get("language", "ar"),
@@ -354,10 +372,8 @@ def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | N
             )
             for r in data.get("relations", [])
         ),
-        source_sha256=sha256_bytes(raw),
+        source_sha256=source_sha256,
     )
-    report.stats = {"entities": len(ontology.entities), "relations": len(ontology.relations)}
-    return report, ontology
 
 
 def load_ontology(path: str | Path | None = None) -> Ontology:

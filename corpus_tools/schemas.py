@@ -27,7 +27,7 @@ import jsonschema_rs
 
 from corpus_tools.errors import SchemaError
 
-if TYPE_CHECKING:  # jsonschema and referencing are imported on first use (0.1 s): valid data never needs them
+if TYPE_CHECKING:  # jsonschema and referencing are imported on first use: valid data never needs them
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
     from referencing import Registry

@@ -3,8 +3,8 @@
 A JSON value nested thousands of levels deep is a few hundred bytes of brackets, but parsers pay for it:
 ``json.loads`` and msgspec stop with ``RecursionError`` at about a thousand levels, and ijson's prefixed
 events (``ijson.items``) keep one prefix string per open level, so memory grows with the square of the
-depth (20,000 levels: 1 GB for a 40 KB file; 200,000: the process is killed).  No export or document
-comes near the limit (a Label Studio task is about eight levels deep).
+depth (docs/benchmarks.md).  No export or document comes near the limit (a Label Studio task is about eight
+levels deep).
 
 :class:`DepthGuard` follows the depth over a byte stream chunk by chunk with a few numpy passes per
 chunk (strings and their escapes are skipped, so a bracket inside a string does not count) and raises

@@ -20,9 +20,9 @@ from corpus_tools.features import classlabel_columns
 def cache(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "features"
     monkeypatch.setenv(FC.CACHE_ENV, str(folder))
-    FC._MEMORY.clear()
+    FC.release_features.cache_clear()
     yield folder
-    FC._MEMORY.clear()
+    FC.release_features.cache_clear()
 
 
 def assert_same_as_datasets(value: FC.ReleaseFeatures, ontology) -> None:
@@ -43,7 +43,7 @@ def test_fresh_memory_and_disk_values_equal_the_datasets_features(cache, ontolog
     files = list(cache.glob("*.json"))
     assert [f.name for f in files] == [f"{FC.cache_key(ontology)}.json"]
     assert FC.release_features(ontology) is fresh  # memoised in memory
-    FC._MEMORY.clear()
+    FC.release_features.cache_clear()
     from_disk = FC.release_features(ontology)
     assert from_disk is not fresh
     assert_same_as_datasets(from_disk, ontology)
@@ -68,7 +68,7 @@ def test_a_corrupt_cache_file_is_recomputed_and_rewritten(cache, ontology, damag
         path.write_text(json.dumps(data), encoding="utf-8")
     else:
         path.write_text("", encoding="utf-8")
-    FC._MEMORY.clear()
+    FC.release_features.cache_clear()
     assert_same_as_datasets(FC.release_features(ontology), ontology)
     assert json.loads(path.read_text(encoding="utf-8")) == original  # rewritten
 
@@ -77,11 +77,11 @@ def test_an_unwritable_cache_folder_only_means_no_disk_cache(tmp_path, monkeypat
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder", encoding="utf-8")
     monkeypatch.setenv(FC.CACHE_ENV, str(blocker / "features"))
-    FC._MEMORY.clear()
+    FC.release_features.cache_clear()
     try:
         assert_same_as_datasets(FC.release_features(ontology), ontology)
     finally:
-        FC._MEMORY.clear()
+        FC.release_features.cache_clear()
 
 
 def test_the_key_changes_with_the_ontology(ontology):

@@ -298,8 +298,11 @@ def test_export_is_atomic_and_leaves_no_partial_file(ls_client, ls_project, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json"]
 
 
-def test_an_export_that_cannot_be_written_leaves_nothing_behind(ls_client, ls_project, ontology, tmp_path):
+def test_an_export_that_cannot_be_written_leaves_nothing_behind(ls_client, ls_project, ontology, tmp_path,
+                                                                  monkeypatch):
+    import errno
     import os
+    import tempfile
 
     from corpus_tools.errors import OutputError
 
@@ -309,7 +312,11 @@ def test_an_export_that_cannot_be_written_leaves_nothing_behind(ls_client, ls_pr
     with pytest.raises(OutputError, match="cannot write"):  # found before the server builds a snapshot
         ls_client.export_snapshot(project.id, tmp_path / "file" / "export.json")
     out = tmp_path / "export.json"
-    (tmp_path / f".{out.name}.{os.getpid()}.part").mkdir()  # the download's temporary file cannot be created
+
+    def no_space(*args: object, **kwargs: object) -> None:  # the download's temporary file cannot be created
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(tempfile, "mkstemp", no_space)
     with pytest.raises(OutputError, match="cannot write"):
         ls_client.export_snapshot(project.id, out)
     assert not out.exists()

@@ -24,7 +24,6 @@ import re
 import sqlite3
 import stat
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from corpus_tools.errors import InputError, OutputError
-from corpus_tools.files import same_file
+from corpus_tools.files import AtomicFile, new_file_mode, same_file
 from corpus_tools.ingest.codes import (
     BIDI_CONTROL,
     BINARY,
@@ -160,13 +159,13 @@ def ingest_paths(
                 raise InputError(f"input {printable(item)} is the output file {printable(other)}; writing would"
                                  " replace the articles with what is read from them: write to another file")
     mapping = dict(DEFAULT_FIELDS) if fields is None else {**DEFAULT_FIELDS, **fields}
-    run = _Run(source=source, lang=lang, fields=mapping, max_bytes=max_bytes,
+    run = _IngestRun(source=source, lang=lang, fields=mapping, max_bytes=max_bytes,
                stdin=stdin, on_input=on_input)
     excluded = {os.path.realpath(p) for p in map(os.fspath, exclude)}
     return IngestResult(run.articles(_iter_sources(given, fmt, excluded, run)), run.report)
 
 
-def _iter_sources(given: list[str], fmt: str, excluded: set[str], run: _Run) -> Iterator[Source]:
+def _iter_sources(given: list[str], fmt: str, excluded: set[str], run: _IngestRun) -> Iterator[Source]:
     """Every input file in a deterministic order: inputs as given, directories walked sorted."""
     names = {os.path.basename(p) for p in excluded}
     for item in given:
@@ -249,7 +248,7 @@ class _SeenIds:
         self._db.close()
 
 
-class _Run:
+class _IngestRun:
     """State of one ingest run: options, the report, the ids seen so far."""
 
     def __init__(self, *, source: str | None, lang: str, fields: dict[str, str], max_bytes: int,
@@ -445,37 +444,16 @@ def write_articles_jsonl(path: str | os.PathLike[str], articles: Iterable[Mappin
     the file cannot be written.
     """
     target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror}") from exc
     count = 0
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with AtomicFile(target, permissions=new_file_mode(), fsync=True) as out:
             for article in articles:
                 out.write(article_to_json_line(article))
                 count += 1
-            out.flush()
-            os.fsync(out.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
     except OSError as exc:
-        _unlink(tmp)
         raise OutputError(f"cannot write {target}: {exc.strerror}") from exc
-    except BaseException:
-        _unlink(tmp)
-        raise
     return count
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def ingest_to_jsonl(inputs: Iterable[str | os.PathLike[str]], out: str | os.PathLike[str], **options: object) -> Report:

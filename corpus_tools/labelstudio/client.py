@@ -34,6 +34,7 @@ from corpus_tools.errors import (
     OutputError,
     ProjectNotFound,
 )
+from corpus_tools.files import AtomicFile, new_file_mode
 from corpus_tools.text import redact
 
 URL_ENV = "LABEL_STUDIO_URL"
@@ -380,20 +381,15 @@ class LabelStudioClient:
                 status = exports.get(id=project_id, export_pk=export_id).status
             if status == "failed":
                 raise LabelStudioError(f"Label Studio failed to build export {export_id} of project {project_id}")
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
         written = 0
         try:
-            with self._errors(f"download export {export_id}"), open(tmp, "wb") as fh:
+            with (AtomicFile(out, binary=True, permissions=new_file_mode(), fsync=True, suffix=".part") as fh,
+                  self._errors(f"download export {export_id}")):
                 for chunk in exports.download(id=project_id, export_pk=export_id, export_type="JSON",
                                               request_options={"chunk_size": chunk_size, "timeout": timeout}):
                     fh.write(chunk)
                     written += len(chunk)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, out)
         except BaseException as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             if not keep_snapshot:  # no snapshot is left behind on the server when the download failed
                 with contextlib.suppress(CorpusToolsError), self._errors(f"delete export {export_id}"):
                     exports.delete(id=project_id, export_pk=export_id)

@@ -29,13 +29,15 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from filelock import FileLock, Timeout
 
 from corpus_tools.codes import DOCUMENT_DUPLICATE_ID
 from corpus_tools.errors import InputError, InvalidDataError, LabelStudioError
+from corpus_tools.files import AtomicFile, new_file_mode
 from corpus_tools.labelstudio.checks import (
     UPLOAD_DUPLICATE_ARTICLE,
     UPLOAD_INVALID_ARTICLE,
@@ -219,28 +221,22 @@ class TaskIndex:
                 mapping.setdefault(article_id, task_id)
         return mapping
 
-    def _write(self, entries: list[tuple[str | None, int]], mode: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, mode, encoding="utf-8") as fh:
-            if mode == "w":
-                fh.write(json.dumps(self.header) + "\n")
-            fh.writelines(json.dumps([a, t], ensure_ascii=False) + "\n" for a, t in entries)
-            fh.flush()
-            os.fsync(fh.fileno())
+    @staticmethod
+    def _write_entries(fh: IO[str], entries: list[tuple[str | None, int]]) -> None:
+        fh.writelines(json.dumps([a, t], ensure_ascii=False) + "\n" for a, t in entries)
 
     def rewrite(self, entries: list[tuple[str | None, int]]) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        original, self.path = self.path, tmp
-        try:
-            self._write(entries, "w")
-            os.replace(tmp, original)
-        finally:
-            self.path = original
-            tmp.unlink(missing_ok=True)
+        with AtomicFile(self.path, permissions=new_file_mode(), fsync=True) as fh:
+            fh.write(json.dumps(self.header) + "\n")
+            self._write_entries(fh, entries)
 
     def append(self, entries: list[tuple[str | None, int]]) -> None:
-        self._write(entries, "a")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            self._write_entries(fh, entries)
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 def default_index_dir() -> Path:
@@ -344,75 +340,109 @@ def _import_locked(
     report = Report()
     predictions = (read_predictions(predictions_path, report, model_version=model_version, score=score)
                    if predictions_path else {})
-    seen: set[str] = set()
-    already: list[str] = []
-    planned: list[tuple[int, int]] = []  # where the new articles are in the file
-    predictions_skipped = 0
+    plan = _plan_import(articles_path, predictions, predictions_path, existing, ontology, report)
+    if not report.valid:
+        raise InvalidDataError(
+            f"{report.error_count} problems in the input; nothing was imported", report
+        )
+    upload = _upload(client, project, articles_path, plan, predictions, batch_size=batch_size, index=index,
+                     on_batch=on_batch)
+    report.stats = {
+        "project_id": project.id,
+        "articles": len(plan.article_ids),
+        "imported": upload.imported,
+        "already_present": len(plan.already),
+        "predictions_imported": upload.predictions_imported,
+        "predictions_skipped": plan.predictions_skipped,
+        "batches": upload.batches,
+        "existing_found_by": found_by,
+        "seconds": round(time.monotonic() - started, 3),
+        "already_present_ids": plan.already,
+    }
+    return report
+
+
+@dataclass
+class _ImportPlan:
+    """What the checked input holds: every article id, those already in the project, where the new ones are."""
+
+    article_ids: set[str] = field(default_factory=set)
+    already: list[str] = field(default_factory=list)
+    planned: list[tuple[int, int]] = field(default_factory=list)  # (offset, length) of each new article
+    predictions_skipped: int = 0
+
+
+def _plan_import(articles_path: Path, predictions: dict[str, Prediction], predictions_path: Path | None,
+                 existing: Mapping[str, int], ontology: Ontology, report: Report) -> _ImportPlan:
+    """Read and check both inputs in one pass (problems go to ``report``); the plan of what to upload."""
+    plan = _ImportPlan()
     for number, offset, length, article in iter_jsonl(articles_path, "article.schema.json",
                                                       UPLOAD_INVALID_ARTICLE, report):
         article_id = article["id"]
-        if article_id in seen:
+        if article_id in plan.article_ids:
             report.add(make_problem(UPLOAD_DUPLICATE_ARTICLE, f"Article {article_id!r} appears again; the first"
                                     " one is imported.", file=str(articles_path), line=number, json_path="$.id"))
             continue
-        seen.add(article_id)
+        plan.article_ids.add(article_id)
         pred = predictions.get(article_id)
         if pred is not None:
             report.extend(check_document(pred.document, ontology, text=article["text"],
                                          file=str(predictions_path), line=pred.line))
         if article_id in existing:
-            already.append(article_id)
-            predictions_skipped += pred is not None
+            plan.already.append(article_id)
+            plan.predictions_skipped += pred is not None
         else:
-            planned.append((offset, length))
+            plan.planned.append((offset, length))
     for doc_id, pred in predictions.items():
-        if doc_id not in seen:
+        if doc_id not in plan.article_ids:
             report.add(make_problem(UPLOAD_UNKNOWN_ARTICLE, f"Document {doc_id!r} is not an article of"
                                     f" {articles_path.name}.", file=str(predictions_path), line=pred.line,
                                     json_path="$.id"))
-    if not report.valid:
-        raise InvalidDataError(
-            f"{report.error_count} problems in the input; nothing was imported", report
-        )
+    return plan
 
-    imported = predictions_imported = batches = 0
+
+@dataclass
+class _Upload:
+    """Imports batches of tasks, one request each, recording each landed batch in the index; counts them."""
+
+    client: LabelStudioClient
+    project_id: int
+    index: TaskIndex | None
+    on_batch: BatchCallback | None
+    planned: int
+    imported: int = 0
+    predictions_imported: int = 0
+    batches: int = 0
+
+    def send(self, batch: list[tuple[str, dict]]) -> None:
+        task_ids = self.client.import_tasks(self.project_id, [task for _, task in batch])
+        if self.index is not None:
+            self.index.append([(article_id, task_id) for (article_id, _), task_id in zip(batch, task_ids, strict=True)])
+        self.imported += len(batch)
+        self.batches += 1
+        if self.on_batch is not None:
+            self.on_batch(self.imported, self.planned)
+
+
+def _upload(client: LabelStudioClient, project: ProjectInfo, articles_path: Path, plan: _ImportPlan,
+            predictions: dict[str, Prediction], *, batch_size: int, index: TaskIndex | None,
+            on_batch: BatchCallback | None) -> _Upload:
+    """Import the planned articles, read again by their place in the file, with their predictions."""
+    upload = _Upload(client, project.id, index, on_batch, len(plan.planned))
     batch: list[tuple[str, dict]] = []
-
-    def flush() -> None:
-        nonlocal imported, batches
-        task_ids = client.import_tasks(project.id, [task for _, task in batch])
-        if index is not None:
-            index.append([(article_id, task_id) for (article_id, _), task_id in zip(batch, task_ids, strict=True)])
-        imported += len(batch)
-        batches += 1
-        batch.clear()
-        if on_batch is not None:
-            on_batch(imported, len(planned))
-
-    for article in read_records(articles_path, planned):
+    for article in read_records(articles_path, plan.planned):
         task = article_to_task(article)
         pred = predictions.get(article["id"])
         if pred is not None:
             task["predictions"] = [prediction_to_ls(pred)]
-            predictions_imported += 1
+            upload.predictions_imported += 1
         batch.append((article["id"], task))
         if len(batch) >= batch_size:
-            flush()
+            upload.send(batch)
+            batch = []
     if batch:
-        flush()
-    report.stats = {
-        "project_id": project.id,
-        "articles": len(seen),
-        "imported": imported,
-        "already_present": len(already),
-        "predictions_imported": predictions_imported,
-        "predictions_skipped": predictions_skipped,
-        "batches": batches,
-        "existing_found_by": found_by,
-        "seconds": round(time.monotonic() - started, 3),
-        "already_present_ids": already,
-    }
-    return report
+        upload.send(batch)
+    return upload
 
 
 # ---------------------------------------------------------------------------- annotations

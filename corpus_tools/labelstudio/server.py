@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import IO
 
 from corpus_tools.errors import ServerSetupError
+from corpus_tools.files import new_file_mode, write_file_atomically
 from corpus_tools.text import redact
 
 LS_VERSION = "1.23.2"
@@ -97,18 +98,7 @@ def new_credentials(url: str, email: str = DEFAULT_EMAIL) -> Credentials:
 def write_credentials(path: Path, credentials: Credentials) -> Path:
     """Write credentials as JSON, atomically, readable by the owner only (mode 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(asdict(credentials), fh, indent=2)
-            fh.write("\n")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    write_file_atomically(path, json.dumps(asdict(credentials), indent=2) + "\n", permissions=0o600)
     return path
 
 
@@ -304,7 +294,7 @@ def template_credentials(url: str = "") -> Credentials:
 
 
 def ensure_template(*, binary: Path | None = None, progress: Progress = _noop) -> Path:
-    """The cached, migrated template data dir with the fixed test credentials (built once, ~40 s)."""
+    """The cached, migrated template data dir with the fixed test credentials (built once)."""
     target = template_dir()
     with _file_lock(target.with_name(target.name + ".lock")):
         if is_initialised(target) and (target / ".env").exists():
@@ -447,7 +437,7 @@ def start_server(
 
     Refuses a busy port up front.  If Label Studio still moves to another port (a race), the
     returned server's ``port``/``url`` are the real ones and ``moved`` is True.  ``first_run``
-    credentials are applied when the data dir has no database yet (first start: ~40 s).
+    credentials are applied when the data dir has no database yet (the first start takes longest).
     """
     binary = require_binary(binary)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -496,10 +486,8 @@ def start_server(
 
 
 def _write_pid_file(data_dir: Path, pid: int, url: str) -> None:
-    path = data_dir / PID_FILE
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"pid": pid, "url": url}) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_file_atomically(data_dir / PID_FILE, json.dumps({"pid": pid, "url": url}) + "\n",
+                          permissions=new_file_mode())
 
 
 def _remove_pid_file(data_dir: Path, pid: int) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from corpus_tools.errors import PublishError, VerificationFailed, VersionExists, VersionNotIncreasing
-from corpus_tools.files import remove_tree, rename_no_replace
+from corpus_tools.files import AtomicFile, remove_tree, rename_no_replace
 from corpus_tools.publish.models import (
     Progress,
     PublishedVersion,
@@ -147,18 +147,10 @@ def _reconciled_entries(root: Path) -> list[dict]:
 
 
 def _write_json_atomic(path: Path, data: object) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".json", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # readable like the version folders (mkstemp creates 0600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, indent=2)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # 0644: readable like the version folders; the prefix lets the next publish remove what a crash left
+    with AtomicFile(path, permissions=0o644, fsync=True, prefix=TMP_PREFIX, suffix=".json") as handle:
+        json.dump(data, handle, ensure_ascii=False, indent=2)
+        handle.write("\n")
 
 
 def _fsync_dir(path: Path) -> None:

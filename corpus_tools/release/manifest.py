@@ -19,10 +19,10 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from corpus_tools.errors import ReleaseError
+from corpus_tools.files import write_file_atomically
 from corpus_tools.report import define_code
 from corpus_tools.schemas import bundled_pass
 from corpus_tools.strictjson import loads as json_loads
@@ -205,19 +205,8 @@ def write_manifest(root: Path, core: dict) -> dict:
             entry["rows"] = pq.ParquetFile(path).metadata.num_rows
         files[rel] = entry
     manifest = {**core, "files": files}
-    atomic_write_text(root / MANIFEST_NAME, dumps_manifest(manifest))
+    write_file_atomically(root / MANIFEST_NAME, dumps_manifest(manifest))
     return manifest
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_manifest(directory: str | Path) -> dict:
