@@ -69,8 +69,8 @@ class ShardWriter:
     """Writes the rows of one config split into ``directory``.
 
     Rows are dicts by default; ``make_batch`` turns a chunk of rows of another form into a record
-    batch of ``schema`` (the tokens rows of a document JSONL build are one-row record batches).  :meth:`write_table` takes rows
-    already in Arrow form.
+    batch of ``schema`` (the tokens rows of a document JSONL build are one-row record batches).
+    :meth:`write_table` takes rows already in Arrow form.
     """
 
     def __init__(
