@@ -74,3 +74,21 @@ def test_an_import_cycle_inside_a_stage_breaks_the_cycle_contract(package_copy):
     result = _lint_imports(package_copy)
     assert result.returncode == 1
     assert "No import cycles inside any package BROKEN" in result.stdout
+
+
+@pytest.mark.parametrize("stage", ["ingest", "validate", "build", "release"])
+def test_a_stage_exports_its_plain_functions_lazily(stage):
+    code = (f"import sys, corpus_tools.{stage} as stage\n"
+            f"loaded = {{m for m in sys.modules if m.startswith('corpus_tools.{stage}.')}}\n"
+            "assert not loaded, loaded\n"
+            "for name in stage.__all__:\n"
+            "    obj = getattr(stage, name)\n"
+            "    assert callable(obj) and obj.__name__ == name, name\n"
+            "try:\n"
+            "    stage.no_such_function\n"
+            "except AttributeError:\n"
+            "    pass\n"
+            "else:\n"
+            "    raise SystemExit('an unknown name must be an AttributeError')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
