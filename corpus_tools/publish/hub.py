@@ -35,7 +35,6 @@ from corpus_tools.errors import (
     VersionExists,
     VersionNotIncreasing,
 )
-from corpus_tools.publish.card import merge_card
 from corpus_tools.publish.models import (
     Progress,
     PublishedVersion,
@@ -46,6 +45,7 @@ from corpus_tools.publish.models import (
 )
 from corpus_tools.publish.targets import Target, Version, try_parse_version
 from corpus_tools.publish.verify import git_blob_sha1, verify_folder
+from corpus_tools.release.card import merge_card
 from corpus_tools.text import redact, sha256_bytes
 
 REPO_TYPE = "dataset"

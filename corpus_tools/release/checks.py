@@ -30,7 +30,7 @@ from corpus_tools.ontology import Ontology
 from corpus_tools.release import consistency as C
 from corpus_tools.release import manifest as R
 from corpus_tools.release import scan as S
-from corpus_tools.release.cardinfo import default_config_name, read_light_card
+from corpus_tools.release.card import default_config_name, read_built_card
 from corpus_tools.release.splits import SPLIT_NAME, SplitPlan
 from corpus_tools.report import Report, make_problem
 from corpus_tools.schemas import bundled_pass
@@ -69,7 +69,7 @@ class ReleaseChecker:
         self.configs: dict = {}
         self.infos: dict = {}
         self.reference: dict[str, Reference] = {}
-        self.fast_card = False  # the card was read without datasets (see _read_card)
+        self.card_in_built_shape = False  # the card was read without datasets (see _read_card)
         self._rows_cache: dict[Path, int | None] = {}
         self.split_files: dict[tuple[str, str], list[str]] = {}
         self.rows: Counter[tuple[str, str]] = Counter()
@@ -228,16 +228,16 @@ class ReleaseChecker:
         for the cards accepted here, ``self.configs`` and ``self.infos`` hold what those
         parsers give and every check that follows finds the same problems.
         """
-        card = read_light_card(path, release_features(self.ontology).yaml)
+        card = read_built_card(path, release_features(self.ontology).yaml)
         if card is None:
             return False
         for entry in card.raw_infos:
-            for split in entry.get("splits") or []:  # complete in a light card; kept for the same order
+            for split in entry.get("splits") or []:  # complete in a built card; kept for the same order
                 if not {"name", "num_bytes", "num_examples"} <= set(split):
                     return False
         self._check_default(lambda: default_config_name(card.configs))
         self.card_data, self.configs, self.infos = card.data, card.configs, card.infos
-        self.fast_card = True
+        self.card_in_built_shape = True
         return True
 
     def check_layout(self) -> None:
@@ -319,7 +319,7 @@ class ReleaseChecker:
                 continue
             self.reference[config] = Reference(cached.schemas[config], cached.classlabels[config],
                                                lambda c=config: self._expected_features()[c])
-            if card_features is None or self.fast_card:  # a light card's features are the cached ones
+            if card_features is None or self.card_in_built_shape:  # a built card's features are the cached ones
                 continue
             expected = self._expected_features()[config]
             if card_features != expected:
