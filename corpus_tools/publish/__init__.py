@@ -28,8 +28,9 @@ from corpus_tools.publish.models import (
     Release,
     manifest_counts,
 )
-from corpus_tools.publish.targets import Target, Version, is_hub_text, parse_target, parse_version
+from corpus_tools.publish.targets import Target, is_hub_text, parse_target
 from corpus_tools.release.card import split_card
+from corpus_tools.release.version import Version, parse_version
 
 if TYPE_CHECKING:
     from corpus_tools.ontology import Ontology

@@ -43,9 +43,10 @@ from corpus_tools.publish.models import (
     Release,
     manifest_counts,
 )
-from corpus_tools.publish.targets import Target, Version, try_parse_version
+from corpus_tools.publish.targets import Target
 from corpus_tools.publish.verify import git_blob_sha1, verify_folder
 from corpus_tools.release.card import merge_card
+from corpus_tools.release.version import Version, try_parse_version
 from corpus_tools.text import redact, sha256_bytes
 
 REPO_TYPE = "dataset"

@@ -28,8 +28,9 @@ from corpus_tools.publish.models import (
     Release,
     manifest_counts,
 )
-from corpus_tools.publish.targets import Target, Version, parse_version, try_parse_version
+from corpus_tools.publish.targets import Target
 from corpus_tools.publish.verify import verify_folder
+from corpus_tools.release.version import Version, parse_version, try_parse_version
 from corpus_tools.text import sha256_bytes
 
 INDEX = "index.json"
