@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from corpus_tools.columns import code_points, find_in_rows, first_of, ints, parents, string_buffers
 
-LOCATED = 5  # mismatches located per split and config; the rest are counted
+LOCATED = 5  # problems located per code and file (mismatches: per split and config); the rest are counted
 BATCH_ROWS = 512
 SMALL_ROWS = 64  # documents compared at a time (about 130,000 code points: arrays that stay in the caches)
 
