@@ -325,17 +325,25 @@ def bad_entities(text: pa.Array, entities: pa.ListArray, points: np.ndarray | No
     s, e = ints(start), ints(end)
     span_length = ints(pc.utf8_length(span_text), null=0)
     ok &= (s >= 0) & (s <= e) & (e <= length[parent]) & (span_length == e - s)
-    compared = np.where(ok, span_length, 0)
+    compared = np.where(ok, span_length, 0)  # the code points compared of each entity
     total = int(compared.sum())
     if total:
         points = code_points(string_buffers(text)[1]) if points is None else points
         span_points = code_points(string_buffers(span_text)[1])
-        # code point j of span k is code point first_of(length)[parent[k]] + s[k] + j of the batch's texts
-        owner = np.repeat(np.arange(n), compared)
-        step = np.arange(total) - np.repeat(first_of(compared), compared)
-        differ = (points[(first_of(length)[parent] + s)[owner] + step]
-                  != span_points[first_of(span_length)[owner] + step])
-        ok[owner[differ]] = False
+        piece = first_of(compared)  # where each entity's code points start among those compared
+        step = np.arange(total)
+        # code point j of entity k is code point first_of(length)[parent[k]] + s[k] + j of the batch's texts
+        at = np.repeat(first_of(length)[parent] + s - piece, compared)
+        at += step
+        if ok.all():  # every entity's text is compared: they are span_points, in order
+            expected = span_points
+        else:
+            expected = np.repeat(first_of(span_length) - piece, compared)
+            expected += step
+            expected = span_points[expected]
+        del step
+        differ = np.flatnonzero(points[at] != expected)
+        ok[np.searchsorted(piece, differ, side="right") - 1] = False
     return np.flatnonzero(~ok)
 
 
@@ -362,11 +370,12 @@ def _scan_tokens(batch: pa.RecordBatch, first_row: int, out: FileScan) -> None:
     for row in np.flatnonzero(~same).tolist():
         out.add(Finding(R.TOKEN_OFFSETS, "tokens, token_start, token_end and ner_tags differ in length.",
                         {"row": first_row + row}))
-    rows = np.arange(batch.num_rows)
+    rows = None
     if not same.all():
         rows = np.flatnonzero(same)
         batch = _rows(batch, rows)
-    for row in rows[bad_token_rows(batch)].tolist():
+    bad = bad_token_rows(batch)
+    for row in (bad if rows is None else rows[bad]).tolist():
         out.add(Finding(R.TOKEN_OFFSETS, "A token's length differs from token_end - token_start.",
                         {"row": first_row + row}))
 
@@ -382,4 +391,6 @@ def bad_token_rows(batch: pa.RecordBatch) -> np.ndarray:
     else:
         token_lengths = ints(pc.utf8_length(strings), null=-1)
     ok &= (token_lengths >= 0) & (token_lengths == ints(ends) - ints(starts))
+    if ok.all():
+        return np.zeros(0, dtype=np.int64)
     return np.unique(parents(tokens)[~ok])
