@@ -199,7 +199,7 @@ class TokensAgainstDocuments:
             return
         token_offsets = ints(batch.column("tokens").offsets)
         token_offsets -= token_offsets[0]
-        for offset in range(0, batch.num_rows, SMALL_ROWS):  # arrays that stay in the CPU caches: 3-5x faster
+        for offset in range(0, batch.num_rows, SMALL_ROWS):  # arrays that stay in the CPU caches
             part = batch.slice(offset, SMALL_ROWS)
             doc_table, _ = self.docs.take(part.num_rows)
             if doc_table is None:

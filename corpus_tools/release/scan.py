@@ -36,8 +36,7 @@ from corpus_tools.release import manifest as R
 from corpus_tools.release.consistency import LOCATED, CrossScan
 
 SCAN_ROWS = 2048  # rows per batch in threads (fewer batches: less time holding the GIL)
-PROCESS_SCAN_ROWS = 512  # in worker processes (each holds its own batch; small buffers are reused, see
-# docs/benchmarks.md)
+PROCESS_SCAN_ROWS = 512  # in worker processes: each holds its own batch, and small buffers are reused
 CHUNK_GROUPS = 16  # row groups per scan job: a big file is scanned by several workers at once; each job
 # opens the file again (its footer), so not fewer
 DOCUMENT_COLUMNS = ["id", "text", "entities", "relations"]
