@@ -492,3 +492,26 @@ def test_a_token_of_the_wrong_length_is_located_at_its_row(release, ontology):
     offsets = [p for p in report.problems if p.code == "release-token-offsets"]
     assert [(p.file, p.details) for p in offsets] == [(rel, {"row": 3})]
     assert offsets[0].message == "A token's length differs from token_end - token_start."
+
+
+def test_many_duplicate_ids_are_located_a_few_and_counted(release, ontology):
+    """The checks across files (ids, splits, texts) locate and count as the scans do."""
+    from corpus_tools.release.consistency import LOCATED
+
+    rel = documents_file(release)
+
+    def edit(rows):
+        for row in rows[1:]:
+            row["id"] = rows[0]["id"]
+
+    rewrite(release, rel, edit)
+    rehash(release)
+    rows = pq.read_table(release / rel, columns=["id"]).num_rows
+    assert rows - 1 > LOCATED
+    report = check_release(release, ontology=ontology)
+    duplicates = [p for p in report.problems if p.code == "release-duplicate-id"]
+    first = pq.read_table(release / rel, columns=["id"]).column("id")[0].as_py()
+    assert [(p.file, p.details) for p in duplicates[:-1]] == [
+        (rel, {"row": row, "document_id": first}) for row in range(1, LOCATED + 1)]
+    assert duplicates[0].message == f"Document {first!r} appears twice."
+    assert duplicates[-1].file == rel and duplicates[-1].details == {"count": rows - 1}
