@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +73,15 @@ class FileScan:
         self.counts[finding.code] += 1
         if self.counts[finding.code] <= LOCATED:
             self.findings.append(finding)
+
+    def add_all(self, code: str, positions: np.ndarray, finding: Callable[[int], Finding]) -> None:
+        """Problems of ``code`` at ``positions``: ``finding`` builds those still to be located, the rest are
+        counted (so a badly damaged file costs no message per problem)."""
+        if not len(positions):
+            return
+        room = max(0, LOCATED - self.counts[code])
+        self.findings += [finding(k) for k in positions[:room].tolist()]
+        self.counts[code] += len(positions)
 
 
 def label_values(batch: pa.RecordBatch, column: str, field: str | None) -> pa.Array:
@@ -218,23 +227,25 @@ def _scan_documents(batch: pa.RecordBatch, first_row: int, out: FileScan) -> Non
         text = batch.column("text")
         points = code_points(string_buffers(text)[1])
     ids, entities, relations = batch.column("id"), batch.column("entities"), batch.column("relations")
-    spans = entities.flatten()
-    owner = parents(entities)
-    for k in bad_entities(text, entities, points).tolist():
-        span = spans[k].as_py() or {}
-        row = int(rows[owner[k]])
-        doc_id = ids[int(owner[k])].as_py()
-        out.add(Finding(R.SPAN_TEXT, f"Entity {span.get('id')!r} of {doc_id!r}: text[{span.get('start')}:"
-                        f"{span.get('end')}] != {span.get('text')!r}.",
-                        {"row": first_row + row, "document_id": doc_id}))
-    rels = relations.flatten()
-    rel_owner = parents(relations)
-    for k in dangling_relations(entities, relations).tolist():
-        relation_id = _fields(rels)["id"][k].as_py() if len(rels) else None
-        doc_id = ids[int(rel_owner[k])].as_py()
-        out.add(Finding(R.RELATION_DANGLING, f"Relation {relation_id!r} of {doc_id!r} points to a missing entity.",
-                        {"row": first_row + int(rows[rel_owner[k]]), "document_id": doc_id}))
+    spans, owner = entities.flatten(), parents(entities)
 
+    def span_text(k: int) -> Finding:
+        span = spans[k].as_py() or {}
+        doc_id = ids[int(owner[k])].as_py()
+        return Finding(R.SPAN_TEXT, f"Entity {span.get('id')!r} of {doc_id!r}: text[{span.get('start')}:"
+                       f"{span.get('end')}] != {span.get('text')!r}.",
+                       {"row": first_row + int(rows[owner[k]]), "document_id": doc_id})
+
+    rels, rel_owner = relations.flatten(), parents(relations)
+
+    def dangling(k: int) -> Finding:
+        relation_id = _fields(rels)["id"][k].as_py()
+        doc_id = ids[int(rel_owner[k])].as_py()
+        return Finding(R.RELATION_DANGLING, f"Relation {relation_id!r} of {doc_id!r} points to a missing entity.",
+                       {"row": first_row + int(rows[rel_owner[k]]), "document_id": doc_id})
+
+    out.add_all(R.SPAN_TEXT, bad_entities(text, entities, points), span_text)
+    out.add_all(R.RELATION_DANGLING, dangling_relations(entities, relations), dangling)
 
 def _values(array: pa.Array) -> list:
     """A column's values as Python objects, None for a value holding a string that is not UTF-8."""
@@ -366,18 +377,15 @@ def _scan_tokens(batch: pa.RecordBatch, first_row: int, out: FileScan) -> None:
     lengths = [ints(pc.list_value_length(batch.column(c))) for c in ("tokens", "token_start", "token_end",
                                                                       "ner_tags")]
     same = (lengths[0] >= 0) & (lengths[0] == lengths[1]) & (lengths[0] == lengths[2]) & (lengths[0] == lengths[3])
-    for row in np.flatnonzero(~same).tolist():
-        out.add(Finding(R.TOKEN_OFFSETS, "tokens, token_start, token_end and ner_tags differ in length.",
-                        {"row": first_row + row}))
+    out.add_all(R.TOKEN_OFFSETS, np.flatnonzero(~same), lambda row: Finding(
+        R.TOKEN_OFFSETS, "tokens, token_start, token_end and ner_tags differ in length.", {"row": first_row + row}))
     rows = None
     if not same.all():
         rows = np.flatnonzero(same)
         batch = _rows(batch, rows)
     bad = bad_token_rows(batch)
-    for row in (bad if rows is None else rows[bad]).tolist():
-        out.add(Finding(R.TOKEN_OFFSETS, "A token's length differs from token_end - token_start.",
-                        {"row": first_row + row}))
-
+    out.add_all(R.TOKEN_OFFSETS, bad if rows is None else rows[bad], lambda row: Finding(
+        R.TOKEN_OFFSETS, "A token's length differs from token_end - token_start.", {"row": first_row + row}))
 
 def bad_token_rows(batch: pa.RecordBatch) -> np.ndarray:
     """The rows (lists of one length) holding a token whose length is not ``token_end - token_start``."""
