@@ -17,8 +17,8 @@ from release_factory import TEXTS_V1, TEXTS_V2, TEXTS_V3, make_release
 
 from corpus_tools.errors import PublishError, PublishUnverified, StaleParent, VersionExists, VersionNotIncreasing
 from corpus_tools.publish import list_releases, materialise_release, materialised, publish_release
-from corpus_tools.publish.card import split_card
 from corpus_tools.publish.verify import sha256_file
+from corpus_tools.release.card import split_card
 
 # huggingface_hub 2.4 itself passes raw bytes as data= to httpx2, which warns on every upload
 pytestmark = [pytest.mark.hub, pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")]

@@ -21,8 +21,8 @@ from corpus_tools.publish import (
     parse_version,
     publish_release,
 )
-from corpus_tools.publish.card import merge_card, split_card
 from corpus_tools.publish.verify import sha256_file, verify_folder
+from corpus_tools.release.card import merge_card, split_card
 
 
 # ---- targets and versions ----------------------------------------------------------------------------------------

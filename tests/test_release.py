@@ -453,3 +453,65 @@ def test_a_text_that_is_not_utf8_is_reported_not_a_traceback(release, ontology):
     [problem] = [p for p in report.problems if p.code == "release-not-utf8"]
     assert problem.file == rel and problem.details == {"row": 1, "column": "text"}
     assert "invalid start byte at byte 0" in problem.message
+
+
+def test_many_problems_in_a_file_are_located_a_few_and_counted(release, ontology):
+    """The scan locates the first few problems of a code in a file (row, document id) and counts the rest."""
+    from corpus_tools.release.consistency import LOCATED
+
+    rel = documents_file(release)
+    damaged = []
+
+    def edit(rows):
+        for k, row in enumerate(rows):
+            if row["entities"]:
+                row["entities"][0]["text"] += "x"
+                damaged.append((k, row["id"]))
+
+    rewrite(release, rel, edit)
+    rehash(release)
+    assert len(damaged) > LOCATED
+    report = check_release(release, ontology=ontology)
+    assert found(report) == {("release-span-text", rel)}
+    located = [p for p in report.problems if "row" in p.details]
+    assert [(p.details["row"], p.details["document_id"]) for p in located] == damaged[:LOCATED]
+    [more] = [p for p in report.problems if "row" not in p.details]
+    assert more.details == {"count": len(damaged)}
+    assert f"{len(damaged) - LOCATED} more problems of this kind in {rel}" in more.message
+
+
+def test_a_token_of_the_wrong_length_is_located_at_its_row(release, ontology):
+    rel = read_manifest(release)["configs"]["tokens"]["train"]["files"][0]
+
+    def edit(rows):
+        rows[3]["token_end"][0] += 1
+
+    rewrite(release, rel, edit)
+    rehash(release)
+    report = check_release(release, ontology=ontology)
+    offsets = [p for p in report.problems if p.code == "release-token-offsets"]
+    assert [(p.file, p.details) for p in offsets] == [(rel, {"row": 3})]
+    assert offsets[0].message == "A token's length differs from token_end - token_start."
+
+
+def test_many_duplicate_ids_are_located_a_few_and_counted(release, ontology):
+    """The checks across files (ids, splits, texts) locate and count as the scans do."""
+    from corpus_tools.release.consistency import LOCATED
+
+    rel = documents_file(release)
+
+    def edit(rows):
+        for row in rows[1:]:
+            row["id"] = rows[0]["id"]
+
+    rewrite(release, rel, edit)
+    rehash(release)
+    rows = pq.read_table(release / rel, columns=["id"]).num_rows
+    assert rows - 1 > LOCATED
+    report = check_release(release, ontology=ontology)
+    duplicates = [p for p in report.problems if p.code == "release-duplicate-id"]
+    first = pq.read_table(release / rel, columns=["id"]).column("id")[0].as_py()
+    assert [(p.file, p.details) for p in duplicates[:-1]] == [
+        (rel, {"row": row, "document_id": first}) for row in range(1, LOCATED + 1)]
+    assert duplicates[0].message == f"Document {first!r} appears twice."
+    assert duplicates[-1].file == rel and duplicates[-1].details == {"count": rows - 1}

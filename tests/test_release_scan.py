@@ -1,5 +1,5 @@
-"""The vectorised checks of release scans: entity texts against a plain Python expectation, token lengths read
-as dictionaries or as plain strings."""
+"""The vectorised checks of release scans: entity texts against a plain Python expectation, strings that are not
+UTF-8 located, token lengths read as dictionaries or as plain strings."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus_tools.columns import string_buffers
-from corpus_tools.release.scan import _entities_ok
+from corpus_tools.release.scan import FileScan, _scan_documents, bad_entities
 
 ENTITY = pa.struct([("id", pa.string()), ("start", pa.int32()), ("end", pa.int32()), ("text", pa.string()),
                     ("label", pa.int64())])
@@ -16,12 +15,16 @@ ENTITY = pa.struct([("id", pa.string()), ("start", pa.int32()), ("end", pa.int32
 ALPHABET = st.sampled_from(list("وبلمصرالقاهرةَُِّـ\u200f\r\n 😀🇪🇬abc,."))
 
 
-def check(texts: list[str], entities: list[list[tuple[int, int, str]]]) -> bool:
+def bad(texts: list[str], entities: list[list[tuple[int, int, str]]]) -> list[int]:
+    """The entities (positions in the flattened lists) the scan finds wrong."""
     text = pa.array(texts, pa.string())
     rows = [[{"id": f"T{k}", "start": s, "end": e, "text": t, "label": 0} for k, (s, e, t) in enumerate(row)]
             for row in entities]
-    _, data = string_buffers(text)
-    return _entities_ok(text, data, pa.array(rows, pa.list_(ENTITY)))
+    return bad_entities(text, pa.array(rows, pa.list_(ENTITY))).tolist()
+
+
+def check(texts: list[str], entities: list[list[tuple[int, int, str]]]) -> bool:
+    return not bad(texts, entities)
 
 
 @st.composite
@@ -64,8 +67,9 @@ def test_equals_the_python_comparison_after_a_change(doc, data) -> None:
     else:
         end = data.draw(st.integers(start, len(texts[i])))
     entities[i][k] = (start, end, span_text)
-    expected = all(texts[r][s:e] == t for r, row in enumerate(entities) for s, e, t in row)
-    assert check(texts, entities) == expected
+    flat = [(r, s, e, t) for r, row in enumerate(entities) for s, e, t in row]
+    expected = [k for k, (r, s, e, t) in enumerate(flat) if texts[r][s:e] != t]
+    assert bad(texts, entities) == expected
 
 
 def test_a_slice_one_code_point_off_after_an_emoji_is_caught() -> None:
@@ -81,12 +85,27 @@ def test_offsets_beyond_the_text_are_refused() -> None:
     assert not check(["مصر"], [[(0, len("مصر") + 1, "مصر")]])
 
 
-def test_invalid_utf8_is_not_clean() -> None:
-    good = "مصر".encode()
-    bad = pa.array([good[:-1] + b"\xff"], pa.binary()).view(pa.string())  # what a damaged file can hold
-    _, data = string_buffers(bad)
-    rows = pa.array([[{"id": "T0", "start": 0, "end": 1, "text": "م", "label": 0}]], pa.list_(ENTITY))
-    assert not _entities_ok(bad, data, rows)
+def test_a_row_that_is_not_utf8_is_located_and_the_other_rows_still_checked() -> None:
+    from corpus_tools.features import release_features
+    from corpus_tools.ontology import load_ontology
+
+    schema = release_features(load_ontology()).schemas["documents"]
+    names = [f.name for f in schema]
+    texts = ["مصر", "وزارة الخارجية"]
+    rows = [{"id": f"d{i}", "text": t, "entities": [{"id": "T0", "start": 0, "end": len("مصر"), "text": "مصر",
+                                                    "label": 0}], "relations": []} for i, t in enumerate(texts)]
+    table = pa.Table.from_pylist([{n: row.get(n) for n in names} for row in rows], schema=schema)
+    raw = [t.encode() for t in texts]
+    raw[0] = raw[0][:-1] + b"\xff"  # what a damaged file can hold
+    broken = pa.array(raw, pa.binary()).view(pa.string())
+    table = table.set_column(names.index("text"), schema.field("text"), broken)
+    out = FileScan()
+    _scan_documents(table.to_batches()[0], 10, out)
+    assert [(f.code, f.details) for f in out.findings] == [
+        ("release-not-utf8", {"row": 10, "column": "text"}),
+        ("release-span-text", {"row": 11, "document_id": "d1"}),
+    ]
+    assert out.ids == ["d0", "d1"] and len(out.text_keys) == 2
 
 
 def _tokens_file(tmp_path, rows: list[tuple[list[str], list[int], list[int]]], name: str = "t.parquet"):

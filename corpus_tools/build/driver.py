@@ -67,6 +67,7 @@ from corpus_tools.release.card import (
 from corpus_tools.release.checks import check_release
 from corpus_tools.release.manifest import MANIFEST_NAME, SPLITS_NAME, read_manifest, write_manifest
 from corpus_tools.release.splits import SplitPlan, read_splits
+from corpus_tools.release.version import match_version, parse_release_version
 from corpus_tools.report import Report, make_problem
 from corpus_tools.spans import Document
 from corpus_tools.strictjson import DepthLimitedReader
@@ -75,7 +76,6 @@ from corpus_tools.tokens import SPAN_MODES
 
 # Validate in a second process while the build streams, when there is a second core.
 PARALLEL_VALIDATION = (os.cpu_count() or 1) > 1
-SEMVER = re.compile(r"v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")  # ASCII digits, no leading zero
 Progress = Callable[[str, int, int | None], None]
 
 
@@ -93,14 +93,6 @@ class BuildResult:
     def to_dict(self) -> dict[str, object]:
         return {"out": str(self.out), "version": self.version, "report": self.report.to_dict(),
                 "removed": [str(path) for path in self.removed]}
-
-
-def parse_version(version: str) -> tuple[int, int, int]:
-    """``1.2.3`` or ``v1.2.3`` as a tuple; ValueError otherwise (``01.0.0`` too: publish takes semver only)."""
-    match = SEMVER.fullmatch(version.strip())
-    if not match:
-        raise ValueError(f"version must be MAJOR.MINOR.PATCH (e.g. 1.0.0), got {version!r}")
-    return int(match[1]), int(match[2]), int(match[3])
 
 
 def check_line(value: str, what: str) -> str:
@@ -150,7 +142,8 @@ def _ontology_change(previous: dict, ontology: Ontology, diff, version: str, rep
     if (old.get("name"), old.get("version")) != (ontology.name, ontology.version):
         notes.append(f"Ontology: `{old.get('name')}` {old.get('version')} → `{ontology.name}` {ontology.version}.")
     breaking = {kind: c for kind, c in diff.label_changes().items() if c["removed"] or c["ids_changed"]}
-    if breaking and parse_version(str(previous.get("version")))[0] == parse_version(version)[0]:
+    if breaking and (parse_release_version(str(previous.get("version"))).major
+                     == parse_release_version(version).major):
         what = "; ".join(f"{kind} labels removed {c['removed']}, ids moved {sorted(c['ids_changed'])}"
                          for kind, c in breaking.items())
         report.add(make_problem(LABELS_CHANGED, f"ClassLabel names changed since v{previous.get('version')} ({what}):"
@@ -181,7 +174,7 @@ class _HashingReader:
 def default_name(out: Path) -> str:
     """The dataset name when none is given: the output folder's name, or its parent's for ``.../v1.0.0``."""
     resolved = out.resolve()
-    if SEMVER.fullmatch(resolved.name) and resolved.parent.name:
+    if (named := match_version(resolved.name)) is not None and not named.prerelease and resolved.parent.name:
         return resolved.parent.name
     return resolved.name
 
@@ -477,7 +470,7 @@ def build_release(
     """
     export, out = Path(export), Path(out)
     try:
-        parse_version(version)
+        parse_release_version(version)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     version = version.strip().removeprefix("v")
@@ -510,7 +503,7 @@ def build_release(
             raise OutputError(f"{out} is inside the previous release {previous}, which would no longer pass its"
                               " checks; choose an --out outside it")
         previous_manifest = read_manifest(previous)
-        if parse_version(str(previous_manifest.get("version", "0.0.0"))) >= parse_version(version):
+        if parse_release_version(str(previous_manifest.get("version", "0.0.0"))) >= parse_release_version(version):
             raise InputError(
                 f"version {version} is not above the previous release's {previous_manifest.get('version')}"
             )
@@ -671,5 +664,5 @@ def build_release(
     return BuildResult(out=out, version=version, manifest=manifest, report=report, stats=stats, removed=removed)
 
 
-__all__ = ["BuildResult", "annotator_name", "build_release", "remove_killed_builds", "select_gold", "parse_version",
+__all__ = ["BuildResult", "annotator_name", "build_release", "remove_killed_builds", "select_gold",
            "MANIFEST_NAME"]

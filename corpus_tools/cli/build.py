@@ -42,10 +42,10 @@ def _progress(total: int, quiet: bool):
 
 
 def _check_version(value: str) -> str:
-    from corpus_tools.build.driver import parse_version
+    from corpus_tools.release.version import parse_release_version
 
     try:
-        parse_version(value)
+        parse_release_version(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     return value

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 from corpus_tools.errors import InputError, PublishError, ReleaseError
 from corpus_tools.publish import verify as _verify  # noqa: F401  (registers the publish problem codes)
-from corpus_tools.publish.card import split_card
 from corpus_tools.publish.models import (
     Progress,
     PublishedVersion,
@@ -29,7 +28,9 @@ from corpus_tools.publish.models import (
     Release,
     manifest_counts,
 )
-from corpus_tools.publish.targets import Target, Version, is_hub_text, parse_target, parse_version
+from corpus_tools.publish.targets import Target, is_hub_text, parse_target
+from corpus_tools.release.card import split_card
+from corpus_tools.release.version import Version, parse_version
 
 if TYPE_CHECKING:
     from corpus_tools.ontology import Ontology

@@ -2,7 +2,7 @@
 
 1. ``create_repo(exist_ok=True)``; read ``main`` (``dataset_info``), its tags and its file tree.
 2. Refuse a tag that exists (VersionExists) or a version not above the latest semver tag (VersionNotIncreasing).
-3. Merge the release card with the repository's card (:mod:`.card`).
+3. Merge the release card with the repository's card (:func:`corpus_tools.release.card.merge_card`).
 4. ONE ``create_commit``: every release file, plus deletions of files the release no longer has
    (``.gitattributes`` kept), with ``parent_commit`` = the head read in 1.  HTTP 412 -> StaleParent, no tag.
 5. Download that commit into a fresh cache folder and compare every file's sha256 with the manifest
@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,7 +36,6 @@ from corpus_tools.errors import (
     VersionExists,
     VersionNotIncreasing,
 )
-from corpus_tools.publish.card import merge_card
 from corpus_tools.publish.models import (
     Progress,
     PublishedVersion,
@@ -44,8 +44,11 @@ from corpus_tools.publish.models import (
     Release,
     manifest_counts,
 )
-from corpus_tools.publish.targets import Target, Version, try_parse_version
+from corpus_tools.publish.targets import Target
 from corpus_tools.publish.verify import git_blob_sha1, verify_folder
+from corpus_tools.release.card import MergedCard, merge_card
+from corpus_tools.release.version import Version, try_parse_version
+from corpus_tools.report import Report
 from corpus_tools.text import redact, sha256_bytes
 
 REPO_TYPE = "dataset"
@@ -136,6 +139,16 @@ def _download_bytes(api, repo_id: str, filename: str, revision: str, cache_dir: 
     return Path(path).read_bytes()
 
 
+@dataclass
+class _RepoState:
+    """The repository before publishing: nothing when it does not exist and this is a dry run."""
+
+    head: str | None = None  # the commit of main
+    tags: dict[str, str] = field(default_factory=dict)  # tag -> commit
+    remote: dict[str, object] = field(default_factory=dict)  # path -> RepoFile on main
+    readme: bytes | None = None
+
+
 def publish_to_hub(
     release: Release,
     version: Version,
@@ -147,8 +160,7 @@ def publish_to_hub(
     progress: Progress | None,
     config: str,
 ) -> PublishResult:
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, RepoFile
-
+    """Publish ``release`` as ``version`` to the Hub repository ``target``, in the steps of the module docstring."""
     note = progress or (lambda _message: None)
     repo_id = target.repo_id
     assert repo_id is not None
@@ -159,74 +171,18 @@ def publish_to_hub(
     location = f"{api.endpoint.rstrip('/')}/datasets/{repo_id}"
 
     with _quiet_progress_bars(), tempfile.TemporaryDirectory(prefix="corpus-tools-publish-") as scratch:
-        with _hub_call(f"reading {target}", token):
-            exists = api.repo_exists(repo_id, repo_type=REPO_TYPE)
-        if not exists:
-            plan.create_repo = True
-            if not dry_run:
-                note(f"create {target}")
-                with _hub_call(f"creating {target}", token):
-                    api.create_repo(repo_id, repo_type=REPO_TYPE, exist_ok=True, private=private)
-        head: str | None = None
-        tags: dict[str, str] = {}
-        remote: dict[str, object] = {}
-        repo_readme: bytes | None = None
-        if exists or not dry_run:
-            with _hub_call(f"reading {target}", token):
-                head = api.dataset_info(repo_id, revision="main").sha
-                tags = {t.name: t.target_commit for t in api.list_repo_refs(repo_id, repo_type=REPO_TYPE).tags}
-                remote = {
-                    f.path: f
-                    for f in api.list_repo_tree(repo_id, repo_type=REPO_TYPE, revision=head, recursive=True)
-                    if isinstance(f, RepoFile)
-                }
-                if "README.md" in remote:
-                    repo_readme = _download_bytes(api, repo_id, "README.md", head, scratch)
-        _check_version(version, tags, target)
-
-        release_readme = (release.path / "README.md").read_bytes()
-        card = merge_card(release_readme, repo_readme)
-        expected = dict(release.files)
-        expected["README.md"] = sha256_bytes(card.content)
-        plan.card_kept = card.kept_keys
-        plan.readme_sha256 = expected["README.md"]
-        plan.parent_commit = head
-
-        for rel in sorted(expected):
-            data = card.content if rel == "README.md" else None
-            local = None if data is not None else release.path / rel
-            if rel not in remote:
-                plan.added.append(rel)
-            elif _same_content(remote[rel], local, data, expected[rel]):
-                plan.unchanged.append(rel)
-            else:
-                plan.replaced.append(rel)
-        plan.deleted = sorted(set(remote) - set(expected) - KEEP)
-        plan.resume = head is not None and not (plan.added or plan.replaced or plan.deleted)
+        repo = _read_repo(api, target, token, scratch, plan, dry_run=dry_run, private=private, note=note)
+        _check_version(version, repo.tags, target)
+        card, expected = _plan_files(release, repo, plan)
         if dry_run:
             return PublishResult(plan=plan, dry_run=True, location=location, load_line=load_line)
 
-        assert head is not None
+        assert repo.head is not None
         description = (f"Published by corpus-tools. manifest.json sha256 {expected['manifest.json']}, "
                        f"README.md sha256 {expected['README.md']}.")
-        if plan.resume:
-            note(f"main already holds {tag} (commit {head[:12]}); only the tag is missing")
-            commit_oid = head
-        else:
-            ops = [
-                CommitOperationAdd(rel, card.content if rel == "README.md" else str(release.path / rel))
-                for rel in sorted(expected)
-            ]
-            ops += [CommitOperationDelete(rel) for rel in plan.deleted]
-            note(f"commit {len(plan.added)} added, {len(plan.replaced)} replaced, {len(plan.deleted)} deleted")
-            commit_oid = _commit(api, repo_id, ops, head, tag, description, target, token)
-
-        clash = sorted(name for name, oid in tags.items() if oid == commit_oid)
-        if clash:
-            raise PublishError(
-                f"commit {commit_oid[:12]} of {target} already carries tag {clash[0]}: it holds no new content, so "
-                f"{tag} would point at an old release. Nothing was tagged."
-            )
+        commit_oid = _commit_release(api, release, card, expected, plan, repo.head, tag, description, target, token,
+                                     note)
+        _refuse_tagged_commit(repo.tags, commit_oid, tag, target)
 
         note(f"verify commit {commit_oid[:12]}")
         report = _verify(api, repo_id, commit_oid, expected, scratch, target, token)
@@ -238,43 +194,133 @@ def publish_to_hub(
             )
 
         note(f"tag {tag}")
-        untagged = f"commit {commit_oid[:12]} on main holds this release untagged"
-        with _hub_call(f"tagging {target}", token, f"{untagged.capitalize()}: run the same publish again to tag it"):
-            try:
-                api.create_tag(repo_id, repo_type=REPO_TYPE, tag=tag, revision=commit_oid,
-                               tag_message=f"{release.name} {tag}\n\n{description}")
-            except Exception as exc:
-                if _status(exc) == 409:
-                    raise VersionExists(
-                        f"tag {tag} was created in {target} by someone else while publishing; it was left as is "
-                        f"({untagged})."
-                    ) from exc
-                raise
-
+        _create_tag(api, release, tag, commit_oid, description, target, token)
         note(f"verify tag {tag}")
-        # From here on the tag exists: a failure must say the version is published, not that nothing was.
-        tagged_on = (f"{tag} IS published: tag {tag} was created in {target} on commit {commit_oid[:12]}, whose files "
-                     "were verified before tagging")
-        check = (f"Check it with `corpus-tools releases {target}` (it lists {tag} with its commit); do not publish "
-                 f"{tag} again, the tag exists")
-        # The tag is resolved afresh by the server; the files of that commit are already in this run's own
-        # verification cache, so only the resolution travels (a tag on another commit would download anew).
-        try:
-            with _hub_call(f"reading {target}@{tag}", token):
-                tagged = _snapshot(repo_id, tag, str(Path(scratch) / "verify"), token)
-        except PublishError as exc:
-            raise PublishUnverified(f"{tagged_on}, but reading the tag back to check it failed ({exc}). {check}."
-                                    ) from exc
-        if tagged.name != commit_oid:
-            raise PublishUnverified(f"{tagged_on}, but the tag now resolves to {tagged.name[:12]} (moved by someone "
-                                    f"else?). {check}: it was left as it is.")
-        report = verify_folder(tagged, expected, ignore=KEEP, label=f"{target}@{tag}")
-        if not report.valid:
-            raise PublishUnverified(f"{tagged_on}, but the files read back through the tag differ from the release "
-                                    f"manifest. {check}.", report)
+        report = _verify_tag(tag, commit_oid, expected, scratch, target, token)
 
     return PublishResult(plan=plan, dry_run=False, location=location, load_line=load_line, commit=commit_oid,
                          verification=report, published_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _read_repo(api, target: Target, token: str | None, scratch: str, plan: PublishPlan, *, dry_run: bool,
+               private: bool, note: Progress) -> _RepoState:
+    """Create the repository when it does not exist (not in a dry run); read main's head, the tags, main's files
+    and its README."""
+    from huggingface_hub import RepoFile
+
+    repo_id = target.repo_id
+    with _hub_call(f"reading {target}", token):
+        exists = api.repo_exists(repo_id, repo_type=REPO_TYPE)
+    if not exists:
+        plan.create_repo = True
+        if not dry_run:
+            note(f"create {target}")
+            with _hub_call(f"creating {target}", token):
+                api.create_repo(repo_id, repo_type=REPO_TYPE, exist_ok=True, private=private)
+    repo = _RepoState()
+    if exists or not dry_run:
+        with _hub_call(f"reading {target}", token):
+            repo.head = api.dataset_info(repo_id, revision="main").sha
+            repo.tags = {t.name: t.target_commit for t in api.list_repo_refs(repo_id, repo_type=REPO_TYPE).tags}
+            repo.remote = {
+                f.path: f
+                for f in api.list_repo_tree(repo_id, repo_type=REPO_TYPE, revision=repo.head, recursive=True)
+                if isinstance(f, RepoFile)
+            }
+            if "README.md" in repo.remote:
+                repo.readme = _download_bytes(api, repo_id, "README.md", repo.head, scratch)
+    return repo
+
+
+def _plan_files(release: Release, repo: _RepoState, plan: PublishPlan) -> tuple[MergedCard, dict[str, str]]:
+    """The merged card and the sha256 of every file the commit must hold; the plan's added, unchanged, replaced
+    and deleted files."""
+    card = merge_card((release.path / "README.md").read_bytes(), repo.readme)
+    expected = dict(release.files)
+    expected["README.md"] = sha256_bytes(card.content)
+    plan.card_kept = card.kept_keys
+    plan.readme_sha256 = expected["README.md"]
+    plan.parent_commit = repo.head
+    for rel in sorted(expected):
+        data = card.content if rel == "README.md" else None
+        local = None if data is not None else release.path / rel
+        if rel not in repo.remote:
+            plan.added.append(rel)
+        elif _same_content(repo.remote[rel], local, data, expected[rel]):
+            plan.unchanged.append(rel)
+        else:
+            plan.replaced.append(rel)
+    plan.deleted = sorted(set(repo.remote) - set(expected) - KEEP)
+    plan.resume = repo.head is not None and not (plan.added or plan.replaced or plan.deleted)
+    return card, expected
+
+
+def _commit_release(api, release: Release, card: MergedCard, expected: dict[str, str], plan: PublishPlan, head: str,
+                    tag: str, description: str, target: Target, token: str | None, note: Progress) -> str:
+    """The commit that holds the release: a new one on ``head``, or ``head`` when main already holds it."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    if plan.resume:
+        note(f"main already holds {tag} (commit {head[:12]}); only the tag is missing")
+        return head
+    ops = [
+        CommitOperationAdd(rel, card.content if rel == "README.md" else str(release.path / rel))
+        for rel in sorted(expected)
+    ]
+    ops += [CommitOperationDelete(rel) for rel in plan.deleted]
+    note(f"commit {len(plan.added)} added, {len(plan.replaced)} replaced, {len(plan.deleted)} deleted")
+    return _commit(api, target.repo_id, ops, head, tag, description, target, token)
+
+
+def _refuse_tagged_commit(tags: dict[str, str], commit_oid: str, tag: str, target: Target) -> None:
+    clash = sorted(name for name, oid in tags.items() if oid == commit_oid)
+    if clash:
+        raise PublishError(
+            f"commit {commit_oid[:12]} of {target} already carries tag {clash[0]}: it holds no new content, so "
+            f"{tag} would point at an old release. Nothing was tagged."
+        )
+
+
+def _create_tag(api, release: Release, tag: str, commit_oid: str, description: str, target: Target,
+                token: str | None) -> None:
+    untagged = f"commit {commit_oid[:12]} on main holds this release untagged"
+    with _hub_call(f"tagging {target}", token, f"{untagged.capitalize()}: run the same publish again to tag it"):
+        try:
+            api.create_tag(target.repo_id, repo_type=REPO_TYPE, tag=tag, revision=commit_oid,
+                           tag_message=f"{release.name} {tag}\n\n{description}")
+        except Exception as exc:
+            if _status(exc) == 409:
+                raise VersionExists(
+                    f"tag {tag} was created in {target} by someone else while publishing; it was left as is "
+                    f"({untagged})."
+                ) from exc
+            raise
+
+
+def _verify_tag(tag: str, commit_oid: str, expected: dict[str, str], scratch: str, target: Target,
+                token: str | None) -> Report:
+    """The tag resolves to the commit and its files are the release's; from here on the tag exists, so a failure
+    says the version is published, not that nothing was."""
+    tagged_on = (f"{tag} IS published: tag {tag} was created in {target} on commit {commit_oid[:12]}, whose files "
+                 "were verified before tagging")
+    check = (f"Check it with `corpus-tools releases {target}` (it lists {tag} with its commit); do not publish "
+             f"{tag} again, the tag exists")
+    # The tag is resolved afresh by the server; the files of that commit are already in this run's own
+    # verification cache, so only the resolution travels (a tag on another commit would download anew).
+    try:
+        with _hub_call(f"reading {target}@{tag}", token):
+            tagged = _snapshot(target.repo_id, tag, str(Path(scratch) / "verify"), token)
+    except PublishError as exc:
+        raise PublishUnverified(f"{tagged_on}, but reading the tag back to check it failed ({exc}). {check}."
+                                ) from exc
+    if tagged.name != commit_oid:
+        raise PublishUnverified(f"{tagged_on}, but the tag now resolves to {tagged.name[:12]} (moved by someone "
+                                f"else?). {check}: it was left as it is.")
+    report = verify_folder(tagged, expected, ignore=KEEP, label=f"{target}@{tag}")
+    if not report.valid:
+        raise PublishUnverified(f"{tagged_on}, but the files read back through the tag differ from the release "
+                                f"manifest. {check}.", report)
+    return report
 
 
 def _commit(api, repo_id: str, ops: list, head: str, tag: str, description: str, target: Target,

@@ -28,8 +28,10 @@ from corpus_tools.publish.models import (
     Release,
     manifest_counts,
 )
-from corpus_tools.publish.targets import Target, Version, parse_version, try_parse_version
+from corpus_tools.publish.targets import Target
 from corpus_tools.publish.verify import verify_folder
+from corpus_tools.release.version import Version, parse_version, try_parse_version
+from corpus_tools.report import Report
 from corpus_tools.text import sha256_bytes
 
 INDEX = "index.json"
@@ -199,6 +201,7 @@ def _check_root(root: Path) -> None:
 def publish_to_folder(
     release: Release, version: Version, target: Target, *, dry_run: bool, progress: Progress | None, config: str
 ) -> PublishResult:
+    """Publish ``release`` as the read-only folder ``NAME/vX.Y.Z`` of the local target, under its lock."""
     assert target.path is not None
     root = target.path
     tag = str(version)
@@ -211,49 +214,13 @@ def publish_to_folder(
         _check_version(version, _known_versions(root, _reconciled_entries(root)), target)
         return PublishResult(plan=plan, dry_run=True, location=_display(location), load_line=load_line)
     note = progress or (lambda _message: None)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(root / LOCK), timeout=0)
-        lock.acquire()
-    except Timeout as exc:
-        raise PublishError(f"another publish to {root} is running (lock {root / LOCK})") from exc
-    except OSError as exc:
-        raise PublishError(f"cannot write to {root}: {exc.strerror or exc}") from exc
-    warnings: list[str] = []
+    lock = _take_lock(root)
     try:
         # Everything that can fail is read before the rename: the index (its shape is checked) and the other
         # versions (an unreadable manifest.json of one gives an entry without counts, never a failure).
         entries = [e for e in _reconciled_entries(root) if "note" not in e]
         _check_version(version, _known_versions(root, entries), target)
-        for stale in root.glob(TMP_PREFIX + "*"):  # left by an interrupted publish; never a version
-            if stale.is_dir():
-                remove_tree(stale)
-            else:
-                stale.unlink(missing_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{tag}-", dir=root))
-        try:
-            for rel in sorted(release.files):
-                note(f"copy {rel}")
-                dst = tmp / rel
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(release.path / rel, dst)
-                with open(dst, "rb") as handle:
-                    os.fsync(handle.fileno())
-            note("verify")
-            report = verify_folder(tmp, release.files, label=_display(location))
-            if not report.valid:
-                raise VerificationFailed(f"the copy in {root} differs from the release manifest; nothing was "
-                                         "published", report)
-            entry = _entry(tmp, date=None, version=tag)  # the copy's own manifest, checked above
-            _make_read_only(tmp)
-            try:
-                rename_no_replace(tmp, location)
-            except FileExistsError:  # made meanwhile by hand (publishes take the lock): never replaced
-                raise VersionExists(f"{_display(location)} appeared while {tag} was being published; it is left"
-                                    " as it is and nothing was published") from None
-        except BaseException:
-            remove_tree(tmp)
-            raise
+        entry, report = _copy_in(release, root, location, note)
     except OSError as exc:
         lock.release()
         raise PublishError(f"publishing to {root} failed: {exc}; nothing was published") from exc
@@ -264,21 +231,77 @@ def publish_to_folder(
     try:
         _fsync_dir(root)
         published_at = entry["published_at"] = _now()
-        entries = sorted([e for e in entries if e["version"] != tag] + [entry],
-                         key=lambda e: parse_version(e["version"]))
-        try:
-            _write_json_atomic(root / INDEX, {"format": INDEX_FORMAT, "name": release.name, "versions": entries})
-        except OSError as exc:
-            warnings.append(
-                f"{tag} is published at {_display(location)}, but {_display(root / INDEX)} could not be updated "
-                f"({exc.strerror or exc}). The version is listed anyway (the version folders are the truth); fix "
-                "the cause and the next publish writes the index again."
-            )
+        warnings = _write_index(root, release.name, [e for e in entries if e["version"] != tag] + [entry], location)
         note(f"published {tag}")
     finally:
         lock.release()
     return PublishResult(plan=plan, dry_run=False, location=_display(location), load_line=load_line,
                          verification=report, published_at=published_at, warnings=warnings)
+
+
+def _take_lock(root: Path) -> FileLock:
+    """The target's lock, held (one publish at a time); the target folder is made first."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(root / LOCK), timeout=0)
+        lock.acquire()
+    except Timeout as exc:
+        raise PublishError(f"another publish to {root} is running (lock {root / LOCK})") from exc
+    except OSError as exc:
+        raise PublishError(f"cannot write to {root}: {exc.strerror or exc}") from exc
+    return lock
+
+
+def _copy_in(release: Release, root: Path, location: Path, note: Progress) -> tuple[dict, Report]:
+    """Copy the release into a hidden folder of ``root``, verify the copy, make it read-only and rename it to
+    ``location`` (never over an existing folder); its index entry and the verification report."""
+    tag = location.name
+    for stale in root.glob(TMP_PREFIX + "*"):  # left by an interrupted publish; never a version
+        if stale.is_dir():
+            remove_tree(stale)
+        else:
+            stale.unlink(missing_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{tag}-", dir=root))
+    try:
+        for rel in sorted(release.files):
+            note(f"copy {rel}")
+            dst = tmp / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(release.path / rel, dst)
+            with open(dst, "rb") as handle:
+                os.fsync(handle.fileno())
+        note("verify")
+        report = verify_folder(tmp, release.files, label=_display(location))
+        if not report.valid:
+            raise VerificationFailed(f"the copy in {root} differs from the release manifest; nothing was "
+                                     "published", report)
+        entry = _entry(tmp, date=None, version=tag)  # the copy's own manifest, checked above
+        _make_read_only(tmp)
+        try:
+            rename_no_replace(tmp, location)
+        except FileExistsError:  # made meanwhile by hand (publishes take the lock): never replaced
+            raise VersionExists(f"{_display(location)} appeared while {tag} was being published; it is left"
+                                " as it is and nothing was published") from None
+    except BaseException:
+        remove_tree(tmp)
+        raise
+    return entry, report
+
+
+def _write_index(root: Path, name: str, entries: list[dict], location: Path) -> list[str]:
+    """Write ``index.json`` with ``entries`` in version order; a warning (the version is published anyway) when
+    it cannot be written."""
+    entries = sorted(entries, key=lambda e: parse_version(e["version"]))
+    try:
+        _write_json_atomic(root / INDEX, {"format": INDEX_FORMAT, "name": name, "versions": entries})
+    except OSError as exc:
+        tag = location.name
+        return [
+            f"{tag} is published at {_display(location)}, but {_display(root / INDEX)} could not be updated "
+            f"({exc.strerror or exc}). The version is listed anyway (the version folders are the truth); fix "
+            "the cause and the next publish writes the index again."
+        ]
+    return []
 
 
 def list_folder_releases(target: Target) -> list[PublishedVersion]:

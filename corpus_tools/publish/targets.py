@@ -1,4 +1,4 @@
-"""Where releases go: parse ``./releases/NAME`` vs ``hf://datasets/ORG/NAME``, and semver versions.
+"""Where releases go: parse ``./releases/NAME`` vs ``hf://datasets/ORG/NAME``.
 
 A *target* names a place that holds every version of one dataset.  A trailing ``@vX.Y.Z`` names one
 published version in it (``hf://datasets/ORG/NAME@v1.0.0``, ``./releases/NAME@v1.0.0``); a local
@@ -9,62 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import total_ordering
 from pathlib import Path
 from typing import Literal
 
 from corpus_tools.errors import InputError
+from corpus_tools.release.version import Version, parse_version, try_parse_version
 
 HUB_PREFIX = "hf://datasets/"
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
-# semver 2.0.0 core with an optional pre-release; build metadata (+...) is not allowed in tags or folder names.
-_IDENT = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
-_SEMVER = re.compile(rf"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-({_IDENT}(?:\.{_IDENT})*))?", re.ASCII)
-
-
-@total_ordering
-@dataclass(frozen=True)
-class Version:
-    """A semantic version; ``str()`` is the tag form ``vX.Y.Z[-pre]``; ordering follows semver precedence."""
-
-    major: int
-    minor: int
-    patch: int
-    prerelease: tuple[str, ...] = ()
-
-    @property
-    def tag(self) -> str:
-        return str(self)
-
-    def __str__(self) -> str:
-        pre = "-" + ".".join(self.prerelease) if self.prerelease else ""
-        return f"v{self.major}.{self.minor}.{self.patch}{pre}"
-
-    def _key(self) -> tuple:
-        # A release sorts after its pre-releases; numeric identifiers sort before alphanumeric ones.
-        pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.prerelease)
-        return (self.major, self.minor, self.patch, 0 if self.prerelease else 1, pre)
-
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Version):
-            return NotImplemented
-        return self._key() < other._key()
-
-
-def parse_version(text: str) -> Version:
-    """``"1.2.0"`` or ``"v1.2.0"`` (optionally ``-rc.1``) -> :class:`Version`; anything else is an InputError."""
-    match = _SEMVER.fullmatch(text.strip())
-    if not match:
-        raise InputError(f"version {text!r} is not a semantic version such as 1.2.0 or v1.2.0")
-    major, minor, patch, pre = match.groups()
-    return Version(int(major), int(minor), int(patch), tuple(pre.split(".")) if pre else ())
-
-
-def try_parse_version(text: str) -> Version | None:
-    try:
-        return parse_version(text)
-    except InputError:
-        return None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""The dataset card (``README.md``) of a release: YAML metadata generated from the Features, and a body.
+"""The dataset card (``README.md``) of a release: rendered by ``build``, read by the checks, merged by ``publish``.
+
+One front matter reader (:func:`split_front_matter`, the regex huggingface_hub uses) serves all three.
 
 The YAML front matter is laid out as the ``datasets`` classes that also parse it write it
 (``MetadataConfigs`` for ``configs``, ``DatasetInfosDict`` for ``dataset_info``; a test compares
@@ -11,12 +13,16 @@ only when the caller passes one).
 from __future__ import annotations
 
 import copy
+import re
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from corpus_tools.artefacts import ontology_to_glossary
+from corpus_tools.errors import ReleaseError
 from corpus_tools.ontology import Ontology
+from corpus_tools.release.splits import SPLIT_NAME
 
 if TYPE_CHECKING:
     from datasets import Features
@@ -286,19 +292,43 @@ def render_body(
     input_sha256: str,
     tool_version: str,
 ) -> str:
-    """The Markdown body of the card."""
+    """The Markdown body of the card: one section after another, each ending with a blank line."""
     split_names = [s for s in plan.split_names if s in stats.splits and stats.splits[s].documents]
     configs = [c for c, splits in layout.items() if any(lay.num_examples for lay in splits.values())]
+    out = [
+        *_summary(name, version, ontology, stats, split_names, tool_version),
+        *_how_to_load(name, version, configs),
+        *_configs_section(layout, configs),
+        *_labels_section(ontology),
+        *_statistics_section(ontology, stats, split_names),
+        *_conventions_section(ontology, span_mode),
+        *_splits_section(plan, stats),
+        *_annotation_section(ontology, stats),
+        *_licence_section(license, rights),
+        *_changelog_section(changelog),
+        *_provenance_section(ontology, input_sha256, tool_version),
+    ]
+    return "\n".join(out)
+
+
+def _summary(name: str, version: str, ontology: Ontology, stats: ReleaseStats, split_names: list[str],
+             tool_version: str) -> list[str]:
     entities_total = sum(sum(s.entities.values()) for s in stats.splits.values())
     relations_total = sum(sum(s.relations.values()) for s in stats.splits.values())
-    out: list[str] = [f"# {pretty_name(name)}", ""]
-    out += [
+    return [
+        f"# {pretty_name(name)}",
+        "",
         f"Arabic news articles annotated with named entities and the relations between them, following the"
         f" ontology `{ontology.name}` version `{ontology.version}` ({len(ontology.entities)} entity labels,"
         f" {len(ontology.relations)} relation labels). Release `v{version}` holds {stats.documents} documents,"
         f" {entities_total} entity spans and {relations_total} relations, in {len(split_names)} document-level"
         f" splits ({', '.join(split_names)}). Built with corpus-tools {tool_version} from a Label Studio export.",
         "",
+    ]
+
+
+def _how_to_load(name: str, version: str, configs: list[str]) -> list[str]:
+    return [
         "## How to load",
         "",
         "```python",
@@ -310,50 +340,73 @@ def render_body(
         f'Always pin `revision="v{version}"` (a release tag): `main` moves with every release. `revision` only works'
         " through the Hub; for a local copy of this folder, load the folder of the version you want.",
         "",
-        "## Configs",
-        "",
     ]
+
+
+def _configs_section(layout: dict[str, dict[str, SplitLayout]], configs: list[str]) -> list[str]:
     rows = []
     for config in configs:
         counts = ", ".join(f"{s}: {lay.num_examples}" for s, lay in layout[config].items() if lay.num_examples)
         default = " (default)" if config == DEFAULT_CONFIG else ""
         rows.append([f"`{config}`{default}", CONFIG_DESCRIPTIONS.get(config, ""), counts])
-    out += [_table(["Config", "Contents", "Rows per split"], rows), ""]
-    out += [
+    return [
+        "## Configs",
+        "",
+        _table(["Config", "Contents", "Rows per split"], rows),
+        "",
         "Every config is Parquet with the `datasets` features in the `dataset_info` metadata above (labels are"
         " `ClassLabel`s; entities and relations are lists of structs). Offsets are `int32` code points.",
         "",
+    ]
+
+
+def _labels_section(ontology: Ontology) -> list[str]:
+    return [
         "## Labels",
         "",
         ontology_to_glossary(ontology).rstrip("\n"),
         "",
         f"BIO tags in `tokens.ner_tags`: {', '.join(f'`{t}`' for t in ontology.bio_labels)}.",
         "",
-        "## Statistics",
-        "",
     ]
-    rows = []
+
+
+def _statistics_section(ontology: Ontology, stats: ReleaseStats, split_names: list[str]) -> list[str]:
+    totals = []
     for split in split_names:
         s = stats.splits[split]
-        rows.append([split, s.documents, s.tokens, sum(s.entities.values()), sum(s.relations.values()),
-                     sum(s.unencodable.values())])
-    out += [_table(["Split", "Documents", "Tokens", "Entities", "Relations", "Unencodable spans"], rows), ""]
-    out += ["Entities per label:", ""]
-    rows = [[f"`{label}`", *[stats.splits[s].entities[label] for s in split_names]] for label in ontology.entity_labels]
-    out += [_table(["Label", *split_names], rows), ""]
-    out += ["Relations per label:", ""]
-    rows = [[f"`{label}`", *[stats.splits[s].relations[label] for s in split_names]]
-            for label in ontology.relation_labels]
-    out += [_table(["Label", *split_names], rows), ""]
+        totals.append([split, s.documents, s.tokens, sum(s.entities.values()), sum(s.relations.values()),
+                       sum(s.unencodable.values())])
+    entities = [[f"`{label}`", *[stats.splits[s].entities[label] for s in split_names]]
+                for label in ontology.entity_labels]
+    relations = [[f"`{label}`", *[stats.splits[s].relations[label] for s in split_names]]
+                 for label in ontology.relation_labels]
     unencodable = Counter()
     for s in stats.splits.values():
         unencodable.update(s.unencodable)
-    out += [
+    return [
+        "## Statistics",
+        "",
+        _table(["Split", "Documents", "Tokens", "Entities", "Relations", "Unencodable spans"], totals),
+        "",
+        "Entities per label:",
+        "",
+        _table(["Label", *split_names], entities),
+        "",
+        "Relations per label:",
+        "",
+        _table(["Label", *split_names], relations),
+        "",
         f"Unencodable spans: {sum(unencodable.values())}"
         + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(unencodable.items()))})" if unencodable else "")
         + ". A span that BIO cannot hold (nested inside or overlapping another span) is left out of"
         " `tokens.ner_tags` only; it is always in `documents` and `relations`.",
         "",
+    ]
+
+
+def _conventions_section(ontology: Ontology, span_mode: str) -> list[str]:
+    return [
         "## Offsets, text and tokenisation",
         "",
         "- **Offset unit:** 0-based, end-exclusive **Unicode code points** into `text` (Python `text[start:end]`"
@@ -380,6 +433,11 @@ def render_body(
         " (، ؛ ؟ « » are their own tokens); whitespace and format characters (bidi marks, BOM) are never part of"
         " a token. `token_start`/`token_end` are code-point offsets into the document's `text`.",
         "",
+    ]
+
+
+def _splits_section(plan: SplitPlan, stats: ReleaseStats) -> list[str]:
+    return [
         "## Splits",
         "",
         f"Splits are by document, decided once from the article id: sha256(seed `{plan.seed}` + NUL + id) falls"
@@ -389,39 +447,49 @@ def render_body(
         + (f"; {stats.duplicate_texts} exact duplicates within one split remain." if stats.duplicate_texts else ".")
         + " Splits with no document are left out.",
         "",
-        "## Annotation",
-        "",
     ]
+
+
+def _annotation_section(ontology: Ontology, stats: ReleaseStats) -> list[str]:
     sources = ", ".join(f"{k}: {v}" for k, v in sorted(stats.gold_sources.items())) or "none"
     left_out = ", ".join(f"{k}: {v}" for k, v in sorted(stats.left_out.items())) or "none"
-    out += [
+    out = [
+        "## Annotation",
+        "",
         f"Gold selection per task: the annotation marked as ground truth, else the only non-cancelled annotation,"
         f" else an adjudicated document from a gold file. Documents by gold source: {sources}. Tasks left out:"
         f" {left_out}. Predictions never become gold.",
         "",
     ]
     if stats.annotations:
+        annotators = [[a, n] for a, n in sorted(stats.annotators.items())]
         out += [
             f"{stats.annotations} annotations by {len(stats.annotators)}"
             f" annotator{'s' if len(stats.annotators) != 1 else ''} ({stats.cancelled} cancelled)"
             " are in the `annotations` config. Annotator e-mail addresses are replaced by pseudonyms.",
             "",
-        ]
-        rows = [[a, n] for a, n in sorted(stats.annotators.items())]
-        out += [_table(["Annotator", "Annotations"], rows), ""]
-    agreement = stats.agreement
-    if agreement.pairs:
-        out += [
-            f"Inter-annotator agreement: pairwise exact-match F1 (same start, end and label) over"
-            f" {agreement.pairs} annotator pairs on {agreement.documents} documents:"
-            f" {_pct(agreement.f1())}%.",
+            _table(["Annotator", "Annotations"], annotators),
             "",
         ]
-        rows = [[f"`{label}`", _pct(agreement.f1(label))] for label in ontology.entity_labels if agreement.total[label]]
-        out += [_table(["Label", "F1 %"], rows), ""]
-    else:
-        out += ["Inter-annotator agreement: not available (no task has two non-cancelled annotations).", ""]
-    out += [
+    return out + _agreement_lines(ontology, stats.agreement)
+
+
+def _agreement_lines(ontology: Ontology, agreement: Agreement) -> list[str]:
+    if not agreement.pairs:
+        return ["Inter-annotator agreement: not available (no task has two non-cancelled annotations).", ""]
+    rows = [[f"`{label}`", _pct(agreement.f1(label))] for label in ontology.entity_labels if agreement.total[label]]
+    return [
+        f"Inter-annotator agreement: pairwise exact-match F1 (same start, end and label) over"
+        f" {agreement.pairs} annotator pairs on {agreement.documents} documents:"
+        f" {_pct(agreement.f1())}%.",
+        "",
+        _table(["Label", "F1 %"], rows),
+        "",
+    ]
+
+
+def _licence_section(license: str, rights: str) -> list[str]:
+    return [
         "## Licence and rights",
         "",
         f"- **Licence of the annotations:** `{license}`.",
@@ -429,12 +497,15 @@ def render_body(
         "- **Personal data:** the texts are published news and name public figures; annotator identities are"
         " pseudonymised.",
         "",
-        "## Changelog",
-        "",
-        CHANGELOG_START,
-        changelog.strip("\n"),
-        CHANGELOG_END,
-        "",
+    ]
+
+
+def _changelog_section(changelog: str) -> list[str]:
+    return ["## Changelog", "", CHANGELOG_START, changelog.strip("\n"), CHANGELOG_END, ""]
+
+
+def _provenance_section(ontology: Ontology, input_sha256: str, tool_version: str) -> list[str]:
+    return [
         "## Provenance",
         "",
         f"- Ontology: `{ontology.name}` `{ontology.version}` (sha256 `{ontology.source_sha256}`)",
@@ -442,15 +513,267 @@ def render_body(
         f"- Built by corpus-tools `{tool_version}`; `manifest.json` lists the sha256 and row count of every file.",
         "",
     ]
-    return "\n".join(out)
+
+
+# -- front matter: one reader and one writer for render, read and merge ------------------------------------------
+
+# huggingface_hub.repocard.REGEX_YAML_BLOCK, so a card splits here exactly as DatasetCard.load splits it.
+YAML_BLOCK = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
+
+
+def split_front_matter(text: str) -> tuple[str | None, str]:
+    """The YAML text of a card's front matter (None when it has none) and the body after it."""
+    match = YAML_BLOCK.search(text)
+    if not match:
+        return None, text
+    return match.group(2), text[match.end():]
+
+
+def load_yaml(text: str) -> object:
+    """PyYAML's safe loader (the C one when PyYAML has it); raises yaml.YAMLError."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+
+
+def dump_yaml(metadata: dict[str, object]) -> str:
+    """The front matter's YAML as ``huggingface_hub.utils.yaml_dump`` writes it, without importing huggingface_hub."""
+    import yaml
+
+    return yaml.dump(metadata, stream=None, allow_unicode=True, sort_keys=False)
 
 
 def render_card(metadata: dict[str, object], body: str) -> str:
-    """README.md text: YAML front matter then the body.
+    """README.md text: YAML front matter then the body."""
+    return "---\n" + dump_yaml(metadata).strip() + "\n---\n\n" + body
 
-    The YAML is written as ``huggingface_hub.utils.yaml_dump`` does (``yaml.dump`` with
-    ``allow_unicode=True``), without importing huggingface_hub.
+
+def split_card(text: str) -> tuple[dict, str]:
+    """Front matter (a dict, ``{}`` when absent) and body of a README; ValueError or yaml.YAMLError when unreadable."""
+    yaml_text, body = split_front_matter(text)
+    if yaml_text is None:
+        return {}, text
+    data = load_yaml(yaml_text)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValueError("the card's metadata block is not a mapping")
+    return data, body
+
+
+# -- reading a card in the shape build writes, without datasets -------------------------------------------------
+
+CONFIG_KEYS = {"config_name", "data_files", "default"}
+INFO_KEYS = {"config_name", "features", "splits", "download_size", "dataset_size"}
+SPLIT_KEYS = {"name", "num_bytes", "num_examples"}
+
+
+@dataclass(frozen=True)
+class SplitInfo:
+    num_examples: int
+    num_bytes: int
+
+
+@dataclass(frozen=True)
+class ConfigInfo:
+    """The parts of a ``datasets.DatasetInfo`` the release checks read."""
+
+    features: list | None  # the YAML features list (equal to the ontology's when given)
+    splits: dict[str, SplitInfo] | None
+
+
+@dataclass(frozen=True)
+class BuiltCard:
+    """What ``MetadataConfigs`` and ``DatasetInfosDict.from_dataset_card_data`` give for a card ``build`` wrote."""
+
+    data: dict
+    configs: dict[str, dict]
+    infos: dict[str, ConfigInfo]
+    raw_infos: list[dict]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def read_built_card(path: Path, expected_features: dict[str, list]) -> BuiltCard | None:
+    """The card's configs and infos when it has the shape ``build`` writes, else None.
+
+    That shape: ``configs`` items with ``config_name``, ``data_files`` as ``{split, path}`` items and
+    ``default``; ``dataset_info`` entries with ``config_name``, ``features`` equal to the ontology's,
+    complete ``splits``, sizes.  For any other card the caller uses datasets' parsers, so that every
+    unusual card gets exactly their verdict and messages.
     """
+    try:
+        with path.open(mode="r", newline="", encoding="utf-8-sig") as f:
+            content = f.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    yaml_text, _ = split_front_matter(content)
+    if yaml_text is None:
+        return None
+    try:
+        data = load_yaml(yaml_text)
+    except Exception:  # noqa: BLE001 - datasets' path reports it
+        return None
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data) or "ignore_metadata_errors" in data:
+        return None
+    configs = _built_configs(data.get("configs"))
+    infos = _built_infos(data.get("dataset_info"), expected_features)
+    if configs is None or infos is None:
+        return None
+    raw = data.get("dataset_info") or []
+    return BuiltCard(data=data, configs=configs, infos=infos, raw_infos=raw if isinstance(raw, list) else [raw])
+
+
+def _built_configs(items: object) -> dict[str, dict] | None:
+    if not isinstance(items, list) or not items:
+        return None
+    out: dict[str, dict] = {}
+    for item in items:
+        if not isinstance(item, dict) or not set(item) <= CONFIG_KEYS or not isinstance(item.get("config_name"), str):
+            return None
+        if item["config_name"] in out or not isinstance(item.get("default", False), bool):
+            return None
+        files = item.get("data_files")
+        if not isinstance(files, list) or not files or not all(_is_built_data_files(entry) for entry in files):
+            return None
+        out[item["config_name"]] = {k: v for k, v in item.items() if k != "config_name"}
+    return out
+
+
+def _is_built_data_files(entry: object) -> bool:
+    if not isinstance(entry, dict) or set(entry) != {"split", "path"} or not isinstance(entry["split"], str):
+        return False
+    if not SPLIT_NAME.fullmatch(entry["split"]):  # datasets refuses the whole card
+        return False
+    paths = entry["path"] if isinstance(entry["path"], list) else [entry["path"]]
+    return bool(paths) and all(isinstance(p, str) for p in paths)
+
+
+def _built_infos(value: object, expected_features: dict[str, list]) -> dict[str, ConfigInfo] | None:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        entries = [value]
+    elif isinstance(value, list) and all(isinstance(e, dict) for e in value):
+        entries = value
+    else:
+        return None
+    out: dict[str, ConfigInfo] = {}
+    for entry in entries:
+        name = entry.get("config_name", "default")
+        if not set(entry) <= INFO_KEYS or not isinstance(name, str) or name in out:
+            return None
+        if any(entry.get(k) is not None and not _is_int(entry[k]) for k in ("download_size", "dataset_size")):
+            return None
+        features = entry.get("features")
+        if features is not None and (name not in expected_features or features != expected_features[name]):
+            return None
+        splits = entry.get("splits")
+        if splits is not None:
+            splits = _built_splits(splits)
+            if splits is None:
+                return None
+        out[name] = ConfigInfo(features=features, splits=splits)
+    return out
+
+
+def _built_splits(splits: object) -> dict[str, SplitInfo] | None:
+    if not isinstance(splits, list):
+        return None
+    parsed: dict[str, SplitInfo] = {}
+    for split in splits:
+        if not isinstance(split, dict) or set(split) != SPLIT_KEYS or not isinstance(split["name"], str):
+            return None
+        if split["name"] in parsed or not (_is_int(split["num_examples"]) and _is_int(split["num_bytes"])):
+            return None
+        parsed[split["name"]] = SplitInfo(num_examples=split["num_examples"], num_bytes=split["num_bytes"])
+    return parsed
+
+
+def default_config_name(configs: dict[str, dict]) -> str | None:
+    """``datasets.utils.metadata.MetadataConfigs.get_default_config_name``."""
+    default = None
+    for name, config in configs.items():
+        if len(configs) == 1 or name == "default" or config.get("default"):
+            if default is None:
+                default = name
+            else:
+                raise ValueError(f"Dataset has several default configs: '{default}' and '{name}'.")
+    return default
+
+
+# -- merging with the card already on the Hub --------------------------------------------------------------------
+# Policy (docs/publishing.md): never clobber the repository's card (huggingface_hub#3043).
+# - ``configs`` and ``dataset_info`` always come from the release (they describe its files; a config the release
+#   no longer has must disappear, or ``load_dataset`` would look for files that were deleted).
+# - Every other key the release sets wins, except that lists are merged (the release's items first, then the
+#   repository's extra items, e.g. a custom ``tags`` entry) and mappings are merged key by key.
+# - Keys only the repository has (``thumbnail``, ``annotations_creators`` set in the web editor ...) are kept.
+# - The Markdown body is the release's: it carries this version's counts and changelog.
+# When the merge adds nothing to the release's metadata, the release README is published byte for byte, so its
+# sha256 matches the manifest.  Otherwise the merged README is re-rendered; the merge is idempotent, so
+# re-publishing the same release over its own merged card changes nothing.
+
+RELEASE_OWNED = ("configs", "dataset_info")
+
+
+@dataclass(frozen=True)
+class MergedCard:
+    content: bytes
+    kept_keys: list[str] = field(default_factory=list)  # keys (or list items) that came from the repo's card
+    changed: bool = False  # True when content differs from the release README
+
+
+def _merge_value(release: object, repo: object, key: str, kept: list[str]) -> object:
+    if isinstance(release, list) and isinstance(repo, list):
+        extra = [item for item in repo if item not in release]
+        kept += [f"{key}[{item!r}]" for item in extra]
+        return [*release, *extra]
+    if isinstance(release, dict) and isinstance(repo, dict):
+        merged = dict(release)
+        for sub, value in repo.items():
+            if sub not in merged:
+                merged[sub] = value
+                kept.append(f"{key}.{sub}")
+        return merged
+    return release
+
+
+def merge_metadata(release: dict, repo: dict) -> tuple[dict, list[str]]:
+    """The merged front matter and the keys kept from ``repo`` (see the policy above)."""
+    kept: list[str] = []
+    merged: dict = {}
+    for key, value in release.items():
+        if key in RELEASE_OWNED or key not in repo:
+            merged[key] = value
+        else:
+            merged[key] = _merge_value(value, repo[key], key, kept)
+    for key, value in repo.items():
+        if key not in release and key not in RELEASE_OWNED:
+            merged[key] = value
+            kept.append(key)
+    return merged, kept
+
+
+def merge_card(release_readme: bytes, repo_readme: bytes | None) -> MergedCard:
+    """Merge the release README with the repository's current README (``None`` when it has none)."""
     import yaml
 
-    return "---\n" + yaml.dump(metadata, stream=None, allow_unicode=True, sort_keys=False).strip() + "\n---\n\n" + body
+    try:
+        release_meta, body = split_card(release_readme.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        raise ReleaseError(f"the release README.md has an unreadable metadata block: {exc}") from exc
+    if repo_readme is None:
+        return MergedCard(release_readme)
+    try:
+        repo_meta, _ = split_card(repo_readme.decode("utf-8", errors="replace"))
+    except (ValueError, yaml.YAMLError):
+        repo_meta = {}  # an unreadable card on the repo is replaced, not merged
+    merged, kept = merge_metadata(release_meta, repo_meta)
+    if merged == release_meta:
+        return MergedCard(release_readme)
+    text = "---\n" + dump_yaml(merged) + "---\n" + body
+    return MergedCard(text.encode("utf-8"), kept, changed=True)

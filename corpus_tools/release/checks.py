@@ -5,20 +5,19 @@ card in the shape ``build`` writes is read with PyYAML alone, so neither ``datas
 ``huggingface_hub`` is imported; any other card is parsed by datasets' own parsers.
 
 Data checks stream each Parquet file by record batch (memory stays flat), in chunks of row
-groups run several at a time (threads, or the executor given, such as the build's workers), and
-are vectorised (:mod:`corpus_tools.release.scan`): ClassLabel ranges, entity ``text[start:end]``,
-relation ends, token lengths over whole batches.  Only a file in
-which a vectorised check fails is read again row by row, by the original located checks, so the
-problems are exactly those of the row-by-row code.
+groups run several at a time (threads, or the executor given, such as the build's workers), over
+whole batches (:mod:`corpus_tools.release.scan`): ClassLabel ranges, entity ``text[start:end]``,
+relation ends, token lengths, UTF-8.  The scans locate the first few problems of each code in a
+file and count the rest; the checks that need every file (duplicate ids and texts, splits,
+relation counts, the tokens and relations rows against the documents rows) run once here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from corpus_tools.ontology import Ontology
 from corpus_tools.release import consistency as C
 from corpus_tools.release import manifest as R
 from corpus_tools.release import scan as S
-from corpus_tools.release.cardinfo import default_config_name, read_light_card
+from corpus_tools.release.card import default_config_name, read_built_card
 from corpus_tools.release.splits import SPLIT_NAME, SplitPlan
 from corpus_tools.report import Report, make_problem
 from corpus_tools.schemas import bundled_pass
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from datasets import Features
 
-BATCH_ROWS = 500
 _CROSS_CODES = {"tokens": R.TOKENS_DOCUMENT, "relations": R.RELATIONS_DOCUMENT}
 THREADS = min(4, os.cpu_count() or 1)
 
@@ -69,7 +67,7 @@ class ReleaseChecker:
         self.configs: dict = {}
         self.infos: dict = {}
         self.reference: dict[str, Reference] = {}
-        self.fast_card = False  # the card was read without datasets (see _read_card)
+        self.card_in_built_shape = False  # the card was read without datasets (see _read_card)
         self._rows_cache: dict[Path, int | None] = {}
         self.split_files: dict[tuple[str, str], list[str]] = {}
         self.rows: Counter[tuple[str, str]] = Counter()
@@ -228,16 +226,16 @@ class ReleaseChecker:
         for the cards accepted here, ``self.configs`` and ``self.infos`` hold what those
         parsers give and every check that follows finds the same problems.
         """
-        card = read_light_card(path, release_features(self.ontology).yaml)
+        card = read_built_card(path, release_features(self.ontology).yaml)
         if card is None:
             return False
         for entry in card.raw_infos:
-            for split in entry.get("splits") or []:  # complete in a light card; kept for the same order
+            for split in entry.get("splits") or []:  # complete in a built card; kept for the same order
                 if not {"name", "num_bytes", "num_examples"} <= set(split):
                     return False
         self._check_default(lambda: default_config_name(card.configs))
         self.card_data, self.configs, self.infos = card.data, card.configs, card.infos
-        self.fast_card = True
+        self.card_in_built_shape = True
         return True
 
     def check_layout(self) -> None:
@@ -319,7 +317,7 @@ class ReleaseChecker:
                 continue
             self.reference[config] = Reference(cached.schemas[config], cached.classlabels[config],
                                                lambda c=config: self._expected_features()[c])
-            if card_features is None or self.fast_card:  # a light card's features are the cached ones
+            if card_features is None or self.card_in_built_shape:  # a built card's features are the cached ones
                 continue
             expected = self._expected_features()[config]
             if card_features != expected:
@@ -403,16 +401,13 @@ class ReleaseChecker:
                     continue
                 result = S.merge_scans([part.result() for part in parts])
                 self._report_labels(rel, result.labels)
+                self._report_findings(rel, result.findings, result.counts)
                 if config == "documents":
-                    if not self._commit_documents(split, result, texts, doc_ids):
-                        self._check_documents(rel, split, texts, doc_ids)
-                elif config == "tokens":
-                    if not result.clean:
-                        self._check_tokens(rel)
-                    if result.cross is not None:
-                        cross.append(("tokens", split, result.cross))
+                    self._check_documents(rel, split, result, texts, doc_ids)
+                elif config == "tokens" and result.cross is not None:
+                    cross.append(("tokens", split, result.cross))
                 elif config == "relations":
-                    self._check_relation_rows(rel, split)
+                    self.doc_relations[f"relations:{split}"] += self._num_rows(self.root / rel) or 0
                 pa.default_memory_pool().release_unused()  # keep the peak flat across many files
             self._report_cross(cross)
         finally:
@@ -480,107 +475,45 @@ class ReleaseChecker:
                 self.problem(R.LABEL_RANGE, f"{count} ids in {where} are missing or out of range.", file=rel,
                              details={"column": where, "count": count})
 
-    def _commit_documents(self, split: str, scan: S.FileScan, texts: dict, doc_ids: set) -> bool:
-        """Record a clean file's documents; False (nothing recorded) when a row needs a located check."""
-        if not scan.clean or len(set(scan.ids)) != len(scan.ids) or not doc_ids.isdisjoint(scan.ids):
-            return False
-        if self.plan is not None:
-            assignments = self.plan.assignments
-            if any(assignments.get(doc_id) != split for doc_id in scan.ids):
-                return False
-        for key in scan.text_keys:
-            other = texts.get(key)
-            if other is not None and other[1] != split:
-                return False
-        doc_ids.update(scan.ids)
-        for doc_id, key in zip(scan.ids, scan.text_keys, strict=True):
-            texts.setdefault(key, (doc_id, split))
-        self.doc_relations[split] += scan.relations
-        return True
+    def _report_findings(self, rel: str, findings: list[S.Finding], counts: Counter[str]) -> None:
+        """The problems a scan located in ``rel``, and for each code one more saying how many were not located."""
+        for finding in findings:
+            self.problem(finding.code, finding.message, file=rel, details=finding.details)
+        located = Counter(finding.code for finding in findings)
+        for code, count in sorted(counts.items()):
+            self._report_more(code, rel, count, located[code])
 
-    # -- row-by-row checks: the located problems of a file the fast scan found not clean ------------
-    def _batches(self, rel: str, columns: list[str]) -> Iterator[pa.RecordBatch]:
-        import pyarrow.parquet as pq
+    def _report_more(self, code: str, rel: str, count: int, located: int) -> None:
+        if count > located:
+            self.problem(code, f"{count - located} more problems of this kind in {rel} ({count} in all).",
+                         file=rel, details={"count": count})
 
-        yield from pq.ParquetFile(self.root / rel, buffer_size=1 << 20).iter_batches(batch_size=BATCH_ROWS,
-                                                                                     columns=columns)
-
-    def _check_documents(self, rel: str, split: str, texts: dict, doc_ids: set[str]) -> None:
+    def _check_documents(self, rel: str, split: str, scan: S.FileScan, texts: dict[bytes, tuple[str, str]],
+                         doc_ids: set[str]) -> None:
+        """The checks of a documents file against the files before it: ids seen once, each document in its
+        splits.json split, no text in two splits (``texts`` and ``doc_ids`` gather every file's)."""
         assignments = self.plan.assignments if self.plan is not None else None
-        row = 0
-        for batch in self._batches(rel, ["id", "text", "entities", "relations"]):
-            ids, docs, entities, relations = (self._values(batch, name, rel, row)
-                                              for name in ("id", "text", "entities", "relations"))
-            for doc_id, text, spans, rels in zip(ids, docs, entities, relations, strict=True):
-                where = {"file": rel, "details": {"row": row, "document_id": doc_id}}
-                row += 1
-                if doc_id in doc_ids:
-                    self.problem(R.DUPLICATE_ID, f"Document {doc_id!r} appears twice.", **where)
-                doc_ids.add(doc_id)
-                if assignments is not None and assignments.get(doc_id) != split:
-                    self.problem(R.SPLIT_ASSIGNMENT, f"Document {doc_id!r} is in {split}, splits.json says"
-                                 f" {assignments.get(doc_id)}.", **where)
-                key = hashlib.sha256((text or "").encode("utf-8")).digest()
-                other = texts.setdefault(key, (doc_id, split))
-                if other[1] != split:
-                    self.problem(R.DUPLICATE_TEXT, f"Documents {other[0]!r} ({other[1]}) and {doc_id!r} ({split})"
-                                 " have exactly the same text.", **where)
-                text = text or ""
-                span_ids = set()
-                for span in spans or []:
-                    span_ids.add(span["id"])
-                    start, end = span["start"], span["end"]
-                    if start is None or end is None or not 0 <= start <= end <= len(text) \
-                            or text[start:end] != span["text"]:
-                        self.problem(R.SPAN_TEXT, f"Entity {span['id']!r} of {doc_id!r}: text[{start}:{end}] !="
-                                     f" {span['text']!r}.", **where)
-                for relation in rels or []:
-                    if relation["head"] not in span_ids or relation["tail"] not in span_ids:
-                        self.problem(R.RELATION_DANGLING, f"Relation {relation['id']!r} of {doc_id!r} points to a"
-                                     " missing entity.", **where)
-                self.doc_relations[split] += len(rels or [])
+        counts: Counter[str] = Counter()
 
-    def _values(self, batch: pa.RecordBatch, column: str, rel: str, first_row: int) -> list:
-        """A column's values as Python objects; a value holding a string that is not UTF-8 (Parquet readers do not
-        check it) is reported and read as None."""
-        array = batch.column(column)
-        try:
-            return array.to_pylist()
-        except UnicodeDecodeError:
-            values = []
-            for k in range(len(array)):
-                try:
-                    values.append(array[k].as_py())
-                except UnicodeDecodeError as exc:
-                    values.append(None)
-                    self.problem(R.NOT_UTF8, f"The {column} of row {first_row + k} holds a string that is not UTF-8"
-                                 f" ({exc.reason} at byte {exc.start}).", file=rel,
-                                 details={"row": first_row + k, "column": column})
-            return values
+        def add(code: str, message: str, row: int, doc_id: str | None) -> None:
+            counts[code] += 1
+            if counts[code] <= S.LOCATED:
+                self.problem(code, message, file=rel, details={"row": row, "document_id": doc_id})
 
-    def _check_tokens(self, rel: str) -> None:
-        import pyarrow.compute as pc
-
-        row = 0
-        for batch in self._batches(rel, ["id", "tokens", "token_start", "token_end", "ner_tags"]):
-            lengths = [pc.list_value_length(batch.column(c)) for c in ("tokens", "token_start", "token_end",
-                                                                          "ner_tags")]
-            same = pc.and_(pc.and_(pc.equal(lengths[0], lengths[1]), pc.equal(lengths[0], lengths[2])),
-                           pc.equal(lengths[0], lengths[3]))
-            if not pc.all(same).as_py():
-                first = row + pc.index(same, False).as_py()
-                self.problem(R.TOKEN_OFFSETS, "tokens, token_start, token_end and ner_tags differ in length.",
-                             file=rel, details={"row": first})
-            else:
-                width = pc.subtract(batch.column("token_end").flatten(), batch.column("token_start").flatten())
-                ok = pc.equal(pc.utf8_length(batch.column("tokens").flatten()), width)
-                if not pc.all(ok).as_py():
-                    self.problem(R.TOKEN_OFFSETS, "A token's length differs from token_end - token_start.",
-                                 file=rel, details={"row_batch_start": row})
-            row += batch.num_rows
-
-    def _check_relation_rows(self, rel: str, split: str) -> None:
-        self.doc_relations[f"relations:{split}"] += self._num_rows(self.root / rel) or 0
+        for row, (doc_id, key) in enumerate(zip(scan.ids, scan.text_keys, strict=True)):
+            if doc_id in doc_ids:
+                add(R.DUPLICATE_ID, f"Document {doc_id!r} appears twice.", row, doc_id)
+            doc_ids.add(doc_id)
+            if assignments is not None and assignments.get(doc_id) != split:
+                add(R.SPLIT_ASSIGNMENT, f"Document {doc_id!r} is in {split}, splits.json says"
+                    f" {assignments.get(doc_id)}.", row, doc_id)
+            other = texts.setdefault(key, (doc_id, split))
+            if other[1] != split:
+                add(R.DUPLICATE_TEXT, f"Documents {other[0]!r} ({other[1]}) and {doc_id!r} ({split}) have exactly the"
+                    " same text.", row, doc_id)
+        for code, count in sorted(counts.items()):
+            self._report_more(code, rel, count, min(count, S.LOCATED))
+        self.doc_relations[split] += scan.relations
 
     def check_counts(self) -> None:
         for config, info in self.infos.items():

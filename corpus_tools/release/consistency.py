@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from corpus_tools.columns import code_points, find_in_rows, first_of, ints, parents, string_buffers
 
-LOCATED = 5  # mismatches located per split and config; the rest are counted
+LOCATED = 5  # problems located per code and file (mismatches: per split and config); the rest are counted
 BATCH_ROWS = 512
 SMALL_ROWS = 64  # documents compared at a time (about 130,000 code points: arrays that stay in the caches)
 
@@ -199,7 +199,7 @@ class TokensAgainstDocuments:
             return
         token_offsets = ints(batch.column("tokens").offsets)
         token_offsets -= token_offsets[0]
-        for offset in range(0, batch.num_rows, SMALL_ROWS):  # arrays that stay in the CPU caches: 3-5x faster
+        for offset in range(0, batch.num_rows, SMALL_ROWS):  # arrays that stay in the CPU caches
             part = batch.slice(offset, SMALL_ROWS)
             doc_table, _ = self.docs.take(part.num_rows)
             if doc_table is None:
@@ -283,38 +283,59 @@ def _compare_tags(docs: pa.Table, owner: np.ndarray, starts: np.ndarray, ends: n
     if entities.null_count or spans.null_count:
         return  # the documents scan reports it
     fields = {f.name: a for f, a in zip(spans.type, spans.flatten(), strict=True)}
-    e_row, e_start, e_end = parents(entities), ints(fields["start"]), ints(fields["end"])
-    e_label = ints(fields["label"])
-    d_row, d_start, d_end, d_label = owner[first], starts[first], ends[last], label[first]
+    known = _Spans(parents(entities), ints(fields["start"]), ints(fields["end"]), ints(fields["label"]))
+    decoded = _Spans(owner[first], starts[first], ends[last], label[first])
     # spans as one integer each, (row, start, end, label) in 7 + 25 + 25 + 6 bits, when they fit; else tuples
-    fits = (len(docs) <= 1 << 7 and 0 <= int(e_label.min(initial=0)) and int(e_label.max(initial=0)) < 1 << 6
-            and int(label.max(initial=0)) < 1 << 6 and min(int(starts.min(initial=0)), int(e_start.min(initial=0))) >= 0
-            and max(int(ends.max(initial=0)), int(e_end.max(initial=0))) < 1 << 25)
+    fits = (len(docs) <= 1 << 7 and 0 <= int(known.label.min(initial=0)) and int(known.label.max(initial=0)) < 1 << 6
+            and int(label.max(initial=0)) < 1 << 6
+            and min(int(starts.min(initial=0)), int(known.start.min(initial=0))) >= 0
+            and max(int(ends.max(initial=0)), int(known.end.max(initial=0))) < 1 << 25)
+    _check_decoded(decoded, known, fits, bad)
+    _check_encoded(known, decoded, fits, owner, starts, ends, bad)
 
-    def keys(row: np.ndarray, start: np.ndarray, end: np.ndarray, lab: np.ndarray) -> np.ndarray:
-        return (row << 56) | (start << 31) | (end << 6) | lab
 
+@dataclass
+class _Spans:
+    """Spans of a batch of documents, one array per part."""
+
+    row: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    label: np.ndarray
+
+    def keys(self, at: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """(row, start, end, label) as one integer each, in 7 + 25 + 25 + 6 bits (when ``fits``)."""
+        return (self.row[at] << 56) | (self.start[at] << 31) | (self.end[at] << 6) | self.label[at]
+
+    def tuples(self) -> list[tuple[int, int, int, int]]:
+        return list(zip(self.row.tolist(), self.start.tolist(), self.end.tolist(), self.label.tolist(), strict=True))
+
+
+def _check_decoded(decoded: _Spans, known: _Spans, fits: bool, bad: dict[int, str]) -> None:
+    """Every decoded span is an entity; in whole-token mode, which widens a span to its tokens, it covers an
+    entity of its label."""
     if fits:
-        decoded_keys, entity_keys = np.sort(keys(d_row, d_start, d_end, d_label)), keys(e_row, e_start, e_end, e_label)
-        stray = np.flatnonzero(~_member(np.sort(entity_keys), keys(d_row, d_start, d_end, d_label)))
+        stray = np.flatnonzero(~_member(np.sort(known.keys()), decoded.keys()))
     else:
-        decoded = set(zip(d_row.tolist(), d_start.tolist(), d_end.tolist(), d_label.tolist(), strict=True))
-        known = set(zip(e_row.tolist(), e_start.tolist(), e_end.tolist(), e_label.tolist(), strict=True))
-        stray = np.array([k for k, span in enumerate(zip(d_row.tolist(), d_start.tolist(), d_end.tolist(),
-                                                         d_label.tolist(), strict=True)) if span not in known],
-                         dtype=np.int64)
-    if len(stray):  # whole-token mode widens a span to its tokens: it must still cover an entity of its label
-        by_row: dict[int, list[tuple[int, int, int]]] = {}
-        for row, start, end, lab in zip(e_row.tolist(), e_start.tolist(), e_end.tolist(), e_label.tolist(),
-                                        strict=True):
-            by_row.setdefault(row, []).append((start, end, lab))
-        for k in stray.tolist():
-            row, start, end, lab = int(d_row[k]), int(d_start[k]), int(d_end[k]), int(d_label[k])
-            if not any(lab == el and start <= es and ee <= end for es, ee, el in by_row.get(row, ())):
-                bad.setdefault(row, f"ner_tags decode to a span {start}-{end} that covers no entity of the document"
-                                    " with that label")
-                break
-    # entities that must be decoded: on token boundaries, overlapping no other entity of the document
+        entities = set(known.tuples())
+        stray = np.array([k for k, span in enumerate(decoded.tuples()) if span not in entities], dtype=np.int64)
+    if not len(stray):
+        return
+    by_row: dict[int, list[tuple[int, int, int]]] = {}
+    for row, start, end, lab in known.tuples():
+        by_row.setdefault(row, []).append((start, end, lab))
+    for k in stray.tolist():
+        row, start, end, lab = int(decoded.row[k]), int(decoded.start[k]), int(decoded.end[k]), int(decoded.label[k])
+        if not any(lab == el and start <= es and ee <= end for es, ee, el in by_row.get(row, ())):
+            bad.setdefault(row, f"ner_tags decode to a span {start}-{end} that covers no entity of the document"
+                                " with that label")
+            break
+
+
+def _check_encoded(known: _Spans, decoded: _Spans, fits: bool, owner: np.ndarray, starts: np.ndarray,
+                   ends: np.ndarray, bad: dict[int, str]) -> None:
+    """Every entity on token boundaries that overlaps no other entity of its document is a decoded span."""
+    e_row, e_start, e_end = known.row, known.start, known.end
     boundary = owner << 32
     aligned = _member(_sorted(boundary + starts), (e_row << 32) + e_start) \
         & _member(_sorted(boundary + ends), (e_row << 32) + e_end)
@@ -331,10 +352,11 @@ def _compare_tags(docs: pa.Table, owner: np.ndarray, starts: np.ndarray, ends: n
         alone[order[1:][overlaps_earlier]] = False
     must = np.flatnonzero(aligned & alone)
     if fits:
-        missing = must[~_member(decoded_keys, entity_keys[must])]
+        missing = must[~_member(np.sort(decoded.keys()), known.keys(must))]
     else:
+        spans = set(decoded.tuples())
         missing = np.array([k for k in must.tolist() if (int(e_row[k]), int(e_start[k]), int(e_end[k]),
-                                                          int(e_label[k])) not in decoded], dtype=np.int64)
+                                                          int(known.label[k])) not in spans], dtype=np.int64)
     for k in missing[:1]:
         bad.setdefault(int(e_row[k]), f"the entity {e_start[k]}-{e_end[k]} lies on token boundaries and overlaps"
                                       " no other entity, but ner_tags do not encode it")

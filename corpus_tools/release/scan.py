@@ -1,18 +1,19 @@
-"""Vectorised data checks of one release Parquet file (the fast path of ``release_checks``).
+"""The data checks of one release Parquet file, over whole record batches.
 
-:func:`scan_file` streams a file in large record batches and answers, without a Python loop
-per row: the count of missing or out-of-range ClassLabel ids per column (exact, so reported as
-is), and whether every entity's ``text[start:end]`` equals its text, every relation's head and
-tail is an entity id of its document and every tokens row is consistent (``clean``).  When a
-file is not clean, ``release_checks`` reads it again with the row-by-row checks, which locate
-each problem.  Also returned: the document ids, the sha256 of each document's UTF-8 text and
-the number of relations, for the cross-file checks (duplicates, splits, relation counts).
+:func:`scan_file` streams a file (or a chunk of its row groups) in large record batches and finds, without a
+Python loop per row: missing or out-of-range ClassLabel ids per column (counted), entities whose
+``text[start:end]`` is not their text, relations whose head or tail is not an entity of their document, tokens
+rows whose lists differ in length or whose tokens differ in length from their offsets, and strings that are not
+UTF-8.  It locates the first :data:`LOCATED` problems of each code (file row, document id) and counts the rest.
+Also returned: the document ids, the sha256 of each document's UTF-8 text and the number of relations, for the
+checks across files (duplicates, splits, relation counts) that ``release.checks`` runs once per release.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,16 +32,25 @@ from corpus_tools.columns import (
     sha256_each,
     string_buffers,
 )
-from corpus_tools.release.consistency import CrossScan
+from corpus_tools.release import manifest as R
+from corpus_tools.release.consistency import LOCATED, CrossScan
 
 SCAN_ROWS = 2048  # rows per batch in threads (fewer batches: less time holding the GIL)
-PROCESS_SCAN_ROWS = 512  # in worker processes (each holds its own batch, and small buffers are reused rather
-# than mapped and faulted in again: a quarter less memory and a third less system time than 2048)
+PROCESS_SCAN_ROWS = 512  # in worker processes: each holds its own batch, and small buffers are reused
 CHUNK_GROUPS = 16  # row groups per scan job: a big file is scanned by several workers at once; each job
-# opens the file again (1-4 ms of footer), so not fewer
+# opens the file again (its footer), so not fewer
 DOCUMENT_COLUMNS = ["id", "text", "entities", "relations"]
 TOKEN_COLUMNS = ["id", "tokens", "token_start", "token_end", "ner_tags"]
 TOKEN_STRINGS = "tokens.list.element"
+
+
+@dataclass
+class Finding:
+    """One located problem of a file: its code, message and ``details`` (the file row, maybe the document id)."""
+
+    code: str
+    message: str
+    details: dict[str, object]
 
 
 @dataclass
@@ -48,11 +58,30 @@ class FileScan:
     """What one pass over a Parquet file found."""
 
     labels: Counter[str] = field(default_factory=Counter)  # "column" or "column.field" -> bad ids
-    clean: bool = True
+    findings: list[Finding] = field(default_factory=list)  # the first LOCATED of each code, in row order
+    counts: Counter[str] = field(default_factory=Counter)  # every problem found, per code
     ids: list[str | None] = field(default_factory=list)
     text_keys: list[bytes] = field(default_factory=list)
     relations: int = 0
     cross: CrossScan | None = None  # a tokens file scanned against its documents rows
+
+    @property
+    def clean(self) -> bool:
+        return not self.counts
+
+    def add(self, finding: Finding) -> None:
+        self.counts[finding.code] += 1
+        if self.counts[finding.code] <= LOCATED:
+            self.findings.append(finding)
+
+    def add_all(self, code: str, positions: np.ndarray, finding: Callable[[int], Finding]) -> None:
+        """Problems of ``code`` at ``positions``: ``finding`` builds those still to be located, the rest are
+        counted (so a badly damaged file costs no message per problem)."""
+        if not len(positions):
+            return
+        room = max(0, LOCATED - self.counts[code])
+        self.findings += [finding(k) for k in positions[:room].tolist()]
+        self.counts[code] += len(positions)
 
 
 def label_values(batch: pa.RecordBatch, column: str, field: str | None) -> pa.Array:
@@ -94,6 +123,7 @@ def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, 
         groups = list(range(len(first_rows) - 1)) if row_groups is None else list(row_groups)
         start = file_first_row + (first_rows[groups[0]] if groups else 0)
         cross = TokensAgainstDocuments(root, documents, rel, start)
+    row = _first_rows(path)[row_groups[0]] if row_groups else 0  # the file row of the chunk's first row
     for group, batch in _batches(path, config, sorted(columns), row_groups, batch_rows or SCAN_ROWS):
         if cross is not None:
             cross.check(rel, first_rows[group], batch)
@@ -104,9 +134,10 @@ def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, 
                 bad |= ~valid  # a missing id counts as out of range
             out.labels[f"{column}.{sub}" if sub else column] += int(np.count_nonzero(bad))
         if config == "documents":
-            _scan_documents(batch, out)
-        elif config == "tokens" and out.clean:
-            out.clean = _tokens_ok(batch)
+            _scan_documents(batch, row, out)
+        elif config == "tokens":
+            _scan_tokens(batch, row, out)
+        row += batch.num_rows
     if cross is not None:
         out.cross = cross.out
     # the allocator keeps freed buffers; several scans run at once (in the build's workers, on every core)
@@ -162,7 +193,10 @@ def merge_scans(parts: Sequence[FileScan]) -> FileScan:
     out = FileScan()
     for part in parts:
         out.labels.update(part.labels)
-        out.clean = out.clean and part.clean
+        for finding in part.findings:  # the parts' first few of each code, in row order
+            if sum(f.code == finding.code for f in out.findings) < LOCATED:
+                out.findings.append(finding)
+        out.counts.update(part.counts)
         out.ids += part.ids
         out.text_keys += part.text_keys
         out.relations += part.relations
@@ -175,91 +209,195 @@ def merge_scans(parts: Sequence[FileScan]) -> FileScan:
     return out
 
 
-def _scan_documents(batch: pa.RecordBatch, out: FileScan) -> None:
+def _scan_documents(batch: pa.RecordBatch, first_row: int, out: FileScan) -> None:
+    """The documents rows of ``batch`` (file rows ``first_row``...): strings that are not UTF-8, entity texts,
+    relation ends; and their ids, text digests and relation count for the checks across files."""
     text = batch.column("text")
-    entities = batch.column("entities")
-    relations = batch.column("relations")
-    out.ids += batch.column("id").to_pylist()
-    out.relations += pc.sum(pc.list_value_length(relations)).as_py() or 0
-    out.text_keys += sha256_each(text)
-    if text.null_count:
-        out.clean = False
-        return
-    if out.clean:
-        out.clean = _entities_ok(text, string_buffers(text)[1], entities) and _relations_ok(entities, relations)
+    points = code_points(string_buffers(text)[1])  # None: a text is not UTF-8
+    broken = _not_utf8(batch, DOCUMENT_COLUMNS if points is None else ["id", "entities", "relations"], first_row,
+                       out)
+    out.ids += _values(batch.column("id"))
+    out.text_keys += sha256_each(text) if points is not None else [
+        hashlib.sha256((t or "").encode("utf-8")).digest() for t in _values(text)]
+    out.relations += pc.sum(pc.list_value_length(batch.column("relations"))).as_py() or 0
+    rows = np.arange(batch.num_rows)
+    if broken is not None:  # the rows holding such strings are reported once, as not UTF-8
+        rows = np.flatnonzero(~broken)
+        batch = _rows(batch, rows)
+        text = batch.column("text")
+        points = code_points(string_buffers(text)[1])
+    ids, entities, relations = batch.column("id"), batch.column("entities"), batch.column("relations")
+    spans, owner = entities.flatten(), parents(entities)
+
+    def span_text(k: int) -> Finding:
+        span = spans[k].as_py() or {}
+        doc_id = ids[int(owner[k])].as_py()
+        return Finding(R.SPAN_TEXT, f"Entity {span.get('id')!r} of {doc_id!r}: text[{span.get('start')}:"
+                       f"{span.get('end')}] != {span.get('text')!r}.",
+                       {"row": first_row + int(rows[owner[k]]), "document_id": doc_id})
+
+    rels, rel_owner = relations.flatten(), parents(relations)
+
+    def dangling(k: int) -> Finding:
+        relation_id = _fields(rels)["id"][k].as_py()
+        doc_id = ids[int(rel_owner[k])].as_py()
+        return Finding(R.RELATION_DANGLING, f"Relation {relation_id!r} of {doc_id!r} points to a missing entity.",
+                       {"row": first_row + int(rows[rel_owner[k]]), "document_id": doc_id})
+
+    out.add_all(R.SPAN_TEXT, bad_entities(text, entities, points), span_text)
+    out.add_all(R.RELATION_DANGLING, dangling_relations(entities, relations), dangling)
+
+def _values(array: pa.Array) -> list:
+    """A column's values as Python objects, None for a value holding a string that is not UTF-8."""
+    try:
+        return array.to_pylist()
+    except UnicodeDecodeError:
+        values = []
+        for k in range(len(array)):
+            try:
+                values.append(array[k].as_py())
+            except UnicodeDecodeError:
+                values.append(None)
+        return values
+
+
+def _rows(batch: pa.RecordBatch, rows: np.ndarray) -> pa.RecordBatch:
+    """These rows of ``batch`` (an int64 Arrow array over the numpy one: pa.array would import pandas)."""
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    return batch.take(pa.Array.from_buffers(pa.int64(), len(rows), [None, pa.py_buffer(rows)]))
+
+
+def _string_leaves(array: pa.Array) -> Iterator[pa.Array]:
+    """The string arrays inside a column (itself, or in its lists and structs)."""
+    kind = array.type
+    if pa.types.is_string(kind):
+        yield array
+    elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        yield from _string_leaves(array.flatten())
+    elif pa.types.is_struct(kind):
+        for child in array.flatten():
+            yield from _string_leaves(child)
+
+
+def _is_utf8(array: pa.Array) -> bool:
+    for strings in _string_leaves(array):
+        try:
+            string_buffers(strings)[1].tobytes().decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+def _not_utf8(batch: pa.RecordBatch, columns: list[str], first_row: int, out: FileScan) -> np.ndarray | None:
+    """Rows of ``batch`` holding a string that is not UTF-8 (Parquet readers do not check it), each reported with
+    its column; None when there is none."""
+    broken = None
+    for column in columns:
+        array = batch.column(column)
+        if _is_utf8(array):
+            continue
+        broken = np.zeros(batch.num_rows, dtype=bool) if broken is None else broken
+        for k in range(len(array)):
+            try:
+                array[k].as_py()
+            except UnicodeDecodeError as exc:
+                broken[k] = True
+                out.add(Finding(R.NOT_UTF8, f"The {column} of row {first_row + k} holds a string that is not UTF-8"
+                                f" ({exc.reason} at byte {exc.start}).", {"row": first_row + k, "column": column}))
+    return broken
 
 
 def _fields(structs: pa.StructArray) -> dict[str, pa.Array]:
     return {f.name: a for f, a in zip(structs.type, structs.flatten(), strict=True)}
 
 
-def _entities_ok(text: pa.Array, data: np.ndarray, entities: pa.ListArray) -> bool:
-    """Every entity of the batch has 0 <= start <= end <= len(text) and text[start:end] == its text."""
+def _valid(array: pa.Array) -> np.ndarray:
+    """Which values are not null, from the validity bitmap (to_numpy would import pandas)."""
+    if not array.null_count:
+        return np.ones(len(array), dtype=bool)
+    bits = np.unpackbits(np.frombuffer(array.buffers()[0], dtype=np.uint8), bitorder="little")
+    return bits[array.offset:array.offset + len(array)].astype(bool)
+
+
+def bad_entities(text: pa.Array, entities: pa.ListArray, points: np.ndarray | None = None) -> np.ndarray:
+    """The entities (positions in ``entities.flatten()``) whose offsets do not fit ``0 <= start <= end <=
+    len(text)`` or whose ``text[start:end]`` is not their text (``text``: valid UTF-8, a null read as "";
+    ``points``: its code points when the caller has them)."""
     spans = entities.flatten()
-    if len(spans) == 0:
-        return True
-    if spans.null_count:
-        return False
+    n = len(spans)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
     fields = _fields(spans)
     start, end, span_text = fields["start"], fields["end"], fields["text"]
-    if start.null_count or end.null_count or span_text.null_count:
-        return False
+    ok = _valid(start) & _valid(end) & _valid(span_text)
     parent = parents(entities)
-    length = ints(pc.utf8_length(text))  # code points of each text
+    length = ints(pc.utf8_length(text), null=0)  # code points of each text
     s, e = ints(start), ints(end)
-    if not np.all((s >= 0) & (s <= e) & (e <= length[parent])):
-        return False
-    span_length = ints(pc.utf8_length(span_text))
-    if not np.array_equal(span_length, e - s):
-        return False
-    total = int(span_length.sum())
-    if total == 0:
-        return True
-    points = code_points(data)
-    span_points = code_points(string_buffers(span_text)[1])
-    if points is None or span_points is None or len(points) != int(length.sum()):
-        return False
-    # code point j of the spans' texts is code point j - span_starts[k] of span k, at
-    # text_starts[parent[k]] + s[k] + that in the batch's texts
-    at = np.repeat(first_of(length)[parent] + s - first_of(span_length), span_length) + np.arange(total)
-    return bool(np.array_equal(points[at], span_points))
+    span_length = ints(pc.utf8_length(span_text), null=0)
+    ok &= (s >= 0) & (s <= e) & (e <= length[parent]) & (span_length == e - s)
+    compared = np.where(ok, span_length, 0)  # the code points compared of each entity
+    total = int(compared.sum())
+    if total:
+        points = code_points(string_buffers(text)[1]) if points is None else points
+        span_points = code_points(string_buffers(span_text)[1])
+        piece = first_of(compared)  # where each entity's code points start among those compared
+        step = np.arange(total)
+        # code point j of entity k is code point first_of(length)[parent[k]] + s[k] + j of the batch's texts
+        at = np.repeat(first_of(length)[parent] + s - piece, compared)
+        at += step
+        if ok.all():  # every entity's text is compared: they are span_points, in order
+            expected = span_points
+        else:
+            expected = np.repeat(first_of(span_length) - piece, compared)
+            expected += step
+            expected = span_points[expected]
+        del step
+        differ = np.flatnonzero(points[at] != expected)
+        ok[np.searchsorted(piece, differ, side="right") - 1] = False
+    return np.flatnonzero(~ok)
 
 
-def _relations_ok(entities: pa.ListArray, relations: pa.ListArray) -> bool:
-    """Every relation's head and tail is the id of an entity of the same row."""
+def dangling_relations(entities: pa.ListArray, relations: pa.ListArray) -> np.ndarray:
+    """The relations (positions in ``relations.flatten()``) whose head or tail is not the id of an entity of the
+    same row."""
     rels = relations.flatten()
     if len(rels) == 0:
-        return True
-    if rels.null_count:
-        return False
-    spans = entities.flatten()
-    if spans.null_count:
-        return False
-    span_ids = _fields(spans)["id"]
+        return np.zeros(0, dtype=np.int64)
+    span_ids = _fields(entities.flatten())["id"]
     fields = _fields(rels)
-    head, tail = fields["head"], fields["tail"]
-    if span_ids.null_count or head.null_count or tail.null_count:
-        return False
     known, owners = parents(entities), parents(relations)
-    return bool(np.all(find_in_rows(known, span_ids, owners, head) >= 0)
-                and np.all(find_in_rows(known, span_ids, owners, tail) >= 0))
+    found = ((find_in_rows(known, span_ids, owners, fields["head"]) >= 0)
+             & (find_in_rows(known, span_ids, owners, fields["tail"]) >= 0))
+    return np.flatnonzero(~found)
 
 
-def _tokens_ok(batch: pa.RecordBatch) -> bool:
-    """The tokens rows' lists have one length and every token's length is token_end - token_start."""
-    lengths = [pc.list_value_length(batch.column(c)) for c in ("tokens", "token_start", "token_end", "ner_tags")]
-    same = pc.and_(pc.and_(pc.equal(lengths[0], lengths[1]), pc.equal(lengths[0], lengths[2])),
-                   pc.equal(lengths[0], lengths[3]))
-    if same.null_count or not pc.all(same).as_py():
-        return False
-    starts, ends = batch.column("token_start").flatten(), batch.column("token_end").flatten()
-    tokens = batch.column("tokens").flatten()
-    if starts.null_count or ends.null_count or tokens.null_count:
-        return False
-    if pa.types.is_dictionary(tokens.type):
-        if tokens.dictionary.null_count:
-            return False
-        token_lengths = ints(pc.utf8_length(tokens.dictionary))[ints(tokens.indices)]
+def _scan_tokens(batch: pa.RecordBatch, first_row: int, out: FileScan) -> None:
+    """The tokens rows of ``batch`` (file rows ``first_row``...): lists of one length, and every token's length
+    ``token_end - token_start``."""
+    lengths = [ints(pc.list_value_length(batch.column(c))) for c in ("tokens", "token_start", "token_end",
+                                                                      "ner_tags")]
+    same = (lengths[0] >= 0) & (lengths[0] == lengths[1]) & (lengths[0] == lengths[2]) & (lengths[0] == lengths[3])
+    out.add_all(R.TOKEN_OFFSETS, np.flatnonzero(~same), lambda row: Finding(
+        R.TOKEN_OFFSETS, "tokens, token_start, token_end and ner_tags differ in length.", {"row": first_row + row}))
+    rows = None
+    if not same.all():
+        rows = np.flatnonzero(same)
+        batch = _rows(batch, rows)
+    bad = bad_token_rows(batch)
+    out.add_all(R.TOKEN_OFFSETS, bad if rows is None else rows[bad], lambda row: Finding(
+        R.TOKEN_OFFSETS, "A token's length differs from token_end - token_start.", {"row": first_row + row}))
+
+def bad_token_rows(batch: pa.RecordBatch) -> np.ndarray:
+    """The rows (lists of one length) holding a token whose length is not ``token_end - token_start``."""
+    tokens = batch.column("tokens")
+    starts, ends, strings = batch.column("token_start").flatten(), batch.column("token_end").flatten(), tokens.flatten()
+    ok = _valid(starts) & _valid(ends) & _valid(strings)
+    if pa.types.is_dictionary(strings.type):  # each distinct string measured once
+        codes = ints(strings.indices, null=0)
+        token_lengths = ints(pc.utf8_length(strings.dictionary), null=-1)[codes] if len(codes) else codes
     else:
-        token_lengths = ints(pc.utf8_length(tokens))
-    return bool(np.array_equal(token_lengths, ints(ends) - ints(starts)))
+        token_lengths = ints(pc.utf8_length(strings), null=-1)
+    ok &= (token_lengths >= 0) & (token_lengths == ints(ends) - ints(starts))
+    if ok.all():
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(parents(tokens)[~ok])
