@@ -57,7 +57,6 @@ from corpus_tools.ontology import Ontology, load_ontology
 from corpus_tools.release.card import (
     DEFAULT_LICENSE,
     DEFAULT_RIGHTS,
-    ReleaseStats,
     card_metadata,
     changelog_entry,
     extract_changelog,
@@ -67,6 +66,7 @@ from corpus_tools.release.card import (
 from corpus_tools.release.checks import check_release
 from corpus_tools.release.manifest import MANIFEST_NAME, SPLITS_NAME, read_manifest, write_manifest
 from corpus_tools.release.splits import SplitPlan, read_splits
+from corpus_tools.release.stats import ReleaseStats
 from corpus_tools.report import Report, make_problem
 from corpus_tools.spans import Document
 from corpus_tools.strictjson import DepthLimitedReader

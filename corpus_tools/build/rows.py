@@ -27,8 +27,9 @@ from corpus_tools.labelstudio.export import (
     task_to_records,
 )
 from corpus_tools.ontology import Ontology
-from corpus_tools.release.card import ReleaseStats, SplitLayout
+from corpus_tools.release.card import SplitLayout
 from corpus_tools.release.splits import SplitPlan
+from corpus_tools.release.stats import ReleaseStats
 from corpus_tools.report import Report, define_code, make_problem
 from corpus_tools.spans import Document, Relation, Span
 from corpus_tools.tokens import encode_bio_arrays, whole_token_spans

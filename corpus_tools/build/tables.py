@@ -32,8 +32,8 @@ from corpus_tools.build.tokens import TagIds, token_table
 from corpus_tools.labelstudio.export import annotator_of, read_relations, read_result
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
 from corpus_tools.ontology import Ontology
-from corpus_tools.release.card import ReleaseStats
 from corpus_tools.release.splits import SplitPlan
+from corpus_tools.release.stats import ReleaseStats
 from corpus_tools.report import Problem, make_problem
 from corpus_tools.spans import Span
 from corpus_tools.tokens import encode_bio_arrays, whole_token_spans

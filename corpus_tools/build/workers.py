@@ -38,7 +38,6 @@ from corpus_tools.build.rows import Builder
 from corpus_tools.build.tables import SegmentBuilder, SegmentResult
 from corpus_tools.errors import BuildError, InputError
 from corpus_tools.keys import SeenKeys
-from corpus_tools.release.card import ReleaseStats
 from corpus_tools.report import Problem, Report
 
 MAX_WORKERS = 4
@@ -191,7 +190,7 @@ class _Merger:
                 builder.stats.gold_sources[keys.source or ""] += 1
                 if keys.after:
                     builder.report.extend(keys.after)
-        _merge_stats(builder.stats, result.stats)
+        builder.stats.merge(result.stats)
         for (config, split), (table, weights) in result.load().items():
             builder.writer(config, split).write_table(table, weights)
 
@@ -212,26 +211,6 @@ class _Merger:
             self.validation.extend(by_index.get(index, ()))
             if index in duplicates:
                 self.validation.append(duplicates[index])
-
-
-def _merge_stats(into: ReleaseStats, part: ReleaseStats) -> None:
-    for name, counts in part.splits.items():
-        target = into.split(name)
-        target.documents += counts.documents
-        target.tokens += counts.tokens
-        target.entities.update(counts.entities)
-        target.relations.update(counts.relations)
-        target.unencodable.update(counts.unencodable)
-    into.tasks += part.tasks
-    into.left_out.update(part.left_out)
-    into.annotations += part.annotations
-    into.cancelled += part.cancelled
-    into.annotators.update(part.annotators)
-    agreement, other = into.agreement, part.agreement
-    agreement.documents += other.documents
-    agreement.pairs += other.pairs
-    agreement.matched.update(other.matched)
-    agreement.total.update(other.total)
 
 
 class _Hasher(threading.Thread):
