@@ -1,18 +1,15 @@
-"""The parallel path of a build: segments of the export validated and built in worker processes.
+"""Segments of the input built by one :class:`~corpus_tools.build.tables.SegmentBuilder`, here or in worker processes.
 
-The main process cuts the export into segments of whole tasks
-(:func:`corpus_tools.build.segments.iter_segments`); worker processes (forked, one per core, at
-most :data:`MAX_WORKERS`) parse each segment with msgspec, validate every task and build the
-segment's Arrow tables (:class:`corpus_tools.build.tables.SegmentBuilder`).  The main process
-takes the answers in segment order: it merges the validation problems and counts, replays the
-checks that need every task (repeated article ids, repeated document ids, the leakage audit, new
-split assignments) in task order, and writes the tables to the shard writers while the workers go
-on.  The result is what the serial path (:class:`corpus_tools.build.rows.Builder` after
-``validate_export``) gives: same report, same statistics, same files.
+A Label Studio export is cut into segments of whole tasks (:func:`corpus_tools.build.segments.iter_segments`);
+with a :class:`WorkerPool`, forked worker processes (one per core, at most :data:`MAX_WORKERS`) parse each
+segment with msgspec, validate every task and build the segment's Arrow tables; without one, this process
+does the same, segment after segment.  An export that cannot be cut, or a segment that cannot be parsed
+(malformed JSON, invalid UTF-8, lone surrogates, integers beyond 64 bits), raises :class:`SegmentsUnreadable`:
+the caller then reads the export as a stream (:func:`stream_tasks`), which feeds the same builder.
 
-:func:`run_parallel` returns the reason, a string, when the export cannot be cut or a segment cannot
-be parsed or built (malformed JSON, invalid UTF-8, lone surrogates, integers beyond 64 bits, values of
-unexpected types): the caller then runs the serial path, which locates the problem exactly.
+Whichever way the segments were made, :class:`SegmentMerger` takes their results in input order: it merges the
+validation problems and counts, checks what needs every task (repeated article ids here, repeated document
+ids and the leakage audit in the :class:`~corpus_tools.build.writer.ReleaseWriter`), and writes the tables.
 """
 
 from __future__ import annotations
@@ -29,38 +26,48 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
+from typing import BinaryIO
 
 import msgspec
 
-from corpus_tools.build.rows import Builder
+from corpus_tools.build.segments import Segment
 from corpus_tools.build.tables import SegmentBuilder, SegmentResult
+from corpus_tools.build.writer import ReleaseWriter
 from corpus_tools.errors import BuildError, InputError
 from corpus_tools.keys import SeenKeys
 from corpus_tools.report import Problem, Report
+from corpus_tools.spans import Document
+from corpus_tools.strictjson import DepthLimitedReader
+from corpus_tools.strictjson import loads as json_loads
 
 MAX_WORKERS = 4
 AHEAD = 2  # segments in flight per worker
 _DIGITS_AS_ZERO = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))  # digits -> "0", the rest -> " "
 _LONG_DIGITS = b"0" * 19
 SEGMENT_BYTES = 4 << 20
+STREAM_TASKS = 1000  # tasks (or documents) per segment when the input is read as a stream
 Progress = Callable[[str, int, int | None], None]
 
 
 @dataclass
-class ParallelOutcome:
-    """The validation report and the input's sha256 (the build's own problems and statistics are in the
-    ``Builder`` given to :func:`run_parallel`)."""
+class BuildOutcome:
+    """The validation report of the input, its sha256 and the processes that built its rows (the build's own
+    problems and statistics are in the :class:`~corpus_tools.build.writer.ReleaseWriter`)."""
 
     validation: Report
     input_sha256: str
+    workers: int
+
+
+class SegmentsUnreadable(Exception):
+    """The export cannot be cut into segments, or a segment cannot be parsed or built: read it as a stream."""
 
 
 # -------------------------------------------------------------------------------------------- workers
-_WORKER: dict[str, object] = {}
-
-
 def _end_with_parent() -> None:
     """A worker ends when the build process ends, even when that one is killed (no orphans left waiting)."""
     parent = os.getppid()
@@ -88,41 +95,71 @@ class _NoPandas:
             raise ImportError("pandas is not used by build workers")
 
 
-def _init_worker(builder: SegmentBuilder, path: str, spool: Path | None) -> None:
-    if spool is not None:  # a worker process (None: the build's own process)
+_DECODE = msgspec.json.Decoder().decode
+
+
+class SegmentWorker:
+    """Builds segments of one export in one process: the builder, the export open for reading, and the spool
+    folder the tables go to (None: they stay in memory, for the build's own process)."""
+
+    def __init__(self, builder: SegmentBuilder, export: Path, spool: Path | None) -> None:
+        self.builder = builder
+        self.export = export
+        self.spool = spool
+        self.file: BinaryIO | None = None
+
+    def __enter__(self) -> SegmentWorker:
+        self.file = open(self.export, "rb")  # noqa: SIM115 - closed by __exit__ (a worker process: at its end)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+    def work(self, segment: Segment) -> SegmentResult:
+        """The segment validated and built; :class:`SegmentsUnreadable` when it cannot be."""
+        assert self.file is not None
+        raw = segment.read(self.file)
+        if raw.translate(_DIGITS_AS_ZERO).find(_LONG_DIGITS) >= 0:  # yajl refuses integers beyond 64 bits,
+            # msgspec keeps them: such a file is read as a stream (a translate and a find: ~10x faster than a regex)
+            raise _unreadable(segment, "a run of 19 or more digits (an integer beyond 64 bits?)")
+        try:
+            tasks = _DECODE(b"[" + raw + b"]")  # rejects invalid UTF-8 and lone surrogates, as ijson does
+            del raw
+            result = self.builder.build(tasks, segment.first_index)
+        except Exception as exc:  # noqa: BLE001 - unparsable or unexpected data: the stream reading locates it
+            raise _unreadable(segment, f"{type(exc).__name__}: {exc}") from exc
+        if self.spool is not None:
+            result.spool(self.spool)
+        return result
+
+
+def _unreadable(segment: Segment, reason: str) -> SegmentsUnreadable:
+    return SegmentsUnreadable(f"task {segment.first_index} or one of the {segment.count - 1} after it: {reason}")
+
+
+class _ForkedWorker:
+    """The :class:`SegmentWorker` of a worker process.  A process pool calls a function named in a module, so
+    the pool's initializer leaves the worker it inherited by fork here; the build's own process never does."""
+
+    worker: SegmentWorker | None = None
+
+    @classmethod
+    def start(cls, worker: SegmentWorker) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the CLI's SIGTERM and Ctrl-C cleanup belong to the parent
         if signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, signal.SIG_DFL):
             signal.signal(signal.SIGINT, signal.default_int_handler)
         _end_with_parent()
         if "pandas" not in sys.modules:
             sys.meta_path.insert(0, _NoPandas())
-    gc.disable()  # parsing allocates many containers and no cycles: collections would cost ~3x the parse
-    _WORKER["builder"] = builder
-    _WORKER["spool"] = spool
-    _WORKER["file"] = open(path, "rb")  # noqa: SIM115 - lives as long as the worker
+        gc.disable()  # parsing allocates many containers and no cycles: collections would cost ~3x the parse
+        cls.worker = worker.__enter__()
 
-
-_DECODE = msgspec.json.Decoder().decode
-
-
-def _work(segment: object) -> SegmentResult:
-    builder: SegmentBuilder = _WORKER["builder"]  # type: ignore[assignment]
-    raw = segment.read(_WORKER["file"])  # type: ignore[attr-defined]
-    if raw.translate(_DIGITS_AS_ZERO).find(_LONG_DIGITS) >= 0:  # yajl refuses integers beyond 64 bits, msgspec
-        # keeps them: such a file goes the serial way (a translate and a find: ~10x faster than a regex)
-        return SegmentResult(first_index=segment.first_index, count=segment.count,  # type: ignore[attr-defined]
-                             error="a run of 19 or more digits (an integer beyond 64 bits?)")
-    try:
-        tasks = _DECODE(b"[" + raw + b"]")  # rejects invalid UTF-8 and lone surrogates, as the serial reader
-        del raw
-        result = builder.build(tasks, segment.first_index)  # type: ignore[attr-defined]
-    except Exception as exc:  # noqa: BLE001 - unparsable or unexpected data: the serial path reports it exactly
-        return SegmentResult(first_index=segment.first_index, count=segment.count,  # type: ignore[attr-defined]
-                             error=f"{type(exc).__name__}: {exc}")
-    spool = _WORKER.get("spool")
-    if spool is not None:
-        result.spool(spool)  # type: ignore[arg-type]
-    return result
+    @classmethod
+    def work(cls, segment: Segment) -> SegmentResult:
+        assert cls.worker is not None
+        return cls.worker.work(segment)
 
 
 class WorkerPool:
@@ -133,8 +170,8 @@ class WorkerPool:
     def __init__(self, builder: SegmentBuilder, export: Path, spool: Path, count: int) -> None:
         context = multiprocessing.get_context("fork")  # workers inherit the builder: nothing to import or pickle
         self.count = count
-        self.executor = ProcessPoolExecutor(count, mp_context=context, initializer=_init_worker,
-                                            initargs=(builder, str(export), spool))
+        self.executor = ProcessPoolExecutor(count, mp_context=context, initializer=_ForkedWorker.start,
+                                            initargs=(SegmentWorker(builder, export, spool),))
         try:
             self.executor.submit(int).result()  # a fork context starts every worker at the first submit
         except BaseException:
@@ -153,46 +190,51 @@ class WorkerPool:
 
 
 def pool_size(workers: int | None) -> int:
-    """Worker processes for ``workers`` (None: one per usable core, at most MAX_WORKERS); 1 means this process
-    builds alone, as it does where processes cannot be forked (the workers inherit the builder by fork)."""
+    """Processes that build the segments for ``workers`` (None: one per usable core, at most MAX_WORKERS); 0 and 1
+    mean this process alone, as where processes cannot be forked (the workers inherit the builder by fork)."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    return workers or max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                 else (os.cpu_count() or 1)))
+    if workers is not None:
+        return max(1, workers)
+    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else (os.cpu_count() or 1)))
 
 
 # -------------------------------------------------------------------------------------------- main side
-class _Merger:
-    """Takes segment results in order: the validation problems here, the build's problems, statistics,
-    identity checks and rows in ``builder`` (the serial path's :class:`~corpus_tools.build.rows.Builder`)."""
+class SegmentMerger:
+    """Takes segment results in input order: the validation problems and counts here, the build's problems,
+    statistics, identity checks and tables in ``writer``."""
 
-    def __init__(self, builder: Builder, counts: dict[str, int]) -> None:
-        self.builder = builder
+    def __init__(self, writer: ReleaseWriter, counts: dict[str, int]) -> None:
+        self.writer = writer
         self.validation: list[Problem] = []
         self.counts = dict.fromkeys(counts, 0)
         self.articles = SeenKeys()
+        self.gold_used: set[str] = set()  # ids of the --gold documents a task carried
 
     def add(self, result: SegmentResult) -> None:
         self._validation(result)
         for name, value in result.counts.items():
             self.counts[name] = self.counts.get(name, 0) + value
-        builder = self.builder
-        assignments = builder.plan.assignments
+        writer = self.writer
+        assignments = writer.plan.assignments
         for keys in result.tasks:
             if keys.doc_id is None:
                 continue
             split = assignments.setdefault(keys.doc_id, keys.split)  # plan.assign, the hash taken in the worker
+            if keys.gold_file:
+                self.gold_used.add(keys.doc_id)
             if keys.before:
-                builder.report.extend(keys.before)
+                writer.report.extend(keys.before)
             if keys.digest is None:
                 continue
-            if builder.check_key(keys.doc_id, keys.digest, split, keys.where or {}):
-                builder.stats.gold_sources[keys.source or ""] += 1
+            if writer.check_key(keys.doc_id, keys.digest, split, keys.where or {}):
+                writer.stats.gold_sources[keys.source or ""] += 1
                 if keys.after:
-                    builder.report.extend(keys.after)
-        builder.stats.merge(result.stats)
+                    writer.report.extend(keys.after)
+        writer.stats.merge(result.stats)
         for (config, split), (table, weights) in result.load().items():
-            builder.writer(config, split).write_table(table, weights)
+            writer.writer(config, split).write_table(table, weights)
 
     def _validation(self, result: SegmentResult) -> None:
         from corpus_tools.validate.driver import duplicate_article_problem
@@ -211,6 +253,13 @@ class _Merger:
             self.validation.extend(by_index.get(index, ()))
             if index in duplicates:
                 self.validation.append(duplicates[index])
+
+    def validation_report(self, size: int) -> Report:
+        """The validation report of an export of ``size`` bytes, as ``validate_export`` gives it."""
+        report = Report()
+        report.stats = {"format": "labelstudio-export", "bytes": size, **self.counts}
+        report.extend(self.validation)
+        return report
 
 
 class _Hasher(threading.Thread):
@@ -233,79 +282,152 @@ class _Hasher(threading.Thread):
             self.error = exc
 
 
-def run_parallel(
+def build_segments(
     export: Path,
     builder: SegmentBuilder,
-    rows: Builder,
-    spool: Path,
+    merger: SegmentMerger,
     *,
     progress: Progress | None = None,
     pool: WorkerPool | None = None,
-) -> ParallelOutcome | str:
-    """Validate and build ``export`` in the worker processes of ``pool`` (made with this ``builder``; None: in
-    this process): ``builder`` builds segments there, ``rows`` takes their rows, problems and statistics here.
-    A reason when the caller must take the serial path."""
+) -> BuildOutcome:
+    """Cut ``export`` into segments and build them in the worker processes of ``pool`` (made with this
+    ``builder``; None: in this process), ``merger`` taking their results here.  Raises
+    :class:`SegmentsUnreadable` when the export must be read as a stream instead."""
     from corpus_tools.build.segments import SegmentError, iter_segments
 
     hasher = _Hasher(export)
-    merger = _Merger(rows, counts=builder.run.semantic.counts)
     total = export.stat().st_size
-    cut_failed: list[str] = []
 
-    def segments() -> Iterator[object]:
+    def segments() -> Iterator[Segment]:
         try:
             yield from iter_segments(export, target_bytes=SEGMENT_BYTES, check_utf8=False)  # msgspec checks it
         except SegmentError as exc:
-            cut_failed.append(f"the export cannot be cut into tasks: {exc}")
+            raise SegmentsUnreadable(f"the export cannot be cut into tasks: {exc}") from exc
 
-    if pool is None:
-        hasher.start()
-        _init_worker(builder, str(export), None)
-        try:
-            results: Iterator[SegmentResult] = map(_work, segments())
-            failure = _consume(results, merger, progress, total)
-        finally:
-            _WORKER["file"].close()  # type: ignore[attr-defined]
-            _WORKER.clear()
-            gc.enable()
-    else:
-        hasher.start()  # the workers were forked when the pool was made, before this process starts a thread
-        try:
-            failure = _consume(_bounded(pool.executor, segments(), AHEAD * pool.count), merger, progress, total)
-        except BrokenProcessPool as exc:  # a worker died (killed, out of memory): a failure to run
-            raise pool.died(exc) from exc
-    if hasher.ident is not None:  # started (a failure before the workers ran leaves it unstarted)
+    hasher.start()  # with a pool: its workers were forked when it was made, before this thread started
+    try:
+        if pool is None:
+            with SegmentWorker(builder, export, None) as worker, _collections_paused():
+                _consume(map(worker.work, segments()), merger, progress, total)
+        else:
+            try:
+                _consume(_bounded(pool.executor, segments(), AHEAD * pool.count), merger, progress, total)
+            except BrokenProcessPool as exc:  # a worker died (killed, out of memory): a failure to run
+                raise pool.died(exc) from exc
+    finally:
         hasher.join()
-    if failure is not None or cut_failed:
-        return failure or cut_failed[0]
     if hasher.error is not None:
         raise InputError(f"cannot read {export}: {hasher.error}") from hasher.error
-    validation = Report()
-    validation.stats = {"format": "labelstudio-export", "bytes": total, **merger.counts}
-    validation.extend(merger.validation)
-    return ParallelOutcome(validation, hasher.digest)
+    return BuildOutcome(merger.validation_report(total), hasher.digest, pool.count if pool is not None else 1)
 
 
-def _bounded(pool: ProcessPoolExecutor, segments: Iterator[object], ahead: int) -> Iterator[SegmentResult]:
+@contextmanager
+def _collections_paused() -> Iterator[None]:
+    """Parsing allocates many containers and no cycles: the cyclic collector would cost about 3x the parse."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _bounded(pool: ProcessPoolExecutor, segments: Iterator[Segment], ahead: int) -> Iterator[SegmentResult]:
     """Results in segment order, with at most ``ahead`` segments submitted and not yet taken (so the spool
     holds a few segments' tables, not the whole release)."""
     pending: deque[Future] = deque()
-    for segment in segments:
-        pending.append(pool.submit(_work, segment))
-        if len(pending) >= ahead:
+    try:
+        for segment in segments:
+            pending.append(pool.submit(_ForkedWorker.work, segment))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
             yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
 
 
-def _consume(results: Iterator[SegmentResult], merger: _Merger, progress: Progress | None,
-             total: int) -> str | None:
-    done = 0
-    for result in results:
-        if result.error is not None:
-            return f"task {result.first_index} or one of the {result.count - 1} after it: {result.error}"
+def _consume(results: Iterator[SegmentResult], merger: SegmentMerger, progress: Progress | None,
+             total: int) -> None:
+    for done, result in enumerate(results, 1):
         merger.add(result)
-        done += 1
         if progress is not None:
             progress("build", min(total, done * SEGMENT_BYTES), total)
-    return None
+
+
+def stream_tasks(export: Path, builder: SegmentBuilder, merger: SegmentMerger, *,
+                 progress: Progress | None = None) -> BuildOutcome:
+    """Read the export as a stream in this process (ijson, depth-limited) and build it in segments of
+    :data:`STREAM_TASKS` tasks.  The parser's exceptions propagate: ``validate_export`` locates them."""
+    import ijson
+
+    total = export.stat().st_size
+    with open(export, "rb") as raw, _collections_paused():
+        # ijson's memory grows with the square of the depth: a Label Studio export is read depth-limited
+        reader = HashingReader(DepthLimitedReader(raw))
+        tasks = ijson.items(reader, "item", use_float=True)
+        first = 0
+        while batch := list(islice(tasks, STREAM_TASKS)):
+            merger.add(builder.build(batch, first))
+            first += len(batch)
+            if progress is not None:
+                progress("build", reader.bytes, total)
+        reader.drain()
+    return BuildOutcome(merger.validation_report(total), reader.sha256.hexdigest(), 1)
+
+
+def stream_documents(path: Path, builder: SegmentBuilder, merger: SegmentMerger, *,
+                     progress: Progress | None = None) -> str:
+    """Build validated document JSONL in this process, in segments of :data:`STREAM_TASKS` documents; returns
+    the file's sha256."""
+    total = path.stat().st_size
+    with open(path, "rb") as raw:
+        reader = HashingReader(raw)
+        documents = _iter_documents(reader)
+        first = 0
+        while batch := list(islice(documents, STREAM_TASKS)):
+            merger.add(builder.build_documents(batch, first))
+            first += len(batch)
+            if progress is not None:
+                progress("build", reader.bytes, total)
+        reader.drain()
+    return reader.sha256.hexdigest()
+
+
+def _iter_documents(reader: HashingReader) -> Iterator[tuple[int, Document]]:
+    """``(line number, document)`` of each non-blank line."""
+    buffer = b""
+    line = 0
+    while True:
+        chunk = reader.read(1 << 20)
+        if not chunk:
+            break
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for raw in lines:
+            line += 1
+            if raw.strip():
+                yield line, Document.from_dict(json_loads(raw))
+    if buffer.strip():
+        yield line + 1, Document.from_dict(json_loads(buffer))
+
+
+class HashingReader:
+    """A binary file wrapper that hashes and counts what is read through it."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self.sha256 = hashlib.sha256()
+        self.bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._file.read(size)
+        self.sha256.update(data)
+        self.bytes += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
