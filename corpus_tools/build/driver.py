@@ -9,21 +9,17 @@ and only then renames the temporary folder to ``out``.  An interrupted build lea
 
 Every input is built by one :class:`~corpus_tools.build.tables.SegmentBuilder`, segment by segment
 (:mod:`corpus_tools.build.workers`): a Label Studio export is cut into segments of whole tasks, validated and
-built in worker processes (or in this process with ``workers`` 0 or 1), and read as a stream when it cannot be
-cut; document JSONL is read as a stream while it is validated.
+built in worker processes (or in this process with ``workers`` 0 or 1), or read as a stream by the validate stage
+(:func:`~corpus_tools.validate.driver.iter_validated`) when it cannot be cut; document JSONL is always read so, and
+built from that one reading.
 """
 
 from __future__ import annotations
 
 import glob
-import os
-import pickle
 import re
 import secrets
 import shutil
-import subprocess
-import sys
-import tempfile
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
@@ -43,9 +39,8 @@ from corpus_tools.build.workers import (
     SegmentsUnreadable,
     WorkerPool,
     build_segments,
+    build_stream,
     pool_size,
-    stream_documents,
-    stream_tasks,
 )
 from corpus_tools.build.writer import NO_DOCUMENTS, ReleaseWriter
 from corpus_tools.errors import InputError, InvalidDataError, OutputError, ReleaseError
@@ -68,8 +63,6 @@ from corpus_tools.report import Report, make_problem
 from corpus_tools.spans import Document
 from corpus_tools.tokens import SPAN_MODES
 
-# Validate in a second process while the build streams, when there is a second core.
-PARALLEL_VALIDATION = (os.cpu_count() or 1) > 1
 SEMVER = re.compile(r"v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")  # ASCII digits, no leading zero
 Progress = Callable[[str, int, int | None], None]
 
@@ -194,69 +187,6 @@ def _validate(path: Path, ontology: Ontology, progress: Progress | None) -> Repo
     return validate_export(path, ontology=ontology, max_errors=None, progress=callback)
 
 
-class _Validation:
-    """Validation of the export, in a second process while the build streams (on a multi-core machine).
-
-    The build writes only into its temporary folder, and nothing is renamed into place unless the
-    validation report is valid, so running both at once refuses invalid input exactly as running
-    validation first would, in about the time of the slower of the two.  If the child process
-    cannot run at all, validation runs here instead.
-    """
-
-    def __init__(self, path: Path, ontology: Ontology, progress: Progress | None, *, parallel: bool) -> None:
-        self._path, self._ontology, self._progress = path, ontology, progress
-        self._report: Report | None = None
-        self._process: subprocess.Popen | None = None
-        self._size = path.stat().st_size
-        if not parallel:
-            self._report = _validate(path, ontology, progress)
-            return
-        import corpus_tools
-
-        env = dict(os.environ)
-        package_root = str(Path(corpus_tools.__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        self._output = tempfile.TemporaryFile()
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "corpus_tools.validate.worker"],
-            stdin=subprocess.PIPE, stdout=self._output, stderr=subprocess.DEVNULL, env=env,
-        )
-        try:
-            self._process.stdin.write(pickle.dumps((str(path), ontology)))  # type: ignore[union-attr]
-            self._process.stdin.close()  # type: ignore[union-attr]
-        except OSError:
-            pass  # the child died at once; result() falls back to validating here
-        if progress is not None:
-            progress("validate", 0, self._size)
-
-    def result(self) -> Report:
-        if self._report is not None:
-            return self._report
-        assert self._process is not None
-        self._process.wait()
-        self._process = None
-        self._output.seek(0)
-        data = self._output.read()
-        self._output.close()
-        try:
-            kind, payload = pickle.loads(data)
-        except Exception:  # noqa: BLE001 - the child could not run: validate here instead
-            kind, payload = "ok", _validate(self._path, self._ontology, self._progress)
-        if kind == "error":
-            raise payload
-        self._report = payload
-        if self._progress is not None:
-            self._progress("validate", self._size, self._size)
-        return self._report
-
-    def cancel(self) -> None:
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait()
-            self._process = None
-            self._output.close()
-
-
 def _release_arrow_memory() -> None:
     """Hand memory that the Parquet writers freed back to the OS before the checks read everything."""
     import pyarrow as pa
@@ -275,7 +205,8 @@ def _refusal(export: Path, report: Report) -> InvalidDataError:
 def _build_export(export: Path, ontology: Ontology, writer: ReleaseWriter, make_plan: Callable[[], SplitPlan],
                   options: _RowOptions, stack: ExitStack) -> tuple[SegmentMerger, BuildOutcome, WorkerPool | None]:
     """Validate and build a Label Studio export in segments (in ``workers`` processes, whose pool ``stack`` keeps
-    for the release checks); an export that cannot be cut into segments is read again as a stream."""
+    for the release checks); an export that cannot be cut into segments is read again as a stream, validated as
+    it is read."""
     builder = options.builder(ontology, writer)
     spool = writer.root / ".segments"
     spool.mkdir()
@@ -291,35 +222,15 @@ def _build_export(export: Path, ontology: Ontology, writer: ReleaseWriter, make_
         shutil.rmtree(spool, ignore_errors=True)
     writer.restart(make_plan())
     builder = options.builder(ontology, writer)
-    merger = SegmentMerger(writer, builder.run.semantic.counts)
-    try:
-        return merger, stream_tasks(export, builder, merger, progress=options.progress), None
-    except Exception as exc:
-        # Input the build could not read is invalid input: report what validation found, located.
-        report = _validate(export, ontology, None)
-        if not report.valid:
-            raise _refusal(export, report) from exc
-        raise
+    merger = SegmentMerger(writer, {})
+    return merger, build_stream(export, ontology, builder, merger, progress=options.progress), None
 
 
 def _build_documents(export: Path, ontology: Ontology, writer: ReleaseWriter,
                      options: _RowOptions) -> tuple[SegmentMerger, BuildOutcome]:
-    """Build document JSONL in this process while it is validated (in a second process on a multi-core machine)."""
-    validation = _Validation(export, ontology, options.progress, parallel=PARALLEL_VALIDATION)
-    try:
-        builder = options.builder(ontology, writer)
-        merger = SegmentMerger(writer, {})
-        try:
-            input_sha256 = stream_documents(export, builder, merger, progress=options.progress)
-        except Exception as exc:
-            report = validation.result()
-            if not report.valid:
-                raise _refusal(export, report) from exc
-            raise
-        return merger, BuildOutcome(validation.result(), input_sha256, 1)
-    except BaseException:
-        validation.cancel()
-        raise
+    """Validate and build document JSONL in this process, from one reading."""
+    merger = SegmentMerger(writer, {})
+    return merger, build_stream(export, ontology, options.builder(ontology, writer), merger, progress=options.progress)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from corpus_tools.ontology import Ontology
 from corpus_tools.release.splits import SplitPlan
 from corpus_tools.release.stats import ReleaseStats
 from corpus_tools.report import Problem, make_problem
+from corpus_tools.rules import SpanReads
 from corpus_tools.spans import Document, Span
 from corpus_tools.tokens import encode_bio_arrays, whole_token_spans
 
@@ -108,21 +109,23 @@ class SegmentBuilder:
         self._annotators: dict[int, str | None] = {}  # completed_by ids seen (e-mails hash once)
 
     # -- one segment -----------------------------------------------------------------------------
-    def build(self, tasks: list, first_index: int) -> SegmentResult:
+    def build(self, tasks: list, first_index: int, *, check: bool = True) -> SegmentResult:
+        """The tables of the tasks ``tasks`` (the first at ``first_index`` in the export) and, unless ``check`` is
+        False (the caller validated them), their validation problems, counts and article ids."""
         result = SegmentResult(first_index=first_index, count=len(tasks))
         run = self.run
         before = dict(run.semantic.counts)
         self._out = result
         self._rows: dict[tuple[str, str], dict[str, list]] = {}
-        reads = run.semantic.reads = {}  # what validation read of each result (see SemanticChecker.reads)
+        reads: dict[int, SpanReads] = {}
         for offset, task in enumerate(tasks):
             index = first_index + offset
-            problems: list[Problem] = []
-            run.task(task, index, problems)
-            if problems:
-                result.validation.append((index, problems))
-            self._task(task, index)
-            reads.clear()
+            if check:
+                problems: list[Problem] = []
+                reads = run.task(task, index, problems, keep_reads=True)
+                if problems:
+                    result.validation.append((index, problems))
+            self._task(task, index, reads, articles=check)
         result.counts = {k: v - before.get(k, 0) for k, v in run.semantic.counts.items()}
         result.tables = self._tables()
         return result
@@ -189,7 +192,7 @@ class SegmentBuilder:
         return kept
 
     # -- one task --------------------------------------------------------------------------------
-    def _task(self, task: object, index: int) -> None:
+    def _task(self, task: object, index: int, reads: dict[int, SpanReads], *, articles: bool) -> None:
         result = self._out
         result.stats.tasks += 1
         if type(task) is not dict:
@@ -200,7 +203,7 @@ class SegmentBuilder:
         if not isinstance(data, dict):
             data = {}
         article_id = data.get(ARTICLE_ID_KEY)
-        if type(article_id) is str and article_id:
+        if articles and type(article_id) is str and article_id:
             result.articles.append((article_id, index, task_id))
         text = data.get(LS_DATA_KEY, "")
         doc_id = str(article_id) if article_id else f"task-{task_id}"
@@ -209,7 +212,7 @@ class SegmentBuilder:
         result.tasks.append(keys)
         where = {"task_id": task_id}
         before: list[Problem] = []
-        live, marked, cols, copied = self._annotations(task, doc_id, text, split, before)
+        live, marked, cols, copied = self._annotations(task, doc_id, text, split, reads, before)
         adjudicated = self.gold.get(doc_id)
         if adjudicated is not None:
             keys.gold_file = True
@@ -232,8 +235,10 @@ class SegmentBuilder:
                 self._gold(keys, _task_fields(data), text, spans, relations, where, source, source_rows)
         keys.before = before or None
 
-    def _annotations(self, task: dict, doc_id: str, text: object, split: str, out: list[Problem]) -> tuple:
-        """The annotations rows of a task (every annotation, cancelled ones too) and its agreement statistics.
+    def _annotations(self, task: dict, doc_id: str, text: object, split: str, reads: dict[int, SpanReads],
+                     out: list[Problem]) -> tuple:
+        """The annotations rows of a task (every annotation, cancelled ones too) and its agreement statistics;
+        ``reads``: what validation read of them, by index.
 
         Returns the non-cancelled annotations as ``(item, spans, relations)``, those marked ground truth, the
         annotations columns and, by ``id(item)``, the row ranges of the annotations the documents config may copy.
@@ -243,15 +248,14 @@ class SegmentBuilder:
         live: list[tuple[dict, list[tuple], list[tuple]]] = []
         marked = []
         cols = None
-        reads = self.run.semantic.reads or {}
         copied: dict[int, tuple[int, int, int, int]] = {}
-        for item in task.get("annotations") or []:
+        for i, item in enumerate(task.get("annotations") or []):
             if type(item) is not dict:
                 continue
             if cols is None:
                 cols = self._columns("annotations", split)
             items = item.get("result") or []
-            read = reads.pop(id(items), None)
+            read = reads.get(i)
             if read is not None:  # validated and read already: the spans as read_result gives them
                 spans, relations = read[0], read_relations(items, read[1])
             else:

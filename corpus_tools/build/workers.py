@@ -5,7 +5,8 @@ with a :class:`WorkerPool`, forked worker processes (one per core, at most :data
 segment with msgspec, validate every task and build the segment's Arrow tables; without one, this process
 does the same, segment after segment.  An export that cannot be cut, or a segment that cannot be parsed
 (malformed JSON, invalid UTF-8, lone surrogates, integers beyond 64 bits), raises :class:`SegmentsUnreadable`:
-the caller then reads the export as a stream (:func:`stream_tasks`), which feeds the same builder.
+the caller then reads the export as a stream (:func:`build_stream`, which document JSONL always takes): the
+validate stage's reading, whose tasks or documents feed the same builder.
 
 Whichever way the segments were made, :class:`SegmentMerger` takes their results in input order: it merges the
 validation problems and counts, checks what needs every task (repeated article ids here, repeated document
@@ -28,7 +29,6 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
 
@@ -39,10 +39,9 @@ from corpus_tools.build.tables import SegmentBuilder, SegmentResult
 from corpus_tools.build.writer import ReleaseWriter
 from corpus_tools.errors import BuildError, InputError
 from corpus_tools.keys import SeenKeys
+from corpus_tools.ontology import Ontology
 from corpus_tools.report import Problem, Report
 from corpus_tools.spans import Document
-from corpus_tools.strictjson import DepthLimitedReader
-from corpus_tools.strictjson import loads as json_loads
 
 MAX_WORKERS = 4
 AHEAD = 2  # segments in flight per worker
@@ -357,77 +356,57 @@ def _consume(results: Iterator[SegmentResult], merger: SegmentMerger, progress: 
             progress("build", min(total, done * SEGMENT_BYTES), total)
 
 
-def stream_tasks(export: Path, builder: SegmentBuilder, merger: SegmentMerger, *,
+def build_stream(export: Path, ontology: Ontology, builder: SegmentBuilder, merger: SegmentMerger, *,
                  progress: Progress | None = None) -> BuildOutcome:
-    """Read the export as a stream in this process (ijson, depth-limited) and build it in segments of
-    :data:`STREAM_TASKS` tasks.  The parser's exceptions propagate: ``validate_export`` locates them."""
-    import ijson
+    """Validate ``export`` (a Label Studio export or document JSONL) as ``validate`` does, reading it as a stream in
+    this process, and build what it parsed in segments of :data:`STREAM_TASKS` tasks or documents.
+
+    Once the data proves invalid (or the builder fails on it), building stops and validation reads on, so the
+    report locates every problem; the builder's exception is raised only when validation found none."""
+    from corpus_tools.validate.driver import iter_validated
 
     total = export.stat().st_size
-    with open(export, "rb") as raw, _collections_paused():
-        # ijson's memory grows with the square of the depth: a Label Studio export is read depth-limited
-        reader = HashingReader(DepthLimitedReader(raw))
-        tasks = ijson.items(reader, "item", use_float=True)
-        first = 0
-        while batch := list(islice(tasks, STREAM_TASKS)):
-            merger.add(builder.build(batch, first))
-            first += len(batch)
-            if progress is not None:
-                progress("build", reader.bytes, total)
-        reader.drain()
-    return BuildOutcome(merger.validation_report(total), reader.sha256.hexdigest(), 1)
+    report = Report()
+    hasher = _Hasher(export)
+    hasher.start()
+
+    def validated(done: int) -> None:
+        if progress is not None:
+            progress("build", done, total)
+
+    failure: Exception | None = None
+    batch: list[tuple[int, object]] = []
+    kind = "export"
+    try:
+        with _collections_paused():
+            for kind, position, item in iter_validated(export, report, ontology=ontology, progress=validated):
+                if failure is None and report.valid:
+                    batch.append((position, item))
+                    if len(batch) >= STREAM_TASKS:
+                        failure = _build_batch(kind, batch, builder, merger)
+            if batch and failure is None and report.valid:
+                failure = _build_batch(kind, batch, builder, merger)
+    finally:
+        hasher.join()
+    if failure is not None and report.valid:
+        raise failure
+    if hasher.error is not None:
+        raise InputError(f"cannot read {export}: {hasher.error}") from hasher.error
+    return BuildOutcome(report, hasher.digest, 1)
 
 
-def stream_documents(path: Path, builder: SegmentBuilder, merger: SegmentMerger, *,
-                     progress: Progress | None = None) -> str:
-    """Build validated document JSONL in this process, in segments of :data:`STREAM_TASKS` documents; returns
-    the file's sha256."""
-    total = path.stat().st_size
-    with open(path, "rb") as raw:
-        reader = HashingReader(raw)
-        documents = _iter_documents(reader)
-        first = 0
-        while batch := list(islice(documents, STREAM_TASKS)):
-            merger.add(builder.build_documents(batch, first))
-            first += len(batch)
-            if progress is not None:
-                progress("build", reader.bytes, total)
-        reader.drain()
-    return reader.sha256.hexdigest()
-
-
-def _iter_documents(reader: HashingReader) -> Iterator[tuple[int, Document]]:
-    """``(line number, document)`` of each non-blank line."""
-    buffer = b""
-    line = 0
-    while True:
-        chunk = reader.read(1 << 20)
-        if not chunk:
-            break
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for raw in lines:
-            line += 1
-            if raw.strip():
-                yield line, Document.from_dict(json_loads(raw))
-    if buffer.strip():
-        yield line + 1, Document.from_dict(json_loads(buffer))
-
-
-class HashingReader:
-    """A binary file wrapper that hashes and counts what is read through it."""
-
-    def __init__(self, file: BinaryIO) -> None:
-        self._file = file
-        self.sha256 = hashlib.sha256()
-        self.bytes = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._file.read(size)
-        self.sha256.update(data)
-        self.bytes += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(1 << 20):
-            pass
+def _build_batch(kind: str, batch: list[tuple[int, object]], builder: SegmentBuilder,
+                 merger: SegmentMerger) -> Exception | None:
+    """Build a batch of validated tasks (``kind`` "export") or documents and empty it; the builder's exception
+    when it failed (the data is then probably invalid: validation reads on to say where)."""
+    try:
+        if kind == "export":
+            merger.add(builder.build([task for _, task in batch], batch[0][0], check=False))
+        else:
+            documents = [(line, Document.from_dict(doc)) for line, doc in batch]  # type: ignore[arg-type]
+            merger.add(builder.build_documents(documents, batch[0][0]))
+    except Exception as exc:  # noqa: BLE001 - raised by the caller when validation finds nothing
+        return exc
+    finally:
+        batch.clear()
+    return None

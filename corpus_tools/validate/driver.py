@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from corpus_tools.strictjson import DepthLimitedReader, TooDeep, loads
 from corpus_tools.text import lone_surrogate_in
 from corpus_tools.validate.reading import ChunkReader, find_invalid_utf8, locate_parse_error, sniff, yajl_reason
 
-__all__ = ["validate_export", "validate_task", "validate_document", "repair_utf16_export",
+__all__ = ["validate_export", "validate_task", "validate_document", "repair_utf16_export", "iter_validated",
            "duplicate_article_problem"]
 
 Progress = Callable[[int], None]
@@ -71,6 +71,24 @@ def validate_export(
     for _ in _stream(path, run, report, progress):
         pass
     return report
+
+
+def iter_validated(
+    path: str | Path,
+    report: Report,
+    *,
+    ontology: Ontology | None = None,
+    progress: Progress | None = None,
+) -> Iterator[tuple[str, int, object]]:
+    """Validate a Label Studio JSON export or canonical document JSONL into ``report`` (as :func:`validate_export`)
+    and yield what was parsed, so that a caller builds from the same reading: ``("export", index, task)`` for
+    every item of the array, ``("documents", line, document)`` for every document that parsed.  ``report`` is
+    complete once the iterator is exhausted.  Raises :class:`~corpus_tools.errors.InputError` when the file
+    cannot be read at all."""
+    path = _readable(path)
+    run = ItemChecker(ontology or default_ontology())
+    for kind, (position, item) in _stream(path, run, report, progress, emit=True):
+        yield kind, position, item
 
 
 def repair_utf16_export(
@@ -153,18 +171,19 @@ def _readable(path: str | Path) -> Path:
     return path
 
 
-def _stream(path: Path, run: ItemChecker, report: Report, progress: Progress | None, *, repair: bool = False):
-    """Validate ``path`` into ``report``; yield ``(kind, object)`` for each task or document (repair mode
-    yields ``(kind, (repaired_spans, object))`` with the object already repaired)."""
+def _stream(path: Path, run: ItemChecker, report: Report, progress: Progress | None, *, repair: bool = False,
+            emit: bool = False):
+    """Validate ``path`` into ``report``; repair mode yields ``(kind, (repaired_spans, object))`` for each task or
+    document, repaired; ``emit`` yields ``(kind, (index or line, object))``."""
     size = path.stat().st_size
     file = str(path)
     sniffed = sniff(path)
     fmt = "document-jsonl" if sniffed.kind == "documents" else "labelstudio-export"
     report.stats.update(format=fmt, bytes=size)
     if sniffed.kind == "documents":
-        yield from _stream_documents(path, run, report, progress, repair=repair)
+        yield from _stream_documents(path, run, report, progress, repair=repair, emit=emit)
     elif sniffed.kind == "export":
-        yield from _stream_export(path, run, report, progress, repair=repair)
+        yield from _stream_export(path, run, report, progress, repair=repair, emit=emit)
     else:
         report.stats.update(run.stats())
         run.file_failed = True
@@ -201,7 +220,8 @@ def _utf8_problem(file: str, offset: int, **location: Any) -> Problem:
                         byte_offset=offset, **location)
 
 
-def _stream_export(path: Path, run: ItemChecker, report: Report, progress: Progress | None, *, repair: bool):
+def _stream_export(path: Path, run: ItemChecker, report: Report, progress: Progress | None, *, repair: bool,
+                   emit: bool):
     file = str(path)
     keys = SeenKeys()
     count = 0
@@ -224,6 +244,8 @@ def _stream_export(path: Path, run: ItemChecker, report: Report, progress: Progr
                             report.add(duplicate_article_problem(article_id, index, task.get("id"), seen))
                 if repair:
                     yield "export", (fixed, task)
+                elif emit:
+                    yield "export", (index, task)
                 if progress is not None and index % _PROGRESS_EVERY == 0:
                     progress(reader.position)
         except ijson.JSONError as exc:
@@ -292,7 +314,8 @@ def _parse_problem(message: str | bytes, path: Path, reader: ChunkReader, count:
     )
 
 
-def _stream_documents(path: Path, run: ItemChecker, report: Report, progress: Progress | None, *, repair: bool):
+def _stream_documents(path: Path, run: ItemChecker, report: Report, progress: Progress | None, *, repair: bool,
+                      emit: bool):
     file = str(path)
     keys = SeenKeys()
     documents = 0
@@ -350,6 +373,8 @@ def _stream_documents(path: Path, run: ItemChecker, report: Report, progress: Pr
                     )
             if repair:
                 yield "documents", (fixed, doc)
+            elif emit:
+                yield "documents", (line_no, doc)
     stats = run.stats()
     stats.pop("tasks")
     stats.pop("annotations")
