@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -134,3 +135,22 @@ def test_any_json_anywhere_in_a_task_gives_problems_not_exceptions(data, junk):
         holder[path[-1]] = junk
     for problem in validate_task(task, ontology=None):
         assert problem.json_path is None or problem.json_path.startswith("$")
+
+
+@pytest.mark.parametrize(("data", "kind", "form"), [
+    (b" \n[{}]", "export", "labelstudio"),
+    (b"\xef\xbb\xbf [{}]", "bom", "labelstudio"),
+    (b"\xef\xbb\xbf{}", "bom", "documents"),
+    (b'{"id": "a", "text": "t"}\n', "documents", "documents"),
+    (b'{"data": {"text": "t"}}\n', "tasks-jsonl", "documents"),
+    (b'"text"', "not-array", "other"),
+    (b"   ", "empty", "other"),
+    (b"hello", "invalid", "other"),
+])
+def test_one_sniffer_tells_validate_its_kind_and_build_its_form(tmp_path, data: bytes, kind: str, form: str) -> None:
+    from corpus_tools.build.driver import input_format
+    from corpus_tools.validate.reading import sniff
+
+    path = tmp_path / "input.json"
+    path.write_bytes(data)
+    assert (sniff(path).kind, sniff(path).form, input_format(path)) == (kind, form, form)

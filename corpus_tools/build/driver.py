@@ -157,21 +157,16 @@ def default_name(out: Path) -> str:
 
 def input_format(path: Path) -> str:
     """``labelstudio`` (a JSON array of tasks), ``documents`` (canonical document JSONL) or ``other`` (which
-    validation reports, located)."""
+    validation reports, located), by the validate stage's :func:`~corpus_tools.validate.reading.sniff`."""
+    from corpus_tools.validate.reading import sniff
+
     if path.exists() and not path.is_file():  # a pipe or a device cannot be read twice (the build does)
         raise InputError(f"not a file: {path} (a pipe or a device: build reads its inputs more than once; write it"
                          " to a file first)")
     try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
+        return sniff(path).form
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if stripped.startswith(b"["):
-        return "labelstudio"
-    if stripped.startswith(b"{"):
-        return "documents"
-    return "other"
 
 
 def _validate(path: Path, ontology: Ontology, progress: Progress | None) -> Report:
