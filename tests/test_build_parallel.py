@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from build_inputs import annotation, news_article, simple_export, task, write_export
 
-from corpus_tools.build import workers as build_parallel
 from corpus_tools.build.driver import build_release
 from corpus_tools.errors import InvalidDataError
+from corpus_tools.validate import segmented
 
 
 def _files(root: Path) -> dict[str, str]:
@@ -62,7 +62,7 @@ def _mixed_tasks() -> list[dict]:
 @pytest.fixture
 def small_segments(monkeypatch: pytest.MonkeyPatch) -> None:
     """Segments of a few tasks each, so a small export is cut many times."""
-    monkeypatch.setattr(build_parallel, "SEGMENT_BYTES", 4096)
+    monkeypatch.setattr(segmented, "SEGMENT_BYTES", 4096)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -82,9 +82,9 @@ def test_parallel_build_equals_serial_build(tmp_path: Path, small_segments: None
 
 def test_parallel_build_does_not_depend_on_the_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     export = write_export(tmp_path / "export.json", _mixed_tasks())
-    monkeypatch.setattr(build_parallel, "SEGMENT_BYTES", 2048)
+    monkeypatch.setattr(segmented, "SEGMENT_BYTES", 2048)
     small = _build(export, tmp_path / "small", 2)
-    monkeypatch.setattr(build_parallel, "SEGMENT_BYTES", 1 << 22)
+    monkeypatch.setattr(segmented, "SEGMENT_BYTES", 1 << 22)
     whole = _build(export, tmp_path / "whole", 2)
     assert small[0] == whole[0] == 2
     assert small[1:] == whole[1:]

@@ -36,11 +36,8 @@ from corpus_tools.build.tables import SegmentBuilder
 from corpus_tools.build.workers import (
     BuildOutcome,
     SegmentMerger,
-    SegmentsUnreadable,
-    WorkerPool,
     build_segments,
     build_stream,
-    pool_size,
 )
 from corpus_tools.build.writer import NO_DOCUMENTS, ReleaseWriter
 from corpus_tools.errors import InputError, InvalidDataError, OutputError, ReleaseError
@@ -62,6 +59,7 @@ from corpus_tools.release.stats import ReleaseStats
 from corpus_tools.report import Report, make_problem
 from corpus_tools.spans import Document
 from corpus_tools.tokens import SPAN_MODES
+from corpus_tools.validate.segmented import SegmentsUnreadable, WorkerPool, pool_size
 
 SEMVER = re.compile(r"v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")  # ASCII digits, no leading zero
 Progress = Callable[[str, int, int | None], None]
@@ -207,7 +205,7 @@ def _build_export(export: Path, ontology: Ontology, writer: ReleaseWriter, make_
     spool.mkdir()
     try:
         count = pool_size(options.workers)
-        pool = stack.enter_context(WorkerPool(builder, export, spool, count)) if count > 1 else None
+        pool = stack.enter_context(WorkerPool(builder, export, spool, count, stage="build")) if count > 1 else None
         merger = SegmentMerger(writer, builder.run.semantic.counts)
         try:
             return merger, build_segments(export, builder, merger, progress=options.progress, pool=pool), pool
@@ -572,7 +570,7 @@ def _check_built(tmp: Path, out: Path, ontology: Ontology, report: Report, stats
     try:
         checks = check_release(tmp, ontology=ontology, executor=pool.executor if pool is not None else None)
     except BrokenProcessPool as exc:
-        raise WorkerPool.died(exc) from exc
+        raise pool.died(exc) from exc  # type: ignore[union-attr]
     report.extend(checks.problems)
     report.stats.update({"release": stats.to_dict(), "checks": checks.stats})
     if not checks.valid:

@@ -35,6 +35,7 @@ from corpus_tools.report import Problem, make_problem
 from corpus_tools.rules import SpanReads
 from corpus_tools.spans import Document, Span
 from corpus_tools.tokens import encode_bio_arrays, whole_token_spans
+from corpus_tools.validate.segmented import CheckedSegment
 
 
 @dataclass
@@ -54,14 +55,10 @@ class TaskKeys:
 
 
 @dataclass
-class SegmentResult:
-    """A worker's answer for one segment."""
+class SegmentResult(CheckedSegment):
+    """A worker's answer for one segment: its checks (:class:`~corpus_tools.validate.segmented.CheckedSegment`),
+    the keys of its tasks, its statistics and its tables."""
 
-    first_index: int
-    count: int
-    validation: list[tuple[int, list[Problem]]] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    articles: list[tuple[str, int, object]] = field(default_factory=list)
     tasks: list[TaskKeys] = field(default_factory=list)
     stats: ReleaseStats = field(default_factory=ReleaseStats)
     tables: dict[tuple[str, str], pa.Table] = field(default_factory=dict)

@@ -25,6 +25,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +42,22 @@ from corpus_tools.report import Problem, Report, make_problem
 from corpus_tools.strictjson import DepthLimitedReader, TooDeep, loads
 from corpus_tools.text import lone_surrogate_in
 from corpus_tools.validate.reading import ChunkReader, find_invalid_utf8, locate_parse_error, sniff, yajl_reason
+from corpus_tools.validate.segmented import (
+    SegmentsUnreadable,
+    TaskChecks,
+    ValidationMerger,
+    WorkerPool,
+    checked_segments,
+    duplicate_article_problem,
+    pool_size,
+)
 
 __all__ = ["validate_export", "validate_task", "validate_document", "repair_utf16_export", "iter_validated",
            "duplicate_article_problem"]
 
 Progress = Callable[[int], None]
 _PROGRESS_EVERY = 512  # tasks or lines between two progress calls
+VALIDATE_SEGMENT_BYTES = 1 << 18
 
 
 def validate_export(
@@ -55,8 +66,14 @@ def validate_export(
     ontology: Ontology | None = None,
     max_errors: int | None = None,
     progress: Progress | None = None,
+    workers: int | None = 1,
 ) -> Report:
     """Validate a Label Studio JSON export or canonical document JSONL; never raises on bad data.
+
+    A Label Studio export is read in segments of whole tasks, checked in ``workers`` processes (1: in this
+    process; None: one per core; :mod:`corpus_tools.validate.segmented`), the check that needs every task
+    (repeated article ids) once in input order; an export the segments cannot read, and document JSONL, are
+    read as a stream here, which locates a malformed file's problem.
 
     ``max_errors`` stops collecting errors after that many (the report is then ``truncated``;
     its error count still counts every error).  ``progress`` is called now and then with the
@@ -66,11 +83,34 @@ def validate_export(
     :class:`~corpus_tools.errors.InputError` when the file cannot be read at all.
     """
     path = _readable(path)
-    run = ItemChecker(ontology or default_ontology())
+    ontology = ontology or default_ontology()
+    if sniff(path).kind == "export":
+        try:
+            return _validate_segments(path, ontology, max_errors, progress, workers)
+        except SegmentsUnreadable:
+            pass  # the stream reading says what the segments could not read, and where
+    run = ItemChecker(ontology)
     report = Report(max_errors=max_errors)
     for _ in _stream(path, run, report, progress):
         pass
     return report
+
+
+def _validate_segments(path: Path, ontology: Ontology, max_errors: int | None, progress: Progress | None,
+                       workers: int | None) -> Report:
+    step = TaskChecks(ontology)
+    merger = ValidationMerger(step.run.semantic.counts)
+    count = pool_size(workers)
+    with ExitStack() as stack:
+        pool = stack.enter_context(WorkerPool(step, path, None, count, stage="validate")) if count > 1 else None
+        # in this process, smaller segments: a segment's tasks are all in memory at once, the stream held one
+        segment_bytes = VALIDATE_SEGMENT_BYTES if pool is None else None
+        for result in checked_segments(path, step, pool=pool, progress=progress, segment_bytes=segment_bytes):
+            merger.add(result)
+    size = path.stat().st_size
+    if progress is not None:
+        progress(size)
+    return merger.report(size, max_errors=max_errors)
 
 
 def iter_validated(
@@ -272,20 +312,6 @@ def _stream_export(path: Path, run: ItemChecker, report: Report, progress: Progr
                     file=file, json_path=f"$[{count}]", details={"complete_tasks": count},
                 ))
     report.stats.update(run.stats())
-
-
-def duplicate_article_problem(article_id: str, index: int, task_id: object, first: tuple[int, object]) -> Problem:
-    """The problem of the task at ``index`` whose ``data.article_id`` an earlier task (``first``: its index and
-    task id) already carries."""
-    first_index, first_task_id = first
-    return make_problem(
-        C.TASK_DUPLICATE_ARTICLE_ID,
-        f"Task {task_id} carries data.article_id {article_id!r} like task {first_task_id} (item {first_index}): the"
-        " article was imported twice; delete one task (keep the one with the annotations).",
-        task_id=task_id,
-        json_path=f"$[{index}].data.article_id",
-        details={"first_task_id": first_task_id, "first_index": first_index},
-    )
 
 
 def _parse_problem(message: str | bytes, path: Path, reader: ChunkReader, count: int) -> Problem:

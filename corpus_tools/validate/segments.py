@@ -52,7 +52,6 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import msgspec
-import pyarrow as pa
 
 DEFAULT_TARGET_BYTES = 4 << 20
 # Candidate cuts that may fail verification in one block before the block is doubled.
@@ -368,6 +367,8 @@ class _Cutter:
         """Raise unless ``buf[1:1+length]`` is valid UTF-8 (Arrow's validator, about 1 GB/s on Arabic text)."""
         if not self.check_utf8:
             return
+        import pyarrow as pa  # only here: validate reads segments without pyarrow (msgspec checks the UTF-8)
+
         offsets = pa.py_buffer(struct.pack("<qq", 0, length))
         with memoryview(self.buf) as view, view[1 : 1 + length] as piece:
             strings = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(piece)])
