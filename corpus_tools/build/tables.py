@@ -369,13 +369,17 @@ class SegmentBuilder:
             self._add_spans(entity_lists, spans, out, where)
             kept = self._add_relations(cols["relations"], relations, out, where)
         counts.entities.update([span[2] for span in spans])
-        # relations config: one row per relation whose head and tail are spans of the document
-        if not kept:
-            return
+        if kept:
+            self._relations(doc_id, split, entity_lists, first, kept, out, where)
+
+    def _relations(self, doc_id: str, split: str, entity_lists: list[list], first: int, kept: list, out: list[Problem],
+                   where: dict) -> None:
+        """The relations config: one row per relation whose head and tail are spans of the document (its entity
+        rows start at ``first``)."""
         _, ids, starts, ends, texts, labels = entity_lists
         by_id = {ids[i]: i for i in range(first, len(ids))}
         r = self._columns("relations", split)
-        relation_counts = counts.relations
+        relation_counts = self._out.stats.split(split).relations
         names = self.relation_names
         for rel_id, head, tail, label in kept:
             h, t = by_id.get(head), by_id.get(tail)

@@ -26,7 +26,7 @@ from corpus_tools.report import Report, define_code, make_problem
 STAGE = "build"
 _DELTA = "DELTA_BINARY_PACKED"
 # Parquet encodings per config (docs/benchmarks.md): token strings and tags repeat (dictionary), offsets
-# grow along a row (delta: the tokens files a third smaller and written a third faster), the rest plain.
+# grow along a row (delta: smaller tokens files, written faster), the rest plain.
 PARQUET_ENCODINGS: dict[str, dict] = {
     "tokens": {"dictionary": ["tokens.list.element", "ner_tags.list.element"],
                "column_encoding": {"token_start.list.element": _DELTA, "token_end.list.element": _DELTA}},

@@ -354,31 +354,10 @@ def _stream_documents(path: Path, run: ItemChecker, report: Report, progress: Pr
             if not raw.strip():
                 continue
             try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                run.file_failed = True
-                report.add(_utf8_problem(file, start + exc.start, line=line_no))
-                continue
-            try:
-                doc = loads(line)
-            except json.JSONDecodeError as exc:
-                run.file_failed = True
-                report.add(
-                    make_problem(
-                        C.DOCUMENT_INVALID_JSON,
-                        f"Line {line_no} is not valid JSON ({exc.msg} at column {exc.colno}); write one JSON object"
-                        " per line.",
-                        file=file, line=line_no, byte_offset=start + len(line[: exc.pos].encode("utf-8")),
-                    )
-                )
-                continue
-            if (where := lone_surrogate_in(line, doc)) is not None:
-                report.add(make_problem(
-                    C.DOCUMENT_INVALID_JSON,
-                    f"Line {line_no} holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair) at"
-                    f" {where}, which is not text; fix or remove that escape.",
-                    file=file, line=line_no, json_path=where,
-                ))
+                doc = _document_of(raw, start, line_no, file)
+            except _UnreadableLine as exc:
+                run.file_failed = run.file_failed or exc.file_failed
+                report.add(exc.problem)
                 continue
             documents += 1
             fixed = _repair_document(doc) if repair else 0
@@ -407,6 +386,40 @@ def _stream_documents(path: Path, run: ItemChecker, report: Report, progress: Pr
     stats.pop("predictions")
     stats.pop("prediction_ids")
     report.stats.update(documents=documents, **stats)
+
+
+class _UnreadableLine(Exception):
+    """A line of document JSONL that holds no JSON text: its located problem, and whether the file is unreadable."""
+
+    def __init__(self, problem: Problem, *, file_failed: bool) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+        self.file_failed = file_failed
+
+
+def _document_of(raw: bytes, start: int, line_no: int, file: str) -> object:
+    """The JSON value of one line of document JSONL (at byte ``start``); :class:`_UnreadableLine` when the line is
+    not UTF-8, not JSON, or holds a lone surrogate escape."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _UnreadableLine(_utf8_problem(file, start + exc.start, line=line_no), file_failed=True) from exc
+    try:
+        doc = loads(line)
+    except json.JSONDecodeError as exc:
+        raise _UnreadableLine(make_problem(
+            C.DOCUMENT_INVALID_JSON,
+            f"Line {line_no} is not valid JSON ({exc.msg} at column {exc.colno}); write one JSON object per line.",
+            file=file, line=line_no, byte_offset=start + len(line[: exc.pos].encode("utf-8")),
+        ), file_failed=True) from exc
+    if (where := lone_surrogate_in(line, doc)) is not None:
+        raise _UnreadableLine(make_problem(
+            C.DOCUMENT_INVALID_JSON,
+            f"Line {line_no} holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair) at {where},"
+            " which is not text; fix or remove that escape.",
+            file=file, line=line_no, json_path=where,
+        ), file_failed=False)
+    return doc
 
 
 # ---------------------------------------------------------------------------------------------- repair

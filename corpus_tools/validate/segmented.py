@@ -146,7 +146,7 @@ class SegmentWorker:
         assert self.file is not None
         raw = segment.read(self.file)
         if raw.translate(_DIGITS_AS_ZERO).find(_LONG_DIGITS) >= 0:  # yajl refuses integers beyond 64 bits,
-            # msgspec keeps them: such a file is read as a stream (a translate and a find: ~10x faster than a regex)
+            # msgspec keeps them: such a file is read as a stream (a translate and a find: cheaper than a regex)
             raise _unreadable(segment, "a run of 19 or more digits (an integer beyond 64 bits?)")
         try:
             check_depth(raw)  # the stream reading refuses values nested deeper, located
@@ -183,8 +183,8 @@ def _end_with_parent() -> None:
 
 
 class _NoPandas:
-    """Keeps pandas out of a worker: pyarrow imports it at its first pa.array() (a quarter second per
-    process) only to recognise pandas objects, which a worker never has."""
+    """Keeps pandas out of a worker: pyarrow imports it at its first pa.array() only to recognise pandas
+    objects, which a worker never has (docs/benchmarks.md: the import's cost)."""
 
     def find_spec(self, name: str, path: object = None, target: object = None) -> None:
         if name == "pandas" or name.startswith("pandas."):
@@ -205,7 +205,7 @@ class _ForkedWorker:
         _end_with_parent()
         if "pandas" not in sys.modules:
             sys.meta_path.insert(0, _NoPandas())
-        gc.disable()  # parsing allocates many containers and no cycles: collections would cost ~3x the parse
+        gc.disable()  # parsing allocates many containers and no cycles: collections would cost more than the parse
         cls.worker = worker.__enter__()
 
     @classmethod
@@ -290,7 +290,7 @@ def _with_progress(results: Iterator[CheckedSegment], progress: Progress | None,
 
 @contextmanager
 def collections_paused() -> Iterator[None]:
-    """Parsing allocates many containers and no cycles: the cyclic collector would cost about 3x the parse."""
+    """Parsing allocates many containers and no cycles: the cyclic collector would cost more than the parse."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -30,15 +30,14 @@ Cost model (n = file size, T = ``target_bytes``, E = largest element).
     truncated array tells "valid so far, the element is just longer than the block" (msgspec says
     "truncated": the block is doubled and tried again) from "malformed" (:class:`SegmentError` at once).
     A block thus costs up to 10 decodes of itself, and an element of size E > T up to about 20 E over the
-    doublings T, 2T, ... < 2E; about 10 E when it holds no task-like "id" (measured: 2.5 s for one 75 MB
-    element with T = 4 MB).  Measured on exports (bench and Label Studio shaped, one line or indented):
-    no failed candidate at all, the first candidate is the last task start of the block.
+    doublings T, 2T, ... < 2E; about 10 E when it holds no task-like "id" (docs/benchmarks.md has the
+    measured costs).
   * Memory: one buffer of the largest block used so far: T, or up to about 2 E after an element larger
     than T.
 
 :class:`SegmentError` may be raised after some segments were already yielded (the defect is only seen when
 its block is reached); the caller must then drop what it did with them and fall back to its exact, slow
-path, which locates the problem.  Only a wrong start (BOM, no ``[``) or a wrong end (anything but ``]``
+reading, which locates the problem.  Only a wrong start (BOM, no ``[``) or a wrong end (anything but ``]``
 and whitespace at the end, which catches most truncated files) is detected before the first segment.
 """
 
