@@ -26,9 +26,9 @@ from corpus_tools.errors import InputError
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report
 from corpus_tools.spans import Document
-from corpus_tools.validate.segmented import ValidationMerger, WorkerPool, checked_segments, collections_paused
+from corpus_tools.validate.segmented import ValidationMerger, WorkerPool, checked_segments
 
-STREAM_TASKS = 1000  # tasks (or documents) per segment when the input is read as a stream
+STREAM_TASKS = 250  # tasks (or documents) per segment when the input is read as a stream
 Progress = Callable[[str, int, int | None], None]
 
 
@@ -146,14 +146,13 @@ def build_stream(export: Path, ontology: Ontology, builder: SegmentBuilder, merg
     batch: list[tuple[int, object]] = []
     kind = "export"
     try:
-        with collections_paused():
-            for kind, position, item in iter_validated(export, report, ontology=ontology, progress=validated):
-                if failure is None and report.valid:
-                    batch.append((position, item))
-                    if len(batch) >= STREAM_TASKS:
-                        failure = _build_batch(kind, batch, builder, merger)
-            if batch and failure is None and report.valid:
-                failure = _build_batch(kind, batch, builder, merger)
+        for kind, position, item in iter_validated(export, report, ontology=ontology, progress=validated):
+            if failure is None and report.valid:
+                batch.append((position, item))
+                if len(batch) >= STREAM_TASKS:
+                    failure = _build_batch(kind, batch, builder, merger)
+        if batch and failure is None and report.valid:
+            failure = _build_batch(kind, batch, builder, merger)
     finally:
         hasher.join()
     if failure is not None and report.valid:
