@@ -162,13 +162,13 @@ def library_floor(export: Path, release: Path) -> dict[str, float]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from corpus_tools.build.rows import PARQUET_ENCODINGS
-    from corpus_tools.build.segments import iter_segments
     from corpus_tools.build.shards import ShardWriter
+    from corpus_tools.build.writer import PARQUET_ENCODINGS
     from corpus_tools.checks import _compiled
     from corpus_tools.features import release_features
     from corpus_tools.ontology import load_ontology
     from corpus_tools.release.scan import DOCUMENT_COLUMNS
+    from corpus_tools.validate.segments import iter_segments
 
     gc.disable()  # as in the build's workers (parsing makes many containers and no cycles)
     clock = time.process_time

@@ -16,7 +16,7 @@ from corpus_tools import codes as C
 from corpus_tools.artefacts import ontology_to_export_schema
 from corpus_tools.ontology import Ontology, load_ontology
 from corpus_tools.report import Problem, make_problem
-from corpus_tools.rules import SemanticChecker
+from corpus_tools.rules import SemanticChecker, SpanReads
 from corpus_tools.schemas import SchemaPass, describe, load_schema
 
 
@@ -59,7 +59,10 @@ class ItemChecker:
         self.semantic = SemanticChecker(ontology)
         self.file_failed = False  # the input could not be read to its end (or a line of it at all)
 
-    def task(self, task: object, index: int | None, out: list[Problem]) -> None:
+    def task(self, task: object, index: int | None, out: list[Problem], *,
+             keep_reads: bool = False) -> dict[int, SpanReads]:
+        """Check one task into ``out``; with ``keep_reads``, return what the semantic checks read of its annotations
+        (:meth:`~corpus_tools.rules.SemanticChecker.check_task`)."""
         root = "$" if index is None else f"$[{index}]"
         if type(task) is not dict:
             where = "the export" if index is None else f"item {index} of the array"
@@ -71,7 +74,7 @@ class ItemChecker:
                     json_path=root,
                 )
             )
-            return
+            return {}
         task_id = task.get("id")
         if not self.task_schema.is_valid(task):
             for error in self.task_schema.details(task):
@@ -91,7 +94,7 @@ class ItemChecker:
                         json_path=json_path,
                     )
                 )
-        self.semantic.check_task(task, root, out)
+        return self.semantic.check_task(task, root, out, keep_reads=keep_reads)
 
     def document(self, doc: object, line: int | None, out: list[Problem], *, file: str | None = None,
                  task_id: int | str | None = None) -> None:

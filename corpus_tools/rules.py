@@ -73,6 +73,11 @@ def _show(ch: str) -> str:
     return f"U+{ord(ch):04X}"
 
 
+# What the checks read of one annotation's result: its spans as (start, end, label, id, text) and the indexes of
+# its relation items.
+SpanReads = tuple[list[tuple], list[int]]
+
+
 class _Where:
     """Location shared by every problem of one annotation (or document)."""
 
@@ -109,14 +114,18 @@ class SemanticChecker:
         self.overlap = ontology.overlap
         self.counts = {"tasks": 0, "annotations": 0, "predictions": 0, "prediction_ids": 0, "spans": 0,
                        "relations": 0}
-        # When a dict (the parallel build sets one and empties it after each task): for every result list whose
-        # regions all took the inlined checks, by id(result), its spans as read_result gives them (start, end,
-        # label, id, text) and the indexes of its relation items, so the build does not read the result again.
-        self.reads: dict[int, tuple[list[tuple], list[int]]] | None = None
 
     # ------------------------------------------------------------------ Label Studio tasks
-    def check_task(self, task: Mapping[str, Any], root: str, out: list[Problem]) -> None:
-        """Every semantic check of one task whose JSON path is ``root`` (``$[3]`` in an export)."""
+    def check_task(self, task: Mapping[str, Any], root: str, out: list[Problem], *,
+                   keep_reads: bool = False) -> dict[int, SpanReads]:
+        """Every semantic check of one task whose JSON path is ``root`` (``$[3]`` in an export).
+
+        With ``keep_reads``, returns what the checks read of the task's annotations, by their index in
+        ``annotations``: for each annotation whose regions all took the inlined checks, its spans as
+        :func:`~corpus_tools.labelstudio.export.read_result` gives them and the indexes of its relation items
+        (so the build does not read the result again).
+        """
+        reads: dict[int, SpanReads] = {}
         counts = self.counts
         counts["tasks"] += 1
         task_id = task.get("id")
@@ -164,10 +173,16 @@ class SemanticChecker:
                         f"{root}.{kind}[{i}].result",
                     )
                     continue
-                self.check_result(result, text, f"{root}.{kind}[{i}].result", where)
+                read = self.check_result(result, text, f"{root}.{kind}[{i}].result", where,
+                                         keep_reads=keep_reads and kind == "annotations")
+                if read is not None:
+                    reads[i] = read
+        return reads
 
-    def check_result(self, result: list[Any], text: str | None, path: str, where: _Where) -> None:
-        """Spans and relations of one annotation or prediction (``path`` is its ``.result``).
+    def check_result(self, result: list[Any], text: str | None, path: str, where: _Where, *,
+                     keep_reads: bool = False) -> SpanReads | None:
+        """Spans and relations of one annotation or prediction (``path`` is its ``.result``); with ``keep_reads``,
+        what was read of them when every region took the inlined checks (see :meth:`check_task`).
 
         A span that passes every check takes the inlined fast path below; any doubt sends it to
         :meth:`_check_span_item`, which runs every check and reports.  The fast path accepts only
@@ -184,8 +199,7 @@ class SemanticChecker:
         lw, pw = LEFT_WINDOW, PREFIX_WINDOW  # characters before a span start in the two memos' keys
         size = len(text) if text is not None else -1
         n_spans = 0
-        reads = self.reads
-        read: list[tuple] | None = [] if reads is not None else None  # None: not kept, or a region took the full checks
+        read: list[tuple] | None = [] if keep_reads else None  # None: not kept, or a region took the full checks
         for j, item in enumerate(result):
             if type(item) is not dict:
                 continue
@@ -238,12 +252,11 @@ class SemanticChecker:
             n_spans += 1
             self._check_span_item(item, value, j, text, path, where, result, span_labels, spans)
         self.counts["spans"] += n_spans
-        if read is not None:
-            reads[id(result)] = (read, relations)  # type: ignore[index]
         if spans:
             self._check_overlaps(spans, path, "[{}]", where)
         if relations:
             self._check_ls_relations(result, relations, span_labels, path, where)
+        return (read, relations) if read is not None else None
 
     def _check_span_item(
         self, item: dict, value: dict, j: int, text: str | None, path: str, where: _Where, result: list[Any],

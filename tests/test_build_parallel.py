@@ -1,9 +1,8 @@
-"""The parallel build path (worker processes over segments of the export) against the serial path.
+"""The build in worker processes over segments of the export against the build in this process.
 
-Every export is built both ways: the serial path (``workers=0``: ``validate_export`` then one
-``Builder``) is the reference, written before the parallel path existed.  Same files byte for byte,
-same report (problems in the same order, same statistics), whatever the number of workers and
-however the export is cut into segments.
+Every export is built both ways (``workers=0``: this process alone; 1 and 2 workers).  Same files byte for
+byte, same report (problems in the same order, same statistics), whatever the number of workers and however
+the export is cut into segments or read (as a stream when it cannot be cut).
 """
 
 from __future__ import annotations
@@ -15,9 +14,9 @@ from pathlib import Path
 import pytest
 from build_inputs import annotation, news_article, simple_export, task, write_export
 
-from corpus_tools.build import workers as build_parallel
 from corpus_tools.build.driver import build_release
 from corpus_tools.errors import InvalidDataError
+from corpus_tools.validate import segmented
 
 
 def _files(root: Path) -> dict[str, str]:
@@ -27,7 +26,7 @@ def _files(root: Path) -> dict[str, str]:
 
 def _report(report: dict) -> dict:
     report = json.loads(json.dumps(report))
-    report.get("stats", {}).pop("path", None)
+    report.get("stats", {}).pop("workers", None)
     return report
 
 
@@ -36,7 +35,7 @@ def _build(export: Path, out: Path, workers: int) -> tuple[str, dict, dict]:
         result = build_release(export, version="1.0.0", out=out, name="test/arabic-news", workers=workers)
     except InvalidDataError as exc:
         return "refused", _report(exc.report.to_dict()), {}
-    return result.report.stats["path"], _report(result.report.to_dict()), _files(out)
+    return result.report.stats["workers"], _report(result.report.to_dict()), _files(out)
 
 
 def _mixed_tasks() -> list[dict]:
@@ -63,7 +62,7 @@ def _mixed_tasks() -> list[dict]:
 @pytest.fixture
 def small_segments(monkeypatch: pytest.MonkeyPatch) -> None:
     """Segments of a few tasks each, so a small export is cut many times."""
-    monkeypatch.setattr(build_parallel, "SEGMENT_BYTES", 4096)
+    monkeypatch.setattr(segmented, "SEGMENT_BYTES", 4096)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -71,8 +70,8 @@ def test_parallel_build_equals_serial_build(tmp_path: Path, small_segments: None
     export = write_export(tmp_path / "export.json", _mixed_tasks())
     serial = _build(export, tmp_path / "serial", 0)
     parallel = _build(export, tmp_path / "parallel", workers)
-    assert serial[0] == "serial (workers=0)"
-    assert parallel[0] == "parallel"
+    assert serial[0] == 1
+    assert parallel[0] == workers
     assert parallel[1] == serial[1]
     assert parallel[2] == serial[2]
     codes = [p["code"] for p in serial[1]["problems"]]
@@ -83,11 +82,11 @@ def test_parallel_build_equals_serial_build(tmp_path: Path, small_segments: None
 
 def test_parallel_build_does_not_depend_on_the_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     export = write_export(tmp_path / "export.json", _mixed_tasks())
-    monkeypatch.setattr(build_parallel, "SEGMENT_BYTES", 2048)
+    monkeypatch.setattr(segmented, "SEGMENT_BYTES", 2048)
     small = _build(export, tmp_path / "small", 2)
-    monkeypatch.setattr(build_parallel, "SEGMENT_BYTES", 1 << 22)
+    monkeypatch.setattr(segmented, "SEGMENT_BYTES", 1 << 22)
     whole = _build(export, tmp_path / "whole", 2)
-    assert small[0] == whole[0] == "parallel"
+    assert small[0] == whole[0] == 2
     assert small[1:] == whole[1:]
 
 
@@ -113,7 +112,7 @@ def test_invalid_export_is_refused_with_the_same_report(tmp_path: Path, small_se
 
 
 @pytest.mark.parametrize("damage", ["truncated", "lone-surrogate", "big-integer", "invalid-utf8"])
-def test_what_the_parallel_path_cannot_parse_goes_the_serial_way(tmp_path: Path, damage: str) -> None:
+def test_what_the_segments_cannot_parse_is_read_as_a_stream(tmp_path: Path, damage: str) -> None:
     export = write_export(tmp_path / "export.json", simple_export(6))
     text = export.read_text(encoding="utf-8")
     if damage == "truncated":
@@ -147,8 +146,8 @@ def test_cli_workers_option_changes_the_path_not_the_files(tmp_path: Path) -> No
                                "--out", str(out), "--name", "test/arabic-news", "--workers", workers, "--json"],
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
-        outcomes[workers] = (json.loads(done.stdout)["stats"]["path"], _files(out))
-    assert outcomes["0"][0] == "serial (workers=0)" and outcomes["2"][0] == "parallel"
+        outcomes[workers] = (json.loads(done.stdout)["stats"]["workers"], _files(out))
+    assert outcomes["0"][0] == 1 and outcomes["2"][0] == 2
     assert outcomes["0"][1] == outcomes["2"][1]
     bad = subprocess.run([sys.executable, "-m", "corpus_tools", "build", str(export), "--version", "1.0.0",
                           "--out", str(tmp_path / "bad"), "--workers", "-1"], capture_output=True, text=True)
@@ -229,3 +228,82 @@ def test_a_worker_that_dies_in_the_release_checks_fails_the_build(tmp_path: Path
     with pytest.raises(BuildError, match="worker process died"):
         build_release(export, version="1.0.0", out=out, name="test/arabic-news", workers=2)
     assert list((tmp_path / "releases").iterdir()) == []
+
+
+def test_a_valid_export_the_segments_cannot_take_is_built_from_the_stream(tmp_path: Path) -> None:
+    tasks = _mixed_tasks()
+    tasks[2]["data"]["title"] = "رقم 12345678901234567890"  # a run of digits: the segments leave it to yajl
+    export = write_export(tmp_path / "export.json", tasks)
+    in_process = _build(export, tmp_path / "w0", 0)
+    forked = _build(export, tmp_path / "w2", 2)
+    assert in_process[0] == forked[0] == 1  # read as a stream in this process, the pool ended
+    assert forked[1:] == in_process[1:]
+    assert forked[1]["valid"] and "data/documents/train-00000-of-00001.parquet" in forked[2]
+
+
+def _build_problems(report: dict) -> list[dict]:
+    return [p for p in report["problems"] if p["code"].startswith("build-")]
+
+
+@pytest.mark.parametrize(("span_mode", "workers"), [("exact", 2), ("exact", 0), ("whole-token", 2)])
+def test_the_rows_are_those_of_the_reference_builder(tmp_path: Path, small_segments: None, span_mode: str,
+                                                     workers: int) -> None:
+    from reference_rows import reference_release
+
+    from corpus_tools.ontology import load_ontology
+
+    export = write_export(tmp_path / "export.json", _mixed_tasks())
+    result = build_release(export, version="1.0.0", out=tmp_path / "built", name="test/arabic-news",
+                           span_mode=span_mode, workers=workers)
+    reference = reference_release(export, tmp_path / "reference", load_ontology(), span_mode=span_mode)
+    built = {name: digest for name, digest in _files(tmp_path / "built").items() if name.startswith("data/")}
+    assert built == _files(tmp_path / "reference")
+    assert result.stats.to_dict() == reference.stats.to_dict()
+    assert _build_problems(result.report.to_dict()) == reference.report.to_dict()["problems"]
+
+
+def test_document_jsonl_and_gold_rows_are_those_of_the_reference_builder(tmp_path: Path) -> None:
+    from reference_rows import reference_release
+
+    from corpus_tools.labelstudio.export import task_to_document, task_to_records
+    from corpus_tools.ontology import load_ontology
+
+    tasks = _mixed_tasks()
+    documents = tmp_path / "documents.jsonl"
+    gold = tmp_path / "gold.jsonl"
+    docs = [task_to_document(t, list(task_to_records(t))[0]) for t in tasks[:30]]
+
+    def jsonl(items: list) -> str:
+        return "".join(json.dumps(doc.to_dict(), ensure_ascii=False) + "\n" for doc in items)
+
+    documents.write_text(jsonl(docs), encoding="utf-8")
+    changed = task_to_document(tasks[20], list(task_to_records(tasks[20]))[0])
+    changed.text += " وانتهى"  # the spans still select their texts: only the task's text differs
+    gold.write_text(jsonl([*docs[3:8], changed]), encoding="utf-8")
+    ontology = load_ontology()
+    result = build_release(documents, version="1.0.0", out=tmp_path / "docs", name="test/arabic-news")
+    reference = reference_release(documents, tmp_path / "docs-reference", ontology)
+    built = {name: digest for name, digest in _files(tmp_path / "docs").items() if name.startswith("data/")}
+    assert built == _files(tmp_path / "docs-reference")
+    assert result.stats.to_dict() == reference.stats.to_dict()
+
+    from corpus_tools.build.gold import read_gold
+
+    export = write_export(tmp_path / "export.json", tasks[:30] + [task(99, news_article(99), [])])
+    gold_docs = read_gold(gold)
+    with pytest.raises(InvalidDataError) as refused:  # one gold text is not its task's
+        build_release(export, version="1.0.0", out=tmp_path / "gold", name="test/arabic-news", gold=gold)
+    reference = reference_release(export, tmp_path / "gold-reference", ontology, gold=gold_docs)
+    assert _build_problems(refused.value.report.to_dict()) == reference.report.to_dict()["problems"]
+    assert [p["code"] for p in reference.report.to_dict()["problems"]] == ["build-gold-text-mismatch",
+                                                                         "build-gold-missing"]
+    changed.id, changed.text = "unused-doc", docs[20].text
+    gold.write_text(jsonl([*docs[3:8], changed]), encoding="utf-8")
+    result = build_release(export, version="1.0.0", out=tmp_path / "gold", name="test/arabic-news", gold=gold)
+    reference = reference_release(export, tmp_path / "gold-reference2", ontology, gold=read_gold(gold))
+    built = {name: digest for name, digest in _files(tmp_path / "gold").items() if name.startswith("data/")}
+    assert built == _files(tmp_path / "gold-reference2")
+    assert result.stats.to_dict() == reference.stats.to_dict()
+    assert result.stats.gold_sources["gold-file"] == 5
+    assert _build_problems(result.report.to_dict()) == reference.report.to_dict()["problems"]
+    assert "build-gold-unused" in {p["code"] for p in reference.report.to_dict()["problems"]}

@@ -94,3 +94,34 @@ def test_default_name_skips_a_version_folder(tmp_path):
     assert default_name(tmp_path / "arabic-news") == "arabic-news"
 
 
+def test_release_stats_merge_adds_every_count() -> None:
+    from corpus_tools.release.stats import ReleaseStats
+
+    def part(split: str, label: str, annotator: str) -> ReleaseStats:
+        stats = ReleaseStats(tasks=2, annotations=3, cancelled=1, duplicate_texts=1)
+        counts = stats.split(split)
+        counts.documents, counts.tokens = 1, 10
+        counts.entities[label] += 2
+        counts.relations["works_for"] += 1
+        counts.unencodable[label] += 1
+        stats.gold_sources["single"] += 1
+        stats.left_out["ambiguous"] += 1
+        stats.annotators[annotator] += 3
+        stats.agreement.documents = 1
+        stats.agreement.add_pair({(0, 4, label)}, {(0, 4, label), (5, 9, "LOC")})
+        return stats
+
+    merged = part("train", "PER", "a")
+    merged.merge(part("test", "PER", "b"))
+    merged.merge(part("train", "ORG", "a"))
+    stats = merged.to_dict()
+    assert (stats["tasks"], stats["documents"], stats["annotations"], stats["cancelled_annotations"]) == (6, 3, 9, 3)
+    assert stats["annotators"] == 2 and stats["duplicate_texts_within_split"] == 3
+    assert stats["gold_sources"] == {"single": 3} and stats["left_out"] == {"ambiguous": 3}
+    assert list(stats["splits"]) == ["train", "test"]
+    train = stats["splits"]["train"]
+    assert (train["documents"], train["tokens"], train["entities"], train["relations"]) == (2, 20, 4, 2)
+    assert train["entities_per_label"] == {"ORG": 2, "PER": 2} and train["unencodable_spans"] == 2
+    assert stats["agreement"]["documents"] == 3 and stats["agreement"]["pairs"] == 3
+    assert merged.agreement.total == {"PER": 4, "ORG": 2, "LOC": 3}
+    assert merged.agreement.matched == {"PER": 4, "ORG": 2}

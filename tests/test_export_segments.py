@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from corpus_tools.build.segments import Segment, SegmentError, iter_segments
+from corpus_tools.validate.segments import Segment, SegmentError, iter_segments
 
 TRICKY = ["}, {", '"', "\\", "],[", "\n", '}, {"id": 7, "annotations": [', "وقال الرئيس", "🙂", ",", " ", "ـ"]
 

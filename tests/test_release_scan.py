@@ -111,7 +111,7 @@ def test_a_row_that_is_not_utf8_is_located_and_the_other_rows_still_checked() ->
 def _tokens_file(tmp_path, rows: list[tuple[list[str], list[int], list[int]]], name: str = "t.parquet"):
     import pyarrow.parquet as pq
 
-    from corpus_tools.build.rows import PARQUET_ENCODINGS
+    from corpus_tools.build.writer import PARQUET_ENCODINGS
     from corpus_tools.features import release_features
     from corpus_tools.ontology import load_ontology
 

@@ -131,26 +131,25 @@ def test_proclitic_window(before, expected):
 @PROFILE
 @given(task=mutated_tasks())
 def test_what_validation_keeps_for_the_build_is_what_read_result_reads(task):
-    """The parallel build takes a result's spans and relations from the checker (``reads``) instead of reading it
-    again: for every result the checker keeps, they equal ``read_result``'s; a result with a region that took
-    the full checks is not kept."""
+    """The build takes an annotation's spans and relations from what the checker returns (``keep_reads``) instead
+    of reading its result again: for every annotation the checker keeps, they equal ``read_result``'s; an
+    annotation with a region that took the full checks is not kept."""
     from corpus_tools.labelstudio.export import read_relations, read_result
 
     checker = SemanticChecker(ONTOLOGY)
-    checker.reads = {}
-    checker.check_task(task, "$", [])
+    assert checker.check_task(task, "$", []) == {}  # nothing kept unless asked
+    reads = checker.check_task(task, "$", [], keep_reads=True)
     text = task["data"]["text"]
-    items = [*task.get("annotations", []), *task.get("predictions", [])]
-    results = {id(a["result"]): a["result"] for a in items if isinstance(a, dict) and isinstance(a.get("result"), list)}
-    assert set(checker.reads) <= set(results)
-    for key, (spans, relation_indexes) in checker.reads.items():
-        expected_spans, expected_relations = read_result(results[key], text)
+    annotations = task.get("annotations", [])
+    results = {i: a["result"] for i, a in enumerate(annotations)
+               if isinstance(a, dict) and isinstance(a.get("result"), list)}
+    assert set(reads) <= set(results)
+    for i, (spans, relation_indexes) in reads.items():
+        expected_spans, expected_relations = read_result(results[i], text)
         assert spans == expected_spans
-        assert read_relations(results[key], relation_indexes) == expected_relations
-    # one region that only the full checks take (a float offset): its result is not kept
+        assert read_relations(results[i], relation_indexes) == expected_relations
+    # one region that only the full checks take (a float offset): its annotation is not kept
     result = task["annotations"][0]["result"]
     region = next(item for item in result if item["type"] == "labels")
     region["value"]["start"] = float(region["value"]["start"])
-    checker.reads = {}
-    checker.check_task(task, "$", [])
-    assert id(result) not in checker.reads
+    assert 0 not in checker.check_task(task, "$", [], keep_reads=True)

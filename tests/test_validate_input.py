@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -134,3 +135,50 @@ def test_any_json_anywhere_in_a_task_gives_problems_not_exceptions(data, junk):
         holder[path[-1]] = junk
     for problem in validate_task(task, ontology=None):
         assert problem.json_path is None or problem.json_path.startswith("$")
+
+
+@pytest.mark.parametrize(("data", "kind", "form"), [
+    (b" \n[{}]", "export", "labelstudio"),
+    (b"\xef\xbb\xbf [{}]", "bom", "labelstudio"),
+    (b"\xef\xbb\xbf{}", "bom", "documents"),
+    (b'{"id": "a", "text": "t"}\n', "documents", "documents"),
+    (b'{"data": {"text": "t"}}\n', "tasks-jsonl", "documents"),
+    (b'"text"', "not-array", "other"),
+    (b"   ", "empty", "other"),
+    (b"hello", "invalid", "other"),
+])
+def test_one_sniffer_tells_validate_its_kind_and_build_its_form(tmp_path, data: bytes, kind: str, form: str) -> None:
+    from corpus_tools.build.driver import input_format
+    from corpus_tools.validate.reading import sniff
+
+    path = tmp_path / "input.json"
+    path.write_bytes(data)
+    assert (sniff(path).kind, sniff(path).form, input_format(path)) == (kind, form, form)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_segments_give_the_report_of_the_stream_reading(tmp_path, monkeypatch, workers: int) -> None:
+    """validate reads an export in segments (in workers or here); the stream reading, which locates what the
+    segments cannot read, is the reference: same problems in the same order, same statistics."""
+    from build_inputs import simple_export, write_export
+
+    from corpus_tools.report import Report
+    from corpus_tools.validate import driver, segmented
+    from corpus_tools.validate.driver import iter_validated
+
+    tasks = simple_export(40)
+    tasks[3]["annotations"][0]["result"][0]["value"]["start"] += 1  # a span whose offsets miss its text
+    tasks.append(json.loads(json.dumps(tasks[5])) | {"id": 99})  # an article imported twice
+    tasks.insert(7, 17)  # not a task object
+    tasks[20]["annotations"][0]["was_cancelled"] = True
+    path = write_export(tmp_path / "export.json", tasks)
+    monkeypatch.setattr(segmented, "SEGMENT_BYTES", 4096)
+    monkeypatch.setattr(driver, "VALIDATE_SEGMENT_BYTES", 4096)
+    stream = Report()
+    for _ in iter_validated(path, stream):
+        pass
+    segments = validate_export(path, workers=workers)
+    assert segments.to_dict() == stream.to_dict()
+    assert ("task-duplicate-article-id", "$[41].data.article_id") in {(p.code, p.json_path) for p in stream.problems}
+    truncated = validate_export(path, workers=workers, max_errors=1)
+    assert truncated.to_dict()["errors"] == stream.to_dict()["errors"] and len(truncated.errors) == 1

@@ -1,63 +1,51 @@
 """Build a release folder from a validated export.
 
 :func:`build_release` validates the input (and refuses it when invalid, with no override), picks
-one gold annotation per task, assigns each document to a split (:mod:`corpus_tools.release.splits`),
-streams the rows of the four configs into size-capped Parquet shards
-(:mod:`corpus_tools.build.shards`), writes ``splits.json``, the card (:mod:`corpus_tools.release.card`) and
-``manifest.json``, runs :func:`corpus_tools.release.manifest.check_release` and only then renames the
-temporary folder to ``out``.  An interrupted build leaves nothing at ``out``.
+one gold annotation per task (:mod:`corpus_tools.build.gold`), assigns each document to a split
+(:mod:`corpus_tools.release.splits`), streams the rows of the four configs into size-capped Parquet shards
+(:mod:`corpus_tools.build.writer`, :mod:`corpus_tools.build.shards`), writes ``splits.json``, the card
+(:mod:`corpus_tools.release.card`) and ``manifest.json``, runs :func:`corpus_tools.release.manifest.check_release`
+and only then renames the temporary folder to ``out``.  An interrupted build leaves nothing at ``out``.
 
-A Label Studio export takes the parallel path (:mod:`corpus_tools.build.workers`: worker processes
-validate and build segments of whole tasks); document JSONL, a ``gold`` file, ``workers=0`` and
-exports that path cannot read take the serial path (``validate_export`` and one
-:class:`~corpus_tools.build.rows.Builder`).  Both give the same files and report.
-
-Gold selection per task (predictions never become gold):
-
-1. the document of that id in the ``gold`` file (canonical document JSONL), when given;
-2. else the non-cancelled annotation marked ``ground_truth``;
-3. else the only non-cancelled annotation;
-4. else the task is left out and reported: ``build-gold-ambiguous`` (several annotations, no
-   ground truth) or ``build-gold-missing`` (no non-cancelled annotation).
-
-Left-out tasks still contribute their annotations to the ``annotations`` config.
+Every input is built by one :class:`~corpus_tools.build.tables.SegmentBuilder`, segment by segment
+(:mod:`corpus_tools.build.workers`): a Label Studio export is cut into segments of whole tasks, validated and
+built in worker processes (or in this process with ``workers`` 0 or 1), or read as a stream by the validate stage
+(:func:`~corpus_tools.validate.driver.iter_validated`) when it cannot be cut; document JSONL is always read so, and
+built from that one reading.
 """
 
 from __future__ import annotations
 
 import glob
-import hashlib
-import json
-import os
-import pickle
 import re
 import secrets
 import shutil
-import subprocess
-import sys
-import tempfile
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from filelock import FileLock, Timeout
 
 from corpus_tools import __version__
-from corpus_tools.build.rows import NO_DOCUMENTS, Builder, annotator_name, select_gold
+from corpus_tools.build.gold import annotator_name, read_gold, select_gold, unused_gold
 from corpus_tools.build.shards import MAX_SHARD_BYTES, ROW_GROUP_ROWS
 from corpus_tools.build.tables import SegmentBuilder
-from corpus_tools.build.workers import ParallelOutcome, WorkerPool, pool_size, run_parallel
+from corpus_tools.build.workers import (
+    BuildOutcome,
+    SegmentMerger,
+    build_segments,
+    build_stream,
+)
+from corpus_tools.build.writer import NO_DOCUMENTS, ReleaseWriter
 from corpus_tools.errors import InputError, InvalidDataError, OutputError, ReleaseError
 from corpus_tools.files import rename_no_replace
 from corpus_tools.ontology import Ontology, load_ontology
 from corpus_tools.release.card import (
     DEFAULT_LICENSE,
     DEFAULT_RIGHTS,
-    ReleaseStats,
     card_metadata,
     changelog_entry,
     extract_changelog,
@@ -67,15 +55,13 @@ from corpus_tools.release.card import (
 from corpus_tools.release.checks import check_release
 from corpus_tools.release.manifest import MANIFEST_NAME, SPLITS_NAME, read_manifest, write_manifest
 from corpus_tools.release.splits import SplitPlan, read_splits
+from corpus_tools.release.stats import ReleaseStats
 from corpus_tools.release.version import match_version, parse_release_version
 from corpus_tools.report import Report, make_problem
 from corpus_tools.spans import Document
-from corpus_tools.strictjson import DepthLimitedReader
-from corpus_tools.strictjson import loads as json_loads
 from corpus_tools.tokens import SPAN_MODES
+from corpus_tools.validate.segmented import SegmentsUnreadable, WorkerPool, pool_size
 
-# Validate in a second process while the build streams, when there is a second core.
-PARALLEL_VALIDATION = (os.cpu_count() or 1) > 1
 Progress = Callable[[str, int, int | None], None]
 
 
@@ -135,7 +121,7 @@ def _ontology_change(previous: dict, ontology: Ontology, diff, version: str, rep
     """The changelog note of an ontology change against the previous release, and a ``build-labels-changed``
     warning when ClassLabel names were removed or moved (ids a trained model relies on) within one major
     version."""
-    from corpus_tools.build.rows import LABELS_CHANGED
+    from corpus_tools.build.writer import LABELS_CHANGED
 
     old = previous.get("ontology") if isinstance(previous.get("ontology"), dict) else {}
     notes = []
@@ -152,25 +138,6 @@ def _ontology_change(previous: dict, ontology: Ontology, diff, version: str, rep
     return tuple(notes)
 
 
-class _HashingReader:
-    """A binary file wrapper that hashes and counts what is read through it."""
-
-    def __init__(self, file: BinaryIO) -> None:
-        self._file = file
-        self.sha256 = hashlib.sha256()
-        self.bytes = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._file.read(size)
-        self.sha256.update(data)
-        self.bytes += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(1 << 20):
-            pass
-
-
 def default_name(out: Path) -> str:
     """The dataset name when none is given: the output folder's name, or its parent's for ``.../v1.0.0``."""
     resolved = out.resolve()
@@ -181,21 +148,16 @@ def default_name(out: Path) -> str:
 
 def input_format(path: Path) -> str:
     """``labelstudio`` (a JSON array of tasks), ``documents`` (canonical document JSONL) or ``other`` (which
-    validation reports, located)."""
+    validation reports, located), by the validate stage's :func:`~corpus_tools.validate.reading.sniff`."""
+    from corpus_tools.validate.reading import sniff
+
     if path.exists() and not path.is_file():  # a pipe or a device cannot be read twice (the build does)
         raise InputError(f"not a file: {path} (a pipe or a device: build reads its inputs more than once; write it"
                          " to a file first)")
     try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
+        return sniff(path).form
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if stripped.startswith(b"["):
-        return "labelstudio"
-    if stripped.startswith(b"{"):
-        return "documents"
-    return "other"
 
 
 def _validate(path: Path, ontology: Ontology, progress: Progress | None) -> Report:
@@ -209,105 +171,6 @@ def _validate(path: Path, ontology: Ontology, progress: Progress | None) -> Repo
             progress("validate", done, size)
 
     return validate_export(path, ontology=ontology, max_errors=None, progress=callback)
-
-
-class _Validation:
-    """Validation of the export, in a second process while the build streams (on a multi-core machine).
-
-    The build writes only into its temporary folder, and nothing is renamed into place unless the
-    validation report is valid, so running both at once refuses invalid input exactly as running
-    validation first would, in about the time of the slower of the two.  If the child process
-    cannot run at all, validation runs here instead.
-    """
-
-    def __init__(self, path: Path, ontology: Ontology, progress: Progress | None, *, parallel: bool) -> None:
-        self._path, self._ontology, self._progress = path, ontology, progress
-        self._report: Report | None = None
-        self._process: subprocess.Popen | None = None
-        self._size = path.stat().st_size
-        if not parallel:
-            self._report = _validate(path, ontology, progress)
-            return
-        import corpus_tools
-
-        env = dict(os.environ)
-        package_root = str(Path(corpus_tools.__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        self._output = tempfile.TemporaryFile()
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "corpus_tools.validate.worker"],
-            stdin=subprocess.PIPE, stdout=self._output, stderr=subprocess.DEVNULL, env=env,
-        )
-        try:
-            self._process.stdin.write(pickle.dumps((str(path), ontology)))  # type: ignore[union-attr]
-            self._process.stdin.close()  # type: ignore[union-attr]
-        except OSError:
-            pass  # the child died at once; result() falls back to validating here
-        if progress is not None:
-            progress("validate", 0, self._size)
-
-    def result(self) -> Report:
-        if self._report is not None:
-            return self._report
-        assert self._process is not None
-        self._process.wait()
-        self._process = None
-        self._output.seek(0)
-        data = self._output.read()
-        self._output.close()
-        try:
-            kind, payload = pickle.loads(data)
-        except Exception:  # noqa: BLE001 - the child could not run: validate here instead
-            kind, payload = "ok", _validate(self._path, self._ontology, self._progress)
-        if kind == "error":
-            raise payload
-        self._report = payload
-        if self._progress is not None:
-            self._progress("validate", self._size, self._size)
-        return self._report
-
-    def cancel(self) -> None:
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait()
-            self._process = None
-            self._output.close()
-
-
-def _read_gold(path: Path) -> dict[str, Document]:
-    docs: dict[str, Document] = {}
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    doc = Document.from_dict(json_loads(line))
-                    docs[doc.id] = doc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise InputError(f"cannot read gold file {path}: {exc}") from exc
-    return docs
-
-
-def _iter_tasks(reader: _HashingReader) -> Iterator[dict]:
-    import ijson
-
-    yield from ijson.items(reader, "item", use_float=True)
-
-
-def _iter_documents(reader: _HashingReader) -> Iterator[tuple[int, Document]]:
-    buffer = b""
-    line = 0
-    while True:
-        chunk = reader.read(1 << 20)
-        if not chunk:
-            break
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for raw in lines:
-            line += 1
-            if raw.strip():
-                yield line, Document.from_dict(json_loads(raw))
-    if buffer.strip():
-        yield line + 1, Document.from_dict(json_loads(buffer))
 
 
 def _release_arrow_memory() -> None:
@@ -325,40 +188,49 @@ def _refusal(export: Path, report: Report) -> InvalidDataError:
     )
 
 
-def _stream_input(export: Path, kind: str, builder: Builder, progress: Progress | None) -> str:
-    """Feed every task (or document) of the input to the builder; return the input's sha256."""
-    total = export.stat().st_size
-    with open(export, "rb") as raw:
-        # ijson's memory grows with the square of the depth: a Label Studio export is read depth-limited
-        reader = _HashingReader(DepthLimitedReader(raw) if kind == "labelstudio" else raw)
-        if kind == "labelstudio":
-            for i, task in enumerate(_iter_tasks(reader)):
-                builder.add_task(task)
-                if progress is not None and i % 500 == 0:
-                    progress("build", reader.bytes, total)
-        else:
-            for line, doc in _iter_documents(reader):
-                builder.add_canonical(doc, line)
-        reader.drain()
-    if progress is not None:
-        progress("build", total, total)
-    return reader.sha256.hexdigest()
-
-
-def _build_parallel(export: Path, ontology: Ontology, builder: Builder, span_mode: str,
-                    progress: Progress | None, workers: int | None,
-                    stack: ExitStack) -> tuple[ParallelOutcome | str, WorkerPool | None]:
-    """The export validated and built by worker processes, or why only the serial path can read it; and the
-    worker pool (alive until ``stack`` closes, for the release checks), None when this process built it."""
-    segment_builder = SegmentBuilder(ontology, builder.plan, builder.schemas, file=export.name, span_mode=span_mode)
-    spool = builder.root / ".segments"
+def _build_export(export: Path, ontology: Ontology, writer: ReleaseWriter, make_plan: Callable[[], SplitPlan],
+                  options: _RowOptions, stack: ExitStack) -> tuple[SegmentMerger, BuildOutcome, WorkerPool | None]:
+    """Validate and build a Label Studio export in segments (in ``workers`` processes, whose pool ``stack`` keeps
+    for the release checks); an export that cannot be cut into segments is read again as a stream, validated as
+    it is read."""
+    builder = options.builder(ontology, writer)
+    spool = writer.root / ".segments"
     spool.mkdir()
     try:
-        count = pool_size(workers)
-        pool = stack.enter_context(WorkerPool(segment_builder, export, spool, count)) if count > 1 else None
-        return run_parallel(export, segment_builder, builder, spool, progress=progress, pool=pool), pool
+        count = pool_size(options.workers)
+        pool = stack.enter_context(WorkerPool(builder, export, spool, count, stage="build")) if count > 1 else None
+        merger = SegmentMerger(writer, builder.run.semantic.counts)
+        try:
+            return merger, build_segments(export, builder, merger, progress=options.progress, pool=pool), pool
+        except SegmentsUnreadable:
+            stack.close()  # the workers end now
     finally:
         shutil.rmtree(spool, ignore_errors=True)
+    writer.restart(make_plan())
+    builder = options.builder(ontology, writer)
+    merger = SegmentMerger(writer, {})
+    return merger, build_stream(export, ontology, builder, merger, progress=options.progress), None
+
+
+def _build_documents(export: Path, ontology: Ontology, writer: ReleaseWriter,
+                     options: _RowOptions) -> tuple[SegmentMerger, BuildOutcome]:
+    """Validate and build document JSONL in this process, from one reading."""
+    merger = SegmentMerger(writer, {})
+    return merger, build_stream(export, ontology, options.builder(ontology, writer), merger, progress=options.progress)
+
+
+@dataclass(frozen=True)
+class _RowOptions:
+    """How the rows are built: span mode, ``--gold`` documents, worker processes, progress."""
+
+    span_mode: str
+    gold: dict[str, Document]
+    workers: int | None
+    progress: Progress | None
+
+    def builder(self, ontology: Ontology, writer: ReleaseWriter) -> SegmentBuilder:
+        return SegmentBuilder(ontology, writer.plan, writer.schemas, file=writer.file, span_mode=self.span_mode,
+                              gold=self.gold)
 
 
 BUILDING_SUFFIX = ".building"
@@ -458,10 +330,9 @@ def build_release(
 ) -> BuildResult:
     """Validate ``export`` and write the release folder ``out`` (which must not exist).
 
-    A Label Studio export is validated and built in ``workers`` processes (default: one per core, see
-    :mod:`corpus_tools.build.workers`; 1 runs that path in this process; 0 takes the serial path,
-    which document JSONL, ``gold`` files and exports the fast path cannot parse always take).  Every
-    path gives the same files and report.
+    A Label Studio export is validated and built in segments by ``workers`` processes (default: one per core,
+    see :mod:`corpus_tools.build.workers`; 0 or 1: in this process).  Document JSONL is built in this process.
+    Every way gives the same files and report.
 
     Raises :class:`InvalidDataError` (with the report) when the export or the gold file fails
     validation or the data has build errors (duplicate ids, duplicate texts across splits),
@@ -469,11 +340,7 @@ def build_release(
     :class:`OutputError` when ``out`` exists, and :class:`InputError` for unreadable inputs.
     """
     export, out = Path(export), Path(out)
-    try:
-        parse_release_version(version)
-    except ValueError as exc:
-        raise InputError(str(exc)) from exc
-    version = version.strip().removeprefix("v")
+    version = _checked_version(version)
     if span_mode not in SPAN_MODES:
         raise InputError(f"span_mode must be one of {', '.join(SPAN_MODES)}, got {span_mode!r}")
     if out.exists() or out.is_symlink():
@@ -485,54 +352,119 @@ def build_release(
         if not report.valid:
             raise _refusal(export, report)
         raise InputError(f"{export} is neither a Label Studio JSON export (an array) nor document JSONL")
-    try:
-        name = check_name(name) if name is not None else default_name(out)
-        license = check_line(license, "licence id")
-        rights = check_line(rights, "rights statement")
-        date = check_date(date) if date is not None else None
-    except ValueError as exc:
-        raise InputError(str(exc)) from exc
-
-    previous_manifest = None
-    if previous is not None:
-        previous = Path(previous)
-        if not previous.is_dir():
-            raise InputError(f"the previous release {previous} is not a folder"
-                             + ("" if previous.exists() else " (it does not exist)"))
-        if out.resolve().is_relative_to(previous.resolve()):
-            raise OutputError(f"{out} is inside the previous release {previous}, which would no longer pass its"
-                              " checks; choose an --out outside it")
-        previous_manifest = read_manifest(previous)
-        if parse_release_version(str(previous_manifest.get("version", "0.0.0"))) >= parse_release_version(version):
-            raise InputError(
-                f"version {version} is not above the previous release's {previous_manifest.get('version')}"
-            )
-        if splits is None:
-            splits = previous / SPLITS_NAME
-            if not splits.is_file():  # the default ratios would move documents between splits
-                raise ReleaseError(f"the previous release {previous} has no {SPLITS_NAME}, so its documents' splits"
-                                   " are unknown; a document never moves between splits: restore the file or pass"
-                                   " --splits FILE")
+    card = _checked_card_text(out, name=name, license=license, rights=rights, date=date)
+    previous_manifest, splits = _previous_release(previous, out, version, splits)
     if ratios is not None and splits is not None:
         raise InputError(f"split ratios are fixed by the earlier {splits}; --ratios applies to a first release only")
+
     def make_plan() -> SplitPlan:
         return read_splits(splits) if splits is not None else SplitPlan(ratios=ratios or SplitPlan().ratios)
 
     plan = make_plan()
+    options = _RowOptions(span_mode=span_mode, gold=_gold_documents(gold, ontology, progress), workers=workers,
+                          progress=progress)
+    removed, tmp, lock = _new_building_folder(out)
+    writer = ReleaseWriter(tmp, ontology, plan, Report(), row_group_rows=row_group_rows,
+                           max_shard_bytes=max_shard_bytes, file_name=export.name)
+    stack = ExitStack()  # the worker pool
+    try:
+        if kind == "labelstudio":
+            merger, outcome, pool = _build_export(export, ontology, writer, make_plan, options, stack)
+        else:
+            (merger, outcome), pool = _build_documents(export, ontology, writer, options), None
+        report = _build_report(export, writer, merger, outcome, options)
+        layout = writer.close()
+        (tmp / SPLITS_NAME).write_text(writer.plan.to_json(), encoding="utf-8")
+        manifest = _write_card_and_manifest(
+            tmp, writer, layout, report, card, ontology=ontology, version=version, span_mode=span_mode,
+            input_sha256=outcome.input_sha256, previous=previous, previous_manifest=previous_manifest,
+        )
+        _check_built(tmp, out, ontology, report, writer.stats, pool, progress)
+        _rename_into_place(tmp, out)
+    except BaseException:
+        writer.abort()
+        stack.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        _unlock(lock)
+        raise
+    _unlock(lock)
+    stack.close()
+    return BuildResult(out=out, version=version, manifest=manifest, report=report, stats=writer.stats,
+                       removed=removed)
 
-    gold_docs: dict[str, Document] = {}
-    if gold is not None:
-        gold = Path(gold)
-        if input_format(gold) == "labelstudio":
-            raise InputError(f"gold file {gold} is a JSON array (a Label Studio export?); --gold takes canonical"
-                             " document JSONL, one adjudicated document per line")
-        gold_report = _validate(gold, ontology, progress)
-        if not gold_report.valid:
-            raise InvalidDataError(
-                f"gold file {gold} failed validation with {gold_report.to_dict()['errors']} errors", gold_report
-            )
-        gold_docs = _read_gold(gold)
 
+def _checked_version(version: str) -> str:
+    try:
+        parse_release_version(version)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    return version.strip().removeprefix("v")
+
+
+@dataclass(frozen=True)
+class _CardText:
+    """The checked one-line texts of the card and the changelog's date."""
+
+    name: str
+    license: str
+    rights: str
+    date: str | None
+
+
+def _checked_card_text(out: Path, *, name: str | None, license: str, rights: str, date: str | None) -> _CardText:
+    try:
+        return _CardText(
+            name=check_name(name) if name is not None else default_name(out),
+            license=check_line(license, "licence id"),
+            rights=check_line(rights, "rights statement"),
+            date=check_date(date) if date is not None else None,
+        )
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+
+
+def _previous_release(previous: Path | None, out: Path, version: str,
+                      splits: Path | None) -> tuple[dict | None, Path | None]:
+    """The previous release's manifest (None without one) and the splits file to follow (its own by default)."""
+    if previous is None:
+        return None, splits
+    previous = Path(previous)
+    if not previous.is_dir():
+        raise InputError(f"the previous release {previous} is not a folder"
+                         + ("" if previous.exists() else " (it does not exist)"))
+    if out.resolve().is_relative_to(previous.resolve()):
+        raise OutputError(f"{out} is inside the previous release {previous}, which would no longer pass its"
+                          " checks; choose an --out outside it")
+    manifest = read_manifest(previous)
+    if parse_release_version(str(manifest.get("version", "0.0.0"))) >= parse_release_version(version):
+        raise InputError(f"version {version} is not above the previous release's {manifest.get('version')}")
+    if splits is None:
+        splits = previous / SPLITS_NAME
+        if not splits.is_file():  # the default ratios would move documents between splits
+            raise ReleaseError(f"the previous release {previous} has no {SPLITS_NAME}, so its documents' splits"
+                               " are unknown; a document never moves between splits: restore the file or pass"
+                               " --splits FILE")
+    return manifest, splits
+
+
+def _gold_documents(gold: Path | None, ontology: Ontology, progress: Progress | None) -> dict[str, Document]:
+    """The validated ``--gold`` documents by id (none without a gold file)."""
+    if gold is None:
+        return {}
+    gold = Path(gold)
+    if input_format(gold) == "labelstudio":
+        raise InputError(f"gold file {gold} is a JSON array (a Label Studio export?); --gold takes canonical"
+                         " document JSONL, one adjudicated document per line")
+    gold_report = _validate(gold, ontology, progress)
+    if not gold_report.valid:
+        raise InvalidDataError(
+            f"gold file {gold} failed validation with {gold_report.to_dict()['errors']} errors", gold_report
+        )
+    return read_gold(gold)
+
+
+def _new_building_folder(out: Path) -> tuple[list[Path], Path, FileLock]:
+    """Remove what killed builds of ``out`` left, then make this build's folder; returns both and its lock."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         removed = remove_killed_builds(out)
@@ -541,127 +473,104 @@ def build_release(
         file = next((p for p in (out.parent, *out.parent.parents) if p.exists() and not p.is_dir()), None)
         reason = f"{file} is a file, not a folder" if file is not None else exc.strerror or exc
         raise OutputError(f"cannot create the release folder {out}: {reason}") from exc
+    return removed, tmp, lock
 
-    def make_builder() -> Builder:
-        return Builder(
-            tmp, ontology, plan, Report(), gold=gold_docs, span_mode=span_mode, row_group_rows=row_group_rows,
-            max_shard_bytes=max_shard_bytes, file_name=export.name,
-        )
 
-    builder = make_builder()
-    stack = ExitStack()  # the worker pool of the parallel path
-    validation: _Validation | None = None
-    serial_reason = "document JSONL" if kind != "labelstudio" else "--gold" if gold_docs else "workers=0"
-    try:
-        outcome = pool = None
-        if kind == "labelstudio" and not gold_docs and workers != 0:
-            outcome, pool = _build_parallel(export, ontology, builder, span_mode, progress, workers, stack)
-            if isinstance(outcome, str):  # the fast path could not read the input: the serial path locates it
-                stack.close()  # the workers end now
-                serial_reason = outcome
-                outcome = pool = None
-                builder.abort()
-                shutil.rmtree(tmp / "data", ignore_errors=True)
-                plan = make_plan()
-                builder = make_builder()
-        if outcome is not None:
-            report, input_sha256 = outcome.validation, outcome.input_sha256
-        else:
-            validation = _Validation(export, ontology, progress, parallel=PARALLEL_VALIDATION)
-            try:
-                input_sha256 = _stream_input(export, kind, builder, progress)
-            except Exception as exc:
-                # Input the build could not read is invalid input: report what validation found.
-                report = validation.result()
-                if not report.valid:
-                    raise _refusal(export, report) from exc
-                raise
-            report = validation.result()
-        report.stats = {"validation": dict(report.stats)} if report.stats else {}
-        report.stats["path"] = "parallel" if outcome is not None else f"serial ({serial_reason})"
-        if not report.valid:
-            raise _refusal(export, report)
-        builder.finish_gold()  # before its problems are taken: it adds the unused gold documents
-        report.extend(builder.report.problems)
-        stats = builder.stats
-        if stats.documents == 0:
-            report.add(make_problem(NO_DOCUMENTS, "No task has a gold annotation; nothing to release.",
-                                    file=export.name))
-        if not report.valid:
-            raise InvalidDataError(f"{export}: the build found {report.to_dict()['errors']} errors", report)
-        layout = builder.close()
-        (tmp / SPLITS_NAME).write_text(plan.to_json(), encoding="utf-8")
+def _build_report(export: Path, writer: ReleaseWriter, merger: SegmentMerger, outcome: BuildOutcome,
+                  options: _RowOptions) -> Report:
+    """The validation report, refused when invalid, then the build's problems, refused when there are errors."""
+    report = outcome.validation
+    report.stats = {"validation": dict(report.stats)} if report.stats else {}
+    report.stats["workers"] = outcome.workers
+    if not report.valid:
+        raise _refusal(export, report)
+    for doc_id in sorted(set(options.gold) - merger.gold_used):
+        writer.problem(*unused_gold(doc_id))
+    report.extend(writer.report.problems)
+    if writer.stats.documents == 0:
+        report.add(make_problem(NO_DOCUMENTS, "No task has a gold annotation; nothing to release.",
+                                file=export.name))
+    if not report.valid:
+        raise InvalidDataError(f"{export}: the build found {report.to_dict()['errors']} errors", report)
+    return report
 
-        diff = None
-        changelog_earlier = ""
-        if previous is not None:
-            from corpus_tools.release.diff import diff_loaded, load_documents
 
-            documents = {split: lay.files for split, lay in layout.get("documents", {}).items()}
-            diff = diff_loaded(load_documents(previous), load_documents(tmp, version=version, files=documents))
-            readme = previous / "README.md"
-            if readme.is_file():
-                changelog_earlier = extract_changelog(readme.read_text(encoding="utf-8"))
-        notes: tuple[str, ...] = ()
-        if diff is not None and previous_manifest is not None:
-            notes = _ontology_change(previous_manifest, ontology, diff, version, report, export.name)
-        changelog = changelog_entry(version, date=date, diff=diff, stats=stats, notes=notes)
-        if changelog_earlier:
-            changelog += "\n" + changelog_earlier + "\n"
-        metadata = card_metadata(
-            name=name, features=builder.features, layout=layout, license=license, documents=stats.documents
-        )
-        body = render_body(
-            name=name, version=version, ontology=ontology, layout=layout, stats=stats, plan=plan,
-            span_mode=span_mode, license=license, rights=rights, changelog=changelog,
-            input_sha256=input_sha256, tool_version=__version__,
-        )
-        (tmp / "README.md").write_text(render_card(metadata, body), encoding="utf-8")
-        manifest = write_manifest(
-            tmp,
-            {
-                "name": name,
-                "version": version,
-                "ontology": {"name": ontology.name, "version": ontology.version, "sha256": ontology.source_sha256},
-                "input_sha256": input_sha256,
-                "tool_version": __version__,
-                "configs": {
-                    config: {
-                        split: {"num_examples": lay.num_examples, "files": lay.files}
-                        for split, lay in splits_.items()
-                        if lay.num_examples
-                    }
-                    for config, splits_ in layout.items()
-                    if any(lay.num_examples for lay in splits_.values())
-                },
+def _write_card_and_manifest(tmp: Path, writer: ReleaseWriter, layout: dict, report: Report, card: _CardText, *,
+                             ontology: Ontology, version: str, span_mode: str, input_sha256: str,
+                             previous: Path | None, previous_manifest: dict | None) -> dict:
+    """The card (with the changelog against the previous release) and the manifest; returns the manifest."""
+    stats = writer.stats
+    changelog = _changelog(tmp, layout, report, ontology=ontology, version=version, date=card.date, stats=stats,
+                           previous=previous, previous_manifest=previous_manifest, file=writer.file)
+    metadata = card_metadata(
+        name=card.name, features=writer.features, layout=layout, license=card.license, documents=stats.documents
+    )
+    body = render_body(
+        name=card.name, version=version, ontology=ontology, layout=layout, stats=stats, plan=writer.plan,
+        span_mode=span_mode, license=card.license, rights=card.rights, changelog=changelog,
+        input_sha256=input_sha256, tool_version=__version__,
+    )
+    (tmp / "README.md").write_text(render_card(metadata, body), encoding="utf-8")
+    return write_manifest(
+        tmp,
+        {
+            "name": card.name,
+            "version": version,
+            "ontology": {"name": ontology.name, "version": ontology.version, "sha256": ontology.source_sha256},
+            "input_sha256": input_sha256,
+            "tool_version": __version__,
+            "configs": {
+                config: {
+                    split: {"num_examples": lay.num_examples, "files": lay.files}
+                    for split, lay in splits_.items()
+                    if lay.num_examples
+                }
+                for config, splits_ in layout.items()
+                if any(lay.num_examples for lay in splits_.values())
             },
+        },
+    )
+
+
+def _changelog(tmp: Path, layout: dict, report: Report, *, ontology: Ontology, version: str, date: str | None,
+               stats: ReleaseStats, previous: Path | None, previous_manifest: dict | None, file: str) -> str:
+    """This version's changelog entry, with what changed since the previous release, above the earlier entries."""
+    diff = None
+    changelog_earlier = ""
+    if previous is not None:
+        from corpus_tools.release.diff import diff_loaded, load_documents
+
+        documents = {split: lay.files for split, lay in layout.get("documents", {}).items()}
+        diff = diff_loaded(load_documents(previous), load_documents(tmp, version=version, files=documents))
+        readme = previous / "README.md"
+        if readme.is_file():
+            changelog_earlier = extract_changelog(readme.read_text(encoding="utf-8"))
+    notes: tuple[str, ...] = ()
+    if diff is not None and previous_manifest is not None:
+        notes = _ontology_change(previous_manifest, ontology, diff, version, report, file)
+    changelog = changelog_entry(version, date=date, diff=diff, stats=stats, notes=notes)
+    if changelog_earlier:
+        changelog += "\n" + changelog_earlier + "\n"
+    return changelog
+
+
+def _check_built(tmp: Path, out: Path, ontology: Ontology, report: Report, stats: ReleaseStats,
+                 pool: WorkerPool | None, progress: Progress | None) -> None:
+    """The pre-publish checks of the written release (their file scans in the build's workers, if any)."""
+    if progress is not None:
+        progress("check", 0, None)
+    _release_arrow_memory()
+    try:
+        checks = check_release(tmp, ontology=ontology, executor=pool.executor if pool is not None else None)
+    except BrokenProcessPool as exc:
+        raise pool.died(exc) from exc  # type: ignore[union-attr]
+    report.extend(checks.problems)
+    report.stats.update({"release": stats.to_dict(), "checks": checks.stats})
+    if not checks.valid:
+        raise ReleaseError(
+            f"the built release failed {checks.error_count} pre-publish checks; nothing was written to {out}",
+            report,
         )
-        if progress is not None:
-            progress("check", 0, None)
-        _release_arrow_memory()
-        try:  # the build's workers (if any) scan the files
-            checks = check_release(tmp, ontology=ontology, executor=pool.executor if pool is not None else None)
-        except BrokenProcessPool as exc:
-            raise WorkerPool.died(exc) from exc
-        report.extend(checks.problems)
-        report.stats.update({"release": stats.to_dict(), "checks": checks.stats})
-        if not checks.valid:
-            raise ReleaseError(
-                f"the built release failed {checks.error_count} pre-publish checks; nothing was written to {out}",
-                report,
-            )
-        _rename_into_place(tmp, out)
-    except BaseException:
-        if validation is not None:
-            validation.cancel()
-        builder.abort()
-        stack.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-        _unlock(lock)
-        raise
-    _unlock(lock)
-    stack.close()
-    return BuildResult(out=out, version=version, manifest=manifest, report=report, stats=stats, removed=removed)
 
 
 __all__ = ["BuildResult", "annotator_name", "build_release", "remove_killed_builds", "select_gold",

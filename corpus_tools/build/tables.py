@@ -1,22 +1,18 @@
-"""One segment of a Label Studio export, validated and turned into the release configs' Arrow tables.
+"""The one row builder: a segment of the input turned into the release configs' Arrow tables, column by column.
 
-This is the per-process half of a parallel build (:mod:`corpus_tools.build.workers`): a worker
-parses a segment of whole tasks (:mod:`corpus_tools.build.segments`) with msgspec, validates each
-task exactly as :func:`corpus_tools.validate.driver.validate_export` does, and builds the rows of the
-four configs column by column (no row dicts, no ``Span`` objects; the tokens config for the whole
-segment at once).  What needs every task (duplicate article ids, duplicate document ids, the
-leakage audit, split assignments) is returned as keys for the main process, which replays them
-in task order.
-
-The rows are those of :class:`corpus_tools.build.rows.Builder` (the serial path, used for document
-JSONL, ``--gold`` files and inputs the fast path cannot parse): a test builds the same export both
-ways and compares every file.
+A segment is a list of whole Label Studio tasks (:meth:`SegmentBuilder.build`, which also validates each
+task exactly as :func:`corpus_tools.validate.driver.validate_export` does) or of validated canonical documents
+(:meth:`SegmentBuilder.build_documents`).  The rows of the four configs are built column by column (no row
+dicts, no ``Span`` objects; the tokens config for the whole segment at once).  What needs every task
+(repeated article ids, repeated document ids, the leakage audit) is returned as keys for the main process,
+which checks them in input order (:mod:`corpus_tools.build.workers`, :mod:`corpus_tools.build.writer`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -25,15 +21,19 @@ import numpy as np
 import pyarrow as pa
 
 from corpus_tools.artefacts import LS_DATA_KEY
-from corpus_tools.build.rows import DANGLING_RELATION, UNKNOWN_LABEL, annotator_name, choose_gold, left_out_problem
+from corpus_tools.build.gold import annotator_name, choose_gold, gold_text_mismatch, left_out_problem
 from corpus_tools.build.shards import row_weights
+from corpus_tools.build.writer import DANGLING_RELATION, UNKNOWN_LABEL
 from corpus_tools.labelstudio.export import annotator_of, read_relations, read_result
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
 from corpus_tools.ontology import Ontology
-from corpus_tools.release.card import ReleaseStats
 from corpus_tools.release.splits import SplitPlan
+from corpus_tools.release.stats import ReleaseStats
 from corpus_tools.report import Problem, make_problem
+from corpus_tools.rules import SpanReads
+from corpus_tools.spans import Document
 from corpus_tools.tokens import TagIds, token_table
+from corpus_tools.validate.segmented import CheckedSegment
 
 
 @dataclass
@@ -49,18 +49,14 @@ class TaskKeys:
     where: dict | None = None
     source: str | None = None
     after: list[Problem] | None = None  # build problems of the document's rows
+    gold_file: bool = False  # the --gold file holds this document
 
 
 @dataclass
-class SegmentResult:
-    """A worker's answer for one segment."""
+class SegmentResult(CheckedSegment):
+    """A worker's answer for one segment: its checks (:class:`~corpus_tools.validate.segmented.CheckedSegment`),
+    the keys of its tasks, its statistics and its tables."""
 
-    first_index: int
-    count: int
-    error: str | None = None  # the segment could not be parsed: the caller falls back to the serial path
-    validation: list[tuple[int, list[Problem]]] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    articles: list[tuple[str, int, object]] = field(default_factory=list)
     tasks: list[TaskKeys] = field(default_factory=list)
     stats: ReleaseStats = field(default_factory=ReleaseStats)
     tables: dict[tuple[str, str], pa.Table] = field(default_factory=dict)
@@ -90,7 +86,7 @@ class SegmentBuilder:
     """Validates and builds the tasks of one segment (one instance per worker process)."""
 
     def __init__(self, ontology: Ontology, plan: SplitPlan, schemas: dict[str, pa.Schema], *, file: str,
-                 span_mode: str) -> None:
+                 span_mode: str, gold: Mapping[str, Document] | None = None) -> None:
         from corpus_tools.checks import ItemChecker
 
         self.ontology = ontology
@@ -98,6 +94,7 @@ class SegmentBuilder:
         self.schemas = schemas
         self.file = file
         self.span_mode = span_mode
+        self.gold = gold or {}  # adjudicated documents by id (--gold): they replace the annotations' choice
         self.run = ItemChecker(ontology)
         self.entity_ids = {label: i for i, label in enumerate(ontology.entity_labels)}
         self.relation_ids = {label: i for i, label in enumerate(ontology.relation_labels)}
@@ -107,21 +104,23 @@ class SegmentBuilder:
         self._annotators: dict[int, str | None] = {}  # completed_by ids seen (e-mails hash once)
 
     # -- one segment -----------------------------------------------------------------------------
-    def build(self, tasks: list, first_index: int) -> SegmentResult:
+    def build(self, tasks: list, first_index: int, *, check: bool = True) -> SegmentResult:
+        """The tables of the tasks ``tasks`` (the first at ``first_index`` in the export) and, unless ``check`` is
+        False (the caller validated them), their validation problems, counts and article ids."""
         result = SegmentResult(first_index=first_index, count=len(tasks))
         run = self.run
         before = dict(run.semantic.counts)
         self._out = result
         self._rows: dict[tuple[str, str], dict[str, list]] = {}
-        reads = run.semantic.reads = {}  # what validation read of each result (see SemanticChecker.reads)
+        reads: dict[int, SpanReads] = {}
         for offset, task in enumerate(tasks):
             index = first_index + offset
-            problems: list[Problem] = []
-            run.task(task, index, problems)
-            if problems:
-                result.validation.append((index, problems))
-            self._task(task, index)
-            reads.clear()
+            if check:
+                problems: list[Problem] = []
+                reads = run.task(task, index, problems, keep_reads=True)
+                if problems:
+                    result.validation.append((index, problems))
+            self._task(task, index, reads, articles=check)
         result.counts = {k: v - before.get(k, 0) for k, v in run.semantic.counts.items()}
         result.tables = self._tables()
         return result
@@ -188,10 +187,9 @@ class SegmentBuilder:
         return kept
 
     # -- one task --------------------------------------------------------------------------------
-    def _task(self, task: object, index: int) -> None:
+    def _task(self, task: object, index: int, reads: dict[int, SpanReads], *, articles: bool) -> None:
         result = self._out
-        stats = result.stats
-        stats.tasks += 1
+        result.stats.tasks += 1
         if type(task) is not dict:
             result.tasks.append(TaskKeys(index=index, task_id=None, doc_id=None))
             return
@@ -200,7 +198,7 @@ class SegmentBuilder:
         if not isinstance(data, dict):
             data = {}
         article_id = data.get(ARTICLE_ID_KEY)
-        if type(article_id) is str and article_id:
+        if articles and type(article_id) is str and article_id:
             result.articles.append((article_id, index, task_id))
         text = data.get(LS_DATA_KEY, "")
         doc_id = str(article_id) if article_id else f"task-{task_id}"
@@ -209,34 +207,55 @@ class SegmentBuilder:
         result.tasks.append(keys)
         where = {"task_id": task_id}
         before: list[Problem] = []
-        # annotations config (every annotation, cancelled ones too) and the agreement statistics
-        record_task_id = int(task_id or 0)
+        live, marked, cols, copied = self._annotations(task, doc_id, text, split, reads, before)
+        adjudicated = self.gold.get(doc_id)
+        if adjudicated is not None:
+            keys.gold_file = True
+            if adjudicated.text != text:
+                self._problem(before, *gold_text_mismatch(doc_id), where)
+            else:
+                spans = [(s.start, s.end, s.label, s.id, s.text) for s in adjudicated.entities]
+                relations = [(r.head, r.tail, r.label, r.id) for r in adjudicated.relations]
+                self._gold(keys, _task_fields(data), text, spans, relations, where, "gold-file", None)
+        else:
+            gold, source = choose_gold(live, marked)  # predictions never become gold
+            if gold is None:
+                result.stats.left_out[source] += 1
+                self._problem(before, *left_out_problem(source, doc_id), where)
+            else:
+                item, spans, relations = gold
+                rows = copied.get(id(item))
+                source_rows = (cols, *rows) if rows is not None and cols is not None else None
+                where = {**where, "annotation_id": item.get("id")}
+                self._gold(keys, _task_fields(data), text, spans, relations, where, source, source_rows)
+        keys.before = before or None
+
+    def _annotations(self, task: dict, doc_id: str, text: object, split: str, reads: dict[int, SpanReads],
+                     out: list[Problem]) -> tuple:
+        """The annotations rows of a task (every annotation, cancelled ones too) and its agreement statistics;
+        ``reads``: what validation read of them, by index.
+
+        Returns the non-cancelled annotations as ``(item, spans, relations)``, those marked ground truth, the
+        annotations columns and, by ``id(item)``, the row ranges of the annotations the documents config may copy.
+        """
+        stats = self._out.stats
+        record_task_id = int(task.get("id") or 0)
         live: list[tuple[dict, list[tuple], list[tuple]]] = []
         marked = []
-        annotations = task.get("annotations") or []
         cols = None
-        annotators = self._annotators
-        reads = self.run.semantic.reads or {}
         copied: dict[int, tuple[int, int, int, int]] = {}
-        for item in annotations:
+        for i, item in enumerate(task.get("annotations") or []):
             if type(item) is not dict:
                 continue
             if cols is None:
                 cols = self._columns("annotations", split)
             items = item.get("result") or []
-            read = reads.pop(id(items), None)
+            read = reads.get(i)
             if read is not None:  # validated and read already: the spans as read_result gives them
                 spans, relations = read[0], read_relations(items, read[1])
             else:
                 spans, relations = read_result(items, text)
-            ann_where = {"task_id": record_task_id, "annotation_id": item.get("id")}
-            completed_by = item.get("completed_by")
-            key = completed_by if type(completed_by) is int else None
-            annotator = annotators.get(key) if key is not None else None
-            if annotator is None:
-                annotator = annotator_name(annotator_of(completed_by))
-                if key is not None:
-                    annotators[key] = annotator
+            annotator = self._annotator(item.get("completed_by"))
             cancelled = bool(item.get("was_cancelled"))
             ground_truth = bool(item.get("ground_truth"))
             stats.annotations += 1
@@ -257,11 +276,12 @@ class SegmentBuilder:
             cols["ground_truth"].append(ground_truth)
             cols["created_at"].append(item.get("created_at"))
             cols["updated_at"].append(item.get("updated_at"))
-            problems = len(before)
+            problems = len(out)
             entity_start, relation_start = len(cols["entities"][1]), len(cols["relations"][1])
-            self._add_spans(cols["entities"], spans, before, ann_where)
-            self._add_relations(cols["relations"], relations, before, ann_where)
-            if not cancelled and len(before) == problems:  # its rows can be copied for the documents config
+            ann_where = {"task_id": record_task_id, "annotation_id": item.get("id")}
+            self._add_spans(cols["entities"], spans, out, ann_where)
+            self._add_relations(cols["relations"], relations, out, ann_where)
+            if not cancelled and len(out) == problems:  # its rows can be copied for the documents config
                 copied[id(item)] = (entity_start, len(cols["entities"][1]), relation_start,
                                     len(cols["relations"][1]))
         if len(live) >= 2:
@@ -269,43 +289,64 @@ class SegmentBuilder:
             sets = [{(s[0], s[1], s[2]) for s in spans} for _, spans, _ in live]
             for a, b in combinations(sets, 2):
                 stats.agreement.add_pair(a, b)
-        gold, source = choose_gold(live, marked)  # predictions never become gold
-        if gold is None:
-            stats.left_out[source] += 1
-            self._problem(before, *left_out_problem(source, doc_id), where)
-            keys.before = before or None
-            return
-        item, spans, relations = gold
-        where = {**where, "annotation_id": item.get("id")}
-        keys.before = before or None
+        return live, marked, cols, copied
+
+    def _annotator(self, completed_by: object) -> str | None:
+        key = completed_by if type(completed_by) is int else None
+        annotator = self._annotators.get(key) if key is not None else None
+        if annotator is None:
+            annotator = annotator_name(annotator_of(completed_by))
+            if key is not None:
+                self._annotators[key] = annotator
+        return annotator
+
+    def _gold(self, keys: TaskKeys, fields: tuple, text: object, spans: list[tuple], relations: list[tuple],
+              where: dict, source: str, source_rows: tuple | None) -> None:
+        """The rows of a task's gold document; the main process checks its identity (``keys``) before the
+        problems of its rows."""
         utf8 = text.encode("utf-8") if type(text) is str else b""
         keys.digest = hashlib.sha256(utf8).digest()
         keys.where = where
         keys.source = source
         after: list[Problem] = []
-        rows = copied.get(id(item))
-        source_rows = (cols, *rows) if rows is not None and cols is not None else None
-        self._document(data, doc_id, text, utf8, split, spans, relations, after, where, source_rows)
+        self._document(fields, keys.doc_id, text, utf8, keys.split, spans, relations, after, where, source_rows)
         keys.after = after or None
 
-    def _document(self, data: dict, doc_id: str, text: str, utf8: bytes, split: str, spans: list[tuple],
+    # -- one canonical document ------------------------------------------------------------------
+    def build_documents(self, documents: list[tuple[int, Document]], first_index: int) -> SegmentResult:
+        """The rows of validated canonical documents (``(line, document)`` pairs of a document JSONL file)."""
+        result = SegmentResult(first_index=first_index, count=len(documents))
+        self._out = result
+        self._rows = {}
+        for line, doc in documents:
+            result.stats.tasks += 1
+            keys = TaskKeys(index=line, task_id=None, doc_id=doc.id, split=self.plan.assign(doc.id))
+            result.tasks.append(keys)
+            spans = [(s.start, s.end, s.label, s.id, s.text) for s in doc.entities]
+            relations = [(r.head, r.tail, r.label, r.id) for r in doc.relations]
+            fields = (doc.title, doc.source, doc.lang, doc.dateline or {})
+            self._gold(keys, fields, doc.text, spans, relations, {"line": line}, "document", None)
+        result.tables = self._tables()
+        return result
+
+    def _document(self, fields: tuple, doc_id: str, text: str, utf8: bytes, split: str, spans: list[tuple],
                   relations: list[tuple], out: list[Problem], where: dict, source_rows: tuple | None) -> None:
         """The documents row (and relations rows) of a gold document.
 
-        ``source_rows``: the annotations columns and the gold annotation's entity and relation row ranges
-        there, when they can be copied (they are the same rows, already sorted and checked).
+        ``fields``: its title, source, language and dateline.  ``source_rows``: the annotations columns and the
+        gold annotation's entity and relation row ranges there, when they can be copied (they are the same
+        rows, already sorted and checked).
         """
         counts = self._out.stats.split(split)
         counts.documents += 1
         cols = self._columns("documents", split)
-        dateline = data.get("dateline")
-        dateline = dateline if isinstance(dateline, dict) else {}
+        title, source, lang, dateline = fields
         cols["id"].append(doc_id)
-        cols["title"].append(str(data.get("title") or ""))
+        cols["title"].append(title)
         cols["text"].append(text)
         cols["_utf8"].append(utf8)
-        cols["source"].append(str(data.get("source") or ""))
-        cols["lang"].append(str(data.get("lang") or "ar"))
+        cols["source"].append(source)
+        cols["lang"].append(lang)
         cols["dateline_places"].append(list(dateline.get("places") or []))
         cols["dateline_paper"].append(dateline.get("paper"))
         cols["dateline_agencies"].append(list(dateline.get("agencies") or []))
@@ -326,13 +367,17 @@ class SegmentBuilder:
             self._add_spans(entity_lists, spans, out, where)
             kept = self._add_relations(cols["relations"], relations, out, where)
         counts.entities.update([span[2] for span in spans])
-        # relations config: one row per relation whose head and tail are spans of the document
-        if not kept:
-            return
+        if kept:
+            self._relations(doc_id, split, entity_lists, first, kept, out, where)
+
+    def _relations(self, doc_id: str, split: str, entity_lists: list[list], first: int, kept: list, out: list[Problem],
+                   where: dict) -> None:
+        """The relations config: one row per relation whose head and tail are spans of the document (its entity
+        rows start at ``first``)."""
         _, ids, starts, ends, texts, labels = entity_lists
         by_id = {ids[i]: i for i in range(first, len(ids))}
         r = self._columns("relations", split)
-        relation_counts = counts.relations
+        relation_counts = self._out.stats.split(split).relations
         names = self.relation_names
         for rel_id, head, tail, label in kept:
             h, t = by_id.get(head), by_id.get(tail)
@@ -391,6 +436,14 @@ class SegmentBuilder:
         for index in table.unencodable.tolist():
             counts.unencodable[names[labels_a[index]]] += 1
         return pa.Table.from_batches([table.batch], schema=schema)
+
+
+def _task_fields(data: dict) -> tuple[str, str, str, dict]:
+    """A task's title, source, language and dateline, as :func:`~corpus_tools.labelstudio.export.task_to_document`
+    reads them."""
+    dateline = data.get("dateline")
+    return (str(data.get("title") or ""), str(data.get("source") or ""), str(data.get("lang") or "ar"),
+            dateline if isinstance(dateline, dict) else {})
 
 
 def _struct_list(lists: list[list], type_: pa.ListType) -> pa.Array:

@@ -23,6 +23,7 @@ from corpus_tools.artefacts import ontology_to_glossary
 from corpus_tools.errors import ReleaseError
 from corpus_tools.ontology import Ontology
 from corpus_tools.release.splits import SPLIT_NAME
+from corpus_tools.release.stats import Agreement, ReleaseStats
 
 if TYPE_CHECKING:
     from datasets import Features
@@ -47,102 +48,6 @@ CONFIG_DESCRIPTIONS = {
     "relations": "one row per relation: the head and tail spans with their labels, and the document id",
     "annotations": "one row per annotator's annotation (including cancelled ones), for disagreement research",
 }
-
-
-@dataclass
-class SplitCounts:
-    """Per-split statistics for the card."""
-
-    documents: int = 0
-    tokens: int = 0
-    entities: Counter[str] = field(default_factory=Counter)
-    relations: Counter[str] = field(default_factory=Counter)
-    unencodable: Counter[str] = field(default_factory=Counter)
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "documents": self.documents,
-            "tokens": self.tokens,
-            "entities": sum(self.entities.values()),
-            "relations": sum(self.relations.values()),
-            "unencodable_spans": sum(self.unencodable.values()),
-            "entities_per_label": dict(sorted(self.entities.items())),
-            "relations_per_label": dict(sorted(self.relations.items())),
-            "unencodable_per_label": dict(sorted(self.unencodable.items())),
-        }
-
-
-@dataclass
-class Agreement:
-    """Pairwise exact-match agreement (same start, end and label) between annotators of one task."""
-
-    documents: int = 0
-    pairs: int = 0
-    matched: Counter[str] = field(default_factory=Counter)  # per label: 2 x spans found by both
-    total: Counter[str] = field(default_factory=Counter)  # per label: spans of both annotations
-
-    def add_pair(self, a: set[tuple[int, int, str]], b: set[tuple[int, int, str]]) -> None:
-        self.pairs += 1
-        for _, _, label in a & b:
-            self.matched[label] += 2
-        for _, _, label in a:
-            self.total[label] += 1
-        for _, _, label in b:
-            self.total[label] += 1
-
-    def f1(self, label: str | None = None) -> float | None:
-        if label is None:
-            total, matched = sum(self.total.values()), sum(self.matched.values())
-        else:
-            total, matched = self.total[label], self.matched[label]
-        return matched / total if total else None
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "documents": self.documents,
-            "pairs": self.pairs,
-            "f1": self.f1(),
-            "f1_per_label": {label: self.f1(label) for label in sorted(self.total)},
-        }
-
-
-@dataclass
-class ReleaseStats:
-    """Everything the card reports about the data, collected while building."""
-
-    splits: dict[str, SplitCounts] = field(default_factory=dict)
-    tasks: int = 0
-    gold_sources: Counter[str] = field(default_factory=Counter)
-    left_out: Counter[str] = field(default_factory=Counter)
-    annotations: int = 0
-    cancelled: int = 0
-    annotators: Counter[str] = field(default_factory=Counter)
-    agreement: Agreement = field(default_factory=Agreement)
-    duplicate_texts: int = 0
-
-    def split(self, name: str) -> SplitCounts:
-        counts = self.splits.get(name)
-        if counts is None:
-            counts = self.splits[name] = SplitCounts()
-        return counts
-
-    @property
-    def documents(self) -> int:
-        return sum(s.documents for s in self.splits.values())
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "tasks": self.tasks,
-            "documents": self.documents,
-            "splits": {name: counts.to_dict() for name, counts in self.splits.items()},
-            "gold_sources": dict(sorted(self.gold_sources.items())),
-            "left_out": dict(sorted(self.left_out.items())),
-            "annotations": self.annotations,
-            "cancelled_annotations": self.cancelled,
-            "annotators": len(self.annotators),
-            "agreement": self.agreement.to_dict(),
-            "duplicate_texts_within_split": self.duplicate_texts,
-        }
 
 
 @dataclass

@@ -24,7 +24,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +42,22 @@ from corpus_tools.report import Problem, Report, make_problem
 from corpus_tools.strictjson import DepthLimitedReader, TooDeep, loads
 from corpus_tools.text import lone_surrogate_in
 from corpus_tools.validate.reading import ChunkReader, find_invalid_utf8, locate_parse_error, sniff, yajl_reason
+from corpus_tools.validate.segmented import (
+    SegmentsUnreadable,
+    TaskChecks,
+    ValidationMerger,
+    WorkerPool,
+    checked_segments,
+    duplicate_article_problem,
+    pool_size,
+)
 
-__all__ = ["validate_export", "validate_task", "validate_document", "repair_utf16_export",
+__all__ = ["validate_export", "validate_task", "validate_document", "repair_utf16_export", "iter_validated",
            "duplicate_article_problem"]
 
 Progress = Callable[[int], None]
 _PROGRESS_EVERY = 512  # tasks or lines between two progress calls
+VALIDATE_SEGMENT_BYTES = 1 << 18
 
 
 def validate_export(
@@ -55,8 +66,14 @@ def validate_export(
     ontology: Ontology | None = None,
     max_errors: int | None = None,
     progress: Progress | None = None,
+    workers: int | None = 1,
 ) -> Report:
     """Validate a Label Studio JSON export or canonical document JSONL; never raises on bad data.
+
+    A Label Studio export is read in segments of whole tasks, checked in ``workers`` processes (1: in this
+    process; None: one per core; :mod:`corpus_tools.validate.segmented`), the check that needs every task
+    (repeated article ids) once in input order; an export the segments cannot read, and document JSONL, are
+    read as a stream here, which locates a malformed file's problem.
 
     ``max_errors`` stops collecting errors after that many (the report is then ``truncated``;
     its error count still counts every error).  ``progress`` is called now and then with the
@@ -66,11 +83,52 @@ def validate_export(
     :class:`~corpus_tools.errors.InputError` when the file cannot be read at all.
     """
     path = _readable(path)
-    run = ItemChecker(ontology or default_ontology())
+    ontology = ontology or default_ontology()
+    if sniff(path).kind == "export":
+        try:
+            return _validate_segments(path, ontology, max_errors, progress, workers)
+        except SegmentsUnreadable:
+            pass  # the stream reading says what the segments could not read, and where
+    run = ItemChecker(ontology)
     report = Report(max_errors=max_errors)
     for _ in _stream(path, run, report, progress):
         pass
     return report
+
+
+def _validate_segments(path: Path, ontology: Ontology, max_errors: int | None, progress: Progress | None,
+                       workers: int | None) -> Report:
+    step = TaskChecks(ontology)
+    merger = ValidationMerger(step.run.semantic.counts)
+    count = pool_size(workers)
+    with ExitStack() as stack:
+        pool = stack.enter_context(WorkerPool(step, path, None, count, stage="validate")) if count > 1 else None
+        # in this process, smaller segments: a segment's tasks are all in memory at once, the stream held one
+        segment_bytes = VALIDATE_SEGMENT_BYTES if pool is None else None
+        for result in checked_segments(path, step, pool=pool, progress=progress, segment_bytes=segment_bytes):
+            merger.add(result)
+    size = path.stat().st_size
+    if progress is not None:
+        progress(size)
+    return merger.report(size, max_errors=max_errors)
+
+
+def iter_validated(
+    path: str | Path,
+    report: Report,
+    *,
+    ontology: Ontology | None = None,
+    progress: Progress | None = None,
+) -> Iterator[tuple[str, int, object]]:
+    """Validate a Label Studio JSON export or canonical document JSONL into ``report`` (as :func:`validate_export`)
+    and yield what was parsed, so that a caller builds from the same reading: ``("export", index, task)`` for
+    every item of the array, ``("documents", line, document)`` for every document that parsed.  ``report`` is
+    complete once the iterator is exhausted.  Raises :class:`~corpus_tools.errors.InputError` when the file
+    cannot be read at all."""
+    path = _readable(path)
+    run = ItemChecker(ontology or default_ontology())
+    for kind, (position, item) in _stream(path, run, report, progress, emit=True):
+        yield kind, position, item
 
 
 def repair_utf16_export(
@@ -153,18 +211,19 @@ def _readable(path: str | Path) -> Path:
     return path
 
 
-def _stream(path: Path, run: ItemChecker, report: Report, progress: Progress | None, *, repair: bool = False):
-    """Validate ``path`` into ``report``; yield ``(kind, object)`` for each task or document (repair mode
-    yields ``(kind, (repaired_spans, object))`` with the object already repaired)."""
+def _stream(path: Path, run: ItemChecker, report: Report, progress: Progress | None, *, repair: bool = False,
+            emit: bool = False):
+    """Validate ``path`` into ``report``; repair mode yields ``(kind, (repaired_spans, object))`` for each task or
+    document, repaired; ``emit`` yields ``(kind, (index or line, object))``."""
     size = path.stat().st_size
     file = str(path)
     sniffed = sniff(path)
     fmt = "document-jsonl" if sniffed.kind == "documents" else "labelstudio-export"
     report.stats.update(format=fmt, bytes=size)
     if sniffed.kind == "documents":
-        yield from _stream_documents(path, run, report, progress, repair=repair)
+        yield from _stream_documents(path, run, report, progress, repair=repair, emit=emit)
     elif sniffed.kind == "export":
-        yield from _stream_export(path, run, report, progress, repair=repair)
+        yield from _stream_export(path, run, report, progress, repair=repair, emit=emit)
     else:
         report.stats.update(run.stats())
         run.file_failed = True
@@ -201,7 +260,8 @@ def _utf8_problem(file: str, offset: int, **location: Any) -> Problem:
                         byte_offset=offset, **location)
 
 
-def _stream_export(path: Path, run: ItemChecker, report: Report, progress: Progress | None, *, repair: bool):
+def _stream_export(path: Path, run: ItemChecker, report: Report, progress: Progress | None, *, repair: bool,
+                   emit: bool):
     file = str(path)
     keys = SeenKeys()
     count = 0
@@ -224,6 +284,8 @@ def _stream_export(path: Path, run: ItemChecker, report: Report, progress: Progr
                             report.add(duplicate_article_problem(article_id, index, task.get("id"), seen))
                 if repair:
                     yield "export", (fixed, task)
+                elif emit:
+                    yield "export", (index, task)
                 if progress is not None and index % _PROGRESS_EVERY == 0:
                     progress(reader.position)
         except ijson.JSONError as exc:
@@ -252,20 +314,6 @@ def _stream_export(path: Path, run: ItemChecker, report: Report, progress: Progr
     report.stats.update(run.stats())
 
 
-def duplicate_article_problem(article_id: str, index: int, task_id: object, first: tuple[int, object]) -> Problem:
-    """The problem of the task at ``index`` whose ``data.article_id`` an earlier task (``first``: its index and
-    task id) already carries."""
-    first_index, first_task_id = first
-    return make_problem(
-        C.TASK_DUPLICATE_ARTICLE_ID,
-        f"Task {task_id} carries data.article_id {article_id!r} like task {first_task_id} (item {first_index}): the"
-        " article was imported twice; delete one task (keep the one with the annotations).",
-        task_id=task_id,
-        json_path=f"$[{index}].data.article_id",
-        details={"first_task_id": first_task_id, "first_index": first_index},
-    )
-
-
 def _parse_problem(message: str | bytes, path: Path, reader: ChunkReader, count: int) -> Problem:
     """One located problem for a parse failure after ``count`` complete tasks."""
     file = str(path)
@@ -292,7 +340,8 @@ def _parse_problem(message: str | bytes, path: Path, reader: ChunkReader, count:
     )
 
 
-def _stream_documents(path: Path, run: ItemChecker, report: Report, progress: Progress | None, *, repair: bool):
+def _stream_documents(path: Path, run: ItemChecker, report: Report, progress: Progress | None, *, repair: bool,
+                      emit: bool):
     file = str(path)
     keys = SeenKeys()
     documents = 0
@@ -305,31 +354,10 @@ def _stream_documents(path: Path, run: ItemChecker, report: Report, progress: Pr
             if not raw.strip():
                 continue
             try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                run.file_failed = True
-                report.add(_utf8_problem(file, start + exc.start, line=line_no))
-                continue
-            try:
-                doc = loads(line)
-            except json.JSONDecodeError as exc:
-                run.file_failed = True
-                report.add(
-                    make_problem(
-                        C.DOCUMENT_INVALID_JSON,
-                        f"Line {line_no} is not valid JSON ({exc.msg} at column {exc.colno}); write one JSON object"
-                        " per line.",
-                        file=file, line=line_no, byte_offset=start + len(line[: exc.pos].encode("utf-8")),
-                    )
-                )
-                continue
-            if (where := lone_surrogate_in(line, doc)) is not None:
-                report.add(make_problem(
-                    C.DOCUMENT_INVALID_JSON,
-                    f"Line {line_no} holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair) at"
-                    f" {where}, which is not text; fix or remove that escape.",
-                    file=file, line=line_no, json_path=where,
-                ))
+                doc = _document_of(raw, start, line_no, file)
+            except _UnreadableLine as exc:
+                run.file_failed = run.file_failed or exc.file_failed
+                report.add(exc.problem)
                 continue
             documents += 1
             fixed = _repair_document(doc) if repair else 0
@@ -350,12 +378,48 @@ def _stream_documents(path: Path, run: ItemChecker, report: Report, progress: Pr
                     )
             if repair:
                 yield "documents", (fixed, doc)
+            elif emit:
+                yield "documents", (line_no, doc)
     stats = run.stats()
     stats.pop("tasks")
     stats.pop("annotations")
     stats.pop("predictions")
     stats.pop("prediction_ids")
     report.stats.update(documents=documents, **stats)
+
+
+class _UnreadableLine(Exception):
+    """A line of document JSONL that holds no JSON text: its located problem, and whether the file is unreadable."""
+
+    def __init__(self, problem: Problem, *, file_failed: bool) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+        self.file_failed = file_failed
+
+
+def _document_of(raw: bytes, start: int, line_no: int, file: str) -> object:
+    """The JSON value of one line of document JSONL (at byte ``start``); :class:`_UnreadableLine` when the line is
+    not UTF-8, not JSON, or holds a lone surrogate escape."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _UnreadableLine(_utf8_problem(file, start + exc.start, line=line_no), file_failed=True) from exc
+    try:
+        doc = loads(line)
+    except json.JSONDecodeError as exc:
+        raise _UnreadableLine(make_problem(
+            C.DOCUMENT_INVALID_JSON,
+            f"Line {line_no} is not valid JSON ({exc.msg} at column {exc.colno}); write one JSON object per line.",
+            file=file, line=line_no, byte_offset=start + len(line[: exc.pos].encode("utf-8")),
+        ), file_failed=True) from exc
+    if (where := lone_surrogate_in(line, doc)) is not None:
+        raise _UnreadableLine(make_problem(
+            C.DOCUMENT_INVALID_JSON,
+            f"Line {line_no} holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair) at {where},"
+            " which is not text; fix or remove that escape.",
+            file=file, line=line_no, json_path=where,
+        ), file_failed=False)
+    return doc
 
 
 # ---------------------------------------------------------------------------------------------- repair

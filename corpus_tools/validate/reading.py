@@ -1,7 +1,7 @@
 """Reading inputs for ``validate`` without ever raising on bad bytes.
 
 * :func:`sniff` tells a Label Studio export (a JSON array) from canonical document JSONL, and
-  spots empty files, byte order marks and top-level values that are not arrays;
+  spots empty files, byte order marks and top-level values that are not arrays (the build asks it too);
 * :class:`ChunkReader` wraps the binary file ijson reads, counting bytes (for progress) and
   keeping the chunk being parsed so :func:`locate_parse_error` can turn yajl's error text into
   a byte offset (yajl prints a window of the chunk with the error at column 40; the window is
@@ -33,6 +33,13 @@ class Sniffed:
     kind: InputKind
     offset: int = 0  # byte offset of the first significant byte
     what: str = ""  # for not-array: what the top-level value is
+    first: bytes = b""  # the first significant byte (after a byte order mark too): b"[" for an array
+
+    @property
+    def form(self) -> Literal["labelstudio", "documents", "other"]:
+        """What the file is meant to be by its first significant byte: a Label Studio export (``[``), document
+        JSONL (``{``) or neither; :attr:`kind` says whether it is well formed."""
+        return "labelstudio" if self.first == b"[" else "documents" if self.first == b"{" else "other"
 
 
 # a top-level literal or number, then whitespace or the end (``not json`` starts with n, but is no null)
@@ -50,7 +57,7 @@ def sniff(path: Path) -> Sniffed:
     with path.open("rb") as f:
         head = f.read(_SNIFF_SIZE)
         if head.startswith(UTF8_BOM):
-            return Sniffed("bom", 0)
+            return Sniffed("bom", 0, first=head[len(UTF8_BOM):].lstrip(_JSON_WHITESPACE)[:1])
         offset = 0
         while True:
             stripped = head.lstrip(_JSON_WHITESPACE)
@@ -63,7 +70,7 @@ def sniff(path: Path) -> Sniffed:
                 return Sniffed("empty", offset)
         first = stripped[:1]
         if first == b"[":
-            return Sniffed("export", offset)
+            return Sniffed("export", offset, first=first)
         if first == b"{":
             f.seek(offset)
             line = f.readline()
@@ -73,14 +80,14 @@ def sniff(path: Path) -> Sniffed:
                 obj = None
             if isinstance(obj, dict):
                 if "data" in obj or "annotations" in obj:
-                    return Sniffed("tasks-jsonl", offset)
-                return Sniffed("documents", offset)
+                    return Sniffed("tasks-jsonl", offset, first=first)
+                return Sniffed("documents", offset, first=first)
             if path.suffix.lower() in (".jsonl", ".ndjson"):
-                return Sniffed("documents", offset)
-            return Sniffed("not-array", offset, "an object")
+                return Sniffed("documents", offset, first=first)
+            return Sniffed("not-array", offset, "an object", first=first)
         if first == b'"' or _SCALAR.match(stripped):  # a whole literal or number, not just its first letter
-            return Sniffed("not-array", offset, _value_kind(first))
-        return Sniffed("invalid", offset)
+            return Sniffed("not-array", offset, _value_kind(first), first=first)
+        return Sniffed("invalid", offset, first=first)
 
 
 class ChunkReader:

@@ -30,15 +30,14 @@ Cost model (n = file size, T = ``target_bytes``, E = largest element).
     truncated array tells "valid so far, the element is just longer than the block" (msgspec says
     "truncated": the block is doubled and tried again) from "malformed" (:class:`SegmentError` at once).
     A block thus costs up to 10 decodes of itself, and an element of size E > T up to about 20 E over the
-    doublings T, 2T, ... < 2E; about 10 E when it holds no task-like "id" (measured: 2.5 s for one 75 MB
-    element with T = 4 MB).  Measured on exports (bench and Label Studio shaped, one line or indented):
-    no failed candidate at all, the first candidate is the last task start of the block.
+    doublings T, 2T, ... < 2E; about 10 E when it holds no task-like "id" (docs/benchmarks.md has the
+    measured costs).
   * Memory: one buffer of the largest block used so far: T, or up to about 2 E after an element larger
     than T.
 
 :class:`SegmentError` may be raised after some segments were already yielded (the defect is only seen when
 its block is reached); the caller must then drop what it did with them and fall back to its exact, slow
-path, which locates the problem.  Only a wrong start (BOM, no ``[``) or a wrong end (anything but ``]``
+reading, which locates the problem.  Only a wrong start (BOM, no ``[``) or a wrong end (anything but ``]``
 and whitespace at the end, which catches most truncated files) is detected before the first segment.
 """
 
@@ -52,7 +51,6 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import msgspec
-import pyarrow as pa
 
 DEFAULT_TARGET_BYTES = 4 << 20
 # Candidate cuts that may fail verification in one block before the block is doubled.
@@ -368,6 +366,8 @@ class _Cutter:
         """Raise unless ``buf[1:1+length]`` is valid UTF-8 (Arrow's validator, about 1 GB/s on Arabic text)."""
         if not self.check_utf8:
             return
+        import pyarrow as pa  # only here: validate reads segments without pyarrow (msgspec checks the UTF-8)
+
         offsets = pa.py_buffer(struct.pack("<qq", 0, length))
         with memoryview(self.buf) as view, view[1 : 1 + length] as piece:
             strings = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(piece)])

@@ -1,0 +1,180 @@
+"""The release's rows written into size-capped shards in input order, with the checks that need every document.
+
+:class:`ReleaseWriter` takes the tables that :class:`~corpus_tools.build.tables.SegmentBuilder` made of each
+segment of the input, in input order: it checks document ids and the leakage audit (repeated texts), keeps the
+statistics for the card, and writes the ``documents``, ``tokens``, ``relations`` and ``annotations`` configs
+into their :class:`~corpus_tools.build.shards.ShardWriter`.  Problems go to its report; nothing is printed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from corpus_tools.artefacts import RELEASE_CONFIGS
+from corpus_tools.build.shards import ShardWriter
+from corpus_tools.features import release_features
+from corpus_tools.ontology import Ontology
+from corpus_tools.release.card import SplitLayout
+from corpus_tools.release.splits import SplitPlan
+from corpus_tools.release.stats import ReleaseStats
+from corpus_tools.report import Report, define_code, make_problem
+
+STAGE = "build"
+_DELTA = "DELTA_BINARY_PACKED"
+# Parquet encodings per config (docs/benchmarks.md): token strings and tags repeat (dictionary), offsets
+# grow along a row (delta: smaller tokens files, written faster), the rest plain.
+PARQUET_ENCODINGS: dict[str, dict] = {
+    "tokens": {"dictionary": ["tokens.list.element", "ner_tags.list.element"],
+               "column_encoding": {"token_start.list.element": _DELTA, "token_end.list.element": _DELTA}},
+    **{config: {"dictionary": False, "column_encoding": {"entities.list.element.start": _DELTA,
+                                                          "entities.list.element.end": _DELTA}}
+       for config in ("documents", "annotations")},
+}
+LABELS_CHANGED = define_code(
+    "build-labels-changed", "warning",
+    "Entity or relation labels were removed or reordered since the --previous release (their ClassLabel ids"
+    " changed) while the major version stayed the same.", stage=STAGE,
+)
+DUPLICATE_ID = define_code(
+    "build-duplicate-id", "error", "Two tasks carry the same document id; remove or re-key one of them.",
+    stage=STAGE,
+)
+DUPLICATE_TEXT_ACROSS_SPLITS = define_code(
+    "build-duplicate-text-across-splits",
+    "error",
+    "Two documents with exactly the same text landed in different splits (test leakage); remove one of them"
+    " or assign both to one split in splits.json.",
+    stage=STAGE,
+)
+DUPLICATE_TEXT = define_code(
+    "build-duplicate-text",
+    "warning",
+    "Two documents of the same split have exactly the same text.",
+    stage=STAGE,
+)
+UNKNOWN_LABEL = define_code(
+    "build-unknown-label",
+    "error",
+    "A span or relation label is not in the ontology (validate the export with the same ontology).",
+    stage=STAGE,
+)
+DANGLING_RELATION = define_code(
+    "build-dangling-relation",
+    "error",
+    "A relation's head or tail is not a span of the same annotation.",
+    stage=STAGE,
+)
+NO_DOCUMENTS = define_code(
+    "build-no-documents",
+    "error",
+    "No task has a gold annotation, so the release would be empty.",
+    stage=STAGE,
+)
+
+
+class ReleaseWriter:
+    """Writes the rows of every segment into the config writers, in input order; checks what needs every
+    document (ids, the leakage audit) and collects the statistics and the build's problems."""
+
+    def __init__(
+        self,
+        root: Path,
+        ontology: Ontology,
+        plan: SplitPlan,
+        report: Report,
+        *,
+        row_group_rows: int,
+        max_shard_bytes: int,
+        file_name: str,
+    ) -> None:
+        self.root = root
+        self.features = release_features(ontology)
+        self.schemas = dict(self.features.schemas)
+        self.plan = plan
+        self.report = report
+        self.row_group_rows = row_group_rows
+        self.max_shard_bytes = max_shard_bytes
+        self.file = file_name
+        self.stats = ReleaseStats()
+        self.writers: dict[tuple[str, str], ShardWriter] = {}
+        self.seen_ids: set[str] = set()
+        self.texts: dict[bytes, tuple[str, str]] = {}
+
+    def writer(self, config: str, split: str) -> ShardWriter:
+        """The shard writer of one config split (created on first use)."""
+        writer = self.writers.get((config, split))
+        if writer is None:
+            writer = self.writers[(config, split)] = ShardWriter(
+                self.root / "data" / config,
+                split,
+                self.schemas[config],
+                row_group_rows=self.row_group_rows,
+                max_shard_bytes=self.max_shard_bytes,
+                **PARQUET_ENCODINGS.get(config, {"dictionary": False}),
+            )
+        return writer
+
+    def close(self) -> dict[str, dict[str, SplitLayout]]:
+        """Close every shard writer (their last row groups are encoded in threads: pyarrow releases the GIL)."""
+        keys = [(config, split) for config in RELEASE_CONFIGS for split in self.plan.split_names
+                if (config, split) in self.writers]
+        with ThreadPoolExecutor(min(len(keys), os.cpu_count() or 1) or 1) as pool:
+            closed = dict(zip(keys, pool.map(lambda key: self.writers[key].close(), keys), strict=True))
+        layout: dict[str, dict[str, SplitLayout]] = {}
+        for config, split in keys:
+            writer = self.writers[(config, split)]
+            shards = closed[(config, split)]
+            files = [p.relative_to(self.root).as_posix() for p, _ in shards]
+            layout.setdefault(config, {})[split] = SplitLayout(
+                num_examples=writer.num_rows,
+                num_bytes=writer.num_bytes,
+                files=files,
+                file_bytes=sum(p.stat().st_size for p, _ in shards),
+            )
+        return layout
+
+    def abort(self) -> None:
+        for writer in self.writers.values():
+            writer.abort()
+
+    def restart(self, plan: SplitPlan) -> None:
+        """Drop every row, problem and count taken so far, to take the input again from its start."""
+        self.abort()
+        shutil.rmtree(self.root / "data", ignore_errors=True)
+        self.plan = plan
+        self.report = Report()
+        self.stats = ReleaseStats()
+        self.writers = {}
+        self.seen_ids = set()
+        self.texts = {}
+
+    def problem(self, code: str, message: str, **where: object) -> None:
+        self.report.add(make_problem(code, message, file=self.file, **where))
+
+    def check_key(self, doc_id: str, digest: bytes, split: str, where: dict) -> bool:
+        """Repeated document ids and the leakage audit for a document known by its id and the sha256 of its
+        UTF-8 text; False when the document must not be written."""
+        if doc_id in self.seen_ids:
+            self.problem(DUPLICATE_ID, f"Document id {doc_id!r} appears in more than one task.", **where)
+            return False
+        self.seen_ids.add(doc_id)
+        other = self.texts.get(digest)
+        if other is None:
+            self.texts[digest] = (doc_id, split)
+        elif other[1] != split:
+            self.problem(
+                DUPLICATE_TEXT_ACROSS_SPLITS,
+                f"Documents {other[0]!r} ({other[1]}) and {doc_id!r} ({split}) have exactly the same text.",
+                details={"documents": [other[0], doc_id], "splits": [other[1], split]}, **where,
+            )
+        else:
+            self.stats.duplicate_texts += 1
+            self.problem(
+                DUPLICATE_TEXT,
+                f"Documents {other[0]!r} and {doc_id!r} ({split}) have exactly the same text.",
+                details={"documents": [other[0], doc_id]}, **where,
+            )
+        return True
