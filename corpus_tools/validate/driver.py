@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -34,7 +33,7 @@ import ijson
 from corpus_tools import codes as C
 from corpus_tools.checks import ItemChecker, default_ontology, validate_document, validate_task
 from corpus_tools.errors import InputError, OutputError
-from corpus_tools.files import same_file
+from corpus_tools.files import AtomicFile, same_file
 from corpus_tools.keys import SeenKeys
 from corpus_tools.offsets import utf16_repair
 from corpus_tools.ontology import Ontology
@@ -157,12 +156,9 @@ def repair_utf16_export(
     run = ItemChecker(ontology or default_ontology())
     report = Report(max_errors=max_errors)
     repaired = written = 0
+    writer = AtomicFile(out, binary=True)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write {out}: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "wb") as f:
+        with writer as f:
             for kind, (count, obj) in _stream(path, run, report, progress, repair=True):
                 repaired += count
                 if kind == "export":
@@ -171,18 +167,10 @@ def repair_utf16_export(
                 written += 1
             if report.stats.get("format") == "labelstudio-export":
                 f.write(b"\n]\n" if written else b"[]\n")
-        if run.file_failed:
-            os.unlink(tmp_name)
-        else:
-            os.replace(tmp_name, out)
+            if run.file_failed:
+                writer.discard()
     except OSError as exc:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
         raise OutputError(f"cannot write {out}: {exc.strerror}") from exc
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
     report.stats["repaired_spans"] = repaired
     report.stats["written"] = not run.file_failed
     return report
