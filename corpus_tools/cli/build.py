@@ -126,7 +126,7 @@ def build_command(
         " are byte-identical).", callback=_checked(_check_date))] = None,
     workers: Annotated[int | None, typer.Option(
         "--workers", min=0, help="Processes that validate and build a Label Studio export (default: one per core;"
-        " 0: validate first, then build in this process). The files are the same either way.")] = None,
+        " 0 or 1: in this process). The files are the same either way.")] = None,
     ontology: OntologyOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
