@@ -4,21 +4,12 @@ The stage's plain functions are importable from here (``from corpus_tools.ingest
 loaded on first use, so importing one module of the stage does not import the others.
 """
 
-from __future__ import annotations
+from corpus_tools.exports import lazy_exports
 
-import importlib
-
-_EXPORTS = {
+__all__, __getattr__ = lazy_exports(__name__, {
     "ingest_paths": ".driver",
     "ingest_to_jsonl": ".driver",
     "read_articles_jsonl": ".driver",
     "write_articles_jsonl": ".driver",
     "article_id": ".driver",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> object:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+})
