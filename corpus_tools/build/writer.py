@@ -16,6 +16,7 @@ from pathlib import Path
 from corpus_tools.artefacts import RELEASE_CONFIGS
 from corpus_tools.build.shards import ShardWriter
 from corpus_tools.features import release_features
+from corpus_tools.keys import SeenKeys
 from corpus_tools.ontology import Ontology
 from corpus_tools.release.card import SplitLayout
 from corpus_tools.release.splits import SplitPlan
@@ -100,7 +101,7 @@ class ReleaseWriter:
         self.file = file_name
         self.stats = ReleaseStats()
         self.writers: dict[tuple[str, str], ShardWriter] = {}
-        self.seen_ids: set[str] = set()
+        self.seen_ids = SeenKeys()
         self.texts: dict[bytes, tuple[str, str]] = {}
 
     def writer(self, config: str, split: str) -> ShardWriter:
@@ -148,7 +149,7 @@ class ReleaseWriter:
         self.report = Report()
         self.stats = ReleaseStats()
         self.writers = {}
-        self.seen_ids = set()
+        self.seen_ids = SeenKeys()
         self.texts = {}
 
     def problem(self, code: str, message: str, **where: object) -> None:
@@ -157,10 +158,9 @@ class ReleaseWriter:
     def check_key(self, doc_id: str, digest: bytes, split: str, where: dict) -> bool:
         """Repeated document ids and the leakage audit for a document known by its id and the sha256 of its
         UTF-8 text; False when the document must not be written."""
-        if doc_id in self.seen_ids:
+        if self.seen_ids.first(doc_id, len(self.seen_ids)) is not None:
             self.problem(DUPLICATE_ID, f"Document id {doc_id!r} appears in more than one task.", **where)
             return False
-        self.seen_ids.add(doc_id)
         other = self.texts.get(digest)
         if other is None:
             self.texts[digest] = (doc_id, split)
