@@ -32,6 +32,9 @@ _KIND[0x22], _KIND[0x5C] = _QUOTE_KIND, _BACKSLASH_KIND
 _KIND[[0x5B, 0x7B]] = _OPEN_KIND  # [ {
 _KIND[[0x5D, 0x7D]] = _CLOSE_KIND  # ] }
 _KIND_TABLE = _KIND.tobytes()
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')  # deleted: all but quotes and brackets
+_STEP = np.zeros(256, dtype=np.int64)
+_STEP[[0x5B, 0x7B]], _STEP[[0x5D, 0x7D]] = 1, -1
 
 
 class TooDeep(ValueError):
@@ -117,7 +120,22 @@ class DepthLimitedReader:
 
 def check_depth(data: bytes, limit: int = MAX_DEPTH) -> None:
     """Raise :class:`TooDeep` when the JSON bytes ``data`` nest deeper than ``limit``."""
-    DepthGuard(limit).feed(data)
+    if _within_depth(data, limit):
+        return
+    DepthGuard(limit).feed(data)  # it locates the bracket beyond the limit (and reads escaped quotes)
+
+
+def _within_depth(data: bytes, limit: int) -> bool:
+    """True when ``data`` holds no escaped quote and nests at most ``limit`` deep, as :class:`DepthGuard` reads it.
+
+    Without a backslash right before a quote every quote opens or closes a string, so the quotes and brackets
+    alone (one ``bytes.translate``) give the depth; that skips the guard's pass over every byte's position."""
+    if b'\\"' in data:
+        return False
+    structure = np.frombuffer(data.translate(None, _NOT_STRUCTURE), dtype=np.uint8)
+    steps = _STEP[structure]
+    steps[np.logical_xor.accumulate(structure == 0x22)] = 0  # brackets inside strings
+    return int(np.cumsum(steps).max(initial=0)) <= limit
 
 
 class _NotJSON(ValueError):

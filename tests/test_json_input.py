@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus_tools.strictjson import MAX_DEPTH, DepthGuard, DepthLimitedReader, TooDeep, loads
+from corpus_tools.strictjson import MAX_DEPTH, DepthGuard, DepthLimitedReader, TooDeep, check_depth, loads
 from corpus_tools.validate.reading import ChunkReader
 
 
@@ -63,6 +63,29 @@ def test_guard_equals_the_reference_however_the_bytes_are_cut(pieces, limit, cut
             found = exc.offset
             break
     assert found == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(PIECES, max_size=80), st.integers(1, 6))
+def test_check_depth_equals_the_reference(pieces, limit):
+    # check_depth reads quotes and brackets alone when no quote is escaped, and the guard otherwise
+    data = b"".join(pieces)
+    expected = reference_first_too_deep(data, limit)
+    try:
+        check_depth(data, limit)
+        found = None
+    except TooDeep as exc:
+        found = exc.offset
+    assert found == expected
+
+
+def test_check_depth_without_escaped_quotes_counts_brackets_outside_strings_only():
+    inside = b'{"text": "' + b"[" * 40 + b'", "more": "\\n{{{{"}'
+    check_depth(b"[" * 10 + inside + b"]" * 10, limit=11)
+    deep = b"[" * 12 + b"]" * 12
+    with pytest.raises(TooDeep) as caught:
+        check_depth(b'{"a": "]]]]"}' + deep, limit=11)
+    assert caught.value.offset == len(b'{"a": "]]]]"}') + 11
 
 
 def test_a_deep_value_inside_a_string_does_not_count():
