@@ -14,7 +14,7 @@ per relation of the documents in the same order (documents in order, each docume
   entities' offsets, texts and labels as the document holds them.
 
 The per-file scans (:mod:`corpus_tools.release.scan`) check each config on its own; the row counts are
-compared by ``release_checks``.  Only the first few mismatches of a job are located, the rest counted.
+compared by ``release.checks``.  Only the first few mismatches of a job are located, the rest counted.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""export_segments: a JSON array file cut into verified byte segments of whole elements."""
+"""validate.segments: a JSON array file cut into verified byte segments of whole elements."""
 
 from __future__ import annotations
 

@@ -135,14 +135,14 @@ def test_the_key_reads_the_datasets_version_without_importing_it() -> None:
 def test_the_tokenizer_class_table_is_cached_and_a_damaged_copy_is_rebuilt(cache, damage, monkeypatch):
     import numpy as np
 
-    from corpus_tools import tokens as fastbio
-    built = fastbio._build_char_classes()
+    from corpus_tools import tokens
+    built = tokens._build_char_classes()
     # independent expectation: a few code points' classes under the tokenizer pattern
-    assert built[ord("ب")] == fastbio._WORD and built[ord("\u064b")] == fastbio._WORD  # letter, fatha (mark)
-    assert built[ord("،")] == fastbio._PUNCT and built[ord(" ")] == 0 and built[ord("\u200f")] == 0
-    fastbio.char_classes.cache_clear()
+    assert built[ord("ب")] == tokens._WORD and built[ord("\u064b")] == tokens._WORD  # letter, fatha (mark)
+    assert built[ord("،")] == tokens._PUNCT and built[ord(" ")] == 0 and built[ord("\u200f")] == 0
+    tokens.char_classes.cache_clear()
     try:
-        assert np.array_equal(fastbio.char_classes(), built)  # built and written
+        assert np.array_equal(tokens.char_classes(), built)  # built and written
         (path,) = cache.glob("char-classes-*.u8")
         data = bytearray(path.read_bytes())
         if damage == "truncated":
@@ -151,9 +151,9 @@ def test_the_tokenizer_class_table_is_cached_and_a_damaged_copy_is_rebuilt(cache
             data[ord("ب")] = 0
             path.write_bytes(bytes(data))
         else:  # an intact copy is read, not built
-            monkeypatch.setattr(fastbio, "_build_char_classes", lambda: pytest.fail("built again"))
-        fastbio.char_classes.cache_clear()
-        assert np.array_equal(fastbio.char_classes(), built)
+            monkeypatch.setattr(tokens, "_build_char_classes", lambda: pytest.fail("built again"))
+        tokens.char_classes.cache_clear()
+        assert np.array_equal(tokens.char_classes(), built)
         assert path.read_bytes() == bytes(built.tobytes()) + __import__("hashlib").sha256(built.tobytes()).digest()
     finally:
-        fastbio.char_classes.cache_clear()
+        tokens.char_classes.cache_clear()
