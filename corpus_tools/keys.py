@@ -1,63 +1,47 @@
-"""Repeated keys across a stream (article ids, document ids) in a few bytes per row.
+"""Keys seen so far in a stream (article ids, document ids) and where each was first seen.
 
-:class:`SeenKeys` keeps a 64-bit hash, the row index and the row id in typed arrays plus an
-open-addressing table of 4-byte slots, with no Python object per row (a ``set`` keeps every key
-string alive).  Keys are compared by Python's string hash, so a false repeat needs a 64-bit
-collision.  Sizes and timings are in docs/benchmarks.md.
+:class:`SeenKeys` keeps them in a private temporary SQLite database: SQLite holds a bounded page cache and
+spills the rest to a file that is deleted on close, so memory does not grow with the number of keys.  Ingest,
+validate and the build's whole-export checks use it; its cost per key is in docs/benchmarks.md.  Keys are
+compared exactly, and where a key was first seen (a row number, and a task id or a ``file:line``) comes back as
+it was given.
 """
 
 from __future__ import annotations
 
-from array import array
+import json
+import sqlite3
 
-_EMPTY = 0
+_INT64 = range(-(2**63), 2**63)
 
 
 class SeenKeys:
     """Remembers keys row by row; :meth:`first` says where a key was first seen."""
 
     def __init__(self) -> None:
-        self._hashes = array("q")
-        self._rows = array("i")
-        self._ids = array("q")
-        self._other_ids: dict[int, object] = {}  # ids that are not 64-bit ints, by entry
-        self._slots = array("i", [_EMPTY]) * 1024  # entry + 1, or empty
+        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)  # "": a private temporary file
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        # no type on key: 5 and "5" stay different keys, as they are in Python
+        self._db.execute("CREATE TABLE seen (key PRIMARY KEY, row INTEGER, id, id_json TEXT) WITHOUT ROWID")
+        self._db.execute("BEGIN")
+        self._count = 0
 
     def __len__(self) -> int:
-        return len(self._hashes)
+        return self._count
 
     def first(self, key: str, row: int, row_id: object = None) -> tuple[int, object] | None:
         """``(first_row, first_id)`` if ``key`` was seen before; else remember it and return None."""
-        value = hash(key)
-        slots, hashes = self._slots, self._hashes
-        mask = len(slots) - 1
-        i = value & mask
-        while True:
-            entry = slots[i]
-            if entry == _EMPTY:
-                break
-            if hashes[entry - 1] == value:
-                entry -= 1
-                return self._rows[entry], self._other_ids.get(entry, self._ids[entry])
-            i = (i + 1) & mask
-        hashes.append(value)
-        self._rows.append(row)
-        if type(row_id) is int and -(2**63) <= row_id < 2**63:
-            self._ids.append(row_id)
+        if row_id is None or type(row_id) is str or (type(row_id) is int and row_id in _INT64):
+            values = (key, row, row_id, None)  # SQLite gives these back unchanged; other values go as JSON
         else:
-            self._ids.append(0)
-            self._other_ids[len(hashes) - 1] = row_id
-        slots[i] = len(hashes)
-        if 2 * len(hashes) > len(slots):
-            self._grow()
-        return None
+            values = (key, row, None, json.dumps(row_id))
+        if self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)", values).rowcount:
+            self._count += 1
+            return None
+        first_row, first_id, first_json = self._db.execute(
+            "SELECT row, id, id_json FROM seen WHERE key = ?", (key,)).fetchone()
+        return first_row, first_id if first_json is None else json.loads(first_json)
 
-    def _grow(self) -> None:
-        slots = array("i", [_EMPTY]) * (2 * len(self._slots))
-        mask = len(slots) - 1
-        for entry, value in enumerate(self._hashes, 1):
-            i = value & mask
-            while slots[i] != _EMPTY:
-                i = (i + 1) & mask
-            slots[i] = entry
-        self._slots = slots
+    def close(self) -> None:
+        self._db.close()

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -57,6 +56,7 @@ from corpus_tools.ingest.tabular import (
     read_csv,
     read_jsonl,
 )
+from corpus_tools.keys import SeenKeys
 from corpus_tools.report import Report, make_problem
 from corpus_tools.strictjson import loads as json_loads
 from corpus_tools.text import BIDI_CONTROLS, BOM, has_lone_surrogate, printable, sha256_text
@@ -222,32 +222,6 @@ def _article_validators():  # fast check with jsonschema-rs, located messages wi
     return jsonschema_rs.validator_for(schema), validator_for(schema)
 
 
-class _SeenIds:
-    """The ids written so far and where each was first seen, in a private temporary SQLite file.
-
-    SQLite keeps a bounded page cache and spills the rest to disk (deleted on close), so memory stays
-    flat however many articles a run holds.
-    """
-
-    def __init__(self) -> None:
-        self._db = sqlite3.connect("", isolation_level=None)  # "" = private temporary on-disk database
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("CREATE TABLE seen (id INTEGER PRIMARY KEY, first TEXT NOT NULL)")
-        self._db.execute("BEGIN")
-
-    def add(self, article_id: str, where: str) -> str | None:
-        """Record an id; return None when it is new, else where it was first seen."""
-        key = int(article_id, 16)
-        key = key - (1 << 64) if key >= 1 << 63 else key  # SQLite integers are signed 64-bit
-        if self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (key, where)).rowcount:
-            return None
-        return self._db.execute("SELECT first FROM seen WHERE id = ?", (key,)).fetchone()[0]
-
-    def close(self) -> None:
-        self._db.close()
-
-
 class _IngestRun:
     """State of one ingest run: options, the report, the ids seen so far."""
 
@@ -284,7 +258,7 @@ class _IngestRun:
             "jsonl": lambda src: read_jsonl(self, src),
             "csv": lambda src: read_csv(self, src),
         }
-        seen = _SeenIds()
+        seen = SeenKeys()
         try:
             for src in sources:
                 self.stats["inputs"] += 1  # type: ignore[operator]
@@ -292,8 +266,9 @@ class _IngestRun:
                     self.on_input(src.display)
                 for article, where in readers[src.fmt](src):
                     label = f"{where['file']}:{where['line']}" if "line" in where else str(where["file"])
-                    first = seen.add(str(article["id"]), label)
-                    if first is not None:
+                    repeated = seen.first(str(article["id"]), self.stats["records"], label)  # type: ignore[arg-type]
+                    if repeated is not None:
+                        first = repeated[1]
                         self.stats["duplicates"] += 1  # type: ignore[operator]
                         self.problem(DUPLICATE, f"same text as {first} (id {article['id']}); written once",
                                      details={"id": article["id"], "first": first}, **where)
