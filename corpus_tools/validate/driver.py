@@ -46,6 +46,7 @@ from corpus_tools.validate.segmented import (
     TaskChecks,
     ValidationMerger,
     WorkerPool,
+    article_id_of,
     checked_segments,
     duplicate_article_problem,
     pool_size,
@@ -263,13 +264,11 @@ def _stream_export(path: Path, run: ItemChecker, report: Report, progress: Progr
                 run.task(task, index, problems)
                 if problems:
                     report.extend(problems)
-                if type(task) is dict:
-                    data = task.get("data")
-                    article_id = data.get("article_id") if type(data) is dict else None
-                    if type(article_id) is str and article_id:
-                        seen = keys.first(article_id, index, task.get("id"))
-                        if seen is not None:
-                            report.add(duplicate_article_problem(article_id, index, task.get("id"), seen))
+                article_id = article_id_of(task)
+                if article_id is not None:
+                    seen = keys.first(article_id, index, task.get("id"))
+                    if seen is not None:
+                        report.add(duplicate_article_problem(article_id, index, task.get("id"), seen))
                 if repair:
                     yield "export", (fixed, task)
                 elif emit:
