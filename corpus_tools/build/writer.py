@@ -94,11 +94,15 @@ class ReleaseWriter:
         self.root = root
         self.features = release_features(ontology)
         self.schemas = dict(self.features.schemas)
-        self.plan = plan
-        self.report = report
         self.row_group_rows = row_group_rows
         self.max_shard_bytes = max_shard_bytes
         self.file = file_name
+        self._start(plan, report)
+
+    def _start(self, plan: SplitPlan, report: Report) -> None:
+        """What the writer takes from the input: rows, problems, counts, the ids and texts seen."""
+        self.plan = plan
+        self.report = report
         self.stats = ReleaseStats()
         self.writers: dict[tuple[str, str], ShardWriter] = {}
         self.seen_ids = SeenKeys()
@@ -145,12 +149,8 @@ class ReleaseWriter:
         """Drop every row, problem and count taken so far, to take the input again from its start."""
         self.abort()
         shutil.rmtree(self.root / "data", ignore_errors=True)
-        self.plan = plan
-        self.report = Report()
-        self.stats = ReleaseStats()
-        self.writers = {}
-        self.seen_ids = SeenKeys()
-        self.texts = {}
+        self.seen_ids.close()
+        self._start(plan, Report())
 
     def problem(self, code: str, message: str, **where: object) -> None:
         self.report.add(make_problem(code, message, file=self.file, **where))
