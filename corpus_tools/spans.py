@@ -5,18 +5,19 @@ Offsets are Python code points into the stored text, end-exclusive: for every sp
 
 * :class:`Span`, :class:`Relation`, :class:`Document` and their canonical JSON form
   (``schemas/document.schema.json``);
-* :func:`tokenize`: base tokens (words of letters, marks, digits, ZWJ/ZWNJ; or one
-  punctuation/symbol character), cut wherever a span boundary falls inside a token so a
-  proclitic before a name (``و|بغداد``) becomes its own token; whitespace and Cf characters
-  are never part of a token;
-* :func:`spans_to_bio` / :func:`bio_to_spans`: exact conversion; spans that BIO cannot hold
-  (overlapping or nested ones, spans whose edge is not a token edge) are returned as
-  *unencodable*, never dropped silently.
+* :func:`tokenize`: the tokens of a text, a function of the text alone (never of its annotations): base
+  tokens (words of letters, marks, digits, ZWJ/ZWNJ; or one punctuation/symbol character; whitespace and
+  Cf characters are never part of a token) with clitics attached, as ANERcorp and Wojood write them, or,
+  with ``segmentation="proclitic-article"``, cut by the documented proclitic + article rule
+  (:data:`PROCLITIC_ARTICLE`);
+* :func:`spans_to_bio` / :func:`bio_to_spans`: a span whose edge falls inside a token tags the whole token
+  (``وبغداد`` is ``B-GPE`` for a span on ``بغداد``) and is counted as *widened*; spans that BIO cannot hold
+  (nested in or overlapping another span once widened) are returned as *unencodable*, never dropped silently.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import regex
@@ -42,6 +43,35 @@ BIO_BAD_TAG = define_code(
 )
 
 _BASE_TOKEN = regex.compile(r"[\p{L}\p{M}\p{Nd}\u200c\u200d]+|[\p{P}\p{S}]", regex.V1)
+
+TOKENIZER = "corpus-tools-words"
+"""The tokenizer's name, recorded with :data:`TOKENIZER_VERSION` and the segmentation in every release."""
+TOKENIZER_VERSION = 2
+"""2: tokens from the text alone.  (1, before: tokens were also cut at every annotated span edge.)"""
+SEGMENTATIONS = ("none", "proclitic-article")
+DEFAULT_SEGMENTATION = "none"
+SEGMENTATION_RULES = {
+    "none": "Clitics stay attached to their word (`وبغداد`, `والرياض` are one token each), as in ANERcorp and"
+            " Wojood.",
+    "proclitic-article": "A word that starts with proclitics before the article is cut after them (`و|الرياض`,"
+                         " `ب|العراق`, `وب|الجيش`), one that starts with the لل contraction after its first lam"
+                         " (`ل|لجامعة`), when at least three letters follow the article's lam; other clitics stay"
+                         " attached (`وبغداد`).",
+}
+
+PROCLITIC_ARTICLE = regex.compile(
+    r"(?<![\p{L}\p{M}\p{Nd}\u200c\u200d])"  # at the start of a word
+    r"(?:"
+    r"(?:[وف]\p{M}*\u0640*(?:[بكل]\p{M}*\u0640*)?|[بك]\p{M}*\u0640*)(?=ال(?:\p{L}\p{M}*){3})"  # و ف ب ك وب فك ... + ال
+    r"|(?:[وف]\p{M}*\u0640*)?ل\p{M}*\u0640*(?=ل(?:\p{L}\p{M}*){3})"  # لل: li + al with the alef not written
+    r")",
+    regex.V1,
+)
+"""The ``proclitic-article`` segmentation rule: a word that starts with proclitics before the article is cut
+after them (``و|الرياض``, ``ب|العراق``, ``وب|الجيش``, ``ف|ال...``, ``ك|ال...``), and one that starts with the
+لل contraction is cut after its first lam (``ل|لجامعة``, ``ول|لأمم``), provided at least three letters follow
+the article's lam (so ``والد``, ``بالغة``, ``لله`` stay whole).  A proclitic without the article (``وبغداد``)
+is not cut: telling it from a root letter needs a lexicon."""
 
 
 @dataclass(frozen=True, order=True)
@@ -143,24 +173,47 @@ def make_span(text: str, start: int, end: int, label: str, span_id: str = "") ->
 
 
 def base_tokens(text: str) -> list[Token]:
-    """Tokens before span-driven splitting: words, or single punctuation/symbol characters."""
+    """Words (runs of letters, marks, digits, ZWJ/ZWNJ) and single punctuation/symbol characters."""
     return [Token(m.group(), m.start(), m.end()) for m in _BASE_TOKEN.finditer(text)]
 
 
-def tokenize(text: str, boundaries: Iterable[int] = ()) -> list[Token]:
-    """Base tokens, each cut at every boundary offset that falls strictly inside it."""
-    cuts = sorted(set(boundaries))
-    tokens: list[Token] = []
-    import bisect
+def check_segmentation(segmentation: str) -> str:
+    """``segmentation`` if it is one of :data:`SEGMENTATIONS`; ValueError otherwise."""
+    if segmentation not in SEGMENTATIONS:
+        raise ValueError(f"segmentation must be one of {', '.join(SEGMENTATIONS)}, got {segmentation!r}")
+    return segmentation
 
+
+def tokenizer_settings(segmentation: str = DEFAULT_SEGMENTATION) -> dict[str, object]:
+    """The tokenizer a release's ``tokens`` were made with, as its manifest and card record it."""
+    return {"name": TOKENIZER, "version": TOKENIZER_VERSION, "segmentation": check_segmentation(segmentation)}
+
+
+def segmentation_cuts(text: str, segmentation: str = DEFAULT_SEGMENTATION) -> list[int]:
+    """The offsets where ``segmentation`` cuts a word of ``text`` (none for ``"none"``), ascending."""
+    if check_segmentation(segmentation) == "none":
+        return []
+    return [m.end() for m in PROCLITIC_ARTICLE.finditer(text)]
+
+
+def tokenize(text: str, segmentation: str = DEFAULT_SEGMENTATION) -> list[Token]:
+    """The tokens of ``text``: its base tokens, each cut where the segmentation rule cuts it.
+
+    A function of the text and the segmentation setting alone; a model's input at inference is tokenized
+    exactly as the release's ``tokens`` config was.
+    """
+    cuts = segmentation_cuts(text, segmentation)
+    tokens: list[Token] = []
+    k = 0
     for tok in base_tokens(text):
-        lo = bisect.bisect_right(cuts, tok.start)
-        hi = bisect.bisect_left(cuts, tok.end)
         start = tok.start
-        for cut in cuts[lo:hi]:
-            tokens.append(Token(text[start:cut], start, cut))
-            start = cut
-        tokens.append(Token(text[start : tok.end], start, tok.end))
+        while k < len(cuts) and cuts[k] <= tok.start:
+            k += 1
+        while k < len(cuts) and cuts[k] < tok.end:
+            tokens.append(Token(text[start:cuts[k]], start, cuts[k]))
+            start = cuts[k]
+            k += 1
+        tokens.append(Token(text[start:tok.end], start, tok.end))
     return tokens
 
 
@@ -180,18 +233,35 @@ def select_flat(spans: Sequence[Span]) -> tuple[list[Span], list[Span]]:
 class BioEncoding:
     tokens: list[Token]
     tags: list[str]
-    unencodable: list[Span]
+    unencodable: list[Span]  # the spans given, as given, that BIO cannot hold
+    widened: list[Span] = field(default_factory=list)  # the spans given whose edge fell inside a token
 
 
-def spans_to_bio(text: str, spans: Sequence[Span], boundaries: Iterable[int] = ()) -> BioEncoding:
-    """Tokenize ``text`` (cut at every span edge) and tag it with BIO.
+def widen_to_tokens(text: str, span: Span, tokens: Sequence[Token]) -> Span:
+    """``span`` widened to the whole tokens its edges fall inside (id and label kept, text recomputed)."""
+    start, end = span.start, span.end
+    for tok in tokens:
+        if tok.start < start < tok.end:
+            start = tok.start
+        if tok.start < end < tok.end:
+            end = tok.end
+    if (start, end) == (span.start, span.end):
+        return span
+    return Span(start=start, end=end, label=span.label, id=span.id, text=text[start:end])
 
-    Spans that overlap an earlier, longer span, or whose edges do not fall on token edges,
-    are returned in ``unencodable``.
+
+def spans_to_bio(text: str, spans: Sequence[Span], segmentation: str = DEFAULT_SEGMENTATION) -> BioEncoding:
+    """Tokenize ``text`` (from the text alone) and tag it with BIO.
+
+    A span whose edge falls inside a token tags the whole token (it is listed in ``widened``); spans that,
+    once widened, nest in or overlap an earlier, longer span, or do not start and end on tokens (a span of
+    whitespace), are returned as given in ``unencodable``.
     """
-    flat, unencodable = select_flat(spans)
-    cuts = {s.start for s in spans} | {s.end for s in spans} | set(boundaries)
-    tokens = tokenize(text, cuts)
+    tokens = tokenize(text, segmentation)
+    wide = [widen_to_tokens(text, span, tokens) for span in spans]
+    given = {id(w): s for w, s in zip(wide, spans, strict=True)}
+    widened = [s for w, s in zip(wide, spans, strict=True) if w is not s]
+    flat, unencodable = select_flat(wide)
     tags = ["O"] * len(tokens)
     starts = {t.start: i for i, t in enumerate(tokens)}
     ends = {t.end: i for i, t in enumerate(tokens)}
@@ -204,7 +274,7 @@ def spans_to_bio(text: str, spans: Sequence[Span], boundaries: Iterable[int] = (
         for i in range(first + 1, last + 1):
             tags[i] = f"I-{span.label}"
     unencodable.sort(key=lambda s: (s.start, s.end, s.label, s.id))
-    return BioEncoding(tokens, tags, unencodable)
+    return BioEncoding(tokens, tags, [given[id(s)] for s in unencodable], widened)
 
 
 @dataclass

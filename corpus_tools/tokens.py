@@ -1,18 +1,19 @@
 """Tokens and BIO tags of a batch of documents at once: the one bulk path of the ``tokens`` config.
 
+The tokens of a document are a function of its text and the segmentation setting alone
+(:func:`corpus_tools.spans.tokenize` is the readable one-document form): never of its annotations.
 :func:`token_table` tokenizes the concatenated texts of a batch and tags the tokens with the documents'
 spans in a fixed number of numpy calls: one encoding to code points and one to UTF-8, the token edges as
 one ``flatnonzero`` over a per-code-point edge mask (from the class table of :func:`char_classes`, derived
-from the tokenizer's own pattern, with an edge forced at every document start and, in exact mode, at every
-span edge, so tokens never cross documents and are cut wherever a span edge falls inside one), the flat
-layer of :func:`corpus_tools.spans.select_flat` followed as a chain of "next span" pointers, the tags
-written with ``repeat``/``cumsum`` instead of one slice per span, and the token strings taken from the
-batch's UTF-8 by Arrow.  With ``whole_tokens`` (``span_mode: whole-token``) every span is first widened to
-the whole base tokens it touches, so a proclitic stays inside the entity token (``وبيروت`` tagged B-GPE),
-as in ANERcorp and Wojood.
+from the tokenizer's own pattern, with an edge forced at every document start and at every cut of the
+segmentation rule, so tokens never cross documents), every span widened to the whole tokens its edges fall
+inside (the ANERcorp convention: ``وبغداد`` is ``B-GPE``), the flat layer of
+:func:`corpus_tools.spans.select_flat` followed as a chain of "next span" pointers, the tags written with
+``repeat``/``cumsum`` instead of one slice per span, and the token strings taken from the batch's UTF-8 by
+Arrow.
 
 The rows equal, document by document, what the readable reference :func:`corpus_tools.spans.spans_to_bio`
-computes (same tokens, offsets, tags and unencodable spans); property tests in tests/ hold them equal.
+computes (same tokens, offsets, tags, widened and unencodable spans); property tests in tests/ hold them equal.
 
 Spans come as flat arrays: the spans of document ``i`` are ``span_*[span_offsets[i]:span_offsets[i + 1]]``,
 offsets in code points of that document's text, labels as indices into ``ontology.entity_labels``.
@@ -33,9 +34,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import regex
 
-from corpus_tools.spans import _BASE_TOKEN, Span
+from corpus_tools.spans import _BASE_TOKEN, DEFAULT_SEGMENTATION, Span, check_segmentation, segmentation_cuts
 
-SPAN_MODES = ("exact", "whole-token")
 _OTHER, _WORD, _PUNCT = 0, 1, 2
 
 
@@ -108,6 +108,7 @@ class TokenTable:
     batch: pa.RecordBatch  # the tokens config rows, schema = the given ``schema``, rows in input order
     token_counts: np.ndarray  # tokens per document (int64)
     unencodable: np.ndarray  # int64 indices into the span arrays, by (document, start, end, label name, id)
+    widened: np.ndarray  # int64 indices into the span arrays of the spans whose edge fell inside a token
 
 
 def _id_ranks(ids: Sequence[str]) -> np.ndarray:
@@ -231,10 +232,14 @@ def _flat_layer(order: np.ndarray, g_start: np.ndarray, g_end: np.ndarray) -> np
     return np.flatnonzero(kept)
 
 
-def base_offset_arrays(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end offsets of the base tokens of ``text`` (runs of word characters, single punctuation):
-    what ``_BASE_TOKEN.finditer`` matches, from the class table (lone surrogates allowed)."""
-    bounds, is_token = _segment_bounds(code_points(text), [])
+def _cuts(text: str, segmentation: str) -> np.ndarray:
+    return np.fromiter(segmentation_cuts(text, segmentation), dtype=np.int64)
+
+
+def token_offset_arrays(text: str, segmentation: str = DEFAULT_SEGMENTATION) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets of the tokens of ``text``: what :func:`corpus_tools.spans.tokenize` gives, from the
+    class table (lone surrogates allowed)."""
+    bounds, is_token = _segment_bounds(code_points(text), [_cuts(text, segmentation)])
     segments = np.flatnonzero(is_token)
     return bounds[segments], bounds[segments + 1]
 
@@ -248,17 +253,24 @@ class _Batch(NamedTuple):
     bases: np.ndarray  # offset of each document in the concatenation, then the total
 
 
-def _concatenate(texts: Sequence[str], utf8: bytes | None) -> _Batch:
+def _concatenate(texts: Sequence[str], utf8: bytes | None, segmentation: str) -> tuple[_Batch, np.ndarray]:
+    """The batch, and the cuts of the segmentation rule in it (found in each text alone: the rule looks at the
+    character before a word, which must not be the last one of the previous document)."""
     text = "".join(texts)
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     bases = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=bases[1:])
-    return _Batch(np.frombuffer(text.encode("utf-32-le"), dtype="<u4"),
-                  np.frombuffer(text.encode("utf-8") if utf8 is None else utf8, dtype=np.uint8), lengths, bases)
+    batch = _Batch(np.frombuffer(text.encode("utf-32-le"), dtype="<u4"),
+                   np.frombuffer(text.encode("utf-8") if utf8 is None else utf8, dtype=np.uint8), lengths, bases)
+    if check_segmentation(segmentation) == "none":
+        return batch, np.zeros(0, dtype=np.int64)
+    cuts = [base + cut for base, one in zip(bases.tolist(), texts, strict=False)  # bases: one more than texts
+            for cut in segmentation_cuts(one, segmentation)]
+    return batch, np.array(cuts, dtype=np.int64)
 
 
 def _widen(g_start: np.ndarray, g_end: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
-    """Widen every span (in place) to the whole base tokens its edges fall inside (whole-token mode)."""
+    """Widen every span (in place) to the whole tokens its edges fall inside."""
     n = len(starts)
     if not n or not len(g_start):
         return
@@ -341,6 +353,26 @@ def _record_batch(schema: pa.Schema, ids: Sequence[str], strings: pa.StringArray
     return pa.RecordBatch.from_arrays([columns[name] for name in schema.names], schema=schema)
 
 
+def _token_segments(batch: _Batch, cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The segment edges of the batch and the indices of the segments that are tokens."""
+    bounds, is_token = _segment_bounds(batch.codes, [batch.bases, cuts])
+    return bounds, np.flatnonzero(is_token)
+
+
+def token_bounds(texts: Sequence[str], segmentation: str = DEFAULT_SEGMENTATION
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tokens of every text at once: start and end offsets (each into its own text), and tokens per text.
+
+    What :func:`token_table` writes in ``token_start``/``token_end``; ``check-release`` compares a release's
+    tokens with it."""
+    batch, cuts = _concatenate(texts, b"", segmentation)
+    bounds, token_segments = _token_segments(batch, cuts)
+    starts, ends = bounds[token_segments], bounds[token_segments + 1]
+    counts = np.diff(np.searchsorted(starts, batch.bases))
+    base = np.repeat(batch.bases[:-1], counts)
+    return starts - base, ends - base, counts
+
+
 def token_table(
     ids: Sequence[str],
     texts: Sequence[str],
@@ -353,21 +385,21 @@ def token_table(
     schema: pa.Schema,
     utf8: bytes | None = None,
     *,
-    whole_tokens: bool = False,
+    segmentation: str = DEFAULT_SEGMENTATION,
 ) -> TokenTable:
     """The tokens config rows of ``texts`` (ids ``ids``) with their spans, as one record batch.
 
     ``utf8``: the UTF-8 encoding of ``"".join(texts)`` when the caller already has it (saves encoding it again).
-    ``whole_tokens``: widen every span to the whole base tokens it touches first (``span_mode: whole-token``);
-    otherwise tokens are cut at every span edge that falls inside one (``exact``).
+    ``segmentation``: the tokenizer's segmentation rule (:data:`corpus_tools.spans.SEGMENTATIONS`).  Every span
+    is widened to the whole tokens its edges fall inside before it is tagged.
 
     ``span_ids`` (the id of every span) break ties among spans of one document with the same start,
     end and label as ``select_flat`` does; they are compared only for such ties.  With None, ties keep
     the order of the arrays.  Spans must satisfy ``0 <= start < end <= len(text)``; texts must be valid
     Unicode.  :func:`span_arrays` builds the span arguments from lists of :class:`Span`.
 
-    Each row equals what :func:`corpus_tools.spans.spans_to_bio` gives for its document (with whole-token
-    spans in whole-token mode), and a batch of zero documents gives an empty batch.
+    Each row equals what :func:`corpus_tools.spans.spans_to_bio` gives for its document, and a batch of zero
+    documents gives an empty batch.
     """
     n_docs = len(texts)
     if len(ids) != n_docs:
@@ -379,7 +411,7 @@ def token_table(
     n_spans = len(span_starts)
     if len(span_offsets) != n_docs + 1 or span_offsets[0] != 0 or span_offsets[-1] != n_spans:
         raise ValueError("span_offsets must hold len(texts) + 1 offsets from 0 to the number of spans")
-    batch = _concatenate(texts, utf8)
+    batch, cuts = _concatenate(texts, utf8, segmentation)
     span_doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(span_offsets))
     if n_spans and not (np.all(span_starts >= 0) and np.all(span_starts < span_ends)
                         and np.all(span_ends <= batch.lengths[span_doc])):
@@ -390,17 +422,14 @@ def token_table(
     g_start = span_starts + span_base
     g_end = span_ends + span_base
 
-    if whole_tokens:  # widened spans end on token edges: the base tokens are the tokens
-        bounds, is_token = _segment_bounds(batch.codes, [batch.bases])
-        token_segments = np.flatnonzero(is_token)
-        _widen(g_start, g_end, bounds[token_segments], bounds[token_segments + 1])
-    else:
-        bounds, is_token = _segment_bounds(batch.codes, [batch.bases, g_start, g_end])
-        token_segments = np.flatnonzero(is_token)
+    bounds, token_segments = _token_segments(batch, cuts)
     starts = bounds[token_segments]
     ends = bounds[token_segments + 1]
+    _widen(g_start, g_end, starts, ends)
+    widened = np.flatnonzero((g_start != span_starts + span_base) | (g_end != span_ends + span_base))
     token_counts = np.diff(np.searchsorted(starts, batch.bases))
     tags, unencodable = _tag((starts, ends), g_start, g_end, span_labels, span_ids, tag_ids)
     strings = _token_strings(batch.utf8, bounds, token_segments)
     record_batch = _record_batch(schema, ids, strings, token_counts, starts, ends, tags, batch.bases)
-    return TokenTable(record_batch, token_counts.astype(np.int64), unencodable.astype(np.int64))
+    return TokenTable(record_batch, token_counts.astype(np.int64), unencodable.astype(np.int64),
+                      widened.astype(np.int64))

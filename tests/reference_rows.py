@@ -13,7 +13,6 @@ from itertools import combinations
 from pathlib import Path
 
 import ijson
-from bio_reference import whole_token_spans
 
 from corpus_tools.build.gold import GOLD_TEXT_MISMATCH, GOLD_UNUSED, annotator_name, left_out_problem, select_gold
 from corpus_tools.build.shards import MAX_SHARD_BYTES, ROW_GROUP_ROWS
@@ -36,12 +35,12 @@ class ReferenceRows(ReleaseWriter):
     """Streams documents into the config writers one row at a time."""
 
     def __init__(self, root: Path, ontology: Ontology, *, gold: dict[str, Document] | None = None,
-                 span_mode: str = "exact", file_name: str = "export.json") -> None:
+                 segmentation: str = "none", file_name: str = "export.json") -> None:
         super().__init__(root, ontology, SplitPlan(ratios=SplitPlan().ratios), Report(),
                          row_group_rows=ROW_GROUP_ROWS, max_shard_bytes=MAX_SHARD_BYTES, file_name=file_name)
         self.gold = gold or {}
         self.gold_used: set[str] = set()
-        self.span_mode = span_mode
+        self.segmentation = segmentation
         self.entity_ids = {label: i for i, label in enumerate(ontology.entity_labels)}
         self.relation_ids = {label: i for i, label in enumerate(ontology.relation_labels)}
         self.bio_ids = {label: i for i, label in enumerate(ontology.bio_labels)}
@@ -127,11 +126,11 @@ class ReferenceRows(ReleaseWriter):
             counts.entities[s.label] += 1
         # tokens
         spans = [s for s in doc.entities if s.label in self.entity_ids]
-        if self.span_mode != "exact":
-            spans = whole_token_spans(doc.text, spans)
-        bio = spans_to_bio(doc.text, spans)
+        bio = spans_to_bio(doc.text, spans, self.segmentation)
         for s in bio.unencodable:
             counts.unencodable[s.label] += 1
+        for s in bio.widened:
+            counts.widened[s.label] += 1
         counts.tokens += len(bio.tokens)
         self._write_row("tokens", split, {
             "id": doc.id, "tokens": [t.text for t in bio.tokens], "token_start": [t.start for t in bio.tokens],

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import build_inputs as B
@@ -21,7 +22,7 @@ from corpus_tools.build.driver import build_release, select_gold
 from corpus_tools.labelstudio.export import AnnotationRecord
 from corpus_tools.release.checks import check_release
 from corpus_tools.release.manifest import read_manifest
-from corpus_tools.spans import Token, bio_to_spans
+from corpus_tools.spans import Span, Token, bio_to_spans
 
 CONFIGS = ("documents", "tokens", "relations", "annotations")
 
@@ -151,10 +152,14 @@ def test_documents_round_trip_offsets_labels_and_relations(rich, ontology, tmp_p
 
 
 def test_bio_tokens_decode_back_to_every_encodable_span(rich, tmp_path):
+    # Each span decodes back widened to the edges of the words it touches (an independent expectation: no
+    # tokenizer, only word characters); the nested ones are left out; the card counts both, per label.
+    from bio_reference import word_widened
+
     _, out, expected, _ = rich
     docs = _load(out, "documents", tmp_path)
     toks = _load(out, "tokens", tmp_path)
-    unencodable = 0
+    unencodable, widened, total = Counter(), Counter(), Counter()
     proclitic_tokens = 0
     for split in docs:
         texts = {row["id"]: row["text"] for row in docs[split]}
@@ -164,16 +169,25 @@ def test_bio_tokens_decode_back_to_every_encodable_span(rich, tmp_path):
             tokens = [Token(t, s, e) for t, s, e in zip(row["tokens"], row["token_start"], row["token_end"],
                                                          strict=True)]
             assert all(text[t.start:t.end] == t.text for t in tokens)
-            proclitic_tokens += row["tokens"].count("وب")  # the proclitic before a name is its own O token
+            assert "و" not in row["tokens"] and "وب" not in row["tokens"]  # no proclitic is cut off
+            proclitic_tokens += sum(t.startswith("وب") for t in row["tokens"])
             decoded = bio_to_spans(text, tokens, [tag_names[i] for i in row["ner_tags"]])
             assert not decoded.orphans and not decoded.bad_tags
             art, spans, _ = expected[row["id"]]
             nested = {(s, e, lab) for k, s, e, lab in art.spans if k == "nation"}
-            assert {(s.start, s.end, s.label) for s in decoded.spans} == spans - nested
-            unencodable += len(spans & nested)
-    assert proclitic_tokens == len(expected) - 1  # all but the adjudicated document, which drops that span
+            wide = {(s, e, lab): word_widened(text, Span(s, e, lab)) for s, e, lab in spans}
+            assert {(s.start, s.end, s.label) for s in decoded.spans} == {
+                (w.start, w.end, w.label) for key, w in wide.items() if key not in nested}
+            for (s, e, lab), w in wide.items():
+                total[lab] += 1
+                widened[lab] += (w.start, w.end) != (s, e)
+                unencodable[lab] += (s, e, lab) in nested
+    assert proclitic_tokens >= len(expected) - 1  # all but the adjudicated document, which drops that span
+    assert widened["GPE"] > 0 and unencodable["GPE"] > 0
     readme = (out / "README.md").read_text(encoding="utf-8")
-    assert f"Unencodable spans: {unencodable} (GPE: {unencodable})" in readme
+    for label in total:
+        assert f"| `{label}` | {total[label]} | {widened[label]} | {unencodable[label]} |" in readme, label
+    assert f"Widened spans: {sum(widened.values())}; unencodable spans: {sum(unencodable.values())}." in readme
 
 
 def test_relations_config_rows_carry_both_spans(rich, tmp_path):
@@ -250,7 +264,7 @@ def test_card_metadata_parses_with_datasets_and_states_policies(rich, ontology):
     for split in infos["documents"].splits.values():
         assert split.num_bytes > 0 and split.num_examples > 0
     text = card.text
-    for needle in ("revision=\"v1.0.0\"", "code points", "span_mode:** `exact`", "rights not cleared",
+    for needle in ("revision=\"v1.0.0\"", "code points", "segmentation:** `none`", "rights not cleared",
                    "Normalisation:** none", "Clitic policy", ontology.entities[0].name_ar, "### v1.0.0"):
         assert needle.lower() in text.lower(), needle
 
@@ -529,15 +543,16 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def test_whole_token_mode_keeps_proclitics_inside(tmp_path):
+def test_tokens_keep_proclitics_inside_entity_tokens(tmp_path):
     export = B.write_export(tmp_path / "a.json", B.simple_export(6))
     out = tmp_path / "rel"
-    build_release(export, version="1.0.0", out=out, span_mode="whole-token")
+    build_release(export, version="1.0.0", out=out)
     ds = load_dataset(str(out), "tokens", cache_dir=str(tmp_path / "c"))
     names = ds["train"].features["ner_tags"].feature.names
     pairs = {(t, names[g]) for row in ds["train"] for t, g in zip(row["tokens"], row["ner_tags"], strict=True)}
     assert any(t.startswith("وب") and tag == "B-GPE" for t, tag in pairs)
-    assert "span_mode:** `whole-token`" in (out / "README.md").read_text(encoding="utf-8")
+    assert "Tokens:** tokenizer `corpus-tools-words` version 2, segmentation `none`" in (
+        out / "README.md").read_text(encoding="utf-8")
     docs = load_dataset(str(out), "documents", cache_dir=str(tmp_path / "c"))
     row = docs["train"][0]
     assert all(row["text"][e["start"]:e["end"]] == e["text"] and not e["text"].startswith("وب")

@@ -245,8 +245,8 @@ def _build_problems(report: dict) -> list[dict]:
     return [p for p in report["problems"] if p["code"].startswith("build-")]
 
 
-@pytest.mark.parametrize(("span_mode", "workers"), [("exact", 2), ("exact", 0), ("whole-token", 2)])
-def test_the_rows_are_those_of_the_reference_builder(tmp_path: Path, small_segments: None, span_mode: str,
+@pytest.mark.parametrize(("segmentation", "workers"), [("none", 2), ("none", 0), ("proclitic-article", 2)])
+def test_the_rows_are_those_of_the_reference_builder(tmp_path: Path, small_segments: None, segmentation: str,
                                                      workers: int) -> None:
     from reference_rows import reference_release
 
@@ -254,8 +254,8 @@ def test_the_rows_are_those_of_the_reference_builder(tmp_path: Path, small_segme
 
     export = write_export(tmp_path / "export.json", _mixed_tasks())
     result = build_release(export, version="1.0.0", out=tmp_path / "built", name="test/arabic-news",
-                           span_mode=span_mode, workers=workers)
-    reference = reference_release(export, tmp_path / "reference", load_ontology(), span_mode=span_mode)
+                           segmentation=segmentation, workers=workers)
+    reference = reference_release(export, tmp_path / "reference", load_ontology(), segmentation=segmentation)
     built = {name: digest for name, digest in _files(tmp_path / "built").items() if name.startswith("data/")}
     assert built == _files(tmp_path / "reference")
     assert result.stats.to_dict() == reference.stats.to_dict()

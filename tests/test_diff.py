@@ -331,3 +331,42 @@ def test_manifest_paths_that_leave_the_release_are_not_followed(pair, tmp_path, 
     report = check_release(odd)
     assert ("release-manifest-invalid", "manifest.json") in [(p.code, p.file) for p in report]
     assert any(outside in p.message and "not a path inside the release folder" in p.message for p in report)
+
+
+def test_a_tokenizer_change_is_a_major_change_named_by_diff_and_the_changelog(pair, tmp_path):
+    from corpus_tools.release.manifest import read_manifest
+
+    v1, _, old, _ = pair
+    export = B.write_export(tmp_path / "same.json", _export(old))
+    minor = build_release(export, version="1.1.0", out=tmp_path / "minor", previous=v1,
+                          segmentation="proclitic-article")
+    warnings = [(p.code, p.severity) for p in minor.report.problems]
+    assert warnings == [("build-tokens-changed", "warning")]
+    card = (tmp_path / "minor" / "README.md").read_text(encoding="utf-8")
+    change = ("**MAJOR change of the `tokens` config:** tokenizer corpus-tools-words 2 (segmentation none) →"
+              " corpus-tools-words 2 (segmentation proclitic-article)")
+    assert change in card
+    diff = diff_releases(v1, tmp_path / "minor")
+    assert diff.to_dict()["tokens_config"] == {
+        "old": {"name": "corpus-tools-words", "version": 2, "segmentation": "none"},
+        "new": {"name": "corpus-tools-words", "version": 2, "segmentation": "proclitic-article"},
+        "major_change": True}
+    assert ("tokens config", "corpus-tools-words 2 (segmentation none)",
+            "corpus-tools-words 2 (segmentation proclitic-article)", "MAJOR change") in diff.table_rows()
+    assert diff.changed and diff.documents_annotation_changed == []  # the documents themselves are the same
+    major = build_release(export, version="2.0.0", out=tmp_path / "major", previous=v1,
+                          segmentation="proclitic-article")
+    assert major.report.problems == []
+    assert change in (tmp_path / "major" / "README.md").read_text(encoding="utf-8")
+    same = diff_releases(v1, v1)
+    assert same.tokens_config_change() is None and same.to_dict()["tokens_config"]["major_change"] is False
+    # a release made before tokenizer version 2 has no tokenizer in its manifest
+    legacy = tmp_path / "legacy"
+    build_release(export, version="1.0.0", out=legacy)
+    manifest = read_manifest(legacy)
+    del manifest["tokenizer"]
+    (legacy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    after = build_release(export, version="2.0.0", out=tmp_path / "after", previous=legacy)
+    assert "**MAJOR change of the `tokens` config:** tokenizer version 1 (tokens also cut at annotated span edges)" \
+        " → corpus-tools-words 2 (segmentation none)" in (tmp_path / "after" / "README.md").read_text(encoding="utf-8")
+    assert after.report.problems == []

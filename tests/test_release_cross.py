@@ -59,13 +59,47 @@ def found(report) -> set[tuple[str, str | None]]:
     return {(p.code, p.file) for p in report.problems}
 
 
-def test_clean_releases_pass_in_both_span_modes(clean, tmp_path, ontology):
+def test_clean_releases_pass_with_either_segmentation(clean, tmp_path, ontology):
     assert check_release(clean, ontology=ontology).problems == []
-    widened = build_release(_export(tmp_path, 40), version="1.0.0", out=tmp_path / "whole", span_mode="whole-token")
-    tokens = pq.read_table(widened.out / files(widened.out, "tokens")[0]).to_pylist()
-    exact = pq.read_table(clean / files(clean, "tokens")[0]).to_pylist()
-    assert [r["ner_tags"] for r in tokens] != [r["ner_tags"] for r in exact]  # some spans were widened
-    assert check_release(widened.out, ontology=ontology).problems == []
+    cut = build_release(_export(tmp_path, 40), version="1.0.0", out=tmp_path / "cut", segmentation="proclitic-article")
+    tokens = pq.read_table(cut.out / files(cut.out, "tokens")[0]).to_pylist()
+    whole = pq.read_table(clean / files(clean, "tokens")[0]).to_pylist()
+    assert [r["tokens"] for r in tokens] != [r["tokens"] for r in whole]  # the rule cut some words
+    assert check_release(cut.out, ontology=ontology).problems == []
+
+
+def test_tokens_that_are_not_the_tokenizers(release, ontology):
+    # Tokens cut at a span edge (as the tokenizer before version 2 did): each token is the text, but not the
+    # tokenizer's output for it.
+    rel = files(release, "tokens")[0]
+
+    def cut_first_token(rows):
+        row = rows[0]
+        start, end = row["token_start"][0], row["token_end"][0]
+        middle = start + 1
+        row["tokens"][0:1] = [row["tokens"][0][:1], row["tokens"][0][1:]]
+        row["token_start"][0:1] = [start, middle]
+        row["token_end"][0:1] = [middle, end]
+        row["ner_tags"][0:1] = [0, 0]
+
+    rewrite(release, rel, cut_first_token)
+    report = check_release(release, ontology=ontology)
+    assert found(report) == {("release-tokens-document", rel)}
+    assert report.problems[0].details["row"] == 0
+    assert "its tokens are not those of the tokenizer (corpus-tools-words 2, segmentation none)" in \
+        report.problems[0].message
+
+
+def test_a_manifest_without_the_tokenizer_is_a_warning(release, ontology):
+    import json
+
+    path = release / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    del manifest["tokenizer"]
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    report = check_release(release, ontology=ontology)
+    assert [(p.code, p.severity, p.file) for p in report.problems] == [
+        ("release-tokenizer-unknown", "warning", "manifest.json")]
 
 
 def test_tokens_rows_in_another_order(release, ontology):

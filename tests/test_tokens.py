@@ -1,4 +1,5 @@
-"""token_table: the tokens config of a batch at once equals the reference (spans_to_bio), document by document."""
+"""token_table: the tokens config of a batch at once equals the reference (spans_to_bio), document by document;
+tokens are a function of the text alone."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from bio_reference import reference_rows, whole_token_spans
+from bio_reference import reference_rows, word_widened
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from corpus_tools.artefacts import ontology_to_features
-from corpus_tools.spans import Span
-from corpus_tools.tokens import TagIds, _id_ranks, span_arrays, token_table
+from corpus_tools.spans import SEGMENTATIONS, Span, tokenize
+from corpus_tools.tokens import TagIds, _id_ranks, span_arrays, token_bounds, token_table
 
 ALPHABET = (
     "ابتثجحخدذرسشصضطظعغفقكلمنهوي" "ءآأؤإئة"  # Arabic letters
@@ -27,6 +28,9 @@ ALPHABET = (
     "\u0301\U0001d400_²"  # a combining mark after any letter, a mathematical letter, connector, superscript
 )
 
+PIECES = ["وال", "بال", "لل", "وبال", "فال", "كال", "ال", "ولل", "وـ"]  # what the segmentation rule looks for
+TEXTS = st.lists(st.sampled_from(list(ALPHABET) + PIECES), max_size=40).map("".join)
+
 
 @pytest.fixture(scope="module")
 def setup(ontology):
@@ -35,24 +39,26 @@ def setup(ontology):
     return ontology, schema, bio_ids, TagIds.from_labels(ontology.entity_labels, bio_ids)
 
 
-def batched(docs, ontology, tags, schema, *, with_ids=True, whole_tokens=False):
+def batched(docs, ontology, tags, schema, *, with_ids=True, segmentation="none"):
     label_ids = {label: k for k, label in enumerate(ontology.entity_labels)}
     arrays = span_arrays([doc_spans for _, _, doc_spans in docs], label_ids)
     if not with_ids:
         arrays = arrays._replace(ids=None)
-    table = token_table([d[0] for d in docs], [d[1] for d in docs], *arrays, tags, schema, whole_tokens=whole_tokens)
+    table = token_table([d[0] for d in docs], [d[1] for d in docs], *arrays, tags, schema, segmentation=segmentation)
     spans = [(d, s) for d, (_, _, doc_spans) in enumerate(docs) for s in doc_spans]
-    unencodable = Counter(
-        (spans[k][0], spans[k][1].start, spans[k][1].end, spans[k][1].label, spans[k][1].id)
-        for k in table.unencodable.tolist()
-    )
-    return table, unencodable
+
+    def located(indices):
+        return Counter((spans[k][0], spans[k][1].start, spans[k][1].end, spans[k][1].label, spans[k][1].id)
+                       for k in indices.tolist())
+
+    return table, located(table.unencodable), located(table.widened)
 
 
-def assert_same(docs, setup, *, with_ids=True, whole_tokens=False):
+def assert_same(docs, setup, *, with_ids=True, segmentation="none"):
     ontology, schema, bio_ids, tags = setup
-    expected, counts, unencodable = reference_rows(docs, schema, bio_ids, whole_tokens=whole_tokens)
-    table, got_unencodable = batched(docs, ontology, tags, schema, with_ids=with_ids, whole_tokens=whole_tokens)
+    expected, counts, unencodable, widened = reference_rows(docs, schema, bio_ids, segmentation=segmentation)
+    table, got_unencodable, got_widened = batched(docs, ontology, tags, schema, with_ids=with_ids,
+                                                  segmentation=segmentation)
     assert table.batch.schema == schema
     assert table.batch.equals(expected), (table.batch.to_pylist(), expected.to_pylist())
     assert table.batch.nbytes == expected.nbytes
@@ -60,16 +66,17 @@ def assert_same(docs, setup, *, with_ids=True, whole_tokens=False):
     assert table.token_counts.tolist() == counts
     assert table.unencodable.dtype == np.int64
     assert got_unencodable == unencodable
+    assert table.widened.dtype == np.int64 and got_widened == widened
     return table
 
 
 @st.composite
-def documents(draw, labels, *, unique_ids: bool = False):
-    count = draw(st.integers(0, 6))
+def documents(draw, labels, *, unique_ids: bool = False, texts: list[str] | None = None):
+    count = draw(st.integers(0, 6)) if texts is None else len(texts)
     docs = []
     serial = 0
     for d in range(count):
-        text = draw(st.text(alphabet=ALPHABET, max_size=60))
+        text = draw(TEXTS) if texts is None else texts[d]
         spans = []
         if len(text) >= 1:
             for _ in range(draw(st.integers(0, 8))):
@@ -90,29 +97,53 @@ LABELS = ["PER", "ORG", "GPE", "LOC", "FAC", "NORP"]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(docs=documents(LABELS))
-def test_equals_the_reference(setup, docs):
-    assert_same(docs, setup)
+@given(docs=documents(LABELS), segmentation=st.sampled_from(SEGMENTATIONS))
+def test_equals_the_reference(setup, docs, segmentation):
+    assert_same(docs, setup, segmentation=segmentation)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(docs=documents(LABELS))
-def test_whole_token_mode_equals_the_reference(setup, docs):
-    assert_same(docs, setup, whole_tokens=True)
+@given(docs=documents(LABELS), other=st.data(), segmentation=st.sampled_from(SEGMENTATIONS))
+def test_annotations_never_change_the_tokens(setup, docs, other, segmentation):
+    # The same texts with other spans (added, removed, changed), and with none: same tokens and offsets, and
+    # those of the tokenizer on the text alone.
+    ontology, schema, _, tags = setup
+    changed = [(doc_id, text, spans) for (doc_id, text, _), (_, _, spans)
+               in zip(docs, other.draw(documents(LABELS, texts=[d[1] for d in docs])), strict=True)]
+    bare = [(doc_id, text, []) for doc_id, text, _ in docs]
+    columns = ["tokens", "token_start", "token_end"]
+    first = batched(docs, ontology, tags, schema, segmentation=segmentation)[0].batch.select(columns)
+    for variant in (changed, bare):
+        again = batched(variant, ontology, tags, schema, segmentation=segmentation)[0].batch.select(columns)
+        assert again.equals(first)
+    starts, ends, counts = token_bounds([d[1] for d in docs], segmentation)
+    assert counts.tolist() == [len(tokenize(d[1], segmentation)) for d in docs]
+    assert first.column("token_start").flatten().to_pylist() == starts.tolist()
+    assert first.column("token_end").flatten().to_pylist() == ends.tolist()
 
 
-def test_whole_token_mode_puts_the_proclitic_inside(setup):
+def test_a_proclitic_stays_inside_the_entity_token(setup):
     text = "وصل الوفد وبيروت اليوم"
     docs = [("d", text, [Span(len("وصل الوفد و"), len("وصل الوفد وبيروت"), "GPE", "g", "بيروت")])]
     b_gpe = setup[2]["B-GPE"]
-    wide = assert_same(docs, setup, whole_tokens=True)
+    wide = assert_same(docs, setup)
     assert wide.batch.column("tokens").to_pylist() == [["وصل", "الوفد", "وبيروت", "اليوم"]]
     assert wide.batch.column("ner_tags").to_pylist() == [[0, 0, b_gpe, 0]]
     starts = [0, len("وصل "), len("وصل الوفد "), len("وصل الوفد وبيروت ")]
     assert wide.batch.column("token_start").to_pylist() == [starts]
-    exact = assert_same(docs, setup)
-    assert exact.batch.column("tokens").to_pylist() == [["وصل", "الوفد", "و", "بيروت", "اليوم"]]
-    assert exact.batch.column("ner_tags").to_pylist() == [[0, 0, 0, b_gpe, 0]]
+    assert wide.widened.tolist() == [0] and wide.unencodable.tolist() == []
+
+
+def test_the_segmentation_rule_cuts_proclitics_before_the_article_whatever_the_labels(setup):
+    text = "زار والرياض ثم للجامعة ووالده"
+    docs = [("d", text, [Span(len("زار و"), len("زار والرياض"), "GPE", "g", "الرياض")])]
+    cut = assert_same(docs, setup, segmentation="proclitic-article")
+    assert cut.batch.column("tokens").to_pylist() == [["زار", "و", "الرياض", "ثم", "ل", "لجامعة", "ووالده"]]
+    assert cut.batch.column("ner_tags").to_pylist() == [[0, 0, setup[2]["B-GPE"], 0, 0, 0, 0]]
+    assert cut.widened.tolist() == []
+    whole = assert_same(docs, setup)
+    assert whole.batch.column("tokens").to_pylist() == [["زار", "والرياض", "ثم", "للجامعة", "ووالده"]]
+    assert whole.widened.tolist() == [0]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -132,16 +163,26 @@ def test_label_names_break_ties_not_label_indices(setup):
     assert table.unencodable.tolist() == [0]
 
 
-def test_span_edges_cut_tokens_and_whitespace_spans_are_unencodable(setup):
+def test_span_edges_never_cut_tokens_and_whitespace_spans_are_unencodable(setup):
     text = "وبغداد  عاصمة"
     docs = [("d", text, [
         Span(len("و"), len("وبغداد"), "GPE", "a", "بغداد"),
         Span(len("وبغداد "), len("وبغداد  "), "LOC", "b", " "),  # whitespace only
-        Span(len("وبغداد  عا"), len(text), "LOC", "c", "صمة"),  # nested-free, cuts عاصمة
+        Span(len("وبغداد  عا"), len(text), "LOC", "c", "صمة"),  # inside عاصمة
     ])]
     table = assert_same(docs, setup)
-    assert table.batch.column("tokens").to_pylist() == [["و", "بغداد", "عا", "صمة"]]
-    assert table.unencodable.tolist() == [1]
+    assert table.batch.column("tokens").to_pylist() == [["وبغداد", "عاصمة"]]
+    tags = setup[2]
+    assert table.batch.column("ner_tags").to_pylist() == [[tags["B-GPE"], tags["B-LOC"]]]
+    assert table.unencodable.tolist() == [1] and table.widened.tolist() == [0, 2]
+
+
+def test_spans_widened_onto_the_same_token_are_unencodable_but_one(setup):
+    text = "أمريكية"
+    docs = [("d", text, [Span(0, len("أمريكي"), "NORP", "a", "أمريكي"), Span(len("أمري"), len(text), "GPE", "b",
+                                                                                 text[len("أمري"):])])]
+    table = assert_same(docs, setup)
+    assert table.widened.tolist() == [0, 1] and len(table.unencodable) == 1
 
 
 def test_empty_texts_documents_without_spans_and_batches_of_one(setup):
@@ -181,9 +222,11 @@ def test_id_ranks_follow_python_string_order():
 
 @settings(max_examples=200, deadline=None)
 @given(docs=documents(LABELS))
-def test_reference_whole_token_spans_cover_the_original_and_keep_text(docs):
+def test_widened_spans_are_those_of_the_word_edges(docs):
+    # The reference's widening (through the tokenizer) against one that only looks at word characters.
+    from corpus_tools.spans import spans_to_bio
+
     for _, text, spans in docs:
-        for before, after in zip(spans, whole_token_spans(text, spans), strict=True):
-            assert after.start <= before.start and before.end <= after.end
-            assert text[after.start:after.end] == after.text
-            assert (after.id, after.label) == (before.id, before.label)
+        bio = spans_to_bio(text, spans)
+        expected = [s for s in spans if (word_widened(text, s).start, word_widened(text, s).end) != (s.start, s.end)]
+        assert bio.widened == expected

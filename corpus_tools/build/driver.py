@@ -58,8 +58,7 @@ from corpus_tools.release.splits import SplitPlan, read_splits
 from corpus_tools.release.stats import ReleaseStats
 from corpus_tools.release.version import match_version, parse_release_version
 from corpus_tools.report import Report, make_problem
-from corpus_tools.spans import Document
-from corpus_tools.tokens import SPAN_MODES
+from corpus_tools.spans import DEFAULT_SEGMENTATION, Document, check_segmentation, tokenizer_settings
 from corpus_tools.validate.segmented import SegmentsUnreadable, WorkerPool, pool_size
 
 Progress = Callable[[str, int, int | None], None]
@@ -136,6 +135,19 @@ def _ontology_change(previous: dict, ontology: Ontology, diff, version: str, rep
                                 f" label ids of v{version} differ from those models were trained on; a major"
                                 " version (semver) tells users so.", file=file))
     return tuple(notes)
+
+
+def _tokens_change(previous: dict, diff, version: str, report: Report, file: str) -> None:
+    """A ``build-tokens-changed`` warning when the tokenizer changed since the previous release (a MAJOR change
+    of the tokens config, which the changelog names) while the major version stayed the same."""
+    from corpus_tools.build.writer import TOKENS_CHANGED
+
+    change = diff.tokens_config_change()
+    if change is not None and (parse_release_version(str(previous.get("version"))).major
+                               == parse_release_version(version).major):
+        report.add(make_problem(TOKENS_CHANGED, f"The tokens config changed since v{previous.get('version')}"
+                                f" ({change}): its token boundaries differ from those models were trained on; a"
+                                " major version (semver) tells users so.", file=file))
 
 
 def default_name(out: Path) -> str:
@@ -221,15 +233,16 @@ def _build_documents(export: Path, ontology: Ontology, writer: ReleaseWriter,
 
 @dataclass(frozen=True)
 class _RowOptions:
-    """How the rows are built: span mode, ``--gold`` documents, worker processes, progress."""
+    """How the rows are built: the tokenizer's segmentation, ``--gold`` documents, worker processes, progress."""
 
-    span_mode: str
+    segmentation: str
     gold: dict[str, Document]
     workers: int | None
     progress: Progress | None
 
     def builder(self, ontology: Ontology, writer: ReleaseWriter) -> SegmentBuilder:
-        return SegmentBuilder(ontology, writer.plan, writer.schemas, file=writer.file, span_mode=self.span_mode,
+        return SegmentBuilder(ontology, writer.plan, writer.schemas, file=writer.file,
+                              segmentation=self.segmentation,
                               gold=self.gold)
 
 
@@ -320,7 +333,7 @@ def build_release(
     previous: Path | None = None,
     progress: Progress | None = None,
     ratios: tuple[tuple[str, float], ...] | None = None,
-    span_mode: str = "exact",
+    segmentation: str = DEFAULT_SEGMENTATION,
     license: str = DEFAULT_LICENSE,
     rights: str = DEFAULT_RIGHTS,
     date: str | None = None,
@@ -341,8 +354,10 @@ def build_release(
     """
     export, out = Path(export), Path(out)
     version = _checked_version(version)
-    if span_mode not in SPAN_MODES:
-        raise InputError(f"span_mode must be one of {', '.join(SPAN_MODES)}, got {span_mode!r}")
+    try:
+        check_segmentation(segmentation)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
     if out.exists() or out.is_symlink():
         raise OutputError(f"{out} already exists; a release folder is never overwritten (choose another --out)")
     ontology = ontology or load_ontology()
@@ -361,7 +376,7 @@ def build_release(
         return read_splits(splits) if splits is not None else SplitPlan(ratios=ratios or SplitPlan().ratios)
 
     plan = make_plan()
-    options = _RowOptions(span_mode=span_mode, gold=_gold_documents(gold, ontology, progress), workers=workers,
+    options = _RowOptions(segmentation=segmentation, gold=_gold_documents(gold, ontology, progress), workers=workers,
                           progress=progress)
     removed, tmp, lock = _new_building_folder(out)
     writer = ReleaseWriter(tmp, ontology, plan, Report(), row_group_rows=row_group_rows,
@@ -376,7 +391,7 @@ def build_release(
         layout = writer.close()
         (tmp / SPLITS_NAME).write_text(writer.plan.to_json(), encoding="utf-8")
         manifest = _write_card_and_manifest(
-            tmp, writer, layout, report, card, ontology=ontology, version=version, span_mode=span_mode,
+            tmp, writer, layout, report, card, ontology=ontology, version=version, segmentation=segmentation,
             input_sha256=outcome.input_sha256, previous=previous, previous_manifest=previous_manifest,
         )
         _check_built(tmp, out, ontology, report, writer.stats, pool, progress)
@@ -496,18 +511,19 @@ def _build_report(export: Path, writer: ReleaseWriter, merger: SegmentMerger, ou
 
 
 def _write_card_and_manifest(tmp: Path, writer: ReleaseWriter, layout: dict, report: Report, card: _CardText, *,
-                             ontology: Ontology, version: str, span_mode: str, input_sha256: str,
+                             ontology: Ontology, version: str, segmentation: str, input_sha256: str,
                              previous: Path | None, previous_manifest: dict | None) -> dict:
     """The card (with the changelog against the previous release) and the manifest; returns the manifest."""
     stats = writer.stats
     changelog = _changelog(tmp, layout, report, ontology=ontology, version=version, date=card.date, stats=stats,
-                           previous=previous, previous_manifest=previous_manifest, file=writer.file)
+                           previous=previous, previous_manifest=previous_manifest, file=writer.file,
+                           segmentation=segmentation)
     metadata = card_metadata(
         name=card.name, features=writer.features, layout=layout, license=card.license, documents=stats.documents
     )
     body = render_body(
         name=card.name, version=version, ontology=ontology, layout=layout, stats=stats, plan=writer.plan,
-        span_mode=span_mode, license=card.license, rights=card.rights, changelog=changelog,
+        segmentation=segmentation, license=card.license, rights=card.rights, changelog=changelog,
         input_sha256=input_sha256, tool_version=__version__,
     )
     (tmp / "README.md").write_text(render_card(metadata, body), encoding="utf-8")
@@ -519,6 +535,7 @@ def _write_card_and_manifest(tmp: Path, writer: ReleaseWriter, layout: dict, rep
             "ontology": {"name": ontology.name, "version": ontology.version, "sha256": ontology.source_sha256},
             "input_sha256": input_sha256,
             "tool_version": __version__,
+            "tokenizer": tokenizer_settings(segmentation),
             "configs": {
                 config: {
                     split: {"num_examples": lay.num_examples, "files": lay.files}
@@ -533,7 +550,8 @@ def _write_card_and_manifest(tmp: Path, writer: ReleaseWriter, layout: dict, rep
 
 
 def _changelog(tmp: Path, layout: dict, report: Report, *, ontology: Ontology, version: str, date: str | None,
-               stats: ReleaseStats, previous: Path | None, previous_manifest: dict | None, file: str) -> str:
+               stats: ReleaseStats, previous: Path | None, previous_manifest: dict | None, file: str,
+               segmentation: str) -> str:
     """This version's changelog entry, with what changed since the previous release, above the earlier entries."""
     diff = None
     changelog_earlier = ""
@@ -541,13 +559,15 @@ def _changelog(tmp: Path, layout: dict, report: Report, *, ontology: Ontology, v
         from corpus_tools.release.diff import diff_loaded, load_documents
 
         documents = {split: lay.files for split, lay in layout.get("documents", {}).items()}
-        diff = diff_loaded(load_documents(previous), load_documents(tmp, version=version, files=documents))
+        diff = diff_loaded(load_documents(previous), load_documents(tmp, version=version, files=documents,
+                                                                     tokenizer=tokenizer_settings(segmentation)))
         readme = previous / "README.md"
         if readme.is_file():
             changelog_earlier = extract_changelog(readme.read_text(encoding="utf-8"))
     notes: tuple[str, ...] = ()
     if diff is not None and previous_manifest is not None:
         notes = _ontology_change(previous_manifest, ontology, diff, version, report, file)
+        _tokens_change(previous_manifest, diff, version, report, file)
     changelog = changelog_entry(version, date=date, diff=diff, stats=stats, notes=notes)
     if changelog_earlier:
         changelog += "\n" + changelog_earlier + "\n"

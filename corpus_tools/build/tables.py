@@ -86,14 +86,14 @@ class SegmentBuilder:
     """Validates and builds the tasks of one segment (one instance per worker process)."""
 
     def __init__(self, ontology: Ontology, plan: SplitPlan, schemas: dict[str, pa.Schema], *, file: str,
-                 span_mode: str, gold: Mapping[str, Document] | None = None) -> None:
+                 segmentation: str, gold: Mapping[str, Document] | None = None) -> None:
         from corpus_tools.checks import ItemChecker
 
         self.ontology = ontology
         self.plan = plan
         self.schemas = schemas
         self.file = file
-        self.span_mode = span_mode
+        self.segmentation = segmentation
         self.gold = gold or {}  # adjudicated documents by id (--gold): they replace the annotations' choice
         self.run = ItemChecker(ontology)
         self.entity_ids = {label: i for i, label in enumerate(ontology.entity_labels)}
@@ -431,10 +431,12 @@ class SegmentBuilder:
             starts_a, ends_a, labels_a = starts_a[kept], ends_a[kept], labels_a[kept]
             span_ids = [span_ids[k] for k in kept.tolist()]
         table = token_table(doc_ids, texts, offsets_a, starts_a, ends_a, labels_a, span_ids, self.tag_ids, schema,
-                            utf8=b"".join(cols["_utf8"]), whole_tokens=self.span_mode != "exact")
+                            utf8=b"".join(cols["_utf8"]), segmentation=self.segmentation)
         counts.tokens += int(table.token_counts.sum())
         for index in table.unencodable.tolist():
             counts.unencodable[names[labels_a[index]]] += 1
+        for index in table.widened.tolist():
+            counts.widened[names[labels_a[index]]] += 1
         return pa.Table.from_batches([table.batch], schema=schema)
 
 

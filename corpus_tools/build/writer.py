@@ -39,6 +39,11 @@ LABELS_CHANGED = define_code(
     "Entity or relation labels were removed or reordered since the --previous release (their ClassLabel ids"
     " changed) while the major version stayed the same.", stage=STAGE,
 )
+TOKENS_CHANGED = define_code(
+    "build-tokens-changed", "warning",
+    "The tokenizer of the tokens config changed since the --previous release (a MAJOR change: token boundaries"
+    " differ) while the major version stayed the same.", stage=STAGE,
+)
 DUPLICATE_ID = define_code(
     "build-duplicate-id", "error", "Two tasks carry the same document id; remove or re-key one of them.",
     stage=STAGE,

@@ -77,6 +77,12 @@ def _check_license(value: str) -> str:
     return check_line(value, "licence id")
 
 
+def _check_segmentation(value: str) -> str:
+    from corpus_tools.spans import check_segmentation
+
+    return check_segmentation(value)
+
+
 def _check_rights(value: str) -> str:
     from corpus_tools.build.driver import check_line
 
@@ -112,9 +118,11 @@ def build_command(
         "--ratios", help="Split ratios for a first release, e.g. train=80,validation=10,test=10 (the default):"
                          " percentages that sum to 100, or fractions that sum to 1."
     )] = None,
-    span_mode: Annotated[str, typer.Option(
-        "--span-mode", help="exact (spans as annotated) or whole-token (tokens config widens spans to the whole"
-        " words they touch: a proclitic such as و inside, punctuation outside; ANERcorp/Wojood style).")] = "exact",
+    segmentation: Annotated[str, typer.Option(
+        "--segmentation", help="How the tokens config cuts words, from the text alone: none (clitics attached,"
+        " as in ANERcorp/Wojood) or proclitic-article (و|الرياض, ب|العراق, ل|لجامعة; see docs/releases.md). A"
+        " span whose edge falls inside a token tags the whole token.", callback=_checked(_check_segmentation))]
+        = "none",
     license_id: Annotated[str, typer.Option("--license", help="Licence id of the annotations for the card.",
                                             callback=_checked(_check_license))]
         = "unknown",
@@ -171,7 +179,7 @@ def build_command(
         try:
             result = build_release(
                 export, version=version, out=out, ontology=loaded, name=name, splits=splits, gold=gold,
-                previous=previous, progress=callback, ratios=parsed_ratios, span_mode=span_mode,
+                previous=previous, progress=callback, ratios=parsed_ratios, segmentation=segmentation,
                 license=license_id, rights=rights or DEFAULT_RIGHTS, date=date, workers=workers,
             )
         except (InvalidDataError, ReleaseError) as exc:
@@ -226,7 +234,8 @@ def diff_command(
 
     Documents added, removed, with changed text or changed annotations, moved between splits; entity
     spans and relations added, removed and relabelled (matched by offsets); per-label and per-split
-    counts. A table on stdout, or JSON with --json. Exit 0 whenever it ran, whether or not the
+    counts; a change of the tokens config's tokenizer (a MAJOR change). A table on stdout, or JSON with
+    --json. Exit 0 whenever it ran, whether or not the
     releases differ; 1 when a folder is not a release or one of its files is damaged; 3 when a
     release cannot be read.
     """

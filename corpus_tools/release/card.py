@@ -24,6 +24,7 @@ from corpus_tools.errors import ReleaseError
 from corpus_tools.ontology import Ontology
 from corpus_tools.release.splits import SPLIT_NAME
 from corpus_tools.release.stats import Agreement, ReleaseStats
+from corpus_tools.spans import SEGMENTATION_RULES, TOKENIZER, TOKENIZER_VERSION
 
 if TYPE_CHECKING:
     from datasets import Features
@@ -44,7 +45,8 @@ CHANGELOG_END = "<!-- changelog:end -->"
 
 CONFIG_DESCRIPTIONS = {
     "documents": "one row per article: text, metadata, entity spans (code-point offsets) and relations",
-    "tokens": "one row per article: clitic-aware tokens with offsets and BIO `ner_tags` (flat layer only)",
+    "tokens": "one row per article: word tokens of the text alone (never of the labels) with offsets and BIO"
+              " `ner_tags` (flat layer only)",
     "relations": "one row per relation: the head and tail spans with their labels, and the document id",
     "annotations": "one row per annotator's annotation (including cancelled ones), for disagreement research",
 }
@@ -190,7 +192,7 @@ def render_body(
     layout: dict[str, dict[str, SplitLayout]],
     stats: ReleaseStats,
     plan: SplitPlan,
-    span_mode: str,
+    segmentation: str,
     license: str,
     rights: str,
     changelog: str,
@@ -206,7 +208,7 @@ def render_body(
         *_configs_section(layout, configs),
         *_labels_section(ontology),
         *_statistics_section(ontology, stats, split_names),
-        *_conventions_section(ontology, span_mode),
+        *_conventions_section(ontology, segmentation),
         *_splits_section(plan, stats),
         *_annotation_section(ontology, stats),
         *_licence_section(license, rights),
@@ -286,9 +288,15 @@ def _statistics_section(ontology: Ontology, stats: ReleaseStats, split_names: li
                 for label in ontology.entity_labels]
     relations = [[f"`{label}`", *[stats.splits[s].relations[label] for s in split_names]]
                  for label in ontology.relation_labels]
-    unencodable = Counter()
+    unencodable, widened = Counter(), Counter()
     for s in stats.splits.values():
         unencodable.update(s.unencodable)
+        widened.update(s.widened)
+    entities_total = Counter()
+    for s in stats.splits.values():
+        entities_total.update(s.entities)
+    encoding = [[f"`{label}`", entities_total[label], widened[label], unencodable[label]]
+                for label in ontology.entity_labels]
     return [
         "## Statistics",
         "",
@@ -302,15 +310,19 @@ def _statistics_section(ontology: Ontology, stats: ReleaseStats, split_names: li
         "",
         _table(["Label", *split_names], relations),
         "",
-        f"Unencodable spans: {sum(unencodable.values())}"
-        + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(unencodable.items()))})" if unencodable else "")
-        + ". A span that BIO cannot hold (nested inside or overlapping another span) is left out of"
-        " `tokens.ner_tags` only; it is always in `documents` and `relations`.",
+        "Spans in `tokens.ner_tags`, per label: *widened* spans had an edge inside a token and tag the whole"
+        " token (a proclitic attached to a name, as in ANERcorp); *unencodable* spans (nested in or overlapping"
+        " another span, once widened) are left out of `ner_tags`. Both stay exact in `documents` and"
+        " `relations`.",
+        "",
+        _table(["Label", "Spans", "Widened to token edges", "Unencodable (nesting)"], encoding),
+        "",
+        f"Widened spans: {sum(widened.values())}; unencodable spans: {sum(unencodable.values())}.",
         "",
     ]
 
 
-def _conventions_section(ontology: Ontology, span_mode: str) -> list[str]:
+def _conventions_section(ontology: Ontology, segmentation: str) -> list[str]:
     return [
         "## Offsets, text and tokenisation",
         "",
@@ -325,18 +337,17 @@ def _conventions_section(ontology: Ontology, span_mode: str) -> list[str]:
         " enclitic pronouns are not annotated.",
         f"- **Overlap policy:** `{ontology.overlap}` (ontology `span_policy.overlap`). Relations are directed:"
         " `head` is ACE Arg-1, `tail` is Arg-2; a symmetric relation is stored once.",
-        f"- **span_mode:** `{span_mode}`. "
-        + (
-            "Entity spans and BIO tags follow the annotated extents exactly; the tokenizer splits a proclitic"
-            " from the name it is attached to (و | بيروت), so the proclitic is an `O` token."
-            if span_mode == "exact"
-            else "In `tokens`, every span is widened to the whole whitespace/punctuation tokens it touches, so a"
-            " proclitic stays inside the entity token (ANERcorp/Wojood convention). This is lossy; `documents`"
-            " keeps the exact spans."
-        ),
-        "- **Tokens:** words of letters, marks, digits and ZWJ/ZWNJ, or single punctuation/symbol characters"
-        " (، ؛ ؟ « » are their own tokens); whitespace and format characters (bidi marks, BOM) are never part of"
-        " a token. `token_start`/`token_end` are code-point offsets into the document's `text`.",
+        f"- **Tokens:** tokenizer `{TOKENIZER}` version {TOKENIZER_VERSION}, segmentation `{segmentation}`"
+        " (recorded in `manifest.json` under `tokenizer`). A document's tokens are a function of its text alone,"
+        " never of its annotations: words of letters, marks, digits and ZWJ/ZWNJ, or single punctuation/symbol"
+        " characters (، ؛ ؟ « » are their own tokens); whitespace and format characters (bidi marks, BOM) are"
+        " never part of a token. `token_start`/`token_end` are code-point offsets into the document's `text`."
+        " Tokenize new text the same way with"
+        f" `corpus_tools.spans.tokenize(text, segmentation=\"{segmentation}\")`.",
+        f"- **Segmentation:** `{segmentation}`. " + SEGMENTATION_RULES[segmentation],
+        "- **Spans in `tokens`:** a span whose edge falls inside a token tags the whole token (ANERcorp/Wojood"
+        " convention: `وبغداد` is `B-GPE` for a span on `بغداد`); `documents` and `relations` keep the exact"
+        " span.",
         "",
     ]
 

@@ -141,6 +141,10 @@ class ReleaseChecker:
         for rel in R.release_symlinks(self.root):
             self.problem(R.SYMLINK, f"{rel} is a symbolic link to {os.readlink(self.root / rel)}; a release folder"
                          " holds its files itself: copy the file in place of the link, or rebuild.", file=rel)
+        if "tokenizer" not in manifest and manifest.get("configs", {}).get("tokens"):
+            self.problem(R.TOKENIZER_UNKNOWN, "manifest.json does not name the tokenizer of the tokens config (made"
+                         " before tokenizer version 2); its tokens are not checked against the tokenizer.",
+                         file=R.MANIFEST_NAME)
         if self.ontology is not None:
             mine = {"name": self.ontology.name, "version": self.ontology.version,
                     "sha256": self.ontology.source_sha256}
@@ -425,17 +429,19 @@ class ReleaseChecker:
         return {key: rels for key, rels in files.items() if key not in unreadable}
 
     def _tokens_against(self, readable: dict[tuple[str, str], list[str]]
-                        ) -> dict[tuple[str, str], tuple[Path, list[str], str, int]]:
+                        ) -> dict[tuple[str, str], tuple[Path, list[str], str, int, str | None]]:
         """For each tokens file of a split whose documents files are readable: what its scan compares its rows
         with (the documents files, and the split row of the file's first row)."""
-        out: dict[tuple[str, str], tuple[Path, list[str], str, int]] = {}
+        out: dict[tuple[str, str], tuple[Path, list[str], str, int, str | None]] = {}
+        tokenizer = (self.manifest or {}).get("tokenizer")
+        segmentation = tokenizer.get("segmentation") if isinstance(tokenizer, dict) else None
         for (config, split), rels in sorted(readable.items()):
             documents = readable.get(("documents", split))
             if config != "tokens" or not documents:
                 continue
             first = 0
             for rel in rels:
-                out[(split, rel)] = (self.root, documents, rel, first)
+                out[(split, rel)] = (self.root, documents, rel, first, segmentation)
                 first += self._num_rows(self.root / rel) or 0
         return out
 

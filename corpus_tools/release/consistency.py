@@ -6,10 +6,11 @@ per relation of the documents in the same order (documents in order, each docume
 :func:`cross_relations` (a split) read the configs side by side and check, over whole batches:
 
 * tokens: the row's id is its documents row's id, every token is ``text[token_start:token_end]`` of that
-  document, every span ``ner_tags`` decode to is an entity of the document with its label (or, widened to
-  whole tokens by ``--span-mode whole-token``, covers one), and every entity on token boundaries that
-  overlaps no other entity is decoded exactly (spans nested in or crossing another may be left out of the
-  flat BIO layer, and are counted in the card);
+  document, the tokens are exactly what the tokenizer (with the segmentation the manifest records) gives for
+  the text, every span ``ner_tags`` decode to covers an entity of the document with its label (entities
+  are widened to whole tokens), and every entity on token boundaries that overlaps no other entity is
+  decoded exactly (spans nested in or crossing another may be left out of the flat BIO layer, and are
+  counted in the card);
 * relations: the row names its document, the relation's id, label, head and tail ids, and the head and tail
   entities' offsets, texts and labels as the document holds them.
 
@@ -172,8 +173,10 @@ class TokensAgainstDocuments:
     given).  The tokens file scan (:func:`corpus_tools.release.scan.scan_file`) calls :meth:`check` with each
     batch it reads, so the tokens are read once."""
 
-    def __init__(self, root: str | Path, documents: list[str], tokens_file: str, start: int) -> None:
+    def __init__(self, root: str | Path, documents: list[str], tokens_file: str, start: int,
+                 segmentation: str | None = None) -> None:
         self.root = Path(root)
+        self.segmentation = segmentation  # None: the manifest does not say (the tokenizer check is skipped)
         self.kind_of, self.entity_of = _tag_table(self.root, documents, [tokens_file])
         self.docs = _Rows(self.root, documents, ["id", "text", "entities"], start=start)
         self.out = CrossScan()
@@ -208,11 +211,13 @@ class TokensAgainstDocuments:
             n = min(part.num_rows, doc_table.num_rows)
             part_codes = codes[token_offsets[offset]:token_offsets[offset + n]]
             _compare_tokens(pa.Table.from_batches([part.slice(0, n)]), doc_table.slice(0, n), vocabulary,
-                            part_codes, self.kind_of, self.entity_of, rel, first + offset, self.out)
+                            part_codes, self.kind_of, self.entity_of, rel, first + offset, self.out,
+                            self.segmentation)
 
 
 def _compare_tokens(table: pa.Table, docs: pa.Table, vocabulary: _Vocabulary, codes: np.ndarray,
-                    kind_of: np.ndarray, entity_of: np.ndarray, rel: str, first_row: int, out: CrossScan) -> None:
+                    kind_of: np.ndarray, entity_of: np.ndarray, rel: str, first_row: int, out: CrossScan,
+                    segmentation: str | None = None) -> None:
     ids, doc_ids = table.column("id").chunk(0), docs.column("id").chunk(0)
     bad: dict[int, str] = {}
     for k in _unequal(ids, doc_ids).tolist():
@@ -226,6 +231,8 @@ def _compare_tokens(table: pa.Table, docs: pa.Table, vocabulary: _Vocabulary, co
     if texts.null_count or not len(starts) == len(ends) == len(tags) == len(owner) == len(codes):
         return  # lists of other lengths or nulls: the tokens scan reports them
     _compare_token_texts(texts, vocabulary, codes, owner, starts, ends, bad)
+    if segmentation is not None:
+        _compare_tokenizer(texts, owner, starts, ends, segmentation, bad)
     _compare_tags(docs, owner, starts, ends, tags, kind_of, entity_of, bad)
     for row in sorted(bad):
         out.add(Mismatch("tokens", rel, first_row + row, doc_ids[row].as_py(), bad[row]))
@@ -260,6 +267,38 @@ def _compare_token_texts(texts: pa.Array, vocabulary: _Vocabulary, codes: np.nda
         k = int(np.searchsorted(first, differ[0], side="right")) - 1
         bad.setdefault(int(owner[k]), f"token {vocabulary.strings[int(codes[k])].as_py()!r} at {starts[k]}-{ends[k]}"
                                       " is not the document's text there")
+
+
+def _compare_tokenizer(texts: pa.Array, owner: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                       segmentation: str, bad: dict[int, str]) -> None:
+    """The tokens of every row are exactly the tokenizer's tokens of its document's text."""
+    from corpus_tools.spans import TOKENIZER, TOKENIZER_VERSION
+    from corpus_tools.tokens import token_bounds
+
+    try:
+        expected_starts, expected_ends, expected_counts = token_bounds(texts.to_pylist(), segmentation)
+    except (ValueError, UnicodeError):
+        return  # an unknown segmentation: the manifest check reports it; texts that are not UTF-8: the scan does
+    counts = np.bincount(owner, minlength=len(texts)) if len(owner) else np.zeros(len(texts), dtype=np.int64)
+    if (np.array_equal(counts, expected_counts) and np.array_equal(starts, expected_starts)
+            and np.array_equal(ends, expected_ends)):
+        return
+    found, expected = np.zeros(len(texts) + 1, np.int64), np.zeros(len(texts) + 1, np.int64)
+    np.cumsum(counts, out=found[1:])
+    np.cumsum(expected_counts, out=expected[1:])
+    for row in range(len(texts)):
+        mine = starts[found[row]:found[row + 1]], ends[found[row]:found[row + 1]]
+        theirs = expected_starts[expected[row]:expected[row + 1]], expected_ends[expected[row]:expected[row + 1]]
+        if np.array_equal(mine[0], theirs[0]) and np.array_equal(mine[1], theirs[1]):
+            continue
+        k = next((i for i in range(min(len(mine[0]), len(theirs[0])))
+                  if (mine[0][i], mine[1][i]) != (theirs[0][i], theirs[1][i])), min(len(mine[0]), len(theirs[0])))
+        got = f"{mine[0][k]}-{mine[1][k]}" if k < len(mine[0]) else "no token"
+        want = f"{theirs[0][k]}-{theirs[1][k]}" if k < len(theirs[0]) else "no token"
+        bad.setdefault(row, f"its tokens are not those of the tokenizer ({TOKENIZER} {TOKENIZER_VERSION},"
+                            f" segmentation {segmentation}) for its text: token {k} is {got}, the tokenizer gives"
+                            f" {want}")
+        return
 
 
 def _compare_tags(docs: pa.Table, owner: np.ndarray, starts: np.ndarray, ends: np.ndarray, tags: np.ndarray,
@@ -312,8 +351,8 @@ class _Spans:
 
 
 def _check_decoded(decoded: _Spans, known: _Spans, fits: bool, bad: dict[int, str]) -> None:
-    """Every decoded span is an entity; in whole-token mode, which widens a span to its tokens, it covers an
-    entity of its label."""
+    """Every decoded span covers an entity of its label (an entity is widened to the tokens its edges fall
+    inside)."""
     if fits:
         stray = np.flatnonzero(~_member(np.sort(known.keys()), decoded.keys()))
     else:

@@ -67,6 +67,8 @@ class LoadedRelease:
     relation_labels: Counter[str] = field(default_factory=Counter)
     split_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> documents, entities, ...
     names: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # the ClassLabel names (entities, relations)
+    tokenizer: dict | None = None  # the manifest's ``tokenizer`` (None: made before tokenizer version 2)
+    has_tokens: bool = True  # the release has a tokens config
 
 
 @dataclass
@@ -97,6 +99,15 @@ class ReleaseDiff:
     splits: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     # ClassLabel names of the entity and relation labels: kind -> (old names, new names)
     label_names: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    # the tokenizer of the tokens config, old and new (None: before tokenizer version 2, cut at span edges)
+    tokenizer: tuple[dict | None, dict | None] = (None, None)
+
+    def tokens_config_change(self) -> str | None:
+        """What changed in how the ``tokens`` config is made (a MAJOR change: token boundaries differ), or None."""
+        old, new = self.tokenizer
+        if old == new:
+            return None
+        return f"tokenizer {describe_tokenizer(old)} → {describe_tokenizer(new)}"
 
     def label_changes(self) -> dict[str, dict[str, object]]:
         """For each kind of label whose ClassLabel names differ: the labels added and removed, and the labels kept
@@ -113,8 +124,10 @@ class ReleaseDiff:
 
     @property
     def changed(self) -> bool:
+        """Whether any document, or the way the tokens config is made, changed."""
         return bool(self.documents_added or self.documents_removed or self.documents_text_changed
-                    or self.documents_annotation_changed or self.documents_moved)
+                    or self.documents_annotation_changed or self.documents_moved
+                    or self.tokens_config_change() is not None)
 
     def to_dict(self) -> dict[str, object]:
         def delta(pair: tuple[int, int]) -> dict[str, int]:
@@ -137,6 +150,8 @@ class ReleaseDiff:
             "relation_labels": {k: delta(v) for k, v in self.relation_labels.items()},
             "splits": {s: {k: delta(v) for k, v in counts.items()} for s, counts in self.splits.items()},
             "label_names": self.label_changes(),
+            "tokens_config": {"old": self.tokenizer[0], "new": self.tokenizer[1],
+                              "major_change": self.tokens_config_change() is not None},
         }
 
     def summary_markdown(self, *, previous: str) -> str:
@@ -167,6 +182,9 @@ class ReleaseDiff:
                      if change["ids_changed"] else ""]
             lines.append(f"- **{kind.capitalize()} label names changed** (a breaking change for models trained on"
                          f" {previous}): {'; '.join(p for p in parts if p)}.")
+        if (change := self.tokens_config_change()) is not None:
+            lines.append(f"- **MAJOR change of the `tokens` config:** {change}. Token boundaries differ from"
+                         f" {previous}'s: retrain or re-evaluate on the new tokens rather than mixing the two.")
         return "\n".join(lines) + "\n"
 
     def table_rows(self) -> list[tuple[str, str, str, str]]:
@@ -189,11 +207,21 @@ class ReleaseDiff:
         for split, counts in self.splits.items():
             for what, (old, new) in counts.items():
                 rows.append((f"{split} {what}", str(old), str(new), f"{new - old:+d}"))
+        if self.tokens_config_change() is not None:
+            rows.append(("tokens config", describe_tokenizer(self.tokenizer[0]), describe_tokenizer(self.tokenizer[1]),
+                         "MAJOR change"))
         for kind, change in self.label_changes().items():
             old_names, new_names = self.label_names[kind]
             rows.append((f"{kind} label names", ", ".join(old_names), ", ".join(new_names),
                          f"+{len(change['added'])} -{len(change['removed'])}, {len(change['ids_changed'])} ids moved"))
         return rows
+
+
+def describe_tokenizer(tokenizer: dict | None) -> str:
+    """A manifest's ``tokenizer`` in words (None: a release made before tokenizer version 2)."""
+    if tokenizer is None:
+        return "version 1 (tokens also cut at annotated span edges)"
+    return f"{tokenizer.get('name')} {tokenizer.get('version')} (segmentation {tokenizer.get('segmentation')})"
 
 
 def _label_names(schema) -> tuple[list[str], list[str]]:
@@ -234,11 +262,12 @@ def _classlabel_names(feature: object) -> list[str]:
 
 
 def load_documents(
-    directory: Path, *, version: str | None = None, files: dict[str, list[str]] | None = None
+    directory: Path, *, version: str | None = None, files: dict[str, list[str]] | None = None,
+    tokenizer: dict | None = None,
 ) -> LoadedRelease:
-    """The version, the documents (by id), the split order and the label counts of a release folder.
+    """The version, the documents (by id), the split order, the label counts and the tokenizer of a release folder.
 
-    ``version`` and ``files`` (documents files per split) replace the manifest for a folder that
+    ``version``, ``files`` (documents files per split) and ``tokenizer`` replace the manifest for a folder that
     has none yet (a build in progress).  Each batch of rows is read column-wise (no Python object per
     span or relation): a document keeps its spans and relations as sorted rows of numbers.
     """
@@ -252,7 +281,8 @@ def load_documents(
                                " the release folder; it is not followed (`corpus-tools check-release` reports it)")
         version = str(manifest["version"])
         files = {split: entry["files"] for split, entry in manifest["configs"].get("documents", {}).items()}
-    loaded = LoadedRelease(version=version, docs={}, splits=list(files))
+        tokenizer = manifest.get("tokenizer") if isinstance(manifest.get("tokenizer"), dict) else None
+    loaded = LoadedRelease(version=version, docs={}, splits=list(files), tokenizer=tokenizer)
     for split in loaded.splits:
         totals = loaded.split_counts.setdefault(split, {"documents": 0, "entities": 0, "relations": 0})
         for rel in files[split]:
@@ -356,6 +386,7 @@ def diff_loaded(old_release: LoadedRelease, new_release: LoadedRelease) -> Relea
     if old_release.names is not None and new_release.names is not None:
         diff.label_names = {kind: (list(a), list(b)) for kind, a, b in
                             zip(("entity", "relation"), old_release.names, new_release.names, strict=True)}
+    diff.tokenizer = (old_release.tokenizer, new_release.tokenizer)
     diff.documents_added = sorted(set(new) - set(old))
     diff.documents_removed = sorted(set(old) - set(new))
     span_key = lambda s: (s[0], s[1])  # noqa: E731

@@ -56,6 +56,11 @@ SHA_MISMATCH = define_code(
     "release-sha-mismatch", "error",
     "A file's sha256 or size differs from manifest.json (the file changed after the build).", stage=STAGE,
 )
+TOKENIZER_UNKNOWN = define_code(
+    "release-tokenizer-unknown", "warning",
+    "manifest.json does not name the tokenizer (a release made before tokenizer version 2, whose tokens were also"
+    " cut at annotated span edges): its tokens are not checked against the tokenizer; rebuild it.", stage=STAGE,
+)
 ONTOLOGY_MISMATCH = define_code(
     "release-ontology-mismatch", "error",
     "The release was built with another ontology (name, version or sha256) than the one given.", stage=STAGE,

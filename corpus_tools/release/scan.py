@@ -97,12 +97,13 @@ def label_values(batch: pa.RecordBatch, column: str, field: str | None) -> pa.Ar
 
 def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, int]],
               row_groups: Sequence[int] | None = None, batch_rows: int | None = None,
-              against: tuple[Path, list[str], str, int] | None = None) -> FileScan:
+              against: tuple[Path, list[str], str, int, str | None] | None = None) -> FileScan:
     """One streaming pass over ``path`` (a file of ``config`` whose schema matched), or over some of its
     row groups (:func:`merge_scans` joins the parts of a file, in order).
 
     ``against`` (a tokens file): the release folder, the split's documents files, this file's path in the
-    release and the split row of its first row; each tokens row is then also compared with its documents row
+    release, the split row of its first row and the tokenizer's segmentation (None: unknown); each tokens
+    row is then also compared with its documents row
     (:class:`~corpus_tools.release.consistency.TokensAgainstDocuments`; the mismatches are in ``cross``)."""
     columns = {c for c, _, _ in classlabels}
     if config == "documents":
@@ -118,11 +119,11 @@ def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, 
     if against is not None and config == "tokens":
         from corpus_tools.release.consistency import TokensAgainstDocuments
 
-        root, documents, rel, file_first_row = against
+        root, documents, rel, file_first_row, segmentation = against
         first_rows = _first_rows(path)
         groups = list(range(len(first_rows) - 1)) if row_groups is None else list(row_groups)
         start = file_first_row + (first_rows[groups[0]] if groups else 0)
-        cross = TokensAgainstDocuments(root, documents, rel, start)
+        cross = TokensAgainstDocuments(root, documents, rel, start, segmentation)
     row = _first_rows(path)[row_groups[0]] if row_groups else 0  # the file row of the chunk's first row
     for group, batch in _batches(path, config, sorted(columns), row_groups, batch_rows or SCAN_ROWS):
         if cross is not None:

@@ -18,7 +18,8 @@ class SplitCounts:
     tokens: int = 0
     entities: Counter[str] = field(default_factory=Counter)
     relations: Counter[str] = field(default_factory=Counter)
-    unencodable: Counter[str] = field(default_factory=Counter)
+    unencodable: Counter[str] = field(default_factory=Counter)  # spans BIO cannot hold (nested, overlapping)
+    widened: Counter[str] = field(default_factory=Counter)  # spans the tokens config widened to token edges
 
     def merge(self, other: SplitCounts) -> None:
         """Add ``other``'s counts to these."""
@@ -27,6 +28,7 @@ class SplitCounts:
         self.entities.update(other.entities)
         self.relations.update(other.relations)
         self.unencodable.update(other.unencodable)
+        self.widened.update(other.widened)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -35,9 +37,11 @@ class SplitCounts:
             "entities": sum(self.entities.values()),
             "relations": sum(self.relations.values()),
             "unencodable_spans": sum(self.unencodable.values()),
+            "widened_spans": sum(self.widened.values()),
             "entities_per_label": dict(sorted(self.entities.items())),
             "relations_per_label": dict(sorted(self.relations.items())),
             "unencodable_per_label": dict(sorted(self.unencodable.items())),
+            "widened_per_label": dict(sorted(self.widened.items())),
         }
 
 
