@@ -18,6 +18,8 @@ lost that the release keeps (relations, nested spans, offsets, the other annotat
     .venv/bin/python bench/build.py --row-groups    # also: row-group size vs file size, RSS, first row
     .venv/bin/python bench/build.py --repeat 3      # each kind 3 times, interleaved: medians, ratio per round
     .venv/bin/python bench/build.py --floor         # also the library floor against the CPU budget of 10x
+    .venv/bin/python bench/build.py --view --large  # the cost of one normalised view (every step): build with
+                                                    # the view against build without it, same run, interleaved
 """
 
 from __future__ import annotations
@@ -107,13 +109,17 @@ def write_export(path: Path, n: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------ workers
+BENCH_VIEW = "plain=ligatures,bidi,tatweel,diacritics,alef,alef-maqsura,taa-marbuta,digits"
+
+
 def worker(kind: str, export: str, out: str, row_group_rows: int) -> dict:
     start = time.perf_counter()
-    if kind == "build":
+    if kind in ("build", "build-view"):
         from corpus_tools.build.driver import build_release
 
+        views = [BENCH_VIEW] if kind == "build-view" else []
         result = build_release(Path(export), version="1.0.0", out=Path(out), name="bench/arabic-news",
-                               row_group_rows=row_group_rows)
+                               row_group_rows=row_group_rows, views=views)
         extra = {"valid": result.report.valid, "documents": result.stats.documents}
     elif kind == "validate":
         from corpus_tools.validate.driver import validate_export
@@ -440,6 +446,8 @@ def main() -> None:
                         help="also measure the library floor: the CPU per task of the compiled-library work any build"
                              " must do (parse, schema, Parquet encode and decode, hashes) against a 10x budget")
     parser.add_argument("--only", help="comma-separated subset of converter,validate,build (no ratio then)")
+    parser.add_argument("--view", action="store_true",
+                        help="measure build with one view of every step against build without it (their ratio)")
     parser.add_argument("--worker", nargs=4, metavar=("KIND", "EXPORT", "OUT", "ROWS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -457,10 +465,20 @@ def main() -> None:
     tmp.mkdir(parents=True, exist_ok=True)
     try:
         kinds = tuple(args.only.split(",")) if args.only else ("converter", "validate", "build")
+        if args.view:
+            kinds = ("build", "build-view")
         if args.repeat < 1:
             parser.error("--repeat must be at least 1")
         sizes = [10_000, 100_000] if args.large else [10_000]
         results = {n: run_size(n, tmp, kinds, args.repeat, args.floor) for n in sizes}
+        if args.view:
+            for n, out in results.items():
+                plain, viewed = out["build"], out["build-view"]
+                wall = viewed["seconds"] / plain["seconds"]
+                cpu = viewed["cpu_seconds"] / plain["cpu_seconds"]
+                rss = viewed["peak_rss_mb"] / plain["peak_rss_mb"]
+                print(f"one view ({BENCH_VIEW.partition('=')[2]}) at {n:,} tasks: build with it / without it"
+                      f" {wall:.2f}x wall, {cpu:.2f}x CPU, peak RSS {rss:.2f}x")
         if len(results) == 2 and len(kinds) == 3:
             small, large = results[10_000]["build"], results[100_000]["build"]
             print(f"\npeak RSS 100k / 10k: build {large['peak_rss_mb'] / small['peak_rss_mb']:.2f}x"

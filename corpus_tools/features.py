@@ -19,6 +19,7 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -36,6 +37,14 @@ CACHE_ENV = "CORPUS_TOOLS_CACHE_DIR"
 FORMAT = 1
 
 ClassLabelColumn = tuple[str, str | None, int]
+VIEW_CONFIGS = ("documents", "tokens")
+"""The configs a normalised view repeats, as ``CONFIG-NAME``."""
+
+
+def base_config(config: str) -> str:
+    """The config whose columns ``config`` has: ``documents`` for ``documents-NAME``, itself otherwise."""
+    base, sep, _ = config.partition("-")
+    return base if sep and base in VIEW_CONFIGS else config
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,19 @@ class ReleaseFeatures:
             "yaml": self.yaml,
             "classlabels": {c: [list(col) for col in cols] for c, cols in self.classlabels.items()},
         }
+
+    def with_views(self, names: Sequence[str]) -> ReleaseFeatures:
+        """These configs and, per view name, ``documents-NAME`` and ``tokens-NAME`` with the features of
+        ``documents`` and ``tokens`` (a view changes the text, never the columns)."""
+        extra = {f"{config}-{name}": config for name in names for config in VIEW_CONFIGS}
+        if not extra:
+            return self
+        return ReleaseFeatures(
+            schemas={**self.schemas, **{c: self.schemas[b] for c, b in extra.items()}},
+            features={**self.features, **{c: self.features[b] for c, b in extra.items()}},
+            yaml={**self.yaml, **{c: self.yaml[b] for c, b in extra.items()}},
+            classlabels={**self.classlabels, **{c: self.classlabels[b] for c, b in extra.items()}},
+        )
 
     @classmethod
     def from_json(cls, data: dict) -> ReleaseFeatures:

@@ -85,6 +85,7 @@ class Ontology:
     language: str = "ar"
     description: str = ""
     source_sha256: str = ""
+    views: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, steps) of the views every release carries
 
     @property
     def entity_labels(self) -> tuple[str, ...]:
@@ -359,6 +360,7 @@ def _data_to_ontology(data: dict, *, source_sha256: str) -> Ontology:
         language=data.get("language", "ar"),
         description=data.get("description", ""),
         overlap=data.get("span_policy", {}).get("overlap", "nested"),
+        views=tuple((str(name), tuple(steps)) for name, steps in (data.get("views") or {}).items()),
         entities=tuple(EntityType(**e) for e in data["entities"]),
         relations=tuple(
             RelationType(

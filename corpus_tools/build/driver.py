@@ -21,7 +21,7 @@ import re
 import secrets
 import shutil
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -60,6 +60,7 @@ from corpus_tools.release.version import match_version, parse_release_version
 from corpus_tools.report import Report, make_problem
 from corpus_tools.spans import DEFAULT_SEGMENTATION, Document, check_segmentation, tokenizer_settings
 from corpus_tools.validate.segmented import SegmentsUnreadable, WorkerPool, pool_size
+from corpus_tools.views import ViewSpec, parse_steps, parse_view
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -135,6 +136,21 @@ def _ontology_change(previous: dict, ontology: Ontology, diff, version: str, rep
                                 f" label ids of v{version} differ from those models were trained on; a major"
                                 " version (semver) tells users so.", file=file))
     return tuple(notes)
+
+
+def release_views(ontology: Ontology, views: Sequence[str | ViewSpec] = ()) -> tuple[ViewSpec, ...]:
+    """The views of a release: those the ontology declares, then ``views`` (``NAME=step,step`` or
+    :class:`~corpus_tools.views.ViewSpec`); one name with two different lists of steps is an InputError."""
+    out: dict[str, ViewSpec] = {}
+    given = [ViewSpec(name, parse_steps(steps)) for name, steps in ontology.views]
+    given += [parse_view(view) if isinstance(view, str) else view for view in views]
+    for view in given:
+        if view.name in out and out[view.name].steps != view.steps:
+            raise InputError(f"view {view.name!r} is given twice with different steps"
+                             f" ({', '.join(out[view.name].steps)} and {', '.join(view.steps)}); give each view one"
+                             " name")
+        out[view.name] = view
+    return tuple(out.values())
 
 
 def _tokens_change(previous: dict, diff, version: str, report: Report, file: str) -> None:
@@ -236,13 +252,14 @@ class _RowOptions:
     """How the rows are built: the tokenizer's segmentation, ``--gold`` documents, worker processes, progress."""
 
     segmentation: str
+    views: tuple[ViewSpec, ...]
     gold: dict[str, Document]
     workers: int | None
     progress: Progress | None
 
     def builder(self, ontology: Ontology, writer: ReleaseWriter) -> SegmentBuilder:
         return SegmentBuilder(ontology, writer.plan, writer.schemas, file=writer.file,
-                              segmentation=self.segmentation,
+                              segmentation=self.segmentation, views=self.views,
                               gold=self.gold)
 
 
@@ -334,6 +351,7 @@ def build_release(
     progress: Progress | None = None,
     ratios: tuple[tuple[str, float], ...] | None = None,
     segmentation: str = DEFAULT_SEGMENTATION,
+    views: Sequence[str | ViewSpec] = (),
     license: str = DEFAULT_LICENSE,
     rights: str = DEFAULT_RIGHTS,
     date: str | None = None,
@@ -345,7 +363,9 @@ def build_release(
 
     A Label Studio export is validated and built in segments by ``workers`` processes (default: one per core,
     see :mod:`corpus_tools.build.workers`; 0 or 1: in this process).  Document JSONL is built in this process.
-    Every way gives the same files and report.
+    Every way gives the same files and report.  ``views`` (``NAME=step,step``), with those the ontology declares,
+    add the configs ``documents-NAME`` and ``tokens-NAME``: the documents on that normalised view
+    (:mod:`corpus_tools.views`) and their tokens.
 
     Raises :class:`InvalidDataError` (with the report) when the export or the gold file fails
     validation or the data has build errors (duplicate ids, duplicate texts across splits),
@@ -358,9 +378,10 @@ def build_release(
         check_segmentation(segmentation)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
+    ontology = ontology or load_ontology()
+    all_views = release_views(ontology, views)
     if out.exists() or out.is_symlink():
         raise OutputError(f"{out} already exists; a release folder is never overwritten (choose another --out)")
-    ontology = ontology or load_ontology()
     kind = input_format(export)
     if kind == "other":  # not JSON, a BOM, a top-level scalar...: validation says what and where
         report = _validate(export, ontology, None)
@@ -376,11 +397,12 @@ def build_release(
         return read_splits(splits) if splits is not None else SplitPlan(ratios=ratios or SplitPlan().ratios)
 
     plan = make_plan()
-    options = _RowOptions(segmentation=segmentation, gold=_gold_documents(gold, ontology, progress), workers=workers,
-                          progress=progress)
+    options = _RowOptions(segmentation=segmentation, views=all_views, gold=_gold_documents(gold, ontology, progress),
+                          workers=workers, progress=progress)
     removed, tmp, lock = _new_building_folder(out)
     writer = ReleaseWriter(tmp, ontology, plan, Report(), row_group_rows=row_group_rows,
-                           max_shard_bytes=max_shard_bytes, file_name=export.name)
+                           max_shard_bytes=max_shard_bytes, file_name=export.name,
+                           view_names=[view.name for view in all_views])
     stack = ExitStack()  # the worker pool
     try:
         if kind == "labelstudio":
@@ -392,7 +414,7 @@ def build_release(
         (tmp / SPLITS_NAME).write_text(writer.plan.to_json(), encoding="utf-8")
         manifest = _write_card_and_manifest(
             tmp, writer, layout, report, card, ontology=ontology, version=version, segmentation=segmentation,
-            input_sha256=outcome.input_sha256, previous=previous, previous_manifest=previous_manifest,
+            views=all_views, input_sha256=outcome.input_sha256, previous=previous, previous_manifest=previous_manifest,
         )
         _check_built(tmp, out, ontology, report, writer.stats, pool, progress)
         _rename_into_place(tmp, out)
@@ -511,7 +533,8 @@ def _build_report(export: Path, writer: ReleaseWriter, merger: SegmentMerger, ou
 
 
 def _write_card_and_manifest(tmp: Path, writer: ReleaseWriter, layout: dict, report: Report, card: _CardText, *,
-                             ontology: Ontology, version: str, segmentation: str, input_sha256: str,
+                             ontology: Ontology, version: str, segmentation: str, views: tuple[ViewSpec, ...],
+                             input_sha256: str,
                              previous: Path | None, previous_manifest: dict | None) -> dict:
     """The card (with the changelog against the previous release) and the manifest; returns the manifest."""
     stats = writer.stats
@@ -523,7 +546,7 @@ def _write_card_and_manifest(tmp: Path, writer: ReleaseWriter, layout: dict, rep
     )
     body = render_body(
         name=card.name, version=version, ontology=ontology, layout=layout, stats=stats, plan=writer.plan,
-        segmentation=segmentation, license=card.license, rights=card.rights, changelog=changelog,
+        segmentation=segmentation, views=views, license=card.license, rights=card.rights, changelog=changelog,
         input_sha256=input_sha256, tool_version=__version__,
     )
     (tmp / "README.md").write_text(render_card(metadata, body), encoding="utf-8")
@@ -536,6 +559,7 @@ def _write_card_and_manifest(tmp: Path, writer: ReleaseWriter, layout: dict, rep
             "input_sha256": input_sha256,
             "tool_version": __version__,
             "tokenizer": tokenizer_settings(segmentation),
+            **({"views": {view.name: list(view.steps) for view in views}} if views else {}),
             "configs": {
                 config: {
                     split: {"num_examples": lay.num_examples, "files": lay.files}

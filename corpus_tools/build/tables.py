@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -28,12 +28,13 @@ from corpus_tools.labelstudio.export import annotator_of, read_relations, read_r
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
 from corpus_tools.ontology import Ontology
 from corpus_tools.release.splits import SplitPlan
-from corpus_tools.release.stats import ReleaseStats
+from corpus_tools.release.stats import ReleaseStats, SplitCounts, ViewCounts
 from corpus_tools.report import Problem, make_problem
 from corpus_tools.rules import SpanReads
 from corpus_tools.spans import Document
 from corpus_tools.tokens import TagIds, token_table
 from corpus_tools.validate.segmented import CheckedSegment
+from corpus_tools.views import ViewSpec, normalise
 
 
 @dataclass
@@ -86,7 +87,8 @@ class SegmentBuilder:
     """Validates and builds the tasks of one segment (one instance per worker process)."""
 
     def __init__(self, ontology: Ontology, plan: SplitPlan, schemas: dict[str, pa.Schema], *, file: str,
-                 segmentation: str, gold: Mapping[str, Document] | None = None) -> None:
+                 segmentation: str, gold: Mapping[str, Document] | None = None,
+                 views: Sequence[ViewSpec] = ()) -> None:
         from corpus_tools.checks import ItemChecker
 
         self.ontology = ontology
@@ -94,6 +96,7 @@ class SegmentBuilder:
         self.schemas = schemas
         self.file = file
         self.segmentation = segmentation
+        self.views = tuple(views)  # normalised views: configs documents-NAME and tokens-NAME
         self.gold = gold or {}  # adjudicated documents by id (--gold): they replace the annotations' choice
         self.run = ItemChecker(ontology)
         self.entity_ids = {label: i for i, label in enumerate(ontology.entity_labels)}
@@ -408,14 +411,18 @@ class SegmentBuilder:
             tables[(config, split)] = _table(cols, self.schemas[config])
         for config, split in list(self._rows):
             if config == "documents":
-                tables[("tokens", split)] = self._tokens(split)
+                counts = self._out.stats.split(split)
+                cols = self._rows[("documents", split)]
+                tables[("tokens", split)] = self._tokens(cols, "tokens", counts)
+                for view in self.views:
+                    documents = self._view_documents(cols, view, counts.view(view.name))
+                    tables[(f"documents-{view.name}", split)] = _table(documents, self.schemas["documents"])
+                    tables[(f"tokens-{view.name}", split)] = self._tokens(documents, "tokens", counts.view(view.name))
         return tables
 
-    def _tokens(self, split: str) -> pa.Table:
-        """The tokens rows of the split's documents: their known-label spans are the documents' entity rows."""
-        counts = self._out.stats.split(split)
-        schema = self.schemas["tokens"]
-        cols = self._rows[("documents", split)]
+    def _tokens(self, cols: dict[str, list], config: str, counts: SplitCounts | ViewCounts) -> pa.Table:
+        """The tokens rows of documents rows ``cols``: their known-label spans are the documents' entity rows."""
+        schema = self.schemas[config]
         doc_ids, texts = cols["id"], cols["text"]
         offsets, span_ids, starts, ends, _, labels = cols["entities"]
         names = self.ontology.entity_labels
@@ -438,6 +445,50 @@ class SegmentBuilder:
         for index in table.widened.tolist():
             counts.widened[names[labels_a[index]]] += 1
         return pa.Table.from_batches([table.batch], schema=schema)
+
+    def _view_documents(self, cols: dict[str, list], view: ViewSpec, counts: ViewCounts) -> dict[str, list]:
+        """The documents rows ``cols`` on a normalised view: the texts normalised (all at once: the steps map each
+        code point on its own, so the view of the concatenation is the concatenation of the views), every entity
+        moved to its view span; an entity the view deletes entirely is left out with the relations that use it."""
+        texts = cols["text"]
+        sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        bases = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=bases[1:])
+        whole = normalise("".join(texts), view.steps)
+        view_bases = whole.to_view[bases].tolist()
+        view_texts = [whole.text[a:b] for a, b in zip(view_bases, view_bases[1:], strict=False)]
+        offsets, span_ids, starts, ends, _, labels = cols["entities"]
+        doc_of = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(np.asarray(offsets, dtype=np.int64)))
+        base = bases[doc_of]
+        view_base = whole.to_view[base]
+        new_starts = whole.to_view[np.asarray(starts, dtype=np.int64) + base] - view_base
+        new_ends = whole.to_view[np.asarray(ends, dtype=np.int64) + base] - view_base
+        kept = new_starts < new_ends
+        names = self.ontology.entity_labels
+        for k in np.flatnonzero(~kept).tolist():
+            counts.vanished[names[labels[k]]] += 1
+        keep = np.flatnonzero(kept)
+        k_starts, k_ends = new_starts[keep].tolist(), new_ends[keep].tolist()
+        k_docs = doc_of[keep].tolist()
+        entities = [
+            np.searchsorted(keep, np.asarray(offsets, dtype=np.int64)).tolist(),
+            [span_ids[k] for k in keep.tolist()], k_starts, k_ends,
+            [view_texts[d][a:b] for d, a, b in zip(k_docs, k_starts, k_ends, strict=True)],
+            [labels[k] for k in keep.tolist()],
+        ]
+        r_offsets, r_ids, heads, tails, r_labels = cols["relations"]
+        relations: list[list] = [[0], [], [], [], []]
+        for d in range(len(texts)):
+            gone = {span_ids[k] for k in range(offsets[d], offsets[d + 1]) if not kept[k]}
+            for k in range(r_offsets[d], r_offsets[d + 1]):
+                if heads[k] not in gone and tails[k] not in gone:
+                    relations[1].append(r_ids[k])
+                    relations[2].append(heads[k])
+                    relations[3].append(tails[k])
+                    relations[4].append(r_labels[k])
+            relations[0].append(len(relations[1]))
+        return {**cols, "text": view_texts, "_utf8": [t.encode("utf-8") for t in view_texts], "entities": entities,
+                "relations": relations}
 
 
 def _task_fields(data: dict) -> tuple[str, str, str, dict]:

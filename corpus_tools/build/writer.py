@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from corpus_tools.artefacts import RELEASE_CONFIGS
 from corpus_tools.build.shards import ShardWriter
-from corpus_tools.features import release_features
+from corpus_tools.features import base_config, release_features
 from corpus_tools.keys import SeenKeys
 from corpus_tools.ontology import Ontology
 from corpus_tools.release.card import SplitLayout
@@ -95,9 +95,10 @@ class ReleaseWriter:
         row_group_rows: int,
         max_shard_bytes: int,
         file_name: str,
+        view_names: Sequence[str] = (),
     ) -> None:
         self.root = root
-        self.features = release_features(ontology)
+        self.features = release_features(ontology).with_views(view_names)
         self.schemas = dict(self.features.schemas)
         self.row_group_rows = row_group_rows
         self.max_shard_bytes = max_shard_bytes
@@ -123,13 +124,13 @@ class ReleaseWriter:
                 self.schemas[config],
                 row_group_rows=self.row_group_rows,
                 max_shard_bytes=self.max_shard_bytes,
-                **PARQUET_ENCODINGS.get(config, {"dictionary": False}),
+                **PARQUET_ENCODINGS.get(base_config(config), {"dictionary": False}),
             )
         return writer
 
     def close(self) -> dict[str, dict[str, SplitLayout]]:
         """Close every shard writer (their last row groups are encoded in threads: pyarrow releases the GIL)."""
-        keys = [(config, split) for config in RELEASE_CONFIGS for split in self.plan.split_names
+        keys = [(config, split) for config in self.schemas for split in self.plan.split_names
                 if (config, split) in self.writers]
         with ThreadPoolExecutor(min(len(keys), os.cpu_count() or 1) or 1) as pool:
             closed = dict(zip(keys, pool.map(lambda key: self.writers[key].close(), keys), strict=True))

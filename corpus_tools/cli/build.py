@@ -83,6 +83,17 @@ def _check_segmentation(value: str) -> str:
     return check_segmentation(value)
 
 
+def _check_views(values: list[str] | None) -> list[str] | None:
+    from corpus_tools.views import ViewError, parse_view
+
+    for value in values or ():
+        try:
+            parse_view(value)
+        except ViewError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    return values
+
+
 def _check_rights(value: str) -> str:
     from corpus_tools.build.driver import check_line
 
@@ -123,6 +134,11 @@ def build_command(
         " as in ANERcorp/Wojood) or proclitic-article (و|الرياض, ب|العراق, ل|لجامعة; see docs/releases.md). A"
         " span whose edge falls inside a token tags the whole token.", callback=_checked(_check_segmentation))]
         = "none",
+    views: Annotated[list[str] | None, typer.Option(
+        "--view", help="A normalised view NAME=step,step (repeatable): adds configs documents-NAME and tokens-NAME"
+        " (normalised text, entities and relations projected onto it, its tokens). Steps: ligatures, bidi,"
+        " tatweel, diacritics, alef, alef-maqsura, taa-marbuta, digits (docs/views.md). Views the ontology"
+        " declares are always built.", callback=_check_views)] = None,
     license_id: Annotated[str, typer.Option("--license", help="Licence id of the annotations for the card.",
                                             callback=_checked(_check_license))]
         = "unknown",
@@ -180,6 +196,7 @@ def build_command(
             result = build_release(
                 export, version=version, out=out, ontology=loaded, name=name, splits=splits, gold=gold,
                 previous=previous, progress=callback, ratios=parsed_ratios, segmentation=segmentation,
+                views=views or (),
                 license=license_id, rights=rights or DEFAULT_RIGHTS, date=date, workers=workers,
             )
         except (InvalidDataError, ReleaseError) as exc:

@@ -115,6 +115,12 @@ def render_ontology_md() -> str:
             f"Span overlap policy: `{ontology.overlap}` (forbid: no overlaps; nested: a span may lie inside"
             " another but may not cross it; any: all overlaps allowed).",
             "",
+            "Normalised views: "
+            + (", ".join(f"`{name}` ({', '.join(steps)})" for name, steps in ontology.views)
+               if ontology.views else "none declared")
+            + ". An ontology may declare `views: {NAME: [step, ...]}`; every release then carries the configs"
+            " `documents-NAME` and `tokens-NAME` (`build --view NAME=step,...` adds more; [views](views.md)).",
+            "",
             "## Labels",
             "",
             ontology_to_glossary(ontology),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from corpus_tools.features import ReleaseFeatures
     from corpus_tools.release.diff import ReleaseDiff
     from corpus_tools.release.splits import SplitPlan
+    from corpus_tools.views import ViewSpec
 
 DEFAULT_CONFIG = "documents"
 DEFAULT_LICENSE = "unknown"
@@ -194,6 +196,7 @@ def render_body(
     plan: SplitPlan,
     segmentation: str,
     license: str,
+    views: Sequence[ViewSpec] = (),
     rights: str,
     changelog: str,
     input_sha256: str,
@@ -209,6 +212,7 @@ def render_body(
         *_labels_section(ontology),
         *_statistics_section(ontology, stats, split_names),
         *_conventions_section(ontology, segmentation),
+        *_views_section(views, stats, split_names, ontology),
         *_splits_section(plan, stats),
         *_annotation_section(ontology, stats),
         *_licence_section(license, rights),
@@ -255,7 +259,7 @@ def _configs_section(layout: dict[str, dict[str, SplitLayout]], configs: list[st
     for config in configs:
         counts = ", ".join(f"{s}: {lay.num_examples}" for s, lay in layout[config].items() if lay.num_examples)
         default = " (default)" if config == DEFAULT_CONFIG else ""
-        rows.append([f"`{config}`{default}", CONFIG_DESCRIPTIONS.get(config, ""), counts])
+        rows.append([f"`{config}`{default}", _config_description(config), counts])
     return [
         "## Configs",
         "",
@@ -265,6 +269,58 @@ def _configs_section(layout: dict[str, dict[str, SplitLayout]], configs: list[st
         " `ClassLabel`s; entities and relations are lists of structs). Offsets are `int32` code points.",
         "",
     ]
+
+
+def _config_description(config: str) -> str:
+    base, _, view = config.partition("-")
+    if view and base in ("documents", "tokens"):
+        return f"`{base}` on the normalised view `{view}` (see *Normalised views*)"
+    return CONFIG_DESCRIPTIONS.get(config, "")
+
+
+def _views_section(views: Sequence[ViewSpec], stats: ReleaseStats, split_names: list[str],
+                   ontology: Ontology) -> list[str]:
+    if not views:
+        return []
+    out = [
+        "## Normalised views",
+        "",
+        "Each view repeats `documents` and `tokens` on a normalised copy of the text: `documents-NAME` holds the"
+        " normalised `text` with every entity moved onto it (`text[start:end]` is the normalised entity text) and"
+        " the relations between them; `tokens-NAME` holds the tokens of the normalised text, tagged the same way"
+        " as `tokens`. The original text and offsets stay in `documents`. The steps run in one fixed order"
+        " (docs/views.md of corpus-tools).",
+        "",
+    ]
+    for view in views:
+        vanished: Counter[str] = Counter()
+        tokens = 0
+        for split in split_names:
+            counts = stats.splits[split].views.get(view.name)
+            if counts is not None:
+                vanished.update(counts.vanished)
+                tokens += counts.tokens
+        steps = ", ".join(f"`{step}`" for step in view.steps)
+        lost = (f"{sum(vanished.values())} entities ({', '.join(f'{k}: {v}' for k, v in sorted(vanished.items()))})"
+                " consist only of characters the view deletes and are not in it, nor the relations that use them."
+                if vanished else "Every entity is in the view.")
+        out += [
+            f"### `{view.name}`: {steps}",
+            "",
+            f"Configs `documents-{view.name}` and `tokens-{view.name}` ({tokens} tokens). {lost}",
+            "",
+            "Map a model's predictions on this view back to the original text with corpus-tools:",
+            "",
+            "```python",
+            "from corpus_tools.views import normalise",
+            "",
+            f"view = normalise(original_text, {list(view.steps)!r})",
+            "assert view.text == row[\"text\"]  # the text of the documents-" + view.name + " row",
+            "start, end = view.span_to_original(pred_start, pred_end)  # offsets into original_text",
+            "```",
+            "",
+        ]
+    return out
 
 
 def _labels_section(ontology: Ontology) -> list[str]:

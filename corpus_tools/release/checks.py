@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from corpus_tools.errors import InputError
-from corpus_tools.features import classlabel_columns, release_features
+from corpus_tools.features import VIEW_CONFIGS, ReleaseFeatures, base_config, classlabel_columns, release_features
 from corpus_tools.ontology import Ontology
 from corpus_tools.release import consistency as C
 from corpus_tools.release import manifest as R
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from datasets import Features
 
-_CROSS_CODES = {"tokens": R.TOKENS_DOCUMENT, "relations": R.RELATIONS_DOCUMENT}
+_CROSS_CODES = {"tokens": R.TOKENS_DOCUMENT, "relations": R.RELATIONS_DOCUMENT, "documents": R.VIEW_DOCUMENT}
 THREADS = min(4, os.cpu_count() or 1)
 
 
@@ -230,7 +230,7 @@ class ReleaseChecker:
         for the cards accepted here, ``self.configs`` and ``self.infos`` hold what those
         parsers give and every check that follows finds the same problems.
         """
-        card = read_built_card(path, release_features(self.ontology).yaml)
+        card = read_built_card(path, self._release_features().yaml)
         if card is None:
             return False
         for entry in card.raw_infos:
@@ -306,13 +306,25 @@ class ReleaseChecker:
             for rel in files:
                 self._check_schema(rel, reference)
 
+    def _view_names(self) -> list[str]:
+        """The views the manifest names (their configs are release configs too)."""
+        views = (self.manifest or {}).get("views")
+        return list(views) if isinstance(views, dict) else []
+
+    def _release_features(self) -> ReleaseFeatures:
+        return release_features(self.ontology).with_views(self._view_names())
+
     def _expected_features(self) -> dict[str, Features]:
         from corpus_tools.artefacts import ontology_to_features
 
-        return ontology_to_features(self.ontology)
+        features = ontology_to_features(self.ontology)
+        for name in self._view_names():
+            for config in VIEW_CONFIGS:
+                features[f"{config}-{name}"] = features[config]
+        return features
 
     def _check_features_cached(self) -> None:
-        cached = release_features(self.ontology)
+        cached = self._release_features()
         for config in self.configs:
             card_features = self._card_features(config)
             if config not in cached.schemas:
@@ -394,7 +406,7 @@ class ReleaseChecker:
             for config, split, rel, reference in jobs:
                 chunks = None if reference is None else S.row_group_chunks(self.root / rel)
                 scans.append(None if chunks is None else [
-                    pool.submit(S.scan_file, self.root / rel, config, reference.classlabels, chunk, rows,
+                    pool.submit(S.scan_file, self.root / rel, base_config(config), reference.classlabels, chunk, rows,
                                 against.get((split, rel)))
                     for chunk in chunks])
             cross = self._submit_relations(pool, readable)
@@ -408,8 +420,8 @@ class ReleaseChecker:
                 self._report_findings(rel, result.findings, result.counts)
                 if config == "documents":
                     self._check_documents(rel, split, result, texts, doc_ids)
-                elif config == "tokens" and result.cross is not None:
-                    cross.append(("tokens", split, result.cross))
+                elif base_config(config) == "tokens" and result.cross is not None:
+                    cross.append((config, split, result.cross))
                 elif config == "relations":
                     self.doc_relations[f"relations:{split}"] += self._num_rows(self.root / rel) or 0
                 pa.default_memory_pool().release_unused()  # keep the peak flat across many files
@@ -436,8 +448,8 @@ class ReleaseChecker:
         tokenizer = (self.manifest or {}).get("tokenizer")
         segmentation = tokenizer.get("segmentation") if isinstance(tokenizer, dict) else None
         for (config, split), rels in sorted(readable.items()):
-            documents = readable.get(("documents", split))
-            if config != "tokens" or not documents:
+            documents = readable.get((_documents_of(config), split))
+            if base_config(config) != "tokens" or not documents:
                 continue
             first = 0
             for rel in rels:
@@ -448,9 +460,17 @@ class ReleaseChecker:
     def _submit_relations(self, pool: Executor, readable: dict[tuple[str, str], list[str]]
                           ) -> list[tuple[str, str, Future | C.CrossScan]]:
         """A job per split comparing its relations rows with its documents rows (files all readable)."""
-        return [("relations", split, pool.submit(C.cross_relations, self.root, readable[("documents", split)], rels))
-                for (config, split), rels in sorted(readable.items())
-                if config == "relations" and ("documents", split) in readable]
+        jobs: list[tuple[str, str, Future | C.CrossScan]] = [
+            ("relations", split, pool.submit(C.cross_relations, self.root, readable[("documents", split)], rels))
+            for (config, split), rels in sorted(readable.items())
+            if config == "relations" and ("documents", split) in readable]
+        views = (self.manifest or {}).get("views") or {}
+        for (config, split), rels in sorted(readable.items()):
+            base, _, name = config.partition("-")
+            if base == "documents" and name in views and ("documents", split) in readable:
+                jobs.append((config, split, pool.submit(C.cross_view, self.root, readable[("documents", split)],
+                                                        rels, tuple(views[name]))))
+        return jobs
 
     def _report_cross(self, cross: list[tuple[str, str, Future | C.CrossScan]]) -> None:
         """The cross-config mismatches of the splits whose files passed their own checks (a damaged file is
@@ -460,19 +480,21 @@ class ReleaseChecker:
         located: Counter[tuple[str, str]] = Counter()
         for config, split, future in cross:
             scan: C.CrossScan = future if isinstance(future, C.CrossScan) else future.result()
-            if damaged & {*self.split_files.get((config, split), ()), *self.split_files.get(("documents", split), ())}:
+            if damaged & {*self.split_files.get((config, split), ()),
+                          *self.split_files.get((_documents_of(config), split), ())}:
                 continue
-            counted[(config, split)] += scan.counts[config]
+            counted[(config, split)] += scan.counts[base_config(config)]
             for m in scan.mismatches:
                 if located[(config, split)] >= C.LOCATED:
                     break
                 located[(config, split)] += 1
-                self.problem(_CROSS_CODES[config],
+                self.problem(_CROSS_CODES[base_config(config)],
                              f"{config}/{split} row {m.row} of {m.file} (document {m.document_id!r}): {m.what}.",
                              file=m.file, details={"row": m.row, "document_id": m.document_id})
         for (config, split), count in sorted(counted.items()):
             if count > located[(config, split)]:
-                self.problem(_CROSS_CODES[config], f"{config}/{split}: {count - located[(config, split)]} more"
+                more = count - located[(config, split)]
+                self.problem(_CROSS_CODES[base_config(config)], f"{config}/{split}: {more} more"
                              f" rows disagree with the documents rows ({count} in all).", file=R.CARD_NAME)
 
     def _report_labels(self, rel: str, bad: Counter[str]) -> None:
@@ -544,10 +566,19 @@ class ReleaseChecker:
                     self.problem(R.CROSS_CONFIG, f"documents/{split} holds {in_docs} relations, relations/{split}"
                                  f" has {rows} rows.", file=R.CARD_NAME)
         for (config, split), _ in sorted(self.split_files.items()):
-            if config == "tokens" and ("documents", split) in self.split_files:
-                if self.rows[("tokens", split)] != self.rows[("documents", split)]:
-                    self.problem(R.CROSS_CONFIG, f"tokens/{split} has {self.rows[('tokens', split)]} rows,"
+            # tokens and every view's configs have one row per documents row
+            paired = config != "documents" and base_config(config) in VIEW_CONFIGS
+            if paired and ("documents", split) in self.split_files:
+                if self.rows[(config, split)] != self.rows[("documents", split)]:
+                    self.problem(R.CROSS_CONFIG, f"{config}/{split} has {self.rows[(config, split)]} rows,"
                                  f" documents/{split} {self.rows[('documents', split)]}.", file=R.CARD_NAME)
+
+
+def _documents_of(config: str) -> str:
+    """The documents config a config's rows are compared with: ``documents-NAME`` for ``tokens-NAME``,
+    ``documents`` for every other (``tokens``, ``relations``, a view's ``documents-NAME``)."""
+    base, sep, name = config.partition("-")
+    return f"documents{sep}{name}" if base == "tokens" else "documents"
 
 
 def _features_from_schema(schema: pa.Schema) -> Features:

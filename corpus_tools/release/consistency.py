@@ -39,7 +39,7 @@ SMALL_ROWS = 64  # documents compared at a time (about 130,000 code points: arra
 
 @dataclass
 class Mismatch:
-    config: str  # "tokens" or "relations"
+    config: str  # "tokens", "relations" or "documents" (a view's documents)
     file: str  # the release-relative file of the row
     row: int  # its row in that file
     document_id: str | None
@@ -49,7 +49,7 @@ class Mismatch:
 @dataclass
 class CrossScan:
     mismatches: list[Mismatch] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=lambda: {"tokens": 0, "relations": 0})
+    counts: dict[str, int] = field(default_factory=lambda: {"tokens": 0, "relations": 0, "documents": 0})
 
     def add(self, mismatch: Mismatch) -> None:
         self.counts[mismatch.config] += 1
@@ -410,6 +410,56 @@ def _member(sorted_keys: np.ndarray, query: np.ndarray) -> np.ndarray:
         return np.zeros(len(query), dtype=bool)
     at = np.minimum(np.searchsorted(sorted_keys, query), len(sorted_keys) - 1)
     return sorted_keys[at] == query
+
+
+# ------------------------------------------------------------------------------------------------ views
+def cross_view(root: str | Path, documents: list[str], view_documents: list[str], steps: tuple[str, ...]) -> CrossScan:
+    """Check one split's rows of a view's documents config against its documents rows: the same id, the text
+    normalised with ``steps``, every entity moved onto the view (those the view deletes entirely left out) and
+    the relations between the entities kept."""
+    from corpus_tools.views import normalise
+
+    root = Path(root)
+    out = CrossScan()
+    columns = ["id", "text", "entities", "relations"]
+    originals, views = _Rows(root, documents, columns), _Rows(root, view_documents, columns)
+    while True:
+        table, _ = originals.take(BATCH_ROWS)
+        view_table, where = views.take(BATCH_ROWS)
+        if table is None or view_table is None:
+            break
+        n = min(table.num_rows, view_table.num_rows)
+        rows, view_rows = table.slice(0, n).to_pylist(), view_table.slice(0, n).to_pylist()
+        if any(row["text"] is None for row in rows):
+            break  # the documents scan reports it
+        bases = [0]
+        for row in rows:
+            bases.append(bases[-1] + len(row["text"]))
+        whole = normalise("".join(row["text"] for row in rows), steps)
+        to_view = whole.to_view.tolist()
+        for k, (row, mine) in enumerate(zip(rows, view_rows, strict=True)):
+            base, view_base = bases[k], to_view[bases[k]]
+            text = whole.text[view_base:to_view[bases[k + 1]]]
+            kept = [(e["id"], to_view[base + e["start"]] - view_base, to_view[base + e["end"]] - view_base, e["label"])
+                    for e in row["entities"] or []]
+            entities = [e for e in kept if e[1] < e[2]]
+            ids = {e[0] for e in entities}
+            relations = [(r["id"], r["head"], r["tail"], r["label"]) for r in row["relations"] or []
+                         if r["head"] in ids and r["tail"] in ids]
+            what = None
+            if mine["id"] != row["id"]:
+                what = f"its id {mine['id']!r} is not its documents row's {row['id']!r} (same order expected)"
+            elif mine["text"] != text:
+                what = "its text is not the documents text normalised with the view's steps"
+            elif [(e["id"], e["start"], e["end"], e["label"]) for e in mine["entities"] or []] != entities:
+                what = "its entities are not the documents' entities moved onto the view"
+            elif [(r["id"], r["head"], r["tail"], r["label"]) for r in mine["relations"] or []] != relations:
+                what = "its relations are not the documents' relations between the entities it keeps"
+            if what is not None:
+                file, at = views.locate(where, k)
+                out.add(Mismatch("documents", file, at, mine["id"], what))
+    pa.default_memory_pool().release_unused()
+    return out
 
 
 # ------------------------------------------------------------------------------------------- relations

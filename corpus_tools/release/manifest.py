@@ -128,6 +128,12 @@ TOKENS_DOCUMENT = define_code(
     "A tokens row is not its documents row (same split, same position): another id, a token that is not"
     " text[token_start:token_end], or ner_tags that do not decode to the document's entities.", stage=STAGE,
 )
+VIEW_DOCUMENT = define_code(
+    "release-view-document", "error",
+    "A row of a view's documents config (documents-NAME) is not its documents row on that view: another id, a"
+    " text that is not the documents text normalised with the view's steps, or entities and relations that are"
+    " not the documents' ones moved onto the view.", stage=STAGE,
+)
 RELATIONS_DOCUMENT = define_code(
     "release-relations-document", "error",
     "A relations row is not the relation of the documents config it stands for (its document, id, label, head"

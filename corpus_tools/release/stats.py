@@ -11,6 +11,27 @@ from dataclasses import dataclass, field
 
 
 @dataclass
+class ViewCounts:
+    """Per-split statistics of one normalised view (``documents-NAME``, ``tokens-NAME``)."""
+
+    tokens: int = 0
+    vanished: Counter[str] = field(default_factory=Counter)  # entities every character of which the view deletes
+    widened: Counter[str] = field(default_factory=Counter)
+    unencodable: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: ViewCounts) -> None:
+        self.tokens += other.tokens
+        self.vanished.update(other.vanished)
+        self.widened.update(other.widened)
+        self.unencodable.update(other.unencodable)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"tokens": self.tokens, "vanished_per_label": dict(sorted(self.vanished.items())),
+                "widened_per_label": dict(sorted(self.widened.items())),
+                "unencodable_per_label": dict(sorted(self.unencodable.items()))}
+
+
+@dataclass
 class SplitCounts:
     """Per-split statistics for the card."""
 
@@ -20,9 +41,18 @@ class SplitCounts:
     relations: Counter[str] = field(default_factory=Counter)
     unencodable: Counter[str] = field(default_factory=Counter)  # spans BIO cannot hold (nested, overlapping)
     widened: Counter[str] = field(default_factory=Counter)  # spans the tokens config widened to token edges
+    views: dict[str, ViewCounts] = field(default_factory=dict)  # per view name
+
+    def view(self, name: str) -> ViewCounts:
+        counts = self.views.get(name)
+        if counts is None:
+            counts = self.views[name] = ViewCounts()
+        return counts
 
     def merge(self, other: SplitCounts) -> None:
         """Add ``other``'s counts to these."""
+        for name, counts in other.views.items():
+            self.view(name).merge(counts)
         self.documents += other.documents
         self.tokens += other.tokens
         self.entities.update(other.entities)
@@ -31,6 +61,7 @@ class SplitCounts:
         self.widened.update(other.widened)
 
     def to_dict(self) -> dict[str, object]:
+        views = {"views": {name: c.to_dict() for name, c in sorted(self.views.items())}} if self.views else {}
         return {
             "documents": self.documents,
             "tokens": self.tokens,
@@ -42,6 +73,7 @@ class SplitCounts:
             "relations_per_label": dict(sorted(self.relations.items())),
             "unencodable_per_label": dict(sorted(self.unencodable.items())),
             "widened_per_label": dict(sorted(self.widened.items())),
+            **views,
         }
 
 
