@@ -216,3 +216,18 @@ def test_diff_against_a_release_with_views(release, tmp_path):
     build_release(_export(tmp_path / "e.json", 12), version="1.1.0", out=out, previous=release,
                   views=[f"plain={','.join(STEPS)}"])
     assert diff_releases(release, out).documents_added == []
+
+
+def test_views_normalised_in_short_runs_are_the_same(release, tmp_path, monkeypatch):
+    # A run boundary between every two documents (in this process): the same view rows as one long run.
+    import corpus_tools.build.tables as tables
+
+    monkeypatch.setattr(tables, "VIEW_RUN", 10)
+    out = tmp_path / "short"
+    build_release(_export(tmp_path / "e.json", 12), version="1.0.0", out=out, views=[f"plain={','.join(STEPS)}"],
+                  workers=0)
+    for config in ("documents-plain", "tokens-plain"):
+        for split in ("train", "validation", "test"):
+            files = sorted((release / "data" / config).glob(f"{split}-*.parquet"))
+            assert [pq.read_table(f).to_pylist() for f in files] == [
+                pq.read_table(out / f.relative_to(release)).to_pylist() for f in files]
