@@ -156,6 +156,18 @@ def test_a_view_row_that_is_not_its_document_on_the_view_fails_the_checks(releas
     assert "its entities are not the documents' entities moved onto the view" in problems[0].message
 
 
+@pytest.mark.parametrize(("edit", "what"), [
+    (lambda row: row.__setitem__("text", row["text"][:-2] + "!\n"), "its text is not the documents text normalised"),
+    (lambda row: row["relations"].pop(), "its relations are not the documents' relations"),
+    (lambda row: row.__setitem__("id", "other"), "its id 'other' is not its documents row's"),
+])
+def test_each_part_of_a_view_row_is_checked(release, ontology, tmp_path, edit, what):
+    copy, rel = _damaged_copy(release, tmp_path, "documents-plain", lambda rows: edit(rows[1]))
+    problems = [p for p in check_release(copy, ontology=ontology).problems if p.code == "release-view-document"]
+    assert [(p.file, p.details["row"]) for p in problems] == [(rel, 1)]
+    assert what in problems[0].message
+
+
 def test_fewer_view_tokens_rows_than_documents_rows_fail_the_checks(release, ontology, tmp_path):
     copy, rel = _damaged_copy(release, tmp_path, "tokens-plain", lambda rows: rows.pop())
     codes = {p.code for p in check_release(copy, ontology=ontology).problems}

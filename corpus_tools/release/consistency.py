@@ -416,9 +416,7 @@ def _member(sorted_keys: np.ndarray, query: np.ndarray) -> np.ndarray:
 def cross_view(root: str | Path, documents: list[str], view_documents: list[str], steps: tuple[str, ...]) -> CrossScan:
     """Check one split's rows of a view's documents config against its documents rows: the same id, the text
     normalised with ``steps``, every entity moved onto the view (those the view deletes entirely left out) and
-    the relations between the entities kept."""
-    from corpus_tools.views import normalise
-
+    the relations between the entities kept.  Compared a batch at a time, over whole columns."""
     root = Path(root)
     out = CrossScan()
     columns = ["id", "text", "entities", "relations"]
@@ -429,37 +427,74 @@ def cross_view(root: str | Path, documents: list[str], view_documents: list[str]
         if table is None or view_table is None:
             break
         n = min(table.num_rows, view_table.num_rows)
-        rows, view_rows = table.slice(0, n).to_pylist(), view_table.slice(0, n).to_pylist()
-        if any(row["text"] is None for row in rows):
-            break  # the documents scan reports it
-        bases = [0]
-        for row in rows:
-            bases.append(bases[-1] + len(row["text"]))
-        whole = normalise("".join(row["text"] for row in rows), steps)
-        to_view = whole.to_view.tolist()
-        for k, (row, mine) in enumerate(zip(rows, view_rows, strict=True)):
-            base, view_base = bases[k], to_view[bases[k]]
-            text = whole.text[view_base:to_view[bases[k + 1]]]
-            kept = [(e["id"], to_view[base + e["start"]] - view_base, to_view[base + e["end"]] - view_base, e["label"])
-                    for e in row["entities"] or []]
-            entities = [e for e in kept if e[1] < e[2]]
-            ids = {e[0] for e in entities}
-            relations = [(r["id"], r["head"], r["tail"], r["label"]) for r in row["relations"] or []
-                         if r["head"] in ids and r["tail"] in ids]
-            what = None
-            if mine["id"] != row["id"]:
-                what = f"its id {mine['id']!r} is not its documents row's {row['id']!r} (same order expected)"
-            elif mine["text"] != text:
-                what = "its text is not the documents text normalised with the view's steps"
-            elif [(e["id"], e["start"], e["end"], e["label"]) for e in mine["entities"] or []] != entities:
-                what = "its entities are not the documents' entities moved onto the view"
-            elif [(r["id"], r["head"], r["tail"], r["label"]) for r in mine["relations"] or []] != relations:
-                what = "its relations are not the documents' relations between the entities it keeps"
-            if what is not None:
-                file, at = views.locate(where, k)
-                out.add(Mismatch("documents", file, at, mine["id"], what))
+        bad = _compare_view(table.slice(0, n), view_table.slice(0, n), steps)
+        for k in sorted(bad):
+            file, at = views.locate(where, k)
+            out.add(Mismatch("documents", file, at, view_table.column("id")[k].as_py(), bad[k]))
     pa.default_memory_pool().release_unused()
     return out
+
+
+def _struct_fields(lists: pa.Array) -> dict[str, pa.Array]:
+    values = lists.flatten()
+    return {f.name: a for f, a in zip(values.type, values.flatten(), strict=True)}
+
+
+def _compare_view(docs: pa.Table, view: pa.Table, steps: tuple[str, ...]) -> dict[int, str]:
+    """The rows of ``view`` that are not the rows of ``docs`` on the view, with what differs."""
+    from corpus_tools.views import normalise
+
+    bad: dict[int, str] = {}
+    columns = [docs.column(c).chunk(0) for c in ("id", "text", "entities", "relations")]
+    mine = [view.column(c).chunk(0) for c in ("id", "text", "entities", "relations")]
+    if any(c.null_count for c in columns + mine) or any(c.flatten().null_count for c in columns[2:] + mine[2:]):
+        return bad  # the documents scans report nulls
+    for k in _unequal(mine[0], columns[0]).tolist():
+        bad[k] = (f"its id {mine[0][k].as_py()!r} is not its documents row's {columns[0][k].as_py()!r} (same order"
+                  " expected)")
+    texts = columns[1].to_pylist()
+    bases = first_of(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
+    whole = normalise("".join(texts), steps)
+    to_view = whole.to_view
+    view_bases = to_view[np.append(bases, bases[-1] + len(texts[-1]) if texts else 0)].tolist()
+    for k, text in enumerate(mine[1].to_pylist()):
+        if text != whole.text[view_bases[k]:view_bases[k + 1]]:
+            bad.setdefault(k, "its text is not the documents text normalised with the view's steps")
+    # entities: each original one moved through the map; those left empty vanish
+    fields, got = _struct_fields(columns[2]), _struct_fields(mine[2])
+    row = parents(columns[2])
+    base = bases[row]
+    start = to_view[ints(fields["start"]) + base] - to_view[base]
+    end = to_view[ints(fields["end"]) + base] - to_view[base]
+    kept = np.flatnonzero(start < end)
+    expected_counts = np.bincount(row[kept], minlength=len(texts))
+    got_row = parents(mine[2])
+    got_counts = np.bincount(got_row, minlength=len(texts))
+    differ = expected_counts != got_counts
+    if not differ.any():
+        same = ((start[kept] == ints(got["start"])) & (end[kept] == ints(got["end"]))
+                & (ints(fields["label"])[kept] == ints(got["label"])))
+        same &= ~np.isin(np.arange(len(kept)), _unequal(got["id"], fields["id"].take(pa.array(kept))))
+        differ[got_row[~same]] = True
+    for k in np.flatnonzero(differ).tolist():
+        bad.setdefault(k, "its entities are not the documents' entities moved onto the view")
+    # relations: those of the documents, less the ones that use an entity the view left out
+    vanished_rows = set(row[start >= end].tolist())
+    relations, got_relations = columns[3], mine[3]
+    if not vanished_rows and relations.equals(got_relations):
+        return bad
+    for k in range(len(texts)):
+        if k in bad:
+            continue
+        if k not in vanished_rows:
+            if not relations[k].equals(got_relations[k]):
+                bad[k] = "its relations are not the documents' relations between the entities it keeps"
+            continue
+        ids = {e["id"] for e in mine[2][k].as_py()}
+        wanted = [r for r in relations[k].as_py() if r["head"] in ids and r["tail"] in ids]
+        if wanted != got_relations[k].as_py():
+            bad[k] = "its relations are not the documents' relations between the entities it keeps"
+    return bad
 
 
 # ------------------------------------------------------------------------------------------- relations
