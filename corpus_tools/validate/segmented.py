@@ -35,7 +35,7 @@ import msgspec
 
 from corpus_tools import codes as C
 from corpus_tools.checks import ItemChecker
-from corpus_tools.errors import BuildError
+from corpus_tools.errors import BuildError, CorpusToolsError, InputError, OutputError
 from corpus_tools.keys import SeenKeys
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Problem, Report, make_problem
@@ -132,7 +132,10 @@ class SegmentWorker:
         self.file: BinaryIO | None = None
 
     def __enter__(self) -> SegmentWorker:
-        self.file = open(self.export, "rb")  # noqa: SIM115 - closed by __exit__ (a worker process: at its end)
+        try:
+            self.file = open(self.export, "rb")  # noqa: SIM115 - closed by __exit__ (a worker process: at its end)
+        except OSError as exc:
+            raise _cannot_read(self.export, exc) from exc
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -144,7 +147,12 @@ class SegmentWorker:
         """The segment checked (and built); :class:`SegmentsUnreadable` when it cannot be read as ``validate``
         reads it."""
         assert self.file is not None
-        raw = segment.read(self.file)
+        try:
+            raw = segment.read(self.file)
+        except OSError as exc:  # an I/O error: a failure to run, raised in the main process as it is
+            raise _cannot_read(self.export, exc) from exc
+        except SegmentError as exc:  # the file changed since it was cut: the stream reading says how
+            raise _unreadable(segment, str(exc)) from exc
         if raw.translate(_DIGITS_AS_ZERO).find(_LONG_DIGITS) >= 0:  # yajl refuses integers beyond 64 bits,
             # msgspec keeps them: such a file is read as a stream (a translate and a find: cheaper than a regex)
             raise _unreadable(segment, "a run of 19 or more digits (an integer beyond 64 bits?)")
@@ -156,8 +164,16 @@ class SegmentWorker:
         except Exception as exc:  # noqa: BLE001 - unreadable or unexpected data: the stream locates it
             raise _unreadable(segment, f"{type(exc).__name__}: {exc}") from exc
         if self.spool is not None:
-            result.spool(self.spool)
+            try:
+                result.spool(self.spool)
+            except OSError as exc:
+                raise OutputError(f"cannot write {self.spool}: {exc.strerror or exc}") from exc
         return result
+
+
+def _cannot_read(export: Path, exc: OSError) -> InputError:
+    """The error of an export a worker cannot read (it pickles: it is raised again in the main process)."""
+    return InputError(f"cannot read {export}: {exc.strerror or exc}")
 
 
 def _unreadable(segment: Segment, reason: str) -> SegmentsUnreadable:
@@ -196,6 +212,7 @@ class _ForkedWorker:
     the pool's initializer leaves the worker it inherited by fork here; the main process never does."""
 
     worker: SegmentWorker | None = None
+    failure: CorpusToolsError | None = None  # the worker's export could not be opened: every job raises this
 
     @classmethod
     def start(cls, worker: SegmentWorker) -> None:
@@ -206,10 +223,15 @@ class _ForkedWorker:
         if "pandas" not in sys.modules:
             sys.meta_path.insert(0, _NoPandas())
         gc.disable()  # parsing allocates many containers and no cycles: collections would cost more than the parse
-        cls.worker = worker.__enter__()
+        try:
+            cls.worker = worker.__enter__()
+        except CorpusToolsError as exc:  # raised by the first job: an initializer's exception would break the pool
+            cls.failure = exc
 
     @classmethod
     def work(cls, segment: Segment) -> CheckedSegment:
+        if cls.failure is not None:
+            raise cls.failure
         assert cls.worker is not None
         return cls.worker.work(segment)
 
@@ -257,9 +279,14 @@ def checked_segments(export: Path, step: SegmentStep, *, pool: WorkerPool | None
                      progress: Progress | None = None, segment_bytes: int | None = None) -> Iterator[CheckedSegment]:
     """The step's results for every segment of ``export``, in input order, from the workers of ``pool`` (made with
     this step) or from this process.  Raises :class:`SegmentsUnreadable` (possibly after some results) when the
-    export must be read as a stream instead, and the pool's :meth:`WorkerPool.died` error when a worker died.
-    ``segment_bytes``: the segments' size (default :data:`SEGMENT_BYTES`)."""
-    total = export.stat().st_size
+    export must be read as a stream instead, the pool's :meth:`WorkerPool.died` error when a worker died, and
+    :class:`~corpus_tools.errors.InputError` (:class:`~corpus_tools.errors.OutputError` for the spool) when a
+    worker or this process meets an I/O error: never the OSError itself.  ``segment_bytes``: the segments' size
+    (default :data:`SEGMENT_BYTES`)."""
+    try:
+        total = export.stat().st_size
+    except OSError as exc:
+        raise _cannot_read(export, exc) from exc
     target = segment_bytes or SEGMENT_BYTES
 
     def segments() -> Iterator[Segment]:
@@ -267,6 +294,8 @@ def checked_segments(export: Path, step: SegmentStep, *, pool: WorkerPool | None
             yield from iter_segments(export, target_bytes=target, check_utf8=False)  # msgspec checks it
         except SegmentError as exc:
             raise SegmentsUnreadable(f"the export cannot be cut into tasks: {exc}") from exc
+        except OSError as exc:
+            raise _cannot_read(export, exc) from exc
 
     if pool is None:
         with SegmentWorker(step, export, None) as worker, collections_paused():
