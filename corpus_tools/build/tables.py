@@ -117,7 +117,7 @@ class SegmentBuilder:
             index = first_index + offset
             if check:
                 problems: list[Problem] = []
-                reads = run.task(task, index, problems, keep_reads=True)
+                reads = run.task(task, index, problems, file=self.file, keep_reads=True)
                 if problems:
                     result.validation.append((index, problems))
             self._task(task, index, reads, articles=check)

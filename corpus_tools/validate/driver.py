@@ -98,8 +98,8 @@ def validate_export(
 
 def _validate_segments(path: Path, ontology: Ontology, max_errors: int | None, progress: Progress | None,
                        workers: int | None) -> Report:
-    step = TaskChecks(ontology)
-    merger = ValidationMerger(step.run.semantic.counts)
+    step = TaskChecks(ontology, file=str(path))
+    merger = ValidationMerger(step.run.semantic.counts, file=str(path))
     count = pool_size(workers)
     with ExitStack() as stack:
         pool = stack.enter_context(WorkerPool(step, path, None, count, stage="validate")) if count > 1 else None
@@ -261,14 +261,14 @@ def _stream_export(path: Path, run: ItemChecker, report: Report, progress: Progr
                 count = index + 1
                 fixed = _repair_task(task) if repair else 0
                 problems: list[Problem] = []
-                run.task(task, index, problems)
+                run.task(task, index, problems, file=file)
                 if problems:
                     report.extend(problems)
                 article_id = article_id_of(task)
                 if article_id is not None:
                     seen = keys.first(article_id, index, task.get("id"))
                     if seen is not None:
-                        report.add(duplicate_article_problem(article_id, index, task.get("id"), seen))
+                        report.add(duplicate_article_problem(article_id, index, task.get("id"), seen, file=file))
                 if repair:
                     yield "export", (fixed, task)
                 elif emit:

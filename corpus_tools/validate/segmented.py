@@ -75,10 +75,12 @@ class SegmentStep(Protocol):
 
 
 class TaskChecks:
-    """The step of ``validate``: every task of a segment through the per-task checks."""
+    """The step of ``validate``: every task of a segment of the export ``file`` (which its problems name) through
+    the per-task checks."""
 
-    def __init__(self, ontology: Ontology) -> None:
+    def __init__(self, ontology: Ontology, file: str | None = None) -> None:
         self.run = ItemChecker(ontology)
+        self.file = file
 
     def build(self, tasks: list, first_index: int) -> CheckedSegment:
         result = CheckedSegment(first_index=first_index, count=len(tasks))
@@ -87,7 +89,7 @@ class TaskChecks:
         for offset, task in enumerate(tasks):
             index = first_index + offset
             problems: list[Problem] = []
-            run.task(task, index, problems)
+            run.task(task, index, problems, file=self.file)
             if problems:
                 result.validation.append((index, problems))
             article_id = article_id_of(task)
@@ -106,14 +108,16 @@ def article_id_of(task: object) -> str | None:
     return article_id if type(article_id) is str and article_id else None
 
 
-def duplicate_article_problem(article_id: str, index: int, task_id: object, first: tuple[int, object]) -> Problem:
-    """The problem of the task at ``index`` whose ``data.article_id`` an earlier task (``first``: its index and
-    task id) already carries."""
+def duplicate_article_problem(article_id: str, index: int, task_id: object, first: tuple[int, object], *,
+                              file: str | None = None) -> Problem:
+    """The problem of the task at ``index`` of the export ``file`` whose ``data.article_id`` an earlier task
+    (``first``: its index and task id) already carries."""
     first_index, first_task_id = first
     return make_problem(
         C.TASK_DUPLICATE_ARTICLE_ID,
         f"Task {task_id} carries data.article_id {article_id!r} like task {first_task_id} (item {first_index}): the"
         " article was imported twice; delete one task (keep the one with the annotations).",
+        file=file,
         task_id=task_id,
         json_path=f"$[{index}].data.article_id",
         details={"first_task_id": first_task_id, "first_index": first_index},
@@ -347,9 +351,11 @@ def _bounded(pool: ProcessPoolExecutor, segments: Iterator[Segment], ahead: int)
 
 class ValidationMerger:
     """Takes checked segments in input order: their problems and counts, and the whole-export check (an article
-    imported twice) placed after the problems of the task that repeats it, as the stream reading places it."""
+    imported twice) placed after the problems of the task that repeats it, as the stream reading places it.
+    ``file``: the export, which the whole-export problems name."""
 
-    def __init__(self, counts: dict[str, int]) -> None:
+    def __init__(self, counts: dict[str, int], *, file: str | None = None) -> None:
+        self.file = file
         self.validation: list[Problem] = []
         self.counts = dict.fromkeys(counts, 0)
         self.articles = SeenKeys()
@@ -361,7 +367,7 @@ class ValidationMerger:
         for article_id, index, task_id in result.articles:
             seen = self.articles.first(article_id, index, task_id)
             if seen is not None:
-                duplicates[index] = duplicate_article_problem(article_id, index, task_id, seen)
+                duplicates[index] = duplicate_article_problem(article_id, index, task_id, seen, file=self.file)
         if not duplicates:
             for _, problems in result.validation:
                 self.validation.extend(problems)
