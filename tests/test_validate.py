@@ -34,6 +34,7 @@ EXPECTED: dict[str, list[tuple[str, object, str | None]]] = {
     "task-not-object.json": [("task-not-object", None, "$[1]")],
     "task-missing-text.json": [("task-missing-text", 101, "$[0].data.text")],
     "task-duplicate-article-id.json": [("task-duplicate-article-id", 102, "$[1].data.article_id")],
+    "task-duplicate-id.json": [("task-duplicate-id", 101, "$[1].id")],
     "annotation-cancelled.json": [("annotation-cancelled", 101, f"{A}.was_cancelled")],
     "annotation-empty.json": [("annotation-empty", 101, f"{A}.result")],
     "result-unknown-from-name.json": [("result-unknown-from-name", 101, f"{A}.result[0].from_name")],
@@ -408,3 +409,13 @@ def test_every_problem_of_an_export_names_it_in_both_paths(workers):
         for _ in iter_validated(path, streamed):
             pass
         assert streamed.to_dict() == report.to_dict(), name
+
+
+def test_cli_a_task_id_used_twice_is_one_located_error_naming_both_tasks():
+    path = FIXTURES / "task-duplicate-id.json"
+    result = run("validate", str(path))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        f"error: [task-duplicate-id] {path}, task 101, $[1].id: Task id 101 is also the id of item 0"
+        " (data.article_id 'art-7'): Label Studio gives every task its own id, so the export was edited or merged"
+        " from two projects; export the project again, or give one of the tasks another id.")

@@ -6,11 +6,11 @@ subclass: the build's step also makes the segment's rows).  With a :class:`Worke
 (one per core, at most :data:`MAX_WORKERS`) run the step; without one, this process does, segment after segment:
 parallelism is a parameter, not a second path.  The results come back in input order.
 
-Per-task checks run in the step; the checks that need every task (repeated article ids) run here, once, as the
-results are merged in order (:class:`ValidationMerger`).  An export that cannot be cut, or a segment that cannot be
-parsed as ``validate`` would read it (malformed JSON, invalid UTF-8, lone surrogates, integers beyond 64 bits,
-nesting beyond :data:`~corpus_tools.strictjson.MAX_DEPTH`), raises :class:`SegmentsUnreadable`: the caller then
-reads the export as a stream, which locates the problem.
+Per-task checks run in the step; the checks that need every task (repeated article ids and task ids,
+:class:`ExportKeys`) run here, once, as the results are merged in order (:class:`ValidationMerger`).  An export
+that cannot be cut, or a segment that cannot be parsed as ``validate`` would read it (malformed JSON, invalid
+UTF-8, lone surrogates, integers beyond 64 bits, nesting beyond :data:`~corpus_tools.strictjson.MAX_DEPTH`),
+raises :class:`SegmentsUnreadable`: the caller then reads the export as a stream, which locates the problem.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ class SegmentsUnreadable(Exception):
 
 @dataclass
 class CheckedSegment:
-    """The per-task checks of one segment: problems by task index, counts, and the article ids for the
-    whole-export check."""
+    """The per-task checks of one segment: problems by task index, counts, and for the whole-export checks the
+    ``(article id or None, index, task id)`` of every task object (:meth:`ExportKeys.check`)."""
 
     first_index: int
     count: int
@@ -92,9 +92,8 @@ class TaskChecks:
             run.task(task, index, problems, file=self.file)
             if problems:
                 result.validation.append((index, problems))
-            article_id = article_id_of(task)
-            if article_id is not None:
-                result.articles.append((article_id, index, task.get("id")))  # type: ignore[union-attr]
+            if type(task) is dict:
+                result.articles.append((article_id_of(task), index, task.get("id")))
         result.counts = {k: v - before.get(k, 0) for k, v in run.semantic.counts.items()}
         return result
 
@@ -122,6 +121,57 @@ def duplicate_article_problem(article_id: str, index: int, task_id: object, firs
         json_path=f"$[{index}].data.article_id",
         details={"first_task_id": first_task_id, "first_index": first_index},
     )
+
+
+def duplicate_task_id_problem(task_id: object, index: int, first: tuple[int, object], *,
+                              file: str | None = None) -> Problem:
+    """The problem of the task at ``index`` whose Label Studio ``id`` an earlier task (``first``: its index and
+    article id) already carries."""
+    first_index, first_article = first
+    article = f" (data.article_id {first_article!r})" if first_article is not None else ""
+    return make_problem(
+        C.TASK_DUPLICATE_ID,
+        f"Task id {task_id!r} is also the id of item {first_index}{article}: Label Studio gives every task its own"
+        " id, so the export was edited or merged from two projects; export the project again, or give one of the"
+        " tasks another id.",
+        file=file,
+        task_id=task_id,  # type: ignore[arg-type]
+        json_path=f"$[{index}].id",
+        details={"first_index": first_index, "first_article_id": first_article},
+    )
+
+
+class ExportKeys:
+    """The whole-export checks of the tasks of an export, taken in input order: an article imported twice
+    (``task-duplicate-article-id``) and a task id used twice (``task-duplicate-id``, not reported again for a task
+    that repeats an article: one problem for one repeated task)."""
+
+    def __init__(self, file: str | None = None) -> None:
+        self.file = file
+        self.articles = SeenKeys()
+        self.ids = SeenKeys()
+
+    def check(self, article_id: str | None, index: int, task_id: object) -> Problem | None:
+        """The problem of the task at ``index`` (its ``data.article_id`` as :func:`article_id_of` gives it), if
+        any."""
+        key = _id_key(task_id)
+        seen_id = self.ids.first(key, index, article_id) if key is not None else None
+        if article_id is not None:
+            seen = self.articles.first(article_id, index, task_id)
+            if seen is not None:
+                return duplicate_article_problem(article_id, index, task_id, seen, file=self.file)
+        if seen_id is not None:
+            return duplicate_task_id_problem(task_id, index, seen_id, file=self.file)
+        return None
+
+
+def _id_key(task_id: object) -> str | None:
+    """The key of a task id (an integer or a non-empty string; 5 and "5" differ), None for no id."""
+    if type(task_id) is int:
+        return f"i{task_id}"
+    if type(task_id) is str and task_id:
+        return f"s{task_id}"
+    return None
 
 
 # -------------------------------------------------------------------------------------------- workers
@@ -350,24 +400,24 @@ def _bounded(pool: ProcessPoolExecutor, segments: Iterator[Segment], ahead: int)
 
 
 class ValidationMerger:
-    """Takes checked segments in input order: their problems and counts, and the whole-export check (an article
-    imported twice) placed after the problems of the task that repeats it, as the stream reading places it.
+    """Takes checked segments in input order: their problems and counts, and the whole-export checks
+    (:class:`ExportKeys`) placed after the problems of the task that repeats a key, as the stream reading places
+    them.
     ``file``: the export, which the whole-export problems name."""
 
     def __init__(self, counts: dict[str, int], *, file: str | None = None) -> None:
-        self.file = file
         self.validation: list[Problem] = []
         self.counts = dict.fromkeys(counts, 0)
-        self.articles = SeenKeys()
+        self.keys = ExportKeys(file)
 
     def add(self, result: CheckedSegment) -> None:
         for name, value in result.counts.items():
             self.counts[name] = self.counts.get(name, 0) + value
         duplicates: dict[int, Problem] = {}
         for article_id, index, task_id in result.articles:
-            seen = self.articles.first(article_id, index, task_id)
-            if seen is not None:
-                duplicates[index] = duplicate_article_problem(article_id, index, task_id, seen, file=self.file)
+            problem = self.keys.check(article_id, index, task_id)
+            if problem is not None:
+                duplicates[index] = problem
         if not duplicates:
             for _, problems in result.validation:
                 self.validation.extend(problems)
