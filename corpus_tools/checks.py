@@ -59,9 +59,10 @@ class ItemChecker:
         self.semantic = SemanticChecker(ontology)
         self.file_failed = False  # the input could not be read to its end (or a line of it at all)
 
-    def task(self, task: object, index: int | None, out: list[Problem], *,
+    def task(self, task: object, index: int | None, out: list[Problem], *, file: str | None = None,
              keep_reads: bool = False) -> dict[int, SpanReads]:
-        """Check one task into ``out``; with ``keep_reads``, return what the semantic checks read of its annotations
+        """Check one task (item ``index`` of the export ``file``, which every problem names) into ``out``; with
+        ``keep_reads``, return what the semantic checks read of its annotations
         (:meth:`~corpus_tools.rules.SemanticChecker.check_task`)."""
         root = "$" if index is None else f"$[{index}]"
         if type(task) is not dict:
@@ -71,6 +72,7 @@ class ItemChecker:
                     C.TASK_NOT_OBJECT,
                     f"{where.capitalize()} is {type(task).__name__}, not a task object; the export must be a JSON"
                     " array of task objects (export again from Label Studio as JSON).",
+                    file=file,
                     json_path=root,
                 )
             )
@@ -89,12 +91,13 @@ class ItemChecker:
                     make_problem(
                         C.EXPORT_SCHEMA,
                         f"{describe(error)}; fix the value at {json_path} to match the export schema.",
+                        file=file,
                         task_id=task_id,
                         annotation_id=annotation_id,
                         json_path=json_path,
                     )
                 )
-        return self.semantic.check_task(task, root, out, keep_reads=keep_reads)
+        return self.semantic.check_task(task, root, out, file=file, keep_reads=keep_reads)
 
     def document(self, doc: object, line: int | None, out: list[Problem], *, file: str | None = None,
                  task_id: int | str | None = None) -> None:
@@ -141,15 +144,15 @@ def default_ontology() -> Ontology:
 
 
 def validate_task(task: Mapping[str, Any], *, ontology: Ontology | None = None,
-                  index: int | None = None) -> list[Problem]:
+                  index: int | None = None, file: str | None = None) -> list[Problem]:
     """Every problem of one in-memory Label Studio task (schema and semantic passes).
 
     ``index`` is the task's position in an export array: paths then start with ``$[index]``,
-    otherwise with ``$``.  Checks across tasks (duplicate article ids) need
-    :func:`corpus_tools.validate.driver.validate_export`.
+    otherwise with ``$``; ``file`` (the export) locates the problems too.  Checks across tasks
+    (duplicate article ids) need :func:`corpus_tools.validate.driver.validate_export`.
     """
     out: list[Problem] = []
-    ItemChecker(ontology or default_ontology()).task(task, index, out)
+    ItemChecker(ontology or default_ontology()).task(task, index, out, file=file)
     return out
 
 

@@ -41,6 +41,10 @@ TASK_DUPLICATE_ARTICLE_ID = _code(
     "task-duplicate-article-id", "error", "Two tasks carry the same `data.article_id` (the article was imported"
     " twice)."
 )
+TASK_DUPLICATE_ID = _code(
+    "task-duplicate-id", "error", "Two tasks carry the same Label Studio `id` (an export edited by hand, or merged"
+    " from two projects): task ids name tasks in every problem and in the release."
+)
 ANNOTATION_CANCELLED = _code(
     "annotation-cancelled", "warning", "An annotation was cancelled (skipped) by its annotator; it is left out."
 )

@@ -116,9 +116,9 @@ class SemanticChecker:
                        "relations": 0}
 
     # ------------------------------------------------------------------ Label Studio tasks
-    def check_task(self, task: Mapping[str, Any], root: str, out: list[Problem], *,
+    def check_task(self, task: Mapping[str, Any], root: str, out: list[Problem], *, file: str | None = None,
                    keep_reads: bool = False) -> dict[int, SpanReads]:
-        """Every semantic check of one task whose JSON path is ``root`` (``$[3]`` in an export).
+        """Every semantic check of one task whose JSON path is ``root`` (``$[3]`` in an export) of ``file``.
 
         With ``keep_reads``, returns what the checks read of the task's annotations, by their index in
         ``annotations``: for each annotation whose regions all took the inlined checks, its spans as
@@ -131,7 +131,7 @@ class SemanticChecker:
         task_id = task.get("id")
         data = task.get("data")
         text = data.get("text") if type(data) is dict else None
-        where = _Where(out, task_id)  # one for the task; its annotation_id is set for each annotation below
+        where = _Where(out, task_id, file=file)  # one for the task; annotation_id is set for each annotation below
         if type(text) is not str or not text:
             where.add(
                 C.TASK_MISSING_TEXT,

@@ -208,7 +208,7 @@ class ReferenceRows(ReleaseWriter):
 
 def reference_release(path: Path, root: Path, ontology: Ontology, **options: object) -> ReferenceRows:
     """The reference rows of a Label Studio export or document JSONL written under ``root`` (closed)."""
-    rows = ReferenceRows(root, ontology, file_name=path.name, **options)  # type: ignore[arg-type]
+    rows = ReferenceRows(root, ontology, file_name=str(path), **options)  # type: ignore[arg-type]
     with open(path, "rb") as f:
         if f.read(1) == b"[":
             f.seek(0)

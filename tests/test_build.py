@@ -678,3 +678,29 @@ def test_an_export_that_is_not_a_regular_file_is_refused(tmp_path):
     result = run_cli("build", str(fifo), "--version", "1.0.0", "--out", str(tmp_path / "rel"))
     assert result.returncode == 3 and f"not a file: {fifo}" in result.stderr and "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json"]
+
+
+def test_cli_build_problems_name_the_export_in_text_and_json(tmp_path):
+    """A per-task problem found while building names the export, as validate's does (issue 23)."""
+    from test_validate import FIXTURES, SPAN_TEXT_MISMATCH_LINE
+
+    export = FIXTURES / "span-text-mismatch.json"
+    result = run_cli("build", str(export), "--version", "1.0.0", "--out", str(tmp_path / "rel"))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == SPAN_TEXT_MISMATCH_LINE.format(file=export)
+    as_json = json.loads(run_cli("build", str(export), "--version", "1.0.0", "--out", str(tmp_path / "rel"),
+                                 "--json").stdout)
+    assert [(p["code"], p["file"]) for p in as_json["problems"]] == [("span-text-mismatch", str(export))]
+    assert not (tmp_path / "rel").exists()
+
+
+def test_build_problems_of_its_own_name_the_export_as_given(tmp_path):
+    from corpus_tools.errors import InvalidDataError
+
+    tasks = B.simple_export(3)
+    tasks[1]["data"]["article_id"] = tasks[0]["data"]["article_id"] + "-b"
+    tasks[1]["data"]["text"] = tasks[0]["data"]["text"]
+    export = B.write_export(tmp_path / "export.json", tasks)
+    with pytest.raises(InvalidDataError) as info:
+        build_release(export, version="1.0.0", out=tmp_path / "rel")
+    assert {p.file for p in info.value.report.problems} == {str(export)}

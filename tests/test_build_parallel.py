@@ -307,3 +307,22 @@ def test_document_jsonl_and_gold_rows_are_those_of_the_reference_builder(tmp_pat
     assert result.stats.gold_sources["gold-file"] == 5
     assert _build_problems(result.report.to_dict()) == reference.report.to_dict()["problems"]
     assert "build-gold-unused" in {p["code"] for p in reference.report.to_dict()["problems"]}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_task_id_used_twice_is_refused(tmp_path: Path, small_segments: None, stream: bool) -> None:
+    """Two tasks with one Label Studio id and two articles: refused by the segments (here and in workers) and by
+    the stream reading, the problem naming both tasks (issue 23)."""
+    tasks = simple_export(12)
+    tasks[9]["id"] = tasks[2]["id"]
+    if stream:
+        tasks[5]["data"]["title"] = "رقم 12345678901234567890"  # a run of digits: the segments leave it to yajl
+    export = write_export(tmp_path / "export.json", tasks)
+    serial = _build(export, tmp_path / "serial", 0)
+    parallel = _build(export, tmp_path / "parallel", 2)
+    assert serial[0] == parallel[0] == "refused" and parallel[1] == serial[1]
+    assert [(p["code"], p["file"], p["task_id"], p["json_path"], p["details"]) for p in serial[1]["problems"]] == [
+        ("task-duplicate-id", str(export), 3, "$[9].id", {"first_index": 2, "first_article_id": "art-0002"})]
+    assert serial[1]["problems"][0]["message"].startswith("Task id 3 is also the id of item 2 (data.article_id"
+                                                          " 'art-0002'): ")
+    assert not (tmp_path / "serial").exists() and not (tmp_path / "parallel").exists()

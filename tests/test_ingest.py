@@ -204,6 +204,27 @@ def test_empty_or_blank_file_is_skipped(tmp_path, data):
     assert located(report) == [("ingest-empty", str(path), None, None, None)]
 
 
+@pytest.mark.parametrize(("name", "data", "line", "message"), [
+    ("header.csv", "title,text\n", 1, "CSV file has a header row and no data rows"),
+    ("header-and-blank-rows.csv", "title,text\r\n,\r\n\r\n", 1, "CSV file has a header row and no data rows"),
+    ("no-header.csv", "", None, "CSV file has no header row"),
+    ("empty.jsonl", "", None, "file is empty (0 bytes)"),
+    ("blank.jsonl", "\n  \n\t\r\n", None, "file holds only blank lines"),
+])
+def test_a_tabular_file_without_a_record_is_empty_like_an_empty_text_file(tmp_path, name, data, line, message):
+    """A header alone, or only blank lines, holds no article: ingest-empty (exit 1), as an empty text file is."""
+    path = write(tmp_path / name, data)
+    articles, report = ingest(path)
+    assert articles == []
+    assert located(report) == [("ingest-empty", str(path), line, None, None)]
+    assert report.problems[0].message == message
+    assert (report.stats["records"], report.stats["rejected"]) == (1, 1)
+    result = run(str(path), "--out", str(tmp_path / "out.jsonl"))
+    lines = [line for line in result.stderr.decode().splitlines() if line.startswith("error:")]
+    assert result.returncode == 1
+    assert lines == [f"error: [ingest-empty] {path}{'' if line is None else f':{line}'}: {message}"]
+
+
 def test_binary_file_is_skipped(tmp_path):
     path = write(tmp_path / "image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     articles, report = ingest(path)

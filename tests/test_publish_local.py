@@ -284,6 +284,36 @@ def test_release_failing_its_check_is_not_published(tmp_path, releases):
     assert not (tmp_path / "news").exists()
 
 
+def test_cli_a_release_with_an_unreadable_file_is_refused_not_a_traceback(releases):
+    """Publish runs check-release first: a data file the user cannot read (its hash is taken in threads) is
+    refused like any failed check, exit 1 with one Error line (issue 23)."""
+    import shutil
+
+    from unprivileged import run_cli_as_nobody, shared_tmp
+
+    with shared_tmp() as folder:
+        release = folder / "release"
+        shutil.copytree(releases["v1.0.0"], release)
+        for path in [release, *release.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        target = folder / "target"
+        target.mkdir(mode=0o777)
+        argv = ["publish", str(release), "--to", str(target / "news"), "--quiet"]
+        code, output = run_cli_as_nobody([*argv, "--dry-run"], warm=[*argv, "--dry-run"])
+        assert code == 0, output
+        next(release.glob("data/documents/*.parquet")).chmod(0)
+        code, output = run_cli_as_nobody(argv)
+        assert "Traceback" not in output
+        lines = output.strip().splitlines()
+        rel = next(release.glob("data/documents/*.parquet")).relative_to(release).as_posix()
+        assert code == 1 and [line for line in lines if line.startswith(("error:", "Error:"))] == [
+            f"error: [release-file-unreadable] {rel}: {rel} cannot be read (Permission denied); make it readable (or"
+            " build the release again) and check it again.",
+            f"Error: {release} failed check-release with 1 errors; nothing was published (run `corpus-tools"
+            " check-release` for details)"], output
+        assert list(target.iterdir()) == []
+
+
 # ---- CLI ---------------------------------------------------------------------------------------------------------
 def _cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "corpus_tools", *args], cwd=cwd, capture_output=True, text=True,

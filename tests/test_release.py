@@ -6,7 +6,9 @@ to the hashes themselves) rewrites manifest.json so only the intended check can 
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import multiprocessing
 import shutil
 import subprocess
 import sys
@@ -515,3 +517,57 @@ def test_many_duplicate_ids_are_located_a_few_and_counted(release, ontology):
         (rel, {"row": row, "document_id": first}) for row in range(1, LOCATED + 1)]
     assert duplicates[0].message == f"Document {first!r} appears twice."
     assert duplicates[-1].file == rel and duplicates[-1].details == {"count": rows - 1}
+
+
+# -- files that cannot be read (issue 23) --------------------------------------------------------------------------
+def _unreadable_line(rel: str, reason: str) -> str:
+    return (f"error: [release-file-unreadable] {rel}: {rel} cannot be read ({reason}); make it readable (or build the"
+            " release again) and check it again.")
+
+
+def test_cli_unreadable_files_are_located_problems_not_tracebacks(clean):
+    """A file the user cannot read (chmod 000, run as an unprivileged user) is one located problem, whichever check
+    meets it first: the manifest's hashes (in threads), the card, splits.json, the Parquet scans."""
+    from unprivileged import run_cli_as_nobody, shared_tmp
+
+    manifest = read_manifest(clean)
+    relations = manifest["configs"]["relations"]["train"]["files"][0]
+    for rel in ["README.md", "splits.json", documents_file(clean), relations]:
+        with shared_tmp() as folder:
+            release = copy_release(clean, folder)
+            for path in [release, *release.rglob("*")]:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            argv = ["check-release", str(release)]
+            code, warm = run_cli_as_nobody(argv, warm=argv)
+            assert code == 0, warm
+            (release / rel).chmod(0)
+            code, output = run_cli_as_nobody(argv)
+            assert "Traceback" not in output
+            assert code == 1, output
+            lines = [line for line in output.splitlines() if line.startswith("error:")]
+            assert lines == [_unreadable_line(rel, "Permission denied")], output
+
+
+class _Replacing(concurrent.futures.ProcessPoolExecutor):
+    """Worker processes (as the build passes its own) that replace a file by a folder at the first job, after the
+    checks before the scans read it: the scan in a worker process meets the OSError."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(2, mp_context=multiprocessing.get_context("fork"))
+        self.path = path
+
+    def submit(self, fn, /, *args, **kwargs):
+        if self.path.is_file():
+            self.path.unlink()
+            self.path.mkdir()
+        return super().submit(fn, *args, **kwargs)
+
+
+@pytest.mark.parametrize("config", ["documents", "relations"])
+def test_a_file_that_vanishes_while_scanned_in_a_worker_is_a_located_problem(release, ontology, config):
+    rel = read_manifest(release)["configs"][config]["train"]["files"][0]
+    with _Replacing(release / rel) as executor:
+        report = check_release(release, ontology=ontology, executor=executor)
+    assert [(p.code, p.file) for p in report.problems] == [("release-file-unreadable", rel)]
+    reason = f"Cannot open for reading: path '{release / rel}' is a directory"  # pyarrow's words
+    assert report.problems[0].message == _unreadable_line(rel, reason).split(": ", 2)[2]

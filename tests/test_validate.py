@@ -34,6 +34,7 @@ EXPECTED: dict[str, list[tuple[str, object, str | None]]] = {
     "task-not-object.json": [("task-not-object", None, "$[1]")],
     "task-missing-text.json": [("task-missing-text", 101, "$[0].data.text")],
     "task-duplicate-article-id.json": [("task-duplicate-article-id", 102, "$[1].data.article_id")],
+    "task-duplicate-id.json": [("task-duplicate-id", 101, "$[1].id")],
     "annotation-cancelled.json": [("annotation-cancelled", 101, f"{A}.was_cancelled")],
     "annotation-empty.json": [("annotation-empty", 101, f"{A}.result")],
     "result-unknown-from-name.json": [("result-unknown-from-name", 101, f"{A}.result[0].from_name")],
@@ -373,3 +374,48 @@ def test_cli_repair_onto_the_export_itself_is_refused(tmp_path):
         result = run("validate", str(export), "--repair-utf16", "--out", str(out))
         assert result.returncode == 3 and result.stderr.startswith(f"Error: {export} is both the export and --out")
         assert export.read_bytes() == original
+
+
+# -- every problem names the file it was found in (issue 23) -------------------------------------------------------
+SPAN_TEXT_MISMATCH_LINE = (
+    "error: [span-text-mismatch] {file}, task 101, annotation 201, $[0].annotations[0].result[3].value.text: The"
+    " stored span text 'الموصل' is not text[71:76] 'بغداد'; fix the offsets so they select the intended text (code"
+    " points, end exclusive), or fix the stored text.")
+
+
+def test_cli_per_task_problems_name_the_export_in_text_and_json():
+    path = FIXTURES / "span-text-mismatch.json"
+    result = run("validate", str(path))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == SPAN_TEXT_MISMATCH_LINE.format(file=path)
+    as_json = json.loads(run("validate", "--json", str(path)).stdout)
+    assert [(p["code"], p["file"], p["json_path"]) for p in as_json["problems"]] == [
+        ("span-text-mismatch", str(path), "$[0].annotations[0].result[3].value.text")]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_problem_of_an_export_names_it_in_both_paths(workers):
+    """The segment path (in this process or in workers) and the stream path (a file the segments leave to it)
+    name the export in every per-task and whole-export problem."""
+    from corpus_tools.report import Report
+    from corpus_tools.validate.driver import iter_validated
+
+    for name in ["span-text-mismatch.json", "task-duplicate-article-id.json", "task-not-object.json",
+                 "export-schema-string-offset.json"]:
+        path = FIXTURES / name
+        report = validate_export(path, workers=workers)
+        assert report.problems and {p.file for p in report.problems} == {str(path)}, name
+        streamed = Report()
+        for _ in iter_validated(path, streamed):
+            pass
+        assert streamed.to_dict() == report.to_dict(), name
+
+
+def test_cli_a_task_id_used_twice_is_one_located_error_naming_both_tasks():
+    path = FIXTURES / "task-duplicate-id.json"
+    result = run("validate", str(path))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        f"error: [task-duplicate-id] {path}, task 101, $[1].id: Task id 101 is also the id of item 0"
+        " (data.article_id 'art-7'): Label Studio gives every task its own id, so the export was edited or merged"
+        " from two projects; export the project again, or give one of the tasks another id.")

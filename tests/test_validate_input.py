@@ -171,6 +171,8 @@ def test_segments_give_the_report_of_the_stream_reading(tmp_path, monkeypatch, w
     tasks.append(json.loads(json.dumps(tasks[5])) | {"id": 99})  # an article imported twice
     tasks.insert(7, 17)  # not a task object
     tasks[20]["annotations"][0]["was_cancelled"] = True
+    tasks[30]["id"] = tasks[12]["id"]  # a task id used twice (by two articles)
+    tasks[33]["id"] = tasks[41]["id"]  # twice by the same task: one problem, of its article
     path = write_export(tmp_path / "export.json", tasks)
     monkeypatch.setattr(segmented, "SEGMENT_BYTES", 4096)
     monkeypatch.setattr(driver, "VALIDATE_SEGMENT_BYTES", 4096)
@@ -179,6 +181,10 @@ def test_segments_give_the_report_of_the_stream_reading(tmp_path, monkeypatch, w
         pass
     segments = validate_export(path, workers=workers)
     assert segments.to_dict() == stream.to_dict()
-    assert ("task-duplicate-article-id", "$[41].data.article_id") in {(p.code, p.json_path) for p in stream.problems}
+    repeated = [(p.code, p.json_path, p.details) for p in stream.problems if p.code.startswith("task-duplicate")]
+    assert repeated == [
+        ("task-duplicate-id", "$[30].id", {"first_index": 12, "first_article_id": tasks[12]["data"]["article_id"]}),
+        ("task-duplicate-article-id", "$[41].data.article_id", {"first_index": 5, "first_task_id": 6}),
+    ]
     truncated = validate_export(path, workers=workers, max_errors=1)
     assert truncated.to_dict()["errors"] == stream.to_dict()["errors"] and len(truncated.errors) == 1

@@ -401,7 +401,7 @@ def build_release(
                           workers=workers, progress=progress)
     removed, tmp, lock = _new_building_folder(out)
     writer = ReleaseWriter(tmp, ontology, plan, Report(), row_group_rows=row_group_rows,
-                           max_shard_bytes=max_shard_bytes, file_name=export.name,
+                           max_shard_bytes=max_shard_bytes, file_name=str(export),
                            view_names=[view.name for view in all_views])
     stack = ExitStack()  # the worker pool
     try:
@@ -526,7 +526,7 @@ def _build_report(export: Path, writer: ReleaseWriter, merger: SegmentMerger, ou
     report.extend(writer.report.problems)
     if writer.stats.documents == 0:
         report.add(make_problem(NO_DOCUMENTS, "No task has a gold annotation; nothing to release.",
-                                file=export.name))
+                                file=str(export)))
     if not report.valid:
         raise InvalidDataError(f"{export}: the build found {report.to_dict()['errors']} errors", report)
     return report

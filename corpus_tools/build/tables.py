@@ -123,7 +123,7 @@ class SegmentBuilder:
             index = first_index + offset
             if check:
                 problems: list[Problem] = []
-                reads = run.task(task, index, problems, keep_reads=True)
+                reads = run.task(task, index, problems, file=self.file, keep_reads=True)
                 if problems:
                     result.validation.append((index, problems))
             self._task(task, index, reads, articles=check)
@@ -204,8 +204,8 @@ class SegmentBuilder:
         if not isinstance(data, dict):
             data = {}
         article_id = data.get(ARTICLE_ID_KEY)
-        if articles and type(article_id) is str and article_id:
-            result.articles.append((article_id, index, task_id))
+        if articles:  # the whole-export checks (ExportKeys) take every task: its id, its article id
+            result.articles.append((article_id if type(article_id) is str and article_id else None, index, task_id))
         text = data.get(LS_DATA_KEY, "")
         doc_id = str(article_id) if article_id else f"task-{task_id}"
         split = self.plan.assign(doc_id)

@@ -48,7 +48,7 @@ class SegmentMerger(ValidationMerger):
     checks and tables in ``writer``."""
 
     def __init__(self, writer: ReleaseWriter, counts: dict[str, int]) -> None:
-        super().__init__(counts)
+        super().__init__(counts, file=writer.file)
         self.writer = writer
         self.gold_used: set[str] = set()  # ids of the --gold documents a task carried
 

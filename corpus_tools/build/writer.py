@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from corpus_tools.build.shards import ShardWriter
+from corpus_tools.errors import OutputError
 from corpus_tools.features import base_config, release_features
 from corpus_tools.keys import SeenKeys
 from corpus_tools.ontology import Ontology
@@ -132,8 +133,11 @@ class ReleaseWriter:
         """Close every shard writer (their last row groups are encoded in threads: pyarrow releases the GIL)."""
         keys = [(config, split) for config in self.schemas for split in self.plan.split_names
                 if (config, split) in self.writers]
-        with ThreadPoolExecutor(min(len(keys), os.cpu_count() or 1) or 1) as pool:
-            closed = dict(zip(keys, pool.map(lambda key: self.writers[key].close(), keys), strict=True))
+        try:
+            with ThreadPoolExecutor(min(len(keys), os.cpu_count() or 1) or 1) as pool:
+                closed = dict(zip(keys, pool.map(lambda key: self.writers[key].close(), keys), strict=True))
+        except OSError as exc:  # a full disk, say: a failure to run, not a thread's traceback
+            raise OutputError(f"cannot write the Parquet files in {self.root}: {exc.strerror or exc}") from exc
         layout: dict[str, dict[str, SplitLayout]] = {}
         for config, split in keys:
             writer = self.writers[(config, split)]

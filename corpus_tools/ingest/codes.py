@@ -20,7 +20,8 @@ INVALID_UTF8 = define_code(
     stage=STAGE,
 )
 EMPTY = define_code(
-    "ingest-empty", "error", "The file or text is empty or holds only whitespace; it is skipped.", stage=STAGE
+    "ingest-empty", "error", "The file or text is empty or holds only whitespace, or a CSV or JSONL file holds no"
+    " record (a header row alone, blank lines); it is skipped.", stage=STAGE
 )
 BINARY = define_code(
     "ingest-binary", "error", "The file holds NUL bytes (binary data, or UTF-16); it is skipped.", stage=STAGE

@@ -187,12 +187,14 @@ def read_jsonl(run: IngestRun, src: Source) -> Iterator[Located]:
                 handle = io.BufferedReader(_Prefixed(head, opened), _CHUNK)  # type: ignore[assignment]
             offset = 0
             line = 0
+            records = 0  # lines that are not blank
             while raw := handle.readline(run.max_bytes + 1):
                 line += 1
                 start = offset
                 offset += len(raw)
                 where = {**file_where, "line": line}
                 if len(raw) > run.max_bytes and not raw.endswith(b"\n"):
+                    records += 1
                     while (rest := handle.readline(_CHUNK)) and not rest.endswith(b"\n"):
                         offset += len(rest)
                     offset += len(rest)
@@ -207,7 +209,11 @@ def read_jsonl(run: IngestRun, src: Source) -> Iterator[Located]:
                     run.problem(BOM_REMOVED, "a leading byte order mark was removed from the JSONL file",
                                 byte_offset=0, **file_where)
                 if raw.strip():
+                    records += 1
                     yield from _jsonl_line(run, src, raw, start, where)
+            if not records:  # as an empty text file is
+                run.reject_record(EMPTY, "file is empty (0 bytes)" if not offset else "file holds only blank lines",
+                                  details={"bytes": offset}, **file_where)
     except OSError as exc:
         run.reject(UNREADABLE, f"cannot read file ({exc.strerror}); check its permissions", **file_where)
 
@@ -300,21 +306,27 @@ def _csv_rows(run: IngestRun, stream: io.TextIOWrapper, src: Source) -> Iterator
             )
             return
         columns = {name: i for i, name in reversed(list(enumerate(header)))}  # first column of a name wins
+        rows = 0  # rows that are not blank
         while True:
             line = reader.line_num + 1
             try:
                 row = next(reader)
             except StopIteration:
+                if not rows:  # a header alone holds no article, as an empty file does not
+                    run.reject_record(EMPTY, "CSV file has a header row and no data rows", line=1,
+                                      details={"columns": header}, **where)
                 return
             except csv.Error as exc:
                 code = TOO_LARGE if "field limit" in str(exc) else BAD_CSV_ROW
                 why = (f"a quoted field opened on line {line} (or in the row that starts there) is never closed"
                        f" before the end of the file (line {reader.line_num}); close or remove the stray quote"
                        if "unexpected end of data" in str(exc) else f"row cannot be parsed: {exc}")
+                rows += 1
                 run.reject_record(code, why, line=line, **where)
                 continue
             if not row or all(not cell.strip() for cell in row):
                 continue
+            rows += 1
             if len(row) != len(header):
                 run.reject_record(
                     BAD_CSV_ROW, f"row has {len(row)} fields but the header has {len(header)}", line=line,

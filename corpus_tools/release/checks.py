@@ -75,9 +75,18 @@ class ReleaseChecker:
         self.doc_relations: Counter[str] = Counter()
         self.unchecked: set[tuple[str, str]] = set()  # (config, split) with a file whose rows were not read
         self.stats: dict[str, object] = {}
+        self.unreadable: set[str] = set()  # files reported release-file-unreadable
+        self.uncounted: set[tuple[str, str]] = set()  # (config, split) with an unreadable file: rows unknown
 
     def problem(self, code: str, message: str, **where: object) -> None:
         self.report.add(make_problem(code, message, **where))
+
+    def unreadable_file(self, rel: str, failed: Unreadable) -> None:
+        """``rel`` could not be read (once per file: the checks after the first one that failed skip it)."""
+        if rel not in self.unreadable:
+            self.unreadable.add(rel)
+            self.problem(R.FILE_UNREADABLE, f"{rel} cannot be read ({failed.reason}); make it readable (or build"
+                         " the release again) and check it again.", file=rel)
 
     def run(self) -> None:
         for name in R.REQUIRED_FILES:
@@ -116,16 +125,21 @@ class ReleaseChecker:
                          " folder; rebuild the release.", file=R.MANIFEST_NAME)
         self.manifest = manifest
         present = set(R.release_files(self.root))
-        sizes = {rel: (self.root / rel).stat().st_size for rel in manifest["files"] if rel in present}
+        sizes = {rel: _guarded(_size, self.root / rel) for rel in manifest["files"] if rel in present}
         hashed = [rel for rel, size in sizes.items() if size == manifest["files"][rel]["bytes"]]
         with ThreadPoolExecutor(THREADS) as pool:  # hashlib releases the GIL on large reads
-            shas = dict(zip(hashed, pool.map(sha256_file, [self.root / rel for rel in hashed]), strict=True))
+            shas = dict(zip(hashed, pool.map(_guarded, [sha256_file] * len(hashed),
+                                             [self.root / rel for rel in hashed]), strict=True))
         for rel, entry in sorted(manifest["files"].items()):
             path = self.root / rel
             if rel not in present:
                 self.problem(R.FILE_MISSING, f"{rel} is listed in manifest.json but missing.", file=rel)
                 continue
             size = sizes[rel]
+            failed = size if isinstance(size, Unreadable) else shas.get(rel)
+            if isinstance(failed, Unreadable):
+                self.unreadable_file(rel, failed)
+                continue
             if size != entry["bytes"]:
                 self.problem(R.SHA_MISMATCH, f"{rel} has {size} bytes, manifest.json says {entry['bytes']}.",
                              file=rel)
@@ -167,9 +181,20 @@ class ReleaseChecker:
                 self._rows_cache[path] = None
         return self._rows_cache[path]
 
+    def _can_read(self, rel: str) -> bool:
+        """Whether ``rel`` can be opened (not: a problem, once)."""
+        if rel in self.unreadable:
+            return False
+        try:
+            with open(self.root / rel, "rb"):
+                return True
+        except OSError as exc:
+            self.unreadable_file(rel, Unreadable.of(exc))
+            return False
+
     def check_splits_file(self) -> None:
         path = self.root / R.SPLITS_NAME
-        if not path.is_file():
+        if not path.is_file() or not self._can_read(R.SPLITS_NAME):
             return
         try:
             self.plan = SplitPlan.from_dict(json_loads(path.read_text(encoding="utf-8")))
@@ -179,7 +204,7 @@ class ReleaseChecker:
     # -- card --------------------------------------------------------------------------------------
     def check_card(self) -> None:
         path = self.root / R.CARD_NAME
-        if not path.is_file():
+        if not path.is_file() or not self._can_read(R.CARD_NAME):
             return
         if self.ontology is not None and self._read_card(path):
             return
@@ -362,8 +387,13 @@ class ReleaseChecker:
     def _check_schema(self, rel: str, reference: Reference) -> None:
         import pyarrow.parquet as pq
 
+        if rel in self.unreadable:
+            return
         try:
             schema = pq.read_schema(self.root / rel)
+        except OSError as exc:  # pyarrow's I/O errors (permissions, a folder, a vanished file) are OSErrors
+            self.unreadable_file(rel, Unreadable.of(exc))
+            return
         except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
             self.problem(R.SCHEMA_MISMATCH, f"{rel} is not a readable Parquet file: {exc}.", file=rel)
             return
@@ -391,7 +421,8 @@ class ReleaseChecker:
         for (config, split), files in sorted(self.split_files.items()):
             reference = self.reference.get(config)
             for rel in files:
-                unreadable = any(p.file == rel and p.code == R.SCHEMA_MISMATCH for p in self.report)
+                unreadable = rel in self.unreadable or any(p.file == rel and p.code == R.SCHEMA_MISMATCH
+                                                           for p in self.report)
                 jobs.append((config, split, rel, None if unreadable else reference))
 
         own = None if self.executor is not None else ThreadPoolExecutor(THREADS)
@@ -406,16 +437,27 @@ class ReleaseChecker:
             for config, split, rel, reference in jobs:
                 chunks = None if reference is None else S.row_group_chunks(self.root / rel)
                 scans.append(None if chunks is None else [
-                    pool.submit(S.scan_file, self.root / rel, base_config(config), reference.classlabels, chunk, rows,
+                    pool.submit(_guarded, S.scan_file, self.root / rel, base_config(config), reference.classlabels,
+                                chunk, rows,
                                 against.get((split, rel)))
                     for chunk in chunks])
             cross = self._submit_relations(pool, readable)
             for (config, split, rel, _), parts in zip(jobs, scans, strict=True):
                 self.rows[(config, split)] += self._num_rows(self.root / rel) or 0
+                if rel in self.unreadable:
+                    self.uncounted.add((config, split))
                 if parts is None:
                     self.unchecked.add((config, split))
                     continue
-                result = S.merge_scans([part.result() for part in parts])
+                results = [part.result() for part in parts]
+                failed = next((r for r in results if isinstance(r, Unreadable)), None)
+                if failed is not None:  # the file (or, for tokens, a documents file it is compared with)
+                    named = failed.file_of(self.root, [rel, *readable.get(("documents", split), [])])
+                    self.unreadable_file(named, failed)
+                    self.unchecked.add((config, split))
+                    self.uncounted.add((config, split))
+                    continue
+                result = S.merge_scans(results)
                 self._report_labels(rel, result.labels)
                 self._report_findings(rel, result.findings, result.counts)
                 if config == "documents":
@@ -461,15 +503,16 @@ class ReleaseChecker:
                           ) -> list[tuple[str, str, Future | C.CrossScan]]:
         """A job per split comparing its relations rows with its documents rows (files all readable)."""
         jobs: list[tuple[str, str, Future | C.CrossScan]] = [
-            ("relations", split, pool.submit(C.cross_relations, self.root, readable[("documents", split)], rels))
+            ("relations", split, pool.submit(_guarded, C.cross_relations, self.root, readable[("documents", split)],
+                                             rels))
             for (config, split), rels in sorted(readable.items())
             if config == "relations" and ("documents", split) in readable]
         views = (self.manifest or {}).get("views") or {}
         for (config, split), rels in sorted(readable.items()):
             base, _, name = config.partition("-")
             if base == "documents" and name in views and ("documents", split) in readable:
-                jobs.append((config, split, pool.submit(C.cross_view, self.root, readable[("documents", split)],
-                                                        rels, tuple(views[name]))))
+                jobs.append((config, split, pool.submit(_guarded, C.cross_view, self.root,
+                                                        readable[("documents", split)], rels, tuple(views[name]))))
         return jobs
 
     def _report_cross(self, cross: list[tuple[str, str, Future | C.CrossScan]]) -> None:
@@ -479,9 +522,14 @@ class ReleaseChecker:
         counted: Counter[tuple[str, str]] = Counter()
         located: Counter[tuple[str, str]] = Counter()
         for config, split, future in cross:
-            scan: C.CrossScan = future if isinstance(future, C.CrossScan) else future.result()
-            if damaged & {*self.split_files.get((config, split), ()),
-                          *self.split_files.get((_documents_of(config), split), ())}:
+            scan: C.CrossScan | Unreadable = future if isinstance(future, C.CrossScan) else future.result()
+            files = [*self.split_files.get((config, split), ()),
+                     *self.split_files.get((_documents_of(config), split), ())]
+            if isinstance(scan, Unreadable):
+                if not damaged & set(files):
+                    self.unreadable_file(scan.file_of(self.root, files), scan)
+                continue
+            if damaged & set(files):
                 continue
             counted[(config, split)] += scan.counts[base_config(config)]
             for m in scan.mismatches:
@@ -544,22 +592,25 @@ class ReleaseChecker:
         self.doc_relations[split] += scan.relations
 
     def check_counts(self) -> None:
+        """Row counts against the card, the manifest and the other configs (not for a split with an unreadable file:
+        its rows are unknown, and the file is reported)."""
+        counted = {key for key in self.split_files if key not in self.uncounted}
         for config, info in self.infos.items():
             for split, split_info in (info.splits or {}).items():
                 found = self.rows.get((config, split), 0)
-                if (config, split) in self.split_files and split_info.num_examples != found:
+                if (config, split) in counted and split_info.num_examples != found:
                     self.problem(R.ROW_COUNT, f"{config}/{split} has {found} rows, the card says"
                                  f" num_examples {split_info.num_examples}.", file=R.CARD_NAME)
         if self.manifest is not None:
             for config, splits in self.manifest["configs"].items():
                 for split, entry in splits.items():
                     found = self.rows.get((config, split), 0)
-                    if (config, split) in self.split_files and entry["num_examples"] != found:
+                    if (config, split) in counted and entry["num_examples"] != found:
                         self.problem(R.ROW_COUNT, f"{config}/{split} has {found} rows, manifest.json says"
                                      f" {entry['num_examples']}.", file=R.MANIFEST_NAME)
         if "relations" in self.configs or any(c == "relations" for c, _ in self.split_files):
             for (config, split), _ in sorted(self.split_files.items()):
-                if config != "documents" or {(config, split), ("relations", split)} & self.unchecked:
+                if config != "documents" or {(config, split), ("relations", split)} & (self.unchecked | self.uncounted):
                     continue
                 in_docs, rows = self.doc_relations[split], self.doc_relations[f"relations:{split}"]
                 if in_docs != rows:
@@ -568,7 +619,7 @@ class ReleaseChecker:
         for (config, split), _ in sorted(self.split_files.items()):
             # tokens and every view's configs have one row per documents row
             paired = config != "documents" and base_config(config) in VIEW_CONFIGS
-            if paired and ("documents", split) in self.split_files:
+            if paired and {(config, split), ("documents", split)} <= counted:
                 if self.rows[(config, split)] != self.rows[("documents", split)]:
                     self.problem(R.CROSS_CONFIG, f"{config}/{split} has {self.rows[(config, split)]} rows,"
                                  f" documents/{split} {self.rows[('documents', split)]}.", file=R.CARD_NAME)
@@ -579,6 +630,42 @@ def _documents_of(config: str) -> str:
     ``documents`` for every other (``tokens``, ``relations``, a view's ``documents-NAME``)."""
     base, sep, name = config.partition("-")
     return f"documents{sep}{name}" if base == "tokens" else "documents"
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """What a check running in a thread or worker process gives back instead of raising when a file cannot be
+    read: an OSError (permissions, an I/O error, a folder in the file's place, a file that vanished)."""
+
+    reason: str
+    path: str | None
+
+    @classmethod
+    def of(cls, exc: OSError) -> Unreadable:
+        reason = os.strerror(exc.errno) if exc.errno else (str(exc) or type(exc).__name__)
+        named = exc.filename if isinstance(exc.filename, str) else None
+        return cls(reason, named or str(exc))
+
+    def file_of(self, root: Path, candidates: list[str]) -> str:
+        """Which of the ``candidates`` (paths relative to ``root``) the error names (the first one when none)."""
+        said = self.path or ""
+        for rel in sorted(candidates, key=len, reverse=True):
+            if str(root / rel) in said:
+                return rel
+        return candidates[0]
+
+
+def _guarded(function: Callable, *args: object) -> object:
+    """``function(*args)``, or :class:`Unreadable` when it raised an OSError (a worker's I/O error is a located
+    problem, never an exception that ends the run)."""
+    try:
+        return function(*args)
+    except OSError as exc:
+        return Unreadable.of(exc)
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
 
 
 def _features_from_schema(schema: pa.Schema) -> Features:

@@ -44,6 +44,11 @@ FILE_MISSING = define_code(
 MANIFEST_INVALID = define_code(
     "release-manifest-invalid", "error", "manifest.json is unreadable or does not match its schema.", stage=STAGE
 )
+FILE_UNREADABLE = define_code(
+    "release-file-unreadable", "error",
+    "A file of the release folder cannot be read (its permissions, an I/O error, a folder in its place, or it"
+    " vanished while it was checked).", stage=STAGE,
+)
 FILE_UNLISTED = define_code(
     "release-file-unlisted", "error", "A file in the release folder is not listed in manifest.json.", stage=STAGE
 )

@@ -42,6 +42,7 @@ from corpus_tools.strictjson import DepthLimitedReader, TooDeep, loads
 from corpus_tools.text import lone_surrogate_in
 from corpus_tools.validate.reading import ChunkReader, find_invalid_utf8, locate_parse_error, sniff, yajl_reason
 from corpus_tools.validate.segmented import (
+    ExportKeys,
     SegmentsUnreadable,
     TaskChecks,
     ValidationMerger,
@@ -71,8 +72,8 @@ def validate_export(
     """Validate a Label Studio JSON export or canonical document JSONL; never raises on bad data.
 
     A Label Studio export is read in segments of whole tasks, checked in ``workers`` processes (1: in this
-    process; None: one per core; :mod:`corpus_tools.validate.segmented`), the check that needs every task
-    (repeated article ids) once in input order; an export the segments cannot read, and document JSONL, are
+    process; None: one per core; :mod:`corpus_tools.validate.segmented`), the checks that need every task
+    (repeated article ids and task ids) once in input order; an export the segments cannot read, and document JSONL, are
     read as a stream here, which locates a malformed file's problem.
 
     ``max_errors`` stops collecting errors after that many (the report is then ``truncated``;
@@ -98,8 +99,8 @@ def validate_export(
 
 def _validate_segments(path: Path, ontology: Ontology, max_errors: int | None, progress: Progress | None,
                        workers: int | None) -> Report:
-    step = TaskChecks(ontology)
-    merger = ValidationMerger(step.run.semantic.counts)
+    step = TaskChecks(ontology, file=str(path))
+    merger = ValidationMerger(step.run.semantic.counts, file=str(path))
     count = pool_size(workers)
     with ExitStack() as stack:
         pool = stack.enter_context(WorkerPool(step, path, None, count, stage="validate")) if count > 1 else None
@@ -252,7 +253,7 @@ def _utf8_problem(file: str, offset: int, **location: Any) -> Problem:
 def _stream_export(path: Path, run: ItemChecker, report: Report, progress: Progress | None, *, repair: bool,
                    emit: bool):
     file = str(path)
-    keys = SeenKeys()
+    keys = ExportKeys(file)
     count = 0
     with path.open("rb") as raw:
         reader = ChunkReader(DepthLimitedReader(raw))  # ijson's memory grows with the square of the depth
@@ -261,14 +262,11 @@ def _stream_export(path: Path, run: ItemChecker, report: Report, progress: Progr
                 count = index + 1
                 fixed = _repair_task(task) if repair else 0
                 problems: list[Problem] = []
-                run.task(task, index, problems)
+                run.task(task, index, problems, file=file)
                 if problems:
                     report.extend(problems)
-                article_id = article_id_of(task)
-                if article_id is not None:
-                    seen = keys.first(article_id, index, task.get("id"))
-                    if seen is not None:
-                        report.add(duplicate_article_problem(article_id, index, task.get("id"), seen))
+                if type(task) is dict and (repeated := keys.check(article_id_of(task), index, task.get("id"))):
+                    report.add(repeated)
                 if repair:
                     yield "export", (fixed, task)
                 elif emit:

@@ -6,11 +6,11 @@ subclass: the build's step also makes the segment's rows).  With a :class:`Worke
 (one per core, at most :data:`MAX_WORKERS`) run the step; without one, this process does, segment after segment:
 parallelism is a parameter, not a second path.  The results come back in input order.
 
-Per-task checks run in the step; the checks that need every task (repeated article ids) run here, once, as the
-results are merged in order (:class:`ValidationMerger`).  An export that cannot be cut, or a segment that cannot be
-parsed as ``validate`` would read it (malformed JSON, invalid UTF-8, lone surrogates, integers beyond 64 bits,
-nesting beyond :data:`~corpus_tools.strictjson.MAX_DEPTH`), raises :class:`SegmentsUnreadable`: the caller then
-reads the export as a stream, which locates the problem.
+Per-task checks run in the step; the checks that need every task (repeated article ids and task ids,
+:class:`ExportKeys`) run here, once, as the results are merged in order (:class:`ValidationMerger`).  An export
+that cannot be cut, or a segment that cannot be parsed as ``validate`` would read it (malformed JSON, invalid
+UTF-8, lone surrogates, integers beyond 64 bits, nesting beyond :data:`~corpus_tools.strictjson.MAX_DEPTH`),
+raises :class:`SegmentsUnreadable`: the caller then reads the export as a stream, which locates the problem.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import msgspec
 
 from corpus_tools import codes as C
 from corpus_tools.checks import ItemChecker
-from corpus_tools.errors import BuildError
+from corpus_tools.errors import BuildError, CorpusToolsError, InputError, OutputError
 from corpus_tools.keys import SeenKeys
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Problem, Report, make_problem
@@ -57,8 +57,8 @@ class SegmentsUnreadable(Exception):
 
 @dataclass
 class CheckedSegment:
-    """The per-task checks of one segment: problems by task index, counts, and the article ids for the
-    whole-export check."""
+    """The per-task checks of one segment: problems by task index, counts, and for the whole-export checks the
+    ``(article id or None, index, task id)`` of every task object (:meth:`ExportKeys.check`)."""
 
     first_index: int
     count: int
@@ -75,10 +75,12 @@ class SegmentStep(Protocol):
 
 
 class TaskChecks:
-    """The step of ``validate``: every task of a segment through the per-task checks."""
+    """The step of ``validate``: every task of a segment of the export ``file`` (which its problems name) through
+    the per-task checks."""
 
-    def __init__(self, ontology: Ontology) -> None:
+    def __init__(self, ontology: Ontology, file: str | None = None) -> None:
         self.run = ItemChecker(ontology)
+        self.file = file
 
     def build(self, tasks: list, first_index: int) -> CheckedSegment:
         result = CheckedSegment(first_index=first_index, count=len(tasks))
@@ -87,12 +89,11 @@ class TaskChecks:
         for offset, task in enumerate(tasks):
             index = first_index + offset
             problems: list[Problem] = []
-            run.task(task, index, problems)
+            run.task(task, index, problems, file=self.file)
             if problems:
                 result.validation.append((index, problems))
-            article_id = article_id_of(task)
-            if article_id is not None:
-                result.articles.append((article_id, index, task.get("id")))  # type: ignore[union-attr]
+            if type(task) is dict:
+                result.articles.append((article_id_of(task), index, task.get("id")))
         result.counts = {k: v - before.get(k, 0) for k, v in run.semantic.counts.items()}
         return result
 
@@ -106,18 +107,71 @@ def article_id_of(task: object) -> str | None:
     return article_id if type(article_id) is str and article_id else None
 
 
-def duplicate_article_problem(article_id: str, index: int, task_id: object, first: tuple[int, object]) -> Problem:
-    """The problem of the task at ``index`` whose ``data.article_id`` an earlier task (``first``: its index and
-    task id) already carries."""
+def duplicate_article_problem(article_id: str, index: int, task_id: object, first: tuple[int, object], *,
+                              file: str | None = None) -> Problem:
+    """The problem of the task at ``index`` of the export ``file`` whose ``data.article_id`` an earlier task
+    (``first``: its index and task id) already carries."""
     first_index, first_task_id = first
     return make_problem(
         C.TASK_DUPLICATE_ARTICLE_ID,
         f"Task {task_id} carries data.article_id {article_id!r} like task {first_task_id} (item {first_index}): the"
         " article was imported twice; delete one task (keep the one with the annotations).",
+        file=file,
         task_id=task_id,
         json_path=f"$[{index}].data.article_id",
         details={"first_task_id": first_task_id, "first_index": first_index},
     )
+
+
+def duplicate_task_id_problem(task_id: object, index: int, first: tuple[int, object], *,
+                              file: str | None = None) -> Problem:
+    """The problem of the task at ``index`` whose Label Studio ``id`` an earlier task (``first``: its index and
+    article id) already carries."""
+    first_index, first_article = first
+    article = f" (data.article_id {first_article!r})" if first_article is not None else ""
+    return make_problem(
+        C.TASK_DUPLICATE_ID,
+        f"Task id {task_id!r} is also the id of item {first_index}{article}: Label Studio gives every task its own"
+        " id, so the export was edited or merged from two projects; export the project again, or give one of the"
+        " tasks another id.",
+        file=file,
+        task_id=task_id,  # type: ignore[arg-type]
+        json_path=f"$[{index}].id",
+        details={"first_index": first_index, "first_article_id": first_article},
+    )
+
+
+class ExportKeys:
+    """The whole-export checks of the tasks of an export, taken in input order: an article imported twice
+    (``task-duplicate-article-id``) and a task id used twice (``task-duplicate-id``, not reported again for a task
+    that repeats an article: one problem for one repeated task)."""
+
+    def __init__(self, file: str | None = None) -> None:
+        self.file = file
+        self.articles = SeenKeys()
+        self.ids = SeenKeys()
+
+    def check(self, article_id: str | None, index: int, task_id: object) -> Problem | None:
+        """The problem of the task at ``index`` (its ``data.article_id`` as :func:`article_id_of` gives it), if
+        any."""
+        key = _id_key(task_id)
+        seen_id = self.ids.first(key, index, article_id) if key is not None else None
+        if article_id is not None:
+            seen = self.articles.first(article_id, index, task_id)
+            if seen is not None:
+                return duplicate_article_problem(article_id, index, task_id, seen, file=self.file)
+        if seen_id is not None:
+            return duplicate_task_id_problem(task_id, index, seen_id, file=self.file)
+        return None
+
+
+def _id_key(task_id: object) -> str | None:
+    """The key of a task id (an integer or a non-empty string; 5 and "5" differ), None for no id."""
+    if type(task_id) is int:
+        return f"i{task_id}"
+    if type(task_id) is str and task_id:
+        return f"s{task_id}"
+    return None
 
 
 # -------------------------------------------------------------------------------------------- workers
@@ -132,7 +186,10 @@ class SegmentWorker:
         self.file: BinaryIO | None = None
 
     def __enter__(self) -> SegmentWorker:
-        self.file = open(self.export, "rb")  # noqa: SIM115 - closed by __exit__ (a worker process: at its end)
+        try:
+            self.file = open(self.export, "rb")  # noqa: SIM115 - closed by __exit__ (a worker process: at its end)
+        except OSError as exc:
+            raise _cannot_read(self.export, exc) from exc
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -144,7 +201,12 @@ class SegmentWorker:
         """The segment checked (and built); :class:`SegmentsUnreadable` when it cannot be read as ``validate``
         reads it."""
         assert self.file is not None
-        raw = segment.read(self.file)
+        try:
+            raw = segment.read(self.file)
+        except OSError as exc:  # an I/O error: a failure to run, raised in the main process as it is
+            raise _cannot_read(self.export, exc) from exc
+        except SegmentError as exc:  # the file changed since it was cut: the stream reading says how
+            raise _unreadable(segment, str(exc)) from exc
         if raw.translate(_DIGITS_AS_ZERO).find(_LONG_DIGITS) >= 0:  # yajl refuses integers beyond 64 bits,
             # msgspec keeps them: such a file is read as a stream (a translate and a find: cheaper than a regex)
             raise _unreadable(segment, "a run of 19 or more digits (an integer beyond 64 bits?)")
@@ -156,8 +218,16 @@ class SegmentWorker:
         except Exception as exc:  # noqa: BLE001 - unreadable or unexpected data: the stream locates it
             raise _unreadable(segment, f"{type(exc).__name__}: {exc}") from exc
         if self.spool is not None:
-            result.spool(self.spool)
+            try:
+                result.spool(self.spool)
+            except OSError as exc:
+                raise OutputError(f"cannot write {self.spool}: {exc.strerror or exc}") from exc
         return result
+
+
+def _cannot_read(export: Path, exc: OSError) -> InputError:
+    """The error of an export a worker cannot read (it pickles: it is raised again in the main process)."""
+    return InputError(f"cannot read {export}: {exc.strerror or exc}")
 
 
 def _unreadable(segment: Segment, reason: str) -> SegmentsUnreadable:
@@ -196,6 +266,7 @@ class _ForkedWorker:
     the pool's initializer leaves the worker it inherited by fork here; the main process never does."""
 
     worker: SegmentWorker | None = None
+    failure: CorpusToolsError | None = None  # the worker's export could not be opened: every job raises this
 
     @classmethod
     def start(cls, worker: SegmentWorker) -> None:
@@ -206,10 +277,15 @@ class _ForkedWorker:
         if "pandas" not in sys.modules:
             sys.meta_path.insert(0, _NoPandas())
         gc.disable()  # parsing allocates many containers and no cycles: collections would cost more than the parse
-        cls.worker = worker.__enter__()
+        try:
+            cls.worker = worker.__enter__()
+        except CorpusToolsError as exc:  # raised by the first job: an initializer's exception would break the pool
+            cls.failure = exc
 
     @classmethod
     def work(cls, segment: Segment) -> CheckedSegment:
+        if cls.failure is not None:
+            raise cls.failure
         assert cls.worker is not None
         return cls.worker.work(segment)
 
@@ -257,9 +333,14 @@ def checked_segments(export: Path, step: SegmentStep, *, pool: WorkerPool | None
                      progress: Progress | None = None, segment_bytes: int | None = None) -> Iterator[CheckedSegment]:
     """The step's results for every segment of ``export``, in input order, from the workers of ``pool`` (made with
     this step) or from this process.  Raises :class:`SegmentsUnreadable` (possibly after some results) when the
-    export must be read as a stream instead, and the pool's :meth:`WorkerPool.died` error when a worker died.
-    ``segment_bytes``: the segments' size (default :data:`SEGMENT_BYTES`)."""
-    total = export.stat().st_size
+    export must be read as a stream instead, the pool's :meth:`WorkerPool.died` error when a worker died, and
+    :class:`~corpus_tools.errors.InputError` (:class:`~corpus_tools.errors.OutputError` for the spool) when a
+    worker or this process meets an I/O error: never the OSError itself.  ``segment_bytes``: the segments' size
+    (default :data:`SEGMENT_BYTES`)."""
+    try:
+        total = export.stat().st_size
+    except OSError as exc:
+        raise _cannot_read(export, exc) from exc
     target = segment_bytes or SEGMENT_BYTES
 
     def segments() -> Iterator[Segment]:
@@ -267,6 +348,8 @@ def checked_segments(export: Path, step: SegmentStep, *, pool: WorkerPool | None
             yield from iter_segments(export, target_bytes=target, check_utf8=False)  # msgspec checks it
         except SegmentError as exc:
             raise SegmentsUnreadable(f"the export cannot be cut into tasks: {exc}") from exc
+        except OSError as exc:
+            raise _cannot_read(export, exc) from exc
 
     if pool is None:
         with SegmentWorker(step, export, None) as worker, collections_paused():
@@ -317,22 +400,24 @@ def _bounded(pool: ProcessPoolExecutor, segments: Iterator[Segment], ahead: int)
 
 
 class ValidationMerger:
-    """Takes checked segments in input order: their problems and counts, and the whole-export check (an article
-    imported twice) placed after the problems of the task that repeats it, as the stream reading places it."""
+    """Takes checked segments in input order: their problems and counts, and the whole-export checks
+    (:class:`ExportKeys`) placed after the problems of the task that repeats a key, as the stream reading places
+    them.
+    ``file``: the export, which the whole-export problems name."""
 
-    def __init__(self, counts: dict[str, int]) -> None:
+    def __init__(self, counts: dict[str, int], *, file: str | None = None) -> None:
         self.validation: list[Problem] = []
         self.counts = dict.fromkeys(counts, 0)
-        self.articles = SeenKeys()
+        self.keys = ExportKeys(file)
 
     def add(self, result: CheckedSegment) -> None:
         for name, value in result.counts.items():
             self.counts[name] = self.counts.get(name, 0) + value
         duplicates: dict[int, Problem] = {}
         for article_id, index, task_id in result.articles:
-            seen = self.articles.first(article_id, index, task_id)
-            if seen is not None:
-                duplicates[index] = duplicate_article_problem(article_id, index, task_id, seen)
+            problem = self.keys.check(article_id, index, task_id)
+            if problem is not None:
+                duplicates[index] = problem
         if not duplicates:
             for _, problems in result.validation:
                 self.validation.extend(problems)
