@@ -15,6 +15,12 @@ fastest run is kept.
     .venv/bin/python bench/validate.py            # 10k only
     .venv/bin/python bench/validate.py --large    # 10k and 100k
     .venv/bin/python bench/validate.py --profile  # cProfile of validate at 10k
+    .venv/bin/python bench/validate.py --huge-text-mb 1,8,32  # one task whose text is 1, 8, 32 MB
+
+``--huge-text-mb`` measures instead one task of one huge text (Arabic words, two spans), through ``validate``
+(segments) and through the stream reading that ``validate`` falls back to (``iter_validated``, also what
+``--repair-utf16`` reads); it prints seconds and seconds per MB of each, and how much the seconds per MB grow
+from the smallest to the largest text (1.0: linear).
 """
 
 from __future__ import annotations
@@ -93,6 +99,25 @@ def write_export(path: Path, tasks: int, seed: int = 5) -> int:
     return path.stat().st_size
 
 
+def write_huge_export(path: Path, megabytes: float, seed: int = 5) -> int:
+    """One valid task whose text is about ``megabytes`` MB of Arabic words, with a PER and a GPE span at its start."""
+    rng = random.Random(seed)
+    head = "محمد زار بيروت. "
+    words, size = [], 0
+    while size < megabytes * 1e6:
+        word = rng.choice(WORDS)
+        words.append(word)
+        size += len(word.encode("utf-8")) + 1
+    text = head + " ".join(words)
+    spans = [(0, len("محمد"), "PER"), (len("محمد زار "), len("محمد زار بيروت"), "GPE")]
+    result = [{"id": f"r{k}", "from_name": "label", "to_name": "text", "type": "labels",
+               "value": {"start": s, "end": e, "text": text[s:e], "labels": [label]}}
+              for k, (s, e, label) in enumerate(spans)]
+    task = {"id": 1, "data": {"text": text, "article_id": "art-huge"}, "annotations": [{"id": 1, "result": result}]}
+    path.write_text(json.dumps([task], ensure_ascii=False), encoding="utf-8")
+    return path.stat().st_size
+
+
 CHILD = r"""
 import json, sys, time
 mode, path = sys.argv[1], sys.argv[2]
@@ -105,6 +130,16 @@ if mode == "parse":
             n += 1
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
     extra = {}
+elif mode == "stream":
+    from corpus_tools.validate.driver import iter_validated
+    from corpus_tools.ontology import load_ontology
+    from corpus_tools.report import Report
+    ontology = load_ontology()
+    report = Report()
+    start, cpu = time.perf_counter(), time.process_time()
+    n = sum(1 for _ in iter_validated(path, report, ontology=ontology))
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    extra = {"valid": report.valid, "problems": len(report.problems), "counts": report.counts()}
 else:
     from corpus_tools.validate.driver import validate_export
     from corpus_tools.ontology import load_ontology
@@ -153,13 +188,39 @@ def profile(path: Path) -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 
+def huge_texts(sizes_mb: list[float], directory: Path | None) -> None:
+    """validate and the stream reading of one task whose text is each of ``sizes_mb`` MB."""
+    rows = []
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+        for megabytes in sizes_mb:
+            path = Path(tmp) / f"huge-{megabytes:g}.json"
+            nbytes = write_huge_export(path, megabytes)
+            runs = {mode: measure(mode, path) for mode in ("validate", "stream")}
+            for run in runs.values():
+                assert run["valid"] and run["tasks"] == 1, run
+            rows.append((nbytes / 1e6, runs))
+            print(f"{nbytes / 1e6:>6.1f} MB  " + "  ".join(
+                f"{mode} {run['seconds']:.2f} s ({run['seconds'] / (nbytes / 1e6):.3f} s/MB, CPU"
+                f" {run['cpu_seconds']:.2f} s, peak RSS {run['rss_mib']:.0f} MiB)" for mode, run in runs.items()),
+                flush=True)
+    (small, first), (large, last) = rows[0], rows[-1]
+    for mode in ("validate", "stream"):
+        wall, cpu = ((last[mode][key] / large) / (first[mode][key] / small) for key in ("seconds", "cpu_seconds"))
+        print(f"{mode}: seconds per MB at {large:g} MB / at {small:g} MB = {wall:.2f} wall, {cpu:.2f} CPU"
+              " (1.0: linear)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--large", action="store_true", help="also measure 100k tasks (about 500 MB)")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of validate at 10k tasks")
     parser.add_argument("--dir", type=Path, help="where to write the synthetic exports (default: a temp dir)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement at 10k (best kept; 100k: 1)")
+    parser.add_argument("--huge-text-mb", help="instead: one task whose text is each of these MB (e.g. 1,8,32)")
     args = parser.parse_args()
+    if args.huge_text_mb:
+        huge_texts([float(size) for size in args.huge_text_mb.split(",")], args.dir)
+        return
     sizes = [10_000, 100_000] if args.large else [10_000]
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         rows = {}

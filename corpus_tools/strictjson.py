@@ -1,4 +1,5 @@
-"""JSON input held to JSON before and while it is parsed: a nesting-depth limit, and no NaN or Infinity.
+"""JSON input held to JSON before and while it is parsed: a nesting-depth limit, no NaN or Infinity, no lone
+UTF-16 surrogate escape.
 
 A JSON value nested thousands of levels deep is a few hundred bytes of brackets, but parsers pay for it:
 ``json.loads`` and msgspec stop with ``RecursionError`` at about a thousand levels, and ijson's prefixed
@@ -13,16 +14,26 @@ on.  :func:`loads` is ``json.loads`` with a located ``JSONDecodeError`` for nest
 the text holds more opening brackets than the limit, so it never depends on where ``RecursionError`` strikes), for
 an integer too long for ``int()`` (a plain ``ValueError`` in ``json.loads``), and for the ``NaN`` and ``Infinity``
 that Python's reader accepts and JSON does not.
+
+A string escape ``\\ud800``-``\\udfff`` without its pair is no text, and every decoder treats it its own way:
+``json.loads`` keeps a lone surrogate in the ``str`` (no UTF-8 writer takes it), msgspec refuses it, and ijson's
+yajl C backend writes ``?`` for a lone high surrogate, or joins it with whatever ``\\u`` escape follows into another
+character.  :class:`SurrogateScan` finds such escapes in a byte stream chunk by chunk (a regex over the bytes: they
+are rare); :class:`StrictReader` refuses them (:class:`LoneSurrogateEscape`, located) before a parser sees them, and
+:func:`loads` refuses them too (:class:`LoneSurrogateError`, with the JSON path of the string).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from typing import Any
 
 import numpy as np
+
+from corpus_tools.text import lone_surrogate
 
 MAX_DEPTH = 512  # arrays and objects inside each other
 
@@ -53,6 +64,7 @@ class DepthGuard:
         self.limit = limit
         self.depth = 0
         self.position = 0  # bytes fed so far
+        self.item_start: int | None = None  # offset of the last bracket that opened a value at depth 2 (an item)
         self._in_string = False
         self._backslashes = 0  # backslashes that end the bytes fed so far
 
@@ -99,23 +111,115 @@ class DepthGuard:
             raise TooDeep(self.position + int(at[brackets[np.argmax(depth > self.limit)]]), self.limit)
         if len(depth):
             self.depth = int(depth[-1])
+            opens = np.flatnonzero((kind[brackets] == _OPEN_KIND) & (depth == 2))
+            if len(opens):
+                self.item_start = self.position + int(at[brackets[opens[-1]]])
         self._in_string = bool(inside[-1])
         self._backslashes = backslashes_before(len(at), len(data))
         self.position += len(data)
 
+    @property
+    def in_string(self) -> bool:
+        """Whether the bytes fed so far end inside a string (or a key)."""
+        return self._in_string
 
-class DepthLimitedReader:
-    """A binary stream whose :meth:`read` raises :class:`TooDeep` before handing on bytes nested too deeply (wrap
-    a file with it before ``ijson.items``)."""
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LOW_ESCAPE = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_ESCAPE_PAIR = 12  # bytes of a high and a low surrogate escape: what a high one needs to be judged
+_BACKSLASH = 0x5C
+
+
+class LoneSurrogateEscape(ValueError):
+    """A string escape ``\\ud800``-``\\udfff`` without its pair at byte ``offset`` of a JSON stream; ``depth`` and
+    ``item_start``: the nesting depth there and the byte of the bracket that opened its item (depth 2), if any."""
+
+    def __init__(self, offset: int, depth: int = 0, item_start: int | None = None) -> None:
+        super().__init__(f"a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair) at byte {offset}")
+        self.offset = offset
+        self.depth = depth
+        self.item_start = item_start
+
+
+class SurrogateScan:
+    """Lone UTF-16 surrogate escapes in a JSON byte stream fed in consecutive chunks.
+
+    A high surrogate escape is lone unless a low one follows at once; a low one unless it is that one; a backslash
+    escaped by another (``\\\\ud800``: the text ``\\ud800``) starts no escape.  A chunk's last bytes, where an
+    escape or its pair may be cut, are held back until the next chunk (or the end) decides them."""
+
+    def __init__(self) -> None:
+        self.position = 0  # bytes handed on so far
+        self._held = b""
+        self._backslashes = 0  # backslashes that end the bytes handed on
+        self._paired_low = -1  # offset of the low surrogate escape that pairs the last high one
+
+    def feed(self, data: bytes, *, final: bool = False) -> tuple[bytes, int | None]:
+        """The bytes that can be handed on (``data`` after those held back, without those now held back), and the
+        offset of the first lone surrogate escape (then the bytes handed on end before it), or None.  ``final``:
+        ``data`` ends the stream, nothing is held back."""
+        buf = self._held + data if self._held else data
+        cut = len(buf) if final else max(0, len(buf) - (_ESCAPE_PAIR - 1))
+        for match in _SURROGATE_ESCAPE.finditer(buf, 0, len(buf)):
+            at = match.start()
+            if at >= cut:
+                break
+            offset = self.position + at
+            if self._escaped(buf, at) or offset == self._paired_low:
+                continue
+            if buf[at + 3] in b"89abAB" and _LOW_ESCAPE.match(buf, at + 6):
+                self._paired_low = offset + 6
+                continue
+            self._held = b""
+            self.position = offset
+            return buf[:at], offset
+        out, self._held = buf[:cut], buf[cut:]
+        trailing = len(out) - len(out.rstrip(b"\\"))
+        self._backslashes = self._backslashes + trailing if trailing == len(out) else trailing
+        self.position += len(out)
+        return out, None
+
+    def _escaped(self, buf: bytes, at: int) -> bool:
+        """Whether the backslash at ``at`` is escaped by an odd run of backslashes before it."""
+        k = at - 1
+        while k >= 0 and buf[k] == _BACKSLASH:
+            k -= 1
+        run = at - 1 - k + (self._backslashes if k < 0 else 0)
+        return run % 2 == 1
+
+
+class StrictReader:
+    """A binary stream held to JSON before a parser sees its bytes (wrap a file with it before ``ijson.items``):
+    :meth:`read` raises :class:`TooDeep` before handing on bytes nested too deeply, and
+    :class:`LoneSurrogateEscape` before a lone surrogate escape (the bytes before it first, so that the parser
+    gives every item before it).
+
+    While a string is open at the end of a chunk, each read asks for twice the bytes of the last: yajl lexes a
+    string cut by a chunk again from its start with the next chunk, so a string of n bytes read in chunks of a
+    fixed size costs time in n squared; doubling makes it linear (docs/benchmarks.md, "One huge text")."""
 
     def __init__(self, raw: Any, limit: int = MAX_DEPTH) -> None:
         self._raw = raw
         self._guard = DepthGuard(limit)
+        self._scan = SurrogateScan()
+        self._lone: LoneSurrogateEscape | None = None
+        self._size = 0  # the size of the last read
 
     def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        self._guard.feed(data)
-        return data
+        if self._lone is not None:
+            raise self._lone
+        while True:
+            if size > 0:
+                size = self._size = max(size, 2 * self._size) if self._guard.in_string else size
+            data = self._raw.read(size)
+            out, lone = self._scan.feed(data, final=not data)
+            self._guard.feed(out)
+            if lone is not None:
+                self._lone = LoneSurrogateEscape(lone, self._guard.depth, self._guard.item_start)
+                if not out:
+                    raise self._lone
+            if out or not data:
+                return out
 
 
 def check_depth(data: bytes, limit: int = MAX_DEPTH) -> None:
@@ -128,16 +232,20 @@ def check_depth(data: bytes, limit: int = MAX_DEPTH) -> None:
 def _within_depth(data: bytes, limit: int) -> bool:
     """Whether ``data`` nests at most ``limit`` deep, as :class:`DepthGuard` reads it, from its quotes and brackets.
 
-    A backslash escapes the byte after it (the guard's rule), so the quotes escaped that way are blanked first
-    (found with one ``find`` per backslash: JSON text holds few); then every quote left opens or closes a string,
-    and one ``bytes.translate`` keeps the quotes and brackets that decide the depth.  This skips the guard's pass
-    over every byte's position."""
+    A backslash escapes the byte after it (the guard's rule): a quote after an odd run of backslashes is escaped.
+    Those quotes are blanked first (found with one ``find`` per backslash before a quote: text holds few, where
+    ``\\u0645`` escapes can be millions); then every quote left opens or closes a string, and one
+    ``bytes.translate`` keeps the quotes and brackets that decide the depth.  This skips the guard's pass over
+    every byte's position."""
     escaped = []
-    position = data.find(b"\\")
+    position = data.find(b'\\"')
     while position >= 0:
-        if data[position + 1:position + 2] == b'"':
+        run = position
+        while run > 0 and data[run - 1] == _BACKSLASH:  # each run is walked once: it ends at this quote
+            run -= 1
+        if (position - run) % 2 == 0:  # the backslash right before the quote is not itself escaped
             escaped.append(position + 1)
-        position = data.find(b"\\", position + 2)  # the escaped byte is skipped, a backslash too
+        position = data.find(b'\\"', position + 2)
     if escaped:
         blanked = bytearray(data)
         for position in escaped:
@@ -147,6 +255,18 @@ def _within_depth(data: bytes, limit: int) -> bool:
     steps = _STEP[structure]
     steps[np.logical_xor.accumulate(structure == 0x22)] = 0  # brackets inside strings
     return int(np.cumsum(steps).max(initial=0)) <= limit
+
+
+class LoneSurrogateError(json.JSONDecodeError):
+    """:func:`loads` of JSON text whose string (or key) at ``json_path`` holds a lone UTF-16 surrogate escape."""
+
+    def __init__(self, doc: str, pos: int, json_path: str) -> None:
+        super().__init__(f"a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair) in the string at"
+                         f" {json_path}", doc, pos)
+        self.json_path = json_path
+
+
+_MAYBE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class _NotJSON(ValueError):
@@ -169,16 +289,17 @@ def loads(text: str | bytes) -> Any:
     (which Python reads, and which no other JSON reader, Label Studio's included, accepts), nesting beyond
     :data:`MAX_DEPTH` (located at the first bracket beyond it) and an integer longer than Python converts
     (``sys.get_int_max_str_digits()``, 4300 digits) are ``json.JSONDecodeError`` (a ``ValueError``), as for any
-    other unusable JSON.  Valid input pays two ``count`` calls for the depth (the exact check runs only when the
-    text holds more than :data:`MAX_DEPTH` opening brackets) and nothing for the rest."""
-    if isinstance(text, str):
-        brackets = text.count("[") + text.count("{")
-    else:
-        brackets = text.count(b"[") + text.count(b"{")
-    if brackets > MAX_DEPTH:
+    other unusable JSON.  A string (or key) holding a lone UTF-16 surrogate escape is :class:`LoneSurrogateError`
+    (a ``json.JSONDecodeError`` with the string's JSON path), and bytes are read as strict UTF-8 (``json.loads``
+    reads UTF-8 encoded surrogates too): ``UnicodeDecodeError`` when they are not.  Valid input pays two ``count``
+    calls for the depth (the exact check runs only when the text holds more than :data:`MAX_DEPTH` opening
+    brackets), one regex search for a surrogate escape, and nothing for the rest."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    if text.count("[") + text.count("{") > MAX_DEPTH:
         _check_depth_of(text)
     try:
-        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
     except _NotJSON as exc:
         what = exc.args[0]
         why = "is not a JSON number" if what in ("NaN", "Infinity", "-Infinity") else "is beyond a double"
@@ -198,6 +319,12 @@ def loads(text: str | bytes) -> Any:
         raise json.JSONDecodeError(f"an integer of {digits} digits is longer than the"
                                    f" {sys.get_int_max_str_digits()} digits Python reads",
                                    doc, max(0, doc.find(literal))) from None
+    if _MAYBE_SURROGATE_ESCAPE.search(text) and (where := lone_surrogate(value)) is not None:
+        raw = text.encode("utf-8", "surrogatepass")
+        _, offset = SurrogateScan().feed(raw, final=True)
+        pos = len(raw[:offset].decode("utf-8", "surrogatepass")) if offset is not None else 0
+        raise LoneSurrogateError(text, pos, where)
+    return value
 
 
 def _check_depth_of(text: str | bytes) -> None:

@@ -76,7 +76,6 @@ def redact(message: str, secrets: tuple[str, ...] = ()) -> str:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_MAYBE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # in JSON text: where json.loads may leave one
 
 
 def printable(text: str, *, in_json: bool = False) -> str:
@@ -98,12 +97,6 @@ def printable(text: str, *, in_json: bool = False) -> str:
 def has_lone_surrogate(text: str) -> bool:
     """True when ``text`` cannot be written as UTF-8 (a lone surrogate: bytes that were not UTF-8, or an escape)."""
     return not text.isascii() and _SURROGATE.search(text) is not None
-
-
-def lone_surrogate_in(text: str, value: object) -> str | None:
-    """:func:`lone_surrogate` of ``value``, decoded from the JSON ``text``; only walked when ``text`` holds a
-    surrogate escape (there is none to find otherwise)."""
-    return lone_surrogate(value) if _MAYBE_SURROGATE_ESCAPE.search(text) else None
 
 
 def lone_surrogate(value: object, path: str = "$") -> str | None:

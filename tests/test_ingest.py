@@ -508,7 +508,7 @@ def test_jsonl_record_problems_are_located(tmp_path):
         ("ingest-bad-field-type", file, 6, None, "$.text"),
         ("ingest-bad-field-type", file, 7, None, "$.meta"),
         ("ingest-empty", file, 8, None, "$.text"),
-        ("ingest-invalid-utf8", file, 9, None, None),
+        ("ingest-invalid-utf8", file, 9, None, "$.text"),
         ("ingest-line-ends-converted", file, 10, None, "$.text"),
         ("ingest-missing-field", file, 11, None, "$.text"),
     ]
@@ -520,6 +520,23 @@ def test_jsonl_invalid_utf8_byte_offset_is_in_the_file(tmp_path):
     path = write(tmp_path / "a.jsonl", first + b'{"text": "ab\xc3"}\n')
     _, report = ingest(path)
     assert located(report) == [("ingest-invalid-utf8", str(path), 2, len(first) + len(b'{"text": "ab'), None)]
+
+
+def test_a_lone_surrogate_is_located_in_every_reader(tmp_path):
+    """JSON keeps a lone surrogate escape in the str, and Python's UTF-8 codec would keep one encoded in bytes
+    with 'surrogatepass': each reader refuses it, located, and ingests nothing of that record."""
+    encoded = "\ud800".encode("utf-8", "surrogatepass")  # ED A0 80: a surrogate written as UTF-8, which UTF-8 forbids
+    text = write(tmp_path / "a.txt", TITLE.encode() + b"\n" + encoded + PARA1.encode())
+    jsonl = write(tmp_path / "b.jsonl", json.dumps({"text": ARTICLE}) + "\n" + '{"title": "t", "text": "ok\\udbff"}\n')
+    csv_file = write(tmp_path / "c.csv", 'text,meta\n' + ARTICLE.replace("\n", " ") + ',"{""k"": [""\\ud800""]}"\n')
+    articles, report = ingest(text, jsonl, csv_file)
+    assert [a["source_line"] for a in articles] == [1]
+    assert located(report) == [
+        ("ingest-invalid-utf8", str(text), 2, len(TITLE.encode()) + 1, None),
+        ("ingest-invalid-utf8", str(jsonl), 2, None, "$.text"),
+        ("ingest-invalid-utf8", str(csv_file), 2, None, None),
+    ]
+    assert "$.k[0]" in report.problems[2].message
 
 
 def test_jsonl_too_long_line_is_skipped_and_the_next_line_read(tmp_path):

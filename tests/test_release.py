@@ -457,6 +457,24 @@ def test_a_text_that_is_not_utf8_is_reported_not_a_traceback(release, ontology):
     assert "invalid start byte at byte 0" in problem.message
 
 
+@pytest.mark.parametrize(("config", "column"), [("documents", "title"), ("documents", "source"),
+                                               ("annotations", "annotator")])
+def test_any_string_column_that_is_not_utf8_is_reported(release, ontology, config, column):
+    """Every string column is checked, not only those the other checks read: a title that is not UTF-8 would
+    otherwise be published (and fail at load_dataset, or be read with replacement characters)."""
+    rel = read_manifest(release)["configs"][config]["train"]["files"][0]
+    table = pq.read_table(release / rel)
+    raw = [(value or "").encode("utf-8") for value in table.column(column).to_pylist()]
+    raw[2] = raw[2] + "\ud800".encode("utf-8", "surrogatepass")  # a surrogate written as UTF-8, which UTF-8 forbids
+    broken = pa.array(raw, pa.binary()).view(pa.string())
+    pq.write_table(table.set_column(table.schema.get_field_index(column), table.schema.field(column), broken),
+                   release / rel, compression="zstd")
+    rehash(release)
+    report = check_release(release, ontology=ontology)
+    assert [(p.code, p.file, p.details) for p in report.problems] == [
+        ("release-not-utf8", rel, {"row": 2, "column": column})]
+
+
 def test_many_problems_in_a_file_are_located_a_few_and_counted(release, ontology):
     """The scan locates the first few problems of a code in a file (row, document id) and counts the rest."""
     from corpus_tools.release.consistency import LOCATED

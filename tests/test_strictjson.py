@@ -6,6 +6,7 @@ lack of memory) and json.loads / msgspec raise RecursionError (a traceback at th
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus_tools.strictjson import MAX_DEPTH, DepthGuard, DepthLimitedReader, TooDeep, check_depth, loads
+from corpus_tools.strictjson import MAX_DEPTH, DepthGuard, StrictReader, TooDeep, check_depth, loads
 from corpus_tools.validate.reading import ChunkReader
 
 
@@ -112,7 +113,7 @@ def test_readers_refuse_before_ijson_sees_the_bytes(tmp_path):
     path = tmp_path / "deep.json"
     path.write_bytes(b"[" * 50_000 + b"]" * 50_000)  # ijson: about 6 GB of prefixes
     with open(path, "rb") as raw, pytest.raises(TooDeep) as raised:
-        for _ in ijson.items(ChunkReader(DepthLimitedReader(raw)), "item"):  # as validate reads an export
+        for _ in ijson.items(ChunkReader(StrictReader(raw)), "item"):  # as validate reads an export
             pass
     assert raised.value.offset == MAX_DEPTH
 
@@ -220,3 +221,26 @@ def test_readers_report_long_integers_and_deep_values_as_their_codes(tmp_path):
                          encoding="utf-8")
     assert [(p.code, p.line) for p in validate_export(documents).problems] == [
         ("document-invalid-json", 1), ("document-invalid-json", 2)]
+
+
+class CountingFile(io.BytesIO):
+    """A file that counts the reads asked of it."""
+
+    reads = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.reads += 1
+        return super().read(size)
+
+
+def test_one_huge_string_is_read_in_few_reads():
+    """yajl lexes a string cut by a read again from its start with the next read: reads of a fixed size made the
+    time grow with the square of the string's length (docs/benchmarks.md, "One huge text").  Reads inside a string
+    double, so a string of n bytes takes about log2(n / 64 KiB) reads, not n / 64 KiB."""
+    text = "محمد زار بيروت " * ((4 << 20) // len("محمد زار بيروت ".encode()))  # 4 MiB of text in one string
+    data = json.dumps([{"id": 1, "data": {"text": text}}, {"id": 2, "data": {"text": "x"}}],
+                      ensure_ascii=False).encode("utf-8")
+    raw = CountingFile(data)
+    items = list(ijson.items(StrictReader(raw), "item"))
+    assert [item["data"]["text"] for item in items] == [text, "x"]
+    assert len(data) // (64 << 10) >= 64 and raw.reads <= 12

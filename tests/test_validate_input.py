@@ -71,12 +71,14 @@ def test_lone_surrogate_escapes_never_crash(tmp_path, ontology):
     task["data"]["title"] = "\udc00"
     path = tmp_path / "surrogate.json"
     path.write_text(json.dumps([CLEAN[1], task]), encoding="utf-8")  # ASCII escapes: valid JSON, valid UTF-8
-    assert [(p.code, p.json_path) for p in validate_export(path, ontology=ontology)] == [
-        ("export-invalid-json", "$[1]")
+    assert [(p.code, p.task_id, p.json_path) for p in validate_export(path, ontology=ontology)] == [
+        ("export-invalid-json", task["id"], "$[1].data.title")
     ]
-    task["data"]["title"] = "\ud800"  # yajl reads a lone high surrogate as "?" (one code point: offsets hold)
+    task["data"]["title"] = "\ud800"  # yajl would read a lone high surrogate as "?": refused, never changed
     path.write_text(json.dumps([task]), encoding="utf-8")
-    assert validate_export(path, ontology=ontology).problems == []
+    assert [(p.code, p.task_id, p.json_path) for p in validate_export(path, ontology=ontology)] == [
+        ("export-invalid-json", task["id"], "$[0].data.title")
+    ]
 
 
 def test_repair_writes_nothing_for_a_malformed_file(tmp_path, ontology):

@@ -31,6 +31,7 @@ from corpus_tools.ingest.codes import (
     UNREADABLE,
 )
 from corpus_tools.ingest.sources import IngestRun, Located, Source
+from corpus_tools.strictjson import LoneSurrogateError
 from corpus_tools.strictjson import loads as json_loads
 from corpus_tools.text import has_lone_surrogate, printable
 
@@ -89,6 +90,11 @@ def _mapped_values(run: IngestRun, obj: Mapping[str, object], where: dict[str, o
         if csv_row and target == "meta" and isinstance(value, str):
             try:
                 value = json_loads(value)
+            except LoneSurrogateError as exc:
+                run.reject_record(INVALID_UTF8, f"field {name!r} holds JSON with a lone surrogate escape in the string"
+                                  f" at {exc.json_path}, which is not text; fix the escape in the source",
+                                  details={"field": name, "json_path": exc.json_path}, **where)
+                return None
             except json.JSONDecodeError:
                 pass
         expected: type = object if target.startswith("meta.") else dict if target == "meta" else str
@@ -229,6 +235,10 @@ def _jsonl_line(run: IngestRun, src: Source, raw: bytes, start: int, where: dict
         return
     try:
         obj = json_loads(decoded)
+    except LoneSurrogateError as exc:
+        run.reject_record(INVALID_UTF8, f"line holds a lone surrogate escape in the string at {exc.json_path}, which is"
+                          " not text; fix the escape in the source", json_path=exc.json_path, **where)
+        return
     except json.JSONDecodeError as exc:
         run.reject_record(BAD_JSON_LINE, f"line is not valid JSON: {exc.msg} (column {exc.colno})",
                           details={"column": exc.colno}, **where)

@@ -53,8 +53,8 @@ from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report, make_problem
 from corpus_tools.schemas import bundled_pass
 from corpus_tools.spans import Document
+from corpus_tools.strictjson import LoneSurrogateError
 from corpus_tools.strictjson import loads as json_loads
-from corpus_tools.text import lone_surrogate_in
 
 DEFAULT_BATCH_SIZE = 500
 MAX_RANGES_PER_QUERY = 40
@@ -87,13 +87,13 @@ def iter_jsonl(path: Path, schema: str, code: str, report: Report) -> Iterator[t
                 record = json_loads(text)
             except UnicodeDecodeError as exc:
                 raise InputError(f"{path} is not UTF-8 text (line {number}: {exc.reason})") from exc
-            except ValueError as exc:
-                report.add(make_problem(code, f"Line is not JSON ({exc}).", file=str(path), line=number))
-                continue
-            if (where := lone_surrogate_in(text, record)) is not None:
+            except LoneSurrogateError as exc:
                 report.add(make_problem(code, "Line holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its"
                                         " pair), which is not text; fix or remove that escape.", file=str(path),
-                                        line=number, json_path=where))
+                                        line=number, json_path=exc.json_path))
+                continue
+            except ValueError as exc:
+                report.add(make_problem(code, f"Line is not JSON ({exc}).", file=str(path), line=number))
                 continue
             if fast.is_valid(record):
                 yield number, start, len(raw), record

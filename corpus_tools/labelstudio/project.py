@@ -22,7 +22,7 @@ from corpus_tools.artefacts import (
 from corpus_tools.errors import ConfigChangeRefused, LabelStudioError
 from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
 from corpus_tools.ontology import Ontology
-from corpus_tools.strictjson import DepthLimitedReader, TooDeep
+from corpus_tools.strictjson import LoneSurrogateEscape, StrictReader, TooDeep
 
 SetupAction = Literal["created", "updated", "unchanged"]
 MIN_TITLE, MAX_TITLE = 3, 50  # Label Studio's limits
@@ -49,13 +49,13 @@ def labels_in_use(client: LabelStudioClient, project_id: int) -> dict[str, int]:
         client.export_snapshot(project_id, path)
         try:
             with open(path, "rb") as fh:  # a project's tasks can hold any JSON its importer sent: depth-limited
-                for task in ijson.items(DepthLimitedReader(fh), "item"):
+                for task in ijson.items(StrictReader(fh), "item"):
                     for kind in ("annotations", "predictions"):
                         for record in task.get(kind) or []:
                             if isinstance(record, dict):
                                 for label in labels_used(record.get("result") or []):
                                     counts[label] = counts.get(label, 0) + 1
-        except (ijson.JSONError, TooDeep) as exc:
+        except (ijson.JSONError, TooDeep, LoneSurrogateEscape, UnicodeDecodeError) as exc:
             raise LabelStudioError(f"cannot read the export of project {project_id}: {exc}") from exc
     return counts
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from corpus_tools.errors import InputError
 from corpus_tools.labelstudio.client import LabelStudioClient
-from corpus_tools.strictjson import DepthLimitedReader, TooDeep
+from corpus_tools.strictjson import LoneSurrogateEscape, StrictReader, TooDeep
 
 
 @dataclass
@@ -44,7 +44,7 @@ def summarize_export(path: Path, project_id: int = 0) -> ExportSummary:
     annotators: set[object] = set()
     try:
         with open(path, "rb") as fh:
-            for task in ijson.items(DepthLimitedReader(fh), "item", use_float=True):
+            for task in ijson.items(StrictReader(fh), "item", use_float=True):
                 summary.tasks += 1
                 annotations = task.get("annotations") or []
                 summary.unannotated_tasks += not annotations
@@ -57,7 +57,7 @@ def summarize_export(path: Path, project_id: int = 0) -> ExportSummary:
                 summary.predictions += len(task.get("predictions") or [])
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except (ijson.JSONError, TooDeep) as exc:
+    except (ijson.JSONError, TooDeep, LoneSurrogateEscape, UnicodeDecodeError) as exc:
         raise InputError(f"{path} is not a Label Studio JSON export ({exc})") from exc
     summary.annotators = len(annotators)
     summary.bytes = path.stat().st_size

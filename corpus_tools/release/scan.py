@@ -110,6 +110,9 @@ def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, 
         columns.update(DOCUMENT_COLUMNS)
     elif config == "tokens":
         columns.update(TOKEN_COLUMNS)
+    # Parquet readers hand on strings that are not UTF-8 unchecked: every column holding strings is checked
+    others = sorted(set(_string_columns(path)) - set(DOCUMENT_COLUMNS if config == "documents" else ()))
+    columns.update(others)
     out = FileScan()
     for column, sub, _ in classlabels:
         out.labels[f"{column}.{sub}" if sub else column] += 0
@@ -134,6 +137,7 @@ def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, 
             if valid is not None:
                 bad |= ~valid  # a missing id counts as out of range
             out.labels[f"{column}.{sub}" if sub else column] += int(np.count_nonzero(bad))
+        _not_utf8(batch, others, row, out)
         if config == "documents":
             _scan_documents(batch, row, out)
         elif config == "tokens":
@@ -144,6 +148,19 @@ def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, 
     # the allocator keeps freed buffers; several scans run at once (in the build's workers, on every core)
     pa.default_memory_pool().release_unused()
     return out
+
+
+def _string_columns(path: Path) -> list[str]:
+    """The columns of a Parquet file that hold strings (themselves, or in their lists and structs)."""
+
+    def holds_strings(kind: pa.DataType) -> bool:
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            return True
+        if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            return holds_strings(kind.value_type)
+        return pa.types.is_struct(kind) and any(holds_strings(field.type) for field in kind)
+
+    return [field.name for field in pq.read_schema(path) if holds_strings(field.type)]
 
 
 def _first_rows(path: Path) -> list[int]:
@@ -273,6 +290,8 @@ def _string_leaves(array: pa.Array) -> Iterator[pa.Array]:
     kind = array.type
     if pa.types.is_string(kind):
         yield array
+    elif pa.types.is_dictionary(kind):  # token strings, read as dictionary indices
+        yield from _string_leaves(array.dictionary)
     elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
         yield from _string_leaves(array.flatten())
     elif pa.types.is_struct(kind):

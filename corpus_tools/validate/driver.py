@@ -38,9 +38,15 @@ from corpus_tools.keys import SeenKeys
 from corpus_tools.offsets import utf16_repair
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Problem, Report, make_problem
-from corpus_tools.strictjson import DepthLimitedReader, TooDeep, loads
-from corpus_tools.text import lone_surrogate_in
-from corpus_tools.validate.reading import ChunkReader, find_invalid_utf8, locate_parse_error, sniff, yajl_reason
+from corpus_tools.strictjson import LoneSurrogateError, LoneSurrogateEscape, StrictReader, TooDeep, loads
+from corpus_tools.validate.reading import (
+    ChunkReader,
+    find_invalid_utf8,
+    locate_lone_surrogate,
+    locate_parse_error,
+    sniff,
+    yajl_reason,
+)
 from corpus_tools.validate.segmented import (
     ExportKeys,
     SegmentsUnreadable,
@@ -256,7 +262,7 @@ def _stream_export(path: Path, run: ItemChecker, report: Report, progress: Progr
     keys = ExportKeys(file)
     count = 0
     with path.open("rb") as raw:
-        reader = ChunkReader(DepthLimitedReader(raw))  # ijson's memory grows with the square of the depth
+        reader = ChunkReader(StrictReader(raw))  # depth-limited, no lone surrogate escape (yajl would write "?")
         try:
             for index, task in enumerate(ijson.items(reader, "item", use_float=True)):
                 count = index + 1
@@ -284,18 +290,21 @@ def _stream_export(path: Path, run: ItemChecker, report: Report, progress: Progr
                 " Label Studio task is about eight levels deep: export the project again.",
                 file=file, byte_offset=exc.offset, json_path=f"$[{count}]", details={"complete_tasks": count},
             ))
-        except UnicodeDecodeError:  # bytes yajl let through, or a lone low surrogate escape (\udc00)
+        except LoneSurrogateEscape as exc:  # refused before ijson read it (yajl writes "?" or joins it to the next)
+            run.file_failed = True
+            where, task_id = locate_lone_surrogate(path, exc, count)
+            report.add(make_problem(
+                C.EXPORT_INVALID_JSON,
+                f"The string at {where} holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair) at"
+                f" byte {exc.offset}, which is not text; fix or remove that escape.",
+                file=file, task_id=task_id, byte_offset=exc.offset, json_path=where, details={"complete_tasks": count},
+            ))
+        except UnicodeDecodeError:  # bytes yajl let through (a UTF-8 encoded surrogate, beyond U+10FFFF)
             run.file_failed = True
             bad = find_invalid_utf8(path)
-            if bad is not None:
-                report.add(_utf8_problem(file, bad, json_path=f"$[{count}]"))
-            else:
-                report.add(make_problem(
-                    C.EXPORT_INVALID_JSON,
-                    f"A string in item {count} holds a lone UTF-16 surrogate escape (\\udc00-\\udfff without its"
-                    " pair), which is not text; fix or remove that escape.",
-                    file=file, json_path=f"$[{count}]", details={"complete_tasks": count},
-                ))
+            report.add(_utf8_problem(file, bad, json_path=f"$[{count}]") if bad is not None else make_problem(
+                C.EXPORT_INVALID_JSON, f"A string in item {count} is not text; fix or remove it.", file=file,
+                json_path=f"$[{count}]", details={"complete_tasks": count}))
     report.stats.update(run.stats())
 
 
@@ -391,19 +400,19 @@ def _document_of(raw: bytes, start: int, line_no: int, file: str) -> object:
         raise _UnreadableLine(_utf8_problem(file, start + exc.start, line=line_no), file_failed=True) from exc
     try:
         doc = loads(line)
+    except LoneSurrogateError as exc:
+        raise _UnreadableLine(make_problem(
+            C.DOCUMENT_INVALID_JSON,
+            f"Line {line_no} holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair) at"
+            f" {exc.json_path}, which is not text; fix or remove that escape.",
+            file=file, line=line_no, json_path=exc.json_path,
+        ), file_failed=False) from exc
     except json.JSONDecodeError as exc:
         raise _UnreadableLine(make_problem(
             C.DOCUMENT_INVALID_JSON,
             f"Line {line_no} is not valid JSON ({exc.msg} at column {exc.colno}); write one JSON object per line.",
             file=file, line=line_no, byte_offset=start + len(line[: exc.pos].encode("utf-8")),
         ), file_failed=True) from exc
-    if (where := lone_surrogate_in(line, doc)) is not None:
-        raise _UnreadableLine(make_problem(
-            C.DOCUMENT_INVALID_JSON,
-            f"Line {line_no} holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair) at {where},"
-            " which is not text; fix or remove that escape.",
-            file=file, line=line_no, json_path=where,
-        ), file_failed=False)
     return doc
 
 

@@ -7,18 +7,22 @@
   a byte offset (yajl prints a window of the chunk with the error at column 40; the window is
   searched in that chunk, and the offset is given only when it is unambiguous);
 * :func:`find_invalid_utf8` streams the file through an incremental decoder and returns the
-  exact offset of the first byte that is not UTF-8.
+  exact offset of the first byte that is not UTF-8;
+* :func:`locate_lone_surrogate` turns a lone surrogate escape refused in the stream into the JSON path of its
+  string, from its item alone read again with ``json`` (which keeps the surrogate).
 """
 
 from __future__ import annotations
 
 import codecs
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from corpus_tools.strictjson import loads
+from corpus_tools.strictjson import LoneSurrogateEscape, loads
+from corpus_tools.text import lone_surrogate
 
 _JSON_WHITESPACE = b" \t\r\n"
 _NEWLINES_TO_SPACES = bytes.maketrans(b"\r\n", b"  ")
@@ -153,6 +157,34 @@ def find_invalid_utf8(path: Path) -> int | None:
             if not chunk:
                 return None
             position += len(chunk)
+
+
+def locate_lone_surrogate(path: Path, exc: LoneSurrogateEscape, index: int) -> tuple[str, object]:
+    """(JSON path of the string, task id) of the lone surrogate escape ``exc`` in item ``index`` of the JSON array in
+    ``path``; ``$[index]`` and None when the item is not an object or array or cannot be read again.
+
+    The item is read from its opening bracket with ``json``, in reads that double until it is whole (so reading it
+    costs time linear in its size)."""
+    where: tuple[str, object] = (f"$[{index}]", None)
+    if exc.depth < 2 or exc.item_start is None or exc.item_start > exc.offset:
+        return where  # the item is a string
+    decoder = json.JSONDecoder()
+    size = 1 << 16
+    with path.open("rb") as f:
+        while True:
+            f.seek(exc.item_start)
+            data = f.read(size)
+            try:
+                text = codecs.getincrementaldecoder("utf-8")().decode(data)  # a character cut at the end is left out
+                item, _ = decoder.raw_decode(text)
+            except ValueError:
+                if len(data) < size:
+                    return where
+                size *= 2
+                continue
+            found = lone_surrogate(item, f"$[{index}]")
+            task_id = item.get("id") if isinstance(item, dict) else None
+            return (found or where[0]), task_id
 
 
 def yajl_reason(message: str | bytes) -> str:
