@@ -102,7 +102,8 @@ def test_the_umask_is_read_without_being_changed(tmp_path):
 def _hold_lock(path) -> subprocess.Popen:
     """Another process that holds the lock of ``path`` (as a writer still running does) until it is killed."""
     code = ("import sys, time\nfrom filelock import FileLock\n"
-            "lock = FileLock(sys.argv[1] + '.lock', timeout=0)\nlock.acquire()\nprint('held', flush=True)\ntime.sleep(600)\n")
+            "lock = FileLock(sys.argv[1] + '.lock', timeout=0)\nlock.acquire()\n"
+            "print('held', flush=True)\ntime.sleep(600)\n")
     proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline() == "held\n"
     return proc
