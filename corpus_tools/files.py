@@ -1,16 +1,31 @@
 """File-system helpers shared by the stages: one atomic write of a file (:class:`AtomicFile`), one rename that never
-replaces its target (build, local publish), and the removal of folders they made (local publish, demo)."""
+replaces its target (build, local publish), and the removal of folders they made (local publish, demo).
+
+Temporary files and folders (an :class:`AtomicFile`'s, a build's ``.building`` folder) are made beside their target
+by :func:`claim_temporary` under a held lock (``NAME.lock``, an ``flock`` the kernel drops when the process dies,
+even by SIGKILL); :func:`remove_dead_temporaries` removes those of a target whose lock nobody holds, so a rerun
+cleans up after a killed one and never touches the temporary of a writer still running.  New files and folders
+get the permissions the umask gives (:func:`new_file_mode`, :func:`new_folder_mode`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import glob
 import os
+import secrets
 import shutil
 import stat
-import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, TypeVar
+
+from filelock import FileLock, Timeout
+
+T = TypeVar("T")
 
 _RENAME_NOREPLACE = 1  # renameat2(2) flag: fail with EEXIST when the target exists
 _AT_FDCWD = -100
@@ -37,11 +52,131 @@ def rename_no_replace(source: Path, target: Path) -> None:
     os.rename(source, target)
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it: Linux's ``/proc/self/status`` ``Umask:`` line; elsewhere
+    set and set back under a lock (threads of this module never see the moment it is 0)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        umask = os.umask(0o077)
+        os.umask(umask)
+    return umask
+
+
 def new_file_mode() -> int:
     """The permissions ``open(path, "w")`` gives a new file: ``0o666`` less the process umask."""
-    umask = os.umask(0)  # the umask can only be read by setting it
-    os.umask(umask)
-    return 0o666 & ~umask
+    return 0o666 & ~current_umask()
+
+
+def new_folder_mode() -> int:
+    """The permissions ``mkdir`` gives a new folder: ``0o777`` less the process umask."""
+    return 0o777 & ~current_umask()
+
+
+# -- temporaries that a rerun can remove --------------------------------------------------------------------------
+
+_TOKEN_BYTES = 4  # 8 hex digits in a temporary's name
+_LOCK_SUFFIX = ".lock"
+
+
+def _lock_of(path: Path) -> FileLock:
+    """The lock a writer holds on its temporary from before it exists until after it is renamed or removed."""
+    return FileLock(str(path) + _LOCK_SUFFIX, timeout=0)
+
+
+def unlock_temporary(lock: FileLock) -> None:
+    """Release a temporary's lock and remove its lock file (once the temporary is renamed or removed)."""
+    lock.release()
+    Path(lock.lock_file).unlink(missing_ok=True)
+
+
+def _default_prefix(target: Path) -> str:
+    return f".{target.name}."
+
+
+def claim_temporary(target: Path, create: Callable[[Path], T], *, suffix: str,
+                    prefix: str | None = None) -> tuple[Path, T, FileLock]:
+    """A new temporary ``PREFIX + 8 hex digits + SUFFIX`` beside ``target`` (prefix ``.NAME.`` by default), made by
+    ``create(path)`` (which must fail with ``FileExistsError`` when the name is taken) while this process holds its
+    lock.  Returns the path, what ``create`` returned and the held lock (release it with :func:`unlock_temporary`
+    once the temporary is renamed or removed).  Raises ``OSError`` when the folder cannot be written."""
+    if not target.parent.is_dir():  # the lock would make it
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(target.parent))
+    prefix = _default_prefix(target) if prefix is None else prefix
+    for _ in range(100):
+        path = target.parent / f"{prefix}{secrets.token_hex(_TOKEN_BYTES)}{suffix}"
+        lock = _lock_of(path)
+        try:
+            lock.acquire()
+        except Timeout:
+            if Path(lock.lock_file).exists():  # that name is another writer's
+                continue
+            raise PermissionError(errno.EACCES, "cannot create files there (is it writable?)",
+                                  str(target.parent)) from None
+        try:
+            made = create(path)
+        except FileExistsError:
+            lock.release()
+            continue
+        except BaseException:
+            unlock_temporary(lock)
+            raise
+        return path, made, lock
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(target.parent))
+
+
+def remove_dead_temporaries(target: Path, *, suffix: str, prefix: str | None = None) -> list[Path]:
+    """Remove the temporaries of ``target`` (named as :func:`claim_temporary` names them) whose writers died: a
+    temporary whose lock this process can take.  A writer still running holds its lock, so its temporary stays;
+    a lock that cannot even be opened (another user's) is left too.  Returns the files and folders removed.
+    Raises ``OSError`` when a dead temporary cannot be removed."""
+    parent = target.parent
+    if not parent.is_dir():
+        return []
+    prefix = _default_prefix(target) if prefix is None else prefix
+    pattern = glob.escape(prefix) + "[0-9a-f]" * (2 * _TOKEN_BYTES) + glob.escape(suffix)
+    # a lock file alone: a writer killed between taking its lock and making its temporary, or after removing it
+    locks = {Path(str(path).removesuffix(_LOCK_SUFFIX)) for path in parent.glob(pattern + _LOCK_SUFFIX)}
+    removed = []
+    for path in sorted(set(parent.glob(pattern)) | locks):
+        lock = _lock_of(path)
+        try:
+            lock.acquire()
+        except (Timeout, OSError):  # a writer in progress, or not ours to open
+            continue
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, onerror=_make_writable)
+                removed.append(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+                removed.append(path)
+        finally:
+            unlock_temporary(lock)
+    return removed
+
+
+def _create_file(permissions: int | None) -> Callable[[Path], int]:
+    def create(path: Path) -> int:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)  # less umask
+        if permissions is not None:
+            try:
+                os.fchmod(fd, permissions)
+            except BaseException:
+                os.close(fd)
+                os.unlink(path)
+                raise
+        return fd
+
+    return create
 
 
 class AtomicFile:
@@ -50,10 +185,11 @@ class AtomicFile:
 
     ``with AtomicFile(path) as f:`` yields the open temporary file (text, UTF-8 with ``\\n`` line ends, or
     ``binary``).  On an exception in the block, or after :meth:`discard`, the temporary file is removed and an
-    existing target is left untouched.  ``permissions`` is set on the temporary file (``None`` keeps the owner-only
-    ``0o600`` of :func:`tempfile.mkstemp`; :func:`new_file_mode` gives what ``open`` would); ``fsync`` forces the
-    bytes to disk before the rename.  Failures to create, write or rename are the ``OSError`` they are: callers
-    choose what they mean (a failure to run, or only no cache).
+    existing target is left untouched.  ``permissions`` is set on the temporary file (``None``: what ``open`` gives,
+    ``0o666`` less the umask); ``fsync`` forces the bytes to disk before the rename.  The temporary is named and
+    locked by :func:`claim_temporary`, and entering the block first removes what writers of the same target that
+    were killed left (:func:`remove_dead_temporaries`).  Failures to create, write or rename are the ``OSError``
+    they are: callers choose what they mean (a failure to run, or only no cache).
     """
 
     def __init__(self, path: str | os.PathLike[str], *, binary: bool = False, permissions: int | None = None,
@@ -64,15 +200,22 @@ class AtomicFile:
         self._fsync = fsync
         self._prefix = f".{self.path.name}." if prefix is None else prefix
         self._suffix = suffix
-        self._tmp: str | None = None
+        self._tmp: Path | None = None
+        self._lock: FileLock | None = None
         self._file: IO | None = None
         self._discarded = False
 
+    @property
+    def temporary(self) -> Path | None:
+        """The temporary file being written (inside the block)."""
+        return self._tmp
+
     def __enter__(self) -> IO:
-        fd, self._tmp = tempfile.mkstemp(prefix=self._prefix, suffix=self._suffix, dir=self.path.parent)
+        with contextlib.suppress(OSError):  # a leftover that cannot be removed does not stop this write
+            remove_dead_temporaries(self.path, prefix=self._prefix, suffix=self._suffix)
+        self._tmp, fd, self._lock = claim_temporary(self.path, _create_file(self._permissions), prefix=self._prefix,
+                                                    suffix=self._suffix)
         try:
-            if self._permissions is not None:
-                os.fchmod(fd, self._permissions)
             self._file = (os.fdopen(fd, "wb") if self._binary
                           else os.fdopen(fd, "w", encoding="utf-8", newline="\n"))
         except BaseException:
@@ -101,12 +244,14 @@ class AtomicFile:
             self._remove_tmp()
 
     def _remove_tmp(self) -> None:
-        if self._tmp is not None:
-            try:
-                os.unlink(self._tmp)
-            except FileNotFoundError:
-                pass
-            self._tmp = None
+        try:
+            if self._tmp is not None:
+                self._tmp.unlink(missing_ok=True)
+                self._tmp = None
+        finally:
+            if self._lock is not None:
+                unlock_temporary(self._lock)
+                self._lock = None
 
 
 def write_file_atomically(path: str | os.PathLike[str], data: str | bytes, *, permissions: int | None = None,

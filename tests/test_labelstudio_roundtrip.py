@@ -302,8 +302,8 @@ def test_an_export_that_cannot_be_written_leaves_nothing_behind(ls_client, ls_pr
                                                                   monkeypatch):
     import errno
     import os
-    import tempfile
 
+    from corpus_tools import files
     from corpus_tools.errors import OutputError
 
     project = ls_project()
@@ -316,7 +316,7 @@ def test_an_export_that_cannot_be_written_leaves_nothing_behind(ls_client, ls_pr
     def no_space(*args: object, **kwargs: object) -> None:  # the download's temporary file cannot be created
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(tempfile, "mkstemp", no_space)
+    monkeypatch.setattr(files, "claim_temporary", no_space)
     with pytest.raises(OutputError, match="cannot write"):
         ls_client.export_snapshot(project.id, out)
     assert not out.exists()

@@ -34,6 +34,8 @@ from corpus_tools.release.card import merge_card, split_card
         ("releases/news@1.2.0", "local", "releases/news", "v1.2.0"),
         ("hf://datasets/org/news", "hub", "org/news", None),
         ("hf://datasets/org/news@v2.0.0-rc.1", "hub", "org/news", "v2.0.0-rc.1"),
+        ("releases/name:with:colons", "local", "releases/name:with:colons", None),
+        ("news:v1", "local", "news:v1", None),
     ],
 )
 def test_parse_target(text, kind, where, version):
@@ -45,7 +47,9 @@ def test_parse_target(text, kind, where, version):
 
 @pytest.mark.parametrize("text", ["hf://models/org/x", "hf://datasets/org", "hf://datasets/org/x@latest", "",
                                   "hf:/datasets/org/x", "HF://datasets/org/x", "Hf://datasets/org/x",
-                                  "hf:datasets/org/x", "hf:"])
+                                  "hf:datasets/org/x", "hf:", "ftp://host/x", "http://example.org/x",
+                                  "https://huggingface.co/datasets/org/x", "s3://bucket/x", "file:///tmp/x",
+                                  "git+ssh://host/x", "ftp://host/x@v1.0.0"])
 def test_parse_target_refuses(text):
     with pytest.raises(InputError):
         parse_target(text)

@@ -16,9 +16,7 @@ built from that one reading.
 
 from __future__ import annotations
 
-import glob
 import re
-import secrets
 import shutil
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -27,7 +25,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from filelock import FileLock, Timeout
+from filelock import FileLock
 
 from corpus_tools import __version__
 from corpus_tools.build.gold import annotator_name, read_gold, select_gold, unused_gold
@@ -41,7 +39,7 @@ from corpus_tools.build.workers import (
 )
 from corpus_tools.build.writer import NO_DOCUMENTS, ReleaseWriter
 from corpus_tools.errors import InputError, InvalidDataError, OutputError, ReleaseError
-from corpus_tools.files import rename_no_replace
+from corpus_tools.files import claim_temporary, remove_dead_temporaries, rename_no_replace, unlock_temporary
 from corpus_tools.ontology import Ontology, load_ontology
 from corpus_tools.release.card import (
     DEFAULT_LICENSE,
@@ -266,37 +264,16 @@ class _RowOptions:
 BUILDING_SUFFIX = ".building"
 
 
-def _lock_of(folder: Path) -> FileLock:
-    """The lock a build holds on its folder from before the folder exists until after it is renamed or removed."""
-    return FileLock(str(folder) + ".lock", timeout=0)
-
-
-def _unlock(lock: FileLock) -> None:
-    lock.release()
-    Path(lock.lock_file).unlink(missing_ok=True)
-
-
 def _building_folder(out: Path) -> tuple[Path, FileLock]:
-    """A new hidden folder ``.NAME.XXXXXXXX.building`` beside ``out`` and the held lock that marks it alive."""
-    for _ in range(100):
-        folder = out.parent / f".{out.name}.{secrets.token_hex(4)}{BUILDING_SUFFIX}"
-        lock = _lock_of(folder)
-        try:
-            lock.acquire()
-        except Timeout:
-            if Path(lock.lock_file).exists():  # that name is another build's
-                continue
-            raise OutputError(f"cannot create files in {out.parent} (is it writable?)") from None
-        try:
-            folder.mkdir(mode=0o700)
-        except FileExistsError:
-            lock.release()
-            continue
-        except BaseException:
-            _unlock(lock)
-            raise
-        return folder, lock
-    raise OutputError(f"cannot create a build folder beside {out}")
+    """A new hidden folder ``.NAME.XXXXXXXX.building`` beside ``out`` (permissions from the umask, like every
+    folder the toolkit makes) and the held lock that marks it alive."""
+    try:
+        folder, _, lock = claim_temporary(out, lambda path: path.mkdir(mode=0o777), suffix=BUILDING_SUFFIX)
+    except PermissionError:
+        raise OutputError(f"cannot create files in {out.parent} (is it writable?)") from None
+    except FileExistsError:
+        raise OutputError(f"cannot create a build folder beside {out}") from None
+    return folder, lock
 
 
 def _rename_into_place(folder: Path, out: Path) -> None:
@@ -314,28 +291,11 @@ def _rename_into_place(folder: Path, out: Path) -> None:
 def remove_killed_builds(out: Path) -> list[Path]:
     """Remove what builds of ``out`` that were killed left beside it (a running build holds its folder's lock,
     so its folder stays).  Returns the folders removed."""
-    removed = []
-    if not out.parent.is_dir():
-        return removed
-    prefix = f".{glob.escape(out.name)}.*{BUILDING_SUFFIX}"
-    locks = {Path(str(path).removesuffix(".lock")) for path in out.parent.glob(prefix + ".lock")}
-    # a lock file alone: a build killed between taking its lock and making its folder
-    for folder in sorted(set(out.parent.glob(prefix)) | locks):
-        lock = _lock_of(folder)
-        try:
-            lock.acquire()
-        except Timeout:  # a build in progress
-            continue
-        try:
-            if folder.is_dir() and not folder.is_symlink():
-                shutil.rmtree(folder)
-                removed.append(folder)
-        except OSError as exc:
-            reason = exc.strerror or exc
-            raise OutputError(f"cannot remove {folder}, left by a build that was killed: {reason}") from exc
-        finally:
-            _unlock(lock)
-    return removed
+    try:
+        return remove_dead_temporaries(out, suffix=BUILDING_SUFFIX)
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise OutputError(f"cannot remove {exc.filename}, left by a build that was killed: {reason}") from exc
 
 
 def build_release(
@@ -422,9 +382,9 @@ def build_release(
         writer.abort()
         stack.close()
         shutil.rmtree(tmp, ignore_errors=True)
-        _unlock(lock)
+        unlock_temporary(lock)
         raise
-    _unlock(lock)
+    unlock_temporary(lock)
     stack.close()
     return BuildResult(out=out, version=version, manifest=manifest, report=report, stats=writer.stats,
                        removed=removed)

@@ -73,7 +73,9 @@ def ingest_command(
     digits of the sha256, so the same text gets the same id on every run; duplicates are written once.
     Invalid UTF-8, empty, binary and over-size inputs are reported and skipped; BOMs, converted line
     ends, bidi controls and texts without the newswire layout are warnings. Re-runs give byte-identical
-    output. Exit 0 when every input was accepted, 1 when any input was rejected (the others are written).
+    output. Exit 0 when every input was accepted and the file written; 1 when any input was rejected: then
+    nothing is written and an existing --out is left as it was. A run that fails or is interrupted never
+    replaces or truncates --out, and a rerun removes the temporary file a killed run left beside it.
     """
     mapping = parse_field_mapping(field or [])
     show_progress = not quiet and not as_json and err_console.is_terminal
@@ -97,9 +99,13 @@ def ingest_command(
             yield article
 
     with progress:
-        written = write_articles_jsonl(out, counted())
+        read = write_articles_jsonl(out, counted(), report=result.report)
     if not as_json:
         stats = result.report.stats
-        info(f"wrote {written} articles to {out} ({stats['duplicates']} duplicates, {stats['rejected']} rejected)",
-             quiet=quiet)
+        counts = f"({stats['duplicates']} duplicates, {stats['rejected']} rejected)"
+        if result.report.valid:
+            info(f"wrote {read} articles to {out} {counts}", quiet=quiet)
+        else:
+            info(f"did not write {out}: inputs were rejected, so it is left as it was ({read} articles read"
+                 f" {counts}); fix or leave out the rejected inputs and run again", quiet=quiet)
     raise typer.Exit(render_report(result.report, as_json=as_json, quiet=quiet, title="Ingest problems"))

@@ -59,6 +59,9 @@ def validate_command(
     symmetric direction, duplicates), duplicate article ids; and located errors for malformed files.
     Problems are grouped by code on stderr; --json prints the report on stdout.
 
+    With --repair-utf16 the copy is written only when the repaired data is valid (exit 0): a run that
+    exits 1 or fails leaves an existing --out as it was.
+
     Exit 0 when valid, 1 when any error is found, 3 when the file cannot be read.
     """
     from corpus_tools.ontology import load_ontology
@@ -85,5 +88,6 @@ def validate_command(
     if repair_utf16:
         written = report.stats.get("written")
         info(f"Repaired {report.stats.get('repaired_spans', 0)} span(s); "
-             + (f"wrote {out}" if written else f"did not write {out} (the input is malformed)"), quiet=quiet)
+             + (f"wrote {out}" if written else f"did not write {out} (the input is malformed or the repaired data"
+                                              " has errors; an existing file is left as it was)"), quiet=quiet)
     raise typer.Exit(render_report(report, as_json=as_json, quiet=quiet, title="Validation problems by code"))

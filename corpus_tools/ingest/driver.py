@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from corpus_tools.errors import InputError, OutputError
-from corpus_tools.files import AtomicFile, new_file_mode, same_file
+from corpus_tools.files import AtomicFile, same_file
 from corpus_tools.ingest.codes import (
     BIDI_CONTROL,
     BINARY,
@@ -411,31 +411,37 @@ def article_to_json_line(article: Mapping[str, object]) -> str:
     return json.dumps(ordered, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def write_articles_jsonl(path: str | os.PathLike[str], articles: Iterable[Mapping[str, object]]) -> int:
+def write_articles_jsonl(path: str | os.PathLike[str], articles: Iterable[Mapping[str, object]], *,
+                         report: Report | None = None) -> int:
     """Write records as JSONL atomically (temp file in the same folder, fsync, rename); return the count.
 
     Records are streamed to the temp file; if writing or the ``articles`` iterator fails (or is
-    interrupted), the temp file is removed and ``path`` is left as it was.  Raises OutputError when
-    the file cannot be written.
+    interrupted), or ``report`` (the report the iterator fills) holds an error once every record is
+    read, the temp file is removed and ``path`` is left as it was: a run that fails never replaces or
+    truncates an earlier output.  Raises OutputError when the file cannot be written.
     """
     target = Path(path)
     count = 0
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with AtomicFile(target, permissions=new_file_mode(), fsync=True) as out:
+        writer = AtomicFile(target, fsync=True)
+        with writer as out:
             for article in articles:
                 out.write(article_to_json_line(article))
                 count += 1
+            if report is not None and not report.valid:
+                writer.discard()
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror}") from exc
     return count
 
 
 def ingest_to_jsonl(inputs: Iterable[str | os.PathLike[str]], out: str | os.PathLike[str], **options: object) -> Report:
-    """Ingest ``inputs`` (see :func:`ingest_paths`) and write the articles to ``out`` atomically; the report."""
+    """Ingest ``inputs`` (see :func:`ingest_paths`) and write the articles to ``out`` atomically, unless an input
+    was rejected (``out`` is then left as it was); the report."""
     exclude = [*options.pop("exclude", ()), out]  # type: ignore[misc]
     result = ingest_paths(inputs, exclude=exclude, **options)  # type: ignore[arg-type]
-    write_articles_jsonl(out, result.articles)
+    write_articles_jsonl(out, result.articles, report=result.report)
     return result.report
 
 

@@ -18,7 +18,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +34,7 @@ from corpus_tools.errors import (
     OutputError,
     ProjectNotFound,
 )
-from corpus_tools.files import AtomicFile, new_file_mode
+from corpus_tools.files import AtomicFile
 from corpus_tools.text import redact
 
 URL_ENV = "LABEL_STUDIO_URL"
@@ -347,12 +347,14 @@ class LabelStudioClient:
     # -------------------------------------------------------------- export
 
     def export_snapshot(self, project_id: int, out: Path, *, timeout: float = 3600, poll: float = 0.5,
-                        chunk_size: int = 1 << 16, keep_snapshot: bool = False) -> ExportResult:
+                        chunk_size: int = 1 << 16, keep_snapshot: bool = False,
+                        check: Callable[[Path], object] | None = None) -> ExportResult:
         """Full JSON export (all tasks, all annotators, full predictions) streamed to ``out``.
 
         Creates a snapshot with ``predictions.only_id=False`` and ``completed_by`` expanded,
         waits for it, streams its bytes to a temporary file next to ``out`` and renames it.  The
-        snapshot is deleted from the server afterwards unless ``keep_snapshot``.
+        snapshot is deleted from the server afterwards unless ``keep_snapshot``.  ``check`` is called
+        with the complete temporary file before the rename; when it raises, ``out`` is left as it was.
         """
         started = time.monotonic()
         try:  # before the server builds anything: a place that cannot be written is known at once
@@ -383,12 +385,16 @@ class LabelStudioClient:
                 raise LabelStudioError(f"Label Studio failed to build export {export_id} of project {project_id}")
         written = 0
         try:
-            with (AtomicFile(out, binary=True, permissions=new_file_mode(), fsync=True, suffix=".part") as fh,
+            writer = AtomicFile(out, binary=True, fsync=True, suffix=".part")
+            with (writer as fh,
                   self._errors(f"download export {export_id}")):
                 for chunk in exports.download(id=project_id, export_pk=export_id, export_type="JSON",
                                               request_options={"chunk_size": chunk_size, "timeout": timeout}):
                     fh.write(chunk)
                     written += len(chunk)
+                if check is not None:
+                    fh.flush()
+                    check(writer.temporary)
         except BaseException as exc:
             if not keep_snapshot:  # no snapshot is left behind on the server when the download failed
                 with contextlib.suppress(CorpusToolsError), self._errors(f"delete export {export_id}"):

@@ -3,9 +3,9 @@
 Label Studio's quick export drops unannotated tasks and lists predictions by id only, and it
 builds the whole answer in one request.  :func:`export_project` uses a snapshot export instead
 (all tasks, every annotator, full prediction objects, relations), streams the bytes to a
-temporary file next to the target and renames it; :func:`summarize_export` then counts tasks,
-annotations and predictions with a streaming parser, so client memory does not grow with the
-project.
+temporary file next to the target and renames it once :func:`summarize_export` has counted tasks,
+annotations and predictions in it with a streaming parser (so client memory does not grow with the
+project, and an answer that is not an export never replaces the target).
 """
 
 from __future__ import annotations
@@ -65,8 +65,20 @@ def summarize_export(path: Path, project_id: int = 0) -> ExportSummary:
 
 
 def export_project(client: LabelStudioClient, project_id: int, out: Path, *, timeout: float = 3600) -> ExportSummary:
-    """Write the project's full JSON export to ``out`` atomically and summarise it."""
-    result = client.export_snapshot(project_id, out, timeout=timeout)
-    summary = summarize_export(out, project_id)
+    """Write the project's full JSON export to ``out`` atomically and summarise it.
+
+    The download is summarised before it replaces ``out``: an answer that is not a JSON export raises
+    :class:`InputError` and leaves ``out`` as it was."""
+    summaries: list[ExportSummary] = []
+
+    def check(downloaded: Path) -> None:
+        try:
+            summaries.append(summarize_export(downloaded, project_id))
+        except InputError as exc:
+            raise InputError(f"{out} was not written: {exc}".replace(str(downloaded), "the download")) from exc
+
+    result = client.export_snapshot(project_id, out, timeout=timeout, check=check)
+    (summary,) = summaries
+    summary.path = str(out)
     summary.seconds = round(result.seconds, 3)
     return summary

@@ -19,7 +19,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from corpus_tools.errors import PublishError, VerificationFailed, VersionExists, VersionNotIncreasing
-from corpus_tools.files import AtomicFile, remove_tree, rename_no_replace
+from corpus_tools.files import AtomicFile, current_umask, remove_tree, rename_no_replace
 from corpus_tools.publish.models import (
     Progress,
     PublishedVersion,
@@ -149,8 +149,8 @@ def _reconciled_entries(root: Path) -> list[dict]:
 
 
 def _write_json_atomic(path: Path, data: object) -> None:
-    # 0644: readable like the version folders; the prefix lets the next publish remove what a crash left
-    with AtomicFile(path, permissions=0o644, fsync=True, prefix=TMP_PREFIX, suffix=".json") as handle:
+    # the umask's permissions, like the version folders; the prefix lets the next publish remove what a crash left
+    with AtomicFile(path, fsync=True, prefix=TMP_PREFIX, suffix=".json") as handle:
         json.dump(data, handle, ensure_ascii=False, indent=2)
         handle.write("\n")
 
@@ -169,10 +169,12 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _make_read_only(folder: Path) -> None:
+    """Files ``0o444`` and folders ``0o555``, less the umask (0444/0555 under umask 022, 0400/0500 under 077)."""
+    umask = current_umask()
     for dirpath, _dirnames, filenames in os.walk(folder, topdown=False):
         for name in filenames:
-            os.chmod(os.path.join(dirpath, name), 0o444)
-        os.chmod(dirpath, 0o555)
+            os.chmod(os.path.join(dirpath, name), 0o444 & ~umask)
+        os.chmod(dirpath, 0o555 & ~umask)
 
 
 def _check_version(version: Version, existing: list[Version], target: Target) -> None:

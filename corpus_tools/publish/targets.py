@@ -16,6 +16,8 @@ from corpus_tools.errors import InputError
 from corpus_tools.release.version import Version, parse_version, try_parse_version
 
 HUB_PREFIX = "hf://datasets/"
+SUPPORTED = f"a local folder (./releases/NAME, ./releases/NAME/vX.Y.Z) or {HUB_PREFIX}ORG/NAME"
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # a URL scheme (RFC 3986) and "//"
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -51,7 +53,9 @@ def parse_target(text: str) -> Target:
 
     Raises :class:`InputError` for a malformed Hub address (models or spaces, no ``ORG/NAME``, bad version); any
     text starting with ``hf:`` in any case is a Hub address, so ``HF://...`` or ``hf:/...`` is refused rather than
-    taken as a local folder.
+    taken as a local folder.  Any other URL (``SCHEME://...``: ftp, http, https, s3, file...) is refused too,
+    never taken as a local folder named after it; a local folder is written as a path (``name:with:colons`` is
+    one).
     """
     text = text.strip()
     if not text:
@@ -70,6 +74,9 @@ def parse_target(text: str) -> Target:
         if not _REPO_ID.fullmatch(repo_id):
             raise InputError(f"{base!r} does not name a dataset repository: use {HUB_PREFIX}ORG/NAME")
         return Target("hub", repo_id=repo_id, version=version)
+    if _URL.match(base):
+        scheme = base.split(":", 1)[0]
+        raise InputError(f"{base!r} is a {scheme}:// URL, which is not a publish target: give {SUPPORTED}")
     path = Path(base)
     if version is None and (named := try_parse_version(path.name)) is not None and path.name.startswith("v"):
         return Target("local", path=path.parent, version=named)

@@ -151,7 +151,8 @@ def repair_utf16_export(
     A span is repaired only when its offsets select its stored text once read as UTF-16 units
     (``span-utf16-offsets``).  Everything else is copied unchanged, task by task.  The copy is
     written atomically (a temporary file in the target folder, then a rename) and not at all
-    when the input is malformed.  Returns the report of the repaired data, with
+    when the input is malformed or the repaired data still has errors (an existing ``out`` is then
+    left as it was).  Returns the report of the repaired data, with
     ``stats["repaired_spans"]``.
     """
     path = _readable(path)
@@ -175,12 +176,12 @@ def repair_utf16_export(
                 written += 1
             if report.stats.get("format") == "labelstudio-export":
                 f.write(b"\n]\n" if written else b"[]\n")
-            if run.file_failed:
+            if run.file_failed or not report.valid:  # a failing run never replaces an earlier copy
                 writer.discard()
     except OSError as exc:
         raise OutputError(f"cannot write {out}: {exc.strerror}") from exc
     report.stats["repaired_spans"] = repaired
-    report.stats["written"] = not run.file_failed
+    report.stats["written"] = not run.file_failed and report.valid
     return report
 
 
