@@ -213,20 +213,24 @@ class _Lookup(NamedTuple):
     lengths: np.ndarray  # uint8: output length of each code point (0 deleted, 1 kept or replaced, more expanded)
     slots: np.ndarray  # int32: where a changed code point's output starts in ``outputs``; -1 when it is kept
     outputs: np.ndarray  # uint32: the outputs of the changed code points, one after another
+    single: np.ndarray  # uint32: the output of each code point whose output is one code point (itself if kept)
 
 
 @functools.cache
 def _lookup(steps: tuple[str, ...]) -> _Lookup:
     lengths = np.ones(0x110000, dtype=np.uint8)
     slots = np.full(0x110000, -1, dtype=np.int32)
+    single = np.arange(0x110000, dtype=np.uint32)
     outputs: list[int] = []
     for code, out in _composed_table(steps).items():
         lengths[code] = len(out)
         slots[code] = len(outputs)
         outputs.extend(map(ord, out))
-    for array in (lengths, slots):
+        if len(out) == 1:
+            single[code] = ord(out)
+    for array in (lengths, slots, single):
         array.flags.writeable = False
-    return _Lookup(lengths, slots, np.array(outputs, dtype=np.uint32))
+    return _Lookup(lengths, slots, np.array(outputs, dtype=np.uint32), single)
 
 
 def normalise_text(text: str, steps: str | Sequence[str]) -> str:
@@ -271,13 +275,15 @@ def normalise(text: str, steps: str | Sequence[str]) -> View:
     np.cumsum(lengths, dtype=np.int64, out=to_view[1:])
     # The view text is built from the same arrays as the maps rather than with str.translate (normalise_text):
     # one pass for text and maps costs a fraction of translate's per-character dict lookups.
-    sources = np.repeat(np.arange(size, dtype=np.int64), lengths)
-    view_codes = codes[sources]
-    slots = lookup.slots[view_codes]
-    changed = np.flatnonzero(slots >= 0)
-    if changed.size == 0 and len(view_codes) == size:
-        view_text = text
+    if not (lengths > 1).any():  # nothing expands (no ligature in the text): each kept code point gives one
+        sources = np.flatnonzero(lengths)
+        view_codes = lookup.single[codes[sources]]
+        view_text = view_codes.tobytes().decode("utf-32-le", "surrogatepass")
     else:
+        sources = np.repeat(np.arange(size, dtype=np.int64), lengths)
+        view_codes = codes[sources]
+        slots = lookup.slots[view_codes]
+        changed = np.flatnonzero(slots >= 0)
         view_codes[changed] = lookup.outputs[slots[changed] + (changed - to_view[sources[changed]])]
         view_text = view_codes.tobytes().decode("utf-32-le", "surrogatepass")
     to_original = np.append(sources, size)

@@ -369,4 +369,6 @@ def test_a_tokenizer_change_is_a_major_change_named_by_diff_and_the_changelog(pa
     after = build_release(export, version="2.0.0", out=tmp_path / "after", previous=legacy)
     assert "**MAJOR change of the `tokens` config:** tokenizer version 1 (tokens also cut at annotated span edges)" \
         " → corpus-tools-words 2 (segmentation none)" in (tmp_path / "after" / "README.md").read_text(encoding="utf-8")
+    assert "the span modes are gone" in (tmp_path / "after" / "README.md").read_text(encoding="utf-8")
+    assert "the span modes are gone" not in card
     assert after.report.problems == []

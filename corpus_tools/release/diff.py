@@ -183,8 +183,12 @@ class ReleaseDiff:
             lines.append(f"- **{kind.capitalize()} label names changed** (a breaking change for models trained on"
                          f" {previous}): {'; '.join(p for p in parts if p)}.")
         if (change := self.tokens_config_change()) is not None:
+            legacy = (" Tokens are now a function of the text alone, never cut at an annotated span edge; the span"
+                      " modes are gone (`exact`, which cut the tokens at span edges, is impossible without labels"
+                      " leaking into them; `whole-token`, which widened every span to the tokens it touches, is now"
+                      " what every build does)." if self.tokenizer[0] is None else "")
             lines.append(f"- **MAJOR change of the `tokens` config:** {change}. Token boundaries differ from"
-                         f" {previous}'s: retrain or re-evaluate on the new tokens rather than mixing the two.")
+                         f" {previous}'s: retrain or re-evaluate on the new tokens rather than mixing the two.{legacy}")
         return "\n".join(lines) + "\n"
 
     def table_rows(self) -> list[tuple[str, str, str, str]]:
