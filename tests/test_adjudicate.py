@@ -287,3 +287,109 @@ def test_usage_errors_exit_2(args, tmp_path):
                             text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 2, result.stderr
     assert not (tmp_path / "g.jsonl").exists()
+
+
+# ---------------------------------------------------------------------------- in a real Label Studio
+
+
+def sign_up(url: str, admin_key: str, email: str, password: str) -> str:
+    """A new Label Studio login in the admin's organisation (through its invite link) and its legacy token."""
+    import httpx
+
+    invite = httpx.get(f"{url}/api/invite", headers={"Authorization": f"Token {admin_key}"}, timeout=30)
+    invite.raise_for_status()
+    link = invite.json()["invite_url"]
+    with httpx.Client(base_url=url, timeout=30) as session:
+        session.get(link).raise_for_status()
+        signed = session.post(link, data={"email": email, "password": password,
+                                          "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+                              headers={"Referer": url + link})
+        assert signed.status_code == 302, signed.text[:300]
+        token = session.get("/api/current-user/token")
+        token.raise_for_status()
+        return str(token.json()["token"])
+
+
+@pytest.fixture(scope="module")
+def team(ls_server) -> dict[str, str]:
+    """Legacy tokens of three annotators and of the adjudicator, each a login of their own."""
+    return {who: sign_up(ls_server.url, ls_server.api_key, who, "team-password-1234")
+            for who in (A, B, C, "lead@example.org")}
+
+
+def user_client(ls_server, token: str):
+    from corpus_tools.labelstudio.client import Connection, LabelStudioClient
+
+    return LabelStudioClient.connect(Connection(ls_server.url, token, "test"))
+
+
+def ground_truths(client, task_id: int) -> list[tuple[int, object]]:
+    return [(a["id"], a["completed_by"]) for a in client.task_annotations(task_id) if a["ground_truth"]]
+
+
+@pytest.mark.labelstudio
+def test_project_adjudication_sets_ground_truth_once_and_keeps_an_experts(ls_server, ls_project, team):
+    admin = ls_server.client()
+    project = ls_project()
+    tasks = [task(k, []) for k in range(1, 5)]
+    ids = admin.import_tasks(project.id, [{"data": t["data"]} for t in tasks])
+    clitic = [span("ap", PER_AT, "PER"), span("ac", CITY_WORD_AT, "GPE")]
+    other = [span("bp", PER_AT, "PER"), span("bc", CITY_AT, "GPE"), span("bo", ORG_AT, "GPE")]
+    versions = {  # task index -> each annotator's result
+        0: {A: full("a"), B: full("b"), C: full("c")},  # unanimous
+        1: {A: full("a"), B: full("b"), C: full("c")[:2]},  # ORG and the relation 2 of 3
+        2: {A: full("a")[:3], B: other},  # a label split: conflict
+        3: {A: clitic, B: full("b")[:2]},  # a clitic boundary: conflict
+    }
+    annotation_of: dict[tuple[int, str], int] = {}
+    for index, by_annotator in versions.items():
+        for who, result in by_annotator.items():
+            annotation_of[index, who] = user_client(ls_server, team[who]).create_annotation(ids[index], result)
+    lead = user_client(ls_server, team["lead@example.org"]).whoami()
+    env = ls_server.env(LABEL_STUDIO_API_KEY=team["lead@example.org"])
+
+    def adjudicate(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "corpus_tools", "adjudicate", "--project", str(project.id),
+                               *args], capture_output=True, text=True, env=env, timeout=300)
+
+    def all_annotations() -> list[list[int]]:
+        return [[a["id"] for a in admin.task_annotations(task_id)] for task_id in ids]
+
+    before = all_annotations()
+    dry = adjudicate("--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    planned = json.loads(dry.stdout)
+    assert (planned["dry_run"], planned["adjudicator"]) == (True, "lead@example.org")
+    assert planned["written"] == [{"task_id": ids[0], "article_id": "art-1", "annotation_id": None},
+                                  {"task_id": ids[1], "article_id": "art-2", "annotation_id": None}]
+    assert all_annotations() == before
+
+    first = adjudicate()
+    assert first.returncode == 0, first.stderr
+    headers = [line for line in first.stdout.splitlines() if line.startswith("task ")]
+    assert headers == [f"task {ids[2]} (art-3): 1 in dispute  {ls_server.url}/projects/{project.id}/data?task={ids[2]}",
+                       f"task {ids[3]} (art-4): 1 in dispute  {ls_server.url}/projects/{project.id}/data?task={ids[3]}"]
+    assert "set the ground truth of 2 tasks as lead@example.org" in first.stderr
+    truths = [ground_truths(admin, task_id) for task_id in ids]
+    assert [[who for _, who in t] for t in truths] == [[lead["id"]], [lead["id"]], [], []]
+    from corpus_tools.labelstudio.snapshot import export_project
+
+    export_project(admin, project.id, Path(ls_server.data_dir).parent / f"adjudicated-{project.id}.json")
+    exported = json.loads((Path(ls_server.data_dir).parent / f"adjudicated-{project.id}.json").read_text("utf-8"))
+    gold_of_second = next(a for a in exported[1]["annotations"] if a["ground_truth"])
+    assert sorted((i["value"]["start"], i["value"]["end"], i["value"]["labels"][0])
+                  for i in gold_of_second["result"] if i["type"] == "labels") == [
+        (*PER_AT, "PER"), (*CITY_AT, "GPE"), (*ORG_AT, "ORG")]
+    assert [i["labels"] for i in gold_of_second["result"] if i["type"] == "relation"] == [["ORG-AFF.Employment"]]
+
+    expert_choice = annotation_of[2, B]  # an expert opens the conflict and marks B's version as the truth
+    admin._sdk.annotations.update(id=expert_choice, ground_truth=True)
+    after_first = all_annotations()
+    second = adjudicate("--json")
+    assert second.returncode == 0, second.stderr
+    again = json.loads(second.stdout)
+    assert (again["written"], again["counts"]) == ([], {"agreed": 0, "conflict": 1, "ground-truth": 3,
+                                                        "unannotated": 0})
+    assert [d["task_id"] for d in again["decisions"] if d["status"] == "conflict"] == [ids[3]]
+    assert all_annotations() == after_first
+    assert ground_truths(admin, ids[2]) == [(expert_choice, admin.task_annotations(ids[2])[1]["completed_by"])]
