@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from corpus_tools import __version__
+from corpus_tools.cli import adjudicate as adjudicate_cli
 from corpus_tools.cli import build as build_cli
 from corpus_tools.cli import demo as demo_cli
 from corpus_tools.cli import ingest as ingest_cli
@@ -58,6 +59,7 @@ app.add_typer(ontology_cli.app, name="ontology")
 app.command("ingest")(ingest_cli.ingest_command)
 app.add_typer(ls_cli.app, name="ls")
 app.command("validate")(validate_cli.validate_command)
+app.command("adjudicate")(adjudicate_cli.adjudicate_command)
 build_cli.register(app)
 publish_cli.register(app)
 demo_cli.register(app)

@@ -320,12 +320,12 @@ class LabelStudioClient:
         return int(annotation.id)
 
     def task_annotations(self, task_id: int) -> list[dict[str, object]]:
-        """The task's annotations as ``{id, completed_by, was_cancelled}`` (oldest first)."""
+        """The task's annotations as ``{id, completed_by, was_cancelled, ground_truth}`` (oldest first)."""
         with self._errors(f"list the annotations of task {task_id}",
                           not_found=f"no task with id {task_id} at {self.url}"):
             annotations = self._sdk.annotations.list(id=task_id, ordering="id")
-        return [{"id": int(a.id), "completed_by": a.completed_by, "was_cancelled": bool(a.was_cancelled)}
-                for a in annotations]
+        return [{"id": int(a.id), "completed_by": a.completed_by, "was_cancelled": bool(a.was_cancelled),
+                 "ground_truth": bool(a.ground_truth)} for a in annotations]
 
     def update_annotation(self, annotation_id: int, result: Sequence[Mapping[str, object]]) -> None:
         """Replace an annotation's result, as an annotator saving a corrected annotation."""
