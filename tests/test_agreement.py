@@ -215,6 +215,9 @@ def test_kappa_is_sklearn_and_alpha_is_krippendorff_on_random_annotations(seed: 
     pooled_first = [tag for first, _ in per_pair.values() for tag in first]
     pooled_second = [tag for _, second in per_pair.values() for tag in second]
     assert data["tokens"]["kappa"] == pytest.approx(cohen_kappa_score(pooled_first, pooled_second), abs=1e-12)
+    per_label = data["tokens"]["per_label"]["PER"]["kappa"]
+    assert per_label == pytest.approx(cohen_kappa_score([t.endswith("-PER") for t in pooled_first],
+                                                        [t.endswith("-PER") for t in pooled_second]), abs=1e-12)
     reliability = np.array(columns, dtype=float).T
     assert data["tokens"]["tokens"] == reliability.shape[1]
     expected = krippendorff.alpha(reliability_data=reliability, level_of_measurement="nominal")
