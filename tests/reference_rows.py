@@ -9,7 +9,6 @@ with those of :func:`~corpus_tools.build.driver.build_release`.
 from __future__ import annotations
 
 import hashlib
-from itertools import combinations
 from pathlib import Path
 
 import ijson
@@ -29,6 +28,7 @@ from corpus_tools.release.splits import SplitPlan
 from corpus_tools.report import Report
 from corpus_tools.spans import Document, Relation, Span, spans_to_bio
 from corpus_tools.strictjson import loads as json_loads
+from corpus_tools.teams.agreement import AgreementReport, task_annotations
 
 
 class ReferenceRows(ReleaseWriter):
@@ -69,8 +69,7 @@ class ReferenceRows(ReleaseWriter):
         return rows
 
     def add_annotations(self, records: list[AnnotationRecord], split: str) -> None:
-        """Rows of the annotations config and the agreement statistics for one task."""
-        live: list[set[tuple[int, int, str]]] = []
+        """Rows of the annotations config for one task."""
         for rec in records:
             if rec.kind != "annotation":
                 continue
@@ -80,8 +79,6 @@ class ReferenceRows(ReleaseWriter):
             self.stats.cancelled += rec.cancelled
             if annotator is not None:
                 self.stats.annotators[annotator] += 1
-            if not rec.cancelled:
-                live.append({(s.start, s.end, s.label) for s in rec.entities})
             self._write_row("annotations", split, {
                 "document_id": rec.document_id,
                 "task_id": rec.task_id,
@@ -95,10 +92,6 @@ class ReferenceRows(ReleaseWriter):
                 "entities": self._span_rows(rec.entities, where),
                 "relations": self._relation_rows(rec.relations, where),
             })
-        if len(live) >= 2:
-            self.stats.agreement.documents += 1
-            for a, b in combinations(live, 2):
-                self.stats.agreement.add_pair(a, b)
 
     def check_identity(self, doc: Document, split: str, where: dict) -> bool:
         return self.check_key(doc.id, hashlib.sha256(doc.text.encode("utf-8")).digest(), split, where)
@@ -163,6 +156,9 @@ class ReferenceRows(ReleaseWriter):
         self.stats.tasks += 1
         if not isinstance(task, dict):
             return
+        if self.stats.agreement is None:
+            self.stats.agreement = AgreementReport(segmentation=self.segmentation)
+        self.stats.agreement.add_task(task.get("id"), task_text(task), task_annotations(task, annotator_name))
         records = list(task_to_records(task))
         doc_id = task_document_id(task)
         split = self.plan.assign(doc_id)

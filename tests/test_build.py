@@ -223,7 +223,8 @@ def test_annotations_config_keeps_every_annotation_with_pseudonyms(rich, tmp_pat
     assert annotators == {"3", "4", "5", pseudonym}
     assert all("@" not in (a or "") for a in annotators)
     readme = (out / "README.md").read_text(encoding="utf-8")
-    assert "reviewer@example.org" not in readme and "Inter-annotator agreement: pairwise exact-match F1" in readme
+    assert "reviewer@example.org" not in readme and "Inter-annotator agreement on " in readme
+    assert "| Label | Span F1 exact % | Span F1 overlap % | Token kappa | Token alpha |" in readme
 
 
 def test_parquet_encodings_follow_the_data(rich):

@@ -96,6 +96,7 @@ def test_default_name_skips_a_version_folder(tmp_path):
 
 def test_release_stats_merge_adds_every_count() -> None:
     from corpus_tools.release.stats import ReleaseStats
+    from corpus_tools.teams.agreement import AgreementReport, AnnotatorAnnotation
 
     def part(split: str, label: str, annotator: str) -> ReleaseStats:
         stats = ReleaseStats(tasks=2, annotations=3, cancelled=1, duplicate_texts=1)
@@ -107,8 +108,9 @@ def test_release_stats_merge_adds_every_count() -> None:
         stats.gold_sources["single"] += 1
         stats.left_out["ambiguous"] += 1
         stats.annotators[annotator] += 3
-        stats.agreement.documents = 1
-        stats.agreement.add_pair({(0, 4, label)}, {(0, 4, label), (5, 9, "LOC")})
+        stats.agreement = AgreementReport()
+        stats.agreement.add_task(1, "text text", [AnnotatorAnnotation("x", ((0, 4, label),)),
+                                                   AnnotatorAnnotation("y", ((0, 4, label), (5, 9, "LOC")))])
         return stats
 
     merged = part("train", "PER", "a")
@@ -122,6 +124,7 @@ def test_release_stats_merge_adds_every_count() -> None:
     train = stats["splits"]["train"]
     assert (train["documents"], train["tokens"], train["entities"], train["relations"]) == (2, 20, 4, 2)
     assert train["entities_per_label"] == {"ORG": 2, "PER": 2} and train["unencodable_spans"] == 2
-    assert stats["agreement"]["documents"] == 3 and stats["agreement"]["pairs"] == 3
-    assert merged.agreement.total == {"PER": 4, "ORG": 2, "LOC": 3}
-    assert merged.agreement.matched == {"PER": 4, "ORG": 2}
+    assert stats["agreement"]["compared_tasks"] == 3 and stats["agreement"]["pairs"] == 3
+    exact = stats["agreement"]["spans"]["exact"]["per_label"]
+    assert {label: (f["matched"], f["reference"], f["compared"]) for label, f in exact.items()} == {
+        "PER": (2, 2, 2), "ORG": (1, 1, 1), "LOC": (0, 0, 3)}

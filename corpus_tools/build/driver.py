@@ -37,7 +37,7 @@ from corpus_tools.build.workers import (
     build_segments,
     build_stream,
 )
-from corpus_tools.build.writer import NO_DOCUMENTS, ReleaseWriter
+from corpus_tools.build.writer import LOW_AGREEMENT, NO_DOCUMENTS, ReleaseWriter
 from corpus_tools.errors import InputError, InvalidDataError, OutputError, ReleaseError
 from corpus_tools.files import claim_temporary, remove_dead_temporaries, rename_no_replace, unlock_temporary
 from corpus_tools.ontology import Ontology, load_ontology
@@ -57,6 +57,7 @@ from corpus_tools.release.stats import ReleaseStats
 from corpus_tools.release.version import match_version, parse_release_version
 from corpus_tools.report import Report, make_problem
 from corpus_tools.spans import DEFAULT_SEGMENTATION, Document, check_segmentation, tokenizer_settings
+from corpus_tools.teams.agreement import AgreementReport
 from corpus_tools.validate.segmented import SegmentsUnreadable, WorkerPool, pool_size
 from corpus_tools.views import ViewSpec, parse_steps, parse_view
 
@@ -318,6 +319,7 @@ def build_release(
     row_group_rows: int = ROW_GROUP_ROWS,
     max_shard_bytes: int = MAX_SHARD_BYTES,
     workers: int | None = None,
+    min_agreement: float | None = None,
 ) -> BuildResult:
     """Validate ``export`` and write the release folder ``out`` (which must not exist).
 
@@ -325,7 +327,8 @@ def build_release(
     see :mod:`corpus_tools.build.workers`; 0 or 1: in this process).  Document JSONL is built in this process.
     Every way gives the same files and report.  ``views`` (``NAME=step,step``), with those the ontology declares,
     add the configs ``documents-NAME`` and ``tokens-NAME``: the documents on that normalised view
-    (:mod:`corpus_tools.views`) and their tokens.
+    (:mod:`corpus_tools.views`) and their tokens.  ``min_agreement``: a warning names each label whose pairwise
+    exact-match span F1 between annotators (:mod:`corpus_tools.teams.agreement`) is below it.
 
     Raises :class:`InvalidDataError` (with the report) when the export or the gold file fails
     validation or the data has build errors (duplicate ids, duplicate texts across splits),
@@ -370,6 +373,8 @@ def build_release(
         else:
             (merger, outcome), pool = _build_documents(export, ontology, writer, options), None
         report = _build_report(export, writer, merger, outcome, options)
+        if min_agreement is not None:
+            _agreement_warnings(report, writer.stats, min_agreement, str(export))
         layout = writer.close()
         (tmp / SPLITS_NAME).write_text(writer.plan.to_json(), encoding="utf-8")
         manifest = _write_card_and_manifest(
@@ -490,6 +495,18 @@ def _build_report(export: Path, writer: ReleaseWriter, merger: SegmentMerger, ou
     if not report.valid:
         raise InvalidDataError(f"{export}: the build found {report.to_dict()['errors']} errors", report)
     return report
+
+
+def _agreement_warnings(report: Report, stats: ReleaseStats, threshold: float, file: str) -> None:
+    """A ``build-low-agreement`` warning for each label whose exact-match span F1 is below ``threshold``."""
+    agreement = stats.agreement
+    if not isinstance(agreement, AgreementReport):
+        return
+    for label, f1 in agreement.labels_below(threshold):
+        report.add(make_problem(
+            LOW_AGREEMENT, f"Label {label!r}: span F1 (exact) between annotators is {f1:.3f}, below"
+            f" --min-agreement {threshold:g} ({agreement.compared_tasks} tasks with two annotators or more).",
+            file=file, details={"label": label, "f1": f1}))
 
 
 def _write_card_and_manifest(tmp: Path, writer: ReleaseWriter, layout: dict, report: Report, card: _CardText, *,

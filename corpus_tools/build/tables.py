@@ -14,7 +14,6 @@ import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ from corpus_tools.release.stats import ReleaseStats, SplitCounts, ViewCounts
 from corpus_tools.report import Problem, make_problem
 from corpus_tools.rules import SpanReads
 from corpus_tools.spans import Document
+from corpus_tools.teams.agreement import AgreementReport, latest_per_annotator
 from corpus_tools.tokens import TagIds, token_table
 from corpus_tools.validate.segmented import CheckedSegment
 from corpus_tools.views import ViewSpec, normalise
@@ -290,11 +290,10 @@ class SegmentBuilder:
             if not cancelled and len(out) == problems:  # its rows can be copied for the documents config
                 copied[id(item)] = (entity_start, len(cols["entities"][1]), relation_start,
                                     len(cols["relations"][1]))
-        if len(live) >= 2:
-            stats.agreement.documents += 1
-            sets = [{(s[0], s[1], s[2]) for s in spans} for _, spans, _ in live]
-            for a, b in combinations(sets, 2):
-                stats.agreement.add_pair(a, b)
+        if stats.agreement is None:
+            stats.agreement = AgreementReport(segmentation=self.segmentation)
+        stats.agreement.add_task(task.get("id"), text if type(text) is str else "",
+                                 latest_per_annotator(live, annotator_name))
         return live, marked, cols, copied
 
     def _annotator(self, completed_by: object) -> str | None:

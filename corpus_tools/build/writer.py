@@ -74,6 +74,13 @@ DANGLING_RELATION = define_code(
     "A relation's head or tail is not a span of the same annotation.",
     stage=STAGE,
 )
+LOW_AGREEMENT = define_code(
+    "build-low-agreement",
+    "warning",
+    "The pairwise exact-match span F1 between annotators of a label is below --min-agreement; review the"
+    " guidelines for that label or adjudicate its tasks (corpus-tools agree lists the tasks of lowest agreement).",
+    stage=STAGE,
+)
 NO_DOCUMENTS = define_code(
     "build-no-documents",
     "error",

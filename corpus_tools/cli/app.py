@@ -20,6 +20,7 @@ from corpus_tools.cli import ingest as ingest_cli
 from corpus_tools.cli import ls as ls_cli
 from corpus_tools.cli import ontology as ontology_cli
 from corpus_tools.cli import publish as publish_cli
+from corpus_tools.cli import teams as teams_cli
 from corpus_tools.cli import validate as validate_cli
 from corpus_tools.cli._common import EXIT_FAILED, EXIT_INVALID, err_console
 from corpus_tools.errors import CorpusToolsError, InvalidDataError, ReleaseError
@@ -60,6 +61,7 @@ app.command("ingest")(ingest_cli.ingest_command)
 app.add_typer(ls_cli.app, name="ls")
 app.command("validate")(validate_cli.validate_command)
 app.command("adjudicate")(adjudicate_cli.adjudicate_command)
+app.command("agree")(teams_cli.agree_command)
 build_cli.register(app)
 publish_cli.register(app)
 demo_cli.register(app)

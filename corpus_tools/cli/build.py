@@ -151,6 +151,9 @@ def build_command(
     workers: Annotated[int | None, typer.Option(
         "--workers", min=0, help="Processes that validate and build a Label Studio export (default: one per core;"
         " 0 or 1: in this process). The files are the same either way.")] = None,
+    min_agreement: Annotated[float | None, typer.Option(
+        "--min-agreement", min=0.0, max=1.0, help="Warn (build-low-agreement) for each label whose pairwise"
+        " exact-match span F1 between annotators is below this (0 to 1; docs/teams.md).")] = None,
     ontology: OntologyOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
@@ -198,6 +201,7 @@ def build_command(
                 previous=previous, progress=callback, ratios=parsed_ratios, segmentation=segmentation,
                 views=views or (),
                 license=license_id, rights=rights or DEFAULT_RIGHTS, date=date, workers=workers,
+                min_agreement=min_agreement,
             )
         except (InvalidDataError, ReleaseError) as exc:
             if exc.report is None:

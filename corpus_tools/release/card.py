@@ -24,7 +24,7 @@ from corpus_tools.artefacts import ontology_to_glossary
 from corpus_tools.errors import ReleaseError
 from corpus_tools.ontology import Ontology
 from corpus_tools.release.splits import SPLIT_NAME
-from corpus_tools.release.stats import Agreement, ReleaseStats
+from corpus_tools.release.stats import AgreementFigures, ReleaseStats
 from corpus_tools.spans import SEGMENTATION_RULES, TOKENIZER, TOKENIZER_VERSION
 
 if TYPE_CHECKING:
@@ -446,18 +446,10 @@ def _annotation_section(ontology: Ontology, stats: ReleaseStats) -> list[str]:
     return out + _agreement_lines(ontology, stats.agreement)
 
 
-def _agreement_lines(ontology: Ontology, agreement: Agreement) -> list[str]:
-    if not agreement.pairs:
-        return ["Inter-annotator agreement: not available (no task has two non-cancelled annotations).", ""]
-    rows = [[f"`{label}`", _pct(agreement.f1(label))] for label in ontology.entity_labels if agreement.total[label]]
-    return [
-        f"Inter-annotator agreement: pairwise exact-match F1 (same start, end and label) over"
-        f" {agreement.pairs} annotator pairs on {agreement.documents} documents:"
-        f" {_pct(agreement.f1())}%.",
-        "",
-        _table(["Label", "F1 %"], rows),
-        "",
-    ]
+def _agreement_lines(ontology: Ontology, agreement: AgreementFigures | None) -> list[str]:
+    if agreement is None:
+        return ["Inter-annotator agreement: not available (the release was built from canonical documents).", ""]
+    return agreement.card_lines(ontology.entity_labels, ontology.relation_labels)
 
 
 def _licence_section(license: str, rights: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""What a release holds, counted while it is built: per split, per label, gold sources, agreement.
+"""What a release holds, counted while it is built: per split, per label, gold sources, agreement (its
+counts come from the teams stage, through :class:`AgreementFigures`).
 
 The build counts each segment of its input on its own (in worker processes) and merges the parts in
 input order (:meth:`ReleaseStats.merge`); the card (:mod:`corpus_tools.release.card`) shows the result.
@@ -7,7 +8,9 @@ input order (:meth:`ReleaseStats.merge`); the card (:mod:`corpus_tools.release.c
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 
 @dataclass
@@ -77,45 +80,16 @@ class SplitCounts:
         }
 
 
-@dataclass
-class Agreement:
-    """Pairwise exact-match agreement (same start, end and label) between annotators of one task."""
+class AgreementFigures(Protocol):
+    """What the release needs of the agreement between annotators (the build gives
+    :class:`corpus_tools.teams.agreement.AgreementReport`, a stage above this one): counts that merge, their
+    figures as a dict, and the card's lines."""
 
-    documents: int = 0
-    pairs: int = 0
-    matched: Counter[str] = field(default_factory=Counter)  # per label: 2 x spans found by both
-    total: Counter[str] = field(default_factory=Counter)  # per label: spans of both annotations
+    def merge(self, other: Any) -> None: ...
 
-    def add_pair(self, a: set[tuple[int, int, str]], b: set[tuple[int, int, str]]) -> None:
-        self.pairs += 1
-        for _, _, label in a & b:
-            self.matched[label] += 2
-        for _, _, label in a:
-            self.total[label] += 1
-        for _, _, label in b:
-            self.total[label] += 1
+    def to_dict(self) -> dict[str, object]: ...
 
-    def merge(self, other: Agreement) -> None:
-        """Add ``other``'s pairs to these."""
-        self.documents += other.documents
-        self.pairs += other.pairs
-        self.matched.update(other.matched)
-        self.total.update(other.total)
-
-    def f1(self, label: str | None = None) -> float | None:
-        if label is None:
-            total, matched = sum(self.total.values()), sum(self.matched.values())
-        else:
-            total, matched = self.total[label], self.matched[label]
-        return matched / total if total else None
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "documents": self.documents,
-            "pairs": self.pairs,
-            "f1": self.f1(),
-            "f1_per_label": {label: self.f1(label) for label in sorted(self.total)},
-        }
+    def card_lines(self, entity_labels: Sequence[str], relation_labels: Sequence[str]) -> list[str]: ...
 
 
 @dataclass
@@ -129,7 +103,7 @@ class ReleaseStats:
     annotations: int = 0
     cancelled: int = 0
     annotators: Counter[str] = field(default_factory=Counter)
-    agreement: Agreement = field(default_factory=Agreement)
+    agreement: AgreementFigures | None = None  # None: no Label Studio export was read (document JSONL)
     duplicate_texts: int = 0
 
     def split(self, name: str) -> SplitCounts:
@@ -148,7 +122,10 @@ class ReleaseStats:
         self.annotations += other.annotations
         self.cancelled += other.cancelled
         self.annotators.update(other.annotators)
-        self.agreement.merge(other.agreement)
+        if self.agreement is None:
+            self.agreement = other.agreement
+        elif other.agreement is not None:
+            self.agreement.merge(other.agreement)
         self.duplicate_texts += other.duplicate_texts
 
     @property
@@ -165,6 +142,6 @@ class ReleaseStats:
             "annotations": self.annotations,
             "cancelled_annotations": self.cancelled,
             "annotators": len(self.annotators),
-            "agreement": self.agreement.to_dict(),
+            "agreement": self.agreement.to_dict() if self.agreement is not None else None,
             "duplicate_texts_within_split": self.duplicate_texts,
         }

@@ -1,0 +1,497 @@
+"""Agreement between the annotators of a Label Studio export, as additive counts that merge across segments.
+
+What is compared (docs/teams.md, "Agreement"): per task, the latest non-cancelled annotation of each distinct
+annotator (:func:`latest_per_annotator`); predictions are never annotators.  Every pair of annotators of a task
+is compared on
+
+* spans: exact match (same start, end and label) and overlap match (same label, overlapping ranges, matched
+  one-to-one, largest overlap first); precision and recall of the second annotator of the pair against the
+  first, F1 (symmetric) per label, micro and macro;
+* relations: same label, and head and tail exact matches of each other's spans;
+* token tags: the BIO tags of the release's ``tokens`` config (:func:`corpus_tools.spans.spans_to_bio`: spans
+  widened to token edges, the flat layer), as per-pair confusion counts (Cohen's kappa) and one coincidence
+  count over all annotators (Krippendorff's alpha, nominal).
+
+:class:`AgreementReport` holds only counts, so the build computes it per segment in worker processes and
+merges the parts in input order (:meth:`AgreementReport.merge`); the figures are derived from the counts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from itertools import combinations
+from pathlib import Path
+
+from corpus_tools.errors import InputError
+from corpus_tools.labelstudio.export import annotator_of, read_result, task_text
+from corpus_tools.ontology import Ontology
+from corpus_tools.report import Report
+from corpus_tools.spans import DEFAULT_SEGMENTATION, Span, check_segmentation, spans_to_bio
+
+__all__ = ["AnnotatorAnnotation", "AgreementReport", "NameOf", "agree_export", "latest_per_annotator",
+           "task_annotations", "cohen_kappa", "krippendorff_alpha"]
+
+NameOf = Callable[[str | None], str | None]
+SpanKey = tuple[int, int, str]  # start, end, label
+RelationKey = tuple[SpanKey, SpanKey, str]  # head span, tail span, label
+LOWEST_TASKS = 10
+
+
+def annotator_label(name_of: NameOf, value: str | None) -> str | None:
+    """The name an annotator is shown by (a pseudonym for an e-mail address): the one place it is chosen."""
+    return name_of(value)
+
+
+@dataclass(frozen=True)
+class AnnotatorAnnotation:
+    """The annotation one annotator gave a task, reduced to what agreement compares."""
+
+    annotator: str
+    spans: tuple[SpanKey, ...]
+    relations: tuple[RelationKey, ...] = ()
+
+
+def _recency(item: Mapping, position: int) -> tuple:
+    stamp = item.get("updated_at") or item.get("created_at")
+    item_id = item.get("id")
+    return (stamp if type(stamp) is str else "", item_id if type(item_id) is int else -1, position)
+
+
+def latest_per_annotator(items: Iterable[tuple[Mapping, Sequence[tuple], Sequence[tuple]]], name_of: NameOf, *,
+                         annotators: Collection[str] | None = None) -> list[AnnotatorAnnotation]:
+    """The latest non-cancelled annotation of each distinct annotator of a task, sorted by annotator name.
+
+    ``items``: ``(annotation, spans, relations)`` with spans and relations as
+    :func:`~corpus_tools.labelstudio.export.read_result` gives them.  The latest is the one with the greatest
+    ``updated_at`` (else ``created_at``), then the greatest id, then the later in the list.  An annotation
+    without ``completed_by`` is its own annotator, ``annotation-ID``.  ``name_of`` names an annotator from its
+    e-mail address or id; ``annotators`` keeps only those names.
+    """
+    latest: dict[str, tuple[tuple, str, Sequence[tuple], Sequence[tuple]]] = {}
+    for position, (item, spans, relations) in enumerate(items):
+        if item.get("was_cancelled"):
+            continue
+        raw = annotator_of(item.get("completed_by"))
+        name = annotator_label(name_of, raw) if raw is not None else None
+        if name is None:
+            name = f"annotation-{item.get('id')}"
+        if annotators is not None and name not in annotators:
+            continue
+        key = (raw if raw is not None else name)
+        recency = _recency(item, position)
+        if key not in latest or latest[key][0] < recency:
+            latest[key] = (recency, name, spans, relations)
+    out = []
+    for _, name, spans, relations in latest.values():
+        by_id = {s[3]: (s[0], s[1], s[2]) for s in spans}
+        rels = tuple((by_id[r[0]], by_id[r[1]], r[2]) for r in relations if r[0] in by_id and r[1] in by_id)
+        out.append(AnnotatorAnnotation(name, tuple((s[0], s[1], s[2]) for s in spans), rels))
+    return sorted(out, key=lambda a: a.annotator)
+
+
+def task_annotations(task: Mapping, name_of: NameOf, *,
+                     annotators: Collection[str] | None = None) -> list[AnnotatorAnnotation]:
+    """:func:`latest_per_annotator` of one Label Studio export task."""
+    text = task_text(task)
+    text = text if type(text) is str else ""
+    items = []
+    for item in task.get("annotations") or []:
+        if isinstance(item, Mapping):
+            spans, relations = read_result(item.get("result") or [], text)
+            items.append((item, spans, relations))
+    return latest_per_annotator(items, name_of, annotators=annotators)
+
+
+# -- the figures, from counts ----------------------------------------------------------------------------------
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den else None
+
+
+def cohen_kappa(confusion: Mapping[tuple[str, str], int]) -> float | None:
+    """Cohen's kappa of a confusion count ``(value of A, value of B) -> items``; None when chance agreement is 1."""
+    n = sum(confusion.values())
+    if not n:
+        return None
+    a: Counter[str] = Counter()
+    b: Counter[str] = Counter()
+    agreed = 0
+    for (x, y), count in confusion.items():
+        a[x] += count
+        b[y] += count
+        agreed += count if x == y else 0
+    chance = sum(a[v] * b[v] for v in a)  # n * n times the chance agreement
+    if chance == n * n:
+        return None
+    return (n * agreed - chance) / (n * n - chance)
+
+
+def krippendorff_alpha(coincidence: Mapping[tuple[int, str, str], int]) -> float | None:
+    """Krippendorff's alpha (nominal) of coincidence counts ``(m, c, k) -> ordered value pairs from different
+    coders within units of m values``: o_ck = sum over m of count / (m - 1), n_c = sum_k o_ck, and
+    alpha = 1 - (n - 1) * sum_{c != k} o_ck / sum_{c != k} n_c n_k.  None when every value is the same."""
+    o: dict[tuple[str, str], Fraction] = {}  # exact, so that merged parts give the very figure of the whole
+    for (m, c, k), count in coincidence.items():
+        o[c, k] = o.get((c, k), Fraction(0)) + Fraction(count, m - 1)
+    n_c: dict[str, Fraction] = {}
+    for (c, _), value in o.items():
+        n_c[c] = n_c.get(c, Fraction(0)) + value
+    n = sum(n_c.values(), Fraction(0))
+    observed = sum((value for (c, k), value in o.items() if c != k), Fraction(0))
+    expected = n * n - sum(v * v for v in n_c.values())  # sum over c != k of n_c n_k
+    if not expected:
+        return None
+    return float(1 - (n - 1) * observed / expected)
+
+
+def _label(tag: str) -> str:
+    return tag[2:] if tag != "O" else ""
+
+
+def _binary(label: str, value: str) -> str:
+    return "1" if _label(value) == label else "0"
+
+
+def _prf(matched: int, reference: int, compared: int) -> dict[str, float | None]:
+    return {"precision": _ratio(matched, compared), "recall": _ratio(matched, reference),
+            "f1": _ratio(2 * matched, reference + compared)}
+
+
+def _task_order(task_id: object) -> tuple:
+    return (0, task_id, "") if type(task_id) is int else (1, 0, str(task_id))
+
+
+@dataclass
+class MatchCounts:
+    """Per label: items of the first annotator of each pair, of the second, and those matched."""
+
+    reference: Counter[str] = field(default_factory=Counter)
+    compared: Counter[str] = field(default_factory=Counter)
+    matched: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: MatchCounts) -> None:
+        self.reference.update(other.reference)
+        self.compared.update(other.compared)
+        self.matched.update(other.matched)
+
+    def labels(self) -> list[str]:
+        return sorted(set(self.reference) | set(self.compared))
+
+    def f1(self, label: str | None = None) -> float | None:
+        if label is None:
+            return _ratio(2 * sum(self.matched.values()), sum(self.reference.values()) + sum(self.compared.values()))
+        return _ratio(2 * self.matched[label], self.reference[label] + self.compared[label])
+
+    def to_dict(self) -> dict[str, object]:
+        per_label = {label: {**_prf(self.matched[label], self.reference[label], self.compared[label]),
+                             "matched": self.matched[label], "reference": self.reference[label],
+                             "compared": self.compared[label]} for label in self.labels()}
+        micro = _prf(sum(self.matched.values()), sum(self.reference.values()), sum(self.compared.values()))
+        macro = {key: (sum(figures[key] or 0.0 for figures in per_label.values()) / len(per_label)
+                       if per_label else None) for key in ("precision", "recall", "f1")}
+        return {"micro": micro, "macro": macro, "per_label": per_label}
+
+
+def _overlap_matches(a: Sequence[SpanKey], b: Sequence[SpanKey]) -> Iterator[str]:
+    """The labels of the one-to-one overlap matches of two span lists: same label, overlapping ranges, the pairs
+    of largest overlap first (ties: earlier spans of ``a``, then of ``b``)."""
+    candidates = []
+    for i, (sa, ea, la) in enumerate(a):
+        for j, (sb, eb, lb) in enumerate(b):
+            overlap = min(ea, eb) - max(sa, sb)
+            if la == lb and overlap > 0:
+                candidates.append((-overlap, sa, ea, sb, eb, i, j))
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    for *_, i, j in sorted(candidates):
+        if i not in used_a and j not in used_b:
+            used_a.add(i)
+            used_b.add(j)
+            yield a[i][2]
+
+
+def _offset_confusion(a: Sequence[SpanKey], b: Sequence[SpanKey]) -> Iterator[tuple[str, str]]:
+    """``(label in a, label in b)`` for the spans of two annotations with the same start and end, one-to-one
+    (equal labels paired first, the rest in label order)."""
+    by_a: dict[tuple[int, int], Counter[str]] = {}
+    by_b: dict[tuple[int, int], Counter[str]] = {}
+    for spans, by in ((a, by_a), (b, by_b)):
+        for start, end, label in spans:
+            by.setdefault((start, end), Counter())[label] += 1
+    for offsets in sorted(set(by_a) & set(by_b)):
+        la, lb = by_a[offsets], by_b[offsets]
+        same = la & lb
+        for label, count in same.items():
+            for _ in range(count):
+                yield label, label
+        rest_a = sorted((la - same).elements())
+        rest_b = sorted((lb - same).elements())
+        yield from zip(rest_a, rest_b, strict=False)
+
+
+@dataclass
+class AgreementReport:
+    """Agreement counts of the tasks added so far (mergeable); the figures are derived from them."""
+
+    segmentation: str = DEFAULT_SEGMENTATION
+    lowest_count: int = LOWEST_TASKS
+    tasks: int = 0
+    compared_tasks: int = 0  # tasks with two annotators or more
+    pairs: int = 0  # (task, annotator pair) comparisons
+    annotators: Counter[str] = field(default_factory=Counter)  # compared tasks per annotator
+    exact: MatchCounts = field(default_factory=MatchCounts)
+    overlap: MatchCounts = field(default_factory=MatchCounts)
+    relations: MatchCounts = field(default_factory=MatchCounts)
+    label_confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
+    pair_tasks: Counter[tuple[str, str]] = field(default_factory=Counter)
+    pair_spans: Counter[tuple[str, str]] = field(default_factory=Counter)  # spans of both annotators
+    pair_matched: Counter[tuple[str, str]] = field(default_factory=Counter)  # 2 x exact matches
+    token_confusion: dict[tuple[str, str], Counter[tuple[str, str]]] = field(default_factory=dict)
+    coincidence: Counter[tuple[int, str, str]] = field(default_factory=Counter)
+    lowest: list[tuple[float, tuple, object]] = field(default_factory=list)  # (span F1, order, task id)
+
+    def __post_init__(self) -> None:
+        check_segmentation(self.segmentation)
+
+    # -- counting -------------------------------------------------------------------------------------------
+    def add_task(self, task_id: object, text: str, annotations: Sequence[AnnotatorAnnotation]) -> None:
+        """Count one task: ``annotations`` as :func:`latest_per_annotator` gives them (one per annotator)."""
+        self.tasks += 1
+        if len(annotations) < 2:
+            return
+        self.compared_tasks += 1
+        annotations = sorted(annotations, key=lambda a: a.annotator)
+        tags = [self._tags(text, a.spans) for a in annotations]
+        self._add_coincidences(tags)
+        matched = total = 0
+        for i, j in combinations(range(len(annotations)), 2):
+            a, b = annotations[i], annotations[j]
+            pair = (a.annotator, b.annotator)
+            self.pairs += 1
+            self.pair_tasks[pair] += 1
+            self.token_confusion.setdefault(pair, Counter()).update(zip(tags[i], tags[j], strict=True))
+            both = Counter(a.spans) & Counter(b.spans)
+            for counts in (self.exact, self.overlap):
+                counts.reference.update(s[2] for s in a.spans)
+                counts.compared.update(s[2] for s in b.spans)
+            self.exact.matched.update(s[2] for s in both.elements())
+            self.overlap.matched.update(_overlap_matches(a.spans, b.spans))
+            self.label_confusion.update(_offset_confusion(a.spans, b.spans))
+            self.relations.reference.update(r[2] for r in a.relations)
+            self.relations.compared.update(r[2] for r in b.relations)
+            self.relations.matched.update(r[2] for r in (Counter(a.relations) & Counter(b.relations)).elements())
+            pair_matched = 2 * sum(both.values())
+            self.pair_matched[pair] += pair_matched
+            self.pair_spans[pair] += len(a.spans) + len(b.spans)
+            matched += pair_matched
+            total += len(a.spans) + len(b.spans)
+        for annotation in annotations:
+            self.annotators[annotation.annotator] += 1
+        if total:
+            self.lowest.append((matched / total, _task_order(task_id), task_id))
+            self._trim()
+
+    def _tags(self, text: str, spans: Sequence[SpanKey]) -> list[str]:
+        # spans outside the text (which validation reports) have no tokens to tag
+        inside = [Span(start, end, label) for start, end, label in spans
+                  if type(start) is int and type(end) is int and 0 <= start < end <= len(text)]
+        return spans_to_bio(text, inside, self.segmentation).tags
+
+    def _add_coincidences(self, tags: list[list[str]]) -> None:
+        m = len(tags)
+        for values, units in Counter(zip(*tags, strict=True)).items():
+            counts = Counter(values)
+            for c, nc in counts.items():
+                for k, nk in counts.items():
+                    pairs = nc * (nc - 1) if c == k else nc * nk
+                    if pairs:
+                        self.coincidence[m, c, k] += pairs * units
+
+    def _trim(self) -> None:
+        self.lowest.sort(key=lambda row: row[:2])
+        del self.lowest[self.lowest_count:]
+
+    def merge(self, other: AgreementReport) -> None:
+        """Add the counts of another part of the same input (a later segment) to these."""
+        self.tasks += other.tasks
+        self.compared_tasks += other.compared_tasks
+        self.pairs += other.pairs
+        self.annotators.update(other.annotators)
+        self.exact.merge(other.exact)
+        self.overlap.merge(other.overlap)
+        self.relations.merge(other.relations)
+        self.label_confusion.update(other.label_confusion)
+        self.pair_tasks.update(other.pair_tasks)
+        self.pair_spans.update(other.pair_spans)
+        self.pair_matched.update(other.pair_matched)
+        for pair, confusion in other.token_confusion.items():
+            self.token_confusion.setdefault(pair, Counter()).update(confusion)
+        self.coincidence.update(other.coincidence)
+        self.lowest.extend(other.lowest)
+        self._trim()
+
+    # -- figures --------------------------------------------------------------------------------------------
+    def pooled_confusion(self) -> Counter[tuple[str, str]]:
+        pooled: Counter[tuple[str, str]] = Counter()
+        for confusion in self.token_confusion.values():
+            pooled.update(confusion)
+        return pooled
+
+    def kappa(self, label: str | None = None) -> float | None:
+        """Cohen's kappa on the tokens of every pair (their confusion counts summed); for ``label``, on
+        tokens of that label (B or I) or not."""
+        pooled = self.pooled_confusion()
+        if label is not None:
+            binary: Counter[tuple[str, str]] = Counter()
+            for (x, y), count in pooled.items():
+                binary[_binary(label, x), _binary(label, y)] += count
+            pooled = binary
+        return cohen_kappa(pooled)
+
+    def alpha(self, label: str | None = None) -> float | None:
+        """Krippendorff's alpha (nominal) on the tags of every token of the compared tasks; for ``label``, on
+        tokens of that label (B or I) or not."""
+        if label is None:
+            return krippendorff_alpha(self.coincidence)
+        binary: Counter[tuple[int, str, str]] = Counter()
+        for (m, c, k), count in self.coincidence.items():
+            binary[m, _binary(label, c), _binary(label, k)] += count
+        return krippendorff_alpha(binary)
+
+    def tokens(self) -> int:
+        """Units of alpha: the tokens of the compared tasks."""
+        pairs: Counter[int] = Counter()  # ordered pairs of values per unit size: m (m - 1) per unit
+        for (m, _, _), count in self.coincidence.items():
+            pairs[m] += count
+        return sum(count // (m * (m - 1)) for m, count in pairs.items())
+
+    def labels(self) -> list[str]:
+        tagged = {_label(tag) for pair in self.pooled_confusion() for tag in pair}
+        return sorted((set(self.exact.labels()) | tagged) - {""})
+
+    def labels_below(self, threshold: float) -> list[tuple[str, float]]:
+        """The labels whose exact-match span F1 is below ``threshold``, with it."""
+        out = []
+        for label in self.exact.labels():
+            f1 = self.exact.f1(label)
+            if f1 is not None and f1 < threshold:
+                out.append((label, f1))
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        labels = self.labels()
+        pairs = []
+        for pair in sorted(self.pair_tasks):
+            confusion = self.token_confusion.get(pair, Counter())
+            pairs.append({"annotators": list(pair), "tasks": self.pair_tasks[pair],
+                          "tokens": sum(confusion.values()), "kappa": cohen_kappa(confusion),
+                          "span_f1_exact": _ratio(self.pair_matched[pair], self.pair_spans[pair])})
+        return {
+            "tasks": self.tasks,
+            "compared_tasks": self.compared_tasks,
+            "tasks_with_fewer_than_two_annotators": self.tasks - self.compared_tasks,
+            "pairs": self.pairs,
+            "annotators": dict(sorted(self.annotators.items())),
+            "spans": {"exact": self.exact.to_dict(), "overlap": self.overlap.to_dict()},
+            "relations": self.relations.to_dict(),
+            "tokens": {
+                "tagging": "BIO", "segmentation": self.segmentation, "tokens": self.tokens(),
+                "kappa": self.kappa(), "alpha": self.alpha(),
+                "per_label": {label: {"kappa": self.kappa(label), "alpha": self.alpha(label)} for label in labels},
+            },
+            "annotator_pairs": pairs,
+            "label_confusion": [{"first": a, "second": b, "spans": n}
+                                for (a, b), n in sorted(self.label_confusion.items())],
+            "lowest_tasks": [{"task_id": task_id, "span_f1_exact": score} for score, _, task_id in self.lowest],
+        }
+
+    # -- Markdown -------------------------------------------------------------------------------------------
+    def card_lines(self, entity_labels: Sequence[str] = (), relation_labels: Sequence[str] = ()) -> list[str]:
+        """The card's "Inter-annotator agreement" paragraph and tables (labels in the ontology's order first)."""
+        if not self.pairs:
+            return ["Inter-annotator agreement: not available (no task has two annotators;"
+                    f" {self.tasks} tasks have fewer).", ""]
+        entity = _ordered(entity_labels, self.labels())
+        relation = _ordered(relation_labels, self.relations.labels())
+        out = [
+            f"Inter-annotator agreement on {self.compared_tasks} tasks with two annotators or more"
+            f" ({self.pairs} annotator pairs, {len(self.annotators)} annotators, {self.tokens()} tokens;"
+            f" {self.tasks - self.compared_tasks} tasks have fewer than two annotators): span F1 (exact)"
+            f" {_pct(self.exact.f1(), '%')}, span F1 (overlap) {_pct(self.overlap.f1(), '%')}, token Cohen's kappa"
+            f" {_num(self.kappa())}, Krippendorff's alpha {_num(self.alpha())}, relation F1"
+            f" {_pct(self.relations.f1(), '%')}. Definitions: docs/teams.md (Agreement).",
+            "",
+            _table(["Label", "Span F1 exact %", "Span F1 overlap %", "Token kappa", "Token alpha"],
+                   [[f"`{label}`", _pct(self.exact.f1(label)), _pct(self.overlap.f1(label)),
+                     _num(self.kappa(label)), _num(self.alpha(label))] for label in entity]),
+            "",
+        ]
+        if relation:
+            out += [_table(["Relation", "F1 %"], [[f"`{label}`", _pct(self.relations.f1(label))]
+                                                   for label in relation]), ""]
+        return out
+
+    def to_markdown(self) -> str:
+        """The report of ``corpus-tools agree``: the card's figures, then per pair, label confusion, lowest tasks."""
+        out = ["# Inter-annotator agreement", "", *self.card_lines()]
+        if self.pairs:
+            data = self.to_dict()
+            out += ["## Annotator pairs", "",
+                    _table(["First", "Second", "Tasks", "Tokens", "Token kappa", "Span F1 exact %"],
+                           [[*p["annotators"], str(p["tasks"]), str(p["tokens"]), _num(p["kappa"]),
+                             _pct(p["span_f1_exact"])] for p in data["annotator_pairs"]]), ""]
+            if self.label_confusion:
+                out += ["## Labels of spans with the same offsets", "",
+                        _table(["First", "Second", "Spans"], [[f"`{a}`", f"`{b}`", str(n)] for (a, b), n
+                                                              in sorted(self.label_confusion.items())]), ""]
+            if self.lowest:
+                out += ["## Tasks with the lowest span F1 (exact)", "",
+                        _table(["Task id", "Span F1 exact %"], [[str(task_id), _pct(score)] for score, _, task_id
+                                                                in self.lowest]), ""]
+        return "\n".join(out)
+
+
+def _ordered(first: Sequence[str], present: Iterable[str]) -> list[str]:
+    present = set(present)
+    return [label for label in first if label in present] + sorted(present - set(first))
+
+
+def _pct(value: float | None, unit: str = "") -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}{unit}"
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def agree_export(path: str | Path, *, name_of: NameOf, ontology: Ontology | None = None,
+                 annotators: Collection[str] | None = None, segmentation: str = DEFAULT_SEGMENTATION,
+                 lowest: int = LOWEST_TASKS) -> tuple[AgreementReport, Report]:
+    """The agreement of a Label Studio JSON export, read as validate reads it, and the validation report.
+
+    ``name_of`` names annotators (a pseudonym for an e-mail address); ``annotators`` keeps only those names.
+    Raises :class:`~corpus_tools.errors.InputError` when the file cannot be read or is document JSONL (which
+    has one annotation per document).
+    """
+    from corpus_tools.validate.driver import iter_validated
+
+    report = Report()
+    agreement = AgreementReport(segmentation=segmentation, lowest_count=lowest)
+    keep = set(annotators) if annotators is not None else None
+    for kind, _, item in iter_validated(path, report, ontology=ontology):
+        if kind != "export":
+            raise InputError(f"{path}: agree reads a Label Studio JSON export (an array of tasks), not document"
+                             " JSONL")
+        if isinstance(item, Mapping):
+            text = task_text(item)
+            agreement.add_task(item.get("id"), text if type(text) is str else "",
+                               task_annotations(item, name_of, annotators=keep))
+    return agreement, report
