@@ -41,7 +41,6 @@ from corpus_tools.errors import InputError, InvalidDataError, OutputError
 from corpus_tools.files import AtomicFile
 from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
 from corpus_tools.labelstudio.export import (
-    annotator_of,
     read_result,
     relation_id,
     task_document_id,
@@ -54,6 +53,7 @@ from corpus_tools.labelstudio.tasks import document_to_result
 from corpus_tools.ontology import Ontology
 from corpus_tools.spans import Document, Relation, Span
 from corpus_tools.strictjson import LoneSurrogateEscape, StrictReader, TooDeep
+from corpus_tools.teams.agreement import latest_annotations
 
 MAJORITY = "majority"
 PREFER = "prefer:"
@@ -172,17 +172,6 @@ class Adjudication:
 # ---------------------------------------------------------------------------- the pure core
 
 
-def _person(annotation: Mapping[str, object]) -> str:
-    who = annotator_of(annotation.get("completed_by"))
-    return who if who else f"annotation-{annotation.get('id')}"
-
-
-def _latest_key(annotation: Mapping[str, object]) -> tuple[str, str, int]:
-    ann_id = annotation.get("id")
-    return (str(annotation.get("updated_at") or ""), str(annotation.get("created_at") or ""),
-            ann_id if isinstance(ann_id, int) else 0)
-
-
 def has_ground_truth(task: Mapping[str, object]) -> bool:
     """Whether a non-cancelled annotation of the task is marked ground truth."""
     return any(isinstance(a, Mapping) and a.get("ground_truth") and not a.get("was_cancelled")
@@ -191,13 +180,7 @@ def has_ground_truth(task: Mapping[str, object]) -> bool:
 
 def task_versions(task: Mapping[str, object]) -> list[Version]:
     """Each distinct annotator's latest non-cancelled annotation of the task, by annotator name."""
-    latest: dict[str, Mapping[str, object]] = {}
-    for annotation in task.get("annotations") or []:
-        if not isinstance(annotation, Mapping) or annotation.get("was_cancelled"):
-            continue
-        who = _person(annotation)
-        if who not in latest or _latest_key(annotation) >= _latest_key(latest[who]):
-            latest[who] = annotation
+    latest = latest_annotations(task.get("annotations") or [])
     text = task_text(task)
     versions = []
     for who in sorted(latest):

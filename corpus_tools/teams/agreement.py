@@ -60,32 +60,47 @@ def _recency(item: Mapping, position: int) -> tuple:
     return (stamp if type(stamp) is str else "", item_id if type(item_id) is int else -1, position)
 
 
-def latest_per_annotator(items: Iterable[tuple[Mapping, Sequence[tuple], Sequence[tuple]]], name_of: NameOf, *,
-                         annotators: Collection[str] | None = None) -> list[AnnotatorAnnotation]:
-    """The latest non-cancelled annotation of each distinct annotator of a task, sorted by annotator name.
+def annotator_key(item: Mapping) -> tuple[str | None, str]:
+    """Who made an annotation: the e-mail address or id Label Studio gives (None when none), and the key that
+    tells annotators apart (that value, else ``annotation-ID``: an annotation without an author is its own)."""
+    raw = annotator_of(item.get("completed_by"))
+    return raw, raw if raw is not None else f"annotation-{item.get('id')}"
 
-    ``items``: ``(annotation, spans, relations)`` with spans and relations as
-    :func:`~corpus_tools.labelstudio.export.read_result` gives them.  The latest is the one with the greatest
-    ``updated_at`` (else ``created_at``), then the greatest id, then the later in the list.  An annotation
-    without ``completed_by`` is its own annotator, ``annotation-ID``.  ``name_of`` names an annotator from its
-    e-mail address or id; ``annotators`` keeps only those names.
-    """
-    latest: dict[str, tuple[tuple, str, Sequence[tuple], Sequence[tuple]]] = {}
-    for position, (item, spans, relations) in enumerate(items):
-        if item.get("was_cancelled"):
+
+def latest_annotations(items: Iterable[Mapping]) -> dict[str, Mapping]:
+    """The latest non-cancelled annotation of each distinct annotator, by :func:`annotator_key`: the one place
+    the team's annotations of a task are chosen (agreement and adjudication).  The latest has the greatest
+    ``updated_at`` (else ``created_at``), then the greatest id, then comes later in the list."""
+    latest: dict[str, tuple[tuple, Mapping]] = {}
+    for position, item in enumerate(items):
+        if not isinstance(item, Mapping) or item.get("was_cancelled"):
             continue
-        raw = annotator_of(item.get("completed_by"))
-        name = annotator_label(name_of, raw) if raw is not None else None
-        if name is None:
-            name = f"annotation-{item.get('id')}"
-        if annotators is not None and name not in annotators:
-            continue
-        key = (raw if raw is not None else name)
+        key = annotator_key(item)[1]
         recency = _recency(item, position)
         if key not in latest or latest[key][0] < recency:
-            latest[key] = (recency, name, spans, relations)
+            latest[key] = (recency, item)
+    return {key: item for key, (_, item) in latest.items()}
+
+
+def latest_per_annotator(items: Iterable[tuple[Mapping, Sequence[tuple], Sequence[tuple]]], name_of: NameOf, *,
+                         annotators: Collection[str] | None = None) -> list[AnnotatorAnnotation]:
+    """The latest non-cancelled annotation of each distinct annotator of a task (:func:`latest_annotations`),
+    sorted by annotator name.
+
+    ``items``: ``(annotation, spans, relations)`` with spans and relations as
+    :func:`~corpus_tools.labelstudio.export.read_result` gives them.  ``name_of`` names an annotator from its
+    e-mail address or id; ``annotators`` keeps only those names.
+    """
+    items = list(items)
+    read = {id(item): (spans, relations) for item, spans, relations in items}
+    chosen = latest_annotations(item for item, _, _ in items)
     out = []
-    for _, name, spans, relations in latest.values():
+    for key, item in chosen.items():
+        raw = annotator_key(item)[0]
+        name = (annotator_label(name_of, raw) if raw is not None else None) or key
+        if annotators is not None and name not in annotators:
+            continue
+        spans, relations = read[id(item)]
         by_id = {s[3]: (s[0], s[1], s[2]) for s in spans}
         rels = tuple((by_id[r[0]], by_id[r[1]], r[2]) for r in relations if r[0] in by_id and r[1] in by_id)
         out.append(AnnotatorAnnotation(name, tuple((s[0], s[1], s[2]) for s in spans), rels))
