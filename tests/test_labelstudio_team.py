@@ -218,3 +218,20 @@ def test_team_helper_gives_a_client_acting_as_each_annotator(ls_server, ls_proje
     team[0].sdk().annotations.create(id=task_id, result=span_result("second"))
     by_user = ls_server.client().task_annotations(task_id)
     assert sorted(a["completed_by"] for a in by_user) == sorted([a.id for a in team] + [team[0].id])
+
+
+@pytest.mark.labelstudio
+def test_ground_truth_is_marked_through_the_api_as_documented(ls_server, ls_project, ls_team):
+    import httpx
+
+    project = ls_project()
+    [task_id] = ls_server.client().import_tasks(project.id, [{"data": {"text": EMOJI_TEXT}}])
+    first, second = ls_team(2)
+    chosen = second.client.create_annotation(task_id, span_result("chosen"))
+    other = first.client.create_annotation(task_id, span_result("other"))
+    admin = {"Authorization": f"Token {ls_server.api_key}"}
+    response = httpx.patch(f"{ls_server.url}/api/annotations/{chosen}/", json={"ground_truth": True},
+                           headers=admin, timeout=30)
+    assert response.status_code == 200, response.text
+    listed = httpx.get(f"{ls_server.url}/api/tasks/{task_id}/annotations/", headers=admin, timeout=30).json()
+    assert {a["id"]: a["ground_truth"] for a in listed} == {chosen: True, other: False}
