@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 # hub_fixtures first: it sets HF_ENDPOINT before huggingface_hub/datasets can be imported.
-pytest_plugins = ["hub_fixtures", "labelstudio_server"]
+pytest_plugins = ["hub_fixtures", "labelstudio_server", "labelstudio_team"]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

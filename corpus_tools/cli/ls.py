@@ -1,4 +1,4 @@
-"""``corpus-tools ls install|up|down|status|setup|import|export``: Label Studio, locally or remote."""
+"""``corpus-tools ls install|up|down|status|setup|users|import|export``: Label Studio, locally or remote."""
 
 from __future__ import annotations
 
@@ -11,7 +11,16 @@ from typing import Annotated
 
 import typer
 
-from corpus_tools.cli._common import EXIT_OK, JsonOption, OntologyOption, QuietOption, echo_json, info, render_report
+from corpus_tools.cli._common import (
+    EXIT_OK,
+    JsonOption,
+    OntologyOption,
+    QuietOption,
+    echo_data,
+    echo_json,
+    info,
+    render_report,
+)
 from corpus_tools.errors import InvalidDataError, ServerSetupError
 
 app = typer.Typer(
@@ -142,9 +151,28 @@ def status_command(credentials: CredentialsOption = None, as_json: JsonOption = 
         info(f"Connected to {data['url']} as {data['user']} (key from {data['key_from']}).")
 
 
+def _overlap_share(value: float | None) -> float | None:
+    from corpus_tools.labelstudio.team import share_to_percentage
+
+    if value is not None:
+        try:
+            share_to_percentage(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return value
+
+
 @app.command("setup")
 def setup_command(
     project: ProjectOption,
+    overlap: Annotated[int | None, typer.Option(
+        "--overlap", min=1, help="Label Studio's overlap: up to N annotations per task (by N annotators);"
+        " 1 is one annotation per task. Unchanged when not given.")] = None,
+    overlap_share: Annotated[float | None, typer.Option(
+        "--overlap-share", callback=_overlap_share, metavar="FRACTION",
+        help="The share of tasks that get --overlap annotations, from 0 to 1 (0.5: half of them; Label Studio"
+        " keeps a whole percentage); the other tasks get one. Unchanged when not given (new projects: 1).")]
+    = None,
     ontology: OntologyOption = None,
     credentials: CredentialsOption = None,
     as_json: JsonOption = False,
@@ -154,16 +182,23 @@ def setup_command(
 
     Refuses (exit 3) an ontology change that removes a label still used by annotations or
     predictions. Annotator instructions generated from the ontology glossary are set too.
+    --overlap and --overlap-share set Label Studio's overlap settings (maximum annotations per
+    task, overlap percentage) when they differ; the summary says what changed.
     """
     from corpus_tools.labelstudio.project import setup_project
+    from corpus_tools.labelstudio.team import set_overlap, share_to_percentage
     from corpus_tools.ontology import load_ontology
 
     onto = load_ontology(ontology)
     client = _client(credentials)
     result = setup_project(client, project, onto, project_id=int(project) if project.isdigit() else None)
+    overlap_result = set_overlap(client, result.project.id, maximum_annotations=overlap,
+                                 percentage=None if overlap_share is None else share_to_percentage(overlap_share))
+    now = overlap_result.after
     data = {"project_id": result.project.id, "title": result.project.title, "action": result.action,
             "added_labels": list(result.added_labels), "removed_labels": list(result.removed_labels),
-            "url": f"{client.url}/projects/{result.project.id}/"}
+            "url": f"{client.url}/projects/{result.project.id}/",
+            "overlap": {**now.to_dict(), "changed": list(overlap_result.changed)}}
     if as_json:
         echo_json(data)
         return
@@ -173,6 +208,92 @@ def setup_command(
         changes = f" (added: {added}; removed: {removed})"
     info(f"Project {result.project.id} {result.project.title!r} {result.action}{changes}: {data['url']}",
          quiet=quiet)
+    before = overlap_result.before.to_dict()
+    changed = ", ".join(f"{name} {before[name]} -> {now.to_dict()[name]}" for name in overlap_result.changed)
+    info(f"Overlap: up to {now.maximum_annotations} annotations per task on {now.percentage} % of the tasks"
+         f" ({'changed: ' + changed if changed else 'unchanged'}).", quiet=quiet)
+
+
+users_app = typer.Typer(help="Annotator logins on the Label Studio server (the key's organisation).",
+                        no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add_command(
+    emails: Annotated[list[str], typer.Argument(help="E-mail addresses of the annotators (their login names).",
+                                                metavar="EMAIL")],
+    password_file: Annotated[Path | None, typer.Option(
+        "--password-file", dir_okay=False, readable=False,
+        help="Write the new passwords to this JSON file (mode 0600, atomically; new entries are merged into an"
+        " existing password file of the same server) instead of printing them.")] = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Create a login for each e-mail, with a random password, through Label Studio's invitation link.
+
+    New users join the organisation, so they see its projects. Each new password is printed once
+    on stdout as `EMAIL<TAB>PASSWORD`, or written to --password-file. An e-mail that already has a
+    login is reported as existing and keeps its password. --json (which needs --password-file)
+    prints `{"users": [{email, id, action}], "password_file"}` without passwords.
+    """
+    from corpus_tools.labelstudio.team import add_users, check_password_file, invalid_emails, write_password_file
+
+    bad = invalid_emails(emails)
+    if bad:
+        raise typer.BadParameter(f"not an e-mail address: {', '.join(bad)}", param_hint="EMAIL")
+    if as_json and password_file is None:
+        raise typer.BadParameter("--json prints no passwords: give --password-file for them",
+                                 param_hint="--password-file")
+    client = _client(credentials)
+    if password_file is not None:
+        check_password_file(password_file, client.url)  # before any login is made whose password it must keep
+    users = add_users(client, emails)
+    passwords = {u.email: u.password for u in users if u.created and u.password}
+    written = write_password_file(password_file, client.url, passwords) if password_file is not None else None
+    if as_json:
+        echo_json({"users": [{"email": u.email, "id": u.id, "action": "created" if u.created else "existing"}
+                             for u in users], "password_file": str(password_file)})
+    for user in users:
+        info(f"{user.email} (id {user.id}): {'created' if user.created else 'exists already; password unchanged'}",
+             quiet=quiet or as_json)
+    if written is None:
+        for email, password in passwords.items():
+            echo_data(f"{email}\t{password}")
+        if passwords:
+            info("The passwords above are shown only once.", quiet=quiet)
+        return
+    if written.added or written.replaced:
+        replaced = f"; replaced the old password of {', '.join(written.replaced)}" if written.replaced else ""
+        info(f"{'Updated' if written.existed else 'Wrote'} {password_file} (mode 0600): {len(written.added)}"
+             f" passwords added{replaced}, {len(written.kept)} kept.", quiet=quiet or as_json)
+    else:
+        info(f"No new login: {password_file} left as it was.", quiet=quiet or as_json)
+
+
+@users_app.command("list")
+def users_list_command(
+    project: Annotated[str | None, typer.Option(
+        "--project", help="Also count the tasks of this project (title or id) each user has annotated.")] = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the users of the organisation (id, e-mail), and with --project the tasks each has annotated.
+
+    --json prints `{"users": [{id, email, annotated_tasks?}]}`.
+    """
+    from corpus_tools.labelstudio.team import list_team
+
+    client = _client(credentials)
+    project_id = client.find_project(project).id if project is not None else None
+    team = list_team(client, project_id)
+    if as_json:
+        echo_json({"users": [m.to_dict() for m in team]})
+        return
+    for member in team:
+        line = f"{member.id}\t{member.email}"
+        echo_data(line if member.annotated_tasks is None else f"{line}\t{member.annotated_tasks}")
 
 
 def _checked_upload(upload, *, what: str, as_json: bool, quiet: bool):

@@ -83,6 +83,10 @@ def resolve_connection(
     return Connection(url=credentials.url.rstrip("/"), api_key=credentials.api_key, source=str(path))
 
 
+def _or(value: object, default: int) -> object:
+    return default if value is None else value
+
+
 def _detail(body: object) -> str:
     """A short message from an error body (``detail``, validation errors, or text)."""
     if isinstance(body, Mapping):
@@ -105,6 +109,8 @@ class ProjectInfo:
     expert_instruction: str
     task_number: int
     created_at: str
+    maximum_annotations: int = 1  # Label Studio's overlap: up to this many annotations per task,
+    overlap_cohort_percentage: int = 100  # on this percentage of the tasks (the others get one)
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,36 @@ class LabelStudioClient:
             user = self._sdk.users.whoami()
         return {"id": user.id, "email": user.email}
 
+    def list_users(self) -> list[dict[str, object]]:
+        """The users of the key's organisation as ``{id, email}``, by id."""
+        with self._errors("list users"):
+            users = self._sdk.users.list()
+        return sorted(({"id": int(u.id), "email": str(u.email or "")} for u in users), key=lambda u: u["id"])
+
+    def invite_token(self) -> str:
+        """The organisation's invitation token (of its signup link ``/user/signup/?token=...``); a secret."""
+        token = self._get_json("api/invite", {}, "read the organisation's invitation link").get("token")
+        if not token:
+            raise LabelStudioError(f"Label Studio at {self.url} gave no invitation token")
+        return str(token)
+
+    def annotated_tasks_by_user(self, project_id: int, page_size: int = LIST_PAGE_SIZE) -> dict[int, int]:
+        """How many tasks of the project each user id has annotated (cancelled ones included)."""
+        counts: dict[int, int] = {}
+        page, seen = 1, 0
+        while True:
+            body = self._get_json("api/tasks/", {"project": project_id, "page": page, "page_size": page_size,
+                                                 "fields": "all", "include": "id,annotators"},
+                                  f"list the annotators of project {project_id}")
+            tasks = body.get("tasks") or []
+            for task in tasks:
+                for user_id in set(task.get("annotators") or []):
+                    counts[int(user_id)] = counts.get(int(user_id), 0) + 1
+            seen += len(tasks)
+            if not tasks or seen >= int(body.get("total", 0)):
+                return counts
+            page += 1
+
     # -------------------------------------------------------------- projects
 
     def _project_info(self, project: Any) -> ProjectInfo:
@@ -212,6 +248,8 @@ class LabelStudioClient:
             expert_instruction=str(getattr(project, "expert_instruction", "") or ""),
             task_number=int(getattr(project, "task_number", 0) or 0),
             created_at=str(getattr(project, "created_at", "") or ""),
+            maximum_annotations=int(getattr(project, "maximum_annotations", None) or 1),
+            overlap_cohort_percentage=int(_or(getattr(project, "overlap_cohort_percentage", None), 100)),
         )
 
     def get_project(self, project_id: int) -> ProjectInfo:
@@ -245,8 +283,13 @@ class LabelStudioClient:
         return self.get_project(int(project.id))
 
     def update_project(self, project_id: int, *, label_config: str | None = None,
-                       expert_instruction: str | None = None) -> ProjectInfo:
+                       expert_instruction: str | None = None, maximum_annotations: int | None = None,
+                       overlap_cohort_percentage: int | None = None) -> ProjectInfo:
         fields: dict[str, object] = {}
+        if maximum_annotations is not None:
+            fields["maximum_annotations"] = maximum_annotations
+        if overlap_cohort_percentage is not None:
+            fields["overlap_cohort_percentage"] = overlap_cohort_percentage
         if label_config is not None:
             fields["label_config"] = label_config
         if expert_instruction is not None:
