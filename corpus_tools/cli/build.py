@@ -151,6 +151,11 @@ def build_command(
     workers: Annotated[int | None, typer.Option(
         "--workers", min=0, help="Processes that validate and build a Label Studio export (default: one per core;"
         " 0 or 1: in this process). The files are the same either way.")] = None,
+    pseudonym_key: Annotated[Path | None, typer.Option(
+        "--pseudonym-key", help="The secret key file that makes annotator pseudonyms (default:"
+        " $CORPUS_TOOLS_PSEUDONYM_KEY_FILE, else ~/.config/corpus-tools/pseudonym.key, made on first use). Keep"
+        " it out of every release and reuse it, so annotators keep their pseudonyms (docs/teams.md).",
+        dir_okay=False, readable=False)] = None,
     ontology: OntologyOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
@@ -198,6 +203,7 @@ def build_command(
                 previous=previous, progress=callback, ratios=parsed_ratios, segmentation=segmentation,
                 views=views or (),
                 license=license_id, rights=rights or DEFAULT_RIGHTS, date=date, workers=workers,
+                pseudonym_key=pseudonym_key,
             )
         except (InvalidDataError, ReleaseError) as exc:
             if exc.report is None:
