@@ -161,3 +161,21 @@ def test_build_refuses_a_malformed_key_before_writing_anything(tmp_path: Path) -
     assert "Error: the pseudonym key file" in result.stderr and "malformed" in result.stderr
     assert "Traceback" not in result.stderr and "secret-but-not-hex" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.key", "export.json"]
+
+
+def test_a_key_file_made_meanwhile_is_used_not_overwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from corpus_tools.files import write_file_atomically
+    from corpus_tools.teams import pseudonyms
+
+    path = tmp_path / "pseudonym.key"
+    theirs = bytes(range(32))
+    real_write = pseudonyms.write_file_atomically
+
+    def other_process_first(target, data, **options):  # another build makes the key between the check and the write
+        write_file_atomically(target, theirs.hex() + "\n")
+        real_write(target, data, **options)
+
+    monkeypatch.setattr(pseudonyms, "write_file_atomically", other_process_first)
+    assert load_or_create_key(path) == theirs
+    assert path.read_text() == theirs.hex() + "\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["pseudonym.key"]
