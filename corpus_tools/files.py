@@ -188,13 +188,15 @@ class AtomicFile:
     existing target is left untouched.  ``permissions`` is set on the temporary file (``None``: what ``open`` gives,
     ``0o666`` less the umask); ``fsync`` forces the bytes to disk before the rename.  The temporary is named and
     locked by :func:`claim_temporary`, and entering the block first removes what writers of the same target that
-    were killed left (:func:`remove_dead_temporaries`).  Failures to create, write or rename are the ``OSError``
-    they are: callers choose what they mean (a failure to run, or only no cache).
+    were killed left (:func:`remove_dead_temporaries`).  With ``replace`` False an existing target is never
+    replaced: the rename raises ``FileExistsError`` (:func:`rename_no_replace`).  Failures to create, write or rename
+    are the ``OSError`` they are: callers choose what they mean (a failure to run, or only no cache).
     """
 
     def __init__(self, path: str | os.PathLike[str], *, binary: bool = False, permissions: int | None = None,
-                 fsync: bool = False, prefix: str | None = None, suffix: str = ".tmp") -> None:
+                 fsync: bool = False, prefix: str | None = None, suffix: str = ".tmp", replace: bool = True) -> None:
         self.path = Path(path)
+        self._replace = replace
         self._binary = binary
         self._permissions = permissions
         self._fsync = fsync
@@ -237,7 +239,10 @@ class AtomicFile:
                     self._file.flush()
                     os.fsync(self._file.fileno())
                 self._file.close()
-                os.replace(self._tmp, self.path)
+                if self._replace:
+                    os.replace(self._tmp, self.path)
+                else:
+                    rename_no_replace(self._tmp, self.path)
                 self._tmp = None
         finally:
             self._file.close()  # a second close does nothing
@@ -255,10 +260,11 @@ class AtomicFile:
 
 
 def write_file_atomically(path: str | os.PathLike[str], data: str | bytes, *, permissions: int | None = None,
-                          fsync: bool = False, prefix: str | None = None, suffix: str = ".tmp") -> None:
+                          fsync: bool = False, prefix: str | None = None, suffix: str = ".tmp",
+                          replace: bool = True) -> None:
     """Write ``data`` (text or bytes) to ``path`` in one :class:`AtomicFile` with these options."""
     with AtomicFile(path, binary=isinstance(data, bytes), permissions=permissions, fsync=fsync, prefix=prefix,
-                    suffix=suffix) as out:
+                    suffix=suffix, replace=replace) as out:
         out.write(data)
 
 

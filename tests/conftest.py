@@ -4,6 +4,7 @@ own fixture modules and start once per session; under CI=true a missing componen
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,17 @@ def ontology():
     from corpus_tools.ontology import load_ontology
 
     return load_ontology()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pseudonym_key_file(tmp_path_factory) -> Iterator[Path]:
+    """Builds key their annotator pseudonyms with a key in the session's temporary folder, never the developer's
+    ``~/.config/corpus-tools/pseudonym.key`` (worker and CLI subprocesses inherit the variable)."""
+    path = tmp_path_factory.mktemp("pseudonym-key") / "pseudonym.key"
+    previous = os.environ.get("CORPUS_TOOLS_PSEUDONYM_KEY_FILE")
+    os.environ["CORPUS_TOOLS_PSEUDONYM_KEY_FILE"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("CORPUS_TOOLS_PSEUDONYM_KEY_FILE", None)
+    else:
+        os.environ["CORPUS_TOOLS_PSEUDONYM_KEY_FILE"] = previous

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import ijson
 
-from corpus_tools.build.gold import GOLD_TEXT_MISMATCH, GOLD_UNUSED, annotator_name, left_out_problem, select_gold
+from corpus_tools.build.gold import GOLD_TEXT_MISMATCH, GOLD_UNUSED, left_out_problem, select_gold
 from corpus_tools.build.shards import MAX_SHARD_BYTES, ROW_GROUP_ROWS
 from corpus_tools.build.writer import DANGLING_RELATION, UNKNOWN_LABEL, ReleaseWriter
 from corpus_tools.labelstudio.export import (
@@ -29,6 +29,7 @@ from corpus_tools.report import Report
 from corpus_tools.spans import Document, Relation, Span, spans_to_bio
 from corpus_tools.strictjson import loads as json_loads
 from corpus_tools.teams.agreement import AgreementReport, task_annotations
+from corpus_tools.teams.pseudonyms import load_or_create_key, pseudonym
 
 
 class ReferenceRows(ReleaseWriter):
@@ -44,6 +45,7 @@ class ReferenceRows(ReleaseWriter):
         self.entity_ids = {label: i for i, label in enumerate(ontology.entity_labels)}
         self.relation_ids = {label: i for i, label in enumerate(ontology.relation_labels)}
         self.bio_ids = {label: i for i, label in enumerate(ontology.bio_labels)}
+        self.key = load_or_create_key()  # the key build_release uses by default
 
     def _write_row(self, config: str, split: str, row: object) -> None:
         self.writer(config, split).write(row)
@@ -74,7 +76,7 @@ class ReferenceRows(ReleaseWriter):
             if rec.kind != "annotation":
                 continue
             where = {"task_id": rec.task_id, "annotation_id": rec.id}
-            annotator = annotator_name(rec.annotator)
+            annotator = pseudonym(rec.annotator, key=self.key)
             self.stats.annotations += 1
             self.stats.cancelled += rec.cancelled
             if annotator is not None:
@@ -158,7 +160,7 @@ class ReferenceRows(ReleaseWriter):
             return
         if self.stats.agreement is None:
             self.stats.agreement = AgreementReport(segmentation=self.segmentation)
-        self.stats.agreement.add_task(task.get("id"), task_text(task), task_annotations(task, annotator_name))
+        self.stats.agreement.add_task(task.get("id"), task_text(task), task_annotations(task, lambda value: pseudonym(value, key=self.key)))
         records = list(task_to_records(task))
         doc_id = task_document_id(task)
         split = self.plan.assign(doc_id)

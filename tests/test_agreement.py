@@ -17,10 +17,15 @@ from build_inputs import annotation, news_article, task, write_export
 from sklearn.metrics import cohen_kappa_score
 from typer.testing import CliRunner
 
-from corpus_tools.build.gold import annotator_name
 from corpus_tools.cli.app import app
 from corpus_tools.spans import Span, spans_to_bio, tokenize
 from corpus_tools.teams.agreement import AgreementReport, agree_export, task_annotations
+from corpus_tools.teams.pseudonyms import load_or_create_key, pseudonym
+
+
+def annotator_name(value):
+    """Annotators named as the build and the CLI name them: pseudonyms keyed with the tests' key file."""
+    return pseudonym(value, key=load_or_create_key())
 
 runner = CliRunner()
 

@@ -219,8 +219,12 @@ def test_annotations_config_keeps_every_annotation_with_pseudonyms(rich, tmp_pat
     assert cancelled == [220]
     assert [r["annotation_id"] for r in rows if r["ground_truth"]] == [201]
     annotators = {r["annotator"] for r in rows}
-    pseudonym = "annotator-" + hashlib.sha256(b"reviewer@example.org").hexdigest()[:10]
-    assert annotators == {"3", "4", "5", pseudonym}
+    from corpus_tools.teams.pseudonyms import load_or_create_key, pseudonym
+
+    key = load_or_create_key()
+    assert annotators == {pseudonym(3, key=key), pseudonym(4, key=key), pseudonym(5, key=key),
+                          pseudonym("reviewer@example.org", key=key)}
+    assert all(a.startswith("annotator-") and len(a) == len("annotator-") + 16 for a in annotators)
     assert all("@" not in (a or "") for a in annotators)
     readme = (out / "README.md").read_text(encoding="utf-8")
     assert "reviewer@example.org" not in readme and "Inter-annotator agreement on " in readme

@@ -428,3 +428,78 @@ def test_cli_redacts_credentials_in_the_endpoint_and_the_login_token(hub_server,
     assert run.returncode == 3 and "Traceback" not in run.stderr
     assert run.stderr.startswith("Error: listing hf://datasets/org/x failed") and "/***/" in run.stderr
     assert login not in run.stdout + run.stderr
+
+
+# ---- the maintainer's card is never clobbered -------------------------------------------------------------------
+HAND_BLOCK = "Contact: the newsroom NLP team.\nCite as: Example et al. (2026), *Arabic news entities*.\n"
+HAND_CARD = f"""---
+license: cc-by-4.0
+pretty_name: Arabic News Entities (curated)
+---
+# Arabic News Entities
+
+<!-- maintainer:start -->
+{HAND_BLOCK}<!-- maintainer:end -->
+
+A paragraph written by hand outside the markers.
+"""
+
+
+def _unnamed_release(root: Path, version: str, texts: dict[str, list[str]], previous: Path | None = None) -> Path:
+    """A release built without --name or --license: its pretty_name comes from the folder, its licence is unknown."""
+    from release_factory import write_export
+
+    from corpus_tools.build.driver import build_release
+
+    export, splits = write_export(root / f"input-{version}", texts)
+    out = root / "arabic-news" / f"v{version}"
+    build_release(export, version=version, out=out, splits=splits, previous=previous)
+    return out
+
+
+def test_publish_keeps_the_maintainers_licence_name_and_sections(hub_server, hub_repo_id, tmp_path):
+    target = f"hf://datasets/{hub_repo_id}"
+    v1 = _unnamed_release(tmp_path, "1.0.0", TEXTS_V1)
+    v2 = _unnamed_release(tmp_path, "1.1.0", TEXTS_V2, previous=v1)
+    assert json.loads((v1 / "manifest.json").read_text())["card_defaults"] == ["license", "pretty_name"]
+    hub_server.create_repo(hub_repo_id)
+    hub_server.commit_as_other(hub_repo_id, {"README.md": HAND_CARD}, message="Card written by hand")
+
+    before = _state(hub_server, hub_repo_id)
+    dry = _cli("publish", str(v1), "--to", target, "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "card metadata kept from the repository: license, pretty_name" in dry.stderr
+    assert "card sections kept from the repository: maintainer block 1" in dry.stderr
+    assert _state(hub_server, hub_repo_id) == before  # the dry run published nothing
+
+    for release, version in ((v1, "v1.0.0"), (v2, "v1.1.0")):
+        result = publish_release(release, target)
+        assert (result.plan.card_kept, result.plan.card_kept_sections) == (["license", "pretty_name"],
+                                                                           ["maintainer block 1"])
+        assert result.verification.valid
+        published = hub_server.repo(hub_repo_id).files(version)["README.md"].decode("utf-8")
+        meta, body = split_card(published)
+        release_meta, release_body = split_card((release / "README.md").read_text(encoding="utf-8"))
+        assert (release_meta["license"], release_meta["pretty_name"]) == ("unknown", "Arabic News")
+        assert (meta["license"], meta["pretty_name"]) == ("cc-by-4.0", "Arabic News Entities (curated)")
+        assert meta["configs"] == release_meta["configs"] and meta["dataset_info"] == release_meta["dataset_info"]
+        empty = "<!-- maintainer:start -->\n<!-- maintainer:end -->\n"
+        assert release_body.count(empty) == 1
+        assert body == release_body.replace(empty, f"<!-- maintainer:start -->\n{HAND_BLOCK}<!-- maintainer:end -->\n")
+        assert body.index(HAND_BLOCK) < body.index("## How to load")  # where the release card leaves it
+        assert "written by hand outside the markers" not in body
+        assert f"### {version}" in body
+    assert "### v1.0.0" in body and TEST_SPLIT_FILES[1] not in hub_server.repo(hub_repo_id).files("v1.1.0")
+    assert [c["config_name"] for c in meta["configs"]] == [c["config_name"] for c in release_meta["configs"]]
+
+
+def test_a_repository_card_that_is_not_utf8_stops_the_publish(hub_server, hub_repo_id, releases):
+    target = f"hf://datasets/{hub_repo_id}"
+    hub_server.create_repo(hub_repo_id)
+    hub_server.commit_as_other(hub_repo_id, {"README.md": HAND_CARD.encode("utf-8") + b"caf\xe9\n"})
+    before = _state(hub_server, hub_repo_id)
+    with pytest.raises(PublishError, match=r"README.md is not UTF-8 \(byte 0xe9 at offset"):
+        publish_release(releases["v1.0.0"], target, dry_run=True)
+    with pytest.raises(PublishError, match="Nothing was published"):
+        publish_release(releases["v1.0.0"], target)
+    assert _state(hub_server, hub_repo_id) == before

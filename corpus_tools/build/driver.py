@@ -28,7 +28,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from corpus_tools import __version__
-from corpus_tools.build.gold import annotator_name, read_gold, select_gold, unused_gold
+from corpus_tools.build.gold import read_gold, select_gold, unused_gold
 from corpus_tools.build.shards import MAX_SHARD_BYTES, ROW_GROUP_ROWS
 from corpus_tools.build.tables import SegmentBuilder
 from corpus_tools.build.workers import (
@@ -58,6 +58,7 @@ from corpus_tools.release.version import match_version, parse_release_version
 from corpus_tools.report import Report, make_problem
 from corpus_tools.spans import DEFAULT_SEGMENTATION, Document, check_segmentation, tokenizer_settings
 from corpus_tools.teams.agreement import AgreementReport
+from corpus_tools.teams.pseudonyms import key_id, load_or_create_key
 from corpus_tools.validate.segmented import SegmentsUnreadable, WorkerPool, pool_size
 from corpus_tools.views import ViewSpec, parse_steps, parse_view
 
@@ -255,11 +256,12 @@ class _RowOptions:
     gold: dict[str, Document]
     workers: int | None
     progress: Progress | None
+    pseudonym_key: bytes = field(repr=False)  # loaded once here; the worker processes inherit it
 
     def builder(self, ontology: Ontology, writer: ReleaseWriter) -> SegmentBuilder:
         return SegmentBuilder(ontology, writer.plan, writer.schemas, file=writer.file,
                               segmentation=self.segmentation, views=self.views,
-                              gold=self.gold)
+                              gold=self.gold, pseudonym_key=self.pseudonym_key)
 
 
 BUILDING_SUFFIX = ".building"
@@ -320,6 +322,7 @@ def build_release(
     max_shard_bytes: int = MAX_SHARD_BYTES,
     workers: int | None = None,
     min_agreement: float | None = None,
+    pseudonym_key: Path | None = None,
 ) -> BuildResult:
     """Validate ``export`` and write the release folder ``out`` (which must not exist).
 
@@ -329,6 +332,9 @@ def build_release(
     add the configs ``documents-NAME`` and ``tokens-NAME``: the documents on that normalised view
     (:mod:`corpus_tools.views`) and their tokens.  ``min_agreement``: a warning names each label whose pairwise
     exact-match span F1 between annotators (:mod:`corpus_tools.teams.agreement`) is below it.
+    Annotators are named by pseudonyms keyed with the key file
+    ``pseudonym_key`` (default: the maintainer's, see :func:`~corpus_tools.teams.pseudonyms.load_or_create_key`,
+    made on first use); the manifest records its :func:`~corpus_tools.teams.pseudonyms.key_id`, never the key.
 
     Raises :class:`InvalidDataError` (with the report) when the export or the gold file fails
     validation or the data has build errors (duplicate ids, duplicate texts across splits),
@@ -360,8 +366,9 @@ def build_release(
         return read_splits(splits) if splits is not None else SplitPlan(ratios=ratios or SplitPlan().ratios)
 
     plan = make_plan()
+    key = load_or_create_key(Path(pseudonym_key) if pseudonym_key is not None else None)
     options = _RowOptions(segmentation=segmentation, views=all_views, gold=_gold_documents(gold, ontology, progress),
-                          workers=workers, progress=progress)
+                          workers=workers, progress=progress, pseudonym_key=key)
     removed, tmp, lock = _new_building_folder(out)
     writer = ReleaseWriter(tmp, ontology, plan, Report(), row_group_rows=row_group_rows,
                            max_shard_bytes=max_shard_bytes, file_name=str(export),
@@ -380,6 +387,7 @@ def build_release(
         manifest = _write_card_and_manifest(
             tmp, writer, layout, report, card, ontology=ontology, version=version, segmentation=segmentation,
             views=all_views, input_sha256=outcome.input_sha256, previous=previous, previous_manifest=previous_manifest,
+            pseudonym_key_id=key_id(key),
         )
         _check_built(tmp, out, ontology, report, writer.stats, pool, progress)
         _rename_into_place(tmp, out)
@@ -411,15 +419,19 @@ class _CardText:
     license: str
     rights: str
     date: str | None
+    defaults: tuple[str, ...] = ()  # card keys filled with a default (no --name, licence unknown)
 
 
 def _checked_card_text(out: Path, *, name: str | None, license: str, rights: str, date: str | None) -> _CardText:
     try:
+        license = check_line(license, "licence id")
         return _CardText(
             name=check_name(name) if name is not None else default_name(out),
-            license=check_line(license, "licence id"),
+            license=license,
             rights=check_line(rights, "rights statement"),
             date=check_date(date) if date is not None else None,
+            defaults=(*(("license",) if license == DEFAULT_LICENSE else ()),
+                      *(("pretty_name",) if name is None else ())),
         )
     except ValueError as exc:
         raise InputError(str(exc)) from exc
@@ -511,8 +523,8 @@ def _agreement_warnings(report: Report, stats: ReleaseStats, threshold: float, f
 
 def _write_card_and_manifest(tmp: Path, writer: ReleaseWriter, layout: dict, report: Report, card: _CardText, *,
                              ontology: Ontology, version: str, segmentation: str, views: tuple[ViewSpec, ...],
-                             input_sha256: str,
-                             previous: Path | None, previous_manifest: dict | None) -> dict:
+                             input_sha256: str, previous: Path | None, previous_manifest: dict | None,
+                             pseudonym_key_id: str) -> dict:
     """The card (with the changelog against the previous release) and the manifest; returns the manifest."""
     stats = writer.stats
     changelog = _changelog(tmp, layout, report, ontology=ontology, version=version, date=card.date, stats=stats,
@@ -535,6 +547,8 @@ def _write_card_and_manifest(tmp: Path, writer: ReleaseWriter, layout: dict, rep
             "ontology": {"name": ontology.name, "version": ontology.version, "sha256": ontology.source_sha256},
             "input_sha256": input_sha256,
             "tool_version": __version__,
+            "pseudonym_key_id": pseudonym_key_id,
+            "card_defaults": list(card.defaults),
             "tokenizer": tokenizer_settings(segmentation),
             **({"views": {view.name: list(view.steps) for view in views}} if views else {}),
             "configs": {
@@ -594,5 +608,5 @@ def _check_built(tmp: Path, out: Path, ontology: Ontology, report: Report, stats
         )
 
 
-__all__ = ["BuildResult", "annotator_name", "build_release", "remove_killed_builds", "select_gold",
+__all__ = ["BuildResult", "build_release", "remove_killed_builds", "select_gold",
            "MANIFEST_NAME"]

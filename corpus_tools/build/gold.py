@@ -1,4 +1,4 @@
-"""Which annotation of a task becomes the release's gold document, and who annotated it.
+"""Which annotation of a task becomes the release's gold document.
 
 Gold selection per task (predictions never become gold):
 
@@ -8,12 +8,12 @@ Gold selection per task (predictions never become gold):
 4. else the task is left out and reported: ``build-gold-ambiguous`` (several annotations, no
    ground truth) or ``build-gold-missing`` (no non-cancelled annotation).
 
-Left-out tasks still contribute their annotations to the ``annotations`` config.
+Left-out tasks still contribute their annotations to the ``annotations`` config, each annotator named by a
+keyed pseudonym (:mod:`corpus_tools.teams.pseudonyms`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import TypeVar
@@ -49,13 +49,6 @@ GOLD_TEXT_MISMATCH = define_code(
 GOLD_UNUSED = define_code(
     "build-gold-unused", "warning", "A document of the --gold file matches no task of the export.", stage=STAGE
 )
-
-
-def annotator_name(value: str | None) -> str | None:
-    """Annotator ids are kept; e-mail addresses become a stable pseudonym (no personal data in releases)."""
-    if value and "@" in value:
-        return "annotator-" + hashlib.sha256(value.strip().lower().encode()).hexdigest()[:10]
-    return value
 
 
 def choose_gold(live: list[T], marked: list[T]) -> tuple[T | None, str]:

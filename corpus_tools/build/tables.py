@@ -20,10 +20,10 @@ import numpy as np
 import pyarrow as pa
 
 from corpus_tools.artefacts import LS_DATA_KEY
-from corpus_tools.build.gold import annotator_name, choose_gold, gold_text_mismatch, left_out_problem
+from corpus_tools.build.gold import choose_gold, gold_text_mismatch, left_out_problem
 from corpus_tools.build.shards import row_weights
 from corpus_tools.build.writer import DANGLING_RELATION, UNKNOWN_LABEL
-from corpus_tools.labelstudio.export import annotator_of, read_relations, read_result
+from corpus_tools.labelstudio.export import read_relations, read_result
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
 from corpus_tools.ontology import Ontology
 from corpus_tools.release.splits import SplitPlan
@@ -32,6 +32,7 @@ from corpus_tools.report import Problem, make_problem
 from corpus_tools.rules import SpanReads
 from corpus_tools.spans import Document
 from corpus_tools.teams.agreement import AgreementReport, latest_per_annotator
+from corpus_tools.teams.pseudonyms import pseudonym
 from corpus_tools.tokens import TagIds, token_table
 from corpus_tools.validate.segmented import CheckedSegment
 from corpus_tools.views import ViewSpec, normalise
@@ -91,7 +92,7 @@ class SegmentBuilder:
 
     def __init__(self, ontology: Ontology, plan: SplitPlan, schemas: dict[str, pa.Schema], *, file: str,
                  segmentation: str, gold: Mapping[str, Document] | None = None,
-                 views: Sequence[ViewSpec] = ()) -> None:
+                 views: Sequence[ViewSpec] = (), pseudonym_key: bytes) -> None:
         from corpus_tools.checks import ItemChecker
 
         self.ontology = ontology
@@ -107,7 +108,8 @@ class SegmentBuilder:
         self.relation_names = list(ontology.relation_labels)
         self.bio_ids = {label: i for i, label in enumerate(ontology.bio_labels)}
         self.tag_ids = TagIds.from_labels(ontology.entity_labels, self.bio_ids)
-        self._annotators: dict[int, str | None] = {}  # completed_by ids seen (e-mails hash once)
+        self.pseudonym_key = pseudonym_key  # annotators are named by keyed pseudonyms (corpus_tools.teams)
+        self._annotators: dict[int, str | None] = {}  # completed_by ids seen (each pseudonym made once)
 
     # -- one segment -----------------------------------------------------------------------------
     def build(self, tasks: list, first_index: int, *, check: bool = True) -> SegmentResult:
@@ -293,14 +295,17 @@ class SegmentBuilder:
         if stats.agreement is None:
             stats.agreement = AgreementReport(segmentation=self.segmentation)
         stats.agreement.add_task(task.get("id"), text if type(text) is str else "",
-                                 latest_per_annotator(live, annotator_name))
+                                 latest_per_annotator(live, self._pseudonym))
         return live, marked, cols, copied
+
+    def _pseudonym(self, value: str | None) -> str | None:
+        return pseudonym(value, key=self.pseudonym_key)
 
     def _annotator(self, completed_by: object) -> str | None:
         key = completed_by if type(completed_by) is int else None
         annotator = self._annotators.get(key) if key is not None else None
         if annotator is None:
-            annotator = annotator_name(annotator_of(completed_by))
+            annotator = pseudonym(completed_by, key=self.pseudonym_key)
             if key is not None:
                 self._annotators[key] = annotator
         return annotator

@@ -154,6 +154,11 @@ def build_command(
     min_agreement: Annotated[float | None, typer.Option(
         "--min-agreement", min=0.0, max=1.0, help="Warn (build-low-agreement) for each label whose pairwise"
         " exact-match span F1 between annotators is below this (0 to 1; docs/teams.md).")] = None,
+    pseudonym_key: Annotated[Path | None, typer.Option(
+        "--pseudonym-key", help="The secret key file that makes annotator pseudonyms (default:"
+        " $CORPUS_TOOLS_PSEUDONYM_KEY_FILE, else ~/.config/corpus-tools/pseudonym.key, made on first use). Keep"
+        " it out of every release and reuse it, so annotators keep their pseudonyms (docs/teams.md).",
+        dir_okay=False, readable=False)] = None,
     ontology: OntologyOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
@@ -202,6 +207,7 @@ def build_command(
                 views=views or (),
                 license=license_id, rights=rights or DEFAULT_RIGHTS, date=date, workers=workers,
                 min_agreement=min_agreement,
+                pseudonym_key=pseudonym_key,
             )
         except (InvalidDataError, ReleaseError) as exc:
             if exc.report is None:

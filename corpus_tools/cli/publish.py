@@ -68,6 +68,8 @@ def _render_plan(plan: PublishPlan, *, dry_run: bool, quiet: bool) -> None:
         info(f"  ({len(plan.unchanged)} unchanged files)", quiet=quiet)
     if plan.card_kept:
         info(f"  card metadata kept from the repository: {', '.join(plan.card_kept)}", quiet=quiet)
+    if plan.card_kept_sections:
+        info(f"  card sections kept from the repository: {', '.join(plan.card_kept_sections)}", quiet=quiet)
     info(f"  {'tag' if plan.kind == 'hub' else 'folder'}    {plan.version}", quiet=quiet)
 
 

@@ -33,6 +33,10 @@ AnnotatorsOption = Annotated[
 def agree_command(
     export: ExportArgument,
     annotators: AnnotatorsOption = None,
+    pseudonym_key: Annotated[Path | None, typer.Option(
+        "--pseudonym-key", help="The key file of the annotator pseudonyms, as for build (default:"
+        " $CORPUS_TOOLS_PSEUDONYM_KEY_FILE, else ~/.config/corpus-tools/pseudonym.key, made on first use).",
+        dir_okay=False, readable=False)] = None,
     ontology: OntologyOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
@@ -44,19 +48,23 @@ def agree_command(
     match), relation F1, Cohen's kappa per pair and Krippendorff's alpha on token tags, the labels of spans
     with the same offsets, and the tasks of lowest span F1 (definitions: docs/teams.md). Markdown on
     stdout, or the figures as JSON with --json. The export is validated first; its problems go to stderr.
+    Annotators are named by the same keyed pseudonyms as in releases (--annotators takes those names).
 
     Exit 0 when it ran, 1 when the export is invalid, 3 when it cannot be read.
     """
-    from corpus_tools.build.gold import annotator_name
+    from functools import partial
+
     from corpus_tools.ontology import load_ontology
     from corpus_tools.teams.agreement import agree_export
+    from corpus_tools.teams.pseudonyms import load_or_create_key, pseudonym
 
     keep = None
     if annotators is not None:
         keep = [name.strip() for name in annotators.split(",") if name.strip()]
         if not keep:
             raise typer.BadParameter("name at least one annotator", param_hint="--annotators")
-    agreement, report = agree_export(export, name_of=annotator_name, ontology=load_ontology(ontology),
+    name_of = partial(pseudonym, key=load_or_create_key(pseudonym_key))
+    agreement, report = agree_export(export, name_of=name_of, ontology=load_ontology(ontology),
                                      annotators=keep)
     if not report.valid:
         raise typer.Exit(render_report(report, as_json=as_json, quiet=quiet, title="Validation problems by code"))

@@ -46,7 +46,7 @@ from corpus_tools.publish.models import (
 )
 from corpus_tools.publish.targets import Target
 from corpus_tools.publish.verify import git_blob_sha1, verify_folder
-from corpus_tools.release.card import MergedCard, merge_card
+from corpus_tools.release.card import MergedCard, card_defaults, merge_card
 from corpus_tools.release.version import Version, try_parse_version
 from corpus_tools.report import Report
 from corpus_tools.text import redact, sha256_bytes
@@ -235,10 +235,12 @@ def _read_repo(api, target: Target, token: str | None, scratch: str, plan: Publi
 def _plan_files(release: Release, repo: _RepoState, plan: PublishPlan) -> tuple[MergedCard, dict[str, str]]:
     """The merged card and the sha256 of every file the commit must hold; the plan's added, unchanged, replaced
     and deleted files."""
-    card = merge_card((release.path / "README.md").read_bytes(), repo.readme)
+    card = merge_card((release.path / "README.md").read_bytes(), repo.readme,
+                      defaults=card_defaults(release.manifest))
     expected = dict(release.files)
     expected["README.md"] = sha256_bytes(card.content)
     plan.card_kept = card.kept_keys
+    plan.card_kept_sections = card.kept_sections
     plan.readme_sha256 = expected["README.md"]
     plan.parent_commit = repo.head
     for rel in sorted(expected):

@@ -28,6 +28,7 @@ class PublishPlan:
     parent_commit: str | None = None  # hub: the head of main the commit is built on
     resume: bool = False  # hub: main already carries exactly this release; only the tag is missing
     card_kept: list[str] = field(default_factory=list)  # hub: card metadata kept from the repository
+    card_kept_sections: list[str] = field(default_factory=list)  # hub: maintainer blocks kept from the repository
     readme_sha256: str | None = None  # sha256 of README.md as published (differs from the manifest when merged)
 
     @property
@@ -49,6 +50,7 @@ class PublishPlan:
             "deleted": self.deleted,
             "unchanged": self.unchanged,
             "card_kept": self.card_kept,
+            "card_kept_sections": self.card_kept_sections,
             "readme_sha256": self.readme_sha256,
         }
 

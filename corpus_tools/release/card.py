@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from corpus_tools.artefacts import ontology_to_glossary
-from corpus_tools.errors import ReleaseError
+from corpus_tools.errors import PublishError, ReleaseError
 from corpus_tools.ontology import Ontology
 from corpus_tools.release.splits import SPLIT_NAME
 from corpus_tools.release.stats import AgreementFigures, ReleaseStats
@@ -44,6 +44,10 @@ DEFAULT_RIGHTS = (
 )
 CHANGELOG_START = "<!-- changelog:start -->"
 CHANGELOG_END = "<!-- changelog:end -->"
+# What a maintainer writes between these marker lines on the repository's card is kept by every publish
+# (:func:`merge_card`); the release card renders one empty block after its summary.
+MAINTAINER_START = "<!-- maintainer:start -->"
+MAINTAINER_END = "<!-- maintainer:end -->"
 
 CONFIG_DESCRIPTIONS = {
     "documents": "one row per article: text, metadata, entity spans (code-point offsets) and relations",
@@ -207,6 +211,7 @@ def render_body(
     configs = [c for c, splits in layout.items() if any(lay.num_examples for lay in splits.values())]
     out = [
         *_summary(name, version, ontology, stats, split_names, tool_version),
+        *_maintainer_block(),
         *_how_to_load(name, version, configs),
         *_configs_section(layout, configs),
         *_labels_section(ontology),
@@ -236,6 +241,11 @@ def _summary(name: str, version: str, ontology: Ontology, stats: ReleaseStats, s
         f" splits ({', '.join(split_names)}). Built with corpus-tools {tool_version} from a Label Studio export.",
         "",
     ]
+
+
+def _maintainer_block() -> list[str]:
+    """The empty block whose content, written on the repository's card, every publish keeps."""
+    return [MAINTAINER_START, MAINTAINER_END, ""]
 
 
 def _how_to_load(name: str, version: str, configs: list[str]) -> list[str]:
@@ -673,15 +683,20 @@ def default_config_name(configs: dict[str, dict]) -> str | None:
 # Policy (docs/publishing.md): never clobber the repository's card (huggingface_hub#3043).
 # - ``configs`` and ``dataset_info`` always come from the release (they describe its files; a config the release
 #   no longer has must disappear, or ``load_dataset`` would look for files that were deleted).
+# - A key the release has no value for (``license: unknown``; a key the manifest's ``card_defaults`` names, such
+#   as ``pretty_name`` derived from the folder name) takes the repository's value when it has one.
 # - Every other key the release sets wins, except that lists are merged (the release's items first, then the
 #   repository's extra items, e.g. a custom ``tags`` entry) and mappings are merged key by key.
 # - Keys only the repository has (``thumbnail``, ``annotations_creators`` set in the web editor ...) are kept.
-# - The Markdown body is the release's: it carries this version's counts and changelog.
-# When the merge adds nothing to the release's metadata, the release README is published byte for byte, so its
-# sha256 matches the manifest.  Otherwise the merged README is re-rendered; the merge is idempotent, so
-# re-publishing the same release over its own merged card changes nothing.
+# - The Markdown body is the release's (it carries this version's counts and changelog), except the maintainer
+#   blocks: what the repository's card holds between MAINTAINER_START and MAINTAINER_END lines replaces the
+#   release's (empty) block of the same rank; further blocks follow the release's last one.
+# When the merge adds nothing to the release's card, the release README is published byte for byte, so its
+# sha256 matches the manifest.  Otherwise the merged README is written (the front matter re-rendered only when it
+# changed); the merge is idempotent, so re-publishing the same release over its own merged card changes nothing.
 
 RELEASE_OWNED = ("configs", "dataset_info")
+CARD_DEFAULT_KEYS = ("license", "pretty_name")  # keys a build may fill with a default (manifest ``card_defaults``)
 
 
 @dataclass(frozen=True)
@@ -689,6 +704,14 @@ class MergedCard:
     content: bytes
     kept_keys: list[str] = field(default_factory=list)  # keys (or list items) that came from the repo's card
     changed: bool = False  # True when content differs from the release README
+    kept_sections: list[str] = field(default_factory=list)  # maintainer blocks that came from the repo's card
+
+
+def card_defaults(manifest: dict) -> tuple[str, ...]:
+    """The card keys a release's build filled with a default (its manifest's ``card_defaults``; none in releases
+    built before it was recorded)."""
+    listed = manifest.get("card_defaults")
+    return tuple(key for key in CARD_DEFAULT_KEYS if isinstance(listed, list) and key in listed)
 
 
 def _merge_value(release: object, repo: object, key: str, kept: list[str]) -> object:
@@ -706,13 +729,23 @@ def _merge_value(release: object, repo: object, key: str, kept: list[str]) -> ob
     return release
 
 
-def merge_metadata(release: dict, repo: dict) -> tuple[dict, list[str]]:
-    """The merged front matter and the keys kept from ``repo`` (see the policy above)."""
+def _no_value(key: str, value: object, defaults: Sequence[str]) -> bool:
+    """The release has no value of its own for ``key``: a default the build filled in."""
+    return key in defaults or (key == "license" and value == DEFAULT_LICENSE)
+
+
+def merge_metadata(release: dict, repo: dict, defaults: Sequence[str] = ()) -> tuple[dict, list[str]]:
+    """The merged front matter and the keys kept from ``repo`` (see the policy above); ``defaults``: the keys the
+    release filled with a default (:func:`card_defaults`)."""
     kept: list[str] = []
     merged: dict = {}
     for key, value in release.items():
         if key in RELEASE_OWNED or key not in repo:
             merged[key] = value
+        elif _no_value(key, value, defaults):
+            merged[key] = repo[key]
+            if repo[key] != value:
+                kept.append(key)
         else:
             merged[key] = _merge_value(value, repo[key], key, kept)
     for key, value in repo.items():
@@ -722,22 +755,81 @@ def merge_metadata(release: dict, repo: dict) -> tuple[dict, list[str]]:
     return merged, kept
 
 
-def merge_card(release_readme: bytes, repo_readme: bytes | None) -> MergedCard:
-    """Merge the release README with the repository's current README (``None`` when it has none)."""
+def _maintainer_blocks(lines: list[str]) -> list[tuple[int, int]]:
+    """The (start marker, end marker) line numbers of each maintainer block; a start marker without its end marker
+    opens no block."""
+    blocks = []
+    start = None
+    for number, line in enumerate(lines):
+        mark = line.strip()
+        if start is None and mark == MAINTAINER_START:
+            start = number
+        elif start is not None and mark == MAINTAINER_END:
+            blocks.append((start, number))
+            start = None
+    return blocks
+
+
+def _block_text(text: str) -> str:
+    """A block's content ending with a line end, so its end marker stays on a line of its own."""
+    return text if text.endswith(("\n", "\r")) else text + "\n"
+
+
+def merge_body(release_body: str, repo_body: str) -> tuple[str, list[str]]:
+    """The release's body with the maintainer blocks of the repository's body (see the policy above), and the
+    blocks kept (``maintainer block N``); blocks with nothing but blank lines are not carried."""
+    repo_lines = repo_body.splitlines(keepends=True)
+    carried = {rank: "".join(repo_lines[a + 1 : b]) for rank, (a, b) in enumerate(_maintainer_blocks(repo_lines))}
+    carried = {rank: text for rank, text in carried.items() if text.strip()}
+    if not carried:
+        return release_body, []
+    lines = release_body.splitlines(keepends=True)
+    blocks = _maintainer_blocks(lines)
+    extra = "".join(f"{MAINTAINER_START}\n{_block_text(text)}{MAINTAINER_END}\n"
+                    for rank, text in carried.items() if rank >= len(blocks))
+    if blocks:  # further blocks right after the release's last one
+        at = blocks[-1][1] + 1
+    else:  # a release card without a block (built before them): after the summary, before the first section
+        at = next((n for n, line in enumerate(lines) if line.startswith("## ")), len(lines))
+        extra += "\n" if at < len(lines) else ""
+    out = [*lines[:at], extra, *lines[at:]]
+    for rank, (a, b) in reversed(list(enumerate(blocks))):  # from the last, so earlier line numbers hold
+        if rank in carried:
+            out[a + 1 : b] = [_block_text(carried[rank])]
+    return "".join(out), [f"maintainer block {rank + 1}" for rank in carried]
+
+
+def merge_card(release_readme: bytes, repo_readme: bytes | None, *, defaults: Sequence[str] = ()) -> MergedCard:
+    """Merge the release README with the repository's current README (``None`` when it has none); ``defaults``:
+    the card keys the release's build filled with a default (:func:`card_defaults`).
+
+    A repository README that is not UTF-8 is a :class:`PublishError` (decoding it with replacements would change
+    the maintainer's text without a word)."""
     import yaml
 
     try:
-        release_meta, body = split_card(release_readme.decode("utf-8"))
+        release_text = release_readme.decode("utf-8")
+        release_meta, body = split_card(release_text)
     except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
         raise ReleaseError(f"the release README.md has an unreadable metadata block: {exc}") from exc
     if repo_readme is None:
         return MergedCard(release_readme)
     try:
-        repo_meta, _ = split_card(repo_readme.decode("utf-8", errors="replace"))
+        repo_text = repo_readme.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PublishError(f"the repository's README.md is not UTF-8 (byte 0x{repo_readme[exc.start]:02x} at offset"
+                           f" {exc.start}); merging would change the card's text. Nothing was published: save the"
+                           " card as UTF-8 on the Hub (or delete it) and publish again") from exc
+    try:
+        repo_meta, repo_body = split_card(repo_text)
     except (ValueError, yaml.YAMLError):
-        repo_meta = {}  # an unreadable card on the repo is replaced, not merged
-    merged, kept = merge_metadata(release_meta, repo_meta)
-    if merged == release_meta:
+        repo_meta = {}  # an unreadable metadata block on the repo is replaced, not merged
+        repo_body = split_front_matter(repo_text)[1]
+    merged, kept = merge_metadata(release_meta, repo_meta, defaults)
+    merged_body, sections = merge_body(body, repo_body)
+    if merged == release_meta and merged_body == body:
         return MergedCard(release_readme)
-    text = "---\n" + dump_yaml(merged) + "---\n" + body
-    return MergedCard(text.encode("utf-8"), kept, changed=True)
+    head = release_text[: len(release_text) - len(body)] if merged == release_meta else (
+        "---\n" + dump_yaml(merged) + "---\n")
+    text = head + merged_body
+    return MergedCard(text.encode("utf-8"), kept, changed=True, kept_sections=sections)
