@@ -160,7 +160,8 @@ class ReferenceRows(ReleaseWriter):
             return
         if self.stats.agreement is None:
             self.stats.agreement = AgreementReport(segmentation=self.segmentation)
-        self.stats.agreement.add_task(task.get("id"), task_text(task), task_annotations(task, lambda value: pseudonym(value, key=self.key)))
+        annotations = task_annotations(task, lambda value: pseudonym(value, key=self.key))
+        self.stats.agreement.add_task(task.get("id"), task_text(task), annotations)
         records = list(task_to_records(task))
         doc_id = task_document_id(task)
         split = self.plan.assign(doc_id)
