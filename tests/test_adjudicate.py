@@ -292,35 +292,14 @@ def test_usage_errors_exit_2(args, tmp_path):
 # ---------------------------------------------------------------------------- in a real Label Studio
 
 
-def sign_up(url: str, admin_key: str, email: str, password: str) -> str:
-    """A new Label Studio login in the admin's organisation (through its invite link) and its legacy token."""
-    import httpx
-
-    invite = httpx.get(f"{url}/api/invite", headers={"Authorization": f"Token {admin_key}"}, timeout=30)
-    invite.raise_for_status()
-    link = invite.json()["invite_url"]
-    with httpx.Client(base_url=url, timeout=30) as session:
-        session.get(link).raise_for_status()
-        signed = session.post(link, data={"email": email, "password": password,
-                                          "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-                              headers={"Referer": url + link})
-        assert signed.status_code == 302, signed.text[:300]
-        token = session.get("/api/current-user/token")
-        token.raise_for_status()
-        return str(token.json()["token"])
-
-
 @pytest.fixture(scope="module")
-def team(ls_server) -> dict[str, str]:
-    """Legacy tokens of three annotators and of the adjudicator, each a login of their own."""
-    return {who: sign_up(ls_server.url, ls_server.api_key, who, "team-password-1234")
-            for who in (A, B, C, "lead@example.org")}
+def team(ls_server):
+    """Three annotators and the adjudicator, each a login of their own (tests/labelstudio_team.py)."""
+    from labelstudio_team import make_team
 
-
-def user_client(ls_server, token: str):
-    from corpus_tools.labelstudio.client import Connection, LabelStudioClient
-
-    return LabelStudioClient.connect(Connection(ls_server.url, token, "test"))
+    annotators = make_team(ls_server, 3, prefix="adjudicate")
+    (lead,) = make_team(ls_server, 1, prefix="lead")
+    return dict(zip((A, B, C), annotators, strict=True)) | {"lead": lead}
 
 
 def ground_truths(client, task_id: int) -> list[tuple[int, object]]:
@@ -328,7 +307,12 @@ def ground_truths(client, task_id: int) -> list[tuple[int, object]]:
 
 
 @pytest.mark.labelstudio
-def test_project_adjudication_sets_ground_truth_once_and_keeps_an_experts(ls_server, ls_project, team):
+def test_a_team_in_label_studio_from_annotation_to_release(ls_server, ls_project, team, tmp_path):
+    """Three annotators with planned disagreements: agree reports the planned figures, adjudicate sets the
+    ground truth of the agreed tasks once and lists exactly the planned conflicts, an expert's ground truth is
+    kept by a second run, and build releases every task with the agreement table in its card."""
+    from corpus_tools.labelstudio.snapshot import export_project
+
     admin = ls_server.client()
     project = ls_project()
     tasks = [task(k, []) for k in range(1, 5)]
@@ -344,22 +328,37 @@ def test_project_adjudication_sets_ground_truth_once_and_keeps_an_experts(ls_ser
     annotation_of: dict[tuple[int, str], int] = {}
     for index, by_annotator in versions.items():
         for who, result in by_annotator.items():
-            annotation_of[index, who] = user_client(ls_server, team[who]).create_annotation(ids[index], result)
-    lead = user_client(ls_server, team["lead@example.org"]).whoami()
-    env = ls_server.env(LABEL_STUDIO_API_KEY=team["lead@example.org"])
+            annotation_of[index, who] = team[who].client.create_annotation(ids[index], result)
+    lead = team["lead"]
+    env = ls_server.env(LABEL_STUDIO_API_KEY=lead.api_key)
+
+    def cli(*args: str | Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "corpus_tools", *map(str, args)], capture_output=True,
+                              text=True, env=env, timeout=300)
 
     def adjudicate(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "corpus_tools", "adjudicate", "--project", str(project.id),
-                               *args], capture_output=True, text=True, env=env, timeout=300)
+        return cli("adjudicate", "--project", str(project.id), *args)
 
     def all_annotations() -> list[list[int]]:
         return [[a["id"] for a in admin.task_annotations(task_id)] for task_id in ids]
+
+    # agreement, as planned: PER always agrees; GPE 7 of 17 span pairs (the clitic and the extra GPE); ORG 4 of 11
+    export = tmp_path / "team.json"
+    export_project(admin, project.id, export)
+    agreed = cli("agree", export, "--json")
+    assert agreed.returncode == 0, agreed.stderr
+    figures = json.loads(agreed.stdout)
+    assert (figures["compared_tasks"], figures["pairs"]) == (4, 3 + 3 + 1 + 1)
+    per_label = figures["spans"]["exact"]["per_label"]
+    assert {label: per_label[label]["f1"] for label in ("PER", "GPE", "ORG")} == pytest.approx(
+        {"PER": 1.0, "GPE": 2 * 7 / 17, "ORG": 2 * 4 / 11})
+    assert all(email not in agreed.stdout for email in (team[A].email, team[B].email, team[C].email))
 
     before = all_annotations()
     dry = adjudicate("--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     planned = json.loads(dry.stdout)
-    assert (planned["dry_run"], planned["adjudicator"]) == (True, "lead@example.org")
+    assert (planned["dry_run"], planned["adjudicator"]) == (True, lead.email)
     assert planned["written"] == [{"task_id": ids[0], "article_id": "art-1", "annotation_id": None},
                                   {"task_id": ids[1], "article_id": "art-2", "annotation_id": None}]
     assert all_annotations() == before
@@ -369,27 +368,34 @@ def test_project_adjudication_sets_ground_truth_once_and_keeps_an_experts(ls_ser
     headers = [line for line in first.stdout.splitlines() if line.startswith("task ")]
     assert headers == [f"task {ids[2]} (art-3): 1 in dispute  {ls_server.url}/projects/{project.id}/data?task={ids[2]}",
                        f"task {ids[3]} (art-4): 1 in dispute  {ls_server.url}/projects/{project.id}/data?task={ids[3]}"]
-    assert "set the ground truth of 2 tasks as lead@example.org" in first.stderr
+    assert f"set the ground truth of 2 tasks as {lead.email}" in first.stderr
     truths = [ground_truths(admin, task_id) for task_id in ids]
-    assert [[who for _, who in t] for t in truths] == [[lead["id"]], [lead["id"]], [], []]
-    from corpus_tools.labelstudio.snapshot import export_project
-
-    export_project(admin, project.id, Path(ls_server.data_dir).parent / f"adjudicated-{project.id}.json")
-    exported = json.loads((Path(ls_server.data_dir).parent / f"adjudicated-{project.id}.json").read_text("utf-8"))
+    assert [[who for _, who in t] for t in truths] == [[lead.id], [lead.id], [], []]
+    export_project(admin, project.id, tmp_path / "adjudicated.json")
+    exported = json.loads((tmp_path / "adjudicated.json").read_text("utf-8"))
     gold_of_second = next(a for a in exported[1]["annotations"] if a["ground_truth"])
     assert sorted((i["value"]["start"], i["value"]["end"], i["value"]["labels"][0])
                   for i in gold_of_second["result"] if i["type"] == "labels") == [
         (*PER_AT, "PER"), (*CITY_AT, "GPE"), (*ORG_AT, "ORG")]
     assert [i["labels"] for i in gold_of_second["result"] if i["type"] == "relation"] == [["ORG-AFF.Employment"]]
 
-    expert_choice = annotation_of[2, B]  # an expert opens the conflict and marks B's version as the truth
-    admin._sdk.annotations.update(id=expert_choice, ground_truth=True)
+    # an expert opens each conflict and marks one annotator's version as the truth
+    for index, chosen in ((2, B), (3, B)):
+        admin._sdk.annotations.update(id=annotation_of[index, chosen], ground_truth=True)
     after_first = all_annotations()
     second = adjudicate("--json")
     assert second.returncode == 0, second.stderr
     again = json.loads(second.stdout)
-    assert (again["written"], again["counts"]) == ([], {"agreed": 0, "conflict": 1, "ground-truth": 3,
+    assert (again["written"], again["counts"]) == ([], {"agreed": 0, "conflict": 0, "ground-truth": 4,
                                                         "unannotated": 0})
-    assert [d["task_id"] for d in again["decisions"] if d["status"] == "conflict"] == [ids[3]]
     assert all_annotations() == after_first
-    assert ground_truths(admin, ids[2]) == [(expert_choice, admin.task_annotations(ids[2])[1]["completed_by"])]
+    assert [who for _, who in ground_truths(admin, ids[2])] == [team[B].id]
+
+    # the release holds every task, and its card the agreement table
+    final = tmp_path / "final.json"
+    export_project(admin, project.id, final)
+    result = build_release(final, version="1.0.0", out=tmp_path / "release")
+    assert result.stats.documents == 4
+    card = (tmp_path / "release" / "README.md").read_text(encoding="utf-8")
+    assert "Inter-annotator agreement" in card and "| `GPE` |" in card
+    assert all(email not in card for email in (team[A].email, team[B].email, team[C].email, lead.email))

@@ -79,15 +79,16 @@ def sentence_task(task_id: int = 7) -> dict:
     return ls_task(task_id, TEXT, [ann(1, 11, first_result()), ann(2, 12, second_result())])
 
 
-def report_of(tasks: list[dict], **options: object) -> AgreementReport:
+def report_of(tasks: list[dict], name_of=annotator_name, **options: object) -> AgreementReport:
     report = AgreementReport(**options)
     for t in tasks:
-        report.add_task(t["id"], t["data"]["text"], task_annotations(t, annotator_name))
+        report.add_task(t["id"], t["data"]["text"], task_annotations(t, name_of))
     return report
 
 
 def test_exact_and_overlap_span_figures_by_hand() -> None:
-    data = report_of([sentence_task()]).to_dict()
+    # annotators named by their ids, so that 11 sorts first and is the reference of the pair
+    data = report_of([sentence_task()], name_of=str).to_dict()
     exact, overlap = data["spans"]["exact"], data["spans"]["overlap"]
     # first annotator (11) is the reference, second (12) compared: PER 2 vs 1 (سالم is ORG for 12), GPE 2 vs 2,
     # ORG 1 vs 2; exact matches: محمد علي, دبي; overlap matches add بغداد~وبغداد and شركة النفط~شركة
@@ -156,11 +157,12 @@ def test_same_person_counts_once_cancelled_and_predictions_are_not_annotators() 
     annotations = task_annotations(t, annotator_name)
     sara = annotator_name("Sara@example.org")
     assert [(a.annotator, a.spans) for a in annotations] == sorted([
-        (sara, ((*DUBAI, "GPE"),)), ("6", ((*PERSON, "PER"),)), ("7", ((*DUBAI, "GPE"),))])
+        (sara, ((*DUBAI, "GPE"),)), (annotator_name(6), ((*PERSON, "PER"),)),
+        (annotator_name(7), ((*DUBAI, "GPE"),))])
     lone = ls_task(2, TEXT, [ann(10, 6, [person]), ann(11, 6, [dubai]), ann(12, 7, [person], cancelled=True)])
     data = report_of([t, lone]).to_dict()
     assert (data["tasks"], data["compared_tasks"], data["tasks_with_fewer_than_two_annotators"]) == (2, 1, 1)
-    assert data["pairs"] == 3 and data["annotators"] == {sara: 1, "6": 1, "7": 1}
+    assert data["pairs"] == 3 and data["annotators"] == {sara: 1, annotator_name(6): 1, annotator_name(7): 1}
     assert data["spans"]["exact"]["micro"]["f1"] == pytest.approx(2 * 1 / 6)  # only sara and 7 agree
 
 
@@ -197,7 +199,7 @@ def test_kappa_is_sklearn_and_alpha_is_krippendorff_on_random_annotations(seed: 
     tasks = _random_tasks(seed, 40)
     data = report_of(tasks).to_dict()
     per_pair: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
-    coders = ["1", "2", "3", "4"]
+    coders = [annotator_name(k) for k in (1, 2, 3, 4)]
     columns: list[list[float]] = []
     values: dict[str, int] = {}
     for t in tasks:
@@ -249,7 +251,7 @@ def test_annotators_restricts_the_comparison() -> None:
     everyone.add_task(1, TEXT, task_annotations(t, annotator_name))
     assert everyone.pairs == 3
     some = AgreementReport()
-    some.add_task(1, TEXT, task_annotations(t, annotator_name, annotators={"11", "13"}))
+    some.add_task(1, TEXT, task_annotations(t, annotator_name, annotators={annotator_name(11), annotator_name(13)}))
     assert some.pairs == 1 and some.exact.f1() == 1.0
 
 
@@ -262,7 +264,8 @@ def test_cli_json_is_the_library_report(tmp_path: Path) -> None:
     agreement, report = agree_export(export, name_of=annotator_name)
     assert report.valid and json.loads(result.stdout) == agreement.to_dict()
     assert "x@example.org" not in result.stdout and annotator_name("x@example.org") in result.stdout
-    only = runner.invoke(app, ["agree", str(export), "--json", "--annotators", f"11,{annotator_name('x@example.org')}"])
+    chosen = f"{annotator_name(11)},{annotator_name('x@example.org')}"
+    only = runner.invoke(app, ["agree", str(export), "--json", "--annotators", chosen])
     assert only.exit_code == 0
     data = json.loads(only.stdout)
     assert data["pairs"] == 1 and data["spans"]["exact"]["micro"]["f1"] == 1.0
