@@ -312,6 +312,10 @@ def test_a_team_in_label_studio_from_annotation_to_release(ls_server, ls_project
     ground truth of the agreed tasks once and lists exactly the planned conflicts, an expert's ground truth is
     kept by a second run, and build releases every task with the agreement table in its card."""
     from corpus_tools.labelstudio.snapshot import export_project
+    from corpus_tools.teams.pseudonyms import load_or_create_key, pseudonym
+
+    def pseudonym_of(user: str) -> str:
+        return pseudonym(user, key=load_or_create_key())
 
     admin = ls_server.client()
     project = ls_project()
@@ -391,9 +395,19 @@ def test_a_team_in_label_studio_from_annotation_to_release(ls_server, ls_project
     assert all_annotations() == after_first
     assert [who for _, who in ground_truths(admin, ids[2])] == [team[B].id]
 
-    # the release holds every task, and its card the agreement table
+    # the adjudicator's ground truths are the gold, not a fourth annotator: the same pairs, and each annotator
+    # against the gold
     final = tmp_path / "final.json"
     export_project(admin, project.id, final)
+    after = cli("agree", final, "--json")
+    assert after.returncode == 0, after.stderr
+    figures_after = json.loads(after.stdout)
+    assert (figures_after["pairs"], figures_after["spans"]) == (figures["pairs"], figures["spans"])
+    against = figures_after["against_gold"]
+    assert set(against) == {pseudonym_of(team[who].email) for who in (A, B, C)}
+    assert against[pseudonym_of(team[C].email)]["tasks"] == 2  # tasks 1 and 2, gold by the adjudicator
+
+    # the release holds every task, and its card the agreement table
     result = build_release(final, version="1.0.0", out=tmp_path / "release")
     assert result.stats.documents == 4
     card = (tmp_path / "release" / "README.md").read_text(encoding="utf-8")

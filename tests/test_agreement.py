@@ -331,3 +331,29 @@ def test_cli_build_min_agreement_option(tmp_path: Path) -> None:
     problems = json.loads(result.stdout)["problems"]
     assert [(p["code"], p["details"]["label"]) for p in problems if p["code"] == "build-low-agreement"] == [
         ("build-low-agreement", "ORG")]
+
+
+def test_each_annotator_against_the_ground_truth_and_adjudicated_gold_is_no_annotator(tmp_path) -> None:
+    # Task 1: annotators 11 and 12 and a ground truth written by adjudicate (every item of origin
+    # "adjudication"): the gold is nobody's annotation, so one pair, and each annotator is compared with it.
+    # Task 2: an expert marked 11's annotation as the truth: 11 is not compared with itself, 12 is.
+    gold = [{**item, "origin": "adjudication"} for item in first_result()]
+    adjudicated = {**ann(3, 99, gold), "ground_truth": True}
+    marked = {**ann(5, 11, first_result()), "ground_truth": True}
+    tasks = [ls_task(1, TEXT, [ann(1, 11, first_result()), ann(2, 12, second_result()), adjudicated]),
+             ls_task(2, TEXT, [marked, ann(6, 12, second_result())])]
+    export = write_export(tmp_path / "gold.json", tasks)
+    agreement, report = agree_export(export, name_of=annotator_name)
+    assert report.valid, report.to_dict()
+    data = agreement.to_dict()
+    assert data["pairs"] == 2 and annotator_name(99) not in data["annotators"]
+    first, second = annotator_name(11), annotator_name(12)
+    # 11 gave the gold itself on task 1: 5 of 5 spans, 2 of 2 relations; 12 against it on both tasks: spans
+    # محمد علي and دبي of 5 (twice), relation p->d of 2 (the other's tail is the clitic span) (twice)
+    assert data["against_gold"] == {
+        first: {"tasks": 1, "spans": {"precision": 1.0, "recall": 1.0, "f1": 1.0},
+                "relations": {"precision": 1.0, "recall": 1.0, "f1": 1.0}},
+        second: {"tasks": 2, "spans": {"precision": 0.4, "recall": 0.4, "f1": 0.4},
+                 "relations": {"precision": 0.5, "recall": 0.5, "f1": 0.5}},
+    }
+    assert "## Each annotator against the ground truth" in agreement.to_markdown()

@@ -53,7 +53,7 @@ from corpus_tools.labelstudio.tasks import document_to_result
 from corpus_tools.ontology import Ontology
 from corpus_tools.spans import Document, Relation, Span
 from corpus_tools.strictjson import LoneSurrogateEscape, StrictReader, TooDeep
-from corpus_tools.teams.agreement import latest_annotations
+from corpus_tools.teams.agreement import ADJUDICATION_ORIGIN, latest_annotations
 
 MAJORITY = "majority"
 PREFER = "prefer:"
@@ -418,8 +418,8 @@ def adjudicate_project(client: LabelStudioClient, project: ProjectInfo, policy: 
                     adjudication.skipped.append(decision.task_id)
                     continue
                 gold = decision.gold
-                planned["annotation_id"] = client.create_annotation(
-                    decision.task_id, document_to_result(gold.entities, gold.relations, gold.text),
-                    ground_truth=True)
+                result = [{**item, "origin": ADJUDICATION_ORIGIN}  # gold, not one more annotator's version
+                          for item in document_to_result(gold.entities, gold.relations, gold.text)]
+                planned["annotation_id"] = client.create_annotation(decision.task_id, result, ground_truth=True)
             adjudication.written.append(planned)
     return adjudication

@@ -52,12 +52,32 @@ class AnnotatorAnnotation:
     annotator: str
     spans: tuple[SpanKey, ...]
     relations: tuple[RelationKey, ...] = ()
+    annotation_id: object = None  # the Label Studio annotation it was read from
 
 
 def _recency(item: Mapping, position: int) -> tuple:
     stamp = item.get("updated_at") or item.get("created_at")
     item_id = item.get("id")
     return (stamp if type(stamp) is str else "", item_id if type(item_id) is int else -1, position)
+
+
+ADJUDICATION_ORIGIN = "adjudication"
+"""The ``origin`` of every result item of a ground truth that ``corpus-tools adjudicate`` wrote: such an
+annotation is the gold of its task, never one annotator's judgement, so agreement leaves it out."""
+
+
+def is_adjudicated(item: Mapping) -> bool:
+    """Whether an annotation is a ground truth written by ``adjudicate`` (every result item of that origin)."""
+    result = item.get("result")
+    return (bool(item.get("ground_truth")) and isinstance(result, list) and bool(result)
+            and all(isinstance(r, Mapping) and r.get("origin") == ADJUDICATION_ORIGIN for r in result))
+
+
+def gold_annotation(items: Iterable[Mapping]) -> Mapping | None:
+    """The task's ground truth: its one non-cancelled annotation marked ground truth (None for none or several)."""
+    marked = [item for item in items if isinstance(item, Mapping) and item.get("ground_truth")
+              and not item.get("was_cancelled")]
+    return marked[0] if len(marked) == 1 else None
 
 
 def annotator_key(item: Mapping) -> tuple[str | None, str]:
@@ -69,11 +89,12 @@ def annotator_key(item: Mapping) -> tuple[str | None, str]:
 
 def latest_annotations(items: Iterable[Mapping]) -> dict[str, Mapping]:
     """The latest non-cancelled annotation of each distinct annotator, by :func:`annotator_key`: the one place
-    the team's annotations of a task are chosen (agreement and adjudication).  The latest has the greatest
+    the team's annotations of a task are chosen (agreement and adjudication).  A ground truth that
+    ``adjudicate`` wrote (:func:`is_adjudicated`) is nobody's annotation.  The latest has the greatest
     ``updated_at`` (else ``created_at``), then the greatest id, then comes later in the list."""
     latest: dict[str, tuple[tuple, Mapping]] = {}
     for position, item in enumerate(items):
-        if not isinstance(item, Mapping) or item.get("was_cancelled"):
+        if not isinstance(item, Mapping) or item.get("was_cancelled") or is_adjudicated(item):
             continue
         key = annotator_key(item)[1]
         recency = _recency(item, position)
@@ -103,8 +124,24 @@ def latest_per_annotator(items: Iterable[tuple[Mapping, Sequence[tuple], Sequenc
         spans, relations = read[id(item)]
         by_id = {s[3]: (s[0], s[1], s[2]) for s in spans}
         rels = tuple((by_id[r[0]], by_id[r[1]], r[2]) for r in relations if r[0] in by_id and r[1] in by_id)
-        out.append(AnnotatorAnnotation(name, tuple((s[0], s[1], s[2]) for s in spans), rels))
+        out.append(AnnotatorAnnotation(name, tuple((s[0], s[1], s[2]) for s in spans), rels, item.get("id")))
     return sorted(out, key=lambda a: a.annotator)
+
+
+def _reduced(item: Mapping, text: str, name: str) -> AnnotatorAnnotation:
+    spans, relations = read_result(item.get("result") or [], text)
+    by_id = {s[3]: (s[0], s[1], s[2]) for s in spans}
+    rels = tuple((by_id[r[0]], by_id[r[1]], r[2]) for r in relations if r[0] in by_id and r[1] in by_id)
+    return AnnotatorAnnotation(name, tuple((s[0], s[1], s[2]) for s in spans), rels, item.get("id"))
+
+
+def task_gold(task: Mapping) -> AnnotatorAnnotation | None:
+    """The task's ground truth (:func:`gold_annotation`) reduced as annotations are, named ``gold``."""
+    gold = gold_annotation(task.get("annotations") or [])
+    if gold is None:
+        return None
+    text = task_text(task)
+    return _reduced(gold, text if type(text) is str else "", "gold")
 
 
 def task_annotations(task: Mapping, name_of: NameOf, *,
@@ -266,6 +303,9 @@ class AgreementReport:
     token_confusion: dict[tuple[str, str], Counter[tuple[str, str]]] = field(default_factory=dict)
     coincidence: Counter[tuple[int, str, str]] = field(default_factory=Counter)
     lowest: list[tuple[float, tuple, object]] = field(default_factory=list)  # (span F1, order, task id)
+    gold_tasks: Counter[str] = field(default_factory=Counter)  # per annotator: tasks compared with the gold
+    gold_spans: dict[str, MatchCounts] = field(default_factory=dict)  # per annotator, against the gold (exact)
+    gold_relations: dict[str, MatchCounts] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_segmentation(self.segmentation)
@@ -308,6 +348,24 @@ class AgreementReport:
             self.lowest.append((matched / total, _task_order(task_id), task_id))
             self._trim()
 
+    def add_gold(self, gold: AnnotatorAnnotation, annotations: Sequence[AnnotatorAnnotation]) -> None:
+        """Count each annotator of a task against its ground truth (exact spans, relations); the annotation that
+        is itself the ground truth (an expert marked it) is not compared with itself."""
+        for annotation in annotations:
+            if annotation.annotation_id is not None and annotation.annotation_id == gold.annotation_id:
+                continue
+            name = annotation.annotator
+            self.gold_tasks[name] += 1
+            spans = self.gold_spans.setdefault(name, MatchCounts())
+            spans.reference.update(s[2] for s in gold.spans)
+            spans.compared.update(s[2] for s in annotation.spans)
+            spans.matched.update(s[2] for s in (Counter(gold.spans) & Counter(annotation.spans)).elements())
+            relations = self.gold_relations.setdefault(name, MatchCounts())
+            relations.reference.update(r[2] for r in gold.relations)
+            relations.compared.update(r[2] for r in annotation.relations)
+            relations.matched.update(r[2] for r in (Counter(gold.relations)
+                                                    & Counter(annotation.relations)).elements())
+
     def _tags(self, text: str, spans: Sequence[SpanKey]) -> list[str]:
         # spans outside the text (which validation reports) have no tokens to tag
         inside = [Span(start, end, label) for start, end, label in spans
@@ -346,6 +404,10 @@ class AgreementReport:
         self.coincidence.update(other.coincidence)
         self.lowest.extend(other.lowest)
         self._trim()
+        self.gold_tasks.update(other.gold_tasks)
+        for mine, theirs in ((self.gold_spans, other.gold_spans), (self.gold_relations, other.gold_relations)):
+            for name, counts in theirs.items():
+                mine.setdefault(name, MatchCounts()).merge(counts)
 
     # -- figures --------------------------------------------------------------------------------------------
     def pooled_confusion(self) -> Counter[tuple[str, str]]:
@@ -420,6 +482,9 @@ class AgreementReport:
             "label_confusion": [{"first": a, "second": b, "spans": n}
                                 for (a, b), n in sorted(self.label_confusion.items())],
             "lowest_tasks": [{"task_id": task_id, "span_f1_exact": score} for score, _, task_id in self.lowest],
+            "against_gold": {name: {"tasks": self.gold_tasks[name], "spans": self.gold_spans[name].to_dict()["micro"],
+                                    "relations": self.gold_relations[name].to_dict()["micro"]}
+                             for name in sorted(self.gold_tasks)},
         }
 
     # -- Markdown -------------------------------------------------------------------------------------------
@@ -465,6 +530,17 @@ class AgreementReport:
                 out += ["## Tasks with the lowest span F1 (exact)", "",
                         _table(["Task id", "Span F1 exact %"], [[str(task_id), _pct(score)] for score, _, task_id
                                                                 in self.lowest]), ""]
+        if self.gold_tasks:
+            rows = []
+            for name in sorted(self.gold_tasks):
+                spans, relations = self.gold_spans[name], self.gold_relations[name]
+                figures = _prf(sum(spans.matched.values()), sum(spans.reference.values()),
+                               sum(spans.compared.values()))
+                rows.append([name, str(self.gold_tasks[name]), _pct(figures["precision"]), _pct(figures["recall"]),
+                             _pct(figures["f1"]), _pct(relations.f1())])
+            out += ["## Each annotator against the ground truth", "",
+                    _table(["Annotator", "Tasks", "Span precision %", "Span recall %", "Span F1 %", "Relation F1 %"],
+                           rows), ""]
         return "\n".join(out)
 
 
@@ -507,6 +583,9 @@ def agree_export(path: str | Path, *, name_of: NameOf, ontology: Ontology | None
                              " JSONL")
         if isinstance(item, Mapping):
             text = task_text(item)
-            agreement.add_task(item.get("id"), text if type(text) is str else "",
-                               task_annotations(item, name_of, annotators=keep))
+            annotations = task_annotations(item, name_of, annotators=keep)
+            agreement.add_task(item.get("id"), text if type(text) is str else "", annotations)
+            gold = task_gold(item)
+            if gold is not None:
+                agreement.add_gold(gold, annotations)
     return agreement, report
