@@ -251,18 +251,25 @@ def check_release_command(
     raise typer.Exit(render_report(report, as_json=as_json, quiet=quiet, title="Release problems"))
 
 
+DIFF_TABLE_LIMIT = 20  # documents whose changed spans and relations `diff` lists in its table
+
+
 def diff_command(
     old: Annotated[str, typer.Argument(help="The older release: a folder, or a published version such as"
                                        " ./releases/NAME@v1.0.0 or hf://datasets/ORG/NAME@v1.0.0.")],
     new: Annotated[str, typer.Argument(help="The newer release, in the same forms.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the diff as JSON on stdout.")] = False,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", min=0, help="List the changed spans and relations of at most N documents with changed"
+        " annotations (the first by id; 0: counts only). Default: 20 in the table, all with --json.")] = None,
 ) -> None:
     """Show what changed between two releases.
 
     Documents added, removed, with changed text or changed annotations, moved between splits; entity
     spans and relations added, removed and relabelled (matched by offsets); per-label and per-split
-    counts; a change of the tokens config's tokenizer (a MAJOR change). A table on stdout, or JSON with
-    --json. Exit 0 whenever it ran, whether or not the
+    counts; a change of the tokens config's tokenizer (a MAJOR change). For each document with changed
+    annotations (up to --limit), the spans and relations added, removed and relabelled: offsets, text,
+    old and new label. A table on stdout, or JSON with --json. Exit 0 whenever it ran, whether or not the
     releases differ; 1 when a folder is not a release or one of its files is damaged; 3 when a
     release cannot be read.
     """
@@ -271,18 +278,29 @@ def diff_command(
 
     from corpus_tools.release.diff import diff_releases
 
+    detail = limit if limit is not None or as_json else DIFF_TABLE_LIMIT
     with ExitStack() as stack:
         folders = [stack.enter_context(_materialised(x)) for x in (old, new)]
-        diff = diff_releases(*folders)
+        diff = diff_releases(*folders, detail=detail)
     if as_json:
         echo_json(diff.to_dict())
         raise typer.Exit(EXIT_OK)
+    console = Console(highlight=False, soft_wrap=True)
     table = Table(title=f"v{diff.old_version} → v{diff.new_version}")
     for column, justify in (("", "left"), ("old", "right"), ("new", "right"), ("change", "right")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in diff.table_rows():
         table.add_row(*row)
-    Console(highlight=False, soft_wrap=True).print(table)
+    console.print(table)
+    if rows := diff.change_rows():
+        changes = Table(title="Changed annotations")
+        for column in ("document", "", "change", "offsets", "text", "old label", "new label"):
+            changes.add_column(column, overflow="fold")  # never elided: a label cut short is another label
+        for row in rows:
+            changes.add_row(*row)
+        console.print(changes)
+    if left_off := len(diff.documents_annotation_changed) - len(diff.document_changes):
+        echo_data(f"{left_off} more documents with changed annotations (--limit N lists more).")
     if not diff.changed:
         echo_data("No differences.")
     raise typer.Exit(EXIT_OK)

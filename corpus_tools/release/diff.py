@@ -7,6 +7,10 @@ same holds for a relation between the same two spans.  When a document's text ch
 spans and relations count as removed and its new ones as added, so ``old - removed + added ==
 new`` holds for every count.  Labels are compared by name (from each release's own Features),
 so a diff across ontology versions stays meaningful.
+
+For the documents whose annotations changed (text equal), the diff can also say which spans and relations
+changed (:class:`DocumentChanges`): their offsets, their text (the document's text at those offsets, read
+again from the new release for those documents only) and their old and new labels.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ class _Doc:
     span_rows: np.ndarray  # (start, end, label id) sorted, int64
     relation_rows: np.ndarray  # (head start, head end, tail start, tail end, label id) sorted, int64
     names: tuple[tuple[str, ...], tuple[str, ...]]  # the release's entity and relation label names
+    file: int = -1  # where the row is: an index into LoadedRelease.paths, and the row number within that file
+    row: int = -1
 
     @property
     def n_spans(self) -> int:
@@ -69,6 +75,7 @@ class LoadedRelease:
     names: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # the ClassLabel names (entities, relations)
     tokenizer: dict | None = None  # the manifest's ``tokenizer`` (None: made before tokenizer version 2)
     has_tokens: bool = True  # the release has a tokens config
+    paths: list[Path] = field(default_factory=list)  # the documents files, in the order of _Doc.file
 
 
 @dataclass
@@ -79,6 +86,71 @@ class ChangeCounts:
 
     def to_dict(self) -> dict[str, int]:
         return {"added": self.added, "removed": self.removed, "relabelled": self.relabelled}
+
+
+@dataclass(frozen=True)
+class SpanChange:
+    """An entity span added (no old label), removed (no new label) or relabelled, at ``text[start:end]``."""
+
+    start: int
+    end: int
+    text: str
+    old_label: str | None
+    new_label: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"start": self.start, "end": self.end, "text": self.text, **_labels(self.old_label, self.new_label)}
+
+
+@dataclass(frozen=True)
+class RelationChange:
+    """A relation added, removed or relabelled, between the spans at ``head`` and ``tail`` (start, end)."""
+
+    head: Pair
+    tail: Pair
+    head_text: str
+    tail_text: str
+    old_label: str | None
+    new_label: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"head": {"start": self.head[0], "end": self.head[1], "text": self.head_text},
+                "tail": {"start": self.tail[0], "end": self.tail[1], "text": self.tail_text},
+                **_labels(self.old_label, self.new_label)}
+
+
+def _labels(old: str | None, new: str | None) -> dict[str, str | None]:
+    if old is None:
+        return {"label": new}
+    if new is None:
+        return {"label": old}
+    return {"old_label": old, "new_label": new}
+
+
+def _kind(change: SpanChange | RelationChange) -> str:
+    if change.old_label is None:
+        return "added"
+    return "removed" if change.new_label is None else "relabelled"
+
+
+@dataclass
+class DocumentChanges:
+    """The spans and relations that changed in one document whose text did not (sorted by offsets, then label)."""
+
+    id: str
+    split: str  # in the new release
+    spans: list[SpanChange] = field(default_factory=list)
+    relations: list[RelationChange] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        def by_kind(changes: list) -> dict[str, list[dict[str, object]]]:
+            out: dict[str, list[dict[str, object]]] = {"added": [], "removed": [], "relabelled": []}
+            for change in changes:
+                out[_kind(change)].append(change.to_dict())
+            return out
+
+        return {"id": self.id, "split": self.split, "spans": by_kind(self.spans),
+                "relations": by_kind(self.relations)}
 
 
 @dataclass
@@ -101,6 +173,8 @@ class ReleaseDiff:
     label_names: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
     # the tokenizer of the tokens config, old and new (None: before tokenizer version 2, cut at span edges)
     tokenizer: tuple[dict | None, dict | None] = (None, None)
+    # which spans and relations changed, for the first documents of documents_annotation_changed (``detail``)
+    document_changes: list[DocumentChanges] = field(default_factory=list)
 
     def tokens_config_change(self) -> str | None:
         """What changed in how the ``tokens`` config is made (a MAJOR change: token boundaries differ), or None."""
@@ -152,6 +226,7 @@ class ReleaseDiff:
             "label_names": self.label_changes(),
             "tokens_config": {"old": self.tokenizer[0], "new": self.tokenizer[1],
                               "major_change": self.tokens_config_change() is not None},
+            "document_changes": [d.to_dict() for d in self.document_changes],
         }
 
     def summary_markdown(self, *, previous: str) -> str:
@@ -218,6 +293,22 @@ class ReleaseDiff:
             old_names, new_names = self.label_names[kind]
             rows.append((f"{kind} label names", ", ".join(old_names), ", ".join(new_names),
                          f"+{len(change['added'])} -{len(change['removed'])}, {len(change['ids_changed'])} ids moved"))
+        return rows
+
+
+    def change_rows(self) -> list[tuple[str, str, str, str, str, str, str]]:
+        """``(document, span or relation, change, offsets, text, old label, new label)`` rows for a human table,
+        one per changed span or relation of ``document_changes`` (offsets as ``start:end``, a relation's as
+        ``head → tail``)."""
+        rows = []
+        for doc in self.document_changes:
+            for span in doc.spans:
+                rows.append((doc.id, "span", _kind(span), f"{span.start}:{span.end}", span.text,
+                             span.old_label or "", span.new_label or ""))
+            for rel in doc.relations:
+                offsets = f"{rel.head[0]}:{rel.head[1]} → {rel.tail[0]}:{rel.tail[1]}"
+                rows.append((doc.id, "relation", _kind(rel), offsets, f"{rel.head_text} → {rel.tail_text}",
+                             rel.old_label or "", rel.new_label or ""))
         return rows
 
 
@@ -291,13 +382,16 @@ def load_documents(
         totals = loaded.split_counts.setdefault(split, {"documents": 0, "entities": 0, "relations": 0})
         for rel in files[split]:
             path = Path(directory) / rel
+            loaded.paths.append(path)
             try:
                 pf = pq.ParquetFile(path)
                 entity_names, relation_names = _label_names(pf.schema_arrow)
                 names = (tuple(entity_names), tuple(relation_names))
                 loaded.names = loaded.names or names
+                row = 0
                 for batch in pf.iter_batches(batch_size=2_000, columns=["id", "text", "entities", "relations"]):
-                    _load_batch(batch, split, names, loaded, totals)
+                    _load_batch(batch, split, names, loaded, totals, (len(loaded.paths) - 1, row))
+                    row += batch.num_rows
             except OSError as exc:  # pyarrow's I/O errors are OSErrors too
                 raise InputError(f"cannot read {path}: {exc}") from exc
             except pa.ArrowException as exc:
@@ -316,7 +410,8 @@ class _Damaged(Exception):
 
 
 def _load_batch(batch, split: str, names: tuple[tuple[str, ...], tuple[str, ...]], loaded: LoadedRelease,
-                totals: dict[str, int]) -> None:
+                totals: dict[str, int], where: tuple[int, int]) -> None:
+    """Add a batch's documents to ``loaded``; ``where`` is (file index, row number of the batch's first row)."""
     ids = batch.column("id").to_pylist()
     n = len(ids)
     digests = sha256_each(batch.column("text"))
@@ -345,7 +440,7 @@ def _load_batch(batch, split: str, names: tuple[tuple[str, ...], tuple[str, ...]
     e_rows, r_rows = e_rows[:, 1:], r_rows[:, 1:]
     for i, doc_id in enumerate(ids):
         spans, rels = e_rows[e_bounds[i]:e_bounds[i + 1]], r_rows[r_bounds[i]:r_bounds[i + 1]]
-        loaded.docs[doc_id] = _Doc(split, digests[i], spans, rels, names)
+        loaded.docs[doc_id] = _Doc(split, digests[i], spans, rels, names, where[0], where[1] + i)
     for counts, labels, label_names in ((loaded.entity_labels, e_rows[:, 2], names[0]),
                                         (loaded.relation_labels, r_rows[:, 4], names[1])):
         if len(labels) and (labels.min() < 0 or labels.max() >= len(label_names)):
@@ -360,31 +455,72 @@ def _load_batch(batch, split: str, names: tuple[tuple[str, ...], tuple[str, ...]
     totals["relations"] += len(r_rows)
 
 
-def _compare(old: Counter, new: Counter, key) -> ChangeCounts:
-    """Added, removed and relabelled items between two multisets of (…, label) tuples."""
+def _match(old: Counter, new: Counter, key) -> tuple[list, list, list]:
+    """The items added, removed and relabelled (``(old item, new item)`` with the same ``key``) between two
+    multisets of (…, label) tuples, each list sorted."""
     common = old & new
-    old_rest, new_rest = old - common, new - common
-    by_key_old: Counter = Counter()
-    by_key_new: Counter = Counter()
-    for item, n in old_rest.items():
-        by_key_old[key(item)] += n
-    for item, n in new_rest.items():
-        by_key_new[key(item)] += n
-    relabelled = sum((by_key_old & by_key_new).values())
-    return ChangeCounts(
-        added=sum(new_rest.values()) - relabelled,
-        removed=sum(old_rest.values()) - relabelled,
-        relabelled=relabelled,
-    )
+    gone, came = sorted((old - common).elements()), sorted((new - common).elements())
+    by_key: dict = {}
+    for item in came:
+        by_key.setdefault(key(item), []).append(item)
+    removed, relabelled = [], []
+    for item in gone:  # sorted: the k-th old item of a key pairs with the k-th new one
+        candidates = by_key.get(key(item))
+        if candidates:
+            relabelled.append((item, candidates.pop(0)))
+        else:
+            removed.append(item)
+    added = [item for items in by_key.values() for item in items]
+    return sorted(added), removed, relabelled
 
 
-def diff_releases(old_dir: str | Path, new_dir: str | Path) -> ReleaseDiff:
-    """Compare two release folders (raises :class:`~corpus_tools.errors.ReleaseError` if one is not a release)."""
-    return diff_loaded(load_documents(Path(old_dir)), load_documents(Path(new_dir)))
+def _counts(matched: tuple[list, list, list]) -> ChangeCounts:
+    added, removed, relabelled = matched
+    return ChangeCounts(added=len(added), removed=len(removed), relabelled=len(relabelled))
 
 
-def diff_loaded(old_release: LoadedRelease, new_release: LoadedRelease) -> ReleaseDiff:
-    """Compare two releases loaded with :func:`load_documents`."""
+def _read_texts(release: LoadedRelease, doc_ids: list[str]) -> dict[str, str]:
+    """The texts of a few documents, read from the row groups that hold them (``text`` column only)."""
+    import pyarrow.parquet as pq
+
+    wanted: dict[int, dict[int, str]] = {}
+    for doc_id in doc_ids:
+        doc = release.docs[doc_id]
+        wanted.setdefault(doc.file, {})[doc.row] = doc_id
+    texts: dict[str, str] = {}
+    for file, rows in wanted.items():
+        if not 0 <= file < len(release.paths):
+            continue  # a release loaded without its files: no texts
+        path = release.paths[file]
+        try:
+            pf = pq.ParquetFile(path)
+            starts = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)]).tolist()
+            by_group: dict[int, list[int]] = {}
+            for row in rows:
+                by_group.setdefault(int(np.searchsorted(starts, row, side="right")) - 1, []).append(row)
+            for group, group_rows in by_group.items():
+                column = pf.read_row_group(group, columns=["text"]).column("text")
+                for row in group_rows:
+                    texts[rows[row]] = column[row - starts[group]].as_py() or ""
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc}") from exc
+        except pa.ArrowException as exc:
+            raise ReleaseError(f"{path} is damaged: {exc}") from exc
+    return texts
+
+
+def diff_releases(old_dir: str | Path, new_dir: str | Path, *, detail: int | None = None) -> ReleaseDiff:
+    """Compare two release folders (raises :class:`~corpus_tools.errors.ReleaseError` if one is not a release).
+
+    ``detail``: for how many documents with changed annotations (the first, by id) to say which spans and
+    relations changed (``ReleaseDiff.document_changes``); None for all, 0 for none.
+    """
+    return diff_loaded(load_documents(Path(old_dir)), load_documents(Path(new_dir)), detail=detail)
+
+
+def diff_loaded(old_release: LoadedRelease, new_release: LoadedRelease, *, detail: int | None = 0) -> ReleaseDiff:
+    """Compare two releases loaded with :func:`load_documents`; ``detail`` as in :func:`diff_releases` (none by
+    default: a changelog needs only the counts)."""
     old, new = old_release.docs, new_release.docs
     diff = ReleaseDiff(old_version=old_release.version, new_version=new_release.version)
     if old_release.names is not None and new_release.names is not None:
@@ -402,6 +538,7 @@ def diff_loaded(old_release: LoadedRelease, new_release: LoadedRelease) -> Relea
         diff.spans.removed += old[doc_id].n_spans
         diff.relations.removed += old[doc_id].n_relations
     unchanged = ChangeCounts()
+    detailed: list[tuple[str, tuple[list, list, list], tuple[list, list, list]]] = []
     for doc_id in sorted(set(old) & set(new)):
         a, b = old[doc_id], new[doc_id]
         if a.split != b.split:
@@ -414,10 +551,13 @@ def diff_loaded(old_release: LoadedRelease, new_release: LoadedRelease) -> Relea
                 b.relation_rows.tobytes() and a.names == b.names:
             continue  # the same sorted rows under the same label names: the same multisets
         else:
-            spans = _compare(a.spans, b.spans, span_key)
-            relations = _compare(a.relations, b.relations, relation_key)
+            span_changes = _match(a.spans, b.spans, span_key)
+            relation_changes = _match(a.relations, b.relations, relation_key)
+            spans, relations = _counts(span_changes), _counts(relation_changes)
             if spans != unchanged or relations != unchanged:
                 diff.documents_annotation_changed.append(doc_id)
+                if detail is None or len(detailed) < detail:
+                    detailed.append((doc_id, span_changes, relation_changes))
         for total, part in ((diff.spans, spans), (diff.relations, relations)):
             total.added += part.added
             total.removed += part.removed
@@ -430,4 +570,25 @@ def diff_loaded(old_release: LoadedRelease, new_release: LoadedRelease) -> Relea
     for split in dict.fromkeys(old_release.splits + new_release.splits):
         before, after = old_release.split_counts.get(split, empty), new_release.split_counts.get(split, empty)
         diff.splits[split] = {what: (before[what], after[what]) for what in empty}
+    diff.document_changes = _describe(detailed, new_release)
     return diff
+
+
+def _describe(detailed: list, release: LoadedRelease) -> list[DocumentChanges]:
+    """The changes of a few documents with their texts (the text at the offsets, equal in both releases)."""
+    texts = _read_texts(release, [doc_id for doc_id, _, _ in detailed])
+    out = []
+    for doc_id, (s_added, s_removed, s_relabelled), (r_added, r_removed, r_relabelled) in detailed:
+        text = texts.get(doc_id, "")
+        doc = DocumentChanges(doc_id, release.docs[doc_id].split)
+        spans = ([(s, e, None, label) for s, e, label in s_added] + [(s, e, label, None) for s, e, label in s_removed]
+                 + [(s, e, old, new) for (s, e, old), (_, _, new) in s_relabelled])
+        for s, e, old, new in sorted(spans, key=lambda x: (x[0], x[1], x[2] or "", x[3] or "")):
+            doc.spans.append(SpanChange(s, e, text[s:e], old, new))
+        relations = ([(h, t, None, label) for h, t, label in r_added]
+                     + [(h, t, label, None) for h, t, label in r_removed]
+                     + [(h, t, old, new) for (h, t, old), (_, _, new) in r_relabelled])
+        for h, t, old, new in sorted(relations, key=lambda x: (x[0], x[1], x[2] or "", x[3] or "")):
+            doc.relations.append(RelationChange(h, t, text[h[0]:h[1]], text[t[0]:t[1]], old, new))
+        out.append(doc)
+    return out
