@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -232,7 +233,8 @@ def _write(root, name: str, files: dict[str, list], schema, rows_per_file: int) 
         for k in range(0, len(rows), rows_per_file):  # several files per split, several batches
             rel = f"{name}/{split}-{k}.parquet"
             (root / name).mkdir(parents=True, exist_ok=True)
-            pq.write_table(pa.Table.from_pylist(rows[k:k + rows_per_file], schema=schema), root / rel)
+            pq.write_table(pa.Table.from_pylist(rows[k:k + rows_per_file], schema=schema), root / rel,
+                           row_group_size=2)  # several row groups per file: texts are read again by row group
             layout[split].append(rel)
     return load_documents(root, version=name, files=layout)
 
@@ -250,8 +252,9 @@ def test_column_wise_loading_gives_the_row_by_row_diff(tmp_path_factory, old, ne
     reference = _reference(old, schema)
     assert {doc_id: (d.split, d.spans, d.relations) for doc_id, d in loaded.docs.items()} == {
         doc_id: (split, spans, rels) for doc_id, (split, _, spans, rels) in reference[0].items()}
-    diff = diff_loaded(loaded, _write(root, "1.1.0", new, schema, rows_per_file))
-    expected = _reference_diff(reference, _reference(new, schema))
+    diff = diff_loaded(loaded, _write(root, "1.1.0", new, schema, rows_per_file), detail=None)
+    new_reference = _reference(new, schema)
+    expected = _reference_diff(reference, new_reference)
     got = diff.to_dict()
     assert got["documents"] == {k: expected[k] for k in ("added", "removed", "text_changed", "annotation_changed",
                                                         "moved")}
@@ -259,6 +262,20 @@ def test_column_wise_loading_gives_the_row_by_row_diff(tmp_path_factory, old, ne
     assert diff.entity_labels == expected["entity_labels"]
     assert diff.relation_labels == expected["relation_labels"]
     assert got["splits"] == expected["splits"]
+    # the detail of every document with changed annotations: what left and what came, with the text at the offsets
+    assert [d.id for d in diff.document_changes] == expected["annotation_changed"]
+    for doc in diff.document_changes:
+        (_, text, spans_before, rels_before), (split, _, spans_after, rels_after) = (
+            reference[0][doc.id], new_reference[0][doc.id])
+        assert doc.split == split
+        assert Counter((c.start, c.end, c.old_label) for c in doc.spans if c.old_label) == spans_before - spans_after
+        assert Counter((c.start, c.end, c.new_label) for c in doc.spans if c.new_label) == spans_after - spans_before
+        assert Counter((c.head, c.tail, c.old_label) for c in doc.relations if c.old_label) == rels_before - rels_after
+        assert Counter((c.head, c.tail, c.new_label) for c in doc.relations if c.new_label) == rels_after - rels_before
+        assert all(c.text == text[c.start:c.end] for c in doc.spans)
+        assert all((c.head_text, c.tail_text) == (text[slice(*c.head)], text[slice(*c.tail)]) for c in doc.relations)
+    relabelled = sum(1 for d in diff.document_changes for c in d.spans if c.old_label and c.new_label)
+    assert relabelled == expected["spans"]["relabelled"]
     assert not diff_loaded(_write(root, "1.0.1", old, schema, 2), _write(root, "1.0.2", old, schema, 3)).changed
 
 
@@ -372,3 +389,102 @@ def test_a_tokenizer_change_is_a_major_change_named_by_diff_and_the_changelog(pa
     assert "the span modes are gone" in (tmp_path / "after" / "README.md").read_text(encoding="utf-8")
     assert "the span modes are gone" not in card
     assert after.report.problems == []
+
+
+# -- which spans and relations changed, per document ------------------------------------------------------
+def _offsets(article: B.Article, key: str) -> tuple[int, int]:
+    """The (start, end) of the span ``key`` of an article, as tests/build_inputs.py assembled it."""
+    (start, end), = [(s, e) for k, s, e, _ in article.spans if k == key]
+    return start, end
+
+
+def test_diff_names_the_changed_spans_and_relations_of_each_document(pair):
+    v1, v2, old, _ = pair
+    art = {a.id: a for a in old}
+    # art-0002: the other city (CITIES[(2 + 3) % 8]) after " وب", relabelled GPE → LOC
+    prefix2 = f"{B.CITIES[2]} ـ وكالات: وقال {B.PEOPLE[2]} في {B.CITIES[2]} إن {B.MINISTRIES[2]} {B.NATIONS[2]}" \
+              " ستعمل مع \u200fالأمم المتحدة وب"
+    city2 = (len(prefix2), len(prefix2 + B.CITIES[5]))
+    assert _offsets(art["art-0002"], "city2") == city2
+    # art-0003: the United Nations span removed
+    prefix3 = f"{B.CITIES[3]} ـ وكالات: وقال {B.PEOPLE[3]} في {B.CITIES[3]} إن {B.MINISTRIES[0]} {B.NATIONS[3]}" \
+              " ستعمل مع \u200f"
+    un = (len(prefix3), len(prefix3 + "الأمم المتحدة"))
+    assert _offsets(art["art-0003"], "un") == un
+    # art-0004: per → org relabelled Employment → Membership, un → city2 added
+    head4 = f"{B.CITIES[4]} ـ وكالات: وقال "
+    per = (len(head4), len(head4 + B.PEOPLE[4]))
+    org_prefix = f"{head4}{B.PEOPLE[4]} في {B.CITIES[4]} إن "
+    org_text = f"{B.MINISTRIES[1]} {B.NATIONS[0]}"
+    org = (len(org_prefix), len(org_prefix + org_text))
+    un_prefix = f"{org_prefix}{org_text} ستعمل مع \u200f"
+    un4 = (len(un_prefix), len(un_prefix + "الأمم المتحدة"))
+    city2_prefix = f"{un_prefix}الأمم المتحدة وب"
+    city2_4 = (len(city2_prefix), len(city2_prefix + B.CITIES[7]))
+    assert [_offsets(art["art-0004"], k) for k in ("per", "org", "un", "city2")] == [per, org, un4, city2_4]
+
+    diff = diff_releases(v1, v2)
+    no_change = {"added": [], "removed": [], "relabelled": []}
+    assert [d.to_dict() for d in diff.document_changes] == [
+        {"id": "art-0002", "split": "train",
+         "spans": {**no_change, "relabelled": [{"start": city2[0], "end": city2[1], "text": B.CITIES[5],
+                                                "old_label": "GPE", "new_label": "LOC"}]},
+         "relations": no_change},
+        {"id": "art-0003", "split": "train",
+         "spans": {**no_change, "removed": [{"start": un[0], "end": un[1], "text": "الأمم المتحدة", "label": "ORG"}]},
+         "relations": no_change},
+        {"id": "art-0004", "split": "validation",
+         "spans": no_change,
+         "relations": {
+             "added": [{"head": {"start": un4[0], "end": un4[1], "text": "الأمم المتحدة"},
+                        "tail": {"start": city2_4[0], "end": city2_4[1], "text": B.CITIES[7]},
+                        "label": "GEN-AFF.Org-Location-Origin"}],
+             "removed": [],
+             "relabelled": [{"head": {"start": per[0], "end": per[1], "text": B.PEOPLE[4]},
+                             "tail": {"start": org[0], "end": org[1], "text": org_text},
+                             "old_label": "ORG-AFF.Employment", "new_label": "ORG-AFF.Membership"}]}},
+    ]
+    assert diff.to_dict()["document_changes"] == [d.to_dict() for d in diff.document_changes]
+    assert diff.change_rows() == [
+        ("art-0002", "span", "relabelled", f"{city2[0]}:{city2[1]}", B.CITIES[5], "GPE", "LOC"),
+        ("art-0003", "span", "removed", f"{un[0]}:{un[1]}", "الأمم المتحدة", "ORG", ""),
+        # sorted by offsets within a document
+        ("art-0004", "relation", "relabelled", f"{per[0]}:{per[1]} → {org[0]}:{org[1]}",
+         f"{B.PEOPLE[4]} → {org_text}", "ORG-AFF.Employment", "ORG-AFF.Membership"),
+        ("art-0004", "relation", "added", f"{un4[0]}:{un4[1]} → {city2_4[0]}:{city2_4[1]}",
+         f"الأمم المتحدة → {B.CITIES[7]}", "", "GEN-AFF.Org-Location-Origin"),
+    ]
+    # the detail of the first documents only, or of none; never of identical releases
+    assert [d.id for d in diff_releases(v1, v2, detail=2).document_changes] == ["art-0002", "art-0003"]
+    assert diff_releases(v1, v2, detail=0).document_changes == []
+    assert diff_releases(v1, v2, detail=0).documents_annotation_changed == ["art-0002", "art-0003", "art-0004"]
+    same = diff_releases(v1, v1)
+    assert same.document_changes == [] and same.change_rows() == [] and same.to_dict()["document_changes"] == []
+
+
+def test_diff_cli_lists_the_changes_up_to_the_limit(pair):
+    v1, v2, _, _ = pair
+    full = diff_releases(v1, v2).to_dict()
+    result = run_cli("diff", str(v1), str(v2), "--json")
+    assert result.returncode == 0 and json.loads(result.stdout) == full
+    assert len(full["document_changes"]) == 3
+    limited = run_cli("diff", str(v1), str(v2), "--json", "--limit", "1")
+    assert limited.returncode == 0
+    assert json.loads(limited.stdout) == diff_releases(v1, v2, detail=1).to_dict()
+    assert [d["id"] for d in json.loads(limited.stdout)["document_changes"]] == ["art-0002"]
+    wide = {**os.environ, "COLUMNS": "200"}
+    table = subprocess.run([sys.executable, "-m", "corpus_tools", "diff", str(v1), str(v2), "--limit", "2"],
+                           capture_output=True, text=True, timeout=300, env=wide)
+    assert table.returncode == 0, table.stderr
+    changes = table.stdout.split("Changed annotations")[1]
+    assert "art-0002" in changes and "relabelled" in changes and "الأمم المتحدة" in changes
+    assert "art-0004" not in changes and "ORG-AFF" not in changes
+    assert "1 more documents with changed annotations" in table.stdout
+    default = subprocess.run([sys.executable, "-m", "corpus_tools", "diff", str(v1), str(v2)],
+                             capture_output=True, text=True, timeout=300, env=wide)
+    changes = default.stdout.split("Changed annotations")[1]
+    assert "ORG-AFF.Employment" in changes and "ORG-AFF.Membership" in changes and "more documents" not in changes
+    counts_only = run_cli("diff", str(v1), str(v2), "--limit", "0")
+    assert "Changed annotations" not in counts_only.stdout and "3 more documents" in counts_only.stdout
+    bad = run_cli("diff", str(v1), str(v2), "--limit", "-1")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
