@@ -260,7 +260,7 @@ def diff_command(
     new: Annotated[str, typer.Argument(help="The newer release, in the same forms.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the diff as JSON on stdout.")] = False,
     limit: Annotated[int | None, typer.Option(
-        "--limit", min=0, help="List the changed spans and relations of at most N documents with changed"
+        "--limit", min=0, metavar="N", help="List the changed spans and relations of at most N documents with changed"
         " annotations (the first by id; 0: counts only). Default: 20 in the table, all with --json.")] = None,
 ) -> None:
     """Show what changed between two releases.
@@ -300,7 +300,8 @@ def diff_command(
             changes.add_row(*row)
         console.print(changes)
     if left_off := len(diff.documents_annotation_changed) - len(diff.document_changes):
-        echo_data(f"{left_off} more documents with changed annotations (--limit N lists more).")
+        echo_data(f"{left_off} more {'document' if left_off == 1 else 'documents'} with changed annotations"
+                  " (--limit N lists more).")
     if not diff.changed:
         echo_data("No differences.")
     raise typer.Exit(EXIT_OK)
