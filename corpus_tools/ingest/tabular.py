@@ -331,7 +331,8 @@ def _csv_rows(run: IngestRun, stream: io.TextIOWrapper, src: Source) -> Iterator
         if text_field not in header:
             run.reject_record(
                 MISSING_FIELD, f"CSV header has no column {text_field!r} for the article text (its columns:"
-                f" {_name_list(header)}); map the right column with --field text=NAME", line=1, details={"field": text_field, "columns": header}, **where,
+                f" {_name_list(header)}); map the right column with --field text=NAME", line=1,
+                details={"field": text_field, "columns": header}, **where,
             )
             return
         columns = {name: i for i, name in reversed(list(enumerate(header)))}  # first column of a name wins
