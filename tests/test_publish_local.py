@@ -579,3 +579,24 @@ def test_cli_default_target_never_leaves_releases(tmp_path, releases):
     result = _cli("publish", str(odd), "--dry-run", cwd=work)
     assert result.returncode == 0, result.stderr
     assert "releases/odd-release" in result.stderr and "releases/.." not in result.stderr
+
+
+def test_cli_dry_run_prints_no_load_line_as_if_published(tmp_path, releases):
+    dry = _cli("publish", str(releases["v1.0.0"]), "--to", "./releases/news", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout == ""  # no load_dataset line as if the version were there
+    assert ('Not published (dry run). Once published, it loads with: '
+            'load_dataset("./releases/news/v1.0.0", "documents")') in dry.stderr
+    assert not (tmp_path / "releases").exists()
+
+
+def test_cli_publish_names_each_file_once(tmp_path, releases):
+    release = releases["v1.0.0"]
+    files = sorted(json.loads((release / "manifest.json").read_text(encoding="utf-8"))["files"])
+    assert len(files) > 3
+    done = _cli("publish", str(release), "--to", "./releases/news", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == 'load_dataset("./releases/news/v1.0.0", "documents")'
+    lines = done.stderr.splitlines()
+    for rel in files:
+        assert len([line for line in lines if line.split()[-1] == rel]) == 1, (rel, done.stderr)
