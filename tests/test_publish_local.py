@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from release_factory import TEXTS_V1, TEXTS_V2, make_release
+from release_factory import TEXTS_V1, TEXTS_V2, copy_release, make_release
 
 from corpus_tools.errors import InputError, ReleaseError, VersionExists, VersionNotIncreasing
 from corpus_tools.publish import (
@@ -405,6 +405,29 @@ def test_concurrent_local_publish_is_refused(tmp_path, releases):
     assert (target / "v1.0.0" / "manifest.json").is_file()
 
 
+def test_no_lock_file_is_left_in_the_target_or_the_release(tmp_path, releases):
+    """The target's lock is there while a publish runs and gone after it, as a killed publish's is after the next;
+    a release folder holds no lock file, which check-release would report as unlisted."""
+    from corpus_tools.release.checks import check_release
+
+    target = tmp_path / "news"
+    seen: list[bool] = []
+    publish_release(releases["v1.0.0"], str(target), progress=lambda m: seen.append((target / ".lock").is_file()))
+    assert seen and all(seen)  # held while the files were copied
+    assert sorted(p.name for p in target.iterdir()) == ["index.json", "v1.0.0"]
+    for folder in (releases["v1.0.0"], target / "v1.0.0"):
+        assert not [p for p in folder.rglob("*.lock")], folder
+        assert check_release(folder).valid
+    (target / ".lock").write_bytes(b"")  # left by a publish that was killed: no one holds it
+    publish_release(releases["v1.1.0"], str(target))
+    assert sorted(p.name for p in target.iterdir()) == ["index.json", "v1.0.0", "v1.1.0"]
+    assert not [p for p in releases["v1.1.0"].parent.glob("*.lock")]  # nor beside the release folders
+
+    stray = copy_release(releases["v1.0.0"], tmp_path)
+    (stray / "README.md.lock").write_bytes(b"")
+    assert [(p.code, p.file) for p in check_release(stray).problems] == [("release-file-unlisted", "README.md.lock")]
+
+
 def test_a_version_folder_made_during_the_publish_is_not_replaced(tmp_path, releases):
     target = tmp_path / "releases" / "news"
     made = target / "v1.0.0"
@@ -445,7 +468,7 @@ def test_an_index_of_the_wrong_shape_is_a_located_error(tmp_path, releases, inde
         list_releases(str(target))
     with pytest.raises(PublishError, match="index.json is not an index of versions"):
         publish_release(releases["v1.0.0"], str(target))
-    assert sorted(p.name for p in target.iterdir()) == [".lock", "index.json"]  # nothing published
+    assert sorted(p.name for p in target.iterdir()) == ["index.json"]  # nothing published, no lock left
     run = _cli("releases", str(target), cwd=tmp_path)
     assert run.returncode == 3 and "Traceback" not in run.stderr
     assert run.stderr.startswith(f"Error: {target}/index.json is not an index of versions: ")
