@@ -569,12 +569,31 @@ def test_empty_split_is_left_out_of_the_card(tmp_path):
 
     export = B.write_export(tmp_path / "a.json", B.simple_export(5))
     out = tmp_path / "rel"
-    build_release(export, version="1.0.0", out=out, ratios=(("train", 1.0), ("test", 0.0)))
+    result = build_release(export, version="1.0.0", out=out, ratios=(("train", 1.0), ("test", 0.0)))
+    assert result.report.problems == []  # a split of ratio 0 is left out on purpose: no build-split-empty
     card = DatasetCard.load(out / "README.md")
     for config in card.data.configs:
         assert [d["split"] for d in config["data_files"]] == ["train"]
     ds = load_dataset(str(out), "documents", cache_dir=str(tmp_path / "c"))
     assert list(ds) == ["train"] and len(ds["train"]) == 5
+
+
+def test_a_split_left_empty_by_a_small_corpus_is_a_warning_naming_it(tmp_path):
+    export = B.write_export(tmp_path / "a.json", B.simple_export(3))
+    out = tmp_path / "rel"
+    result = build_release(export, version="1.0.0", out=out)  # the default ratios: 80/10/10
+    assigned = set(json.loads((out / "splits.json").read_text(encoding="utf-8"))["assignments"].values())
+    empty = [name for name in ("train", "validation", "test") if name not in assigned]
+    assert empty  # three documents cannot fill three splits of these ratios here
+    assert [(p.code, p.severity, p.file, p.details["split"]) for p in result.report.problems] == [
+        ("build-split-empty", "warning", str(export), name) for name in empty]
+    message = result.report.problems[-1].message
+    assert message.startswith(f"Split {empty[-1]!r} (ratio 0.1) got none of the 3 documents") and "--ratios" in message
+    assert result.report.valid and check_release(out).valid
+
+    cli = run_cli("build", str(export), "--version", "1.0.0", "--out", str(tmp_path / "cli"))
+    assert cli.returncode == 0, cli.stderr
+    assert "build-split-empty" in cli.stderr and f"Split {empty[-1]!r}" in cli.stderr
 
 
 def test_canonical_document_jsonl_builds_without_annotations_config(tmp_path):

@@ -42,3 +42,12 @@ def test_codes_are_kebab_case():
 
     for code in all_codes():
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", code), code
+
+
+def test_readme_first_screen_says_how_to_get_the_command(repo_root):
+    """Every README command is a bare `corpus-tools`; `make demo` installs it in .venv/bin, not on PATH."""
+    first_screen = (repo_root / "README.md").read_text(encoding="utf-8").splitlines()[:40]
+    text = "\n".join(first_screen)
+    assert "`. .venv/bin/activate`" in text and "`.venv/bin/corpus-tools`" in text
+    setup = text.split("## Set up", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    assert [line.split("#")[0].strip() for line in setup.splitlines()] == ["make demo", "make test"]

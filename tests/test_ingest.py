@@ -677,6 +677,32 @@ def test_csv_missing_text_column(tmp_path):
     assert located(report) == [("ingest-missing-field", str(path), 1, None, None)]
 
 
+def test_a_missing_text_column_lists_the_columns_there_are(tmp_path):
+    path = write(tmp_path / "a.csv", f"title,content\n{TITLE},{PARA1}\n")
+    _, report = ingest(path, fields={"text": "Body"})
+    (problem,) = report.problems
+    assert (problem.code, problem.line) == ("ingest-missing-field", 1)
+    assert "no column 'Body' for the article text (its columns: 'title', 'content');" in problem.message
+    wide = [f"c{i}" for i in range(20)] + ["x" * 50]
+    path = write(tmp_path / "wide.csv", ",".join(wide) + "\n" + ",".join("v" * len(wide)) + "\n")
+    (problem,) = ingest(path, fields={"text": "Body"})[1].problems
+    listed = ", ".join(repr(name) for name in wide[:12])
+    assert f"(its columns: {listed} and 9 more);" in problem.message
+    path = write(tmp_path / "long.csv", "x" * 50 + "\nv\n")
+    (problem,) = ingest(path, fields={"text": "Body"})[1].problems
+    assert f"(its columns: {'x' * 39 + '…'!r});" in problem.message
+
+
+def test_a_missing_text_field_lists_the_record_fields(tmp_path):
+    lines = [json.dumps({"headline": TITLE, "body": ARTICLE}), json.dumps({"Body": None})]
+    path = write(tmp_path / "a.jsonl", "\n".join(lines) + "\n")
+    _, report = ingest(path, fields={"text": "Body"})
+    assert located(report) == [("ingest-missing-field", str(path), 1, None, "$.Body"),
+                               ("ingest-missing-field", str(path), 2, None, "$.Body")]
+    assert "no field 'Body' for the article text (its fields: 'headline', 'body');" in report.problems[0].message
+    assert "no field 'Body' for the article text;" in report.problems[1].message
+
+
 def test_csv_invalid_utf8_names_byte_and_line(tmp_path):
     head = f"text\n{PARA1}\n".encode()
     path = write(tmp_path / "a.csv", head + b"x\xffy\n")

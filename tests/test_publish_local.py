@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from release_factory import TEXTS_V1, TEXTS_V2, make_release
+from release_factory import TEXTS_V1, TEXTS_V2, copy_release, make_release
 
 from corpus_tools.errors import InputError, ReleaseError, VersionExists, VersionNotIncreasing
 from corpus_tools.publish import (
@@ -405,6 +405,29 @@ def test_concurrent_local_publish_is_refused(tmp_path, releases):
     assert (target / "v1.0.0" / "manifest.json").is_file()
 
 
+def test_no_lock_file_is_left_in_the_target_or_the_release(tmp_path, releases):
+    """The target's lock is there while a publish runs and gone after it, as a killed publish's is after the next;
+    a release folder holds no lock file, which check-release would report as unlisted."""
+    from corpus_tools.release.checks import check_release
+
+    target = tmp_path / "news"
+    seen: list[bool] = []
+    publish_release(releases["v1.0.0"], str(target), progress=lambda m: seen.append((target / ".lock").is_file()))
+    assert seen and all(seen)  # held while the files were copied
+    assert sorted(p.name for p in target.iterdir()) == ["index.json", "v1.0.0"]
+    for folder in (releases["v1.0.0"], target / "v1.0.0"):
+        assert not [p for p in folder.rglob("*.lock")], folder
+        assert check_release(folder).valid
+    (target / ".lock").write_bytes(b"")  # left by a publish that was killed: no one holds it
+    publish_release(releases["v1.1.0"], str(target))
+    assert sorted(p.name for p in target.iterdir()) == ["index.json", "v1.0.0", "v1.1.0"]
+    assert not [p for p in releases["v1.1.0"].parent.glob("*.lock")]  # nor beside the release folders
+
+    stray = copy_release(releases["v1.0.0"], tmp_path)
+    (stray / "README.md.lock").write_bytes(b"")
+    assert [(p.code, p.file) for p in check_release(stray).problems] == [("release-file-unlisted", "README.md.lock")]
+
+
 def test_a_version_folder_made_during_the_publish_is_not_replaced(tmp_path, releases):
     target = tmp_path / "releases" / "news"
     made = target / "v1.0.0"
@@ -445,7 +468,7 @@ def test_an_index_of_the_wrong_shape_is_a_located_error(tmp_path, releases, inde
         list_releases(str(target))
     with pytest.raises(PublishError, match="index.json is not an index of versions"):
         publish_release(releases["v1.0.0"], str(target))
-    assert sorted(p.name for p in target.iterdir()) == [".lock", "index.json"]  # nothing published
+    assert sorted(p.name for p in target.iterdir()) == ["index.json"]  # nothing published, no lock left
     run = _cli("releases", str(target), cwd=tmp_path)
     assert run.returncode == 3 and "Traceback" not in run.stderr
     assert run.stderr.startswith(f"Error: {target}/index.json is not an index of versions: ")
@@ -579,3 +602,24 @@ def test_cli_default_target_never_leaves_releases(tmp_path, releases):
     result = _cli("publish", str(odd), "--dry-run", cwd=work)
     assert result.returncode == 0, result.stderr
     assert "releases/odd-release" in result.stderr and "releases/.." not in result.stderr
+
+
+def test_cli_dry_run_prints_no_load_line_as_if_published(tmp_path, releases):
+    dry = _cli("publish", str(releases["v1.0.0"]), "--to", "./releases/news", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout == ""  # no load_dataset line as if the version were there
+    assert ('Not published (dry run). Once published, it loads with: '
+            'load_dataset("./releases/news/v1.0.0", "documents")') in dry.stderr
+    assert not (tmp_path / "releases").exists()
+
+
+def test_cli_publish_names_each_file_once(tmp_path, releases):
+    release = releases["v1.0.0"]
+    files = sorted(json.loads((release / "manifest.json").read_text(encoding="utf-8"))["files"])
+    assert len(files) > 3
+    done = _cli("publish", str(release), "--to", "./releases/news", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == 'load_dataset("./releases/news/v1.0.0", "documents")'
+    lines = done.stderr.splitlines()
+    for rel in files:
+        assert len([line for line in lines if line.split()[-1] == rel]) == 1, (rel, done.stderr)

@@ -37,7 +37,7 @@ from corpus_tools.build.workers import (
     build_segments,
     build_stream,
 )
-from corpus_tools.build.writer import LOW_AGREEMENT, NO_DOCUMENTS, ReleaseWriter
+from corpus_tools.build.writer import LOW_AGREEMENT, NO_DOCUMENTS, SPLIT_EMPTY, ReleaseWriter
 from corpus_tools.errors import InputError, InvalidDataError, OutputError, ReleaseError
 from corpus_tools.files import claim_temporary, remove_dead_temporaries, rename_no_replace, unlock_temporary
 from corpus_tools.ontology import Ontology, load_ontology
@@ -382,6 +382,7 @@ def build_release(
         report = _build_report(export, writer, merger, outcome, options)
         if min_agreement is not None:
             _agreement_warnings(report, writer.stats, min_agreement, str(export))
+        _empty_split_warnings(report, writer.plan, writer.stats, str(export))
         layout = writer.close()
         (tmp / SPLITS_NAME).write_text(writer.plan.to_json(), encoding="utf-8")
         manifest = _write_card_and_manifest(
@@ -507,6 +508,19 @@ def _build_report(export: Path, writer: ReleaseWriter, merger: SegmentMerger, ou
     if not report.valid:
         raise InvalidDataError(f"{export}: the build found {report.to_dict()['errors']} errors", report)
     return report
+
+
+def _empty_split_warnings(report: Report, plan: SplitPlan, stats: ReleaseStats, file: str) -> None:
+    """A ``build-split-empty`` warning for each split whose ratio is above 0 and that got no document."""
+    documents = stats.documents
+    for name, ratio in plan.ratios:
+        split = stats.splits.get(name)
+        if ratio <= 0 or (split is not None and split.documents):
+            continue
+        report.add(make_problem(
+            SPLIT_EMPTY, f"Split {name!r} (ratio {ratio:g}) got none of the {documents} documents, so the release"
+            f" has no {name} split; add documents, or give a first release other --ratios ({name}=0 leaves it out"
+            " on purpose).", file=file, details={"split": name, "ratio": ratio, "documents": documents}))
 
 
 def _agreement_warnings(report: Report, stats: ReleaseStats, threshold: float, file: str) -> None:

@@ -81,6 +81,13 @@ LOW_AGREEMENT = define_code(
     " guidelines for that label or adjudicate its tasks (corpus-tools agree lists the tasks of lowest agreement).",
     stage=STAGE,
 )
+SPLIT_EMPTY = define_code(
+    "build-split-empty",
+    "warning",
+    "A split with a ratio above 0 got no document (too few documents for the ratios), so the release has no such"
+    " split; add documents, or give a first release other --ratios (NAME=0 leaves a split out on purpose).",
+    stage=STAGE,
+)
 NO_DOCUMENTS = define_code(
     "build-no-documents",
     "error",

@@ -54,6 +54,8 @@ def _default_target(release_dir: Path) -> str:
 
 
 def _render_plan(plan: PublishPlan, *, dry_run: bool, quiet: bool) -> None:
+    """The plan, each file once: a local publish's progress has named every file as it was copied, so its
+    summary counts them; a dry run and a Hub publish (whose progress counts files) list them here."""
     head = "Plan: publish" if dry_run else "Published"
     info(f"{head} {plan.name} {plan.version} to {plan.target}:", quiet=quiet)
     if plan.create_repo:
@@ -61,7 +63,11 @@ def _render_plan(plan: PublishPlan, *, dry_run: bool, quiet: bool) -> None:
     if plan.resume:
         info(f"  main already holds this release (commit {str(plan.parent_commit)[:12]}); only the tag is missing",
              quiet=quiet)
+    copied_above = plan.kind == "local" and not dry_run
     for action, paths in (("add", plan.added), ("replace", plan.replaced), ("delete", plan.deleted)):
+        if copied_above and paths:
+            info(f"  {action:<8}{len(paths)} files (each named above as it was copied)", quiet=quiet)
+            continue
         for path in paths:
             info(f"  {action:<8}{path}", quiet=quiet)
     if plan.unchanged:
@@ -120,12 +126,14 @@ def publish_command(
         raise typer.Exit(EXIT_OK)
     _render_plan(result.plan, dry_run=dry_run, quiet=quiet)
     _render_result(result, quiet=quiet)
-    echo_data(result.load_line)
+    if not result.dry_run:  # stdout holds a load line only for a version that is there to load
+        echo_data(result.load_line)
 
 
 def _render_result(result: PublishResult, *, quiet: bool) -> None:
     if result.dry_run:
         info("Dry run: nothing was changed.", quiet=quiet)
+        info(f"Not published (dry run). Once published, it loads with: {result.load_line}", quiet=quiet)
         return
     checked = result.verification.stats.get("files") if result.verification else 0
     where = f"{result.location} (commit {result.commit[:12]})" if result.commit else result.location

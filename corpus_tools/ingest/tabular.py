@@ -65,6 +65,22 @@ def parse_field_mapping(specs: Iterable[str]) -> dict[str, str]:
     return mapping
 
 
+def _name_list(names: Iterable[object], *, limit: int = 12, width: int = 40) -> str:
+    """The names of columns or fields for a message: quoted, each cut at ``width`` characters, at most ``limit`` of
+    them and then how many more; ``none`` for no name."""
+    names = [str(name) for name in names]
+    if not names:
+        return "none"
+
+    def quoted(name: str) -> str:
+        name = printable(name)
+        return repr(name if len(name) <= width else name[: width - 1] + "…")
+
+    shown = ", ".join(quoted(name) for name in names[:limit])
+    more = len(names) - limit
+    return shown if more <= 0 else f"{shown} and {more} more"
+
+
 def _lookup(obj: Mapping[str, object], path: str) -> object:
     """``obj[path]``, else the dotted path into nested objects, else ``_MISSING``."""
     if path in obj:
@@ -108,8 +124,11 @@ def _mapped_values(run: IngestRun, obj: Mapping[str, object], where: dict[str, o
         values[target] = value
     if "text" not in values:
         name = run.fields["text"]
+        absent = not csv_row and _lookup(obj, name) is _MISSING  # not there at all, rather than null
+        fields = f" (its fields: {_name_list(obj)})" if absent else ""
         run.reject_record(
-            MISSING_FIELD, f"record has no field {name!r} for the article text; map it with --field text=NAME",
+            MISSING_FIELD,
+            f"record has no field {name!r} for the article text{fields}; map it with --field text=NAME",
             details={"field": name}, **_json_path(where, name, csv_row),
         )
         return None
@@ -311,8 +330,9 @@ def _csv_rows(run: IngestRun, stream: io.TextIOWrapper, src: Source) -> Iterator
         text_field = run.fields["text"]
         if text_field not in header:
             run.reject_record(
-                MISSING_FIELD, f"CSV header has no column {text_field!r} for the article text; map the right"
-                " column with --field text=NAME", line=1, details={"field": text_field, "columns": header}, **where,
+                MISSING_FIELD, f"CSV header has no column {text_field!r} for the article text (its columns:"
+                f" {_name_list(header)}); map the right column with --field text=NAME", line=1,
+                details={"field": text_field, "columns": header}, **where,
             )
             return
         columns = {name: i for i, name in reversed(list(enumerate(header)))}  # first column of a name wins

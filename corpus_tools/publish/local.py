@@ -1,7 +1,8 @@
 """Local target: ``NAME/vX.Y.Z/`` folders (read-only) plus ``NAME/index.json``.
 
-A publish holds ``NAME/.lock``, copies the release into a hidden ``NAME/.tmp-vX.Y.Z-*`` folder, verifies
-every file's sha256 against the manifest, makes it read-only and renames it to ``NAME/vX.Y.Z`` (one
+A publish holds ``NAME/.lock`` (there only while a publish runs), copies the release into a hidden
+``NAME/.tmp-vX.Y.Z-*`` folder, verifies every file's sha256 against the manifest, makes it read-only and
+renames it to ``NAME/vX.Y.Z`` (one
 ``rename``: the version folder is either absent or complete).  ``index.json`` is then replaced
 atomically.  The folders are the truth: a version folder missing from the index (a crash between the
 rename and the index write) is added back on the next publish and listed anyway.
@@ -9,14 +10,13 @@ rename and the index write) is added back on the next publish and listed anyway.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-
-from filelock import FileLock, Timeout
 
 from corpus_tools.errors import PublishError, VerificationFailed, VersionExists, VersionNotIncreasing
 from corpus_tools.files import AtomicFile, current_umask, remove_tree, rename_no_replace
@@ -216,7 +216,7 @@ def publish_to_folder(
         _check_version(version, _known_versions(root, _reconciled_entries(root)), target)
         return PublishResult(plan=plan, dry_run=True, location=_display(location), load_line=load_line)
     note = progress or (lambda _message: None)
-    lock = _take_lock(root)
+    lock = _TargetLock.take(root)
     try:
         # Everything that can fail is read before the rename: the index (its shape is checked) and the other
         # versions (an unreadable manifest.json of one gives an entry without counts, never a failure).
@@ -241,17 +241,46 @@ def publish_to_folder(
                          verification=report, published_at=published_at, warnings=warnings)
 
 
-def _take_lock(root: Path) -> FileLock:
-    """The target's lock, held (one publish at a time); the target folder is made first."""
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(root / LOCK), timeout=0)
-        lock.acquire()
-    except Timeout as exc:
-        raise PublishError(f"another publish to {root} is running (lock {root / LOCK})") from exc
-    except OSError as exc:
-        raise PublishError(f"cannot write to {root}: {exc.strerror or exc}") from exc
-    return lock
+class _TargetLock:
+    """The target's lock: an ``flock`` on ``NAME/.lock`` (one publish at a time; the kernel drops it when the
+    process dies).  The file is there only while a publish runs: the holder removes it before it lets go, and a
+    publish that locked a file removed meanwhile locks the new one, so no ``.lock`` is left beside the versions."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path, self._fd = path, fd
+
+    @classmethod
+    def take(cls, root: Path) -> _TargetLock:
+        """The lock, held; the target folder is made first.  Refused when another publish holds it."""
+        path = root / LOCK
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            while True:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    try:
+                        if os.path.samestat(os.fstat(fd), os.stat(path)):
+                            return cls(path, fd)
+                    except FileNotFoundError:
+                        pass
+                except BaseException:
+                    os.close(fd)
+                    raise
+                os.close(fd)  # its holder removed it as it finished: lock the file there now
+        except BlockingIOError as exc:
+            raise PublishError(f"another publish to {root} is running (lock {path})") from exc
+        except OSError as exc:
+            raise PublishError(f"cannot write to {root}: {exc.strerror or exc}") from exc
+
+    def release(self) -> None:
+        """Remove the lock file, then let go (in that order: no one can lock the name's old file in between)."""
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:
+            pass  # a read-only target: the file stays, and the next publish locks it as usual
+        finally:
+            os.close(self._fd)
 
 
 def _copy_in(release: Release, root: Path, location: Path, note: Progress) -> tuple[dict, Report]:
