@@ -221,7 +221,10 @@ class AtomicFile:
             self._file = (os.fdopen(fd, "wb") if self._binary
                           else os.fdopen(fd, "w", encoding="utf-8", newline="\n"))
         except BaseException:
-            os.close(fd)
+            # an interrupt inside fdopen may come after the half-made file object closed fd: a second close then
+            # fails with EBADF, which must not replace the interrupt
+            with contextlib.suppress(OSError):
+                os.close(fd)
             self._remove_tmp()
             raise
         return self._file
