@@ -88,8 +88,8 @@ SPAN_EDGE_PUNCTUATION = _code(
     " dash): punctuation is never at a span edge (annotation guidelines §3.8)."
 )
 SPAN_EDGE_TATWEEL = _code(
-    "span-edge-tatweel", "error", "A span starts with a tatweel (ـ, U+0640): a tatweel after a proclitic goes with"
-    " the proclitic, outside the span (annotation guidelines §3.2)."
+    "span-edge-tatweel", "error", "A span starts with the tatweel (ـ, U+0640) written after a proclitic, which goes"
+    " with the proclitic, outside the span (annotation guidelines §3.2)."
 )
 SPAN_CONTAINS_DIGIT = _code(
     "span-contains-digit", "error", "A span holds a decimal digit (of any script): digits are never part of a name"

@@ -93,8 +93,8 @@ def _proclitic(before: str, window: int) -> bool | None:
 
 def _left_edge(key: str) -> bool | None:
     first = key[-1]
-    if EDGE_FORBIDDEN[first] or EDGE_PUNCTUATION[first] or first == TATWEEL:
-        return False
+    if EDGE_FORBIDDEN[first] or EDGE_PUNCTUATION[first] or (first == TATWEEL and len(key) > 1 and WORD_CHAR[key[-2]]):
+        return False  # (a tatweel inside a word: after a proclitic it goes with it, else the start is inside a word)
     if len(key) == 1 or not WORD_CHAR[key[-2]] or not WORD_CHAR[first]:
         return True
     return _proclitic(key[:-1], LEFT_WINDOW)
@@ -114,9 +114,9 @@ def _right_edge(key: str) -> bool:
 # more on every lookup).
 LEFT_EDGE: dict[str, bool | None] = {}
 """``LEFT_EDGE[text[max(0, start - LEFT_WINDOW) : start + 1]]``: True when a span may start at ``start`` (its
-first character is not whitespace, Cf, punctuation or a tatweel, and starts a word or follows an allowed
-proclitic), None when the word before may begin outside the key (ask :data:`PROCLITIC_BEFORE`), False when the
-start is wrong."""
+first character is not whitespace, Cf or punctuation, and starts a word or follows an allowed proclitic, without
+the proclitic's tatweel), None when the word before may begin outside the key (ask :data:`PROCLITIC_BEFORE`),
+False when the start is wrong."""
 RIGHT_EDGE: dict[str, bool] = {}
 """``RIGHT_EDGE[text[end - 1 : end + 1]]``: True when a span may end at ``end`` (its last character is not
 whitespace, Cf or punctuation, and ends a word or the text)."""

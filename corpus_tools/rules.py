@@ -33,6 +33,7 @@ from corpus_tools.offsets import (
     digit_and_emoji,
     is_edge_forbidden,
     is_edge_punctuation,
+    is_word_char,
     learn_edges,
     left_edge_prefix,
     right_edge_rest,
@@ -490,10 +491,11 @@ class SemanticChecker:
     def _check_edge_marks(
         text: str, start: int, end: int, item_path: str, fields: dict[str, str], where: _Where
     ) -> bool:
-        """Punctuation at either edge, a tatweel at the start (whitespace and Cf already ruled out); True if found."""
+        """Punctuation at either edge, a proclitic's tatweel at the start (whitespace and Cf already ruled out); True
+        if found."""
         first, last = text[start], text[end - 1]
         found = False
-        if first == TATWEEL:
+        if first == TATWEEL and start > 0 and is_word_char(text[start - 1]) and left_edge_prefix(text, start) is None:
             fix = start
             while fix < end and text[fix] == TATWEEL:
                 fix += 1
@@ -634,13 +636,17 @@ class SemanticChecker:
         ordered = sorted(spans, key=_END, reverse=True)
         ordered.sort(key=_START)  # by start, then end descending
         inner: set[object] = set()
+        outer: set[object] = set()  # an id that two spans share (span-duplicate-id) is inner only if both are
         max_start, max_end = -1, -1  # the first span reaching the furthest end so far
         for start, end, _label, span_id, _j in ordered:
             if end < max_end or (end == max_end and start != max_start):
-                if span_id is not None:
-                    inner.add(span_id)
-            elif end > max_end:
-                max_start, max_end = start, end
+                inner.add(span_id)
+            else:
+                outer.add(span_id)
+                if end > max_end:
+                    max_start, max_end = start, end
+        inner -= outer
+        inner.discard(None)
         return inner or _NO_IDS
 
     def _check_ls_relations(

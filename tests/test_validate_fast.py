@@ -26,6 +26,7 @@ from corpus_tools.offsets import (
     _right_edge,
     is_edge_forbidden,
     is_edge_punctuation,
+    is_word_char,
     left_edge_prefix,
     right_edge_rest,
 )
@@ -110,8 +111,9 @@ def test_edge_memos_agree_with_the_word_rules(text, data):
     start = data.draw(st.integers(0, len(text) - 1))
     end = data.draw(st.integers(start + 1, len(text)))
     first, last = text[start], text[end - 1]
-    start_ok = (not is_edge_forbidden(first) and not is_edge_punctuation(first) and first != TATWEEL
-                and left_edge_prefix(text, start) is None)
+    after_letter = start > 0 and is_word_char(text[start - 1])
+    start_ok = (not is_edge_forbidden(first) and not is_edge_punctuation(first)
+                and not (first == TATWEEL and after_letter) and left_edge_prefix(text, start) is None)
     left = _left_edge(text[max(0, start - LEFT_WINDOW) : start + 1])
     if left is None:
         left = _proclitic(text[max(0, start - PREFIX_WINDOW) : start], PREFIX_WINDOW)
