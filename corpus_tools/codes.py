@@ -83,6 +83,22 @@ SPAN_EDGE_CONTROL = _code(
     "span-edge-control", "error", "A span starts or ends with an invisible format (Cf) character: a bidi mark,"
     " BOM, ZWJ or ZWNJ."
 )
+SPAN_EDGE_PUNCTUATION = _code(
+    "span-edge-punctuation", "error", "A span starts or ends with punctuation (a full stop, comma, bracket, quote or"
+    " dash): punctuation is never at a span edge (annotation guidelines §3.8)."
+)
+SPAN_EDGE_TATWEEL = _code(
+    "span-edge-tatweel", "error", "A span starts with the tatweel (ـ, U+0640) written after a proclitic, which goes"
+    " with the proclitic, outside the span (annotation guidelines §3.2)."
+)
+SPAN_CONTAINS_DIGIT = _code(
+    "span-contains-digit", "error", "A span holds a decimal digit (of any script): digits are never part of a name"
+    " (annotation guidelines §3.9)."
+)
+SPAN_CONTAINS_EMOJI = _code(
+    "span-contains-emoji", "error", "A span holds an emoji or another pictograph (Unicode Extended_Pictographic):"
+    " emoji are never part of a name (annotation guidelines §3.9)."
+)
 SPAN_LEFT_EDGE_INSIDE_WORD = _code(
     "span-left-edge-inside-word", "warning", "A span starts inside a word, after letters that are not a"
     " proclitic (و ف ب ل ك, وب ول فب فل وك, optional tatweel)."
@@ -123,6 +139,10 @@ RELATION_RANGE = _code(
 RELATION_SYMMETRIC_DIRECTION = _code(
     "relation-symmetric-direction", "error", "The direction contradicts the relation's symmetry: `bi` on a"
     " directed relation, or a symmetric relation stored in both directions."
+)
+RELATION_INNER_SPAN = _code(
+    "relation-inner-span", "error", "A relation's head or tail is a span nested inside another span: relations"
+    " connect outermost spans only (annotation guidelines §4.3)."
 )
 RELATION_DUPLICATE = _code(
     "relation-duplicate", "error", "The same relation (head, label, tail) appears twice in one annotation."

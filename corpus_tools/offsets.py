@@ -1,4 +1,5 @@
-"""Pure offset helpers for the validator: UTF-16 detection, edge trimming, clitic-aware word edges.
+"""Pure offset helpers for the validator: UTF-16 detection, edge trimming, clitic-aware word edges, characters
+that are never at a span edge (punctuation, a leading tatweel) or never in a name (digits, emoji).
 
 Offsets are code points, end-exclusive (see :mod:`corpus_tools.spans`).  The left-edge rule follows
 ../shared notes on Arabic span rules: the character before a span must be a non-word character, or
@@ -31,6 +32,17 @@ def _edge_forbidden(ch: str) -> bool:
     return ch.isspace() or _category(ch) == "Cf"
 
 
+def _edge_punctuation(ch: str) -> bool:
+    return _category(ch)[0] == "P"
+
+
+_PICTOGRAPHIC = regex.compile(r"\p{Extended_Pictographic}")
+
+
+def _not_in_name(ch: str) -> bool:
+    return _category(ch) == "Nd" or _PICTOGRAPHIC.match(ch) is not None
+
+
 class _CharTable(dict):
     """A memo of a character predicate: ``table[ch]`` is one dict lookup once ``ch`` was seen."""
 
@@ -51,6 +63,10 @@ WORD_CHAR = _CharTable(_word_char)
 """``WORD_CHAR[ch]``: a character of a word as the tokenizer counts it (letters, marks, decimal digits, ZWNJ/ZWJ)."""
 EDGE_FORBIDDEN = _CharTable(_edge_forbidden)
 """``EDGE_FORBIDDEN[ch]``: whitespace or a Cf character (bidi mark, BOM, ZWJ/ZWNJ), never allowed at a span edge."""
+EDGE_PUNCTUATION = _CharTable(_edge_punctuation)
+"""``EDGE_PUNCTUATION[ch]``: punctuation (Unicode P*: brackets, quotes, ، . : -), never allowed at a span edge."""
+NOT_IN_NAME = _CharTable(_not_in_name)
+"""``NOT_IN_NAME[ch]``: a decimal digit (any script) or an emoji (Extended_Pictographic), never part of a name."""
 
 
 # The fast path of the semantic checks looks up short slices of the text around a span in the memos below
@@ -77,8 +93,8 @@ def _proclitic(before: str, window: int) -> bool | None:
 
 def _left_edge(key: str) -> bool | None:
     first = key[-1]
-    if EDGE_FORBIDDEN[first]:
-        return False
+    if EDGE_FORBIDDEN[first] or EDGE_PUNCTUATION[first] or (first == TATWEEL and len(key) > 1 and WORD_CHAR[key[-2]]):
+        return False  # (a tatweel inside a word: after a proclitic it goes with it, else the start is inside a word)
     if len(key) == 1 or not WORD_CHAR[key[-2]] or not WORD_CHAR[first]:
         return True
     return _proclitic(key[:-1], LEFT_WINDOW)
@@ -86,7 +102,11 @@ def _left_edge(key: str) -> bool | None:
 
 def _right_edge(key: str) -> bool:
     last = key[0]
-    return not EDGE_FORBIDDEN[last] and (len(key) == 1 or not WORD_CHAR[last] or not WORD_CHAR[key[1]])
+    return (
+        not EDGE_FORBIDDEN[last]
+        and not EDGE_PUNCTUATION[last]
+        and (len(key) == 1 or not WORD_CHAR[last] or not WORD_CHAR[key[1]])
+    )
 
 
 # Plain dicts, filled by learn_edges: the fast path's ``LEFT_EDGE[key]`` raises KeyError for a key not seen yet,
@@ -94,15 +114,19 @@ def _right_edge(key: str) -> bool:
 # more on every lookup).
 LEFT_EDGE: dict[str, bool | None] = {}
 """``LEFT_EDGE[text[max(0, start - LEFT_WINDOW) : start + 1]]``: True when a span may start at ``start`` (its
-first character is not whitespace or Cf, and starts a word or follows an allowed proclitic), None when the word
-before may begin outside the key (ask :data:`PROCLITIC_BEFORE`), False when the start is wrong."""
+first character is not whitespace, Cf or punctuation, and starts a word or follows an allowed proclitic, without
+the proclitic's tatweel), None when the word before may begin outside the key (ask :data:`PROCLITIC_BEFORE`),
+False when the start is wrong."""
 RIGHT_EDGE: dict[str, bool] = {}
 """``RIGHT_EDGE[text[end - 1 : end + 1]]``: True when a span may end at ``end`` (its last character is not
-whitespace or Cf, and ends a word or the text)."""
+whitespace, Cf or punctuation, and ends a word or the text)."""
 PROCLITIC_BEFORE: dict[str, bool | None] = {}
 """``PROCLITIC_BEFORE[text[max(0, start - PREFIX_WINDOW) : start]]`` where :data:`LEFT_EDGE` is None: True when the
 word part before ``start`` is an allowed proclitic sequence, False when not, None when not sure."""
+NAME_TEXT: dict[str, bool] = {}
+"""``NAME_TEXT[text[start:end]]``: True when the span text holds no digit and no emoji (:data:`NOT_IN_NAME`)."""
 _EDGE_KEYS = 65536  # keys each memo remembers at most; spans with other keys always take the full checks
+_NAME_KEY_CHARS = 64  # longer span texts are not remembered (they always take the full checks)
 
 
 def learn_edges(text: str, start: int, end: int) -> None:
@@ -119,6 +143,10 @@ def learn_edges(text: str, start: int, end: int) -> None:
         key = text[end - 1 : end + 1]
         if key not in RIGHT_EDGE:
             RIGHT_EDGE[key] = _right_edge(key)
+    if len(NAME_TEXT) < _EDGE_KEYS and end - start <= _NAME_KEY_CHARS:
+        key = text[start:end]
+        if key not in NAME_TEXT:
+            NAME_TEXT[key] = not_in_name(key) is None
 
 
 def _bare(prefix: str) -> str:
@@ -132,6 +160,31 @@ def is_word_char(ch: str) -> bool:
 
 def is_edge_forbidden(ch: str) -> bool:
     return EDGE_FORBIDDEN[ch]
+
+
+def is_edge_punctuation(ch: str) -> bool:
+    return EDGE_PUNCTUATION[ch]
+
+
+def digit_and_emoji(segment: str) -> tuple[int | None, int | None]:
+    """The indexes in ``segment`` of its first decimal digit and of its first emoji (None when it has none)."""
+    digit = emoji = None
+    if not_in_name(segment) is not None:
+        for k, ch in enumerate(segment):
+            if NOT_IN_NAME[ch]:
+                if _category(ch) == "Nd":
+                    digit = k if digit is None else digit
+                elif emoji is None:
+                    emoji = k
+    return digit, emoji
+
+
+def not_in_name(segment: str) -> int | None:
+    """The index in ``segment`` of its first digit or emoji (never part of a name), or None."""
+    for k, ch in enumerate(segment):
+        if NOT_IN_NAME[ch]:
+            return k
+    return None
 
 
 def trimmed(text: str, start: int, end: int) -> tuple[int, int]:

@@ -25,11 +25,15 @@ from corpus_tools.artefacts import LS_FROM_NAME, LS_TO_NAME
 from corpus_tools.offsets import (
     LEFT_EDGE,
     LEFT_WINDOW,
+    NAME_TEXT,
     PREFIX_WINDOW,
     PROCLITIC_BEFORE,
     RIGHT_EDGE,
     collapse_whitespace,
+    digit_and_emoji,
     is_edge_forbidden,
+    is_edge_punctuation,
+    is_word_char,
     learn_edges,
     left_edge_prefix,
     right_edge_rest,
@@ -40,6 +44,7 @@ from corpus_tools.offsets import (
 )
 from corpus_tools.ontology import Ontology, RelationType
 from corpus_tools.report import Problem, make_problem
+from corpus_tools.text import TATWEEL
 
 # Path suffixes of one span's fields: Label Studio result items vs canonical document entities.
 _LS_FIELDS = {"start": ".value.start", "end": ".value.end", "text": ".value.text", "value": ".value",
@@ -49,6 +54,7 @@ _START = itemgetter(0)
 _END = itemgetter(1)
 _NO_END = sys.maxsize  # beyond every span end
 _DOC_FIELDS = {"start": ".start", "end": ".end", "text": ".text", "value": "", "label": ".label", "id": ".id"}
+_NO_IDS: frozenset[object] = frozenset()
 
 
 def _int(value: object) -> int | None:
@@ -195,7 +201,7 @@ class SemanticChecker:
         relations: list[int] = []  # indexes of relation items
         entity_labels = self.entity_labels
         from_name, to_name = LS_FROM_NAME, LS_TO_NAME
-        left_edge, right_edge, proclitic_before = LEFT_EDGE, RIGHT_EDGE, PROCLITIC_BEFORE
+        left_edge, right_edge, proclitic_before, name_text = LEFT_EDGE, RIGHT_EDGE, PROCLITIC_BEFORE, NAME_TEXT
         lw, pw = LEFT_WINDOW, PREFIX_WINDOW  # characters before a span start in the two memos' keys
         size = len(text) if text is not None else -1
         n_spans = 0
@@ -228,6 +234,7 @@ class SemanticChecker:
                     and item["from_name"] == from_name
                     and item["to_name"] == to_name
                     and text[start:end] == value["text"]  # type: ignore[index]
+                    and name_text[value["text"]]  # no digit, no emoji
                     # no whitespace or Cf at an edge; the start at a word start or after a proclitic
                     and (
                         (left := left_edge[text[start - lw if start > lw else 0 : start + 1]])  # type: ignore[index]
@@ -255,7 +262,7 @@ class SemanticChecker:
         if spans:
             self._check_overlaps(spans, path, "[{}]", where)
         if relations:
-            self._check_ls_relations(result, relations, span_labels, path, where)
+            self._check_ls_relations(result, relations, span_labels, self._inner_ids(spans), path, where)
         return (read, relations) if read is not None else None
 
     def _check_span_item(
@@ -437,6 +444,26 @@ class SemanticChecker:
                     end=fix_end,
                 )
         if not bad_edge:
+            bad_edge = self._check_edge_marks(text, start, end, item_path, fields, where)
+        segment = text[start:end]
+        digit, emoji = digit_and_emoji(segment)
+        if digit is not None:
+            where.add(
+                C.SPAN_CONTAINS_DIGIT,
+                f"The span {segment!r} holds the digit {segment[digit]!r} at {start + digit}; digits are never part"
+                " of a name: leave them outside the span (or delete it if the mention is a number).",
+                item_path + fields["value"],
+                index=start + digit,
+            )
+        if emoji is not None:
+            where.add(
+                C.SPAN_CONTAINS_EMOJI,
+                f"The span {segment!r} holds the emoji {_show(segment[emoji])} at {start + emoji}; emoji are never"
+                " part of a name: leave it outside the span.",
+                item_path + fields["value"],
+                index=start + emoji,
+            )
+        if not bad_edge:
             prefix = left_edge_prefix(text, start)
             if prefix is not None:
                 begin = word_start(text, start)
@@ -459,6 +486,46 @@ class SemanticChecker:
                     word_end=stop,
                 )
         return start, end
+
+    @staticmethod
+    def _check_edge_marks(
+        text: str, start: int, end: int, item_path: str, fields: dict[str, str], where: _Where
+    ) -> bool:
+        """Punctuation at either edge, a proclitic's tatweel at the start (whitespace and Cf already ruled out); True
+        if found."""
+        first, last = text[start], text[end - 1]
+        found = False
+        if first == TATWEEL and start > 0 and is_word_char(text[start - 1]) and left_edge_prefix(text, start) is None:
+            fix = start
+            while fix < end and text[fix] == TATWEEL:
+                fix += 1
+            where.add(
+                C.SPAN_EDGE_TATWEEL,
+                f"The span starts with a tatweel (U+0640); the tatweel after a proclitic stays outside with the"
+                f" proclitic: move start to {fix}.",
+                item_path + fields["start"],
+                start=fix,
+            )
+            found = True
+        for edge, ch in (("start", first), ("end", last)):
+            if not is_edge_punctuation(ch) or (edge == "end" and end - start == 1):
+                continue
+            fix_start, fix_end = start, end
+            while fix_start < fix_end and (is_edge_punctuation(text[fix_start]) or is_edge_forbidden(text[fix_start])):
+                fix_start += 1
+            while fix_end > fix_start and (is_edge_punctuation(text[fix_end - 1])
+                                           or is_edge_forbidden(text[fix_end - 1])):
+                fix_end -= 1
+            where.add(
+                C.SPAN_EDGE_PUNCTUATION,
+                f"The span {'starts' if edge == 'start' else 'ends'} with the punctuation {ch!r} ({_show(ch)});"
+                f" punctuation is never at a span edge: trim it to {fix_start}-{fix_end}.",
+                item_path + fields[edge],
+                start=fix_start,
+                end=fix_end,
+            )
+            found = True
+        return found
 
     # ------------------------------------------------------------------ overlap and duplicates
     def _check_overlaps(
@@ -554,9 +621,37 @@ class SemanticChecker:
         )
 
     # ------------------------------------------------------------------ relations
+    def _inner_ids(self, spans: list[tuple[int, int, object, object, int]]) -> frozenset[object] | set[object]:
+        """The ids of the spans lying inside another (longer) span, which no relation may use; none under the
+        ``forbid`` policy (nesting is then a span-overlap)."""
+        if len(spans) < 2 or self.overlap == "forbid":
+            return _NO_IDS
+        previous_end = 0
+        for start, end, _label, _id, _j in spans:  # a quick no: in order and disjoint
+            if start < previous_end:
+                break
+            previous_end = end
+        else:
+            return _NO_IDS
+        ordered = sorted(spans, key=_END, reverse=True)
+        ordered.sort(key=_START)  # by start, then end descending
+        inner: set[object] = set()
+        outer: set[object] = set()  # an id that two spans share (span-duplicate-id) is inner only if both are
+        max_start, max_end = -1, -1  # the first span reaching the furthest end so far
+        for start, end, _label, span_id, _j in ordered:
+            if end < max_end or (end == max_end and start != max_start):
+                inner.add(span_id)
+            else:
+                outer.add(span_id)
+                if end > max_end:
+                    max_start, max_end = start, end
+        inner -= outer
+        inner.discard(None)
+        return inner or _NO_IDS
+
     def _check_ls_relations(
-        self, result: list[Any], relations: list[int], span_labels: dict[object, str | None], path: str,
-        where: _Where,
+        self, result: list[Any], relations: list[int], span_labels: dict[object, str | None],
+        inner: frozenset[object] | set[object], path: str, where: _Where,
     ) -> None:
         seen: dict[tuple[object, object, str], int] = {}
         allowed, symmetric = self._allowed, self._symmetric
@@ -582,6 +677,8 @@ class SemanticChecker:
                         # a known relation whose ends are spans of types it allows (a KeyError: dangling)
                         (label, span_labels[head], span_labels[tail]) in allowed
                         and key not in seen
+                        and head not in inner
+                        and tail not in inner
                         # a symmetric relation is not stored twice; 'bi' only on a symmetric one
                         and ((tail, head, label) not in seen if label in symmetric else direction != "bi")
                     ):
@@ -589,11 +686,11 @@ class SemanticChecker:
                         continue
             except (KeyError, TypeError):
                 pass
-            self._check_ls_relation(j, item, span_labels, seen, path, where)
+            self._check_ls_relation(j, item, span_labels, inner, seen, path, where)
 
     def _check_ls_relation(
-        self, j: int, item: dict, span_labels: dict[object, str | None], seen: dict[tuple[object, object, str], int],
-        path: str, where: _Where,
+        self, j: int, item: dict, span_labels: dict[object, str | None], inner: frozenset[object] | set[object],
+        seen: dict[tuple[object, object, str], int], path: str, where: _Where,
     ) -> None:
         """Every check of one relation item, reporting each problem."""
         item_path = f"{path}[{j}]"
@@ -661,13 +758,24 @@ class SemanticChecker:
             )
             return
         head, tail = (to_id, from_id) if direction == "left" else (from_id, to_id)
-        self._check_relation(head, tail, rel, span_labels, seen, j, item_path, where)
+        self._check_relation(head, tail, rel, span_labels, inner, seen, j, item_path, where)
 
     def _check_relation(
         self, head: object, tail: object, rel: RelationType, span_labels: dict[object, str | None],
-        seen: dict[tuple[object, object, str], int], j: int, item_path: str, where: _Where,
+        inner: frozenset[object] | set[object], seen: dict[tuple[object, object, str], int], j: int,
+        item_path: str, where: _Where,
     ) -> None:
-        """Domain, range and duplicates of one relation whose ends exist (head/tail resolved)."""
+        """Inner-span ends, domain, range and duplicates of one relation whose ends exist (head/tail resolved)."""
+        for end_name, end_id in (("head", head), ("tail", tail)):
+            if end_id in inner:
+                where.add(
+                    C.RELATION_INNER_SPAN,
+                    f"The relation's {end_name} {end_id!r} is a span nested inside another span; relations connect"
+                    " outermost spans only: link the outer span (or delete the relation, the nesting already"
+                    " records that the inner name belongs to the outer one).",
+                    item_path,
+                    span=end_id,
+                )
         head_label, tail_label = span_labels.get(head), span_labels.get(tail)
         if head_label is not None and tail_label is not None and not rel.allows(head_label, tail_label):
             # A symmetric relation that fits in neither direction is blamed on its head when the head
@@ -764,6 +872,7 @@ class SemanticChecker:
         if type(relations) is not list:
             return
         seen: dict[tuple[object, object, str], int] = {}
+        inner = self._inner_ids(spans)
         for k, relation in enumerate(relations):
             if type(relation) is not dict:
                 continue
@@ -794,4 +903,4 @@ class SemanticChecker:
                     f"{item_path}.label",
                 )
             if rel is not None and ends_ok:
-                self._check_relation(head, tail, rel, span_labels, seen, k, item_path, where)
+                self._check_relation(head, tail, rel, span_labels, inner, seen, k, item_path, where)

@@ -51,3 +51,55 @@ def test_readme_first_screen_says_how_to_get_the_command(repo_root):
     assert "`. .venv/bin/activate`" in text and "`.venv/bin/corpus-tools`" in text
     setup = text.split("## Set up", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     assert [line.split("#")[0].strip() for line in setup.splitlines()] == ["make demo", "make test"]
+
+
+# The gold sources of a task, in the order build tries them (corpus_tools/build/tables.py: the --gold file's
+# document wins, then choose_gold), and a phrase each text uses for it.
+GOLD_ORDER = ["gold-file", "ground-truth", "single", "left-out"]
+_GOLD_PHRASES = {"gold-file": "--gold", "ground-truth": "ground truth", "single": "only non-cancelled annotation",
+                 "left-out": "left out"}
+
+
+def _gold_order(text: str) -> list[str]:
+    """The gold sources in the order ``text`` names them first (whitespace and markup folded)."""
+    text = " ".join(text.replace("`", "").split())
+    found = {source: text.find(phrase) for source, phrase in _GOLD_PHRASES.items()}
+    assert all(at >= 0 for at in found.values()), (found, text)
+    return sorted(found, key=found.__getitem__)
+
+
+def test_gold_order_is_the_same_in_the_cli_help_the_release_docs_the_card_and_the_code(repo_root):
+    import corpus_tools.build.gold as gold
+    from corpus_tools.cli.build import build_command
+    from corpus_tools.ontology import load_ontology
+    from corpus_tools.release.card import _annotation_section
+    from corpus_tools.release.stats import ReleaseStats
+
+    help_text = build_command.__doc__ or ""
+    cli_sentence = help_text[help_text.index("Picks one gold") :].split(")", 1)[0]
+    releases = (repo_root / "docs/releases.md").read_text(encoding="utf-8")
+    releases_list = releases[releases.index("Gold selection per task") :].split("\n\n")[1]
+    card = " ".join(_annotation_section(load_ontology(), ReleaseStats()))
+    card_sentence = card[card.index("Gold selection per task") :].split("Documents by gold source")[0]
+    module_list = (gold.__doc__ or "").split("Gold selection per task", 1)[1].split("\n\n")[1]
+    for text in (cli_sentence, releases_list, card_sentence, module_list):
+        assert _gold_order(text) == GOLD_ORDER, text
+    # the code: one ground truth wins over the other annotations; one annotation alone is the gold; else left out
+    assert gold.choose_gold(["a", "b"], ["b"]) == ("b", "ground-truth")
+    assert gold.choose_gold(["a"], []) == ("a", "single")
+    assert gold.choose_gold(["a", "b"], []) == (None, "ambiguous")
+    assert gold.choose_gold(["a", "b"], ["a", "b"]) == (None, "ambiguous")
+
+
+def test_a_task_left_out_for_want_of_a_ground_truth_is_told_how_to_fix_it(repo_root):
+    from corpus_tools.build.gold import left_out_problem
+
+    code, message = left_out_problem("ambiguous", "art-1")
+    assert code == "build-gold-ambiguous"
+    for fix in ("'art-1'", "Set as Ground Truth", "`corpus-tools adjudicate`", "--gold", "A team of annotators"):
+        assert fix in message, fix
+    link = "labelstudio.md#a-team-of-annotators"
+    assert link in all_codes()[code].summary  # so docs/errors.md links to the section
+    assert link in (repo_root / "docs/releases.md").read_text(encoding="utf-8")
+    labelstudio = (repo_root / "docs/labelstudio.md").read_text(encoding="utf-8")
+    assert "\n## A team of annotators\n" in labelstudio and "Set as Ground Truth" in labelstudio

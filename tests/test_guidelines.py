@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -18,6 +19,7 @@ from corpus_tools.artefacts import (
     replace_glossary_block,
 )
 from corpus_tools.ontology import load_ontology
+from corpus_tools.report import all_codes
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +111,42 @@ def test_instructions_escape_ontology_text(ontology):
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "onmouseover" not in html  # an invalid colour is dropped, not escaped into the page
     assert not any(el.tag in ("script", "i") for el in root.iter())
+
+
+def _checked_rules(guidelines: str) -> list[tuple[str, list[str], str, str]]:
+    """The rows of §9: (rule, the codes that check it, severity, the "checked by" cell)."""
+    section = guidelines.split("## 9. Which rules the validator checks", 1)[1]
+    rows = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] not in ("Rule", "---"):
+            rows.append((cells[0], re.findall(r"`([a-z0-9]+(?:-[a-z0-9]+)+)`", cells[1]), cells[2], cells[1]))
+    return rows
+
+
+def test_every_checked_rule_names_a_defined_code_of_its_severity(guidelines):
+    import corpus_tools.codes  # noqa: F401 - registers the validate codes
+
+    defined = all_codes()
+    rows = _checked_rules(guidelines)
+    assert len(rows) >= 15
+    for rule, codes, severity, checked_by in rows:
+        if not codes:
+            assert checked_by == "not checked: needs a human" and severity == "", rule
+            continue
+        for code in codes:
+            assert code in defined and defined[code].stage == "validate", code
+            assert defined[code].severity == severity, (rule, code)
+
+
+def test_the_guideline_rules_of_issue_22_are_checked(guidelines):
+    named = {code for _, codes, _, _ in _checked_rules(guidelines) for code in codes}
+    assert {"span-edge-punctuation", "span-edge-tatweel", "span-contains-digit", "span-contains-emoji",
+            "relation-inner-span", "span-edge-whitespace", "span-edge-control", "span-left-edge-inside-word",
+            "span-right-edge-inside-word", "span-overlap"} <= named
+
+
+def test_every_span_boundary_rule_says_how_it_is_checked(guidelines):
+    section = guidelines.split("## 3. Span boundaries", 1)[1].split("## 4. Hard cases", 1)[0]
+    for subsection in section.split("\n### ")[1:]:
+        assert "*Checked:*" in subsection or "*Not checked: needs a human" in subsection, subsection.splitlines()[0]

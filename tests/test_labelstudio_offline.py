@@ -161,8 +161,11 @@ def test_check_document_reports_the_validator_codes_located(ontology):
     assert sorted((p.code, p.json_path, p.severity) for p in problems) == [
         ("relation-dangling", "$.relations[2].tail", "error"),
         ("relation-domain", "$.relations[1]", "error"),
+        ("relation-inner-span", "$.relations[0]", "error"),  # gpe lies inside the (crossing) span 'cross'
+        ("relation-inner-span", "$.relations[1]", "error"),
         ("relation-range", "$.relations[1]", "error"),
         ("relation-unknown-label", "$.relations[3].label", "error"),
+        ("span-contains-emoji", "$.entities[2]", "error"),
         ("span-duplicate-id", "$.entities[4].id", "error"),
         ("span-edge-whitespace", "$.entities[6].end", "error"),
         ("span-left-edge-inside-word", "$.entities[7].start", "warning"),
@@ -199,7 +202,8 @@ def test_a_document_twice_in_predictions_is_the_validator_duplicate_id(tmp_path)
 
 
 def _edge_errors(text: str, start: int, end: int) -> set[tuple[str, str]]:
-    """The edge errors expected for a span, written from the rule (no whitespace or Cf at either edge)."""
+    """The errors expected for a span, written from the rules (no whitespace or Cf at either edge, then no tatweel at
+    the start; no emoji anywhere)."""
     def code(ch: str) -> str | None:
         if ch.isspace():
             return "span-edge-whitespace"
@@ -210,6 +214,13 @@ def _edge_errors(text: str, start: int, end: int) -> set[tuple[str, str]]:
         found.add((code(text[start]), "$.entities[0].start"))
     if end - start > 1 and code(text[end - 1]):
         found.add((code(text[end - 1]), "$.entities[0].end"))
+    word = start
+    while word > 0 and text[word - 1] in "ابتثجح\u0640\u064e":  # the word characters of the alphabet below
+        word -= 1
+    if not found and text[start] == "\u0640" and text[word:start].replace("\u064e", "").rstrip("\u0640") == "ب":
+        found.add(("span-edge-tatweel", "$.entities[0].start"))  # the tatweel goes with the proclitic ب before it
+    if "😀" in text[start:end]:  # never part of a name
+        found.add(("span-contains-emoji", "$.entities[0]"))
     return found
 
 

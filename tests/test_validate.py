@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -51,6 +52,10 @@ EXPECTED: dict[str, list[tuple[str, object, str | None]]] = {
     "span-edge-control-rlm-at-end.json": [("span-edge-control", 101, f"{A}.result[0].value.end")],
     "span-left-edge-inside-word.json": [("span-left-edge-inside-word", 101, f"{A}.result[2].value.start")],
     "span-right-edge-inside-word-cut-name.json": [("span-right-edge-inside-word", 101, f"{A}.result[0].value.end")],
+    "span-edge-punctuation-full-stop.json": [("span-edge-punctuation", 101, f"{A}.result[3].value.end")],
+    "span-edge-tatweel-after-proclitic.json": [("span-edge-tatweel", 101, f"{A}.result[3].value.start")],
+    "span-contains-digit.json": [("span-contains-digit", 101, f"{A}.result[3].value")],
+    "span-contains-emoji.json": [("span-contains-emoji", 101, f"{A}.result[3].value")],
     "span-missing-label.json": [("span-missing-label", 101, f"{A}.result[1].value.labels")],
     "span-unknown-label.json": [("span-unknown-label", 101, f"{A}.result[0].value.labels[0]")],
     "span-multiple-labels.json": [("span-multiple-labels", 101, f"{A}.result[3].value.labels")],
@@ -76,6 +81,7 @@ EXPECTED: dict[str, list[tuple[str, object, str | None]]] = {
         ("relation-symmetric-direction", 101, f"{A}.result[4].direction")
     ],
     "relation-symmetric-direction-reversed-pair.json": [("relation-symmetric-direction", 101, f"{A}.result[6]")],
+    "relation-inner-span.json": [("relation-inner-span", 101, f"{A}.result[6]")],
     "relation-duplicate.json": [("relation-duplicate", 101, f"{A}.result[5]")],
     # canonical document JSONL (task id from the document's meta)
     "document-invalid-json.jsonl": [("document-invalid-json", None, None)],
@@ -419,3 +425,62 @@ def test_cli_a_task_id_used_twice_is_one_located_error_naming_both_tasks():
         f"error: [task-duplicate-id] {path}, task 101, $[1].id: Task id 101 is also the id of item 0"
         " (data.article_id 'art-7'): Label Studio gives every task its own id, so the export was edited or merged"
         " from two projects; export the project again, or give one of the tasks another id.")
+
+
+def _document(text: str, entities: list[tuple[str, str, int, int]], relations=()) -> dict:
+    return {"id": "d1", "text": text, "meta": {"task_id": 7},
+            "entities": [{"id": i, "label": label, "start": start, "end": end, "text": text[start:end]}
+                         for i, label, start, end in entities],
+            "relations": [{"head": head, "tail": tail, "label": label} for head, label, tail in relations]}
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "expected"),
+    [
+        # punctuation at either edge (guidelines §3.8): the trimmed offsets are in the details
+        ("زار لبنان.", len("زار "), len("زار لبنان."), [("span-edge-punctuation", "$.entities[0].end")]),
+        ("منظمة (أوبك) اليوم", len("منظمة "), len("منظمة (أوبك)"),
+         [("span-edge-punctuation", "$.entities[0].start"), ("span-edge-punctuation", "$.entities[0].end")]),
+        ("قالت «رويترز» إن", len("قالت "), len("قالت «رويترز"), [("span-edge-punctuation", "$.entities[0].start")]),
+        ("زار لبنان، ثم", len("زار "), len("زار لبنان،"), [("span-edge-punctuation", "$.entities[0].end")]),
+        # a tatweel after a proclitic goes with the proclitic (§3.2); one inside a name stays (no problem)
+        ("نقلا لـرويترز", len("نقلا ل"), len("نقلا لـرويترز"), [("span-edge-tatweel", "$.entities[0].start")]),
+        ("نقلا لـرويترز", len("نقلا لـ"), len("نقلا لـرويترز"), []),
+        ("زار بـيـروت", len("زار "), len("زار بـيـروت"), []),
+        # digits and emoji are never part of a name (§3.9), wherever they are in the span
+        ("قناة فرانس 24 اليوم", len("قناة "), len("قناة فرانس 24"), [("span-contains-digit", "$.entities[0]")]),
+        ("قناة ٢٤ فرانس اليوم", len("قناة "), len("قناة ٢٤ فرانس"), [("span-contains-digit", "$.entities[0]")]),
+        ("زار بغداد 😀 اليوم", len("زار "), len("زار بغداد 😀"), [("span-contains-emoji", "$.entities[0]")]),
+        ("زار 1 بغداد 😀 اليوم", len("زار "), len("زار 1 بغداد 😀"),
+         [("span-contains-digit", "$.entities[0]"), ("span-contains-emoji", "$.entities[0]")]),
+        # whitespace at an edge is its own code (reported first, punctuation once it is trimmed)
+        ("زار لبنان. ثم", len("زار "), len("زار لبنان. "), [("span-edge-whitespace", "$.entities[0].end")]),
+    ],
+)
+def test_guideline_edge_and_content_rules_in_documents(text, start, end, expected, ontology):
+    doc = _document(text, [("e1", "GPE", start, end)])
+    assert [(p.code, p.json_path) for p in validate_document(doc, ontology=ontology)] == expected
+
+
+def test_punctuation_problem_gives_the_trimmed_offsets(ontology):
+    text = "منظمة (أوبك) اليوم"
+    doc = _document(text, [("e1", "ORG", len("منظمة "), len("منظمة (أوبك)"))])
+    problems = validate_document(doc, ontology=ontology)
+    assert [p.details for p in problems] == [{"start": len("منظمة ("), "end": len("منظمة (أوبك")}] * 2
+    assert all(p.is_error and p.task_id == 7 for p in problems)
+
+
+def test_a_relation_to_or_from_a_nested_span_is_an_error(ontology):
+    text = "قال سامي النجار أمام الجمعية العامة للأمم المتحدة"
+    outer, inner = len("قال سامي النجار أمام "), len("قال سامي النجار أمام الجمعية العامة ل")
+    doc = _document(text, [("p", "PER", len("قال "), len("قال سامي النجار")), ("o", "ORG", outer, len(text)),
+                           ("i", "ORG", inner, len(text))],
+                    [("p", "ORG-AFF.Membership", "i"), ("p", "ORG-AFF.Employment", "o"),
+                     ("i", "PART-WHOLE.Subsidiary", "o")])
+    assert [(p.code, p.json_path, p.details) for p in validate_document(doc, ontology=ontology)] == [
+        ("relation-inner-span", "$.relations[0]", {"span": "i"}),
+        ("relation-inner-span", "$.relations[2]", {"span": "i"}),
+    ]
+    # under the forbid policy the nesting itself is the error, never the relation
+    forbid = dataclasses.replace(ontology, overlap="forbid")
+    assert [p.code for p in validate_document(doc, ontology=forbid)] == ["span-overlap"]

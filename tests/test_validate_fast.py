@@ -25,11 +25,14 @@ from corpus_tools.offsets import (
     _proclitic,
     _right_edge,
     is_edge_forbidden,
+    is_edge_punctuation,
+    is_word_char,
     left_edge_prefix,
     right_edge_rest,
 )
 from corpus_tools.ontology import load_ontology
 from corpus_tools.rules import SemanticChecker
+from corpus_tools.text import TATWEEL
 
 ONTOLOGY = load_ontology()
 PROFILE = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -94,7 +97,7 @@ def mutated_tasks(draw) -> dict:
 def test_fast_path_reports_what_the_full_checks_report(task, policy):
     fast = problems(task, policy)
     with pytest.MonkeyPatch.context() as mp:  # memos that never learn: every span takes the full checks
-        for name in ("LEFT_EDGE", "RIGHT_EDGE", "PROCLITIC_BEFORE"):
+        for name in ("LEFT_EDGE", "RIGHT_EDGE", "PROCLITIC_BEFORE", "NAME_TEXT"):
             mp.setattr(checks, name, {})
         mp.setattr(checks, "learn_edges", lambda text, start, end: None)
         full = problems(task, policy, full=True)
@@ -107,12 +110,15 @@ def test_edge_memos_agree_with_the_word_rules(text, data):
     """Where a memo answers True or False, the full rules give the same answer; None is only "not sure"."""
     start = data.draw(st.integers(0, len(text) - 1))
     end = data.draw(st.integers(start + 1, len(text)))
-    start_ok = not is_edge_forbidden(text[start]) and left_edge_prefix(text, start) is None
+    first, last = text[start], text[end - 1]
+    after_letter = start > 0 and is_word_char(text[start - 1])
+    start_ok = (not is_edge_forbidden(first) and not is_edge_punctuation(first)
+                and not (first == TATWEEL and after_letter) and left_edge_prefix(text, start) is None)
     left = _left_edge(text[max(0, start - LEFT_WINDOW) : start + 1])
     if left is None:
         left = _proclitic(text[max(0, start - PREFIX_WINDOW) : start], PREFIX_WINDOW)
     assert left is None or left == start_ok
-    end_ok = not is_edge_forbidden(text[end - 1]) and right_edge_rest(text, end) is None
+    end_ok = not is_edge_forbidden(last) and not is_edge_punctuation(last) and right_edge_rest(text, end) is None
     assert _right_edge(text[end - 1 : end + 1]) == end_ok
 
 

@@ -38,8 +38,8 @@ def words(draw) -> str:
 
 @st.composite
 def valid_tasks(draw, task_id: int = 1, with_relations: bool = False) -> dict:
-    """A Label Studio task whose spans, nested spans and relations all satisfy the ontology
-    (``with_relations``: at least one relation, the first mention a PER)."""
+    """A Label Studio task whose spans, nested spans and relations (between outermost spans) all satisfy the
+    ontology (``with_relations``: at least one relation, the first mention a PER)."""
     text = ""
     spans: list[dict] = []
     for k in range(draw(st.integers(2 if with_relations else 1, 6))):
@@ -63,7 +63,8 @@ def valid_tasks(draw, task_id: int = 1, with_relations: bool = False) -> dict:
          "value": {"start": s["start"], "end": s["end"], "text": text[s["start"]:s["end"]], "labels": [s["label"]]}}
         for s in spans
     ]
-    triples = [(h, t, r) for h in spans for t in spans for r in ONTOLOGY.relations
+    outermost = [s for s in spans if not s["id"].endswith("n")]  # relations never use a nested span
+    triples = [(h, t, r) for h in outermost for t in outermost for r in ONTOLOGY.relations
                if h["id"] != t["id"] and h["label"] in r.head and t["label"] in r.tail]
     if with_relations:
         assume(triples)
@@ -289,3 +290,28 @@ def test_seen_keys_behaves_like_a_dict_of_first_rows(keys):
         expected = (first[key], f"id{first[key]}") if key in first else None
         assert seen.first(key, row, f"id{row}") == expected
         first.setdefault(key, row)
+
+
+@PROFILE
+@given(valid_tasks(), st.sampled_from(list(".،؛:!؟»)\"-")), st.booleans())
+def test_punctuation_taken_into_a_span_is_an_edge_error(task, mark, at_start):
+    """A punctuation mark written at either edge of a mention and taken into its span is span-edge-punctuation at
+    that edge, and nothing else (the first mention, an outermost span)."""
+    task["predictions"] = []
+    result = task["annotations"][0]["result"]
+    first = result[0]["value"]
+    at = first["start"] if at_start else first["end"]
+    text = task["data"]["text"]
+    task["data"]["text"] = text = text[:at] + mark + text[at:]
+    for item in spans_of(task):  # every offset after the new mark moves by one
+        value = item["value"]
+        value["start"] += value["start"] > at or (value["start"] == at and item is not result[0])
+        value["end"] += value["end"] > at
+    if not at_start:
+        first["end"] += 1  # the first span takes the mark in (at the start, the shift of its end did)
+    for item in spans_of(task):
+        item["value"]["text"] = text[item["value"]["start"] : item["value"]["end"]]
+    edge = "start" if at_start else "end"
+    assert [(p.code, p.json_path) for p in validate_task(task, ontology=ONTOLOGY)] == [
+        ("span-edge-punctuation", f"$.annotations[0].result[0].value.{edge}")
+    ]

@@ -3,10 +3,10 @@
 Gold selection per task (predictions never become gold):
 
 1. the document of that id in the ``--gold`` file (canonical document JSONL), when given;
-2. else the non-cancelled annotation marked ``ground_truth``;
+2. else the one non-cancelled annotation marked ground truth (``ground_truth``);
 3. else the only non-cancelled annotation;
-4. else the task is left out and reported: ``build-gold-ambiguous`` (several annotations, no
-   ground truth) or ``build-gold-missing`` (no non-cancelled annotation).
+4. else the task is left out and reported: ``build-gold-ambiguous`` (several annotations and not exactly
+   one marked ground truth) or ``build-gold-missing`` (no non-cancelled annotation).
 
 Left-out tasks still contribute their annotations to the ``annotations`` config, each annotator named by a
 keyed pseudonym (:mod:`corpus_tools.teams.pseudonyms`).
@@ -29,8 +29,10 @@ STAGE = "build"
 GOLD_AMBIGUOUS = define_code(
     "build-gold-ambiguous",
     "warning",
-    "A task has several non-cancelled annotations and none is marked ground truth; it was left out. Mark one"
-    " as ground truth in Label Studio or pass an adjudicated --gold file.",
+    "A task has several non-cancelled annotations and not exactly one marked ground truth; it was left out. Mark"
+    " one as ground truth in Label Studio (the annotation's menu, *Set as Ground Truth*: see"
+    " [A team of annotators](labelstudio.md#a-team-of-annotators)), or run `corpus-tools adjudicate`, or pass an"
+    " adjudicated `--gold` file.",
     stage=STAGE,
 )
 GOLD_MISSING = define_code(
@@ -72,7 +74,12 @@ def select_gold(records: list[AnnotationRecord]) -> tuple[AnnotationRecord | Non
 def left_out_problem(source: str, doc_id: str) -> tuple[str, str]:
     """The code and message for a task left out because its gold could not be chosen (``source``)."""
     if source == "ambiguous":
-        return GOLD_AMBIGUOUS, f"Task of document {doc_id!r} has several annotations and no ground truth; left out."
+        return GOLD_AMBIGUOUS, (
+            f"Task of document {doc_id!r} has several annotations and not exactly one marked ground truth; left out."
+            " Mark one as ground truth in Label Studio (the annotation's menu, Set as Ground Truth; see"
+            " docs/labelstudio.md, 'A team of annotators'), or run `corpus-tools adjudicate`, or pass an adjudicated"
+            " --gold file."
+        )
     return GOLD_MISSING, f"Task of document {doc_id!r} has no non-cancelled annotation; left out."
 
 

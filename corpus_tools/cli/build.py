@@ -165,8 +165,9 @@ def build_command(
 ) -> None:
     """Build a release folder: Parquet configs, splits.json, dataset card and manifest.
 
-    Validates EXPORT first and refuses invalid input (no override). Picks one gold annotation per
-    task (ground truth, else the only non-cancelled annotation, else --gold), assigns documents to
+    Validates EXPORT first and refuses invalid input (no override). Picks one gold per task (the
+    --gold file's document, else the annotation marked ground truth, else the only non-cancelled
+    annotation, else the task is left out), assigns documents to
     splits that never change across releases, writes data/<config>/<split>-NNNNN-of-NNNNN.parquet for
     the documents, tokens, relations and annotations configs, the card and manifest.json, and runs
     check-release. Everything is written to a temporary folder renamed to --out at the end; the

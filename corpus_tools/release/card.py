@@ -438,8 +438,9 @@ def _annotation_section(ontology: Ontology, stats: ReleaseStats) -> list[str]:
     out = [
         "## Annotation",
         "",
-        f"Gold selection per task: the annotation marked as ground truth, else the only non-cancelled annotation,"
-        f" else an adjudicated document from a gold file. Documents by gold source: {sources}. Tasks left out:"
+        f"Gold selection per task: the adjudicated document of a `--gold` file, else the annotation marked as"
+        f" ground truth, else the only non-cancelled annotation, else the task is left out. Documents by gold"
+        f" source: {sources}. Tasks left out:"
         f" {left_out}. Predictions never become gold.",
         "",
     ]
