@@ -8,7 +8,6 @@ into their :class:`~corpus_tools.build.shards.ShardWriter`.  Problems go to its 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import zlib
@@ -110,6 +109,8 @@ _MINHASH = MinHash(num_perm=NEAR_DUPLICATE_PERMUTATIONS, seed=NEAR_DUPLICATE_SEE
 _LSH = MinHashLSH(threshold=NEAR_DUPLICATE_THRESHOLD, num_perm=NEAR_DUPLICATE_PERMUTATIONS)
 NEAR_DUPLICATE_BANDS, NEAR_DUPLICATE_ROWS = _LSH.b, _LSH.r  # datasketch's choice for the threshold
 del _LSH
+_BAND_WEIGHTS = np.random.RandomState(NEAR_DUPLICATE_SEED).randint(  # odd: a band's key is a hash of its values
+    0, 2**63, size=NEAR_DUPLICATE_ROWS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
 
 def text_signature(text: str) -> bytes | None:
@@ -140,16 +141,16 @@ class NearDuplicates:
     def __init__(self) -> None:
         self.signatures = bytearray()  # NEAR_DUPLICATE_PERMUTATIONS uint32 values per document
         self.documents: list[tuple[str, str]] = []  # (id, split) per signature
-        self.bands: list[dict[bytes, int | list[int]]] = [{} for _ in range(NEAR_DUPLICATE_BANDS)]
+        self.bands: list[dict[int, int | list[int]]] = [{} for _ in range(NEAR_DUPLICATE_BANDS)]
 
     def add(self, doc_id: str, split: str, signature: bytes) -> list[tuple[str, str, float]]:
         """Record a document; the earlier documents (id, split, estimated similarity) whose signatures agree in at
         least :data:`NEAR_DUPLICATE_THRESHOLD` of their values, in input order."""
         index = len(self.documents)
-        width = NEAR_DUPLICATE_ROWS * 4
+        values = np.frombuffer(signature, dtype="<u4")
+        rows = values[:NEAR_DUPLICATE_BANDS * NEAR_DUPLICATE_ROWS].astype(np.uint64).reshape(NEAR_DUPLICATE_BANDS, -1)
         candidates: set[int] = set()
-        for band, table in enumerate(self.bands):
-            key = hashlib.blake2b(signature[band * width:(band + 1) * width], digest_size=8).digest()
+        for table, key in zip(self.bands, (rows * _BAND_WEIGHTS).sum(axis=1).tolist(), strict=True):
             found = table.get(key)
             if found is None:
                 table[key] = index
@@ -161,7 +162,6 @@ class NearDuplicates:
                 found.append(index)
         near: list[tuple[str, str, float]] = []
         if candidates:
-            values = np.frombuffer(signature, dtype="<u4")
             stored = np.frombuffer(self.signatures, dtype="<u4").reshape(-1, NEAR_DUPLICATE_PERMUTATIONS)
             for other in sorted(candidates):
                 similarity = float(np.count_nonzero(stored[other] == values)) / NEAR_DUPLICATE_PERMUTATIONS
