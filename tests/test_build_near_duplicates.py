@@ -8,7 +8,16 @@ import build_inputs as B
 import pytest
 
 from corpus_tools.build.driver import build_release
-from corpus_tools.build.writer import NearDuplicates, text_signature
+from corpus_tools.build.writer import (
+    NEAR_DUPLICATE_BANDS,
+    NEAR_DUPLICATE_PERMUTATIONS,
+    NEAR_DUPLICATE_ROWS,
+    NEAR_DUPLICATE_SEED,
+    NEAR_DUPLICATE_THRESHOLD,
+    NearDuplicates,
+    shingle_hashes,
+    text_signature,
+)
 from corpus_tools.release.splits import SplitPlan
 from corpus_tools.validate import segmented
 
@@ -46,6 +55,17 @@ def export_of(tmp_path, texts: list[tuple[str, str]]):
 def near_problems(report) -> list[tuple]:
     return [(p.code, p.severity, p.task_id, p.details["documents"], p.details["splits"])
             for p in report.problems if p.code == "build-near-duplicate-across-splits"]
+
+
+@pytest.mark.parametrize("text", [article_text(1), article_text(7, 40), "بغداد", "بغداد القاهرة", "\ud800 x y"])
+def test_signature_is_datasketchs_minhash_and_bands_are_minhashlshs(text):
+    from datasketch import MinHash, MinHashLSH
+
+    reference = MinHash(num_perm=NEAR_DUPLICATE_PERMUTATIONS, seed=NEAR_DUPLICATE_SEED, hashfunc=int)
+    reference.update_batch(shingle_hashes(text).tolist())
+    assert text_signature(text) == reference.hashvalues.astype("<u4").tobytes()
+    lsh = MinHashLSH(threshold=NEAR_DUPLICATE_THRESHOLD, num_perm=NEAR_DUPLICATE_PERMUTATIONS)
+    assert (lsh.b, lsh.r) == (NEAR_DUPLICATE_BANDS, NEAR_DUPLICATE_ROWS)
 
 
 def test_typo_fix_is_near_the_original_and_unrelated_texts_are_not():

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 from corpus_tools.build.shards import ShardWriter
 from corpus_tools.errors import OutputError
@@ -101,37 +100,51 @@ NO_DOCUMENTS = define_code(
 )
 # The near-duplicate audit (docs/releases.md, "Leakage audit"): MinHash signatures of each text's word 3-grams,
 # compared through LSH bands in the main process.  64 permutations keep 256 bytes a document (uint32 values).
+# The signature is datasketch's MinHash (scheme affine32, seed 1) and the bands are MinHashLSH's choice for the
+# threshold (tests/test_build_near_duplicates.py checks both against datasketch), computed here with numpy:
+# importing datasketch (and scipy with it) cost half a second and 60 MB in every build process.
 NEAR_DUPLICATE_THRESHOLD = 0.8  # estimated Jaccard similarity of the word 3-gram sets
 NEAR_DUPLICATE_PERMUTATIONS = 64
 NEAR_DUPLICATE_SEED = 1  # fixed: signatures are the same in every process and every run
+NEAR_DUPLICATE_BANDS, NEAR_DUPLICATE_ROWS = 5, 11  # MinHashLSH(threshold=0.8, num_perm=64).b, .r
+_random = np.random.RandomState(NEAR_DUPLICATE_SEED)  # datasketch's draws for affine32: odd a, then b
+_PERMUTE_A = (_random.randint(0, 1 << 31, NEAR_DUPLICATE_PERMUTATIONS, dtype=np.uint32) * np.uint32(2)
+              + np.uint32(1))
+_PERMUTE_B = _random.randint(0, 1 << 32, NEAR_DUPLICATE_PERMUTATIONS, dtype=np.uint32)
+del _random
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35))  # MurmurHash3's finaliser
 _SHINGLE_MIX = np.uint64(0x9E3779B97F4A7C15)
-_MINHASH = MinHash(num_perm=NEAR_DUPLICATE_PERMUTATIONS, seed=NEAR_DUPLICATE_SEED, hashfunc=int)
-_LSH = MinHashLSH(threshold=NEAR_DUPLICATE_THRESHOLD, num_perm=NEAR_DUPLICATE_PERMUTATIONS)
-NEAR_DUPLICATE_BANDS, NEAR_DUPLICATE_ROWS = _LSH.b, _LSH.r  # datasketch's choice for the threshold
-del _LSH
 _BAND_WEIGHTS = np.random.RandomState(NEAR_DUPLICATE_SEED).randint(  # odd: a band's key is a hash of its values
     0, 2**63, size=NEAR_DUPLICATE_ROWS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
 
+def shingle_hashes(text: str) -> np.ndarray:
+    """The distinct 32-bit hashes of a text's word 3-grams (its words split at any run of whitespace, each
+    hashed with crc32 of its UTF-8, mixed three by three; the whole text when it has fewer than three words),
+    sorted; empty for a text without words."""
+    hashes = np.array([zlib.crc32(word.encode("utf-8", "surrogatepass")) for word in text.split()],
+                      dtype=np.uint64)
+    if 0 < len(hashes) < 3:
+        hashes = np.append(hashes, np.zeros(3 - len(hashes), dtype=np.uint64))
+    hashes = (hashes[:-2] * _SHINGLE_MIX + hashes[1:-1]) * _SHINGLE_MIX + hashes[2:]
+    return np.unique((hashes >> np.uint64(32)).astype(np.uint32))
+
+
 def text_signature(text: str) -> bytes | None:
-    """The MinHash signature of a text (:data:`NEAR_DUPLICATE_PERMUTATIONS` uint32 values, little-endian): its
-    words (split at any run of whitespace) in 3-grams (the whole text when it has fewer than three words), each
-    hashed with crc32 per word, mixed to 32 bits; None for a text without words."""
-    words = text.split()
-    if not words:
+    """The MinHash signature of a text's word 3-grams (:func:`shingle_hashes`): for each of the
+    :data:`NEAR_DUPLICATE_PERMUTATIONS` permutations ``h -> a * fmix32(h) + b`` (mod 2^32) the least value,
+    as little-endian uint32 (what ``datasketch.MinHash(64, seed=1).update_batch(shingles).hashvalues`` holds);
+    None for a text without words."""
+    shingles = shingle_hashes(text)
+    if not len(shingles):
         return None
-    hashes = np.array([zlib.crc32(word.encode("utf-8", "surrogatepass")) for word in words], dtype=np.uint64)
-    if len(hashes) >= 3:
-        hashes = (hashes[:-2] * _SHINGLE_MIX + hashes[1:-1]) * _SHINGLE_MIX + hashes[2:]
-    else:
-        mixed = np.zeros(1, dtype=np.uint64)
-        for value in hashes:
-            mixed = mixed * _SHINGLE_MIX + value
-        hashes = mixed
-    minhash = MinHash(num_perm=NEAR_DUPLICATE_PERMUTATIONS, hashfunc=int, permutations=_MINHASH.permutations,
-                      scheme="affine32")
-    minhash.update_batch(np.unique(hashes >> np.uint64(32)).tolist())
-    return minhash.hashvalues.astype("<u4").tobytes()
+    s1, m1, s2, m2 = _FMIX32
+    shingles = shingles ^ (shingles >> s1)
+    shingles = shingles * m1
+    shingles = shingles ^ (shingles >> s2)
+    shingles = shingles * m2
+    shingles = shingles ^ (shingles >> s1)
+    return (shingles[:, None] * _PERMUTE_A + _PERMUTE_B).min(axis=0).astype("<u4").tobytes()
 
 
 class NearDuplicates:
