@@ -241,9 +241,12 @@ def test_build_with_the_gold_file_releases_the_agreed_tasks(tmp_path):
     result = build_release(export, version="1.0.0", out=tmp_path / "release", name="test-org/team", gold=gold)
     assert result.stats.gold_sources == {"gold-file": 2, "ground-truth": 1}
     assert result.stats.left_out == {"ambiguous": 2}
+    # Three documents leave a split empty (a warning), and the texts differ only in their number: near-duplicates,
+    # warned of where they land in different splits.
     built = [p for p in result.report.problems if p.code.startswith("build-") and p.code != "build-split-empty"]
-    assert sorted((p.code, p.task_id) for p in built) == [  # (three documents leave a split empty: a warning)
-        ("build-gold-ambiguous", 3), ("build-gold-ambiguous", 4)]
+    assert sorted((p.code, p.task_id) for p in built) == [
+        ("build-gold-ambiguous", 3), ("build-gold-ambiguous", 4),
+        ("build-near-duplicate-across-splits", 2), ("build-near-duplicate-across-splits", 5)]
     import pyarrow.parquet as pq
 
     rows = {row["id"]: row for f in sorted((tmp_path / "release" / "data" / "documents").glob("*.parquet"))

@@ -257,11 +257,13 @@ class _RowOptions:
     workers: int | None
     progress: Progress | None
     pseudonym_key: bytes = field(repr=False)  # loaded once here; the worker processes inherit it
+    near_duplicates: bool = True
 
     def builder(self, ontology: Ontology, writer: ReleaseWriter) -> SegmentBuilder:
         return SegmentBuilder(ontology, writer.plan, writer.schemas, file=writer.file,
                               segmentation=self.segmentation, views=self.views,
-                              gold=self.gold, pseudonym_key=self.pseudonym_key)
+                              gold=self.gold, pseudonym_key=self.pseudonym_key,
+                              near_duplicates=self.near_duplicates)
 
 
 BUILDING_SUFFIX = ".building"
@@ -323,6 +325,7 @@ def build_release(
     workers: int | None = None,
     min_agreement: float | None = None,
     pseudonym_key: Path | None = None,
+    near_duplicates: bool = True,
 ) -> BuildResult:
     """Validate ``export`` and write the release folder ``out`` (which must not exist).
 
@@ -335,6 +338,8 @@ def build_release(
     Annotators are named by pseudonyms keyed with the key file
     ``pseudonym_key`` (default: the maintainer's, see :func:`~corpus_tools.teams.pseudonyms.load_or_create_key`,
     made on first use); the manifest records its :func:`~corpus_tools.teams.pseudonyms.key_id`, never the key.
+    ``near_duplicates``: the leakage audit also warns of nearly equal texts in different splits (MinHash of
+    word 3-grams, :class:`~corpus_tools.build.writer.NearDuplicates`).
 
     Raises :class:`InvalidDataError` (with the report) when the export or the gold file fails
     validation or the data has build errors (duplicate ids, duplicate texts across splits),
@@ -368,11 +373,12 @@ def build_release(
     plan = make_plan()
     key = load_or_create_key(Path(pseudonym_key) if pseudonym_key is not None else None)
     options = _RowOptions(segmentation=segmentation, views=all_views, gold=_gold_documents(gold, ontology, progress),
-                          workers=workers, progress=progress, pseudonym_key=key)
+                          workers=workers, progress=progress, pseudonym_key=key,
+                          near_duplicates=near_duplicates)
     removed, tmp, lock = _new_building_folder(out)
     writer = ReleaseWriter(tmp, ontology, plan, Report(), row_group_rows=row_group_rows,
                            max_shard_bytes=max_shard_bytes, file_name=str(export),
-                           view_names=[view.name for view in all_views])
+                           view_names=[view.name for view in all_views], near_duplicates=near_duplicates)
     stack = ExitStack()  # the worker pool
     try:
         if kind == "labelstudio":

@@ -22,7 +22,7 @@ import pyarrow as pa
 from corpus_tools.artefacts import LS_DATA_KEY
 from corpus_tools.build.gold import choose_gold, gold_text_mismatch, left_out_problem
 from corpus_tools.build.shards import row_weights
-from corpus_tools.build.writer import DANGLING_RELATION, UNKNOWN_LABEL
+from corpus_tools.build.writer import DANGLING_RELATION, UNKNOWN_LABEL, text_signature
 from corpus_tools.labelstudio.export import read_relations, read_result
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
 from corpus_tools.ontology import Ontology
@@ -48,6 +48,7 @@ class TaskKeys:
     split: str | None = None  # the plan's split (a rule or an earlier assignment: the same in every process)
     before: list[Problem] | None = None  # build problems before the identity check
     digest: bytes | None = None  # sha256 of the gold document's text; None: no gold document
+    signature: bytes | None = None  # MinHash of the gold document's text (the near-duplicate audit)
     where: dict | None = None
     source: str | None = None
     after: list[Problem] | None = None  # build problems of the document's rows
@@ -92,7 +93,7 @@ class SegmentBuilder:
 
     def __init__(self, ontology: Ontology, plan: SplitPlan, schemas: dict[str, pa.Schema], *, file: str,
                  segmentation: str, gold: Mapping[str, Document] | None = None,
-                 views: Sequence[ViewSpec] = (), pseudonym_key: bytes) -> None:
+                 views: Sequence[ViewSpec] = (), pseudonym_key: bytes, near_duplicates: bool = True) -> None:
         from corpus_tools.checks import ItemChecker
 
         self.ontology = ontology
@@ -108,6 +109,7 @@ class SegmentBuilder:
         self.relation_names = list(ontology.relation_labels)
         self.bio_ids = {label: i for i, label in enumerate(ontology.bio_labels)}
         self.tag_ids = TagIds.from_labels(ontology.entity_labels, self.bio_ids)
+        self.near_duplicates = near_duplicates  # MinHash signatures of the gold texts for the leakage audit
         self.pseudonym_key = pseudonym_key  # annotators are named by keyed pseudonyms (corpus_tools.teams)
         self._annotators: dict[int, str | None] = {}  # completed_by ids seen (each pseudonym made once)
 
@@ -316,6 +318,8 @@ class SegmentBuilder:
         problems of its rows."""
         utf8 = text.encode("utf-8") if type(text) is str else b""
         keys.digest = hashlib.sha256(utf8).digest()
+        if self.near_duplicates and type(text) is str:
+            keys.signature = text_signature(text)
         keys.where = where
         keys.source = source
         after: list[Problem] = []

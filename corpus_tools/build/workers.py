@@ -66,7 +66,7 @@ class SegmentMerger(ValidationMerger):
                 writer.report.extend(keys.before)
             if keys.digest is None:
                 continue
-            if writer.check_key(keys.doc_id, keys.digest, split, keys.where or {}):
+            if writer.check_key(keys.doc_id, keys.digest, split, keys.where or {}, keys.signature):
                 writer.stats.gold_sources[keys.source or ""] += 1
                 if keys.after:
                     writer.report.extend(keys.after)

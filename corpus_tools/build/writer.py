@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import numpy as np
 
 from corpus_tools.build.shards import ShardWriter
 from corpus_tools.errors import OutputError
@@ -62,6 +65,14 @@ DUPLICATE_TEXT = define_code(
     "Two documents of the same split have exactly the same text.",
     stage=STAGE,
 )
+NEAR_DUPLICATE_ACROSS_SPLITS = define_code(
+    "build-near-duplicate-across-splits",
+    "warning",
+    "Two documents in different splits have nearly the same text (estimated Jaccard similarity of their word"
+    " 3-grams at least 0.8: a corrected or re-issued article, say); if one is a version of the other, keep one of"
+    " them or assign both to one split in splits.json.",
+    stage=STAGE,
+)
 UNKNOWN_LABEL = define_code(
     "build-unknown-label",
     "error",
@@ -94,6 +105,92 @@ NO_DOCUMENTS = define_code(
     "No task has a gold annotation, so the release would be empty.",
     stage=STAGE,
 )
+# The near-duplicate audit (docs/releases.md, "Leakage audit"): MinHash signatures of each text's word 3-grams,
+# compared through LSH bands in the main process.  64 permutations keep 256 bytes a document (uint32 values).
+# The signature is datasketch's MinHash (scheme affine32, seed 1) and the bands are MinHashLSH's choice for the
+# threshold (tests/test_build_near_duplicates.py checks both against datasketch), computed here with numpy:
+# importing datasketch (and scipy with it) cost half a second and 60 MB in every build process.
+NEAR_DUPLICATE_THRESHOLD = 0.8  # estimated Jaccard similarity of the word 3-gram sets
+NEAR_DUPLICATE_PERMUTATIONS = 64
+NEAR_DUPLICATE_SEED = 1  # fixed: signatures are the same in every process and every run
+NEAR_DUPLICATE_BANDS, NEAR_DUPLICATE_ROWS = 5, 11  # MinHashLSH(threshold=0.8, num_perm=64).b, .r
+_random = np.random.RandomState(NEAR_DUPLICATE_SEED)  # datasketch's draws for affine32: odd a, then b
+_PERMUTE_A = (_random.randint(0, 1 << 31, NEAR_DUPLICATE_PERMUTATIONS, dtype=np.uint32) * np.uint32(2)
+              + np.uint32(1))
+_PERMUTE_B = _random.randint(0, 1 << 32, NEAR_DUPLICATE_PERMUTATIONS, dtype=np.uint32)
+del _random
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35))  # MurmurHash3's finaliser
+_SHINGLE_MIX = np.uint64(0x9E3779B97F4A7C15)
+_BAND_WEIGHTS = np.random.RandomState(NEAR_DUPLICATE_SEED).randint(  # odd: a band's key is a hash of its values
+    0, 2**63, size=NEAR_DUPLICATE_ROWS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+
+
+def shingle_hashes(text: str) -> np.ndarray:
+    """The distinct 32-bit hashes of a text's word 3-grams (its words split at any run of whitespace, each
+    hashed with crc32 of its UTF-8, mixed three by three; the whole text when it has fewer than three words),
+    sorted; empty for a text without words."""
+    hashes = np.array([zlib.crc32(word.encode("utf-8", "surrogatepass")) for word in text.split()],
+                      dtype=np.uint64)
+    if 0 < len(hashes) < 3:
+        hashes = np.append(hashes, np.zeros(3 - len(hashes), dtype=np.uint64))
+    hashes = (hashes[:-2] * _SHINGLE_MIX + hashes[1:-1]) * _SHINGLE_MIX + hashes[2:]
+    return np.unique((hashes >> np.uint64(32)).astype(np.uint32))
+
+
+def text_signature(text: str) -> bytes | None:
+    """The MinHash signature of a text's word 3-grams (:func:`shingle_hashes`): for each of the
+    :data:`NEAR_DUPLICATE_PERMUTATIONS` permutations ``h -> a * fmix32(h) + b`` (mod 2^32) the least value,
+    as little-endian uint32 (what ``datasketch.MinHash(64, seed=1).update_batch(shingles).hashvalues`` holds);
+    None for a text without words."""
+    shingles = shingle_hashes(text)
+    if not len(shingles):
+        return None
+    s1, m1, s2, m2 = _FMIX32
+    shingles = shingles ^ (shingles >> s1)
+    shingles = shingles * m1
+    shingles = shingles ^ (shingles >> s2)
+    shingles = shingles * m2
+    shingles = shingles ^ (shingles >> s1)
+    return (shingles[:, None] * _PERMUTE_A + _PERMUTE_B).min(axis=0).astype("<u4").tobytes()
+
+
+class NearDuplicates:
+    """The signatures taken so far, in input order, with one LSH table per band (band hash → the indexes of the
+    signatures that have it): a signature shares a band with every earlier one it is probably near."""
+
+    def __init__(self) -> None:
+        self.signatures = bytearray()  # NEAR_DUPLICATE_PERMUTATIONS uint32 values per document
+        self.documents: list[tuple[str, str]] = []  # (id, split) per signature
+        self.bands: list[dict[int, int | list[int]]] = [{} for _ in range(NEAR_DUPLICATE_BANDS)]
+
+    def add(self, doc_id: str, split: str, signature: bytes) -> list[tuple[str, str, float]]:
+        """Record a document; the earlier documents (id, split, estimated similarity) whose signatures agree in at
+        least :data:`NEAR_DUPLICATE_THRESHOLD` of their values, in input order."""
+        index = len(self.documents)
+        values = np.frombuffer(signature, dtype="<u4")
+        rows = values[:NEAR_DUPLICATE_BANDS * NEAR_DUPLICATE_ROWS].astype(np.uint64).reshape(NEAR_DUPLICATE_BANDS, -1)
+        candidates: set[int] = set()
+        for table, key in zip(self.bands, (rows * _BAND_WEIGHTS).sum(axis=1).tolist(), strict=True):
+            found = table.get(key)
+            if found is None:
+                table[key] = index
+            elif type(found) is int:
+                candidates.add(found)
+                table[key] = [found, index]
+            else:
+                candidates.update(found)
+                found.append(index)
+        near: list[tuple[str, str, float]] = []
+        if candidates:
+            stored = np.frombuffer(self.signatures, dtype="<u4").reshape(-1, NEAR_DUPLICATE_PERMUTATIONS)
+            for other in sorted(candidates):
+                similarity = float(np.count_nonzero(stored[other] == values)) / NEAR_DUPLICATE_PERMUTATIONS
+                if similarity >= NEAR_DUPLICATE_THRESHOLD:
+                    near.append((*self.documents[other], similarity))
+            del stored
+        self.signatures += signature
+        self.documents.append((doc_id, split))
+        return near
 
 
 class ReleaseWriter:
@@ -111,6 +208,7 @@ class ReleaseWriter:
         max_shard_bytes: int,
         file_name: str,
         view_names: Sequence[str] = (),
+        near_duplicates: bool = True,
     ) -> None:
         self.root = root
         self.features = release_features(ontology).with_views(view_names)
@@ -118,6 +216,7 @@ class ReleaseWriter:
         self.row_group_rows = row_group_rows
         self.max_shard_bytes = max_shard_bytes
         self.file = file_name
+        self.near_duplicates = near_duplicates  # the near-duplicate audit (signatures come from the workers)
         self._start(plan, report)
 
     def _start(self, plan: SplitPlan, report: Report) -> None:
@@ -128,6 +227,7 @@ class ReleaseWriter:
         self.writers: dict[tuple[str, str], ShardWriter] = {}
         self.seen_ids = SeenKeys()
         self.texts: dict[bytes, tuple[str, str]] = {}
+        self.near = NearDuplicates()
 
     def writer(self, config: str, split: str) -> ShardWriter:
         """The shard writer of one config split (created on first use)."""
@@ -179,7 +279,26 @@ class ReleaseWriter:
     def problem(self, code: str, message: str, **where: object) -> None:
         self.report.add(make_problem(code, message, file=self.file, **where))
 
-    def check_key(self, doc_id: str, digest: bytes, split: str, where: dict) -> bool:
+    def check_near(self, doc_id: str, signature: bytes | None, split: str, where: dict) -> None:
+        """The near-duplicate part of the leakage audit, for a document whose text is new (not an exact
+        duplicate): a warning per earlier document of another split whose text is near it, a count per earlier
+        document of the same split."""
+        if signature is None or not self.near_duplicates:
+            return
+        for other_id, other_split, similarity in self.near.add(doc_id, split, signature):
+            if other_split == split:
+                self.stats.near_duplicate_texts += 1
+                continue
+            self.problem(
+                NEAR_DUPLICATE_ACROSS_SPLITS,
+                f"Documents {other_id!r} ({other_split}) and {doc_id!r} ({split}) have nearly the same text"
+                f" (estimated Jaccard similarity {similarity:.2f} of their word 3-grams).",
+                details={"documents": [other_id, doc_id], "splits": [other_split, split],
+                         "similarity": similarity}, **where,
+            )
+
+    def check_key(self, doc_id: str, digest: bytes, split: str, where: dict,
+                  signature: bytes | None = None) -> bool:
         """Repeated document ids and the leakage audit for a document known by its id and the sha256 of its
         UTF-8 text; False when the document must not be written."""
         if self.seen_ids.first(doc_id, len(self.seen_ids)) is not None:
@@ -188,6 +307,7 @@ class ReleaseWriter:
         other = self.texts.get(digest)
         if other is None:
             self.texts[digest] = (doc_id, split)
+            self.check_near(doc_id, signature, split, where)
         elif other[1] != split:
             self.problem(
                 DUPLICATE_TEXT_ACROSS_SPLITS,

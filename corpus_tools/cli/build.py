@@ -159,6 +159,10 @@ def build_command(
         " $CORPUS_TOOLS_PSEUDONYM_KEY_FILE, else ~/.config/corpus-tools/pseudonym.key, made on first use). Keep"
         " it out of every release and reuse it, so annotators keep their pseudonyms (docs/teams.md).",
         dir_okay=False, readable=False)] = None,
+    near_duplicates: Annotated[bool, typer.Option(
+        "--near-duplicates/--no-near-duplicates", help="Warn (build-near-duplicate-across-splits) of documents in"
+        " different splits with nearly the same text (MinHash of word 3-grams, estimated Jaccard similarity at"
+        " least 0.8; docs/releases.md). Exact duplicates are refused either way.")] = True,
     ontology: OntologyOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
@@ -209,6 +213,7 @@ def build_command(
                 license=license_id, rights=rights or DEFAULT_RIGHTS, date=date, workers=workers,
                 min_agreement=min_agreement,
                 pseudonym_key=pseudonym_key,
+                near_duplicates=near_duplicates,
             )
         except (InvalidDataError, ReleaseError) as exc:
             if exc.report is None:

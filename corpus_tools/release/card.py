@@ -427,6 +427,7 @@ def _splits_section(plan: SplitPlan, stats: ReleaseStats) -> list[str]:
         " assignment; later releases reuse it, so a document never moves between splits. Exact-duplicate texts"
         " across splits are refused at build time (leakage audit)"
         + (f"; {stats.duplicate_texts} exact duplicates within one split remain." if stats.duplicate_texts else ".")
+        + (f" {stats.near_duplicate_texts} near-duplicate pairs within splits." if stats.near_duplicate_texts else "")
         + " Splits with no document are left out.",
         "",
     ]

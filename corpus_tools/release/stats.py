@@ -105,6 +105,7 @@ class ReleaseStats:
     annotators: Counter[str] = field(default_factory=Counter)
     agreement: AgreementFigures | None = None  # None: no Label Studio export was read (document JSONL)
     duplicate_texts: int = 0
+    near_duplicate_texts: int = 0  # pairs of documents of one split with nearly the same text
 
     def split(self, name: str) -> SplitCounts:
         counts = self.splits.get(name)
@@ -127,6 +128,7 @@ class ReleaseStats:
         elif other.agreement is not None:
             self.agreement.merge(other.agreement)
         self.duplicate_texts += other.duplicate_texts
+        self.near_duplicate_texts += other.near_duplicate_texts
 
     @property
     def documents(self) -> int:
@@ -144,4 +146,5 @@ class ReleaseStats:
             "annotators": len(self.annotators),
             "agreement": self.agreement.to_dict() if self.agreement is not None else None,
             "duplicate_texts_within_split": self.duplicate_texts,
+            "near_duplicate_pairs_within_split": self.near_duplicate_texts,
         }
