@@ -42,6 +42,11 @@ def ints(array: pa.Array, null: int = -1) -> np.ndarray:
     return values
 
 
+def struct_fields(structs: pa.Array) -> dict[str, pa.Array]:
+    """The child arrays of a struct array, by field name."""
+    return {f.name: a for f, a in zip(structs.type, structs.flatten(), strict=True)}
+
+
 def parents(lists: pa.Array) -> np.ndarray:
     """The row of every item of a list array (int64)."""
     return ints(pc.list_parent_indices(lists))

@@ -232,18 +232,6 @@ def _flat_layer(order: np.ndarray, g_start: np.ndarray, g_end: np.ndarray) -> np
     return np.flatnonzero(kept)
 
 
-def _cuts(text: str, segmentation: str) -> np.ndarray:
-    return np.fromiter(segmentation_cuts(text, segmentation), dtype=np.int64)
-
-
-def token_offset_arrays(text: str, segmentation: str = DEFAULT_SEGMENTATION) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end offsets of the tokens of ``text``: what :func:`corpus_tools.spans.tokenize` gives, from the
-    class table (lone surrogates allowed)."""
-    bounds, is_token = _segment_bounds(code_points(text), [_cuts(text, segmentation)])
-    segments = np.flatnonzero(is_token)
-    return bounds[segments], bounds[segments + 1]
-
-
 class _Batch(NamedTuple):
     """The concatenated texts of a batch: code points, UTF-8 bytes, and where each document starts."""
 
@@ -260,7 +248,7 @@ def _concatenate(texts: Sequence[str], utf8: bytes | None, segmentation: str) ->
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     bases = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=bases[1:])
-    batch = _Batch(np.frombuffer(text.encode("utf-32-le"), dtype="<u4"),
+    batch = _Batch(code_points(text),
                    np.frombuffer(text.encode("utf-8") if utf8 is None else utf8, dtype=np.uint8), lengths, bases)
     if check_segmentation(segmentation) == "none":
         return batch, np.zeros(0, dtype=np.int64)
@@ -361,7 +349,8 @@ def _token_segments(batch: _Batch, cuts: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def token_bounds(texts: Sequence[str], segmentation: str = DEFAULT_SEGMENTATION
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The tokens of every text at once: start and end offsets (each into its own text), and tokens per text.
+    """The tokens of every text at once: start and end offsets (each into its own text), and tokens per text;
+    what :func:`corpus_tools.spans.tokenize` gives for each (lone surrogates allowed).
 
     What :func:`token_table` writes in ``token_start``/``token_end``; ``check-release`` compares a release's
     tokens with it."""

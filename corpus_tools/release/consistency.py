@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from corpus_tools.columns import code_points, find_in_rows, first_of, ints, parents, string_buffers
+from corpus_tools.columns import code_points, find_in_rows, first_of, ints, parents, string_buffers, struct_fields
 
 LOCATED = 5  # problems located per code and file (mismatches: per split and config); the rest are counted
 BATCH_ROWS = 512
@@ -321,7 +321,7 @@ def _compare_tags(docs: pa.Table, owner: np.ndarray, starts: np.ndarray, ends: n
     spans = entities.flatten()
     if entities.null_count or spans.null_count:
         return  # the documents scan reports it
-    fields = {f.name: a for f, a in zip(spans.type, spans.flatten(), strict=True)}
+    fields = struct_fields(spans)
     known = _Spans(parents(entities), ints(fields["start"]), ints(fields["end"]), ints(fields["label"]))
     decoded = _Spans(owner[first], starts[first], ends[last], label[first])
     # spans as one integer each, (row, start, end, label) in 7 + 25 + 25 + 6 bits, when they fit; else tuples
@@ -435,11 +435,6 @@ def cross_view(root: str | Path, documents: list[str], view_documents: list[str]
     return out
 
 
-def _struct_fields(lists: pa.Array) -> dict[str, pa.Array]:
-    values = lists.flatten()
-    return {f.name: a for f, a in zip(values.type, values.flatten(), strict=True)}
-
-
 def _compare_view(docs: pa.Table, view: pa.Table, steps: tuple[str, ...]) -> dict[int, str]:
     """The rows of ``view`` that are not the rows of ``docs`` on the view, with what differs."""
     from corpus_tools.views import normalise
@@ -461,7 +456,7 @@ def _compare_view(docs: pa.Table, view: pa.Table, steps: tuple[str, ...]) -> dic
         if text != whole.text[view_bases[k]:view_bases[k + 1]]:
             bad.setdefault(k, "its text is not the documents text normalised with the view's steps")
     # entities: each original one moved through the map; those left empty vanish
-    fields, got = _struct_fields(columns[2]), _struct_fields(mine[2])
+    fields, got = struct_fields(columns[2].flatten()), struct_fields(mine[2].flatten())
     row = parents(columns[2])
     base = bases[row]
     start = to_view[ints(fields["start"]) + base] - to_view[base]
@@ -541,7 +536,7 @@ def _compare_relations(docs: pa.Table, table: pa.Table, n: int, locate, out: Cro
     spans = entities.flatten()
     if entities.null_count or spans.null_count:
         return
-    ent = {f.name: a for f, a in zip(spans.type, spans.flatten(), strict=True)}
+    ent = struct_fields(spans)
     e_row = parents(entities)
     cols = {name: table.column(name).chunk(0).slice(0, n) for name in RELATION_COLUMNS}
     bad: dict[int, str] = {}

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from corpus_tools.columns import find_in_rows, ints, parents, sha256_each
+from corpus_tools.columns import find_in_rows, ints, parents, sha256_each, struct_fields
 from corpus_tools.errors import InputError, ReleaseError
 from corpus_tools.release.manifest import manifest_paths_outside, read_manifest
 
@@ -418,13 +418,13 @@ def _load_batch(batch, split: str, names: tuple[tuple[str, ...], tuple[str, ...]
 
     entities, relations = batch.column("entities"), batch.column("relations")
     spans = entities.flatten()
-    fields = {f.name: a for f, a in zip(spans.type, spans.flatten(), strict=True)}
+    fields = struct_fields(spans)
     e_doc = parents(entities)
     e_rows = np.stack([e_doc, ints(fields["start"]), ints(fields["end"]), ints(fields["label"])], axis=1)
     # relations by the offsets of their ends (the last span of the document with that id, as a dict keeps);
     # a relation whose end is no span of its document is left out
     rels = relations.flatten()
-    r_fields = {f.name: a for f, a in zip(rels.type, rels.flatten(), strict=True)}
+    r_fields = struct_fields(rels)
     r_doc = parents(relations)
     head = find_in_rows(e_doc, fields["id"], r_doc, r_fields["head"])
     tail = find_in_rows(e_doc, fields["id"], r_doc, r_fields["tail"])

@@ -31,6 +31,7 @@ from corpus_tools.columns import (
     parents,
     sha256_each,
     string_buffers,
+    struct_fields,
 )
 from corpus_tools.release import manifest as R
 from corpus_tools.release.consistency import LOCATED, CrossScan
@@ -257,7 +258,7 @@ def _scan_documents(batch: pa.RecordBatch, first_row: int, out: FileScan) -> Non
     rels, rel_owner = relations.flatten(), parents(relations)
 
     def dangling(k: int) -> Finding:
-        relation_id = _fields(rels)["id"][k].as_py()
+        relation_id = struct_fields(rels)["id"][k].as_py()
         doc_id = ids[int(rel_owner[k])].as_py()
         return Finding(R.RELATION_DANGLING, f"Relation {relation_id!r} of {doc_id!r} points to a missing entity.",
                        {"row": first_row + int(rows[rel_owner[k]]), "document_id": doc_id})
@@ -327,10 +328,6 @@ def _not_utf8(batch: pa.RecordBatch, columns: list[str], first_row: int, out: Fi
     return broken
 
 
-def _fields(structs: pa.StructArray) -> dict[str, pa.Array]:
-    return {f.name: a for f, a in zip(structs.type, structs.flatten(), strict=True)}
-
-
 def _valid(array: pa.Array) -> np.ndarray:
     """Which values are not null, from the validity bitmap (to_numpy would import pandas)."""
     if not array.null_count:
@@ -347,7 +344,7 @@ def bad_entities(text: pa.Array, entities: pa.ListArray, points: np.ndarray | No
     n = len(spans)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    fields = _fields(spans)
+    fields = struct_fields(spans)
     start, end, span_text = fields["start"], fields["end"], fields["text"]
     ok = _valid(start) & _valid(end) & _valid(span_text)
     parent = parents(entities)
@@ -383,8 +380,8 @@ def dangling_relations(entities: pa.ListArray, relations: pa.ListArray) -> np.nd
     rels = relations.flatten()
     if len(rels) == 0:
         return np.zeros(0, dtype=np.int64)
-    span_ids = _fields(entities.flatten())["id"]
-    fields = _fields(rels)
+    span_ids = struct_fields(entities.flatten())["id"]
+    fields = struct_fields(rels)
     known, owners = parents(entities), parents(relations)
     found = ((find_in_rows(known, span_ids, owners, fields["head"]) >= 0)
              & (find_in_rows(known, span_ids, owners, fields["tail"]) >= 0))

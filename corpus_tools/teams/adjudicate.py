@@ -172,10 +172,10 @@ class Adjudication:
 # ---------------------------------------------------------------------------- the pure core
 
 
-def has_ground_truth(task: Mapping[str, object]) -> bool:
-    """Whether a non-cancelled annotation of the task is marked ground truth."""
+def has_ground_truth(annotations: Iterable[object]) -> bool:
+    """Whether a non-cancelled one of a task's annotations is marked ground truth."""
     return any(isinstance(a, Mapping) and a.get("ground_truth") and not a.get("was_cancelled")
-               for a in task.get("annotations") or [])
+               for a in annotations)
 
 
 def task_versions(task: Mapping[str, object]) -> list[Version]:
@@ -278,7 +278,7 @@ def adjudicate_task(task: Mapping[str, object], policy: Policy) -> Decision:
     task_id = task.get("id")
     decision = Decision(task_id=task_id if isinstance(task_id, int) else 0, article_id=task_document_id(task),
                         status="unannotated", policy=str(policy))
-    if has_ground_truth(task):
+    if has_ground_truth(task.get("annotations") or []):
         decision.status = "ground-truth"
         return decision
     versions = task_versions(task)
@@ -413,8 +413,7 @@ def adjudicate_project(client: LabelStudioClient, project: ProjectInfo, policy: 
             planned: dict[str, object] = {"task_id": decision.task_id, "article_id": decision.article_id,
                                           "annotation_id": None}
             if not dry_run:
-                if any(a.get("ground_truth") and not a.get("was_cancelled")
-                       for a in client.task_annotations(decision.task_id)):
+                if has_ground_truth(client.task_annotations(decision.task_id)):
                     adjudication.skipped.append(decision.task_id)
                     continue
                 gold = decision.gold

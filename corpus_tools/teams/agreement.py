@@ -122,17 +122,16 @@ def latest_per_annotator(items: Iterable[tuple[Mapping, Sequence[tuple], Sequenc
         if annotators is not None and name not in annotators:
             continue
         spans, relations = read[id(item)]
-        by_id = {s[3]: (s[0], s[1], s[2]) for s in spans}
-        rels = tuple((by_id[r[0]], by_id[r[1]], r[2]) for r in relations if r[0] in by_id and r[1] in by_id)
-        out.append(AnnotatorAnnotation(name, tuple((s[0], s[1], s[2]) for s in spans), rels, item.get("id")))
+        out.append(_reduced(name, spans, relations, item.get("id")))
     return sorted(out, key=lambda a: a.annotator)
 
 
-def _reduced(item: Mapping, text: str, name: str) -> AnnotatorAnnotation:
-    spans, relations = read_result(item.get("result") or [], text)
+def _reduced(name: str, spans: Sequence[tuple], relations: Sequence[tuple], annotation_id: object
+             ) -> AnnotatorAnnotation:
+    """One annotation as agreement compares it: spans as (start, end, label), relations by their spans."""
     by_id = {s[3]: (s[0], s[1], s[2]) for s in spans}
     rels = tuple((by_id[r[0]], by_id[r[1]], r[2]) for r in relations if r[0] in by_id and r[1] in by_id)
-    return AnnotatorAnnotation(name, tuple((s[0], s[1], s[2]) for s in spans), rels, item.get("id"))
+    return AnnotatorAnnotation(name, tuple((s[0], s[1], s[2]) for s in spans), rels, annotation_id)
 
 
 def task_gold(task: Mapping) -> AnnotatorAnnotation | None:
@@ -141,7 +140,8 @@ def task_gold(task: Mapping) -> AnnotatorAnnotation | None:
     if gold is None:
         return None
     text = task_text(task)
-    return _reduced(gold, text if type(text) is str else "", "gold")
+    spans, relations = read_result(gold.get("result") or [], text if type(text) is str else "")
+    return _reduced("gold", spans, relations, gold.get("id"))
 
 
 def task_annotations(task: Mapping, name_of: NameOf, *,
