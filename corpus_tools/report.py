@@ -42,6 +42,7 @@ CODE_MODULES = (
     "corpus_tools.build.driver",
     "corpus_tools.release.manifest",
     "corpus_tools.publish",
+    "corpus_tools.interop.registry",
 )
 
 

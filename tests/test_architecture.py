@@ -13,7 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "corpus_tools"
-STAGES = {"ingest", "labelstudio", "validate", "teams", "build", "release", "publish", "cli"}
+STAGES = {"ingest", "labelstudio", "validate", "teams", "build", "release", "publish", "interop", "cli"}
 STAGE_PREFIX = re.compile(r"^(ingest|labelstudio|validate|validation|build|release|publish|token)_")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
