@@ -484,6 +484,10 @@ def test_diff_cli_lists_the_changes_up_to_the_limit(pair):
                              capture_output=True, text=True, timeout=300, env=wide)
     changes = default.stdout.split("Changed annotations")[1]
     assert "ORG-AFF.Employment" in changes and "ORG-AFF.Membership" in changes and "more documents" not in changes
+    narrow = subprocess.run([sys.executable, "-m", "corpus_tools", "diff", str(v1), str(v2)],
+                            capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "50"})
+    changes = narrow.stdout.split("Changed annotations")[1]  # ids and labels stay whole on one line however narrow
+    assert "art-0002" in changes and "ORG-AFF.Employment" in changes and "ORG-AFF.Membership" in changes
     counts_only = run_cli("diff", str(v1), str(v2), "--limit", "0")
     assert "Changed annotations" not in counts_only.stdout and "3 more documents" in counts_only.stdout
     bad = run_cli("diff", str(v1), str(v2), "--limit", "-1")

@@ -300,8 +300,11 @@ def diff_command(
     console.print(table)
     if rows := diff.change_rows():
         changes = Table(title="Changed annotations")
-        for column in ("document", "", "change", "offsets", "text", "old label", "new label"):
-            changes.add_column(column, overflow="fold")  # never elided: a label cut short is another label
+        for i, column in enumerate(("document", "", "change", "offsets", "text", "old label", "new label")):
+            # Never elided (a label cut short is another label); ids, offsets and labels never folded across lines
+            # either (they are copied into other commands): only the text column folds when space is short.
+            whole = 0 if column == "text" else max(len(column), *(len(row[i]) for row in rows))
+            changes.add_column(column, overflow="fold", min_width=whole or None)
         for row in rows:
             changes.add_row(*row)
         console.print(changes)
