@@ -166,6 +166,21 @@ def test_same_person_counts_once_cancelled_and_predictions_are_not_annotators() 
     assert data["spans"]["exact"]["micro"]["f1"] == pytest.approx(2 * 1 / 6)  # only sara and 7 agree
 
 
+def test_the_latest_annotation_is_chosen_by_the_moment_not_the_string() -> None:
+    from corpus_tools.teams.agreement import latest_annotations
+
+    # As strings "...T10:00:00+02:00" > "...T09:30:00Z", but it names 08:00 UTC: the Z one is later.
+    earlier = ann(1, 5, [], updated_at="2026-03-01T10:00:00+02:00")
+    later = ann(2, 5, [], updated_at="2026-03-01T09:30:00Z")
+    naive = ann(3, 6, [], updated_at="2026-03-01T09:00:00.123456")  # no offset: UTC
+    aware = ann(4, 6, [], updated_at="2026-03-01T09:00:00.5+00:00")
+    chosen = latest_annotations([later, earlier, aware, naive])
+    assert {key: item["id"] for key, item in chosen.items()} == {"5": 2, "6": 4}
+    unparsable = ann(5, 7, [], updated_at="yesterday")
+    dated = ann(6, 7, [], updated_at="2020-01-01T00:00:00Z")
+    assert latest_annotations([dated, unparsable])["7"]["id"] == 6
+
+
 def _random_tasks(seed: int, count: int) -> list[dict]:
     rng = random.Random(seed)
     words = ["قال", "محمد", "في", "بغداد", "وزير", "الخارجية", "أمس", "،", "شركة", "النفط", "وبيروت"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from fractions import Fraction
 from itertools import combinations
 from pathlib import Path
@@ -55,10 +56,26 @@ class AnnotatorAnnotation:
     annotation_id: object = None  # the Label Studio annotation it was read from
 
 
+_NO_TIME = datetime.min.replace(tzinfo=UTC)
+
+
+def _instant(stamp: object) -> datetime:
+    """An ISO 8601 timestamp as an aware instant (``Z``, ``+00:00`` and other offsets compare by the moment they
+    name, not as strings; a timestamp without an offset is UTC, as Label Studio writes them); anything else sorts
+    first."""
+    if type(stamp) is not str:
+        return _NO_TIME
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return _NO_TIME
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _recency(item: Mapping, position: int) -> tuple:
     stamp = item.get("updated_at") or item.get("created_at")
     item_id = item.get("id")
-    return (stamp if type(stamp) is str else "", item_id if type(item_id) is int else -1, position)
+    return (_instant(stamp), item_id if type(item_id) is int else -1, position)
 
 
 ADJUDICATION_ORIGIN = "adjudication"
