@@ -24,7 +24,7 @@ from pathlib import Path
 from corpus_tools.errors import InputError, OutputError
 from corpus_tools.interop.format import Context, Format
 from corpus_tools.report import define_code, make_problem
-from corpus_tools.spans import Document, Span, Token, bio_to_spans, spans_to_bio, tokenize
+from corpus_tools.spans import Document, Span, Token, bio_to_spans, spans_to_bio, widen_to_tokens
 
 STAGE = "interop"
 
@@ -461,34 +461,43 @@ def read_conll(path: Path, ctx: Context) -> Iterator[Document]:
     return _ConllReader(path, ctx).read()
 
 
-def _layers(text: str, spans: Sequence[Span], segmentation: str) -> tuple[list[Token], list[list[str]], list[Span]]:
-    """The tokens, one BIO tag list per column (the first holds what one BIO layer can hold, each next one what
-    the columns before could not), and the spans no column can hold."""
-    tokens = tokenize(text, segmentation)
+def _layers(text: str, spans: Sequence[Span], segmentation: str
+            ) -> tuple[list[Token], list[list[str]], list[Span], int]:
+    """The tokens; one BIO tag list per column (the first holds what one BIO layer can hold, each next one what
+    the columns before could not); the spans no column can hold (once widened to token edges they do not
+    start and end on tokens, or their label holds whitespace); and how many spans were widened."""
+    writable = [s for s in spans if s.label and not any(ch.isspace() for ch in s.label)]
+    first = spans_to_bio(text, writable, segmentation)
+    tokens = first.tokens
+    starts = {t.start for t in tokens}
+    ends = {t.end for t in tokens}
+    placeable: list[Span] = []
+    left_out = [s for s in spans if not s.label or any(ch.isspace() for ch in s.label)]
+    for span in writable:
+        wide = widen_to_tokens(text, span, tokens)
+        (placeable if wide.start < wide.end and wide.start in starts and wide.end in ends else left_out).append(span)
     columns: list[list[str]] = []
-    remaining = [s for s in spans if s.label and not any(ch.isspace() for ch in s.label)]
-    unwritable = [s for s in spans if not s.label or any(ch.isspace() for ch in s.label)]
-    while remaining:
-        encoding = spans_to_bio(text, remaining, segmentation)
-        if len(encoding.unencodable) == len(remaining):
-            break
+    encoding = first if len(placeable) == len(writable) else spans_to_bio(text, placeable, segmentation)
+    while placeable:  # every round places at least the first span in select_flat's order
         columns.append(encoding.tags)
-        remaining = encoding.unencodable
-    return tokens, columns, unwritable + remaining
+        placeable = encoding.unencodable
+        if placeable:
+            encoding = spans_to_bio(text, placeable, segmentation)
+    return tokens, columns, left_out, len(first.widened)
 
 
 def write_conll(documents: Iterable[Document], path: Path, ctx: Context) -> None:
     """Write ``documents`` as CoNLL to ``path`` (one token per line, tag columns, see the module docstring)."""
     separator = "\t" if _choice(ctx, "separator", ("auto", "tab", "space")) == "tab" else " "
     docstart = _choice(ctx, "docstart", ("yes", "no")) == "yes"
-    stats = {"documents": 0, "sentences": 0, "tokens": 0, "spans_written": 0, "spans_not_written": 0,
-             "max_columns": 0}
+    stats = {"documents": 0, "sentences": 0, "tokens": 0, "spans_written": 0, "spans_widened": 0,
+             "spans_not_written": 0, "max_columns": 0}
     report = ctx.report
     try:
         with path.open("w", encoding="utf-8", newline="\n") as out:
             first = True
             for doc in documents:
-                tokens, columns, left_out = _layers(doc.text, doc.entities, ctx.segmentation)
+                tokens, columns, left_out, widened = _layers(doc.text, doc.entities, ctx.segmentation)
                 if doc.relations:
                     report.add(make_problem(CONLL_RELATIONS_DROPPED, f"{len(doc.relations)} relation(s) left out",
                                             task_id=doc.id))
@@ -521,6 +530,7 @@ def write_conll(documents: Iterable[Document], path: Path, ctx: Context) -> None
                 stats["tokens"] += len(tokens)
                 stats["spans_written"] += len(doc.entities) - len(left_out)
                 stats["spans_not_written"] += len(left_out)
+                stats["spans_widened"] += widened
                 stats["max_columns"] = max(stats["max_columns"], width)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
