@@ -110,6 +110,13 @@ def test_bom_crlf_tab_separator_and_bidi_marks_before_tokens(tmp_path):
     assert where(ctx) == []
 
 
+def test_the_separator_is_decided_by_the_first_line_with_two_fields(tmp_path):
+    docs, _ = read(tmp_path, "-DOCSTART-\n\nNew York\tB-LOC\ncity\tO\n")
+    assert [(d.text, entities(d)) for d in docs] == [("New York city", [(0, len("New York"), "LOC")])]
+    docs, ctx = read(tmp_path, "New York\tB-LOC\n", separator="space")
+    assert where(ctx) == [("conll-not-a-tag", 1)]
+
+
 def test_a_token_inside_marks_are_kept(tmp_path):
     docs, _ = read(tmp_path, "\u200eمر\u200fحبا\u200e O\n")
     assert docs[0].text == "مر\u200fحبا"
@@ -274,6 +281,18 @@ def test_what_conll_cannot_hold_is_reported_per_document(tmp_path):
     assert [(p.code, p.task_id) for p in ctx.report.problems] == [
         ("conll-relations-dropped", "a"), ("conll-span-not-written", "a"), ("conll-empty-document", "empty")]
     assert "s1" in ctx.report.problems[1].message and "s2" in ctx.report.problems[1].message
+
+
+def test_the_writer_uses_the_segmentation_setting(tmp_path):
+    text = "زار والرياض"
+    doc = Document("a", text, [make_span(text, len("زار و"), len(text), "GPE", "1")])
+    path = tmp_path / "out.conll"
+    ctx = Context(segmentation="proclitic-article")
+    write_conll([doc], path, ctx)
+    assert path.read_text(encoding="utf-8") == "-DOCSTART- O\n\nزار O\nو O\nالرياض B-GPE\n"
+    assert ctx.report.stats["conll_write"]["spans_widened"] == 0
+    [back] = read_conll(path, Context())
+    assert (back.text, entities(back)) == ("زار و الرياض", [(len("زار و "), len("زار و الرياض"), "GPE")])
 
 
 def test_a_bad_writer_option_is_an_input_error(tmp_path):

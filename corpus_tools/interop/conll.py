@@ -258,8 +258,8 @@ class _ConllReader:
         if not text.strip(" \t\r\f\v"):
             yield from self.sentence_break()
             return
-        if self.separator is None:
-            self.separator = "\t" if "\t" in text else " "
+        if self.separator is None and ("\t" in text or " " in text.strip(" \t\r\f\v")):
+            self.separator = "\t" if "\t" in text else " "  # decided by the first line with two fields
         entry = self.parse(text, number)
         if entry is None:
             return
