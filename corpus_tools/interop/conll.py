@@ -280,9 +280,13 @@ class _ConllReader:
                 self.stats["double_separators"] += 1
             fields = fields[:1] + [part for part in inner if part]
         else:
-            fields = _SPACES.split(text.rstrip(" \t\r\f\v"))
-            if any(len(run) > 1 for run in _SPACES.findall(text.strip(" \t\r\f\v"))):
-                self.stats["double_separators"] += 1
+            line = text.rstrip(" \t\r\f\v")
+            if "\t" in line or "  " in line:
+                fields = _SPACES.split(line)
+                if any(len(run) > 1 for run in _SPACES.findall(line.lstrip(" \t"))):
+                    self.stats["double_separators"] += 1
+            else:
+                fields = line.split(" ")
         token = fields[0]
         stripped = token.strip(BIDI_MARKS)
         if not stripped:
