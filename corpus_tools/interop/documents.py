@@ -1,21 +1,28 @@
 """The ``documents`` format: canonical document JSONL (``schemas/document.schema.json``), both ways.
 
 Reading runs the ``validate`` stage's stream over the file (strict JSON, the document schema and the per-document
-checks, each problem located by line), so a document that ``validate`` refuses is never converted.  The checks that
-ask whether the labels fit the ontology (:data:`ONTOLOGY_CODES`) are left to the conversion: without a label map or
-``--ontology`` a conversion keeps the source's labels as they are.  Writing gives one compact JSON object per line.
+checks, each problem located by line), so a document that is malformed (bad JSON, a span whose offsets do not
+select its text, a relation to no span) is never converted.  Two kinds of checks are judged differently here:
+
+* whether the labels fit the ontology (:data:`ONTOLOGY_CODES`) is the conversion's question, asked once after the
+  label map: without a label map or ``--ontology`` a conversion keeps the source's labels as they are;
+* the annotation guidelines' span checks (:data:`GUIDELINE_CODES`: edges, digits, emoji, repeated spans) are
+  warnings: a corpus is converted with its own conventions, not refused for them.
+
+Writing gives one compact JSON object per line.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from corpus_tools import codes as C
 from corpus_tools.errors import InputError
 from corpus_tools.interop.format import Context, Format
-from corpus_tools.report import Report
+from corpus_tools.report import Problem, Report
 from corpus_tools.spans import Document
 from corpus_tools.validate.driver import iter_validated
 from corpus_tools.validate.reading import sniff
@@ -26,12 +33,23 @@ ONTOLOGY_CODES = frozenset({
     C.SPAN_UNKNOWN_LABEL, C.RELATION_UNKNOWN_LABEL, C.RELATION_DOMAIN, C.RELATION_RANGE,
     C.RELATION_SYMMETRIC_DIRECTION, C.RELATION_INNER_SPAN, C.SPAN_OVERLAP,
 })
+# What the annotation guidelines ask of a span: warnings in a conversion.
+GUIDELINE_CODES = frozenset({
+    C.SPAN_CONTAINS_DIGIT, C.SPAN_CONTAINS_EMOJI, C.SPAN_EDGE_CONTROL, C.SPAN_EDGE_PUNCTUATION, C.SPAN_EDGE_TATWEEL,
+    C.SPAN_EDGE_WHITESPACE, C.SPAN_DUPLICATE, C.RELATION_DUPLICATE,
+})
+
+
+def _judged(problems: list[Problem]) -> list[Problem]:
+    """The problems a conversion reports: without :data:`ONTOLOGY_CODES`, :data:`GUIDELINE_CODES` as warnings."""
+    return [replace(p, severity="warning") if p.code in GUIDELINE_CODES and p.is_error else p
+            for p in problems if p.code not in ONTOLOGY_CODES]
 
 
 def iter_checked(path: Path, ctx: Context, kind: str, hint: str) -> Iterator[tuple[int, dict]]:
     """``(line or index, item)`` of each item of a document JSONL file (``kind`` ``documents``) or a Label Studio
-    export (``export``) that passed the ``validate`` stage's checks; every problem but :data:`ONTOLOGY_CODES`
-    goes to ``ctx.report``.  An item with an error is not yielded (the conversion then writes nothing).  Raises
+    export (``export``) that passed the ``validate`` stage's checks; their problems go to ``ctx.report`` as
+    :func:`_judged` says.  An item with an error is not yielded (the conversion then writes nothing).  Raises
     :class:`~corpus_tools.errors.InputError` when the file holds the other form (``hint`` says what to use)."""
     if not path.is_file():
         raise InputError(f"not a file: {path}" if path.exists() else f"no such file: {path}")
@@ -45,12 +63,12 @@ def iter_checked(path: Path, ctx: Context, kind: str, hint: str) -> Iterator[tup
         for _, position, item in iter_validated(path, local, ontology=ctx.ontology):
             fresh = local.problems[kept:]
             kept = len(local.problems)
-            wanted = [p for p in fresh if p.code not in ONTOLOGY_CODES]
+            wanted = _judged(fresh)
             ctx.report.extend(wanted)
             if not any(p.is_error for p in wanted):
                 yield position, item  # type: ignore[misc]
     finally:
-        ctx.report.extend(p for p in local.problems[kept:] if p.code not in ONTOLOGY_CODES)
+        ctx.report.extend(_judged(local.problems[kept:]))
 
 
 def read_documents(path: Path, ctx: Context) -> Iterator[Document]:
