@@ -376,6 +376,14 @@ def test_out_that_is_the_input_or_the_wrong_kind_is_refused(corpus, tmp_path, fo
         convert(corpus, "documents", "folder-test", _file(tmp_path))
     with pytest.raises(InputError, match="does not exist"):
         convert(corpus, "documents", "documents", tmp_path / "missing" / "out.jsonl")
+    out = tmp_path / "folder"
+    assert convert(corpus, "documents", "folder-test", out).valid
+    inside = write_jsonl(out / "in.jsonl", [SECOND])
+    with pytest.raises(InputError, match="inside --out"):  # replacing the folder would delete the input
+        convert(inside, "documents", "folder-test", out)
+    assert inside.exists()
+    with pytest.raises(InputError, match="inside the input folder"):
+        convert(out, "documents", "folder-test", out / "sub")
 
 
 def _file(tmp_path: Path) -> Path:

@@ -120,5 +120,5 @@ def convert_command(
         info(f"Wrote {out} ({stats.get('documents', 0)} documents, {stats.get('entities', 0)} entities,"
              f" {stats.get('relations', 0)} relations)", quiet=quiet or as_json)
     else:
-        info(f"Did not write {out}: the input has errors (an existing --out is left as it was)", quiet=as_json)
+        info(f"Did not write {out}: errors were found (an existing --out is left as it was)", quiet=as_json)
     raise typer.Exit(render_report(report, as_json=as_json, quiet=quiet, title="Conversion problems by code"))

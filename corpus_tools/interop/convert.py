@@ -292,6 +292,8 @@ def _check_target(source: Path, target: Path, writer: Format) -> None:
         raise InputError(f"{source} is both the input and --out; write the output elsewhere")
     if target.is_symlink():
         raise InputError(f"--out {target} is a symbolic link; give the path itself")
+    if source.is_dir() and target.resolve().is_relative_to(source.resolve()):
+        raise InputError(f"--out {target} is inside the input folder {source}; write the output elsewhere")
     if writer.output == "file":
         if target.is_dir():
             raise InputError(f"--out {target} is a folder; format {writer.name!r} writes a file")
@@ -299,11 +301,12 @@ def _check_target(source: Path, target: Path, writer: Format) -> None:
     if target.exists():
         if not target.is_dir():
             raise InputError(f"--out {target} is a file; format {writer.name!r} writes a folder")
+        if source.resolve().is_relative_to(target.resolve()):
+            raise InputError(f"the input {source} is inside --out {target}, which the output would replace; write"
+                             " the output elsewhere")
         if not (target / MARKER).is_file() and any(target.iterdir()):
             raise InputError(f"--out {target} is a folder that convert did not write (it has no {MARKER}); it is"
                              " never replaced: remove it or choose another --out")
-    if source.is_dir() and target.resolve().is_relative_to(source.resolve()):
-        raise InputError(f"--out {target} is inside the input folder {source}; write the output elsewhere")
 
 
 def _write_marker(folder: Path, reader: str, writer: str, source: Path, tally: Tally) -> None:
