@@ -126,8 +126,9 @@ def convert(
             writer.writer(documents, output.path, _context(report, ontology, segmentation, write_options))
             for _ in documents:  # a writer that stopped early: every problem of the input is still reported
                 pass
-        except OSError as exc:
-            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        except OSError as exc:  # a reader converts its own failures; what is left is the output's
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise OutputError(f"cannot write {target}: {where}{exc.strerror or exc}") from exc
         tally.report_to(report, file=str(source), drop_unmapped=drop_unmapped)
         if report.valid:
             if writer.output == "folder":
