@@ -43,6 +43,7 @@ CODE_MODULES = (
     "corpus_tools.release.manifest",
     "corpus_tools.publish",
     "corpus_tools.interop.registry",
+    "corpus_tools.interop.convert",
 )
 
 

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from corpus_tools.artefacts import ontology_to_glossary
-from corpus_tools.cli.docgen import cli_commands, render_cli_md, render_errors_md, render_ontology_md
+from corpus_tools.cli.docgen import (
+    cli_commands,
+    render_cli_md,
+    render_errors_md,
+    render_formats_table,
+    render_interop_md,
+    render_ontology_md,
+)
 from corpus_tools.report import all_codes
 
 
@@ -35,6 +42,25 @@ def test_ontology_page_has_the_generated_glossary(repo_root, ontology):
     assert page == render_ontology_md(), "run `make docs`"
     assert ontology_to_glossary(ontology) in page
     assert f"{ontology.name}` version `{ontology.version}" in page
+
+
+def test_interop_md_has_the_current_format_table(repo_root):
+    from corpus_tools.interop.registry import formats
+
+    page = (repo_root / "docs/interop.md").read_text(encoding="utf-8")
+    assert page == render_interop_md(page), "run `make docs`"
+    table = render_formats_table()
+    assert table in page
+    for name in formats():
+        assert f"| `{name}` |" in table
+    assert render_interop_md(page.replace("| `documents` |", "| `stale` |")) == page  # the block is regenerated
+
+
+def test_docs_index_links_every_page(repo_root):
+    index = (repo_root / "docs/index.md").read_text(encoding="utf-8")
+    for page in sorted((repo_root / "docs").glob("*.md")):
+        if page.name != "index.md":
+            assert f"({page.name})" in index, page.name
 
 
 def test_codes_are_kebab_case():

@@ -15,6 +15,7 @@ import typer
 from corpus_tools import __version__
 from corpus_tools.cli import adjudicate as adjudicate_cli
 from corpus_tools.cli import build as build_cli
+from corpus_tools.cli import convert as convert_cli
 from corpus_tools.cli import demo as demo_cli
 from corpus_tools.cli import ingest as ingest_cli
 from corpus_tools.cli import ls as ls_cli
@@ -58,6 +59,8 @@ def root(
 # In the order of the data flow.
 app.add_typer(ontology_cli.app, name="ontology")
 app.command("ingest")(ingest_cli.ingest_command)
+# convert brings existing corpora in (documents and tasks for `ls import`) and takes releases out
+app.command("convert", help=convert_cli.convert_help())(convert_cli.convert_command)
 app.add_typer(ls_cli.app, name="ls")
 app.command("validate")(validate_cli.validate_command)
 app.command("adjudicate")(adjudicate_cli.adjudicate_command)
