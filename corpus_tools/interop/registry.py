@@ -14,6 +14,7 @@ from corpus_tools.interop.format import Format
 
 # The format modules of this package, in the order the help lists them.
 FORMAT_MODULES: tuple[str, ...] = (
+    "brat",
 )
 
 
