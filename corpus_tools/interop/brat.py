@@ -299,8 +299,10 @@ def write_brat(documents: Iterable[Document], path: Path, ctx: Context) -> None:
             names.name(label)
         extra = ontology is not None and (set(entity_labels) - set(ontology.entity_labels)
                                           or set(relation_labels) - set(ontology.relation_labels))
+        first_written = {label: i for i, label in enumerate(names.names)}
         conf = (ontology_to_brat_conf(ontology) if ontology is not None and not extra
-                else _labels_conf(entity_labels, relation_labels, names))
+                else _labels_conf(sorted(entity_labels, key=first_written.__getitem__),
+                                  sorted(relation_labels, key=first_written.__getitem__), names))
         (path / CONF_FILE).write_text(conf, encoding="utf-8", newline="\n")
         (path / LABELS_FILE).write_text(
             json.dumps(names.renamed(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8", newline="\n")
