@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,6 +121,7 @@ UNENCODABLE = define_code(
 
 # Where str.splitlines (and brat's line reader) breaks a line: never inside an .ann line.
 LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+_LINE_BREAK = re.compile("[" + "".join(sorted(LINE_BREAKS)) + "]")
 DISCONTINUOUS_SEPARATOR = " "  # brat joins the texts of a span's fragments with one space
 
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]")
@@ -129,6 +130,7 @@ _WINDOWS_RESERVED = frozenset(
 )
 FILE_STEM_MAX = 150
 _FRAGMENT = re.compile(r"([0-9]+) ([0-9]+)")
+_ONE_FRAGMENT = re.compile(r"([^ ]+) ([0-9]+) ([0-9]+)")
 _ID = re.compile(r"(?:[A-Za-z]+|#[A-Za-z]*)[0-9]+\S*")
 
 
@@ -174,7 +176,7 @@ class TypeNames:
 def span_fragments(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """The fragments a span is written as: one when its text holds no line break; otherwise the runs between
     line breaks, with a zero-width fragment at an edge that is a line break (so reading gets the extent back)."""
-    if not any(c in LINE_BREAKS for c in text[start:end]):
+    if _LINE_BREAK.search(text, start, end) is None:
         return [(start, end)]
     fragments: list[tuple[int, int]] = []
     if text[start] in LINE_BREAKS:
@@ -291,10 +293,8 @@ def write_brat(documents: Iterable[Document], path: Path, ctx: Context) -> None:
                 ann = document_to_ann(doc, names, ctx, f"{stem}.ann")
                 (path / f"{stem}.txt").write_bytes(text_bytes)
                 (path / f"{stem}.ann").write_bytes(ann.encode("utf-8"))
-                record = {"file": stem, **{k: v for k, v in doc.to_dict().items()
-                                           if k not in ("text", "entities", "relations")}}
-                record.setdefault("meta", {})
-                sidecar.write(_json_line(record))
+                sidecar.write(_json_line({"file": stem, "id": doc.id, "title": doc.title, "source": doc.source,
+                                          "lang": doc.lang, "dateline": doc.dateline, "meta": doc.meta}))
         for label in [*entity_labels, *relation_labels]:
             names.name(label)
         extra = ontology is not None and (set(entity_labels) - set(ontology.entity_labels)
@@ -408,6 +408,9 @@ _KINDS = {"E": (EVENT, "event"), "A": (ATTRIBUTE, "attribute"), "M": (ATTRIBUTE,
 
 
 def _parse_fragments(data: str) -> tuple[str, list[tuple[int, int]]] | None:
+    m = _ONE_FRAGMENT.fullmatch(data)  # the common case, one fragment
+    if m is not None:
+        return m.group(1), [(int(m.group(2)), int(m.group(3)))]
     label, _, offsets = data.partition(" ")
     fragments = []
     for part in offsets.split(";"):
@@ -421,6 +424,36 @@ def _parse_fragments(data: str) -> tuple[str, list[tuple[int, int]]] | None:
 def _joinable(gap: str) -> bool:
     """A gap between two fragments that brat's own writer makes when it cuts a span at line breaks or tabs."""
     return gap == "" or (gap.isspace() and any(c in LINE_BREAKS or c == "\t" for c in gap))
+
+
+def _read_t(ann_id: str, rest: str, text: str, number: int, out: _Annotations,
+            problem: Callable[[str, str, int, str | None], None]) -> Span | None:
+    """The span of a T line (label as written), or None with the reason reported and recorded in ``out``."""
+    data, tab, written = rest.partition("\t")
+    parsed = _parse_fragments(data) if tab else None
+    if parsed is None:
+        out.other[ann_id] = "unreadable line"
+        problem(BAD_LINE, "a T line is ID<TAB>TYPE START END[;START END]...<TAB>TEXT", number, ann_id)
+        return None
+    name, fragments = parsed
+    offsets = data.partition(" ")[2]
+    if any(not 0 <= a <= b <= len(text) for a, b in fragments) or any(
+            a2 < b1 and a1 < b2 for i, (a1, b1) in enumerate(fragments) for a2, b2 in fragments[i + 1:]):
+        out.other[ann_id] = "unreadable line"
+        problem(BAD_OFFSETS, f"offsets {offsets} do not fit the text ({len(text)} code points)", number, ann_id)
+        return None
+    expected = DISCONTINUOUS_SEPARATOR.join(text[a:b] for a, b in fragments)
+    if written != expected:
+        problem(TEXT_MISMATCH, f"the line says {written[:80]!r}, the text at its offsets is {expected[:80]!r}",
+                number, ann_id)
+    ordered = sorted(fragments)
+    if not all(_joinable(text[b1:a2]) for (_, b1), (a2, _) in zip(ordered, ordered[1:], strict=False)):
+        out.other[ann_id] = "discontinuous span"
+        problem(DISCONTINUOUS, f"{ann_id} ({name}) has fragments {offsets} with text between them; it is left out",
+                number, ann_id)
+        return None
+    start, end = ordered[0][0], ordered[-1][1]
+    return Span(start, end, name, ann_id, text[start:end])
 
 
 def _read_ann(source: str, text: str, file: str, doc_id: str, labels: dict[str, str],
@@ -448,31 +481,9 @@ def _read_ann(source: str, text: str, file: str, doc_id: str, labels: dict[str, 
             out.other[ann_id] = what
             problem(code, f"{what} {ann_id} ({rest.split(chr(9))[0]}) is left out", number, ann_id)
         elif kind == "T":
-            data, tab, written = rest.partition("\t")
-            parsed = _parse_fragments(data) if tab else None
-            if parsed is None:
-                out.other[ann_id] = "unreadable line"
-                problem(BAD_LINE, "a T line is ID<TAB>TYPE START END[;START END]...<TAB>TEXT", number, ann_id)
-                continue
-            name, fragments = parsed
-            if any(not 0 <= a <= b <= len(text) for a, b in fragments) or any(
-                    a2 < b1 and a1 < b2 for i, (a1, b1) in enumerate(fragments) for a2, b2 in fragments[i + 1:]):
-                out.other[ann_id] = "unreadable line"
-                problem(BAD_OFFSETS, f"offsets {data.partition(' ')[2]} do not fit the text ({len(text)} code"
-                        " points)", number, ann_id)
-                continue
-            expected = DISCONTINUOUS_SEPARATOR.join(text[a:b] for a, b in fragments)
-            if written != expected:
-                problem(TEXT_MISMATCH, f"the line says {written[:80]!r}, the text at its offsets is"
-                        f" {expected[:80]!r}", number, ann_id)
-            ordered = sorted(fragments)
-            if not all(_joinable(text[b1:a2]) for (_, b1), (a2, _) in zip(ordered, ordered[1:], strict=False)):
-                out.other[ann_id] = "discontinuous span"
-                problem(DISCONTINUOUS, f"{ann_id} ({name}) has fragments {data.partition(' ')[2]} with text"
-                        " between them; it is left out", number, ann_id)
-                continue
-            start, end = ordered[0][0], ordered[-1][1]
-            out.spans[ann_id] = Span(start, end, labels.get(name, name), ann_id, text[start:end])
+            span = _read_t(ann_id, rest, text, number, out, problem)
+            if span is not None:
+                out.spans[ann_id] = Span(span.start, span.end, labels.get(span.label, span.label), ann_id, span.text)
         elif kind == "R":
             label, _, args = rest.partition("\t")[0].partition(" ")
             roles = dict(arg.partition(":")[::2] for arg in args.split())
