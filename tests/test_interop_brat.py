@@ -16,6 +16,7 @@ from corpus_tools.interop.brat import (
     CONF_FILE,
     DOCUMENTS_FILE,
     LABELS_FILE,
+    VISUAL_FILE,
     file_stem,
     read_brat,
     write_brat,
@@ -97,7 +98,7 @@ def test_the_sample_is_written_as_brat_writes_it(tmp_path):
     ctx = write([sample_document()], tmp_path)
     assert ctx.report.problems == []
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [CONF_FILE, DOCUMENTS_FILE, LABELS_FILE, "news_2024_01.ann", "news_2024_01.txt"])
+        [CONF_FILE, DOCUMENTS_FILE, LABELS_FILE, VISUAL_FILE, "news_2024_01.ann", "news_2024_01.txt"])
     assert (tmp_path / "news_2024_01.txt").read_bytes() == TEXT.encode("utf-8")  # CRLF, RLM, tatweel kept
     assert (tmp_path / "news_2024_01.ann").read_bytes().decode("utf-8") == EXPECTED_ANN
     assert json.loads((tmp_path / LABELS_FILE).read_text(encoding="utf-8")) == {
@@ -106,6 +107,10 @@ def test_the_sample_is_written_as_brat_writes_it(tmp_path):
     conf = (tmp_path / CONF_FILE).read_text(encoding="utf-8")
     assert "[entities]\n# ___ = شخص\n___\nPER\nMISC\nORG\n# ORG_Gov = ORG.Gov\nORG_Gov\n" in conf
     assert "# PHYS_Located = PHYS.Located\nPHYS_Located\tArg1:<ENTITY>, Arg2:<ENTITY>\n" in conf
+    visual = (tmp_path / VISUAL_FILE).read_text(encoding="utf-8").split("\n")
+    assert visual[visual.index("[labels]") + 1:visual.index("[drawing]")] == [
+        "___ | شخص", "ORG_Gov | ORG.Gov", "X_Y | X.Y", "ORG-AFF_Employment | ORG-AFF.Employment",
+        "PHYS_Located | PHYS.Located", ""]
 
 
 def test_the_sample_reads_back_exactly(tmp_path):
@@ -253,6 +258,7 @@ def test_with_an_ontology_the_conf_and_names_are_the_ontologys(tmp_path, ontolog
                    [Relation("p", "o", "ORG-AFF.Employment", "r")])
     write([doc], tmp_path, ontology=ontology)
     assert (tmp_path / CONF_FILE).read_text(encoding="utf-8") == ontology_to_brat_conf(ontology)
+    assert "PER\tbgColor:" + ontology.entity("PER").color in (tmp_path / VISUAL_FILE).read_text(encoding="utf-8")
     name = brat_type_names(ontology)["ORG-AFF.Employment"]
     assert (tmp_path / "d.ann").read_text(encoding="utf-8").endswith(f"R1\t{name} Arg1:T1 Arg2:T2\n")
     [back], _ = read(tmp_path)
