@@ -251,6 +251,19 @@ def test_what_cannot_be_written_is_reported(tmp_path):
     assert not (tmp_path / "d2.txt").exists()
 
 
+def test_labels_holding_lone_surrogates_come_back_exactly(tmp_path):
+    text = "في بغداد"
+    label = "GPE\udc80"
+    doc = Document("d", text, [make_span(text, len("في "), len(text), label, "g")],
+                   [Relation("g", "g", "R\ud800", "r")], title="\udfff")
+    assert write([doc], tmp_path).report.problems == []
+    assert "GPE_" in (tmp_path / CONF_FILE).read_text(encoding="utf-8")
+    [back], ctx = read(tmp_path)
+    assert ctx.report.problems == []
+    assert ([s.label for s in back.entities], [r.label for r in back.relations], back.title) == (
+        [label], ["R\ud800"], "\udfff")
+
+
 def test_with_an_ontology_the_conf_and_names_are_the_ontologys(tmp_path, ontology):
     text = "محمد في وزارة"
     doc = Document("d", text, [make_span(text, 0, len("محمد"), "PER", "p"),
@@ -362,6 +375,22 @@ def test_a_foreign_brat_folder_is_read_with_every_problem_located(tmp_path):
     assert [(r.id, r.head, r.tail, r.label) for r in a_doc.relations] == [("R5", "T1", "T2", "Located")]
     assert (c_doc.text, c_doc.entities, c_doc.relations) == ("نص بلا تعليقات", [], [])
     assert [(s.start, s.end, s.label) for s in e_doc.entities] == [(0, len("عمان"), "GPE")]
+
+
+@pytest.mark.parametrize(("gap", "joined"), [
+    ("\n", True), (" \r\n ", True), ("\t", True), ("\u2029", True), ("", True),
+    (" ", False), ("  ", False), (" و ", False),
+])
+def test_fragments_are_one_span_only_across_what_brat_cuts_at(tmp_path, gap, joined):
+    text = "أحمد" + gap + "علي"
+    (tmp_path / "d.txt").write_text(text, encoding="utf-8", newline="")
+    offsets = f"0 {len('أحمد')};{len('أحمد' + gap)} {len(text)}"
+    (tmp_path / "d.ann").write_text(f"T1\tPER {offsets}\tأحمد علي\n", encoding="utf-8")
+    [doc], ctx = read(tmp_path)
+    if joined:
+        assert ([(s.start, s.end, s.text) for s in doc.entities], ctx.report.problems) == ([(0, len(text), text)], [])
+    else:
+        assert ([p.code for p in ctx.report.problems], doc.entities) == (["brat-discontinuous-span"], [])
 
 
 def test_a_bad_sidecar_is_reported_and_the_folder_still_read(tmp_path):

@@ -324,10 +324,10 @@ def write_brat(documents: Iterable[Document], path: Path, ctx: Context) -> None:
         conf = (ontology_to_brat_conf(ontology) if ontology is not None and not extra
                 else _labels_conf(sorted(entity_labels, key=first_written.__getitem__),
                                   sorted(relation_labels, key=first_written.__getitem__), names))
-        (path / CONF_FILE).write_text(conf, encoding="utf-8", newline="\n")
-        (path / VISUAL_FILE).write_text(visual_conf(names, ontology), encoding="utf-8", newline="\n")
-        (path / LABELS_FILE).write_text(
-            json.dumps(names.renamed(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8", newline="\n")
+        # a label holding a lone surrogate is shown escaped in the conf files and kept exactly in the label map
+        (path / CONF_FILE).write_bytes(conf.encode("utf-8", "backslashreplace"))
+        (path / VISUAL_FILE).write_bytes(visual_conf(names, ontology).encode("utf-8", "backslashreplace"))
+        (path / LABELS_FILE).write_text(_json_line(names.renamed()), encoding="utf-8", newline="\n")
     except OSError as exc:
         raise OutputError(f"cannot write the brat folder {path}: {exc.strerror or exc}") from exc
 
