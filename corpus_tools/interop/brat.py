@@ -61,7 +61,8 @@ NOT_UTF8 = define_code(
     "brat-not-utf8", "error", "A .txt or .ann file is not UTF-8; re-encode it as UTF-8.", stage=STAGE
 )
 BAD_LINE = define_code(
-    "brat-bad-line", "error", "An .ann line is not brat standoff (ID<TAB>TYPE ARGS[<TAB>TEXT]); fix the line.",
+    "brat-bad-line", "error", "An .ann line is not brat standoff (an id, a tab, the type and its arguments, a tab and"
+    " the text for a T line); fix the line.",
     stage=STAGE,
 )
 BAD_OFFSETS = define_code(
