@@ -19,6 +19,7 @@ FORMAT_MODULES: tuple[str, ...] = (
     "tasks",
     "release",
     "conll",
+    "brat",
 )
 
 
