@@ -14,6 +14,8 @@ from corpus_tools.interop.format import Format
 
 # The format modules of this package, in the order the help lists them.
 FORMAT_MODULES: tuple[str, ...] = (
+    "doccano",
+    "prodigy",
 )
 
 
