@@ -59,7 +59,8 @@ def test_round_trip_is_exact_and_offsets_are_utf16_units(tmp_path, corpus):
     for expected, record in zip(corpus, lines(path), strict=True):
         doc = expected.document
         before = [utf16_length(doc.text[:s.start]) for s in doc.entities]
-        want = [[b, b + utf16_length(expected.pieces[s.id]), s.label] for b, s in zip(before, doc.entities, strict=True)]
+        want = [[b, b + utf16_length(expected.pieces[s.id]), s.label]
+                for b, s in zip(before, doc.entities, strict=True)]
         assert [[e["start_offset"], e["end_offset"], e["label"]] for e in record["entities"]] == want
         assert record["document_id"] == doc.id
     back, ctx = read(path)
