@@ -240,3 +240,14 @@ def test_the_registry_has_doccano_and_prodigy_both_ways():
     assert {"doccano", "prodigy"} <= set(formats())
     for name in ("doccano", "prodigy"):
         assert get_format(name, "read").name == get_format(name, "write").name == name
+
+
+def test_a_line_that_is_not_utf8_is_located_and_a_missing_file_cannot_be_read(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    good = json.dumps({"id": 2, "text": "نص"}, ensure_ascii=False).encode()
+    path.write_bytes(b'{"id": 1, "text": "caf\xe9"}\n' + good + b"\n")
+    docs, ctx = read(path)
+    assert located(ctx) == [("doccano-invalid-line", 1, None, None)]
+    assert [d.id for d in docs] == ["2"]
+    with pytest.raises(InputError, match="cannot read"):
+        read(tmp_path / "missing.jsonl")
