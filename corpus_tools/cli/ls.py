@@ -21,7 +21,7 @@ from corpus_tools.cli._common import (
     info,
     render_report,
 )
-from corpus_tools.errors import InvalidDataError, ServerSetupError
+from corpus_tools.errors import InputError, InvalidDataError, ServerSetupError
 
 app = typer.Typer(
     help="Run a local Label Studio, set up a project from the ontology, import articles, export annotations.",
@@ -322,17 +322,24 @@ def _finite_score(value: float | None) -> float | None:
 
 @app.command("import")
 def import_command(
-    articles: Annotated[Path, typer.Argument(help="Article records (JSONL, schemas/article.schema.json).",
-                                             dir_okay=False, readable=False)],
+    articles: Annotated[Path | None, typer.Argument(
+        help="Article records (JSONL, schemas/article.schema.json). Leave out to add --predictions to the tasks"
+        " that have their ids (and import the others as new tasks).", dir_okay=False, readable=False)] = None,
+    *,
     project: ProjectOption,
     predictions: Annotated[Path | None, typer.Option(
-        "--predictions", help="Pre-annotations: canonical documents (JSONL) with meta.model_version and meta.score.",
-        dir_okay=False, readable=False)] = None,
+        "--predictions", help="Pre-annotations: canonical documents (JSONL) with meta.model_version and meta.score"
+        " (or a file or folder of the --from format).", readable=False)] = None,
     model_version: Annotated[str | None, typer.Option("--model-version", help="Model version for every prediction"
                                                       " (overrides meta.model_version).")] = None,
     score: Annotated[float | None, typer.Option("--score", help="Score for every prediction"
                                                 " (overrides meta.score).", callback=_finite_score)] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Tasks per import request.")] = 500,
+    from_format: Annotated[str | None, typer.Option(
+        "--from", metavar="FORMAT", help="Read --predictions in this interchange format (see `convert`) instead of"
+        " documents JSONL; without ARTICLES only.")] = None,
+    format_options: Annotated[list[str] | None, typer.Option(
+        "--option", metavar="KEY=VALUE", help="An option of the --from format (repeatable).")] = None,
     ontology: OntologyOption = None,
     credentials: CredentialsOption = None,
     as_json: JsonOption = False,
@@ -343,16 +350,34 @@ def import_command(
     Predictions are checked against the article texts and by the validator's document checks
     before anything is uploaded; any error refuses the import (exit 1), warnings are reported. An
     interrupted import resumes on re-run.
+
+    Without ARTICLES, --predictions FILE adds each document as a prediction to the task with its id
+    (data.article_id), once per model version (a re-run adds nothing, another --model-version adds
+    another prediction), and imports a document with no task as a new task with its prediction. A
+    document whose text differs from its task's text is skipped with a warning naming both.
     """
     from corpus_tools.labelstudio.importer import import_articles
     from corpus_tools.ontology import load_ontology
 
+    if articles is None and predictions is None:
+        raise typer.BadParameter("give ARTICLES to import, or --predictions FILE to add predictions to the"
+                                 " project's tasks", param_hint="ARTICLES")
+    if articles is not None and (from_format is not None or format_options):
+        raise typer.BadParameter("--from and --option read --predictions when no ARTICLES are given",
+                                 param_hint="--from")
     onto = load_ontology(ontology)
     client = _client(credentials)
     target = client.find_project(project)
 
     def on_batch(done: int, total: int) -> None:
         info(f"imported {done}/{total} tasks", quiet=quiet or as_json)
+
+    if articles is None:
+        assert predictions is not None
+        _import_predictions(client, target, predictions, ontology=onto, model_version=model_version, score=score,
+                            batch_size=batch_size, from_format=from_format, format_options=format_options or [],
+                            on_batch=on_batch, as_json=as_json, quiet=quiet)
+        return
 
     report = _checked_upload(
         lambda: import_articles(client, target, articles, ontology=onto, predictions_path=predictions,
@@ -366,6 +391,59 @@ def import_command(
     info(f"Project {target.id}: imported {stats['imported']} tasks in {stats['batches']} batches"
          f" ({stats['predictions_imported']} with predictions); {stats['already_present']} already present"
          + (f": {shown}" if present else "") + ".", quiet=quiet)
+
+
+def _read_documents(path: Path, from_format: str, format_options: list[str]):
+    """The documents of ``path`` read by an interchange format's reader, and the reader's report."""
+    from corpus_tools.interop.format import Context
+    from corpus_tools.interop.registry import get_format, reader_options
+
+    fmt = get_format(from_format, "read")
+    try:
+        options = reader_options(fmt, format_options)
+    except InputError as exc:  # a usage error, as in `convert`
+        raise typer.BadParameter(str(exc), param_hint="--option") from exc
+    assert fmt.reader is not None
+    ctx = Context(options=options)
+    return list(fmt.reader(path, ctx)), ctx.report
+
+
+def _import_predictions(client, target, predictions: Path, *, ontology, model_version: str | None,
+                        score: float | None, batch_size: int, from_format: str | None, format_options: list[str],
+                        on_batch, as_json: bool, quiet: bool) -> None:
+    from corpus_tools.labelstudio.importer import import_predictions
+
+    documents, reading = None, None
+    if from_format is not None:
+        documents, reading = _read_documents(predictions, from_format, format_options)
+        if not reading.valid:
+            render_report(reading, as_json=as_json, quiet=quiet, title="Import refused")
+            raise typer.Exit(1)
+
+    def upload():
+        report = import_predictions(client, target, predictions, ontology=ontology, documents=documents,
+                                    model_version=model_version, score=score, batch_size=batch_size,
+                                    on_batch=on_batch)
+        if reading is not None:
+            report.problems[:0] = reading.problems  # the reader's warnings first
+        return report
+
+    report = _checked_upload(upload, what="Import", as_json=as_json, quiet=quiet)
+    if report is None:
+        return
+    stats = report.stats
+
+    def ids(key: str) -> str:
+        shown = stats[key][:10]
+        more = len(stats[key]) - len(shown)
+        return (": " + ", ".join(shown) + (f", ... ({more} more)" if more else "")) if shown else ""
+
+    version = f" (model version {model_version})" if model_version else ""
+    info(f"Project {target.id}: added {stats['predictions_added']} predictions{version} to existing tasks"
+         f"{ids('added_ids')}; imported {stats['tasks_imported']} new tasks with their predictions in"
+         f" {stats['batches']} batches{ids('imported_ids')}; {stats['already_present']} already had a prediction"
+         f" of this model version{ids('already_present_ids')}; {stats['text_differs']} skipped, their text differs"
+         f" from their task's{ids('text_differs_ids')}.", quiet=quiet)
 
 
 @app.command("annotate")

@@ -39,7 +39,7 @@ from corpus_tools.files import (
 )
 from corpus_tools.interop.format import Context, Format
 from corpus_tools.interop.labelmap import LabelMap, read_label_map
-from corpus_tools.interop.registry import check_options, get_format
+from corpus_tools.interop.registry import check_options, get_format, parse_pair
 from corpus_tools.ontology import Ontology, load_ontology
 from corpus_tools.report import Report, define_code, make_problem
 from corpus_tools.spans import DEFAULT_SEGMENTATION, Document, check_segmentation
@@ -150,9 +150,7 @@ def split_options(pairs: Sequence[str], reader: str, writer: str) -> tuple[dict[
     formats = {"read": get_format(reader, "read"), "write": get_format(writer, "write")}
     options: dict[str, dict[str, str]] = {"read": {}, "write": {}}
     for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InputError(f"option {pair!r} is not KEY=VALUE")
+        key, value = parse_pair(pair)
         side, colon, name = key.partition(":")
         sides = [side] if colon and side in formats else list(formats)
         name = name if colon and side in formats else key

@@ -6,7 +6,7 @@ problem codes are registered; the CLI help and docs/interop.md are generated fro
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from corpus_tools.errors import InputError
@@ -20,6 +20,8 @@ FORMAT_MODULES: tuple[str, ...] = (
     "release",
     "conll",
     "brat",
+    "doccano",
+    "prodigy",
 )
 
 
@@ -45,6 +47,25 @@ def get_format(name: str, direction: Literal["read", "write"]) -> Format:
         raise InputError(f"format {name!r} cannot be {'read' if direction == 'read' else 'written'}; "
                          f"formats that can: {', '.join(can)}")
     return fmt
+
+
+def parse_pair(pair: str) -> tuple[str, str]:
+    """One ``--option KEY=VALUE`` as ``(KEY, VALUE)``; InputError when it is not of that form."""
+    key, sep, value = pair.partition("=")
+    if not sep or not key:
+        raise InputError(f"option {pair!r} is not KEY=VALUE")
+    return key, value
+
+
+def reader_options(fmt: Format, pairs: Sequence[str]) -> dict[str, str]:
+    """``--option KEY=VALUE`` pairs for ``fmt``'s reader (``read:KEY=VALUE`` accepted too), checked against the
+    options it declares."""
+    options = {}
+    for pair in pairs:
+        key, value = parse_pair(pair)
+        options[key.removeprefix("read:")] = value
+    check_options(fmt, options)
+    return options
 
 
 def check_options(fmt: Format, options: Mapping[str, str]) -> None:

@@ -48,6 +48,11 @@ UPLOAD_MISSING_MODEL_VERSION = define_code(
     "upload-missing-model-version", "error",
     "A prediction has no model version (meta.model_version, or --model-version).", stage=STAGE,
 )
+UPLOAD_PREDICTION_TEXT_DIFFERS = define_code(
+    "upload-prediction-text-differs", "warning",
+    "A document's text differs from the text of the task with its id (a rebuilt or edited text); its prediction is"
+    " skipped, never put on offsets of another text.", stage=STAGE,
+)
 
 
 def check_document(

@@ -328,6 +328,32 @@ class LabelStudioClient:
                 return
             page += 1
 
+    def iter_task_predictions(self, project_id: int, id_ranges: Sequence[tuple[int, int]],
+                              page_size: int = 200) -> Iterator[tuple[int, dict, list[str]]]:
+        """``(task id, task data, model versions of its predictions)`` of the tasks whose id lies in ``id_ranges``
+        (inclusive), page by page (predictions are whole objects: the pages are smaller than for data alone)."""
+        filters = {"conjunction": "or", "items": [
+            {"filter": "filter:tasks:id", "operator": "in", "type": "Number", "value": {"min": lo, "max": hi}}
+            for lo, hi in id_ranges]}
+        page, seen = 1, 0
+        while id_ranges:
+            body = self._get_json(
+                "api/tasks/",
+                {"project": project_id, "page": page, "page_size": page_size, "fields": "all",
+                 "include": "id,data,predictions",
+                 "query": json.dumps({"ordering": ["tasks:id"], "filters": filters})},
+                f"list the predictions of project {project_id}",
+            )
+            tasks = body.get("tasks") or []
+            for task in tasks:
+                versions = [str(p.get("model_version") or "") for p in task.get("predictions") or []
+                            if isinstance(p, Mapping)]
+                yield int(task["id"]), task.get("data") or {}, versions
+            seen += len(tasks)
+            if not tasks or seen >= int(body.get("total", 0)):
+                return
+            page += 1
+
     def import_tasks(self, project_id: int, tasks: Sequence[Mapping[str, object]], *,
                      timeout: float = 600) -> list[int]:
         """Import tasks (with inline predictions/annotations) in ONE request; returns their ids in order.

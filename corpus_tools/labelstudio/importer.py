@@ -18,6 +18,10 @@ Every task carries its article id in ``data.article_id``; that id is the idempot
 
 Predictions are attached to the tasks they arrive with; predictions for articles already
 present are counted as skipped (never duplicated).
+
+:func:`import_predictions` (``ls import --predictions FILE`` without articles) is the other way in: each document
+becomes a prediction on the task with its id, or a new task with its prediction, once per model version; a
+document whose text differs from its task's is skipped with a warning, never misaligned.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +39,7 @@ from typing import IO
 
 from filelock import FileLock, Timeout
 
+from corpus_tools.artefacts import LS_DATA_KEY
 from corpus_tools.codes import DOCUMENT_DUPLICATE_ID
 from corpus_tools.errors import InputError, InvalidDataError, LabelStudioError
 from corpus_tools.files import AtomicFile, new_file_mode
@@ -43,6 +48,7 @@ from corpus_tools.labelstudio.checks import (
     UPLOAD_INVALID_ARTICLE,
     UPLOAD_INVALID_RECORD,
     UPLOAD_MISSING_MODEL_VERSION,
+    UPLOAD_PREDICTION_TEXT_DIFFERS,
     UPLOAD_UNKNOWN_ARTICLE,
     blocking,
     check_document,
@@ -55,6 +61,7 @@ from corpus_tools.schemas import bundled_pass
 from corpus_tools.spans import Document
 from corpus_tools.strictjson import LoneSurrogateError
 from corpus_tools.strictjson import loads as json_loads
+from corpus_tools.text import sha256_text
 
 DEFAULT_BATCH_SIZE = 500
 MAX_RANGES_PER_QUERY = 40
@@ -117,7 +124,7 @@ def read_records(path: Path, spans: list[tuple[int, int]]) -> Iterator[dict]:
 @dataclass
 class Prediction:
     document: Document
-    line: int
+    line: int | None
     model_version: str | None
     score: float | None
 
@@ -125,18 +132,27 @@ class Prediction:
 def read_predictions(path: Path, report: Report, *, model_version: str | None = None,
                      score: float | None = None) -> dict[str, Prediction]:
     """Canonical documents by id; ``model_version``/``score`` override the documents' ``meta``."""
+    documents = ((number, Document.from_dict(record))
+                 for number, _, _, record in iter_jsonl(path, "document.schema.json", UPLOAD_INVALID_RECORD, report))
+    return collect_predictions(documents, str(path), report, model_version=model_version, score=score)
+
+
+def collect_predictions(documents: Iterable[tuple[int | None, Document]], file: str, report: Report, *,
+                        model_version: str | None = None, score: float | None = None) -> dict[str, Prediction]:
+    """``(line, document)`` pairs as predictions by document id: a missing model version and a repeated id are
+    errors; ``model_version``/``score`` override the documents' ``meta``."""
     found: dict[str, Prediction] = {}
-    for number, _, _, record in iter_jsonl(path, "document.schema.json", UPLOAD_INVALID_RECORD, report):
-        doc = Document.from_dict(record)
+    for number, doc in documents:
         version = model_version or (doc.meta.get("model_version") if isinstance(doc.meta, dict) else None)
         raw_score = score if score is not None else doc.meta.get("score")
         if not version:
             report.add(make_problem(UPLOAD_MISSING_MODEL_VERSION, f"Document {doc.id!r} has no meta.model_version;"
-                                    " add it or pass --model-version.", file=str(path), line=number,
+                                    " add it or pass --model-version.", file=file, line=number,
                                     json_path="$.meta.model_version"))
         if doc.id in found:
-            report.add(make_problem(DOCUMENT_DUPLICATE_ID, f"Document {doc.id!r} appears twice (first on line"
-                                    f" {found[doc.id].line}); keep one prediction per article.", file=str(path),
+            report.add(make_problem(DOCUMENT_DUPLICATE_ID, f"Document {doc.id!r} appears twice"
+                                    + ("" if found[doc.id].line is None else f" (first on line {found[doc.id].line})")
+                                    + "; keep one prediction per article.", file=file,
                                     line=number, json_path="$.id", details={"first_line": found[doc.id].line}))
             continue
         found[doc.id] = Prediction(doc, number, str(version) if version else None,
@@ -443,6 +459,137 @@ def _upload(client: LabelStudioClient, project: ProjectInfo, articles_path: Path
     if batch:
         upload.send(batch)
     return upload
+
+
+# ---------------------------------------------------------------------------- predictions
+
+
+def import_predictions(
+    client: LabelStudioClient,
+    project: ProjectInfo,
+    source: Path,
+    *,
+    ontology: Ontology,
+    documents: Iterable[Document] | None = None,
+    model_version: str | None = None,
+    score: float | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    index_dir: Path | None = None,
+    use_index: bool = True,
+    on_batch: BatchCallback | None = None,
+) -> Report:
+    """Add each document of ``source`` as a prediction: to the task with its id (``data.article_id``) when there is
+    one, else as a new task with the prediction; returns a report with stats.
+
+    ``source`` is canonical documents JSONL, unless ``documents`` gives what an interop reader read from it.
+    Idempotent: a task that already has a prediction of the same model version gets none (another version adds
+    another).  A document whose text differs from its task's text is skipped with a warning
+    (``upload-prediction-text-differs``, naming the document and the task), never put on the other text's
+    offsets.  Any error (an unreadable line, a missing model version, a document the validator refuses) raises
+    :class:`InvalidDataError` carrying the report before anything is uploaded.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    if score is not None and not math.isfinite(score):
+        raise ValueError(f"score must be a finite number (JSON has no {score})")
+    with project_lock(client, project, index_dir) as index:
+        started = time.monotonic()
+        existing, found_by = existing_articles(client, project, index=index if use_index else None)
+        report = Report()
+        if documents is None:
+            predictions = read_predictions(source, report, model_version=model_version, score=score)
+        else:
+            predictions = collect_predictions(((None, doc) for doc in documents), str(source), report,
+                                              model_version=model_version, score=score)
+        plan = _plan_predictions(client, project, predictions, existing, ontology, str(source), report)
+        if not report.valid:
+            raise InvalidDataError(f"{report.error_count} problems in the input; nothing was imported", report)
+        upload = _Upload(client, project.id, index if use_index else None, on_batch, len(plan.new))
+        batch: list[tuple[str, dict]] = []
+        for pred in plan.new:
+            batch.append((pred.document.id, document_to_task(pred)))
+            upload.predictions_imported += 1
+            if len(batch) >= batch_size:
+                upload.send(batch)
+                batch = []
+        if batch:
+            upload.send(batch)
+        for task_id, pred in plan.add:
+            doc = pred.document
+            client.create_prediction(task_id, document_to_result(doc.entities, doc.relations, doc.text),
+                                     model_version=str(pred.model_version), score=pred.score)
+        report.stats = {
+            "project_id": project.id,
+            "documents": len(predictions),
+            "predictions_added": len(plan.add),
+            "tasks_imported": upload.imported,
+            "already_present": len(plan.already),
+            "text_differs": len(plan.differs),
+            "batches": upload.batches,
+            "existing_found_by": found_by,
+            "seconds": round(time.monotonic() - started, 3),
+            "added_ids": [pred.document.id for _, pred in plan.add],
+            "imported_ids": [pred.document.id for pred in plan.new],
+            "already_present_ids": plan.already,
+            "text_differs_ids": plan.differs,
+        }
+        return report
+
+
+@dataclass
+class _PredictionPlan:
+    add: list[tuple[int, Prediction]] = field(default_factory=list)  # (task id, prediction) for existing tasks
+    new: list[Prediction] = field(default_factory=list)  # documents with no task: new tasks
+    already: list[str] = field(default_factory=list)  # ids whose task has a prediction of this model version
+    differs: list[str] = field(default_factory=list)  # ids whose task holds another text
+
+
+def _plan_predictions(client: LabelStudioClient, project: ProjectInfo, predictions: dict[str, Prediction],
+                      existing: Mapping[str, int], ontology: Ontology, file: str, report: Report) -> _PredictionPlan:
+    """Match the predictions with the tasks, check each against the text it will be shown on."""
+    matched = {existing[doc_id]: doc_id for doc_id in predictions if doc_id in existing}
+    tasks: dict[int, tuple[str, list[str]]] = {}
+    ranges = id_ranges(list(matched))
+    for k in range(0, len(ranges), MAX_RANGES_PER_QUERY):
+        for task_id, data, versions in client.iter_task_predictions(project.id, ranges[k:k + MAX_RANGES_PER_QUERY]):
+            tasks[task_id] = (str(data.get(LS_DATA_KEY, "")) if isinstance(data, Mapping) else "", versions)
+    plan = _PredictionPlan()
+    for doc_id, pred in predictions.items():
+        doc = pred.document
+        task_id = existing.get(doc_id)
+        if task_id is None:
+            report.extend(check_document(doc, ontology, file=file, line=pred.line))
+            plan.new.append(pred)
+            continue
+        text, versions = tasks.get(task_id, ("", []))
+        if text != doc.text:
+            at = next((i for i, (a, b) in enumerate(zip(text, doc.text, strict=False)) if a != b),
+                      min(len(text), len(doc.text)))
+            report.add(make_problem(
+                UPLOAD_PREDICTION_TEXT_DIFFERS,
+                f"Document {doc_id!r} has a text that differs from the text of task {task_id} (from character {at};"
+                f" {len(doc.text)} characters against {len(text)}); its prediction is skipped. Convert the"
+                " annotations onto the task's text, or import the document under another id.",
+                file=file, line=pred.line, task_id=task_id, json_path="$.text",
+                details={"document_id": doc_id, "first_difference": at}))
+            plan.differs.append(doc_id)
+            continue
+        if pred.model_version in versions:
+            plan.already.append(doc_id)
+            continue
+        report.extend(check_document(doc, ontology, text=text, file=file, line=pred.line, task_id=task_id))
+        plan.add.append((task_id, pred))
+    return plan
+
+
+def document_to_task(prediction: Prediction) -> dict[str, object]:
+    """A new task for a document that has no task yet, with its prediction (the document is its article)."""
+    doc = prediction.document
+    article: dict[str, object] = {"id": doc.id, "text": doc.text, "title": doc.title, "source": doc.source,
+                                  "lang": doc.lang, "sha256": sha256_text(doc.text), "dateline": doc.dateline}
+    task = article_to_task(article)
+    task["predictions"] = [prediction_to_ls(prediction)]
+    return task
 
 
 # ---------------------------------------------------------------------------- annotations
