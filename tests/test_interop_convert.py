@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ from corpus_tools.interop import registry
 from corpus_tools.interop.convert import MARKER, convert, split_options
 from corpus_tools.interop.format import Format
 from corpus_tools.interop.registry import formats
+from corpus_tools.report import Report
 
 RLM, TATWEEL, EMOJI = "\u200f", "\u0640", "😀"
 
@@ -447,3 +449,15 @@ def test_cli_help_lists_every_registered_format_with_its_options():
         assert f"{fmt.name} {fmt.directions} " in help_text, fmt.name
         for key in fmt.options:
             assert f"--option {key}=..." in help_text
+
+
+@pytest.mark.parametrize("name", ["wojood", "anercorp"])
+def test_the_shipped_label_maps_map_onto_the_ontology(name, ontology):
+    from corpus_tools.interop.labelmap import read_label_map
+
+    report = Report()
+    mapped = read_label_map(REPO / "annotations" / "labelmaps" / f"{name}.yaml", report,
+                            entity_labels=ontology.entity_labels, relation_labels=ontology.relation_labels)
+    assert report.problems == [] and mapped is not None
+    assert set(mapped.labels.values()) <= set(ontology.entity_labels)
+    assert not set(mapped.labels) & mapped.drop  # a label is mapped or dropped, never both
