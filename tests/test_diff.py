@@ -215,7 +215,8 @@ def _release_rows(draw: st.DrawFn) -> dict[str, list]:
         relations = [{"id": f"r{k}", "head": draw(st.sampled_from(["a", "b", "c", "x"])),
                       "tail": draw(st.sampled_from(["a", "b", "d"])), "label": draw(st.integers(0, 2))}
                      for k in range(draw(st.integers(0, 4)))]
-        files.setdefault(split, []).append({"id": doc_id, "title": "", "text": text, "source": "", "lang": "ar",
+        files.setdefault(split, []).append({"id": doc_id, "title": "", "text": text, "text_sha256": "",
+                                            "source": "", "lang": "ar",
                                             "dateline_places": [], "dateline_paper": None, "dateline_agencies": [],
                                             "entities": entities, "relations": relations})
     return files

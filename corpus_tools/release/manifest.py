@@ -160,6 +160,11 @@ NOT_UTF8 = define_code(
     "A string in a data file is not valid UTF-8 (Parquet readers do not check it; datasets fails on it).",
     stage=STAGE,
 )
+TEXT_SHA256 = define_code(
+    "release-text-sha256", "error",
+    "A documents row's text_sha256 is not the sha256 of its text's UTF-8 bytes: the text or the hash was changed"
+    " after the build; rebuild the release.", stage=STAGE,
+)
 DUPLICATE_ID = define_code(
     "release-duplicate-id", "error", "A document id appears twice in the documents config.", stage=STAGE
 )
