@@ -333,6 +333,9 @@ def import_command(
     score: Annotated[float | None, typer.Option("--score", help="Score for every prediction"
                                                 " (overrides meta.score).", callback=_finite_score)] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Tasks per import request.")] = 500,
+    update_changed: Annotated[bool, typer.Option(
+        "--update-changed", help="Replace the text of a task whose article's text changed, in place (same task"
+        " id), moving its annotations' and predictions' spans onto the new text.")] = False,
     ontology: OntologyOption = None,
     credentials: CredentialsOption = None,
     as_json: JsonOption = False,
@@ -342,7 +345,10 @@ def import_command(
 
     Predictions are checked against the article texts and by the validator's document checks
     before anything is uploaded; any error refuses the import (exit 1), warnings are reported. An
-    interrupted import resumes on re-run.
+    interrupted import resumes on re-run. An article already imported whose text changed is left
+    alone with an upload-text-changed warning; with --update-changed its task's text is replaced in
+    place and each span of its annotations and predictions is moved onto the new text, or removed
+    (upload-span-removed) when the edit touched it.
     """
     from corpus_tools.labelstudio.importer import import_articles
     from corpus_tools.ontology import load_ontology
@@ -356,7 +362,8 @@ def import_command(
 
     report = _checked_upload(
         lambda: import_articles(client, target, articles, ontology=onto, predictions_path=predictions,
-                                model_version=model_version, score=score, batch_size=batch_size, on_batch=on_batch),
+                                model_version=model_version, score=score, batch_size=batch_size, on_batch=on_batch,
+                                update_changed=update_changed),
         what="Import", as_json=as_json, quiet=quiet)
     if report is None:
         return
@@ -366,6 +373,12 @@ def import_command(
     info(f"Project {target.id}: imported {stats['imported']} tasks in {stats['batches']} batches"
          f" ({stats['predictions_imported']} with predictions); {stats['already_present']} already present"
          + (f": {shown}" if present else "") + ".", quiet=quiet)
+    if stats["updated"]:
+        tasks = ", ".join(f"{u['article_id']} (task {u['task_id']})" for u in stats["updated_tasks"])
+        info(f"Updated the text of {stats['updated']} tasks whose article's text changed: {tasks}.", quiet=quiet)
+    elif stats["text_changed"]:
+        info(f"{stats['text_changed']} tasks have an article whose text changed and were left alone; run with"
+             " --update-changed to replace their text.", quiet=quiet)
 
 
 @app.command("annotate")
