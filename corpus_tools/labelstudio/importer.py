@@ -468,7 +468,8 @@ class _Upload:
     def send(self, batch: list[tuple[str, dict]]) -> None:
         task_ids = self.client.import_tasks(self.project_id, [task for _, task in batch])
         if self.index is not None:
-            self.index.append([(article_id, task_id) for (article_id, _), task_id in zip(batch, task_ids, strict=True)])
+            self.index.append([(article_id, task_id, sha256_text(str(task["data"][LS_DATA_KEY])))  # type: ignore[index]
+                               for (article_id, task), task_id in zip(batch, task_ids, strict=True)])
         self.imported += len(batch)
         self.batches += 1
         if self.on_batch is not None:
