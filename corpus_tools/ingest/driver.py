@@ -76,7 +76,6 @@ __all__ = [
     "IngestResult",
     "NewswireParts",
     "article_id",
-    "source_article_id",
     "article_to_json_line",
     "format_for_path",
     "ingest_paths",
@@ -84,6 +83,7 @@ __all__ = [
     "parse_field_mapping",
     "parse_newswire",
     "read_articles_jsonl",
+    "source_article_id",
     "write_articles_jsonl",
 ]
 
@@ -420,7 +420,7 @@ class _IngestRun:
         if source_id is not None:
             meta = {**(meta or {}), "source_id": source_id}
         record: dict[str, object] = {
-            "id": article_id(text, source_id) if source_id is not None else digest[:16],
+            "id": source_article_id(source_id) if source_id is not None else digest[:16],
             "sha256": digest,
             "source_path": src.rel,
             "source_line": line,

@@ -135,9 +135,9 @@ TOKENS_DOCUMENT = define_code(
 )
 VIEW_DOCUMENT = define_code(
     "release-view-document", "error",
-    "A row of a view's documents config (documents-NAME) is not its documents row on that view: another id, a"
-    " text that is not the documents text normalised with the view's steps, or entities and relations that are"
-    " not the documents' ones moved onto the view.", stage=STAGE,
+    "A row of a view's documents config (documents-NAME) is not its documents row on that view: another id or"
+    " text_sha256, a text that is not the documents text normalised with the view's steps, or entities and"
+    " relations that are not the documents' ones moved onto the view.", stage=STAGE,
 )
 RELATIONS_DOCUMENT = define_code(
     "release-relations-document", "error",
