@@ -90,6 +90,7 @@ def ontology_to_features(ontology: Ontology) -> dict[str, Features]:
                 "id": Value("string"),
                 "title": Value("string"),
                 "text": Value("string"),
+                "text_sha256": Value("string"),
                 "source": Value("string"),
                 "lang": Value("string"),
                 "dateline_places": List(Value("string")),

@@ -109,6 +109,7 @@ class ReferenceRows(ReleaseWriter):
             "id": doc.id,
             "title": doc.title,
             "text": doc.text,
+            "text_sha256": hashlib.sha256(doc.text.encode("utf-8")).hexdigest(),
             "source": doc.source,
             "lang": doc.lang,
             "dateline_places": list(dateline.get("places") or []),

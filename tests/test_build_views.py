@@ -160,6 +160,7 @@ def test_a_view_row_that_is_not_its_document_on_the_view_fails_the_checks(releas
     (lambda row: row.__setitem__("text", row["text"][:-2] + "!\n"), "its text is not the documents text normalised"),
     (lambda row: row["relations"].pop(), "its relations are not the documents' relations"),
     (lambda row: row.__setitem__("id", "other"), "its id 'other' is not its documents row's"),
+    (lambda row: row.__setitem__("text_sha256", "0" * 64), "its text_sha256 is not its documents row's"),
 ])
 def test_each_part_of_a_view_row_is_checked(release, ontology, tmp_path, edit, what):
     copy, rel = _damaged_copy(release, tmp_path, "documents-plain", lambda rows: edit(rows[1]))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import build_inputs as B
 import pytest
@@ -66,6 +68,55 @@ def test_diff_counts(pair):
     as_dict = diff.to_dict()
     assert as_dict["changed"] is True and json.dumps(as_dict)
     assert as_dict["entity_labels"]["LOC"]["delta"] == 1
+
+
+def _ingested_export(tmp_path, name: str, articles: list[B.Article]) -> Path:
+    """The articles through ingest (a JSONL file whose records carry the source's id) and into an export, each task
+    annotated with its article's gold."""
+    from corpus_tools.ingest.driver import ingest_paths
+    from corpus_tools.labelstudio.tasks import article_to_task
+
+    source = tmp_path / f"{name}.jsonl"
+    source.write_text("".join(json.dumps({"id": f"wire-{k}", "title": a.title, "text": a.text}, ensure_ascii=False)
+                              + "\n" for k, a in enumerate(articles)), encoding="utf-8")
+    result = ingest_paths([source])
+    ingested = list(result.articles)
+    assert result.report.valid and len(ingested) == len(articles)
+    tasks = []
+    for k, (record, art) in enumerate(zip(ingested, articles, strict=True)):
+        tasks.append({"id": k + 1, **article_to_task(record),
+                      "annotations": [B.annotation(700 + k, art.result(f"e{k}-"))], "predictions": []})
+    return B.write_export(tmp_path / f"{name}-export.json", tasks)
+
+
+def test_an_edited_text_keeps_its_id_and_split(tmp_path):
+    """An article edited at its source (same source id, fixed text) is the same document in the next release: it
+    stays in its split, no other document moves, and the diff and the changelog say its text changed."""
+    old = [B.news_article(i) for i in range(20)]
+    v1, v2 = tmp_path / "v1", tmp_path / "v2"
+    build_release(_ingested_export(tmp_path, "old", old), version="1.0.0", out=v1)
+    before = json.loads((v1 / "splits.json").read_text(encoding="utf-8"))["assignments"]
+    edited = next(k for k in range(20) if before[f"wire-{k}"] != "train")  # not in the largest split by chance
+    new = list(old)
+    new[edited] = B.news_article(edited, variant=1)  # the same spans, a word of the text fixed
+    assert new[edited].text != old[edited].text
+    build_release(_ingested_export(tmp_path, "new", new), version="1.1.0", out=v2, previous=v1)
+    after = json.loads((v2 / "splits.json").read_text(encoding="utf-8"))["assignments"]
+    assert after == before and sorted(after) == sorted(f"wire-{k}" for k in range(20))
+    diff = diff_releases(v1, v2, detail=None)
+    assert (diff.documents_added, diff.documents_removed, diff.documents_moved) == ([], [], [])
+    assert diff.documents_text_changed == [f"wire-{edited}"]
+    sha = lambda text: hashlib.sha256(text.encode("utf-8")).hexdigest()  # noqa: E731
+    offset = len(old[edited].text.rsplit(" 0.", 1)[0]) + 1  # "... من نشرة 0." became "... من نشرة 1."
+    assert [t.to_dict() for t in diff.text_changes] == [{
+        "id": f"wire-{edited}", "split": before[f"wire-{edited}"], "old_sha256": sha(old[edited].text),
+        "new_sha256": sha(new[edited].text), "first_difference": {
+            "offset": offset, "old": old[edited].text[offset - 20 : offset + 30],
+            "new": new[edited].text[offset - 20 : offset + 30]}}]
+    readme = (v2 / "README.md").read_text(encoding="utf-8")
+    assert (f"- Text changed under the same id (1; its spans and relations count as removed and added):"
+            f" `wire-{edited}` (sha256 {sha(old[edited].text)[:12]} → {sha(new[edited].text)[:12]}).") in readme
+    assert "1 with changed text, 0 with changed annotations, 0 moved between splits" in readme
 
 
 def test_card_changelog_comes_from_the_diff(pair):
@@ -215,7 +266,8 @@ def _release_rows(draw: st.DrawFn) -> dict[str, list]:
         relations = [{"id": f"r{k}", "head": draw(st.sampled_from(["a", "b", "c", "x"])),
                       "tail": draw(st.sampled_from(["a", "b", "d"])), "label": draw(st.integers(0, 2))}
                      for k in range(draw(st.integers(0, 4)))]
-        files.setdefault(split, []).append({"id": doc_id, "title": "", "text": text, "source": "", "lang": "ar",
+        files.setdefault(split, []).append({"id": doc_id, "title": "", "text": text, "text_sha256": "",
+                                            "source": "", "lang": "ar",
                                             "dateline_places": [], "dateline_paper": None, "dateline_agencies": [],
                                             "entities": entities, "relations": relations})
     return files

@@ -81,7 +81,8 @@ def test_sample_article_ingests_to_one_record(shared_dir):
     expected_paragraphs = [line for line in lines[3:] if line.strip()]
     got = [article["text"][p["start"] : p["end"]] for p in article["paragraphs"]]
     assert got == expected_paragraphs
-    assert article["sha256"] == sha(raw) and article["id"] == sha(raw)[:16]
+    assert article["sha256"] == sha(raw) and article["id"] == path.stem == "000_6e18b1ef7decaba4"
+    assert article["meta"] == {"source_id": path.stem}
     assert article["source_path"] == path.name
     assert list(validator_for("article.schema.json").iter_errors(article)) == []
     task = article_to_task(article)
@@ -350,16 +351,74 @@ def test_same_text_under_another_name_is_one_record(tmp_path):
     assert len(articles) == 1 and articles[0]["source_path"] == "a.txt"
     second = os.path.join(str(tmp_path / "in"), "sub/copy.txt")
     assert located(report) == [("ingest-duplicate", second, None, None, None)]
-    assert report.problems[0].details == {"id": sha(ARTICLE)[:16], "first": str(first)}
+    assert report.problems[0].details == {"id": "a", "first": str(first)}
     assert report.stats["duplicates"] == 1 and report.valid
 
 
 def test_ids_are_stable_across_paths_and_runs(tmp_path):
     a = write(tmp_path / "x" / "one.txt", ARTICLE)
-    b = write(tmp_path / "y" / "two.txt", b"\xef\xbb\xbf" + ARTICLE.replace("\n", "\r\n").encode())
+    b = write(tmp_path / "y" / "one.txt", b"\xef\xbb\xbf" + ARTICLE.replace("\n", "\r\n").encode())
     (first,), _ = ingest(a)
     (second,), _ = ingest(b)
-    assert first["id"] == second["id"] == sha(ARTICLE)[:16]
+    assert first["id"] == second["id"] == "one"
+    (piped,) = ingest_paths(["-"], stdin=io.BytesIO(ARTICLE.encode("utf-8"))).articles  # no name: the text's hash
+    assert piped["id"] == sha(ARTICLE)[:16] and "meta" not in piped
+
+
+def test_a_source_id_survives_an_edit_of_the_text(tmp_path):
+    """The id comes from the source's id when there is one (as it is when it is a safe token, else hashed), from
+    the text otherwise; sha256 always follows the text and meta.source_id keeps the id as given."""
+    lines = [{"id": "afp-2019_001", "text": ARTICLE}, {"id": "AFP/2019 002", "text": PARA1, "title": "t"},
+             {"id": 7, "text": PARA2, "title": "t"}, {"text": TITLE, "title": "t"},
+             {"id": "", "text": DATELINE, "title": "t"}]
+    path = write(tmp_path / "a.jsonl", "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+    articles, report = ingest(path)
+    assert report.valid and report.problems == []
+    assert [a["id"] for a in articles] == ["afp-2019_001", "src-" + sha("AFP/2019 002")[:16], "7", sha(TITLE)[:16],
+                                           sha(DATELINE)[:16]]
+    assert [a.get("meta") for a in articles] == [{"source_id": "afp-2019_001"}, {"source_id": "AFP/2019 002"},
+                                                 {"source_id": "7"}, None, None]
+    assert [a["sha256"] for a in articles] == [sha(ARTICLE), sha(PARA1), sha(PARA2), sha(TITLE), sha(DATELINE)]
+    edited = ARTICLE.replace("انتهى", "انتهى أمس")
+    write(path, json.dumps({"id": "afp-2019_001", "text": edited}, ensure_ascii=False) + "\n")
+    (again,), _ = ingest(path)
+    assert again["id"] == "afp-2019_001" and again["sha256"] == sha(edited) != sha(ARTICLE)
+    long_id = "a" * 65  # over 64 characters: hashed
+    assert ingest_source_id(tmp_path, long_id) == "src-" + sha(long_id)[:16]
+    assert ingest_source_id(tmp_path, "a" * 64) == "a" * 64
+
+
+def ingest_source_id(tmp_path, source_id):
+    path = write(tmp_path / "one.jsonl", json.dumps({"id": source_id, "text": ARTICLE}) + "\n")
+    (article,), _ = ingest(path)
+    return article["id"]
+
+
+def test_two_texts_with_one_source_id_are_a_located_error(tmp_path):
+    data = "num,body,title\n12,first text,t\n13,second text,t\n12,third text,t\n"
+    path = write(tmp_path / "a.csv", data)
+    articles, report = ingest(path, fields=parse_field_mapping(["text=body", "id=num"]))
+    assert [a["id"] for a in articles] == ["12", "13"]
+    assert located(report) == [("ingest-duplicate-id", str(path), 4, None, None)]
+    assert report.problems[0].details == {"id": "12", "source_id": "12", "first": f"{path}:2"}
+    assert not report.valid and report.stats["rejected"] == 1
+    # text files: the name without its extension is the source id, whatever the folder
+    first = write(tmp_path / "in" / "a" / "story.txt", ARTICLE)
+    second = write(tmp_path / "in" / "b" / "story.txt", ARTICLE + PARA1)
+    articles, report = ingest(tmp_path / "in")
+    assert [a["source_path"] for a in articles] == ["a/story.txt"]
+    assert located(report) == [("ingest-duplicate-id", os.path.join(str(tmp_path / "in"), "b/story.txt"), None,
+                                None, None)]
+    assert report.problems[0].details == {"id": "story", "source_id": "story", "first": str(first)}
+    assert second.exists()
+
+
+def test_an_id_field_of_another_type_is_refused(tmp_path):
+    path = write(tmp_path / "a.jsonl", '{"id": true, "text": "x"}\n{"id": {"n": 1}, "text": "y"}\n')
+    articles, report = ingest(path)
+    assert articles == []
+    assert located(report) == [("ingest-bad-field-type", str(path), 1, None, "$.id"),
+                               ("ingest-bad-field-type", str(path), 2, None, "$.id")]
 
 
 def test_directory_walk_is_sorted_relative_and_skips_hidden(tmp_path):
@@ -623,9 +682,9 @@ def test_csv_mapping_multiline_fields_and_row_lines(tmp_path):
     path = write(tmp_path / "a.csv", data)
     fields = parse_field_mapping(["text=body", "title=headline", "meta.row=id"])
     articles, report = ingest(path, fields=fields)
-    assert [(a["source_line"], a["title"], a["meta"]) for a in articles] == [
-        (2, TITLE, {"row": "1"}),
-        (5, "عنوان, ثان", {"row": "2"}),
+    assert [(a["source_line"], a["id"], a["title"], a["meta"]) for a in articles] == [  # id: the id column
+        (2, "1", TITLE, {"row": "1", "source_id": "1"}),
+        (5, "2", "عنوان, ثان", {"row": "2", "source_id": "2"}),
     ]
     assert articles[0]["text"] == body and articles[0]["dateline"]["places"] == ["بيروت"]
     assert located(report) == [("ingest-bad-csv-row", str(path), 6, None, None)]
@@ -735,7 +794,7 @@ def test_field_mapping_errors():
     with pytest.raises(ValueError, match="TARGET=FIELD"):
         parse_field_mapping(["text"])
     with pytest.raises(ValueError, match="unknown target"):
-        parse_field_mapping(["id=x"])
+        parse_field_mapping(["uid=x"])
     assert parse_field_mapping(["meta.url=link"])["meta.url"] == "link"
 
 

@@ -157,6 +157,23 @@ def test_cli_refuses_invalid_predictions_with_exit_1(ls_server, tmp_path):
     assert ls_server.client().count_tasks(project["project_id"]) == 0
 
 
+def test_cli_import_reports_a_changed_text_and_updates_it_when_asked(ls_server, tmp_path):
+    env = ls_server.env(CORPUS_TOOLS_CACHE=str(tmp_path / "cache"))
+    project = json.loads(run("ls", "setup", "--project", "cli changed text", "--json", env=env).stdout)["project_id"]
+    write_jsonl(tmp_path / "a.jsonl", [article("wire-1", EMOJI_TEXT)])
+    assert run("ls", "import", str(tmp_path / "a.jsonl"), "--project", str(project), env=env).returncode == 0
+    [(task, _)] = list(ls_server.client().iter_task_data(project))
+    edited = write_jsonl(tmp_path / "b.jsonl", [article("wire-1", EMOJI_TEXT + " اليوم")])
+    left = run("ls", "import", str(edited), "--project", str(project), env=env)
+    assert left.returncode == 0, left.stderr
+    assert "upload-text-changed" in left.stderr and f"Article 'wire-1' (task {task}): text changed" in left.stderr
+    assert "1 tasks have an article whose text changed and were left alone; run with --update-changed" in left.stderr
+    updated = run("ls", "import", str(edited), "--project", str(project), "--update-changed", env=env)
+    assert updated.returncode == 0, updated.stderr
+    assert f"Updated the text of 1 tasks whose article's text changed: wire-1 (task {task})." in updated.stderr
+    assert ls_server.client().get_task_text(task) == EMOJI_TEXT + " اليوم"
+
+
 # ---------------------------------------------------------------------------- ls up / ls down
 
 

@@ -123,13 +123,66 @@ def test_task_index_ignores_a_torn_line_and_another_project(tmp_path):
 
     project = ProjectInfo(3, "t", "", "", 0, "2026-01-01T00:00:00Z")
     index = TaskIndex(tmp_path, "http://x", project)
-    index.rewrite([("a", 10), (None, 11)])
-    index.append([("b", 12)])
+    index.rewrite([("a", 10, "1" * 64), (None, 11, None)])
+    index.append([("b", 12, "2" * 64), ("a", 10, "3" * 64)])  # task 10's text replaced: the later line wins
     with open(index.path, "a", encoding="utf-8") as fh:
         fh.write('["c", 1')
-    assert index.load() == [("a", 10), (None, 11), ("b", 12)]
+    assert index.load() == [("a", 10, "3" * 64), (None, 11, None), ("b", 12, "2" * 64)]
     recreated = ProjectInfo(3, "t", "", "", 0, "2026-02-02T00:00:00Z")
     assert TaskIndex(tmp_path, "http://x", recreated).load() is None
+
+
+def test_an_index_of_the_first_format_is_not_used(tmp_path):
+    """Its lines have no text hash, so a changed text could not be seen: the import lists the tasks instead."""
+    from corpus_tools.labelstudio.client import ProjectInfo
+
+    index = TaskIndex(tmp_path, "http://x", ProjectInfo(3, "t", "", "", 0, "2026-01-01T00:00:00Z"))
+    index.path.write_text(json.dumps({**index.header, "version": 1}) + '\n["a", 10]\n', encoding="utf-8")
+    assert index.load() is None
+
+
+# ---------------------------------------------------------------------------- re-anchoring
+
+
+def _span_item(region_id: str, text: str, start: int, end: int, label: str) -> dict:
+    return {"id": region_id, "from_name": "label", "to_name": "text", "type": "labels",
+            "value": {"start": start, "end": end, "text": text[start:end], "labels": [label]}}
+
+
+def test_reanchor_moves_untouched_spans_and_removes_the_touched_ones():
+    from corpus_tools.labelstudio.reanchor import RemovedRegion, reanchor_result
+
+    old = "زار محمد بيروت أمس ثم عاد إلى دمشق"
+    new = "وقال: " + old.replace("أمس", "الأحد")
+    shift = len("وقال: ")
+    person, day, city = len("زار "), len("زار محمد بيروت "), len("زار محمد بيروت أمس ثم عاد إلى ")
+    result = [_span_item("p", old, person, person + len("محمد"), "PER"),
+              _span_item("d", old, day, day + len("أمس"), "TIME"),
+              _span_item("c", old, city, city + len("دمشق"), "GPE"),
+              {"from_id": "p", "to_id": "c", "type": "relation", "direction": "right", "labels": ["PHYS.Located"]},
+              {"from_id": "p", "to_id": "d", "type": "relation", "direction": "right", "labels": ["PHYS.Located"]},
+              {"id": "x", "from_name": "genre", "to_name": "text", "type": "choices", "value": {"choices": ["news"]}}]
+    moved, removed = reanchor_result(result, old, new)
+    new_city = shift + city + len("الأحد") - len("أمس")
+    assert moved == [_span_item("p", new, shift + person, shift + person + len("محمد"), "PER"),
+                     _span_item("c", new, new_city, new_city + len("دمشق"), "GPE"),
+                     result[3], result[5]]
+    assert [moved[0]["value"]["text"], moved[1]["value"]["text"]] == ["محمد", "دمشق"]
+    assert removed == [RemovedRegion("span", "d", day, day + len("أمس"), "أمس", "TIME"),
+                       RemovedRegion("relation", "p->d", label="PHYS.Located")]
+    # a second pass over what the first saved changes nothing: its spans are already on the new text
+    assert reanchor_result(moved, old, new) == (moved, [])
+
+
+def test_reanchor_removes_a_span_with_an_insertion_inside_it():
+    from corpus_tools.labelstudio.reanchor import reanchor_result
+
+    old = "وصل عبد الله إلى عمّان"
+    new = old.replace("عبد الله", "عبد  الله")  # a space inserted inside the name
+    start = len("وصل ")
+    (item,) = [_span_item("n", old, start, start + len("عبد الله"), "PER")]
+    moved, removed = reanchor_result([item], old, new)
+    assert moved == [] and [(r.kind, r.start, r.end) for r in removed] == [("span", start, start + len("عبد الله"))]
 
 
 # ---------------------------------------------------------------------------- checks

@@ -322,3 +322,73 @@ def test_an_export_that_cannot_be_written_leaves_nothing_behind(ls_client, ls_pr
     assert not out.exists()
     snapshots = ls_client._sdk.projects.exports.list(id=project.id)
     assert list(snapshots) == []  # the snapshot made for the failed download was deleted
+
+
+# ---------------------------------------------------------------------------- a text changed at the source
+
+
+def _spans_and_relations(result: list[dict]) -> tuple[list[tuple], list[tuple]]:
+    spans = sorted((r["id"], r["value"]["start"], r["value"]["end"], r["value"]["text"], r["value"]["labels"][0])
+                   for r in result if r.get("type") == "labels")
+    relations = sorted((r["from_id"], r["to_id"], r["labels"][0]) for r in result if r.get("type") == "relation")
+    return spans, relations
+
+
+def test_a_changed_text_is_reported_then_updated_in_place_with_its_spans_moved(ls_client, ls_project, ontology,
+                                                                               tmp_path):
+    project = ls_project()
+    old = "زار محمد بيروت ثم عاد إلى دمشق"
+    new = "وقال: " + old.replace("بيروت", "القاهرة")
+    person, beirut, damascus = len("زار "), len("زار محمد "), len("زار محمد بيروت ثم عاد إلى ")
+    first = write_jsonl(tmp_path / "a.jsonl", [article("wire-1", old), article("wire-2", CLITIC_TEXT)])
+    import_articles(ls_client, project, first, ontology=ontology, index_dir=tmp_path / "ix")
+    task_ids = {data["article_id"]: tid for tid, data in ls_client.iter_task_data(project.id)}
+    task = task_ids["wire-1"]
+    per = Span(person, person + len("محمد"), "PER", "per", "محمد")
+    gpe1 = Span(beirut, beirut + len("بيروت"), "GPE", "gpe1", "بيروت")
+    gpe2 = Span(damascus, damascus + len("دمشق"), "GPE", "gpe2", "دمشق")
+    annotation_id = annotate_task(ls_client, task, Document("wire-1", old, [per, gpe1, gpe2], [
+        Relation("per", "gpe1", "PHYS.Located"), Relation("per", "gpe2", "PHYS.Located")]), ontology=ontology)
+    prediction_id = add_prediction(ls_client, task, Document("wire-1", old, [gpe1, gpe2]), ontology=ontology,
+                                   model_version="ner-v1")
+    edited = write_jsonl(tmp_path / "b.jsonl", [article("wire-1", new), article("wire-2", CLITIC_TEXT)])
+
+    # by default the task is left alone, and the import says so
+    report = import_articles(ls_client, project, edited, ontology=ontology, index_dir=tmp_path / "ix")
+    assert [(p.code, p.severity, p.line, p.json_path, p.task_id) for p in report.problems] == [
+        ("upload-text-changed", "warning", 1, "$.text", task)]
+    assert report.problems[0].message == (f"Article 'wire-1' (task {task}): text changed; run with --update-changed"
+                                          " to replace it.")
+    assert (report.stats["imported"], report.stats["text_changed"], report.stats["updated"]) == (0, 1, 0)
+    assert ls_client.get_task_text(task) == old
+
+    # --update-changed: the same task, the new text, every span moved or removed
+    report = import_articles(ls_client, project, edited, ontology=ontology, index_dir=tmp_path / "ix",
+                             update_changed=True)
+    assert report.stats["updated_tasks"] == [{"article_id": "wire-1", "task_id": task, "annotations": 1,
+                                              "predictions": 1, "spans_removed": 2}]
+    assert [(p.code, p.task_id, p.annotation_id, p.details.get("prediction_id"), p.details["kind"],
+             p.details["start"], p.details["end"]) for p in report.problems] == [
+        ("upload-span-removed", task, annotation_id, None, "span", beirut, beirut + len("بيروت")),
+        ("upload-span-removed", task, annotation_id, None, "relation", None, None),
+        ("upload-span-removed", task, None, prediction_id, "span", beirut, beirut + len("بيروت"))]
+    assert {tid for tid, _ in ls_client.iter_task_data(project.id)} == set(task_ids.values())
+    assert ls_client.get_task_text(task) == new
+    shift = len("وقال: ")
+    moved_damascus = shift + damascus + len("القاهرة") - len("بيروت")
+    moved = [("gpe2", moved_damascus, moved_damascus + len("دمشق"), "دمشق", "GPE"),
+             ("per", shift + person, shift + person + len("محمد"), "محمد", "PER")]
+    [annotation], [prediction] = ls_client.task_results(task)
+    assert (annotation["id"], prediction["id"]) == (annotation_id, prediction_id)
+    assert _spans_and_relations(annotation["result"]) == (moved, [("per", "gpe2", "PHYS.Located")])
+    assert _spans_and_relations(prediction["result"]) == ([moved[0]], [])
+    exported = {t["data"]["article_id"]: t for t in export_tasks(ls_client, project.id, tmp_path / "e.json")}
+    assert exported["wire-1"]["data"]["sha256"] == article("wire-1", new)["sha256"]
+
+    # idempotent: again (from the index, then from a listing) nothing changes
+    for use_index in (True, False):
+        again = import_articles(ls_client, project, edited, ontology=ontology, index_dir=tmp_path / "ix",
+                                update_changed=True, use_index=use_index)
+        assert (again.stats["imported"], again.stats["text_changed"], again.stats["updated"]) == (0, 0, 0)
+        assert again.problems == []
+    assert ls_client.task_results(task) == ([annotation], [prediction])

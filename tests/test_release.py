@@ -107,6 +107,23 @@ def test_label_id_out_of_range(release, ontology):
     assert report.problems[0].details == {"column": "entities.label", "count": 1}
 
 
+def test_text_sha256_that_is_not_the_texts_hash(release, ontology):
+    import hashlib
+
+    rel = documents_file(release)
+    rows = pq.read_table(release / rel).to_pylist()
+    assert all(r["text_sha256"] == hashlib.sha256(r["text"].encode("utf-8")).hexdigest() for r in rows)
+
+    def edit(rows):
+        rows[1]["text"] += " "  # the text changed after the build, its hash did not
+
+    rewrite(release, rel, edit)
+    rehash(release)
+    report = check_release(release, ontology=ontology)
+    assert [(p.code, p.file, p.details) for p in report.problems if p.severity == "error"] == [
+        ("release-text-sha256", rel, {"row": 1, "document_id": rows[1]["id"]})]
+
+
 def test_bio_tag_out_of_range(release, ontology):
     rel = read_manifest(release)["configs"]["tokens"]["test"]["files"][0]
 

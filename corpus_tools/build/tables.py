@@ -358,6 +358,7 @@ class SegmentBuilder:
         cols["id"].append(doc_id)
         cols["title"].append(title)
         cols["text"].append(text)
+        cols["text_sha256"].append(hashlib.sha256(utf8).hexdigest())  # the stored text's, in every view config too
         cols["_utf8"].append(utf8)
         cols["source"].append(source)
         cols["lang"].append(lang)

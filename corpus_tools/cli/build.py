@@ -267,7 +267,8 @@ def diff_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the diff as JSON on stdout.")] = False,
     limit: Annotated[int | None, typer.Option(
         "--limit", min=0, metavar="N", help="List the changed spans and relations of at most N documents with changed"
-        " annotations (the first by id; 0: counts only). Default: 20 in the table, all with --json.")] = None,
+        " annotations, and where the text first differs for at most N documents whose text changed (the first by"
+        " id; 0: none). Default: 20 in the table, all with --json.")] = None,
 ) -> None:
     """Show what changed between two releases.
 
@@ -275,9 +276,10 @@ def diff_command(
     spans and relations added, removed and relabelled (matched by offsets); per-label and per-split
     counts; a change of the tokens config's tokenizer (a MAJOR change). For each document with changed
     annotations (up to --limit), the spans and relations added, removed and relabelled: offsets, text,
-    old and new label. A table on stdout, or JSON with --json. Exit 0 whenever it ran, whether or not the
-    releases differ; 1 when a folder is not a release or one of its files is damaged; 3 when a
-    release cannot be read.
+    old and new label. For each document whose text changed under the same id: its old and new text
+    sha256 and (up to --limit) where the texts first differ. A table on stdout, or JSON with --json.
+    Exit 0 whenever it ran, whether or not the releases differ; 1 when a folder is not a release or one
+    of its files is damaged; 3 when a release cannot be read.
     """
     from rich.console import Console
     from rich.table import Table
@@ -308,6 +310,13 @@ def diff_command(
         for row in rows:
             changes.add_row(*row)
         console.print(changes)
+    if text_rows := diff.text_change_rows():
+        texts = Table(title="Text changed")
+        for column in ("document", "split", "old sha256", "new sha256", "first difference at", "old → new there"):
+            texts.add_column(column, overflow="fold")
+        for row in text_rows:
+            texts.add_row(*row)
+        console.print(texts)
     if left_off := len(diff.documents_annotation_changed) - len(diff.document_changes):
         echo_data(f"{left_off} more {'document' if left_off == 1 else 'documents'} with changed annotations"
                   " (--limit N lists more).")

@@ -56,7 +56,7 @@ def ingest_command(
     field: Annotated[
         list[str] | None,
         typer.Option("--field", metavar="TARGET=FIELD", callback=_field_specs,
-                     help="Map a JSONL/CSV field to an article field (repeatable): text=body, title=headline,"
+                     help="Map a JSONL/CSV field to an article field (repeatable): text=body, id=guid, title=headline,"
                      " source=site, lang=language, meta=extra, meta.url=link. FIELD may be a dotted path."),
     ] = None,
     max_bytes: Annotated[int, typer.Option("--max-bytes", min=1, help="Skip (as an error) text files, JSONL"
@@ -69,8 +69,10 @@ def ingest_command(
 
     Each text becomes one record of schemas/article.schema.json: the text exactly as in the file after
     removing a leading BOM and converting CRLF/CR to LF, its title, dateline (places, paper, agencies),
-    paragraph offsets, source, language, relative source path and sha256. The id is the first 16 hex
-    digits of the sha256, so the same text gets the same id on every run; duplicates are written once.
+    paragraph offsets, source, language, relative source path and sha256. The id comes from the source's
+    id when it has one (a mapped id field, a text file's name without extension), kept across edits of
+    the text (meta.source_id holds it as given); otherwise it is the first 16 hex digits of the sha256.
+    Two texts under one source id are an error; the same text is written once.
     Invalid UTF-8, empty, binary and over-size inputs are reported and skipped; BOMs, converted line
     ends, bidi controls and texts without the newswire layout are warnings. Re-runs give byte-identical
     output. Exit 0 when every input was accepted and the file written; 1 when any input was rejected: then

@@ -340,6 +340,9 @@ def import_command(
         " documents JSONL; without ARTICLES only.")] = None,
     format_options: Annotated[list[str] | None, typer.Option(
         "--option", metavar="KEY=VALUE", help="An option of the --from format (repeatable).")] = None,
+    update_changed: Annotated[bool, typer.Option(
+        "--update-changed", help="Replace the text of a task whose article's text changed, in place (same task"
+        " id), moving its annotations' and predictions' spans onto the new text.")] = False,
     ontology: OntologyOption = None,
     credentials: CredentialsOption = None,
     as_json: JsonOption = False,
@@ -349,7 +352,10 @@ def import_command(
 
     Predictions are checked against the article texts and by the validator's document checks
     before anything is uploaded; any error refuses the import (exit 1), warnings are reported. An
-    interrupted import resumes on re-run.
+    interrupted import resumes on re-run. An article already imported whose text changed is left
+    alone with an upload-text-changed warning; with --update-changed its task's text is replaced in
+    place and each span of its annotations and predictions is moved onto the new text, or removed
+    (upload-span-removed) when the edit touched it.
 
     Without ARTICLES, --predictions FILE adds each document as a prediction to the task with its id
     (data.article_id), once per model version (a re-run adds nothing, another --model-version adds
@@ -381,7 +387,8 @@ def import_command(
 
     report = _checked_upload(
         lambda: import_articles(client, target, articles, ontology=onto, predictions_path=predictions,
-                                model_version=model_version, score=score, batch_size=batch_size, on_batch=on_batch),
+                                model_version=model_version, score=score, batch_size=batch_size, on_batch=on_batch,
+                                update_changed=update_changed),
         what="Import", as_json=as_json, quiet=quiet)
     if report is None:
         return
@@ -391,6 +398,12 @@ def import_command(
     info(f"Project {target.id}: imported {stats['imported']} tasks in {stats['batches']} batches"
          f" ({stats['predictions_imported']} with predictions); {stats['already_present']} already present"
          + (f": {shown}" if present else "") + ".", quiet=quiet)
+    if stats["updated"]:
+        tasks = ", ".join(f"{u['article_id']} (task {u['task_id']})" for u in stats["updated_tasks"])
+        info(f"Updated the text of {stats['updated']} tasks whose article's text changed: {tasks}.", quiet=quiet)
+    elif stats["text_changed"]:
+        info(f"{stats['text_changed']} tasks have an article whose text changed and were left alone; run with"
+             " --update-changed to replace their text.", quiet=quiet)
 
 
 def _read_documents(path: Path, from_format: str, format_options: list[str]):

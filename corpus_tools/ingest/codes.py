@@ -60,6 +60,12 @@ DUPLICATE = define_code(
     "ingest-duplicate", "warning", "The same text was already ingested from another source; it is written once.",
     stage=STAGE,
 )
+DUPLICATE_ID = define_code(
+    "ingest-duplicate-id", "error",
+    "Two records with different texts have the same source id (a mapped id field, or text files of the same name"
+    " without extension), so they would get one article id; the later one is skipped. Give each its own id.",
+    stage=STAGE,
+)
 BAD_JSON_LINE = define_code(
     "ingest-bad-json-line", "error", "A JSONL line is not valid JSON; it is skipped.", stage=STAGE
 )
@@ -74,7 +80,8 @@ MISSING_FIELD = define_code(
 )
 BAD_FIELD_TYPE = define_code(
     "ingest-bad-field-type", "error",
-    "A mapped field has the wrong type (text, title, source and lang must be strings, meta an object);"
+    "A mapped field has the wrong type (text, title, source and lang must be strings, id a string or an integer,"
+    " meta an object);"
     " the record is skipped.",
     stage=STAGE,
 )

@@ -12,8 +12,12 @@
 
 Hygiene rules: the stored text is the file (or the mapped field) after removing one leading BOM and
 converting CRLF/CR to LF, nothing else; offsets are code points into it.  Invalid UTF-8, empty,
-binary and over-size inputs are reported and skipped; bidi controls are reported and kept.  The
-article id is the first 16 hex digits of the text's sha256, so the same text always gets the same id.
+binary and over-size inputs are reported and skipped; bidi controls are reported and kept.
+
+Ids (:func:`article_id`): when the source names the article (a mapped ``id`` field of a JSONL or CSV record, a
+text file's name without its extension), the id comes from that source id alone, so the article keeps it when
+its text is edited; otherwise it is the first 16 hex digits of the text's sha256.  ``sha256`` always holds the
+text's hash and ``meta.source_id`` the source id as given.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from corpus_tools.ingest.codes import (
     BOM_IN_TEXT,
     BOM_REMOVED,
     DUPLICATE,
+    DUPLICATE_ID,
     EMPTY,
     INVALID_RECORD,
     INVALID_UTF8,
@@ -78,6 +83,7 @@ __all__ = [
     "parse_field_mapping",
     "parse_newswire",
     "read_articles_jsonl",
+    "source_article_id",
     "write_articles_jsonl",
 ]
 
@@ -94,8 +100,28 @@ _LINE_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
 
-def article_id(text: str) -> str:
-    """The stable, content-based id of an article: the first 16 hex digits of the text's sha256."""
+# A source id used as it is: what the article schema allows, lower case only (ids name files, and a file system
+# that ignores case would take ``A`` and ``a`` for one file), at most 64 characters.
+_SAFE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+HASHED_ID_PREFIX = "src-"
+
+
+def source_article_id(source_id: str) -> str:
+    """The article id for an id given by the source: the source id itself when it is a safe token (lower-case
+    ASCII letters, digits, ``_`` and ``-``, starting with a letter or digit, at most 64 characters), else
+    ``src-`` and the first 16 hex digits of the sha256 of its UTF-8 bytes.  Ids name files and sit in URLs, so
+    anything else (upper case, spaces, ``/``, ``.``, Arabic, over-long) is hashed rather than rewritten: two
+    different source ids never meet in one rewritten form."""
+    if _SAFE_ID.fullmatch(source_id):
+        return source_id
+    return HASHED_ID_PREFIX + sha256_text(source_id)[:16]
+
+
+def article_id(text: str, source_id: str | None = None) -> str:
+    """The stable id of an article: from its source id when it has one (:func:`source_article_id`), so it survives
+    edits of the text; else content-based, the first 16 hex digits of the text's sha256."""
+    if source_id is not None:
+        return source_article_id(source_id)
     return sha256_text(text)[:16]
 
 
@@ -266,17 +292,32 @@ class _IngestRun:
                     self.on_input(src.display)
                 for article, where in readers[src.fmt](src):
                     label = f"{where['file']}:{where['line']}" if "line" in where else str(where["file"])
-                    repeated = seen.first(str(article["id"]), self.stats["records"], label)  # type: ignore[arg-type]
+                    row = self.stats["records"]
+                    repeated = seen.first("t:" + str(article["sha256"]), row, [label, article["id"]])  # type: ignore[arg-type]
                     if repeated is not None:
-                        first = repeated[1]
+                        first, first_id = repeated[1]  # type: ignore[misc]
                         self.stats["duplicates"] += 1  # type: ignore[operator]
-                        self.problem(DUPLICATE, f"same text as {first} (id {article['id']}); written once",
-                                     details={"id": article["id"], "first": first}, **where)
+                        self.problem(DUPLICATE, f"same text as {first} (id {first_id}); written once",
+                                     details={"id": first_id, "first": first}, **where)
+                        continue
+                    repeated = seen.first("i:" + str(article["id"]), row, label)  # type: ignore[arg-type]
+                    if repeated is not None:
+                        self._duplicate_id(article, repeated[1], where)
                         continue
                     self.stats["articles"] += 1  # type: ignore[operator]
                     yield article
         finally:
             seen.close()
+
+    def _duplicate_id(self, article: Mapping[str, object], first: object, where: dict[str, object]) -> None:
+        """Another text under an id already given: two records that the source names alike."""
+        meta = article.get("meta")
+        source_id = meta.get("source_id") if isinstance(meta, Mapping) else None
+        given = f"source id '{printable(str(source_id))}' (article id {article['id']})" if source_id is not None \
+            else f"article id {article['id']}"
+        self.reject(DUPLICATE_ID, f"{given} was already given to another text at {first}; each article needs its"
+                    " own id: fix the source's ids (or file names)",
+                    details={"id": article["id"], "source_id": source_id, "first": first}, **where)
 
     @contextmanager
     def open_input(self, src: Source) -> Iterator[BinaryIO]:
@@ -326,7 +367,9 @@ class _IngestRun:
         text = self.clean_text(raw, where, text_lines=True)
         if text is None:
             return
-        article = self.make_article(text, src, None, where, title=None, source=None, lang=None, meta=None)
+        source_id = None if src.path is None else os.path.splitext(os.path.basename(src.rel))[0] or None
+        article = self.make_article(text, src, None, where, title=None, source=None, lang=None, meta=None,
+                                    source_id=source_id)
         if article is not None:
             yield article, where
 
@@ -367,15 +410,17 @@ class _IngestRun:
 
     def make_article(self, text: str, src: Source, line: int | None, where: dict[str, object], *,
                  title: str | None, source: str | None, lang: str | None,
-                 meta: dict[str, object] | None) -> dict[str, object] | None:
+                 meta: dict[str, object] | None, source_id: str | None = None) -> dict[str, object] | None:
         parts = parse_newswire(text, has_title=title is None)
         if title is None and not parts.has_layout:
             self.problem(NO_LAYOUT, f"no newswire layout: {parts.reason}; imported with the first line as title",
                          details={"reason": parts.reason}, **where)
         digest = sha256_text(text)
         dateline = parts.dateline
+        if source_id is not None:
+            meta = {**(meta or {}), "source_id": source_id}
         record: dict[str, object] = {
-            "id": digest[:16],
+            "id": source_article_id(source_id) if source_id is not None else digest[:16],
             "sha256": digest,
             "source_path": src.rel,
             "source_line": line,

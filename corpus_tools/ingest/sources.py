@@ -46,7 +46,7 @@ class IngestRun(Protocol):
 
     def make_article(self, text: str, src: Source, line: int | None, where: dict[str, object], *,
                      title: str | None, source: str | None, lang: str | None,
-                     meta: dict[str, object] | None) -> dict[str, object] | None: ...
+                     meta: dict[str, object] | None, source_id: str | None = None) -> dict[str, object] | None: ...
 
 
 

@@ -35,7 +35,7 @@ from corpus_tools.strictjson import LoneSurrogateError
 from corpus_tools.strictjson import loads as json_loads
 from corpus_tools.text import has_lone_surrogate, printable
 
-FIELD_TARGETS = ("text", "title", "source", "lang", "meta")
+FIELD_TARGETS = ("text", "id", "title", "source", "lang", "meta")
 DEFAULT_FIELDS: Mapping[str, str] = {target: target for target in FIELD_TARGETS}
 
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -47,7 +47,7 @@ _MISSING = object()
 def parse_field_mapping(specs: Iterable[str]) -> dict[str, str]:
     """Merge ``TARGET=FIELD`` specs (``text=body``, ``meta.url=link``) into the default mapping.
 
-    Targets are ``text``, ``title``, ``source``, ``lang``, ``meta`` and ``meta.KEY``; a FIELD may be a
+    Targets are ``text``, ``id``, ``title``, ``source``, ``lang``, ``meta`` and ``meta.KEY``; a FIELD may be a
     dotted path into nested objects (``text=article.body``).  Raises ValueError for a malformed spec.
     """
     mapping = dict(DEFAULT_FIELDS)
@@ -113,9 +113,10 @@ def _mapped_values(run: IngestRun, obj: Mapping[str, object], where: dict[str, o
                 return None
             except json.JSONDecodeError:
                 pass
-        expected: type = object if target.startswith("meta.") else dict if target == "meta" else str
-        if not isinstance(value, expected):
-            kind = "an object" if expected is dict else "a string"
+        expected: type | tuple[type, ...] = (object if target.startswith("meta.") else dict if target == "meta"
+                                             else (str, int) if target == "id" else str)
+        if not isinstance(value, expected) or (target == "id" and isinstance(value, bool)):
+            kind = "an object" if expected is dict else "a string or an integer" if target == "id" else "a string"
             run.reject_record(
                 BAD_FIELD_TYPE, f"field {name!r} (mapped to {target}) must be {kind}, not {type(value).__name__}",
                 details={"field": name, "target": target}, **_json_path(where, name, csv_row),
@@ -147,7 +148,7 @@ def map_record(run: IngestRun, obj: Mapping[str, object], src: Source, line: int
     text_where = _json_path(where, run.fields["text"], csv_row)
     try:
         size = len(text.encode("utf-8"))
-        json.dumps([values.get("title"), values.get("source"), values.get("lang"), meta],
+        json.dumps([values.get("title"), values.get("source"), values.get("lang"), values.get("id"), meta],
                    ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as exc:
         run.reject_record(
@@ -168,6 +169,7 @@ def map_record(run: IngestRun, obj: Mapping[str, object], src: Source, line: int
     article = run.make_article(
         cleaned, src, line, text_where, title=values.get("title"), source=values.get("source"),  # type: ignore[arg-type]
         lang=values.get("lang"), meta=meta,  # type: ignore[arg-type]
+        source_id=str(values["id"]) if "id" in values else None,
     )
     return (article, where) if article is not None else None
 

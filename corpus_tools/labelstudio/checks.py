@@ -44,6 +44,17 @@ UPLOAD_TEXT_MISMATCH = define_code(
     "A document's text differs from the text of its article or task, so its offsets cannot be trusted.",
     stage=STAGE,
 )
+UPLOAD_TEXT_CHANGED = define_code(
+    "upload-text-changed", "warning",
+    "An article is already a task of the project under its id, with another text (the source fixed it); the task"
+    " is left as it is. `ls import --update-changed` replaces its text in place.", stage=STAGE,
+)
+UPLOAD_SPAN_REMOVED = define_code(
+    "upload-span-removed", "warning",
+    "`ls import --update-changed` replaced a task's text: a span of an annotation or prediction touched text that"
+    " changed (or a relation pointed at such a span), so it was removed (its old offsets are in details); annotate"
+    " it again.", stage=STAGE,
+)
 UPLOAD_MISSING_MODEL_VERSION = define_code(
     "upload-missing-model-version", "error",
     "A prediction has no model version (meta.model_version, or --model-version).", stage=STAGE,

@@ -403,6 +403,33 @@ class LabelStudioClient:
             self._sdk.annotations.update(id=annotation_id, result=[dict(r) for r in result],
                                          request_options=NO_RETRY)
 
+    def get_task_data(self, task_id: int) -> dict[str, object]:
+        """The task's ``data``."""
+        with self._errors(f"read task {task_id}", not_found=f"no task with id {task_id} at {self.url}"):
+            task = self._sdk.tasks.get(id=str(task_id))
+        return dict(task.data or {})
+
+    def update_task_data(self, task_id: int, data: Mapping[str, object]) -> None:
+        """Replace the task's ``data`` in place (the task keeps its id, annotations and predictions)."""
+        with self._errors(f"update task {task_id}", not_found=f"no task with id {task_id} at {self.url}"):
+            self._sdk.tasks.update(id=str(task_id), data=dict(data), request_options=NO_RETRY)
+
+    def task_results(self, task_id: int) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+        """The task's annotations and predictions, each as ``{id, result}`` (oldest first)."""
+        with self._errors(f"list the annotations and predictions of task {task_id}",
+                          not_found=f"no task with id {task_id} at {self.url}"):
+            annotations = self._sdk.annotations.list(id=task_id, ordering="id")
+            predictions = self._sdk.predictions.list(task=task_id)
+        return ([{"id": int(a.id), "result": list(a.result or [])} for a in annotations],
+                sorted(({"id": int(p.id), "result": list(p.result or [])} for p in predictions),
+                       key=lambda p: p["id"]))
+
+    def update_prediction(self, prediction_id: int, result: Sequence[Mapping[str, object]]) -> None:
+        """Replace a prediction's result."""
+        with self._errors(f"update prediction {prediction_id}",
+                          not_found=f"no prediction with id {prediction_id} at {self.url}"):
+            self._sdk.predictions.update(id=prediction_id, result=[dict(r) for r in result], request_options=NO_RETRY)
+
     def create_prediction(self, task_id: int, result: Sequence[Mapping[str, object]], *,
                           model_version: str, score: float | None = None) -> int:
         extra: dict[str, object] = {} if score is None else {"score": score}

@@ -2,10 +2,10 @@
 
 Every task carries its article id in ``data.article_id``; that id is the idempotence key.
 
-1. The article ids already in the project are found.  A local index (``article id -> task id``
-   per project, in the cache dir) avoids listing every task: it is used only after the server
-   confirms it exactly (its task count equals the index's, and every indexed task id is there);
-   otherwise every task is listed and the index rebuilt.
+1. The article ids already in the project are found, with the sha256 of each task's text.  A local
+   index (``article id -> task id, text sha256`` per project, in the cache dir) avoids listing every
+   task: it is used only after the server confirms it exactly (its task count equals the index's, and
+   every indexed task id is there); otherwise every task is listed and the index rebuilt.
 2. Both input files are read and checked in one pass (article schema, duplicate ids,
    predictions against the article text and the validator's document checks), remembering where
    the new articles lie in the file; any error refuses the whole import, so nothing is uploaded
@@ -22,6 +22,13 @@ present are counted as skipped (never duplicated).
 :func:`import_predictions` (``ls import --predictions FILE`` without articles) is the other way in: each document
 becomes a prediction on the task with its id, or a new task with its prediction, once per model version; a
 document whose text differs from its task's is skipped with a warning, never misaligned.
+
+An article already present whose text changed (its id comes from its source, and the source fixed the text)
+is left alone and reported (``upload-text-changed``), unless ``update_changed``: then, after the new articles
+are imported, each such task is updated in place (same task id).  Its annotations' and predictions' spans are
+moved onto the new text first (:mod:`corpus_tools.labelstudio.reanchor`; a span the edit touched is removed and
+reported, ``upload-span-removed``), then its data is replaced and the index records the new text's hash.  A run
+interrupted between the two is finished by running it again: spans already on the new text stay where they are.
 """
 
 from __future__ import annotations
@@ -49,14 +56,17 @@ from corpus_tools.labelstudio.checks import (
     UPLOAD_INVALID_RECORD,
     UPLOAD_MISSING_MODEL_VERSION,
     UPLOAD_PREDICTION_TEXT_DIFFERS,
+    UPLOAD_SPAN_REMOVED,
+    UPLOAD_TEXT_CHANGED,
     UPLOAD_UNKNOWN_ARTICLE,
     blocking,
     check_document,
 )
 from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
+from corpus_tools.labelstudio.reanchor import RemovedRegion, reanchor_result, unchanged_blocks
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY, article_to_task, document_to_result
 from corpus_tools.ontology import Ontology
-from corpus_tools.report import Report, make_problem
+from corpus_tools.report import Problem, Report, make_problem
 from corpus_tools.schemas import bundled_pass
 from corpus_tools.spans import Document
 from corpus_tools.strictjson import LoneSurrogateError
@@ -68,6 +78,7 @@ MAX_RANGES_PER_QUERY = 40
 MAX_RANGE_QUERIES = 10
 
 BatchCallback = Callable[[int, int], None]
+IndexEntry = tuple[str | None, int, str | None]  # article id, task id, sha256 of the task's text
 
 
 # ---------------------------------------------------------------------------- reading
@@ -185,7 +196,8 @@ def id_ranges(ids: list[int]) -> list[tuple[int, int]]:
 
 
 class TaskIndex:
-    """A local record of ``(article id or None, task id)`` for one project of one server.
+    """A local record of ``(article id or None, task id, text sha256)`` for one project of one server; a later
+    line for a task replaces an earlier one (a task whose text was updated).
 
     Only a cache: :meth:`verified` returns it only when the server confirms it exactly.
     """
@@ -194,9 +206,9 @@ class TaskIndex:
         key = hashlib.sha256(f"{url.rstrip('/')}|{project.id}|{project.created_at}".encode()).hexdigest()[:24]
         self.path = directory / f"{key}.jsonl"
         self.lock_path = directory / f"{key}.lock"  # held by the import running into this project
-        self.header = {"url": url, "project_id": project.id, "created_at": project.created_at, "version": 1}
+        self.header = {"url": url, "project_id": project.id, "created_at": project.created_at, "version": 2}
 
-    def load(self) -> list[tuple[str | None, int]] | None:
+    def load(self) -> list[IndexEntry] | None:
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError):
@@ -208,46 +220,44 @@ class TaskIndex:
                 return None
         except ValueError:
             return None
-        entries: list[tuple[str | None, int]] = []
+        entries: dict[int, IndexEntry] = {}
         for line in lines[1:]:
             try:
-                article_id, task_id = json.loads(line)
-                entries.append((article_id, int(task_id)))
+                article_id, task_id, digest = json.loads(line)
+                entries[int(task_id)] = (article_id, int(task_id), digest)  # a later line replaces, in place
             except (ValueError, TypeError):
                 continue  # a torn last line: the server check decides
-        return entries
+        return list(entries.values())
 
-    def verified(self, client: LabelStudioClient, project_id: int) -> dict[str, int] | None:
-        """The index as ``article id -> task id`` if the server holds exactly its tasks, else None."""
+    def verified(self, client: LabelStudioClient, project_id: int) -> dict[str, tuple[int, str | None]] | None:
+        """The index as ``article id -> (task id, text sha256)`` if the server holds exactly its tasks, else None."""
         entries = self.load()
         if entries is None:
             return None
-        task_ids = [t for _, t in entries]
-        if len(set(task_ids)) != len(task_ids):
-            return None
+        task_ids = [t for _, t, _ in entries]
         ranges = id_ranges(task_ids)
         chunks = [ranges[i : i + MAX_RANGES_PER_QUERY] for i in range(0, len(ranges), MAX_RANGES_PER_QUERY)]
         if len(chunks) > MAX_RANGE_QUERIES or client.count_tasks(project_id) != len(task_ids):
             return None
         if task_ids and sum(client.count_tasks(project_id, chunk) for chunk in chunks) != len(task_ids):
             return None
-        mapping: dict[str, int] = {}
-        for article_id, task_id in entries:
+        mapping: dict[str, tuple[int, str | None]] = {}
+        for article_id, task_id, digest in entries:
             if article_id is not None:
-                mapping.setdefault(article_id, task_id)
+                mapping.setdefault(article_id, (task_id, digest))
         return mapping
 
     @staticmethod
-    def _write_entries(fh: IO[str], entries: list[tuple[str | None, int]]) -> None:
-        fh.writelines(json.dumps([a, t], ensure_ascii=False) + "\n" for a, t in entries)
+    def _write_entries(fh: IO[str], entries: list[IndexEntry]) -> None:
+        fh.writelines(json.dumps([a, t, h], ensure_ascii=False) + "\n" for a, t, h in entries)
 
-    def rewrite(self, entries: list[tuple[str | None, int]]) -> None:
+    def rewrite(self, entries: list[IndexEntry]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with AtomicFile(self.path, permissions=new_file_mode(), fsync=True) as fh:
             fh.write(json.dumps(self.header) + "\n")
             self._write_entries(fh, entries)
 
-    def append(self, entries: list[tuple[str | None, int]]) -> None:
+    def append(self, entries: list[IndexEntry]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as fh:
             self._write_entries(fh, entries)
@@ -261,24 +271,34 @@ def default_index_dir() -> Path:
     return cache_dir() / "task-index"
 
 
-def existing_articles(client: LabelStudioClient, project: ProjectInfo, *, index: TaskIndex | None = None,
-                      ) -> tuple[dict[str, int], str]:
-    """``article id -> task id`` of the project's tasks, and how it was found (``index`` or ``listing``)."""
+def existing_tasks(client: LabelStudioClient, project: ProjectInfo, *, index: TaskIndex | None = None,
+                   ) -> tuple[dict[str, tuple[int, str | None]], str]:
+    """``article id -> (task id, sha256 of the task's text)`` of the project's tasks, and how it was found
+    (``index`` or ``listing``)."""
     if index is not None:
         mapping = index.verified(client, project.id)
         if mapping is not None:
             return mapping, "index"
-    entries: list[tuple[str | None, int]] = []
+    entries: list[IndexEntry] = []
     mapping = {}
     for task_id, data in client.iter_task_data(project.id):
         article_id = data.get(ARTICLE_ID_KEY) if isinstance(data, Mapping) else None
         article_id = str(article_id) if article_id not in (None, "") else None
-        entries.append((article_id, task_id))
+        text = data.get(LS_DATA_KEY) if isinstance(data, Mapping) else None
+        digest = sha256_text(text) if isinstance(text, str) else None
+        entries.append((article_id, task_id, digest))
         if article_id is not None:
-            mapping.setdefault(article_id, task_id)
+            mapping.setdefault(article_id, (task_id, digest))
     if index is not None:
         index.rewrite(entries)
     return mapping, "listing"
+
+
+def existing_articles(client: LabelStudioClient, project: ProjectInfo, *, index: TaskIndex | None = None,
+                      ) -> tuple[dict[str, int], str]:
+    """``article id -> task id`` of the project's tasks, and how it was found (``index`` or ``listing``)."""
+    mapping, found_by = existing_tasks(client, project, index=index)
+    return {article_id: task_id for article_id, (task_id, _) in mapping.items()}, found_by
 
 
 # ---------------------------------------------------------------------------- import
@@ -297,8 +317,12 @@ def import_articles(
     index_dir: Path | None = None,
     use_index: bool = True,
     on_batch: BatchCallback | None = None,
+    update_changed: bool = False,
 ) -> Report:
     """Import new articles as tasks (with their predictions) in batches; returns a report with stats.
+
+    An article already present with another text is reported and left alone, or with ``update_changed`` updated
+    in place (its annotations and predictions moved onto the new text; see the module docstring).
 
     Raises :class:`InvalidDataError` carrying the report, before uploading anything, when an
     input file has errors; warnings (such as a span edge inside a word) stay in the returned report.
@@ -310,7 +334,8 @@ def import_articles(
     with project_lock(client, project, index_dir) as index:
         return _import_locked(client, project, articles_path, ontology=ontology, predictions_path=predictions_path,
                               model_version=model_version, score=score, batch_size=batch_size,
-                              index=index if use_index else None, on_batch=on_batch)
+                              index=index if use_index else None, on_batch=on_batch,
+                              update_changed=update_changed)
 
 
 @contextmanager
@@ -350,19 +375,24 @@ def _import_locked(
     batch_size: int,
     index: TaskIndex | None,
     on_batch: BatchCallback | None,
+    update_changed: bool = False,
 ) -> Report:
     started = time.monotonic()
-    existing, found_by = existing_articles(client, project, index=index)
+    existing, found_by = existing_tasks(client, project, index=index)
     report = Report()
     predictions = (read_predictions(predictions_path, report, model_version=model_version, score=score)
                    if predictions_path else {})
-    plan = _plan_import(articles_path, predictions, predictions_path, existing, ontology, report)
+    plan = _plan_import(articles_path, predictions, predictions_path, existing, ontology, report,
+                        update_changed=update_changed)
     if not report.valid:
         raise InvalidDataError(
             f"{report.error_count} problems in the input; nothing was imported", report
         )
     upload = _upload(client, project, articles_path, plan, predictions, batch_size=batch_size, index=index,
                      on_batch=on_batch)
+    updated = [update_task_text(client, task_id, article, index=index, report=report)
+               for article, task_id in zip(read_records(articles_path, [(o, n) for o, n, _ in plan.changed]),
+                                           [t for _, _, t in plan.changed], strict=True)]
     report.stats = {
         "project_id": project.id,
         "articles": len(plan.article_ids),
@@ -374,6 +404,10 @@ def _import_locked(
         "existing_found_by": found_by,
         "seconds": round(time.monotonic() - started, 3),
         "already_present_ids": plan.already,
+        "text_changed": len(plan.text_changed) + len(plan.changed),
+        "text_changed_ids": plan.text_changed,
+        "updated": len(updated),
+        "updated_tasks": updated,
     }
     return report
 
@@ -386,10 +420,13 @@ class _ImportPlan:
     already: list[str] = field(default_factory=list)
     planned: list[tuple[int, int]] = field(default_factory=list)  # (offset, length) of each new article
     predictions_skipped: int = 0
+    text_changed: list[str] = field(default_factory=list)  # present with another text, left alone
+    changed: list[tuple[int, int, int]] = field(default_factory=list)  # (offset, length, task id) to update
 
 
 def _plan_import(articles_path: Path, predictions: dict[str, Prediction], predictions_path: Path | None,
-                 existing: Mapping[str, int], ontology: Ontology, report: Report) -> _ImportPlan:
+                 existing: Mapping[str, tuple[int, str | None]], ontology: Ontology, report: Report, *,
+                 update_changed: bool = False) -> _ImportPlan:
     """Read and check both inputs in one pass (problems go to ``report``); the plan of what to upload."""
     plan = _ImportPlan()
     for number, offset, length, article in iter_jsonl(articles_path, "article.schema.json",
@@ -407,6 +444,18 @@ def _plan_import(articles_path: Path, predictions: dict[str, Prediction], predic
         if article_id in existing:
             plan.already.append(article_id)
             plan.predictions_skipped += pred is not None
+            task_id, digest = existing[article_id]
+            new_digest = sha256_text(article["text"])
+            if digest is None or digest == new_digest:
+                continue
+            if update_changed:
+                plan.changed.append((offset, length, task_id))
+                continue
+            plan.text_changed.append(article_id)
+            report.add(make_problem(
+                UPLOAD_TEXT_CHANGED, f"Article {article_id!r} (task {task_id}): text changed; run with"
+                " --update-changed to replace it.", file=str(articles_path), line=number, json_path="$.text",
+                task_id=task_id, details={"article_id": article_id, "old_sha256": digest, "new_sha256": new_digest}))
         else:
             plan.planned.append((offset, length))
     for doc_id, pred in predictions.items():
@@ -433,7 +482,8 @@ class _Upload:
     def send(self, batch: list[tuple[str, dict]]) -> None:
         task_ids = self.client.import_tasks(self.project_id, [task for _, task in batch])
         if self.index is not None:
-            self.index.append([(article_id, task_id) for (article_id, _), task_id in zip(batch, task_ids, strict=True)])
+            self.index.append([(article_id, task_id, sha256_text(str(task["data"][LS_DATA_KEY])))  # type: ignore[index]
+                               for (article_id, task), task_id in zip(batch, task_ids, strict=True)])
         self.imported += len(batch)
         self.batches += 1
         if self.on_batch is not None:
@@ -590,6 +640,48 @@ def document_to_task(prediction: Prediction) -> dict[str, object]:
     task = article_to_task(article)
     task["predictions"] = [prediction_to_ls(prediction)]
     return task
+def update_task_text(client: LabelStudioClient, task_id: int, article: Mapping[str, object], *,
+                     index: TaskIndex | None = None, report: Report | None = None) -> dict[str, object]:
+    """Put an article's new text into its task in place: every annotation's and prediction's spans moved onto it
+    first (those the edit touched removed, each an ``upload-span-removed`` warning in ``report``), then the task's
+    data replaced and the index told.  Returns what was done: the article and task ids, how many annotations and
+    predictions changed and how many spans were removed."""
+    new_data = dict(article_to_task(article)["data"])  # type: ignore[call-overload]
+    new_text = str(new_data[LS_DATA_KEY])
+    old_data = client.get_task_data(task_id)
+    old_text = str(old_data.get(LS_DATA_KEY, ""))
+    changed = {"annotation": 0, "prediction": 0}
+    spans_removed = 0
+    if old_text != new_text:
+        blocks = unchanged_blocks(old_text, new_text)
+        annotations, predictions = client.task_results(task_id)
+        for kind, items, save in (("annotation", annotations, client.update_annotation),
+                                  ("prediction", predictions, client.update_prediction)):
+            for item in items:
+                item_id, result = int(item["id"]), list(item["result"])  # type: ignore[call-overload]
+                moved, removed = reanchor_result(result, old_text, new_text, blocks)
+                if moved != result:
+                    save(item_id, moved)
+                    changed[kind] += 1
+                spans_removed += sum(region.kind == "span" for region in removed)
+                if report is not None:
+                    report.extend(_removed_problem(kind, item_id, task_id, str(article["id"]), region)
+                                  for region in removed)
+        client.update_task_data(task_id, {**old_data, **new_data})
+    if index is not None:
+        index.append([(str(article["id"]), task_id, sha256_text(new_text))])
+    return {"article_id": article["id"], "task_id": task_id, "annotations": changed["annotation"],
+            "predictions": changed["prediction"], "spans_removed": spans_removed}
+
+
+def _removed_problem(kind: str, item_id: int, task_id: int, article_id: str, region: RemovedRegion) -> Problem:
+    what = (f"span {region.id!r} [{region.start}:{region.end}] {region.text!r} ({region.label})"
+            if region.kind == "span" else f"relation {region.id} ({region.label})")
+    return make_problem(
+        UPLOAD_SPAN_REMOVED, f"The {what} of {kind} {item_id} of task {task_id} (article {article_id!r}) touched"
+        " text that changed, so it was removed; annotate it again on the new text.", task_id=task_id,
+        annotation_id=item_id if kind == "annotation" else None,
+        details={"article_id": article_id, f"{kind}_id": item_id, **region.to_dict()})
 
 
 # ---------------------------------------------------------------------------- annotations

@@ -567,7 +567,8 @@ class ReleaseChecker:
     def _check_documents(self, rel: str, split: str, scan: S.FileScan, texts: dict[bytes, tuple[str, str]],
                          doc_ids: set[str]) -> None:
         """The checks of a documents file against the files before it: ids seen once, each document in its
-        splits.json split, no text in two splits (``texts`` and ``doc_ids`` gather every file's)."""
+        splits.json split, no text in two splits (``texts`` and ``doc_ids`` gather every file's), each stored
+        ``text_sha256`` the hash of its text."""
         assignments = self.plan.assignments if self.plan is not None else None
         counts: Counter[str] = Counter()
 
@@ -587,6 +588,11 @@ class ReleaseChecker:
             if other[1] != split:
                 add(R.DUPLICATE_TEXT, f"Documents {other[0]!r} ({other[1]}) and {doc_id!r} ({split}) have exactly the"
                     " same text.", row, doc_id)
+        stored_hashes = scan.text_sha256 or [None] * len(scan.ids)  # a file without the column fails the schema check
+        for row, (doc_id, key, stored) in enumerate(zip(scan.ids, scan.text_keys, stored_hashes, strict=True)):
+            if stored != key.hex():
+                add(R.TEXT_SHA256, f"Document {doc_id!r}: text_sha256 {stored!r} is not the sha256 of its text"
+                    f" ({key.hex()}); rebuild the release.", row, doc_id)
         for code, count in sorted(counts.items()):
             self._report_more(code, rel, count, min(count, S.LOCATED))
         self.doc_relations[split] += scan.relations

@@ -414,12 +414,13 @@ def _member(sorted_keys: np.ndarray, query: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------------ views
 def cross_view(root: str | Path, documents: list[str], view_documents: list[str], steps: tuple[str, ...]) -> CrossScan:
-    """Check one split's rows of a view's documents config against its documents rows: the same id, the text
-    normalised with ``steps``, every entity moved onto the view (those the view deletes entirely left out) and
-    the relations between the entities kept.  Compared a batch at a time, over whole columns."""
+    """Check one split's rows of a view's documents config against its documents rows: the same id and
+    ``text_sha256`` (the stored text's), the text normalised with ``steps``, every entity moved onto the view
+    (those the view deletes entirely left out) and the relations between the entities kept.  Compared a batch at
+    a time, over whole columns."""
     root = Path(root)
     out = CrossScan()
-    columns = ["id", "text", "entities", "relations"]
+    columns = ["id", "text", "text_sha256", "entities", "relations"]
     originals, views = _Rows(root, documents, columns), _Rows(root, view_documents, columns)
     while True:
         table, _ = originals.take(BATCH_ROWS)
@@ -447,6 +448,8 @@ def _compare_view(docs: pa.Table, view: pa.Table, steps: tuple[str, ...]) -> dic
     for k in _unequal(mine[0], columns[0]).tolist():
         bad[k] = (f"its id {mine[0][k].as_py()!r} is not its documents row's {columns[0][k].as_py()!r} (same order"
                   " expected)")
+    for k in _unequal(view.column("text_sha256").chunk(0), docs.column("text_sha256").chunk(0)).tolist():
+        bad.setdefault(k, "its text_sha256 is not its documents row's (the sha256 of the stored text)")
     texts = columns[1].to_pylist()
     bases = first_of(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
     whole = normalise("".join(texts), steps)

@@ -10,7 +10,9 @@ so a diff across ontology versions stays meaningful.
 
 For the documents whose annotations changed (text equal), the diff can also say which spans and relations
 changed (:class:`DocumentChanges`): their offsets, their text (the document's text at those offsets, read
-again from the new release for those documents only) and their old and new labels.
+again from the new release for those documents only) and their old and new labels.  Every document whose text
+changed under the same id (an article edited at its source, whose id comes from its source id) is listed with
+its old and new text sha256 (:class:`TextChange`), and, for the first few, where the texts first differ.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from corpus_tools.errors import InputError, ReleaseError
 from corpus_tools.release.manifest import manifest_paths_outside, read_manifest
 
 Pair = tuple[int, int]
+TEXT_CHANGES_LISTED = 10  # documents whose text changed named in a card's changelog
 
 
 @dataclass
@@ -133,6 +136,37 @@ def _kind(change: SpanChange | RelationChange) -> str:
     return "removed" if change.new_label is None else "relabelled"
 
 
+CONTEXT_BEFORE, CONTEXT_AFTER = 20, 30  # code points shown around a text's first difference
+
+
+@dataclass(frozen=True)
+class TextChange:
+    """A document whose text changed under the same id: the texts' sha256, and (when the texts were read) the
+    first code point where they differ with a little of each text around it."""
+
+    id: str
+    split: str  # in the new release
+    old_sha256: str
+    new_sha256: str
+    offset: int | None = None
+    old_context: str | None = None
+    new_context: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"id": self.id, "split": self.split, "old_sha256": self.old_sha256,
+                                  "new_sha256": self.new_sha256}
+        if self.offset is not None:
+            out["first_difference"] = {"offset": self.offset, "old": self.old_context, "new": self.new_context}
+        return out
+
+
+def first_difference(old: str, new: str) -> tuple[int, str, str]:
+    """The first code point where two texts differ, and each text around it."""
+    offset = next((k for k, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
+    start = max(0, offset - CONTEXT_BEFORE)
+    return offset, old[start : offset + CONTEXT_AFTER], new[start : offset + CONTEXT_AFTER]
+
+
 @dataclass
 class DocumentChanges:
     """The spans and relations that changed in one document whose text did not (sorted by offsets, then label)."""
@@ -175,6 +209,8 @@ class ReleaseDiff:
     tokenizer: tuple[dict | None, dict | None] = (None, None)
     # which spans and relations changed, for the first documents of documents_annotation_changed (``detail``)
     document_changes: list[DocumentChanges] = field(default_factory=list)
+    # every document of documents_text_changed, its hashes; where the texts differ for the first (``detail``)
+    text_changes: list[TextChange] = field(default_factory=list)
 
     def tokens_config_change(self) -> str | None:
         """What changed in how the ``tokens`` config is made (a MAJOR change: token boundaries differ), or None."""
@@ -227,6 +263,7 @@ class ReleaseDiff:
             "tokens_config": {"old": self.tokenizer[0], "new": self.tokenizer[1],
                               "major_change": self.tokens_config_change() is not None},
             "document_changes": [d.to_dict() for d in self.document_changes],
+            "text_changes": [t.to_dict() for t in self.text_changes],
         }
 
     def summary_markdown(self, *, previous: str) -> str:
@@ -249,6 +286,13 @@ class ReleaseDiff:
             f"- Relations per label: {changed_counts(self.relation_labels)}.",
             f"- Documents per split: {changed_counts({s: c['documents'] for s, c in self.splits.items()})}.",
         ]
+        if self.text_changes:
+            shown = [f"`{t.id}` (sha256 {t.old_sha256[:12]} → {t.new_sha256[:12]})"
+                     for t in self.text_changes[:TEXT_CHANGES_LISTED]]
+            more = len(self.text_changes) - len(shown)
+            lines.append(f"- Text changed under the same id ({len(self.text_changes)}; its spans and relations count"
+                         f" as removed and added): {', '.join(shown)}"
+                         f"{f' and {more} more' if more > 0 else ''}.")
         for kind, change in self.label_changes().items():
             parts = [f"added {', '.join(f'`{x}`' for x in change['added'])}" if change["added"] else "",
                      f"removed {', '.join(f'`{x}`' for x in change['removed'])}" if change["removed"] else "",
@@ -295,6 +339,16 @@ class ReleaseDiff:
                          f"+{len(change['added'])} -{len(change['removed'])}, {len(change['ids_changed'])} ids moved"))
         return rows
 
+
+    def text_change_rows(self) -> list[tuple[str, str, str, str, str, str]]:
+        """``(document, split, old sha256, new sha256, first difference, old text → new text there)`` rows for a
+        human table, one per document whose text changed (the difference only where the texts were read)."""
+        rows = []
+        for change in self.text_changes:
+            where = "" if change.offset is None else str(change.offset)
+            context = "" if change.offset is None else f"{change.old_context!r} → {change.new_context!r}"
+            rows.append((change.id, change.split, change.old_sha256[:12], change.new_sha256[:12], where, context))
+        return rows
 
     def change_rows(self) -> list[tuple[str, str, str, str, str, str, str]]:
         """``(document, span or relation, change, offsets, text, old label, new label)`` rows for a human table,
@@ -545,6 +599,7 @@ def diff_loaded(old_release: LoadedRelease, new_release: LoadedRelease, *, detai
             diff.documents_moved.append({"id": doc_id, "old": a.split, "new": b.split})
         if a.text_sha256 != b.text_sha256:
             diff.documents_text_changed.append(doc_id)
+            diff.text_changes.append(TextChange(doc_id, b.split, a.text_sha256.hex(), b.text_sha256.hex()))
             spans = ChangeCounts(added=b.n_spans, removed=a.n_spans)
             relations = ChangeCounts(added=b.n_relations, removed=a.n_relations)
         elif a.span_rows.tobytes() == b.span_rows.tobytes() and a.relation_rows.tobytes() == \
@@ -571,6 +626,15 @@ def diff_loaded(old_release: LoadedRelease, new_release: LoadedRelease, *, detai
         before, after = old_release.split_counts.get(split, empty), new_release.split_counts.get(split, empty)
         diff.splits[split] = {what: (before[what], after[what]) for what in empty}
     diff.document_changes = _describe(detailed, new_release)
+    shown = diff.text_changes if detail is None else diff.text_changes[:detail]
+    if shown:
+        ids = [t.id for t in shown]
+        old_texts, new_texts = _read_texts(old_release, ids), _read_texts(new_release, ids)
+        for k, change in enumerate(shown):
+            if change.id in old_texts and change.id in new_texts:
+                offset, before, after = first_difference(old_texts[change.id], new_texts[change.id])
+                diff.text_changes[k] = TextChange(change.id, change.split, change.old_sha256, change.new_sha256,
+                                                  offset, before, after)
     return diff
 
 

@@ -135,9 +135,9 @@ TOKENS_DOCUMENT = define_code(
 )
 VIEW_DOCUMENT = define_code(
     "release-view-document", "error",
-    "A row of a view's documents config (documents-NAME) is not its documents row on that view: another id, a"
-    " text that is not the documents text normalised with the view's steps, or entities and relations that are"
-    " not the documents' ones moved onto the view.", stage=STAGE,
+    "A row of a view's documents config (documents-NAME) is not its documents row on that view: another id or"
+    " text_sha256, a text that is not the documents text normalised with the view's steps, or entities and"
+    " relations that are not the documents' ones moved onto the view.", stage=STAGE,
 )
 RELATIONS_DOCUMENT = define_code(
     "release-relations-document", "error",
@@ -159,6 +159,11 @@ NOT_UTF8 = define_code(
     "release-not-utf8", "error",
     "A string in a data file is not valid UTF-8 (Parquet readers do not check it; datasets fails on it).",
     stage=STAGE,
+)
+TEXT_SHA256 = define_code(
+    "release-text-sha256", "error",
+    "A documents row's text_sha256 is not the sha256 of its text's UTF-8 bytes: the text or the hash was changed"
+    " after the build; rebuild the release.", stage=STAGE,
 )
 DUPLICATE_ID = define_code(
     "release-duplicate-id", "error", "A document id appears twice in the documents config.", stage=STAGE

@@ -63,6 +63,7 @@ class FileScan:
     counts: Counter[str] = field(default_factory=Counter)  # every problem found, per code
     ids: list[str | None] = field(default_factory=list)
     text_keys: list[bytes] = field(default_factory=list)
+    text_sha256: list[str | None] = field(default_factory=list)  # the column as stored (empty when absent)
     relations: int = 0
     cross: CrossScan | None = None  # a tokens file scanned against its documents rows
 
@@ -218,6 +219,7 @@ def merge_scans(parts: Sequence[FileScan]) -> FileScan:
         out.counts.update(part.counts)
         out.ids += part.ids
         out.text_keys += part.text_keys
+        out.text_sha256 += part.text_sha256
         out.relations += part.relations
         if part.cross is not None:
             out.cross = out.cross or CrossScan()
@@ -238,6 +240,8 @@ def _scan_documents(batch: pa.RecordBatch, first_row: int, out: FileScan) -> Non
     out.ids += _values(batch.column("id"))
     out.text_keys += sha256_each(text) if points is not None else [
         hashlib.sha256((t or "").encode("utf-8")).digest() for t in _values(text)]
+    if "text_sha256" in batch.schema.names:
+        out.text_sha256 += _values(batch.column("text_sha256"))
     out.relations += pc.sum(pc.list_value_length(batch.column("relations"))).as_py() or 0
     rows = np.arange(batch.num_rows)
     if broken is not None:  # the rows holding such strings are reported once, as not UTF-8
