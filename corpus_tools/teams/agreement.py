@@ -29,7 +29,7 @@ from corpus_tools.errors import InputError
 from corpus_tools.labelstudio.export import annotator_of, read_result, task_text
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report
-from corpus_tools.spans import DEFAULT_SEGMENTATION, Span, check_segmentation, spans_to_bio
+from corpus_tools.spans import DEFAULT_SEGMENTATION, Span, Token, check_segmentation, tokenize, tokens_to_bio
 
 __all__ = ["AnnotatorAnnotation", "AgreementReport", "NameOf", "agree_export", "latest_per_annotator",
            "task_annotations", "cohen_kappa", "krippendorff_alpha"]
@@ -318,7 +318,8 @@ class AgreementReport:
             return
         self.compared_tasks += 1
         annotations = sorted(annotations, key=lambda a: a.annotator)
-        tags = [self._tags(text, a.spans) for a in annotations]
+        tokens = tokenize(text, self.segmentation)  # once for every annotator
+        tags = [self._tags(text, tokens, a.spans) for a in annotations]
         self._add_coincidences(tags)
         matched = total = 0
         for i, j in combinations(range(len(annotations)), 2):
@@ -366,11 +367,12 @@ class AgreementReport:
             relations.matched.update(r[2] for r in (Counter(gold.relations)
                                                     & Counter(annotation.relations)).elements())
 
-    def _tags(self, text: str, spans: Sequence[SpanKey]) -> list[str]:
+    @staticmethod
+    def _tags(text: str, tokens: list[Token], spans: Sequence[SpanKey]) -> list[str]:
         # spans outside the text (which validation reports) have no tokens to tag
         inside = [Span(start, end, label) for start, end, label in spans
                   if type(start) is int and type(end) is int and 0 <= start < end <= len(text)]
-        return spans_to_bio(text, inside, self.segmentation).tags
+        return tokens_to_bio(text, tokens, inside).tags
 
     def _add_coincidences(self, tags: list[list[str]]) -> None:
         m = len(tags)
