@@ -20,6 +20,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import regex
 
@@ -238,14 +239,17 @@ class BioEncoding:
     widened: list[Span] = field(default_factory=list)  # the spans given whose edge fell inside a token
 
 
+_START = attrgetter("start")
+
+
 def widen_to_tokens(text: str, span: Span, tokens: Sequence[Token]) -> Span:
     """``span`` widened to the whole tokens its edges fall inside (id and label kept, text recomputed);
     ``tokens`` in text order, as :func:`tokenize` gives them (each edge is looked up by bisection)."""
     start, end = span.start, span.end
-    i = bisect_left(tokens, start, key=_token_start) - 1  # the last token starting before the start
+    i = bisect_left(tokens, start, key=_START) - 1  # the last token starting before the start
     if i >= 0 and tokens[i].end > start:
         start = tokens[i].start
-    i = bisect_left(tokens, end, key=_token_start) - 1
+    i = bisect_left(tokens, end, key=_START) - 1
     if i >= 0 and tokens[i].end > end:
         end = tokens[i].end
     if (start, end) == (span.start, span.end):
@@ -253,23 +257,14 @@ def widen_to_tokens(text: str, span: Span, tokens: Sequence[Token]) -> Span:
     return Span(start=start, end=end, label=span.label, id=span.id, text=text[start:end])
 
 
-def _token_start(token: Token) -> int:
-    return token.start
-
-
 def spans_to_bio(text: str, spans: Sequence[Span], segmentation: str = DEFAULT_SEGMENTATION) -> BioEncoding:
-    """Tokenize ``text`` (from the text alone) and tag it with BIO (:func:`tokens_to_bio`)."""
-    return tokens_to_bio(text, tokenize(text, segmentation), spans)
-
-
-def tokens_to_bio(text: str, tokens: Sequence[Token], spans: Sequence[Span]) -> BioEncoding:
-    """Tag ``tokens`` (:func:`tokenize` of ``text``) with BIO for ``spans``: one tokenization serves several
-    annotations of a text.
+    """Tokenize ``text`` (from the text alone) and tag it with BIO.
 
     A span whose edge falls inside a token tags the whole token (it is listed in ``widened``); spans that,
     once widened, nest in or overlap an earlier, longer span, or do not start and end on tokens (a span of
     whitespace), are returned as given in ``unencodable``.
     """
+    tokens = tokenize(text, segmentation)
     wide = [widen_to_tokens(text, span, tokens) for span in spans]
     given = {id(w): s for w, s in zip(wide, spans, strict=True)}
     widened = [s for w, s in zip(wide, spans, strict=True) if w is not s]
@@ -286,7 +281,7 @@ def tokens_to_bio(text: str, tokens: Sequence[Token], spans: Sequence[Span]) -> 
         for i in range(first + 1, last + 1):
             tags[i] = f"I-{span.label}"
     unencodable.sort(key=lambda s: (s.start, s.end, s.label, s.id))
-    return BioEncoding(list(tokens), tags, [given[id(s)] for s in unencodable], widened)
+    return BioEncoding(tokens, tags, [given[id(s)] for s in unencodable], widened)
 
 
 @dataclass

@@ -18,7 +18,6 @@ from corpus_tools.spans import (
     select_flat,
     spans_to_bio,
     tokenize,
-    tokens_to_bio,
     widen_to_tokens,
 )
 from corpus_tools.text import is_edge_forbidden
@@ -238,11 +237,3 @@ def test_widening_on_crafted_edges(start, end):
     span = make_span(TEXT, start, end, "PER", "s")
     assert widen_to_tokens(TEXT, span, tokens) == scanned_widening(TEXT, span, tokens)
 
-
-@settings(max_examples=200, deadline=None)
-@given(text_and_spans(), st.sampled_from(["none", "proclitic-article"]))
-def test_one_tokenization_tags_as_spans_to_bio_does(case, segmentation):
-    text, spans = case
-    tokens = tokenize(text, segmentation)
-    for subset in (spans, spans[::2], []):
-        assert tokens_to_bio(text, tokens, subset) == spans_to_bio(text, subset, segmentation)
