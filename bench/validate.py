@@ -16,11 +16,19 @@ fastest run is kept.
     .venv/bin/python bench/validate.py --large    # 10k and 100k
     .venv/bin/python bench/validate.py --profile  # cProfile of validate at 10k
     .venv/bin/python bench/validate.py --huge-text-mb 1,8,32  # one task whose text is 1, 8, 32 MB
+    .venv/bin/python bench/validate.py --dense    # span-dense tasks (the bundled seed), 1k and 4k
+    .venv/bin/python bench/validate.py --dense --profile  # and a cProfile of validate at 4k
 
 ``--huge-text-mb`` measures instead one task of one huge text (Arabic words, two spans), through ``validate``
 (segments) and through the stream reading that ``validate`` falls back to (``iter_validated``, also what
 ``--repair-utf16`` reads); it prints seconds and seconds per MB of each, and how much the seconds per MB grow
 from the smallest to the largest text (1.0: linear).
+
+``--dense`` measures span-dense documents instead: the bundled seed article (annotations/sample/, about 30 KB of
+export JSON per task with 126 spans and 17 relations, 4 spans per KB against the synthetic tasks' 2) copied into
+1,000 and 4,000 tasks of a Label Studio export, each copy perturbed (a different count of leading words, so every
+offset moves, and its own region ids).  validate and ijson run interleaved, best of ``--repeat``; it prints the
+ratio at 4k and the peak RSS of validate at 1k and 4k.
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ PROCLITICS = ["", "", "", "و", "ب", "ل", "وب"]
 RELATIONS = [("PER", "GPE", "PHYS.Located"), ("PER", "ORG", "ORG-AFF.Employment"),
              ("ORG", "GPE", "GEN-AFF.Org-Location-Origin")]
 TARGET_BYTES = 5000
+SEED_DOCUMENT = Path(__file__).resolve().parent.parent / "annotations" / "sample" / "documents.jsonl"
+DENSE_SIZES = (1_000, 4_000)
 
 
 def make_task(task_id: int, rng: random.Random) -> dict:
@@ -115,6 +125,39 @@ def write_huge_export(path: Path, megabytes: float, seed: int = 5) -> int:
               for k, (s, e, label) in enumerate(spans)]
     task = {"id": 1, "data": {"text": text, "article_id": "art-huge"}, "annotations": [{"id": 1, "result": result}]}
     path.write_text(json.dumps([task], ensure_ascii=False), encoding="utf-8")
+    return path.stat().st_size
+
+
+def make_dense_task(seed: dict, task_id: int, rng: random.Random) -> dict:
+    """The seed document as a Label Studio task: text moved by 0-40 leading words, region ids of its own."""
+    prefix = "".join(rng.choice(WORDS) + " " for _ in range(rng.randint(0, 40)))
+    shift = len(prefix)
+    text = prefix + seed["text"]
+    ids = {span["id"]: f"t{task_id}-{span['id']}" for span in seed["entities"]}
+    result: list[dict] = [
+        {"id": ids[span["id"]], "from_name": "label", "to_name": "text", "type": "labels", "origin": "manual",
+         "value": {"start": span["start"] + shift, "end": span["end"] + shift,
+                   "text": text[span["start"] + shift : span["end"] + shift], "labels": [span["label"]]}}
+        for span in seed["entities"]
+    ]
+    result += [{"from_id": ids[rel["head"]], "to_id": ids[rel["tail"]], "type": "relation", "direction": "right",
+                "labels": [rel["label"]]} for rel in seed["relations"]]
+    task = make_task(task_id, rng)
+    task["data"].update(text=text, title=seed["title"], source=seed["source"])
+    task["annotations"][0].update(result=result, result_count=len(result))
+    return task
+
+
+def write_dense_export(path: Path, tasks: int, seed: int = 5) -> int:
+    """``tasks`` perturbed copies of the bundled seed document (the sample's first line) as an export."""
+    rng = random.Random(seed)
+    with SEED_DOCUMENT.open(encoding="utf-8") as f:
+        document = json.loads(f.readline())
+    with path.open("w", encoding="utf-8") as f:
+        f.write("[")
+        for i in range(1, tasks + 1):
+            f.write(("," if i > 1 else "") + "\n" + json.dumps(make_dense_task(document, i, rng), ensure_ascii=False))
+        f.write("\n]\n")
     return path.stat().st_size
 
 
@@ -210,6 +253,42 @@ def huge_texts(sizes_mb: list[float], directory: Path | None) -> None:
               " (1.0: linear)")
 
 
+def print_pair(size: int, nbytes: int, parse: dict, check: dict) -> float:
+    """The two runs' rates and their ratio; returns the CPU ratio."""
+    print(f"{size:>7} tasks  {nbytes / size / 1000:.1f} KB/task  {nbytes / 1e6:.0f} MB", flush=True)
+    for name, run in (("parse   ", parse), ("validate", check)):
+        print(f"        {name} {size / run['cpu_seconds']:>7.0f} tasks/s CPU  {size / run['seconds']:>7.0f}"
+              f" tasks/s wall  peak RSS {run['rss_mib']:.1f} MiB")
+    cpu_ratio = parse["cpu_seconds"] / check["cpu_seconds"]
+    wall_ratio = parse["seconds"] / check["seconds"]
+    verdict = "ok" if cpu_ratio >= 0.5 else "MISSED"
+    print(f"        validate/parse speed ratio {cpu_ratio:.2f} CPU, {wall_ratio:.2f} wall"
+          f"  (target >= 0.50: {verdict})", flush=True)
+    return cpu_ratio
+
+
+def dense(args: argparse.Namespace) -> None:
+    """Span-dense tasks (the seed) at 1k and 4k: the speed ratio against ijson and validate's peak RSS."""
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        peaks = {}
+        for size in DENSE_SIZES:
+            path = Path(tmp) / f"dense-{size}.json"
+            nbytes = write_dense_export(path, size)
+            if args.profile and size == DENSE_SIZES[-1]:
+                profile(path)
+            parse, check = best_of(path, args.repeat)
+            assert check["valid"] and check["tasks"] == size, check
+            print_pair(size, nbytes, parse, check)
+            peaks[size] = check["rss_mib"]
+            path.unlink()
+        small, large = DENSE_SIZES
+        rss = peaks[large] / peaks[small]
+        print(f"validate peak RSS {large}/{small} {rss:.2f}  ({peaks[small]:.1f} -> {peaks[large]:.1f} MiB;"
+              f" flat: <= 1.20: {'ok' if rss <= 1.2 else 'MISSED'})")
+        load = Path("/proc/loadavg").read_text().split()[:3]
+        print(f"load average during the run: {' '.join(load)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--large", action="store_true", help="also measure 100k tasks (about 500 MB)")
@@ -217,7 +296,11 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, help="where to write the synthetic exports (default: a temp dir)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement at 10k (best kept; 100k: 1)")
     parser.add_argument("--huge-text-mb", help="instead: one task whose text is each of these MB (e.g. 1,8,32)")
+    parser.add_argument("--dense", action="store_true", help="instead: span-dense tasks (the bundled seed), 1k and 4k")
     args = parser.parse_args()
+    if args.dense:
+        dense(args)
+        return
     if args.huge_text_mb:
         huge_texts([float(size) for size in args.huge_text_mb.split(",")], args.dir)
         return
@@ -232,15 +315,7 @@ def main() -> None:
             parse, check = best_of(path, args.repeat if size == 10_000 else 1)
             assert check["valid"] and check["tasks"] == size, check
             rows[size] = (nbytes, parse, check)
-            print(f"{size:>7} tasks  {nbytes / size / 1000:.1f} KB/task  {nbytes / 1e6:.0f} MB", flush=True)
-            for name, run in (("parse   ", parse), ("validate", check)):
-                print(f"        {name} {size / run['cpu_seconds']:>7.0f} tasks/s CPU  {size / run['seconds']:>7.0f}"
-                      f" tasks/s wall  peak RSS {run['rss_mib']:.1f} MiB")
-            cpu_ratio = parse["cpu_seconds"] / check["cpu_seconds"]
-            wall_ratio = parse["seconds"] / check["seconds"]
-            verdict = "ok" if cpu_ratio >= 0.5 else "MISSED"
-            print(f"        validate/parse speed ratio {cpu_ratio:.2f} CPU, {wall_ratio:.2f} wall"
-                  f"  (target >= 0.50: {verdict})", flush=True)
+            print_pair(size, nbytes, parse, check)
         if len(rows) == 2:
             rss = rows[100_000][2]["rss_mib"] / rows[10_000][2]["rss_mib"]
             print(f"validate peak RSS 100k/10k {rss:.2f}  (target <= 1.20: {'ok' if rss <= 1.2 else 'MISSED'})")

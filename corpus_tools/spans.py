@@ -17,8 +17,10 @@ Offsets are Python code points into the stored text, end-exclusive: for every sp
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import regex
 
@@ -237,14 +239,19 @@ class BioEncoding:
     widened: list[Span] = field(default_factory=list)  # the spans given whose edge fell inside a token
 
 
+_START = attrgetter("start")
+
+
 def widen_to_tokens(text: str, span: Span, tokens: Sequence[Token]) -> Span:
-    """``span`` widened to the whole tokens its edges fall inside (id and label kept, text recomputed)."""
+    """``span`` widened to the whole tokens its edges fall inside (id and label kept, text recomputed);
+    ``tokens`` in text order, as :func:`tokenize` gives them (each edge is looked up by bisection)."""
     start, end = span.start, span.end
-    for tok in tokens:
-        if tok.start < start < tok.end:
-            start = tok.start
-        if tok.start < end < tok.end:
-            end = tok.end
+    i = bisect_left(tokens, start, key=_START) - 1  # the last token starting before the start
+    if i >= 0 and tokens[i].end > start:
+        start = tokens[i].start
+    i = bisect_left(tokens, end, key=_START) - 1
+    if i >= 0 and tokens[i].end > end:
+        end = tokens[i].end
     if (start, end) == (span.start, span.end):
         return span
     return Span(start=start, end=end, label=span.label, id=span.id, text=text[start:end])

@@ -390,9 +390,52 @@ def token_table(
     Each row equals what :func:`corpus_tools.spans.spans_to_bio` gives for its document, and a batch of zero
     documents gives an empty batch.
     """
+    if len(ids) != len(texts):
+        raise ValueError(f"{len(ids)} ids but {len(texts)} texts")
+    tagged = _tagged(texts, span_offsets, span_starts, span_ends, span_labels, span_ids, tag_ids, utf8, segmentation)
+    batch = tagged.batch
+    strings = _token_strings(batch.utf8, tagged.bounds, tagged.token_segments)
+    record_batch = _record_batch(schema, ids, strings, tagged.token_counts, tagged.starts, tagged.ends, tagged.tags,
+                                 batch.bases)
+    return TokenTable(record_batch, tagged.token_counts.astype(np.int64), tagged.unencodable.astype(np.int64),
+                      tagged.widened.astype(np.int64))
+
+
+def token_tags(
+    texts: Sequence[str],
+    span_offsets: np.ndarray,
+    span_starts: np.ndarray,
+    span_ends: np.ndarray,
+    span_labels: np.ndarray,
+    tag_ids: TagIds,
+    *,
+    segmentation: str = DEFAULT_SEGMENTATION,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The tag ids of :func:`token_table`'s ``ner_tags`` for every token of ``texts`` (one array, text after text)
+    and the tokens per text, without the rows: what agreement compares.  Spans as :func:`token_table` takes them
+    (ties among identical spans keep the order of the arrays)."""
+    tagged = _tagged(texts, span_offsets, span_starts, span_ends, span_labels, None, tag_ids, b"", segmentation)
+    return tagged.tags, tagged.token_counts
+
+
+class _Tagged(NamedTuple):
+    batch: _Batch
+    bounds: np.ndarray
+    token_segments: np.ndarray
+    starts: np.ndarray  # of every token, into the concatenation
+    ends: np.ndarray
+    token_counts: np.ndarray
+    tags: np.ndarray
+    unencodable: np.ndarray
+    widened: np.ndarray
+
+
+def _tagged(texts: Sequence[str], span_offsets: np.ndarray, span_starts: np.ndarray, span_ends: np.ndarray,
+            span_labels: np.ndarray, span_ids: Sequence[str] | None, tag_ids: TagIds, utf8: bytes | None,
+            segmentation: str) -> _Tagged:
+    """The texts tokenized and their spans widened and tagged: the one path of :func:`token_table` and
+    :func:`token_tags`."""
     n_docs = len(texts)
-    if len(ids) != n_docs:
-        raise ValueError(f"{len(ids)} ids but {n_docs} texts")
     span_offsets = np.asarray(span_offsets, dtype=np.int64)
     span_starts = np.asarray(span_starts, dtype=np.int64)
     span_ends = np.asarray(span_ends, dtype=np.int64)
@@ -418,7 +461,4 @@ def token_table(
     widened = np.flatnonzero((g_start != span_starts + span_base) | (g_end != span_ends + span_base))
     token_counts = np.diff(np.searchsorted(starts, batch.bases))
     tags, unencodable = _tag((starts, ends), g_start, g_end, span_labels, span_ids, tag_ids)
-    strings = _token_strings(batch.utf8, bounds, token_segments)
-    record_batch = _record_batch(schema, ids, strings, token_counts, starts, ends, tags, batch.bases)
-    return TokenTable(record_batch, token_counts.astype(np.int64), unencodable.astype(np.int64),
-                      widened.astype(np.int64))
+    return _Tagged(batch, bounds, token_segments, starts, ends, token_counts, tags, unencodable, widened)

@@ -14,12 +14,14 @@ import krippendorff
 import numpy as np
 import pytest
 from build_inputs import annotation, news_article, task, write_export
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 from typer.testing import CliRunner
 
 from corpus_tools.cli.app import app
 from corpus_tools.spans import Span, spans_to_bio, tokenize
-from corpus_tools.teams.agreement import AgreementReport, agree_export, task_annotations
+from corpus_tools.teams.agreement import AgreementReport, AnnotatorAnnotation, agree_export, task_annotations
 from corpus_tools.teams.pseudonyms import load_or_create_key, pseudonym
 
 
@@ -372,3 +374,39 @@ def test_each_annotator_against_the_ground_truth_and_adjudicated_gold_is_no_anno
                  "relations": {"precision": 0.5, "recall": 0.5, "f1": 0.5}},
     }
     assert "## Each annotator against the ground truth" in agreement.to_markdown()
+
+
+def tags_one_annotation_at_a_time(text: str, annotations, segmentation: str) -> list[list[str]]:
+    """The tags agreement compares, written plainly: spans_to_bio of each annotation's spans inside the text."""
+    return [spans_to_bio(text, [Span(start, end, label) for start, end, label in a.spans
+                                if type(start) is int and type(end) is int and 0 <= start < end <= len(text)],
+                         segmentation).tags
+            for a in annotations]
+
+
+AGREEMENT_TEXT = "وقال الرئيس الروسي فلاديمير بوتين في بغداد وبغداد، للجامعة العربية 😀 \u200fوالمملكة\r\nالأردنية"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(-1, len(AGREEMENT_TEXT) + 1), st.integers(-1, len(AGREEMENT_TEXT) + 1),
+                                   st.sampled_from(["PER", "GPE", "ORG", "LOC"])), max_size=8),
+                min_size=2, max_size=4),
+       st.sampled_from(["none", "proclitic-article"]))
+def test_token_tags_of_all_annotators_at_once_are_spans_to_bio_of_each(span_lists, segmentation):
+    annotations = [AnnotatorAnnotation(f"a{k}", tuple(spans)) for k, spans in enumerate(span_lists)]
+    report = AgreementReport(segmentation=segmentation)
+    expected = tags_one_annotation_at_a_time(AGREEMENT_TEXT, annotations, segmentation)
+    assert report._tags(AGREEMENT_TEXT, annotations) == expected
+
+
+@pytest.mark.parametrize("spans", [
+    [[(len("وقال "), len("وقال الرئيس"), "PER")], [(len("وقال ال"), len("وقال الرئيس الروسي"), "PER")]],
+    [[(0, len(AGREEMENT_TEXT), "ORG"), (len("وقال "), len("وقال الرئيس"), "PER")], []],
+    [[(len("وقال الرئيس"), len("وقال الرئيس "), "PER")], [(5, 3, "GPE"), ("x", 4, "GPE")]],  # whitespace, bad
+    [[(0, len("وقال"), "PER"), (0, len("وقال"), "GPE")], [(0, len("وقال"), "GPE"), (0, len("وقال"), "PER")]],  # ties
+])
+def test_token_tags_on_crafted_spans(spans):
+    annotations = [AnnotatorAnnotation(f"a{k}", tuple(one)) for k, one in enumerate(spans)]
+    for segmentation in ("none", "proclitic-article"):
+        expected = tags_one_annotation_at_a_time(AGREEMENT_TEXT, annotations, segmentation)
+        assert AgreementReport(segmentation=segmentation)._tags(AGREEMENT_TEXT, annotations) == expected

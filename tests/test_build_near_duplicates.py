@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import random
+import sys
+import zlib
 
 import build_inputs as B
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from corpus_tools.build.driver import build_release
 from corpus_tools.build.writer import (
+    _NON_ASCII_WHITESPACE,
     NEAR_DUPLICATE_BANDS,
     NEAR_DUPLICATE_PERMUTATIONS,
     NEAR_DUPLICATE_ROWS,
@@ -55,6 +61,40 @@ def export_of(tmp_path, texts: list[tuple[str, str]]):
 def near_problems(report) -> list[tuple]:
     return [(p.code, p.severity, p.task_id, p.details["documents"], p.details["splits"])
             for p in report.problems if p.code == "build-near-duplicate-across-splits"]
+
+
+def reference_shingle_hashes(text: str) -> np.ndarray:
+    """shingle_hashes written plainly: str.split()'s words, each crc32 of its UTF-8, mixed three by three."""
+    hashes = np.array([zlib.crc32(word.encode("utf-8", "surrogatepass")) for word in text.split()], dtype=np.uint64)
+    if 0 < len(hashes) < 3:
+        hashes = np.append(hashes, np.zeros(3 - len(hashes), dtype=np.uint64))
+    mix = np.uint64(0x9E3779B97F4A7C15)
+    hashes = (hashes[:-2] * mix + hashes[1:-1]) * mix + hashes[2:]
+    return np.unique((hashes >> np.uint64(32)).astype(np.uint32))
+
+
+def test_the_whitespace_made_a_space_is_what_str_split_splits_at_and_bytes_split_does_not():
+    expected = {chr(c) for c in range(sys.maxunicode + 1)
+                if chr(c).isspace() and not chr(c).encode("utf-8").isspace()}
+    found = {chr(c) for c in range(sys.maxunicode + 1) if _NON_ASCII_WHITESPACE.fullmatch(chr(c))}
+    assert found == expected and "\x1c" in found and "\u3000" in found and " " not in found
+
+
+WHITESPACE = [c for c in map(chr, range(0x3001)) if c.isspace()] + ["\u200b", "\u200f", "\ufeff"]  # and look-alikes
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(WORDS + ("بِسْمِ", "ـــ", "😀", "a\r\nb", "\ud800", "x")),
+                          st.sampled_from(WHITESPACE), st.text(max_size=4)), max_size=30))
+def test_shingle_hashes_are_the_plain_reading_of_str_split(parts):
+    text = "".join(parts)
+    assert shingle_hashes(text).tolist() == reference_shingle_hashes(text).tolist()
+
+
+@pytest.mark.parametrize("text", ["", " ", "بغداد", "بغداد\u00a0القاهرة", "a\x1cb\x1dc\x1ed\x1fe",
+                                  "\u3000x\u2028y\u2029z\x85w", article_text(3)])
+def test_shingle_hashes_on_crafted_texts(text):
+    assert shingle_hashes(text).tolist() == reference_shingle_hashes(text).tolist()
 
 
 @pytest.mark.parametrize("text", [article_text(1), article_text(7, 40), "بغداد", "بغداد القاهرة", "\ud800 x y"])

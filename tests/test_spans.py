@@ -18,6 +18,7 @@ from corpus_tools.spans import (
     select_flat,
     spans_to_bio,
     tokenize,
+    widen_to_tokens,
 )
 from corpus_tools.text import is_edge_forbidden
 
@@ -203,3 +204,36 @@ def test_overlapping_spans_are_never_lost(case, data):
     # every span is decoded (widened) or reported as unencodable: none is lost
     assert Counter(map(_clean, decoded)) + Counter(_widened(text, enc.unencodable)) == Counter(
         _widened(text, spans + extra))
+
+
+def scanned_widening(text: str, span: Span, tokens) -> Span:
+    """widen_to_tokens written as a scan of every token (what it was before it bisected)."""
+    start, end = span.start, span.end
+    for tok in tokens:
+        if tok.start < start < tok.end:
+            start = tok.start
+        if tok.start < end < tok.end:
+            end = tok.end
+    if (start, end) == (span.start, span.end):
+        return span
+    return Span(start=start, end=end, label=span.label, id=span.id, text=text[start:end])
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts, st.sampled_from(["none", "proclitic-article"]), st.data())
+def test_widening_by_bisection_is_the_scan_of_every_token(text, segmentation, data):
+    tokens = tokenize(text, segmentation)
+    for _ in range(5):  # any offsets, in the text or not, in either order
+        start = data.draw(st.integers(-2, len(text) + 2))
+        end = data.draw(st.integers(-2, len(text) + 2))
+        span = Span(start, end, "PER", "s", text[start:end] if 0 <= start <= end else "")
+        assert widen_to_tokens(text, span, tokens) == scanned_widening(text, span, tokens)
+
+
+@pytest.mark.parametrize(("start", "end"), [(len("وقال الر"), len("وقال الرئيس")), (len("في بغ"), len("في بغداد و")),
+                                            (0, len(TEXT)), (len("وقال"), len("وقال "))])
+def test_widening_on_crafted_edges(start, end):
+    tokens = tokenize(TEXT)
+    span = make_span(TEXT, start, end, "PER", "s")
+    assert widen_to_tokens(TEXT, span, tokens) == scanned_widening(TEXT, span, tokens)
+

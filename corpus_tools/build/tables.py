@@ -112,6 +112,7 @@ class SegmentBuilder:
         self.near_duplicates = near_duplicates  # MinHash signatures of the gold texts for the leakage audit
         self.pseudonym_key = pseudonym_key  # annotators are named by keyed pseudonyms (corpus_tools.teams)
         self._annotators: dict[int, str | None] = {}  # completed_by ids seen (each pseudonym made once)
+        self._names: dict[str | None, str | None] = {}  # the same for the names agreement gives
 
     # -- one segment -----------------------------------------------------------------------------
     def build(self, tasks: list, first_index: int, *, check: bool = True) -> SegmentResult:
@@ -296,12 +297,15 @@ class SegmentBuilder:
                                     len(cols["relations"][1]))
         if stats.agreement is None:
             stats.agreement = AgreementReport(segmentation=self.segmentation)
+        # with fewer than two annotations agreement only counts the task: nobody is named
         stats.agreement.add_task(task.get("id"), text if type(text) is str else "",
-                                 latest_per_annotator(live, self._pseudonym))
+                                 latest_per_annotator(live, self._pseudonym) if len(live) > 1 else ())
         return live, marked, cols, copied
 
     def _pseudonym(self, value: str | None) -> str | None:
-        return pseudonym(value, key=self.pseudonym_key)
+        if value not in self._names:  # a string (annotator_of) or None
+            self._names[value] = pseudonym(value, key=self.pseudonym_key)
+        return self._names[value]
 
     def _annotator(self, completed_by: object) -> str | None:
         key = completed_by if type(completed_by) is int else None

@@ -9,6 +9,7 @@ into their :class:`~corpus_tools.build.shards.ShardWriter`.  Problems go to its 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import zlib
 from collections.abc import Sequence
@@ -121,6 +122,9 @@ _PERMUTE_B = _random.randint(0, 1 << 32, NEAR_DUPLICATE_PERMUTATIONS, dtype=np.u
 del _random
 _FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35))  # MurmurHash3's finaliser
 _SHINGLE_MIX = np.uint64(0x9E3779B97F4A7C15)
+# Every code point that str.isspace() holds and bytes.split() does not split at (tests/test_build_near_duplicates.py
+# checks the list against every code point).
+_NON_ASCII_WHITESPACE = re.compile("[\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 _BAND_WEIGHTS = np.random.RandomState(NEAR_DUPLICATE_SEED).randint(  # odd: a band's key is a hash of its values
     0, 2**63, size=NEAR_DUPLICATE_ROWS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
@@ -129,8 +133,9 @@ def shingle_hashes(text: str) -> np.ndarray:
     """The distinct 32-bit hashes of a text's word 3-grams (its words split at any run of whitespace, each
     hashed with crc32 of its UTF-8, mixed three by three; the whole text when it has fewer than three words),
     sorted; empty for a text without words."""
-    hashes = np.array([zlib.crc32(word.encode("utf-8", "surrogatepass")) for word in text.split()],
-                      dtype=np.uint64)
+    # str.split()'s words, split as bytes: the whitespace bytes.split() does not know becomes a space first
+    words = _NON_ASCII_WHITESPACE.sub(" ", text).encode("utf-8", "surrogatepass").split()
+    hashes = np.fromiter(map(zlib.crc32, words), dtype=np.uint64, count=len(words))
     if 0 < len(hashes) < 3:
         hashes = np.append(hashes, np.zeros(3 - len(hashes), dtype=np.uint64))
     hashes = (hashes[:-2] * _SHINGLE_MIX + hashes[1:-1]) * _SHINGLE_MIX + hashes[2:]

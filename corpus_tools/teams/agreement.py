@@ -8,9 +8,9 @@ is compared on
   one-to-one, largest overlap first); precision and recall of the second annotator of the pair against the
   first, F1 (symmetric) per label, micro and macro;
 * relations: same label, and head and tail exact matches of each other's spans;
-* token tags: the BIO tags of the release's ``tokens`` config (:func:`corpus_tools.spans.spans_to_bio`: spans
-  widened to token edges, the flat layer), as per-pair confusion counts (Cohen's kappa) and one coincidence
-  count over all annotators (Krippendorff's alpha, nominal).
+* token tags: the BIO tags of the release's ``tokens`` config (:func:`corpus_tools.tokens.token_tags`, which tags
+  as :func:`corpus_tools.spans.spans_to_bio` does: spans widened to token edges, the flat layer), as per-pair
+  confusion counts (Cohen's kappa) and one coincidence count over all annotators (Krippendorff's alpha, nominal).
 
 :class:`AgreementReport` holds only counts, so the build computes it per segment in worker processes and
 merges the parts in input order (:meth:`AgreementReport.merge`); the figures are derived from the counts.
@@ -23,14 +23,17 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
-from itertools import combinations
+from itertools import chain, combinations
 from pathlib import Path
+
+import numpy as np
 
 from corpus_tools.errors import InputError
 from corpus_tools.labelstudio.export import annotator_of, read_result, task_text
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Report
-from corpus_tools.spans import DEFAULT_SEGMENTATION, Span, check_segmentation, spans_to_bio
+from corpus_tools.spans import DEFAULT_SEGMENTATION, check_segmentation
+from corpus_tools.tokens import TagIds, token_tags
 
 __all__ = ["AnnotatorAnnotation", "AgreementReport", "NameOf", "agree_export", "latest_per_annotator",
            "task_annotations", "cohen_kappa", "krippendorff_alpha"]
@@ -335,7 +338,7 @@ class AgreementReport:
             return
         self.compared_tasks += 1
         annotations = sorted(annotations, key=lambda a: a.annotator)
-        tags = [self._tags(text, a.spans) for a in annotations]
+        tags = self._tags(text, annotations)
         self._add_coincidences(tags)
         matched = total = 0
         for i, j in combinations(range(len(annotations)), 2):
@@ -383,11 +386,26 @@ class AgreementReport:
             relations.matched.update(r[2] for r in (Counter(gold.relations)
                                                     & Counter(annotation.relations)).elements())
 
-    def _tags(self, text: str, spans: Sequence[SpanKey]) -> list[str]:
+    def _tags(self, text: str, annotations: Sequence[AnnotatorAnnotation]) -> list[list[str]]:
+        """Each annotation's BIO tags of the text's tokens, as the tokens config tags them
+        (:func:`corpus_tools.tokens.token_tags`, every annotation at once); labels as their tags name them."""
         # spans outside the text (which validation reports) have no tokens to tag
-        inside = [Span(start, end, label) for start, end, label in spans
-                  if type(start) is int and type(end) is int and 0 <= start < end <= len(text)]
-        return spans_to_bio(text, inside, self.segmentation).tags
+        spans = [[(start, end, f"{label}") for start, end, label in a.spans
+                  if type(start) is int and type(end) is int and 0 <= start < end <= len(text)] for a in annotations]
+        names = sorted({label for one in spans for _, _, label in one})
+        index = {name: k for k, name in enumerate(names)}
+        flat = list(chain.from_iterable(spans))
+        offsets = np.zeros(len(spans) + 1, dtype=np.int64)
+        np.cumsum([len(one) for one in spans], out=offsets[1:])
+        rank = np.arange(len(names), dtype=np.int64)
+        tag_ids = TagIds(b=2 * rank + 1, i=2 * rank + 2, o=0, name_rank=rank)
+        tags, counts = token_tags([text] * len(spans), offsets,
+                                  np.array([span[0] for span in flat], dtype=np.int64),
+                                  np.array([span[1] for span in flat], dtype=np.int64),
+                                  np.array([index[span[2]] for span in flat], dtype=np.int64),
+                                  tag_ids, segmentation=self.segmentation)
+        strings = np.array(["O", *(f"{prefix}-{name}" for name in names for prefix in "BI")], dtype=object)
+        return [part.tolist() for part in np.split(strings[tags], np.cumsum(counts)[:-1])]
 
     def _add_coincidences(self, tags: list[list[str]]) -> None:
         m = len(tags)
