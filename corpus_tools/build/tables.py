@@ -348,9 +348,9 @@ class SegmentBuilder:
                   relations: list[tuple], out: list[Problem], where: dict, source_rows: tuple | None) -> None:
         """The documents row (and relations rows) of a gold document.
 
-        ``fields``: its title, source, language, dateline and article metadata.  ``source_rows``: the annotations columns and the
-        gold annotation's entity and relation row ranges there, when they can be copied (they are the same
-        rows, already sorted and checked).
+        ``fields``: its title, source, language, dateline and article metadata.  ``source_rows``: the annotations
+        columns and the gold annotation's entity and relation row ranges there, when they can be copied (they are
+        the same rows, already sorted and checked).
         """
         counts = self._out.stats.split(split)
         counts.documents += 1
