@@ -157,6 +157,17 @@ def test_a_title_field_goes_first_in_the_text_for_csv_and_jsonl(tmp_path):
     assert composed["dateline"]["start"] == len(f"{TITLE}\n\n")
 
 
+def test_a_title_fields_blank_lines_and_line_ends_are_not_part_of_the_title(tmp_path):
+    path = tmp_path / "a.jsonl"
+    records = [{"title": " \r\nعنوان\r\nثان\n\n", "text": BODY}, {"title": " \u200f\n", "text": f"{TITLE}\n{BODY}"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    (first, second), _ = _ingest(path)
+    assert (first["title"], first["text"]) == ("عنوان\nثان", f"عنوان\nثان\n\n{BODY}")
+    assert (second["title"], second["text"]) == (TITLE, f"{TITLE}\n{BODY}")  # a blank title: the text's first line
+    for article in (first, second):
+        _title_holds(article)
+
+
 def test_bidi_positions_are_counted_in_the_text_with_its_title(tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_text(json.dumps({"title": TITLE, "text": "\u200fنص"}, ensure_ascii=False) + "\n", encoding="utf-8")

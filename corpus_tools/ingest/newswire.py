@@ -133,12 +133,13 @@ def parse_dateline(line: str, start: int = 0) -> Dateline | None:
 
 
 def clean_title(title: str | None) -> str | None:
-    """A title field as it goes into the text: CRLF and CR as LF, without line ends around it; None when it is
-    missing or blank (the text's first non-blank line is then the title, as in a text file)."""
+    """A title field as it goes into the text: CRLF and CR as LF, without the blank lines around it; None when it
+    is missing or blank (the text's first non-blank line is then the title, as in a text file)."""
     if title is None:
         return None
-    title = title.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
-    return None if is_blank(title) else title
+    lines = title.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    kept = [i for i, line in enumerate(lines) if not is_blank(line)]
+    return "\n".join(lines[kept[0] : kept[-1] + 1]) if kept else None
 
 
 def starts_with_title(body: str, title: str) -> bool:
