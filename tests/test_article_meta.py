@@ -51,7 +51,7 @@ def _located(report):
 
 def _csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(header)
     writer.writerows(rows)
     path.write_text(buffer.getvalue(), encoding="utf-8")
