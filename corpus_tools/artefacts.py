@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import regex
 
-from corpus_tools.ontology import Ontology
+from corpus_tools.ontology import META_DATE_PATTERN, Ontology, meta_type_words
 from corpus_tools.schemas import SCHEMA_BASE, load_schema
 
 if TYPE_CHECKING:
@@ -66,7 +66,33 @@ def ontology_to_export_schema(ontology: Ontology) -> dict:
     schema["title"] += f" for ontology {ontology.name} {ontology.version}"
     schema["$defs"]["span_label"] = {"enum": list(ontology.entity_labels)}
     schema["$defs"]["relation_label"] = {"enum": list(ontology.relation_labels)}
+    schema["$defs"]["task"]["properties"]["data"]["properties"]["meta"] = ontology_to_meta_schema(ontology)
     return schema
+
+
+_META_JSON_TYPES = {"string": "string", "int": "integer", "float": "number", "bool": "boolean", "date": "string"}
+META_ARROW_TYPES = {"string": "string", "int": "int64", "float": "float64", "bool": "bool", "date": "date32"}
+"""The ``datasets.Value`` dtype of each meta field type."""
+
+
+def ontology_to_meta_schema(ontology: Ontology) -> dict:
+    """The JSON Schema of an article's ``meta`` object: the declared fields typed (null is a missing value);
+    other fields are allowed (validate warns of them: ``meta-undeclared``)."""
+    properties: dict[str, dict] = {}
+    for name, kind in ontology.meta_fields:
+        prop: dict[str, object] = {"type": [_META_JSON_TYPES[kind], "null"], "description": meta_type_words(kind)}
+        if kind == "date":
+            prop["pattern"] = f"^{META_DATE_PATTERN}$"
+        properties[name] = prop
+    return {"type": "object", "properties": properties}
+
+
+def ontology_to_meta_table(ontology: Ontology) -> str:
+    """A Markdown table of the documents config's ``meta`` struct fields, their types and Arrow types."""
+    lines = ["| Meta field | Type | Arrow type | Value |", "|---|---|---|---|"]
+    for name, kind in ontology.meta_fields:
+        lines.append(f"| `{name}` | {kind} | `{META_ARROW_TYPES[kind]}` | {meta_type_words(kind)}; null when absent |")
+    return "\n".join(lines) + "\n"
 
 
 def ontology_to_features(ontology: Ontology) -> dict[str, Features]:
@@ -96,6 +122,7 @@ def ontology_to_features(ontology: Ontology) -> dict[str, Features]:
                 "dateline_places": List(Value("string")),
                 "dateline_paper": Value("string"),
                 "dateline_agencies": List(Value("string")),
+                "meta": {name: Value(META_ARROW_TYPES[kind]) for name, kind in ontology.meta_fields},
                 "entities": List(span_struct),
                 "relations": List(relation_struct),
             }

@@ -34,6 +34,8 @@ def _owned_by_semantic_pass(schema: dict) -> Callable[[Any], bool]:
             return True  # span-unknown-label / relation-unknown-label
         if path and path[-1] == "value" and missing(error, "labels"):
             return True  # span-missing-label
+        if path[:2] == ["data", "meta"]:
+            return True  # meta-type
         if path == ["data", "text"] or (path == ["data"] and (missing(error, "text") or error.validator == "type")):
             return True  # task-missing-text
         return not path and missing(error, "data")

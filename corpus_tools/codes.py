@@ -37,6 +37,15 @@ TASK_NOT_OBJECT = _code("task-not-object", "error", "An item of the top-level ar
 TASK_MISSING_TEXT = _code(
     "task-missing-text", "error", "A task has no text: `data.text` is missing, null, empty or not a string."
 )
+META_UNDECLARED = _code(
+    "meta-undeclared", "warning", "An article's meta (a task's `data.meta`, a document's `meta`) holds a field the"
+    " ontology does not declare: the release's meta struct leaves it out. Declare it under `meta:` in the ontology"
+    " to keep it."
+)
+META_TYPE = _code(
+    "meta-type", "error", "A declared meta field holds a value that is not of its declared type (a date must be"
+    " ISO 8601 `YYYY-MM-DD` or a timestamp), or `meta` is not an object."
+)
 TASK_DUPLICATE_ARTICLE_ID = _code(
     "task-duplicate-article-id", "error", "Two tasks carry the same `data.article_id` (the article was imported"
     " twice)."

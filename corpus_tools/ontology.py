@@ -8,7 +8,9 @@ configuration from an :class:`Ontology`.  :func:`check_ontology` returns a
 
 from __future__ import annotations
 
+import datetime
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +50,67 @@ ONTOLOGY_DUPLICATE_KEY = define_code(
 
 OVERLAP_POLICIES = ("forbid", "nested", "any")
 
+META_TYPES = ("string", "int", "float", "bool", "date")
+"""The types of a declared meta field: its Arrow types are string, int64, float64, bool and date32."""
+FIRST_CLASS_META = (("published", "date"), ("url", "string"), ("source_id", "string"))
+"""The meta fields every ontology declares, first in the release's meta struct."""
+RESERVED_META = ("task_id", "annotation_id", "model_version", "score", "adjudication")
+"""Keys of a canonical document's ``meta`` that say where it came from, never article metadata."""
+META_DATE_PATTERN = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+_DATE = re.compile(META_DATE_PATTERN, re.ASCII)
+_INT = re.compile(r"[+-]?\d{1,19}", re.ASCII)
+_FLOAT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_TYPE_WORDS = {"string": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
+               "date": "an ISO 8601 date (YYYY-MM-DD) or timestamp (YYYY-MM-DDTHH:MM:SS, maybe with Z or an offset)"}
+
+
+def meta_type_words(kind: str) -> str:
+    """What a value of meta type ``kind`` must be, for a message."""
+    return _TYPE_WORDS[kind]
+
+
+def meta_date(value: object) -> datetime.date | None:
+    """The calendar date of an ISO 8601 date or timestamp string (the date as written, no time zone
+    conversion), or None when ``value`` is no such string."""
+    if type(value) is not str or not _DATE.fullmatch(value):
+        return None
+    try:
+        datetime.datetime.fromisoformat(value)
+        return datetime.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def meta_value_ok(kind: str, value: object) -> bool:
+    """True when the JSON ``value`` is a value of meta type ``kind`` (null is a missing value: always allowed)."""
+    if value is None:
+        return True
+    if kind == "string":
+        return type(value) is str
+    if kind == "int":
+        return type(value) is int and -(2**63) <= value < 2**63
+    if kind == "float":
+        return type(value) in (int, float) and math.isfinite(value)
+    if kind == "bool":
+        return type(value) is bool
+    return meta_date(value) is not None
+
+
+def coerce_meta_value(kind: str, value: object) -> object:
+    """``value`` as a JSON value of meta type ``kind``: a typed value as it is, or text (a CSV cell) parsed as an
+    integer, a number or ``true``/``false``; raises ValueError when it is neither."""
+    if type(value) is str and kind in ("int", "float", "bool"):
+        text = value.strip()
+        if kind == "int" and _INT.fullmatch(text):
+            value = int(text)
+        elif kind == "float" and _FLOAT.fullmatch(text):
+            value = float(text)
+        elif kind == "bool" and text.lower() in ("true", "false"):
+            value = text.lower() == "true"
+    if not meta_value_ok(kind, value):
+        raise ValueError(f"must be {meta_type_words(kind)}")
+    return value
+
 
 @dataclass(frozen=True)
 class EntityType:
@@ -86,6 +149,12 @@ class Ontology:
     description: str = ""
     source_sha256: str = ""
     views: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, steps) of the views every release carries
+    extra_meta: tuple[tuple[str, str], ...] = ()  # (name, type) of the declared meta fields after the first-class
+
+    @property
+    def meta_fields(self) -> tuple[tuple[str, str], ...]:
+        """``(name, type)`` of every meta field of the release's meta struct: the first-class, then the declared."""
+        return FIRST_CLASS_META + self.extra_meta
 
     @property
     def entity_labels(self) -> tuple[str, ...]:
@@ -361,6 +430,7 @@ def _data_to_ontology(data: dict, *, source_sha256: str) -> Ontology:
         description=data.get("description", ""),
         overlap=data.get("span_policy", {}).get("overlap", "nested"),
         views=tuple((str(name), tuple(steps)) for name, steps in (data.get("views") or {}).items()),
+        extra_meta=tuple((str(name), str(kind)) for name, kind in (data.get("meta") or {}).items()),
         entities=tuple(EntityType(**e) for e in data["entities"]),
         relations=tuple(
             RelationType(

@@ -42,7 +42,7 @@ from corpus_tools.offsets import (
     word_end,
     word_start,
 )
-from corpus_tools.ontology import Ontology, RelationType
+from corpus_tools.ontology import RESERVED_META, Ontology, RelationType, meta_type_words, meta_value_ok
 from corpus_tools.report import Problem, make_problem
 from corpus_tools.text import TATWEEL
 
@@ -118,8 +118,35 @@ class SemanticChecker:
         )
         self._symmetric = frozenset(r.label for r in ontology.relations if r.symmetric)
         self.overlap = ontology.overlap
+        self.meta_types = dict(ontology.meta_fields)
         self.counts = {"tasks": 0, "annotations": 0, "predictions": 0, "prediction_ids": 0, "spans": 0,
                        "relations": 0}
+
+    # ------------------------------------------------------------------ article metadata
+    def check_meta(self, meta: object, path: str, where: _Where, *, reserved: bool = False) -> None:
+        """An article's ``meta`` (at ``path``) against the ontology's declared fields: each declared value of its
+        type (``meta-type``), each other field reported (``meta-undeclared``), except, with ``reserved``, the
+        keys saying where a canonical document came from (``task_id``, ...)."""
+        if meta is None:
+            return
+        if type(meta) is not dict:
+            where.add(C.META_TYPE, f"meta is {type(meta).__name__}, not an object; write the article's metadata as"
+                      " a JSON object of field: value.", path)
+            return
+        types = self.meta_types
+        for key, value in meta.items():
+            kind = types.get(key)
+            field_path = f"{path}.{key}" if key.isidentifier() else f"{path}[{key!r}]"
+            if kind is None:
+                if not (reserved and key in RESERVED_META):
+                    where.add(C.META_UNDECLARED, f"Meta field {key!r} is not declared in ontology"
+                              f" {self.ontology.name} {self.ontology.version}, so the release leaves it out; declare"
+                              " it under meta: with its type to keep it.", field_path, field=key)
+            elif not meta_value_ok(kind, value):
+                shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:59] + "…"
+                where.add(C.META_TYPE, f"Meta field {key!r} is declared {kind} but holds {shown}; write"
+                          f" {meta_type_words(kind)}, or null when it is unknown.", field_path, field=key,
+                          type=kind)
 
     # ------------------------------------------------------------------ Label Studio tasks
     def check_task(self, task: Mapping[str, Any], root: str, out: list[Problem], *, file: str | None = None,
@@ -147,6 +174,8 @@ class SemanticChecker:
                 f"{root}.data.text",
             )
             text = None
+        if type(data) is dict and "meta" in data:
+            self.check_meta(data["meta"], f"{root}.data.meta", where)
         for kind in ("annotations", "predictions"):
             items = task.get(kind)
             if type(items) is not list:
@@ -830,6 +859,8 @@ class SemanticChecker:
             task_id = meta.get("task_id")
         annotation_id = meta.get("annotation_id") if type(meta) is dict else None
         where = _Where(out, task_id, annotation_id, line, file)
+        if type(meta) is dict:  # not an object: a document-schema error
+            self.check_meta(meta, f"{root}.meta", where, reserved=True)
         text = doc.get("text")
         if type(text) is not str:
             return

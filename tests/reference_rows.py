@@ -8,6 +8,7 @@ with those of :func:`~corpus_tools.build.driver.build_release`.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from pathlib import Path
 
@@ -45,6 +46,7 @@ class ReferenceRows(ReleaseWriter):
         self.entity_ids = {label: i for i, label in enumerate(ontology.entity_labels)}
         self.relation_ids = {label: i for i, label in enumerate(ontology.relation_labels)}
         self.bio_ids = {label: i for i, label in enumerate(ontology.bio_labels)}
+        self.meta_fields = ontology.meta_fields
         self.key = load_or_create_key()  # the key build_release uses by default
 
     def _write_row(self, config: str, split: str, row: object) -> None:
@@ -95,6 +97,14 @@ class ReferenceRows(ReleaseWriter):
                 "relations": self._relation_rows(rec.relations, where),
             })
 
+    def _meta_row(self, meta: dict) -> dict:
+        """The declared meta fields (a date's first ten characters as a calendar date), null when absent."""
+        row = {}
+        for name, kind in self.meta_fields:
+            value = meta.get(name)
+            row[name] = datetime.date.fromisoformat(value[:10]) if kind == "date" and value is not None else value
+        return row
+
     def check_identity(self, doc: Document, split: str, where: dict) -> bool:
         return self.check_key(doc.id, hashlib.sha256(doc.text.encode("utf-8")).digest(), split, where)
 
@@ -115,6 +125,7 @@ class ReferenceRows(ReleaseWriter):
             "dateline_places": list(dateline.get("places") or []),
             "dateline_paper": dateline.get("paper"),
             "dateline_agencies": list(dateline.get("agencies") or []),
+            "meta": self._meta_row(doc.meta),
             "entities": entities,
             "relations": relations,
         })

@@ -56,6 +56,8 @@ def _mixed_tasks() -> list[dict]:
                                 annotation(2007, art.result("e-"), annotator=3, lead_time=None)],
                       predictions=[{"id": 9, "model_version": "m1", "score": 0.5, "result": art.result("p-")}]))
     tasks.append(task(45, news_article(44), []))  # unannotated
+    tasks[0]["data"]["meta"] = {"published": "2024-03-01", "url": "https://example.org/1", "desk": "world"}
+    tasks[1]["data"]["meta"] = {"published": "2024-03-02T09:30:00+03:00", "source_id": "n-2"}
     return tasks
 
 
@@ -75,8 +77,8 @@ def test_parallel_build_equals_serial_build(tmp_path: Path, small_segments: None
     assert parallel[1] == serial[1]
     assert parallel[2] == serial[2]
     codes = [p["code"] for p in serial[1]["problems"]]
-    assert codes == ["annotation-cancelled", "annotation-cancelled", "build-gold-ambiguous", "build-gold-missing",
-                     "build-gold-missing"]
+    assert codes == ["meta-undeclared", "annotation-cancelled", "annotation-cancelled", "build-gold-ambiguous",
+                     "build-gold-missing", "build-gold-missing"]
     assert not (tmp_path / "parallel" / ".segments").exists()
 
 

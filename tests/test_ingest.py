@@ -530,10 +530,11 @@ def test_jsonl_field_mapping(tmp_path):
                                   "lang=language"])
     articles, report = ingest(path, fields=fields)
     first, second = articles
-    assert first["text"] == body and first["title"] == TITLE and first["source"] == "alwatan"
+    # the title field goes first in the text (title, empty line, body), as in a newswire text file
+    assert first["text"] == f"{TITLE}\n\n{body}" and first["title"] == TITLE and first["source"] == "alwatan"
     assert first["meta"] == {"url": "https://example.org/1"} and first["source_line"] == 1
-    assert first["dateline"]["paper"] == "الوطن" and first["dateline"]["start"] == 0
-    assert [body[p["start"] : p["end"]] for p in first["paragraphs"]] == [PARA1, PARA2]
+    assert first["dateline"]["paper"] == "الوطن" and first["dateline"]["start"] == len(f"{TITLE}\n\n")
+    assert [first["text"][p["start"] : p["end"]] for p in first["paragraphs"]] == [PARA1, PARA2]
     # an empty title falls back to the layout parse; a null source to the (absent) paper
     assert second["title"] == PARA1 and second["source"] == "" and second["lang"] == "en"
     assert located(report) == [("ingest-no-layout", str(path), 2, None, "$.article.body")]
@@ -542,7 +543,8 @@ def test_jsonl_field_mapping(tmp_path):
 def test_jsonl_meta_object_and_default_fields(tmp_path):
     path = write(tmp_path / "a.jsonl", json.dumps({"text": ARTICLE, "meta": {"synthetic": True}}) + "\n")
     (article,), report = ingest(path)
-    assert report.problems == [] and article["meta"] == {"synthetic": True} and article["title"] == TITLE
+    assert article["meta"] == {"synthetic": True} and article["title"] == TITLE  # undeclared: kept, reported
+    assert located(report) == [("ingest-meta-undeclared", str(path), 1, None, "$.meta.synthetic")]
 
 
 def test_jsonl_record_problems_are_located(tmp_path):
@@ -686,8 +688,10 @@ def test_csv_mapping_multiline_fields_and_row_lines(tmp_path):
         (2, "1", TITLE, {"row": "1", "source_id": "1"}),
         (5, "2", "عنوان, ثان", {"row": "2", "source_id": "2"}),
     ]
-    assert articles[0]["text"] == body and articles[0]["dateline"]["places"] == ["بيروت"]
-    assert located(report) == [("ingest-bad-csv-row", str(path), 6, None, None)]
+    assert articles[0]["text"] == f"{TITLE}\n\n{body}" and articles[0]["dateline"]["places"] == ["بيروت"]
+    assert articles[1]["text"] == f"عنوان, ثان\n\n{PARA2}"
+    assert located(report) == [("ingest-meta-undeclared", str(path), 2, None, None),  # once per file
+                               ("ingest-bad-csv-row", str(path), 6, None, None)]
 
 
 def test_csv_stray_quote_is_not_the_rest_of_the_file(tmp_path):

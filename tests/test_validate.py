@@ -34,6 +34,8 @@ EXPECTED: dict[str, list[tuple[str, object, str | None]]] = {
     # tasks and annotations
     "task-not-object.json": [("task-not-object", None, "$[1]")],
     "task-missing-text.json": [("task-missing-text", 101, "$[0].data.text")],
+    "meta-undeclared-section.json": [("meta-undeclared", 101, "$[0].data.meta.section")],
+    "meta-type-published-not-iso.json": [("meta-type", 101, "$[0].data.meta.published")],
     "task-duplicate-article-id.json": [("task-duplicate-article-id", 102, "$[1].data.article_id")],
     "task-duplicate-id.json": [("task-duplicate-id", 101, "$[1].id")],
     "annotation-cancelled.json": [("annotation-cancelled", 101, f"{A}.was_cancelled")],

@@ -25,7 +25,7 @@ from corpus_tools.build.shards import row_weights
 from corpus_tools.build.writer import DANGLING_RELATION, UNKNOWN_LABEL, text_signature
 from corpus_tools.labelstudio.export import read_relations, read_result
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
-from corpus_tools.ontology import Ontology
+from corpus_tools.ontology import Ontology, meta_date, meta_value_ok
 from corpus_tools.release.splits import SplitPlan
 from corpus_tools.release.stats import ReleaseStats, SplitCounts, ViewCounts
 from corpus_tools.report import Problem, make_problem
@@ -107,6 +107,7 @@ class SegmentBuilder:
         self.entity_ids = {label: i for i, label in enumerate(ontology.entity_labels)}
         self.relation_ids = {label: i for i, label in enumerate(ontology.relation_labels)}
         self.relation_names = list(ontology.relation_labels)
+        self.meta_fields = ontology.meta_fields
         self.bio_ids = {label: i for i, label in enumerate(ontology.bio_labels)}
         self.tag_ids = TagIds.from_labels(ontology.entity_labels, self.bio_ids)
         self.near_duplicates = near_duplicates  # MinHash signatures of the gold texts for the leakage audit
@@ -342,7 +343,7 @@ class SegmentBuilder:
             result.tasks.append(keys)
             spans = [(s.start, s.end, s.label, s.id, s.text) for s in doc.entities]
             relations = [(r.head, r.tail, r.label, r.id) for r in doc.relations]
-            fields = (doc.title, doc.source, doc.lang, doc.dateline or {})
+            fields = (doc.title, doc.source, doc.lang, doc.dateline or {}, doc.meta)
             self._gold(keys, fields, doc.text, spans, relations, {"line": line}, "document", None)
         result.tables = self._tables()
         return result
@@ -351,14 +352,14 @@ class SegmentBuilder:
                   relations: list[tuple], out: list[Problem], where: dict, source_rows: tuple | None) -> None:
         """The documents row (and relations rows) of a gold document.
 
-        ``fields``: its title, source, language and dateline.  ``source_rows``: the annotations columns and the
-        gold annotation's entity and relation row ranges there, when they can be copied (they are the same
-        rows, already sorted and checked).
+        ``fields``: its title, source, language, dateline and article metadata.  ``source_rows``: the annotations
+        columns and the gold annotation's entity and relation row ranges there, when they can be copied (they are
+        the same rows, already sorted and checked).
         """
         counts = self._out.stats.split(split)
         counts.documents += 1
         cols = self._columns("documents", split)
-        title, source, lang, dateline = fields
+        title, source, lang, dateline, meta = fields
         cols["id"].append(doc_id)
         cols["title"].append(title)
         cols["text"].append(text)
@@ -369,6 +370,7 @@ class SegmentBuilder:
         cols["dateline_places"].append(list(dateline.get("places") or []))
         cols["dateline_paper"].append(dateline.get("paper"))
         cols["dateline_agencies"].append(list(dateline.get("agencies") or []))
+        cols["meta"].append(self._meta_row(meta))
         entity_lists = cols["entities"]
         first = len(entity_lists[1])
         if source_rows is not None:
@@ -417,6 +419,22 @@ class SegmentBuilder:
             r["tail_text"].append(texts[t])
             r["tail_label"].append(labels[t])
             r["label"].append(label)
+
+    def _meta_row(self, meta: object) -> dict[str, object]:
+        """The meta struct of a document: each declared field's value (a date as a ``datetime.date``), null when
+        it is absent or not of its type (validation reports it: ``meta-type``); undeclared fields are left out
+        (validation warns of them: ``meta-undeclared``)."""
+        if type(meta) is not dict:
+            meta = {}
+        row: dict[str, object] = {}
+        for name, kind in self.meta_fields:
+            value = meta.get(name)
+            if not meta_value_ok(kind, value):
+                value = None
+            elif kind == "date" and value is not None:
+                value = meta_date(value)
+            row[name] = value
+        return row
 
     # -- Arrow -----------------------------------------------------------------------------------
     def _tables(self) -> dict[tuple[str, str], pa.Table]:
@@ -517,12 +535,13 @@ class SegmentBuilder:
                 "relations": relations}
 
 
-def _task_fields(data: dict) -> tuple[str, str, str, dict]:
-    """A task's title, source, language and dateline, as :func:`~corpus_tools.labelstudio.export.task_to_document`
-    reads them."""
+def _task_fields(data: dict) -> tuple[str, str, str, dict, dict]:
+    """A task's title, source, language, dateline and article metadata, as
+    :func:`~corpus_tools.labelstudio.export.task_to_document` reads them."""
     dateline = data.get("dateline")
+    meta = data.get("meta")
     return (str(data.get("title") or ""), str(data.get("source") or ""), str(data.get("lang") or "ar"),
-            dateline if isinstance(dateline, dict) else {})
+            dateline if isinstance(dateline, dict) else {}, meta if isinstance(meta, dict) else {})
 
 
 def _struct_list(lists: list[list], type_: pa.ListType) -> pa.Array:

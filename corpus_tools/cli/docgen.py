@@ -93,8 +93,8 @@ def render_cli_md() -> str:
 
 def render_ontology_md() -> str:
     """docs/ontology.md: the default ontology's labels, relations and constraints."""
-    from corpus_tools.artefacts import ontology_to_glossary
-    from corpus_tools.ontology import load_ontology
+    from corpus_tools.artefacts import ontology_to_glossary, ontology_to_meta_table
+    from corpus_tools.ontology import META_TYPES, RESERVED_META, load_ontology
 
     ontology = load_ontology()
     return "\n".join(
@@ -124,6 +124,26 @@ def render_ontology_md() -> str:
             "## Labels",
             "",
             ontology_to_glossary(ontology),
+            "## Article metadata",
+            "",
+            "Every release's `documents` config (and each `documents-NAME` view) has a `meta` struct column whose"
+            " fields the ontology declares, so its `Features` stay the same from release to release. `published`"
+            " (a date), `url` and `source_id` (strings) are always declared; an ontology declares more under"
+            " `meta: {NAME: TYPE}` with a type among " + ", ".join(f"`{t}`" for t in META_TYPES) + " (a name is"
+            " lower case letters, digits and `_`, and is none of the first-class names nor "
+            + ", ".join(f"`{k}`" for k in RESERVED_META) + ", which canonical documents use to say where they come"
+            " from). The fields of this ontology:",
+            "",
+            ontology_to_meta_table(ontology),
+            "A `date` is written as ISO 8601 `YYYY-MM-DD` or a full timestamp (`2024-03-01T09:30:00+03:00`); the"
+            " release keeps the calendar date as written (Arrow `date32`, no time zone conversion), while the"
+            " articles file and the Label Studio task keep the value as ingested. Ingest parses CSV text as the"
+            " declared type (`42`, `1.5`, `true`); a value that does not parse is `ingest-meta-type` (the record"
+            " is skipped). A field the ontology does not declare is kept in the articles file and the Label Studio"
+            " task (`data.meta`) but left out of the release, with a located warning at each stage"
+            " (`ingest-meta-undeclared`, `meta-undeclared`). Validate reports a declared value of the wrong type"
+            " as `meta-type`, with the task id and JSON path (`$[3].data.meta.published`).",
+            "",
             "## Checking an ontology",
             "",
             "`corpus-tools ontology check PATH` exits 0 when the file is valid and 1 otherwise, with the line"

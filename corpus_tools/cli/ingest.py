@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from corpus_tools.cli._common import JsonOption, QuietOption, err_console, info, render_report
+from corpus_tools.cli._common import JsonOption, OntologyOption, QuietOption, err_console, info, render_report
 from corpus_tools.ingest.driver import DEFAULT_MAX_BYTES, ingest_paths, parse_field_mapping, write_articles_jsonl
 from corpus_tools.text import has_lone_surrogate, printable
 
@@ -57,11 +57,14 @@ def ingest_command(
         list[str] | None,
         typer.Option("--field", metavar="TARGET=FIELD", callback=_field_specs,
                      help="Map a JSONL/CSV field to an article field (repeatable): text=body, id=guid, title=headline,"
-                     " source=site, lang=language, meta=extra, meta.url=link. FIELD may be a dotted path."),
+                     " source=site, lang=language, meta=extra, meta.url=link, meta.published=date. FIELD may be a"
+                     " dotted path. A title field goes first in the text (title, empty line, body) unless the"
+                     " body starts with it."),
     ] = None,
     max_bytes: Annotated[int, typer.Option("--max-bytes", min=1, help="Skip (as an error) text files, JSONL"
                                            " lines and CSV texts larger than this many bytes.")]
     = DEFAULT_MAX_BYTES,
+    ontology: OntologyOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -69,17 +72,24 @@ def ingest_command(
 
     Each text becomes one record of schemas/article.schema.json: the text exactly as in the file after
     removing a leading BOM and converting CRLF/CR to LF, its title, dateline (places, paper, agencies),
-    paragraph offsets, source, language, relative source path and sha256. The id comes from the source's
-    id when it has one (a mapped id field, a text file's name without extension), kept across edits of
-    the text (meta.source_id holds it as given); otherwise it is the first 16 hex digits of the sha256.
-    Two texts under one source id are an error; the same text is written once.
+    paragraph offsets, source, language, relative source path, sha256 and metadata. The title is always
+    part of the text: a text file's first non-blank line, or a JSONL/CSV title field put first (title, empty
+    line, body) unless the body starts with it. Metadata fields the ontology declares under meta: (published,
+    url and source_id always) must parse as their types (an error otherwise); others are kept with a
+    warning, once per file, since a release leaves them out. The id comes from the source's id when it has
+    one (a mapped id field, a text file's name without extension), kept across edits of the text
+    (meta.source_id holds it as given); otherwise it is the first 16 hex digits of the sha256. Two texts
+    under one source id are an error; the same text is written once.
     Invalid UTF-8, empty, binary and over-size inputs are reported and skipped; BOMs, converted line
     ends, bidi controls and texts without the newswire layout are warnings. Re-runs give byte-identical
     output. Exit 0 when every input was accepted and the file written; 1 when any input was rejected: then
     nothing is written and an existing --out is left as it was. A run that fails or is interrupted never
     replaces or truncates --out, and a rerun removes the temporary file a killed run left beside it.
     """
+    from corpus_tools.ontology import load_ontology
+
     mapping = parse_field_mapping(field or [])
+    loaded = load_ontology(ontology)
     show_progress = not quiet and not as_json and err_console.is_terminal
     progress = Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -93,7 +103,7 @@ def ingest_command(
         progress.update(task, files=files, description=name if len(name) <= 40 else "…" + name[-39:])
 
     result = ingest_paths(inputs, fmt=fmt.value, source=source, lang=lang, fields=mapping, max_bytes=max_bytes,
-                          exclude=[out], on_input=on_input)
+                          exclude=[out], on_input=on_input, ontology=loaded)
 
     def counted() -> Iterator[dict[str, object]]:
         for article in result.articles:

@@ -89,6 +89,19 @@ BAD_CSV_ROW = define_code(
     "ingest-bad-csv-row", "error",
     "A CSV row cannot be parsed or has a different number of fields than the header; it is skipped.", stage=STAGE,
 )
+META_UNDECLARED = define_code(
+    "ingest-meta-undeclared", "warning",
+    "A record's meta holds a field the ontology does not declare (reported once per file and field, at its first"
+    " record); the value is kept in the articles file, but a release leaves it out until the ontology declares it"
+    " under meta:.",
+    stage=STAGE,
+)
+META_TYPE = define_code(
+    "ingest-meta-type", "error",
+    "A declared meta field holds a value that does not parse as its declared type (string, int, float, bool, or a"
+    " date: ISO 8601 YYYY-MM-DD or a timestamp); the record is skipped.",
+    stage=STAGE,
+)
 INVALID_RECORD = define_code(
     "ingest-invalid-record", "error",
     "The Article record does not match schemas/article.schema.json (for example an empty lang); it is skipped.",

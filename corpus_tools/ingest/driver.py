@@ -47,12 +47,20 @@ from corpus_tools.ingest.codes import (
     INVALID_RECORD,
     INVALID_UTF8,
     LINE_ENDS_CONVERTED,
+    META_UNDECLARED,
     NO_LAYOUT,
     NOT_A_FILE,
     TOO_LARGE,
     UNREADABLE,
 )
-from corpus_tools.ingest.newswire import Dateline, NewswireParts, is_blank, parse_newswire
+from corpus_tools.ingest.newswire import (
+    Dateline,
+    NewswireParts,
+    is_blank,
+    parse_newswire,
+    parse_with_title,
+    text_with_title,
+)
 from corpus_tools.ingest.sources import Located, Source
 from corpus_tools.ingest.tabular import (
     DEFAULT_FIELDS,
@@ -62,6 +70,7 @@ from corpus_tools.ingest.tabular import (
     read_jsonl,
 )
 from corpus_tools.keys import SeenKeys
+from corpus_tools.ontology import Ontology, load_ontology
 from corpus_tools.report import Report, make_problem
 from corpus_tools.strictjson import loads as json_loads
 from corpus_tools.text import BIDI_CONTROLS, BOM, has_lone_surrogate, printable, sha256_text
@@ -149,6 +158,7 @@ def ingest_paths(
     exclude: Iterable[str | os.PathLike[str]] = (),
     stdin: BinaryIO | None = None,
     on_input: Callable[[str], None] | None = None,
+    ontology: Ontology | None = None,
 ) -> IngestResult:
     """Ingest files, directories and ``-`` (stdin) into Article records.
 
@@ -158,8 +168,10 @@ def ingest_paths(
     ``fields`` maps article fields to JSONL/CSV fields (see :func:`parse_field_mapping`).  Files in
     ``exclude`` (e.g. the output file) are never read: found while walking a folder they are skipped, named
     as an input (under any spelling or link) they are refused with InputError before anything is read.
-    ``on_input`` is called with each input's name before it is read (for progress).  Raises InputError when an
-    input does not exist or is excluded.
+    ``on_input`` is called with each input's name before it is read (for progress).  ``ontology`` (default: the
+    bundled one) declares the meta fields: a declared value is checked (and CSV text parsed) as its type, an
+    undeclared one is kept and reported once per file.  Raises InputError when an input does not exist or is
+    excluded.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
@@ -185,8 +197,9 @@ def ingest_paths(
                 raise InputError(f"input {printable(item)} is the output file {printable(other)}; writing would"
                                  " replace the articles with what is read from them: write to another file")
     mapping = dict(DEFAULT_FIELDS) if fields is None else {**DEFAULT_FIELDS, **fields}
+    meta_types = dict((ontology or load_ontology()).meta_fields)
     run = _IngestRun(source=source, lang=lang, fields=mapping, max_bytes=max_bytes,
-               stdin=stdin, on_input=on_input)
+                     stdin=stdin, on_input=on_input, meta_types=meta_types)
     excluded = {os.path.realpath(p) for p in map(os.fspath, exclude)}
     return IngestResult(run.articles(_iter_sources(given, fmt, excluded, run)), run.report)
 
@@ -252,8 +265,11 @@ class _IngestRun:
     """State of one ingest run: options, the report, the ids seen so far."""
 
     def __init__(self, *, source: str | None, lang: str, fields: dict[str, str], max_bytes: int,
-                 stdin: BinaryIO | None, on_input: Callable[[str], None] | None) -> None:
+                 stdin: BinaryIO | None, on_input: Callable[[str], None] | None,
+                 meta_types: Mapping[str, str]) -> None:
         self.source = source
+        self.meta_types = meta_types
+        self._undeclared: set[tuple[object, str]] = set()  # (file, meta field) reported
         self.lang = lang
         self.fields = fields
         self.max_bytes = max_bytes
@@ -271,6 +287,15 @@ class _IngestRun:
         """An error that makes an input or record be skipped."""
         self.problem(code, message, **location)
         self.stats["rejected"] += 1  # type: ignore[operator]
+
+    def meta_undeclared(self, key: str, where: dict[str, object], **details: object) -> None:
+        """An undeclared meta field, reported at its first record in each file."""
+        if (where.get("file"), key) in self._undeclared:
+            return
+        self._undeclared.add((where.get("file"), key))
+        self.problem(META_UNDECLARED, f"meta field {printable(key)!r} is not declared in the ontology: it is kept in"
+                     " the articles file, but a release leaves it out; declare it under meta: in the ontology"
+                     " (reported once per file, first here)", details={"field": key, **details}, **where)
 
     def reject_record(self, code: str, message: str, **location: object) -> None:
         """A record (file, JSONL line, CSV row) was read and rejected."""
@@ -380,8 +405,10 @@ class _IngestRun:
                     byte_offset=offset, **where)
 
     # -- text hygiene and records -------------------------------------------------------------------
-    def clean_text(self, raw: str, where: dict[str, object], *, text_lines: bool) -> str | None:
-        """Remove one leading BOM and convert line ends; report bidi controls; None when blank (reported)."""
+    def clean_text(self, raw: str, where: dict[str, object], *, text_lines: bool,
+                   title: str | None = None) -> str | None:
+        """Remove one leading BOM, put the ``title`` first (:func:`text_with_title`) and convert line ends; report
+        bidi controls; None when blank (reported)."""
         text = raw[1:] if raw.startswith(BOM) else raw
         if is_blank(text):
             self.reject(EMPTY, "text holds only whitespace" if text else "text is empty",
@@ -390,6 +417,8 @@ class _IngestRun:
         if text is not raw:
             self.problem(BOM_REMOVED, "a leading byte order mark (U+FEFF) was removed", **where,
                          **({"byte_offset": 0} if text_lines else {}))
+        if title is not None:
+            text = text_with_title(title, text)
         if "\r" in text:
             crlf = text.count("\r\n")
             cr = text.count("\r") - crlf
@@ -411,8 +440,8 @@ class _IngestRun:
     def make_article(self, text: str, src: Source, line: int | None, where: dict[str, object], *,
                  title: str | None, source: str | None, lang: str | None,
                  meta: dict[str, object] | None, source_id: str | None = None) -> dict[str, object] | None:
-        parts = parse_newswire(text, has_title=title is None)
-        if title is None and not parts.has_layout:
+        parts = parse_newswire(text) if title is None else parse_with_title(text, title)
+        if not parts.has_layout:
             self.problem(NO_LAYOUT, f"no newswire layout: {parts.reason}; imported with the first line as title",
                          details={"reason": parts.reason}, **where)
         digest = sha256_text(text)
@@ -426,7 +455,7 @@ class _IngestRun:
             "source_line": line,
             "source": self.source or source or (dateline.paper if dateline and dateline.paper else ""),
             "lang": lang or self.lang,
-            "title": parts.title if title is None else title,
+            "title": parts.title,
             "dateline": dateline.to_dict() if dateline else None,
             "paragraphs": [{"start": s, "end": e} for s, e in parts.paragraphs],
             "text": text,

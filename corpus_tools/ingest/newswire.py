@@ -10,7 +10,13 @@ A raw article is a title line, an empty line, a dateline line, then one paragrap
 The dateline is places separated by standalone dashes (a tatweel ``ـ`` or ``-``, ``–``, ``—``
 with spaces around it), the source paper in parentheses, then agencies, ending with a colon.
 Every offset is a code point into the text, end-exclusive: ``text[start:end]`` is the line.
-Nothing here changes the text; :func:`parse_newswire` only says where its parts lie.
+:func:`parse_newswire` only says where the parts of a text lie.
+
+One title rule for every input format: the title is annotatable, so it is always part of the text.  A text
+file's title is its first non-blank line.  A JSONL or CSV record whose title comes from its own field gets
+the same layout (:func:`text_with_title`): the title, an empty line, then the body, unless the body already
+starts with the title's line(s).  Either way the record's ``title`` is the text's first non-blank line(s),
+exactly as stored.
 """
 
 from __future__ import annotations
@@ -124,6 +130,43 @@ def parse_dateline(line: str, start: int = 0) -> Dateline | None:
             cut -= 1
         places, paper, agencies = segments[:cut], None, segments[cut:]
     return Dateline(line, start, start + len(line), tuple(places), paper, tuple(agencies))
+
+
+def clean_title(title: str | None) -> str | None:
+    """A title field as it goes into the text: CRLF and CR as LF, without the blank lines around it; None when it
+    is missing or blank (the text's first non-blank line is then the title, as in a text file)."""
+    if title is None:
+        return None
+    lines = title.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    kept = [i for i, line in enumerate(lines) if not is_blank(line)]
+    return "\n".join(lines[kept[0] : kept[-1] + 1]) if kept else None
+
+
+def starts_with_title(body: str, title: str) -> bool:
+    """True when the body's first line(s) are the title (line ends compared as LF)."""
+    body = body.replace("\r\n", "\n").replace("\r", "\n")
+    return body == title or body.startswith(title + "\n")
+
+
+def text_with_title(title: str, body: str) -> str:
+    """The text of a record whose title (from :func:`clean_title`) comes from its own field: the body when it
+    starts with the title already, else the title, an empty line, then the body (the newswire text layout)."""
+    return body if starts_with_title(body, title) else f"{title}\n\n{body}"
+
+
+def parse_with_title(text: str, title: str) -> NewswireParts:
+    """The parts of a record's text made by :func:`text_with_title`: the title first, then the body, whose first
+    non-blank line may be a dateline and whose every other non-blank line is a paragraph."""
+    if not text.startswith(title):
+        raise ValueError("the text does not start with the title")
+    at = len(title)
+    body = parse_newswire(text[at:], has_title=False)
+    dateline = body.dateline
+    if dateline is not None:
+        dateline = Dateline(dateline.text, dateline.start + at, dateline.end + at, dateline.places, dateline.paper,
+                            dateline.agencies)
+    paragraphs = tuple((start + at, end + at) for start, end in body.paragraphs)
+    return NewswireParts(title, dateline, paragraphs, has_layout=True)
 
 
 def parse_newswire(text: str, *, has_title: bool = True) -> NewswireParts:

@@ -31,6 +31,9 @@ class IngestRun(Protocol):
     fields: Mapping[str, str]
     max_bytes: int
     stats: dict[str, object]
+    meta_types: Mapping[str, str]  # the ontology's declared meta fields: name -> type
+
+    def meta_undeclared(self, key: str, where: dict[str, object], **details: object) -> None: ...
 
     def problem(self, code: str, message: str, **location: object) -> None: ...
 
@@ -42,7 +45,8 @@ class IngestRun(Protocol):
 
     def open_input(self, src: Source) -> AbstractContextManager[BinaryIO]: ...
 
-    def clean_text(self, raw: str, where: dict[str, object], *, text_lines: bool) -> str | None: ...
+    def clean_text(self, raw: str, where: dict[str, object], *, text_lines: bool,
+                   title: str | None = None) -> str | None: ...
 
     def make_article(self, text: str, src: Source, line: int | None, where: dict[str, object], *,
                      title: str | None, source: str | None, lang: str | None,

@@ -25,12 +25,15 @@ from corpus_tools.ingest.codes import (
     BOM_REMOVED,
     EMPTY,
     INVALID_UTF8,
+    META_TYPE,
     MISSING_FIELD,
     RECORD_NOT_OBJECT,
     TOO_LARGE,
     UNREADABLE,
 )
+from corpus_tools.ingest.newswire import clean_title
 from corpus_tools.ingest.sources import IngestRun, Located, Source
+from corpus_tools.ontology import coerce_meta_value
 from corpus_tools.strictjson import LoneSurrogateError
 from corpus_tools.strictjson import loads as json_loads
 from corpus_tools.text import has_lone_surrogate, printable
@@ -143,7 +146,14 @@ def map_record(run: IngestRun, obj: Mapping[str, object], src: Source, line: int
     if values is None:
         return None
     meta = dict(values.get("meta") or {})  # type: ignore[call-overload]
-    meta.update({target[5:]: value for target, value in values.items() if target.startswith("meta.")})
+    origins = {key: f"{run.fields['meta']}.{key}" for key in meta}  # the record's field each value comes from
+    for target, value in values.items():
+        if target.startswith("meta."):
+            meta[target[5:]] = value
+            origins[target[5:]] = run.fields[target]
+    meta = _typed_meta(run, meta, origins, where, csv_row)
+    if meta is None:
+        return None
     text = str(values["text"])
     text_where = _json_path(where, run.fields["text"], csv_row)
     try:
@@ -163,15 +173,39 @@ def map_record(run: IngestRun, obj: Mapping[str, object], src: Source, line: int
         )
         return None
     run.stats["records"] += 1  # type: ignore[operator]
-    cleaned = run.clean_text(text, text_where, text_lines=False)
+    title = clean_title(values.get("title"))  # type: ignore[arg-type]
+    cleaned = run.clean_text(text, text_where, text_lines=False, title=title)
     if cleaned is None:
         return None
     article = run.make_article(
-        cleaned, src, line, text_where, title=values.get("title"), source=values.get("source"),  # type: ignore[arg-type]
+        cleaned, src, line, text_where, title=title, source=values.get("source"),  # type: ignore[arg-type]
         lang=values.get("lang"), meta=meta,  # type: ignore[arg-type]
         source_id=str(values["id"]) if "id" in values else None,
     )
     return (article, where) if article is not None else None
+
+
+def _typed_meta(run: IngestRun, meta: dict[str, object], origins: Mapping[str, str], where: dict[str, object],
+                csv_row: bool) -> dict[str, object] | None:
+    """``meta`` with each declared field's value of its type (CSV text parsed: ``42``, ``1.5``, ``true``); each
+    undeclared field kept and reported once per file; None when a declared value is not of its type (rejected)."""
+    typed: dict[str, object] = {}
+    for key, value in meta.items():
+        kind = run.meta_types.get(key)
+        located = _json_path(where, origins[key], csv_row)
+        if kind is None:
+            run.meta_undeclared(key, located, source_field=origins[key])
+            typed[key] = value
+            continue
+        try:
+            typed[key] = coerce_meta_value(kind, value)
+        except ValueError as exc:
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:59] + "…"
+            run.reject_record(META_TYPE, f"meta field {key!r} (from field {origins[key]!r}) is declared {kind} but"
+                              f" holds {printable(shown)}: it {exc}; fix the value or map another field",
+                              details={"field": key, "type": kind, "source_field": origins[key]}, **located)
+            return None
+    return typed
 
 
 class _Prefixed(io.RawIOBase):

@@ -150,8 +150,15 @@ def task_to_records(task: Mapping[str, object]) -> Iterator[AnnotationRecord]:
         yield record
 
 
+def article_meta(data: object) -> dict[str, object]:
+    """The article metadata a task's data carries (``data.meta``, as ingest wrote it), or ``{}``."""
+    meta = data.get("meta") if isinstance(data, Mapping) else None
+    return dict(meta) if isinstance(meta, Mapping) else {}
+
+
 def task_to_document(task: Mapping[str, object], record: AnnotationRecord | None = None) -> Document:
-    """A canonical Document for a task, carrying one record's spans and relations (or none)."""
+    """A canonical Document for a task, carrying one record's spans and relations (or none); its ``meta`` is the
+    article's metadata, then the task id and annotation id (see :data:`~corpus_tools.ontology.RESERVED_META`)."""
     data = task.get("data") or {}
     return Document(
         id=task_document_id(task),
@@ -162,5 +169,6 @@ def task_to_document(task: Mapping[str, object], record: AnnotationRecord | None
         dateline=data.get("dateline") if isinstance(data.get("dateline"), Mapping) else None,
         entities=list(record.entities) if record else [],
         relations=list(record.relations) if record else [],
-        meta={"task_id": task.get("id")} | ({"annotation_id": record.id} if record and record.id else {}),
+        meta=article_meta(data) | {"task_id": task.get("id")}
+        | ({"annotation_id": record.id} if record and record.id else {}),
     )

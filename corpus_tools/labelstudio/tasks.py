@@ -14,7 +14,7 @@ from corpus_tools.artefacts import LS_DATA_KEY, LS_FROM_NAME, LS_TO_NAME
 from corpus_tools.spans import Relation, Span
 
 ARTICLE_ID_KEY = "article_id"
-TASK_DATA_KEYS = ("title", "source", "lang", "sha256", "dateline")
+TASK_DATA_KEYS = ("title", "source", "lang", "sha256", "dateline", "meta")
 
 
 def article_to_task(article: Mapping[str, object]) -> dict[str, object]:

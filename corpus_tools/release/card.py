@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from corpus_tools.artefacts import ontology_to_glossary
+from corpus_tools.artefacts import ontology_to_glossary, ontology_to_meta_table
 from corpus_tools.errors import PublishError, ReleaseError
 from corpus_tools.ontology import Ontology
 from corpus_tools.release.splits import SPLIT_NAME
@@ -214,6 +214,7 @@ def render_body(
         *_maintainer_block(),
         *_how_to_load(name, version, configs),
         *_configs_section(layout, configs),
+        *_meta_section(ontology),
         *_labels_section(ontology),
         *_statistics_section(ontology, stats, split_names),
         *_conventions_section(ontology, segmentation),
@@ -331,6 +332,19 @@ def _views_section(views: Sequence[ViewSpec], stats: ReleaseStats, split_names: 
             "",
         ]
     return out
+
+
+def _meta_section(ontology: Ontology) -> list[str]:
+    return [
+        "## Article metadata",
+        "",
+        "The `meta` struct of `documents` holds the article metadata fields the ontology declares, each null when"
+        " an article lacks it (a field the ontology does not declare is left out, with a warning at ingest,"
+        " validate and build). A date is the calendar date as written (a timestamp's time of day is not kept).",
+        "",
+        ontology_to_meta_table(ontology).rstrip("\n"),
+        "",
+    ]
 
 
 def _labels_section(ontology: Ontology) -> list[str]:

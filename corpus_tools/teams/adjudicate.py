@@ -265,9 +265,9 @@ def _gold_document(task: Mapping[str, object], spans: list[Span], relations: lis
                    annotation_id: int | None = None) -> Document:
     doc = task_to_document(task)
     doc.entities, doc.relations = spans, relations
-    doc.meta = {"task_id": decision.task_id,
-                "adjudication": {"policy": decision.policy, "annotators": list(decision.annotators),
-                                 "decisions": list(decision.records)}}
+    doc.meta |= {"task_id": decision.task_id,  # after the article's metadata (task_to_document)
+                 "adjudication": {"policy": decision.policy, "annotators": list(decision.annotators),
+                                  "decisions": list(decision.records)}}
     if annotation_id is not None:
         doc.meta["annotation_id"] = annotation_id
     return doc
