@@ -71,13 +71,13 @@ def test_diff_counts(pair):
 
 
 def _ingested_export(tmp_path, name: str, articles: list[B.Article]) -> Path:
-    """The articles through ingest (a JSONL file whose records carry the source's id) and into an export, each task
-    annotated with its article's gold."""
+    """The articles through ingest (a JSONL file whose records carry the source's id and the text; no title field,
+    which would be put first in the text) and into an export, each task annotated with its article's gold."""
     from corpus_tools.ingest.driver import ingest_paths
     from corpus_tools.labelstudio.tasks import article_to_task
 
     source = tmp_path / f"{name}.jsonl"
-    source.write_text("".join(json.dumps({"id": f"wire-{k}", "title": a.title, "text": a.text}, ensure_ascii=False)
+    source.write_text("".join(json.dumps({"id": f"wire-{k}", "text": a.text}, ensure_ascii=False)
                               + "\n" for k, a in enumerate(articles)), encoding="utf-8")
     result = ingest_paths([source])
     ingested = list(result.articles)
