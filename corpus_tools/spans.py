@@ -257,14 +257,16 @@ def widen_to_tokens(text: str, span: Span, tokens: Sequence[Token]) -> Span:
     return Span(start=start, end=end, label=span.label, id=span.id, text=text[start:end])
 
 
-def spans_to_bio(text: str, spans: Sequence[Span], segmentation: str = DEFAULT_SEGMENTATION) -> BioEncoding:
+def spans_to_bio(text: str, spans: Sequence[Span], segmentation: str = DEFAULT_SEGMENTATION, *,
+                 tokens: Sequence[Token] | None = None) -> BioEncoding:
     """Tokenize ``text`` (from the text alone) and tag it with BIO.
 
     A span whose edge falls inside a token tags the whole token (it is listed in ``widened``); spans that,
     once widened, nest in or overlap an earlier, longer span, or do not start and end on tokens (a span of
-    whitespace), are returned as given in ``unencodable``.
+    whitespace), are returned as given in ``unencodable``.  ``tokens``: the text's tokens when the caller has
+    them already (``tokenize(text, segmentation)``, or the bulk :func:`corpus_tools.tokens.token_bounds`).
     """
-    tokens = tokenize(text, segmentation)
+    tokens = list(tokens) if tokens is not None else tokenize(text, segmentation)
     wide = [widen_to_tokens(text, span, tokens) for span in spans]
     given = {id(w): s for w, s in zip(wide, spans, strict=True)}
     widened = [s for w, s in zip(wide, spans, strict=True) if w is not s]

@@ -25,6 +25,7 @@ from corpus_tools.errors import InputError, OutputError
 from corpus_tools.interop.format import Context, Format
 from corpus_tools.report import define_code, make_problem
 from corpus_tools.spans import Document, Span, Token, bio_to_spans, spans_to_bio, widen_to_tokens
+from corpus_tools.tokens import token_bounds
 
 STAGE = "interop"
 
@@ -465,14 +466,14 @@ def read_conll(path: Path, ctx: Context) -> Iterator[Document]:
     return _ConllReader(path, ctx).read()
 
 
-def _layers(text: str, spans: Sequence[Span], segmentation: str
+def _layers(text: str, spans: Sequence[Span], segmentation: str, tokens: list[Token]
             ) -> tuple[list[Token], list[list[str]], list[Span], int]:
     """The tokens; one BIO tag list per column (the first holds what one BIO layer can hold, each next one what
     the columns before could not); the spans no column can hold (once widened to token edges they do not
-    start and end on tokens, or their label holds whitespace); and how many spans were widened."""
+    start and end on tokens, or their label holds whitespace); and how many spans were widened.  ``tokens``:
+    the text's tokens (the label-free tokenizer's, with ``segmentation``)."""
     writable = [s for s in spans if s.label and not any(ch.isspace() for ch in s.label)]
-    first = spans_to_bio(text, writable, segmentation)
-    tokens = first.tokens
+    first = spans_to_bio(text, writable, segmentation, tokens=tokens)
     starts = {t.start for t in tokens}
     ends = {t.end for t in tokens}
     placeable: list[Span] = []
@@ -481,13 +482,40 @@ def _layers(text: str, spans: Sequence[Span], segmentation: str
         wide = widen_to_tokens(text, span, tokens)
         (placeable if wide.start < wide.end and wide.start in starts and wide.end in ends else left_out).append(span)
     columns: list[list[str]] = []
-    encoding = first if len(placeable) == len(writable) else spans_to_bio(text, placeable, segmentation)
+    encoding = (first if len(placeable) == len(writable)
+                else spans_to_bio(text, placeable, segmentation, tokens=tokens))
     while placeable:  # every round places at least the first span in select_flat's order
         columns.append(encoding.tags)
         placeable = encoding.unencodable
         if placeable:
-            encoding = spans_to_bio(text, placeable, segmentation)
+            encoding = spans_to_bio(text, placeable, segmentation, tokens=tokens)
     return tokens, columns, left_out, len(first.widened)
+
+
+_TOKEN_BATCH = 256
+
+
+def _with_tokens(documents: Iterable[Document], segmentation: str) -> Iterator[tuple[Document, list[Token]]]:
+    """Each document with its tokens, tokenized a batch at a time by the bulk tokenizer (the same tokens as
+    :func:`corpus_tools.spans.tokenize`, in a few numpy calls per batch)."""
+    batch: list[Document] = []
+
+    def flush() -> Iterator[tuple[Document, list[Token]]]:
+        starts, ends, counts = token_bounds([d.text for d in batch], segmentation)
+        at = 0
+        for doc, count in zip(batch, counts.tolist(), strict=True):
+            text = doc.text
+            yield doc, [Token(text[s:e], s, e) for s, e in zip(starts[at:at + count].tolist(),
+                                                                ends[at:at + count].tolist(), strict=True)]
+            at += count
+        batch.clear()
+
+    for doc in documents:
+        batch.append(doc)
+        if len(batch) >= _TOKEN_BATCH:
+            yield from flush()
+    if batch:
+        yield from flush()
 
 
 def write_conll(documents: Iterable[Document], path: Path, ctx: Context) -> None:
@@ -500,8 +528,8 @@ def write_conll(documents: Iterable[Document], path: Path, ctx: Context) -> None
     try:
         with path.open("w", encoding="utf-8", newline="\n") as out:
             first = True
-            for doc in documents:
-                tokens, columns, left_out, widened = _layers(doc.text, doc.entities, ctx.segmentation)
+            for doc, doc_tokens in _with_tokens(documents, ctx.segmentation):
+                tokens, columns, left_out, widened = _layers(doc.text, doc.entities, ctx.segmentation, doc_tokens)
                 if doc.relations:
                     report.add(make_problem(CONLL_RELATIONS_DROPPED, f"{len(doc.relations)} relation(s) left out",
                                             task_id=doc.id))
