@@ -59,7 +59,8 @@ class SegmentMerger(ValidationMerger):
         # the split the worker took from the plan (an earlier assignment, else the hash rule: the same for every
         # task of one document id)
         writer.assign([(keys.doc_id, keys.split) for keys in tasks])  # type: ignore[misc]
-        writer.begin_segment([keys.digest for keys in tasks if keys.digest is not None],
+        writer.begin_segment([keys.doc_id for keys in tasks if keys.digest is not None],  # type: ignore[misc]
+                             [keys.digest for keys in tasks if keys.digest is not None],
                              [keys.signature for keys in tasks if keys.signature is not None])
         for keys in tasks:
             if keys.gold_file:

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import numpy as np
 from corpus_tools.build.shards import ShardWriter
 from corpus_tools.errors import OutputError
 from corpus_tools.features import base_config, release_features
-from corpus_tools.keys import CACHE_KIB, LOOKUP_KEYS, FirstSeen, KeyValues, SeenKeys, private_database
+from corpus_tools.keys import CACHE_KIB, LOOKUP_KEYS, FirstSeen, KeyValues, private_database
 from corpus_tools.ontology import Ontology
 from corpus_tools.release.card import SplitLayout
 from corpus_tools.release.splits import SplitPlan
@@ -175,7 +175,7 @@ class NearDuplicates:
         self.count = 0  # documents written (rows below it are on disk)
         self._keys: dict[bytes, list[tuple[int, int]]] = {}  # signature → its (band, key) pairs
         self._earlier: dict[tuple[int, int], list[int]] = {}  # (band, key) → rows on disk
-        self._new: dict[tuple[int, int], list[int]] = {}  # (band, key) → rows of this segment
+        self._new: dict[tuple[int, int], int | list[int]] = {}  # (band, key) → rows of this segment
         self._docs: list[tuple[str, str]] = []
         self._new_signatures = bytearray()
 
@@ -206,21 +206,32 @@ class NearDuplicates:
         if signature not in self._keys:  # not looked up with its segment: on its own
             self.segment([signature])
         row = self.count + len(self._docs)
-        candidates: set[int] = set()
+        candidates: list[int] = []
+        earlier, new = self._earlier, self._new
         for pair in self._keys[signature]:
-            candidates.update(self._earlier.get(pair, ()))
-            same = self._new.setdefault(pair, [])
-            candidates.update(same)
-            same.append(row)
+            found = earlier.get(pair)
+            if found is not None:
+                candidates += found
+            same = new.get(pair)
+            if same is None:
+                new[pair] = row
+            elif type(same) is int:
+                candidates.append(same)
+                new[pair] = [same, row]
+            else:
+                candidates += same
+                same.append(row)
+        self._docs.append((doc_id, split))
+        self._new_signatures += signature
+        if not candidates:
+            return []
         near: list[tuple[str, str, float]] = []
         values = np.frombuffer(signature, dtype="<u4")
-        for other in sorted(candidates):
+        for other in sorted(set(candidates)):
             stored = np.frombuffer(self._signature(other), dtype="<u4")
             similarity = float(np.count_nonzero(stored == values)) / NEAR_DUPLICATE_PERMUTATIONS
             if similarity >= NEAR_DUPLICATE_THRESHOLD:
                 near.append((*self._document(other), similarity))
-        self._docs.append((doc_id, split))
-        self._new_signatures += signature
         return near
 
     def _signature(self, row: int) -> bytes:
@@ -241,13 +252,20 @@ class NearDuplicates:
         if self._docs:
             self._db.executemany("INSERT INTO docs VALUES (?, ?, ?)",
                                  ((self.count + k, *doc) for k, doc in enumerate(self._docs)))
-            self._db.executemany("INSERT INTO bands VALUES (?, ?, ?)",
-                                 ((band, key, row) for (band, key), rows in self._new.items() for row in rows))
+            self._db.executemany("INSERT INTO bands VALUES (?, ?, ?)", self._band_rows())
             self._signatures.seek(0, os.SEEK_END)
             self._signatures.write(self._new_signatures)
             self.count += len(self._docs)
         self._keys, self._earlier, self._new, self._docs = {}, {}, {}, []
         self._new_signatures = bytearray()
+
+    def _band_rows(self) -> Iterator[tuple[int, int, int]]:
+        for (band, key), rows in self._new.items():
+            if type(rows) is int:
+                yield band, key, rows
+            else:
+                for row in rows:  # type: ignore[union-attr]
+                    yield band, key, row
 
     def close(self) -> None:
         self._db.close()
@@ -287,7 +305,8 @@ class ReleaseWriter:
         self.report = report
         self.stats = ReleaseStats()
         self.writers: dict[tuple[str, str], ShardWriter] = {}
-        self.seen_ids = SeenKeys()
+        self.seen_ids = KeyValues()  # document id → (None, None)
+        self._ids: FirstSeen | None = None  # the segment being merged
         self.texts = KeyValues()  # sha256 of a text → (id, split) of its first document
         self._texts: FirstSeen | None = None  # the segment being merged
         self.near = NearDuplicates()
@@ -365,17 +384,19 @@ class ReleaseWriter:
                 comma = ","
             f.write(("\n }" if comma else "}") + after)
 
-    def begin_segment(self, digests: Sequence[bytes], signatures: Sequence[bytes]) -> None:
-        """Look up the texts (sha256) and signatures of the documents :meth:`check_key` takes next."""
+    def begin_segment(self, doc_ids: Sequence[str], digests: Sequence[bytes], signatures: Sequence[bytes]) -> None:
+        """Look up the ids, texts (sha256) and signatures of the documents :meth:`check_key` takes next."""
+        self._ids = self.seen_ids.batch(doc_ids)
         self._texts = self.texts.batch(digests)
         if self.near_duplicates:
             self.near.segment(signatures)
 
     def end_segment(self) -> None:
         """Write what :meth:`check_key` took since :meth:`begin_segment`."""
-        if self._texts is not None:
-            self._texts.commit()
-            self._texts = None
+        for batch in (self._ids, self._texts):
+            if batch is not None:
+                batch.commit()
+        self._ids = self._texts = None
         self.near.flush()
 
     def problem(self, code: str, message: str, **where: object) -> None:
@@ -403,12 +424,14 @@ class ReleaseWriter:
                   signature: bytes | None = None) -> bool:
         """Repeated document ids and the leakage audit for a document known by its id and the sha256 of its
         UTF-8 text; False when the document must not be written."""
-        if self.seen_ids.first(doc_id, len(self.seen_ids)) is not None:
+        alone = self._ids is None  # not looked up with a segment: on its own
+        if alone:
+            self.begin_segment([doc_id], [digest], [] if signature is None else [signature])
+        if self._ids.first(doc_id, (None, None)) is not None:  # type: ignore[union-attr]
             self.problem(DUPLICATE_ID, f"Document id {doc_id!r} appears in more than one task.", **where)
+            if alone:
+                self.end_segment()
             return False
-        texts = self._texts
-        if texts is None:  # not looked up with a segment: on its own
-            self.begin_segment([digest], [] if signature is None else [signature])
         other = self._texts.first(digest, (doc_id, split))  # type: ignore[union-attr]
         if other is None:
             self.check_near(doc_id, signature, split, where)
@@ -425,6 +448,6 @@ class ReleaseWriter:
                 f"Documents {other[0]!r} and {doc_id!r} ({split}) have exactly the same text.",
                 details={"documents": [other[0], doc_id]}, **where,
             )
-        if texts is None:
+        if alone:
             self.end_segment()
         return True
