@@ -213,7 +213,8 @@ def test_a_killed_build_leaves_no_temporary_file(tmp_path):
 
 
 def test_the_stores_files_are_open_until_closed_and_spill_to_disk(tmp_path):
-    """The page cache is bounded: 50,000 digests with their documents spill to a (deleted) file the process holds open."""
+    """The page cache is bounded: 50,000 digests with their documents spill to a (deleted) file the process
+    holds open."""
     script = textwrap.dedent("""
         import os
         from corpus_tools.keys import KeyValues
