@@ -22,6 +22,8 @@ lost that the release keeps (relations, nested spans, offsets, the other annotat
     .venv/bin/python bench/build.py --only build --floor --large  # the build and its floor alone, 10k and 100k
     .venv/bin/python bench/build.py --view --large  # the cost of one normalised view (every step): build with
                                                     # the view against build without it, same run, interleaved
+    .venv/bin/python bench/build.py --scale 1000000 --keep DIR  # one size: generate, validate, build, then
+                                                    # check-release and diff (the release against itself) on it
 """
 
 from __future__ import annotations
@@ -138,6 +140,16 @@ def worker(kind: str, export: str, out: str, row_group_rows: int) -> dict:
                               download_resources=False)
         converter.convert(export, out, "CONLL2003", is_dir=False)
         extra = {}
+    elif kind == "check":
+        from corpus_tools.release.checks import check_release
+
+        report = check_release(Path(out))
+        extra = {"valid": report.valid}
+    elif kind == "diff":
+        from corpus_tools.release.diff import diff_releases
+
+        diff = diff_releases(Path(out), Path(out))
+        extra = {"documents_added": len(diff.documents_added)}
     elif kind == "first-row":
         from datasets import load_dataset
 
@@ -352,7 +364,10 @@ def run_size(n: int, tmp: Path, kinds: tuple[str, ...] = ("converter", "validate
     for round_ in range(repeat):  # rounds interleave the measurements, so a drift of the machine hits all kinds
         for kind in kinds:
             target = tmp / f"{kind}-{n}"
-            shutil.rmtree(target, ignore_errors=True)
+            if kind in ("check", "diff"):  # they read the release the build step wrote
+                target = tmp / f"build-{n}"
+            else:
+                shutil.rmtree(target, ignore_errors=True)
             runs[kind].append(measure(kind, export, target))
             _print_run(kind, n, runs[kind][-1], f"  (round {round_ + 1} of {repeat})" if repeat > 1 else "")
     out: dict = {kind: _median_run(results) for kind, results in runs.items()}
@@ -456,6 +471,9 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated subset of converter,validate,build (no ratio then)")
     parser.add_argument("--view", action="store_true",
                         help="measure build with one view of every step against build without it (their ratio)")
+    parser.add_argument("--scale", type=int, metavar="N",
+                        help="one export of N tasks: time and peak RSS/PSS of validate, build, check-release and diff"
+                             " (of the release with itself), each in its own process")
     parser.add_argument("--worker", nargs=4, metavar=("KIND", "EXPORT", "OUT", "ROWS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -478,6 +496,8 @@ def main() -> None:
         if args.repeat < 1:
             parser.error("--repeat must be at least 1")
         sizes = [10_000, 100_000] if args.large else [10_000]
+        if args.scale:
+            sizes, kinds = [args.scale], ("validate", "build", "check", "diff")
         results = {n: run_size(n, tmp, kinds, args.repeat, args.floor) for n in sizes}
         if args.view:
             for n, out in results.items():

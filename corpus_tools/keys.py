@@ -1,27 +1,117 @@
-"""Keys seen so far in a stream (article ids, document ids) and where each was first seen.
+"""Keys seen so far in a stream (article ids, document ids, text digests) and what was first seen with each.
 
-:class:`SeenKeys` keeps them in a private temporary SQLite database: SQLite holds a bounded page cache and
-spills the rest to a file that is deleted on close, so memory does not grow with the number of keys.  Ingest,
-validate and the build's whole-export checks use it; its cost per key is in docs/benchmarks.md.  Keys are
-compared exactly, and where a key was first seen (a row number, and a task id or a ``file:line``) comes back as
-it was given.
+:class:`SeenKeys` keeps them in a private temporary SQLite database (:func:`private_database`): SQLite holds a
+bounded page cache and spills the rest to a file that is deleted on close, so memory does not grow with the number
+of keys.  Ingest, validate and the build's whole-export checks use it; its cost per key is in docs/benchmarks.md.
+Keys are compared exactly, and where a key was first seen (a row number, and a task id or a ``file:line``) comes
+back as it was given.
+
+:class:`KeyValues` is the same store taken a batch at a time (a segment of the input, the rows of a file): a
+batch's keys are looked up in a few queries (:meth:`KeyValues.batch`), decided in order in memory, and the new
+ones written at once.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
 
 _INT64 = range(-(2**63), 2**63)
+LOOKUP_KEYS = 500  # keys per ``IN (...)`` query
+CACHE_KIB = 8 * 1024  # the page cache of a batched store (SQLite's default is 2 MiB): bounded, memory stays flat
+
+
+def private_database(cache_kib: int | None = None) -> sqlite3.Connection:
+    """A private temporary SQLite database in one transaction that is never committed: its file is made only when
+    the page cache spills, unlinked as soon as it is made (so the system removes it even when the process is
+    killed) and gone on close."""
+    db = sqlite3.connect("", isolation_level=None, check_same_thread=False)  # "": a private temporary file
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    if cache_kib is not None:
+        db.execute(f"PRAGMA cache_size=-{cache_kib}")
+    return db
+
+
+Key = str | bytes
+Value = tuple[object, object]
+
+
+class KeyValues:
+    """Two values per key (a str or bytes; str and bytes keys never equal), on disk; taken a batch at a time."""
+
+    def __init__(self) -> None:
+        self._db = private_database(CACHE_KIB)
+        self._db.execute("CREATE TABLE kv (key PRIMARY KEY NOT NULL, a, b) WITHOUT ROWID")
+        self._db.execute("BEGIN")
+
+    def get_many(self, keys: Iterable[Key]) -> dict[Key, Value]:
+        """The values of those ``keys`` that are stored."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[Key, Value] = {}
+        for at in range(0, len(wanted), LOOKUP_KEYS):
+            chunk = wanted[at:at + LOOKUP_KEYS]
+            query = f"SELECT key, a, b FROM kv WHERE key IN ({','.join('?' * len(chunk))})"
+            for key, a, b in self._db.execute(query, chunk):
+                found[key] = (a, b)
+        return found
+
+    def put_many(self, items: Iterable[tuple[Key, Value]], *, replace: bool) -> None:
+        """Store values; a stored key keeps its value unless ``replace``."""
+        verb = "REPLACE" if replace else "IGNORE"
+        self._db.executemany(f"INSERT OR {verb} INTO kv VALUES (?, ?, ?)", ((k, a, b) for k, (a, b) in items))
+
+    def batch(self, keys: Iterable[Key]) -> FirstSeen:
+        """The next batch of keys, looked up at once; decide them in order with :meth:`FirstSeen.first`, then
+        :meth:`FirstSeen.commit`."""
+        return FirstSeen(self, self.get_many(keys))
+
+    def first_many(self, keys: Sequence[Key], values: Sequence[Value]) -> list[Value | None]:
+        """For each key in order: the value stored with its first occurrence (in an earlier batch or earlier in
+        this one), or None when it is new (its value is then stored)."""
+        batch = self.batch(keys)
+        out = [batch.first(key, value) for key, value in zip(keys, values, strict=True)]
+        batch.commit()
+        return out
+
+    def items(self) -> Iterator[tuple[Key, Value]]:
+        """Every key and its values, by key (bytes after str; str by code point, as Python sorts them)."""
+        for key, a, b in self._db.execute("SELECT key, a, b FROM kv ORDER BY key"):
+            yield key, (a, b)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class FirstSeen:
+    """A batch of :class:`KeyValues`: the stored values of its keys, and the keys it adds."""
+
+    def __init__(self, table: KeyValues, earlier: dict[Key, Value]) -> None:
+        self.table = table
+        self.earlier = earlier
+        self.new: dict[Key, Value] = {}
+
+    def first(self, key: Key, value: Value) -> Value | None:
+        """The value first seen with ``key``; None when ``key`` is new (``value`` is then its value)."""
+        found = self.earlier.get(key)
+        if found is None:
+            found = self.new.get(key)
+            if found is None:
+                self.new[key] = value
+        return found
+
+    def commit(self) -> None:
+        """Store the keys this batch added."""
+        self.table.put_many(self.new.items(), replace=False)
+        self.earlier, self.new = {}, {}
 
 
 class SeenKeys:
     """Remembers keys row by row; :meth:`first` says where a key was first seen."""
 
     def __init__(self) -> None:
-        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)  # "": a private temporary file
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
+        self._db = private_database()
         # no type on key: 5 and "5" stay different keys, as they are in Python
         self._db.execute("CREATE TABLE seen (key PRIMARY KEY, row INTEGER, id, id_json TEXT) WITHOUT ROWID")
         self._db.execute("BEGIN")

@@ -390,7 +390,8 @@ def build_release(
             _agreement_warnings(report, writer.stats, min_agreement, str(export))
         _empty_split_warnings(report, writer.plan, writer.stats, str(export))
         layout = writer.close()
-        (tmp / SPLITS_NAME).write_text(writer.plan.to_json(), encoding="utf-8")
+        writer.write_splits(tmp / SPLITS_NAME)
+        writer.close_ledger()
         manifest = _write_card_and_manifest(
             tmp, writer, layout, report, card, ontology=ontology, version=version, segmentation=segmentation,
             views=all_views, input_sha256=outcome.input_sha256, previous=previous, previous_manifest=previous_manifest,
@@ -594,8 +595,13 @@ def _changelog(tmp: Path, layout: dict, report: Report, *, ontology: Ontology, v
         from corpus_tools.release.diff import diff_loaded, load_documents
 
         documents = {split: lay.files for split, lay in layout.get("documents", {}).items()}
-        diff = diff_loaded(load_documents(previous), load_documents(tmp, version=version, files=documents,
-                                                                     tokenizer=tokenizer_settings(segmentation)))
+        old, new = load_documents(previous), load_documents(tmp, version=version, files=documents,
+                                                             tokenizer=tokenizer_settings(segmentation))
+        try:
+            diff = diff_loaded(old, new)
+        finally:
+            old.docs.close()
+            new.docs.close()
         readme = previous / "README.md"
         if readme.is_file():
             changelog_earlier = extract_changelog(readme.read_text(encoding="utf-8"))

@@ -214,7 +214,7 @@ class SegmentBuilder:
             result.articles.append((article_id if type(article_id) is str and article_id else None, index, task_id))
         text = data.get(LS_DATA_KEY, "")
         doc_id = str(article_id) if article_id else f"task-{task_id}"
-        split = self.plan.assign(doc_id)
+        split = self.plan.split_of(doc_id)
         keys = TaskKeys(index=index, task_id=task_id, doc_id=doc_id, split=split)
         result.tasks.append(keys)
         where = {"task_id": task_id}
@@ -339,7 +339,7 @@ class SegmentBuilder:
         self._rows = {}
         for line, doc in documents:
             result.stats.tasks += 1
-            keys = TaskKeys(index=line, task_id=None, doc_id=doc.id, split=self.plan.assign(doc.id))
+            keys = TaskKeys(index=line, task_id=None, doc_id=doc.id, split=self.plan.split_of(doc.id))
             result.tasks.append(keys)
             spans = [(s.start, s.end, s.label, s.id, s.text) for s in doc.entities]
             relations = [(r.head, r.tail, r.label, r.id) for r in doc.relations]

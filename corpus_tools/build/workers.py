@@ -55,21 +55,26 @@ class SegmentMerger(ValidationMerger):
     def add(self, result: SegmentResult) -> None:  # type: ignore[override]
         super().add(result)
         writer = self.writer
-        assignments = writer.plan.assignments
-        for keys in result.tasks:
-            if keys.doc_id is None:
-                continue
-            split = assignments.setdefault(keys.doc_id, keys.split)  # plan.assign, the hash taken in the worker
+        tasks = [keys for keys in result.tasks if keys.doc_id is not None]
+        # the split the worker took from the plan (an earlier assignment, else the hash rule: the same for every
+        # task of one document id)
+        writer.assign([(keys.doc_id, keys.split) for keys in tasks])  # type: ignore[misc]
+        writer.begin_segment([keys.doc_id for keys in tasks if keys.digest is not None],  # type: ignore[misc]
+                             [keys.digest for keys in tasks if keys.digest is not None],
+                             [keys.signature for keys in tasks if keys.signature is not None])
+        for keys in tasks:
             if keys.gold_file:
-                self.gold_used.add(keys.doc_id)
+                self.gold_used.add(keys.doc_id)  # type: ignore[arg-type]
             if keys.before:
                 writer.report.extend(keys.before)
             if keys.digest is None:
                 continue
-            if writer.check_key(keys.doc_id, keys.digest, split, keys.where or {}, keys.signature):
+            if writer.check_key(keys.doc_id, keys.digest, keys.split, keys.where or {},  # type: ignore[arg-type]
+                                keys.signature):
                 writer.stats.gold_sources[keys.source or ""] += 1
                 if keys.after:
                     writer.report.extend(keys.after)
+        writer.end_segment()
         writer.stats.merge(result.stats)
         for (config, split), (table, weights) in result.load().items():
             writer.writer(config, split).write_table(table, weights)

@@ -8,11 +8,13 @@ into their :class:`~corpus_tools.build.shards.ShardWriter`.  Problems go to its 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import tempfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import numpy as np
 from corpus_tools.build.shards import ShardWriter
 from corpus_tools.errors import OutputError
 from corpus_tools.features import base_config, release_features
-from corpus_tools.keys import SeenKeys
+from corpus_tools.keys import CACHE_KIB, LOOKUP_KEYS, FirstSeen, KeyValues, private_database
 from corpus_tools.ontology import Ontology
 from corpus_tools.release.card import SplitLayout
 from corpus_tools.release.splits import SplitPlan
@@ -160,42 +162,119 @@ def text_signature(text: str) -> bytes | None:
 
 
 class NearDuplicates:
-    """The signatures taken so far, in input order, with one LSH table per band (band hash → the indexes of the
-    signatures that have it): a signature shares a band with every earlier one it is probably near."""
+    """The signatures taken so far, in input order, with the LSH band keys of each (``(band, key)`` → the
+    documents that have it): a signature shares a band with every earlier one it is probably near.
+
+    Held out of core: the band keys and each document's id and split in a private temporary SQLite database,
+    the signatures in an unlinked temporary file (:data:`NEAR_DUPLICATE_PERMUTATIONS` uint32 values per
+    document, read back only for the candidates a band names).  A segment's signatures are looked up at once
+    (:meth:`segment`), added in order (:meth:`add`) and written together (:meth:`flush`)."""
 
     def __init__(self) -> None:
-        self.signatures = bytearray()  # NEAR_DUPLICATE_PERMUTATIONS uint32 values per document
-        self.documents: list[tuple[str, str]] = []  # (id, split) per signature
-        self.bands: list[dict[int, int | list[int]]] = [{} for _ in range(NEAR_DUPLICATE_BANDS)]
+        self._db = private_database(CACHE_KIB)
+        self._db.execute("CREATE TABLE bands (band INTEGER, key INTEGER, row INTEGER, PRIMARY KEY (band, key, row))"
+                         " WITHOUT ROWID")
+        self._db.execute("CREATE TABLE docs (row INTEGER PRIMARY KEY, id, split)")
+        self._db.execute("BEGIN")
+        self._signatures = tempfile.TemporaryFile(buffering=0)  # unlinked: gone with the process
+        self.count = 0  # documents written (rows below it are on disk)
+        self._keys: dict[bytes, list[tuple[int, int]]] = {}  # signature → its (band, key) pairs
+        self._earlier: dict[tuple[int, int], list[int]] = {}  # (band, key) → rows on disk
+        self._new: dict[tuple[int, int], int | list[int]] = {}  # (band, key) → rows of this segment
+        self._docs: list[tuple[str, str]] = []
+        self._new_signatures = bytearray()
+
+    def segment(self, signatures: Sequence[bytes]) -> None:
+        """Look up the band keys of the signatures that :meth:`add` may take next (what was added before is
+        written first)."""
+        self.flush()
+        unique = list(dict.fromkeys(signatures))
+        if not unique:
+            return
+        values = np.frombuffer(b"".join(unique), dtype="<u4").reshape(len(unique), NEAR_DUPLICATE_PERMUTATIONS)
+        rows = values[:, :NEAR_DUPLICATE_BANDS * NEAR_DUPLICATE_ROWS].astype(np.uint64).reshape(
+            len(unique), NEAR_DUPLICATE_BANDS, NEAR_DUPLICATE_ROWS)
+        keys = (rows * _BAND_WEIGHTS).sum(axis=2).view(np.int64)  # SQLite integers are signed
+        for signature, doc_keys in zip(unique, keys.tolist(), strict=True):
+            self._keys[signature] = list(enumerate(doc_keys))
+        for band, band_keys in enumerate(keys.T.tolist()):
+            wanted = list(dict.fromkeys(band_keys))
+            for at in range(0, len(wanted), LOOKUP_KEYS):
+                chunk = wanted[at:at + LOOKUP_KEYS]
+                query = f"SELECT key, row FROM bands WHERE band = ? AND key IN ({','.join('?' * len(chunk))})"
+                for key, row in self._db.execute(query, (band, *chunk)):
+                    self._earlier.setdefault((band, key), []).append(row)
 
     def add(self, doc_id: str, split: str, signature: bytes) -> list[tuple[str, str, float]]:
         """Record a document; the earlier documents (id, split, estimated similarity) whose signatures agree in at
         least :data:`NEAR_DUPLICATE_THRESHOLD` of their values, in input order."""
-        index = len(self.documents)
-        values = np.frombuffer(signature, dtype="<u4")
-        rows = values[:NEAR_DUPLICATE_BANDS * NEAR_DUPLICATE_ROWS].astype(np.uint64).reshape(NEAR_DUPLICATE_BANDS, -1)
-        candidates: set[int] = set()
-        for table, key in zip(self.bands, (rows * _BAND_WEIGHTS).sum(axis=1).tolist(), strict=True):
-            found = table.get(key)
-            if found is None:
-                table[key] = index
-            elif type(found) is int:
-                candidates.add(found)
-                table[key] = [found, index]
+        if signature not in self._keys:  # not looked up with its segment: on its own
+            self.segment([signature])
+        row = self.count + len(self._docs)
+        candidates: list[int] = []
+        earlier, new = self._earlier, self._new
+        for pair in self._keys[signature]:
+            found = earlier.get(pair)
+            if found is not None:
+                candidates += found
+            same = new.get(pair)
+            if same is None:
+                new[pair] = row
+            elif type(same) is int:
+                candidates.append(same)
+                new[pair] = [same, row]
             else:
-                candidates.update(found)
-                found.append(index)
+                candidates += same
+                same.append(row)
+        self._docs.append((doc_id, split))
+        self._new_signatures += signature
+        if not candidates:
+            return []
         near: list[tuple[str, str, float]] = []
-        if candidates:
-            stored = np.frombuffer(self.signatures, dtype="<u4").reshape(-1, NEAR_DUPLICATE_PERMUTATIONS)
-            for other in sorted(candidates):
-                similarity = float(np.count_nonzero(stored[other] == values)) / NEAR_DUPLICATE_PERMUTATIONS
-                if similarity >= NEAR_DUPLICATE_THRESHOLD:
-                    near.append((*self.documents[other], similarity))
-            del stored
-        self.signatures += signature
-        self.documents.append((doc_id, split))
+        values = np.frombuffer(signature, dtype="<u4")
+        for other in sorted(set(candidates)):
+            stored = np.frombuffer(self._signature(other), dtype="<u4")
+            similarity = float(np.count_nonzero(stored == values)) / NEAR_DUPLICATE_PERMUTATIONS
+            if similarity >= NEAR_DUPLICATE_THRESHOLD:
+                near.append((*self._document(other), similarity))
         return near
+
+    def _signature(self, row: int) -> bytes:
+        size = 4 * NEAR_DUPLICATE_PERMUTATIONS
+        if row >= self.count:
+            at = (row - self.count) * size
+            return bytes(self._new_signatures[at:at + size])
+        return os.pread(self._signatures.fileno(), size, row * size)
+
+    def _document(self, row: int) -> tuple[str, str]:
+        if row >= self.count:
+            return self._docs[row - self.count]
+        doc_id, split = self._db.execute("SELECT id, split FROM docs WHERE row = ?", (row,)).fetchone()
+        return doc_id, split
+
+    def flush(self) -> None:
+        """Write what :meth:`add` took since the last flush."""
+        if self._docs:
+            self._db.executemany("INSERT INTO docs VALUES (?, ?, ?)",
+                                 ((self.count + k, *doc) for k, doc in enumerate(self._docs)))
+            self._db.executemany("INSERT INTO bands VALUES (?, ?, ?)", self._band_rows())
+            self._signatures.seek(0, os.SEEK_END)
+            self._signatures.write(self._new_signatures)
+            self.count += len(self._docs)
+        self._keys, self._earlier, self._new, self._docs = {}, {}, {}, []
+        self._new_signatures = bytearray()
+
+    def _band_rows(self) -> Iterator[tuple[int, int, int]]:
+        for (band, key), rows in self._new.items():
+            if type(rows) is int:
+                yield band, key, rows
+            else:
+                for row in rows:  # type: ignore[union-attr]
+                    yield band, key, row
+
+    def close(self) -> None:
+        self._db.close()
+        self._signatures.close()
 
 
 class ReleaseWriter:
@@ -225,14 +304,20 @@ class ReleaseWriter:
         self._start(plan, report)
 
     def _start(self, plan: SplitPlan, report: Report) -> None:
-        """What the writer takes from the input: rows, problems, counts, the ids and texts seen."""
+        """What the writer takes from the input: rows, problems, counts; the ids, texts and splits seen (on disk:
+        what needs every document is held out of core)."""
         self.plan = plan
         self.report = report
         self.stats = ReleaseStats()
         self.writers: dict[tuple[str, str], ShardWriter] = {}
-        self.seen_ids = SeenKeys()
-        self.texts: dict[bytes, tuple[str, str]] = {}
+        self.seen_ids = KeyValues()  # document id → (None, None)
+        self._ids: FirstSeen | None = None  # the segment being merged
+        self.texts = KeyValues()  # sha256 of a text → (id, split) of its first document
+        self._texts: FirstSeen | None = None  # the segment being merged
         self.near = NearDuplicates()
+        self.assignments = KeyValues()  # document id → (split, None): the earlier assignments, then every new one
+        self.assignments.put_many(((doc_id, (split, None)) for doc_id, split in plan.assignments.items()),
+                                  replace=False)
 
     def writer(self, config: str, split: str) -> ShardWriter:
         """The shard writer of one config split (created on first use)."""
@@ -273,13 +358,51 @@ class ReleaseWriter:
     def abort(self) -> None:
         for writer in self.writers.values():
             writer.abort()
+        self.close_ledger()
+
+    def close_ledger(self) -> None:
+        """Close the stores of what was seen (their temporary files go with them)."""
+        for store in (self.seen_ids, self.texts, self.near, self.assignments):
+            store.close()
 
     def restart(self, plan: SplitPlan) -> None:
         """Drop every row, problem and count taken so far, to take the input again from its start."""
         self.abort()
         shutil.rmtree(self.root / "data", ignore_errors=True)
-        self.seen_ids.close()
         self._start(plan, Report())
+
+    def assign(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Record the splits of documents (a document keeps the split it was first given)."""
+        self.assignments.put_many(((doc_id, (split, None)) for doc_id, split in pairs), replace=False)
+
+    def write_splits(self, path: Path) -> None:
+        """``splits.json``: what :meth:`SplitPlan.to_json` writes, with the assignments streamed from disk."""
+        rest = {key: value for key, value in self.plan.to_dict().items() if key != "assignments"}
+        head = json.dumps({"assignments": {}, **rest}, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+        before, marker, after = head.partition('"assignments": {}')
+        encode = json.encoder.encode_basestring  # what json.dumps writes for a str with ensure_ascii=False
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(before + '"assignments": {')
+            comma = ""
+            for doc_id, (split, _) in self.assignments.items():
+                f.write(f'{comma}\n  {encode(doc_id)}: {encode(split)}')
+                comma = ","
+            f.write(("\n }" if comma else "}") + after)
+
+    def begin_segment(self, doc_ids: Sequence[str], digests: Sequence[bytes], signatures: Sequence[bytes]) -> None:
+        """Look up the ids, texts (sha256) and signatures of the documents :meth:`check_key` takes next."""
+        self._ids = self.seen_ids.batch(doc_ids)
+        self._texts = self.texts.batch(digests)
+        if self.near_duplicates:
+            self.near.segment(signatures)
+
+    def end_segment(self) -> None:
+        """Write what :meth:`check_key` took since :meth:`begin_segment`."""
+        for batch in (self._ids, self._texts):
+            if batch is not None:
+                batch.commit()
+        self._ids = self._texts = None
+        self.near.flush()
 
     def problem(self, code: str, message: str, **where: object) -> None:
         self.report.add(make_problem(code, message, file=self.file, **where))
@@ -306,12 +429,16 @@ class ReleaseWriter:
                   signature: bytes | None = None) -> bool:
         """Repeated document ids and the leakage audit for a document known by its id and the sha256 of its
         UTF-8 text; False when the document must not be written."""
-        if self.seen_ids.first(doc_id, len(self.seen_ids)) is not None:
+        alone = self._ids is None  # not looked up with a segment: on its own
+        if alone:
+            self.begin_segment([doc_id], [digest], [] if signature is None else [signature])
+        if self._ids.first(doc_id, (None, None)) is not None:  # type: ignore[union-attr]
             self.problem(DUPLICATE_ID, f"Document id {doc_id!r} appears in more than one task.", **where)
+            if alone:
+                self.end_segment()
             return False
-        other = self.texts.get(digest)
+        other = self._texts.first(digest, (doc_id, split))  # type: ignore[union-attr]
         if other is None:
-            self.texts[digest] = (doc_id, split)
             self.check_near(doc_id, signature, split, where)
         elif other[1] != split:
             self.problem(
@@ -326,4 +453,6 @@ class ReleaseWriter:
                 f"Documents {other[0]!r} and {doc_id!r} ({split}) have exactly the same text.",
                 details={"documents": [other[0], doc_id]}, **where,
             )
+        if alone:
+            self.end_segment()
         return True

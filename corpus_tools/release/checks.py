@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING
 
 from corpus_tools.errors import InputError
 from corpus_tools.features import VIEW_CONFIGS, ReleaseFeatures, base_config, classlabel_columns, release_features
+from corpus_tools.keys import KeyValues
 from corpus_tools.ontology import Ontology
 from corpus_tools.release import consistency as C
 from corpus_tools.release import manifest as R
 from corpus_tools.release import scan as S
 from corpus_tools.release.card import default_config_name, read_built_card
-from corpus_tools.release.splits import SPLIT_NAME, SplitPlan
+from corpus_tools.release.splits import SPLIT_NAME, read_assignments
 from corpus_tools.report import Report, make_problem
 from corpus_tools.schemas import bundled_pass
 from corpus_tools.strictjson import loads as json_loads
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from datasets import Features
 
+_NO_ID = b"no id"  # the key of a row without an id (bytes: never equal to a str id)
 _CROSS_CODES = {"tokens": R.TOKENS_DOCUMENT, "relations": R.RELATIONS_DOCUMENT, "documents": R.VIEW_DOCUMENT}
 THREADS = min(4, os.cpu_count() or 1)
 
@@ -71,7 +73,7 @@ class ReleaseChecker:
         self._rows_cache: dict[Path, int | None] = {}
         self.split_files: dict[tuple[str, str], list[str]] = {}
         self.rows: Counter[tuple[str, str]] = Counter()
-        self.plan: SplitPlan | None = None
+        self.assignments: KeyValues | None = None  # splits.json's, on disk: document id → (split, None)
         self.doc_relations: Counter[str] = Counter()
         self.unchecked: set[tuple[str, str]] = set()  # (config, split) with a file whose rows were not read
         self.stats: dict[str, object] = {}
@@ -196,10 +198,16 @@ class ReleaseChecker:
         path = self.root / R.SPLITS_NAME
         if not path.is_file() or not self._can_read(R.SPLITS_NAME):
             return
+        import ijson
+
+        assignments = KeyValues()
         try:
-            self.plan = SplitPlan.from_dict(json_loads(path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
+            read_assignments(path, assignments)
+        except (OSError, UnicodeDecodeError, ijson.JSONError, ValueError, KeyError, TypeError) as exc:
+            assignments.close()
             self.problem(R.SPLITS_INVALID, f"splits.json is invalid: {exc}.", file=R.SPLITS_NAME)
+            return
+        self.assignments = assignments
 
     # -- card --------------------------------------------------------------------------------------
     def check_card(self) -> None:
@@ -415,8 +423,8 @@ class ReleaseChecker:
     def check_data(self) -> None:
         import pyarrow as pa
 
-        texts: dict[bytes, tuple[str, str]] = {}
-        doc_ids: set[str] = set()
+        texts = KeyValues()  # sha256 of a text → (id, split) of its first document (on disk, as the ids)
+        doc_ids = KeyValues()
         jobs: list[tuple[str, str, str, Reference | None]] = []
         for (config, split), files in sorted(self.split_files.items()):
             reference = self.reference.get(config)
@@ -471,6 +479,9 @@ class ReleaseChecker:
         finally:
             if own is not None:
                 own.shutdown(wait=True, cancel_futures=True)
+            for store in (texts, doc_ids, self.assignments):
+                if store is not None:
+                    store.close()
 
     def _readable(self, jobs: list[tuple[str, str, str, Reference | None]]) -> dict[tuple[str, str], list[str]]:
         """The files of every (config, split) whose files all have the expected schema, in order."""
@@ -564,12 +575,18 @@ class ReleaseChecker:
             self.problem(code, f"{count - located} more problems of this kind in {rel} ({count} in all).",
                          file=rel, details={"count": count})
 
-    def _check_documents(self, rel: str, split: str, scan: S.FileScan, texts: dict[bytes, tuple[str, str]],
-                         doc_ids: set[str]) -> None:
+    def _check_documents(self, rel: str, split: str, scan: S.FileScan, texts: KeyValues,
+                         doc_ids: KeyValues) -> None:
         """The checks of a documents file against the files before it: ids seen once, each document in its
         splits.json split, no text in two splits (``texts`` and ``doc_ids`` gather every file's), each stored
         ``text_sha256`` the hash of its text."""
-        assignments = self.plan.assignments if self.plan is not None else None
+        assignments = None
+        if self.assignments is not None:
+            found = self.assignments.get_many(doc_id for doc_id in scan.ids if doc_id is not None)
+            assignments = {doc_id: value[0] for doc_id, value in found.items()}
+        seen = doc_ids.first_many([_NO_ID if doc_id is None else doc_id for doc_id in scan.ids],
+                                  [(None, None)] * len(scan.ids))
+        firsts = texts.first_many(scan.text_keys, list(zip(scan.ids, [split] * len(scan.ids), strict=True)))
         counts: Counter[str] = Counter()
 
         def add(code: str, message: str, row: int, doc_id: str | None) -> None:
@@ -577,14 +594,13 @@ class ReleaseChecker:
             if counts[code] <= S.LOCATED:
                 self.problem(code, message, file=rel, details={"row": row, "document_id": doc_id})
 
-        for row, (doc_id, key) in enumerate(zip(scan.ids, scan.text_keys, strict=True)):
-            if doc_id in doc_ids:
+        for row, (doc_id, earlier, first) in enumerate(zip(scan.ids, seen, firsts, strict=True)):
+            if earlier is not None:
                 add(R.DUPLICATE_ID, f"Document {doc_id!r} appears twice.", row, doc_id)
-            doc_ids.add(doc_id)
-            if assignments is not None and assignments.get(doc_id) != split:
+            if assignments is not None and assignments.get(doc_id) != split:  # type: ignore[arg-type]
                 add(R.SPLIT_ASSIGNMENT, f"Document {doc_id!r} is in {split}, splits.json says"
-                    f" {assignments.get(doc_id)}.", row, doc_id)
-            other = texts.setdefault(key, (doc_id, split))
+                    f" {assignments.get(doc_id)}.", row, doc_id)  # type: ignore[arg-type]
+            other = (doc_id, split) if first is None else first
             if other[1] != split:
                 add(R.DUPLICATE_TEXT, f"Documents {other[0]!r} ({other[1]}) and {doc_id!r} ({split}) have exactly the"
                     " same text.", row, doc_id)

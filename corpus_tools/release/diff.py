@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import pyarrow as pa
 
 from corpus_tools.columns import find_in_rows, ints, parents, sha256_each, struct_fields
 from corpus_tools.errors import InputError, ReleaseError
+from corpus_tools.keys import CACHE_KIB, private_database
 from corpus_tools.release.manifest import manifest_paths_outside, read_manifest
 
 Pair = tuple[int, int]
@@ -65,12 +67,53 @@ class _Doc:
         return Counter(((hs, he), (ts, te), names[k]) for hs, he, ts, te, k in self.relation_rows.tolist())
 
 
+class DocumentStore:
+    """The documents of a loaded release by id, on disk (a private temporary SQLite database: a release's
+    documents are never all in memory); :meth:`items` gives them in id order, so two releases are compared in
+    one pass over both."""
+
+    def __init__(self) -> None:
+        self._db = private_database(CACHE_KIB)
+        self._db.execute("CREATE TABLE docs (id TEXT PRIMARY KEY NOT NULL, split, sha BLOB, spans BLOB,"
+                         " relations BLOB, names INTEGER, file INTEGER, row INTEGER) WITHOUT ROWID")
+        self._db.execute("BEGIN")
+        self.names: list[tuple[tuple[str, ...], tuple[str, ...]]] = []  # the label names of each file
+
+    def put_many(self, rows: list[tuple]) -> None:
+        """Rows of (id, split, text sha256, span rows, relation rows, names index, file, row); a repeated id keeps
+        its last row, as a dict would."""
+        self._db.executemany("INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def _doc(self, row: tuple) -> _Doc:
+        split, sha, spans, relations, names, file, number = row
+        return _Doc(split, sha, np.frombuffer(spans, dtype=np.int64).reshape(-1, 3),
+                    np.frombuffer(relations, dtype=np.int64).reshape(-1, 5), self.names[names], file, number)
+
+    def items(self) -> Iterator[tuple[str, _Doc]]:
+        """Every document, by id (code point order, as Python sorts)."""
+        for doc_id, *row in self._db.execute("SELECT * FROM docs ORDER BY id"):
+            yield doc_id, self._doc(tuple(row))
+
+    def __getitem__(self, doc_id: str) -> _Doc:
+        row = self._db.execute("SELECT split, sha, spans, relations, names, file, row FROM docs WHERE id = ?",
+                               (doc_id,)).fetchone()
+        if row is None:
+            raise KeyError(doc_id)
+        return self._doc(row)
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT count(*) FROM docs").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
+
+
 @dataclass
 class LoadedRelease:
     """What :func:`diff_loaded` compares of one release (:func:`load_documents`)."""
 
     version: str
-    docs: dict[str, _Doc]
+    docs: DocumentStore
     splits: list[str]
     entity_labels: Counter[str] = field(default_factory=Counter)
     relation_labels: Counter[str] = field(default_factory=Counter)
@@ -431,7 +474,7 @@ def load_documents(
         version = str(manifest["version"])
         files = {split: entry["files"] for split, entry in manifest["configs"].get("documents", {}).items()}
         tokenizer = manifest.get("tokenizer") if isinstance(manifest.get("tokenizer"), dict) else None
-    loaded = LoadedRelease(version=version, docs={}, splits=list(files), tokenizer=tokenizer)
+    loaded = LoadedRelease(version=version, docs=DocumentStore(), splits=list(files), tokenizer=tokenizer)
     for split in loaded.splits:
         totals = loaded.split_counts.setdefault(split, {"documents": 0, "entities": 0, "relations": 0})
         for rel in files[split]:
@@ -442,6 +485,7 @@ def load_documents(
                 entity_names, relation_names = _label_names(pf.schema_arrow)
                 names = (tuple(entity_names), tuple(relation_names))
                 loaded.names = loaded.names or names
+                loaded.docs.names.append(names)
                 row = 0
                 for batch in pf.iter_batches(batch_size=2_000, columns=["id", "text", "entities", "relations"]):
                     _load_batch(batch, split, names, loaded, totals, (len(loaded.paths) - 1, row))
@@ -491,10 +535,16 @@ def _load_batch(batch, split: str, names: tuple[tuple[str, ...], tuple[str, ...]
     r_rows = r_rows[np.lexsort(r_rows.T[::-1])]
     e_bounds = np.searchsorted(e_rows[:, 0], np.arange(n + 1)).tolist()
     r_bounds = np.searchsorted(r_rows[:, 0], np.arange(n + 1)).tolist()
-    e_rows, r_rows = e_rows[:, 1:], r_rows[:, 1:]
-    for i, doc_id in enumerate(ids):
-        spans, rels = e_rows[e_bounds[i]:e_bounds[i + 1]], r_rows[r_bounds[i]:r_bounds[i + 1]]
-        loaded.docs[doc_id] = _Doc(split, digests[i], spans, rels, names, where[0], where[1] + i)
+    e_rows = np.ascontiguousarray(e_rows[:, 1:], dtype=np.int64)
+    r_rows = np.ascontiguousarray(r_rows[:, 1:], dtype=np.int64)
+    if None in ids:
+        raise _Damaged("a document has no id")
+    names_index = len(loaded.docs.names) - 1
+    e_bytes, r_bytes = e_rows.tobytes(), r_rows.tobytes()
+    loaded.docs.put_many([
+        (doc_id, split, digests[i], e_bytes[24 * e_bounds[i]:24 * e_bounds[i + 1]],
+         r_bytes[40 * r_bounds[i]:40 * r_bounds[i + 1]], names_index, where[0], where[1] + i)
+        for i, doc_id in enumerate(ids)])
     for counts, labels, label_names in ((loaded.entity_labels, e_rows[:, 2], names[0]),
                                         (loaded.relation_labels, r_rows[:, 4], names[1])):
         if len(labels) and (labels.min() < 0 or labels.max() >= len(label_names)):
@@ -569,7 +619,31 @@ def diff_releases(old_dir: str | Path, new_dir: str | Path, *, detail: int | Non
     ``detail``: for how many documents with changed annotations (the first, by id) to say which spans and
     relations changed (``ReleaseDiff.document_changes``); None for all, 0 for none.
     """
-    return diff_loaded(load_documents(Path(old_dir)), load_documents(Path(new_dir)), detail=detail)
+    old = load_documents(Path(old_dir))
+    try:
+        new = load_documents(Path(new_dir))
+        try:
+            return diff_loaded(old, new, detail=detail)
+        finally:
+            new.docs.close()
+    finally:
+        old.docs.close()
+
+
+def _joined(old: DocumentStore, new: DocumentStore) -> Iterator[tuple[str, _Doc | None, _Doc | None]]:
+    """The documents of both releases in id order: (id, old document or None, new document or None)."""
+    olds, news = old.items(), new.items()
+    a, b = next(olds, None), next(news, None)
+    while a is not None or b is not None:
+        if b is None or (a is not None and a[0] < b[0]):
+            yield a[0], a[1], None  # type: ignore[index]
+            a = next(olds, None)
+        elif a is None or b[0] < a[0]:
+            yield b[0], None, b[1]
+            b = next(news, None)
+        else:
+            yield a[0], a[1], b[1]
+            a, b = next(olds, None), next(news, None)
 
 
 def diff_loaded(old_release: LoadedRelease, new_release: LoadedRelease, *, detail: int | None = 0) -> ReleaseDiff:
@@ -581,20 +655,21 @@ def diff_loaded(old_release: LoadedRelease, new_release: LoadedRelease, *, detai
         diff.label_names = {kind: (list(a), list(b)) for kind, a, b in
                             zip(("entity", "relation"), old_release.names, new_release.names, strict=True)}
     diff.tokenizer = (old_release.tokenizer, new_release.tokenizer)
-    diff.documents_added = sorted(set(new) - set(old))
-    diff.documents_removed = sorted(set(old) - set(new))
     span_key = lambda s: (s[0], s[1])  # noqa: E731
     relation_key = lambda r: (r[0], r[1])  # noqa: E731
-    for doc_id in diff.documents_added:
-        diff.spans.added += new[doc_id].n_spans
-        diff.relations.added += new[doc_id].n_relations
-    for doc_id in diff.documents_removed:
-        diff.spans.removed += old[doc_id].n_spans
-        diff.relations.removed += old[doc_id].n_relations
     unchanged = ChangeCounts()
     detailed: list[tuple[str, tuple[list, list, list], tuple[list, list, list]]] = []
-    for doc_id in sorted(set(old) & set(new)):
-        a, b = old[doc_id], new[doc_id]
+    for doc_id, a, b in _joined(old, new):
+        if a is None:
+            diff.documents_added.append(doc_id)
+            diff.spans.added += b.n_spans  # type: ignore[union-attr]
+            diff.relations.added += b.n_relations  # type: ignore[union-attr]
+            continue
+        if b is None:
+            diff.documents_removed.append(doc_id)
+            diff.spans.removed += a.n_spans
+            diff.relations.removed += a.n_relations
+            continue
         if a.split != b.split:
             diff.documents_moved.append({"id": doc_id, "old": a.split, "new": b.split})
         if a.text_sha256 != b.text_sha256:

@@ -19,11 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus_tools.errors import InputError
+from corpus_tools.keys import KeyValues
 from corpus_tools.schemas import bundled_pass
+from corpus_tools.strictjson import StrictReader
 from corpus_tools.strictjson import loads as json_loads
 
 SPLITS_FORMAT = 1
@@ -107,6 +110,12 @@ class SplitPlan:
                 return name
         return nonzero[-1][0]
 
+    def split_of(self, doc_id: str) -> str:
+        """The document's split: its earlier assignment if any, else the rule's (not recorded: the build records
+        every assignment on disk)."""
+        split = self.assignments.get(doc_id)
+        return self.rule_split(doc_id) if split is None else split
+
     def assign(self, doc_id: str) -> str:
         """The document's split: its earlier assignment if any, else the rule's (and record it)."""
         split = self.assignments.get(doc_id)
@@ -141,6 +150,69 @@ class SplitPlan:
             assignments=assignments,
             earlier=frozenset(assignments),
         )
+
+
+def read_assignments(path: str | Path, store: KeyValues) -> SplitPlan:
+    """The rule of a ``splits.json`` (seed and ratios, no assignments), its assignments put into ``store`` (id →
+    ``(split, None)``, the last of a repeated id winning as in a dict), read as a stream: a release's
+    assignments are never all in memory.  Raises ValueError (or :class:`ijson.JSONError`, OSError,
+    UnicodeDecodeError) when the file is not a valid splits.json."""
+    import ijson
+
+    rest: dict[str, object] = {}
+    bad: set[str] = set()
+    with open(path, "rb") as f:
+        events = ijson.parse(StrictReader(f), use_float=True)
+        if next(events)[1] != "start_map":
+            raise ValueError("splits.json is not a JSON object")
+        for _, event, key in events:
+            if event == "end_map":
+                break
+            _, event, value = next(events)
+            if key == "assignments" and event == "start_map":
+                _stream_assignments(events, path, store, bad)
+                rest[key] = {}
+            else:
+                rest[key] = _json_value(event, value, events)
+        for _ in events:  # ijson refuses anything after the object
+            pass
+    errors = bundled_pass("splits.schema.json").errors(rest)
+    if errors:
+        raise ValueError(f"{errors[0].message} at {errors[0].json_path}")
+    if bad:
+        raise ValueError(f"invalid split names {sorted(bad)}")
+    return SplitPlan(seed=rest["seed"], ratios=tuple((n, float(r)) for n, r in rest["ratios"]))  # type: ignore
+
+
+def _stream_assignments(events: Iterator, path: str | Path, store: KeyValues, bad: set[str]) -> None:
+    pairs: list[tuple[str, tuple[str, None]]] = []
+    for _, event, doc_id in events:
+        if event == "end_map":
+            break
+        _, event, split = next(events)
+        if event != "string" or not split:
+            raise ValueError(f"the split of {doc_id!r} is not a non-empty string at $.assignments")
+        if not SPLIT_NAME.fullmatch(split):
+            bad.add(split)
+        pairs.append((doc_id, (split, None)))
+        if len(pairs) >= 10_000:
+            store.put_many(pairs, replace=True)
+            pairs.clear()
+    store.put_many(pairs, replace=True)
+
+
+def _json_value(event: str, value: object, events: Iterator) -> object:
+    """The value whose first parse event is ``event``, built from the events that follow."""
+    import ijson
+
+    builder = ijson.ObjectBuilder()
+    builder.event(event, value)
+    depth = 1 if event in ("start_map", "start_array") else 0
+    while depth:
+        _, event, value = next(events)
+        builder.event(event, value)
+        depth += 1 if event in ("start_map", "start_array") else -1 if event in ("end_map", "end_array") else 0
+    return builder.value
 
 
 def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:

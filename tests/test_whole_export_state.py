@@ -1,0 +1,240 @@
+"""The whole-export state held out of core: the build's stores of what it saw (texts, near-duplicate signatures,
+split assignments), check-release's (ids, texts, splits.json) and diff's (documents by id) give the answers the
+in-memory dicts gave, batch by batch, and leave no file behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_build_near_duplicates import article_text, typo_fixed
+
+import corpus_tools
+from corpus_tools.build.writer import NearDuplicates, ReleaseWriter, text_signature
+from corpus_tools.keys import LOOKUP_KEYS, KeyValues
+from corpus_tools.ontology import load_ontology
+from corpus_tools.release.splits import SplitPlan, read_assignments
+from corpus_tools.report import Report
+
+KEYS = st.sampled_from(["a", "b", "و", "وب", "", "a\x00", "😀", "\u200f", "Z"]) | st.binary(max_size=3)
+
+
+@given(st.lists(st.lists(KEYS, max_size=12), max_size=6))
+def test_first_seen_by_batches_is_a_dicts_setdefault(batches):
+    store = KeyValues()
+    reference: dict = {}
+    row = 0
+    for batch in batches:
+        values = [(row + k, f"v{row + k}") for k in range(len(batch))]
+        row += len(batch)
+        expected = []
+        for key, value in zip(batch, values, strict=True):
+            expected.append(reference.get(key))
+            reference.setdefault(key, value)
+        assert store.first_many(batch, values) == expected
+    # str keys by code point (as Python sorts them), then bytes keys
+    text_keys = sorted(k for k in reference if isinstance(k, str))
+    byte_keys = sorted(k for k in reference if isinstance(k, bytes))
+    assert list(store.items()) == [(k, reference[k]) for k in text_keys + byte_keys]
+    store.close()
+
+
+def test_a_batch_decides_in_order_and_stores_only_on_commit():
+    store = KeyValues()
+    store.put_many([("x", (1, None))], replace=False)
+    batch = store.batch(["x", "y"])
+    assert batch.first("y", (2, None)) is None
+    assert batch.first("y", (3, None)) == (2, None)  # earlier in the same batch
+    assert batch.first("x", (4, None)) == (1, None)
+    assert store.get_many(["y"]) == {}  # not yet committed
+    batch.commit()
+    assert store.get_many(["x", "y", "z"]) == {"x": (1, None), "y": (2, None)}
+    store.put_many([("x", (5, None))], replace=False)
+    assert store.get_many(["x"]) == {"x": (1, None)}
+    store.put_many([("x", (5, None))], replace=True)
+    assert store.get_many(["x"]) == {"x": (5, None)}
+
+
+def test_lookups_of_more_keys_than_one_query_takes():
+    store = KeyValues()
+    keys = [f"k{n}" for n in range(3 * LOOKUP_KEYS + 7)]
+    assert store.first_many(keys[::2], [(n, None) for n in range(len(keys[::2]))]) == [None] * len(keys[::2])
+    found = store.get_many(keys)
+    assert sorted(found) == sorted(keys[::2]) and found[keys[4]] == (2, None)
+
+
+def test_near_duplicates_in_segments_give_the_answers_of_one_at_a_time():
+    """The same documents added one at a time, and in segments looked up at once: the same pairs, in the same
+    order (an earlier segment's documents are read back from disk)."""
+    original, other = article_text(1), article_text(2)
+    docs = [("a", "train", original), ("b", "train", other), ("c", "test", typo_fixed(original)),
+            ("d", "test", article_text(3)), ("e", "validation", typo_fixed(other)),
+            ("f", "train", typo_fixed(typo_fixed(original))), ("g", "test", original)]
+    one = NearDuplicates()
+    alone = [one.add(doc_id, split, text_signature(text)) for doc_id, split, text in docs]
+    assert [[(d, s) for d, s, _ in found] for found in alone] == [
+        [], [], [("a", "train")], [], [("b", "train")], [("a", "train"), ("c", "test")],
+        [("a", "train"), ("c", "test"), ("f", "train")]]
+    for cut in (1, 2, 3, 5):
+        near = NearDuplicates()
+        got = []
+        for start in range(0, len(docs), cut):
+            segment = docs[start:start + cut]
+            near.segment([text_signature(text) for _, _, text in segment])
+            got += [near.add(doc_id, split, text_signature(text)) for doc_id, split, text in segment]
+            near.flush()
+        assert got == alone, cut
+        near.close()
+
+
+def _writer(tmp_path, plan: SplitPlan) -> ReleaseWriter:
+    return ReleaseWriter(tmp_path, load_ontology(), plan, Report(), row_group_rows=10, max_shard_bytes=1 << 20,
+                         file_name="in.json")
+
+
+@pytest.mark.parametrize("earlier", [{}, {"z-old": "test", "وثيقة-قديمة": "heldout"}])
+def test_splits_json_streamed_from_disk_is_what_the_plan_writes(tmp_path, earlier):
+    plan = SplitPlan(assignments=dict(earlier), earlier=frozenset(earlier))
+    writer = _writer(tmp_path, plan)
+    new = ["doc-2", "doc-1", "وكالة \"الأنباء\"", "tab\there", "😀", "a\\b", "doc-1"]
+    writer.assign([(doc_id, plan.rule_split(doc_id)) for doc_id in new])
+    writer.assign([("z-old", "train")])  # an earlier assignment is kept
+    writer.write_splits(tmp_path / "splits.json")
+    writer.close_ledger()
+    for doc_id in new:
+        plan.assign(doc_id)
+    plan.assignments.setdefault("z-old", "train")
+    assert (tmp_path / "splits.json").read_text(encoding="utf-8") == plan.to_json()
+
+
+def test_splits_json_with_no_assignment_is_what_the_plan_writes(tmp_path):
+    writer = _writer(tmp_path, SplitPlan())
+    writer.write_splits(tmp_path / "splits.json")
+    writer.close_ledger()
+    assert (tmp_path / "splits.json").read_text(encoding="utf-8") == SplitPlan().to_json()
+
+
+def test_splits_json_read_as_a_stream(tmp_path):
+    plan = SplitPlan(seed="s", ratios=(("train", 0.5), ("test", 0.5)),
+                     assignments={"b": "train", "a": "test", "وثيقة": "val.2024"})
+    path = tmp_path / "splits.json"
+    path.write_text(plan.to_json(), encoding="utf-8")
+    store = KeyValues()
+    rule = read_assignments(path, store)
+    assert (rule.seed, rule.ratios, rule.assignments) == ("s", plan.ratios, {})
+    assert {k: v for k, (v, _) in store.items()} == plan.assignments
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ('{"format": 1, "method": "sha256-bucket", "seed": "s", "ratios": [["train", 1]],'
+     ' "assignments": {"a": "all"}}', "invalid split names"),
+    ('{"format": 1, "method": "sha256-bucket", "seed": "s", "ratios": [["train", 1]],'
+     ' "assignments": {"a": 3}}', "not a non-empty string"),
+    ('{"format": 2, "method": "sha256-bucket", "seed": "s", "ratios": [["train", 1]], "assignments": {}}',
+     r"\$\.format"),
+    ('{"format": 1, "method": "sha256-bucket", "seed": "s", "ratios": [["train", 0.5]], "assignments": {}}',
+     "sum to 1"),
+    ('{"format": 1, "method": "sha256-bucket", "seed": "s", "ratios": [["train", 1]],'
+     ' "assignments": {"d\\udbff": "train"}}', "surrogate"),
+    ('[]', "not a JSON object"),
+])
+def test_an_invalid_splits_json_read_as_a_stream_is_refused(tmp_path, text, match):
+    import ijson
+
+    path = tmp_path / "splits.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises((ValueError, ijson.JSONError), match=match):
+        read_assignments(path, KeyValues())
+
+
+def test_trailing_data_after_splits_json_is_refused(tmp_path):
+    import ijson
+
+    path = tmp_path / "splits.json"
+    path.write_text(SplitPlan().to_json() + "{}", encoding="utf-8")
+    with pytest.raises(ijson.JSONError):
+        read_assignments(path, KeyValues())
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.text(alphabet="aبو😀\u200f\x00-", min_size=1, max_size=4), min_size=1, max_size=30))
+def test_diff_reads_documents_back_in_python_order(ids):
+    import numpy as np
+
+    from corpus_tools.release.diff import DocumentStore
+
+    store = DocumentStore()
+    store.names.append((("PER",), ("REL",)))
+    rows = np.arange(6, dtype=np.int64)
+    store.put_many([(doc_id, "train", b"h", rows.tobytes(), b"", 0, 0, n) for n, doc_id in enumerate(ids)])
+    last = {doc_id: n for n, doc_id in enumerate(ids)}  # a repeated id keeps its last row
+    got = [(doc_id, doc.row) for doc_id, doc in store.items()]
+    assert got == sorted(last.items())
+    doc = store[ids[0]]
+    assert doc.span_rows.tolist() == [[0, 1, 2], [3, 4, 5]] and doc.n_relations == 0 and len(store) == len(last)
+    store.close()
+
+
+def _env(spill: Path) -> dict[str, str]:
+    """A child process with its temporary files in ``spill`` (Python's and SQLite's)."""
+    root = str(Path(corpus_tools.__file__).parent.parent)
+    return {**os.environ, "TMPDIR": str(spill), "SQLITE_TMPDIR": str(spill), "PYTHONPATH": root}
+
+
+def test_a_killed_build_leaves_no_temporary_file(tmp_path):
+    """The stores' files are unlinked as soon as they are made: a process killed with them full leaves nothing
+    in its temporary folder."""
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    script = textwrap.dedent("""
+        import os, signal
+        from corpus_tools.build.writer import NearDuplicates, text_signature
+        from corpus_tools.keys import KeyValues
+        store = KeyValues()
+        store.first_many([os.urandom(32) for _ in range(50000)], [(n, "d" * 200) for n in range(50000)])
+        near = NearDuplicates()
+        near.add("a", "train", text_signature("one two three four"))
+        near.flush()
+        print(len(os.listdir(os.environ["TMPDIR"])), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], env=_env(spill), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert done.stdout.split() == ["0"]  # unlinked while open
+    assert os.listdir(spill) == []
+
+
+def test_the_stores_files_are_open_until_closed_and_spill_to_disk(tmp_path):
+    """The page cache is bounded: 50,000 digests with their documents spill to a (deleted) file the process
+    holds open."""
+    script = textwrap.dedent("""
+        import os
+        from corpus_tools.keys import KeyValues
+        def deleted():
+            fd = f"/proc/{os.getpid()}/fd"
+            names = []
+            for n in os.listdir(fd):
+                try:
+                    names.append(os.readlink(os.path.join(fd, n)))
+                except FileNotFoundError:  # the listing's own descriptor
+                    pass
+            return sum(1 for n in names if n.startswith(os.environ["TMPDIR"]) and n.endswith("(deleted)"))
+        store = KeyValues()
+        store.first_many([os.urandom(32) for _ in range(50000)], [(n, "d" * 200) for n in range(50000)])
+        during = deleted()
+        store.close()
+        print(during, deleted())
+    """)
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    done = subprocess.run([sys.executable, "-c", script], env=_env(spill), capture_output=True, text=True,
+                          timeout=300)
+    assert done.stdout.split() == ["1", "0"], done.stderr
