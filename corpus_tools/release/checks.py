@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 _NO_ID = b"no id"  # the key of a row without an id (bytes: never equal to a str id)
 _CROSS_CODES = {"tokens": R.TOKENS_DOCUMENT, "relations": R.RELATIONS_DOCUMENT, "documents": R.VIEW_DOCUMENT}
 THREADS = min(4, os.cpu_count() or 1)
+SCAN_WINDOW = 4  # chunks in flight per worker, ahead of the file whose results are taken
 
 
 @dataclass
@@ -437,20 +438,38 @@ class ReleaseChecker:
         pool = self.executor or own
         rows = S.PROCESS_SCAN_ROWS if isinstance(pool, ProcessPoolExecutor) else S.SCAN_ROWS
         try:
-            # every file's row groups in chunks, all submitted at once (a big file is scanned by all
-            # workers); the results are taken file by file, in order
+            # every file's row groups in chunks (a big file is scanned by all workers), submitted a window
+            # ahead of the file whose results are taken, file by file in order: a scan's results (a documents
+            # file's ids and text digests) are held only from its end until they are taken, so the peak does not
+            # grow with the number of files
             readable = self._readable(jobs)
             against = self._tokens_against(readable)
-            scans: list[list[Future] | None] = []
-            for config, split, rel, reference in jobs:
-                chunks = None if reference is None else S.row_group_chunks(self.root / rel)
-                scans.append(None if chunks is None else [
-                    pool.submit(_guarded, S.scan_file, self.root / rel, base_config(config), reference.classlabels,
-                                chunk, rows,
-                                against.get((split, rel)))
-                    for chunk in chunks])
             cross = self._submit_relations(pool, readable)
-            for (config, split, rel, _), parts in zip(jobs, scans, strict=True):
+
+            def submit(job: tuple[str, str, str, Reference | None]) -> list[Future] | None:
+                config, split, rel, reference = job
+                chunks = None if reference is None else S.row_group_chunks(self.root / rel)
+                return None if chunks is None else [
+                    pool.submit(_guarded, S.scan_file, self.root / rel, base_config(config), reference.classlabels,
+                                chunk, rows, against.get((split, rel)))
+                    for chunk in chunks]
+
+            window = SCAN_WINDOW * THREADS
+            scans: deque[list[Future] | None] = deque()
+            submitted = 0
+
+            def fill() -> None:
+                nonlocal submitted
+                while submitted < len(jobs) and sum(len(p) for p in scans if p) < window:
+                    scans.append(submit(jobs[submitted]))
+                    submitted += 1
+                if not scans and submitted < len(jobs):
+                    scans.append(submit(jobs[submitted]))
+                    submitted += 1
+
+            for config, split, rel, _ in jobs:
+                fill()
+                parts = scans.popleft()
                 self.rows[(config, split)] += self._num_rows(self.root / rel) or 0
                 if rel in self.unreadable:
                     self.uncounted.add((config, split))
