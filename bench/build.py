@@ -292,11 +292,10 @@ class TreeMemory:
         return 0
 
 
-def measure(kind: str, export: Path, out: Path, row_group_rows: int = 1000) -> dict:
-    """Run one measurement in a fresh subprocess; peak RSS is sampled (every 20 ms; PSS every 200 ms) over the
-    worker and its children (the build's worker processes), since ru_maxrss would count the forking parent's
-    pages."""
-    cmd = [sys.executable, __file__, "--worker", kind, str(export), str(out), str(row_group_rows)]
+def run_measured(cmd: list[str], what: str) -> dict:
+    """Run ``cmd`` (a worker printing one JSON line last) in a fresh subprocess; peak RSS is sampled (every 20 ms;
+    PSS every 200 ms) over the worker and its children (the build's worker processes), since ru_maxrss would count
+    the forking parent's pages.  The worker's JSON with ``peak_rss_mb`` and ``peak_pss_mb`` added."""
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
         proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, text=True)
         memory = TreeMemory(proc.pid)
@@ -306,11 +305,17 @@ def measure(kind: str, export: Path, out: Path, row_group_rows: int = 1000) -> d
         stdout.seek(0)
         stderr.seek(0)
         if proc.returncode != 0:
-            raise SystemExit(f"{kind} failed:\n{stderr.read()[-3000:]}")
+            raise SystemExit(f"{what} failed:\n{stderr.read()[-3000:]}")
         result = json.loads(stdout.read().strip().splitlines()[-1])
     result["peak_rss_mb"] = memory.peak / 2**20
     result["peak_pss_mb"] = memory.peak_pss / 2**20
     return result
+
+
+def measure(kind: str, export: Path, out: Path, row_group_rows: int = 1000) -> dict:
+    """One measurement (:func:`run_measured`) of this script's worker ``kind``."""
+    return run_measured([sys.executable, __file__, "--worker", kind, str(export), str(out), str(row_group_rows)],
+                        kind)
 
 
 # ------------------------------------------------------------------------------------------ losses

@@ -23,13 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from build import TreeMemory, make_task  # bench/ is on sys.path when a script runs
+from build import make_task, run_measured  # bench/ is on sys.path when a script runs
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -108,20 +107,7 @@ def worker(kind: str, name: str, source: str, out: str) -> dict:
 
 def measure(kind: str, name: str, source: Path, out: Path) -> dict:
     """One step in a fresh subprocess; peak RSS of its process tree sampled every 20 ms (bench/build.py)."""
-    cmd = [sys.executable, __file__, "--worker", kind, name, str(source), str(out)]
-    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
-        proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, text=True)
-        memory = TreeMemory(proc.pid)
-        while proc.poll() is None:
-            memory.sample()
-            time.sleep(0.02)
-        stdout.seek(0)
-        stderr.seek(0)
-        if proc.returncode != 0:
-            raise SystemExit(f"{kind} {name} failed:\n{stderr.read()[-3000:]}")
-        result = json.loads(stdout.read().strip().splitlines()[-1])
-    result["peak_rss_mb"] = memory.peak / 2**20
-    return result
+    return run_measured([sys.executable, __file__, "--worker", kind, name, str(source), str(out)], f"{kind} {name}")
 
 
 def run(n: int, names: list[str], tmp: Path) -> None:
