@@ -62,7 +62,8 @@ def _csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 
 
 def test_the_first_class_meta_fields_are_always_declared_and_extra_ones_follow(tmp_path):
-    assert load_ontology().meta_fields == (("published", "date"), ("url", "string"), ("source_id", "string"))
+    assert load_ontology().meta_fields == (("published", "date"), ("url", "string"), ("source_id", "string"),
+                                           ("synthetic", "bool"))  # the bundled ontology declares synthetic
     extra = load_ontology(_ontology_with_meta(tmp_path, {"section": "string", "words": "int"}))
     assert extra.meta_fields[3:] == (("section", "string"), ("words", "int"))
 
@@ -245,7 +246,7 @@ def test_build_writes_the_declared_meta_struct_and_warns_of_undeclared_fields(tm
         table = pq.read_table(shard)
         rows.update(zip(table.column("id").to_pylist(), table.column("meta").to_pylist(), strict=True))
     ids = [t["data"]["article_id"] for t in tasks]
-    empty = {"published": None, "url": None, "source_id": None}
+    empty = {"published": None, "url": None, "source_id": None, "synthetic": None}  # every declared field
     assert rows == {
         ids[0]: {**empty, "published": datetime.date(2024, 3, 1), "url": URL},
         ids[1]: {**empty, "published": datetime.date(2024, 3, 2)},  # the date as written, no zone conversion

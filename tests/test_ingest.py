@@ -543,10 +543,10 @@ def test_jsonl_field_mapping(tmp_path):
 
 
 def test_jsonl_meta_object_and_default_fields(tmp_path):
-    path = write(tmp_path / "a.jsonl", json.dumps({"text": ARTICLE, "meta": {"synthetic": True}}) + "\n")
+    path = write(tmp_path / "a.jsonl", json.dumps({"text": ARTICLE, "meta": {"desk": "sport"}}) + "\n")
     (article,), report = ingest(path)
-    assert article["meta"] == {"synthetic": True} and article["title"] == TITLE  # undeclared: kept, reported
-    assert located(report) == [("ingest-meta-undeclared", str(path), 1, None, "$.meta.synthetic")]
+    assert article["meta"] == {"desk": "sport"} and article["title"] == TITLE  # undeclared: kept, reported
+    assert located(report) == [("ingest-meta-undeclared", str(path), 1, None, "$.meta.desk")]
 
 
 def test_jsonl_record_problems_are_located(tmp_path):

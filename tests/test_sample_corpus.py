@@ -50,7 +50,7 @@ def _preceding_letters(text: str, start: int) -> str:
 def test_one_document_per_article_and_manifest_entry(sample_dir, documents, manifest):
     files = _files(sample_dir)
     assert len(files) >= 10 and SEED in files
-    assert sorted(d["meta"]["file"] for d in documents) == files
+    assert sorted(d["meta"]["source_id"] + ".txt" for d in documents) == files
     assert sorted(manifest) == files
 
 
@@ -70,18 +70,18 @@ def test_text_id_and_schema(sample_dir, documents):
     validator = validator_for("document.schema.json")
     ids = set()
     for doc in documents:
-        raw = (sample_dir / "articles" / doc["meta"]["file"]).read_bytes()
+        raw = (sample_dir / "articles" / (doc["meta"]["source_id"] + ".txt")).read_bytes()
         assert doc["text"] == raw.decode("utf-8")
-        assert doc["id"] == doc["meta"]["file"].removesuffix(".txt")  # the id ingest gives the file
+        assert doc["id"] == doc["meta"]["source_id"]  # the id ingest gives the file
         assert doc["lang"] == "ar"
-        assert list(validator.iter_errors(doc)) == [], doc["meta"]["file"]
+        assert list(validator.iter_errors(doc)) == [], (doc["meta"]["source_id"] + ".txt")
         ids.add(doc["id"])
     assert len(ids) == len(documents)
 
 
 def test_provenance(documents, manifest):
     for doc in documents:
-        entry = manifest[doc["meta"]["file"]]
+        entry = manifest[(doc["meta"]["source_id"] + ".txt")]
         assert doc["meta"]["synthetic"] is entry["synthetic"]
         assert entry["source"] and entry["license"]
         if entry["synthetic"]:
@@ -94,7 +94,7 @@ def test_provenance(documents, manifest):
 def test_layout_title_and_dateline(documents):
     for doc in documents:
         lines = doc["text"].split("\n")
-        name = doc["meta"]["file"]
+        name = (doc["meta"]["source_id"] + ".txt")
         assert lines[0] and lines[0] == doc["title"], name
         assert lines[1] == "", name
         assert DATELINE.match(lines[2]), name
@@ -159,7 +159,7 @@ def test_relations_are_valid(documents, ontology):
         spans = {e["id"]: e for e in doc["entities"]}
         flat_ids = {s.id for s in select_flat([Span.from_dict(e) for e in doc["entities"]])[0]}
         seen = set()
-        assert len(doc["relations"]) >= 3, doc["meta"]["file"]
+        assert len(doc["relations"]) >= 3, (doc["meta"]["source_id"] + ".txt")
         for r in doc["relations"]:
             rel = ontology.relation(r["label"])
             assert rel is not None, r
