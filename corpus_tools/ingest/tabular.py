@@ -14,6 +14,7 @@ import json
 import os
 import re
 import tempfile
+from codecs import BOM_UTF8
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import BinaryIO
@@ -41,7 +42,6 @@ from corpus_tools.text import has_lone_surrogate, printable
 FIELD_TARGETS = ("text", "id", "title", "source", "lang", "meta")
 DEFAULT_FIELDS: Mapping[str, str] = {target: target for target in FIELD_TARGETS}
 
-_UTF8_BOM = b"\xef\xbb\xbf"
 _SNIFF_BYTES = 8192
 _CHUNK = 1 << 20
 _MISSING = object()
@@ -264,9 +264,9 @@ def read_jsonl(run: IngestRun, src: Source) -> Iterator[Located]:
                         byte_offset=start, details={"max_bytes": run.max_bytes}, **where,
                     )
                     continue
-                if line == 1 and raw.startswith(_UTF8_BOM):
-                    raw = raw[len(_UTF8_BOM) :]
-                    start += len(_UTF8_BOM)
+                if line == 1 and raw.startswith(BOM_UTF8):
+                    raw = raw[len(BOM_UTF8) :]
+                    start += len(BOM_UTF8)
                     run.problem(BOM_REMOVED, "a leading byte order mark was removed from the JSONL file",
                                 byte_offset=0, **file_where)
                 if raw.strip():
@@ -323,7 +323,7 @@ def read_csv(run: IngestRun, src: Source) -> Iterator[Located]:
                                       byte_offset=offset, line=line, **where)
                 return
             handle.seek(0)
-            if handle.read(len(_UTF8_BOM)) == _UTF8_BOM:
+            if handle.read(len(BOM_UTF8)) == BOM_UTF8:
                 run.problem(BOM_REMOVED, "a leading byte order mark was removed from the CSV file",
                             byte_offset=0, **where)
             else:

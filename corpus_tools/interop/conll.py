@@ -17,6 +17,7 @@ layer cannot hold (nested, overlapping) into further tag columns, as many as the
 from __future__ import annotations
 
 import re
+from codecs import BOM_UTF8
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +81,6 @@ DEFAULT_MAX_SENTENCE_TOKENS = 200
 _TAG = re.compile(r"(?:O|[BIESLU]-\S+)\Z")
 _SPACES = re.compile(r"[ \t]+")
 _LINE_BREAK = re.compile(r"[\n\r\u2028\u2029\x85\x0b\x0c]")
-_BOM = b"\xef\xbb\xbf"
 
 OPTIONS = {
     "separator": "read and write: `auto` (read: tab when the first token line holds a tab, else spaces; write:"
@@ -245,8 +245,8 @@ class _ConllReader:
         yield from self.end()
 
     def line(self, number: int, raw: bytes) -> Iterator[Document]:
-        if number == 1 and raw.startswith(_BOM):
-            raw = raw[len(_BOM):]
+        if number == 1 and raw.startswith(BOM_UTF8):
+            raw = raw[len(BOM_UTF8):]
             self.stats["bom"] = True
         if raw.endswith(b"\r\n"):
             self.stats["crlf_lines"] += 1

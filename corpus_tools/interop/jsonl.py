@@ -9,14 +9,13 @@ chose (a temporary of the conversion driver) and never renames it.
 from __future__ import annotations
 
 import json
+from codecs import BOM_UTF8
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from corpus_tools.errors import InputError, OutputError
 from corpus_tools.report import Report, make_problem
 from corpus_tools.strictjson import LoneSurrogateError, loads
-
-BOM = b"\xef\xbb\xbf"
 
 
 def read_objects(path: Path, report: Report, code: str) -> Iterator[tuple[int, dict]]:
@@ -31,8 +30,8 @@ def read_objects(path: Path, report: Report, code: str) -> Iterator[tuple[int, d
     file = str(path)
     with fh:
         for number, raw in enumerate(fh, 1):
-            if number == 1 and raw.startswith(BOM):
-                raw = raw[len(BOM):]
+            if number == 1 and raw.startswith(BOM_UTF8):
+                raw = raw[len(BOM_UTF8):]
             if not raw.strip():
                 continue
             try:

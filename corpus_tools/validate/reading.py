@@ -27,7 +27,6 @@ from corpus_tools.text import lone_surrogate
 _JSON_WHITESPACE = b" \t\r\n"
 _NEWLINES_TO_SPACES = bytes.maketrans(b"\r\n", b"  ")
 _SNIFF_SIZE = 1 << 16
-UTF8_BOM = codecs.BOM_UTF8
 
 InputKind = Literal["export", "documents", "empty", "bom", "not-array", "tasks-jsonl", "invalid"]
 
@@ -60,8 +59,8 @@ def sniff(path: Path) -> Sniffed:
     """What the file holds, from its first significant byte (and first line when it starts with ``{``)."""
     with path.open("rb") as f:
         head = f.read(_SNIFF_SIZE)
-        if head.startswith(UTF8_BOM):
-            return Sniffed("bom", 0, first=head[len(UTF8_BOM):].lstrip(_JSON_WHITESPACE)[:1])
+        if head.startswith(codecs.BOM_UTF8):
+            return Sniffed("bom", 0, first=head[len(codecs.BOM_UTF8):].lstrip(_JSON_WHITESPACE)[:1])
         offset = 0
         while True:
             stripped = head.lstrip(_JSON_WHITESPACE)

@@ -46,6 +46,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+from codecs import BOM_UTF8
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -62,7 +63,6 @@ MAX_ID_HITS = 512
 MAX_COMMAS = 64
 MAX_COMMA_TRIES = 3
 
-_BOM = b"\xef\xbb\xbf"
 _WS = frozenset(b" \t\r\n")
 _WS_RUN = re.compile(rb"[ \t\r\n]*")
 _VALUE_START = frozenset(b'{["-0123456789tfn')
@@ -140,7 +140,7 @@ def iter_segments(
 
 def _array_bounds(f: BinaryIO, size: int) -> tuple[int, int]:
     """(first byte after ``[`` and whitespace, offset of the closing ``]``); checks the start and the end."""
-    if _read_at(f, 0, len(_BOM)) == _BOM:
+    if _read_at(f, 0, len(BOM_UTF8)) == BOM_UTF8:
         raise SegmentError("the file starts with a UTF-8 byte order mark, which JSON forbids")
     i = _skip_ws(f, 0, size)
     if i == size:
