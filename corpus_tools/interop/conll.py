@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus_tools.errors import InputError, OutputError
-from corpus_tools.interop.format import Context, Format
+from corpus_tools.interop.format import Context, Format, with_tokens
 from corpus_tools.report import define_code, make_problem
 from corpus_tools.spans import Document, Span, Token, bio_to_spans, spans_to_bio, widen_to_tokens
-from corpus_tools.tokens import token_bounds
 
 STAGE = "interop"
 
@@ -492,32 +491,6 @@ def _layers(text: str, spans: Sequence[Span], segmentation: str, tokens: list[To
     return tokens, columns, left_out, len(first.widened)
 
 
-_TOKEN_BATCH = 256
-
-
-def _with_tokens(documents: Iterable[Document], segmentation: str) -> Iterator[tuple[Document, list[Token]]]:
-    """Each document with its tokens, tokenized a batch at a time by the bulk tokenizer (the same tokens as
-    :func:`corpus_tools.spans.tokenize`, in a few numpy calls per batch)."""
-    batch: list[Document] = []
-
-    def flush() -> Iterator[tuple[Document, list[Token]]]:
-        starts, ends, counts = token_bounds([d.text for d in batch], segmentation)
-        at = 0
-        for doc, count in zip(batch, counts.tolist(), strict=True):
-            text = doc.text
-            yield doc, [Token(text[s:e], s, e) for s, e in zip(starts[at:at + count].tolist(),
-                                                                ends[at:at + count].tolist(), strict=True)]
-            at += count
-        batch.clear()
-
-    for doc in documents:
-        batch.append(doc)
-        if len(batch) >= _TOKEN_BATCH:
-            yield from flush()
-    if batch:
-        yield from flush()
-
-
 def write_conll(documents: Iterable[Document], path: Path, ctx: Context) -> None:
     """Write ``documents`` as CoNLL to ``path`` (one token per line, tag columns, see the module docstring)."""
     separator = "\t" if _choice(ctx, "separator", ("auto", "tab", "space")) == "tab" else " "
@@ -528,7 +501,7 @@ def write_conll(documents: Iterable[Document], path: Path, ctx: Context) -> None
     try:
         with path.open("w", encoding="utf-8", newline="\n") as out:
             first = True
-            for doc, doc_tokens in _with_tokens(documents, ctx.segmentation):
+            for doc, doc_tokens in with_tokens(documents, ctx.segmentation):
                 tokens, columns, left_out, widened = _layers(doc.text, doc.entities, ctx.segmentation, doc_tokens)
                 if doc.relations:
                     report.add(make_problem(CONLL_RELATIONS_DROPPED, f"{len(doc.relations)} relation(s) left out",

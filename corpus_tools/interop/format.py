@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from corpus_tools.report import Report
-from corpus_tools.spans import DEFAULT_SEGMENTATION, Document
+from corpus_tools.spans import DEFAULT_SEGMENTATION, Document, Token
+from corpus_tools.tokens import token_bounds
 
 if TYPE_CHECKING:
     from corpus_tools.ontology import Ontology
@@ -53,3 +54,27 @@ class Format:
         return "/".join(d for d, f in (("read", self.reader), ("write", self.writer)) if f is not None)
 
 
+_TOKEN_BATCH = 256
+
+
+def with_tokens(documents: Iterable[Document], segmentation: str) -> Iterator[tuple[Document, list[Token]]]:
+    """Each document with its tokens, tokenized a batch at a time by the bulk tokenizer (the same tokens as
+    :func:`corpus_tools.spans.tokenize`, in a few numpy calls per batch): what a writer of tokens uses."""
+    batch: list[Document] = []
+
+    def flush() -> Iterator[tuple[Document, list[Token]]]:
+        starts, ends, counts = token_bounds([d.text for d in batch], segmentation)
+        at = 0
+        for doc, count in zip(batch, counts.tolist(), strict=True):
+            text = doc.text
+            yield doc, [Token(text[s:e], s, e) for s, e in zip(starts[at:at + count].tolist(),
+                                                                ends[at:at + count].tolist(), strict=True)]
+            at += count
+        batch.clear()
+
+    for doc in documents:
+        batch.append(doc)
+        if len(batch) >= _TOKEN_BATCH:
+            yield from flush()
+    if batch:
+        yield from flush()

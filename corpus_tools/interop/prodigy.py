@@ -30,7 +30,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from corpus_tools.interop.format import Context, Format
+from corpus_tools.interop.format import Context, Format, with_tokens
 from corpus_tools.interop.jsonl import read_objects, write_objects
 from corpus_tools.report import Report, define_code, make_problem
 from corpus_tools.spans import Document, Relation, Span, Token, tokenize
@@ -86,14 +86,16 @@ def write_prodigy(documents: Iterable[Document], path: Path, ctx: Context) -> No
     """One Prodigy task per document; misaligned spans are reported and counted in ``stats["prodigy"]``."""
     counts = {"spans": 0, "misaligned_spans": 0}
     ctx.report.stats["prodigy"] = counts
-    write_objects(path, (document_to_task(doc, ctx.segmentation, ctx.report, counts) for doc in documents))
+    write_objects(path, (document_to_task(doc, ctx.segmentation, ctx.report, counts, tokens=tokens)
+                         for doc, tokens in with_tokens(documents, ctx.segmentation)))
 
 
-def document_to_task(doc: Document, segmentation: str, report: Report,
-                     counts: dict[str, int] | None = None) -> dict[str, object]:
-    """The Prodigy task of one document (tokens from the text alone)."""
+def document_to_task(doc: Document, segmentation: str, report: Report, counts: dict[str, int] | None = None, *,
+                     tokens: list[Token] | None = None) -> dict[str, object]:
+    """The Prodigy task of one document (tokens from the text alone: ``tokens`` when the caller has them, as
+    :func:`~corpus_tools.interop.format.with_tokens` gives them)."""
     text = doc.text
-    index = TokenIndex(tokenize(text, segmentation))
+    index = TokenIndex(tokens if tokens is not None else tokenize(text, segmentation))
     tokens = [{"text": t.text, "start": t.start, "end": t.end, "id": i, "ws": text[t.end:t.end + 1].isspace()}
               for i, t in enumerate(index.tokens)]
     spans: list[dict[str, object]] = []
