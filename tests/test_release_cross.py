@@ -272,3 +272,42 @@ def test_token_strings_that_are_not_utf8_are_reported_not_a_traceback(release, o
     report = check_release(release, ontology=ontology)
     assert [(p.code, p.file, p.details) for p in report.problems] == [
         ("release-not-utf8", rel, {"row": 0, "column": "tokens"})]  # every string column is checked for UTF-8
+
+
+def _covering_reference(decoded, known) -> dict[int, str]:
+    """The decoded-span rule read plainly: the first decoded span (in order) that is not an entity and has no
+    entity of its row and label inside it."""
+    entities = list(zip(known.row.tolist(), known.start.tolist(), known.end.tolist(), known.label.tolist(),
+                        strict=True))
+    for row, start, end, label in zip(decoded.row.tolist(), decoded.start.tolist(), decoded.end.tolist(),
+                                      decoded.label.tolist(), strict=True):
+        if (row, start, end, label) in entities:
+            continue
+        if not any(r == row and el == label and start <= es and ee <= end for r, es, ee, el in entities):
+            return {row: f"ner_tags decode to a span {start}-{end} that covers no entity of the document with that"
+                         " label"}
+    return {}
+
+
+_span_lists = st.lists(st.tuples(st.integers(0, 3), st.integers(-2, 30), st.integers(-2, 30), st.integers(0, 2)),
+                       max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(decoded=_span_lists, known=_span_lists, fits=st.booleans())
+def test_decoded_spans_covering_entities_match_the_plain_rule(decoded, known, fits):
+    """The vectorized cover check gives the plain rule's answer, damaged spans (empty, inverted, negative) too."""
+    import numpy as np
+
+    from corpus_tools.release.consistency import _check_decoded, _Spans
+
+    def spans(rows: list[tuple[int, int, int, int]]) -> _Spans:
+        columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+        return _Spans(*(np.asarray(c, dtype=np.int64) for c in columns))
+
+    decoded_spans = spans(sorted(decoded))
+    known_spans = spans(sorted(known))
+    ok = fits and all(0 <= s for _, s, e, _ in decoded + known) and all(0 <= e for _, s, e, _ in decoded + known)
+    bad: dict[int, str] = {}
+    _check_decoded(decoded_spans, known_spans, ok, bad)
+    assert bad == _covering_reference(decoded_spans, known_spans)

@@ -360,15 +360,25 @@ def _check_decoded(decoded: _Spans, known: _Spans, fits: bool, bad: dict[int, st
         stray = np.array([k for k, span in enumerate(decoded.tuples()) if span not in entities], dtype=np.int64)
     if not len(stray):
         return
-    by_row: dict[int, list[tuple[int, int, int]]] = {}
-    for row, start, end, lab in known.tuples():
-        by_row.setdefault(row, []).append((start, end, lab))
-    for k in stray.tolist():
-        row, start, end, lab = int(decoded.row[k]), int(decoded.start[k]), int(decoded.end[k]), int(decoded.label[k])
-        if not any(lab == el and start <= es and ee <= end for es, ee, el in by_row.get(row, ())):
-            bad.setdefault(row, f"ner_tags decode to a span {start}-{end} that covers no entity of the document"
-                                " with that label")
-            break
+    # a stray span is covered when an entity of its row and label lies inside it (start <= its start, its end <=
+    # end): the entities of the row from the stray's start on are a range of the entities sorted by (row, start),
+    # and their ends and labels decide, for every stray at once
+    row, start, end, lab = decoded.row[stray], decoded.start[stray], decoded.end[stray], decoded.label[stray]
+    low = min(int(known.start.min(initial=0)), int(start.min()))
+    width = max(int(known.start.max(initial=0)), int(start.max())) - low + 1
+    order = np.lexsort((known.start, known.row))
+    keys = (known.row[order] - int(row.min(initial=0))) * width + (known.start[order] - low)
+    base = (row - int(row.min(initial=0))) * width
+    first = np.searchsorted(keys, base + (start - low), side="left")
+    stop = np.searchsorted(keys, base + width, side="left")  # the end of the row
+    sizes = stop - first
+    owner = np.repeat(np.arange(len(stray)), sizes)
+    at = order[np.repeat(first - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))]
+    covered = np.zeros(len(stray), dtype=bool)
+    covered[owner[(known.end[at] <= end[owner]) & (known.label[at] == lab[owner])]] = True
+    for k in np.flatnonzero(~covered)[:1].tolist():
+        bad.setdefault(int(row[k]), f"ner_tags decode to a span {start[k]}-{end[k]} that covers no entity of the"
+                                    " document with that label")
 
 
 def _check_encoded(known: _Spans, decoded: _Spans, fits: bool, owner: np.ndarray, starts: np.ndarray,
