@@ -135,6 +135,7 @@ class SegmentBuilder:
             self._task(task, index, reads, articles=check)
         result.counts = {k: v - before.get(k, 0) for k, v in run.semantic.counts.items()}
         result.tables = self._tables()
+        _no_empty_problem_lists(result.tasks)
         return result
 
     def _columns(self, config: str, split: str) -> dict[str, list]:
@@ -143,6 +144,7 @@ class SegmentBuilder:
             cols = self._rows[(config, split)] = {name: [] for name in self.schemas[config].names}
             if config == "documents":
                 cols["_utf8"] = []  # the texts in UTF-8, encoded once for the digest, the text column and tokens
+                cols["_problems"] = []  # each row's problems list and location (see _relations)
             if config in ("documents", "annotations"):
                 cols["entities"] = [[] for _ in range(6)]  # offsets + id, start, end, text, label
                 cols["entities"][0].append(0)
@@ -180,10 +182,9 @@ class SegmentBuilder:
                 labels.extend(values)
         offsets.append(len(ids))
 
-    def _add_relations(self, lists: list[list], relations: list[tuple], out: list[Problem], where: dict) -> list:
+    def _add_relations(self, lists: list[list], relations: list[tuple], out: list[Problem], where: dict) -> None:
         offsets, ids, heads, tails, labels = lists
         relation_ids = self.relation_ids
-        kept = []
         relations.sort()  # tuples: (head, tail, label, id)
         for head, tail, label, rel_id in relations:
             value = relation_ids.get(label)
@@ -194,9 +195,7 @@ class SegmentBuilder:
             heads.append(head)
             tails.append(tail)
             labels.append(value)
-            kept.append((rel_id, head, tail, value))
         offsets.append(len(ids))
-        return kept
 
     # -- one task --------------------------------------------------------------------------------
     def _task(self, task: object, index: int, reads: dict[int, SpanReads], *, articles: bool) -> None:
@@ -322,14 +321,14 @@ class SegmentBuilder:
         """The rows of a task's gold document; the main process checks its identity (``keys``) before the
         problems of its rows."""
         utf8 = text.encode("utf-8") if type(text) is str else b""
-        keys.digest = hashlib.sha256(utf8).digest()
+        keys.digest = hashlib.sha256(utf8).digest()  # the documents row's text_sha256 is its hex form
         if self.near_duplicates and type(text) is str:
             keys.signature = text_signature(text)
         keys.where = where
         keys.source = source
         after: list[Problem] = []
         self._document(fields, keys.doc_id, text, utf8, keys.split, spans, relations, after, where, source_rows)
-        keys.after = after or None
+        keys.after = after  # the relations config adds its problems at the end of the segment (_relations)
 
     # -- one canonical document ------------------------------------------------------------------
     def build_documents(self, documents: list[tuple[int, Document]], first_index: int) -> SegmentResult:
@@ -346,6 +345,7 @@ class SegmentBuilder:
             fields = (doc.title, doc.source, doc.lang, doc.dateline or {}, doc.meta)
             self._gold(keys, fields, doc.text, spans, relations, {"line": line}, "document", None)
         result.tables = self._tables()
+        _no_empty_problem_lists(result.tasks)
         return result
 
     def _document(self, fields: tuple, doc_id: str, text: str, utf8: bytes, split: str, spans: list[tuple],
@@ -364,6 +364,7 @@ class SegmentBuilder:
         cols["title"].append(title)
         cols["text"].append(text)
         cols["text_sha256"].append(hashlib.sha256(utf8).hexdigest())  # the stored text's, in every view config too
+        cols["_problems"].append((out, where))  # where the relations config reports a dangling relation
         cols["_utf8"].append(utf8)
         cols["source"].append(source)
         cols["lang"].append(lang)
@@ -372,7 +373,6 @@ class SegmentBuilder:
         cols["dateline_agencies"].append(list(dateline.get("agencies") or []))
         cols["meta"].append(self._meta_row(meta))
         entity_lists = cols["entities"]
-        first = len(entity_lists[1])
         if source_rows is not None:
             source, e0, e1, r0, r1 = source_rows
             for target, values in zip(entity_lists[1:], source["entities"][1:], strict=True):
@@ -383,42 +383,53 @@ class SegmentBuilder:
             for target, values in zip(relation_lists[1:], sources[1:], strict=True):
                 target.extend(values[r0:r1])
             relation_lists[0].append(len(relation_lists[1]))
-            kept = list(zip(sources[1][r0:r1], sources[2][r0:r1], sources[3][r0:r1], sources[4][r0:r1], strict=True))
         else:
             self._add_spans(entity_lists, spans, out, where)
-            kept = self._add_relations(cols["relations"], relations, out, where)
+            self._add_relations(cols["relations"], relations, out, where)
         counts.entities.update([span[2] for span in spans])
-        if kept:
-            self._relations(doc_id, split, entity_lists, first, kept, out, where)
 
-    def _relations(self, doc_id: str, split: str, entity_lists: list[list], first: int, kept: list, out: list[Problem],
-                   where: dict) -> None:
-        """The relations config: one row per relation whose head and tail are spans of the document (its entity
-        rows start at ``first``)."""
-        _, ids, starts, ends, texts, labels = entity_lists
-        by_id = {ids[i]: i for i in range(first, len(ids))}
-        r = self._columns("relations", split)
-        relation_counts = self._out.stats.split(split).relations
-        names = self.relation_names
-        for rel_id, head, tail, label in kept:
-            h, t = by_id.get(head), by_id.get(tail)
-            if h is None or t is None:
-                self._problem(out, DANGLING_RELATION, f"Relation {rel_id!r} points to a missing span.", where)
-                continue
-            relation_counts[names[label]] += 1
-            r["document_id"].append(doc_id)
-            r["id"].append(rel_id)
-            r["head_id"].append(ids[h])
-            r["head_start"].append(starts[h])
-            r["head_end"].append(ends[h])
-            r["head_text"].append(texts[h])
-            r["head_label"].append(labels[h])
-            r["tail_id"].append(ids[t])
-            r["tail_start"].append(starts[t])
-            r["tail_end"].append(ends[t])
-            r["tail_text"].append(texts[t])
-            r["tail_label"].append(labels[t])
-            r["label"].append(label)
+    def _relations(self, split: str, cols: dict[str, list], documents_table: pa.Table) -> pa.Table | None:
+        """The relations config of a split's documents rows ``cols`` (their table: ``documents_table``): one row
+        per relation whose head and tail are spans of its document, built column by column for the whole segment
+        (None: no relation at all).  A relation whose head or tail is no span of its document is reported with the
+        document's problems."""
+        offsets, r_ids, heads, tails, r_labels = cols["relations"]
+        if not r_ids:
+            return None
+        e_offsets, e_ids = cols["entities"][:2]
+        documents = np.arange(len(cols["id"]))
+        e_doc = np.repeat(documents, np.diff(np.asarray(e_offsets, dtype=np.int64))).tolist()
+        r_doc = np.repeat(documents, np.diff(np.asarray(offsets, dtype=np.int64))).tolist()
+        row_of = dict(zip(zip(e_doc, e_ids, strict=True), range(len(e_ids)), strict=True))  # the last of an id
+        get = row_of.get
+        head_rows = [get(key) for key in zip(r_doc, heads, strict=True)]
+        tail_rows = [get(key) for key in zip(r_doc, tails, strict=True)]
+        if None in head_rows or None in tail_rows:
+            kept = [k for k, (h, t) in enumerate(zip(head_rows, tail_rows, strict=True))
+                    if h is not None and t is not None]
+            problems = cols["_problems"]
+            for k in sorted(set(range(len(r_ids))) - set(kept)):
+                out, where = problems[r_doc[k]]
+                self._problem(out, DANGLING_RELATION, f"Relation {r_ids[k]!r} points to a missing span.", where)
+            head_rows = [head_rows[k] for k in kept]
+            tail_rows = [tail_rows[k] for k in kept]
+        else:
+            kept = range(len(r_ids))
+        labels = np.asarray(r_labels, dtype=np.int64)[np.asarray(kept, dtype=np.int64)]
+        values, first, count = np.unique(labels, return_index=True, return_counts=True)
+        counts = self._out.stats.split(split).relations
+        for k in np.argsort(first).tolist():  # the labels in the order the rows first give them
+            counts[self.relation_names[values[k]]] += int(count[k])
+        entities = documents_table.column("entities").combine_chunks().flatten()  # the entity rows, in order
+        kept_docs = pa.array([r_doc[k] for k in kept], type=pa.int64())
+        columns = {"document_id": documents_table.column("id").take(kept_docs),
+                   "id": pa.array([r_ids[k] for k in kept], type=pa.string()), "label": pa.array(labels)}
+        for side, side_rows in (("head", head_rows), ("tail", tail_rows)):
+            rows = pa.array(side_rows, type=pa.int64())
+            for name in ("id", "start", "end", "text", "label"):
+                columns[f"{side}_{name}"] = entities.field(name).take(rows)
+        schema = self.schemas["relations"]
+        return pa.Table.from_arrays([columns[f.name].cast(f.type) for f in schema], schema=schema)
 
     def _meta_row(self, meta: object) -> dict[str, object]:
         """The meta struct of a document: each declared field's value (a date as a ``datetime.date``), null when
@@ -447,6 +458,9 @@ class SegmentBuilder:
             if config == "documents":
                 counts = self._out.stats.split(split)
                 cols = self._rows[("documents", split)]
+                relations = self._relations(split, cols, tables[("documents", split)])
+                if relations is not None:
+                    tables[("relations", split)] = relations
                 tables[("tokens", split)] = self._tokens(cols, "tokens", counts)
                 for view in self.views:
                     documents = self._view_documents(cols, view, counts.view(view.name))
@@ -533,6 +547,12 @@ class SegmentBuilder:
             first = last
         return {**cols, "text": view_texts, "_utf8": [t.encode("utf-8") for t in view_texts], "entities": entities,
                 "relations": relations}
+
+
+def _no_empty_problem_lists(tasks: list[TaskKeys]) -> None:
+    for keys in tasks:
+        if not keys.after:
+            keys.after = None
 
 
 def _task_fields(data: dict) -> tuple[str, str, str, dict, dict]:
