@@ -327,7 +327,8 @@ class SegmentBuilder:
         keys.where = where
         keys.source = source
         after: list[Problem] = []
-        self._document(fields, keys.doc_id, text, utf8, keys.split, spans, relations, after, where, source_rows)
+        self._document(fields, keys.doc_id, text, utf8, keys.digest, keys.split, spans, relations, after, where,
+                       source_rows)
         keys.after = after  # the relations config adds its problems at the end of the segment (_relations)
 
     # -- one canonical document ------------------------------------------------------------------
@@ -348,9 +349,10 @@ class SegmentBuilder:
         _no_empty_problem_lists(result.tasks)
         return result
 
-    def _document(self, fields: tuple, doc_id: str, text: str, utf8: bytes, split: str, spans: list[tuple],
-                  relations: list[tuple], out: list[Problem], where: dict, source_rows: tuple | None) -> None:
-        """The documents row (and relations rows) of a gold document.
+    def _document(self, fields: tuple, doc_id: str, text: str, utf8: bytes, digest: bytes, split: str,
+                  spans: list[tuple], relations: list[tuple], out: list[Problem], where: dict,
+                  source_rows: tuple | None) -> None:
+        """The documents row of a gold document (its relations rows are made for the segment: :meth:`_relations`).
 
         ``fields``: its title, source, language, dateline and article metadata.  ``source_rows``: the annotations
         columns and the gold annotation's entity and relation row ranges there, when they can be copied (they are
@@ -363,7 +365,7 @@ class SegmentBuilder:
         cols["id"].append(doc_id)
         cols["title"].append(title)
         cols["text"].append(text)
-        cols["text_sha256"].append(hashlib.sha256(utf8).hexdigest())  # the stored text's, in every view config too
+        cols["text_sha256"].append(digest.hex())  # the stored text's sha256, in every view config too
         cols["_problems"].append((out, where))  # where the relations config reports a dangling relation
         cols["_utf8"].append(utf8)
         cols["source"].append(source)
