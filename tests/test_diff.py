@@ -156,14 +156,14 @@ def test_label_names_are_read_without_datasets_and_equal_its_reading(pair):
     import pyarrow.parquet as pq
     from datasets import Features
 
-    from corpus_tools.release.diff import _classlabel_names, _label_names
+    from corpus_tools.release.diff import _classlabel_names, label_names
     from corpus_tools.release.manifest import read_manifest
 
     v1 = pair[0]
     schema = pq.read_schema(v1 / read_manifest(v1)["configs"]["documents"]["train"]["files"][0])
     features = Features.from_arrow_schema(schema)
     expected = (features["entities"].feature["label"].names, features["relations"].feature["label"].names)
-    assert _label_names(schema) == expected
+    assert label_names(schema) == expected
     # the older shape of a list of structs, and shapes that are not a ClassLabel list
     label = {"names": ["PER", "ORG"], "_type": "ClassLabel"}
     assert _classlabel_names([{"id": {"dtype": "string", "_type": "Value"}, "label": label}]) == ["PER", "ORG"]
@@ -186,9 +186,9 @@ def test_a_build_with_previous_does_not_import_datasets(pair, tmp_path):
 # -- the column-wise loader against a row-by-row reading of the same files --------------------------------
 def _reference(files: dict[str, list], schema) -> tuple[dict, Counter, Counter, dict]:
     """Documents, label counts and split counts read row by row, as plain Python (the expectation)."""
-    from corpus_tools.release.diff import _label_names
+    from corpus_tools.release.diff import label_names
 
-    entity_names, relation_names = _label_names(schema)
+    entity_names, relation_names = label_names(schema)
     docs, entity_labels, relation_labels, splits = {}, Counter(), Counter(), {}
     for split, rows in files.items():
         totals = splits.setdefault(split, Counter())

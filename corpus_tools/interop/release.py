@@ -13,7 +13,7 @@ from pathlib import Path
 
 from corpus_tools.errors import InputError, ReleaseError
 from corpus_tools.interop.format import Context, Format
-from corpus_tools.release.diff import _label_names
+from corpus_tools.release.diff import label_names
 from corpus_tools.release.manifest import DEFAULT_CONFIG, manifest_paths_outside, read_manifest
 from corpus_tools.spans import Document, Relation, Span
 
@@ -37,7 +37,7 @@ def read_release(path: Path, ctx: Context) -> Iterator[Document]:
             file = path / name
             try:
                 parquet = pq.ParquetFile(file)
-                entity_names, relation_names = _label_names(parquet.schema_arrow)
+                entity_names, relation_names = label_names(parquet.schema_arrow)
                 for batch in parquet.iter_batches(batch_size=_BATCH_ROWS, columns=_COLUMNS):
                     for row in batch.to_pylist():
                         yield _row_to_document(row, split, entity_names, relation_names)

@@ -416,7 +416,7 @@ def describe_tokenizer(tokenizer: dict | None) -> str:
     return f"{tokenizer.get('name')} {tokenizer.get('version')} (segmentation {tokenizer.get('segmentation')})"
 
 
-def _label_names(schema) -> tuple[list[str], list[str]]:
+def label_names(schema) -> tuple[list[str], list[str]]:
     """The ClassLabel names of ``entities.label`` and ``relations.label``: read from the ``huggingface``
     schema metadata in the shapes datasets writes (importing datasets costs a second), else by datasets."""
     try:
@@ -482,7 +482,7 @@ def load_documents(
             loaded.paths.append(path)
             try:
                 pf = pq.ParquetFile(path)
-                entity_names, relation_names = _label_names(pf.schema_arrow)
+                entity_names, relation_names = label_names(pf.schema_arrow)
                 names = (tuple(entity_names), tuple(relation_names))
                 loaded.names = loaded.names or names
                 loaded.docs.names.append(names)
