@@ -20,6 +20,8 @@ from corpus_tools.errors import OntologyError
 from corpus_tools.report import Report, define_code, make_problem
 from corpus_tools.schemas import data_path, validator_for
 from corpus_tools.text import sha256_bytes
+from corpus_tools.yamldata import Dialect, line_of, read_mapping, shorten
+from corpus_tools.yamldata import json_path as path_of
 
 STAGE = "ontology"
 ONTOLOGY_UNREADABLE = define_code(
@@ -183,130 +185,10 @@ def default_ontology_path() -> Path:
     return data_path("ontology.yaml")
 
 
-def _line_of(node: yaml.Node | None, path: list[object]) -> int | None:
-    """The 1-based line of the YAML node at ``path`` (the deepest existing ancestor)."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in path:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == key), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            node = None
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-    return line
-
-
-def _json_path(path: list[object]) -> str:
-    out = "$"
-    for key in path:
-        out += f"[{key}]" if isinstance(key, int) else f".{key}"
-    return out
-
-
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-ALIAS_BUDGET = 10_000  # values that aliases may repeat in all; a billion-laughs file asks for hundreds of millions
 MAX_YAML_DEPTH = 64  # mappings and lists inside each other (an ontology needs four)
-MESSAGE_CHARS = 300  # a value quoted in a message is cut after this many characters
-
-_TAG = "tag:yaml.org,2002:"
-_PLAIN_SCALARS = {_TAG + "int", _TAG + "float", _TAG + "bool", _TAG + "null"}
-
-
-class _Refused(Exception):
-    """The YAML cannot be read as an ontology at all (``code`` at ``node``'s line)."""
-
-    def __init__(self, code: str, message: str, node: yaml.Node) -> None:
-        super().__init__(message)
-        self.code = code
-        self.node = node
-
-
-def _shorten(text: str, limit: int = MESSAGE_CHARS) -> str:
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
-
-
-class _PlainData:
-    """JSON-like data (dicts with string keys, lists, strings, numbers, booleans, None) from a composed YAML node
-    tree, each value that is no such thing reported at its line: a YAML tag such as ``!!binary`` or ``!!set``, a
-    key that is not a string, a merge key, a number JSON cannot hold, a key given twice.  A date (``2024-01-01``)
-    stays the string it is written as.  Aliases are followed, but they may repeat at most :data:`ALIAS_BUDGET`
-    values in all (an alias bomb is refused at once instead of expanding to gigabytes)."""
-
-    def __init__(self, file: str, report: Report) -> None:
-        self.file = file
-        self.report = report
-        self.seen: set[int] = set()
-        self.budget = ALIAS_BUDGET
-        self.constructor = yaml.constructor.SafeConstructor()
-
-    def problem(self, code: str, message: str, node: yaml.Node, path: list[object], **details: object) -> None:
-        self.report.add(make_problem(code, message, file=self.file, line=node.start_mark.line + 1,
-                                     json_path=_json_path(path), details=details))
-
-    def build(self, node: yaml.Node, path: list[object], repeated: bool = False) -> object:
-        if id(node) in self.seen:
-            repeated = True  # reached again: through an alias
-        else:
-            self.seen.add(id(node))
-        if repeated:
-            self.budget -= 1
-            if self.budget < 0:
-                raise _Refused(ONTOLOGY_UNREADABLE, f"The aliases (*name) repeat more than {ALIAS_BUDGET} values in"
-                               " all, far more than an ontology needs; write the values out or remove the aliases.",
-                               node)
-        if len(path) > MAX_YAML_DEPTH:
-            raise _Refused(ONTOLOGY_UNREADABLE, f"Mappings and lists are nested more than {MAX_YAML_DEPTH} levels"
-                           " deep; an ontology needs four.", node)
-        tag = node.tag
-        if isinstance(node, yaml.ScalarNode):
-            if tag in (_TAG + "str", _TAG + "timestamp"):  # a date stays the text it is written as
-                return node.value
-            if tag in _PLAIN_SCALARS:
-                value = self.constructor.construct_object(node)
-                if isinstance(value, float) and not math.isfinite(value):
-                    self.problem(ONTOLOGY_SCHEMA, f"{_shorten(node.value)!r} is not a JSON number; write a finite"
-                                 " number or quote it.", node, path)
-                return value
-        elif isinstance(node, yaml.SequenceNode) and tag == _TAG + "seq":
-            return [self.build(item, [*path, i], repeated) for i, item in enumerate(node.value)]
-        elif isinstance(node, yaml.MappingNode) and tag == _TAG + "map":
-            return self.mapping(node, path, repeated)
-        self.problem(ONTOLOGY_SCHEMA, f"The YAML tag {_short_tag(tag)} is not allowed in an ontology; write plain"
-                     " strings, numbers, booleans, lists and mappings (fix the value at"
-                     f" {_json_path(path)}).", node, path)
-        return None
-
-    def mapping(self, node: yaml.MappingNode, path: list[object], repeated: bool) -> dict[str, object]:
-        out: dict[str, object] = {}
-        lines: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            line = key_node.start_mark.line + 1
-            if isinstance(key_node, yaml.ScalarNode) and key_node.tag == _TAG + "merge":
-                self.problem(ONTOLOGY_SCHEMA, "Merge keys (<<) are not allowed in an ontology; write the keys out.",
-                             key_node, path)
-                continue
-            if not (isinstance(key_node, yaml.ScalarNode) and key_node.tag == _TAG + "str"):
-                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else f"a {key_node.id}"
-                self.problem(ONTOLOGY_SCHEMA, f"The key {_shorten(str(shown))!r} is not a string"
-                             f" ({_short_tag(key_node.tag)}); quote it or remove it (fix the mapping at"
-                             f" {_json_path(path)}).", key_node, path)
-                continue
-            key = key_node.value
-            if key in lines:
-                self.problem(ONTOLOGY_DUPLICATE_KEY, f"The key {_shorten(key)!r} is given twice in one mapping, on line"
-                             f" {lines[key]} and line {line}; keep one (YAML would silently keep the last).",
-                             key_node, [*path, key], key=key, first_line=lines[key])
-                continue
-            lines[key] = line
-            out[key] = self.build(value_node, [*path, key], repeated)
-        return out
-
-
-def _short_tag(tag: str) -> str:
-    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+_YAML = Dialect(what="an ontology", unreadable=ONTOLOGY_UNREADABLE, schema=ONTOLOGY_SCHEMA,
+                duplicate=ONTOLOGY_DUPLICATE_KEY, mapping_hint="", depth=MAX_YAML_DEPTH,
+                depth_hint="an ontology needs four")
 
 
 def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | None]:
@@ -322,10 +204,10 @@ def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | N
         raw = path.read_bytes()
     except OSError as exc:
         raise OntologyError(f"cannot read ontology {path}: {exc.strerror or exc}") from exc
-    root = _compose_mapping(raw, file, report)
-    data = _plain_data(root, file, report) if root is not None else None
-    if root is None or data is None:
+    read = read_mapping(raw, file, report, _YAML)  # composed once: its marks locate every later problem
+    if read is None:
         return report, None
+    root, data = read
     for check in (_check_schema, _check_labels):
         check(data, _Locator(file, root, report))
         if not report.valid:
@@ -333,37 +215,6 @@ def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | N
     ontology = _data_to_ontology(data, source_sha256=sha256_bytes(raw))
     report.stats = {"entities": len(ontology.entities), "relations": len(ontology.relations)}
     return report, ontology
-
-
-def _compose_mapping(raw: bytes, file: str, report: Report) -> yaml.MappingNode | None:
-    """The YAML node tree of ``raw`` when it is UTF-8 YAML holding one mapping; else None and the problem."""
-    try:
-        root = yaml.compose(raw.decode("utf-8"), Loader=_LOADER)  # once: its marks locate every later problem
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        report.add(make_problem(
-            ONTOLOGY_UNREADABLE,
-            f"The ontology is not valid UTF-8 YAML ({getattr(exc, 'problem', None) or exc}); fix the syntax.",
-            file=file, line=mark.line + 1 if mark is not None else None,
-        ))
-        return None
-    if not isinstance(root, yaml.MappingNode):
-        report.add(make_problem(ONTOLOGY_UNREADABLE, "The ontology must be a YAML mapping.", file=file, line=1))
-        return None
-    return root
-
-
-def _plain_data(root: yaml.MappingNode, file: str, report: Report) -> dict | None:
-    """The mapping as plain JSON-like data; None when a value is no such thing (each one reported)."""
-    try:
-        data = _PlainData(file, report).build(root, [])
-    except _Refused as exc:
-        report.add(make_problem(exc.code, str(exc), file=file, line=exc.node.start_mark.line + 1))
-        return None
-    if not report.valid:
-        return None
-    assert isinstance(data, dict)
-    return data
 
 
 @dataclass(frozen=True)
@@ -375,8 +226,8 @@ class _Locator:
     report: Report
 
     def add(self, code: str, message: str, where: list[object], json_path: str | None = None) -> None:
-        self.report.add(make_problem(code, message, file=self.file, line=_line_of(self.root, where),
-                                     json_path=json_path if json_path is not None else _json_path(where)))
+        self.report.add(make_problem(code, message, file=self.file, line=line_of(self.root, where),
+                                     json_path=json_path if json_path is not None else path_of(where)))
 
 
 def _check_schema(data: dict, locator: _Locator) -> None:
@@ -387,7 +238,7 @@ def _check_schema(data: dict, locator: _Locator) -> None:
     from jsonschema.exceptions import relevance
 
     for error in sorted(validator_for("ontology.schema.json").iter_errors(data), key=relevance):
-        locator.add(ONTOLOGY_SCHEMA, f"{_shorten(error.message)} (fix the value at {error.json_path}).",
+        locator.add(ONTOLOGY_SCHEMA, f"{shorten(error.message)} (fix the value at {error.json_path}).",
                     list(error.absolute_path), json_path=error.json_path)
 
 

@@ -310,7 +310,9 @@ def test_drop_unmapped_drops_spans_and_the_relations_that_lose_an_argument(corpu
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("labels:\n  PERS: PER\n  PERS: LOC\n", ("labelmap-unreadable", 3, None)),
+    ("labels:\n  PERS: PER\n  PERS: LOC\n", ("labelmap-unreadable", 3, "$.labels.PERS")),
+    ("labels:\n  PERS: !!binary aGVsbG8=\n", ("labelmap-unreadable", 2, "$.labels.PERS")),
+    ("labels:\n  <<: {PERS: PER}\n", ("labelmap-unreadable", 2, "$.labels")),
     ("labels:\n  PERS: [PER]\n", ("labelmap-schema", 2, "$.labels.PERS")),
     ("labels: {PERS: PER}\nrenames: {}\n", ("labelmap-schema", 1, "$")),
     ("labels:\n  PERS: PER\n  LOC: PLACE\n", ("labelmap-unknown-target", 3, "$.labels.LOC")),
@@ -461,3 +463,17 @@ def test_the_shipped_label_maps_map_onto_the_ontology(name, ontology):
     assert report.problems == [] and mapped is not None
     assert set(mapped.labels.values()) <= set(ontology.entity_labels)
     assert not set(mapped.labels) & mapped.drop  # a label is mapped or dropped, never both
+
+
+def test_a_label_map_keeps_numbers_and_booleans_as_the_text_written(tmp_path):
+    """Labels are text: a label map read by the one YAML reader keeps ``1``, ``1.0``, ``no`` and dates as written."""
+    from corpus_tools.interop.labelmap import read_label_map
+    from corpus_tools.report import Report
+
+    label_map = tmp_path / "map.yaml"
+    label_map.write_text("labels:\n  1: PER\n  true: LOC\n  Y: 2024-01-01\n  X: 1.0\ndrop: [no]\n", encoding="utf-8")
+    report = Report()
+    found = read_label_map(label_map, report)
+    assert report.problems == []
+    assert dict(found.labels) == {"1": "PER", "true": "LOC", "Y": "2024-01-01", "X": "1.0"}
+    assert found.drop == frozenset({"no"})
