@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from fractions import Fraction
-from itertools import chain, combinations
+from itertools import combinations
 from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
@@ -275,7 +275,6 @@ class _Marks(NamedTuple):
 
     labels: dict[str, int]  # spans per label
     by_offsets: dict[tuple[int, int], list[str]]  # the labels of the spans at each (start, end)
-    by_label: dict[str, list[tuple[int, int, int]]]  # (start, end, position) of the spans of each label
     relation_labels: dict[str, int]  # relations per label
     relations: dict[RelationKey, int]  # how many times each relation
 
@@ -283,25 +282,19 @@ class _Marks(NamedTuple):
     def of(cls, annotation: AnnotatorAnnotation) -> _Marks:
         labels: dict[str, int] = {}
         by_offsets: dict[tuple[int, int], list[str]] = {}
-        by_label: dict[str, list[tuple[int, int, int]]] = {}
-        for position, (start, end, label) in enumerate(annotation.spans):
+        for start, end, label in annotation.spans:
             labels[label] = labels.get(label, 0) + 1
             at = by_offsets.get((start, end))
             if at is None:
                 by_offsets[start, end] = [label]
             else:
                 at.append(label)
-            spans = by_label.get(label)
-            if spans is None:
-                by_label[label] = [(start, end, position)]
-            else:
-                spans.append((start, end, position))
         relation_labels: dict[str, int] = {}
         relations: dict[RelationKey, int] = {}
         for relation in annotation.relations:
             relation_labels[relation[2]] = relation_labels.get(relation[2], 0) + 1
             relations[relation] = relations.get(relation, 0) + 1
-        return cls(labels, by_offsets, by_label, relation_labels, relations)
+        return cls(labels, by_offsets, relation_labels, relations)
 
 
 def _add(counter: Counter, counts: Mapping[object, int]) -> None:
@@ -330,31 +323,31 @@ def _same_offsets(a: _Marks, b: _Marks) -> Iterator[tuple[str, str]]:
         yield from zip(sorted((ca - same).elements()), sorted((cb - same).elements()), strict=False)
 
 
-def _overlap_matches(a: _Marks, b: _Marks) -> Iterator[str]:
-    """The labels of the one-to-one overlap matches of two annotations' spans: same label, overlapping ranges,
-    the pairs of largest overlap first (ties: the earlier start and end in ``a``, then in ``b``, then the earlier
-    span of ``a``, then of ``b``)."""
-    by_b = b.by_label
-    for label, spans_a in a.by_label.items():  # spans of different labels never match: each label on its own
-        spans_b = by_b.get(label)
-        if spans_b is None:
-            continue
-        candidates = []
-        for sa, ea, i in spans_a:
-            for sb, eb, j in spans_b:
-                overlap = (ea if ea < eb else eb) - (sa if sa > sb else sb)
-                if overlap > 0:
-                    candidates.append((-overlap, sa, ea, sb, eb, i, j))
-        if len(candidates) > 1:
-            candidates.sort()
-        used_a: set[int] = set()
-        used_b: set[int] = set()
-        for candidate in candidates:
-            i, j = candidate[5], candidate[6]
-            if i not in used_a and j not in used_b:
-                used_a.add(i)
-                used_b.add(j)
-                yield label
+def _overlap_matches(a: Sequence[SpanKey], b: Sequence[SpanKey]) -> Iterator[str]:
+    """The labels of the one-to-one overlap matches of two span lists: same label, overlapping ranges, the pairs
+    of largest overlap first (ties: earlier spans of ``a``, then of ``b``)."""
+    by_label: dict[str, list[tuple[int, int, int]]] = {}  # spans of different labels are never compared
+    for j, (sb, eb, lb) in enumerate(b):
+        same = by_label.get(lb)
+        if same is None:
+            by_label[lb] = [(sb, eb, j)]
+        else:
+            same.append((sb, eb, j))
+    candidates = []
+    for i, (sa, ea, la) in enumerate(a):
+        for sb, eb, j in by_label.get(la, ()):
+            overlap = (ea if ea < eb else eb) - (sa if sa > sb else sb)
+            if overlap > 0:
+                candidates.append((-overlap, sa, ea, sb, eb, i, j))
+    candidates.sort()
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    for candidate in candidates:
+        i, j = candidate[5], candidate[6]
+        if i not in used_a and j not in used_b:
+            used_a.add(i)
+            used_b.add(j)
+            yield a[i][2]
 
 
 def _tag_ids(texts: Sequence[str], span_lists: Sequence[Sequence[SpanKey]], segmentation: str
@@ -363,18 +356,24 @@ def _tag_ids(texts: Sequence[str], span_lists: Sequence[Sequence[SpanKey]], segm
     (:func:`corpus_tools.tokens.token_tags`, every text at once: one array, text after text), the tokens per
     text, and the tag names by id (``O``, then ``B-`` and ``I-`` of each label in name order)."""
     # spans outside their text (which validation reports) have no tokens to tag
-    kept = [[(start, end, f"{label}") for start, end, label in spans
-             if type(start) is int and type(end) is int and 0 <= start < end <= len(text)]
-            for text, spans in zip(texts, span_lists, strict=True)]
-    names = sorted({label for spans in kept for _, _, label in spans})
+    starts: list[int] = []
+    ends: list[int] = []
+    labels: list[str] = []
+    offsets = [0]
+    for text, spans in zip(texts, span_lists, strict=True):
+        length = len(text)
+        for start, end, label in spans:
+            if type(start) is int and type(end) is int and 0 <= start < end <= length:
+                starts.append(start)
+                ends.append(end)
+                labels.append(f"{label}")
+        offsets.append(len(starts))
+    names = sorted(set(labels))
     index = {name: k for k, name in enumerate(names)}
-    flat = list(chain.from_iterable(kept))
-    offsets = np.zeros(len(kept) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, kept), dtype=np.int64, count=len(kept)), out=offsets[1:])
     rank = np.arange(len(names), dtype=np.int64)
-    tags, counts = token_tags(texts, offsets, np.fromiter((span[0] for span in flat), dtype=np.int64, count=len(flat)),
-                              np.fromiter((span[1] for span in flat), dtype=np.int64, count=len(flat)),
-                              np.fromiter((index[span[2]] for span in flat), dtype=np.int64, count=len(flat)),
+    label_ids = np.array([index[label] for label in labels], dtype=np.int64)
+    tags, counts = token_tags(texts, np.array(offsets, dtype=np.int64), np.array(starts, dtype=np.int64),
+                              np.array(ends, dtype=np.int64), label_ids,
                               TagIds(b=2 * rank + 1, i=2 * rank + 2, o=0, name_rank=rank), segmentation=segmentation)
     return tags, counts, ["O", *(f"{prefix}-{name}" for name in names for prefix in "BI")]
 
@@ -481,7 +480,7 @@ class AgreementReport:
                 if x == y:
                     exact_matched[x] = exact_matched.get(x, 0) + 1
                     both += 1
-            overlap.matched.update(_overlap_matches(ma, mb))
+            overlap.matched.update(_overlap_matches(a.spans, b.spans))
             _add(relations.reference, ma.relation_labels)
             _add(relations.compared, mb.relation_labels)
             for relation, count in ma.relations.items():
