@@ -444,7 +444,7 @@ def _agreement_tasks(draw):
     return tasks
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(_agreement_tasks(), min_size=1, max_size=3), st.sampled_from(["none", "proclitic-article"]),
        st.sampled_from([(1 << 20, 1 << 20), (1, 1), (40, 7)]))
 def test_agreement_counts_equal_a_plain_reference_computation(parts, segmentation, limits):

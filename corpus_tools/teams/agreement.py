@@ -13,7 +13,9 @@ is compared on
   confusion counts (Cohen's kappa) and one coincidence count over all annotators (Krippendorff's alpha, nominal).
 
 :class:`AgreementReport` holds only counts, so the build computes it per segment in worker processes and
-merges the parts in input order (:meth:`AgreementReport.merge`); the figures are derived from the counts.
+merges the parts in input order (:meth:`AgreementReport.merge`); the figures are derived from the counts.  The
+tokens of the tasks it is given are tagged many tasks at once (one bulk call for a queue of tasks, counted before
+any token count is read and before a part is pickled): their counts are those of one task at a time.
 """
 
 from __future__ import annotations
@@ -351,7 +353,7 @@ def _overlap_matches(a: Sequence[SpanKey], b: Sequence[SpanKey]) -> Iterator[str
 
 
 def _tag_ids(texts: Sequence[str], span_lists: Sequence[Sequence[SpanKey]], segmentation: str
-          ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+             ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The BIO tag ids of the tokens of each text tagged with its spans, as the tokens config tags them
     (:func:`corpus_tools.tokens.token_tags`, every text at once: one array, text after text), the tokens per
     text, and the tag names by id (``O``, then ``B-`` and ``I-`` of each label in name order)."""
@@ -437,6 +439,7 @@ class AgreementReport:
         return self._coincidence
 
     def __eq__(self, other: object) -> bool:
+        """Equal counts (the queued tokens of both counted first)."""
         if other.__class__ is not self.__class__:
             return NotImplemented
         self._count_tokens()
@@ -526,8 +529,8 @@ class AgreementReport:
             return
         self._queued, self._queued_size = [], 0
         tags, counts, names = _tag_ids([text for text, span_lists, _ in queued for _ in span_lists],
-                                    [spans for _, span_lists, _ in queued for spans in span_lists],
-                                    self.segmentation)
+                                       [spans for _, span_lists, _ in queued for spans in span_lists],
+                                       self.segmentation)
         starts = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=starts[1:])
         first, tokens = starts.tolist(), counts.tolist()
