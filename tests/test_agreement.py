@@ -4,6 +4,7 @@ kappa and alpha against scikit-learn and the krippendorff package, merges, the C
 from __future__ import annotations
 
 import json
+import pickle
 import random
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import krippendorff
 import numpy as np
 import pytest
+from agreement_reference import reference_report
 from build_inputs import annotation, news_article, task, write_export
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +23,7 @@ from typer.testing import CliRunner
 
 from corpus_tools.cli.app import app
 from corpus_tools.spans import Span, spans_to_bio, tokenize
-from corpus_tools.teams.agreement import AgreementReport, AnnotatorAnnotation, agree_export, task_annotations
+from corpus_tools.teams.agreement import AgreementReport, AnnotatorAnnotation, _tag_ids, agree_export, task_annotations
 from corpus_tools.teams.pseudonyms import load_or_create_key, pseudonym
 
 
@@ -384,6 +386,12 @@ def tags_one_annotation_at_a_time(text: str, annotations, segmentation: str) -> 
             for a in annotations]
 
 
+def tags_at_once(text: str, annotations, segmentation: str) -> list[list[str]]:
+    """The tags agreement counts: every annotation's tags from one call, as tag names."""
+    tags, counts, names = _tag_ids([text] * len(annotations), [a.spans for a in annotations], segmentation)
+    return [[names[tag] for tag in part] for part in np.split(tags, np.cumsum(counts)[:-1])]
+
+
 AGREEMENT_TEXT = "وقال الرئيس الروسي فلاديمير بوتين في بغداد وبغداد، للجامعة العربية 😀 \u200fوالمملكة\r\nالأردنية"
 
 
@@ -394,9 +402,8 @@ AGREEMENT_TEXT = "وقال الرئيس الروسي فلاديمير بوتين
        st.sampled_from(["none", "proclitic-article"]))
 def test_token_tags_of_all_annotators_at_once_are_spans_to_bio_of_each(span_lists, segmentation):
     annotations = [AnnotatorAnnotation(f"a{k}", tuple(spans)) for k, spans in enumerate(span_lists)]
-    report = AgreementReport(segmentation=segmentation)
     expected = tags_one_annotation_at_a_time(AGREEMENT_TEXT, annotations, segmentation)
-    assert report._tags(AGREEMENT_TEXT, annotations) == expected
+    assert tags_at_once(AGREEMENT_TEXT, annotations, segmentation) == expected
 
 
 @pytest.mark.parametrize("spans", [
@@ -409,4 +416,54 @@ def test_token_tags_on_crafted_spans(spans):
     annotations = [AnnotatorAnnotation(f"a{k}", tuple(one)) for k, one in enumerate(spans)]
     for segmentation in ("none", "proclitic-article"):
         expected = tags_one_annotation_at_a_time(AGREEMENT_TEXT, annotations, segmentation)
-        assert AgreementReport(segmentation=segmentation)._tags(AGREEMENT_TEXT, annotations) == expected
+        assert tags_at_once(AGREEMENT_TEXT, annotations, segmentation) == expected
+
+
+# Text from Arabic letters with diacritics, tatweel, a bidi mark, an emoji, CRLF, punctuation and digits.
+_PIECES = ["و", "ب", "ال", "محمد", "بغداد", "َ", "ّ", "ـ", "\u200f", "😀", "\r\n", " ", " ", "،", ".", "12", "abc"]
+
+
+@st.composite
+def _agreement_tasks(draw):
+    """Tasks of 1 to 3 annotators (of four) with random spans (some outside the text, repeated or at the same
+    offsets with another label) and relations between them."""
+    tasks = []
+    for task_id in range(draw(st.integers(1, 4))):
+        text = "".join(draw(st.lists(st.sampled_from(_PIECES), max_size=25)))
+        offsets = st.integers(-1, len(text) + 1)
+        annotations = []
+        for name in draw(st.lists(st.sampled_from(["ann-a", "ann-b", "ann-c", "ann-d"]), min_size=1, max_size=3,
+                                  unique=True)):
+            spans = draw(st.lists(st.tuples(offsets, offsets, st.sampled_from(["PER", "GPE", "ORG"])), max_size=7))
+            spans += draw(st.lists(st.sampled_from(spans), max_size=2)) if spans else []  # repeated spans
+            relations = (draw(st.lists(st.tuples(st.sampled_from(spans), st.sampled_from(spans),
+                                                 st.sampled_from(["PHYS.Located", "PART-WHOLE"])), max_size=3))
+                         if spans else [])
+            annotations.append(AnnotatorAnnotation(name, tuple(spans), tuple(relations)))
+        tasks.append((draw(st.sampled_from([task_id, f"t{task_id}"])), text, annotations))
+    return tasks
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_agreement_tasks(), min_size=1, max_size=3), st.sampled_from(["none", "proclitic-article"]),
+       st.sampled_from([(1 << 20, 1 << 20), (1, 1), (40, 7)]))
+def test_agreement_counts_equal_a_plain_reference_computation(parts, segmentation, limits):
+    """Tasks counted in parts (queued tokens counted at once, in chunks of pairs; each part pickled as a worker
+    sends it) and merged equal the counts written one pair at a time from the definitions."""
+    from corpus_tools.teams import agreement
+
+    saved = agreement._QUEUE_LIMIT, agreement._CHUNK_TOKENS
+    agreement._QUEUE_LIMIT, agreement._CHUNK_TOKENS = limits
+    try:
+        merged = AgreementReport(segmentation=segmentation, lowest_count=3)
+        for tasks in parts:
+            part = AgreementReport(segmentation=segmentation, lowest_count=3)
+            for task_id, text, annotations in tasks:
+                part.add_task(task_id, text, annotations)
+            merged.merge(pickle.loads(pickle.dumps(part)))
+    finally:
+        agreement._QUEUE_LIMIT, agreement._CHUNK_TOKENS = saved
+    expected = reference_report([task for tasks in parts for task in tasks], segmentation=segmentation,
+                                lowest_count=3)
+    assert merged == expected
+    assert merged.to_dict() == expected.to_dict()

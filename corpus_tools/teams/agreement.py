@@ -13,18 +13,22 @@ is compared on
   confusion counts (Cohen's kappa) and one coincidence count over all annotators (Krippendorff's alpha, nominal).
 
 :class:`AgreementReport` holds only counts, so the build computes it per segment in worker processes and
-merges the parts in input order (:meth:`AgreementReport.merge`); the figures are derived from the counts.
+merges the parts in input order (:meth:`AgreementReport.merge`); the figures are derived from the counts.  The
+tokens of the tasks it is given are tagged many tasks at once (one bulk call for a queue of tasks, counted before
+any token count is read and before a part is pickled): their counts are those of one task at a time.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from fractions import Fraction
-from itertools import chain, combinations
+from itertools import combinations
+from operator import attrgetter
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -42,6 +46,8 @@ NameOf = Callable[[str | None], str | None]
 SpanKey = tuple[int, int, str]  # start, end, label
 RelationKey = tuple[SpanKey, SpanKey, str]  # head span, tail span, label
 LOWEST_TASKS = 10
+_QUEUE_LIMIT = 1 << 20  # queued code points (a text once per annotator) whose tokens are counted at once
+_CHUNK_TOKENS = 1 << 20  # token pairs compared at once
 
 
 def annotator_label(name_of: NameOf, value: str | None) -> str | None:
@@ -266,41 +272,126 @@ class MatchCounts:
         return {"micro": micro, "macro": macro, "per_label": per_label}
 
 
+class _Marks(NamedTuple):
+    """What the pairs of a task compare of one annotation, gathered once for all its pairs."""
+
+    labels: dict[str, int]  # spans per label
+    by_offsets: dict[tuple[int, int], list[str]]  # the labels of the spans at each (start, end)
+    relation_labels: dict[str, int]  # relations per label
+    relations: dict[RelationKey, int]  # how many times each relation
+
+    @classmethod
+    def of(cls, annotation: AnnotatorAnnotation) -> _Marks:
+        labels: dict[str, int] = {}
+        by_offsets: dict[tuple[int, int], list[str]] = {}
+        for start, end, label in annotation.spans:
+            labels[label] = labels.get(label, 0) + 1
+            at = by_offsets.get((start, end))
+            if at is None:
+                by_offsets[start, end] = [label]
+            else:
+                at.append(label)
+        relation_labels: dict[str, int] = {}
+        relations: dict[RelationKey, int] = {}
+        for relation in annotation.relations:
+            relation_labels[relation[2]] = relation_labels.get(relation[2], 0) + 1
+            relations[relation] = relations.get(relation, 0) + 1
+        return cls(labels, by_offsets, relation_labels, relations)
+
+
+def _add(counter: Counter, counts: Mapping[object, int]) -> None:
+    """``counter.update(counts)`` for a mapping of positive counts."""
+    get = counter.get
+    for key, count in counts.items():
+        counter[key] = get(key, 0) + count
+
+
+def _same_offsets(a: _Marks, b: _Marks) -> Iterator[tuple[str, str]]:
+    """``(label in a, label in b)`` for the spans of two annotations with the same start and end, one-to-one
+    (equal labels paired first, the rest in label order): the pairs of equal labels are the exact matches."""
+    by_b = b.by_offsets
+    for offsets, la in a.by_offsets.items():
+        lb = by_b.get(offsets)
+        if lb is None:
+            continue
+        if len(la) == 1 == len(lb):  # one span each (the usual case): paired whatever their labels
+            yield la[0], lb[0]
+            continue
+        ca, cb = Counter(la), Counter(lb)
+        same = ca & cb
+        for label, count in same.items():
+            for _ in range(count):
+                yield label, label
+        yield from zip(sorted((ca - same).elements()), sorted((cb - same).elements()), strict=False)
+
+
 def _overlap_matches(a: Sequence[SpanKey], b: Sequence[SpanKey]) -> Iterator[str]:
     """The labels of the one-to-one overlap matches of two span lists: same label, overlapping ranges, the pairs
     of largest overlap first (ties: earlier spans of ``a``, then of ``b``)."""
+    by_label: dict[str, list[tuple[int, int, int]]] = {}  # spans of different labels are never compared
+    for j, (sb, eb, lb) in enumerate(b):
+        same = by_label.get(lb)
+        if same is None:
+            by_label[lb] = [(sb, eb, j)]
+        else:
+            same.append((sb, eb, j))
     candidates = []
     for i, (sa, ea, la) in enumerate(a):
-        for j, (sb, eb, lb) in enumerate(b):
-            overlap = min(ea, eb) - max(sa, sb)
-            if la == lb and overlap > 0:
+        for sb, eb, j in by_label.get(la, ()):
+            overlap = (ea if ea < eb else eb) - (sa if sa > sb else sb)
+            if overlap > 0:
                 candidates.append((-overlap, sa, ea, sb, eb, i, j))
+    candidates.sort()
     used_a: set[int] = set()
     used_b: set[int] = set()
-    for *_, i, j in sorted(candidates):
+    for candidate in candidates:
+        i, j = candidate[5], candidate[6]
         if i not in used_a and j not in used_b:
             used_a.add(i)
             used_b.add(j)
             yield a[i][2]
 
 
-def _offset_confusion(a: Sequence[SpanKey], b: Sequence[SpanKey]) -> Iterator[tuple[str, str]]:
-    """``(label in a, label in b)`` for the spans of two annotations with the same start and end, one-to-one
-    (equal labels paired first, the rest in label order)."""
-    by_a: dict[tuple[int, int], Counter[str]] = {}
-    by_b: dict[tuple[int, int], Counter[str]] = {}
-    for spans, by in ((a, by_a), (b, by_b)):
+def _tag_ids(texts: Sequence[str], span_lists: Sequence[Sequence[SpanKey]], segmentation: str
+             ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The BIO tag ids of the tokens of each text tagged with its spans, as the tokens config tags them
+    (:func:`corpus_tools.tokens.token_tags`, every text at once: one array, text after text), the tokens per
+    text, and the tag names by id (``O``, then ``B-`` and ``I-`` of each label in name order)."""
+    # spans outside their text (which validation reports) have no tokens to tag
+    starts: list[int] = []
+    ends: list[int] = []
+    labels: list[str] = []
+    offsets = [0]
+    for text, spans in zip(texts, span_lists, strict=True):
+        length = len(text)
         for start, end, label in spans:
-            by.setdefault((start, end), Counter())[label] += 1
-    for offsets in sorted(set(by_a) & set(by_b)):
-        la, lb = by_a[offsets], by_b[offsets]
-        same = la & lb
-        for label, count in same.items():
-            for _ in range(count):
-                yield label, label
-        rest_a = sorted((la - same).elements())
-        rest_b = sorted((lb - same).elements())
-        yield from zip(rest_a, rest_b, strict=False)
+            if type(start) is int and type(end) is int and 0 <= start < end <= length:
+                starts.append(start)
+                ends.append(end)
+                labels.append(f"{label}")
+        offsets.append(len(starts))
+    names = sorted(set(labels))
+    index = {name: k for k, name in enumerate(names)}
+    rank = np.arange(len(names), dtype=np.int64)
+    label_ids = np.array([index[label] for label in labels], dtype=np.int64)
+    tags, counts = token_tags(texts, np.array(offsets, dtype=np.int64), np.array(starts, dtype=np.int64),
+                              np.array(ends, dtype=np.int64), label_ids,
+                              TagIds(b=2 * rank + 1, i=2 * rank + 2, o=0, name_rank=rank), segmentation=segmentation)
+    return tags, counts, ["O", *(f"{prefix}-{name}" for name in names for prefix in "BI")]
+
+
+def _chunks(runs: list[tuple[int, int, int]], limit: int) -> Iterator[list[tuple[int, int, int]]]:
+    """Runs ``(first token of a, first token of b, tokens)`` in chunks of about ``limit`` tokens (at least one)."""
+    chunk: list[tuple[int, int, int]] = []
+    size = 0
+    for run in runs:
+        if chunk and size + run[2] > limit:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(run)
+        size += run[2]
+    if chunk:
+        yield chunk
 
 
 @dataclass
@@ -320,48 +411,90 @@ class AgreementReport:
     pair_tasks: Counter[tuple[str, str]] = field(default_factory=Counter)
     pair_spans: Counter[tuple[str, str]] = field(default_factory=Counter)  # spans of both annotators
     pair_matched: Counter[tuple[str, str]] = field(default_factory=Counter)  # 2 x exact matches
-    token_confusion: dict[tuple[str, str], Counter[tuple[str, str]]] = field(default_factory=dict)
-    coincidence: Counter[tuple[int, str, str]] = field(default_factory=Counter)
+    # the token counts: read through the properties of the same name, which count the queued tasks first
+    _token_confusion: dict[tuple[str, str], Counter[tuple[str, str]]] = field(default_factory=dict, init=False)
+    _coincidence: Counter[tuple[int, str, str]] = field(default_factory=Counter, init=False)
     lowest: list[tuple[float, tuple, object]] = field(default_factory=list)  # (span F1, order, task id)
     gold_tasks: Counter[str] = field(default_factory=Counter)  # per annotator: tasks compared with the gold
     gold_spans: dict[str, MatchCounts] = field(default_factory=dict)  # per annotator, against the gold (exact)
     gold_relations: dict[str, MatchCounts] = field(default_factory=dict)
+    # compared tasks whose tokens are not counted yet (text, each annotation's spans, annotators), and their size
+    _queued: list[tuple[str, tuple[tuple[SpanKey, ...], ...], tuple[str, ...]]] = field(
+        default_factory=list, init=False, repr=False, compare=False)
+    _queued_size: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_segmentation(self.segmentation)
 
+    @property
+    def token_confusion(self) -> dict[tuple[str, str], Counter[tuple[str, str]]]:
+        """Per annotator pair: ``(tag of the first, tag of the second) -> tokens``."""
+        self._count_tokens()
+        return self._token_confusion
+
+    @property
+    def coincidence(self) -> Counter[tuple[int, str, str]]:
+        """``(annotators of the task, tag, tag) -> ordered tag pairs of different annotators on one token``."""
+        self._count_tokens()
+        return self._coincidence
+
+    def __eq__(self, other: object) -> bool:
+        """Equal counts (the queued tokens of both counted first)."""
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        self._count_tokens()
+        other._count_tokens()
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in fields(self) if f.compare)
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled (from a worker process) with every token counted: the queue never travels."""
+        self._count_tokens()
+        return self.__dict__
+
     # -- counting -------------------------------------------------------------------------------------------
     def add_task(self, task_id: object, text: str, annotations: Sequence[AnnotatorAnnotation]) -> None:
-        """Count one task: ``annotations`` as :func:`latest_per_annotator` gives them (one per annotator)."""
+        """Count one task: ``annotations`` as :func:`latest_per_annotator` gives them (one per annotator).
+
+        Its spans and relations are counted now; its tokens are queued and counted with those of other tasks
+        (one :func:`corpus_tools.tokens.token_tags` call for many tasks) before any token count is read."""
         self.tasks += 1
         if len(annotations) < 2:
             return
         self.compared_tasks += 1
-        annotations = sorted(annotations, key=lambda a: a.annotator)
-        tags = self._tags(text, annotations)
-        self._add_coincidences(tags)
+        annotations = sorted(annotations, key=attrgetter("annotator"))
+        self._queued.append((text, tuple(a.spans for a in annotations), tuple(a.annotator for a in annotations)))
+        self._queued_size += (len(text) + 1) * len(annotations) + sum(len(a.spans) for a in annotations)
+        if self._queued_size >= _QUEUE_LIMIT:
+            self._count_tokens()
+        exact, overlap, relations = self.exact, self.overlap, self.relations
+        label_confusion, exact_matched = self.label_confusion, exact.matched
+        marks = [_Marks.of(a) for a in annotations]
         matched = total = 0
-        for i, j in combinations(range(len(annotations)), 2):
-            a, b = annotations[i], annotations[j]
+        for (a, ma), (b, mb) in combinations(zip(annotations, marks, strict=True), 2):
             pair = (a.annotator, b.annotator)
             self.pairs += 1
             self.pair_tasks[pair] += 1
-            self.token_confusion.setdefault(pair, Counter()).update(zip(tags[i], tags[j], strict=True))
-            both = Counter(a.spans) & Counter(b.spans)
-            for counts in (self.exact, self.overlap):
-                counts.reference.update(s[2] for s in a.spans)
-                counts.compared.update(s[2] for s in b.spans)
-            self.exact.matched.update(s[2] for s in both.elements())
-            self.overlap.matched.update(_overlap_matches(a.spans, b.spans))
-            self.label_confusion.update(_offset_confusion(a.spans, b.spans))
-            self.relations.reference.update(r[2] for r in a.relations)
-            self.relations.compared.update(r[2] for r in b.relations)
-            self.relations.matched.update(r[2] for r in (Counter(a.relations) & Counter(b.relations)).elements())
-            pair_matched = 2 * sum(both.values())
-            self.pair_matched[pair] += pair_matched
-            self.pair_spans[pair] += len(a.spans) + len(b.spans)
-            matched += pair_matched
-            total += len(a.spans) + len(b.spans)
+            for counts in (exact, overlap):
+                _add(counts.reference, ma.labels)
+                _add(counts.compared, mb.labels)
+            both = 0
+            for x, y in _same_offsets(ma, mb):
+                label_confusion[x, y] = label_confusion.get((x, y), 0) + 1
+                if x == y:
+                    exact_matched[x] = exact_matched.get(x, 0) + 1
+                    both += 1
+            overlap.matched.update(_overlap_matches(a.spans, b.spans))
+            _add(relations.reference, ma.relation_labels)
+            _add(relations.compared, mb.relation_labels)
+            for relation, count in ma.relations.items():
+                other = mb.relations.get(relation)
+                if other:
+                    relations.matched[relation[2]] += min(count, other)
+            spans = len(a.spans) + len(b.spans)
+            self.pair_matched[pair] += 2 * both
+            self.pair_spans[pair] += spans
+            matched += 2 * both
+            total += spans
         for annotation in annotations:
             self.annotators[annotation.annotator] += 1
         if total:
@@ -386,36 +519,47 @@ class AgreementReport:
             relations.matched.update(r[2] for r in (Counter(gold.relations)
                                                     & Counter(annotation.relations)).elements())
 
-    def _tags(self, text: str, annotations: Sequence[AnnotatorAnnotation]) -> list[list[str]]:
-        """Each annotation's BIO tags of the text's tokens, as the tokens config tags them
-        (:func:`corpus_tools.tokens.token_tags`, every annotation at once); labels as their tags name them."""
-        # spans outside the text (which validation reports) have no tokens to tag
-        spans = [[(start, end, f"{label}") for start, end, label in a.spans
-                  if type(start) is int and type(end) is int and 0 <= start < end <= len(text)] for a in annotations]
-        names = sorted({label for one in spans for _, _, label in one})
-        index = {name: k for k, name in enumerate(names)}
-        flat = list(chain.from_iterable(spans))
-        offsets = np.zeros(len(spans) + 1, dtype=np.int64)
-        np.cumsum([len(one) for one in spans], out=offsets[1:])
-        rank = np.arange(len(names), dtype=np.int64)
-        tag_ids = TagIds(b=2 * rank + 1, i=2 * rank + 2, o=0, name_rank=rank)
-        tags, counts = token_tags([text] * len(spans), offsets,
-                                  np.array([span[0] for span in flat], dtype=np.int64),
-                                  np.array([span[1] for span in flat], dtype=np.int64),
-                                  np.array([index[span[2]] for span in flat], dtype=np.int64),
-                                  tag_ids, segmentation=self.segmentation)
-        strings = np.array(["O", *(f"{prefix}-{name}" for name in names for prefix in "BI")], dtype=object)
-        return [part.tolist() for part in np.split(strings[tags], np.cumsum(counts)[:-1])]
-
-    def _add_coincidences(self, tags: list[list[str]]) -> None:
-        m = len(tags)
-        for values, units in Counter(zip(*tags, strict=True)).items():
-            counts = Counter(values)
-            for c, nc in counts.items():
-                for k, nk in counts.items():
-                    pairs = nc * (nc - 1) if c == k else nc * nk
-                    if pairs:
-                        self.coincidence[m, c, k] += pairs * units
+    def _count_tokens(self) -> None:
+        """Count the tokens of the queued tasks: every annotation's tags at once (:func:`_tag_ids`), then the tags of
+        each pair side by side, a chunk of pairs of the same annotators and task size at a time, with one
+        ``np.unique`` over ``first tag * tags + second tag``.  The coincidences of a task are those of its pairs
+        in both orders (two different annotators of one token)."""
+        queued = self._queued
+        if not queued:
+            return
+        self._queued, self._queued_size = [], 0
+        tags, counts, names = _tag_ids([text for text, span_lists, _ in queued for _ in span_lists],
+                                       [spans for _, span_lists, _ in queued for spans in span_lists],
+                                       self.segmentation)
+        starts = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=starts[1:])
+        first, tokens = starts.tolist(), counts.tolist()
+        runs: dict[tuple[tuple[str, str], int], list[tuple[int, int, int]]] = {}  # (pair, m) -> (a, b, tokens)
+        doc = 0
+        for _, _, annotators in queued:
+            m = len(annotators)
+            for i, j in combinations(range(m), 2):
+                pair = (annotators[i], annotators[j])
+                self._token_confusion.setdefault(pair, Counter())
+                if tokens[doc]:
+                    runs.setdefault((pair, m), []).append((first[doc + i], first[doc + j], tokens[doc]))
+            doc += m
+        width = len(names)
+        coincidence = self._coincidence
+        for (pair, m), pair_runs in runs.items():
+            confusion = self._token_confusion[pair]
+            for chunk in _chunks(pair_runs, _CHUNK_TOKENS):
+                a_first, b_first, lengths = (np.array(column, dtype=np.int64) for column in zip(*chunk, strict=True))
+                within = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths,
+                                                                                  lengths)
+                codes = (tags[np.repeat(a_first, lengths) + within] * width
+                         + tags[np.repeat(b_first, lengths) + within])
+                values, units = np.unique(codes, return_counts=True)
+                for value, count in zip(values.tolist(), units.tolist(), strict=True):
+                    x, y = names[value // width], names[value % width]
+                    confusion[x, y] += count
+                    coincidence[m, x, y] += count
+                    coincidence[m, y, x] += count
 
     def _trim(self) -> None:
         self.lowest.sort(key=lambda row: row[:2])
