@@ -175,6 +175,20 @@ def test_typo_fix_is_near_the_original_and_unrelated_texts_are_not():
     assert collapsed == spaced  # whitespace collapsed
 
 
+def test_one_signature_twice_in_a_segment_is_a_pair_and_other_texts_are_not_near_it():
+    """Two texts with the same words (whitespace apart) have one signature: the second is near the first even when
+    both are looked up in one segment, where no earlier document shares a band with them."""
+    same, other = text_signatures(["بغداد  القاهرة عمان", article_text(2)])
+    near = NearDuplicates()
+    near.segment([same, other, same])
+    assert near.add("a", "train", same) == []
+    assert near.add("b", "train", other) == []
+    assert near.add("c", "test", same) == [("a", "train", 1.0)]
+    near.segment([other])
+    assert near.add("d", "test", other) == [("b", "train", 1.0)]
+    near.close()
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 def test_typo_fix_across_splits_is_a_warning_naming_both(tmp_path, monkeypatch, workers):
     monkeypatch.setattr(segmented, "SEGMENT_BYTES", 4096)  # several segments for the workers

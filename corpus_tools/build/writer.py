@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -236,23 +236,25 @@ class NearDuplicates:
     """The signatures taken so far, in input order, with the LSH band keys of each (``(band, key)`` → the
     documents that have it): a signature shares a band with every earlier one it is probably near.
 
-    Held out of core: the band keys and each document's id and split in a private temporary SQLite database,
-    the signatures in an unlinked temporary file (:data:`NEAR_DUPLICATE_PERMUTATIONS` uint32 values per
-    document, read back only for the candidates a band names).  A segment's signatures are looked up at once
-    (:meth:`segment`), added in order (:meth:`add`) and written together (:meth:`flush`)."""
+    Held out of core: each document's id, split and band keys in a private temporary SQLite database (one row,
+    an index per band), the signatures in an unlinked temporary file (:data:`NEAR_DUPLICATE_PERMUTATIONS` uint32
+    values per document, read back only for the candidates a band names).  A segment's signatures are looked up
+    at once (:meth:`segment`), added in order (:meth:`add`) and written together (:meth:`flush`)."""
 
     def __init__(self) -> None:
         self._db = private_database(CACHE_KIB)
-        self._db.execute("CREATE TABLE bands (band INTEGER, key INTEGER, row INTEGER, PRIMARY KEY (band, key, row))"
-                         " WITHOUT ROWID")
-        self._db.execute("CREATE TABLE docs (row INTEGER PRIMARY KEY, id, split)")
+        bands = range(NEAR_DUPLICATE_BANDS)
+        self._db.execute(f"CREATE TABLE docs (row INTEGER PRIMARY KEY, id, split, {', '.join(f'k{b}' for b in bands)})")
+        for band in bands:
+            self._db.execute(f"CREATE INDEX band{band} ON docs (k{band})")
         self._db.execute("BEGIN")
         self._signatures = tempfile.TemporaryFile(buffering=0)  # unlinked: gone with the process
         self.count = 0  # documents written (rows below it are on disk)
-        self._keys: dict[bytes, list[tuple[int, int]]] = {}  # signature → its (band, key) pairs
+        self._keys: dict[bytes, list[int]] = {}  # signature → its key in each band
+        self._shared: set[bytes] = set()  # signatures with a (band, key) of an earlier one or another of the segment
         self._earlier: dict[tuple[int, int], list[int]] = {}  # (band, key) → rows on disk
         self._new: dict[tuple[int, int], int | list[int]] = {}  # (band, key) → rows of this segment
-        self._docs: list[tuple[str, str]] = []
+        self._docs: list[tuple] = []  # (row, id, split, keys...) of this segment
         self._new_signatures = bytearray()
 
     def segment(self, signatures: Sequence[bytes]) -> None:
@@ -266,15 +268,26 @@ class NearDuplicates:
         rows = values[:, :NEAR_DUPLICATE_BANDS * NEAR_DUPLICATE_ROWS].astype(np.uint64).reshape(
             len(unique), NEAR_DUPLICATE_BANDS, NEAR_DUPLICATE_ROWS)
         keys = (rows * _BAND_WEIGHTS).sum(axis=2).view(np.int64)  # SQLite integers are signed
-        for signature, doc_keys in zip(unique, keys.tolist(), strict=True):
-            self._keys[signature] = list(enumerate(doc_keys))
-        for band, band_keys in enumerate(keys.T.tolist()):
-            wanted = list(dict.fromkeys(band_keys))
+        shared = np.zeros(len(unique), dtype=bool)
+        if len(unique) < len(signatures):  # a signature twice: it shares every band with itself
+            counts: dict[bytes, int] = {}
+            for signature in signatures:
+                counts[signature] = counts.get(signature, 0) + 1
+            shared[[k for k, signature in enumerate(unique) if counts[signature] > 1]] = True
+        for band, band_keys in enumerate(keys.T):
+            _, where, repeats = np.unique(band_keys, return_inverse=True, return_counts=True)
+            shared |= repeats[where] > 1  # a key two signatures of the segment have
+            wanted = list(dict.fromkeys(band_keys.tolist()))
             for at in range(0, len(wanted), LOOKUP_KEYS):
                 chunk = wanted[at:at + LOOKUP_KEYS]
-                query = f"SELECT key, row FROM bands WHERE band = ? AND key IN ({','.join('?' * len(chunk))})"
-                for key, row in self._db.execute(query, (band, *chunk)):
+                query = f"SELECT k{band}, row FROM docs WHERE k{band} IN ({','.join('?' * len(chunk))})"
+                for key, row in self._db.execute(query, chunk):
                     self._earlier.setdefault((band, key), []).append(row)
+        if self._earlier:
+            found = {(band, key) for band, key in self._earlier}
+            shared |= [any((band, key) in found for band, key in enumerate(doc_keys)) for doc_keys in keys.tolist()]
+        self._keys.update(zip(unique, keys.tolist(), strict=True))
+        self._shared.update(signature for signature, flag in zip(unique, shared.tolist(), strict=True) if flag)
 
     def add(self, doc_id: str, split: str, signature: bytes) -> list[tuple[str, str, float]]:
         """Record a document; the earlier documents (id, split, estimated similarity) whose signatures agree in at
@@ -282,9 +295,14 @@ class NearDuplicates:
         if signature not in self._keys:  # not looked up with its segment: on its own
             self.segment([signature])
         row = self.count + len(self._docs)
+        keys = self._keys[signature]
+        self._docs.append((row, doc_id, split, *keys))
+        self._new_signatures += signature
+        if signature not in self._shared:  # no band in common with any document but itself: no candidate
+            return []
         candidates: list[int] = []
         earlier, new = self._earlier, self._new
-        for pair in self._keys[signature]:
+        for pair in enumerate(keys):
             found = earlier.get(pair)
             if found is not None:
                 candidates += found
@@ -297,8 +315,6 @@ class NearDuplicates:
             else:
                 candidates += same
                 same.append(row)
-        self._docs.append((doc_id, split))
-        self._new_signatures += signature
         if not candidates:
             return []
         near: list[tuple[str, str, float]] = []
@@ -319,29 +335,19 @@ class NearDuplicates:
 
     def _document(self, row: int) -> tuple[str, str]:
         if row >= self.count:
-            return self._docs[row - self.count]
+            return self._docs[row - self.count][1:3]
         doc_id, split = self._db.execute("SELECT id, split FROM docs WHERE row = ?", (row,)).fetchone()
         return doc_id, split
 
     def flush(self) -> None:
         """Write what :meth:`add` took since the last flush."""
         if self._docs:
-            self._db.executemany("INSERT INTO docs VALUES (?, ?, ?)",
-                                 ((self.count + k, *doc) for k, doc in enumerate(self._docs)))
-            self._db.executemany("INSERT INTO bands VALUES (?, ?, ?)", self._band_rows())
+            self._db.executemany(f"INSERT INTO docs VALUES (?, ?, ?{', ?' * NEAR_DUPLICATE_BANDS})", self._docs)
             self._signatures.seek(0, os.SEEK_END)
             self._signatures.write(self._new_signatures)
             self.count += len(self._docs)
-        self._keys, self._earlier, self._new, self._docs = {}, {}, {}, []
+        self._keys, self._shared, self._earlier, self._new, self._docs = {}, set(), {}, {}, []
         self._new_signatures = bytearray()
-
-    def _band_rows(self) -> Iterator[tuple[int, int, int]]:
-        for (band, key), rows in self._new.items():
-            if type(rows) is int:
-                yield band, key, rows
-            else:
-                for row in rows:  # type: ignore[union-attr]
-                    yield band, key, row
 
     def close(self) -> None:
         self._db.close()
