@@ -139,6 +139,9 @@ _CRC_BYTE[0] = [zlib.crc32(bytes([byte])) ^ zlib.crc32(b"\0") for byte in range(
 for _k in range(1, _WORD_BYTES):
     _CRC_BYTE[_k] = _CRC_BYTE[0][_CRC_BYTE[_k - 1] & 0xFF] ^ (_CRC_BYTE[_k - 1] >> np.uint32(8))
 _CRC_ZEROS = np.array([zlib.crc32(bytes(length)) for length in range(_WORD_BYTES + 1)], dtype=np.uint32)
+# A fixed bit set of the band keys written (8 MiB, whatever the number of documents): a key whose bit is clear was
+# never written, so its lookup is skipped (most are: bands are rarely shared), sparing a read of a B-tree page.
+_WRITTEN_BITS = 26
 SIGNATURE_CODE_POINTS = 1 << 16  # text whose signatures are computed at once (the arrays stay in the CPU's caches)
 
 
@@ -256,6 +259,12 @@ class NearDuplicates:
         self._new: dict[tuple[int, int], int | list[int]] = {}  # (band, key) → rows of this segment
         self._docs: list[tuple] = []  # (row, id, split, keys...) of this segment
         self._new_signatures = bytearray()
+        self._written = np.zeros(1 << (_WRITTEN_BITS - 3), dtype=np.uint8)  # see _WRITTEN_BITS
+
+    @staticmethod
+    def _bit(keys: np.ndarray, band: int) -> np.ndarray:
+        """The bits of :data:`_WRITTEN_BITS` that stand for band keys ``keys``."""
+        return ((keys.view(np.uint64) ^ _BAND_WEIGHTS[band]) >> np.uint64(64 - _WRITTEN_BITS)).astype(np.intp)
 
     def segment(self, signatures: Sequence[bytes]) -> None:
         """Look up the band keys of the signatures that :meth:`add` may take next (what was added before is
@@ -277,7 +286,9 @@ class NearDuplicates:
         for band, band_keys in enumerate(keys.T):
             _, where, repeats = np.unique(band_keys, return_inverse=True, return_counts=True)
             shared |= repeats[where] > 1  # a key two signatures of the segment have
-            wanted = list(dict.fromkeys(band_keys.tolist()))
+            bits = self._bit(band_keys, band)
+            maybe = (self._written[bits >> 3] >> (bits & 7).astype(np.uint8)) & 1  # 0: never written
+            wanted = list(dict.fromkeys(band_keys[maybe.astype(bool)].tolist()))
             for at in range(0, len(wanted), LOOKUP_KEYS):
                 chunk = wanted[at:at + LOOKUP_KEYS]
                 query = f"SELECT k{band}, row FROM docs WHERE k{band} IN ({','.join('?' * len(chunk))})"
@@ -343,6 +354,10 @@ class NearDuplicates:
         """Write what :meth:`add` took since the last flush."""
         if self._docs:
             self._db.executemany(f"INSERT INTO docs VALUES (?, ?, ?{', ?' * NEAR_DUPLICATE_BANDS})", self._docs)
+            keys = np.array([doc[3:] for doc in self._docs], dtype=np.int64)
+            for band in range(NEAR_DUPLICATE_BANDS):
+                bits = self._bit(keys[:, band], band)
+                np.bitwise_or.at(self._written, bits >> 3, np.left_shift(1, bits & 7).astype(np.uint8))
             self._signatures.seek(0, os.SEEK_END)
             self._signatures.write(self._new_signatures)
             self.count += len(self._docs)
