@@ -12,9 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from corpus_tools.build import writer
 from corpus_tools.build.driver import build_release
 from corpus_tools.build.writer import (
-    _NON_ASCII_WHITESPACE,
+    _PERMUTE_A,
+    _PERMUTE_B,
     NEAR_DUPLICATE_BANDS,
     NEAR_DUPLICATE_PERMUTATIONS,
     NEAR_DUPLICATE_ROWS,
@@ -22,7 +24,8 @@ from corpus_tools.build.writer import (
     NEAR_DUPLICATE_THRESHOLD,
     NearDuplicates,
     shingle_hashes,
-    text_signature,
+    text_signatures,
+    word_hashes,
 )
 from corpus_tools.release.splits import SplitPlan
 from corpus_tools.validate import segmented
@@ -73,28 +76,77 @@ def reference_shingle_hashes(text: str) -> np.ndarray:
     return np.unique((hashes >> np.uint64(32)).astype(np.uint32))
 
 
-def test_the_whitespace_made_a_space_is_what_str_split_splits_at_and_bytes_split_does_not():
-    expected = {chr(c) for c in range(sys.maxunicode + 1)
-                if chr(c).isspace() and not chr(c).encode("utf-8").isspace()}
-    found = {chr(c) for c in range(sys.maxunicode + 1) if _NON_ASCII_WHITESPACE.fullmatch(chr(c))}
-    assert found == expected and "\x1c" in found and "\u3000" in found and " " not in found
+def reference_signature(text: str) -> bytes | None:
+    """A text's signature computed on its own: each permutation of every distinct 3-gram, then the least."""
+    shingles = reference_shingle_hashes(text)
+    if not len(shingles):
+        return None
+    shingles ^= shingles >> np.uint32(16)  # MurmurHash3's finaliser
+    shingles *= np.uint32(0x85EBCA6B)
+    shingles ^= shingles >> np.uint32(13)
+    shingles *= np.uint32(0xC2B2AE35)
+    shingles ^= shingles >> np.uint32(16)
+    return (shingles[:, None] * _PERMUTE_A + _PERMUTE_B).min(axis=0).astype("<u4").tobytes()
+
+
+def shingles_of_each(texts: list[str]) -> list[list[int]]:
+    hashes, bounds = shingle_hashes(texts)
+    assert len(bounds) == len(texts) + 1 and bounds[-1] == len(hashes)
+    return [np.unique(hashes[start:end]).tolist() for start, end in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def test_every_code_point_str_split_splits_at_splits_words_and_no_other():
+    points = range(sys.maxunicode + 1)
+    texts = [f"x{chr(c)}y" for c in points]
+    utf8 = b" ".join(text.encode("utf-8", "surrogatepass") for text in texts)
+    hashes, starts = word_hashes(utf8)
+    per_text = np.diff(np.searchsorted(starts, np.cumsum([0] + [len(text.encode("utf-8", "surrogatepass")) + 1
+                                                              for text in texts])))
+    split_at = {chr(c) for c, words in zip(points, per_text.tolist(), strict=True) if words == 2}
+    assert split_at == {chr(c) for c in points if chr(c).isspace()} and "\x1c" in split_at and "\u3000" in split_at
+    x, y = zlib.crc32(b"x"), zlib.crc32(b"y")
+    expected = [h for text in texts for h in ([x, y] if text[1].isspace()
+                                              else [zlib.crc32(text.encode("utf-8", "surrogatepass"))])]
+    assert hashes.tolist() == expected
 
 
 WHITESPACE = [c for c in map(chr, range(0x3001)) if c.isspace()] + ["\u200b", "\u200f", "\ufeff"]  # and look-alikes
+# words of 63 to 65 UTF-8 bytes (the longest the CRC tables take is 64) and longer
+LONG_WORDS = ("a" * 63, "é" * 32, "a" * 65, "ـ" * 33, "😀" * 20, "x" * 300)
+PARTS = st.one_of(st.sampled_from(WORDS + ("بِسْمِ", "ـــ", "😀", "a\r\nb", "\ud800", "x") + LONG_WORDS),
+                  st.sampled_from(WHITESPACE), st.text(max_size=4))
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.sampled_from(WORDS + ("بِسْمِ", "ـــ", "😀", "a\r\nb", "\ud800", "x")),
-                          st.sampled_from(WHITESPACE), st.text(max_size=4)), max_size=30))
+@given(st.lists(PARTS, max_size=30))
 def test_shingle_hashes_are_the_plain_reading_of_str_split(parts):
     text = "".join(parts)
-    assert shingle_hashes(text).tolist() == reference_shingle_hashes(text).tolist()
+    assert shingles_of_each([text]) == [reference_shingle_hashes(text).tolist()]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(PARTS, max_size=12).map("".join), max_size=8))
+def test_shingle_hashes_and_signatures_of_texts_taken_together_are_each_texts_own(texts):
+    assert shingles_of_each(texts) == [reference_shingle_hashes(text).tolist() for text in texts]
+    assert text_signatures(texts) == [reference_signature(text) for text in texts]
 
 
 @pytest.mark.parametrize("text", ["", " ", "بغداد", "بغداد\u00a0القاهرة", "a\x1cb\x1dc\x1ed\x1fe",
-                                  "\u3000x\u2028y\u2029z\x85w", article_text(3)])
+                                  "\u3000x\u2028y\u2029z\x85w", article_text(3), "x y\u00a0", "x y é",
+                                  "x y \u3000", *LONG_WORDS, "ب" * 40 + " " + "a" * 64 + "\n" + "x" * 1000])
 def test_shingle_hashes_on_crafted_texts(text):
-    assert shingle_hashes(text).tolist() == reference_shingle_hashes(text).tolist()
+    assert shingles_of_each([text]) == [reference_shingle_hashes(text).tolist()]
+    assert text_signatures([text]) == [reference_signature(text)]
+
+
+def test_signatures_are_computed_in_runs_of_text_with_the_same_answers(monkeypatch):
+    texts = ["", article_text(1), "بغداد", " \n", article_text(2, 30), "a b", "", "x" * 70 + " y", article_text(3)]
+    expected = [reference_signature(text) for text in texts]
+    assert [s is None for s in expected] == [True, False, False, True, False, False, True, False, False]
+    for run in (1, 10, 300, 1 << 20):
+        monkeypatch.setattr(writer, "SIGNATURE_CODE_POINTS", run)
+        assert text_signatures(texts) == expected, run
+    assert text_signatures([]) == [] and text_signatures(["", " "]) == [None, None]
 
 
 @pytest.mark.parametrize("text", [article_text(1), article_text(7, 40), "بغداد", "بغداد القاهرة", "\ud800 x y"])
@@ -102,8 +154,8 @@ def test_signature_is_datasketchs_minhash_and_bands_are_minhashlshs(text):
     from datasketch import MinHash, MinHashLSH
 
     reference = MinHash(num_perm=NEAR_DUPLICATE_PERMUTATIONS, seed=NEAR_DUPLICATE_SEED, hashfunc=int)
-    reference.update_batch(shingle_hashes(text).tolist())
-    assert text_signature(text) == reference.hashvalues.astype("<u4").tobytes()
+    reference.update_batch(reference_shingle_hashes(text).tolist())
+    assert text_signatures([text]) == [reference.hashvalues.astype("<u4").tobytes()] == [reference_signature(text)]
     lsh = MinHashLSH(threshold=NEAR_DUPLICATE_THRESHOLD, num_perm=NEAR_DUPLICATE_PERMUTATIONS)
     assert (lsh.b, lsh.r) == (NEAR_DUPLICATE_BANDS, NEAR_DUPLICATE_ROWS)
 
@@ -112,13 +164,29 @@ def test_typo_fix_is_near_the_original_and_unrelated_texts_are_not():
     original = article_text(1)
     fixed = typo_fixed(original)
     assert fixed != original and len(fixed) == len(original) + 1
+    first, second, third = text_signatures([original, article_text(2), fixed])
     near = NearDuplicates()
-    assert near.add("a", "train", text_signature(original)) == []
-    assert near.add("b", "train", text_signature(article_text(2))) == []
-    [(other, split, similarity)] = near.add("c", "test", text_signature(fixed))
+    assert near.add("a", "train", first) == []
+    assert near.add("b", "train", second) == []
+    [(other, split, similarity)] = near.add("c", "test", third)
     assert (other, split) == ("a", "train") and 0.8 <= similarity < 1.0
-    assert text_signature("") is None and text_signature(" \n\t") is None
-    assert text_signature("بغداد  القاهرة\nعمان") == text_signature("بغداد القاهرة عمان")  # whitespace collapsed
+    assert text_signatures(["", " \n\t"]) == [None, None]
+    collapsed, spaced = text_signatures(["بغداد  القاهرة\nعمان", "بغداد القاهرة عمان"])
+    assert collapsed == spaced  # whitespace collapsed
+
+
+def test_one_signature_twice_in_a_segment_is_a_pair_and_other_texts_are_not_near_it():
+    """Two texts with the same words (whitespace apart) have one signature: the second is near the first even when
+    both are looked up in one segment, where no earlier document shares a band with them."""
+    same, other = text_signatures(["بغداد  القاهرة عمان", article_text(2)])
+    near = NearDuplicates()
+    near.segment([same, other, same])
+    assert near.add("a", "train", same) == []
+    assert near.add("b", "train", other) == []
+    assert near.add("c", "test", same) == [("a", "train", 1.0)]
+    near.segment([other])
+    assert near.add("d", "test", other) == [("b", "train", 1.0)]
+    near.close()
 
 
 @pytest.mark.parametrize("workers", [0, 2])

@@ -7,7 +7,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from corpus_tools.keys import SeenKeys
+from corpus_tools.build.writer import NearDuplicates
+from corpus_tools.keys import KeyValues, SeenKeys
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=5),
@@ -46,3 +47,13 @@ def test_ids_that_sqlite_would_change_come_back_unchanged():
         assert seen.first(key, 7, row_id) is None
         row, got = seen.first(key, 8)
         assert row == 7 and got == row_id and type(got) is type(row_id) and repr(got) == repr(row_id)
+
+
+def test_the_batched_stores_keep_no_journal_sync_nothing_and_use_16_kib_pages():
+    """The stores are private temporary databases: durability does not matter, so nothing is journaled or synced,
+    and their B-trees of random keys take fewer, larger pages."""
+    for store in (KeyValues(), NearDuplicates()):
+        settings = [store._db.execute(f"PRAGMA {name}").fetchone()[0]
+                    for name in ("journal_mode", "synchronous", "page_size", "cache_size")]
+        assert settings == ["off", 0, 16384, -8 * 1024]
+        store.close()

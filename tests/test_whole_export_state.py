@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from test_build_near_duplicates import article_text, typo_fixed
 
 import corpus_tools
-from corpus_tools.build.writer import NearDuplicates, ReleaseWriter, text_signature
+from corpus_tools.build.writer import NearDuplicates, ReleaseWriter, text_signatures
 from corpus_tools.keys import LOOKUP_KEYS, KeyValues
 from corpus_tools.ontology import load_ontology
 from corpus_tools.release.splits import SplitPlan, read_assignments
@@ -77,18 +77,19 @@ def test_near_duplicates_in_segments_give_the_answers_of_one_at_a_time():
     docs = [("a", "train", original), ("b", "train", other), ("c", "test", typo_fixed(original)),
             ("d", "test", article_text(3)), ("e", "validation", typo_fixed(other)),
             ("f", "train", typo_fixed(typo_fixed(original))), ("g", "test", original)]
+    signature = dict(zip(docs, text_signatures([text for _, _, text in docs]), strict=True))
     one = NearDuplicates()
-    alone = [one.add(doc_id, split, text_signature(text)) for doc_id, split, text in docs]
+    alone = [one.add(doc_id, split, signature[doc_id, split, text]) for doc_id, split, text in docs]
     assert [[(d, s) for d, s, _ in found] for found in alone] == [
         [], [], [("a", "train")], [], [("b", "train")], [("a", "train"), ("c", "test")],
         [("a", "train"), ("c", "test"), ("f", "train")]]
-    for cut in (1, 2, 3, 5):
+    for cut in (1, 2, 3, 5, 7):  # 7: one segment, where "g" has the signature of "a"
         near = NearDuplicates()
         got = []
         for start in range(0, len(docs), cut):
             segment = docs[start:start + cut]
-            near.segment([text_signature(text) for _, _, text in segment])
-            got += [near.add(doc_id, split, text_signature(text)) for doc_id, split, text in segment]
+            near.segment([signature[doc] for doc in segment])
+            got += [near.add(doc_id, split, signature[doc_id, split, text]) for doc_id, split, text in segment]
             near.flush()
         assert got == alone, cut
         near.close()
@@ -195,12 +196,12 @@ def test_a_killed_build_leaves_no_temporary_file(tmp_path):
     spill.mkdir()
     script = textwrap.dedent("""
         import os, signal
-        from corpus_tools.build.writer import NearDuplicates, text_signature
+        from corpus_tools.build.writer import NearDuplicates, text_signatures
         from corpus_tools.keys import KeyValues
         store = KeyValues()
         store.first_many([os.urandom(32) for _ in range(50000)], [(n, "d" * 200) for n in range(50000)])
         near = NearDuplicates()
-        near.add("a", "train", text_signature("one two three four"))
+        near.add("a", "train", text_signatures(["one two three four"])[0])
         near.flush()
         print(len(os.listdir(os.environ["TMPDIR"])), flush=True)
         os.kill(os.getpid(), signal.SIGKILL)

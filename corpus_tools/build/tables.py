@@ -22,7 +22,7 @@ import pyarrow as pa
 from corpus_tools.artefacts import LS_DATA_KEY
 from corpus_tools.build.gold import choose_gold, gold_text_mismatch, left_out_problem
 from corpus_tools.build.shards import row_weights
-from corpus_tools.build.writer import DANGLING_RELATION, UNKNOWN_LABEL, text_signature
+from corpus_tools.build.writer import DANGLING_RELATION, UNKNOWN_LABEL, text_signatures
 from corpus_tools.labelstudio.export import read_relations, read_result
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
 from corpus_tools.ontology import Ontology, meta_date, meta_value_ok
@@ -124,6 +124,7 @@ class SegmentBuilder:
         before = dict(run.semantic.counts)
         self._out = result
         self._rows: dict[tuple[str, str], dict[str, list]] = {}
+        self._signing: list[tuple[TaskKeys, str]] = []  # gold texts whose signatures the segment's tables add
         reads: dict[int, SpanReads] = {}
         for offset, task in enumerate(tasks):
             index = first_index + offset
@@ -323,7 +324,7 @@ class SegmentBuilder:
         utf8 = text.encode("utf-8") if type(text) is str else b""
         keys.digest = hashlib.sha256(utf8).digest()  # the documents row's text_sha256 is its hex form
         if self.near_duplicates and type(text) is str:
-            keys.signature = text_signature(text)
+            self._signing.append((keys, text))
         keys.where = where
         keys.source = source
         after: list[Problem] = []
@@ -337,6 +338,7 @@ class SegmentBuilder:
         result = SegmentResult(first_index=first_index, count=len(documents))
         self._out = result
         self._rows = {}
+        self._signing = []
         for line, doc in documents:
             result.stats.tasks += 1
             keys = TaskKeys(index=line, task_id=None, doc_id=doc.id, split=self.plan.split_of(doc.id))
@@ -451,6 +453,9 @@ class SegmentBuilder:
 
     # -- Arrow -----------------------------------------------------------------------------------
     def _tables(self) -> dict[tuple[str, str], pa.Table]:
+        signatures = text_signatures([text for _, text in self._signing])  # the segment's at once
+        for (keys, _), signature in zip(self._signing, signatures, strict=True):
+            keys.signature = signature
         tables: dict[tuple[str, str], pa.Table] = {}
         for (config, split), cols in self._rows.items():
             if config == "tokens":

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -124,65 +123,148 @@ _PERMUTE_B = _random.randint(0, 1 << 32, NEAR_DUPLICATE_PERMUTATIONS, dtype=np.u
 del _random
 _FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35))  # MurmurHash3's finaliser
 _SHINGLE_MIX = np.uint64(0x9E3779B97F4A7C15)
-# Every code point that str.isspace() holds and bytes.split() does not split at (tests/test_build_near_duplicates.py
-# checks the list against every code point).
-_NON_ASCII_WHITESPACE = re.compile("[\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 _BAND_WEIGHTS = np.random.RandomState(NEAR_DUPLICATE_SEED).randint(  # odd: a band's key is a hash of its values
     0, 2**63, size=NEAR_DUPLICATE_ROWS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+# str.split()'s whitespace in UTF-8: the bytes \t \n \v \f \r, \x1c-\x1f and space, and these code points of two or
+# three bytes (their first byte is \xc2, \xe1, \xe2 or \xe3; tests/test_build_near_duplicates.py checks every code
+# point)
+_WIDE_WHITESPACE = np.zeros(0x4000, dtype=bool)
+_WIDE_WHITESPACE[[c for c in range(0x80, 0x4000) if chr(c).isspace()]] = True
+# crc32 is affine: crc32(word) = crc32(len(word) zero bytes) ^ the XOR of _CRC_BYTE[k][byte] over its bytes, k the
+# number of bytes after it in the word (a byte's part of the CRC register, shifted through k zero bytes).  Longer
+# words than _WORD_BYTES (rare) are hashed with zlib.crc32 itself.
+_WORD_BYTES = 64
+_CRC_BYTE = np.zeros((_WORD_BYTES, 256), dtype=np.uint32)
+_CRC_BYTE[0] = [zlib.crc32(bytes([byte])) ^ zlib.crc32(b"\0") for byte in range(256)]
+for _k in range(1, _WORD_BYTES):
+    _CRC_BYTE[_k] = _CRC_BYTE[0][_CRC_BYTE[_k - 1] & 0xFF] ^ (_CRC_BYTE[_k - 1] >> np.uint32(8))
+_CRC_ZEROS = np.array([zlib.crc32(bytes(length)) for length in range(_WORD_BYTES + 1)], dtype=np.uint32)
+# A fixed bit set of the band keys written (8 MiB, whatever the number of documents): a key whose bit is clear was
+# never written, so its lookup is skipped (most are: bands are rarely shared), sparing a read of a B-tree page.
+_WRITTEN_BITS = 26
+SIGNATURE_CODE_POINTS = 1 << 16  # text whose signatures are computed at once (the arrays stay in the CPU's caches)
 
 
-def shingle_hashes(text: str) -> np.ndarray:
-    """The distinct 32-bit hashes of a text's word 3-grams (its words split at any run of whitespace, each
-    hashed with crc32 of its UTF-8, mixed three by three; the whole text when it has fewer than three words),
-    sorted; empty for a text without words."""
-    # str.split()'s words, split as bytes: the whitespace bytes.split() does not know becomes a space first
-    words = _NON_ASCII_WHITESPACE.sub(" ", text).encode("utf-8", "surrogatepass").split()
-    hashes = np.fromiter(map(zlib.crc32, words), dtype=np.uint64, count=len(words))
-    if 0 < len(hashes) < 3:
-        hashes = np.append(hashes, np.zeros(3 - len(hashes), dtype=np.uint64))
+def word_hashes(utf8: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The crc32 of each word of UTF-8 text (its words as ``str.split()`` finds them in the decoded text), and
+    the offset of each word's first byte."""
+    data = np.frombuffer(utf8, dtype=np.uint8)
+    space = np.empty(len(data) + 2, dtype=bool)  # with a space before and after the text
+    space[0] = space[-1] = True
+    inner = space[1:-1]
+    np.less_equal(np.subtract(data, 9, dtype=np.uint8), 13 - 9, out=inner)
+    inner |= np.subtract(data, 0x1C, dtype=np.uint8) <= 0x20 - 0x1C
+    lead = (data == 0xC2) | (np.subtract(data, 0xE1, dtype=np.uint8) <= 0xE3 - 0xE1)
+    if lead.any():  # the code points those bytes start, for the wide whitespace
+        at = np.flatnonzero(lead)
+        first, second, third = (data.take(at + k, mode="clip").astype(np.intp) for k in range(3))
+        two = first == 0xC2
+        points = np.where(two, (first & 0x1F) << 6 | second & 0x3F,
+                          (first & 0x0F) << 12 | (second & 0x3F) << 6 | third & 0x3F)
+        wide = _WIDE_WHITESPACE[points]
+        at, three = at[wide], ~two[wide]
+        inner[at] = inner[at + 1] = True
+        inner[at[three] + 2] = True
+    edges = np.flatnonzero(space[1:] != space[:-1])
+    starts, ends = edges[0::2], edges[1::2]
+    lengths = ends - starts
+    # column by column from the words' last bytes, longest words first (the words still going are a prefix)
+    order = np.argsort(np.minimum(lengths, _WORD_BYTES).astype(np.uint8), kind="stable")[::-1]
+    last = ends[order] - 1
+    hashes = _CRC_ZEROS[np.minimum(lengths[order], _WORD_BYTES)]
+    longer = len(lengths) - np.searchsorted(lengths[order[::-1]], np.arange(_WORD_BYTES), side="right")
+    for k, going in enumerate(longer[longer > 0].tolist()):
+        hashes[:going] ^= _CRC_BYTE[k].take(data.take(last[:going] - k))
+    out = np.empty_like(hashes)
+    out[order] = hashes
+    for word in np.flatnonzero(lengths > _WORD_BYTES).tolist():
+        out[word] = zlib.crc32(utf8[starts[word]:ends[word]])
+    return out, starts
+
+
+def shingle_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The 32-bit hashes of the word 3-grams of each text (its words split at any run of whitespace, each hashed
+    with crc32 of its UTF-8, mixed three by three; the whole text when it has fewer than three words), and where
+    each text's are: ``hashes[bounds[i]:bounds[i + 1]]`` are those of ``texts[i]`` in word order, repeats kept
+    (none for a text without words)."""
+    encoded = [text.encode("utf-8", "surrogatepass") for text in texts]
+    words, word_starts = word_hashes(b" ".join(encoded))
+    text_starts = np.cumsum([0] + [len(utf8) + 1 for utf8 in encoded])
+    counts = np.diff(np.searchsorted(word_starts, text_starts))
+    short = np.flatnonzero((counts > 0) & (counts < 3))
+    if len(short):  # one or two words: the hashes of the missing ones are 0 (crc32 of b"")
+        ends = np.cumsum(counts)[short]
+        words = np.insert(words, np.repeat(ends, 3 - counts[short]), 0)
+        counts[short] = 3
+    hashes = words.astype(np.uint64)
     hashes = (hashes[:-2] * _SHINGLE_MIX + hashes[1:-1]) * _SHINGLE_MIX + hashes[2:]
-    return np.unique((hashes >> np.uint64(32)).astype(np.uint32))
+    ends = np.cumsum(counts)[counts > 0]
+    keep = np.ones(len(words), dtype=bool)  # not the 3-grams that run into the next text
+    keep[ends - 1] = keep[ends - 2] = False
+    shingles = np.maximum(counts - 2, 0)
+    bounds = np.concatenate([[0], np.cumsum(shingles)])
+    return (hashes[keep[:-2]] >> np.uint64(32)).astype(np.uint32), bounds
 
 
-def text_signature(text: str) -> bytes | None:
-    """The MinHash signature of a text's word 3-grams (:func:`shingle_hashes`): for each of the
+def text_signatures(texts: Sequence[str]) -> list[bytes | None]:
+    """The MinHash signature of each text's word 3-grams (:func:`shingle_hashes`): for each of the
     :data:`NEAR_DUPLICATE_PERMUTATIONS` permutations ``h -> a * fmix32(h) + b`` (mod 2^32) the least value,
     as little-endian uint32 (what ``datasketch.MinHash(64, seed=1).update_batch(shingles).hashvalues`` holds);
-    None for a text without words."""
-    shingles = shingle_hashes(text)
-    if not len(shingles):
-        return None
-    s1, m1, s2, m2 = _FMIX32
-    shingles = shingles ^ (shingles >> s1)
-    shingles = shingles * m1
-    shingles = shingles ^ (shingles >> s2)
-    shingles = shingles * m2
-    shingles = shingles ^ (shingles >> s1)
-    return (shingles[:, None] * _PERMUTE_A + _PERMUTE_B).min(axis=0).astype("<u4").tobytes()
+    None for a text without words.  Computed for :data:`SIGNATURE_CODE_POINTS` of text at a time."""
+    signatures: list[bytes | None] = []
+    start = 0
+    while start < len(texts):
+        end, size = start + 1, len(texts[start])
+        while end < len(texts) and size < SIGNATURE_CODE_POINTS:
+            size += len(texts[end])
+            end += 1
+        shingles, bounds = shingle_hashes(texts[start:end])
+        start = end
+        s1, m1, s2, m2 = _FMIX32
+        shingles ^= shingles >> s1
+        shingles *= m1
+        shingles ^= shingles >> s2
+        shingles *= m2
+        shingles ^= shingles >> s1
+        has = bounds[:-1] < bounds[1:]
+        if len(shingles):
+            values = np.multiply(_PERMUTE_A[:, None], shingles)  # a row per permutation
+            values += _PERMUTE_B[:, None]
+            minima = iter(np.minimum.reduceat(values, bounds[:-1][has], axis=1).T.astype("<u4"))
+        signatures += [next(minima).tobytes() if words else None for words in has.tolist()]
+    return signatures
 
 
 class NearDuplicates:
     """The signatures taken so far, in input order, with the LSH band keys of each (``(band, key)`` → the
     documents that have it): a signature shares a band with every earlier one it is probably near.
 
-    Held out of core: the band keys and each document's id and split in a private temporary SQLite database,
-    the signatures in an unlinked temporary file (:data:`NEAR_DUPLICATE_PERMUTATIONS` uint32 values per
-    document, read back only for the candidates a band names).  A segment's signatures are looked up at once
-    (:meth:`segment`), added in order (:meth:`add`) and written together (:meth:`flush`)."""
+    Held out of core: each document's id, split and band keys in a private temporary SQLite database (one row,
+    an index per band), the signatures in an unlinked temporary file (:data:`NEAR_DUPLICATE_PERMUTATIONS` uint32
+    values per document, read back only for the candidates a band names).  A segment's signatures are looked up
+    at once (:meth:`segment`), added in order (:meth:`add`) and written together (:meth:`flush`)."""
 
     def __init__(self) -> None:
         self._db = private_database(CACHE_KIB)
-        self._db.execute("CREATE TABLE bands (band INTEGER, key INTEGER, row INTEGER, PRIMARY KEY (band, key, row))"
-                         " WITHOUT ROWID")
-        self._db.execute("CREATE TABLE docs (row INTEGER PRIMARY KEY, id, split)")
+        bands = range(NEAR_DUPLICATE_BANDS)
+        self._db.execute(f"CREATE TABLE docs (row INTEGER PRIMARY KEY, id, split, {', '.join(f'k{b}' for b in bands)})")
+        for band in bands:
+            self._db.execute(f"CREATE INDEX band{band} ON docs (k{band})")
         self._db.execute("BEGIN")
         self._signatures = tempfile.TemporaryFile(buffering=0)  # unlinked: gone with the process
         self.count = 0  # documents written (rows below it are on disk)
-        self._keys: dict[bytes, list[tuple[int, int]]] = {}  # signature → its (band, key) pairs
+        self._keys: dict[bytes, list[int]] = {}  # signature → its key in each band
+        self._shared: set[bytes] = set()  # signatures with a (band, key) of an earlier one or another of the segment
         self._earlier: dict[tuple[int, int], list[int]] = {}  # (band, key) → rows on disk
         self._new: dict[tuple[int, int], int | list[int]] = {}  # (band, key) → rows of this segment
-        self._docs: list[tuple[str, str]] = []
+        self._docs: list[tuple] = []  # (row, id, split, keys...) of this segment
         self._new_signatures = bytearray()
+        self._written = np.zeros(1 << (_WRITTEN_BITS - 3), dtype=np.uint8)  # see _WRITTEN_BITS
+
+    @staticmethod
+    def _bit(keys: np.ndarray, band: int) -> np.ndarray:
+        """The bits of :data:`_WRITTEN_BITS` that stand for band keys ``keys``."""
+        return ((keys.view(np.uint64) ^ _BAND_WEIGHTS[band]) >> np.uint64(64 - _WRITTEN_BITS)).astype(np.intp)
 
     def segment(self, signatures: Sequence[bytes]) -> None:
         """Look up the band keys of the signatures that :meth:`add` may take next (what was added before is
@@ -195,15 +277,28 @@ class NearDuplicates:
         rows = values[:, :NEAR_DUPLICATE_BANDS * NEAR_DUPLICATE_ROWS].astype(np.uint64).reshape(
             len(unique), NEAR_DUPLICATE_BANDS, NEAR_DUPLICATE_ROWS)
         keys = (rows * _BAND_WEIGHTS).sum(axis=2).view(np.int64)  # SQLite integers are signed
-        for signature, doc_keys in zip(unique, keys.tolist(), strict=True):
-            self._keys[signature] = list(enumerate(doc_keys))
-        for band, band_keys in enumerate(keys.T.tolist()):
-            wanted = list(dict.fromkeys(band_keys))
+        shared = np.zeros(len(unique), dtype=bool)
+        if len(unique) < len(signatures):  # a signature twice: it shares every band with itself
+            counts: dict[bytes, int] = {}
+            for signature in signatures:
+                counts[signature] = counts.get(signature, 0) + 1
+            shared[[k for k, signature in enumerate(unique) if counts[signature] > 1]] = True
+        for band, band_keys in enumerate(keys.T):
+            _, where, repeats = np.unique(band_keys, return_inverse=True, return_counts=True)
+            shared |= repeats[where] > 1  # a key two signatures of the segment have
+            bits = self._bit(band_keys, band)
+            maybe = (self._written[bits >> 3] >> (bits & 7).astype(np.uint8)) & 1  # 0: never written
+            wanted = list(dict.fromkeys(band_keys[maybe.astype(bool)].tolist()))
             for at in range(0, len(wanted), LOOKUP_KEYS):
                 chunk = wanted[at:at + LOOKUP_KEYS]
-                query = f"SELECT key, row FROM bands WHERE band = ? AND key IN ({','.join('?' * len(chunk))})"
-                for key, row in self._db.execute(query, (band, *chunk)):
+                query = f"SELECT k{band}, row FROM docs WHERE k{band} IN ({','.join('?' * len(chunk))})"
+                for key, row in self._db.execute(query, chunk):
                     self._earlier.setdefault((band, key), []).append(row)
+        if self._earlier:
+            found = {(band, key) for band, key in self._earlier}
+            shared |= [any((band, key) in found for band, key in enumerate(doc_keys)) for doc_keys in keys.tolist()]
+        self._keys.update(zip(unique, keys.tolist(), strict=True))
+        self._shared.update(signature for signature, flag in zip(unique, shared.tolist(), strict=True) if flag)
 
     def add(self, doc_id: str, split: str, signature: bytes) -> list[tuple[str, str, float]]:
         """Record a document; the earlier documents (id, split, estimated similarity) whose signatures agree in at
@@ -211,9 +306,14 @@ class NearDuplicates:
         if signature not in self._keys:  # not looked up with its segment: on its own
             self.segment([signature])
         row = self.count + len(self._docs)
+        keys = self._keys[signature]
+        self._docs.append((row, doc_id, split, *keys))
+        self._new_signatures += signature
+        if signature not in self._shared:  # no band in common with any document but itself: no candidate
+            return []
         candidates: list[int] = []
         earlier, new = self._earlier, self._new
-        for pair in self._keys[signature]:
+        for pair in enumerate(keys):
             found = earlier.get(pair)
             if found is not None:
                 candidates += found
@@ -226,8 +326,6 @@ class NearDuplicates:
             else:
                 candidates += same
                 same.append(row)
-        self._docs.append((doc_id, split))
-        self._new_signatures += signature
         if not candidates:
             return []
         near: list[tuple[str, str, float]] = []
@@ -248,29 +346,23 @@ class NearDuplicates:
 
     def _document(self, row: int) -> tuple[str, str]:
         if row >= self.count:
-            return self._docs[row - self.count]
+            return self._docs[row - self.count][1:3]
         doc_id, split = self._db.execute("SELECT id, split FROM docs WHERE row = ?", (row,)).fetchone()
         return doc_id, split
 
     def flush(self) -> None:
         """Write what :meth:`add` took since the last flush."""
         if self._docs:
-            self._db.executemany("INSERT INTO docs VALUES (?, ?, ?)",
-                                 ((self.count + k, *doc) for k, doc in enumerate(self._docs)))
-            self._db.executemany("INSERT INTO bands VALUES (?, ?, ?)", self._band_rows())
+            self._db.executemany(f"INSERT INTO docs VALUES (?, ?, ?{', ?' * NEAR_DUPLICATE_BANDS})", self._docs)
+            keys = np.array([doc[3:] for doc in self._docs], dtype=np.int64)
+            for band in range(NEAR_DUPLICATE_BANDS):
+                bits = self._bit(keys[:, band], band)
+                np.bitwise_or.at(self._written, bits >> 3, np.left_shift(1, bits & 7).astype(np.uint8))
             self._signatures.seek(0, os.SEEK_END)
             self._signatures.write(self._new_signatures)
             self.count += len(self._docs)
-        self._keys, self._earlier, self._new, self._docs = {}, {}, {}, []
+        self._keys, self._shared, self._earlier, self._new, self._docs = {}, set(), {}, {}, []
         self._new_signatures = bytearray()
-
-    def _band_rows(self) -> Iterator[tuple[int, int, int]]:
-        for (band, key), rows in self._new.items():
-            if type(rows) is int:
-                yield band, key, rows
-            else:
-                for row in rows:  # type: ignore[union-attr]
-                    yield band, key, row
 
     def close(self) -> None:
         self._db.close()
