@@ -302,8 +302,10 @@ class SemanticChecker:
             ordered = sorted(spans, key=_END, reverse=True)
             ordered.sort(key=_START)  # by start, then end descending
             inner = self._laminar(ordered)
-        if inner is None:
-            return None  # duplicate or overlapping spans (or crossing ones under the "any" policy)
+        if inner is None:  # duplicate spans, or overlapping ones the policy forbids
+            if self.overlap != "any" or len({span[:3] for span in spans}) != len(spans):
+                return None
+            inner = self._inner_ids(spans)  # crossing spans, which the "any" policy allows
         if relations and not self._clean_relations(result, relations, span_labels, inner):
             return None
         return spans, relations
