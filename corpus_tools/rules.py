@@ -3,8 +3,9 @@
 :class:`SemanticChecker` is built once per ontology and checks one Label Studio task
 (annotations and predictions alike) or one canonical document at a time.  It never raises on
 malformed values: what the schema pass already reports (a string offset, a result that is not a
-list) is skipped here.  Paths are built only when a problem is found, so a valid task costs a
-few dictionary lookups per span.
+list) is skipped here.  Each annotation's result is first proved clean in one pass
+(:meth:`SemanticChecker.clean_result`); only a result it is not sure of takes the full checks, which build paths
+and messages, so a valid task costs a few dictionary lookups per span.
 
 Offsets: ``value.start``/``value.end`` are code points; ``value.text`` is compared with
 ``text[start:end]``.  A difference that is only collapsed whitespace is a warning
@@ -76,6 +77,18 @@ def _first_region(result: list[Any], span_id: str) -> int:
                 and type(item.get("id")) is str and item["id"] == span_id):
             return k
     raise ValueError(span_id)  # never: the id was seen in result
+
+
+def _learn_edges_of(result: list[Any], text: str) -> None:
+    """Put the keys of every region of ``result`` whose offsets fit ``text`` in the memos of the clean-result pass
+    (:func:`~corpus_tools.offsets.learn_edges`)."""
+    size = len(text)
+    for item in result:
+        value = item.get("value") if type(item) is dict and item.get("type") == "labels" else None
+        if type(value) is dict:
+            start, end = value.get("start"), value.get("end")
+            if type(start) is int and type(end) is int and 0 <= start < end <= size:
+                learn_edges(text, start, end)
 
 
 def _show(ch: str) -> str:
@@ -254,16 +267,46 @@ class SemanticChecker:
         :func:`~corpus_tools.labelstudio.export.read_result` reads them and the indexes of its relation items; None
         when not sure (the full checks then decide and report).
 
-        It accepts only what the full checks accept, rule for rule (tests/test_validate_fast.py): a region is one
-        known label, offsets that fit, ``value.text`` equal to ``text[start:end]``, edges and name text answered by
-        the memos of :mod:`~corpus_tools.offsets` (:meth:`_clean_edges`); no id twice, no overlap the policy
-        forbids (:meth:`_laminar`); every relation one known label between two outermost spans of types it
-        allows, stored once.
+        It accepts only what the full checks accept, rule for rule (tests/test_validate_clean.py): every region
+        passes :meth:`_clean_regions`; no overlap the policy forbids (:meth:`_laminar`); every relation one known
+        label between two outermost spans of types it allows, stored once (:meth:`_clean_relations`).
         """
-        spans: list[tuple] = []  # start, end, label, id, text
+        try:
+            regions = self._clean_regions(result, text)
+        except KeyError:  # a key missing from an item, or an edge the memos do not hold yet: learn those, try again
+            _learn_edges_of(result, text)
+            try:
+                regions = self._clean_regions(result, text)
+            except KeyError:
+                return None
+        if regions is None:
+            return None
+        spans, span_labels, relations = regions
+        inner = self._laminar(spans)
+        if inner is None and len(spans) > 1:
+            ordered = sorted(spans, key=_END, reverse=True)
+            ordered.sort(key=_START)  # by start, then end descending
+            inner = self._laminar(ordered)
+        if inner is None:  # duplicate spans, or overlapping ones the policy forbids
+            if self.overlap != "any" or len({span[:3] for span in spans}) != len(spans):
+                return None
+            inner = self._inner_ids(spans)  # crossing spans, which the "any" policy allows
+        if relations and not self._clean_relations(result, relations, span_labels, inner):
+            return None
+        return spans, relations
+
+    def _clean_regions(self, result: list[Any], text: str) -> tuple[list[tuple], dict[str, str], list[int]] | None:
+        """The spans (start, end, label, id, text) of a result whose regions are all clean, their labels by id and
+        the indexes of its relation items; None when a region is not.  A clean region has one known label, offsets
+        that fit, ``value.text`` equal to ``text[start:end]``, an id of its own, and a name text and edges that
+        the memos of :mod:`~corpus_tools.offsets` accept; a key the memos do not hold raises KeyError (as does a
+        key missing from an item)."""
+        spans: list[tuple] = []
         span_labels: dict[str, str] = {}
         relations: list[int] = []
         entity_labels, from_name_ok, to_name_ok = self.entity_labels, LS_FROM_NAME, LS_TO_NAME
+        left_edge, right_edge, proclitic_before, name_text = LEFT_EDGE, RIGHT_EDGE, PROCLITIC_BEFORE, NAME_TEXT
+        lw, pw = LEFT_WINDOW, PREFIX_WINDOW  # characters before a span start in the two memos' keys
         size = len(text)
         try:
             for j, item in enumerate(result):
@@ -287,41 +330,7 @@ class SemanticChecker:
                         and from_name == from_name_ok
                         and to_name == to_name_ok
                         and text[start:end] == stored
-                    ):
-                        return None
-                    span_labels[span_id] = label
-                    spans.append((start, end, label, span_id, stored))
-                elif kind == "relation":
-                    relations.append(j)
-        except (KeyError, TypeError):  # a missing key or a value of another type: the full checks decide
-            return None
-        if len(span_labels) != len(spans) or not self._clean_edges(spans, text):
-            return None  # a region id used twice, or an edge or a name to look at closely
-        inner = self._laminar(spans)
-        if inner is None and len(spans) > 1:
-            ordered = sorted(spans, key=_END, reverse=True)
-            ordered.sort(key=_START)  # by start, then end descending
-            inner = self._laminar(ordered)
-        if inner is None:  # duplicate spans, or overlapping ones the policy forbids
-            if self.overlap != "any" or len({span[:3] for span in spans}) != len(spans):
-                return None
-            inner = self._inner_ids(spans)  # crossing spans, which the "any" policy allows
-        if relations and not self._clean_relations(result, relations, span_labels, inner):
-            return None
-        return spans, relations
-
-    @staticmethod
-    def _clean_edges(spans: list[tuple], text: str) -> bool:
-        """True when every span's name text and edges are allowed, as the memos of :mod:`~corpus_tools.offsets`
-        answer; a key they do not hold yet is learnt (:func:`~corpus_tools.offsets.learn_edges`) and asked again
-        once."""
-        lw, pw = LEFT_WINDOW, PREFIX_WINDOW  # characters before a span start in the two memos' keys
-        for attempt in (1, 2):
-            left_edge, right_edge, proclitic_before, name_text = LEFT_EDGE, RIGHT_EDGE, PROCLITIC_BEFORE, NAME_TEXT
-            try:
-                for start, end, _label, _id, stored in spans:
-                    if not (
-                        name_text[stored]  # no digit, no emoji
+                        and name_text[stored]  # no digit, no emoji
                         # no whitespace or Cf at an edge; the start at a word start or after a proclitic
                         and (
                             (left := left_edge[text[start - lw if start > lw else 0 : start + 1]])
@@ -331,14 +340,16 @@ class SemanticChecker:
                         # the end at a word end
                         and right_edge[text[end - 1 : end + 1]]
                     ):
-                        return False
-                return True
-            except KeyError:
-                if attempt == 2:
-                    return False  # a memo is full: the full checks decide
-                for start, end, _label, _id, _text in spans:
-                    learn_edges(text, start, end)
-        return False
+                        return None
+                    span_labels[span_id] = label
+                    spans.append((start, end, label, span_id, stored))
+                elif kind == "relation":
+                    relations.append(j)
+        except TypeError:  # a value of another type: the full checks decide
+            return None
+        if len(span_labels) != len(spans):
+            return None  # a region id used twice
+        return spans, span_labels, relations
 
     def _clean_relations(self, result: list[Any], relations: list[int], span_labels: dict[str, str],
                          inner: frozenset[object] | set[object]) -> bool:
@@ -530,7 +541,7 @@ class SemanticChecker:
                 f" {text[start:end]!r}); export again from Label Studio, which stores it.",
                 item_path + fields["value"],
             )
-        learn_edges(text, start, end)  # for the fast path of check_result
+        learn_edges(text, start, end)  # for the clean-result pass
         first, last = text[start], text[end - 1]
         bad_edge = False
         if is_edge_forbidden(first) or is_edge_forbidden(last):
