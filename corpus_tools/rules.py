@@ -54,9 +54,6 @@ _START_END = itemgetter(0, 1)
 _START = itemgetter(0)
 _END = itemgetter(1)
 _NO_END = sys.maxsize  # beyond every span end
-_REGION = itemgetter("id", "from_name", "to_name", "value")
-_REGION_VALUE = itemgetter("start", "end", "text", "labels")
-_RELATION = itemgetter("from_id", "to_id", "labels")
 _DOC_FIELDS = {"start": ".start", "end": ".end", "text": ".text", "value": "", "label": ".label", "id": ".id"}
 _NO_IDS: frozenset[object] = frozenset()
 
@@ -314,10 +311,13 @@ class SemanticChecker:
                     return None
                 kind = item["type"]
                 if kind == "labels":
-                    span_id, from_name, to_name, value = _REGION(item)
+                    value = item["value"]
                     if type(value) is not dict:
                         return None
-                    start, end, stored, labels = _REGION_VALUE(value)
+                    start = value["start"]
+                    end = value["end"]
+                    span_id = item["id"]
+                    labels = value["labels"]
                     if not (
                         type(start) is int
                         and type(end) is int
@@ -327,9 +327,9 @@ class SemanticChecker:
                         and len(labels) == 1
                         and (label := labels[0]) in entity_labels
                         and type(label) is str
-                        and from_name == from_name_ok
-                        and to_name == to_name_ok
-                        and text[start:end] == stored
+                        and item["from_name"] == from_name_ok
+                        and item["to_name"] == to_name_ok
+                        and text[start:end] == (stored := value["text"])
                         and name_text[stored]  # no digit, no emoji
                         # no whitespace or Cf at an edge; the start at a word start or after a proclitic
                         and (
@@ -359,7 +359,9 @@ class SemanticChecker:
         try:
             for j in relations:
                 item = result[j]
-                from_id, to_id, labels = _RELATION(item)
+                from_id = item["from_id"]
+                to_id = item["to_id"]
+                labels = item["labels"]
                 if not (type(labels) is list and len(labels) == 1 and type(from_id) is str and type(to_id) is str
                         and from_id != to_id):
                     return False
