@@ -3,8 +3,9 @@
 :class:`SemanticChecker` is built once per ontology and checks one Label Studio task
 (annotations and predictions alike) or one canonical document at a time.  It never raises on
 malformed values: what the schema pass already reports (a string offset, a result that is not a
-list) is skipped here.  Paths are built only when a problem is found, so a valid task costs a
-few dictionary lookups per span.
+list) is skipped here.  Each annotation's result is first proved clean in one pass
+(:meth:`SemanticChecker.clean_result`); only a result it is not sure of takes the full checks, which build paths
+and messages, so a valid task costs a few dictionary lookups per span.
 
 Offsets: ``value.start``/``value.end`` are code points; ``value.text`` is compared with
 ``text[start:end]``.  A difference that is only collapsed whitespace is a warning
@@ -73,6 +74,18 @@ def _first_region(result: list[Any], span_id: str) -> int:
                 and type(item.get("id")) is str and item["id"] == span_id):
             return k
     raise ValueError(span_id)  # never: the id was seen in result
+
+
+def _learn_edges_of(result: list[Any], text: str) -> None:
+    """Put the keys of every region of ``result`` whose offsets fit ``text`` in the memos of the clean-result pass
+    (:func:`~corpus_tools.offsets.learn_edges`)."""
+    size = len(text)
+    for item in result:
+        value = item.get("value") if type(item) is dict and item.get("type") == "labels" else None
+        if type(value) is dict:
+            start, end = value.get("start"), value.get("end")
+            if type(start) is int and type(end) is int and 0 <= start < end <= size:
+                learn_edges(text, start, end)
 
 
 def _show(ch: str) -> str:
@@ -153,10 +166,11 @@ class SemanticChecker:
                    keep_reads: bool = False) -> dict[int, SpanReads]:
         """Every semantic check of one task whose JSON path is ``root`` (``$[3]`` in an export) of ``file``.
 
-        With ``keep_reads``, returns what the checks read of the task's annotations, by their index in
-        ``annotations``: for each annotation whose regions all took the inlined checks, its spans as
-        :func:`~corpus_tools.labelstudio.export.read_result` gives them and the indexes of its relation items
-        (so the build does not read the result again).
+        Each result is first put to :meth:`clean_result`, which proves with few lookups that it has no problem at
+        all; only a result it is not sure of takes :meth:`check_result`, which runs every check and locates every
+        problem.  With ``keep_reads``, returns what the checks read of the task's clean annotations, by their index
+        in ``annotations``: their spans as :func:`~corpus_tools.labelstudio.export.read_result` gives them and the
+        indexes of their relation items (so the build does not read the result again).
         """
         reads: dict[int, SpanReads] = {}
         counts = self.counts
@@ -208,91 +222,167 @@ class SemanticChecker:
                         f"{root}.{kind}[{i}].result",
                     )
                     continue
-                read = self.check_result(result, text, f"{root}.{kind}[{i}].result", where,
-                                         keep_reads=keep_reads and kind == "annotations")
-                if read is not None:
+                read = self.clean_result(result, text) if text is not None else None
+                if read is None:  # not sure: every check, locating every problem
+                    self.check_result(result, text, f"{root}.{kind}[{i}].result", where)
+                    continue
+                counts["spans"] += len(read[0])
+                counts["relations"] += len(read[1])
+                if keep_reads and kind == "annotations":
                     reads[i] = read
         return reads
 
-    def check_result(self, result: list[Any], text: str | None, path: str, where: _Where, *,
-                     keep_reads: bool = False) -> SpanReads | None:
-        """Spans and relations of one annotation or prediction (``path`` is its ``.result``); with ``keep_reads``,
-        what was read of them when every region took the inlined checks (see :meth:`check_task`).
-
-        A span that passes every check takes the inlined fast path below; any doubt sends it to
-        :meth:`_check_span_item`, which runs every check and reports.  The fast path accepts only
-        what the full checks accept, so the two never disagree (tests/test_validate_fast.py): its
-        word-edge rules are memos of short text slices (:data:`~corpus_tools.offsets.LEFT_EDGE`
-        ...), whose unseen keys raise KeyError and so take the full checks, which learn them.
-        """
+    def check_result(self, result: list[Any], text: str | None, path: str, where: _Where) -> None:
+        """Every check of the spans and relations of one annotation or prediction (``path`` is its ``.result``),
+        reporting each problem."""
+        counts = self.counts
         spans: list[tuple[int, int, object, object, int]] = []  # start, end, label, id, index
         span_labels: dict[object, str | None] = {}  # every region id seen: its label (None if not known)
         relations: list[int] = []  # indexes of relation items
-        entity_labels = self.entity_labels
-        from_name, to_name = LS_FROM_NAME, LS_TO_NAME
-        left_edge, right_edge, proclitic_before, name_text = LEFT_EDGE, RIGHT_EDGE, PROCLITIC_BEFORE, NAME_TEXT
-        lw, pw = LEFT_WINDOW, PREFIX_WINDOW  # characters before a span start in the two memos' keys
-        size = len(text) if text is not None else -1
-        n_spans = 0
-        read: list[tuple] | None = [] if keep_reads else None  # None: not kept, or a region took the full checks
         for j, item in enumerate(result):
             if type(item) is not dict:
                 continue
             kind = item.get("type")
-            if kind != "labels":
-                if kind == "relation":
-                    relations.append(j)
-                continue
-            try:  # the fast path: direct lookups; any missing key or odd type falls through to the full checks
-                value = item["value"]
-                start = value["start"]
-                end = value["end"]
-                span_id = item["id"]
-                labels = value["labels"]
-                if (
-                    type(value) is dict
-                    and type(start) is int
-                    and type(end) is int
-                    and 0 <= start < end <= size
-                    and type(span_id) is str
-                    and span_id not in span_labels
-                    and type(labels) is list
-                    and len(labels) == 1
-                    and (label := labels[0]) in entity_labels
-                    and type(label) is str
-                    and item["from_name"] == from_name
-                    and item["to_name"] == to_name
-                    and text[start:end] == value["text"]  # type: ignore[index]
-                    and name_text[value["text"]]  # no digit, no emoji
-                    # no whitespace or Cf at an edge; the start at a word start or after a proclitic
-                    and (
-                        (left := left_edge[text[start - lw if start > lw else 0 : start + 1]])  # type: ignore[index]
-                        or left is None
-                        and proclitic_before[text[start - pw if start > pw else 0 : start]]  # type: ignore[index]
-                    )
-                    # the end at a word end
-                    and right_edge[text[end - 1 : end + 1]]  # type: ignore[index]
-                ):
-                    n_spans += 1
-                    span_labels[span_id] = label
-                    spans.append((start, end, label, span_id, j))
-                    if read is not None:
-                        read.append((start, end, label, span_id, value["text"]))  # == text[start:end]
-                    continue
-            except (KeyError, TypeError):
-                pass
-            read = None
-            value = item.get("value")
-            if type(value) is not dict:
-                continue
-            n_spans += 1
-            self._check_span_item(item, value, j, text, path, where, result, span_labels, spans)
-        self.counts["spans"] += n_spans
+            if kind == "relation":
+                relations.append(j)
+            elif kind == "labels":
+                value = item.get("value")
+                if type(value) is dict:
+                    counts["spans"] += 1
+                    self._check_span_item(item, value, j, text, path, where, result, span_labels, spans)
         if spans:
             self._check_overlaps(spans, path, "[{}]", where)
         if relations:
-            self._check_ls_relations(result, relations, span_labels, self._inner_ids(spans), path, where)
-        return (read, relations) if read is not None else None
+            counts["relations"] += len(relations)
+            inner = self._inner_ids(spans)
+            seen: dict[tuple[object, object, str], int] = {}
+            for j in relations:
+                self._check_ls_relation(j, result[j], span_labels, inner, seen, path, where)
+
+    def clean_result(self, result: list[Any], text: str) -> SpanReads | None:
+        """What :meth:`check_task` keeps of a result that has no problem at all: its spans as
+        :func:`~corpus_tools.labelstudio.export.read_result` reads them and the indexes of its relation items; None
+        when not sure (the full checks then decide and report).
+
+        It accepts only what the full checks accept, rule for rule (tests/test_validate_clean.py): every region
+        passes :meth:`_clean_regions`; no overlap the policy forbids (:meth:`_laminar`); every relation one known
+        label between two outermost spans of types it allows, stored once (:meth:`_clean_relations`).
+        """
+        try:
+            regions = self._clean_regions(result, text)
+        except KeyError:  # a key missing from an item, or an edge the memos do not hold yet: learn those, try again
+            _learn_edges_of(result, text)
+            try:
+                regions = self._clean_regions(result, text)
+            except KeyError:
+                return None
+        if regions is None:
+            return None
+        spans, span_labels, relations = regions
+        inner = self._laminar(spans)
+        if inner is None and len(spans) > 1:
+            ordered = sorted(spans, key=_END, reverse=True)
+            ordered.sort(key=_START)  # by start, then end descending
+            inner = self._laminar(ordered)
+        if inner is None:  # duplicate spans, or overlapping ones the policy forbids
+            if self.overlap != "any" or len({span[:3] for span in spans}) != len(spans):
+                return None
+            inner = self._inner_ids(spans)  # crossing spans, which the "any" policy allows
+        if relations and not self._clean_relations(result, relations, span_labels, inner):
+            return None
+        return spans, relations
+
+    def _clean_regions(self, result: list[Any], text: str) -> tuple[list[tuple], dict[str, str], list[int]] | None:
+        """The spans (start, end, label, id, text) of a result whose regions are all clean, their labels by id and
+        the indexes of its relation items; None when a region is not.  A clean region has one known label, offsets
+        that fit, ``value.text`` equal to ``text[start:end]``, an id of its own, and a name text and edges that
+        the memos of :mod:`~corpus_tools.offsets` accept; a key the memos do not hold raises KeyError (as does a
+        key missing from an item)."""
+        spans: list[tuple] = []
+        span_labels: dict[str, str] = {}
+        relations: list[int] = []
+        entity_labels, from_name_ok, to_name_ok = self.entity_labels, LS_FROM_NAME, LS_TO_NAME
+        left_edge, right_edge, proclitic_before, name_text = LEFT_EDGE, RIGHT_EDGE, PROCLITIC_BEFORE, NAME_TEXT
+        lw, pw = LEFT_WINDOW, PREFIX_WINDOW  # characters before a span start in the two memos' keys
+        size = len(text)
+        try:
+            for j, item in enumerate(result):
+                if type(item) is not dict:
+                    return None
+                kind = item["type"]
+                if kind == "labels":
+                    value = item["value"]
+                    if type(value) is not dict:
+                        return None
+                    start = value["start"]
+                    end = value["end"]
+                    span_id = item["id"]
+                    labels = value["labels"]
+                    if not (
+                        type(start) is int
+                        and type(end) is int
+                        and 0 <= start < end <= size
+                        and type(span_id) is str
+                        and type(labels) is list
+                        and len(labels) == 1
+                        and (label := labels[0]) in entity_labels
+                        and type(label) is str
+                        and item["from_name"] == from_name_ok
+                        and item["to_name"] == to_name_ok
+                        and text[start:end] == (stored := value["text"])
+                        and name_text[stored]  # no digit, no emoji
+                        # no whitespace or Cf at an edge; the start at a word start or after a proclitic
+                        and (
+                            (left := left_edge[text[start - lw if start > lw else 0 : start + 1]])
+                            or left is None
+                            and proclitic_before[text[start - pw if start > pw else 0 : start]]
+                        )
+                        # the end at a word end
+                        and right_edge[text[end - 1 : end + 1]]
+                    ):
+                        return None
+                    span_labels[span_id] = label
+                    spans.append((start, end, label, span_id, stored))
+                elif kind == "relation":
+                    relations.append(j)
+        except TypeError:  # a value of another type: the full checks decide
+            return None
+        if len(span_labels) != len(spans):
+            return None  # a region id used twice
+        return spans, span_labels, relations
+
+    def _clean_relations(self, result: list[Any], relations: list[int], span_labels: dict[str, str],
+                         inner: frozenset[object] | set[object]) -> bool:
+        """True when every relation item of a clean result's spans has no problem (see :meth:`clean_result`)."""
+        seen: set[tuple[object, object, str]] = set()
+        allowed, symmetric = self._allowed, self._symmetric
+        try:
+            for j in relations:
+                item = result[j]
+                from_id = item["from_id"]
+                to_id = item["to_id"]
+                labels = item["labels"]
+                if not (type(labels) is list and len(labels) == 1 and type(from_id) is str and type(to_id) is str
+                        and from_id != to_id):
+                    return False
+                label = labels[0]
+                direction = item.get("direction", "right")
+                head, tail = (to_id, from_id) if direction == "left" else (from_id, to_id)
+                key = (head, tail, label)
+                if not (
+                    # a known relation whose ends are spans of types it allows (a KeyError: dangling)
+                    (label, span_labels[head], span_labels[tail]) in allowed
+                    and key not in seen
+                    and head not in inner
+                    and tail not in inner
+                    # a symmetric relation is not stored twice; 'bi' only on a symmetric one
+                    and ((tail, head, label) not in seen if label in symmetric else direction != "bi")
+                ):
+                    return False
+                seen.add(key)
+        except (KeyError, TypeError):
+            return False
+        return True
 
     def _check_span_item(
         self, item: dict, value: dict, j: int, text: str | None, path: str, where: _Where, result: list[Any],
@@ -453,7 +543,7 @@ class SemanticChecker:
                 f" {text[start:end]!r}); export again from Label Studio, which stores it.",
                 item_path + fields["value"],
             )
-        learn_edges(text, start, end)  # for the fast path of check_result
+        learn_edges(text, start, end)  # for the clean-result pass
         first, last = text[start], text[end - 1]
         bad_edge = False
         if is_edge_forbidden(first) or is_edge_forbidden(last):
@@ -561,11 +651,11 @@ class SemanticChecker:
         self, spans: list[tuple[int, int, object, object, int]], path: str, index_format: str, where: _Where
     ) -> None:
         """Duplicate spans, then overlaps against the ontology's policy (forbid | nested | any)."""
-        if len(spans) < 2 or self._laminar(spans):
+        if len(spans) < 2 or self._laminar(spans) is not None:
             return
         ordered = sorted(spans, key=_END, reverse=True)
         ordered.sort(key=_START)  # by start, then end descending, then index (both sorts are stable)
-        if self._laminar(ordered):
+        if self._laminar(ordered) is not None:
             return
         spans.sort(key=_START_END)
         seen: dict[tuple[int, int, object], object] = {}
@@ -605,23 +695,26 @@ class SemanticChecker:
                 continue
             stack.append(span)
 
-    def _laminar(self, spans: list[tuple[int, int, object, object, int]]) -> bool:
-        """A quick yes: the spans come in (start, -end) order with no two alike and none crossing another
-        (nor inside another under ``forbid``), so there is no duplicate and no overlap to report.  False means
-        "not sure": :meth:`_check_overlaps` then sorts and reports."""
+    def _laminar(self, spans: list[tuple]) -> frozenset[object] | set[object] | None:
+        """A quick yes: the spans (tuples of start, end, label, id, ...) come in (start, -end) order with no two alike
+        and none crossing another (nor inside another under ``forbid``), so there is no duplicate and no overlap to
+        report; returns then the ids of the spans lying inside another (what :meth:`_inner_ids` gives when no id
+        is used twice).  None means "not sure": :meth:`_check_overlaps` then sorts and reports."""
         if self.overlap == "forbid":
             previous_end = 0
-            for start, end, _label, _id, _j in spans:
-                if start < previous_end:
-                    return False  # out of order, or overlapping
-                previous_end = end
-            return True
+            for span in spans:
+                if span[0] < previous_end:
+                    return None  # out of order, or overlapping
+                previous_end = span[1]
+            return _NO_IDS
+        inner: set[object] = set()
         previous_start, previous_end = -1, -1
         top = _NO_END  # end of the innermost open span (none: _NO_END)
         outer: list[int] = []  # ends of the open spans around it, outermost first
-        for start, end, _label, _id, _j in spans:
+        for span in spans:
+            start, end = span[0], span[1]
             if start <= previous_start and (start < previous_start or end == previous_end):
-                return False  # out of order, or the same offsets twice (a duplicate?)
+                return None  # out of order, or the same offsets twice (a duplicate?)
             if top <= start:  # the innermost open span ended: back to the first enclosing one still open
                 top = _NO_END
                 while outer:
@@ -629,13 +722,14 @@ class SemanticChecker:
                     if top > start:
                         break
                     top = _NO_END
-            if top < end:
-                return False  # crosses the span around it (or comes out of order)
             if top != _NO_END:
+                if top < end:
+                    return None  # crosses the span around it (or comes out of order)
                 outer.append(top)
+                inner.add(span[3])
             top = end
             previous_start, previous_end = start, end
-        return True
+        return inner or _NO_IDS
 
     def _overlap(self, span, other, verb: str, path: str, index_format: str, where: _Where) -> None:
         policy = self.overlap
@@ -677,45 +771,6 @@ class SemanticChecker:
         inner -= outer
         inner.discard(None)
         return inner or _NO_IDS
-
-    def _check_ls_relations(
-        self, result: list[Any], relations: list[int], span_labels: dict[object, str | None],
-        inner: frozenset[object] | set[object], path: str, where: _Where,
-    ) -> None:
-        seen: dict[tuple[object, object, str], int] = {}
-        allowed, symmetric = self._allowed, self._symmetric
-        self.counts["relations"] += len(relations)
-        for j in relations:
-            item = result[j]
-            try:  # the fast path, as for spans: only what the full checks below accept
-                from_id = item["from_id"]
-                to_id = item["to_id"]
-                labels = item["labels"]
-                if (
-                    type(labels) is list
-                    and len(labels) == 1
-                    and type(from_id) is str
-                    and type(to_id) is str
-                    and from_id != to_id
-                ):
-                    label = labels[0]
-                    direction = item.get("direction", "right")
-                    head, tail = (to_id, from_id) if direction == "left" else (from_id, to_id)
-                    key = (head, tail, label)
-                    if (
-                        # a known relation whose ends are spans of types it allows (a KeyError: dangling)
-                        (label, span_labels[head], span_labels[tail]) in allowed
-                        and key not in seen
-                        and head not in inner
-                        and tail not in inner
-                        # a symmetric relation is not stored twice; 'bi' only on a symmetric one
-                        and ((tail, head, label) not in seen if label in symmetric else direction != "bi")
-                    ):
-                        seen[key] = j
-                        continue
-            except (KeyError, TypeError):
-                pass
-            self._check_ls_relation(j, item, span_labels, inner, seen, path, where)
 
     def _check_ls_relation(
         self, j: int, item: dict, span_labels: dict[object, str | None], inner: frozenset[object] | set[object],
