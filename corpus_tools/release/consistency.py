@@ -342,18 +342,25 @@ def _compare_tags(docs: pa.Table, owner: np.ndarray, starts: np.ndarray, ends: n
                   kind_of: np.ndarray, entity_of: np.ndarray, bad: dict[int, str]) -> None:
     """The spans the BIO tags decode to are entities; every entity on token boundaries overlapping no other
     entity is one of them."""
-    tags = np.where((tags >= 0) & (tags < len(kind_of) - 1), tags, len(kind_of) - 1)
+    unknown = len(kind_of) - 1  # the slot of the ids out of range
+    if len(tags) and not (int(tags.min()) >= 0 and int(tags.max()) < unknown):
+        tags = np.where((tags >= 0) & (tags < unknown), tags, unknown)
     kind, label = kind_of[tags], entity_of[tags]
-    for k in np.flatnonzero(kind < 0)[:1]:
+    if len(kind) and int(kind.min()) < 0:
+        k = int(np.argmax(kind < 0))
         bad.setdefault(int(owner[k]), f"ner_tags id {tags[k]} is not a BIO tag of an entity label")
+    is_b, is_i = kind == 1, kind == 2
     previous_same = np.zeros(len(tags), dtype=bool)
     previous_same[1:] = (owner[1:] == owner[:-1]) & (kind[:-1] > 0) & (label[1:] == label[:-1])
-    inside = (kind == 2) & previous_same
-    for k in np.flatnonzero((kind == 2) & ~previous_same)[:1]:
+    inside = is_i & previous_same
+    if np.count_nonzero(inside) < np.count_nonzero(is_i):
+        k = int(np.argmax(is_i & ~previous_same))
         bad.setdefault(int(owner[k]), f"ner_tags has an I- tag at token {k} that continues no span")
-    first = np.flatnonzero(kind == 1)
-    members = np.flatnonzero(inside | (kind == 1))  # the tokens of decoded spans, each span's B then its I's
-    last = members[np.r_[kind[members[1:]] == 1, True]] if len(members) else members  # before the next B
+    first = np.flatnonzero(is_b)
+    members = np.flatnonzero(inside | is_b)  # the tokens of decoded spans, each span's B then its I's
+    span_ends = np.ones(len(members), dtype=bool)  # before the next B
+    span_ends[:-1] = is_b[members[1:]]
+    last = members[span_ends]
     entities = docs.column("entities").chunk(0)
     spans = entities.flatten()
     if entities.null_count or spans.null_count:
@@ -391,7 +398,7 @@ def _check_decoded(decoded: _Spans, known: _Spans, fits: bool, bad: dict[int, st
     """Every decoded span covers an entity of its label (an entity is widened to the tokens its edges fall
     inside)."""
     if fits:
-        stray = np.flatnonzero(~_member(np.sort(known.keys()), decoded.keys()))
+        stray = np.flatnonzero(~_member(_sorted(known.keys()), decoded.keys()))
     else:
         entities = set(known.tuples())
         stray = np.array([k for k, span in enumerate(decoded.tuples()) if span not in entities], dtype=np.int64)
@@ -438,7 +445,7 @@ def _check_encoded(known: _Spans, decoded: _Spans, fits: bool, owner: np.ndarray
         alone[order[1:][overlaps_earlier]] = False
     must = np.flatnonzero(aligned & alone)
     if fits:
-        missing = must[~_member(np.sort(decoded.keys()), known.keys(must))]
+        missing = must[~_member(_sorted(decoded.keys()), known.keys(must))]
     else:
         spans = set(decoded.tuples())
         missing = np.array([k for k in must.tolist() if (int(e_row[k]), int(e_start[k]), int(e_end[k]),
@@ -601,8 +608,8 @@ def _compare_relations(docs: pa.Table, table: pa.Table, n: int, locate, out: Cro
     differ("its label is not the relation's", cols["label"], rel["label"])
     differ("its head_id is not the relation's head", cols["head_id"], rel["head"])
     differ("its tail_id is not the relation's tail", cols["tail_id"], rel["tail"])
-    for end in ("head", "tail"):
-        at = find_in_rows(e_row, ent["id"], owner, rel[end])
+    both = find_in_rows(e_row, ent["id"], np.concatenate([owner, owner]), pa.concat_arrays([rel["head"], rel["tail"]]))
+    for end, at in (("head", both[:len(owner)]), ("tail", both[len(owner):])):
         for k in np.flatnonzero(at < 0).tolist():
             bad.setdefault(k, f"its {end} is not an entity of the document")
         index = int64_array(np.where(at >= 0, at, 0))
