@@ -364,3 +364,21 @@ def test_relations_of_the_documents_whose_ends_are_not_their_entities(release):
     assert [(m.row, m.what) for m in out.mismatches] == [
         (before, "its head is not an entity of the document"),
         (before + 1, "its tail is not an entity of the document")]
+
+
+def test_an_i_tag_after_one_that_continues_nothing_is_reported_not_a_traceback(release, ontology):
+    """I- I- B-: the second I- continues the first, which continues nothing; no span holds them.  The check once
+    took the end of that run for a span's end: the spans after it got other spans' ends (a mismatch reported in
+    a sound row) or there were more ends than spans (an IndexError)."""
+    rel = files(release, "tokens")[0]
+    tags = ontology.bio_labels
+    label, other = ontology.entity_labels[:2]
+
+    def edit(rows):
+        row = rows[1]["ner_tags"]
+        row[:3] = [tags.index(f"I-{label}"), tags.index(f"I-{label}"), tags.index(f"B-{other}")]
+
+    rewrite(release, rel, edit)
+    report = check_release(release, ontology=ontology)
+    assert [(p.code, p.file, p.details["row"]) for p in report.problems] == [("release-tokens-document", rel, 1)]
+    assert "ner_tags has an I- tag at token" in report.problems[0].message

@@ -340,29 +340,33 @@ def _compare_tags(docs: pa.Table, owner: np.ndarray, starts: np.ndarray, ends: n
     unknown = len(kind_of) - 1  # the slot of the ids out of range
     if len(tags) and not (int(tags.min()) >= 0 and int(tags.max()) < unknown):
         tags = np.where((tags >= 0) & (tags < unknown), tags, unknown)
-    kind, label = kind_of[tags], entity_of[tags]
+    # the tokens that are not O (a few in ten), their positions ``at``: the rest of the work is over them alone
+    at = np.flatnonzero(kind_of[tags] != 0)
+    tagged = tags[at]
+    kind, label, row = kind_of[tagged], entity_of[tagged], owner[at]
     if len(kind) and int(kind.min()) < 0:
-        k = int(np.argmax(kind < 0))
+        k = int(at[np.argmax(kind < 0)])
         bad.setdefault(int(owner[k]), f"ner_tags id {tags[k]} is not a BIO tag of an entity label")
     is_b, is_i = kind == 1, kind == 2
-    previous_same = np.zeros(len(tags), dtype=bool)
-    previous_same[1:] = (owner[1:] == owner[:-1]) & (kind[:-1] > 0) & (label[1:] == label[:-1])
+    previous_same = np.zeros(len(at), dtype=bool)  # the token before is a B or I of the same row and label
+    previous_same[1:] = ((at[1:] == at[:-1] + 1) & (row[1:] == row[:-1]) & (kind[:-1] > 0)
+                         & (label[1:] == label[:-1]))
     inside = is_i & previous_same
     if np.count_nonzero(inside) < np.count_nonzero(is_i):
-        k = int(np.argmax(is_i & ~previous_same))
+        k = int(at[np.argmax(is_i & ~previous_same)])
         bad.setdefault(int(owner[k]), f"ner_tags has an I- tag at token {k} that continues no span")
-    first = np.flatnonzero(is_b)
-    members = np.flatnonzero(inside | is_b)  # the tokens of decoded spans, each span's B then its I's
-    span_ends = np.ones(len(members), dtype=bool)  # before the next B
-    span_ends[:-1] = is_b[members[1:]]
-    last = members[span_ends]
+    # a decoded span: a B and the I-'s that continue it (an I- after an I- that continues nothing is in no span)
+    b = np.flatnonzero(is_b)
+    breaks = np.flatnonzero(~inside)  # every B among them
+    after = np.searchsorted(breaks, b, side="right")
+    first, last = at[b], at[np.where(after < len(breaks), breaks[np.minimum(after, len(breaks) - 1)], len(at)) - 1]
     entities = docs.column("entities").chunk(0)
     spans = entities.flatten()
     if entities.null_count or spans.null_count:
         return  # the documents scan reports it
     fields = struct_fields(spans)
     known = _Spans(parents(entities), ints(fields["start"]), ints(fields["end"]), ints(fields["label"]))
-    decoded = _Spans(owner[first], starts[first], ends[last], label[first])
+    decoded = _Spans(owner[first], starts[first], ends[last], label[is_b])
     # spans as one integer each, (row, start, end, label) in 7 + 25 + 25 + 6 bits, when they fit; else tuples
     fits = (len(docs) <= 1 << 7 and 0 <= int(known.label.min(initial=0)) and int(known.label.max(initial=0)) < 1 << 6
             and int(label.max(initial=0)) < 1 << 6
