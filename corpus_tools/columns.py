@@ -90,15 +90,47 @@ def sha256_each(strings: pa.Array) -> list[bytes]:
     return [hashlib.sha256(view[a:b]).digest() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
+def utf8_text(data: np.ndarray) -> str | None:
+    """UTF-8 bytes decoded (from the buffer, without a copy), None when they are not valid UTF-8: Parquet readers
+    do not check it."""
+    try:
+        return str(memoryview(data), "utf-8")
+    except UnicodeError:
+        return None
+
+
 def code_points(data: np.ndarray) -> np.ndarray | None:
     """The code points of UTF-8 bytes (None when they are not valid UTF-8: Parquet readers do not check it).
 
     Decoding and encoding again as UTF-32 is about twice as fast as locating each code point's first byte
     with numpy (measured on the bench release's documents)."""
-    try:
-        return np.frombuffer(data.tobytes().decode("utf-8").encode("utf-32-le"), dtype=np.uint32)
-    except UnicodeError:
-        return None
+    text = utf8_text(data)
+    return None if text is None else np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+def gather_pieces(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                  which: np.ndarray | None = None) -> np.ndarray:
+    """The pieces ``values[starts[j]:ends[j]]`` for each ``j`` of ``which`` (default: every piece in order),
+    concatenated.  Arrow's ``take`` copies a piece at a time (numpy would need one index per value); the pieces
+    must follow each other in ``values`` (``starts[j] <= ends[j] <= starts[j + 1]``)."""
+    n = len(starts)
+    if n == 0:
+        return values[:0]
+    bounds = np.empty(2 * n, dtype=np.int64)  # the pieces and the gaps between them, one binary array
+    bounds[0::2], bounds[1::2] = starts, ends
+    bounds *= values.itemsize
+    pieces = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 2 * n - 1,
+                                              [None, pa.py_buffer(bounds), pa.py_buffer(values)])
+    picked = np.arange(0, 2 * n, 2, dtype=np.int64) if which is None else 2 * which
+    taken = pieces.take(int64_array(picked))
+    size = int(np.frombuffer(taken.buffers()[1], dtype=np.int64, count=len(taken) + 1)[-1])
+    return np.frombuffer(taken.buffers()[2], dtype=values.dtype, count=size // values.itemsize) if size else values[:0]
+
+
+def int64_array(values: np.ndarray) -> pa.Array:
+    """An int64 Arrow array over a numpy array (pa.array would import pandas)."""
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
 
 
 def first_of(lengths: np.ndarray) -> np.ndarray:

@@ -241,14 +241,15 @@ class _Batch(NamedTuple):
     bases: np.ndarray  # offset of each document in the concatenation, then the total
 
 
-def _concatenate(texts: Sequence[str], utf8: bytes | None, segmentation: str) -> tuple[_Batch, np.ndarray]:
+def _concatenate(texts: Sequence[str], utf8: bytes | None, segmentation: str,
+                 codes: np.ndarray | None = None) -> tuple[_Batch, np.ndarray]:
     """The batch, and the cuts of the segmentation rule in it (found in each text alone: the rule looks at the
     character before a word, which must not be the last one of the previous document)."""
-    text = "".join(texts)
+    text = "" if codes is not None and utf8 is not None else "".join(texts)  # not needed when both are given
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     bases = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=bases[1:])
-    batch = _Batch(code_points(text),
+    batch = _Batch(code_points(text) if codes is None else codes,
                    np.frombuffer(text.encode("utf-8") if utf8 is None else utf8, dtype=np.uint8), lengths, bases)
     if check_segmentation(segmentation) == "none":
         return batch, np.zeros(0, dtype=np.int64)
@@ -347,14 +348,15 @@ def _token_segments(batch: _Batch, cuts: np.ndarray) -> tuple[np.ndarray, np.nda
     return bounds, np.flatnonzero(is_token)
 
 
-def token_bounds(texts: Sequence[str], segmentation: str = DEFAULT_SEGMENTATION
+def token_bounds(texts: Sequence[str], segmentation: str = DEFAULT_SEGMENTATION, *, codes: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The tokens of every text at once: start and end offsets (each into its own text), and tokens per text;
     what :func:`corpus_tools.spans.tokenize` gives for each (lone surrogates allowed).
 
+    ``codes``: the code points of ``"".join(texts)`` when the caller already has them (saves encoding them again).
     What :func:`token_table` writes in ``token_start``/``token_end``; ``check-release`` compares a release's
     tokens with it."""
-    batch, cuts = _concatenate(texts, b"", segmentation)
+    batch, cuts = _concatenate(texts, b"", segmentation, codes)
     bounds, token_segments = _token_segments(batch, cuts)
     starts, ends = bounds[token_segments], bounds[token_segments + 1]
     counts = np.diff(np.searchsorted(starts, batch.bases))

@@ -71,3 +71,36 @@ def test_sha256_each_hashes_each_strings_utf8(values, cut):
         offsets, data = string_buffers(array)
         assert [data[a:b].tobytes().decode("utf-8") for a, b in zip(offsets[:-1], offsets[1:], strict=True)] \
             == array.to_pylist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4))), st.data(), st.sampled_from([np.uint32, np.int64]))
+def test_gather_pieces_is_the_slices_joined(pieces, data, dtype):
+    from corpus_tools.columns import gather_pieces
+
+    starts, ends, at = [], [], 0
+    for gap, size in pieces:  # pieces that follow each other, gaps between them
+        starts.append(at + gap)
+        ends.append(at + gap + size)
+        at = ends[-1]
+    values = np.arange(100, 100 + at + data.draw(st.integers(0, 3)), dtype=dtype)
+    which = data.draw(st.none() | st.lists(st.integers(0, len(pieces) - 1)) if pieces else st.none())
+    picked = range(len(pieces)) if which is None else which
+    expected = [v for j in picked for v in values[starts[j]:ends[j]].tolist()]
+    got = gather_pieces(values, np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64),
+                        None if which is None else np.array(which, dtype=np.int64))
+    assert got.dtype == dtype and got.tolist() == expected
+
+
+@given(st.one_of(st.binary(max_size=12), st.text(st.sampled_from(list("مصر😀 \r\na")), max_size=12).map(str.encode)))
+def test_code_points_of_utf8_or_none(raw):
+    from corpus_tools.columns import code_points, utf8_text
+
+    try:
+        expected = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        expected = None
+    data = np.frombuffer(raw, dtype=np.uint8)
+    assert utf8_text(data) == expected
+    points = code_points(data)
+    assert (points is None) if expected is None else (points.tolist() == [ord(c) for c in expected])

@@ -311,3 +311,74 @@ def test_decoded_spans_covering_entities_match_the_plain_rule(decoded, known, fi
     bad: dict[int, str] = {}
     _check_decoded(decoded_spans, known_spans, ok, bad)
     assert bad == _covering_reference(decoded_spans, known_spans)
+
+
+def test_tags_that_are_no_bio_tag_or_continue_no_span_are_named():
+    """ner_tags read against the tag table: an id of no tag (out of range, or a name that is no BIO tag of a
+    label) and an I- tag after an O, a B of another label or a row's end continue nothing."""
+    import numpy as np
+
+    from corpus_tools.release.consistency import _compare_tags
+
+    kind_of = np.array([0, 1, 2, 1, 2, -1, -1])  # O, B-A, I-A, B-B, I-B, a tag of no label; the last: out of range
+    entity_of = np.array([-1, 0, 0, 1, 1, -1, -1])
+    entity = pa.struct([("id", pa.string()), ("start", pa.int32()), ("end", pa.int32()), ("text", pa.string()),
+                        ("label", pa.int64())])
+
+    def compare(rows: list[list[int]]) -> dict[int, str]:
+        tags = np.array([t for row in rows for t in row], dtype=np.int64)
+        owner = np.repeat(np.arange(len(rows)), [len(row) for row in rows])
+        starts = np.concatenate([np.arange(len(row)) for row in rows]).astype(np.int64)
+        docs = pa.table({"entities": pa.array([[] for _ in rows], pa.list_(entity))})
+        bad: dict[int, str] = {}
+        _compare_tags(docs, owner, starts, starts + 1, tags, kind_of, entity_of, bad)
+        return bad
+
+    assert compare([[0, 0], [0, 5]]) == {1: "ner_tags id 5 is not a BIO tag of an entity label"}
+    assert compare([[0, 99, -3]]) == {0: f"ner_tags id {len(kind_of) - 1} is not a BIO tag of an entity label"}
+    assert compare([[0, 0], [1, 2, 0, 2]]) == {1: "ner_tags has an I- tag at token 5 that continues no span"}
+    assert compare([[3, 2]]) == {0: "ner_tags has an I- tag at token 1 that continues no span"}
+    assert compare([[1], [2]]) == {0: "ner_tags decode to a span 0-1 that covers no entity of the document with that"
+                                      " label", 1: "ner_tags has an I- tag at token 1 that continues no span"}
+
+
+def test_relations_of_the_documents_whose_ends_are_not_their_entities(release):
+    """Compared alone (check-release reports such a documents file as dangling): a relation whose head or tail is
+    no entity of its document."""
+    from corpus_tools.release.consistency import cross_relations
+
+    documents, relations = files(release, "documents"), files(release, "relations")
+    table = pq.read_table(release / documents[0])
+    rows = table.to_pylist()
+    k = next(i for i, row in enumerate(rows) if len(row["relations"]) >= 2)
+    before = sum(len(row["relations"]) for row in rows[:k])
+    rows[k]["relations"][0]["head"] = "no-such-entity"
+    rows[k]["relations"][1]["tail"] = "no-such-entity"
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), release / documents[0], compression="zstd")
+
+    def same_ids(rel_rows):
+        rel_rows[before]["head_id"] = rel_rows[before + 1]["tail_id"] = "no-such-entity"
+
+    rewrite(release, relations[0], same_ids)
+    out = cross_relations(release, documents, relations)
+    assert [(m.row, m.what) for m in out.mismatches] == [
+        (before, "its head is not an entity of the document"),
+        (before + 1, "its tail is not an entity of the document")]
+
+
+def test_an_i_tag_after_one_that_continues_nothing_is_reported_not_a_traceback(release, ontology):
+    """I- I- B-: the second I- continues the first, which continues nothing; no span holds them.  The check once
+    took the end of that run for a span's end: the spans after it got other spans' ends (a mismatch reported in
+    a sound row) or there were more ends than spans (an IndexError)."""
+    rel = files(release, "tokens")[0]
+    tags = ontology.bio_labels
+    label, other = ontology.entity_labels[:2]
+
+    def edit(rows):
+        row = rows[1]["ner_tags"]
+        row[:3] = [tags.index(f"I-{label}"), tags.index(f"I-{label}"), tags.index(f"B-{other}")]
+
+    rewrite(release, rel, edit)
+    report = check_release(release, ontology=ontology)
+    assert [(p.code, p.file, p.details["row"]) for p in report.problems] == [("release-tokens-document", rel, 1)]
+    assert "ner_tags has an I- tag at token" in report.problems[0].message

@@ -164,3 +164,19 @@ def test_token_strings_read_as_dictionaries_or_plain_give_one_answer(tmp_path, m
     _, batch = next(S._batches(good, "tokens", S.TOKEN_COLUMNS, None, 512))
     assert not pa.types.is_dictionary(batch.column("tokens").type.value_type)
     assert [S.scan_file(p, "tokens", classlabels) for p in (good, bad)] == coded
+
+
+def test_relations_whose_head_or_tail_is_not_an_entity_of_their_row() -> None:
+    from corpus_tools.release.scan import dangling_relations
+
+    relation = pa.struct([("id", pa.string()), ("head", pa.string()), ("tail", pa.string()), ("label", pa.int64())])
+    entities = [[{"id": "T1", "start": 0, "end": 1, "text": "م", "label": 0},
+                 {"id": "T2", "start": 1, "end": 2, "text": "ص", "label": 0}],
+                [{"id": "T3", "start": 0, "end": 1, "text": "م", "label": 0}]]
+    relations = [[{"id": "R1", "head": "T1", "tail": "T2", "label": 0},  # both ends in the row
+                  {"id": "R2", "head": "T3", "tail": "T2", "label": 0},  # a head of another row
+                  {"id": "R3", "head": "T1", "tail": None, "label": 0}],  # no tail
+                 [{"id": "R4", "head": "T3", "tail": "T1", "label": 0},  # a tail of another row
+                  {"id": "R5", "head": "T3", "tail": "T3", "label": 0}]]
+    found = dangling_relations(pa.array(entities, pa.list_(ENTITY)), pa.array(relations, pa.list_(relation)))
+    assert found.tolist() == [1, 2, 3]

@@ -120,6 +120,9 @@ def test_annotations_never_change_the_tokens(setup, docs, other, segmentation):
     assert counts.tolist() == [len(tokenize(d[1], segmentation)) for d in docs]
     assert first.column("token_start").flatten().to_pylist() == starts.tolist()
     assert first.column("token_end").flatten().to_pylist() == ends.tolist()
+    codes = np.array([ord(c) for d in docs for c in d[1]], dtype=np.uint32)  # given by a caller that has them
+    given = token_bounds([d[1] for d in docs], segmentation, codes=codes)
+    assert [a.tolist() for a in given] == [starts.tolist(), ends.tolist(), counts.tolist()]
 
 
 def test_a_proclitic_stays_inside_the_entity_token(setup):

@@ -26,12 +26,14 @@ from corpus_tools.columns import (
     code_points,
     find_in_rows,
     first_of,
+    int64_array,
     int_values,
     ints,
     parents,
     sha256_each,
     string_buffers,
     struct_fields,
+    utf8_text,
 )
 from corpus_tools.release import manifest as R
 from corpus_tools.release.consistency import LOCATED, CrossScan
@@ -285,9 +287,8 @@ def _values(array: pa.Array) -> list:
 
 
 def _rows(batch: pa.RecordBatch, rows: np.ndarray) -> pa.RecordBatch:
-    """These rows of ``batch`` (an int64 Arrow array over the numpy one: pa.array would import pandas)."""
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
-    return batch.take(pa.Array.from_buffers(pa.int64(), len(rows), [None, pa.py_buffer(rows)]))
+    """These rows of ``batch``."""
+    return batch.take(int64_array(rows))
 
 
 def _string_leaves(array: pa.Array) -> Iterator[pa.Array]:
@@ -305,12 +306,7 @@ def _string_leaves(array: pa.Array) -> Iterator[pa.Array]:
 
 
 def _is_utf8(array: pa.Array) -> bool:
-    for strings in _string_leaves(array):
-        try:
-            string_buffers(strings)[1].tobytes().decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-    return True
+    return all(utf8_text(string_buffers(strings)[1]) is not None for strings in _string_leaves(array))
 
 
 def _not_utf8(batch: pa.RecordBatch, columns: list[str], first_row: int, out: FileScan) -> np.ndarray | None:
@@ -387,9 +383,9 @@ def dangling_relations(entities: pa.ListArray, relations: pa.ListArray) -> np.nd
     span_ids = struct_fields(entities.flatten())["id"]
     fields = struct_fields(rels)
     known, owners = parents(entities), parents(relations)
-    found = ((find_in_rows(known, span_ids, owners, fields["head"]) >= 0)
-             & (find_in_rows(known, span_ids, owners, fields["tail"]) >= 0))
-    return np.flatnonzero(~found)
+    ends = find_in_rows(known, span_ids, np.concatenate([owners, owners]), pa.concat_arrays([fields["head"],
+                                                                                            fields["tail"]]))
+    return np.flatnonzero((ends[:len(owners)] < 0) | (ends[len(owners):] < 0))
 
 
 def _scan_tokens(batch: pa.RecordBatch, first_row: int, out: FileScan) -> None:
