@@ -41,11 +41,15 @@ Value = tuple[object, object]
 
 
 class KeyValues:
-    """Two values per key (a str or bytes; str and bytes keys never equal), on disk; taken a batch at a time."""
+    """Two values per key (a str or bytes; str and bytes keys never equal), on disk; taken a batch at a time.
 
-    def __init__(self) -> None:
+    ``tagged``: each key stored also keeps the ``tag`` it was stored with, and :meth:`forget` removes the keys
+    stored with a tag (a group of batches whose input turned out unreadable part way, as if never given)."""
+
+    def __init__(self, *, tagged: bool = False) -> None:
         self._db = private_database(CACHE_KIB)
-        self._db.execute("CREATE TABLE kv (key PRIMARY KEY NOT NULL, a, b) WITHOUT ROWID")
+        self._tagged = tagged
+        self._db.execute(f"CREATE TABLE kv (key PRIMARY KEY NOT NULL, a, b{', tag' if tagged else ''}) WITHOUT ROWID")
         self._db.execute("BEGIN")
 
     def get_many(self, keys: Iterable[Key]) -> dict[Key, Value]:
@@ -59,20 +63,29 @@ class KeyValues:
                 found[key] = (a, b)
         return found
 
-    def put_many(self, items: Iterable[tuple[Key, Value]], *, replace: bool) -> None:
-        """Store values; a stored key keeps its value unless ``replace``."""
+    def put_many(self, items: Iterable[tuple[Key, Value]], *, replace: bool, tag: int | None = None) -> None:
+        """Store values; a stored key keeps its value unless ``replace`` (``tag``: see the class)."""
         verb = "REPLACE" if replace else "IGNORE"
-        self._db.executemany(f"INSERT OR {verb} INTO kv VALUES (?, ?, ?)", ((k, a, b) for k, (a, b) in items))
+        if self._tagged:
+            self._db.executemany(f"INSERT OR {verb} INTO kv VALUES (?, ?, ?, ?)",
+                                 ((k, a, b, tag) for k, (a, b) in items))
+        else:
+            self._db.executemany(f"INSERT OR {verb} INTO kv VALUES (?, ?, ?)", ((k, a, b) for k, (a, b) in items))
 
-    def batch(self, keys: Iterable[Key]) -> FirstSeen:
+    def forget(self, tag: int) -> None:
+        """Remove the keys stored with ``tag`` (a tagged store)."""
+        self._db.execute("DELETE FROM kv WHERE tag = ?", (tag,))
+
+    def batch(self, keys: Iterable[Key], *, tag: int | None = None) -> FirstSeen:
         """The next batch of keys, looked up at once; decide them in order with :meth:`FirstSeen.first`, then
-        :meth:`FirstSeen.commit`."""
-        return FirstSeen(self, self.get_many(keys))
+        :meth:`FirstSeen.commit` (which stores the new ones with ``tag``)."""
+        return FirstSeen(self, self.get_many(keys), tag)
 
-    def first_many(self, keys: Sequence[Key], values: Sequence[Value]) -> list[Value | None]:
+    def first_many(self, keys: Sequence[Key], values: Sequence[Value], *, tag: int | None = None
+                   ) -> list[Value | None]:
         """For each key in order: the value stored with its first occurrence (in an earlier batch or earlier in
-        this one), or None when it is new (its value is then stored)."""
-        batch = self.batch(keys)
+        this one), or None when it is new (its value is then stored, with ``tag``)."""
+        batch = self.batch(keys, tag=tag)
         out = [batch.first(key, value) for key, value in zip(keys, values, strict=True)]
         batch.commit()
         return out
@@ -89,9 +102,10 @@ class KeyValues:
 class FirstSeen:
     """A batch of :class:`KeyValues`: the stored values of its keys, and the keys it adds."""
 
-    def __init__(self, table: KeyValues, earlier: dict[Key, Value]) -> None:
+    def __init__(self, table: KeyValues, earlier: dict[Key, Value], tag: int | None = None) -> None:
         self.table = table
         self.earlier = earlier
+        self.tag = tag
         self.new: dict[Key, Value] = {}
 
     def first(self, key: Key, value: Value) -> Value | None:
@@ -105,7 +119,7 @@ class FirstSeen:
 
     def commit(self) -> None:
         """Store the keys this batch added."""
-        self.table.put_many(self.new.items(), replace=False)
+        self.table.put_many(self.new.items(), replace=False, tag=self.tag)
         self.earlier, self.new = {}, {}
 
 

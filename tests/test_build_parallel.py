@@ -328,3 +328,31 @@ def test_a_task_id_used_twice_is_refused(tmp_path: Path, small_segments: None, s
     assert serial[1]["problems"][0]["message"].startswith("Task id 3 is also the id of item 2 (data.article_id"
                                                           " 'art-0002'): ")
     assert not (tmp_path / "serial").exists() and not (tmp_path / "parallel").exists()
+
+
+def test_the_heap_freed_while_building_is_handed_back_before_the_final_check(tmp_path, monkeypatch):
+    """glibc keeps the memory freed by the build's rows and stores in its heap unless asked (malloc_trim): the final
+    check would otherwise start from the main process's peak."""
+    from types import SimpleNamespace
+
+    from corpus_tools.build import driver
+
+    calls: list[tuple] = []
+
+    class CLibrary:
+        def malloc_trim(self, pad: int) -> int:
+            calls.append(("malloc_trim", pad))
+            return 1
+
+    monkeypatch.setattr(driver, "ctypes", SimpleNamespace(CDLL=lambda name: CLibrary()))
+    monkeypatch.setattr(driver, "sys", SimpleNamespace(platform="linux"))
+    check_release = driver.check_release
+
+    def check(*args, **kwargs):
+        calls.append(("check_release",))
+        return check_release(*args, **kwargs)
+
+    monkeypatch.setattr(driver, "check_release", check)
+    export = write_export(tmp_path / "export.json", simple_export(6))
+    assert build_release(export, version="1.0.0", out=tmp_path / "release", workers=2).report.valid
+    assert calls == [("malloc_trim", 0), ("check_release",)]

@@ -440,6 +440,125 @@ def test_damage_in_the_last_chunk_of_a_file_is_found(many_groups, tmp_path, onto
     assert [p.details["row"] for p in report.problems] == [len(rows) - 1]
 
 
+def test_a_documents_file_is_checked_across_files_a_chunk_of_rows_at_a_time(many_groups, ontology, monkeypatch):
+    """The ids and text digests of a file go to the stores on disk a chunk at a time, never a whole file's."""
+    from corpus_tools.keys import KeyValues
+    from corpus_tools.release import scan as release_scan
+
+    monkeypatch.setattr(release_scan, "CHUNK_GROUPS", 3)
+    taken: list[int] = []
+    first_many = KeyValues.first_many
+
+    def recorded(self, keys, values, **kwargs):
+        taken.append(len(keys))
+        return first_many(self, keys, values, **kwargs)
+
+    monkeypatch.setattr(KeyValues, "first_many", recorded)
+    report = check_release(many_groups, ontology=ontology)
+    assert report.valid
+    rows = sum(pq.ParquetFile(many_groups / documents_file(many_groups, split)).metadata.num_rows
+               for split in ("train", "validation", "test"))
+    assert sum(taken) == 2 * rows  # each row's id and digest, once
+    assert max(taken) == 3 * 2  # a chunk: three row groups of two rows
+
+
+def test_scans_are_submitted_a_window_of_chunks_ahead_of_the_one_taken(many_groups, ontology, monkeypatch):
+    """Even within one file: its chunks' results are not all held at once."""
+    from corpus_tools.release import checks as release_checks
+    from corpus_tools.release import scan as release_scan
+
+    monkeypatch.setattr(release_scan, "CHUNK_GROUPS", 1)
+    monkeypatch.setattr(release_checks, "SCAN_WINDOW", 1)
+    chunks = len(release_scan.row_group_chunks(many_groups / documents_file(many_groups)))
+    assert chunks > 2 * release_checks.THREADS + 1
+
+    class Counting(concurrent.futures.ThreadPoolExecutor):
+        waiting = most = 0
+
+        def submit(self, fn, *args, **kwargs):
+            future = super().submit(fn, *args, **kwargs)
+            if args[0] is release_scan.scan_file:
+                Counting.waiting += 1
+                Counting.most = max(Counting.most, Counting.waiting)
+                result = future.result
+
+                def taken(timeout=None):
+                    Counting.waiting -= 1
+                    return result(timeout)
+
+                future.result = taken
+            return future
+
+    with Counting(2) as pool:
+        assert check_release(many_groups, ontology=ontology, executor=pool).valid
+    assert Counting.waiting == 0
+    assert Counting.most == release_checks.THREADS + 1  # the window, and the one being taken
+
+
+def test_a_documents_file_unreadable_part_way_leaves_no_ids_for_the_files_after_it(many_groups, tmp_path, ontology,
+                                                                                   monkeypatch):
+    """Its first chunks' ids and digests were stored as they were taken; the file is reported unreadable, and the
+    files after it are checked as though it had not been read at all."""
+    from corpus_tools.release import scan as release_scan
+
+    monkeypatch.setattr(release_scan, "CHUNK_GROUPS", 3)
+    release = tmp_path / "release"
+    shutil.copytree(many_groups, release)
+    train, validation = documents_file(release), documents_file(release, "validation")
+    first = pq.read_table(release / train, columns=["id"]).column("id")[0].as_py()
+
+    def edit(rows):
+        rows[0]["id"] = first  # also in train, whose first chunk is read
+
+    rewrite(release, validation, edit)
+    rehash(release)
+    scan_file = release_scan.scan_file
+
+    def failing(path, config, classlabels, row_groups=None, *args):
+        if path == release / train and row_groups and row_groups[0] > 0:
+            raise OSError(5, "Input/output error", str(path))
+        return scan_file(path, config, classlabels, row_groups, *args)
+
+    monkeypatch.setattr(release_scan, "scan_file", failing)
+    report = check_release(release, ontology=ontology)
+    assert [(p.code, p.file, p.details) for p in report.problems if p.file in (train, validation)] == [
+        ("release-file-unreadable", train, {}),
+        ("release-split-assignment", validation, {"row": 0, "document_id": first}),  # not release-duplicate-id
+    ]
+
+
+def test_problems_across_files_of_a_file_in_chunks_are_in_row_order(many_groups, tmp_path, ontology, monkeypatch):
+    """Located in row order over the chunks (ids, splits and texts, then the text hashes), then counted."""
+    from corpus_tools.release import scan as release_scan
+    from corpus_tools.release.consistency import LOCATED
+
+    monkeypatch.setattr(release_scan, "CHUNK_GROUPS", 1)
+    release = tmp_path / "release"
+    shutil.copytree(many_groups, release)
+    rel = documents_file(release)
+    ids = pq.read_table(release / rel, columns=["id"]).column("id").to_pylist()
+    assert len(ids) > 2 * LOCATED + 2
+
+    def edit(rows):
+        for row in range(2, len(rows), 2):
+            rows[row]["id"] = ids[0]
+        rows[3]["text_sha256"] = "0" * 64
+
+    table = pq.read_table(release / rel)
+    rows = table.to_pylist()
+    edit(rows)
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), release / rel, row_group_size=2,
+                   compression="zstd")
+    rehash(release)
+    report = check_release(release, ontology=ontology)
+    duplicates = len(range(2, len(ids), 2))
+    assert [(p.code, p.details) for p in report.problems if p.file == rel] == [
+        *[("release-duplicate-id", {"row": row, "document_id": ids[0]}) for row in range(2, 2 * LOCATED + 1, 2)],
+        ("release-text-sha256", {"row": 3, "document_id": ids[3]}),
+        ("release-duplicate-id", {"count": duplicates}),
+    ]
+
+
 def test_a_symbolic_link_in_the_release_is_refused(release, ontology, tmp_path):
     """Same bytes through a link still fail: what is checked must be what is published, held by the folder."""
     rel = documents_file(release)

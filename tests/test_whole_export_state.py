@@ -46,6 +46,17 @@ def test_first_seen_by_batches_is_a_dicts_setdefault(batches):
     store.close()
 
 
+def test_a_tagged_store_forgets_the_keys_first_stored_with_a_tag():
+    store = KeyValues(tagged=True)
+    assert store.first_many(["a", "b"], [(1, "x"), (2, "x")], tag=0) == [None, None]
+    assert store.first_many(["b", "c", "c"], [(3, "y"), (4, "y"), (5, "y")], tag=1) == [(2, "x"), None, (4, "y")]
+    store.forget(1)  # "c" was new with tag 1; "b" keeps its first value, stored with tag 0
+    assert store.get_many(["a", "b", "c"]) == {"a": (1, "x"), "b": (2, "x")}
+    assert store.first_many(["c"], [(6, "z")], tag=2) == [None]
+    assert list(store.items()) == [("a", (1, "x")), ("b", (2, "x")), ("c", (6, "z"))]
+    store.close()
+
+
 def test_a_batch_decides_in_order_and_stores_only_on_commit():
     store = KeyValues()
     store.put_many([("x", (1, None))], replace=False)

@@ -16,8 +16,10 @@ built from that one reading.
 
 from __future__ import annotations
 
+import ctypes
 import re
 import shutil
+import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -201,11 +203,17 @@ def _validate(path: Path, ontology: Ontology, progress: Progress | None) -> Repo
     return validate_export(path, ontology=ontology, max_errors=None, progress=callback)
 
 
-def _release_arrow_memory() -> None:
-    """Hand memory that the Parquet writers freed back to the OS before the checks read everything."""
+def _release_freed_memory() -> None:
+    """Hand memory freed while building back to the OS before the checks read everything: the Parquet writers'
+    (Arrow's pool) and, with glibc, what the C heap keeps of the freed rows, stores and Python objects (glibc
+    returns only the top of its heap by itself)."""
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc's; absent from other C libraries
+        if trim is not None:
+            trim(0)
 
 
 def _refusal(export: Path, report: Report) -> InvalidDataError:
@@ -620,7 +628,7 @@ def _check_built(tmp: Path, out: Path, ontology: Ontology, report: Report, stats
     """The pre-publish checks of the written release (their file scans in the build's workers, if any)."""
     if progress is not None:
         progress("check", 0, None)
-    _release_arrow_memory()
+    _release_freed_memory()
     try:
         checks = check_release(tmp, ontology=ontology, executor=pool.executor if pool is not None else None)
     except BrokenProcessPool as exc:

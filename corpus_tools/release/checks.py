@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 _NO_ID = b"no id"  # the key of a row without an id (bytes: never equal to a str id)
 _CROSS_CODES = {"tokens": R.TOKENS_DOCUMENT, "relations": R.RELATIONS_DOCUMENT, "documents": R.VIEW_DOCUMENT}
 THREADS = min(4, os.cpu_count() or 1)
-SCAN_WINDOW = 4  # chunks in flight per worker, ahead of the file whose results are taken
+SCAN_WINDOW = 4  # chunks in flight per worker, ahead of the one whose results are taken
 
 
 @dataclass
@@ -424,8 +424,8 @@ class ReleaseChecker:
     def check_data(self) -> None:
         import pyarrow as pa
 
-        texts = KeyValues()  # sha256 of a text → (id, split) of its first document (on disk, as the ids)
-        doc_ids = KeyValues()
+        texts = KeyValues(tagged=True)  # sha256 of a text → (id, split) of its first document (on disk, as the ids)
+        doc_ids = KeyValues(tagged=True)
         jobs: list[tuple[str, str, str, Reference | None]] = []
         for (config, split), files in sorted(self.split_files.items()):
             reference = self.reference.get(config)
@@ -438,62 +438,31 @@ class ReleaseChecker:
         pool = self.executor or own
         rows = S.PROCESS_SCAN_ROWS if isinstance(pool, ProcessPoolExecutor) else S.SCAN_ROWS
         try:
-            # every file's row groups in chunks (a big file is scanned by all workers), submitted a window
-            # ahead of the file whose results are taken, file by file in order: a scan's results (a documents
-            # file's ids and text digests) are held only from its end until they are taken, so the peak does not
-            # grow with the number of files
+            # every file's row groups in chunks (a big file is scanned by all workers), submitted a window of chunks
+            # ahead of the one whose results are taken, in order; each chunk's results are merged into its file's
+            # as they are taken (a documents chunk's ids and text digests go to the stores on disk), so the peak
+            # grows neither with the number of files nor with their rows
             readable = self._readable(jobs)
             against = self._tokens_against(readable)
             cross = self._submit_relations(pool, readable)
-
-            def submit(job: tuple[str, str, str, Reference | None]) -> list[Future] | None:
-                config, split, rel, reference = job
-                chunks = None if reference is None else S.row_group_chunks(self.root / rel)
-                return None if chunks is None else [
-                    pool.submit(_guarded, S.scan_file, self.root / rel, base_config(config), reference.classlabels,
-                                chunk, rows, against.get((split, rel)))
-                    for chunk in chunks]
-
-            window = SCAN_WINDOW * THREADS
-            scans: deque[list[Future] | None] = deque()
-            submitted = 0
-
-            def fill() -> None:
-                nonlocal submitted
-                while submitted < len(jobs) and sum(len(p) for p in scans if p) < window:
-                    scans.append(submit(jobs[submitted]))
-                    submitted += 1
-                if not scans and submitted < len(jobs):
-                    scans.append(submit(jobs[submitted]))
-                    submitted += 1
-
-            for config, split, rel, _ in jobs:
-                fill()
-                parts = scans.popleft()
-                self.rows[(config, split)] += self._num_rows(self.root / rel) or 0
-                if rel in self.unreadable:
-                    self.uncounted.add((config, split))
-                if parts is None:
-                    self.unchecked.add((config, split))
-                    continue
-                results = [part.result() for part in parts]
-                failed = next((r for r in results if isinstance(r, Unreadable)), None)
-                if failed is not None:  # the file (or, for tokens, a documents file it is compared with)
-                    named = failed.file_of(self.root, [rel, *readable.get(("documents", split), [])])
-                    self.unreadable_file(named, failed)
-                    self.unchecked.add((config, split))
-                    self.uncounted.add((config, split))
-                    continue
-                result = S.merge_scans(results)
-                self._report_labels(rel, result.labels)
-                self._report_findings(rel, result.findings, result.counts)
-                if config == "documents":
-                    self._check_documents(rel, split, result, texts, doc_ids)
-                elif base_config(config) == "tokens" and result.cross is not None:
-                    cross.append((config, split, result.cross))
-                elif config == "relations":
-                    self.doc_relations[f"relations:{split}"] += self._num_rows(self.root / rel) or 0
-                pa.default_memory_pool().release_unused()  # keep the peak flat across many files
+            taking: _FileTake | None = None
+            for index, future, last in self._scans(pool, jobs, against, rows):
+                config, split, rel, _ = jobs[index]
+                if taking is None:  # the file's first chunk
+                    self.rows[(config, split)] += self._num_rows(self.root / rel) or 0
+                    if rel in self.unreadable:
+                        self.uncounted.add((config, split))
+                    if future is None:
+                        self.unchecked.add((config, split))
+                        continue
+                    documents = None if config != "documents" else _DocumentsTake(
+                        split, index, texts, doc_ids, self.assignments)
+                    taking = _FileTake(documents)
+                taking.take(future.result())
+                if last:
+                    self._file_scanned(config, split, rel, taking, readable, cross)
+                    taking = None
+                    pa.default_memory_pool().release_unused()  # keep the peak flat across many files
             self._report_cross(cross)
         finally:
             if own is not None:
@@ -501,6 +470,54 @@ class ReleaseChecker:
             for store in (texts, doc_ids, self.assignments):
                 if store is not None:
                     store.close()
+
+    def _scans(self, pool: Executor, jobs: list[tuple[str, str, str, Reference | None]],
+               against: dict[tuple[str, str], tuple[Path, list[str], str, int, str | None]], rows: int
+               ) -> Iterator[tuple[int, Future | None, bool]]:
+        """The scan of each chunk of each file, in order: (the file's index in ``jobs``, the scan, whether it is the
+        file's last chunk); a file that is not scanned once, with None.  Each is submitted :data:`SCAN_WINDOW` chunks
+        per worker ahead of the one taken."""
+
+        def submitted() -> Iterator[tuple[int, Future | None, bool]]:
+            for index, (config, split, rel, reference) in enumerate(jobs):
+                chunks = None if reference is None else S.row_group_chunks(self.root / rel)
+                if chunks is None:
+                    yield index, None, True
+                    continue
+                for k, chunk in enumerate(chunks):
+                    yield index, pool.submit(_guarded, S.scan_file, self.root / rel, base_config(config),
+                                             reference.classlabels, chunk, rows, against.get((split, rel))), \
+                        k == len(chunks) - 1
+
+        ahead: deque[tuple[int, Future | None, bool]] = deque()
+        for item in submitted():
+            ahead.append(item)
+            if len(ahead) > SCAN_WINDOW * THREADS:
+                yield ahead.popleft()
+        yield from ahead
+
+    def _file_scanned(self, config: str, split: str, rel: str, taking: _FileTake,
+                      readable: dict[tuple[str, str], list[str]], cross: list[tuple[str, str, Future | C.CrossScan]]
+                      ) -> None:
+        """The problems of a file whose chunks were all taken, and what the checks across configs need of it."""
+        failed = taking.failed
+        if failed is not None:  # the file (or, for tokens, a documents file it is compared with)
+            if taking.documents is not None:
+                taking.documents.forget()  # as if its rows had never been read
+            named = failed.file_of(self.root, [rel, *readable.get(("documents", split), [])])
+            self.unreadable_file(named, failed)
+            self.unchecked.add((config, split))
+            self.uncounted.add((config, split))
+            return
+        result = taking.scan
+        self._report_labels(rel, result.labels)
+        self._report_findings(rel, result.findings, result.counts)
+        if taking.documents is not None:
+            self._report_documents(rel, split, taking.documents, result.relations)
+        elif base_config(config) == "tokens" and result.cross is not None:
+            cross.append((config, split, result.cross))
+        elif config == "relations":
+            self.doc_relations[f"relations:{split}"] += self._num_rows(self.root / rel) or 0
 
     def _readable(self, jobs: list[tuple[str, str, str, Reference | None]]) -> dict[tuple[str, str], list[str]]:
         """The files of every (config, split) whose files all have the expected schema, in order."""
@@ -594,43 +611,13 @@ class ReleaseChecker:
             self.problem(code, f"{count - located} more problems of this kind in {rel} ({count} in all).",
                          file=rel, details={"count": count})
 
-    def _check_documents(self, rel: str, split: str, scan: S.FileScan, texts: KeyValues,
-                         doc_ids: KeyValues) -> None:
-        """The checks of a documents file against the files before it: ids seen once, each document in its
-        splits.json split, no text in two splits (``texts`` and ``doc_ids`` gather every file's), each stored
-        ``text_sha256`` the hash of its text."""
-        assignments = None
-        if self.assignments is not None:
-            found = self.assignments.get_many(doc_id for doc_id in scan.ids if doc_id is not None)
-            assignments = {doc_id: value[0] for doc_id, value in found.items()}
-        seen = doc_ids.first_many([_NO_ID if doc_id is None else doc_id for doc_id in scan.ids],
-                                  [(None, None)] * len(scan.ids))
-        firsts = texts.first_many(scan.text_keys, list(zip(scan.ids, [split] * len(scan.ids), strict=True)))
-        counts: Counter[str] = Counter()
-
-        def add(code: str, message: str, row: int, doc_id: str | None) -> None:
-            counts[code] += 1
-            if counts[code] <= S.LOCATED:
-                self.problem(code, message, file=rel, details={"row": row, "document_id": doc_id})
-
-        for row, (doc_id, earlier, first) in enumerate(zip(scan.ids, seen, firsts, strict=True)):
-            if earlier is not None:
-                add(R.DUPLICATE_ID, f"Document {doc_id!r} appears twice.", row, doc_id)
-            if assignments is not None and assignments.get(doc_id) != split:  # type: ignore[arg-type]
-                add(R.SPLIT_ASSIGNMENT, f"Document {doc_id!r} is in {split}, splits.json says"
-                    f" {assignments.get(doc_id)}.", row, doc_id)  # type: ignore[arg-type]
-            other = (doc_id, split) if first is None else first
-            if other[1] != split:
-                add(R.DUPLICATE_TEXT, f"Documents {other[0]!r} ({other[1]}) and {doc_id!r} ({split}) have exactly the"
-                    " same text.", row, doc_id)
-        stored_hashes = scan.text_sha256 or [None] * len(scan.ids)  # a file without the column fails the schema check
-        for row, (doc_id, key, stored) in enumerate(zip(scan.ids, scan.text_keys, stored_hashes, strict=True)):
-            if stored != key.hex():
-                add(R.TEXT_SHA256, f"Document {doc_id!r}: text_sha256 {stored!r} is not the sha256 of its text"
-                    f" ({key.hex()}); rebuild the release.", row, doc_id)
-        for code, count in sorted(counts.items()):
+    def _report_documents(self, rel: str, split: str, taken: _DocumentsTake, relations: int) -> None:
+        """The problems of a documents file against the files before it (:class:`_DocumentsTake`)."""
+        for code, message, row, doc_id in [*taken.in_rows, *taken.hashes]:
+            self.problem(code, message, file=rel, details={"row": row, "document_id": doc_id})
+        for code, count in sorted(taken.counts.items()):
             self._report_more(code, rel, count, min(count, S.LOCATED))
-        self.doc_relations[split] += scan.relations
+        self.doc_relations[split] += relations
 
     def check_counts(self) -> None:
         """Row counts against the card, the manifest and the other configs (not for a split with an unreadable file:
@@ -664,6 +651,78 @@ class ReleaseChecker:
                 if self.rows[(config, split)] != self.rows[("documents", split)]:
                     self.problem(R.CROSS_CONFIG, f"{config}/{split} has {self.rows[(config, split)]} rows,"
                                  f" documents/{split} {self.rows[('documents', split)]}.", file=R.CARD_NAME)
+
+
+class _FileTake:
+    """A file's chunk scans merged as they are taken, in row order (the first unreadable one ends it)."""
+
+    def __init__(self, documents: _DocumentsTake | None) -> None:
+        self.scan = S.FileScan()  # without the rows' ids and digests: ``documents`` takes them
+        self.documents = documents
+        self.failed: Unreadable | None = None
+
+    def take(self, part: S.FileScan | Unreadable) -> None:
+        if self.failed is not None:
+            return
+        if isinstance(part, Unreadable):
+            self.failed = part
+            return
+        self.scan.merge(part)
+        if self.documents is not None:
+            self.documents.take(part)
+
+
+class _DocumentsTake:
+    """The checks of a documents file against the files before it, a chunk of its rows at a time: ids seen once,
+    each document in its splits.json split, no text in two splits (``texts`` and ``doc_ids`` gather every file's,
+    on disk, stored with the file's ``tag``), each stored ``text_sha256`` the hash of its text.  Only the first
+    few problems of each code are kept until the file is reported; the rest are counted."""
+
+    def __init__(self, split: str, tag: int, texts: KeyValues, doc_ids: KeyValues,
+                 assignments: KeyValues | None) -> None:
+        self.split, self.tag = split, tag
+        self.texts, self.doc_ids, self.assignments = texts, doc_ids, assignments
+        self.rows = 0  # the file row of the next chunk's first row
+        self.counts: Counter[str] = Counter()
+        self.in_rows: list[tuple[str, str, int, str | None]] = []  # ids, splits and texts: (code, message, row, id)
+        self.hashes: list[tuple[str, str, int, str | None]] = []  # text_sha256, reported after them
+
+    def take(self, scan: S.FileScan) -> None:
+        split, ids = self.split, scan.ids
+        assignments = None
+        if self.assignments is not None:
+            found = self.assignments.get_many(doc_id for doc_id in ids if doc_id is not None)
+            assignments = {doc_id: value[0] for doc_id, value in found.items()}
+        seen = self.doc_ids.first_many([_NO_ID if doc_id is None else doc_id for doc_id in ids],
+                                       [(None, None)] * len(ids), tag=self.tag)
+        firsts = self.texts.first_many(scan.text_keys, [(doc_id, split) for doc_id in ids], tag=self.tag)
+        for row, (doc_id, earlier, first) in enumerate(zip(ids, seen, firsts, strict=True), self.rows):
+            if earlier is not None:
+                self._add(self.in_rows, R.DUPLICATE_ID, f"Document {doc_id!r} appears twice.", row, doc_id)
+            if assignments is not None and assignments.get(doc_id) != split:  # type: ignore[arg-type]
+                self._add(self.in_rows, R.SPLIT_ASSIGNMENT, f"Document {doc_id!r} is in {split}, splits.json says"
+                          f" {assignments.get(doc_id)}.", row, doc_id)  # type: ignore[arg-type]
+            other = (doc_id, split) if first is None else first
+            if other[1] != split:
+                self._add(self.in_rows, R.DUPLICATE_TEXT, f"Documents {other[0]!r} ({other[1]}) and {doc_id!r}"
+                          f" ({split}) have exactly the same text.", row, doc_id)
+        stored_hashes = scan.text_sha256 or [None] * len(ids)  # a file without the column fails the schema check
+        for row, (doc_id, key, stored) in enumerate(zip(ids, scan.text_keys, stored_hashes, strict=True), self.rows):
+            if stored != key.hex():
+                self._add(self.hashes, R.TEXT_SHA256, f"Document {doc_id!r}: text_sha256 {stored!r} is not the sha256"
+                          f" of its text ({key.hex()}); rebuild the release.", row, doc_id)
+        self.rows += len(ids)
+
+    def _add(self, into: list[tuple[str, str, int, str | None]], code: str, message: str, row: int,
+             doc_id: str | None) -> None:
+        self.counts[code] += 1
+        if self.counts[code] <= S.LOCATED:
+            into.append((code, message, row, doc_id))
+
+    def forget(self) -> None:
+        """Remove the keys this file stored (its file turned out unreadable part way)."""
+        self.texts.forget(self.tag)
+        self.doc_ids.forget(self.tag)
 
 
 def _documents_of(config: str) -> str:

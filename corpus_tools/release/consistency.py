@@ -72,35 +72,10 @@ class _Rows:
 
     def __init__(self, root: Path, files: list[str], columns: list[str], start: int = 0) -> None:
         self.root, self.files, self.columns = root, files, columns
-        self._batches = self._read(start)
+        # a generator that does not refer to self: no reference cycle keeps its open readers (and the pages they
+        # hold) alive after the rows are dropped, until the garbage collector happens to run
+        self._batches = _read_rows(root, files, columns, start)
         self._pending: list[tuple[int, int, pa.RecordBatch]] = []  # (file index, first row in file, batch)
-
-    def _read(self, skip: int) -> Iterator[tuple[int, int, pa.RecordBatch]]:
-        for index, rel in enumerate(self.files):
-            reader = pq.ParquetFile(self.root / rel, buffer_size=1 << 20)
-            meta = reader.metadata
-            if skip >= meta.num_rows:  # the whole file lies before the start
-                skip -= meta.num_rows
-                continue
-            groups, row = [], 0
-            for group in range(meta.num_row_groups):
-                size = meta.row_group(group).num_rows
-                if not groups and skip >= size:  # so do its first row groups
-                    skip -= size
-                    row += size
-                else:
-                    groups.append(group)
-            for batch in (b for g in groups  # one row group at a time: a reader given many reads ahead
-                          for b in reader.iter_batches(batch_size=BATCH_ROWS, columns=self.columns, row_groups=[g],
-                                                        use_threads=False)):
-                if skip:  # the start lies inside this row group
-                    if skip >= batch.num_rows:
-                        skip -= batch.num_rows
-                        row += batch.num_rows
-                        continue
-                    batch, row, skip = batch.slice(skip), row + skip, 0
-                yield index, row, batch
-                row += batch.num_rows
 
     def take(self, n: int) -> tuple[pa.Table | None, list[tuple[int, int, int]]]:
         """The next ``n`` rows (fewer at the end; None after the last) and where they come from: (file index,
@@ -130,6 +105,36 @@ class _Rows:
                 return self.files[index], first + k
             k -= count
         raise IndexError(k)
+
+
+def _read_rows(root: Path, files: list[str], columns: list[str], skip: int
+               ) -> Iterator[tuple[int, int, pa.RecordBatch]]:
+    """The batches of ``files`` from row ``skip`` of the first on: (file index, first row in file, batch)."""
+    for index, rel in enumerate(files):
+        reader = pq.ParquetFile(root / rel, buffer_size=1 << 20)
+        meta = reader.metadata
+        if skip >= meta.num_rows:  # the whole file lies before the start
+            skip -= meta.num_rows
+            continue
+        groups, row = [], 0
+        for group in range(meta.num_row_groups):
+            size = meta.row_group(group).num_rows
+            if not groups and skip >= size:  # so do its first row groups
+                skip -= size
+                row += size
+            else:
+                groups.append(group)
+        for batch in (b for g in groups  # one row group at a time: a reader given many reads ahead
+                      for b in reader.iter_batches(batch_size=BATCH_ROWS, columns=columns, row_groups=[g],
+                                                    use_threads=False)):
+            if skip:  # the start lies inside this row group
+                if skip >= batch.num_rows:
+                    skip -= batch.num_rows
+                    row += batch.num_rows
+                    continue
+                batch, row, skip = batch.slice(skip), row + skip, 0
+            yield index, row, batch
+            row += batch.num_rows
 
 
 def _names(root: Path, rel: str, column: str, sub: str | None = None) -> list[str]:

@@ -87,6 +87,24 @@ class FileScan:
         self.findings += [finding(k) for k in positions[:room].tolist()]
         self.counts[code] += len(positions)
 
+    def merge(self, part: FileScan) -> None:
+        """Add the scan of the next chunk of the file's rows, all but its rows' ids and digests (which the checks
+        across files take a chunk at a time): the counts, the first few problems of each code, the relations and
+        the cross-config mismatches."""
+        self.labels.update(part.labels)
+        for finding in part.findings:  # the part's first few of each code, in row order
+            if sum(f.code == finding.code for f in self.findings) < LOCATED:
+                self.findings.append(finding)
+        self.counts.update(part.counts)
+        self.relations += part.relations
+        if part.cross is not None:
+            self.cross = self.cross or CrossScan()
+            for mismatch in part.cross.mismatches:  # the first few of the file, as one scan of it keeps
+                if sum(m.config == mismatch.config for m in self.cross.mismatches) < LOCATED:
+                    self.cross.mismatches.append(mismatch)
+            for name, count in part.cross.counts.items():
+                self.cross.counts[name] += count
+
 
 def label_values(batch: pa.RecordBatch, column: str, field: str | None) -> pa.Array:
     """The ids of a ClassLabel column (a list's items, or a field of a list of structs)."""
@@ -184,17 +202,18 @@ def _batches(path: Path, config: str, columns: list[str], row_groups: Sequence[i
     cannot read so is read as plain strings, in one batch too."""
     if config != "tokens":
         reader = pq.ParquetFile(path, buffer_size=1 << 20)
-        for batch in reader.iter_batches(batch_size=batch_rows, columns=columns, row_groups=row_groups):
+        for batch in reader.iter_batches(batch_size=batch_rows, columns=columns, row_groups=row_groups,
+                                          use_threads=False):
             yield -1, batch
         return
     coded = pq.ParquetFile(path, buffer_size=1 << 20, read_dictionary=[TOKEN_STRINGS])
     for group in range(coded.metadata.num_row_groups) if row_groups is None else row_groups:
         size = max(1, coded.metadata.row_group(group).num_rows)
         try:
-            batches = list(coded.iter_batches(batch_size=size, columns=columns, row_groups=[group]))
+            batches = list(coded.iter_batches(batch_size=size, columns=columns, row_groups=[group], use_threads=False))
         except pa.ArrowNotImplementedError:
             plain = pq.ParquetFile(path, buffer_size=1 << 20)
-            batches = list(plain.iter_batches(batch_size=size, columns=columns, row_groups=[group]))
+            batches = list(plain.iter_batches(batch_size=size, columns=columns, row_groups=[group], use_threads=False))
         for batch in batches:
             yield group, batch
 
@@ -214,21 +233,10 @@ def merge_scans(parts: Sequence[FileScan]) -> FileScan:
     """One file's scan from the scans of its row-group chunks (in row order)."""
     out = FileScan()
     for part in parts:
-        out.labels.update(part.labels)
-        for finding in part.findings:  # the parts' first few of each code, in row order
-            if sum(f.code == finding.code for f in out.findings) < LOCATED:
-                out.findings.append(finding)
-        out.counts.update(part.counts)
+        out.merge(part)
         out.ids += part.ids
         out.text_keys += part.text_keys
         out.text_sha256 += part.text_sha256
-        out.relations += part.relations
-        if part.cross is not None:
-            out.cross = out.cross or CrossScan()
-            for mismatch in part.cross.mismatches:
-                out.cross.mismatches.append(mismatch)
-            for name, count in part.cross.counts.items():
-                out.cross.counts[name] += count
     return out
 
 
