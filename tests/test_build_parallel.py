@@ -185,8 +185,10 @@ _SCANS: dict = {}  # scan functions run in forked workers: module-level, so they
 def _logged_scan(path, config, classlabels, row_groups=None, batch_rows=None, against=None):
     import os
 
+    import pyarrow as pa
+
     with open(_SCANS["log"], "a", encoding="utf-8") as f:
-        f.write(f"{os.getpid()} {config} {batch_rows} {against is not None}\n")
+        f.write(f"{os.getpid()} {config} {batch_rows} {against is not None} {pa.default_memory_pool().backend_name}\n")
     return _SCANS["real"](path, config, classlabels, row_groups, batch_rows, against)
 
 
@@ -207,16 +209,18 @@ def test_the_release_checks_run_in_the_build_workers(tmp_path: Path, monkeypatch
     monkeypatch.setattr(release_scan, "scan_file", _logged_scan)
     result = build_release(export, version="1.0.0", out=tmp_path / "out", name="test/arabic-news", workers=2)
     scans = [line.split() for line in log.read_text(encoding="utf-8").splitlines()]
-    assert {config for _, config, _, _ in scans} == {"documents", "tokens", "relations", "annotations"}
-    assert os.getpid() not in {int(pid) for pid, _, _, _ in scans}  # the workers scanned, not this process
-    assert {int(rows) for _, _, rows, _ in scans} == {release_scan.PROCESS_SCAN_ROWS}
+    assert {config for _, config, _, _, _ in scans} == {"documents", "tokens", "relations", "annotations"}
+    assert os.getpid() not in {int(pid) for pid, _, _, _, _ in scans}  # the workers scanned, not this process
+    assert {int(rows) for _, _, rows, _, _ in scans} == {release_scan.PROCESS_SCAN_ROWS}
     # each tokens file is compared with its documents rows in the same pass
-    assert {(config, against) for _, config, _, against in scans if config == "tokens"} == {("tokens", "True")}
+    assert {(config, against) for _, config, _, against, _ in scans if config == "tokens"} == {("tokens", "True")}
+    assert {allocator for *_, allocator in scans} == {"system"}  # the scans' Arrow memory: see checks._guarded
     assert result.report.stats["checks"]["files"] > 0
     log.unlink()
     build_release(export, version="1.0.0", out=tmp_path / "serial", name="test/arabic-news", workers=0)
     scans = [line.split() for line in log.read_text(encoding="utf-8").splitlines()]
-    assert {(int(pid), int(rows)) for pid, _, rows, _ in scans} == {(os.getpid(), release_scan.SCAN_ROWS)}
+    assert {(int(pid), int(rows), allocator) for pid, _, rows, _, allocator in scans} == {
+        (os.getpid(), release_scan.SCAN_ROWS, "system")}
 
 
 def test_a_worker_that_dies_in_the_release_checks_fails_the_build(tmp_path: Path,

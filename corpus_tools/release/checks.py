@@ -757,7 +757,16 @@ class Unreadable:
 
 def _guarded(function: Callable, *args: object) -> object:
     """``function(*args)``, or :class:`Unreadable` when it raised an OSError (a worker's I/O error is a located
-    problem, never an exception that ends the run)."""
+    problem, never an exception that ends the run).
+
+    The scans allocate from Arrow's system allocator: decoding a chunk of row groups, Arrow's default one
+    (mimalloc) keeps freed pages for the next allocation, about 40 MB more per scanning process at 100k and 1M
+    tasks for the same CPU (docs/benchmarks.md).  It becomes the process's default from the first scan on, which
+    in the build is after every Parquet file was written."""
+    import pyarrow as pa
+
+    if pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())
     try:
         return function(*args)
     except OSError as exc:
