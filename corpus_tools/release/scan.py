@@ -202,9 +202,11 @@ def _batches(path: Path, config: str, columns: list[str], row_groups: Sequence[i
     cannot read so is read as plain strings, in one batch too."""
     if config != "tokens":
         reader = pq.ParquetFile(path, buffer_size=1 << 20)
-        for batch in reader.iter_batches(batch_size=batch_rows, columns=columns, row_groups=row_groups,
-                                          use_threads=False):
-            yield -1, batch
+        for group in range(reader.metadata.num_row_groups) if row_groups is None else row_groups:
+            # one row group at a time: a reader given many reads ahead of the batches taken
+            for batch in reader.iter_batches(batch_size=batch_rows, columns=columns, row_groups=[group],
+                                              use_threads=False):
+                yield -1, batch
         return
     coded = pq.ParquetFile(path, buffer_size=1 << 20, read_dictionary=[TOKEN_STRINGS])
     for group in range(coded.metadata.num_row_groups) if row_groups is None else row_groups:
