@@ -38,6 +38,7 @@ from corpus_tools.columns import (
     int64_array,
     ints,
     parents,
+    row_group_batches,
     struct_fields,
 )
 
@@ -124,9 +125,7 @@ def _read_rows(root: Path, files: list[str], columns: list[str], skip: int
                 row += size
             else:
                 groups.append(group)
-        for batch in (b for g in groups  # one row group at a time: a reader given many reads ahead
-                      for b in reader.iter_batches(batch_size=BATCH_ROWS, columns=columns, row_groups=[g],
-                                                    use_threads=False)):
+        for _, batch in row_group_batches(reader, groups, batch_size=BATCH_ROWS, columns=columns):
             if skip:  # the start lies inside this row group
                 if skip >= batch.num_rows:
                     skip -= batch.num_rows

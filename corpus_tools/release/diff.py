@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from corpus_tools.columns import find_in_rows, ints, parents, sha256_each, struct_fields
+from corpus_tools.columns import find_in_rows, ints, parents, row_group_batches, sha256_each, struct_fields
 from corpus_tools.errors import InputError, ReleaseError
 from corpus_tools.keys import CACHE_KIB, private_database
 from corpus_tools.release.manifest import manifest_paths_outside, read_manifest
@@ -487,12 +487,10 @@ def load_documents(
                 loaded.names = loaded.names or names
                 loaded.docs.names.append(names)
                 row = 0
-                for group in range(pf.num_row_groups):  # a reader given every row group reads far ahead: the
-                    # memory of a whole shard (a few hundred MB at 1M tasks), one row group at a time keeps it flat
-                    for batch in pf.iter_batches(batch_size=2_000, columns=["id", "text", "entities", "relations"],
-                                                 row_groups=[group], use_threads=False):
-                        _load_batch(batch, split, names, loaded, totals, (len(loaded.paths) - 1, row))
-                        row += batch.num_rows
+                for _, batch in row_group_batches(pf, None, batch_size=2_000,
+                                                  columns=["id", "text", "entities", "relations"]):
+                    _load_batch(batch, split, names, loaded, totals, (len(loaded.paths) - 1, row))
+                    row += batch.num_rows
             except OSError as exc:  # pyarrow's I/O errors are OSErrors too
                 raise InputError(f"cannot read {path}: {exc}") from exc
             except pa.ArrowException as exc:

@@ -30,6 +30,7 @@ from corpus_tools.columns import (
     int_values,
     ints,
     parents,
+    row_group_batches,
     sha256_each,
     string_buffers,
     struct_fields,
@@ -202,11 +203,8 @@ def _batches(path: Path, config: str, columns: list[str], row_groups: Sequence[i
     cannot read so is read as plain strings, in one batch too."""
     if config != "tokens":
         reader = pq.ParquetFile(path, buffer_size=1 << 20)
-        for group in range(reader.metadata.num_row_groups) if row_groups is None else row_groups:
-            # one row group at a time: a reader given many reads ahead of the batches taken
-            for batch in reader.iter_batches(batch_size=batch_rows, columns=columns, row_groups=[group],
-                                              use_threads=False):
-                yield -1, batch
+        for _, batch in row_group_batches(reader, row_groups, batch_size=batch_rows, columns=columns):
+            yield -1, batch
         return
     coded = pq.ParquetFile(path, buffer_size=1 << 20, read_dictionary=[TOKEN_STRINGS])
     for group in range(coded.metadata.num_row_groups) if row_groups is None else row_groups:
