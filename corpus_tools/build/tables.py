@@ -23,6 +23,7 @@ from corpus_tools.artefacts import LS_DATA_KEY
 from corpus_tools.build.gold import choose_gold, gold_text_mismatch, left_out_problem
 from corpus_tools.build.shards import row_weights
 from corpus_tools.build.writer import DANGLING_RELATION, UNKNOWN_LABEL, text_signatures
+from corpus_tools.columns import find_in_rows, parents
 from corpus_tools.labelstudio.export import read_relations, read_result
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
 from corpus_tools.ontology import Ontology, meta_date, meta_value_ok
@@ -400,38 +401,28 @@ class SegmentBuilder:
         offsets, r_ids, heads, tails, r_labels = cols["relations"]
         if not r_ids:
             return None
-        e_offsets, e_ids = cols["entities"][:2]
-        documents = np.arange(len(cols["id"]))
-        e_doc = np.repeat(documents, np.diff(np.asarray(e_offsets, dtype=np.int64))).tolist()
-        r_doc = np.repeat(documents, np.diff(np.asarray(offsets, dtype=np.int64))).tolist()
-        row_of = dict(zip(zip(e_doc, e_ids, strict=True), range(len(e_ids)), strict=True))  # the last of an id
-        get = row_of.get
-        head_rows = [get(key) for key in zip(r_doc, heads, strict=True)]
-        tail_rows = [get(key) for key in zip(r_doc, tails, strict=True)]
-        if None in head_rows or None in tail_rows:
-            kept = [k for k, (h, t) in enumerate(zip(head_rows, tail_rows, strict=True))
-                    if h is not None and t is not None]
-            problems = cols["_problems"]
-            for k in sorted(set(range(len(r_ids))) - set(kept)):
-                out, where = problems[r_doc[k]]
-                self._problem(out, DANGLING_RELATION, f"Relation {r_ids[k]!r} points to a missing span.", where)
-            head_rows = [head_rows[k] for k in kept]
-            tail_rows = [tail_rows[k] for k in kept]
-        else:
-            kept = range(len(r_ids))
-        labels = np.asarray(r_labels, dtype=np.int64)[np.asarray(kept, dtype=np.int64)]
+        lists = documents_table.column("entities").combine_chunks()
+        entities = lists.flatten()  # the entity rows, in order
+        e_doc = parents(lists)
+        r_doc = np.repeat(np.arange(len(cols["id"])), np.diff(np.asarray(offsets, dtype=np.int64)))
+        ends = {side: find_in_rows(e_doc, entities.field("id"), r_doc, pa.array(ids, type=pa.string()))
+                for side, ids in (("head", heads), ("tail", tails))}  # the last span of that id, as a dict keeps
+        found = (ends["head"] >= 0) & (ends["tail"] >= 0)
+        problems = cols["_problems"]
+        for k in np.flatnonzero(~found).tolist():
+            out, where = problems[r_doc[k]]
+            self._problem(out, DANGLING_RELATION, f"Relation {r_ids[k]!r} points to a missing span.", where)
+        kept = np.flatnonzero(found)
+        labels = np.asarray(r_labels, dtype=np.int64)[kept]
         values, first, count = np.unique(labels, return_index=True, return_counts=True)
         counts = self._out.stats.split(split).relations
         for k in np.argsort(first).tolist():  # the labels in the order the rows first give them
             counts[self.relation_names[values[k]]] += int(count[k])
-        entities = documents_table.column("entities").combine_chunks().flatten()  # the entity rows, in order
-        kept_docs = pa.array([r_doc[k] for k in kept], type=pa.int64())
-        columns = {"document_id": documents_table.column("id").take(kept_docs),
-                   "id": pa.array([r_ids[k] for k in kept], type=pa.string()), "label": pa.array(labels)}
-        for side, side_rows in (("head", head_rows), ("tail", tail_rows)):
-            rows = pa.array(side_rows, type=pa.int64())
+        columns = {"document_id": documents_table.column("id").take(pa.array(r_doc[kept])),
+                   "id": pa.array(r_ids, type=pa.string()).take(pa.array(kept)), "label": pa.array(labels)}
+        for side, rows in ends.items():
             for name in ("id", "start", "end", "text", "label"):
-                columns[f"{side}_{name}"] = entities.field(name).take(rows)
+                columns[f"{side}_{name}"] = entities.field(name).take(pa.array(rows[kept]))
         schema = self.schemas["relations"]
         return pa.Table.from_arrays([columns[f.name].cast(f.type) for f in schema], schema=schema)
 
