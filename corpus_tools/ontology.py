@@ -186,7 +186,7 @@ def default_ontology_path() -> Path:
 
 
 MAX_YAML_DEPTH = 64  # mappings and lists inside each other (an ontology needs four)
-_YAML = Dialect(what="an ontology", unreadable=ONTOLOGY_UNREADABLE, schema=ONTOLOGY_SCHEMA,
+_YAML = Dialect(what="an ontology", noun="ontology", unreadable=ONTOLOGY_UNREADABLE, schema=ONTOLOGY_SCHEMA,
                 duplicate=ONTOLOGY_DUPLICATE_KEY, mapping_hint="", depth=MAX_YAML_DEPTH,
                 depth_hint="an ontology needs four")
 

@@ -34,7 +34,8 @@ _TEXT_SCALARS = {_TAG + "int", _TAG + "float", _TAG + "bool", _TAG + "timestamp"
 class Dialect:
     """How one kind of file is read and how its problems are reported.
 
-    ``what``: the file's kind in messages ("an ontology").  ``unreadable``: the code of a file that cannot be read
+    ``what``: the file's kind in messages ("an ontology"), ``noun`` the same without its article ("ontology").
+    ``unreadable``: the code of a file that cannot be read
     at all (not UTF-8 YAML, not a mapping, an alias bomb, too deep); ``schema``: of a value that is not plain
     data; ``duplicate``: of a key given twice.  ``mapping_hint``: what the top-level mapping should hold.
     ``depth``: how deep mappings and lists may nest, ``depth_hint`` what the file needs.  ``scalars_as_text``:
@@ -42,6 +43,7 @@ class Dialect:
     allowed.  ``aliases``: follow aliases (within the budget) or refuse them where they are written."""
 
     what: str
+    noun: str
     unreadable: str
     schema: str
     duplicate: str
@@ -109,13 +111,13 @@ def compose_mapping(raw: bytes, file: str, report: Report, dialect: Dialect) -> 
         mark = getattr(exc, "problem_mark", None)
         report.add(make_problem(
             dialect.unreadable,
-            f"The {dialect.what.split(' ', 1)[1]} is not valid UTF-8 YAML ({getattr(exc, 'problem', None) or exc});"
+            f"The {dialect.noun} is not valid UTF-8 YAML ({getattr(exc, 'problem', None) or exc});"
             " fix the syntax.",
             file=file, line=mark.line + 1 if mark is not None else None,
         ))
         return None
     if not isinstance(root, yaml.MappingNode):
-        report.add(make_problem(dialect.unreadable, f"The {dialect.what.split(' ', 1)[1]} must be a YAML mapping"
+        report.add(make_problem(dialect.unreadable, f"The {dialect.noun} must be a YAML mapping"
                                 f"{dialect.mapping_hint}.", file=file,
                                 line=root.start_mark.line + 1 if root is not None else 1))
         return None

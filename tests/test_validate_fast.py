@@ -1,10 +1,11 @@
-"""The semantic checker's fast path accepts exactly what its full checks accept.
+"""The semantic checker's clean-result pass accepts exactly what its full checks accept.
 
-``check_result`` takes a span through a few memo lookups (``LEFT_EDGE``, ``RIGHT_EDGE``,
-``PROCLITIC_BEFORE``) and a relation through a set of allowed triples; any doubt sends it to the full
-checks, which report.  Here every task is checked twice, once as usual and once with empty memos that
-never learn and no allowed triple (so every span and relation takes the full checks), and the problems
-and counts must be the same.
+``check_task`` first puts each result to ``clean_result``, which proves it clean through a few memo
+lookups (``LEFT_EDGE``, ``RIGHT_EDGE``, ``PROCLITIC_BEFORE``, ``NAME_TEXT``) and a set of allowed relation
+triples; any doubt sends the whole result to ``check_result``, the full checks, which report.  Here every
+task is checked twice, once as usual and once with empty memos that never learn and no allowed triple (so
+no result passes as clean and every one takes the full checks), and the problems and counts must be the
+same.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ CHARS = "وفبلكاسمنية" "\u064e\u0650\u0651" "\u0640" "1١" "\u200c\u20
 def problems(task: dict, policy: str, *, full: bool = False) -> tuple[list[dict], dict]:
     checker = SemanticChecker(dataclasses.replace(ONTOLOGY, overlap=policy))
     if full:
-        checker._allowed = frozenset()  # no relation passes the fast path
+        checker._allowed = frozenset()  # no relation passes the clean-result pass
     out: list = []
     checker.check_task(task, "$", out)
     return [p.to_dict() for p in out], checker.counts
@@ -51,7 +52,7 @@ def problems(task: dict, policy: str, *, full: bool = False) -> tuple[list[dict]
 
 @st.composite
 def mutated_tasks(draw) -> dict:
-    """A valid task, then a few edits that the fast path must notice (or not) exactly as the full checks do."""
+    """A valid task, then a few edits that the clean-result pass must notice (or not) exactly as the full checks do."""
     task = draw(valid_tasks(with_relations=draw(st.booleans())))
     text = task["data"]["text"]
     result = task["annotations"][0]["result"]
@@ -94,7 +95,7 @@ def mutated_tasks(draw) -> dict:
 
 @PROFILE
 @given(task=mutated_tasks(), policy=st.sampled_from(["nested", "forbid", "any"]))
-def test_fast_path_reports_what_the_full_checks_report(task, policy):
+def test_clean_result_pass_reports_what_the_full_checks_report(task, policy):
     fast = problems(task, policy)
     with pytest.MonkeyPatch.context() as mp:  # memos that never learn: every span takes the full checks
         for name in ("LEFT_EDGE", "RIGHT_EDGE", "PROCLITIC_BEFORE", "NAME_TEXT"):

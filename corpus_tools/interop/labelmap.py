@@ -38,7 +38,7 @@ LABELMAP_UNKNOWN_TARGET = define_code(
     stage=STAGE,
 )
 
-_YAML = Dialect(what="a label map", unreadable=LABELMAP_UNREADABLE, schema=LABELMAP_UNREADABLE,
+_YAML = Dialect(what="a label map", noun="label map", unreadable=LABELMAP_UNREADABLE, schema=LABELMAP_UNREADABLE,
                 duplicate=LABELMAP_UNREADABLE, mapping_hint=" with the keys labels, relations, drop or drop_relations",
                 depth=8, depth_hint="a label map has two levels", scalars_as_text=True, aliases=False)
 
