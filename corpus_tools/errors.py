@@ -12,7 +12,7 @@ with ``raise ... from exc``; the CLI maps every :class:`CorpusToolsError` to one
     ├── OntologyError          the ontology file is missing, unreadable or invalid
     ├── SchemaError            a bundled JSON Schema is missing or invalid
     ├── InputError             an input file cannot be read or parsed at all
-    ├── OutputError            an output file or folder cannot be written
+    ├── OutputError            an output file or folder (or the working stores in TMPDIR) cannot be written
     ├── LabelStudioError       talking to Label Studio failed
     │   ├── ConnectionFailed   no server at the URL
     │   ├── AuthenticationFailed   the API key was refused

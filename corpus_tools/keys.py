@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
+from corpus_tools.errors import OutputError
 
 _INT64 = range(-(2**63), 2**63)
 LOOKUP_KEYS = 500  # keys per ``IN (...)`` query
@@ -34,6 +38,18 @@ def private_database(cache_kib: int | None = None) -> sqlite3.Connection:
         db.execute("PRAGMA page_size=16384")  # a batched store's B-trees: fewer levels, fewer pages read per key
         db.execute(f"PRAGMA cache_size=-{cache_kib}")
     return db
+
+
+@contextmanager
+def store_failures(what: str) -> Iterator[None]:
+    """Turn a failure of the private temporary databases into :class:`OutputError` (``what``: the work that
+    needed them, as in "the build").  Their pages spill to a file in the temporary folder; a full disk there, say,
+    is a failure to run, not a traceback."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise OutputError(f"{what} could not keep its working data on disk ({exc}); the temporary folder"
+                          f" {tempfile.gettempdir()} holds it (set TMPDIR to a folder with free space)") from exc
 
 
 Key = str | bytes

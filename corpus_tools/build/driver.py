@@ -42,6 +42,7 @@ from corpus_tools.build.workers import (
 from corpus_tools.build.writer import LOW_AGREEMENT, NO_DOCUMENTS, SPLIT_EMPTY, ReleaseWriter
 from corpus_tools.errors import InputError, InvalidDataError, OutputError, ReleaseError
 from corpus_tools.files import claim_temporary, remove_dead_temporaries, rename_no_replace, unlock_temporary
+from corpus_tools.keys import store_failures
 from corpus_tools.ontology import Ontology, load_ontology
 from corpus_tools.release.card import (
     DEFAULT_LICENSE,
@@ -311,6 +312,7 @@ def remove_killed_builds(out: Path) -> list[Path]:
         raise OutputError(f"cannot remove {exc.filename}, left by a build that was killed: {reason}") from exc
 
 
+@store_failures("the build")
 def build_release(
     export: Path,
     *,
@@ -384,11 +386,12 @@ def build_release(
                           workers=workers, progress=progress, pseudonym_key=key,
                           near_duplicates=near_duplicates)
     removed, tmp, lock = _new_building_folder(out)
-    writer = ReleaseWriter(tmp, ontology, plan, Report(), row_group_rows=row_group_rows,
-                           max_shard_bytes=max_shard_bytes, file_name=str(export),
-                           view_names=[view.name for view in all_views], near_duplicates=near_duplicates)
+    writer: ReleaseWriter | None = None
     stack = ExitStack()  # the worker pool
     try:
+        writer = ReleaseWriter(tmp, ontology, plan, Report(), row_group_rows=row_group_rows,
+                               max_shard_bytes=max_shard_bytes, file_name=str(export),
+                               view_names=[view.name for view in all_views], near_duplicates=near_duplicates)
         if kind == "labelstudio":
             merger, outcome, pool = _build_export(export, ontology, writer, make_plan, options, stack)
         else:
@@ -408,7 +411,8 @@ def build_release(
         _check_built(tmp, out, ontology, report, writer.stats, pool, progress)
         _rename_into_place(tmp, out)
     except BaseException:
-        writer.abort()
+        if writer is not None:
+            writer.abort()
         stack.close()
         shutil.rmtree(tmp, ignore_errors=True)
         unlock_temporary(lock)

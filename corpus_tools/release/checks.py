@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from corpus_tools.errors import InputError
 from corpus_tools.features import VIEW_CONFIGS, ReleaseFeatures, base_config, classlabel_columns, release_features
-from corpus_tools.keys import KeyValues
+from corpus_tools.keys import KeyValues, store_failures
 from corpus_tools.ontology import Ontology
 from corpus_tools.release import consistency as C
 from corpus_tools.release import manifest as R
@@ -783,6 +783,7 @@ def _features_from_schema(schema: pa.Schema) -> Features:
     return Features.from_arrow_schema(schema)
 
 
+@store_failures("check-release")
 def check_release(directory: str | Path, *, ontology: Ontology | None = None,
                   executor: Executor | None = None) -> Report:
     """Every pre-publish check of a release folder, as a report (never raises on bad data).

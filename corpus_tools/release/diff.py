@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from corpus_tools.columns import find_in_rows, ints, parents, row_group_batches, sha256_each, struct_fields
 from corpus_tools.errors import InputError, ReleaseError
-from corpus_tools.keys import CACHE_KIB, private_database
+from corpus_tools.keys import CACHE_KIB, private_database, store_failures
 from corpus_tools.release.manifest import manifest_paths_outside, read_manifest
 
 Pair = tuple[int, int]
@@ -614,6 +614,7 @@ def _read_texts(release: LoadedRelease, doc_ids: list[str]) -> dict[str, str]:
     return texts
 
 
+@store_failures("diff")
 def diff_releases(old_dir: str | Path, new_dir: str | Path, *, detail: int | None = None) -> ReleaseDiff:
     """Compare two release folders (raises :class:`~corpus_tools.errors.ReleaseError` if one is not a release).
 

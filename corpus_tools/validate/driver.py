@@ -34,7 +34,7 @@ from corpus_tools import codes as C
 from corpus_tools.checks import ItemChecker, default_ontology, validate_document, validate_task
 from corpus_tools.errors import InputError, OutputError
 from corpus_tools.files import AtomicFile, same_file
-from corpus_tools.keys import SeenKeys
+from corpus_tools.keys import SeenKeys, store_failures
 from corpus_tools.offsets import utf16_repair
 from corpus_tools.ontology import Ontology
 from corpus_tools.report import Problem, Report, make_problem
@@ -67,6 +67,7 @@ _PROGRESS_EVERY = 512  # tasks or lines between two progress calls
 VALIDATE_SEGMENT_BYTES = 1 << 18
 
 
+@store_failures("validation")
 def validate_export(
     path: str | Path,
     *,
