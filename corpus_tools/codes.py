@@ -11,8 +11,8 @@ from corpus_tools.report import define_code
 STAGE = "validate"
 
 
-def _code(code: str, severity: str, summary: str) -> str:
-    return define_code(code, severity, summary, stage=STAGE)  # type: ignore[arg-type]
+def _code(code: str, severity: str, summary: str, *, once_per: str | None = None) -> str:
+    return define_code(code, severity, summary, stage=STAGE, once_per=once_per)  # type: ignore[arg-type]
 
 
 # --- the file as a whole -----------------------------------------------------------------------
@@ -39,8 +39,9 @@ TASK_MISSING_TEXT = _code(
 )
 META_UNDECLARED = _code(
     "meta-undeclared", "warning", "An article's meta (a task's `data.meta`, a document's `meta`) holds a field the"
-    " ontology does not declare: the release's meta struct leaves it out. Declare it under `meta:` in the ontology"
-    " to keep it."
+    " ontology does not declare: the release's meta struct leaves it out (reported once per file and field, at its"
+    " first task or document; the counts count them all). Declare it under `meta:` in the ontology to keep it.",
+    once_per="field",
 )
 META_TYPE = _code(
     "meta-type", "error", "A declared meta field holds a value that is not of its declared type (a date must be"

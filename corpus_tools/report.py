@@ -27,6 +27,7 @@ class ProblemCode:
     severity: Severity
     summary: str
     stage: str
+    once_per: str | None = None  # a warning reported once per file and value of this details key
 
 
 _CODES: dict[str, ProblemCode] = {}
@@ -47,12 +48,19 @@ CODE_MODULES = (
 )
 
 
-def define_code(code: str, severity: Severity, summary: str, *, stage: str) -> str:
-    """Register a problem code once and return it, for use as a module constant."""
+def define_code(code: str, severity: Severity, summary: str, *, stage: str, once_per: str | None = None) -> str:
+    """Register a problem code once and return it, for use as a module constant.
+
+    ``once_per`` (warnings only): a :class:`Report` keeps the first problem of this code for each file and
+    value of that ``details`` key, and counts the others (a field every task of an export has is one line, not
+    one per task)."""
+    if once_per is not None and severity != "warning":
+        raise ValueError(f"problem code {code!r}: only a warning can be reported once per {once_per}")
+    info = ProblemCode(code, severity, summary, stage, once_per)
     existing = _CODES.get(code)
-    if existing is not None and existing != ProblemCode(code, severity, summary, stage):
+    if existing is not None and existing != info:
         raise ValueError(f"problem code {code!r} defined twice with different meanings")
-    _CODES[code] = ProblemCode(code, severity, summary, stage)
+    _CODES[code] = info
     return code
 
 
@@ -127,7 +135,11 @@ def make_problem(code: str, message: str, **location: object) -> Problem:
 
 @dataclass
 class Report:
-    """Problems and statistics from one run over some data."""
+    """Problems and statistics from one run over some data.
+
+    Add problems with :meth:`add` or :meth:`extend` (they keep the counts).  Errors past ``max_errors``, and the
+    repeats of a code registered ``once_per`` a details key, are counted (in :meth:`counts` and :meth:`to_dict`)
+    but not kept."""
 
     problems: list[Problem] = field(default_factory=list)
     stats: dict[str, object] = field(default_factory=dict)
@@ -135,11 +147,21 @@ class Report:
     truncated: bool = False
 
     def add(self, problem: Problem) -> None:
-        if problem.is_error and self.max_errors is not None and self.error_count >= self.max_errors:
-            self.truncated = True
-            self._suppressed += 1
-            self._suppressed_codes[problem.code] += 1
-            return
+        if problem.is_error:
+            if self.max_errors is not None and self._errors >= self.max_errors:
+                self.truncated = True
+                self._suppressed += 1
+                self._suppressed_codes[problem.code] += 1
+                return
+            self._errors += 1
+        else:
+            once_per = _CODES[problem.code].once_per
+            if once_per is not None:
+                key = (problem.code, problem.file, repr(problem.details.get(once_per)))
+                if key in self._once:
+                    self._repeated[problem.code] += 1
+                    return
+                self._once.add(key)
         self.problems.append(problem)
 
     def extend(self, problems: Iterable[Problem]) -> None:
@@ -149,6 +171,9 @@ class Report:
     def __post_init__(self) -> None:
         self._suppressed = 0  # errors past max_errors: counted (in ``errors`` and ``counts``), not kept
         self._suppressed_codes: Counter[str] = Counter()
+        self._errors = sum(1 for p in self.problems if p.is_error)  # kept
+        self._once: set[tuple[str, str | None, str]] = set()  # (code, file, details value) of once_per codes
+        self._repeated: Counter[str] = Counter()  # their later problems: counted, not kept
 
     @property
     def errors(self) -> list[Problem]:
@@ -160,16 +185,23 @@ class Report:
 
     @property
     def error_count(self) -> int:
-        return sum(1 for p in self.problems if p.is_error)
+        """The errors kept."""
+        return self._errors
+
+    @property
+    def warning_count(self) -> int:
+        """Every warning found: those kept and the repeats of a ``once_per`` code."""
+        return len(self.problems) - self._errors + sum(self._repeated.values())
 
     @property
     def valid(self) -> bool:
         return self.error_count == 0 and self._suppressed == 0
 
     def counts(self) -> dict[str, int]:
-        """Problems per code, most frequent first; like ``errors`` in :meth:`to_dict`, it counts the errors
-        found past ``max_errors`` too (they are not kept)."""
-        return dict((Counter(p.code for p in self.problems) + self._suppressed_codes).most_common())
+        """Problems per code, most frequent first; like ``errors`` and ``warnings`` in :meth:`to_dict`, it counts
+        the errors found past ``max_errors`` and the repeats of a ``once_per`` code too (they are not kept)."""
+        found = Counter(p.code for p in self.problems) + self._suppressed_codes + self._repeated
+        return dict(found.most_common())
 
     def __iter__(self) -> Iterator[Problem]:
         return iter(self.problems)
@@ -178,7 +210,7 @@ class Report:
         return {
             "valid": self.valid,
             "errors": self.error_count + self._suppressed,
-            "warnings": len(self.warnings),
+            "warnings": self.warning_count,
             "truncated": self.truncated,
             "counts": self.counts(),
             "stats": self.stats,

@@ -154,7 +154,8 @@ class SemanticChecker:
                 if not (reserved and key in RESERVED_META):
                     where.add(C.META_UNDECLARED, f"Meta field {key!r} is not declared in ontology"
                               f" {self.ontology.name} {self.ontology.version}, so the release leaves it out; declare"
-                              " it under meta: with its type to keep it.", field_path, field=key)
+                              " it under meta: with its type to keep it (reported once per file, first here).",
+                              field_path, field=key)
             elif not meta_value_ok(kind, value):
                 shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:59] + "…"
                 where.add(C.META_TYPE, f"Meta field {key!r} is declared {kind} but holds {shown}; write"

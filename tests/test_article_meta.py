@@ -316,3 +316,26 @@ def test_a_date_and_a_url_survive_label_studio_into_load_dataset(ls_client, ls_p
     assert rows[second_title]["meta"] == {"published": datetime.date(2024, 3, 2),
                                           "url": "https://example.org/news/2", **unset}
     assert [(e["start"], e["text"]) for e in rows[TITLE]["entities"]] == [(in_title, "باريس"), (in_body, "باريس")]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_undeclared_field_is_one_warning_per_file_and_field_however_many_tasks_hold_it(tmp_path, workers,
+                                                                                          monkeypatch):
+    from corpus_tools.validate import driver, segmented
+
+    monkeypatch.setattr(segmented, "SEGMENT_BYTES", 4096)  # several segments, merged in input order
+    monkeypatch.setattr(driver, "VALIDATE_SEGMENT_BYTES", 4096)
+    tasks = B.simple_export(30)
+    for k, task in enumerate(tasks):
+        task["data"]["meta"] = {"desk": "world"} if k % 3 else {"desk": "sport", "edition": k}
+    export = B.write_export(tmp_path / "export.json", tasks)
+    report = validate_export(export, workers=workers)
+    kept = [(p.code, p.json_path, p.task_id, p.details) for p in report.problems]
+    assert kept == [("meta-undeclared", "$[0].data.meta.desk", tasks[0]["id"], {"field": "desk"}),
+                    ("meta-undeclared", "$[0].data.meta.edition", tasks[0]["id"], {"field": "edition"})]
+    assert report.counts() == {"meta-undeclared": 30 + 10}  # every task holds desk, every third edition too
+    assert report.to_dict()["warnings"] == 40 and report.valid
+    built = build_release(export, version="1.0.0", out=tmp_path / "rel", workers=workers)
+    assert [(p.code, p.json_path) for p in built.report.problems] == [
+        ("meta-undeclared", "$[0].data.meta.desk"), ("meta-undeclared", "$[0].data.meta.edition")]
+    assert built.report.counts()["meta-undeclared"] == 40

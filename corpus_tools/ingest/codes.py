@@ -94,7 +94,7 @@ META_UNDECLARED = define_code(
     "A record's meta holds a field the ontology does not declare (reported once per file and field, at its first"
     " record); the value is kept in the articles file, but a release leaves it out until the ontology declares it"
     " under meta:.",
-    stage=STAGE,
+    stage=STAGE, once_per="field",
 )
 META_TYPE = define_code(
     "ingest-meta-type", "error",

@@ -269,7 +269,6 @@ class _IngestRun:
                  meta_types: Mapping[str, str]) -> None:
         self.source = source
         self.meta_types = meta_types
-        self._undeclared: set[tuple[object, str]] = set()  # (file, meta field) reported
         self.lang = lang
         self.fields = fields
         self.max_bytes = max_bytes
@@ -289,10 +288,7 @@ class _IngestRun:
         self.stats["rejected"] += 1  # type: ignore[operator]
 
     def meta_undeclared(self, key: str, where: dict[str, object], **details: object) -> None:
-        """An undeclared meta field, reported at its first record in each file."""
-        if (where.get("file"), key) in self._undeclared:
-            return
-        self._undeclared.add((where.get("file"), key))
+        """An undeclared meta field (the report keeps its first record in each file and counts the others)."""
         self.problem(META_UNDECLARED, f"meta field {printable(key)!r} is not declared in the ontology: it is kept in"
                      " the articles file, but a release leaves it out; declare it under meta: in the ontology"
                      " (reported once per file, first here)", details={"field": key, **details}, **where)
