@@ -31,6 +31,8 @@ CONFIGS = ("documents", "tokens", "relations", "annotations")
 # The sample has 11 documents: the default 80/10/10 leaves its validation split empty (the split is a function of
 # each document id), so the demo's first release asks for 60/20/20, which gives every split a document.
 RATIOS = "train=60,validation=20,test=20"
+# A normalised view (docs/views.md): the configs documents-plain and tokens-plain, with the offset map back
+VIEW = "plain=tatweel,diacritics,alef,alef-maqsura"
 DEMO_MARK = ".corpus-tools-demo"  # in every folder the demo makes: a later run removes only folders with it
 
 
@@ -114,12 +116,41 @@ def _summarise(release: Path) -> dict[str, dict]:
             for e in row["entities"]:  # the offset invariant, checked on what ML teams load
                 if row["text"][e["start"]:e["end"]] != e["text"]:
                     raise DemoFailed(f"entity {e['id']} of {row['id']} does not match its text after loading")
+    _show_view(release, docs)
     err_console.print("  documents per split: " + ", ".join(f"{s}={len(d)}" for s, d in docs.items()))
     err_console.print("  entities per label: " + ", ".join(f"{k}={v}" for k, v in sorted(entities.items())))
     err_console.print("  relations per label: " + ", ".join(f"{k}={v}" for k, v in sorted(relations.items())))
     for config in CONFIGS[1:]:
         err_console.print(f"  {config}: " + ", ".join(f"{s}={len(d)}" for s, d in summary[config].items()))
     return summary
+
+
+def _show_view(release: Path, docs: dict) -> None:
+    """Load the view's documents config and map one of its entities back to the original text, as a model's
+    prediction on the view would be (``normalise(text, steps).span_to_original``)."""
+    from datasets import load_dataset
+
+    from corpus_tools.views import normalise, parse_view
+
+    spec = parse_view(VIEW)
+    viewed = load_dataset(str(release), f"documents-{spec.name}")
+    shown = False
+    for split, rows in viewed.items():
+        for original, row in zip(docs[split], rows, strict=True):
+            view = normalise(original["text"], spec.steps)
+            if view.text != row["text"]:
+                raise DemoFailed(f"the {spec.name} view of {row['id']} is not its text normalised")
+            kept = {e["id"]: e for e in original["entities"]}
+            for entity in row["entities"]:
+                start, end = view.span_to_original(entity["start"], entity["end"])
+                source = kept[entity["id"]]
+                if (start, end) != (source["start"], source["end"]):
+                    raise DemoFailed(f"entity {entity['id']} of {row['id']} does not map back to its offsets")
+                if not shown and entity["text"] != source["text"]:
+                    shown = True
+                    err_console.print(f"  documents-{spec.name}: {entity['text']!r} at {entity['start']}:"
+                                      f"{entity['end']} maps back to {source['text']!r} at {start}:{end}",
+                                      highlight=False)
 
 
 def _rows_by_id(summary: dict[str, dict]) -> dict[str, dict]:
@@ -170,10 +201,10 @@ def demo(workdir: Path, releases: Path, port: int, keep: bool) -> None:
         _run(["ls", "export", "--project", PROJECT, "--out", str(export1), *creds], env=env)
         _run(["validate", str(export1)], env=env)
         _run(["build", str(export1), "--version", "1.0.0", "--out", str(build1), "--name", DATASET_NAME,
-              "--ratios", RATIOS], env=env)
+              "--ratios", RATIOS, "--view", VIEW], env=env)
         _run(["publish", str(build1), "--to", str(target)], env=env)
 
-        _step(6, "load every config with datasets.load_dataset")
+        _step(6, "load every config with datasets.load_dataset; map a span of the normalised view back")
         v1 = _summarise(target / "v1.0.0")
         if empty := [split for split in ("train", "validation", "test") if split not in v1["documents"]]:
             raise DemoFailed(f"v1.0.0 has no {', '.join(empty)} split")
@@ -188,7 +219,7 @@ def demo(workdir: Path, releases: Path, port: int, keep: bool) -> None:
         export2, build2 = workdir / "export-2.json", workdir / "build" / "v1.1.0"
         _run(["ls", "export", "--project", PROJECT, "--out", str(export2), *creds], env=env)
         _run(["build", str(export2), "--version", "1.1.0", "--out", str(build2), "--name", DATASET_NAME,
-              "--previous", str(build1)], env=env)
+              "--previous", str(build1), "--view", VIEW], env=env)
         _run(["publish", str(build2), "--to", str(target)], env=env)
         _run(["diff", f"{target}@v1.0.0", f"{target}@v1.1.0"], env=env)
         _run(["releases", str(target)], env=env)
@@ -227,9 +258,9 @@ def register(app: typer.Typer) -> None:
         """Run the whole chain on the bundled sample corpus (what `make demo` runs).
 
         Starts a local Label Studio, sets up the project, ingests and imports the sample articles,
-        applies the sample annotations through the API, exports, validates, builds and publishes
-        v1.0.0 to the local release folder, loads every config with datasets, changes one
-        annotation, builds and publishes v1.1.0 with the same splits, prints the diff, and stops
+        applies the sample annotations through the API, exports, validates, builds (with a
+        normalised view) and publishes v1.0.0 to the local release folder, loads every config with
+        datasets, maps a span of the view back to the original text, changes one annotation, builds and publishes v1.1.0 with the same splits, prints the diff, and stops
         the server (unless --keep). The previous demo run's folders are removed first: only folders
         the demo made (they hold a .corpus-tools-demo file); anything else at --workdir or
         --releases/arabic-news-sample is refused (exit 3) and left as it is.
