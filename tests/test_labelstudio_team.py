@@ -117,6 +117,18 @@ def test_setup_overlap_is_read_back_idempotent_and_updated(ls_server, tmp_path):
     project = ls_server.client().get_project(data["project_id"])
     assert (project.maximum_annotations, project.overlap_cohort_percentage) == (2, 50)
 
+    status = run("ls", "status", "--project", title, "--json", env=env)  # what a maintainer checks later
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["project"] == {
+        "id": data["project_id"], "title": title, "tasks": 0,
+        "overlap": {"maximum_annotations": 2, "overlap_cohort_percentage": 50}}
+    shown = run("ls", "status", "--project", str(data["project_id"]), env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert (f"Project {data['project_id']} 'team overlap': 0 tasks; overlap: up to 2 annotations per task on 50 %"
+            " of the tasks.") in shown.stderr
+    missing = run("ls", "status", "--project", "no such project", env=env)
+    assert missing.returncode == 3 and "no project titled 'no such project'" in missing.stderr
+
 
 # ---------------------------------------------------------------------------- users
 

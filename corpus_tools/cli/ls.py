@@ -137,18 +137,37 @@ def down_command(data_dir: DataDirOption = Path(".labelstudio"), quiet: QuietOpt
 
 
 @app.command("status")
-def status_command(credentials: CredentialsOption = None, as_json: JsonOption = False) -> None:
-    """Check the connection: which server, which user, and where the key came from (never the key)."""
+def status_command(
+    project: Annotated[str | None, typer.Option(
+        "--project", help="Also show this project (title or id): its tasks and its overlap settings.")] = None,
+    credentials: CredentialsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the connection: which server, which user, and where the key came from (never the key); with
+    --project, the project's task count and overlap (up to N annotations per task on P % of the tasks).
+
+    --json prints `{url, user, key_from}`, with --project also `project: {id, title, tasks, overlap:
+    {maximum_annotations, overlap_cohort_percentage}}`.
+    """
     from corpus_tools.labelstudio.client import LabelStudioClient, resolve_connection
+    from corpus_tools.labelstudio.team import project_overlap
 
     connection = resolve_connection(credentials)
     client = LabelStudioClient.connect(connection)
     user = client.whoami()
-    data = {"url": connection.url, "user": user["email"], "key_from": connection.source}
+    data: dict[str, object] = {"url": connection.url, "user": user["email"], "key_from": connection.source}
+    found = client.find_project(project) if project is not None else None
+    if found is not None:
+        overlap = project_overlap(found)
+        data["project"] = {"id": found.id, "title": found.title, "tasks": found.task_number,
+                           "overlap": overlap.to_dict()}
     if as_json:
         echo_json(data)
-    else:
-        info(f"Connected to {data['url']} as {data['user']} (key from {data['key_from']}).")
+        return
+    info(f"Connected to {data['url']} as {data['user']} (key from {data['key_from']}).")
+    if found is not None:
+        info(f"Project {found.id} {found.title!r}: {found.task_number} tasks; overlap: up to"
+             f" {overlap.maximum_annotations} annotations per task on {overlap.percentage} % of the tasks.")
 
 
 def _overlap_share(value: float | None) -> float | None:
