@@ -335,11 +335,12 @@ def test_tags_that_are_no_bio_tag_or_continue_no_span_are_named():
         return bad
 
     assert compare([[0, 0], [0, 5]]) == {1: "ner_tags id 5 is not a BIO tag of an entity label"}
-    assert compare([[0, 99, -3]]) == {0: f"ner_tags id {len(kind_of) - 1} is not a BIO tag of an entity label"}
-    assert compare([[0, 0], [1, 2, 0, 2]]) == {1: "ner_tags has an I- tag at token 5 that continues no span"}
+    assert compare([[0, 99, -3]]) == {0: "ner_tags id 99 is not a BIO tag of an entity label"}  # the id found
+    assert compare([[0, -3]]) == {0: "ner_tags id -3 is not a BIO tag of an entity label"}
+    assert compare([[0, 0], [1, 2, 0, 2]]) == {1: "ner_tags has an I- tag at token 3 that continues no span"}
     assert compare([[3, 2]]) == {0: "ner_tags has an I- tag at token 1 that continues no span"}
     assert compare([[1], [2]]) == {0: "ner_tags decode to a span 0-1 that covers no entity of the document with that"
-                                      " label", 1: "ner_tags has an I- tag at token 1 that continues no span"}
+                                      " label", 1: "ner_tags has an I- tag at token 0 that continues no span"}
 
 
 def test_relations_of_the_documents_whose_ends_are_not_their_entities(release):
@@ -382,6 +383,26 @@ def test_an_i_tag_after_one_that_continues_nothing_is_reported_not_a_traceback(r
     report = check_release(release, ontology=ontology)
     assert [(p.code, p.file, p.details["row"]) for p in report.problems] == [("release-tokens-document", rel, 1)]
     assert "ner_tags has an I- tag at token" in report.problems[0].message
+
+
+def test_tag_problems_name_the_id_found_and_the_token_within_its_row(release, ontology):
+    """An id out of range is named as found in the file, and an I- tag that continues nothing by its token's
+    position in its row (not among the rows compared together).  check-release leaves the first to the label
+    check (a file with ids out of range is reported once); the tokens scan's comparison names both."""
+    rel = files(release, "tokens")[0]
+    tags = ontology.bio_labels
+    label = ontology.entity_labels[0]
+
+    def edit(rows):
+        rows[1]["ner_tags"][:3] = [0, 0, tags.index(f"I-{label}")]  # O O I-: the I- is token 2 of row 1
+        rows[2]["ner_tags"][0] = 99  # no tag has that id
+
+    rewrite(release, rel, edit)
+    scan = release_scan.scan_file(release / rel, "tokens", [], against=(release, files(release, "documents"), rel, 0,
+                                                                       "none"))
+    assert [(m.row, m.what) for m in scan.cross.mismatches] == [
+        (1, "ner_tags has an I- tag at token 2 that continues no span"),
+        (2, "ner_tags id 99 is not a BIO tag of an entity label")]
 
 
 def test_rows_dropped_part_way_free_their_readers_without_the_garbage_collector(clean):

@@ -342,6 +342,7 @@ def _compare_tags(docs: pa.Table, owner: np.ndarray, starts: np.ndarray, ends: n
     """The spans the BIO tags decode to are entities; every entity on token boundaries overlapping no other
     entity is one of them."""
     unknown = len(kind_of) - 1  # the slot of the ids out of range
+    found = tags  # the ids as stored, for the messages
     if len(tags) and not (int(tags.min()) >= 0 and int(tags.max()) < unknown):
         tags = np.where((tags >= 0) & (tags < unknown), tags, unknown)
     # the tokens that are not O (a few in ten), their positions ``at``: the rest of the work is over them alone
@@ -350,7 +351,7 @@ def _compare_tags(docs: pa.Table, owner: np.ndarray, starts: np.ndarray, ends: n
     kind, label, row = kind_of[tagged], entity_of[tagged], owner[at]
     if len(kind) and int(kind.min()) < 0:
         k = int(at[np.argmax(kind < 0)])
-        bad.setdefault(int(owner[k]), f"ner_tags id {tags[k]} is not a BIO tag of an entity label")
+        bad.setdefault(int(owner[k]), f"ner_tags id {found[k]} is not a BIO tag of an entity label")
     is_b, is_i = kind == 1, kind == 2
     previous_same = np.zeros(len(at), dtype=bool)  # the token before is a B or I of the same row and label
     previous_same[1:] = ((at[1:] == at[:-1] + 1) & (row[1:] == row[:-1]) & (kind[:-1] > 0)
@@ -358,7 +359,8 @@ def _compare_tags(docs: pa.Table, owner: np.ndarray, starts: np.ndarray, ends: n
     inside = is_i & previous_same
     if np.count_nonzero(inside) < np.count_nonzero(is_i):
         k = int(at[np.argmax(is_i & ~previous_same)])
-        bad.setdefault(int(owner[k]), f"ner_tags has an I- tag at token {k} that continues no span")
+        in_row = k - int(np.searchsorted(owner, owner[k]))  # the token's position in its row
+        bad.setdefault(int(owner[k]), f"ner_tags has an I- tag at token {in_row} that continues no span")
     # a decoded span: a B and the I-'s that continue it (an I- after an I- that continues nothing is in no span)
     b = np.flatnonzero(is_b)
     breaks = np.flatnonzero(~inside)  # every B among them
