@@ -44,6 +44,8 @@ from corpus_tools.columns import (
 
 LOCATED = 5  # problems located per code and file (mismatches: per split and config); the rest are counted
 BATCH_ROWS = 512
+# the documents columns the tokens are compared with: of the entities, only their offsets and labels
+DOCUMENT_COLUMNS = ["id", "text", *(f"entities.list.element.{name}" for name in ("start", "end", "label"))]
 SMALL_ROWS = 64  # documents compared at a time (about 130,000 code points: arrays that stay in the caches)
 
 
@@ -215,7 +217,7 @@ class TokensAgainstDocuments:
         self.root = Path(root)
         self.segmentation = segmentation  # None: the manifest does not say (the tokenizer check is skipped)
         self.kind_of, self.entity_of = _tag_table(self.root, documents, [tokens_file])
-        self.docs = _Rows(self.root, documents, ["id", "text", "entities"], start=start)
+        self.docs = _Rows(self.root, documents, DOCUMENT_COLUMNS, start=start)
         self.out = CrossScan()
         self.done = False  # no documents row left
 
