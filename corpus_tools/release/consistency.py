@@ -36,6 +36,7 @@ from corpus_tools.columns import (
     first_of,
     gather_pieces,
     int64_array,
+    int_view,
     ints,
     parents,
     row_group_batches,
@@ -296,13 +297,9 @@ class _TokenRows(NamedTuple):
 
 
 def _int_view(array: pa.Array) -> np.ndarray:
-    """An integer array's values as numpy (a view of its buffer when it has no nulls; else int64, -1 at nulls)."""
-    if array.null_count or len(array) == 0:
-        return ints(array)
-    kind = array.type
-    width = kind.bit_width // 8
-    dtype = np.dtype(f"{'i' if pa.types.is_signed_integer(kind) else 'u'}{width}")
-    return np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset * width)
+    """An integer array's values: a view of its buffer when it has no nulls, else int64 with -1 at the nulls."""
+    values, valid = int_view(array)
+    return values if valid is None else ints(array)
 
 
 class _DocumentRows(NamedTuple):
