@@ -421,3 +421,53 @@ def test_rows_dropped_part_way_free_their_readers_without_the_garbage_collector(
         assert dropped() is None
     finally:
         gc.enable()
+
+
+_TEXT = st.text(alphabet="ab ،.و\u0627\u0644\u064e\u0640😀\r\n-", max_size=14)
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts=st.lists(_TEXT, min_size=1, max_size=4), segmentation=st.sampled_from(["none", "proclitic-article"]),
+       edits=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 60)), max_size=3))
+def test_tokens_are_found_the_tokenizers_exactly_when_they_are(texts, segmentation, edits):
+    """The tokenizer check without listing the tokenizer's tokens agrees with listing them, for the tokenizer's
+    tokens and for tokens merged, cut, dropped, widened or narrowed (those still inside their text, in order and
+    apart, as the check is given them)."""
+    import numpy as np
+
+    from corpus_tools.release.consistency import _code_points, _the_tokenizers
+    from corpus_tools.tokens import char_classes, token_bounds
+
+    starts, ends, counts = token_bounds(texts, segmentation)
+    rows = [[(int(s), int(e)) for s, e in zip(starts[a:b], ends[a:b], strict=True)]
+            for a, b in zip(np.cumsum(counts) - counts, np.cumsum(counts), strict=True)]
+    for kind, k in edits:
+        row = rows[k % len(rows)]
+        if not row:
+            continue
+        i = k % len(row)
+        s, e = row[i]
+        if kind == 0 and i + 1 < len(row):  # merged with the next token
+            row[i:i + 2] = [(s, row[i + 1][1])]
+        elif kind == 1 and e - s > 1:  # cut in two
+            row[i:i + 1] = [(s, s + 1), (s + 1, e)]
+        elif kind == 2:  # dropped
+            del row[i]
+        elif kind == 3:  # widened by one
+            row[i] = (s, e + 1)
+        elif kind == 4 and e - s > 1:  # narrowed by one
+            row[i] = (s, e - 1)
+    decoded = _code_points(pa.array(texts))
+    owner = np.array([r for r, row in enumerate(rows) for _ in row], dtype=np.int64)
+    mine_starts = np.array([s for row in rows for s, _ in row], dtype=np.int64)
+    mine_ends = np.array([e for row in rows for _, e in row], dtype=np.int64)
+    at = decoded.starts[owner] + mine_starts
+    stop = decoded.starts[owner] + mine_ends
+    inside = bool(np.all(mine_ends <= decoded.lengths[owner])) and bool(np.all(at[1:] >= stop[:-1]))
+    if not inside:
+        return  # the check is given only tokens inside their text, in order and apart
+    classes = char_classes()[decoded.points]
+    tokens = np.array([bool(np.all(classes[a:b] != 0)) for a, b in zip(at, stop, strict=True)], dtype=bool)
+    expected = (np.array_equal(mine_starts, starts) and np.array_equal(mine_ends, ends)
+                and np.array_equal(np.bincount(owner, minlength=len(texts)), counts))
+    assert _the_tokenizers(decoded, at, stop, tokens, segmentation) == expected

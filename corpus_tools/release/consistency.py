@@ -201,6 +201,17 @@ class _Vocabulary:
         self.points = decoded.points if decoded is not None else np.zeros(0, np.uint32)
         self.starts = decoded.starts if decoded is not None else np.zeros(1, np.int64)
         self.lengths = ints(pc.utf8_length(strings))
+        self._token_characters: np.ndarray | None = None
+
+    def token_characters(self) -> np.ndarray:
+        """Whether each string holds only the tokenizer's token characters (words' and punctuation)."""
+        if self._token_characters is None:
+            from corpus_tools.tokens import char_classes
+
+            other = np.zeros(len(self.points) + 1, dtype=np.int64)
+            np.cumsum(np.take(char_classes(), self.points, mode="clip") == 0, out=other[1:])
+            self._token_characters = other[self.starts[1:]] == other[self.starts[:-1]]
+        return self._token_characters
 
     def points_of(self, codes: np.ndarray) -> np.ndarray:
         """The code points of the strings ``codes``, one after the other."""
@@ -341,9 +352,9 @@ def _compare_tokens(tokens: _TokenRows, docs: _DocumentRows, unequal: np.ndarray
         return  # lists of other lengths or nulls: the tokens scan reports them
     decoded = _code_points(texts)  # decoded once for both checks; None: not UTF-8 (the documents scan reports it)
     if decoded is not None:
-        _compare_token_texts(decoded, vocabulary, codes, owner, starts, ends, bad)
+        placed = _compare_token_texts(decoded, vocabulary, codes, owner, starts, ends, bad)
         if segmentation is not None:
-            _compare_tokenizer(decoded, owner, starts, ends, segmentation, bad)
+            _compare_tokenizer(decoded, owner, starts, ends, segmentation, bad, placed)
     known = None
     if docs.entity_nulls is None or not docs.entity_nulls[r0:r1].any():  # else the documents scan reports them
         e0, e1 = docs.entity_first[r0], docs.entity_first[r1]
@@ -355,9 +366,12 @@ def _compare_tokens(tokens: _TokenRows, docs: _DocumentRows, unequal: np.ndarray
 
 
 def _compare_token_texts(texts: _Strings, vocabulary: _Vocabulary, codes: np.ndarray, owner: np.ndarray,
-                         starts: np.ndarray, ends: np.ndarray, bad: dict[int, str]) -> None:
+                         starts: np.ndarray, ends: np.ndarray, bad: dict[int, str]
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Every token is text[start:end] of its document: the text's code points at the tokens' positions, one
-    token after the other, equal the token strings' code points (one comparison for the batch)."""
+    token after the other, equal the token strings' code points (one comparison for the batch).  Returned when
+    they are: where the tokens start and end among the texts' code points, and whether each holds only token
+    characters."""
     size = ends - starts
     base = texts.starts[owner]
     at, stop = base + starts, base + ends
@@ -369,23 +383,29 @@ def _compare_token_texts(texts: _Strings, vocabulary: _Vocabulary, codes: np.nda
             bad.setdefault(int(owner[k]), f"token {k - int(np.searchsorted(owner, owner[k]))} at"
                                           f" {starts[k]}-{ends[k]} does not fit the text, overlaps the token before"
                                           " it or is empty")
-        return
+        return None
     in_text = gather_pieces(texts.points, at, stop)  # tokens in order, apart: pieces that follow each other
     in_tokens = vocabulary.points_of(codes)
     if np.array_equal(in_text, in_tokens):
-        return
+        return at, stop, vocabulary.token_characters()[codes]
     first = np.cumsum(size) - size  # each token's first position in the gathered arrays (of equal lengths)
     k = int(np.searchsorted(first, np.argmax(in_text != in_tokens), side="right")) - 1
     bad.setdefault(int(owner[k]), f"token {vocabulary.strings[int(codes[k])].as_py()!r} at {starts[k]}-{ends[k]}"
                                   " is not the document's text there")
+    return None
 
 
 def _compare_tokenizer(texts: _Strings, owner: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                       segmentation: str, bad: dict[int, str]) -> None:
-    """The tokens of every row are exactly the tokenizer's tokens of its document's text."""
+                       segmentation: str, bad: dict[int, str],
+                       placed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
+    """The tokens of every row are exactly the tokenizer's tokens of its document's text.  ``placed``: where the
+    tokens start and end among the texts' code points and whether each holds only token characters, when they
+    fit their texts in order and apart and are the text there (:func:`_the_tokenizers`)."""
     from corpus_tools.spans import TOKENIZER, TOKENIZER_VERSION
     from corpus_tools.tokens import token_bounds
 
+    if placed is not None and _the_tokenizers(texts, *placed, segmentation):
+        return  # else the tokenizer's tokens listed, to name the first difference
     n = len(texts.starts) - 1
     try:
         expected_starts, expected_ends, expected_counts = token_bounds(texts.strings, segmentation,
@@ -412,6 +432,26 @@ def _compare_tokenizer(texts: _Strings, owner: np.ndarray, starts: np.ndarray, e
                             f" segmentation {segmentation}) for its text: token {k} is {got}, the tokenizer gives"
                             f" {want}")
         return
+
+
+def _the_tokenizers(texts: _Strings, at: np.ndarray, stop: np.ndarray, tokens: np.ndarray, segmentation: str
+                    ) -> bool:
+    """Whether tokens placed at ``at``-``stop`` among the texts' code points (each inside its text, in order, apart,
+    not empty, and equal to the text there) are exactly the tokenizer's, without listing the tokenizer's.
+    ``tokens``: whether each token holds only token characters (words' and punctuation).
+
+    They are when every token starts at a segment edge on a token character, ends at an edge, holds only token
+    characters, and every edge on a token character is a token's start: then no edge lies inside a token (one on a
+    token character would start another token inside it), so each token is a segment, and every segment that
+    starts on a token character (a token of the tokenizer) is one of them."""
+    from corpus_tools.tokens import token_edges
+
+    try:
+        classes, edge = token_edges(texts.strings, segmentation, codes=texts.points)
+    except ValueError:
+        return False
+    return (bool(tokens.all() and edge[at].all() and edge[stop].all() and classes[at].all())
+            and np.count_nonzero(edge[:-1] & (classes != 0)) == len(at))
 
 
 def _compare_tags(known: _Spans | None, rows: int, owner: np.ndarray, starts: np.ndarray, ends: np.ndarray,
