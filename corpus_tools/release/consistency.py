@@ -302,8 +302,8 @@ class _TokenRows(NamedTuple):
         """The tokens of rows ``r0`` to ``r1``: their row (from 0), code, start, end and tag, int64."""
         owner = np.repeat(np.arange(r1 - r0, dtype=np.int64), np.diff(self.token_first[r0:r1 + 1]))
         t0, t1 = self.token_first[r0], self.token_first[r1]
-        return (owner, self.codes[t0:t1].astype(np.int64),
-                *(values[first[r0]:first[r1]].astype(np.int64) for values, first in (
+        return (owner, self.codes[t0:t1].astype(np.int64, copy=False),
+                *(values[first[r0]:first[r1]].astype(np.int64, copy=False) for values, first in (
                     (self.starts, self.start_first), (self.ends, self.end_first), (self.tags, self.tag_first))))
 
 
@@ -489,8 +489,8 @@ def _compare_tags(known: _Spans | None, rows: int, owner: np.ndarray, starts: np
     # spans as one integer each, (row, start, end, label) in 7 + 25 + 25 + 6 bits, when they fit; else tuples
     fits = (rows <= 1 << 7 and 0 <= int(known.label.min(initial=0)) and int(known.label.max(initial=0)) < 1 << 6
             and int(label.max(initial=0)) < 1 << 6
-            and min(int(starts.min(initial=0)), int(known.start.min(initial=0))) >= 0
-            and max(int(ends.max(initial=0)), int(known.end.max(initial=0))) < 1 << 25)
+            and min(int(decoded.start.min(initial=0)), int(known.start.min(initial=0))) >= 0
+            and max(int(decoded.end.max(initial=0)), int(known.end.max(initial=0))) < 1 << 25)
     _check_decoded(decoded, known, fits, bad)
     _check_encoded(known, decoded, fits, owner, starts, ends, bad)
 
