@@ -20,6 +20,13 @@ import pyarrow.parquet as pq
 def int_values(array: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
     """The values of an integer array as int64 and its validity mask (None when it has no nulls; the
     values at null positions are unspecified)."""
+    values, valid = int_view(array)
+    return values.astype(np.int64), valid
+
+
+def int_view(array: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
+    """The values of an integer array in its own type, a view of its buffer (no copy: for checks over many values
+    that need no arithmetic), and its validity mask as :func:`int_values` gives it."""
     kind = array.type
     if not pa.types.is_integer(kind):
         raise TypeError(f"not an integer array: {kind}")
@@ -29,7 +36,7 @@ def int_values(array: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
         return np.zeros(0, np.int64), None
     width = kind.bit_width // 8
     dtype = np.dtype(f"{'i' if pa.types.is_signed_integer(kind) else 'u'}{width}")
-    values = np.frombuffer(data, dtype=dtype, count=n, offset=array.offset * width).astype(np.int64)
+    values = np.frombuffer(data, dtype=dtype, count=n, offset=array.offset * width)
     if not array.null_count:
         return values, None
     bits = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")

@@ -179,14 +179,22 @@ def _offsets32(lengths: np.ndarray) -> np.ndarray:
 
 
 def _segment_bounds(codes: np.ndarray, forced: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Edges of the segments of the concatenated texts, and whether each segment is a token.
+    """The segment edges of :func:`_segment_edges` as positions (one ``flatnonzero``), and whether each segment is a
+    token."""
+    classes, edge = _segment_edges(codes, forced)
+    bounds = np.flatnonzero(edge)
+    return bounds, classes[bounds[:-1]] != _OTHER
+
+
+def _segment_edges(codes: np.ndarray, forced: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The class of every code point of the concatenated texts, and the edges of their segments as a mask.
 
     A segment edge lies at every change between a token character and a non-token one, around every
     punctuation character, and at every position in ``forced`` (document starts, span edges).  A
     segment is then a token when its first character is a word or punctuation character (word runs
     end only at an edge, a punctuation character is followed by one); the others are runs of
     whitespace and other non-token characters.  This is ``_BASE_TOKEN``'s tokens cut at every
-    forced position strictly inside one, found with one ``flatnonzero``.
+    forced position strictly inside one.  The mask has ``len(codes) + 1`` positions.
     """
     n = len(codes)
     classes = np.take(char_classes(), codes, mode="clip")  # codes < 0x110000: no check needed
@@ -199,8 +207,7 @@ def _segment_bounds(codes: np.ndarray, forced: list[np.ndarray]) -> tuple[np.nda
         edge[1:n] &= ~(word[:-1] & word[1:])
     for positions in forced:
         edge[positions] = True
-    bounds = np.flatnonzero(edge)
-    return bounds, token_char[bounds[:-1]]
+    return classes, edge
 
 
 def _flat_layer(order: np.ndarray, g_start: np.ndarray, g_end: np.ndarray) -> np.ndarray:
@@ -362,6 +369,17 @@ def token_bounds(texts: Sequence[str], segmentation: str = DEFAULT_SEGMENTATION,
     counts = np.diff(np.searchsorted(starts, batch.bases))
     base = np.repeat(batch.bases[:-1], counts)
     return starts - base, ends - base, counts
+
+
+def token_edges(texts: Sequence[str], segmentation: str = DEFAULT_SEGMENTATION, *, codes: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The tokenizer's segments of ``"".join(texts)`` (``codes``: its code points, when the caller has them) without
+    listing them: the class of every code point (0: neither a word nor a punctuation character) and the segment
+    edges as a mask of one more position (every text's start and every cut of the segmentation rule among them).
+    The tokens of :func:`token_bounds` are the segments whose first code point's class is not 0;
+    ``check-release`` compares a release's tokens with them."""
+    batch, cuts = _concatenate(texts, b"", segmentation, codes)
+    return _segment_edges(batch.codes, [batch.bases, cuts])
 
 
 def token_table(

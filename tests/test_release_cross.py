@@ -318,28 +318,27 @@ def test_tags_that_are_no_bio_tag_or_continue_no_span_are_named():
     label) and an I- tag after an O, a B of another label or a row's end continue nothing."""
     import numpy as np
 
-    from corpus_tools.release.consistency import _compare_tags
+    from corpus_tools.release.consistency import _compare_tags, _Spans
 
     kind_of = np.array([0, 1, 2, 1, 2, -1, -1])  # O, B-A, I-A, B-B, I-B, a tag of no label; the last: out of range
     entity_of = np.array([-1, 0, 0, 1, 1, -1, -1])
-    entity = pa.struct([("id", pa.string()), ("start", pa.int32()), ("end", pa.int32()), ("text", pa.string()),
-                        ("label", pa.int64())])
+    no_entities = _Spans(*(np.zeros(0, dtype=np.int64) for _ in range(4)))
 
     def compare(rows: list[list[int]]) -> dict[int, str]:
         tags = np.array([t for row in rows for t in row], dtype=np.int64)
         owner = np.repeat(np.arange(len(rows)), [len(row) for row in rows])
         starts = np.concatenate([np.arange(len(row)) for row in rows]).astype(np.int64)
-        docs = pa.table({"entities": pa.array([[] for _ in rows], pa.list_(entity))})
         bad: dict[int, str] = {}
-        _compare_tags(docs, owner, starts, starts + 1, tags, kind_of, entity_of, bad)
+        _compare_tags(no_entities, len(rows), owner, starts, starts + 1, tags, kind_of, entity_of, bad)
         return bad
 
     assert compare([[0, 0], [0, 5]]) == {1: "ner_tags id 5 is not a BIO tag of an entity label"}
-    assert compare([[0, 99, -3]]) == {0: f"ner_tags id {len(kind_of) - 1} is not a BIO tag of an entity label"}
-    assert compare([[0, 0], [1, 2, 0, 2]]) == {1: "ner_tags has an I- tag at token 5 that continues no span"}
+    assert compare([[0, 99, -3]]) == {0: "ner_tags id 99 is not a BIO tag of an entity label"}  # the id found
+    assert compare([[0, -3]]) == {0: "ner_tags id -3 is not a BIO tag of an entity label"}
+    assert compare([[0, 0], [1, 2, 0, 2]]) == {1: "ner_tags has an I- tag at token 3 that continues no span"}
     assert compare([[3, 2]]) == {0: "ner_tags has an I- tag at token 1 that continues no span"}
     assert compare([[1], [2]]) == {0: "ner_tags decode to a span 0-1 that covers no entity of the document with that"
-                                      " label", 1: "ner_tags has an I- tag at token 1 that continues no span"}
+                                      " label", 1: "ner_tags has an I- tag at token 0 that continues no span"}
 
 
 def test_relations_of_the_documents_whose_ends_are_not_their_entities(release):
@@ -384,6 +383,26 @@ def test_an_i_tag_after_one_that_continues_nothing_is_reported_not_a_traceback(r
     assert "ner_tags has an I- tag at token" in report.problems[0].message
 
 
+def test_tag_problems_name_the_id_found_and_the_token_within_its_row(release, ontology):
+    """An id out of range is named as found in the file, and an I- tag that continues nothing by its token's
+    position in its row (not among the rows compared together).  check-release leaves the first to the label
+    check (a file with ids out of range is reported once); the tokens scan's comparison names both."""
+    rel = files(release, "tokens")[0]
+    tags = ontology.bio_labels
+    label = ontology.entity_labels[0]
+
+    def edit(rows):
+        rows[1]["ner_tags"][:3] = [0, 0, tags.index(f"I-{label}")]  # O O I-: the I- is token 2 of row 1
+        rows[2]["ner_tags"][0] = 99  # no tag has that id
+
+    rewrite(release, rel, edit)
+    scan = release_scan.scan_file(release / rel, "tokens", [], against=(release, files(release, "documents"), rel, 0,
+                                                                       "none"))
+    assert [(m.row, m.what) for m in scan.cross.mismatches] == [
+        (1, "ner_tags has an I- tag at token 2 that continues no span"),
+        (2, "ner_tags id 99 is not a BIO tag of an entity label")]
+
+
 def test_rows_dropped_part_way_free_their_readers_without_the_garbage_collector(clean):
     """A tokens chunk's comparison reads the documents rows it needs and drops them: the open readers (and the pages
     they hold) go with them at once, not at the collector's next full pass (at 1M tasks, about 12 MB per chunk held
@@ -402,3 +421,53 @@ def test_rows_dropped_part_way_free_their_readers_without_the_garbage_collector(
         assert dropped() is None
     finally:
         gc.enable()
+
+
+_TEXT = st.text(alphabet="ab ،.و\u0627\u0644\u064e\u0640😀\r\n-", max_size=14)
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts=st.lists(_TEXT, min_size=1, max_size=4), segmentation=st.sampled_from(["none", "proclitic-article"]),
+       edits=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 60)), max_size=3))
+def test_tokens_are_found_the_tokenizers_exactly_when_they_are(texts, segmentation, edits):
+    """The tokenizer check without listing the tokenizer's tokens agrees with listing them, for the tokenizer's
+    tokens and for tokens merged, cut, dropped, widened or narrowed (those still inside their text, in order and
+    apart, as the check is given them)."""
+    import numpy as np
+
+    from corpus_tools.release.consistency import _code_points, _the_tokenizers
+    from corpus_tools.tokens import char_classes, token_bounds
+
+    starts, ends, counts = token_bounds(texts, segmentation)
+    rows = [[(int(s), int(e)) for s, e in zip(starts[a:b], ends[a:b], strict=True)]
+            for a, b in zip(np.cumsum(counts) - counts, np.cumsum(counts), strict=True)]
+    for kind, k in edits:
+        row = rows[k % len(rows)]
+        if not row:
+            continue
+        i = k % len(row)
+        s, e = row[i]
+        if kind == 0 and i + 1 < len(row):  # merged with the next token
+            row[i:i + 2] = [(s, row[i + 1][1])]
+        elif kind == 1 and e - s > 1:  # cut in two
+            row[i:i + 1] = [(s, s + 1), (s + 1, e)]
+        elif kind == 2:  # dropped
+            del row[i]
+        elif kind == 3:  # widened by one
+            row[i] = (s, e + 1)
+        elif kind == 4 and e - s > 1:  # narrowed by one
+            row[i] = (s, e - 1)
+    decoded = _code_points(pa.array(texts))
+    owner = np.array([r for r, row in enumerate(rows) for _ in row], dtype=np.int64)
+    mine_starts = np.array([s for row in rows for s, _ in row], dtype=np.int64)
+    mine_ends = np.array([e for row in rows for _, e in row], dtype=np.int64)
+    at = decoded.starts[owner] + mine_starts
+    stop = decoded.starts[owner] + mine_ends
+    inside = bool(np.all(mine_ends <= decoded.lengths[owner])) and bool(np.all(at[1:] >= stop[:-1]))
+    if not inside:
+        return  # the check is given only tokens inside their text, in order and apart
+    classes = char_classes()[decoded.points]
+    tokens = np.array([bool(np.all(classes[a:b] != 0)) for a, b in zip(at, stop, strict=True)], dtype=bool)
+    expected = (np.array_equal(mine_starts, starts) and np.array_equal(mine_ends, ends)
+                and np.array_equal(np.bincount(owner, minlength=len(texts)), counts))
+    assert _the_tokenizers(decoded, at, stop, tokens, segmentation) == expected

@@ -36,6 +36,7 @@ from corpus_tools.columns import (
     first_of,
     gather_pieces,
     int64_array,
+    int_view,
     ints,
     parents,
     row_group_batches,
@@ -44,6 +45,8 @@ from corpus_tools.columns import (
 
 LOCATED = 5  # problems located per code and file (mismatches: per split and config); the rest are counted
 BATCH_ROWS = 512
+# the documents columns the tokens are compared with: of the entities, only their offsets and labels
+DOCUMENT_COLUMNS = ["id", "text", *(f"entities.list.element.{name}" for name in ("start", "end", "label"))]
 SMALL_ROWS = 64  # documents compared at a time (about 130,000 code points: arrays that stay in the caches)
 
 
@@ -198,6 +201,17 @@ class _Vocabulary:
         self.points = decoded.points if decoded is not None else np.zeros(0, np.uint32)
         self.starts = decoded.starts if decoded is not None else np.zeros(1, np.int64)
         self.lengths = ints(pc.utf8_length(strings))
+        self._token_characters: np.ndarray | None = None
+
+    def token_characters(self) -> np.ndarray:
+        """Whether each string holds only the tokenizer's token characters (words' and punctuation)."""
+        if self._token_characters is None:
+            from corpus_tools.tokens import char_classes
+
+            other = np.zeros(len(self.points) + 1, dtype=np.int64)
+            np.cumsum(np.take(char_classes(), self.points, mode="clip") == 0, out=other[1:])
+            self._token_characters = other[self.starts[1:]] == other[self.starts[:-1]]
+        return self._token_characters
 
     def points_of(self, codes: np.ndarray) -> np.ndarray:
         """The code points of the strings ``codes``, one after the other."""
@@ -215,7 +229,7 @@ class TokensAgainstDocuments:
         self.root = Path(root)
         self.segmentation = segmentation  # None: the manifest does not say (the tokenizer check is skipped)
         self.kind_of, self.entity_of = _tag_table(self.root, documents, [tokens_file])
-        self.docs = _Rows(self.root, documents, ["id", "text", "entities"], start=start)
+        self.docs = _Rows(self.root, documents, DOCUMENT_COLUMNS, start=start)
         self.out = CrossScan()
         self.done = False  # no documents row left
 
@@ -228,7 +242,7 @@ class TokensAgainstDocuments:
             self.docs.take(batch.num_rows)  # the tokens scan reports it; keep the documents in step
             return
         if pa.types.is_dictionary(coded.type):
-            vocabulary, codes = _Vocabulary(coded.dictionary), ints(coded.indices)
+            vocabulary, codes = _Vocabulary(coded.dictionary), _int_view(coded.indices)
         else:
             vocabulary, codes = _Vocabulary(coded), np.arange(len(coded), dtype=np.int64)
         if not vocabulary.valid:
@@ -237,50 +251,127 @@ class TokensAgainstDocuments:
             self.out.add(Mismatch("tokens", rel, first, ids[0].as_py(), "the token strings of its row group are not"
                                   " valid UTF-8"))
             return
-        token_offsets = ints(batch.column("tokens").offsets)
-        token_offsets -= token_offsets[0]
-        for offset in range(0, batch.num_rows, SMALL_ROWS):  # arrays that stay in the CPU caches
-            part = batch.slice(offset, SMALL_ROWS)
-            doc_table, _ = self.docs.take(part.num_rows)
-            if doc_table is None:
-                self.done = True  # more tokens rows than documents rows: the row counts are compared elsewhere
-                return
-            n = min(part.num_rows, doc_table.num_rows)
-            part_codes = codes[token_offsets[offset]:token_offsets[offset + n]]
-            _compare_tokens(pa.Table.from_batches([part.slice(0, n)]), doc_table.slice(0, n), vocabulary,
-                            part_codes, self.kind_of, self.entity_of, rel, first + offset, self.out,
-                            self.segmentation)
+        doc_table, _ = self.docs.take(batch.num_rows)
+        if doc_table is None:
+            self.done = True  # more tokens rows than documents rows: the row counts are compared elsewhere
+            return
+        rows = min(batch.num_rows, doc_table.num_rows)
+        tokens, docs = _TokenRows.of(batch, codes, rows), _DocumentRows.of(doc_table, rows)
+        unequal = _unequal(tokens.ids, docs.ids)
+        for offset in range(0, rows, SMALL_ROWS):  # arrays that stay in the CPU caches
+            _compare_tokens(tokens, docs, unequal, offset, min(offset + SMALL_ROWS, rows), vocabulary, self.kind_of,
+                            self.entity_of, rel, first, self.out, self.segmentation)
+        if rows < batch.num_rows:
+            self.done = True
 
 
-def _compare_tokens(table: pa.Table, docs: pa.Table, vocabulary: _Vocabulary, codes: np.ndarray,
-                    kind_of: np.ndarray, entity_of: np.ndarray, rel: str, first_row: int, out: CrossScan,
-                    segmentation: str | None = None) -> None:
-    ids, doc_ids = table.column("id").chunk(0), docs.column("id").chunk(0)
+def _array(column: pa.ChunkedArray) -> pa.Array:
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
+def _list_starts(lists: pa.Array) -> np.ndarray:
+    """Where each row's items start in ``lists.flatten()`` (a null list holds none), then their number."""
+    out = np.zeros(len(lists) + 1, dtype=np.int64)
+    np.cumsum(ints(pc.list_value_length(lists), null=0), out=out[1:])
+    return out
+
+
+class _TokenRows(NamedTuple):
+    """The tokens rows of a batch: each list column's items as numpy (views of the Arrow buffers, made int64 a few
+    rows at a time, where they fit in the CPU caches), and where each row's items start."""
+
+    ids: pa.Array
+    codes: np.ndarray  # the tokens' indices into the vocabulary
+    token_first: np.ndarray
+    starts: np.ndarray
+    start_first: np.ndarray
+    ends: np.ndarray
+    end_first: np.ndarray
+    tags: np.ndarray
+    tag_first: np.ndarray
+
+    @classmethod
+    def of(cls, batch: pa.RecordBatch, codes: np.ndarray, rows: int) -> _TokenRows:
+        batch = batch.slice(0, rows)
+        token_first = _list_starts(batch.column("tokens"))
+        columns = [batch.column(name) for name in ("token_start", "token_end", "ner_tags")]
+        return cls(batch.column("id"), codes[:token_first[-1]], token_first,
+                   *(x for c in columns for x in (_int_view(c.flatten()), _list_starts(c))))
+
+    def rows(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The tokens of rows ``r0`` to ``r1``: their row (from 0), code, start, end and tag, int64."""
+        owner = np.repeat(np.arange(r1 - r0, dtype=np.int64), np.diff(self.token_first[r0:r1 + 1]))
+        t0, t1 = self.token_first[r0], self.token_first[r1]
+        return (owner, self.codes[t0:t1].astype(np.int64, copy=False),
+                *(values[first[r0]:first[r1]].astype(np.int64, copy=False) for values, first in (
+                    (self.starts, self.start_first), (self.ends, self.end_first), (self.tags, self.tag_first))))
+
+
+def _int_view(array: pa.Array) -> np.ndarray:
+    """An integer array's values: a view of its buffer when it has no nulls, else int64 with -1 at the nulls."""
+    values, valid = int_view(array)
+    return values if valid is None else ints(array)
+
+
+class _DocumentRows(NamedTuple):
+    """The documents rows compared with a batch of tokens rows, read once into numpy."""
+
+    ids: pa.Array
+    texts: pa.Array
+    entity_first: np.ndarray
+    entity_nulls: np.ndarray | None  # per row: its entities or one of them are null (None: none is)
+    spans: _Spans
+
+    @classmethod
+    def of(cls, table: pa.Table, rows: int) -> _DocumentRows:
+        table = table.slice(0, rows)
+        entities = _array(table.column("entities"))
+        items = entities.flatten()
+        first = _list_starts(entities)
+        nulls = None
+        if entities.null_count or items.null_count:
+            nulls = ints(pc.is_null(entities).cast(pa.int8())).astype(bool)
+            null_items = np.flatnonzero(ints(pc.is_null(items).cast(pa.int8())))
+            nulls[np.searchsorted(first, null_items, side="right") - 1] = True
+        fields = struct_fields(items)
+        spans = _Spans(parents(entities), ints(fields["start"]), ints(fields["end"]), ints(fields["label"]))
+        return cls(_array(table.column("id")), _array(table.column("text")), first, nulls, spans)
+
+
+def _compare_tokens(tokens: _TokenRows, docs: _DocumentRows, unequal: np.ndarray, r0: int, r1: int,
+                    vocabulary: _Vocabulary, kind_of: np.ndarray, entity_of: np.ndarray, rel: str, first_row: int,
+                    out: CrossScan, segmentation: str | None = None) -> None:
+    """Rows ``r0`` to ``r1`` of a batch (file rows from ``first_row + r0``) compared with their documents rows."""
     bad: dict[int, str] = {}
-    for k in _unequal(ids, doc_ids).tolist():
-        bad[k] = f"its id {ids[k].as_py()!r} is not its documents row's {doc_ids[k].as_py()!r} (same order expected)"
-    texts = docs.column("text").chunk(0)
-    token_lists = table.column("tokens").chunk(0)
-    starts = ints(table.column("token_start").chunk(0).flatten())
-    ends = ints(table.column("token_end").chunk(0).flatten())
-    tags = ints(table.column("ner_tags").chunk(0).flatten())
-    owner = parents(token_lists)
+    for k in unequal[(unequal >= r0) & (unequal < r1)].tolist():
+        bad[k - r0] = (f"its id {tokens.ids[k].as_py()!r} is not its documents row's {docs.ids[k].as_py()!r} (same"
+                       " order expected)")
+    owner, codes, starts, ends, tags = tokens.rows(r0, r1)
+    texts = docs.texts.slice(r0, r1 - r0)
     if texts.null_count or not len(starts) == len(ends) == len(tags) == len(owner) == len(codes):
         return  # lists of other lengths or nulls: the tokens scan reports them
     decoded = _code_points(texts)  # decoded once for both checks; None: not UTF-8 (the documents scan reports it)
     if decoded is not None:
-        _compare_token_texts(decoded, vocabulary, codes, owner, starts, ends, bad)
+        placed = _compare_token_texts(decoded, vocabulary, codes, owner, starts, ends, bad)
         if segmentation is not None:
-            _compare_tokenizer(decoded, owner, starts, ends, segmentation, bad)
-    _compare_tags(docs, owner, starts, ends, tags, kind_of, entity_of, bad)
+            _compare_tokenizer(decoded, owner, starts, ends, segmentation, bad, placed)
+    known = None
+    if docs.entity_nulls is None or not docs.entity_nulls[r0:r1].any():  # else the documents scan reports them
+        e0, e1 = docs.entity_first[r0], docs.entity_first[r1]
+        spans = docs.spans
+        known = _Spans(spans.row[e0:e1] - r0, spans.start[e0:e1], spans.end[e0:e1], spans.label[e0:e1])
+    _compare_tags(known, r1 - r0, owner, starts, ends, tags, kind_of, entity_of, bad)
     for row in sorted(bad):
-        out.add(Mismatch("tokens", rel, first_row + row, doc_ids[row].as_py(), bad[row]))
+        out.add(Mismatch("tokens", rel, first_row + r0 + row, docs.ids[r0 + row].as_py(), bad[row]))
 
 
 def _compare_token_texts(texts: _Strings, vocabulary: _Vocabulary, codes: np.ndarray, owner: np.ndarray,
-                         starts: np.ndarray, ends: np.ndarray, bad: dict[int, str]) -> None:
+                         starts: np.ndarray, ends: np.ndarray, bad: dict[int, str]
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Every token is text[start:end] of its document: the text's code points at the tokens' positions, one
-    token after the other, equal the token strings' code points (one comparison for the batch)."""
+    token after the other, equal the token strings' code points (one comparison for the batch).  Returned when
+    they are: where the tokens start and end among the texts' code points, and whether each holds only token
+    characters."""
     size = ends - starts
     base = texts.starts[owner]
     at, stop = base + starts, base + ends
@@ -292,23 +383,29 @@ def _compare_token_texts(texts: _Strings, vocabulary: _Vocabulary, codes: np.nda
             bad.setdefault(int(owner[k]), f"token {k - int(np.searchsorted(owner, owner[k]))} at"
                                           f" {starts[k]}-{ends[k]} does not fit the text, overlaps the token before"
                                           " it or is empty")
-        return
+        return None
     in_text = gather_pieces(texts.points, at, stop)  # tokens in order, apart: pieces that follow each other
     in_tokens = vocabulary.points_of(codes)
     if np.array_equal(in_text, in_tokens):
-        return
+        return at, stop, vocabulary.token_characters()[codes]
     first = np.cumsum(size) - size  # each token's first position in the gathered arrays (of equal lengths)
     k = int(np.searchsorted(first, np.argmax(in_text != in_tokens), side="right")) - 1
     bad.setdefault(int(owner[k]), f"token {vocabulary.strings[int(codes[k])].as_py()!r} at {starts[k]}-{ends[k]}"
                                   " is not the document's text there")
+    return None
 
 
 def _compare_tokenizer(texts: _Strings, owner: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                       segmentation: str, bad: dict[int, str]) -> None:
-    """The tokens of every row are exactly the tokenizer's tokens of its document's text."""
+                       segmentation: str, bad: dict[int, str],
+                       placed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
+    """The tokens of every row are exactly the tokenizer's tokens of its document's text.  ``placed``: where the
+    tokens start and end among the texts' code points and whether each holds only token characters, when they
+    fit their texts in order and apart and are the text there (:func:`_the_tokenizers`)."""
     from corpus_tools.spans import TOKENIZER, TOKENIZER_VERSION
     from corpus_tools.tokens import token_bounds
 
+    if placed is not None and _the_tokenizers(texts, *placed, segmentation):
+        return  # else the tokenizer's tokens listed, to name the first difference
     n = len(texts.starts) - 1
     try:
         expected_starts, expected_ends, expected_counts = token_bounds(texts.strings, segmentation,
@@ -337,11 +434,32 @@ def _compare_tokenizer(texts: _Strings, owner: np.ndarray, starts: np.ndarray, e
         return
 
 
-def _compare_tags(docs: pa.Table, owner: np.ndarray, starts: np.ndarray, ends: np.ndarray, tags: np.ndarray,
-                  kind_of: np.ndarray, entity_of: np.ndarray, bad: dict[int, str]) -> None:
-    """The spans the BIO tags decode to are entities; every entity on token boundaries overlapping no other
-    entity is one of them."""
+def _the_tokenizers(texts: _Strings, at: np.ndarray, stop: np.ndarray, tokens: np.ndarray, segmentation: str
+                    ) -> bool:
+    """Whether tokens placed at ``at``-``stop`` among the texts' code points (each inside its text, in order, apart,
+    not empty, and equal to the text there) are exactly the tokenizer's, without listing the tokenizer's.
+    ``tokens``: whether each token holds only token characters (words' and punctuation).
+
+    They are when every token starts at a segment edge on a token character, ends at an edge, holds only token
+    characters, and every edge on a token character is a token's start: then no edge lies inside a token (one on a
+    token character would start another token inside it), so each token is a segment, and every segment that
+    starts on a token character (a token of the tokenizer) is one of them."""
+    from corpus_tools.tokens import token_edges
+
+    try:
+        classes, edge = token_edges(texts.strings, segmentation, codes=texts.points)
+    except ValueError:
+        return False
+    return (bool(tokens.all() and edge[at].all() and edge[stop].all() and classes[at].all())
+            and np.count_nonzero(edge[:-1] & (classes != 0)) == len(at))
+
+
+def _compare_tags(known: _Spans | None, rows: int, owner: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                  tags: np.ndarray, kind_of: np.ndarray, entity_of: np.ndarray, bad: dict[int, str]) -> None:
+    """The spans the BIO tags decode to are entities (``known``: the entities of the ``rows`` documents, None when
+    some are null); every entity on token boundaries overlapping no other entity is one of them."""
     unknown = len(kind_of) - 1  # the slot of the ids out of range
+    found = tags  # the ids as stored, for the messages
     if len(tags) and not (int(tags.min()) >= 0 and int(tags.max()) < unknown):
         tags = np.where((tags >= 0) & (tags < unknown), tags, unknown)
     # the tokens that are not O (a few in ten), their positions ``at``: the rest of the work is over them alone
@@ -350,7 +468,7 @@ def _compare_tags(docs: pa.Table, owner: np.ndarray, starts: np.ndarray, ends: n
     kind, label, row = kind_of[tagged], entity_of[tagged], owner[at]
     if len(kind) and int(kind.min()) < 0:
         k = int(at[np.argmax(kind < 0)])
-        bad.setdefault(int(owner[k]), f"ner_tags id {tags[k]} is not a BIO tag of an entity label")
+        bad.setdefault(int(owner[k]), f"ner_tags id {found[k]} is not a BIO tag of an entity label")
     is_b, is_i = kind == 1, kind == 2
     previous_same = np.zeros(len(at), dtype=bool)  # the token before is a B or I of the same row and label
     previous_same[1:] = ((at[1:] == at[:-1] + 1) & (row[1:] == row[:-1]) & (kind[:-1] > 0)
@@ -358,24 +476,21 @@ def _compare_tags(docs: pa.Table, owner: np.ndarray, starts: np.ndarray, ends: n
     inside = is_i & previous_same
     if np.count_nonzero(inside) < np.count_nonzero(is_i):
         k = int(at[np.argmax(is_i & ~previous_same)])
-        bad.setdefault(int(owner[k]), f"ner_tags has an I- tag at token {k} that continues no span")
+        in_row = k - int(np.searchsorted(owner, owner[k]))  # the token's position in its row
+        bad.setdefault(int(owner[k]), f"ner_tags has an I- tag at token {in_row} that continues no span")
     # a decoded span: a B and the I-'s that continue it (an I- after an I- that continues nothing is in no span)
     b = np.flatnonzero(is_b)
     breaks = np.flatnonzero(~inside)  # every B among them
     after = np.searchsorted(breaks, b, side="right")
     first, last = at[b], at[np.where(after < len(breaks), breaks[np.minimum(after, len(breaks) - 1)], len(at)) - 1]
-    entities = docs.column("entities").chunk(0)
-    spans = entities.flatten()
-    if entities.null_count or spans.null_count:
-        return  # the documents scan reports it
-    fields = struct_fields(spans)
-    known = _Spans(parents(entities), ints(fields["start"]), ints(fields["end"]), ints(fields["label"]))
+    if known is None:
+        return  # the documents scan reports null entities
     decoded = _Spans(owner[first], starts[first], ends[last], label[is_b])
     # spans as one integer each, (row, start, end, label) in 7 + 25 + 25 + 6 bits, when they fit; else tuples
-    fits = (len(docs) <= 1 << 7 and 0 <= int(known.label.min(initial=0)) and int(known.label.max(initial=0)) < 1 << 6
+    fits = (rows <= 1 << 7 and 0 <= int(known.label.min(initial=0)) and int(known.label.max(initial=0)) < 1 << 6
             and int(label.max(initial=0)) < 1 << 6
-            and min(int(starts.min(initial=0)), int(known.start.min(initial=0))) >= 0
-            and max(int(ends.max(initial=0)), int(known.end.max(initial=0))) < 1 << 25)
+            and min(int(decoded.start.min(initial=0)), int(known.start.min(initial=0))) >= 0
+            and max(int(decoded.end.max(initial=0)), int(known.end.max(initial=0))) < 1 << 25)
     _check_decoded(decoded, known, fits, bad)
     _check_encoded(known, decoded, fits, owner, starts, ends, bad)
 

@@ -27,7 +27,7 @@ from corpus_tools.columns import (
     find_in_rows,
     first_of,
     int64_array,
-    int_values,
+    int_view,
     ints,
     parents,
     row_group_batches,
@@ -155,7 +155,7 @@ def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, 
         if cross is not None:
             cross.check(rel, first_rows[group], batch)
         for column, sub, n in classlabels:
-            values, valid = int_values(label_values(batch, column, sub))
+            values, valid = int_view(label_values(batch, column, sub))
             bad = (values < 0) | (values >= n)
             if valid is not None:
                 bad |= ~valid  # a missing id counts as out of range
@@ -416,13 +416,16 @@ def bad_token_rows(batch: pa.RecordBatch) -> np.ndarray:
     """The rows (lists of one length) holding a token whose length is not ``token_end - token_start``."""
     tokens = batch.column("tokens")
     starts, ends, strings = batch.column("token_start").flatten(), batch.column("token_end").flatten(), tokens.flatten()
-    ok = _valid(starts) & _valid(ends) & _valid(strings)
     if pa.types.is_dictionary(strings.type):  # each distinct string measured once
-        codes = ints(strings.indices, null=0)
-        token_lengths = ints(pc.utf8_length(strings.dictionary), null=-1)[codes] if len(codes) else codes
+        codes, valid = int_view(strings.indices)
+        lengths = ints(pc.utf8_length(strings.dictionary), null=-1)
+        token_lengths = lengths[np.where(valid, codes, 0) if valid is not None else codes] if len(codes) else codes
     else:
         token_lengths = ints(pc.utf8_length(strings), null=-1)
-    ok &= (token_lengths >= 0) & (token_lengths == ints(ends) - ints(starts))
+    # the buffers as they are (no int64 copies of the columns), the difference taken in int64
+    ok = (token_lengths >= 0) & (token_lengths == np.subtract(int_view(ends)[0], int_view(starts)[0], dtype=np.int64))
+    if starts.null_count or ends.null_count or strings.null_count:
+        ok &= _valid(starts) & _valid(ends) & _valid(strings)
     if ok.all():
         return np.zeros(0, dtype=np.int64)
     return np.unique(parents(tokens)[~ok])
