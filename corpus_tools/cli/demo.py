@@ -260,8 +260,9 @@ def register(app: typer.Typer) -> None:
         Starts a local Label Studio, sets up the project, ingests and imports the sample articles,
         applies the sample annotations through the API, exports, validates, builds (with a
         normalised view) and publishes v1.0.0 to the local release folder, loads every config with
-        datasets, maps a span of the view back to the original text, changes one annotation, builds and publishes v1.1.0 with the same splits, prints the diff, and stops
-        the server (unless --keep). The previous demo run's folders are removed first: only folders
+        datasets, maps a span of the view back to the original text, changes one annotation, builds
+        and publishes v1.1.0 with the same splits, prints the diff, and stops the server (unless
+        --keep). The previous demo run's folders are removed first: only folders
         the demo made (they hold a .corpus-tools-demo file); anything else at --workdir or
         --releases/arabic-news-sample is refused (exit 3) and left as it is.
         """
