@@ -24,7 +24,7 @@ from corpus_tools.build.gold import choose_gold, gold_text_mismatch, left_out_pr
 from corpus_tools.build.shards import row_weights
 from corpus_tools.build.writer import DANGLING_RELATION, UNKNOWN_LABEL, text_signatures
 from corpus_tools.columns import find_in_rows, parents
-from corpus_tools.labelstudio.export import read_relations, read_result
+from corpus_tools.labelstudio.export import read_result
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
 from corpus_tools.ontology import Ontology, meta_date, meta_value_ok
 from corpus_tools.release.splits import SplitPlan
@@ -262,12 +262,8 @@ class SegmentBuilder:
                 continue
             if cols is None:
                 cols = self._columns("annotations", split)
-            items = item.get("result") or []
-            read = reads.get(i)
-            if read is not None:  # validated and read already: the spans as read_result gives them
-                spans, relations = read[0], read_relations(items, read[1])
-            else:
-                spans, relations = read_result(items, text)
+            read = reads.get(i)  # validated and read already: the spans and relations as read_result gives them
+            spans, relations = read if read is not None else read_result(item.get("result") or [], text)
             annotator = self._annotator(item.get("completed_by"))
             cancelled = bool(item.get("was_cancelled"))
             ground_truth = bool(item.get("ground_truth"))
@@ -484,13 +480,13 @@ class SegmentBuilder:
             starts_a, ends_a, labels_a = starts_a[kept], ends_a[kept], labels_a[kept]
             span_ids = [span_ids[k] for k in kept.tolist()]
         table = token_table(doc_ids, texts, offsets_a, starts_a, ends_a, labels_a, span_ids, self.tag_ids, schema,
-                            utf8=b"".join(cols["_utf8"]), segmentation=self.segmentation)
+                            utf8=cols["_utf8"], segmentation=self.segmentation)
         counts.tokens += int(table.token_counts.sum())
         for index in table.unencodable.tolist():
             counts.unencodable[names[labels_a[index]]] += 1
         for index in table.widened.tolist():
             counts.widened[names[labels_a[index]]] += 1
-        return pa.Table.from_batches([table.batch], schema=schema)
+        return table.rows
 
     def _view_documents(self, cols: dict[str, list], view: ViewSpec, counts: ViewCounts) -> dict[str, list]:
         """The documents rows ``cols`` on a normalised view: the texts normalised, every entity moved to its view
