@@ -391,8 +391,10 @@ class SegmentBuilder:
         entities = lists.flatten()  # the entity rows, in order
         e_doc = parents(lists)
         r_doc = np.repeat(np.arange(len(cols["id"])), np.diff(np.asarray(offsets, dtype=np.int64)))
-        ends = {side: find_in_rows(e_doc, entities.field("id"), r_doc, pa.array(ids, type=pa.string()))
-                for side, ids in (("head", heads), ("tail", tails))}  # the last span of that id, as a dict keeps
+        # the last span of that id, as a dict keeps: heads and tails looked up at once (one vocabulary of span ids)
+        both = find_in_rows(e_doc, entities.field("id"), np.concatenate([r_doc, r_doc]),
+                            pa.array(heads + tails, type=pa.string()))
+        ends = {"head": both[:len(heads)], "tail": both[len(heads):]}
         found = (ends["head"] >= 0) & (ends["tail"] >= 0)
         problems = cols["_problems"]
         for k in np.flatnonzero(~found).tolist():
@@ -407,8 +409,9 @@ class SegmentBuilder:
         columns = {"document_id": documents_table.column("id").take(pa.array(r_doc[kept])),
                    "id": pa.array(r_ids, type=pa.string()).take(pa.array(kept)), "label": pa.array(labels)}
         for side, rows in ends.items():
+            spans = entities.take(pa.array(rows[kept]))
             for name in ("id", "start", "end", "text", "label"):
-                columns[f"{side}_{name}"] = entities.field(name).take(pa.array(rows[kept]))
+                columns[f"{side}_{name}"] = spans.field(name)
         schema = self.schemas["relations"]
         return pa.Table.from_arrays([columns[f.name].cast(f.type) for f in schema], schema=schema)
 
