@@ -45,6 +45,7 @@ from corpus_tools.offsets import (
 )
 from corpus_tools.ontology import RESERVED_META, Ontology, RelationType, meta_type_words, meta_value_ok
 from corpus_tools.report import Problem, make_problem
+from corpus_tools.spans import relation_id
 from corpus_tools.text import TATWEEL
 
 # Path suffixes of one span's fields: Label Studio result items vs canonical document entities.
@@ -92,9 +93,9 @@ def _show(ch: str) -> str:
     return f"U+{ord(ch):04X}"
 
 
-# What the checks read of one annotation's result: its spans as (start, end, label, id, text) and the indexes of
-# its relation items.
-SpanReads = tuple[list[tuple], list[int]]
+# What the checks read of one annotation's result, as read_result reads it: its spans as (start, end, label, id,
+# text) and its relations as (head, tail, label, id).
+SpanReads = tuple[list[tuple], list[tuple]]
 
 
 class _Where:
@@ -170,8 +171,8 @@ class SemanticChecker:
         Each result is first put to :meth:`clean_result`, which proves with few lookups that it has no problem at
         all; only a result it is not sure of takes :meth:`check_result`, which runs every check and locates every
         problem.  With ``keep_reads``, returns what the checks read of the task's clean annotations, by their index
-        in ``annotations``: their spans as :func:`~corpus_tools.labelstudio.export.read_result` gives them and the
-        indexes of their relation items (so the build does not read the result again).
+        in ``annotations``: their spans and relations as :func:`~corpus_tools.labelstudio.export.read_result` gives
+        them (so the build does not read the result again).
         """
         reads: dict[int, SpanReads] = {}
         counts = self.counts
@@ -261,9 +262,9 @@ class SemanticChecker:
                 self._check_ls_relation(j, result[j], span_labels, inner, seen, path, where)
 
     def clean_result(self, result: list[Any], text: str) -> SpanReads | None:
-        """What :meth:`check_task` keeps of a result that has no problem at all: its spans as
-        :func:`~corpus_tools.labelstudio.export.read_result` reads them and the indexes of its relation items; None
-        when not sure (the full checks then decide and report).
+        """What :meth:`check_task` keeps of a result that has no problem at all: its spans and relations as
+        :func:`~corpus_tools.labelstudio.export.read_result` reads them; None when not sure (the full checks then
+        decide and report).
 
         It accepts only what the full checks accept, rule for rule (tests/test_validate_clean.py): every region
         passes :meth:`_clean_regions`; no overlap the policy forbids (:meth:`_laminar`); every relation one known
@@ -289,25 +290,26 @@ class SemanticChecker:
             if self.overlap != "any" or len({span[:3] for span in spans}) != len(spans):
                 return None
             inner = self._inner_ids(spans)  # crossing spans, which the "any" policy allows
-        if relations and not self._clean_relations(result, relations, span_labels, inner):
+        read = self._clean_relations(relations, span_labels, inner) if relations else []
+        if read is None:
             return None
-        return spans, relations
+        return spans, read
 
-    def _clean_regions(self, result: list[Any], text: str) -> tuple[list[tuple], dict[str, str], list[int]] | None:
+    def _clean_regions(self, result: list[Any], text: str) -> tuple[list[tuple], dict[str, str], list[dict]] | None:
         """The spans (start, end, label, id, text) of a result whose regions are all clean, their labels by id and
-        the indexes of its relation items; None when a region is not.  A clean region has one known label, offsets
+        its relation items; None when a region is not.  A clean region has one known label, offsets
         that fit, ``value.text`` equal to ``text[start:end]``, an id of its own, and a name text and edges that
         the memos of :mod:`~corpus_tools.offsets` accept; a key the memos do not hold raises KeyError (as does a
         key missing from an item)."""
         spans: list[tuple] = []
         span_labels: dict[str, str] = {}
-        relations: list[int] = []
+        relations: list[dict] = []
         entity_labels, from_name_ok, to_name_ok = self.entity_labels, LS_FROM_NAME, LS_TO_NAME
         left_edge, right_edge, proclitic_before, name_text = LEFT_EDGE, RIGHT_EDGE, PROCLITIC_BEFORE, NAME_TEXT
         lw, pw = LEFT_WINDOW, PREFIX_WINDOW  # characters before a span start in the two memos' keys
         size = len(text)
         try:
-            for j, item in enumerate(result):
+            for item in result:
                 if type(item) is not dict:
                     return None
                 kind = item["type"]
@@ -345,27 +347,28 @@ class SemanticChecker:
                     span_labels[span_id] = label
                     spans.append((start, end, label, span_id, stored))
                 elif kind == "relation":
-                    relations.append(j)
+                    relations.append(item)
         except TypeError:  # a value of another type: the full checks decide
             return None
         if len(span_labels) != len(spans):
             return None  # a region id used twice
         return spans, span_labels, relations
 
-    def _clean_relations(self, result: list[Any], relations: list[int], span_labels: dict[str, str],
-                         inner: frozenset[object] | set[object]) -> bool:
-        """True when every relation item of a clean result's spans has no problem (see :meth:`clean_result`)."""
+    def _clean_relations(self, relations: list[dict], span_labels: dict[str, str],
+                         inner: frozenset[object] | set[object]) -> list[tuple] | None:
+        """The relations (head, tail, label, id) of a clean result's spans when no relation item has a problem
+        (see :meth:`clean_result`), else None."""
         seen: set[tuple[object, object, str]] = set()
+        read: list[tuple] = []
         allowed, symmetric = self._allowed, self._symmetric
         try:
-            for j in relations:
-                item = result[j]
+            for item in relations:
                 from_id = item["from_id"]
                 to_id = item["to_id"]
                 labels = item["labels"]
                 if not (type(labels) is list and len(labels) == 1 and type(from_id) is str and type(to_id) is str
                         and from_id != to_id):
-                    return False
+                    return None
                 label = labels[0]
                 direction = item.get("direction", "right")
                 head, tail = (to_id, from_id) if direction == "left" else (from_id, to_id)
@@ -379,11 +382,12 @@ class SemanticChecker:
                     # a symmetric relation is not stored twice; 'bi' only on a symmetric one
                     and ((tail, head, label) not in seen if label in symmetric else direction != "bi")
                 ):
-                    return False
+                    return None
                 seen.add(key)
+                read.append((head, tail, label, relation_id(head, label, tail)))
         except (KeyError, TypeError):
-            return False
-        return True
+            return None
+        return read
 
     def _check_span_item(
         self, item: dict, value: dict, j: int, text: str | None, path: str, where: _Where, result: list[Any],

@@ -169,6 +169,11 @@ class Document:
         )
 
 
+def relation_id(head: str, label: str, tail: str) -> str:
+    """The id of a relation read from Label Studio (whose relation items have none): head, label and tail."""
+    return f"{head}|{label}|{tail}"
+
+
 def make_span(text: str, start: int, end: int, label: str, span_id: str = "") -> Span:
     """A span whose ``text`` is taken from the stored text."""
     return Span(start=start, end=end, label=label, id=span_id, text=text[start:end])

@@ -2,15 +2,14 @@
 
 The tokens of a document are a function of its text and the segmentation setting alone
 (:func:`corpus_tools.spans.tokenize` is the readable one-document form): never of its annotations.
-:func:`token_table` tokenizes the concatenated texts of a batch and tags the tokens with the documents'
-spans in a fixed number of numpy calls: one encoding to code points and one to UTF-8, the token edges as
-one ``flatnonzero`` over a per-code-point edge mask (from the class table of :func:`char_classes`, derived
-from the tokenizer's own pattern, with an edge forced at every document start and at every cut of the
-segmentation rule, so tokens never cross documents), every span widened to the whole tokens its edges fall
-inside (the ANERcorp convention: ``وبغداد`` is ``B-GPE``), the flat layer of
+:func:`token_table` tokenizes the concatenated texts of a run of documents (about :data:`TOKEN_RUN` code
+points) and tags the tokens with the documents' spans in a fixed number of numpy calls per run: one encoding to
+code points and one to UTF-8, the token edges as one ``flatnonzero`` over a per-code-point edge mask (from the
+class table of :func:`char_classes`, derived from the tokenizer's own pattern, with an edge forced at every
+document start and at every cut of the segmentation rule, so tokens never cross documents), every span widened
+to the whole tokens its edges fall inside (the ANERcorp convention: ``وبغداد`` is ``B-GPE``), the flat layer of
 :func:`corpus_tools.spans.select_flat` followed as a chain of "next span" pointers, the tags written with
-``repeat``/``cumsum`` instead of one slice per span, and the token strings taken from the batch's UTF-8 by
-Arrow.
+``repeat``/``cumsum`` instead of one slice per span, and the token strings taken from the run's UTF-8 by Arrow.
 
 The rows equal, document by document, what the readable reference :func:`corpus_tools.spans.spans_to_bio`
 computes (same tokens, offsets, tags, widened and unencodable spans); property tests in tests/ hold them equal.
@@ -37,6 +36,7 @@ import regex
 from corpus_tools.spans import _BASE_TOKEN, DEFAULT_SEGMENTATION, Span, check_segmentation, segmentation_cuts
 
 _OTHER, _WORD, _PUNCT = 0, 1, 2
+TOKEN_RUN = 1 << 18  # code points tokenized at once by token_table (a run's arrays stay in cache)
 
 
 @cache
@@ -105,7 +105,7 @@ class TagIds:
 class TokenTable:
     """:func:`token_table`: the tokens config rows and what the card statistics need."""
 
-    batch: pa.RecordBatch  # the tokens config rows, schema = the given ``schema``, rows in input order
+    rows: pa.Table  # the tokens config rows, schema = the given ``schema``, rows in input order (a batch per run)
     token_counts: np.ndarray  # tokens per document (int64)
     unencodable: np.ndarray  # int64 indices into the span arrays, by (document, start, end, label name, id)
     widened: np.ndarray  # int64 indices into the span arrays of the spans whose edge fell inside a token
@@ -320,7 +320,7 @@ def _token_strings(utf8: np.ndarray, bounds: np.ndarray, token_segments: np.ndar
     lead[-1] = True
     byte_bounds = np.flatnonzero(lead)[bounds]
     if len(utf8) > np.iinfo(np.int32).max:
-        raise ValueError("a batch of more than 2 GiB of text; pass fewer documents at once")
+        raise ValueError("a run of more than 2 GiB of text; pass fewer documents at once")
     segments = pa.StringArray.from_buffers(len(bounds) - 1, pa.py_buffer(byte_bounds.astype(np.int32)),
                                            pa.py_buffer(utf8))
     taken = pc.take(segments, pa.array(token_segments.astype(np.int32)))
@@ -392,13 +392,13 @@ def token_table(
     span_ids: Sequence[str] | None,
     tag_ids: TagIds,
     schema: pa.Schema,
-    utf8: bytes | None = None,
+    utf8: Sequence[bytes] | None = None,
     *,
     segmentation: str = DEFAULT_SEGMENTATION,
 ) -> TokenTable:
-    """The tokens config rows of ``texts`` (ids ``ids``) with their spans, as one record batch.
+    """The tokens config rows of ``texts`` (ids ``ids``) with their spans, as a table.
 
-    ``utf8``: the UTF-8 encoding of ``"".join(texts)`` when the caller already has it (saves encoding it again).
+    ``utf8``: the UTF-8 encoding of each text when the caller already has them (saves encoding them again).
     ``segmentation``: the tokenizer's segmentation rule (:data:`corpus_tools.spans.SEGMENTATIONS`).  Every span
     is widened to the whole tokens its edges fall inside before it is tagged.
 
@@ -407,18 +407,53 @@ def token_table(
     the order of the arrays.  Spans must satisfy ``0 <= start < end <= len(text)``; texts must be valid
     Unicode.  :func:`span_arrays` builds the span arguments from lists of :class:`Span`.
 
+    The documents are tokenized a run of about :data:`TOKEN_RUN` code points at a time (the arrays of a run stay
+    in the processor's cache): the table holds a record batch per run.
+
     Each row equals what :func:`corpus_tools.spans.spans_to_bio` gives for its document, and a batch of zero
-    documents gives an empty batch.
+    documents gives an empty table.
     """
     if len(ids) != len(texts):
         raise ValueError(f"{len(ids)} ids but {len(texts)} texts")
-    tagged = _tagged(texts, span_offsets, span_starts, span_ends, span_labels, span_ids, tag_ids, utf8, segmentation)
-    batch = tagged.batch
-    strings = _token_strings(batch.utf8, tagged.bounds, tagged.token_segments)
-    record_batch = _record_batch(schema, ids, strings, tagged.token_counts, tagged.starts, tagged.ends, tagged.tags,
-                                 batch.bases)
-    return TokenTable(record_batch, tagged.token_counts.astype(np.int64), tagged.unencodable.astype(np.int64),
-                      tagged.widened.astype(np.int64))
+    span_offsets = np.asarray(span_offsets, dtype=np.int64)
+    span_starts = np.asarray(span_starts, dtype=np.int64)
+    span_ends = np.asarray(span_ends, dtype=np.int64)
+    span_labels = np.asarray(span_labels, dtype=np.int64)
+    _check_offsets(span_offsets, len(texts), len(span_starts))
+    counts, unencodable, widened, batches = [], [], [], []
+    for first, last in _runs(texts):
+        lo, hi = int(span_offsets[first]), int(span_offsets[last])
+        tagged = _tagged(texts[first:last], span_offsets[first:last + 1] - lo, span_starts[lo:hi], span_ends[lo:hi],
+                         span_labels[lo:hi], None if span_ids is None else span_ids[lo:hi], tag_ids,
+                         None if utf8 is None else b"".join(utf8[first:last]), segmentation)
+        strings = _token_strings(tagged.batch.utf8, tagged.bounds, tagged.token_segments)
+        batches.append(_record_batch(schema, ids[first:last], strings, tagged.token_counts, tagged.starts,
+                                     tagged.ends, tagged.tags, tagged.batch.bases))
+        counts.append(tagged.token_counts)
+        unencodable.append(tagged.unencodable + lo)  # into the span arrays of the whole batch
+        widened.append(tagged.widened + lo)
+    return TokenTable(pa.Table.from_batches(batches, schema=schema), np.concatenate(counts).astype(np.int64),
+                      np.concatenate(unencodable).astype(np.int64), np.concatenate(widened).astype(np.int64))
+
+
+def _runs(texts: Sequence[str]) -> list[tuple[int, int]]:
+    """The texts as runs ``(first, last)`` of about :data:`TOKEN_RUN` code points (at least one text each; one
+    empty run for no text)."""
+    runs: list[tuple[int, int]] = []
+    first, n = 0, len(texts)
+    while first < n or not runs:
+        last, size = first, 0
+        while last < n and (last == first or size + len(texts[last]) <= TOKEN_RUN):
+            size += len(texts[last])
+            last += 1
+        runs.append((first, last))
+        first = last
+    return runs
+
+
+def _check_offsets(span_offsets: np.ndarray, n_docs: int, n_spans: int) -> None:
+    if len(span_offsets) != n_docs + 1 or span_offsets[0] != 0 or span_offsets[-1] != n_spans:
+        raise ValueError("span_offsets must hold len(texts) + 1 offsets from 0 to the number of spans")
 
 
 def token_tags(
@@ -461,8 +496,7 @@ def _tagged(texts: Sequence[str], span_offsets: np.ndarray, span_starts: np.ndar
     span_ends = np.asarray(span_ends, dtype=np.int64)
     span_labels = np.asarray(span_labels, dtype=np.int64)
     n_spans = len(span_starts)
-    if len(span_offsets) != n_docs + 1 or span_offsets[0] != 0 or span_offsets[-1] != n_spans:
-        raise ValueError("span_offsets must hold len(texts) + 1 offsets from 0 to the number of spans")
+    _check_offsets(span_offsets, n_docs, n_spans)
     batch, cuts = _concatenate(texts, utf8, segmentation)
     span_doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(span_offsets))
     if n_spans and not (np.all(span_starts >= 0) and np.all(span_starts < span_ends)

@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from bio_reference import reference_rows, word_widened
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from corpus_tools import tokens as tokens_module
 from corpus_tools.artefacts import ontology_to_features
 from corpus_tools.spans import SEGMENTATIONS, Span, tokenize
 from corpus_tools.tokens import TagIds, _id_ranks, span_arrays, token_bounds, token_table
@@ -59,9 +62,10 @@ def assert_same(docs, setup, *, with_ids=True, segmentation="none"):
     expected, counts, unencodable, widened = reference_rows(docs, schema, bio_ids, segmentation=segmentation)
     table, got_unencodable, got_widened = batched(docs, ontology, tags, schema, with_ids=with_ids,
                                                   segmentation=segmentation)
-    assert table.batch.schema == schema
-    assert table.batch.equals(expected), (table.batch.to_pylist(), expected.to_pylist())
-    assert table.batch.nbytes == expected.nbytes
+    assert table.rows.schema == schema
+    assert table.rows.equals(pa.Table.from_batches([expected])), (table.rows.to_pylist(), expected.to_pylist())
+    if table.rows.num_rows == 0 or len(table.rows.to_batches()) == 1:  # no buffer larger than the reference's
+        assert table.rows.nbytes == expected.nbytes
     assert table.token_counts.dtype == np.int64
     assert table.token_counts.tolist() == counts
     assert table.unencodable.dtype == np.int64
@@ -102,6 +106,25 @@ def test_equals_the_reference(setup, docs, segmentation):
     assert_same(docs, setup, segmentation=segmentation)
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(docs=documents(LABELS), segmentation=st.sampled_from(SEGMENTATIONS))
+def test_runs_of_a_few_code_points_equal_the_reference(setup, docs, segmentation, monkeypatch):
+    # token_table tokenizes a run of texts at a time: with runs of 12 code points, most batches take several
+    monkeypatch.setattr(tokens_module, "TOKEN_RUN", 12)
+    table = assert_same(docs, setup, segmentation=segmentation)
+    if len(docs) > 1 and sum(len(d[1]) for d in docs) > 12:
+        assert len(table.rows.to_batches()) > 1
+
+
+def test_a_long_batch_is_tokenized_in_runs(setup, monkeypatch):
+    monkeypatch.setattr(tokens_module, "TOKEN_RUN", len("إلى بيروت") + len("اليوم"))
+    docs = [("a", "وصل الوفد", [Span(len("وصل "), len("وصل الوفد"), "ORG", "o", "الوفد")]),
+            ("b", "إلى بيروت", [Span(len("إلى "), len("إلى بيروت"), "GPE", "g", "بيروت")]),
+            ("c", "اليوم", [])]
+    table = assert_same(docs, setup)
+    assert [batch.num_rows for batch in table.rows.to_batches()] == [1, 2]
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(docs=documents(LABELS), other=st.data(), segmentation=st.sampled_from(SEGMENTATIONS))
 def test_annotations_never_change_the_tokens(setup, docs, other, segmentation):
@@ -112,14 +135,14 @@ def test_annotations_never_change_the_tokens(setup, docs, other, segmentation):
                in zip(docs, other.draw(documents(LABELS, texts=[d[1] for d in docs])), strict=True)]
     bare = [(doc_id, text, []) for doc_id, text, _ in docs]
     columns = ["tokens", "token_start", "token_end"]
-    first = batched(docs, ontology, tags, schema, segmentation=segmentation)[0].batch.select(columns)
+    first = batched(docs, ontology, tags, schema, segmentation=segmentation)[0].rows.select(columns)
     for variant in (changed, bare):
-        again = batched(variant, ontology, tags, schema, segmentation=segmentation)[0].batch.select(columns)
+        again = batched(variant, ontology, tags, schema, segmentation=segmentation)[0].rows.select(columns)
         assert again.equals(first)
     starts, ends, counts = token_bounds([d[1] for d in docs], segmentation)
     assert counts.tolist() == [len(tokenize(d[1], segmentation)) for d in docs]
-    assert first.column("token_start").flatten().to_pylist() == starts.tolist()
-    assert first.column("token_end").flatten().to_pylist() == ends.tolist()
+    assert pc.list_flatten(first.column("token_start")).to_pylist() == starts.tolist()
+    assert pc.list_flatten(first.column("token_end")).to_pylist() == ends.tolist()
     codes = np.array([ord(c) for d in docs for c in d[1]], dtype=np.uint32)  # given by a caller that has them
     given = token_bounds([d[1] for d in docs], segmentation, codes=codes)
     assert [a.tolist() for a in given] == [starts.tolist(), ends.tolist(), counts.tolist()]
@@ -130,10 +153,10 @@ def test_a_proclitic_stays_inside_the_entity_token(setup):
     docs = [("d", text, [Span(len("وصل الوفد و"), len("وصل الوفد وبيروت"), "GPE", "g", "بيروت")])]
     b_gpe = setup[2]["B-GPE"]
     wide = assert_same(docs, setup)
-    assert wide.batch.column("tokens").to_pylist() == [["وصل", "الوفد", "وبيروت", "اليوم"]]
-    assert wide.batch.column("ner_tags").to_pylist() == [[0, 0, b_gpe, 0]]
+    assert wide.rows.column("tokens").to_pylist() == [["وصل", "الوفد", "وبيروت", "اليوم"]]
+    assert wide.rows.column("ner_tags").to_pylist() == [[0, 0, b_gpe, 0]]
     starts = [0, len("وصل "), len("وصل الوفد "), len("وصل الوفد وبيروت ")]
-    assert wide.batch.column("token_start").to_pylist() == [starts]
+    assert wide.rows.column("token_start").to_pylist() == [starts]
     assert wide.widened.tolist() == [0] and wide.unencodable.tolist() == []
 
 
@@ -141,11 +164,11 @@ def test_the_segmentation_rule_cuts_proclitics_before_the_article_whatever_the_l
     text = "زار والرياض ثم للجامعة ووالده"
     docs = [("d", text, [Span(len("زار و"), len("زار والرياض"), "GPE", "g", "الرياض")])]
     cut = assert_same(docs, setup, segmentation="proclitic-article")
-    assert cut.batch.column("tokens").to_pylist() == [["زار", "و", "الرياض", "ثم", "ل", "لجامعة", "ووالده"]]
-    assert cut.batch.column("ner_tags").to_pylist() == [[0, 0, setup[2]["B-GPE"], 0, 0, 0, 0]]
+    assert cut.rows.column("tokens").to_pylist() == [["زار", "و", "الرياض", "ثم", "ل", "لجامعة", "ووالده"]]
+    assert cut.rows.column("ner_tags").to_pylist() == [[0, 0, setup[2]["B-GPE"], 0, 0, 0, 0]]
     assert cut.widened.tolist() == []
     whole = assert_same(docs, setup)
-    assert whole.batch.column("tokens").to_pylist() == [["زار", "والرياض", "ثم", "للجامعة", "ووالده"]]
+    assert whole.rows.column("tokens").to_pylist() == [["زار", "والرياض", "ثم", "للجامعة", "ووالده"]]
     assert whole.widened.tolist() == [0]
 
 
@@ -162,7 +185,7 @@ def test_label_names_break_ties_not_label_indices(setup):
     start, end = len("في "), len("في بغداد")
     docs = [("d", text, [Span(start, end, "ORG", "x", text[start:end]), Span(start, end, "GPE", "y", text[start:end])])]
     table = assert_same(docs, setup)
-    assert table.batch.column("ner_tags").to_pylist() == [[0, setup[2]["B-GPE"], 0]]
+    assert table.rows.column("ner_tags").to_pylist() == [[0, setup[2]["B-GPE"], 0]]
     assert table.unencodable.tolist() == [0]
 
 
@@ -174,9 +197,9 @@ def test_span_edges_never_cut_tokens_and_whitespace_spans_are_unencodable(setup)
         Span(len("وبغداد  عا"), len(text), "LOC", "c", "صمة"),  # inside عاصمة
     ])]
     table = assert_same(docs, setup)
-    assert table.batch.column("tokens").to_pylist() == [["وبغداد", "عاصمة"]]
+    assert table.rows.column("tokens").to_pylist() == [["وبغداد", "عاصمة"]]
     tags = setup[2]
-    assert table.batch.column("ner_tags").to_pylist() == [[tags["B-GPE"], tags["B-LOC"]]]
+    assert table.rows.column("ner_tags").to_pylist() == [[tags["B-GPE"], tags["B-LOC"]]]
     assert table.unencodable.tolist() == [1] and table.widened.tolist() == [0, 2]
 
 
@@ -199,7 +222,7 @@ def test_empty_texts_documents_without_spans_and_batches_of_one(setup):
 def test_tokens_never_cross_documents(setup):
     docs = [("a", "بغداد", []), ("b", "الرياض", []), ("c", "...", [])]
     table = assert_same(docs, setup)
-    assert table.batch.column("tokens").to_pylist() == [["بغداد"], ["الرياض"], [".", ".", "."]]
+    assert table.rows.column("tokens").to_pylist() == [["بغداد"], ["الرياض"], [".", ".", "."]]
 
 
 def test_bad_spans_are_refused(setup):

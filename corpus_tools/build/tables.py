@@ -24,7 +24,7 @@ from corpus_tools.build.gold import choose_gold, gold_text_mismatch, left_out_pr
 from corpus_tools.build.shards import row_weights
 from corpus_tools.build.writer import DANGLING_RELATION, UNKNOWN_LABEL, text_signatures
 from corpus_tools.columns import find_in_rows, parents
-from corpus_tools.labelstudio.export import read_relations, read_result
+from corpus_tools.labelstudio.export import read_result
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
 from corpus_tools.ontology import Ontology, meta_date, meta_value_ok
 from corpus_tools.release.splits import SplitPlan
@@ -109,6 +109,7 @@ class SegmentBuilder:
         self.relation_ids = {label: i for i, label in enumerate(ontology.relation_labels)}
         self.relation_names = list(ontology.relation_labels)
         self.meta_fields = ontology.meta_fields
+        self._no_meta = (None,) * len(self.meta_fields)
         self.bio_ids = {label: i for i, label in enumerate(ontology.bio_labels)}
         self.tag_ids = TagIds.from_labels(ontology.entity_labels, self.bio_ids)
         self.near_duplicates = near_duplicates  # MinHash signatures of the gold texts for the leakage audit
@@ -148,56 +149,49 @@ class SegmentBuilder:
                 cols["_utf8"] = []  # the texts in UTF-8, encoded once for the digest, the text column and tokens
                 cols["_problems"] = []  # each row's problems list and location (see _relations)
             if config in ("documents", "annotations"):
-                cols["entities"] = [[] for _ in range(6)]  # offsets + id, start, end, text, label
-                cols["entities"][0].append(0)
-                cols["relations"] = [[] for _ in range(5)]  # offsets + id, head, tail, label
-                cols["relations"][0].append(0)
+                # each row's offsets and the (start, end, label, id, text) span tuples of the rows, turned into the
+                # struct-list columns once for the segment (_transpose)
+                cols["entities"] = [[0], []]
+                cols["relations"] = [[0], []]  # the same with (head, tail, label, id) relation tuples
         return cols
 
     def _problem(self, out: list[Problem], code: str, message: str, where: dict) -> None:
         out.append(make_problem(code, message, file=self.file, **where))
 
     # -- spans -----------------------------------------------------------------------------------
-    def _add_spans(self, lists: list[list], spans: list[tuple], out: list[Problem], where: dict) -> None:
-        """Append ``spans`` (sorted in place by start, end, label, id) to the struct-list columns."""
-        offsets, ids, starts, ends, texts, labels = lists
+    def _add_spans(self, lists: list[list], spans: list[tuple], out: list[Problem], where: dict, *,
+                   checked: bool) -> None:
+        """Append ``spans`` (sorted in place by start, end, label, id) to a row's entities; ``checked``: their labels
+        are known already (validation read them)."""
+        offsets, rows = lists
         spans.sort()  # tuples: (start, end, label, id, text), the text being a function of start and end
-        if spans:
-            entity_ids = self.entity_ids
-            try:
-                values = [entity_ids[s[2]] for s in spans]
-            except (KeyError, TypeError):
-                known = []
-                for span in spans:
-                    if span[2] in entity_ids:
-                        known.append(span)
-                    else:
-                        self._problem(out, UNKNOWN_LABEL, f"Span label {span[2]!r} is not in the ontology.", where)
-                spans = known
-                values = [entity_ids[s[2]] for s in spans]
-            if spans:
-                s_starts, s_ends, _, s_ids, s_texts = zip(*spans, strict=True)
-                ids.extend(s_ids)
-                starts.extend(s_starts)
-                ends.extend(s_ends)
-                texts.extend(s_texts)
-                labels.extend(values)
-        offsets.append(len(ids))
+        entity_ids = self.entity_ids
+        if not checked and not all(span[2] in entity_ids for span in spans):
+            known = []
+            for span in spans:
+                if span[2] in entity_ids:
+                    known.append(span)
+                else:
+                    self._problem(out, UNKNOWN_LABEL, f"Span label {span[2]!r} is not in the ontology.", where)
+            spans = known
+        rows.extend(spans)
+        offsets.append(len(rows))
 
-    def _add_relations(self, lists: list[list], relations: list[tuple], out: list[Problem], where: dict) -> None:
-        offsets, ids, heads, tails, labels = lists
-        relation_ids = self.relation_ids
-        relations.sort()  # tuples: (head, tail, label, id)
-        for head, tail, label, rel_id in relations:
-            value = relation_ids.get(label)
-            if value is None:
-                self._problem(out, UNKNOWN_LABEL, f"Relation label {label!r} is not in the ontology.", where)
-                continue
-            ids.append(rel_id)
-            heads.append(head)
-            tails.append(tail)
-            labels.append(value)
-        offsets.append(len(ids))
+    def _add_relations(self, lists: list[list], relations: list[tuple], out: list[Problem], where: dict, *,
+                       checked: bool) -> None:
+        """The same for a row's relations (tuples: head, tail, label, id)."""
+        offsets, rows = lists
+        relations.sort()
+        if checked:
+            rows.extend(relations)
+        else:
+            relation_ids = self.relation_ids
+            for relation in relations:
+                if relation[2] in relation_ids:
+                    rows.append(relation)
+                else:
+                    self._problem(out, UNKNOWN_LABEL, f"Relation label {relation[2]!r} is not in the ontology.", where)
+        offsets.append(len(rows))
 
     # -- one task --------------------------------------------------------------------------------
     def _task(self, task: object, index: int, reads: dict[int, SpanReads], *, articles: bool) -> None:
@@ -262,12 +256,9 @@ class SegmentBuilder:
                 continue
             if cols is None:
                 cols = self._columns("annotations", split)
-            items = item.get("result") or []
-            read = reads.get(i)
-            if read is not None:  # validated and read already: the spans as read_result gives them
-                spans, relations = read[0], read_relations(items, read[1])
-            else:
-                spans, relations = read_result(items, text)
+            read = reads.get(i)  # validated and read already: the spans and relations as read_result gives them
+            spans, relations = read if read is not None else read_result(item.get("result") or [], text)
+            checked = read is not None  # their labels are known
             annotator = self._annotator(item.get("completed_by"))
             cancelled = bool(item.get("was_cancelled"))
             ground_truth = bool(item.get("ground_truth"))
@@ -292,8 +283,8 @@ class SegmentBuilder:
             problems = len(out)
             entity_start, relation_start = len(cols["entities"][1]), len(cols["relations"][1])
             ann_where = {"task_id": record_task_id, "annotation_id": item.get("id")}
-            self._add_spans(cols["entities"], spans, out, ann_where)
-            self._add_relations(cols["relations"], relations, out, ann_where)
+            self._add_spans(cols["entities"], spans, out, ann_where, checked=checked)
+            self._add_relations(cols["relations"], relations, out, ann_where, checked=checked)
             if not cancelled and len(out) == problems:  # its rows can be copied for the documents config
                 copied[id(item)] = (entity_start, len(cols["entities"][1]), relation_start,
                                     len(cols["relations"][1]))
@@ -377,20 +368,15 @@ class SegmentBuilder:
         cols["dateline_paper"].append(dateline.get("paper"))
         cols["dateline_agencies"].append(list(dateline.get("agencies") or []))
         cols["meta"].append(self._meta_row(meta))
-        entity_lists = cols["entities"]
         if source_rows is not None:
             source, e0, e1, r0, r1 = source_rows
-            for target, values in zip(entity_lists[1:], source["entities"][1:], strict=True):
-                target.extend(values[e0:e1])
-            entity_lists[0].append(len(entity_lists[1]))
-            relation_lists = cols["relations"]
-            sources = source["relations"]
-            for target, values in zip(relation_lists[1:], sources[1:], strict=True):
-                target.extend(values[r0:r1])
-            relation_lists[0].append(len(relation_lists[1]))
+            for name, first, last in (("entities", e0, e1), ("relations", r0, r1)):
+                offsets, rows = cols[name]
+                rows.extend(source[name][1][first:last])
+                offsets.append(len(rows))
         else:
-            self._add_spans(entity_lists, spans, out, where)
-            self._add_relations(cols["relations"], relations, out, where)
+            self._add_spans(cols["entities"], spans, out, where, checked=False)
+            self._add_relations(cols["relations"], relations, out, where, checked=False)
         counts.entities.update([span[2] for span in spans])
 
     def _relations(self, split: str, cols: dict[str, list], documents_table: pa.Table) -> pa.Table | None:
@@ -405,8 +391,10 @@ class SegmentBuilder:
         entities = lists.flatten()  # the entity rows, in order
         e_doc = parents(lists)
         r_doc = np.repeat(np.arange(len(cols["id"])), np.diff(np.asarray(offsets, dtype=np.int64)))
-        ends = {side: find_in_rows(e_doc, entities.field("id"), r_doc, pa.array(ids, type=pa.string()))
-                for side, ids in (("head", heads), ("tail", tails))}  # the last span of that id, as a dict keeps
+        # the last span of that id, as a dict keeps: heads and tails looked up at once (one vocabulary of span ids)
+        both = find_in_rows(e_doc, entities.field("id"), np.concatenate([r_doc, r_doc]),
+                            pa.array(heads + tails, type=pa.string()))
+        ends = {"head": both[:len(heads)], "tail": both[len(heads):]}
         found = (ends["head"] >= 0) & (ends["tail"] >= 0)
         problems = cols["_problems"]
         for k in np.flatnonzero(~found).tolist():
@@ -421,26 +409,27 @@ class SegmentBuilder:
         columns = {"document_id": documents_table.column("id").take(pa.array(r_doc[kept])),
                    "id": pa.array(r_ids, type=pa.string()).take(pa.array(kept)), "label": pa.array(labels)}
         for side, rows in ends.items():
+            spans = entities.take(pa.array(rows[kept]))
             for name in ("id", "start", "end", "text", "label"):
-                columns[f"{side}_{name}"] = entities.field(name).take(pa.array(rows[kept]))
+                columns[f"{side}_{name}"] = spans.field(name)
         schema = self.schemas["relations"]
         return pa.Table.from_arrays([columns[f.name].cast(f.type) for f in schema], schema=schema)
 
-    def _meta_row(self, meta: object) -> dict[str, object]:
-        """The meta struct of a document: each declared field's value (a date as a ``datetime.date``), null when
-        it is absent or not of its type (validation reports it: ``meta-type``); undeclared fields are left out
-        (validation warns of them: ``meta-undeclared``)."""
-        if type(meta) is not dict:
-            meta = {}
-        row: dict[str, object] = {}
+    def _meta_row(self, meta: object) -> tuple:
+        """The meta struct of a document, a value per declared field in their order (a date as a
+        ``datetime.date``), null when it is absent or not of its type (validation reports it: ``meta-type``);
+        undeclared fields are left out (validation warns of them: ``meta-undeclared``)."""
+        if type(meta) is not dict or not meta:
+            return self._no_meta
+        row: list[object] = []
         for name, kind in self.meta_fields:
             value = meta.get(name)
             if not meta_value_ok(kind, value):
                 value = None
             elif kind == "date" and value is not None:
                 value = meta_date(value)
-            row[name] = value
-        return row
+            row.append(value)
+        return tuple(row)
 
     # -- Arrow -----------------------------------------------------------------------------------
     def _tables(self) -> dict[tuple[str, str], pa.Table]:
@@ -451,6 +440,8 @@ class SegmentBuilder:
         for (config, split), cols in self._rows.items():
             if config == "tokens":
                 continue
+            if "entities" in cols:
+                self._transpose(cols)
             tables[(config, split)] = _table(cols, self.schemas[config])
         for config, split in list(self._rows):
             if config == "documents":
@@ -465,6 +456,17 @@ class SegmentBuilder:
                     tables[(f"documents-{view.name}", split)] = _table(documents, self.schemas["documents"])
                     tables[(f"tokens-{view.name}", split)] = self._tokens(documents, "tokens", counts.view(view.name))
         return tables
+
+    def _transpose(self, cols: dict[str, list]) -> None:
+        """The rows' span and relation tuples as the struct-list columns: ``entities`` becomes the offsets and the
+        id, start, end, text and label (index) lists, ``relations`` the offsets and the id, head, tail and label
+        (index) lists."""
+        offsets, rows = cols["entities"]
+        starts, ends, labels, ids, texts = map(list, zip(*rows, strict=True)) if rows else ([], [], [], [], [])
+        cols["entities"] = [offsets, ids, starts, ends, texts, list(map(self.entity_ids.__getitem__, labels))]
+        offsets, rows = cols["relations"]
+        heads, tails, labels, ids = map(list, zip(*rows, strict=True)) if rows else ([], [], [], [])
+        cols["relations"] = [offsets, ids, heads, tails, list(map(self.relation_ids.__getitem__, labels))]
 
     def _tokens(self, cols: dict[str, list], config: str, counts: SplitCounts | ViewCounts) -> pa.Table:
         """The tokens rows of documents rows ``cols``: their known-label spans are the documents' entity rows."""
@@ -484,13 +486,13 @@ class SegmentBuilder:
             starts_a, ends_a, labels_a = starts_a[kept], ends_a[kept], labels_a[kept]
             span_ids = [span_ids[k] for k in kept.tolist()]
         table = token_table(doc_ids, texts, offsets_a, starts_a, ends_a, labels_a, span_ids, self.tag_ids, schema,
-                            utf8=b"".join(cols["_utf8"]), segmentation=self.segmentation)
+                            utf8=cols["_utf8"], segmentation=self.segmentation)
         counts.tokens += int(table.token_counts.sum())
         for index in table.unencodable.tolist():
             counts.unencodable[names[labels_a[index]]] += 1
         for index in table.widened.tolist():
             counts.widened[names[labels_a[index]]] += 1
-        return pa.Table.from_batches([table.batch], schema=schema)
+        return table.rows
 
     def _view_documents(self, cols: dict[str, list], view: ViewSpec, counts: ViewCounts) -> dict[str, list]:
         """The documents rows ``cols`` on a normalised view: the texts normalised, every entity moved to its view
@@ -586,6 +588,11 @@ def _table(cols: dict[str, list], schema: pa.Schema) -> pa.Table:
             arrays.append(_utf8_strings(cols["_utf8"]))
         elif pa.types.is_list(f.type) and pa.types.is_struct(f.type.value_type):
             arrays.append(_struct_list(values, f.type))
+        elif pa.types.is_struct(f.type):  # rows as tuples of the fields' values
+            fields = list(f.type)
+            columns = zip(*values, strict=True) if values else [() for _ in fields]
+            arrays.append(pa.StructArray.from_arrays(
+                [pa.array(column, type=g.type) for column, g in zip(columns, fields, strict=True)], fields=fields))
         else:
             arrays.append(pa.array(values, type=f.type))
     return pa.Table.from_arrays(arrays, schema=schema)

@@ -22,7 +22,7 @@ from typing import Literal
 
 from corpus_tools.artefacts import LS_DATA_KEY
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
-from corpus_tools.spans import Document, Relation, Span
+from corpus_tools.spans import Document, Relation, Span, relation_id
 
 RecordKind = Literal["annotation", "prediction"]
 
@@ -59,10 +59,6 @@ def task_text(task: Mapping[str, object]) -> str:
     return data.get(LS_DATA_KEY, "") if isinstance(data, Mapping) else ""
 
 
-def relation_id(head: str, label: str, tail: str) -> str:
-    return f"{head}|{label}|{tail}"
-
-
 def read_result(result: Iterable[object], text: str) -> tuple[list[tuple], list[tuple]]:
     """``(start, end, label, id, text)`` spans and ``(head, tail, label, id)`` relations of a result list, as
     plain tuples (the parallel build reads every annotation of an export with this)."""
@@ -85,14 +81,6 @@ def read_result(result: Iterable[object], text: str) -> tuple[list[tuple], list[
         elif kind == "relation":
             _read_relation(item, add_relation)
     return spans, relations
-
-
-def read_relations(result: list, indexes: Iterable[int]) -> list[tuple]:
-    """The ``(head, tail, label, id)`` relations :func:`read_result` gives for the relation items at ``indexes``."""
-    relations: list[tuple] = []
-    for j in indexes:
-        _read_relation(result[j], relations.append)
-    return relations
 
 
 def _read_relation(item: Mapping, add: Callable[[tuple], None]) -> None:
