@@ -150,8 +150,8 @@ _CRC_ZEROS = np.array([zlib.crc32(bytes(length)) for length in range(_WORD_BYTES
 # never written, so its lookup is skipped (most are: bands are rarely shared), sparing a read of a B-tree page.
 _WRITTEN_BITS = 26
 # The band keys of the last documents stay in memory (40 bytes a document, with a bit set of their own) until they
-# are written into the bands table together in key order: each merge reads and writes every page of the table once,
-# rather than one page per key (which, past the page cache, is a read and a write of a page per key).
+# are written into the band tables together in key order: a merge reads and writes each page of a table once,
+# where a key at a time (past the page cache) read and wrote a page per key.
 UNMERGED_DOCUMENTS = 1 << 16
 _UNMERGED_BITS = 22
 SIGNATURE_CODE_POINTS = 1 << 16  # text whose signatures are computed at once (the arrays stay in the CPU's caches)
@@ -252,17 +252,20 @@ class NearDuplicates:
     documents that have it): a signature shares a band with every earlier one it is probably near.
 
     Held out of core: each document's id, split and band keys in a private temporary SQLite database (one row,
-    an index per band), the signatures in an unlinked temporary file (:data:`NEAR_DUPLICATE_PERMUTATIONS` uint32
-    values per document, read back only for the candidates a band names).  A segment's signatures are looked up
+    and a table per band of its keys and rows, written every :data:`UNMERGED_DOCUMENTS` documents: the keys of
+    the later documents are held in memory till then), the signatures in an unlinked temporary file
+    (:data:`NEAR_DUPLICATE_PERMUTATIONS` uint32 values per document, read back only for the candidates a band
+    names).  A segment's signatures are looked up
     at once (:meth:`segment`), added in order (:meth:`add`) and written together (:meth:`flush`)."""
 
     def __init__(self) -> None:
         self._db = private_database(CACHE_KIB)
         bands = range(NEAR_DUPLICATE_BANDS)
         self._db.execute(f"CREATE TABLE docs (row INTEGER PRIMARY KEY, id, split, {', '.join(f'k{b}' for b in bands)})")
-        self._db.execute("CREATE TABLE bands (band, key, row, PRIMARY KEY (band, key, row)) WITHOUT ROWID")
+        for band in bands:  # each band's keys written, with the rows that have them
+            self._db.execute(f"CREATE TABLE band{band} (key, row, PRIMARY KEY (key, row)) WITHOUT ROWID")
         self._db.execute("BEGIN")
-        self.merged = 0  # documents whose band keys are in the bands table (the later ones': in _unmerged)
+        self.merged = 0  # documents whose band keys are in the band tables (the later ones': in _unmerged)
         self._unmerged = np.zeros((0, NEAR_DUPLICATE_BANDS), dtype=np.int64)  # rows merged, merged + 1, ...
         self._recent = KeyBits(_UNMERGED_BITS)  # the (band, key) pairs of the unmerged documents
         self._signatures = tempfile.TemporaryFile(buffering=0)  # unlinked: gone with the process
@@ -304,7 +307,7 @@ class NearDuplicates:
             wanted = list(dict.fromkeys(band_keys[maybe].tolist()))
             for at in range(0, len(wanted), LOOKUP_KEYS):
                 chunk = wanted[at:at + LOOKUP_KEYS]
-                query = f"SELECT key, row FROM bands WHERE band = {band} AND key IN ({','.join('?' * len(chunk))})"
+                query = f"SELECT key, row FROM band{band} WHERE key IN ({','.join('?' * len(chunk))})"
                 for key, row in self._db.execute(query, chunk):
                     self._earlier.setdefault((band, key), []).append(row)
             recent = band_keys[maybe][self._recent.maybe(self._hashes(band_keys[maybe], band))]
@@ -386,9 +389,9 @@ class NearDuplicates:
         self._new_signatures = bytearray()
 
     def _merge(self) -> None:
-        """Write the band keys of the unmerged documents into the bands table, in key order."""
-        for band in range(NEAR_DUPLICATE_BANDS):  # a band's keys sort in memory; they go to one part of the table
-            self._db.execute(f"INSERT INTO bands SELECT {band}, k{band}, row FROM docs WHERE row >= ?"
+        """Write the band keys of the unmerged documents into the band tables, in key order."""
+        for band in range(NEAR_DUPLICATE_BANDS):
+            self._db.execute(f"INSERT INTO band{band} SELECT k{band}, row FROM docs WHERE row >= ?"
                              f" ORDER BY k{band}, row", (self.merged,))
         self.merged += len(self._unmerged)
         self._unmerged = self._unmerged[:0]
