@@ -8,7 +8,8 @@ back as it was given.
 
 :class:`KeyValues` is the same store taken a batch at a time (a segment of the input, the rows of a file): a
 batch's keys are looked up in a few queries (:meth:`KeyValues.batch`), decided in order in memory, and the new
-ones written at once.
+ones written at once, into a small staged table that is merged into the large one in key order (random keys
+written one at a time into a B-tree larger than the page cache cost a page read and write each).
 """
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ class KeyValues:
     def forget(self, tag: int) -> None:
         """Remove the keys stored with ``tag`` (a tagged store)."""
         self._db.execute("DELETE FROM kv WHERE tag = ?", (tag,))
+        # a staged replacement stands for the value it replaces in the large table, now stored with its tag
+        self._db.execute("DELETE FROM kv WHERE key IN (SELECT key FROM staged WHERE tag = ? AND replace)", (tag,))
         self._db.execute("DELETE FROM staged WHERE tag = ?", (tag,))
 
     def batch(self, keys: Iterable[Key], *, tag: int | None = None) -> FirstSeen:
