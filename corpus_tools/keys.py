@@ -109,9 +109,11 @@ class KeyValues:
 
     def forget(self, tag: int) -> None:
         """Remove the keys stored with ``tag`` (a tagged store)."""
-        self._db.execute("DELETE FROM kv WHERE tag = ?", (tag,))
+        # a staged value that does not replace one of the large table was never stored: it goes with that one
+        self._db.execute("DELETE FROM staged WHERE NOT replace AND key IN (SELECT key FROM kv WHERE tag = ?)", (tag,))
         # a staged replacement stands for the value it replaces in the large table, now stored with its tag
         self._db.execute("DELETE FROM kv WHERE key IN (SELECT key FROM staged WHERE tag = ? AND replace)", (tag,))
+        self._db.execute("DELETE FROM kv WHERE tag = ?", (tag,))
         self._db.execute("DELETE FROM staged WHERE tag = ?", (tag,))
 
     def batch(self, keys: Iterable[Key], *, tag: int | None = None) -> FirstSeen:

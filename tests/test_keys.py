@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corpus_tools.build.writer import NearDuplicates
@@ -66,6 +66,7 @@ OPERATIONS = st.lists(st.one_of(
 ), max_size=30)
 
 
+@settings(max_examples=300, deadline=None)
 @given(OPERATIONS)
 def test_a_tagged_store_across_merges_answers_as_a_dict(operations):
     """Keys staged and merged into the large table every 3 keys: the values, replacements, forgotten tags and the
