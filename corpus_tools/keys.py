@@ -55,8 +55,8 @@ class KeyValues:
     stored with a tag (a group of batches whose input turned out unreadable part way, as if never given).
 
     New keys go to a small staged table, merged into the large one in key order every :data:`STAGED_ROWS` keys;
-    a fixed bit set of the keys stored (:class:`KeyBits`) spares most lookups of the
-    large table for keys it never had."""
+    a fixed bit set of the keys stored (:class:`KeyBits`) spares most lookups of the large table for keys it never
+    had."""
 
     def __init__(self, *, tagged: bool = False) -> None:
         self._db = private_database(CACHE_KIB)
