@@ -8,7 +8,8 @@ back as it was given.
 
 :class:`KeyValues` is the same store taken a batch at a time (a segment of the input, the rows of a file): a
 batch's keys are looked up in a few queries (:meth:`KeyValues.batch`), decided in order in memory, and the new
-ones written at once.
+ones written at once, into a small staged table that is merged into the large one in key order (random keys
+written one at a time into a B-tree larger than the page cache cost a page read and write each).
 """
 
 from __future__ import annotations
@@ -21,9 +22,16 @@ from contextlib import contextmanager
 
 from corpus_tools.errors import OutputError
 
+import numpy as np
+
 _INT64 = range(-(2**63), 2**63)
 LOOKUP_KEYS = 500  # keys per ``IN (...)`` query
 CACHE_KIB = 8 * 1024  # the page cache of a batched store (SQLite's default is 2 MiB): bounded, memory stays flat
+# Keys a batched store stages before merging them into its large table: the staged table stays in the page cache,
+# and each merge reads and writes every page of the large table at most once, not once per key
+STAGED_ROWS = 1 << 16
+KEY_BITS = 24  # the bit set of a batched store's keys: 2 MiB
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # a key's second bit in a KeyBits: its hash times an odd number
 
 
 def private_database(cache_kib: int | None = None) -> sqlite3.Connection:
@@ -60,37 +68,69 @@ class KeyValues:
     """Two values per key (a str or bytes; str and bytes keys never equal), on disk; taken a batch at a time.
 
     ``tagged``: each key stored also keeps the ``tag`` it was stored with, and :meth:`forget` removes the keys
-    stored with a tag (a group of batches whose input turned out unreadable part way, as if never given)."""
+    stored with a tag (a group of batches whose input turned out unreadable part way, as if never given).
+
+    New keys go to a small staged table, merged into the large one in key order every :data:`STAGED_ROWS` keys;
+    a fixed bit set of the keys stored (:class:`KeyBits`) spares most lookups of the large table for keys it never
+    had."""
 
     def __init__(self, *, tagged: bool = False) -> None:
         self._db = private_database(CACHE_KIB)
         self._tagged = tagged
-        self._db.execute(f"CREATE TABLE kv (key PRIMARY KEY NOT NULL, a, b{', tag' if tagged else ''}) WITHOUT ROWID")
+        tag = ", tag" if tagged else ""
+        self._db.execute(f"CREATE TABLE kv (key PRIMARY KEY NOT NULL, a, b{tag}) WITHOUT ROWID")
+        # replace: the staged value replaces the large table's (else the large table's is kept)
+        self._db.execute(f"CREATE TABLE staged (key PRIMARY KEY NOT NULL, a, b{tag}, replace) WITHOUT ROWID")
         self._db.execute("BEGIN")
+        self._columns = f"key, a, b{tag}"
+        self._bits = KeyBits(KEY_BITS)
+        self._staged = 0  # rows put into the staged table since it was last merged (at most its size)
 
     def get_many(self, keys: Iterable[Key]) -> dict[Key, Value]:
         """The values of those ``keys`` that are stored."""
         wanted = list(dict.fromkeys(keys))
         found: dict[Key, Value] = {}
-        for at in range(0, len(wanted), LOOKUP_KEYS):
-            chunk = wanted[at:at + LOOKUP_KEYS]
-            query = f"SELECT key, a, b FROM kv WHERE key IN ({','.join('?' * len(chunk))})"
-            for key, a, b in self._db.execute(query, chunk):
+        replaced: set[Key] = set()
+        for key, a, b, replace in _select_in(self._db, "SELECT key, a, b, replace FROM staged WHERE key IN", wanted):
+            found[key] = (a, b)
+            if replace:
+                replaced.add(key)
+        maybe = self._bits.maybe(key_hashes(wanted)).tolist() if wanted else []
+        in_kv = [key for key, flag in zip(wanted, maybe, strict=True) if flag]
+        for key, a, b in _select_in(self._db, "SELECT key, a, b FROM kv WHERE key IN", in_kv):
+            if key not in replaced:
                 found[key] = (a, b)
         return found
 
     def put_many(self, items: Iterable[tuple[Key, Value]], *, replace: bool, tag: int | None = None) -> None:
         """Store values; a stored key keeps its value unless ``replace`` (``tag``: see the class)."""
         verb = "REPLACE" if replace else "IGNORE"
-        if self._tagged:
-            self._db.executemany(f"INSERT OR {verb} INTO kv VALUES (?, ?, ?, ?)",
-                                 ((k, a, b, tag) for k, (a, b) in items))
-        else:
-            self._db.executemany(f"INSERT OR {verb} INTO kv VALUES (?, ?, ?)", ((k, a, b) for k, (a, b) in items))
+        rows = [(k, a, b, tag, replace) if self._tagged else (k, a, b, replace) for k, (a, b) in items]
+        if not rows:
+            return
+        self._bits.add(key_hashes([row[0] for row in rows]))
+        marks = ", ".join("?" * len(rows[0]))
+        self._db.executemany(f"INSERT OR {verb} INTO staged VALUES ({marks})", rows)
+        self._staged += len(rows)
+        if self._staged >= STAGED_ROWS:
+            self._merge()
+
+    def _merge(self) -> None:
+        """Move the staged keys into the large table (in key order: each of its pages is written once)."""
+        columns = self._columns
+        self._db.execute(f"INSERT OR REPLACE INTO kv SELECT {columns} FROM staged WHERE replace ORDER BY key")
+        self._db.execute(f"INSERT OR IGNORE INTO kv SELECT {columns} FROM staged WHERE NOT replace ORDER BY key")
+        self._db.execute("DELETE FROM staged")
+        self._staged = 0
 
     def forget(self, tag: int) -> None:
         """Remove the keys stored with ``tag`` (a tagged store)."""
+        # a staged value that does not replace one of the large table was never stored: it goes with that one
+        self._db.execute("DELETE FROM staged WHERE NOT replace AND key IN (SELECT key FROM kv WHERE tag = ?)", (tag,))
+        # a staged replacement stands for the value it replaces in the large table, now stored with its tag
+        self._db.execute("DELETE FROM kv WHERE key IN (SELECT key FROM staged WHERE tag = ? AND replace)", (tag,))
         self._db.execute("DELETE FROM kv WHERE tag = ?", (tag,))
+        self._db.execute("DELETE FROM staged WHERE tag = ?", (tag,))
 
     def batch(self, keys: Iterable[Key], *, tag: int | None = None) -> FirstSeen:
         """The next batch of keys, looked up at once; decide them in order with :meth:`FirstSeen.first`, then
@@ -108,11 +148,49 @@ class KeyValues:
 
     def items(self) -> Iterator[tuple[Key, Value]]:
         """Every key and its values, by key (bytes after str; str by code point, as Python sorts them)."""
+        self._merge()
         for key, a, b in self._db.execute("SELECT key, a, b FROM kv ORDER BY key"):
             yield key, (a, b)
 
     def close(self) -> None:
         self._db.close()
+
+
+class KeyBits:
+    """A fixed bit set of 64-bit hashes of keys (2^``size`` bits, whatever the number of keys), two bits a key: a
+    key with a clear bit was never added.  Set bits only say "maybe" (other keys may have set them), so a store
+    that skips the lookups of the keys this rules out gives the same answers."""
+
+    def __init__(self, size: int) -> None:
+        self._size = np.uint64(64 - size)
+        self._bits = np.zeros(1 << (size - 3), dtype=np.uint8)
+
+    def _where(self, hashes: np.ndarray) -> np.ndarray:
+        hashes = hashes.view(np.uint64)
+        return np.concatenate([hashes >> self._size, (hashes * _MIX) >> self._size])
+
+    def add(self, hashes: np.ndarray) -> None:
+        """Add the keys of these hashes (uint64 or int64)."""
+        where = self._where(hashes)
+        np.bitwise_or.at(self._bits, where >> np.uint64(3), np.left_shift(1, where & np.uint64(7)).astype(np.uint8))
+
+    def maybe(self, hashes: np.ndarray) -> np.ndarray:
+        """For each hash: False when its key was never added."""
+        where = self._where(hashes)
+        flags = ((self._bits[where >> np.uint64(3)] >> (where & np.uint64(7)).astype(np.uint8)) & 1).astype(bool)
+        return flags[:len(hashes)] & flags[len(hashes):]
+
+
+def key_hashes(keys: Sequence[Key]) -> np.ndarray:
+    """A 64-bit hash of each key for :class:`KeyBits` (Python's: the same within a process, all a bit set lives)."""
+    return np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys))
+
+
+def _select_in(db: sqlite3.Connection, query: str, keys: Sequence[object]) -> Iterator[tuple]:
+    """The rows of ``query`` (ending in ``IN``) for ``keys``, :data:`LOOKUP_KEYS` keys a statement."""
+    for at in range(0, len(keys), LOOKUP_KEYS):
+        chunk = keys[at:at + LOOKUP_KEYS]
+        yield from db.execute(f"{query} ({','.join('?' * len(chunk))})", chunk)
 
 
 class FirstSeen:

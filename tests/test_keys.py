@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corpus_tools.build.writer import NearDuplicates
@@ -57,3 +57,72 @@ def test_the_batched_stores_keep_no_journal_sync_nothing_and_use_16_kib_pages():
                     for name in ("journal_mode", "synchronous", "page_size", "cache_size")]
         assert settings == ["off", 0, 16384, -8 * 1024]
         store.close()
+
+
+OPERATIONS = st.lists(st.one_of(
+    st.tuples(st.just("put"), st.lists(st.sampled_from(["a", "b", "و", "", b"a", b"\x00"]), max_size=4),
+              st.booleans(), st.integers(0, 2)),
+    st.tuples(st.just("forget"), st.integers(0, 2)),
+), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(OPERATIONS)
+def test_a_tagged_store_across_merges_answers_as_a_dict(operations):
+    """Keys staged and merged into the large table every 3 keys: the values, replacements, forgotten tags and the
+    order of items are those of a dict of key → (value, tag)."""
+    import corpus_tools.keys as keys_module
+
+    old = keys_module.STAGED_ROWS
+    keys_module.STAGED_ROWS = 3
+    try:
+        store = KeyValues(tagged=True)
+        reference: dict = {}
+        for step, operation in enumerate(operations):
+            if operation[0] == "forget":
+                store.forget(operation[1])
+                reference = {k: v for k, v in reference.items() if v[1] != operation[1]}
+                continue
+            _, keys, replace, tag = operation
+            store.put_many([(key, (step, "v")) for key in keys], replace=replace, tag=tag)
+            for key in keys:
+                if replace or key not in reference:
+                    reference[key] = ((step, "v"), tag)
+            assert store.get_many(["a", "b", "و", "", b"a", b"\x00", "absent"]) == {
+                k: v for k, (v, _) in reference.items()}
+        expected = sorted(k for k in reference if isinstance(k, str)) + sorted(
+            k for k in reference if isinstance(k, bytes))
+        assert list(store.items()) == [(k, reference[k][0]) for k in expected]
+        store.close()
+    finally:
+        keys_module.STAGED_ROWS = old
+
+
+def test_staged_keys_are_merged_into_the_large_table():
+    import corpus_tools.keys as keys_module
+
+    store = KeyValues()
+    for first, count in ((0, keys_module.STAGED_ROWS - 1), (keys_module.STAGED_ROWS - 1, 6)):
+        store.first_many([f"k{n}" for n in range(first, first + count)], [(n, None) for n in range(first,
+                                                                                                   first + count)])
+    counts = [store._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("kv", "staged")]
+    assert counts == [keys_module.STAGED_ROWS + 5, 0]  # merged when the staged table filled
+    store.put_many([("k0", (7, None)), ("z", (8, None))], replace=False)
+    assert [store._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("kv", "staged")] == [
+        keys_module.STAGED_ROWS + 5, 2]
+    assert store.get_many(["k0", f"k{keys_module.STAGED_ROWS + 4}", "k-1"]) == {
+        "k0": (0, None), f"k{keys_module.STAGED_ROWS + 4}": (keys_module.STAGED_ROWS + 4, None)}
+    store.close()
+
+
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=50), st.lists(st.integers(-(2**63), 2**63 - 1),
+                                                                         max_size=50))
+def test_a_key_bit_set_never_rules_out_a_key_it_was_given(added, others):
+    import numpy as np
+
+    from corpus_tools.keys import KeyBits
+
+    bits = KeyBits(12)
+    bits.add(np.array(added, dtype=np.int64))
+    assert bits.maybe(np.array(added + others, dtype=np.int64))[:len(added)].all()
+    assert not KeyBits(12).maybe(np.array(others, dtype=np.int64)).any()

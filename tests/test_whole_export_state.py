@@ -106,6 +106,36 @@ def test_near_duplicates_in_segments_give_the_answers_of_one_at_a_time():
         near.close()
 
 
+@pytest.mark.parametrize("unmerged", [1, 2, 3])
+def test_near_duplicates_merged_into_the_band_tables_give_the_answers_of_one_at_a_time(monkeypatch, unmerged):
+    """The band keys of earlier documents found in the band tables (written every ``unmerged`` documents), in
+    memory (not yet written) or both: the same pairs, in the same order, as with every document in memory."""
+    import corpus_tools.build.writer as writer_module
+
+    original, other = article_text(1), article_text(2)
+    docs = [("a", "train", original), ("b", "train", other), ("c", "test", typo_fixed(original)),
+            ("d", "test", article_text(3)), ("e", "validation", typo_fixed(other)),
+            ("f", "train", typo_fixed(typo_fixed(original))), ("g", "test", original)]
+    signatures = text_signatures([text for _, _, text in docs])
+    expected = [[], [], [("a", "train")], [], [("b", "train")], [("a", "train"), ("c", "test")],
+                [("a", "train"), ("c", "test"), ("f", "train")]]
+    monkeypatch.setattr(writer_module, "UNMERGED_DOCUMENTS", unmerged)
+    for cut in (1, 2, 7):
+        near = NearDuplicates()
+        got = []
+        for start in range(0, len(docs), cut):
+            near.segment(signatures[start:start + cut])
+            got += [[(d, s) for d, s, _ in near.add(doc_id, split, signature)]
+                    for (doc_id, split, _), signature in zip(docs[start:start + cut], signatures[start:start + cut],
+                                                             strict=True)]
+            near.flush()
+        assert got == expected, cut
+        # a flush writes the band keys once UNMERGED_DOCUMENTS documents are held: 2 + 2 (4), then 2 + 1 (7)...
+        assert near.merged == {(1, 1): 7, (1, 2): 7, (2, 1): 6, (2, 2): 6, (3, 1): 6, (3, 2): 7}.get(
+            (unmerged, cut), 7)
+        near.close()
+
+
 def _writer(tmp_path, plan: SplitPlan) -> ReleaseWriter:
     return ReleaseWriter(tmp_path, load_ontology(), plan, Report(), row_group_rows=10, max_shard_bytes=1 << 20,
                          file_name="in.json")

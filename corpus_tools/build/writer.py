@@ -22,7 +22,14 @@ import numpy as np
 from corpus_tools.build.shards import ShardWriter
 from corpus_tools.errors import OutputError
 from corpus_tools.features import base_config, release_features
-from corpus_tools.keys import CACHE_KIB, LOOKUP_KEYS, FirstSeen, KeyValues, private_database
+from corpus_tools.keys import (
+    CACHE_KIB,
+    LOOKUP_KEYS,
+    FirstSeen,
+    KeyBits,
+    KeyValues,
+    private_database,
+)
 from corpus_tools.ontology import Ontology
 from corpus_tools.release.card import SplitLayout
 from corpus_tools.release.splits import SplitPlan
@@ -142,6 +149,11 @@ _CRC_ZEROS = np.array([zlib.crc32(bytes(length)) for length in range(_WORD_BYTES
 # A fixed bit set of the band keys written (8 MiB, whatever the number of documents): a key whose bit is clear was
 # never written, so its lookup is skipped (most are: bands are rarely shared), sparing a read of a B-tree page.
 _WRITTEN_BITS = 26
+# The band keys of the last documents stay in memory (40 bytes a document, with a bit set of their own) until they
+# are written into the band tables together in key order: a merge reads and writes each page of a table once,
+# where a key at a time (past the page cache) read and wrote a page per key.
+UNMERGED_DOCUMENTS = 1 << 16
+_UNMERGED_BITS = 22
 SIGNATURE_CODE_POINTS = 1 << 16  # text whose signatures are computed at once (the arrays stay in the CPU's caches)
 
 
@@ -240,17 +252,22 @@ class NearDuplicates:
     documents that have it): a signature shares a band with every earlier one it is probably near.
 
     Held out of core: each document's id, split and band keys in a private temporary SQLite database (one row,
-    an index per band), the signatures in an unlinked temporary file (:data:`NEAR_DUPLICATE_PERMUTATIONS` uint32
-    values per document, read back only for the candidates a band names).  A segment's signatures are looked up
+    and a table per band of its keys and rows, written every :data:`UNMERGED_DOCUMENTS` documents: the keys of
+    the later documents are held in memory till then), the signatures in an unlinked temporary file
+    (:data:`NEAR_DUPLICATE_PERMUTATIONS` uint32 values per document, read back only for the candidates a band
+    names).  A segment's signatures are looked up
     at once (:meth:`segment`), added in order (:meth:`add`) and written together (:meth:`flush`)."""
 
     def __init__(self) -> None:
         self._db = private_database(CACHE_KIB)
         bands = range(NEAR_DUPLICATE_BANDS)
         self._db.execute(f"CREATE TABLE docs (row INTEGER PRIMARY KEY, id, split, {', '.join(f'k{b}' for b in bands)})")
-        for band in bands:
-            self._db.execute(f"CREATE INDEX band{band} ON docs (k{band})")
+        for band in bands:  # each band's keys written, with the rows that have them
+            self._db.execute(f"CREATE TABLE band{band} (key, row, PRIMARY KEY (key, row)) WITHOUT ROWID")
         self._db.execute("BEGIN")
+        self.merged = 0  # documents whose band keys are in the band tables (the later ones': in _unmerged)
+        self._unmerged = np.zeros((0, NEAR_DUPLICATE_BANDS), dtype=np.int64)  # rows merged, merged + 1, ...
+        self._recent = KeyBits(_UNMERGED_BITS)  # the (band, key) pairs of the unmerged documents
         self._signatures = tempfile.TemporaryFile(buffering=0)  # unlinked: gone with the process
         self.count = 0  # documents written (rows below it are on disk)
         self._keys: dict[bytes, list[int]] = {}  # signature → its key in each band
@@ -259,12 +276,12 @@ class NearDuplicates:
         self._new: dict[tuple[int, int], int | list[int]] = {}  # (band, key) → rows of this segment
         self._docs: list[tuple] = []  # (row, id, split, keys...) of this segment
         self._new_signatures = bytearray()
-        self._written = np.zeros(1 << (_WRITTEN_BITS - 3), dtype=np.uint8)  # see _WRITTEN_BITS
+        self._written = KeyBits(_WRITTEN_BITS)  # the (band, key) pairs written
 
     @staticmethod
-    def _bit(keys: np.ndarray, band: int) -> np.ndarray:
-        """The bits of :data:`_WRITTEN_BITS` that stand for band keys ``keys``."""
-        return ((keys.view(np.uint64) ^ _BAND_WEIGHTS[band]) >> np.uint64(64 - _WRITTEN_BITS)).astype(np.intp)
+    def _hashes(keys: np.ndarray, band: int) -> np.ndarray:
+        """The hashes of band ``band``'s keys ``keys`` in :attr:`_written`."""
+        return keys.view(np.uint64) ^ _BAND_WEIGHTS[band]
 
     def segment(self, signatures: Sequence[bytes]) -> None:
         """Look up the band keys of the signatures that :meth:`add` may take next (what was added before is
@@ -286,14 +303,18 @@ class NearDuplicates:
         for band, band_keys in enumerate(keys.T):
             _, where, repeats = np.unique(band_keys, return_inverse=True, return_counts=True)
             shared |= repeats[where] > 1  # a key two signatures of the segment have
-            bits = self._bit(band_keys, band)
-            maybe = (self._written[bits >> 3] >> (bits & 7).astype(np.uint8)) & 1  # 0: never written
-            wanted = list(dict.fromkeys(band_keys[maybe.astype(bool)].tolist()))
+            maybe = self._written.maybe(self._hashes(band_keys, band))
+            wanted = list(dict.fromkeys(band_keys[maybe].tolist()))
             for at in range(0, len(wanted), LOOKUP_KEYS):
                 chunk = wanted[at:at + LOOKUP_KEYS]
-                query = f"SELECT k{band}, row FROM docs WHERE k{band} IN ({','.join('?' * len(chunk))})"
+                query = f"SELECT key, row FROM band{band} WHERE key IN ({','.join('?' * len(chunk))})"
                 for key, row in self._db.execute(query, chunk):
                     self._earlier.setdefault((band, key), []).append(row)
+            recent = band_keys[maybe][self._recent.maybe(self._hashes(band_keys[maybe], band))]
+            if len(recent):
+                column = self._unmerged[:, band]
+                for at in np.flatnonzero(np.isin(column, recent)).tolist():
+                    self._earlier.setdefault((band, int(column[at])), []).append(self.merged + at)
         if self._earlier:
             found = {(band, key) for band, key in self._earlier}
             shared |= [any((band, key) in found for band, key in enumerate(doc_keys)) for doc_keys in keys.tolist()]
@@ -356,13 +377,25 @@ class NearDuplicates:
             self._db.executemany(f"INSERT INTO docs VALUES (?, ?, ?{', ?' * NEAR_DUPLICATE_BANDS})", self._docs)
             keys = np.array([doc[3:] for doc in self._docs], dtype=np.int64)
             for band in range(NEAR_DUPLICATE_BANDS):
-                bits = self._bit(keys[:, band], band)
-                np.bitwise_or.at(self._written, bits >> 3, np.left_shift(1, bits & 7).astype(np.uint8))
+                self._written.add(self._hashes(keys[:, band], band))
+                self._recent.add(self._hashes(keys[:, band], band))
+            self._unmerged = np.concatenate([self._unmerged, keys])
+            if len(self._unmerged) >= UNMERGED_DOCUMENTS:
+                self._merge()
             self._signatures.seek(0, os.SEEK_END)
             self._signatures.write(self._new_signatures)
             self.count += len(self._docs)
         self._keys, self._shared, self._earlier, self._new, self._docs = {}, set(), {}, {}, []
         self._new_signatures = bytearray()
+
+    def _merge(self) -> None:
+        """Write the band keys of the unmerged documents into the band tables, in key order."""
+        for band in range(NEAR_DUPLICATE_BANDS):
+            self._db.execute(f"INSERT INTO band{band} SELECT k{band}, row FROM docs WHERE row >= ?"
+                             f" ORDER BY k{band}, row", (self.merged,))
+        self.merged += len(self._unmerged)
+        self._unmerged = self._unmerged[:0]
+        self._recent = KeyBits(_UNMERGED_BITS)
 
     def close(self) -> None:
         self._db.close()
