@@ -20,9 +20,9 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
-from corpus_tools.errors import OutputError
-
 import numpy as np
+
+from corpus_tools.errors import OutputError
 
 _INT64 = range(-(2**63), 2**63)
 LOOKUP_KEYS = 500  # keys per ``IN (...)`` query
