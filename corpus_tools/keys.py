@@ -9,6 +9,9 @@ back as it was given.
 :class:`KeyValues` is the same store taken a batch at a time (a segment of the input, the rows of a file): a
 batch's keys are looked up in a few queries (:meth:`KeyValues.batch`), decided in order in memory, and the new
 ones written at once.
+
+:class:`KeyValuesFile` is a :class:`KeyValues` table written once into a named file, which other processes (the
+build's forked workers) then read through :class:`KeyValuesReader`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import json
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from pathlib import Path
 
 from corpus_tools.errors import OutputError
 
@@ -70,23 +74,17 @@ class KeyValues:
 
     def get_many(self, keys: Iterable[Key]) -> dict[Key, Value]:
         """The values of those ``keys`` that are stored."""
-        wanted = list(dict.fromkeys(keys))
-        found: dict[Key, Value] = {}
-        for at in range(0, len(wanted), LOOKUP_KEYS):
-            chunk = wanted[at:at + LOOKUP_KEYS]
-            query = f"SELECT key, a, b FROM kv WHERE key IN ({','.join('?' * len(chunk))})"
-            for key, a, b in self._db.execute(query, chunk):
-                found[key] = (a, b)
-        return found
+        return _get_many(self._db, keys)
 
-    def put_many(self, items: Iterable[tuple[Key, Value]], *, replace: bool, tag: int | None = None) -> None:
-        """Store values; a stored key keeps its value unless ``replace`` (``tag``: see the class)."""
+    def put_many(self, items: Iterable[tuple[Key, Value]], *, replace: bool, tag: int | None = None) -> int:
+        """Store values; a stored key keeps its value unless ``replace`` (``tag``: see the class).  Returns the
+        number of rows written (without ``replace``: the keys that were new)."""
         verb = "REPLACE" if replace else "IGNORE"
         if self._tagged:
-            self._db.executemany(f"INSERT OR {verb} INTO kv VALUES (?, ?, ?, ?)",
-                                 ((k, a, b, tag) for k, (a, b) in items))
-        else:
-            self._db.executemany(f"INSERT OR {verb} INTO kv VALUES (?, ?, ?)", ((k, a, b) for k, (a, b) in items))
+            return self._db.executemany(f"INSERT OR {verb} INTO kv VALUES (?, ?, ?, ?)",
+                                        ((k, a, b, tag) for k, (a, b) in items)).rowcount
+        return self._db.executemany(f"INSERT OR {verb} INTO kv VALUES (?, ?, ?)",
+                                    ((k, a, b) for k, (a, b) in items)).rowcount
 
     def forget(self, tag: int) -> None:
         """Remove the keys stored with ``tag`` (a tagged store)."""
@@ -113,6 +111,68 @@ class KeyValues:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _get_many(db: sqlite3.Connection, keys: Iterable[Key]) -> dict[Key, Value]:
+    """The values of those ``keys`` that table ``kv`` of ``db`` holds, looked up :data:`LOOKUP_KEYS` at a time."""
+    wanted = list(dict.fromkeys(keys))
+    found: dict[Key, Value] = {}
+    for at in range(0, len(wanted), LOOKUP_KEYS):
+        chunk = wanted[at:at + LOOKUP_KEYS]
+        query = f"SELECT key, a, b FROM kv WHERE key IN ({','.join('?' * len(chunk))})"
+        for key, a, b in db.execute(query, chunk):
+            found[key] = (a, b)
+    return found
+
+
+class KeyValuesFile(KeyValues):
+    """A :class:`KeyValues` table in the new SQLite file ``path``, written by this process; once
+    :meth:`finish`-ed, any process reads it through a :class:`KeyValuesReader` (a connection cannot be used in a
+    process forked after it was made, so forked workers cannot share this one)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._tagged = False
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=OFF")  # written once: a failed write leaves a file no one reads
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("PRAGMA page_size=16384")
+        self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        self._db.execute("CREATE TABLE kv (key PRIMARY KEY NOT NULL, a, b) WITHOUT ROWID")
+        self._db.execute("BEGIN")
+
+    def finish(self) -> KeyValuesReader:
+        """Commit and close the table; its reader."""
+        self._db.execute("COMMIT")
+        self._db.close()
+        return KeyValuesReader(self.path)
+
+
+class KeyValuesReader:
+    """A finished :class:`KeyValuesFile`, read-only.  Each read opens a connection of its own and closes it when
+    done, so one instance serves this process and the processes forked from it alike (a connection does not
+    survive a fork)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def _connect(self) -> sqlite3.Connection:
+        # immutable: nothing writes the file any more, so SQLite takes no locks and checks for no change
+        db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
+                             isolation_level=None, check_same_thread=False)
+        db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        return db
+
+    def get_many(self, keys: Iterable[Key]) -> dict[Key, Value]:
+        """The values of those ``keys`` that are stored (one query per :data:`LOOKUP_KEYS` keys)."""
+        with closing(self._connect()) as db:
+            return _get_many(db, keys)
+
+    def items(self) -> Iterator[tuple[Key, Value]]:
+        """Every key and its values, by key (as :meth:`KeyValues.items`)."""
+        with closing(self._connect()) as db:
+            for key, a, b in db.execute("SELECT key, a, b FROM kv ORDER BY key"):
+                yield key, (a, b)
 
 
 class FirstSeen:

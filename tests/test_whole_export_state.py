@@ -113,7 +113,7 @@ def _writer(tmp_path, plan: SplitPlan) -> ReleaseWriter:
 
 @pytest.mark.parametrize("earlier", [{}, {"z-old": "test", "وثيقة-قديمة": "heldout"}])
 def test_splits_json_streamed_from_disk_is_what_the_plan_writes(tmp_path, earlier):
-    plan = SplitPlan(assignments=dict(earlier), earlier=frozenset(earlier))
+    plan = SplitPlan(assignments=dict(earlier))
     writer = _writer(tmp_path, plan)
     new = ["doc-2", "doc-1", "وكالة \"الأنباء\"", "tab\there", "😀", "a\\b", "doc-1"]
     writer.assign([(doc_id, plan.rule_split(doc_id)) for doc_id in new])
@@ -141,6 +141,7 @@ def test_splits_json_read_as_a_stream(tmp_path):
     store = KeyValues()
     rule = read_assignments(path, store)
     assert (rule.seed, rule.ratios, rule.assignments) == ("s", plan.ratios, {})
+    assert rule.earlier_names == {"train", "test", "val.2024"}
     assert {k: v for k, (v, _) in store.items()} == plan.assignments
 
 
