@@ -10,6 +10,9 @@ back as it was given.
 batch's keys are looked up in a few queries (:meth:`KeyValues.batch`), decided in order in memory, and the new
 ones written at once, into a small staged table that is merged into the large one in key order (random keys
 written one at a time into a B-tree larger than the page cache cost a page read and write each).
+
+:class:`KeyValuesFile` is a table of keys written once into a named file, which other processes (the build's
+forked workers) then read through :class:`KeyValuesReader`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import json
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from pathlib import Path
 
 import numpy as np
 
@@ -191,6 +195,76 @@ def _select_in(db: sqlite3.Connection, query: str, keys: Sequence[object]) -> It
     for at in range(0, len(keys), LOOKUP_KEYS):
         chunk = keys[at:at + LOOKUP_KEYS]
         yield from db.execute(f"{query} ({','.join('?' * len(chunk))})", chunk)
+
+
+def _get_many(db: sqlite3.Connection, keys: Iterable[Key]) -> dict[Key, Value]:
+    """The values of those ``keys`` that table ``kv`` of ``db`` holds, :data:`LOOKUP_KEYS` keys a query."""
+    return {key: (a, b) for key, a, b in _select_in(db, "SELECT key, a, b FROM kv WHERE key IN",
+                                                    list(dict.fromkeys(keys)))}
+
+
+class KeyValuesFile:
+    """Two values per key in table ``kv`` of the new SQLite file ``path``, written once by this process (no
+    staging: the keys are written as they come); once :meth:`finish`-ed, any process reads it through a
+    :class:`KeyValuesReader` (a connection cannot be used in a process forked after it was made, so forked
+    workers cannot share this one)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=OFF")  # written once: a failed write leaves a file no one reads
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("PRAGMA page_size=16384")
+        self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        self._db.execute("CREATE TABLE kv (key PRIMARY KEY NOT NULL, a, b) WITHOUT ROWID")
+        self._db.execute("BEGIN")
+
+    def put_many(self, items: Iterable[tuple[Key, Value]], *, replace: bool) -> int:
+        """Store values; a stored key keeps its value unless ``replace``.  Returns the number of rows written
+        (without ``replace``: the keys that were new)."""
+        verb = "REPLACE" if replace else "IGNORE"
+        return self._db.executemany(f"INSERT OR {verb} INTO kv VALUES (?, ?, ?)",
+                                    ((k, a, b) for k, (a, b) in items)).rowcount
+
+    def get_many(self, keys: Iterable[Key]) -> dict[Key, Value]:
+        """The values of those ``keys`` that are stored."""
+        return _get_many(self._db, keys)
+
+    def finish(self) -> KeyValuesReader:
+        """Commit and close the table; its reader."""
+        self._db.execute("COMMIT")
+        self._db.close()
+        return KeyValuesReader(self.path)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class KeyValuesReader:
+    """A finished :class:`KeyValuesFile`, read-only.  Each read opens a connection of its own and closes it when
+    done, so one instance serves this process and the processes forked from it alike (a connection does not
+    survive a fork)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def _connect(self) -> sqlite3.Connection:
+        # immutable: nothing writes the file any more, so SQLite takes no locks and checks for no change
+        db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
+                             isolation_level=None, check_same_thread=False)
+        db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        return db
+
+    def get_many(self, keys: Iterable[Key]) -> dict[Key, Value]:
+        """The values of those ``keys`` that are stored (one query per :data:`LOOKUP_KEYS` keys)."""
+        with closing(self._connect()) as db:
+            return _get_many(db, keys)
+
+    def items(self) -> Iterator[tuple[Key, Value]]:
+        """Every key and its values, by key (as :meth:`KeyValues.items`)."""
+        with closing(self._connect()) as db:
+            for key, a, b in db.execute("SELECT key, a, b FROM kv ORDER BY key"):
+                yield key, (a, b)
 
 
 class FirstSeen:

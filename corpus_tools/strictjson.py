@@ -66,6 +66,7 @@ class DepthGuard:
         self.position = 0  # bytes fed so far
         self.item_start: int | None = None  # offset of the last bracket that opened a value at depth 2 (an item)
         self._in_string = False
+        self._spans = False  # the string open at the end was open before the last chunk too
         self._backslashes = 0  # backslashes that end the bytes fed so far
 
     def feed(self, data: bytes) -> None:
@@ -80,6 +81,7 @@ class DepthGuard:
         kinds = np.frombuffer(data.translate(_KIND_TABLE), dtype=np.uint8)
         at = np.flatnonzero(kinds)
         if len(at) == 0:
+            self._spans = self._in_string
             self._backslashes = 0
             self.position += len(data)
             return
@@ -114,6 +116,7 @@ class DepthGuard:
             opens = np.flatnonzero((kind[brackets] == _OPEN_KIND) & (depth == 2))
             if len(opens):
                 self.item_start = self.position + int(at[brackets[opens[-1]]])
+        self._spans = self._in_string and not quote.any()
         self._in_string = bool(inside[-1])
         self._backslashes = backslashes_before(len(at), len(data))
         self.position += len(data)
@@ -122,6 +125,12 @@ class DepthGuard:
     def in_string(self) -> bool:
         """Whether the bytes fed so far end inside a string (or a key)."""
         return self._in_string
+
+    @property
+    def string_spans_chunk(self) -> bool:
+        """Whether the bytes fed so far end inside a string that was open before the last chunk fed began (a string
+        longer than that chunk)."""
+        return self._spans
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -194,9 +203,11 @@ class StrictReader:
     :class:`LoneSurrogateEscape` before a lone surrogate escape (the bytes before it first, so that the parser
     gives every item before it).
 
-    While a string is open at the end of a chunk, each read asks for twice the bytes of the last: yajl lexes a
-    string cut by a chunk again from its start with the next chunk, so a string of n bytes read in chunks of a
-    fixed size costs time in n squared; doubling makes it linear (docs/benchmarks.md, "One huge text")."""
+    While a string that was open before the last chunk is still open at its end, each read asks for twice the bytes
+    of the last: yajl lexes a string cut by a chunk again from its start with the next chunk, so a string of n bytes
+    read in chunks of a fixed size costs time in n squared; doubling makes it linear (docs/benchmarks.md, "One huge
+    text").  A short string cut by a chunk does not grow the reads (many short strings, as in ``splits.json``, would
+    otherwise double them up to most of the file, and the parser's events of a read with them)."""
 
     def __init__(self, raw: Any, limit: int = MAX_DEPTH) -> None:
         self._raw = raw
@@ -210,7 +221,7 @@ class StrictReader:
             raise self._lone
         while True:
             if size > 0:
-                size = self._size = max(size, 2 * self._size) if self._guard.in_string else size
+                size = self._size = max(size, 2 * self._size) if self._guard.string_spans_chunk else size
             data = self._raw.read(size)
             out, lone = self._scan.feed(data, final=not data)
             self._guard.feed(out)

@@ -46,13 +46,13 @@ def test_a_splits_file_naming_a_split_all_or_a_document_twice_is_refused(export,
     renamed = dict(plan, assignments={**plan["assignments"], doc_id: "all"})
     (tmp_path / "all.json").write_text(json.dumps(renamed), encoding="utf-8")
     with pytest.raises(InputError, match="invalid split names"):
-        read_splits(tmp_path / "all.json")
+        read_splits(tmp_path / "all.json", tmp_path / "earlier.sqlite")
     text = (built.out / "splits.json").read_text(encoding="utf-8")
     twice = text.replace(f'"{doc_id}": ', f'"{doc_id}": "test", "{doc_id}": ', 1)
     (tmp_path / "twice.json").write_text(twice, encoding="utf-8")
     assert json.loads(twice)["assignments"][doc_id] == plan["assignments"][doc_id]  # Python's reader: last wins
     with pytest.raises(InputError, match=f"'{doc_id}' is a key twice"):
-        read_splits(tmp_path / "twice.json")
+        read_splits(tmp_path / "twice.json", tmp_path / "earlier.sqlite")
 
 
 @pytest.mark.parametrize("version", ["01.0.0", "1.00.0", "١.٠.٠", "1٠.0.0"])

@@ -32,9 +32,9 @@ def test_earlier_assignments_win_and_round_trip(tmp_path):
     plan.assign("b")
     path = tmp_path / "splits.json"
     path.write_text(plan.to_json(), encoding="utf-8")
-    again = read_splits(path)
-    assert again.assignments == {"a": "test", "b": plan.rule_split("b")}
-    assert again.earlier == {"a", "b"} and again.ratios == plan.ratios
+    again = read_splits(path, tmp_path / "earlier.sqlite")
+    assert dict(again.recorded()) == {"a": "test", "b": plan.rule_split("b")} and again.assignments == {}
+    assert again.earlier_names == {"test", plan.rule_split("b")} and again.ratios == plan.ratios
     assert json.loads(path.read_text())["ratios"] == [["train", 0.8], ["validation", 0.1], ["test", 0.1]]
 
 
@@ -48,7 +48,8 @@ def test_bad_splits_file(tmp_path, content, fragment):
     path = tmp_path / "splits.json"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(InputError, match=fragment):
-        read_splits(path)
+        read_splits(path, tmp_path / "earlier.sqlite")
+    assert not (tmp_path / "earlier.sqlite").exists()
 
 
 def test_parse_ratios():

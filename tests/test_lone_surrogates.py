@@ -218,4 +218,4 @@ def test_a_splits_file_with_a_lone_surrogate_is_refused_located(tmp_path):
     path.write_text('{"format": 1, "method": "sha256-bucket", "seed": "s", "ratios": [["train", 1.0]],'
                     ' "assignments": {"doc-\\udbff": "train"}}', encoding="utf-8")
     with pytest.raises(InputError, match=r"lone UTF-16 surrogate escape .* at \$\.assignments"):
-        read_splits(path)
+        read_splits(path, tmp_path / "earlier.sqlite")

@@ -244,3 +244,25 @@ def test_one_huge_string_is_read_in_few_reads():
     items = list(ijson.items(StrictReader(raw), "item"))
     assert [item["data"]["text"] for item in items] == [text, "x"]
     assert len(data) // (64 << 10) >= 64 and raw.reads <= 12
+
+
+def test_many_short_strings_are_read_in_reads_of_the_size_asked():
+    """A short string open at the end of a read is not a long one: the reads stay at the parser's size (they
+    doubled whenever a read ended in a string, up to 16 MiB reads of a 36 MB splits.json of a million documents,
+    whose parse events then all came at once)."""
+    data = json.dumps({f"document-{i:07d}": "train" for i in range(100_000)}).encode()
+    raw = SizedReads(data)
+    assert sum(1 for _ in ijson.parse(StrictReader(raw))) == 2 + 2 * 100_000
+    assert len(data) // (64 << 10) >= 40 and set(raw.sizes) - {0} == {64 << 10}  # 0: ijson asks what it reads
+
+
+class SizedReads(io.BytesIO):
+    """A file that keeps the size of each read asked of it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.sizes: list[int | None] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.sizes.append(size)
+        return super().read(size)

@@ -4,6 +4,7 @@ in-memory dicts gave, batch by batch, and leave no file behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,16 +12,19 @@ import sys
 import textwrap
 from pathlib import Path
 
+import build_inputs as B
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_build_near_duplicates import article_text, typo_fixed
 
 import corpus_tools
+from corpus_tools.build.driver import build_release
 from corpus_tools.build.writer import NearDuplicates, ReleaseWriter, text_signatures
-from corpus_tools.keys import LOOKUP_KEYS, KeyValues
+from corpus_tools.errors import InputError
+from corpus_tools.keys import LOOKUP_KEYS, KeyValues, KeyValuesReader
 from corpus_tools.ontology import load_ontology
-from corpus_tools.release.splits import SplitPlan, read_assignments
+from corpus_tools.release.splits import SplitPlan, read_assignments, read_splits
 from corpus_tools.report import Report
 
 KEYS = st.sampled_from(["a", "b", "و", "وب", "", "a\x00", "😀", "\u200f", "Z"]) | st.binary(max_size=3)
@@ -143,7 +147,7 @@ def _writer(tmp_path, plan: SplitPlan) -> ReleaseWriter:
 
 @pytest.mark.parametrize("earlier", [{}, {"z-old": "test", "وثيقة-قديمة": "heldout"}])
 def test_splits_json_streamed_from_disk_is_what_the_plan_writes(tmp_path, earlier):
-    plan = SplitPlan(assignments=dict(earlier), earlier=frozenset(earlier))
+    plan = SplitPlan(assignments=dict(earlier))
     writer = _writer(tmp_path, plan)
     new = ["doc-2", "doc-1", "وكالة \"الأنباء\"", "tab\there", "😀", "a\\b", "doc-1"]
     writer.assign([(doc_id, plan.rule_split(doc_id)) for doc_id in new])
@@ -171,6 +175,7 @@ def test_splits_json_read_as_a_stream(tmp_path):
     store = KeyValues()
     rule = read_assignments(path, store)
     assert (rule.seed, rule.ratios, rule.assignments) == ("s", plan.ratios, {})
+    assert rule.earlier_names == {"train", "test", "val.2024"}
     assert {k: v for k, (v, _) in store.items()} == plan.assignments
 
 
@@ -280,3 +285,113 @@ def test_the_stores_files_are_open_until_closed_and_spill_to_disk(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], env=_env(spill), capture_output=True, text=True,
                           timeout=300)
     assert done.stdout.split() == ["1", "0"], done.stderr
+
+
+def _splits_file(path: Path, assignments: list[tuple[str, str]], seed: str = "corpus-tools") -> Path:
+    pairs = ", ".join(f"{json.dumps(doc_id, ensure_ascii=False)}: {json.dumps(split)}" for doc_id, split in assignments)
+    path.write_text('{"format": 1, "method": "sha256-bucket", "seed": ' + json.dumps(seed) + ","
+                    ' "ratios": [["train", 0.8], ["validation", 0.1], ["test", 0.1]],'
+                    ' "assignments": {' + pairs + "}}", encoding="utf-8")
+    return path
+
+
+def _traced_lookups(monkeypatch) -> list[str]:
+    """The statements of every connection to an earlier splits file, in order ("connect" for each opening)."""
+    statements: list[str] = []
+    connect = KeyValuesReader._connect
+
+    def traced(self):
+        db = connect(self)
+        statements.append("connect")
+        db.set_trace_callback(statements.append)
+        return db
+
+    monkeypatch.setattr(KeyValuesReader, "_connect", traced)
+    return statements
+
+
+def test_earlier_splits_are_looked_up_on_disk_a_batch_at_a_time(tmp_path, monkeypatch):
+    earlier = [(f"doc-{i:04d}", "test") for i in range(2 * LOOKUP_KEYS + 100)] + [("وثيقة", "heldout")]
+    plan = read_splits(_splits_file(tmp_path / "splits.json", earlier), tmp_path / "earlier.sqlite")
+    assert plan.assignments == {} and plan.earlier_names == {"test", "heldout"}
+    assert plan.split_names == ("train", "validation", "test", "heldout")
+    statements = _traced_lookups(monkeypatch)
+    wanted = [doc_id for doc_id, _ in earlier] + ["new-1", "new-2"]
+    assert plan.splits_of(wanted) == {**dict(earlier), "new-1": plan.rule_split("new-1"),
+                                      "new-2": plan.rule_split("new-2")}
+    lookups = [s for s in statements if s.startswith("SELECT key, a, b FROM kv WHERE key IN")]
+    assert (statements.count("connect"), len(lookups)) == (1, 3)  # len(wanted) ids, LOOKUP_KEYS per query
+    assert list(plan.recorded()) == sorted(earlier)
+
+
+def test_a_build_with_previous_looks_each_segment_up_at_once_and_leaves_no_file(tmp_path, monkeypatch):
+    v1, v2 = tmp_path / "v1", tmp_path / "v2"
+    build_release(B.write_export(tmp_path / "a.json", B.simple_export(20)), version="1.0.0", out=v1)
+    statements = _traced_lookups(monkeypatch)
+    build_release(B.write_export(tmp_path / "b.json", B.simple_export(25, start=5)), version="1.1.0", out=v2,
+                  previous=v1, workers=0)
+    lookups = [s for s in statements if s.startswith("SELECT key, a, b FROM kv WHERE key IN")]
+    assert len(lookups) == 1 and lookups[0].count("'") == 2 * 25  # the one segment's 25 ids in one query
+    assert statements.count("SELECT key, a, b FROM kv ORDER BY key") == 1  # the writer's copy
+    before = json.loads((v1 / "splits.json").read_text(encoding="utf-8"))["assignments"]
+    after = json.loads((v2 / "splits.json").read_text(encoding="utf-8"))["assignments"]
+    assert {k: after[k] for k in before} == before and len(after) == 30
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json", "v1", "v2"]
+    assert not any(p.name.endswith(".sqlite") for p in v2.rglob("*"))
+
+
+def test_a_build_with_previous_that_fails_leaves_no_file(tmp_path):
+    v1 = tmp_path / "v1"
+    build_release(B.write_export(tmp_path / "a.json", B.simple_export(5)), version="1.0.0", out=v1)
+    tasks = B.simple_export(5)
+    tasks[2]["data"] = "not an object"
+    with pytest.raises(Exception, match="failed validation"):
+        build_release(B.write_export(tmp_path / "b.json", tasks), version="1.1.0", out=tmp_path / "v2",
+                      previous=v1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json", "v1"]
+
+
+@pytest.mark.parametrize(("assignments", "twice"), [
+    ([("a", "train"), ("b", "test"), ("b", "test"), ("a", "train")], "b"),  # the first repeat in the file
+    ([(f"d{i}", "train") for i in range(10_003)] + [("d3", "test")], "d3"),  # a repeat in a later write
+])
+def test_a_document_listed_twice_is_refused_as_the_stream_finds_it(tmp_path, assignments, twice):
+    path = _splits_file(tmp_path / "splits.json", assignments)
+    with pytest.raises(InputError, match=f"^invalid splits file {path}: '{twice}' is a key twice in one object"):
+        read_splits(path, tmp_path / "earlier.sqlite")
+    assert not (tmp_path / "earlier.sqlite").exists()
+
+
+def test_a_top_level_key_twice_is_refused(tmp_path):
+    path = tmp_path / "splits.json"
+    path.write_text(SplitPlan().to_json().replace('"seed"', '"seed": "x", "seed"'), encoding="utf-8")
+    with pytest.raises(InputError, match="'seed' is a key twice in one object"):
+        read_splits(path, tmp_path / "earlier.sqlite")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"format": 1, "method": "sha256-bucket", "seed": "s", "ratios": [["train", 1]], "assignments": {"a": 3}}',
+     "invalid splits file {path}: 3 is not of type 'string' at $.assignments.a"),
+    ('{"format": 1, "method": "sha256-bucket", "seed": "s", "ratios": [["train", 1]], "assignments": {"a": "x"',
+     "cannot read splits file {path}: Expecting ',' delimiter: line 1 column {column} (char {char})"),
+])
+def test_an_invalid_splits_file_is_refused_in_the_words_of_json_and_the_schema(tmp_path, text, message):
+    path = tmp_path / "splits.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as raised:
+        read_splits(path, tmp_path / "earlier.sqlite")
+    assert str(raised.value) == message.format(path=path, column=len(text) + 1, char=len(text))
+
+
+def test_reading_earlier_splits_holds_no_more_memory_for_more_documents(tmp_path):
+    import tracemalloc
+
+    path = _splits_file(tmp_path / "splits.json", [(f"document-{i:07d}", "train") for i in range(100_000)])
+    tracemalloc.start()
+    try:
+        plan = read_splits(path, tmp_path / "earlier.sqlite")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20, peak  # about 8 MB; the whole file read at once held about 45 MB
+    assert plan.splits_of(["document-0199999"]) == {"document-0199999": "train"}

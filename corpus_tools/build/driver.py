@@ -225,8 +225,8 @@ def _refusal(export: Path, report: Report) -> InvalidDataError:
     )
 
 
-def _build_export(export: Path, ontology: Ontology, writer: ReleaseWriter, make_plan: Callable[[], SplitPlan],
-                  options: _RowOptions, stack: ExitStack) -> tuple[SegmentMerger, BuildOutcome, WorkerPool | None]:
+def _build_export(export: Path, ontology: Ontology, writer: ReleaseWriter, options: _RowOptions,
+                  stack: ExitStack) -> tuple[SegmentMerger, BuildOutcome, WorkerPool | None]:
     """Validate and build a Label Studio export in segments (in ``workers`` processes, whose pool ``stack`` keeps
     for the release checks); an export that cannot be cut into segments is read again as a stream, validated as
     it is read."""
@@ -243,7 +243,7 @@ def _build_export(export: Path, ontology: Ontology, writer: ReleaseWriter, make_
             stack.close()  # the workers end now
     finally:
         shutil.rmtree(spool, ignore_errors=True)
-    writer.restart(make_plan())
+    writer.restart(writer.plan)
     builder = options.builder(ontology, writer)
     merger = SegmentMerger(writer, {})
     return merger, build_stream(export, ontology, builder, merger, progress=options.progress), None
@@ -276,6 +276,7 @@ class _RowOptions:
 
 
 BUILDING_SUFFIX = ".building"
+EARLIER_SPLITS = ".earlier-splits.sqlite"  # in the building folder: a killed build's is removed with it
 
 
 def _building_folder(out: Path) -> tuple[Path, FileLock]:
@@ -377,10 +378,6 @@ def build_release(
     if ratios is not None and splits is not None:
         raise InputError(f"split ratios are fixed by the earlier {splits}; --ratios applies to a first release only")
 
-    def make_plan() -> SplitPlan:
-        return read_splits(splits) if splits is not None else SplitPlan(ratios=ratios or SplitPlan().ratios)
-
-    plan = make_plan()
     key = load_or_create_key(Path(pseudonym_key) if pseudonym_key is not None else None)
     options = _RowOptions(segmentation=segmentation, views=all_views, gold=_gold_documents(gold, ontology, progress),
                           workers=workers, progress=progress, pseudonym_key=key,
@@ -389,13 +386,17 @@ def build_release(
     writer: ReleaseWriter | None = None
     stack = ExitStack()  # the worker pool
     try:
+        # an earlier splits.json's assignments: in a file of the building folder, which the workers read
+        plan = (read_splits(splits, tmp / EARLIER_SPLITS) if splits is not None
+                else SplitPlan(ratios=ratios or SplitPlan().ratios))
         writer = ReleaseWriter(tmp, ontology, plan, Report(), row_group_rows=row_group_rows,
                                max_shard_bytes=max_shard_bytes, file_name=str(export),
                                view_names=[view.name for view in all_views], near_duplicates=near_duplicates)
         if kind == "labelstudio":
-            merger, outcome, pool = _build_export(export, ontology, writer, make_plan, options, stack)
+            merger, outcome, pool = _build_export(export, ontology, writer, options, stack)
         else:
             (merger, outcome), pool = _build_documents(export, ontology, writer, options), None
+        (tmp / EARLIER_SPLITS).unlink(missing_ok=True)  # every document has its split (the writer's copy)
         report = _build_report(export, writer, merger, outcome, options)
         if min_agreement is not None:
             _agreement_warnings(report, writer.stats, min_agreement, str(export))

@@ -86,6 +86,13 @@ class SegmentResult(CheckedSegment):
         return out
 
 
+def task_doc_id(task: dict) -> str:
+    """The document id of a task: its article id, else ``task-ID``."""
+    data = task.get("data") or {}
+    article_id = data.get(ARTICLE_ID_KEY) if isinstance(data, dict) else None
+    return str(article_id) if article_id else f"task-{task.get('id')}"
+
+
 VIEW_RUN = 1 << 20  # code points of text normalised at once for a view
 
 
@@ -128,6 +135,7 @@ class SegmentBuilder:
         self._rows: dict[tuple[str, str], dict[str, list]] = {}
         self._signing: list[tuple[TaskKeys, str]] = []  # gold texts whose signatures the segment's tables add
         reads: dict[int, SpanReads] = {}
+        self._splits = self.plan.splits_of(task_doc_id(task) for task in tasks if type(task) is dict)
         for offset, task in enumerate(tasks):
             index = first_index + offset
             if check:
@@ -208,8 +216,8 @@ class SegmentBuilder:
         if articles:  # the whole-export checks (ExportKeys) take every task: its id, its article id
             result.articles.append((article_id if type(article_id) is str and article_id else None, index, task_id))
         text = data.get(LS_DATA_KEY, "")
-        doc_id = str(article_id) if article_id else f"task-{task_id}"
-        split = self.plan.split_of(doc_id)
+        doc_id = task_doc_id(task)
+        split = self._splits[doc_id]  # looked up for the whole segment at once (build)
         keys = TaskKeys(index=index, task_id=task_id, doc_id=doc_id, split=split)
         result.tasks.append(keys)
         where = {"task_id": task_id}
@@ -331,9 +339,10 @@ class SegmentBuilder:
         self._out = result
         self._rows = {}
         self._signing = []
+        splits = self.plan.splits_of(doc.id for _, doc in documents)
         for line, doc in documents:
             result.stats.tasks += 1
-            keys = TaskKeys(index=line, task_id=None, doc_id=doc.id, split=self.plan.split_of(doc.id))
+            keys = TaskKeys(index=line, task_id=None, doc_id=doc.id, split=splits[doc.id])
             result.tasks.append(keys)
             spans = [(s.start, s.end, s.label, s.id, s.text) for s in doc.entities]
             relations = [(r.head, r.tail, r.label, r.id) for r in doc.relations]

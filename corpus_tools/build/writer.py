@@ -441,8 +441,7 @@ class ReleaseWriter:
         self._texts: FirstSeen | None = None  # the segment being merged
         self.near = NearDuplicates()
         self.assignments = KeyValues()  # document id → (split, None): the earlier assignments, then every new one
-        self.assignments.put_many(((doc_id, (split, None)) for doc_id, split in plan.assignments.items()),
-                                  replace=False)
+        self.assignments.put_many(((doc_id, (split, None)) for doc_id, split in plan.recorded()), replace=False)
 
     def writer(self, config: str, split: str) -> ShardWriter:
         """The shard writer of one config split (created on first use)."""

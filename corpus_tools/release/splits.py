@@ -11,7 +11,9 @@ a number in [0, 1) falls into one of the ratio buckets, taken in their listed or
 
 Building with an earlier ``splits.json`` keeps every earlier assignment, including those of
 documents that are no longer in the export (so a document that comes back lands where it
-was), and uses the earlier seed and ratios for new documents only.
+was), and uses the earlier seed and ratios for new documents only.  :func:`read_splits` streams
+the earlier assignments into a SQLite file that every process of the build looks documents up
+in, a batch at a time (:meth:`SplitPlan.splits_of`): they are never all in memory.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from corpus_tools.errors import InputError
-from corpus_tools.keys import KeyValues
+from corpus_tools.keys import KeyValues, KeyValuesFile, KeyValuesReader
 from corpus_tools.schemas import bundled_pass
 from corpus_tools.strictjson import StrictReader
 from corpus_tools.strictjson import loads as json_loads
@@ -82,12 +84,15 @@ def parse_ratios(spec: str) -> tuple[tuple[str, float], ...]:
 
 @dataclass
 class SplitPlan:
-    """The split rule plus every assignment made so far."""
+    """The split rule plus the assignments made so far: an earlier ``splits.json``'s, on disk (``earlier``:
+    document id → ``(split, position in the file)``, and ``earlier_names``, the split names they use), and those
+    made in memory (``assignments``: :meth:`assign`, :meth:`from_dict`)."""
 
     seed: str = DEFAULT_SEED
     ratios: tuple[tuple[str, float], ...] = DEFAULT_RATIOS
     assignments: dict[str, str] = field(default_factory=dict)
-    earlier: frozenset[str] = frozenset()
+    earlier: KeyValuesReader | None = None
+    earlier_names: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         check_ratios(self.ratios)
@@ -96,7 +101,7 @@ class SplitPlan:
     def split_names(self) -> tuple[str, ...]:
         """Every split name, ratio order first, then names only found in earlier assignments."""
         names = [n for n, _ in self.ratios]
-        names += sorted({s for s in self.assignments.values()} - set(names))
+        names += sorted({*self.assignments.values(), *self.earlier_names} - set(names))
         return tuple(names)
 
     def rule_split(self, doc_id: str) -> str:
@@ -110,20 +115,35 @@ class SplitPlan:
                 return name
         return nonzero[-1][0]
 
-    def split_of(self, doc_id: str) -> str:
-        """The document's split: its earlier assignment if any, else the rule's (not recorded: the build records
-        every assignment on disk)."""
-        split = self.assignments.get(doc_id)
-        return self.rule_split(doc_id) if split is None else split
+    def splits_of(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        """The documents' splits by id: each one's earlier assignment if any, else the rule's (not recorded: the
+        build records every assignment on disk).  The earlier file is read once for all of them, a few hundred
+        ids per query."""
+        wanted = list(dict.fromkeys(doc_ids))
+        found = self.earlier.get_many(wanted) if self.earlier is not None else {}
+        out: dict[str, str] = {}
+        for doc_id in wanted:
+            earlier = found.get(doc_id)
+            split = earlier[0] if earlier is not None else self.assignments.get(doc_id)
+            out[doc_id] = self.rule_split(doc_id) if split is None else split  # type: ignore[assignment]
+        return out
 
     def assign(self, doc_id: str) -> str:
         """The document's split: its earlier assignment if any, else the rule's (and record it)."""
-        split = self.assignments.get(doc_id)
-        if split is None:
-            split = self.assignments[doc_id] = self.rule_split(doc_id)
+        split = self.assignments[doc_id] = self.splits_of([doc_id])[doc_id]
         return split
 
+    def recorded(self) -> Iterator[tuple[str, str]]:
+        """Every assignment recorded: the earlier file's (by id, read from disk as a stream), then those made in
+        memory."""
+        if self.earlier is not None:
+            for doc_id, (split, _) in self.earlier.items():
+                yield doc_id, split  # type: ignore[misc]
+        yield from self.assignments.items()
+
     def to_dict(self) -> dict[str, object]:
+        """The rule and the assignments made in memory (an earlier file's stay on disk: the build's writer streams
+        every assignment into ``splits.json``)."""
         return {
             "format": SPLITS_FORMAT,
             "method": SPLITS_METHOD,
@@ -144,23 +164,20 @@ class SplitPlan:
         bad = sorted({s for s in assignments.values() if not SPLIT_NAME.fullmatch(s)})
         if bad:
             raise ValueError(f"invalid split names {bad}")
-        return cls(
-            seed=data["seed"],
-            ratios=tuple((n, float(r)) for n, r in data["ratios"]),
-            assignments=assignments,
-            earlier=frozenset(assignments),
-        )
+        return cls(seed=data["seed"], ratios=tuple((n, float(r)) for n, r in data["ratios"]), assignments=assignments)
 
 
-def read_assignments(path: str | Path, store: KeyValues) -> SplitPlan:
-    """The rule of a ``splits.json`` (seed and ratios, no assignments), its assignments put into ``store`` (id →
-    ``(split, None)``, the last of a repeated id winning as in a dict), read as a stream: a release's
-    assignments are never all in memory.  Raises ValueError (or :class:`ijson.JSONError`, OSError,
-    UnicodeDecodeError) when the file is not a valid splits.json."""
+def read_assignments(path: str | Path, store: KeyValues | KeyValuesFile, *, unique: bool = False) -> SplitPlan:
+    """The rule of a ``splits.json`` (seed and ratios, and ``earlier_names``: the split names its assignments use),
+    its assignments put into ``store`` (id → ``(split, None)``, the last of a repeated id winning as in a dict),
+    read as a stream: a release's assignments are never all in memory.  ``unique``: a key found twice in one
+    object is refused instead, and ``store`` holds id → ``(split, position)``, the position of the id among the
+    assignments.  Raises ValueError (or :class:`ijson.JSONError`, OSError, UnicodeDecodeError) when the file is
+    not a valid splits.json."""
     import ijson
 
     rest: dict[str, object] = {}
-    bad: set[str] = set()
+    names: set[str] = set()
     with open(path, "rb") as f:
         events = ijson.parse(StrictReader(f), use_float=True)
         if next(events)[1] != "start_map":
@@ -168,9 +185,11 @@ def read_assignments(path: str | Path, store: KeyValues) -> SplitPlan:
         for _, event, key in events:
             if event == "end_map":
                 break
+            if unique and key in rest:
+                raise ValueError(_twice(key))
             _, event, value = next(events)
             if key == "assignments" and event == "start_map":
-                _stream_assignments(events, path, store, bad)
+                _stream_assignments(events, store, names, unique)
                 rest[key] = {}
             else:
                 rest[key] = _json_value(event, value, events)
@@ -179,26 +198,41 @@ def read_assignments(path: str | Path, store: KeyValues) -> SplitPlan:
     errors = bundled_pass("splits.schema.json").errors(rest)
     if errors:
         raise ValueError(f"{errors[0].message} at {errors[0].json_path}")
+    bad = sorted(name for name in names if not SPLIT_NAME.fullmatch(name))
     if bad:
-        raise ValueError(f"invalid split names {sorted(bad)}")
-    return SplitPlan(seed=rest["seed"], ratios=tuple((n, float(r)) for n, r in rest["ratios"]))  # type: ignore
+        raise ValueError(f"invalid split names {bad}")
+    return SplitPlan(seed=rest["seed"], ratios=tuple((n, float(r)) for n, r in rest["ratios"]),  # type: ignore
+                     earlier_names=frozenset(names))
 
 
-def _stream_assignments(events: Iterator, path: str | Path, store: KeyValues, bad: set[str]) -> None:
-    pairs: list[tuple[str, tuple[str, None]]] = []
+def _stream_assignments(events: Iterator, store: KeyValues | KeyValuesFile, names: set[str], unique: bool) -> None:
+    pairs: list[tuple[str, tuple[str, int | None]]] = []
+    position = 0
     for _, event, doc_id in events:
         if event == "end_map":
             break
         _, event, split = next(events)
         if event != "string" or not split:
             raise ValueError(f"the split of {doc_id!r} is not a non-empty string at $.assignments")
-        if not SPLIT_NAME.fullmatch(split):
-            bad.add(split)
-        pairs.append((doc_id, (split, None)))
+        names.add(split)
+        pairs.append((doc_id, (split, position if unique else None)))
+        position += 1
         if len(pairs) >= 10_000:
-            store.put_many(pairs, replace=True)
+            _put_assignments(store, pairs, unique)
             pairs.clear()
-    store.put_many(pairs, replace=True)
+    _put_assignments(store, pairs, unique)
+
+
+def _put_assignments(store: KeyValues | KeyValuesFile, pairs: list[tuple[str, tuple[str, int | None]]],
+                     unique: bool) -> None:
+    if store.put_many(pairs, replace=not unique) == len(pairs) or not unique:
+        return
+    stored = store.get_many(doc_id for doc_id, _ in pairs)  # an id's first position: a later one is a repeat
+    raise ValueError(_twice(next(doc_id for doc_id, (_, at) in pairs if stored[doc_id][1] != at)))
+
+
+def _twice(key: str) -> str:
+    return f"{key!r} is a key twice in one object (a document listed twice would have two splits)"
 
 
 def _json_value(event: str, value: object, events: Iterator) -> object:
@@ -219,21 +253,42 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     out = dict(pairs)
     if len(out) != len(pairs):
         seen: set[str] = set()
-        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
-        raise ValueError(f"{twice!r} is a key twice in one object (a document listed twice would have two splits)")
+        raise ValueError(_twice(next(key for key, _ in pairs if key in seen or seen.add(key))))
     return out
 
 
-def read_splits(path: str | Path) -> SplitPlan:
-    """Load an earlier ``splits.json``; raise :class:`InputError` when it is unreadable or invalid."""
-    path = Path(path)
+def read_splits(path: str | Path, store: str | Path) -> SplitPlan:
+    """Load an earlier ``splits.json``: its rule, and its assignments written as a stream into the new SQLite file
+    ``store`` (:attr:`SplitPlan.earlier`, which any process reads; the caller removes the file).  Raise
+    :class:`InputError` when the file is unreadable or invalid (``store`` is then removed)."""
+    import ijson
+
+    path, table = Path(path), KeyValuesFile(store)
+    try:
+        plan = read_assignments(path, table, unique=True)
+    except BaseException as exc:
+        table.close()
+        table.path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise InputError(f"cannot read splits file {path}: {exc}") from exc
+        if isinstance(exc, (ijson.JSONError, ValueError)):
+            raise _refusal(path, exc) from exc
+        raise
+    return replace(plan, earlier=table.finish())
+
+
+def _refusal(path: Path, exc: Exception) -> InputError:
+    """The refusal of a splits file the stream found invalid, worded as the whole file read at once words it
+    (json's message, the first key found twice, the schema's first error; else the stream's ``exc``): the file is
+    read whole only when it is refused."""
     try:
         text = path.read_text(encoding="utf-8")
         data = json_loads(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read splits file {path}: {exc}") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return InputError(f"cannot read splits file {path}: {error}")
     try:
         json.loads(text, object_pairs_hook=_unique_keys)  # a document listed twice would be in two splits
-        return SplitPlan.from_dict(data)
-    except ValueError as exc:
-        raise InputError(f"invalid splits file {path}: {exc}") from exc
+        SplitPlan.from_dict(data)
+    except ValueError as error:
+        return InputError(f"invalid splits file {path}: {error}")
+    return InputError(f"invalid splits file {path}: {exc}")
