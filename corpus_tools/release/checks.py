@@ -445,6 +445,7 @@ class ReleaseChecker:
             readable = self._readable(jobs)
             against = self._tokens_against(readable)
             cross = self._submit_relations(pool, readable)
+            last_documents = max((index for index, job in enumerate(jobs) if job[0] == "documents"), default=-1)
             taking: _FileTake | None = None
             for index, future, last in self._scans(pool, jobs, against, rows):
                 config, split, rel, _ = jobs[index]
@@ -462,14 +463,20 @@ class ReleaseChecker:
                 if last:
                     self._file_scanned(config, split, rel, taking, readable, cross)
                     taking = None
+                    if index == last_documents:  # the files after it need no store: their page caches go now
+                        self._close_stores(texts, doc_ids)
                     pa.default_memory_pool().release_unused()  # keep the peak flat across many files
             self._report_cross(cross)
         finally:
             if own is not None:
                 own.shutdown(wait=True, cancel_futures=True)
-            for store in (texts, doc_ids, self.assignments):
-                if store is not None:
-                    store.close()
+            self._close_stores(texts, doc_ids)
+
+    def _close_stores(self, texts: KeyValues, doc_ids: KeyValues) -> None:
+        """Close the stores of the documents checks (again: a no-op)."""
+        for store in (texts, doc_ids, self.assignments):
+            if store is not None:
+                store.close()
 
     def _scans(self, pool: Executor, jobs: list[tuple[str, str, str, Reference | None]],
                against: dict[tuple[str, str], tuple[Path, list[str], str, int, str | None]], rows: int
