@@ -44,10 +44,11 @@ class KeyValues:
     """Two values per key (a str or bytes; str and bytes keys never equal), on disk; taken a batch at a time.
 
     ``tagged``: each key stored also keeps the ``tag`` it was stored with, and :meth:`forget` removes the keys
-    stored with a tag (a group of batches whose input turned out unreadable part way, as if never given)."""
+    stored with a tag (a group of batches whose input turned out unreadable part way, as if never given).
+    ``cache_kib``: its page cache (:func:`private_database`)."""
 
-    def __init__(self, *, tagged: bool = False) -> None:
-        self._db = private_database(CACHE_KIB)
+    def __init__(self, *, tagged: bool = False, cache_kib: int = CACHE_KIB) -> None:
+        self._db = private_database(cache_kib)
         self._tagged = tagged
         self._db.execute(f"CREATE TABLE kv (key PRIMARY KEY NOT NULL, a, b{', tag' if tagged else ''}) WITHOUT ROWID")
         self._db.execute("BEGIN")
