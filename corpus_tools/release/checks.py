@@ -14,6 +14,7 @@ relation counts, the tokens and relations rows against the documents rows) run o
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections import Counter, deque
@@ -437,7 +438,10 @@ class ReleaseChecker:
                                                            for p in self.report)
                 jobs.append((config, split, rel, None if unreadable else reference))
 
-        own = None if self.executor is not None else ThreadPoolExecutor(THREADS)
+        own = None
+        if self.executor is None:
+            _scanning_process()  # this process's threads scan
+            own = ThreadPoolExecutor(THREADS)
         pool = self.executor or own
         rows = S.PROCESS_SCAN_ROWS if isinstance(pool, ProcessPoolExecutor) else S.SCAN_ROWS
         try:
@@ -495,7 +499,7 @@ class ReleaseChecker:
                     yield index, None, True
                     continue
                 for k, chunk in enumerate(chunks):
-                    yield index, pool.submit(_guarded, S.scan_file, self.root / rel, base_config(config),
+                    yield index, pool.submit(_scan_job, S.scan_file, self.root / rel, base_config(config),
                                              reference.classlabels, chunk, rows, against.get((split, rel))), \
                         k == len(chunks) - 1
 
@@ -560,7 +564,7 @@ class ReleaseChecker:
                           ) -> list[tuple[str, str, Future | C.CrossScan]]:
         """A job per split comparing its relations rows with its documents rows (files all readable)."""
         jobs: list[tuple[str, str, Future | C.CrossScan]] = [
-            ("relations", split, pool.submit(_guarded, C.cross_relations, self.root, readable[("documents", split)],
+            ("relations", split, pool.submit(_scan_job, C.cross_relations, self.root, readable[("documents", split)],
                                              rels))
             for (config, split), rels in sorted(readable.items())
             if config == "relations" and ("documents", split) in readable]
@@ -568,7 +572,7 @@ class ReleaseChecker:
         for (config, split), rels in sorted(readable.items()):
             base, _, name = config.partition("-")
             if base == "documents" and name in views and ("documents", split) in readable:
-                jobs.append((config, split, pool.submit(_guarded, C.cross_view, self.root,
+                jobs.append((config, split, pool.submit(_scan_job, C.cross_view, self.root,
                                                         readable[("documents", split)], rels, tuple(views[name]))))
         return jobs
 
@@ -767,20 +771,31 @@ class Unreadable:
 
 def _guarded(function: Callable, *args: object) -> object:
     """``function(*args)``, or :class:`Unreadable` when it raised an OSError (a worker's I/O error is a located
-    problem, never an exception that ends the run).
-
-    The scans allocate from Arrow's system allocator: decoding a chunk of row groups, Arrow's default one
-    (mimalloc) keeps freed pages for the next allocation, about 40 MB more per scanning process at 100k and 1M
-    tasks for the same CPU (docs/benchmarks.md).  It becomes the process's default from the first scan on, which
-    in the build is after every Parquet file was written."""
-    import pyarrow as pa
-
-    if pa.default_memory_pool().backend_name != "system":
-        pa.set_memory_pool(pa.system_memory_pool())
+    problem, never an exception that ends the run)."""
     try:
         return function(*args)
     except OSError as exc:
         return Unreadable.of(exc)
+
+
+def _scan_job(function: Callable, *args: object) -> object:
+    """A job of the data checks (a chunk's scan, a split's cross-config check), :func:`_guarded`, in a process
+    that scans (:func:`_scanning_process`)."""
+    _scanning_process()
+    return _guarded(function, *args)
+
+
+@functools.cache
+def _scanning_process() -> None:
+    """Make Arrow's system allocator this process's default, once, before its first scan: decoding a chunk of row
+    groups, Arrow's default one (mimalloc) keeps freed pages for the next allocation, about 40 MB more per scanning
+    process at 100k and 1M tasks for the same CPU (docs/benchmarks.md).  In the build's worker processes that is
+    at their first job of the checks, after every Parquet file was written (a fork inherits both the allocator and
+    this function's cache)."""
+    import pyarrow as pa
+
+    if pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())
 
 
 def _size(path: Path) -> int:
