@@ -66,6 +66,7 @@ class DepthGuard:
         self.position = 0  # bytes fed so far
         self.item_start: int | None = None  # offset of the last bracket that opened a value at depth 2 (an item)
         self._in_string = False
+        self.string_start = 0  # offset of the quote that opened the string the bytes fed so far end in (if any)
         self._backslashes = 0  # backslashes that end the bytes fed so far
 
     def feed(self, data: bytes) -> None:
@@ -115,6 +116,8 @@ class DepthGuard:
             if len(opens):
                 self.item_start = self.position + int(at[brackets[opens[-1]]])
         self._in_string = bool(inside[-1])
+        if self._in_string and quote.any():  # opened in ``data``, by its last quote
+            self.string_start = self.position + int(at[np.flatnonzero(quote)[-1]])
         self._backslashes = backslashes_before(len(at), len(data))
         self.position += len(data)
 
@@ -194,9 +197,11 @@ class StrictReader:
     :class:`LoneSurrogateEscape` before a lone surrogate escape (the bytes before it first, so that the parser
     gives every item before it).
 
-    While a string is open at the end of a chunk, each read asks for twice the bytes of the last: yajl lexes a
-    string cut by a chunk again from its start with the next chunk, so a string of n bytes read in chunks of a
-    fixed size costs time in n squared; doubling makes it linear (docs/benchmarks.md, "One huge text")."""
+    While one string stays open through a whole chunk, each read asks for twice the bytes of the last: yajl lexes
+    a string cut by a chunk again from its start with the next chunk, so a string of n bytes read in chunks of a
+    fixed size costs time in n squared; doubling makes it linear (docs/benchmarks.md, "One huge text").  Chunks
+    that merely end inside a string (most chunks of a file of short strings) keep the size asked for: doubling
+    on those read a 26 MB splits.json of a million short ids in ever larger chunks, nearly whole."""
 
     def __init__(self, raw: Any, limit: int = MAX_DEPTH) -> None:
         self._raw = raw
@@ -204,15 +209,18 @@ class StrictReader:
         self._scan = SurrogateScan()
         self._lone: LoneSurrogateEscape | None = None
         self._size = 0  # the size of the last read
+        self._fed_from = 0  # the offset of the last bytes fed to the guard
 
     def read(self, size: int = -1) -> bytes:
         if self._lone is not None:
             raise self._lone
         while True:
             if size > 0:
-                size = self._size = max(size, 2 * self._size) if self._guard.in_string else size
+                through = self._guard.in_string and self._guard.string_start < self._fed_from  # one string
+                size = self._size = max(size, 2 * self._size) if through else size
             data = self._raw.read(size)
             out, lone = self._scan.feed(data, final=not data)
+            self._fed_from = self._guard.position
             self._guard.feed(out)
             if lone is not None:
                 self._lone = LoneSurrogateEscape(lone, self._guard.depth, self._guard.item_start)

@@ -244,3 +244,26 @@ def test_one_huge_string_is_read_in_few_reads():
     items = list(ijson.items(StrictReader(raw), "item"))
     assert [item["data"]["text"] for item in items] == [text, "x"]
     assert len(data) // (64 << 10) >= 64 and raw.reads <= 12
+
+
+class SizesFile(io.BytesIO):
+    """A file that records the sizes of the reads asked of it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.sizes: list[int] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.sizes.append(size)
+        return super().read(size)
+
+
+def test_a_file_of_many_short_strings_is_read_in_chunks_of_the_size_asked():
+    """Most of its chunks end inside some string, never inside one string from their start: no read doubles (it
+    did when a chunk merely ended inside a string, and a splits.json of a million ids was read nearly whole)."""
+    data = json.dumps({"assignments": {f"art-{i:07d}": "train" for i in range(100_000)}}).encode()
+    raw = SizesFile(data)
+    events = list(ijson.parse(StrictReader(raw), buf_size=64 << 10))
+    assert len(events) == 2 * 100_000 + 5
+    assert len(data) // (64 << 10) >= 32
+    assert {size for size in raw.sizes if size} == {64 << 10}
