@@ -201,8 +201,8 @@ def _batches(path: Path, config: str, columns: list[str], row_groups: Sequence[i
     read as dictionary indices (a row group's few thousand distinct tokens decoded once, not each of its
     hundreds of thousands of tokens), one batch per row group (one dictionary per batch); a row group pyarrow
     cannot read so is read as plain strings, in one batch too."""
-    # not pre-buffered: pyarrow would read each row group ahead on Arrow's I/O threads, into buffers of Arrow's
-    # default allocator whose freed pages those threads' heaps keep, more the more row groups are read
+    # not pre-buffered: pyarrow would fetch each row group whole into buffers of Arrow's default allocator (mimalloc,
+    # not the scans' system one), which keeps their freed pages: more the more row groups are read (docs/benchmarks.md)
     if config != "tokens":
         reader = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
         for _, batch in row_group_batches(reader, row_groups, batch_size=batch_rows, columns=columns):
