@@ -76,10 +76,10 @@ class KeyValues:
 
     New keys go to a small staged table, merged into the large one in key order every :data:`STAGED_ROWS` keys;
     a fixed bit set of the keys stored (:class:`KeyBits`) spares most lookups of the large table for keys it never
-    had."""
+    had.  ``cache_kib``: its page cache (:func:`private_database`)."""
 
-    def __init__(self, *, tagged: bool = False) -> None:
-        self._db = private_database(CACHE_KIB)
+    def __init__(self, *, tagged: bool = False, cache_kib: int = CACHE_KIB) -> None:
+        self._db = private_database(cache_kib)
         self._tagged = tagged
         tag = ", tag" if tagged else ""
         self._db.execute(f"CREATE TABLE kv (key PRIMARY KEY NOT NULL, a, b{tag}) WITHOUT ROWID")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import multiprocessing
+import os
 import shutil
 import subprocess
 import sys
@@ -493,6 +494,88 @@ def test_scans_are_submitted_a_window_of_chunks_ahead_of_the_one_taken(many_grou
         assert check_release(many_groups, ontology=ontology, executor=pool).valid
     assert Counting.waiting == 0
     assert Counting.most == release_checks.THREADS + 1  # the window, and the one being taken
+
+
+def test_the_documents_stores_are_closed_once_the_last_documents_file_is_taken(many_groups, ontology, monkeypatch):
+    """Their page caches are not held while the relations and tokens files are scanned."""
+    from corpus_tools.keys import KeyValues
+    from corpus_tools.release.checks import ReleaseChecker
+
+    events: list[tuple[str, object]] = []
+    close, file_scanned = KeyValues.close, ReleaseChecker._file_scanned
+
+    def closed(self):
+        events.append(("close", id(self)))
+        close(self)
+
+    def scanned(self, config, split, rel, *args):
+        events.append(("file", config))
+        return file_scanned(self, config, split, rel, *args)
+
+    monkeypatch.setattr(KeyValues, "close", closed)
+    monkeypatch.setattr(ReleaseChecker, "_file_scanned", scanned)
+    assert check_release(many_groups, ontology=ontology).valid
+    files = [config for kind, config in events if kind == "file"]
+    assert files.index("relations") == files.index("documents") + 3  # train, validation, test, then relations
+    after = next(k for k, (kind, config) in enumerate(events) if kind == "file" and config == "relations")
+    before = {store for kind, store in events[:after] if kind == "close"}
+    assert len(before) == 3  # splits.json's assignments, the texts and the ids
+    assert [event for event in events[:after] if event[0] == "file"][-1] == ("file", "documents")
+
+
+def test_the_documents_stores_keep_a_small_page_cache(many_groups, ontology, monkeypatch):
+    from corpus_tools import keys
+    from corpus_tools.keys import KeyValues
+    from corpus_tools.release.checks import STORE_CACHE_KIB
+
+    sizes: list[int] = []
+    init = KeyValues.__init__
+
+    def recorded(self, **kwargs):
+        init(self, **kwargs)
+        sizes.append(self._db.execute("PRAGMA cache_size").fetchone()[0])
+
+    monkeypatch.setattr(KeyValues, "__init__", recorded)
+    assert check_release(many_groups, ontology=ontology).valid
+    assert sizes == [-STORE_CACHE_KIB] * 3  # KiB
+    assert STORE_CACHE_KIB < keys.CACHE_KIB
+
+
+def test_the_scans_read_their_files_without_pre_buffering(many_groups, ontology, monkeypatch):
+    """pyarrow's pre-buffering reads row groups ahead into buffers whose freed pages Arrow's allocator keeps."""
+    from corpus_tools.release import consistency, scan
+
+    reading: list[tuple[str, bool]] = []
+
+    class Recorded(pq.ParquetFile):
+        def __init__(self, source, **kwargs):
+            super().__init__(source, **kwargs)
+            self.recorded = (Path(source).parent.name, kwargs.get("pre_buffer", True))
+
+        def iter_batches(self, *args, **kwargs):
+            reading.append(self.recorded)
+            return super().iter_batches(*args, **kwargs)
+
+    for module in (scan, consistency):
+        monkeypatch.setattr(module.pq, "ParquetFile", Recorded)
+    assert check_release(many_groups, ontology=ontology).valid
+    assert {config for config, _ in reading} == {"documents", "tokens", "relations", "annotations"}
+    assert {pre_buffer for _, pre_buffer in reading} == {False}
+
+
+def test_only_the_scans_switch_arrow_to_its_system_allocator(clean, tmp_path):
+    """A process's allocator is switched once, by the data checks, not by every guarded call (hashing, sizes)."""
+    code = ("import sys\n"
+            "import pyarrow as pa\n"
+            "from corpus_tools.release import checks\n"
+            "checks._guarded(len, 'x')\n"
+            "print(pa.default_memory_pool().backend_name)\n"
+            "assert checks.check_release(sys.argv[1]).valid\n"
+            "print(pa.default_memory_pool().backend_name)\n")
+    env = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}
+    done = subprocess.run([sys.executable, "-c", code, str(clean)], capture_output=True, text=True, env=env,
+                          check=True)
+    assert done.stdout.split() == ["mimalloc", "system"]
 
 
 def test_a_documents_file_unreadable_part_way_leaves_no_ids_for_the_files_after_it(many_groups, tmp_path, ontology,

@@ -14,6 +14,7 @@ relation counts, the tokens and relations rows against the documents rows) run o
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections import Counter, deque
@@ -45,6 +46,8 @@ _NO_ID = b"no id"  # the key of a row without an id (bytes: never equal to a str
 _CROSS_CODES = {"tokens": R.TOKENS_DOCUMENT, "relations": R.RELATIONS_DOCUMENT, "documents": R.VIEW_DOCUMENT}
 THREADS = min(4, os.cpu_count() or 1)
 SCAN_WINDOW = 4  # chunks in flight per worker, ahead of the one whose results are taken
+STORE_CACHE_KIB = 2 * 1024  # the page cache of each store of the documents checks: SQLite's default, as fast here
+# as the build's larger one (their keys are looked up a chunk at a time), and three of them are open at once
 
 
 @dataclass
@@ -201,7 +204,7 @@ class ReleaseChecker:
             return
         import ijson
 
-        assignments = KeyValues()
+        assignments = KeyValues(cache_kib=STORE_CACHE_KIB)
         try:
             read_assignments(path, assignments)
         except (OSError, UnicodeDecodeError, ijson.JSONError, ValueError, KeyError, TypeError) as exc:
@@ -424,8 +427,9 @@ class ReleaseChecker:
     def check_data(self) -> None:
         import pyarrow as pa
 
-        texts = KeyValues(tagged=True)  # sha256 of a text → (id, split) of its first document (on disk, as the ids)
-        doc_ids = KeyValues(tagged=True)
+        # sha256 of a text → (id, split) of its first document (on disk, as the ids)
+        texts = KeyValues(tagged=True, cache_kib=STORE_CACHE_KIB)
+        doc_ids = KeyValues(tagged=True, cache_kib=STORE_CACHE_KIB)
         jobs: list[tuple[str, str, str, Reference | None]] = []
         for (config, split), files in sorted(self.split_files.items()):
             reference = self.reference.get(config)
@@ -434,7 +438,10 @@ class ReleaseChecker:
                                                            for p in self.report)
                 jobs.append((config, split, rel, None if unreadable else reference))
 
-        own = None if self.executor is not None else ThreadPoolExecutor(THREADS)
+        own = None
+        if self.executor is None:
+            _scanning_process()  # this process's threads scan
+            own = ThreadPoolExecutor(THREADS)
         pool = self.executor or own
         rows = S.PROCESS_SCAN_ROWS if isinstance(pool, ProcessPoolExecutor) else S.SCAN_ROWS
         try:
@@ -445,6 +452,7 @@ class ReleaseChecker:
             readable = self._readable(jobs)
             against = self._tokens_against(readable)
             cross = self._submit_relations(pool, readable)
+            last_documents = max((index for index, job in enumerate(jobs) if job[0] == "documents"), default=-1)
             taking: _FileTake | None = None
             for index, future, last in self._scans(pool, jobs, against, rows):
                 config, split, rel, _ = jobs[index]
@@ -462,14 +470,20 @@ class ReleaseChecker:
                 if last:
                     self._file_scanned(config, split, rel, taking, readable, cross)
                     taking = None
+                    if index == last_documents:  # the files after it need no store: their page caches go now
+                        self._close_stores(texts, doc_ids)
                     pa.default_memory_pool().release_unused()  # keep the peak flat across many files
             self._report_cross(cross)
         finally:
             if own is not None:
                 own.shutdown(wait=True, cancel_futures=True)
-            for store in (texts, doc_ids, self.assignments):
-                if store is not None:
-                    store.close()
+            self._close_stores(texts, doc_ids)
+
+    def _close_stores(self, texts: KeyValues, doc_ids: KeyValues) -> None:
+        """Close the stores of the documents checks (again: a no-op)."""
+        for store in (texts, doc_ids, self.assignments):
+            if store is not None:
+                store.close()
 
     def _scans(self, pool: Executor, jobs: list[tuple[str, str, str, Reference | None]],
                against: dict[tuple[str, str], tuple[Path, list[str], str, int, str | None]], rows: int
@@ -485,7 +499,7 @@ class ReleaseChecker:
                     yield index, None, True
                     continue
                 for k, chunk in enumerate(chunks):
-                    yield index, pool.submit(_guarded, S.scan_file, self.root / rel, base_config(config),
+                    yield index, pool.submit(_scan_job, S.scan_file, self.root / rel, base_config(config),
                                              reference.classlabels, chunk, rows, against.get((split, rel))), \
                         k == len(chunks) - 1
 
@@ -550,7 +564,7 @@ class ReleaseChecker:
                           ) -> list[tuple[str, str, Future | C.CrossScan]]:
         """A job per split comparing its relations rows with its documents rows (files all readable)."""
         jobs: list[tuple[str, str, Future | C.CrossScan]] = [
-            ("relations", split, pool.submit(_guarded, C.cross_relations, self.root, readable[("documents", split)],
+            ("relations", split, pool.submit(_scan_job, C.cross_relations, self.root, readable[("documents", split)],
                                              rels))
             for (config, split), rels in sorted(readable.items())
             if config == "relations" and ("documents", split) in readable]
@@ -558,7 +572,7 @@ class ReleaseChecker:
         for (config, split), rels in sorted(readable.items()):
             base, _, name = config.partition("-")
             if base == "documents" and name in views and ("documents", split) in readable:
-                jobs.append((config, split, pool.submit(_guarded, C.cross_view, self.root,
+                jobs.append((config, split, pool.submit(_scan_job, C.cross_view, self.root,
                                                         readable[("documents", split)], rels, tuple(views[name]))))
         return jobs
 
@@ -757,20 +771,31 @@ class Unreadable:
 
 def _guarded(function: Callable, *args: object) -> object:
     """``function(*args)``, or :class:`Unreadable` when it raised an OSError (a worker's I/O error is a located
-    problem, never an exception that ends the run).
-
-    The scans allocate from Arrow's system allocator: decoding a chunk of row groups, Arrow's default one
-    (mimalloc) keeps freed pages for the next allocation, about 40 MB more per scanning process at 100k and 1M
-    tasks for the same CPU (docs/benchmarks.md).  It becomes the process's default from the first scan on, which
-    in the build is after every Parquet file was written."""
-    import pyarrow as pa
-
-    if pa.default_memory_pool().backend_name != "system":
-        pa.set_memory_pool(pa.system_memory_pool())
+    problem, never an exception that ends the run)."""
     try:
         return function(*args)
     except OSError as exc:
         return Unreadable.of(exc)
+
+
+def _scan_job(function: Callable, *args: object) -> object:
+    """A job of the data checks (a chunk's scan, a split's cross-config check), :func:`_guarded`, in a process
+    that scans (:func:`_scanning_process`)."""
+    _scanning_process()
+    return _guarded(function, *args)
+
+
+@functools.cache
+def _scanning_process() -> None:
+    """Make Arrow's system allocator this process's default, once, before its first scan: decoding a chunk of row
+    groups, Arrow's default one (mimalloc) keeps freed pages for the next allocation, about 40 MB more per scanning
+    process at 100k and 1M tasks for the same CPU (docs/benchmarks.md).  In the build's worker processes that is
+    at their first job of the checks, after every Parquet file was written (a fork inherits both the allocator and
+    this function's cache)."""
+    import pyarrow as pa
+
+    if pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())
 
 
 def _size(path: Path) -> int:

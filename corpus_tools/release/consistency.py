@@ -115,7 +115,7 @@ def _read_rows(root: Path, files: list[str], columns: list[str], skip: int
                ) -> Iterator[tuple[int, int, pa.RecordBatch]]:
     """The batches of ``files`` from row ``skip`` of the first on: (file index, first row in file, batch)."""
     for index, rel in enumerate(files):
-        reader = pq.ParquetFile(root / rel, buffer_size=1 << 20)
+        reader = pq.ParquetFile(root / rel, buffer_size=1 << 20, pre_buffer=False)  # as the scans' (scan._batches)
         meta = reader.metadata
         if skip >= meta.num_rows:  # the whole file lies before the start
             skip -= meta.num_rows

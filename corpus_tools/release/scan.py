@@ -201,18 +201,20 @@ def _batches(path: Path, config: str, columns: list[str], row_groups: Sequence[i
     read as dictionary indices (a row group's few thousand distinct tokens decoded once, not each of its
     hundreds of thousands of tokens), one batch per row group (one dictionary per batch); a row group pyarrow
     cannot read so is read as plain strings, in one batch too."""
+    # not pre-buffered: pyarrow would fetch each row group whole into buffers of Arrow's default allocator (mimalloc,
+    # not the scans' system one), which keeps their freed pages: more the more row groups are read (docs/benchmarks.md)
     if config != "tokens":
-        reader = pq.ParquetFile(path, buffer_size=1 << 20)
+        reader = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
         for _, batch in row_group_batches(reader, row_groups, batch_size=batch_rows, columns=columns):
             yield -1, batch
         return
-    coded = pq.ParquetFile(path, buffer_size=1 << 20, read_dictionary=[TOKEN_STRINGS])
+    coded = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False, read_dictionary=[TOKEN_STRINGS])
     for group in range(coded.metadata.num_row_groups) if row_groups is None else row_groups:
         size = max(1, coded.metadata.row_group(group).num_rows)
         try:
             batches = list(coded.iter_batches(batch_size=size, columns=columns, row_groups=[group], use_threads=False))
         except pa.ArrowNotImplementedError:
-            plain = pq.ParquetFile(path, buffer_size=1 << 20)
+            plain = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
             batches = list(plain.iter_batches(batch_size=size, columns=columns, row_groups=[group], use_threads=False))
         for batch in batches:
             yield group, batch
