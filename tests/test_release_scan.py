@@ -144,7 +144,7 @@ def test_token_strings_read_as_dictionaries_or_plain_give_one_answer(tmp_path, m
     tokens, starts, ends = _token_rows(texts[3])
     ends[1] += 1  # one token one code point longer than its offsets say, in the last row group
     bad = _tokens_file(tmp_path, [*map(_token_rows, texts[:3]), (tokens, starts, ends)], "bad.parquet")
-    _, batch = next(S._batches(good, "tokens", S.TOKEN_COLUMNS, None, 512))
+    _, batch = next(S._batches(good, "tokens", S.TOKEN_COLUMNS, None, 512, S.pq.read_metadata(good)))
     assert pa.types.is_dictionary(batch.column("tokens").type.value_type)
     coded = [S.scan_file(p, "tokens", classlabels) for p in (good, bad)]
     assert [scan.clean for scan in coded] == [True, False]
@@ -161,9 +161,27 @@ def test_token_strings_read_as_dictionaries_or_plain_give_one_answer(tmp_path, m
         return file
 
     monkeypatch.setattr(S.pq, "ParquetFile", no_dictionaries)
-    _, batch = next(S._batches(good, "tokens", S.TOKEN_COLUMNS, None, 512))
+    _, batch = next(S._batches(good, "tokens", S.TOKEN_COLUMNS, None, 512, S.pq.read_metadata(good)))
     assert not pa.types.is_dictionary(batch.column("tokens").type.value_type)
     assert [S.scan_file(p, "tokens", classlabels) for p in (good, bad)] == coded
+
+
+def test_a_scan_parses_its_files_footer_once(tmp_path, monkeypatch):
+    """A file of many small row groups has a large footer (36 MB parsed for the relations of a 1M release) and is
+    scanned in many chunks: each chunk's scan parses it once, and its readers take it parsed."""
+    from corpus_tools.features import release_features
+    from corpus_tools.ontology import load_ontology
+    from corpus_tools.release import scan as S
+
+    classlabels = release_features(load_ontology()).classlabels["tokens"]
+    path = _tokens_file(tmp_path, [_token_rows(t) for t in ["وصل الوفد إلى بغداد", "مصر والقاهرة", "ب ل و"]])
+    parsed, readers = [], []
+    real_read, real_file = S.pq.read_metadata, S.pq.ParquetFile
+    monkeypatch.setattr(S.pq, "read_metadata", lambda *a, **k: parsed.append(a) or real_read(*a, **k))
+    monkeypatch.setattr(S.pq, "ParquetFile", lambda *a, **k: readers.append(k.get("metadata")) or real_file(*a, **k))
+    monkeypatch.setattr(S.pq, "read_schema", None)  # it would parse the footer again
+    assert S.scan_file(path, "tokens", classlabels, row_groups=[1]).clean
+    assert len(parsed) == 1 and readers and all(meta is not None for meta in readers)
 
 
 def test_relations_whose_head_or_tail_is_not_an_entity_of_their_row() -> None:
