@@ -122,7 +122,8 @@ def scan_file(path: Path, config: str, classlabels: list[tuple[str, str | None, 
               row_groups: Sequence[int] | None = None, batch_rows: int | None = None,
               against: tuple[Path, list[str], str, int, str | None] | None = None) -> FileScan:
     """One streaming pass over ``path`` (a file of ``config`` whose schema matched), or over some of its
-    row groups (:func:`merge_scans` joins the parts of a file, in order).
+    row groups (:meth:`FileScan.merge` joins the parts of a file, in order; the checks across files take the
+    rows' ids and digests a part at a time).
 
     ``against`` (a tokens file): the release folder, the split's documents files, this file's path in the
     release, the split row of its first row and the tokenizer's segmentation (None: unknown); each tokens
@@ -232,17 +233,6 @@ def row_group_chunks(path: Path, groups: int | None = None) -> list[list[int]] |
     except Exception:  # noqa: BLE001 - the schema check reports an unreadable file
         return None
     return [list(range(first, min(first + groups, count))) for first in range(0, count, groups)] or [[]]
-
-
-def merge_scans(parts: Sequence[FileScan]) -> FileScan:
-    """One file's scan from the scans of its row-group chunks (in row order)."""
-    out = FileScan()
-    for part in parts:
-        out.merge(part)
-        out.ids += part.ids
-        out.text_keys += part.text_keys
-        out.text_sha256 += part.text_sha256
-    return out
 
 
 def _scan_documents(batch: pa.RecordBatch, first_row: int, out: FileScan) -> None:
