@@ -189,7 +189,12 @@ class Report:
         return self._errors
 
     @property
-    def warning_count(self) -> int:
+    def errors_found(self) -> int:
+        """Every error found: those kept and those past ``max_errors``."""
+        return self._errors + self._suppressed
+
+    @property
+    def warnings_found(self) -> int:
         """Every warning found: those kept and the repeats of a ``once_per`` code."""
         return len(self.problems) - self._errors + sum(self._repeated.values())
 
@@ -209,8 +214,8 @@ class Report:
     def to_dict(self) -> dict[str, object]:
         return {
             "valid": self.valid,
-            "errors": self.error_count + self._suppressed,
-            "warnings": self.warning_count,
+            "errors": self.errors_found,
+            "warnings": self.warnings_found,
             "truncated": self.truncated,
             "counts": self.counts(),
             "stats": self.stats,

@@ -36,8 +36,8 @@ def test_the_report_keeps_and_counts_like_a_plain_reading(items, max_errors):
     assert [(p.code, p.file, p.details["field"]) for p in report.problems] == kept
     assert report.counts() == dict(Counter(code for code, _, _ in items).most_common())
     summary = report.to_dict()
-    assert summary["errors"] == sum(1 for code, _, _ in items if code != META_UNDECLARED)
-    assert summary["warnings"] == report.warning_count == sum(1 for code, _, _ in items if code == META_UNDECLARED)
+    assert summary["errors"] == report.errors_found == sum(1 for code, _, _ in items if code != META_UNDECLARED)
+    assert summary["warnings"] == report.warnings_found == sum(1 for code, _, _ in items if code == META_UNDECLARED)
     assert report.error_count == errors
     assert report.valid == (summary["errors"] == 0)
     assert report.truncated == (errors < summary["errors"])

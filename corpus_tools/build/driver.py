@@ -219,7 +219,7 @@ def _release_freed_memory() -> None:
 
 def _refusal(export: Path, report: Report) -> InvalidDataError:
     return InvalidDataError(
-        f"{export} failed validation with {report.to_dict()['errors']} errors; fix them and rebuild"
+        f"{export} failed validation with {report.errors_found} errors; fix them and rebuild"
         " (there is no override)",
         report,
     )
@@ -493,7 +493,7 @@ def _gold_documents(gold: Path | None, ontology: Ontology, progress: Progress | 
     gold_report = _validate(gold, ontology, progress)
     if not gold_report.valid:
         raise InvalidDataError(
-            f"gold file {gold} failed validation with {gold_report.to_dict()['errors']} errors", gold_report
+            f"gold file {gold} failed validation with {gold_report.errors_found} errors", gold_report
         )
     return read_gold(gold)
 
@@ -526,7 +526,7 @@ def _build_report(export: Path, writer: ReleaseWriter, merger: SegmentMerger, ou
         report.add(make_problem(NO_DOCUMENTS, "No task has a gold annotation; nothing to release.",
                                 file=str(export)))
     if not report.valid:
-        raise InvalidDataError(f"{export}: the build found {report.to_dict()['errors']} errors", report)
+        raise InvalidDataError(f"{export}: the build found {report.errors_found} errors", report)
     return report
 
 

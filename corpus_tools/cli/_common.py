@@ -75,7 +75,7 @@ def render_report(report: Report, *, as_json: bool, quiet: bool = False, title: 
         status = "valid" if report.valid else "INVALID"
         stats = ", ".join(f"{k}: {v}" for k, v in report.stats.items() if not isinstance(v, dict | list))
         err_console.print(
-            f"{status}: {report.to_dict()['errors']} errors, {report.warning_count} warnings"
+            f"{status}: {report.errors_found} errors, {report.warnings_found} warnings"
             + (f" ({stats})" if stats else ""),
             markup=False,
         )

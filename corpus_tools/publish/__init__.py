@@ -65,7 +65,7 @@ def load_release(release_dir: str | Path, *, ontology: Ontology | None = None) -
     report = check_release(path, ontology=ontology)
     if not report.valid:
         raise ReleaseError(
-            f"{path} failed check-release with {report.to_dict()['errors']} errors; nothing was published "
+            f"{path} failed check-release with {report.errors_found} errors; nothing was published "
             "(run `corpus-tools check-release` for details)",
             report,
         )
