@@ -43,7 +43,13 @@ def private_database(cache_kib: int | None = None) -> sqlite3.Connection:
     the page cache spills, unlinked as soon as it is made (so the system removes it even when the process is
     killed) and gone on close.  Its journal is off and nothing is synced to disk (durability does not matter);
     with ``cache_kib`` (a batched store) the page cache holds that many KiB of 16 KiB pages."""
-    db = sqlite3.connect("", isolation_level=None, check_same_thread=False)  # "": a private temporary file
+    return _unjournaled(sqlite3.connect("", isolation_level=None, check_same_thread=False),  # "": a private file
+                        cache_kib)
+
+
+def _unjournaled(db: sqlite3.Connection, cache_kib: int | None) -> sqlite3.Connection:
+    """``db`` with no journal and no syncing (see :func:`private_database`) and, with ``cache_kib``, 16 KiB pages
+    and that page cache."""
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     if cache_kib is not None:
@@ -211,11 +217,8 @@ class KeyValuesFile:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=OFF")  # written once: a failed write leaves a file no one reads
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("PRAGMA page_size=16384")
-        self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        # no journal: written once, a failed write leaves a file no one reads
+        self._db = _unjournaled(sqlite3.connect(self.path, isolation_level=None, check_same_thread=False), CACHE_KIB)
         self._db.execute("CREATE TABLE kv (key PRIMARY KEY NOT NULL, a, b) WITHOUT ROWID")
         self._db.execute("BEGIN")
 
