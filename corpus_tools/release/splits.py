@@ -225,7 +225,10 @@ def _stream_assignments(events: Iterator, store: KeyValues | KeyValuesFile, name
 
 def _put_assignments(store: KeyValues | KeyValuesFile, pairs: list[tuple[str, tuple[str, int | None]]],
                      unique: bool) -> None:
-    if store.put_many(pairs, replace=not unique) == len(pairs) or not unique:
+    if not unique:  # the last of a repeated id wins
+        store.put_many(pairs, replace=True)
+        return
+    if store.put_many(pairs, replace=False) == len(pairs):  # every id new
         return
     stored = store.get_many(doc_id for doc_id, _ in pairs)  # an id's first position: a later one is a repeat
     raise ValueError(_twice(next(doc_id for doc_id, (_, at) in pairs if stored[doc_id][1] != at)))
