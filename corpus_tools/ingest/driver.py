@@ -28,7 +28,7 @@ import re
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -305,31 +305,28 @@ class _IngestRun:
             "jsonl": lambda src: read_jsonl(self, src),
             "csv": lambda src: read_csv(self, src),
         }
-        with store_failures("ingest"):  # the seen texts and ids spill to a temporary file
-            seen = SeenKeys()
-            try:
-                for src in sources:
-                    self.stats["inputs"] += 1  # type: ignore[operator]
-                    if self.on_input is not None:
-                        self.on_input(src.display)
-                    for article, where in readers[src.fmt](src):
-                        label = f"{where['file']}:{where['line']}" if "line" in where else str(where["file"])
-                        row = self.stats["records"]
-                        repeated = seen.first("t:" + str(article["sha256"]), row, [label, article["id"]])  # type: ignore[arg-type]
-                        if repeated is not None:
-                            first, first_id = repeated[1]  # type: ignore[misc]
-                            self.stats["duplicates"] += 1  # type: ignore[operator]
-                            self.problem(DUPLICATE, f"same text as {first} (id {first_id}); written once",
-                                         details={"id": first_id, "first": first}, **where)
-                            continue
-                        repeated = seen.first("i:" + str(article["id"]), row, label)  # type: ignore[arg-type]
-                        if repeated is not None:
-                            self._duplicate_id(article, repeated[1], where)
-                            continue
-                        self.stats["articles"] += 1  # type: ignore[operator]
-                        yield article
-            finally:
-                seen.close()
+        # the seen texts and ids spill to a temporary file
+        with store_failures("ingest"), closing(SeenKeys()) as seen:
+            for src in sources:
+                self.stats["inputs"] += 1  # type: ignore[operator]
+                if self.on_input is not None:
+                    self.on_input(src.display)
+                for article, where in readers[src.fmt](src):
+                    label = f"{where['file']}:{where['line']}" if "line" in where else str(where["file"])
+                    row = self.stats["records"]
+                    repeated = seen.first("t:" + str(article["sha256"]), row, [label, article["id"]])  # type: ignore[arg-type]
+                    if repeated is not None:
+                        first, first_id = repeated[1]  # type: ignore[misc]
+                        self.stats["duplicates"] += 1  # type: ignore[operator]
+                        self.problem(DUPLICATE, f"same text as {first} (id {first_id}); written once",
+                                     details={"id": first_id, "first": first}, **where)
+                        continue
+                    repeated = seen.first("i:" + str(article["id"]), row, label)  # type: ignore[arg-type]
+                    if repeated is not None:
+                        self._duplicate_id(article, repeated[1], where)
+                        continue
+                    self.stats["articles"] += 1  # type: ignore[operator]
+                    yield article
 
     def _duplicate_id(self, article: Mapping[str, object], first: object, where: dict[str, object]) -> None:
         """Another text under an id already given: two records that the source names alike."""
