@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from corpus_tools.report import WARNINGS_PER_CODE, Report
+from corpus_tools.report import Report
 from corpus_tools.text import printable, redact
 
 EXIT_OK = 0
@@ -31,8 +31,8 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or
 WarningsPerCodeOption = Annotated[
     int,
     typer.Option("--warnings-per-code", min=0, metavar="N",
-                 help=f"List at most N warnings of each code (default {WARNINGS_PER_CODE:,}; 0: every one); the"
-                      " others are counted, and the report says how many were not listed."),
+                 help="List at most N warnings of each code (0: every one); the others are counted, and the report"
+                      " says how many were not listed (docs/validation.md)."),
 ]
 
 
