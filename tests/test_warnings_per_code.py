@@ -12,6 +12,7 @@ from build_inputs import annotation, news_article, task, write_export
 from typer.testing import CliRunner
 
 from corpus_tools.build.driver import build_release
+from corpus_tools.build.gold import GOLD_MISSING
 from corpus_tools.cli.app import app
 from corpus_tools.codes import ANNOTATION_CANCELLED, META_UNDECLARED
 from corpus_tools.validate import driver, segmented
@@ -165,3 +166,41 @@ def test_cli_help_shows_the_option(command: list[str]) -> None:
     assert "--warnings-per-code" in result.output
 
 
+
+
+def test_build_counts_the_builds_own_warnings_past_the_bound(tmp_path: Path) -> None:
+    """The build's own problems (its writer's report, bounded too) are merged with their counts: here a task
+    of only a cancelled annotation has no gold (``build-gold-missing``) besides its ``annotation-cancelled``."""
+    tasks = _tasks(40)
+    for item in tasks[10:]:
+        del item["annotations"][0]  # only the cancelled annotation is left
+    export = write_export(tmp_path / "export.json", tasks)
+    result = build_release(export, version="1.0.0", out=tmp_path / "release", name="test/arabic-news", workers=0,
+                           warnings_per_code=3, near_duplicates=False)
+    assert result.report.counts()[GOLD_MISSING] == 30
+    assert result.report.unlisted_warnings() == {ANNOTATION_CANCELLED: 40 - 3, GOLD_MISSING: 30 - 3}
+    missing = [p.task_id for p in result.report.problems if p.code == GOLD_MISSING]
+    assert missing == [11, 12, 13]
+    assert result.stats.documents == 10
+
+
+@pytest.mark.parametrize("source", ["export", "documents"])
+def test_convert_counts_every_warning_and_bounds_those_it_lists(tmp_path: Path, source: str) -> None:
+    """A conversion reads its input through the validate stage one item's problems at a time; before, the
+    repeats of a once-per-field warning were left out of its counts."""
+    from corpus_tools.interop.convert import convert
+
+    export = write_export(tmp_path / "export.json", _tasks(40))
+    if source == "documents":
+        documents = tmp_path / "documents.jsonl"
+        convert(export, "labelstudio", "documents", documents)
+        path, reader = documents, "documents"
+        expected = {META_UNDECLARED: 40}  # a document keeps its meta, not its cancelled annotations
+    else:
+        path, reader = export, "labelstudio"
+        expected = {ANNOTATION_CANCELLED: 40, META_UNDECLARED: 40}
+    report = convert(path, reader, "documents", tmp_path / "out.jsonl", warnings_per_code=3)
+    assert report.valid
+    assert report.counts() == expected
+    assert report.warnings_found == sum(expected.values())
+    assert report.unlisted_warnings() == ({ANNOTATION_CANCELLED: 40 - 3} if source == "export" else {})
