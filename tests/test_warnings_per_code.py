@@ -159,7 +159,7 @@ def test_cli_build_passes_the_bound(tmp_path: Path) -> None:
     assert _listed(report["problems"]) == _expected_listed(3)
 
 
-@pytest.mark.parametrize("command", [["validate"], ["build"]])
+@pytest.mark.parametrize("command", [["validate"], ["build"], ["ingest"], ["convert"]])
 def test_cli_help_shows_the_option(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200", "TERM": "dumb"})
     assert result.exit_code == 0
