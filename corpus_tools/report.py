@@ -180,8 +180,9 @@ class Report:
             self.add(problem)
 
     def merge(self, other: Report) -> None:
-        """Add the problems of ``other`` (as :meth:`add` does) and what it counted without keeping them, which
-        count here the same way; ``truncated`` when either was."""
+        """Add the problems of ``other`` (each as :meth:`add` does) and count here what it counted without
+        keeping (errors past its ``max_errors``, repeats, warnings past its ``warnings_per_code``); ``truncated``
+        when either was."""
         self.extend(other.problems)
         self._suppressed += other._suppressed
         self._suppressed_codes.update(other._suppressed_codes)

@@ -32,7 +32,7 @@ WarningsPerCodeOption = Annotated[
     int,
     typer.Option("--warnings-per-code", min=0, metavar="N",
                  help="List at most N warnings of each code (0: every one); the others are counted, and the report"
-                      " says how many were not listed (docs/validation.md)."),
+                      " says how many were not listed (docs/validate.md)."),
 ]
 
 

@@ -57,7 +57,8 @@ def iter_checked(path: Path, ctx: Context, kind: str, hint: str) -> Iterator[tup
     if found in ("documents", "export") and found != kind:
         raise InputError(f"{path} holds {'document JSONL' if found == 'documents' else 'a Label Studio export'};"
                          f" {hint}")
-    local = Report(warnings_per_code=0)  # one item's problems, moved to ctx.report (which bounds them) after each
+    # one item's problems at a time, moved to ctx.report (which bounds them); only its counts of repeats are read
+    local = Report(warnings_per_code=0)
     try:
         for _, position, item in iter_validated(path, local, ontology=ctx.ontology):
             wanted = _judged(local.problems)
