@@ -90,7 +90,7 @@ def worker(kind: str, name: str, source: str, out: str) -> dict:
             entities += len(doc.entities)
             relations += len(doc.relations)
         extra = {"documents": count, "entities": entities, "relations": relations, "errors": ctx.report.error_count,
-                 "warnings": len(ctx.report.warnings)}
+                 "warnings": ctx.report.warnings_found}
     elif kind == "converter":
         from label_studio_sdk.converter import Converter
 

@@ -182,7 +182,7 @@ elif mode == "stream":
     start, cpu = time.perf_counter(), time.process_time()
     n = sum(1 for _ in iter_validated(path, report, ontology=ontology))
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
-    extra = {"valid": report.valid, "problems": len(report.problems), "counts": report.counts()}
+    extra = {"valid": report.valid, "problems": report.errors_found + report.warnings_found, "counts": report.counts()}
 else:
     from corpus_tools.validate.driver import validate_export
     from corpus_tools.ontology import load_ontology
@@ -191,7 +191,7 @@ else:
     report = validate_export(path, ontology=ontology)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
     n = report.stats["tasks"]
-    extra = {"valid": report.valid, "problems": len(report.problems), "counts": report.counts()}
+    extra = {"valid": report.valid, "problems": report.errors_found + report.warnings_found, "counts": report.counts()}
 # VmHWM is this process's own peak RSS (ru_maxrss would include the parent's RSS at fork time).
 with open("/proc/self/status") as status:
     rss_mib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024

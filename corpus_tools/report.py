@@ -133,18 +133,25 @@ def make_problem(code: str, message: str, **location: object) -> Problem:
     return Problem(code=code, message=message, severity=_CODES[code].severity, **location)  # type: ignore[arg-type]
 
 
+# Warnings of one code a Report keeps by default; the others are counted, not kept, so that a report's memory
+# stays flat on an export where every task has a warning (issue 21).
+WARNINGS_PER_CODE = 1000
+
+
 @dataclass
 class Report:
     """Problems and statistics from one run over some data.
 
-    Add problems with :meth:`add` or :meth:`extend` (they keep the counts).  Errors past ``max_errors``, and the
-    repeats of a code registered ``once_per`` a details key, are counted (in :meth:`counts` and :meth:`to_dict`)
-    but not kept."""
+    Add problems with :meth:`add`, :meth:`extend` or :meth:`merge` (they keep the counts).  Errors past
+    ``max_errors``, the repeats of a code registered ``once_per`` a details key, and the warnings of a code past
+    ``warnings_per_code`` (0: keep every warning) are counted (in :meth:`counts` and :meth:`to_dict`) but not kept;
+    :meth:`unlisted_warnings` says how many of each code were found past ``warnings_per_code``."""
 
     problems: list[Problem] = field(default_factory=list)
     stats: dict[str, object] = field(default_factory=dict)
     max_errors: int | None = None
     truncated: bool = False
+    warnings_per_code: int = WARNINGS_PER_CODE
 
     def add(self, problem: Problem) -> None:
         if problem.is_error:
@@ -162,18 +169,39 @@ class Report:
                     self._repeated[problem.code] += 1
                     return
                 self._once.add(key)
+            if self.warnings_per_code and self._listed[problem.code] >= self.warnings_per_code:
+                self._unlisted[problem.code] += 1
+                return
+            self._listed[problem.code] += 1
         self.problems.append(problem)
 
     def extend(self, problems: Iterable[Problem]) -> None:
         for problem in problems:
             self.add(problem)
 
+    def merge(self, other: Report) -> None:
+        """Add the problems of ``other`` (each as :meth:`add` does) and count here what it counted without
+        keeping (errors past its ``max_errors``, repeats, warnings past its ``warnings_per_code``); ``truncated``
+        when either was."""
+        self.extend(other.problems)
+        self._suppressed += other._suppressed
+        self._suppressed_codes.update(other._suppressed_codes)
+        self._repeated.update(other._repeated)
+        self._unlisted.update(other._unlisted)
+        self.truncated = self.truncated or other.truncated
+
     def __post_init__(self) -> None:
+        if self.warnings_per_code < 0:
+            raise ValueError(f"warnings_per_code must be 0 (keep every warning) or more, not {self.warnings_per_code}")
         self._suppressed = 0  # errors past max_errors: counted (in ``errors`` and ``counts``), not kept
         self._suppressed_codes: Counter[str] = Counter()
-        self._errors = sum(1 for p in self.problems if p.is_error)  # kept
+        self._errors = 0  # kept
         self._once: set[tuple[str, str | None, str]] = set()  # (code, file, details value) of once_per codes
         self._repeated: Counter[str] = Counter()  # their later problems: counted, not kept
+        self._listed: Counter[str] = Counter()  # warnings kept, by code
+        self._unlisted: Counter[str] = Counter()  # warnings past warnings_per_code: counted, not kept
+        given, self.problems = self.problems, []
+        self.extend(given)  # the problems given are kept and counted as if added one by one
 
     @property
     def errors(self) -> list[Problem]:
@@ -195,8 +223,13 @@ class Report:
 
     @property
     def warnings_found(self) -> int:
-        """Every warning found: those kept and the repeats of a ``once_per`` code."""
-        return len(self.problems) - self._errors + sum(self._repeated.values())
+        """Every warning found: those kept, the repeats of a ``once_per`` code and those past
+        ``warnings_per_code``."""
+        return len(self.problems) - self._errors + sum(self._repeated.values()) + sum(self._unlisted.values())
+
+    def unlisted_warnings(self) -> dict[str, int]:
+        """The warnings of each code found past ``warnings_per_code`` (counted, not kept), by code."""
+        return dict(sorted(self._unlisted.items()))
 
     @property
     def valid(self) -> bool:
@@ -204,8 +237,9 @@ class Report:
 
     def counts(self) -> dict[str, int]:
         """Problems per code, most frequent first; like ``errors`` and ``warnings`` in :meth:`to_dict`, it counts
-        the errors found past ``max_errors`` and the repeats of a ``once_per`` code too (they are not kept)."""
-        found = Counter(p.code for p in self.problems) + self._suppressed_codes + self._repeated
+        the errors found past ``max_errors``, the repeats of a ``once_per`` code and the warnings past
+        ``warnings_per_code`` too (they are not kept)."""
+        found = Counter(p.code for p in self.problems) + self._suppressed_codes + self._repeated + self._unlisted
         return dict(found.most_common())
 
     def __iter__(self) -> Iterator[Problem]:
@@ -218,6 +252,7 @@ class Report:
             "warnings": self.warnings_found,
             "truncated": self.truncated,
             "counts": self.counts(),
+            "unlisted_warnings": self.unlisted_warnings(),
             "stats": self.stats,
             "problems": [p.to_dict() for p in self.problems],
         }

@@ -58,7 +58,7 @@ from corpus_tools.release.manifest import MANIFEST_NAME, SPLITS_NAME, read_manif
 from corpus_tools.release.splits import SplitPlan, read_splits
 from corpus_tools.release.stats import ReleaseStats
 from corpus_tools.release.version import match_version, parse_release_version
-from corpus_tools.report import Report, make_problem
+from corpus_tools.report import WARNINGS_PER_CODE, Report, make_problem
 from corpus_tools.spans import DEFAULT_SEGMENTATION, Document, check_segmentation, tokenizer_settings
 from corpus_tools.teams.agreement import AgreementReport
 from corpus_tools.teams.pseudonyms import key_id, load_or_create_key
@@ -337,6 +337,7 @@ def build_release(
     min_agreement: float | None = None,
     pseudonym_key: Path | None = None,
     near_duplicates: bool = True,
+    warnings_per_code: int = WARNINGS_PER_CODE,
 ) -> BuildResult:
     """Validate ``export`` and write the release folder ``out`` (which must not exist).
 
@@ -350,7 +351,8 @@ def build_release(
     ``pseudonym_key`` (default: the maintainer's, see :func:`~corpus_tools.teams.pseudonyms.load_or_create_key`,
     made on first use); the manifest records its :func:`~corpus_tools.teams.pseudonyms.key_id`, never the key.
     ``near_duplicates``: the leakage audit also warns of nearly equal texts in different splits (MinHash of
-    word 3-grams, :class:`~corpus_tools.build.writer.NearDuplicates`).
+    word 3-grams, :class:`~corpus_tools.build.writer.NearDuplicates`).  ``warnings_per_code``: the report keeps
+    that many warnings of each code (0: every one), and counts the others (:class:`~corpus_tools.report.Report`).
 
     Raises :class:`InvalidDataError` (with the report) when the export or the gold file fails
     validation or the data has build errors (duplicate ids, duplicate texts across splits),
@@ -389,7 +391,8 @@ def build_release(
         # an earlier splits.json's assignments: in a file of the building folder, which the workers read
         plan = (read_splits(splits, tmp / EARLIER_SPLITS) if splits is not None
                 else SplitPlan(ratios=ratios or SplitPlan().ratios))
-        writer = ReleaseWriter(tmp, ontology, plan, Report(), row_group_rows=row_group_rows,
+        writer = ReleaseWriter(tmp, ontology, plan, Report(warnings_per_code=warnings_per_code),
+                               row_group_rows=row_group_rows,
                                max_shard_bytes=max_shard_bytes, file_name=str(export),
                                view_names=[view.name for view in all_views], near_duplicates=near_duplicates)
         if kind == "labelstudio":
@@ -521,7 +524,7 @@ def _build_report(export: Path, writer: ReleaseWriter, merger: SegmentMerger, ou
         raise _refusal(export, report)
     for doc_id in sorted(set(options.gold) - merger.gold_used):
         writer.problem(*unused_gold(doc_id))
-    report.extend(writer.report.problems)
+    report.merge(writer.report)
     if writer.stats.documents == 0:
         report.add(make_problem(NO_DOCUMENTS, "No task has a gold annotation; nothing to release.",
                                 file=str(export)))
@@ -638,7 +641,7 @@ def _check_built(tmp: Path, out: Path, ontology: Ontology, report: Report, stats
         checks = check_release(tmp, ontology=ontology, executor=pool.executor if pool is not None else None)
     except BrokenProcessPool as exc:
         raise pool.died(exc) from exc  # type: ignore[union-attr]
-    report.extend(checks.problems)
+    report.merge(checks)
     report.stats.update({"release": stats.to_dict(), "checks": checks.stats})
     if not checks.valid:
         raise ReleaseError(

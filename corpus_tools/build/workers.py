@@ -48,7 +48,7 @@ class SegmentMerger(ValidationMerger):
     checks and tables in ``writer``."""
 
     def __init__(self, writer: ReleaseWriter, counts: dict[str, int]) -> None:
-        super().__init__(counts, file=writer.file)
+        super().__init__(counts, file=writer.file, warnings_per_code=writer.report.warnings_per_code)
         self.writer = writer
         self.gold_used: set[str] = set()  # ids of the --gold documents a task carried
 
@@ -139,7 +139,7 @@ def build_stream(export: Path, ontology: Ontology, builder: SegmentBuilder, merg
     from corpus_tools.validate.driver import iter_validated
 
     total = export.stat().st_size
-    report = Report()
+    report = Report(warnings_per_code=merger.validation.warnings_per_code)
     hasher = _Hasher(export)
     hasher.start()
 

@@ -493,7 +493,7 @@ class ReleaseWriter:
         """Drop every row, problem and count taken so far, to take the input again from its start."""
         self.abort()
         shutil.rmtree(self.root / "data", ignore_errors=True)
-        self._start(plan, Report())
+        self._start(plan, Report(warnings_per_code=self.report.warnings_per_code))
 
     def assign(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Record the splits of documents (a document keeps the split it was first given)."""

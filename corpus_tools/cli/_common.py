@@ -28,6 +28,12 @@ OntologyOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
+WarningsPerCodeOption = Annotated[
+    int,
+    typer.Option("--warnings-per-code", min=0, metavar="N",
+                 help="List at most N warnings of each code (0: every one); the others are counted, and the report"
+                      " says how many were not listed (docs/validate.md)."),
+]
 
 
 def echo_data(text: str) -> None:
@@ -62,6 +68,8 @@ def render_report(report: Report, *, as_json: bool, quiet: bool = False, title: 
             )
         if len(report.problems) > 200:
             err_console.print(f"... and {len(report.problems) - 200} more problems (use --json for all)")
+        for code, count in report.unlisted_warnings().items():
+            err_console.print(f"... and {count:,} more {code} warnings not listed (--warnings-per-code)", markup=False)
         counts = report.counts()
         if counts:
             table = Table(title=title or "Problems by code")

@@ -15,6 +15,7 @@ from corpus_tools.cli._common import (
     JsonOption,
     OntologyOption,
     QuietOption,
+    WarningsPerCodeOption,
     echo_data,
     echo_json,
     err_console,
@@ -23,6 +24,7 @@ from corpus_tools.cli._common import (
 )
 from corpus_tools.errors import InvalidDataError, ReleaseError
 from corpus_tools.publish.targets import is_hub_text
+from corpus_tools.report import WARNINGS_PER_CODE
 
 _PROGRESS_MIN_BYTES = 8 * 1024 * 1024
 
@@ -165,6 +167,7 @@ def build_command(
         " least 0.8; docs/releases.md). Exact duplicates are refused either way.")] = True,
     ontology: OntologyOption = None,
     as_json: JsonOption = False,
+    warnings_per_code: WarningsPerCodeOption = WARNINGS_PER_CODE,
     quiet: QuietOption = False,
 ) -> None:
     """Build a release folder: Parquet configs, splits.json, dataset card and manifest.
@@ -214,6 +217,7 @@ def build_command(
                 min_agreement=min_agreement,
                 pseudonym_key=pseudonym_key,
                 near_duplicates=near_duplicates,
+                warnings_per_code=warnings_per_code,
             )
         except (InvalidDataError, ReleaseError) as exc:
             if exc.report is None:

@@ -10,8 +10,17 @@ from typing import Annotated
 
 import typer
 
-from corpus_tools.cli._common import JsonOption, OntologyOption, QuietOption, err_console, info, render_report
+from corpus_tools.cli._common import (
+    JsonOption,
+    OntologyOption,
+    QuietOption,
+    WarningsPerCodeOption,
+    err_console,
+    info,
+    render_report,
+)
 from corpus_tools.interop.registry import formats
+from corpus_tools.report import WARNINGS_PER_CODE
 
 CONVERT_HELP = """Convert a corpus from one format to another (brat, CoNLL, doccano, Label Studio, releases, ...).
 
@@ -95,6 +104,7 @@ def convert_command(
         "--segmentation", help="The tokenizer's segmentation for formats that write tokens: none or"
         " proclitic-article.", callback=_check_segmentation)] = "none",
     as_json: JsonOption = False,
+    warnings_per_code: WarningsPerCodeOption = WARNINGS_PER_CODE,
     quiet: QuietOption = False,
 ) -> None:
     from corpus_tools.errors import InputError
@@ -114,7 +124,7 @@ def convert_command(
 
         report = convert(source, from_format, to_format, out, label_map=label_map, ontology=loaded,
                          drop_unmapped=drop_unmapped, read_options=read_options, write_options=write_options,
-                         segmentation=segmentation, progress=progress)
+                         segmentation=segmentation, progress=progress, warnings_per_code=warnings_per_code)
     stats = report.stats
     if stats.get("written"):
         info(f"Wrote {out} ({stats.get('documents', 0)} documents, {stats.get('entities', 0)} entities,"

@@ -10,8 +10,17 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from corpus_tools.cli._common import JsonOption, OntologyOption, QuietOption, err_console, info, render_report
+from corpus_tools.cli._common import (
+    JsonOption,
+    OntologyOption,
+    QuietOption,
+    WarningsPerCodeOption,
+    err_console,
+    info,
+    render_report,
+)
 from corpus_tools.ingest.driver import DEFAULT_MAX_BYTES, ingest_paths, parse_field_mapping, write_articles_jsonl
+from corpus_tools.report import WARNINGS_PER_CODE
 from corpus_tools.text import has_lone_surrogate, printable
 
 
@@ -66,6 +75,7 @@ def ingest_command(
     = DEFAULT_MAX_BYTES,
     ontology: OntologyOption = None,
     as_json: JsonOption = False,
+    warnings_per_code: WarningsPerCodeOption = WARNINGS_PER_CODE,
     quiet: QuietOption = False,
 ) -> None:
     """Ingest raw articles (newswire text files, JSONL, CSV) into Article records.
@@ -103,7 +113,7 @@ def ingest_command(
         progress.update(task, files=files, description=name if len(name) <= 40 else "…" + name[-39:])
 
     result = ingest_paths(inputs, fmt=fmt.value, source=source, lang=lang, fields=mapping, max_bytes=max_bytes,
-                          exclude=[out], on_input=on_input, ontology=loaded)
+                          exclude=[out], on_input=on_input, ontology=loaded, warnings_per_code=warnings_per_code)
 
     def counted() -> Iterator[dict[str, object]]:
         for article in result.articles:

@@ -456,9 +456,14 @@ def _import_predictions(client, target, predictions: Path, *, ontology, model_ve
         report = import_predictions(client, target, predictions, ontology=ontology, documents=documents,
                                     model_version=model_version, score=score, batch_size=batch_size,
                                     on_batch=on_batch)
-        if reading is not None:
-            report.problems[:0] = reading.problems  # the reader's warnings first
-        return report
+        if reading is None:
+            return report
+        from corpus_tools.report import Report
+
+        merged = Report(stats=report.stats, warnings_per_code=report.warnings_per_code)
+        merged.merge(reading)  # the reader's warnings first, with what it counted without keeping
+        merged.merge(report)
+        return merged
 
     report = _checked_upload(upload, what="Import", as_json=as_json, quiet=quiet)
     if report is None:

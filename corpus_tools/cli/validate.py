@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from corpus_tools.cli._common import JsonOption, OntologyOption, QuietOption, err_console, info, render_report
+from corpus_tools.cli._common import (
+    JsonOption,
+    OntologyOption,
+    QuietOption,
+    WarningsPerCodeOption,
+    err_console,
+    info,
+    render_report,
+)
+from corpus_tools.report import WARNINGS_PER_CODE
 
 _PROGRESS_MIN_BYTES = 8 * 1024 * 1024
 
@@ -47,6 +56,7 @@ def validate_command(
     ontology: OntologyOption = None,
     as_json: JsonOption = False,
     max_errors: MaxErrorsOption = None,
+    warnings_per_code: WarningsPerCodeOption = WARNINGS_PER_CODE,
     repair_utf16: RepairOption = False,
     out: OutOption = None,
     quiet: QuietOption = False,
@@ -82,9 +92,11 @@ def validate_command(
                 bar.update(task, completed=done)
 
         if repair_utf16:
-            report = repair_utf16_export(export, out, ontology=loaded, max_errors=max_errors, progress=update)
+            report = repair_utf16_export(export, out, ontology=loaded, max_errors=max_errors, progress=update,
+                                         warnings_per_code=warnings_per_code)
         else:
-            report = validate_export(export, ontology=loaded, max_errors=max_errors, progress=update)
+            report = validate_export(export, ontology=loaded, max_errors=max_errors, progress=update,
+                                     warnings_per_code=warnings_per_code)
     if repair_utf16:
         written = report.stats.get("written")
         info(f"Repaired {report.stats.get('repaired_spans', 0)} span(s); "

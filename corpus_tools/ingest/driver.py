@@ -71,7 +71,7 @@ from corpus_tools.ingest.tabular import (
 )
 from corpus_tools.keys import SeenKeys, store_failures
 from corpus_tools.ontology import Ontology, load_ontology
-from corpus_tools.report import Report, make_problem
+from corpus_tools.report import WARNINGS_PER_CODE, Report, make_problem
 from corpus_tools.strictjson import loads as json_loads
 from corpus_tools.text import BIDI_CONTROLS, BOM, has_lone_surrogate, printable, sha256_text
 
@@ -159,6 +159,7 @@ def ingest_paths(
     stdin: BinaryIO | None = None,
     on_input: Callable[[str], None] | None = None,
     ontology: Ontology | None = None,
+    warnings_per_code: int = WARNINGS_PER_CODE,
 ) -> IngestResult:
     """Ingest files, directories and ``-`` (stdin) into Article records.
 
@@ -170,7 +171,8 @@ def ingest_paths(
     as an input (under any spelling or link) they are refused with InputError before anything is read.
     ``on_input`` is called with each input's name before it is read (for progress).  ``ontology`` (default: the
     bundled one) declares the meta fields: a declared value is checked (and CSV text parsed) as its type, an
-    undeclared one is kept and reported once per file.  Raises InputError when an input does not exist or is
+    undeclared one is kept and reported once per file.  ``warnings_per_code``: the report keeps that many warnings
+    of each code (0: every one) and counts the others.  Raises InputError when an input does not exist or is
     excluded.
     """
     if fmt not in FORMATS:
@@ -199,7 +201,7 @@ def ingest_paths(
     mapping = dict(DEFAULT_FIELDS) if fields is None else {**DEFAULT_FIELDS, **fields}
     meta_types = dict((ontology or load_ontology()).meta_fields)
     run = _IngestRun(source=source, lang=lang, fields=mapping, max_bytes=max_bytes,
-                     stdin=stdin, on_input=on_input, meta_types=meta_types)
+                     stdin=stdin, on_input=on_input, meta_types=meta_types, warnings_per_code=warnings_per_code)
     excluded = {os.path.realpath(p) for p in map(os.fspath, exclude)}
     return IngestResult(run.articles(_iter_sources(given, fmt, excluded, run)), run.report)
 
@@ -266,7 +268,7 @@ class _IngestRun:
 
     def __init__(self, *, source: str | None, lang: str, fields: dict[str, str], max_bytes: int,
                  stdin: BinaryIO | None, on_input: Callable[[str], None] | None,
-                 meta_types: Mapping[str, str]) -> None:
+                 meta_types: Mapping[str, str], warnings_per_code: int) -> None:
         self.source = source
         self.meta_types = meta_types
         self.lang = lang
@@ -274,7 +276,7 @@ class _IngestRun:
         self.max_bytes = max_bytes
         self.stdin = stdin
         self.on_input = on_input
-        self.report = Report()
+        self.report = Report(warnings_per_code=warnings_per_code)
         self.stats = self.report.stats
         self.stats.update(inputs=0, records=0, articles=0, duplicates=0, rejected=0)
 

@@ -41,7 +41,7 @@ from corpus_tools.interop.format import Context, Format
 from corpus_tools.interop.labelmap import LabelMap, read_label_map
 from corpus_tools.interop.registry import check_options, get_format, parse_pair
 from corpus_tools.ontology import Ontology, load_ontology
-from corpus_tools.report import Report, define_code, make_problem
+from corpus_tools.report import WARNINGS_PER_CODE, Report, define_code, make_problem
 from corpus_tools.spans import DEFAULT_SEGMENTATION, Document, check_segmentation
 
 STAGE = "interop"
@@ -89,12 +89,14 @@ def convert(
     write_options: Mapping[str, str] | None = None,
     segmentation: str = DEFAULT_SEGMENTATION,
     progress: Progress | None = None,
+    warnings_per_code: int = WARNINGS_PER_CODE,
 ) -> Report:
     """Convert ``source`` (a file or folder in ``from_format``) into ``out`` in ``to_format``; see the module.
 
     ``ontology``: check the labels against it (a ``label_map`` alone checks against the default ontology).
     ``read_options`` and ``write_options`` are the formats' own options (``Format.options``).  ``progress`` is
-    called now and then with the number of documents read.  ``report.stats`` holds the formats, the documents,
+    called now and then with the number of documents read; ``warnings_per_code``: the report keeps that many
+    warnings of each code (0: every one) and counts the others.  ``report.stats`` holds the formats, the documents,
     entities and relations written (``labels``: entities per label), and ``written``."""
     reader = get_format(from_format, "read")
     writer = get_format(to_format, "write")
@@ -109,7 +111,7 @@ def convert(
     if not source.exists():
         raise InputError(f"no such file or folder: {source}")
     _check_target(source, target, writer)
-    report = Report()
+    report = Report(warnings_per_code=warnings_per_code)
     report.stats.update({"from": reader.name, "to": writer.name, "written": False})
     mapping: LabelMap | None = None
     if label_map is not None:

@@ -57,18 +57,19 @@ def iter_checked(path: Path, ctx: Context, kind: str, hint: str) -> Iterator[tup
     if found in ("documents", "export") and found != kind:
         raise InputError(f"{path} holds {'document JSONL' if found == 'documents' else 'a Label Studio export'};"
                          f" {hint}")
-    local = Report()
-    kept = 0
+    # one item's problems at a time, moved to ctx.report (which bounds them); only its counts of repeats are read
+    local = Report(warnings_per_code=0)
     try:
         for _, position, item in iter_validated(path, local, ontology=ctx.ontology):
-            fresh = local.problems[kept:]
-            kept = len(local.problems)
-            wanted = _judged(fresh)
+            wanted = _judged(local.problems)
+            local.problems.clear()
             ctx.report.extend(wanted)
             if not any(p.is_error for p in wanted):
                 yield position, item  # type: ignore[misc]
     finally:
-        ctx.report.extend(_judged(local.problems[kept:]))
+        ctx.report.extend(_judged(local.problems))
+        local.problems.clear()
+        ctx.report.merge(local)  # what it counted without keeping: the repeats of a once-per-field warning
 
 
 def read_documents(path: Path, ctx: Context) -> Iterator[Document]:

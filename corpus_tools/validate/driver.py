@@ -37,7 +37,7 @@ from corpus_tools.files import AtomicFile, same_file
 from corpus_tools.keys import SeenKeys, store_failures
 from corpus_tools.offsets import utf16_repair
 from corpus_tools.ontology import Ontology
-from corpus_tools.report import Problem, Report, make_problem
+from corpus_tools.report import WARNINGS_PER_CODE, Problem, Report, make_problem
 from corpus_tools.strictjson import LoneSurrogateError, LoneSurrogateEscape, StrictReader, TooDeep, loads
 from corpus_tools.validate.reading import (
     ChunkReader,
@@ -75,6 +75,7 @@ def validate_export(
     max_errors: int | None = None,
     progress: Progress | None = None,
     workers: int | None = 1,
+    warnings_per_code: int = WARNINGS_PER_CODE,
 ) -> Report:
     """Validate a Label Studio JSON export or canonical document JSONL; never raises on bad data.
 
@@ -84,8 +85,9 @@ def validate_export(
     read as a stream here, which locates a malformed file's problem.
 
     ``max_errors`` stops collecting errors after that many (the report is then ``truncated``;
-    its error count still counts every error).  ``progress`` is called now and then with the
-    number of bytes read so far.  ``report.stats`` holds the format, byte size and counts of
+    its error count still counts every error); ``warnings_per_code`` keeps that many warnings of each code (0:
+    every one; the others are counted, see :class:`~corpus_tools.report.Report`).  ``progress`` is called now
+    and then with the number of bytes read so far.  ``report.stats`` holds the format, byte size and counts of
     tasks (or documents), annotations, predictions (full objects; ``prediction_ids`` counts the
     bare ids of a quick export), spans and relations.  Raises
     :class:`~corpus_tools.errors.InputError` when the file cannot be read at all.
@@ -94,20 +96,21 @@ def validate_export(
     ontology = ontology or default_ontology()
     if sniff(path).kind == "export":
         try:
-            return _validate_segments(path, ontology, max_errors, progress, workers)
+            return _validate_segments(path, ontology, max_errors, warnings_per_code, progress, workers)
         except SegmentsUnreadable:
             pass  # the stream reading says what the segments could not read, and where
     run = ItemChecker(ontology)
-    report = Report(max_errors=max_errors)
+    report = Report(max_errors=max_errors, warnings_per_code=warnings_per_code)
     for _ in _stream(path, run, report, progress):
         pass
     return report
 
 
-def _validate_segments(path: Path, ontology: Ontology, max_errors: int | None, progress: Progress | None,
-                       workers: int | None) -> Report:
+def _validate_segments(path: Path, ontology: Ontology, max_errors: int | None, warnings_per_code: int,
+                       progress: Progress | None, workers: int | None) -> Report:
     step = TaskChecks(ontology, file=str(path))
-    merger = ValidationMerger(step.run.semantic.counts, file=str(path))
+    merger = ValidationMerger(step.run.semantic.counts, file=str(path), max_errors=max_errors,
+                              warnings_per_code=warnings_per_code)
     count = pool_size(workers)
     with ExitStack() as stack:
         pool = stack.enter_context(WorkerPool(step, path, None, count, stage="validate")) if count > 1 else None
@@ -118,7 +121,7 @@ def _validate_segments(path: Path, ontology: Ontology, max_errors: int | None, p
     size = path.stat().st_size
     if progress is not None:
         progress(size)
-    return merger.report(size, max_errors=max_errors)
+    return merger.report(size)
 
 
 def iter_validated(
@@ -146,6 +149,7 @@ def repair_utf16_export(
     ontology: Ontology | None = None,
     max_errors: int | None = None,
     progress: Progress | None = None,
+    warnings_per_code: int = WARNINGS_PER_CODE,
 ) -> Report:
     """Write a copy of an export (or document JSONL) whose UTF-16 span offsets are code points.
 
@@ -164,7 +168,7 @@ def repair_utf16_export(
         raise InputError(f"{path} is both the export and --out; the repaired copy would replace the export while it"
                          " is read: write it to another file")
     run = ItemChecker(ontology or default_ontology())
-    report = Report(max_errors=max_errors)
+    report = Report(max_errors=max_errors, warnings_per_code=warnings_per_code)
     repaired = written = 0
     writer = AtomicFile(out, binary=True)
     try:

@@ -38,7 +38,7 @@ from corpus_tools.checks import ItemChecker
 from corpus_tools.errors import BuildError, CorpusToolsError, InputError, OutputError
 from corpus_tools.keys import SeenKeys
 from corpus_tools.ontology import Ontology
-from corpus_tools.report import Problem, Report, make_problem
+from corpus_tools.report import WARNINGS_PER_CODE, Problem, Report, make_problem
 from corpus_tools.strictjson import check_depth
 from corpus_tools.validate.segments import Segment, SegmentError, iter_segments
 
@@ -402,11 +402,14 @@ def _bounded(pool: ProcessPoolExecutor, segments: Iterator[Segment], ahead: int)
 class ValidationMerger:
     """Takes checked segments in input order: their problems and counts, and the whole-export checks
     (:class:`ExportKeys`) placed after the problems of the task that repeats a key, as the stream reading places
-    them.
-    ``file``: the export, which the whole-export problems name."""
+    them.  The problems go into the report as they come (a segment's at a time: the report keeps what its bounds
+    say, so this process's memory does not grow with the problems of the export).
+    ``file``: the export, which the whole-export problems name; ``max_errors`` and ``warnings_per_code``: the
+    report's bounds (see :class:`~corpus_tools.report.Report`)."""
 
-    def __init__(self, counts: dict[str, int], *, file: str | None = None) -> None:
-        self.validation: list[Problem] = []
+    def __init__(self, counts: dict[str, int], *, file: str | None = None, max_errors: int | None = None,
+                 warnings_per_code: int = WARNINGS_PER_CODE) -> None:
+        self.validation = Report(max_errors=max_errors, warnings_per_code=warnings_per_code)
         self.counts = dict.fromkeys(counts, 0)
         self.keys = ExportKeys(file)
 
@@ -426,11 +429,10 @@ class ValidationMerger:
         for index in sorted(set(by_index) | set(duplicates)):
             self.validation.extend(by_index.get(index, ()))
             if index in duplicates:
-                self.validation.append(duplicates[index])
+                self.validation.add(duplicates[index])
 
-    def report(self, size: int, *, max_errors: int | None = None) -> Report:
+    def report(self, size: int) -> Report:
         """The validation report of an export of ``size`` bytes, as the stream reading gives it."""
-        report = Report(max_errors=max_errors)
+        report = self.validation
         report.stats = {"format": "labelstudio-export", "bytes": size, **self.counts}
-        report.extend(self.validation)
         return report
