@@ -749,7 +749,7 @@ class SemanticChecker:
         )
 
     # ------------------------------------------------------------------ relations
-    def _inner_ids(self, spans: list[tuple[int, int, object, object, int]]) -> frozenset[object] | set[object]:
+    def _inner_ids(self, spans: list[tuple[int, int, object, object, object]]) -> frozenset[object] | set[object]:
         """The ids of the spans lying inside another (longer) span, which no relation may use; none under the
         ``forbid`` policy (nesting is then a span-overlap)."""
         if len(spans) < 2 or self.overlap == "forbid":
