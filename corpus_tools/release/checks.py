@@ -377,11 +377,21 @@ class ReleaseChecker:
                 self.problem(R.CARD_FEATURES, self._feature_diff(config, card_features, expected), file=R.CARD_NAME)
 
     def _check_features_datasets(self) -> None:
+        layout = _layout_columns()
         for config in self.configs:
             card_features = self._card_features(config)
-            if card_features is not None:
-                self.reference[config] = Reference(card_features.arrow_schema, classlabel_columns(card_features),
-                                                   lambda f=card_features: f)
+            if card_features is None:
+                continue
+            missing = [column for column in layout.get(base_config(config), ()) if column not in card_features]
+            if missing:  # the data checks read them: the files are left unchecked, not read as another layout
+                self.problem(R.LAYOUT_COLUMNS, f"dataset_info features of {config} lack the column"
+                             f"{'s' if len(missing) > 1 else ''} {', '.join(missing)} that this corpus-tools writes"
+                             " in every release and checks; its files were not checked (a release of another"
+                             " layout: build it again, or check it with the version that built it).",
+                             file=R.CARD_NAME)
+                continue
+            self.reference[config] = Reference(card_features.arrow_schema, classlabel_columns(card_features),
+                                               lambda f=card_features: f)
 
     def _card_features(self, config: str) -> Features | None:
         """The card's features of ``config``; a problem when it has none."""
@@ -809,6 +819,17 @@ def _features_from_schema(schema: pa.Schema) -> Features:
 
 
 @store_failures("check-release")
+@functools.cache
+def _layout_columns() -> dict[str, tuple[str, ...]]:
+    """The top-level columns of each base config that every release has, whatever its ontology (``meta`` holds
+    the fields an ontology declares, and is absent when it declares none)."""
+    from corpus_tools.artefacts import ontology_to_features
+    from corpus_tools.ontology import load_ontology
+
+    return {config: tuple(column for column in features if column != "meta")
+            for config, features in ontology_to_features(load_ontology()).items()}
+
+
 def check_release(directory: str | Path, *, ontology: Ontology | None = None,
                   executor: Executor | None = None) -> Report:
     """Every pre-publish check of a release folder, as a report (never raises on bad data).

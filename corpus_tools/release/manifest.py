@@ -103,6 +103,12 @@ CARD_FEATURES = define_code(
     "The card's dataset_info features differ from the config's Features (README metadata wins silently).",
     stage=STAGE,
 )
+LAYOUT_COLUMNS = define_code(
+    "release-layout-columns", "error",
+    "A config's card features lack columns this corpus-tools writes in every release and checks (a release of"
+    " another layout, such as one an older version built); that config's files are not checked. Build the"
+    " release again, or check it with the version that built it.", stage=STAGE,
+)
 ROW_COUNT = define_code(
     "release-row-count", "error",
     "A split's row count differs from num_examples in the card or manifest.json.", stage=STAGE,
