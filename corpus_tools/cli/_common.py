@@ -67,7 +67,7 @@ def render_report(report: Report, *, as_json: bool, quiet: bool = False, title: 
                 markup=False,
             )
         if len(report.problems) > 200:
-            err_console.print(f"... and {len(report.problems) - 200} more problems (use --json for all)")
+            err_console.print(f"... and {len(report.problems) - 200} more problems (--json lists every one kept)")
         for code, count in report.unlisted_warnings().items():
             err_console.print(f"... and {count:,} more {code} warnings not listed (--warnings-per-code)", markup=False)
         counts = report.counts()
