@@ -415,6 +415,43 @@ def test_two_texts_with_one_source_id_are_a_located_error(tmp_path):
     assert second.exists()
 
 
+def test_an_archive_whose_folders_reuse_file_names_takes_the_path_as_source_id(tmp_path):
+    root = tmp_path / "archive"
+    write(root / "2019" / "03" / "001.txt", ARTICLE)
+    write(root / "2019" / "04" / "001.txt", ARTICLE + PARA1)
+    write(root / "notes.txt", ARTICLE + PARA1 + PARA1)
+    articles, report = ingest(root, id_from="path")
+    assert report.valid, located(report)
+    hashed = {path: "src-" + hashlib.sha256(path.encode("utf-8")).hexdigest()[:16] for path in ("2019/03/001",
+                                                                                                "2019/04/001")}
+    assert [(a["id"], a["meta"]["source_id"], a["source_path"]) for a in articles] == [
+        ("notes", "notes", "notes.txt"),  # a path without a folder is a safe token: kept as it is
+        (hashed["2019/03/001"], "2019/03/001", "2019/03/001.txt"),
+        (hashed["2019/04/001"], "2019/04/001", "2019/04/001.txt"),
+    ]
+    again, _ = ingest(root, id_from="path")
+    assert again == articles
+    # a file given by itself: its path within what was given is its name
+    (single,), _ = ingest(root / "2019" / "03" / "001.txt", id_from="path")
+    assert single["id"] == "001"
+    with pytest.raises(ValueError, match="id_from must be one of"):
+        ingest_paths([str(root)], id_from="folder")
+
+
+def test_ingest_id_from_path_on_the_command_line(tmp_path):
+    root = tmp_path / "archive"
+    write(root / "a" / "story.txt", ARTICLE)
+    write(root / "b" / "story.txt", ARTICLE + PARA1)
+    out = tmp_path / "articles.jsonl"
+    command = [sys.executable, "-m", "corpus_tools", "ingest", str(root), "--out", str(out)]
+    refused = subprocess.run(command, capture_output=True, text=True)
+    assert refused.returncode == 1 and "ingest-duplicate-id" in refused.stderr and not out.exists()
+    done = subprocess.run([*command, "--id-from", "path"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    ids = [json.loads(line)["meta"]["source_id"] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert ids == ["a/story", "b/story"]
+
+
 def test_an_id_field_of_another_type_is_refused(tmp_path):
     path = write(tmp_path / "a.jsonl", '{"id": true, "text": "x"}\n{"id": {"n": 1}, "text": "y"}\n')
     articles, report = ingest(path)

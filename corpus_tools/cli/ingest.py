@@ -24,6 +24,11 @@ from corpus_tools.report import WARNINGS_PER_CODE
 from corpus_tools.text import has_lone_surrogate, printable
 
 
+class IdFrom(StrEnum):
+    name = "name"
+    path = "path"
+
+
 class InputFormat(StrEnum):
     auto = "auto"
     txt = "txt"
@@ -73,6 +78,10 @@ def ingest_command(
     max_bytes: Annotated[int, typer.Option("--max-bytes", min=1, help="Skip (as an error) text files, JSONL"
                                            " lines and CSV texts larger than this many bytes.")]
     = DEFAULT_MAX_BYTES,
+    id_from: Annotated[IdFrom, typer.Option("--id-from", help="A text file's source id: its name without the"
+                                            " extension, or its path within the folder given (for archives whose"
+                                            " folders reuse file names: 2019/03/001.txt and 2019/04/001.txt).")]
+    = IdFrom.name,
     ontology: OntologyOption = None,
     as_json: JsonOption = False,
     warnings_per_code: WarningsPerCodeOption = WARNINGS_PER_CODE,
@@ -87,7 +96,8 @@ def ingest_command(
     line, body) unless the body starts with it. Metadata fields the ontology declares under meta: (published,
     url and source_id always) must parse as their types (an error otherwise); others are kept with a
     warning, once per file, since a release leaves them out. The id comes from the source's id when it has
-    one (a mapped id field, a text file's name without extension), kept across edits of the text
+    one (a mapped id field, a text file's name without extension, or with --id-from path its path within the
+    folder given), kept across edits of the text
     (meta.source_id holds it as given); otherwise it is the first 16 hex digits of the sha256. Two texts
     under one source id are an error; the same text is written once.
     Invalid UTF-8, empty, binary and over-size inputs are reported and skipped; BOMs, converted line
@@ -113,7 +123,8 @@ def ingest_command(
         progress.update(task, files=files, description=name if len(name) <= 40 else "…" + name[-39:])
 
     result = ingest_paths(inputs, fmt=fmt.value, source=source, lang=lang, fields=mapping, max_bytes=max_bytes,
-                          exclude=[out], on_input=on_input, ontology=loaded, warnings_per_code=warnings_per_code)
+                          exclude=[out], on_input=on_input, ontology=loaded, warnings_per_code=warnings_per_code,
+                          id_from=id_from.value)
 
     def counted() -> Iterator[dict[str, object]]:
         for article in result.articles:

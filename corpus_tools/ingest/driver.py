@@ -134,6 +134,9 @@ def article_id(text: str, source_id: str | None = None) -> str:
     return sha256_text(text)[:16]
 
 
+ID_FROM = ("name", "path")  # what a text file's source id is: its name, or its path within the folder given
+
+
 def format_for_path(path: str | os.PathLike[str]) -> str:
     """The format ``auto`` picks for a file name: .jsonl/.ndjson → jsonl, .csv → csv, anything else → txt."""
     return _EXTENSIONS.get(os.path.splitext(os.fspath(path))[1].lower(), "txt")
@@ -160,6 +163,7 @@ def ingest_paths(
     on_input: Callable[[str], None] | None = None,
     ontology: Ontology | None = None,
     warnings_per_code: int = WARNINGS_PER_CODE,
+    id_from: str = "name",
 ) -> IngestResult:
     """Ingest files, directories and ``-`` (stdin) into Article records.
 
@@ -172,11 +176,15 @@ def ingest_paths(
     ``on_input`` is called with each input's name before it is read (for progress).  ``ontology`` (default: the
     bundled one) declares the meta fields: a declared value is checked (and CSV text parsed) as its type, an
     undeclared one is kept and reported once per file.  ``warnings_per_code``: the report keeps that many warnings
-    of each code (0: every one) and counts the others.  Raises InputError when an input does not exist or is
-    excluded.
+    of each code (0: every one) and counts the others.  ``id_from``: a text file's source id is its ``name``
+    without the extension (the default), or its ``path`` within the folder given, without the extension
+    (``2019/03/afp-001``, which as an id is hashed: see :func:`source_article_id`), for archives whose folders
+    reuse file names.  Raises InputError when an input does not exist or is excluded.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
+    if id_from not in ID_FROM:
+        raise ValueError(f"id_from must be one of {ID_FROM}, not {id_from!r}")
     if max_bytes < 1:
         raise ValueError("max_bytes must be positive")
     for option, value in (("source", source), ("lang", lang)):
@@ -200,8 +208,8 @@ def ingest_paths(
                                  " replace the articles with what is read from them: write to another file")
     mapping = dict(DEFAULT_FIELDS) if fields is None else {**DEFAULT_FIELDS, **fields}
     meta_types = dict((ontology or load_ontology()).meta_fields)
-    run = _IngestRun(source=source, lang=lang, fields=mapping, max_bytes=max_bytes,
-                     stdin=stdin, on_input=on_input, meta_types=meta_types, warnings_per_code=warnings_per_code)
+    run = _IngestRun(source=source, lang=lang, fields=mapping, max_bytes=max_bytes, stdin=stdin,
+                     on_input=on_input, meta_types=meta_types, warnings_per_code=warnings_per_code, id_from=id_from)
     excluded = {os.path.realpath(p) for p in map(os.fspath, exclude)}
     return IngestResult(run.articles(_iter_sources(given, fmt, excluded, run)), run.report)
 
@@ -268,8 +276,9 @@ class _IngestRun:
 
     def __init__(self, *, source: str | None, lang: str, fields: dict[str, str], max_bytes: int,
                  stdin: BinaryIO | None, on_input: Callable[[str], None] | None,
-                 meta_types: Mapping[str, str], warnings_per_code: int) -> None:
+                 meta_types: Mapping[str, str], warnings_per_code: int, id_from: str = "name") -> None:
         self.source = source
+        self.id_from = id_from
         self.meta_types = meta_types
         self.lang = lang
         self.fields = fields
@@ -388,7 +397,8 @@ class _IngestRun:
         text = self.clean_text(raw, where, text_lines=True)
         if text is None:
             return
-        source_id = None if src.path is None else os.path.splitext(os.path.basename(src.rel))[0] or None
+        source_id = None if src.path is None else os.path.splitext(
+            src.rel if self.id_from == "path" else os.path.basename(src.rel))[0] or None
         article = self.make_article(text, src, None, where, title=None, source=None, lang=None, meta=None,
                                     source_id=source_id)
         if article is not None:
