@@ -275,18 +275,18 @@ def test_token_strings_that_are_not_utf8_are_reported_not_a_traceback(release, o
 
 
 def _covering_reference(decoded, known) -> dict[int, str]:
-    """The decoded-span rule read plainly: the first decoded span (in order) that is not an entity and has no
-    entity of its row and label inside it."""
+    """The decoded-span rule read plainly: in each row, the first decoded span (in order) that is not an entity
+    and has no entity of its row and label inside it."""
     entities = list(zip(known.row.tolist(), known.start.tolist(), known.end.tolist(), known.label.tolist(),
                         strict=True))
+    bad: dict[int, str] = {}
     for row, start, end, label in zip(decoded.row.tolist(), decoded.start.tolist(), decoded.end.tolist(),
                                       decoded.label.tolist(), strict=True):
-        if (row, start, end, label) in entities:
+        if (row, start, end, label) in entities or row in bad:
             continue
         if not any(r == row and el == label and start <= es and ee <= end for r, es, ee, el in entities):
-            return {row: f"ner_tags decode to a span {start}-{end} that covers no entity of the document with that"
-                         " label"}
-    return {}
+            bad[row] = f"ner_tags decode to a span {start}-{end} that covers no entity of the document with that label"
+    return bad
 
 
 _span_lists = st.lists(st.tuples(st.integers(0, 3), st.integers(-2, 30), st.integers(-2, 30), st.integers(0, 2)),

@@ -539,7 +539,7 @@ def _check_decoded(decoded: _Spans, known: _Spans, fits: bool, bad: dict[int, st
     at = order[np.repeat(first - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))]
     covered = np.zeros(len(stray), dtype=bool)
     covered[owner[(known.end[at] <= end[owner]) & (known.label[at] == lab[owner])]] = True
-    for k in np.flatnonzero(~covered)[:1].tolist():
+    for k in _first_of_each_row(np.flatnonzero(~covered), row):
         bad.setdefault(int(row[k]), f"ner_tags decode to a span {start[k]}-{end[k]} that covers no entity of the"
                                     " document with that label")
 
@@ -569,9 +569,18 @@ def _check_encoded(known: _Spans, decoded: _Spans, fits: bool, owner: np.ndarray
         spans = set(decoded.tuples())
         missing = np.array([k for k in must.tolist() if (int(e_row[k]), int(e_start[k]), int(e_end[k]),
                                                           int(known.label[k])) not in spans], dtype=np.int64)
-    for k in missing[:1]:
+    for k in _first_of_each_row(missing, e_row):
         bad.setdefault(int(e_row[k]), f"the entity {e_start[k]}-{e_end[k]} lies on token boundaries and overlaps"
                                       " no other entity, but ner_tags do not encode it")
+
+
+def _first_of_each_row(found: np.ndarray, rows: np.ndarray) -> list[int]:
+    """The first of ``found`` (indices into ``rows``, in order) in each row they fall in: a row's problem is
+    named once, and every row that has one is counted."""
+    if not len(found):
+        return []
+    _, first = np.unique(rows[found], return_index=True)
+    return found[np.sort(first)].tolist()
 
 
 def _sorted(keys: np.ndarray) -> np.ndarray:
