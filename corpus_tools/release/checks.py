@@ -818,7 +818,6 @@ def _features_from_schema(schema: pa.Schema) -> Features:
     return Features.from_arrow_schema(schema)
 
 
-@store_failures("check-release")
 @functools.cache
 def _layout_columns() -> dict[str, tuple[str, ...]]:
     """The top-level columns of each base config that every release has, whatever its ontology (``meta`` holds
@@ -830,6 +829,7 @@ def _layout_columns() -> dict[str, tuple[str, ...]]:
             for config, features in ontology_to_features(load_ontology()).items()}
 
 
+@store_failures("check-release")
 def check_release(directory: str | Path, *, ontology: Ontology | None = None,
                   executor: Executor | None = None) -> Report:
     """Every pre-publish check of a release folder, as a report (never raises on bad data).
