@@ -18,6 +18,7 @@ fastest run is kept.
     .venv/bin/python bench/validate.py --huge-text-mb 1,8,32  # one task whose text is 1, 8, 32 MB
     .venv/bin/python bench/validate.py --dense    # span-dense tasks (the bundled seed), 1k and 4k
     .venv/bin/python bench/validate.py --dense --profile  # and a cProfile of validate at 4k
+    .venv/bin/python bench/validate.py --warned --large  # a warning on every task: validate's peak RSS, 10k to 100k
 
 ``--huge-text-mb`` measures instead one task of one huge text (Arabic words, two spans), through ``validate``
 (segments) and through the stream reading that ``validate`` falls back to (``iter_validated``, also what
@@ -29,6 +30,11 @@ export JSON per task with 126 spans and 17 relations, 4 spans per KB against the
 1,000 and 4,000 tasks of a Label Studio export, each copy perturbed (a different count of leading words, so every
 offset moves, and its own region ids).  validate and ijson run interleaved, best of ``--repeat``; it prints the
 ratio at 4k and the peak RSS of validate at 1k and 4k.
+
+``--warned`` measures instead exports whose every task carries a warning (a second annotation, cancelled:
+``annotation-cancelled``), at 10k and with ``--large`` 100k tasks: validate's peak RSS at each size and their
+ratio (a report keeps at most ``--warnings-per-code`` warnings of each code and counts the others, so the peak
+should not grow with the warnings), and the warnings counted.
 """
 
 from __future__ import annotations
@@ -99,12 +105,19 @@ def make_task(task_id: int, rng: random.Random) -> dict:
     return task
 
 
-def write_export(path: Path, tasks: int, seed: int = 5) -> int:
+def write_export(path: Path, tasks: int, seed: int = 5, *, warned: bool = False) -> int:
+    """``tasks`` tasks of :func:`make_task`; ``warned``: each with a second annotation, cancelled."""
     rng = random.Random(seed)
     with path.open("w", encoding="utf-8") as f:
         f.write("[")
         for i in range(1, tasks + 1):
-            f.write(("," if i > 1 else "") + "\n" + json.dumps(make_task(i, rng), ensure_ascii=False))
+            task = make_task(i, rng)
+            if warned:
+                cancelled = {**task["annotations"][0], "id": tasks + i, "completed_by": 2, "was_cancelled": True,
+                             "result": [], "result_count": 0, "unique_id": f"u-cancelled-{i}"}
+                task["annotations"].append(cancelled)
+                task.update(total_annotations=2, cancelled_annotations=1)
+            f.write(("," if i > 1 else "") + "\n" + json.dumps(task, ensure_ascii=False))
         f.write("\n]\n")
     return path.stat().st_size
 
@@ -289,6 +302,25 @@ def dense(args: argparse.Namespace) -> None:
         print(f"load average during the run: {' '.join(load)}")
 
 
+def warned(args: argparse.Namespace) -> None:
+    """Every task with a warning: validate's peak RSS at 10k (and 100k) tasks and the warnings it counted."""
+    sizes = [10_000, 100_000] if args.large else [10_000]
+    peaks = {}
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        for size in sizes:
+            path = Path(tmp) / f"warned-{size}.json"
+            nbytes = write_export(path, size, warned=True)
+            run = measure("validate", path)
+            assert run["valid"] and run["tasks"] == size, run
+            peaks[size] = run["rss_mib"]
+            print(f"{size:>7} tasks  {nbytes / 1e6:.0f} MB  validate {run['cpu_seconds']:.1f} s CPU  peak RSS"
+                  f" {run['rss_mib']:.1f} MiB  warnings counted: {run['counts']}", flush=True)
+            path.unlink()
+    if len(peaks) == 2:
+        rss = peaks[100_000] / peaks[10_000]
+        print(f"validate peak RSS 100k/10k {rss:.2f}  (flat: <= 1.20: {'ok' if rss <= 1.2 else 'MISSED'})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--large", action="store_true", help="also measure 100k tasks (about 500 MB)")
@@ -297,7 +329,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement at 10k (best kept; 100k: 1)")
     parser.add_argument("--huge-text-mb", help="instead: one task whose text is each of these MB (e.g. 1,8,32)")
     parser.add_argument("--dense", action="store_true", help="instead: span-dense tasks (the bundled seed), 1k and 4k")
+    parser.add_argument("--warned", action="store_true", help="instead: a warning on every task (validate's peak RSS)")
     args = parser.parse_args()
+    if args.warned:
+        warned(args)
+        return
     if args.dense:
         dense(args)
         return
