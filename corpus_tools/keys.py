@@ -101,13 +101,13 @@ class KeyValues:
         wanted = list(dict.fromkeys(keys))
         found: dict[Key, Value] = {}
         replaced: set[Key] = set()
-        for key, a, b, replace in _select_in(self._db, "SELECT key, a, b, replace FROM staged WHERE key IN", wanted):
+        for key, a, b, replace in select_in(self._db, "SELECT key, a, b, replace FROM staged WHERE key IN", wanted):
             found[key] = (a, b)
             if replace:
                 replaced.add(key)
         maybe = self._bits.maybe(key_hashes(wanted)).tolist() if wanted else []
         in_kv = [key for key, flag in zip(wanted, maybe, strict=True) if flag]
-        for key, a, b in _select_in(self._db, "SELECT key, a, b FROM kv WHERE key IN", in_kv):
+        for key, a, b in select_in(self._db, "SELECT key, a, b FROM kv WHERE key IN", in_kv):
             if key not in replaced:
                 found[key] = (a, b)
         return found
@@ -196,8 +196,9 @@ def key_hashes(keys: Sequence[Key]) -> np.ndarray:
     return np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys))
 
 
-def _select_in(db: sqlite3.Connection, query: str, keys: Sequence[object]) -> Iterator[tuple]:
-    """The rows of ``query`` (ending in ``IN``) for ``keys``, :data:`LOOKUP_KEYS` keys a statement."""
+def select_in(db: sqlite3.Connection, query: str, keys: Sequence[object]) -> Iterator[tuple]:
+    """The rows of ``query`` (ending in ``IN``) for ``keys``, :data:`LOOKUP_KEYS` keys a statement (SQLite bounds
+    the parameters of one)."""
     for at in range(0, len(keys), LOOKUP_KEYS):
         chunk = keys[at:at + LOOKUP_KEYS]
         yield from db.execute(f"{query} ({','.join('?' * len(chunk))})", chunk)
@@ -205,7 +206,7 @@ def _select_in(db: sqlite3.Connection, query: str, keys: Sequence[object]) -> It
 
 def _get_many(db: sqlite3.Connection, keys: Iterable[Key]) -> dict[Key, Value]:
     """The values of those ``keys`` that table ``kv`` of ``db`` holds, :data:`LOOKUP_KEYS` keys a query."""
-    return {key: (a, b) for key, a, b in _select_in(db, "SELECT key, a, b FROM kv WHERE key IN",
+    return {key: (a, b) for key, a, b in select_in(db, "SELECT key, a, b FROM kv WHERE key IN",
                                                     list(dict.fromkeys(keys)))}
 
 

@@ -22,14 +22,7 @@ import numpy as np
 from corpus_tools.build.shards import ShardWriter
 from corpus_tools.errors import OutputError
 from corpus_tools.features import base_config, release_features
-from corpus_tools.keys import (
-    CACHE_KIB,
-    LOOKUP_KEYS,
-    FirstSeen,
-    KeyBits,
-    KeyValues,
-    private_database,
-)
+from corpus_tools.keys import CACHE_KIB, FirstSeen, KeyBits, KeyValues, private_database, select_in
 from corpus_tools.ontology import Ontology
 from corpus_tools.release.card import SplitLayout
 from corpus_tools.release.splits import SplitPlan
@@ -305,11 +298,8 @@ class NearDuplicates:
             shared |= repeats[where] > 1  # a key two signatures of the segment have
             maybe = self._written.maybe(self._hashes(band_keys, band))
             wanted = list(dict.fromkeys(band_keys[maybe].tolist()))
-            for at in range(0, len(wanted), LOOKUP_KEYS):
-                chunk = wanted[at:at + LOOKUP_KEYS]
-                query = f"SELECT key, row FROM band{band} WHERE key IN ({','.join('?' * len(chunk))})"
-                for key, row in self._db.execute(query, chunk):
-                    self._earlier.setdefault((band, key), []).append(row)
+            for key, row in select_in(self._db, f"SELECT key, row FROM band{band} WHERE key IN", wanted):
+                self._earlier.setdefault((band, key), []).append(row)
             recent = band_keys[maybe][self._recent.maybe(self._hashes(band_keys[maybe], band))]
             if len(recent):
                 column = self._unmerged[:, band]
