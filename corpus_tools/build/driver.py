@@ -243,7 +243,7 @@ def _build_export(export: Path, ontology: Ontology, writer: ReleaseWriter, optio
             stack.close()  # the workers end now
     finally:
         shutil.rmtree(spool, ignore_errors=True)
-    writer.restart(writer.plan)
+    writer.restart()
     builder = options.builder(ontology, writer)
     merger = SegmentMerger(writer, {})
     return merger, build_stream(export, ontology, builder, merger, progress=options.progress), None

@@ -479,11 +479,12 @@ class ReleaseWriter:
         for store in (self.seen_ids, self.texts, self.near, self.assignments):
             store.close()
 
-    def restart(self, plan: SplitPlan) -> None:
-        """Drop every row, problem and count taken so far, to take the input again from its start."""
+    def restart(self) -> None:
+        """Drop every row, problem and count taken so far, to take the input again from its start (with the same
+        split plan: its earlier assignments are recorded again)."""
         self.abort()
         shutil.rmtree(self.root / "data", ignore_errors=True)
-        self._start(plan, Report(warnings_per_code=self.report.warnings_per_code))
+        self._start(self.plan, Report(warnings_per_code=self.report.warnings_per_code))
 
     def assign(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Record the splits of documents (a document keeps the split it was first given)."""
