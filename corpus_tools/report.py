@@ -179,6 +179,14 @@ class Report:
         for problem in problems:
             self.add(problem)
 
+    def take_problems(self) -> list[Problem]:
+        """The problems kept so far, removed from this report to be reported elsewhere (a caller that judges each
+        item's problems as they come); what it counted without keeping stays counted here, for :meth:`merge`."""
+        taken, self.problems = self.problems, []
+        self._errors = 0
+        self._listed.clear()
+        return taken
+
     def merge(self, other: Report) -> None:
         """Add the problems of ``other`` (each as :meth:`add` does) and count here what it counted without
         keeping (errors past its ``max_errors``, repeats, warnings past its ``warnings_per_code``); ``truncated``

@@ -57,18 +57,16 @@ def iter_checked(path: Path, ctx: Context, kind: str, hint: str) -> Iterator[tup
     if found in ("documents", "export") and found != kind:
         raise InputError(f"{path} holds {'document JSONL' if found == 'documents' else 'a Label Studio export'};"
                          f" {hint}")
-    # one item's problems at a time, moved to ctx.report (which bounds them); only its counts of repeats are read
+    # one item's problems at a time, moved to ctx.report (which bounds them)
     local = Report(warnings_per_code=0)
     try:
         for _, position, item in iter_validated(path, local, ontology=ctx.ontology):
-            wanted = _judged(local.problems)
-            local.problems.clear()
+            wanted = _judged(local.take_problems())
             ctx.report.extend(wanted)
             if not any(p.is_error for p in wanted):
                 yield position, item  # type: ignore[misc]
     finally:
-        ctx.report.extend(_judged(local.problems))
-        local.problems.clear()
+        ctx.report.extend(_judged(local.take_problems()))
         ctx.report.merge(local)  # what it counted without keeping: the repeats of a once-per-field warning
 
 
