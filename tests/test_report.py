@@ -87,6 +87,24 @@ def test_a_merged_report_keeps_and_counts_as_one_reading(items, cut, max_errors,
         whole.errors_found, whole.warnings_found, whole.valid, whole.truncated)
 
 
+@given(items=problems, cut=st.integers(0, 40))
+def test_problems_taken_as_they_come_and_merged_at_the_end_count_as_one_reading(items, cut):
+    """A report whose kept problems are taken part way (convert judges each item's problems as they come) and
+    added elsewhere, then merged for what it counted without keeping: the target keeps and counts as one reading,
+    and the taken report holds nothing kept."""
+    whole = _filled(items, warnings_per_code=2)
+    local, target = _filled(items[:cut], warnings_per_code=0), Report(warnings_per_code=2)
+    target.extend(local.take_problems())
+    assert (local.problems, local.error_count) == ([], 0)
+    for code, file, value in items[cut:]:
+        local.add(make_problem(code, "m", file=file, details={"field": value}))
+    target.extend(local.take_problems())
+    target.merge(local)
+    assert _kept(target) == _kept(whole)
+    assert target.counts() == whole.counts()
+    assert (target.errors_found, target.warnings_found) == (whole.errors_found, whole.warnings_found)
+
+
 def test_the_problems_a_report_is_made_with_are_kept_and_counted_as_added():
     cancelled = [make_problem(ANNOTATION_CANCELLED, "m", task_id=i) for i in range(5)]
     report = Report(problems=cancelled, warnings_per_code=2)
