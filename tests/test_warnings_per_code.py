@@ -166,6 +166,25 @@ def test_cli_help_shows_the_option(command: list[str]) -> None:
     assert "--warnings-per-code" in result.output
 
 
+def test_cli_a_command_without_the_option_does_not_name_it(tmp_path: Path) -> None:
+    """``agree`` validates the export first and shows its problems when it is invalid, with the default bound:
+    the line about the warnings not listed says how many of each code were kept, not an option ``agree`` lacks."""
+    from corpus_tools.report import WARNINGS_PER_CODE
+
+    tasks = _tasks(WARNINGS_PER_CODE + 2)
+    tasks[-1]["data"]["text"] = 5  # one schema error: the export is invalid
+    export = write_export(tmp_path / "export.json", tasks)
+    key = tmp_path / "pseudonym.key"
+    key.write_text("ab" * 32)
+    result = runner.invoke(app, ["agree", str(export), "--pseudonym-key", str(key)])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.splitlines()
+    assert (f"... and 2 more {ANNOTATION_CANCELLED} warnings not listed ({WARNINGS_PER_CODE:,} of each code kept)"
+            in lines), lines[-20:]
+    assert not any("--warnings-per-code" in line for line in lines)
+    assert runner.invoke(app, ["agree", str(export), "--warnings-per-code", "0"]).exit_code == 2  # no such option
+
+
 
 
 def test_build_counts_the_builds_own_warnings_past_the_bound(tmp_path: Path) -> None:

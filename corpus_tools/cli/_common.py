@@ -54,8 +54,12 @@ def info(message: str, *, quiet: bool = False) -> None:
         err_console.print(printable(redact(message)), markup=False)
 
 
-def render_report(report: Report, *, as_json: bool, quiet: bool = False, title: str = "") -> int:
-    """Print a report (JSON on stdout, or a grouped table on stderr) and return its exit code."""
+def render_report(report: Report, *, as_json: bool, quiet: bool = False, title: str = "",
+                  warnings_option: bool = False) -> int:
+    """Print a report (JSON on stdout, or a grouped table on stderr) and return its exit code.
+
+    ``warnings_option``: the command has ``--warnings-per-code`` (the line about warnings not listed names it
+    then, and says how many of each code were kept otherwise)."""
     if as_json:
         echo_json(report.to_dict())
     elif not quiet or not report.valid:
@@ -68,8 +72,9 @@ def render_report(report: Report, *, as_json: bool, quiet: bool = False, title: 
             )
         if len(report.problems) > 200:
             err_console.print(f"... and {len(report.problems) - 200} more problems (--json lists every one kept)")
+        hint = " (--warnings-per-code)" if warnings_option else f" ({report.warnings_per_code:,} of each code kept)"
         for code, count in report.unlisted_warnings().items():
-            err_console.print(f"... and {count:,} more {code} warnings not listed (--warnings-per-code)", markup=False)
+            err_console.print(f"... and {count:,} more {code} warnings not listed{hint}", markup=False)
         counts = report.counts()
         if counts:
             table = Table(title=title or "Problems by code")

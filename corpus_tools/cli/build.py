@@ -223,10 +223,12 @@ def build_command(
             if exc.report is None:
                 raise
             stack.close()
-            render_report(exc.report, as_json=as_json, quiet=quiet, title="Build problems")
+            render_report(exc.report, as_json=as_json, quiet=quiet, title="Build problems",
+                          warnings_option=True)
             info(f"Error: {exc}")
             raise typer.Exit(EXIT_INVALID) from exc
-    render_report(result.report, as_json=as_json, quiet=quiet, title="Build problems")
+    render_report(result.report, as_json=as_json, quiet=quiet, title="Build problems",
+                  warnings_option=True)
     for folder in result.removed:
         info(f"Removed {folder}, left by a build of {result.out} that was killed.", quiet=quiet)
     stats = result.stats

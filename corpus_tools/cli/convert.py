@@ -131,4 +131,5 @@ def convert_command(
              f" {stats.get('relations', 0)} relations)", quiet=quiet or as_json)
     else:
         info(f"Did not write {out}: errors were found (an existing --out is left as it was)", quiet=as_json)
-    raise typer.Exit(render_report(report, as_json=as_json, quiet=quiet, title="Conversion problems by code"))
+    raise typer.Exit(render_report(report, as_json=as_json, quiet=quiet, title="Conversion problems by code",
+                                   warnings_option=True))

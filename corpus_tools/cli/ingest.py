@@ -141,4 +141,5 @@ def ingest_command(
         else:
             info(f"did not write {out}: inputs were rejected, so it is left as it was ({read} articles read"
                  f" {counts}); fix or leave out the rejected inputs and run again", quiet=quiet)
-    raise typer.Exit(render_report(result.report, as_json=as_json, quiet=quiet, title="Ingest problems"))
+    raise typer.Exit(render_report(result.report, as_json=as_json, quiet=quiet, title="Ingest problems",
+                                   warnings_option=True))

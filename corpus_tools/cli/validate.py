@@ -102,4 +102,5 @@ def validate_command(
         info(f"Repaired {report.stats.get('repaired_spans', 0)} span(s); "
              + (f"wrote {out}" if written else f"did not write {out} (the input is malformed or the repaired data"
                                               " has errors; an existing file is left as it was)"), quiet=quiet)
-    raise typer.Exit(render_report(report, as_json=as_json, quiet=quiet, title="Validation problems by code"))
+    raise typer.Exit(render_report(report, as_json=as_json, quiet=quiet, title="Validation problems by code",
+                                   warnings_option=True))
