@@ -262,3 +262,41 @@ def test_the_command_line_check_catches_drift():
     assert "'conl'" in _command_problem("corpus-tools convert a --from conl --to documents --out b", complete=True)
     assert "unexpected arguments ['b']" in _command_problem("corpus-tools validate a b", complete=True)
     assert _command_problem("corpus-tools build", complete=False) is None
+
+
+def _documented_library_names(repo_root) -> list[tuple[str, str]]:
+    import re
+
+    found = []
+    for page in [repo_root / "README.md", *sorted((repo_root / "docs").glob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        found += [(f"{page.name}:{text.count(chr(10), 0, match.start()) + 1}", match.group(0))
+                  for match in re.finditer(r"corpus_tools(?:\.[A-Za-z_]\w*)+", text)]
+    return found
+
+
+def _resolves(name: str) -> bool:
+    """Whether a dotted name (``corpus_tools.release.checks.check_release``) is a module or an attribute of one."""
+    import importlib
+
+    parts = name.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:split]))
+        except ModuleNotFoundError:
+            continue
+        for attribute in parts[split:]:
+            if not hasattr(found, attribute):
+                return False
+            found = getattr(found, attribute)
+        return True
+    return False
+
+
+def test_every_library_name_the_docs_give_exists(repo_root):
+    names = _documented_library_names(repo_root)
+    assert len(names) > 30
+    assert [f"{where}: {name}" for where, name in names if not _resolves(name)] == []
+    assert _resolves("corpus_tools.release.checks.check_release")
+    assert not _resolves("corpus_tools.release.manifest.check_release")
+    assert not _resolves("corpus_tools.no_such_module.name")
