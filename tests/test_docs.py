@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from corpus_tools.artefacts import ontology_to_glossary
 from corpus_tools.cli.docgen import (
     cli_commands,
@@ -322,3 +324,37 @@ def test_every_problem_code_the_docs_name_is_a_registered_code(repo_root):
     assert len(named) > 100
     assert [f"{where}: {name}" for where, name in named if name not in codes | _NOT_CODES] == []
     assert "span-text-mismatch" in codes and _NOT_CODES.isdisjoint(codes)
+
+
+def _python_blocks(repo_root) -> list[tuple[str, str]]:
+    """``(page:line, source)`` of every fenced python block of README.md and docs/*.md."""
+    import re
+
+    blocks = []
+    for page in [repo_root / "README.md", *sorted((repo_root / "docs").glob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        blocks += [(f"{page.name}:{text.count(chr(10), 0, match.start()) + 1}", textwrap.dedent(match.group(1)))
+                   for match in re.finditer(r"^ *```python\n(.*?)^ *```", text, re.S | re.M)]
+    return blocks
+
+
+def test_every_python_example_parses_and_imports_names_that_exist(repo_root):
+    """A renamed or removed library function fails here before a reader's copy of the example does."""
+    import ast
+    import importlib
+
+    blocks = _python_blocks(repo_root)
+    assert len(blocks) > 8
+    missing = []
+    for where, source in blocks:
+        tree = ast.parse(source, filename=where)  # a SyntaxError names the page and line
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "corpus_tools":
+                module = importlib.import_module(node.module)
+                missing += [f"{where}: from {node.module} import {alias.name}" for alias in node.names
+                            if not _resolves(f"{node.module}.{alias.name}") and not hasattr(module, alias.name)]
+            elif isinstance(node, ast.Import):
+                missing += [f"{where}: import {alias.name}" for alias in node.names
+                            if alias.name.startswith("corpus_tools") and not _resolves(alias.name)]
+    assert missing == []
+    assert not _resolves("corpus_tools.build.gold.annotator_name")  # what docs/teams.md once imported
