@@ -358,3 +358,16 @@ def test_every_python_example_parses_and_imports_names_that_exist(repo_root):
                             if alias.name.startswith("corpus_tools") and not _resolves(alias.name)]
     assert missing == []
     assert not _resolves("corpus_tools.build.gold.annotator_name")  # what docs/teams.md once imported
+
+
+def test_every_repository_path_the_docs_name_exists(repo_root):
+    import re
+
+    named = []
+    for page in [repo_root / "README.md", *sorted((repo_root / "docs").glob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        named += [(f"{page.name}:{text.count(chr(10), 0, match.start()) + 1}", match.group(1).rstrip("."))
+                  for match in re.finditer(r"(?<![\w/.])((?:tests|schemas|bench|corpus_tools|annotations)/[\w./-]+)",
+                                           text)]
+    assert len(named) > 50
+    assert [f"{where}: {path}" for where, path in named if not (repo_root / path).exists()] == []
