@@ -371,3 +371,14 @@ def test_every_repository_path_the_docs_name_exists(repo_root):
                                            text)]
     assert len(named) > 50
     assert [f"{where}: {path}" for where, path in named if not (repo_root / path).exists()] == []
+
+
+def test_every_argument_is_shown_in_upper_case_as_the_docs_write_it():
+    """`ls import ARTICLES`, `build EXPORT`: the usage line names arguments as the pages' synopses do."""
+    from corpus_tools.cli.docgen import command_help
+
+    for name, command in cli_commands():
+        usage = command_help(name, command).splitlines()[0]
+        arguments = usage.split(name, 1)[1].replace("[OPTIONS]", "").replace("COMMAND [ARGS]...", "")
+        words = [word.strip("[]{}.") for word in arguments.split()]
+        assert all(word.isupper() for word in words if word), usage
