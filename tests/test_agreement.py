@@ -467,3 +467,17 @@ def test_agreement_counts_equal_a_plain_reference_computation(parts, segmentatio
                                 lowest_count=3)
     assert merged == expected
     assert merged.to_dict() == expected.to_dict()
+
+
+def test_the_python_example_of_the_docs_page_runs_and_names_annotators_as_the_cli(repo_root, tmp_path, monkeypatch):
+    page = (repo_root / "docs" / "teams.md").read_text(encoding="utf-8")
+    example = page.split("exits 3. Otherwise it exits 0, whatever the")[1].split("```python\n")[1].split("```")[0]
+    art = news_article(1)
+    write_export(tmp_path / "export.json", [task(1, art, [annotation(11, art.result("a-"), annotator=21),
+                                                          annotation(12, art.result("b-"), annotator=22)])])
+    monkeypatch.chdir(tmp_path)
+    names: dict = {}
+    exec(compile(example, "docs/teams.md", "exec"), names)  # noqa: S102 - the page's own example
+    assert names["report"].valid and names["agreement"].to_dict()["spans"]["exact"]["micro"]["f1"] == 1.0
+    cli = runner.invoke(app, ["agree", "export.json", "--json", "--quiet"])
+    assert cli.exit_code == 0 and json.loads(cli.stdout) == names["agreement"].to_dict()

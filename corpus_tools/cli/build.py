@@ -29,7 +29,8 @@ from corpus_tools.report import WARNINGS_PER_CODE
 _PROGRESS_MIN_BYTES = 8 * 1024 * 1024
 
 ReleaseDirArgument = Annotated[
-    Path, typer.Argument(help="A release folder written by `corpus-tools build`.", file_okay=False)
+    Path, typer.Argument(help="A release folder written by `corpus-tools build`.", file_okay=False,
+                         metavar="RELEASE_DIR")
 ]
 
 
@@ -268,8 +269,8 @@ DIFF_TABLE_LIMIT = 20  # documents whose changed spans and relations `diff` list
 
 def diff_command(
     old: Annotated[str, typer.Argument(help="The older release: a folder, or a published version such as"
-                                       " ./releases/NAME@v1.0.0 or hf://datasets/ORG/NAME@v1.0.0.")],
-    new: Annotated[str, typer.Argument(help="The newer release, in the same forms.")],
+                                       " ./releases/NAME@v1.0.0 or hf://datasets/ORG/NAME@v1.0.0.", metavar="OLD")],
+    new: Annotated[str, typer.Argument(help="The newer release, in the same forms.", metavar="NEW")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the diff as JSON on stdout.")] = False,
     limit: Annotated[int | None, typer.Option(
         "--limit", min=0, metavar="N", help="List the changed spans and relations of at most N documents with changed"

@@ -343,7 +343,8 @@ def _finite_score(value: float | None) -> float | None:
 def import_command(
     articles: Annotated[Path | None, typer.Argument(
         help="Article records (JSONL, schemas/article.schema.json). Leave out to add --predictions to the tasks"
-        " that have their ids (and import the others as new tasks).", dir_okay=False, readable=False)] = None,
+        " that have their ids (and import the others as new tasks).", dir_okay=False, readable=False,
+        metavar="ARTICLES")] = None,
     *,
     project: ProjectOption,
     predictions: Annotated[Path | None, typer.Option(
@@ -487,7 +488,7 @@ def _import_predictions(client, target, predictions: Path, *, ontology, model_ve
 def annotate_command(
     documents: Annotated[Path, typer.Argument(help="Canonical documents (JSONL, schemas/document.schema.json) whose"
                                               " id is the article id of a task.", dir_okay=False,
-                                              readable=False)],
+                                              readable=False, metavar="DOCUMENTS")],
     project: ProjectOption,
     update: Annotated[bool, typer.Option("--update", help="Replace the result of this user's existing annotation"
                                          " instead of leaving annotated tasks alone.")] = False,

@@ -17,7 +17,7 @@ app = typer.Typer(help="Check the ontology and print what is generated from it."
 PathArgument = Annotated[
     Path | None,
     typer.Argument(help="Ontology YAML file (default: the bundled annotations/ontology.yaml).", dir_okay=False,
-                   readable=False),  # an unreadable file is OntologyError (exit 3), not Typer's usage error
+                   readable=False, metavar="PATH"),  # unreadable: OntologyError (exit 3), not Typer's usage error
 ]
 
 

@@ -26,7 +26,7 @@ ExportArgument = Annotated[
 AnnotatorsOption = Annotated[
     str | None,
     typer.Option("--annotators", help="Compare only these annotators, comma-separated, named as the output names"
-                 " them (pseudonym or id)."),
+                 " them (annotator-HEX pseudonyms; annotation-ID for an annotation without completed_by)."),
 ]
 
 
