@@ -5,7 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Label Studio runs from its own virtualenv (it pins pyarrow<25 and an exact SDK); cached outside the clone.
 LS_VERSION ?= 1.23.2
-LS_VENV ?= $(HOME)/.cache/corpus-tools/ls-venv-$(LS_VERSION)
+# The cache folder is corpus_tools.files.cache_root's: $CORPUS_TOOLS_CACHE, else $XDG_CACHE_HOME/corpus-tools.
+CACHE_ROOT := $(or $(CORPUS_TOOLS_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/corpus-tools)
+LS_VENV ?= $(CACHE_ROOT)/ls-venv-$(LS_VERSION)
 export LS_BIN ?= $(LS_VENV)/bin/label-studio
 PYTEST_ARGS ?=
 

@@ -5,7 +5,7 @@
 :func:`release_features` keeps what the build and the release checks need from those Features
 (Arrow schemas with their ``huggingface`` metadata, ``Features.to_dict()``, the card's YAML
 ``features`` lists and the ClassLabel columns) in memory and in one JSON file per key under
-``$CORPUS_TOOLS_CACHE_DIR`` (default ``~/.cache/corpus-tools/features/``).
+``features/`` of the cache folder (:func:`corpus_tools.files.cache_root`).
 
 The key is the sha256 of the ontology's source sha256 and labels, the installed ``datasets``
 version, the corpus-tools version and the bytes of ``artefacts.py`` and this module, so a change
@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -27,13 +26,12 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from corpus_tools.files import write_file_atomically
+from corpus_tools.files import cache_root, write_file_atomically
 from corpus_tools.ontology import Ontology
 
 if TYPE_CHECKING:
     from datasets import Features
 
-CACHE_ENV = "CORPUS_TOOLS_CACHE_DIR"
 FORMAT = 1
 
 ClassLabelColumn = tuple[str, str | None, int]
@@ -92,9 +90,8 @@ class ReleaseFeatures:
 
 
 def cache_dir() -> Path:
-    """``$CORPUS_TOOLS_CACHE_DIR`` or ``~/.cache/corpus-tools/features``."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else Path.home() / ".cache" / "corpus-tools" / "features"
+    """``features`` in the cache folder (:func:`corpus_tools.files.cache_root`)."""
+    return cache_root() / "features"
 
 
 @cache

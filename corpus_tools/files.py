@@ -31,6 +31,19 @@ _RENAME_NOREPLACE = 1  # renameat2(2) flag: fail with EEXIST when the target exi
 _AT_FDCWD = -100
 
 
+CACHE_ENV = "CORPUS_TOOLS_CACHE"
+
+
+def cache_root() -> Path:
+    """The one cache folder of corpus-tools, outside any clone: ``$CORPUS_TOOLS_CACHE``, else ``corpus-tools`` in
+    ``$XDG_CACHE_HOME`` (default ``~/.cache``).  It holds the Label Studio virtualenv and template, the task index
+    of imports, the release Features and the tokenizer's character classes, each in its own entry."""
+    given = os.environ.get(CACHE_ENV)
+    if given:
+        return Path(given).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "corpus-tools"
+
+
 def rename_no_replace(source: Path, target: Path) -> None:
     """``rename`` that never replaces ``target``, not even an empty folder (which a plain ``rename`` of a folder
     replaces): Linux ``renameat2`` with ``RENAME_NOREPLACE``; elsewhere, or on a file system without it, a check

@@ -14,12 +14,13 @@ import pytest
 from corpus_tools import features as FC
 from corpus_tools.artefacts import ontology_to_features
 from corpus_tools.features import classlabel_columns
+from corpus_tools.files import CACHE_ENV
 
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "features"
-    monkeypatch.setenv(FC.CACHE_ENV, str(folder))
+    folder = tmp_path / "cache" / "features"
+    monkeypatch.setenv(CACHE_ENV, str(folder.parent))
     FC.release_features.cache_clear()
     yield folder
     FC.release_features.cache_clear()
@@ -76,7 +77,7 @@ def test_a_corrupt_cache_file_is_recomputed_and_rewritten(cache, ontology, damag
 def test_an_unwritable_cache_folder_only_means_no_disk_cache(tmp_path, monkeypatch, ontology):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder", encoding="utf-8")
-    monkeypatch.setenv(FC.CACHE_ENV, str(blocker / "features"))
+    monkeypatch.setenv(CACHE_ENV, str(blocker))
     FC.release_features.cache_clear()
     try:
         assert_same_as_datasets(FC.release_features(ontology), ontology)
@@ -111,7 +112,7 @@ print(sorted(value.schemas), "datasets" in sys.modules, "huggingface_hub" in sys
 
 
 def test_a_warm_cache_imports_neither_datasets_nor_huggingface_hub(tmp_path):
-    env = {**os.environ, FC.CACHE_ENV: str(tmp_path / "features")}
+    env = {**os.environ, CACHE_ENV: str(tmp_path / "cache")}
 
     def run() -> str:
         done = subprocess.run([sys.executable, "-c", WARM_SCRIPT], env=env, capture_output=True, text=True,
@@ -157,3 +158,23 @@ def test_the_tokenizer_class_table_is_cached_and_a_damaged_copy_is_rebuilt(cache
         assert path.read_bytes() == bytes(built.tobytes()) + __import__("hashlib").sha256(built.tobytes()).digest()
     finally:
         tokens.char_classes.cache_clear()
+
+
+def test_one_cache_folder_holds_every_cache(tmp_path, monkeypatch):
+    """``$CORPUS_TOOLS_CACHE`` moves every cache (Label Studio's virtualenv, the task index, the Features and
+    the character classes); without it, ``$XDG_CACHE_HOME``; without either, ``~/.cache``."""
+    from corpus_tools.files import cache_root
+    from corpus_tools.labelstudio.importer import default_index_dir
+    from corpus_tools.labelstudio.server import server_binary
+
+    monkeypatch.delenv("LS_BIN", raising=False)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    root = tmp_path / "cache"
+    assert (cache_root(), FC.cache_dir(), default_index_dir()) == (root, root / "features", root / "task-index")
+    assert server_binary().is_relative_to(root)
+    monkeypatch.delenv(CACHE_ENV)
+    assert FC.cache_dir() == tmp_path / "xdg" / "corpus-tools" / "features"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_root() == tmp_path / "home" / ".cache" / "corpus-tools"

@@ -379,7 +379,7 @@ print(report.valid, "datasets" in sys.modules, "huggingface_hub" in sys.modules,
 
 def test_check_release_with_a_warm_features_cache_imports_neither_datasets_nor_huggingface_hub(clean, tmp_path):
     """Nor pandas, which pyarrow imports at the first Array.to_numpy or Python scalar (a quarter second)."""
-    env = {**__import__("os").environ, "CORPUS_TOOLS_CACHE_DIR": str(tmp_path / "features")}
+    env = {**__import__("os").environ, "CORPUS_TOOLS_CACHE": str(tmp_path / "cache")}
 
     def run() -> str:
         done = subprocess.run([sys.executable, "-c", CHECK_SCRIPT, str(clean)], env=env, capture_output=True,

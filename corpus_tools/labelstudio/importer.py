@@ -49,7 +49,7 @@ from filelock import FileLock, Timeout
 from corpus_tools.artefacts import LS_DATA_KEY
 from corpus_tools.codes import DOCUMENT_DUPLICATE_ID
 from corpus_tools.errors import InputError, InvalidDataError, LabelStudioError
-from corpus_tools.files import AtomicFile, new_file_mode
+from corpus_tools.files import AtomicFile, cache_root, new_file_mode
 from corpus_tools.labelstudio.checks import (
     UPLOAD_DUPLICATE_ARTICLE,
     UPLOAD_INVALID_ARTICLE,
@@ -266,9 +266,7 @@ class TaskIndex:
 
 
 def default_index_dir() -> Path:
-    from corpus_tools.labelstudio.server import cache_dir
-
-    return cache_dir() / "task-index"
+    return cache_root() / "task-index"
 
 
 def existing_tasks(client: LabelStudioClient, project: ProjectInfo, *, index: TaskIndex | None = None,

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import IO
 
 from corpus_tools.errors import ServerSetupError
-from corpus_tools.files import new_file_mode, write_file_atomically
+from corpus_tools.files import cache_root, new_file_mode, write_file_atomically
 from corpus_tools.text import redact
 
 LS_VERSION = "1.23.2"
@@ -122,21 +122,13 @@ def read_credentials(path: Path) -> Credentials:
 # ---------------------------------------------------------------------------- install
 
 
-def cache_dir() -> Path:
-    """Where the server venv and template data dir are cached (outside any clone)."""
-    if os.environ.get("CORPUS_TOOLS_CACHE"):
-        return Path(os.environ["CORPUS_TOOLS_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "corpus-tools"
-
-
 def server_binary(venv_dir: Path | None = None) -> Path:
     """The ``label-studio`` binary: ``LS_BIN`` when set, else the cached venv's."""
     if venv_dir is not None:
         return venv_dir / "bin" / "label-studio"
     if os.environ.get("LS_BIN"):
         return Path(os.environ["LS_BIN"]).expanduser()
-    return cache_dir() / f"ls-venv-{LS_VERSION}" / "bin" / "label-studio"
+    return cache_root() / f"ls-venv-{LS_VERSION}" / "bin" / "label-studio"
 
 
 def installed_version(binary: Path) -> str | None:
@@ -286,7 +278,7 @@ def init_data_dir(
 
 
 def template_dir() -> Path:
-    return cache_dir() / f"ls-template-{LS_VERSION}"
+    return cache_root() / f"ls-template-{LS_VERSION}"
 
 
 def template_credentials(url: str = "") -> Credentials:
