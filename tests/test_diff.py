@@ -544,3 +544,15 @@ def test_diff_cli_lists_the_changes_up_to_the_limit(pair):
     assert "Changed annotations" not in counts_only.stdout and "3 more documents" in counts_only.stdout
     bad = run_cli("diff", str(v1), str(v2), "--limit", "-1")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_cli_diff_of_a_path_that_does_not_exist_says_so(tmp_path: Path) -> None:
+    """A missing path is a failure to run (exit 3) that says the path does not exist; a file that is not a
+    release folder says only that."""
+    (tmp_path / "file.txt").write_text("x", encoding="utf-8")
+    missing = run_cli("diff", str(tmp_path / "nothere"), str(tmp_path / "file.txt"))
+    assert missing.returncode == 3
+    assert missing.stderr.strip() == f"Error: {tmp_path / 'nothere'} is not a release folder (it does not exist)"
+    a_file = run_cli("diff", str(tmp_path / "file.txt"), str(tmp_path / "file.txt"))
+    assert a_file.returncode == 3
+    assert a_file.stderr.strip() == f"Error: {tmp_path / 'file.txt'} is not a release folder"

@@ -176,7 +176,7 @@ def materialise_release(target_with_version: str | Path, *, dest: Path | None = 
     if tgt.version is None:
         if tgt.is_hub:
             raise InputError(f"name one version: {tgt}@vX.Y.Z")
-        raise InputError(f"{text} is not a release folder")
+        raise InputError(f"{text} is not a release folder" + ("" if Path(text).exists() else " (it does not exist)"))
     if tgt.is_hub:
         from corpus_tools.publish import hub
 
