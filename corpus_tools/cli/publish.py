@@ -48,9 +48,11 @@ def _default_target(release_dir: Path) -> str:
         name = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8")).get("name")
     except (OSError, ValueError, AttributeError):
         name = None
-    # a Hub-style name "ORG/NAME" gives ./releases/NAME (never "." or "..": the folder's own name then)
+    # a Hub-style name "ORG/NAME" gives ./releases/NAME (never "." or "..", nor a NUL byte, which no folder name
+    # holds: the folder's own name then)
     last = str(name).rsplit("/", 1)[-1].strip() if isinstance(name, str) else ""
-    return str(Path("releases") / (last if last not in ("", ".", "..") else release_dir.resolve().name))
+    usable = last not in ("", ".", "..") and "\0" not in last
+    return str(Path("releases") / (last if usable else release_dir.resolve().name))
 
 
 def _render_plan(plan: PublishPlan, *, dry_run: bool, quiet: bool) -> None:
