@@ -151,8 +151,9 @@ def build_command(
         "--date", help="Release date for the changelog, YYYY-MM-DD (no date is written otherwise, so rebuilds"
         " are byte-identical).", callback=_checked(_check_date))] = None,
     workers: Annotated[int | None, typer.Option(
-        "--workers", min=0, help="Processes that validate and build a Label Studio export (default: one per core;"
-        " 0 or 1: in this process). The files are the same either way.")] = None,
+        "--workers", min=0, max=256,  # max: corpus_tools.validate.segmented.MAX_WORKER_PROCESSES
+        help="Processes that validate and build a Label Studio export (default: one per core; 0 or 1: in this"
+        " process). The files are the same either way.")] = None,
     min_agreement: Annotated[float | None, typer.Option(
         "--min-agreement", min=0.0, max=1.0, help="Warn (build-low-agreement) for each label whose pairwise"
         " exact-match span F1 between annotators is below this (0 to 1; docs/teams.md).")] = None,
