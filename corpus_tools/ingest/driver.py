@@ -97,6 +97,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_BYTES = 10_000_000
+_READ_CHUNK = 1 << 20  # a file is read in pieces: read(n) allocates n bytes before it reads one
 FORMATS = ("auto", "txt", "jsonl", "csv")
 # Fixed key order of a written record, so that re-runs are byte-identical.
 ARTICLE_KEYS = (
@@ -187,6 +188,8 @@ def ingest_paths(
         raise ValueError(f"id_from must be one of {ID_FROM}, not {id_from!r}")
     if max_bytes < 1:
         raise ValueError("max_bytes must be positive")
+    # no file is larger: a larger limit is no limit, and the readers pass limit + 1 on as a C integer
+    max_bytes = min(max_bytes, sys.maxsize - 1)
     for option, value in (("source", source), ("lang", lang)):
         if value is not None and has_lone_surrogate(value):
             raise ValueError(f"{option} '{printable(value)}' is not text (it holds bytes that are not UTF-8)")
@@ -364,7 +367,7 @@ class _IngestRun:
             size = os.stat(src.path).st_size if src.path is not None else None
             if size is None or size <= self.max_bytes:
                 with self.open_input(src) as handle:
-                    data = handle.read(self.max_bytes + 1)
+                    data = _read_at_most(handle, self.max_bytes + 1)
                 size = len(data)
         except OSError as exc:
             self.reject(UNREADABLE, f"cannot read file ({exc.strerror}); check its permissions", **where)
@@ -534,3 +537,12 @@ def read_articles_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, obje
                     yield json_loads(line)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read articles from {path}: {exc}") from exc
+
+
+def _read_at_most(handle: BinaryIO, limit: int) -> bytes:
+    """The first ``limit`` bytes of ``handle`` (all of it when shorter), read a piece at a time."""
+    pieces = []
+    while limit > 0 and (piece := handle.read(min(limit, _READ_CHUNK))):
+        pieces.append(piece)
+        limit -= len(piece)
+    return b"".join(pieces)
