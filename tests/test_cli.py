@@ -62,6 +62,26 @@ def test_missing_ontology_is_one_error_line_exit_3(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("args", [["ontology", "export", "--target", "features"], ["ontology", "check", "--json"],
+                                  ["--version"], ["releases", "{target}"], ["diff", "{release}", "{release}"]])
+def test_a_full_standard_output_is_one_error_line_exit_3(args, tmp_path):
+    """Data written to a full device (stdout redirected to /dev/full) raised OSError: a traceback, or, for a short
+    output flushed at exit, Python's "Exception ignored" and exit 120."""
+    if args[0] in ("releases", "diff"):  # a release, published
+        from release_factory import TEXTS_V1, make_release
+
+        from corpus_tools.publish import publish_release
+
+        release, target = make_release(tmp_path, "1.0.0", TEXTS_V1), tmp_path / "releases" / "news"
+        publish_release(release, str(target))
+        args = [arg.format(release=release, target=target) for arg in args]
+    with open("/dev/full", "w", encoding="utf-8") as full:
+        result = subprocess.run([sys.executable, "-m", "corpus_tools", *args], stdout=full, stderr=subprocess.PIPE,
+                                text=True, timeout=120)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.splitlines() == ["Error: cannot write to standard output: No space left on device"]
+
+
 def test_usage_error_exits_2():
     result = run("ontology", "export", "--target", "nonsense")
     assert result.returncode == 2

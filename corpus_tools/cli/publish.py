@@ -14,6 +14,7 @@ from corpus_tools.cli._common import (
     QuietOption,
     echo_data,
     echo_json,
+    echo_tables,
     err_console,
     info,
     render_report,
@@ -161,7 +162,6 @@ def releases_command(
     if as_json:
         echo_json({"target": target, "versions": [v.to_dict() for v in versions]})
         return
-    from rich.console import Console
     from rich.table import Table
 
     if not versions:
@@ -176,7 +176,7 @@ def releases_command(
                            for cfg, splits in v.counts.items())
         table.add_row(v.version, v.date or "?", counts or ("?" if v.note else "-"), (v.manifest_sha256 or "-")[:12],
                       *((v.note or "",) if notes else ()))
-    Console(highlight=False, soft_wrap=True).print(table)
+    echo_tables(table)
 
 
 def register(app: typer.Typer) -> None:
