@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from corpus_tools.errors import InputError, OutputError
-from corpus_tools.files import AtomicFile, same_file
+from corpus_tools.files import AtomicFile, read_at_most, same_file
 from corpus_tools.ingest.codes import (
     BIDI_CONTROL,
     BINARY,
@@ -97,7 +97,6 @@ __all__ = [
 ]
 
 DEFAULT_MAX_BYTES = 10_000_000
-_READ_CHUNK = 1 << 20  # a file is read in pieces: read(n) allocates n bytes before it reads one
 FORMATS = ("auto", "txt", "jsonl", "csv")
 # Fixed key order of a written record, so that re-runs are byte-identical.
 ARTICLE_KEYS = (
@@ -367,7 +366,7 @@ class _IngestRun:
             size = os.stat(src.path).st_size if src.path is not None else None
             if size is None or size <= self.max_bytes:
                 with self.open_input(src) as handle:
-                    data = _read_at_most(handle, self.max_bytes + 1)
+                    data = read_at_most(handle, self.max_bytes + 1)
                 size = len(data)
         except OSError as exc:
             self.reject(UNREADABLE, f"cannot read file ({exc.strerror}); check its permissions", **where)
@@ -538,11 +537,3 @@ def read_articles_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, obje
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read articles from {path}: {exc}") from exc
 
-
-def _read_at_most(handle: BinaryIO, limit: int) -> bytes:
-    """The first ``limit`` bytes of ``handle`` (all of it when shorter), read a piece at a time."""
-    pieces = []
-    while limit > 0 and (piece := handle.read(min(limit, _READ_CHUNK))):
-        pieces.append(piece)
-        limit -= len(piece)
-    return b"".join(pieces)
