@@ -461,6 +461,8 @@ def read_conll(path: Path, ctx: Context) -> Iterator[Document]:
     """The documents of one CoNLL file (see the module docstring); problems and counts go to ``ctx.report``."""
     if path.is_dir():
         raise InputError(f"{path} is a folder; the conll reader reads one file")
+    if path.exists() and not path.is_file():  # a device such as /dev/zero never ends: its one "line" fills memory
+        raise InputError(f"not a file: {path} (a pipe or a device); give the CoNLL file")
     return _ConllReader(path, ctx).read()
 
 
