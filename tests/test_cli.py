@@ -92,13 +92,16 @@ def run_in_2_gb(*args: str) -> subprocess.CompletedProcess:
      "Error: not a file: /dev/zero (a pipe or a device); give the JSONL file"),
     (["convert", "/dev/zero", "--from", "prodigy", "--to", "documents", "--out", "{out}"], 3,
      "Error: not a file: /dev/zero (a pipe or a device); give the JSONL file"),
+    (["build", "{export}", "--version", "1.0.0", "--out", "{out}", "--splits", "/dev/zero"], 3,
+     "Error: not a file: /dev/zero (a folder, a pipe or a device); give the splits.json file"),
     (["agree", "{export}", "--pseudonym-key", "/dev/zero"], 3,
      "Error: the pseudonym key file /dev/zero is malformed (it must hold 64 hex digits); restore it from your backup,"
      " or move it away to start new pseudonyms (annotators can then no longer be followed across releases)"),
 ])
 def test_a_device_that_never_ends_as_a_small_file_is_refused_not_read_whole(tmp_path, args, code, last_line):
-    """/dev/zero as the ontology, a label map, the pseudonym key file or a CoNLL, doccano or Prodigy input was read
-    whole (one endless line for the line readers): memory ran out (the machine's, or MemoryError under a cap)."""
+    """/dev/zero as the ontology, a label map, the pseudonym key file, an earlier splits.json or a CoNLL, doccano or
+    Prodigy input was read whole (one endless line for the line readers): memory ran out (the machine's, or
+    MemoryError under a cap)."""
     export = Path(__file__).parent / "fixtures" / "validate" / "clean.json"
     args = [arg.format(export=export, out=tmp_path / "out.jsonl") for arg in args]
     result = run_in_2_gb(*args)
