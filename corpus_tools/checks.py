@@ -30,8 +30,8 @@ def _owned_by_semantic_pass(schema: dict) -> Callable[[Any], bool]:
 
     def owned(error: Any) -> bool:
         path = list(error.absolute_path)
-        if error.validator == "enum" and any(error.schema is d for d in label_defs):
-            return True  # span-unknown-label / relation-unknown-label
+        if error.validator == "enum" and type(error.instance) is str and any(error.schema is d for d in label_defs):
+            return True  # span-unknown-label / relation-unknown-label (they read string labels only)
         if path and path[-1] == "value" and missing(error, "labels"):
             return True  # span-missing-label
         if path[:2] == ["data", "meta"]:

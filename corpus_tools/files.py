@@ -305,3 +305,17 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+READ_PIECE = 1 << 20  # read(n) allocates n bytes before it reads one: a bounded read takes a piece at a time
+
+
+def read_at_most(handle: IO[bytes], limit: int) -> bytes:
+    """The first ``limit`` bytes of ``handle`` (all of it when shorter), read a piece at a time.  A reader of a small
+    file asks for one byte more than it takes, so that a device that never ends (``/dev/zero``) or a huge file is
+    known for what it is without being read whole."""
+    pieces = []
+    while limit > 0 and (piece := handle.read(min(limit, READ_PIECE))):
+        pieces.append(piece)
+        limit -= len(piece)
+    return b"".join(pieces)

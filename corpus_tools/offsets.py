@@ -23,6 +23,17 @@ _WHITESPACE_RUN = regex.compile(r"\s+")
 _category = unicodedata.category
 
 
+def as_offset(value: object) -> int | None:
+    """An offset as int, or None when it is not a non-negative integer (the schema reports those).  An integral
+    float (``13.0``) is the integer it writes, as JSON Schema counts it: what validation accepts, every reader
+    reads as the same span."""
+    if type(value) is int:
+        return value if value >= 0 else None
+    if type(value) is float and value.is_integer() and value >= 0:
+        return int(value)
+    return None
+
+
 def _word_char(ch: str) -> bool:
     cat = _category(ch)
     return cat[0] in "LM" or cat == "Nd" or ch == "\u200c" or ch == "\u200d"

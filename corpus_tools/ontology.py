@@ -17,9 +17,11 @@ from pathlib import Path
 import yaml
 
 from corpus_tools.errors import OntologyError
+from corpus_tools.files import read_at_most
 from corpus_tools.report import Report, define_code, make_problem
 from corpus_tools.schemas import data_path, validator_for
 from corpus_tools.text import sha256_bytes
+from corpus_tools.yamldata import MAX_BYTES as MAX_YAML_BYTES
 from corpus_tools.yamldata import Dialect, line_of, read_mapping, shorten
 from corpus_tools.yamldata import json_path as path_of
 
@@ -201,7 +203,8 @@ def check_ontology(path: str | Path | None = None) -> tuple[Report, Ontology | N
     file = str(path)
     report = Report()
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = read_at_most(handle, MAX_YAML_BYTES + 1)
     except OSError as exc:
         raise OntologyError(f"cannot read ontology {path}: {exc.strerror or exc}") from exc
     read = read_mapping(raw, file, report, _YAML)  # composed once: its marks locate every later problem

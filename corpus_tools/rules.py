@@ -30,6 +30,7 @@ from corpus_tools.offsets import (
     PREFIX_WINDOW,
     PROCLITIC_BEFORE,
     RIGHT_EDGE,
+    as_offset,
     collapse_whitespace,
     digit_and_emoji,
     is_edge_forbidden,
@@ -57,15 +58,6 @@ _END = itemgetter(1)
 _NO_END = sys.maxsize  # beyond every span end
 _DOC_FIELDS = {"start": ".start", "end": ".end", "text": ".text", "value": "", "label": ".label", "id": ".id"}
 _NO_IDS: frozenset[object] = frozenset()
-
-
-def _int(value: object) -> int | None:
-    """An offset as int, or None when it is not a non-negative integer (the schema reports those)."""
-    if type(value) is int:
-        return value if value >= 0 else None
-    if type(value) is float and value.is_integer() and value >= 0:
-        return int(value)
-    return None
 
 
 def _first_region(result: list[Any], span_id: str) -> int:
@@ -476,7 +468,7 @@ class SemanticChecker:
         lenient: bool,
     ) -> tuple[int, int] | None:
         """Check one span's offsets against the text; return usable offsets (repaired from UTF-16 if so)."""
-        start, end = _int(raw_start), _int(raw_end)
+        start, end = as_offset(raw_start), as_offset(raw_end)
         if text is None or start is None or end is None:
             return None
         size = len(text)

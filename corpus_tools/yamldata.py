@@ -21,6 +21,7 @@ import yaml
 
 from corpus_tools.report import Report, make_problem
 
+MAX_BYTES = 10 << 20  # an ontology or a label map holds a few kilobytes; a device such as /dev/zero never ends
 ALIAS_BUDGET = 10_000  # values that aliases may repeat in all; a billion-laughs file asks for hundreds of millions
 MESSAGE_CHARS = 300  # a value quoted in a message is cut after this many characters
 
@@ -140,7 +141,12 @@ def plain_data(root: yaml.MappingNode, file: str, report: Report, dialect: Diale
 
 def read_mapping(raw: bytes, file: str, report: Report, dialect: Dialect) -> tuple[yaml.MappingNode, dict] | None:
     """The composed mapping of ``raw`` (to locate later problems with :func:`line_of`) and its plain data; None
-    when the file is not one mapping of plain data (the problems are in ``report``)."""
+    when the file is not one mapping of plain data (the problems are in ``report``).  ``raw`` is read with
+    :func:`~corpus_tools.files.read_at_most` (``MAX_BYTES + 1``): more than :data:`MAX_BYTES` is refused."""
+    if len(raw) > MAX_BYTES:
+        report.add(make_problem(dialect.unreadable, f"The {dialect.noun} file holds more than {MAX_BYTES:,} bytes,"
+                                f" far more than {dialect.what} needs: give the YAML file itself.", file=file))
+        return None
     root = compose_mapping(raw, file, report, dialect)
     data = plain_data(root, file, report, dialect) if root is not None else None
     return None if root is None or data is None else (root, data)

@@ -226,6 +226,25 @@ def test_offline_command_writes_the_agreed_gold_and_lists_the_conflicts(tmp_path
     assert "2 agreed, 2 in conflict, 1 with a ground truth" in result.stderr
 
 
+@pytest.mark.parametrize("spelling", ["same", "symlink", "hardlink"])
+def test_out_that_is_the_export_itself_is_refused_and_the_export_kept(tmp_path, spelling):
+    """--out naming the export replaced the export with the gold documents; a link to it is refused too, as convert
+    and validate --repair-utf16 refuse theirs."""
+    export = team_export(tmp_path / "export.json")
+    before = export.read_bytes()
+    out = {"same": export, "symlink": tmp_path / "link.jsonl", "hardlink": tmp_path / "hard.jsonl"}[spelling]
+    if spelling == "symlink":
+        out.symlink_to(export)
+    elif spelling == "hardlink":
+        out.hardlink_to(export)
+    result = run("adjudicate", export, "--out", out)
+    assert result.returncode == 3 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: --out {out} is the export {export}; write the gold documents to another file")
+    assert export.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"export.json", out.name})
+
+
 def test_offline_json_is_the_librarys_to_dict(tmp_path):
     export = team_export(tmp_path / "export.json")
     result = run("adjudicate", export, "--out", tmp_path / "gold.jsonl", "--json", "--policy", f"prefer:{B}")

@@ -62,6 +62,22 @@ def test_versions_publish_would_refuse_are_refused_by_build(export, tmp_path, ve
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("workers", ["257", "99999999999999999999"])
+def test_a_worker_count_beyond_the_limit_is_a_usage_error(export, tmp_path, workers):
+    """--workers 10000 forked ten thousand processes (257 here, so that this test forks no more should the limit
+    go), and a count beyond a C int raised OverflowError (a traceback) after the build had started."""
+    result = cli("build", str(export), "--version", "1.0.0", "--out", str(tmp_path / "out"), "--workers", workers)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "Invalid value for '--workers': Input should be less than or equal to 256" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_worker_count_beyond_the_limit_is_refused_before_the_build(export, tmp_path):
+    with pytest.raises(InputError, match="at most 256 worker processes"):
+        build_release(export, version="1.0.0", out=tmp_path / "out", workers=10**20)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_check_release_refuses_a_manifest_version_with_a_leading_zero(export, tmp_path):
     out = build_release(export, version="1.0.0", out=tmp_path / "r").out
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import datasets
 import pytest
@@ -60,6 +61,74 @@ def test_missing_ontology_is_one_error_line_exit_3(tmp_path):
     assert result.returncode == 3
     assert result.stderr.strip().startswith("Error: cannot read ontology")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def run_in_2_gb(*args: str) -> subprocess.CompletedProcess:
+    """The CLI with its address space capped at 2 GB: a reader that reads a device whole fails fast with MemoryError
+    (a traceback) rather than filling the machine's memory."""
+    import resource
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    return subprocess.run([sys.executable, "-m", "corpus_tools", *args], preexec_fn=cap, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.parametrize(("args", "code", "last_line"), [
+    (["ontology", "check", "/dev/zero"], 1,
+     "error: [ontology-unreadable] /dev/zero: The ontology file holds more than 10,485,760 bytes, far more than an"
+     " ontology needs: give the YAML file itself."),
+    (["validate", "{export}", "--ontology", "/dev/zero"], 3,
+     "Error: invalid ontology /dev/zero: /dev/zero: The ontology file holds more than 10,485,760 bytes, far more"
+     " than an ontology needs: give the YAML file itself."),
+    (["convert", "{export}", "--from", "labelstudio", "--to", "documents", "--out", "{out}", "--label-map",
+      "/dev/zero"], 1,
+     "error: [labelmap-unreadable] /dev/zero: The label map file holds more than 10,485,760 bytes, far more than a"
+     " label map needs: give the YAML file itself."),
+    (["convert", "/dev/zero", "--from", "conll", "--to", "documents", "--out", "{out}"], 3,
+     "Error: not a file: /dev/zero (a pipe or a device); give the CoNLL file"),
+    (["convert", "/dev/zero", "--from", "doccano", "--to", "documents", "--out", "{out}"], 3,
+     "Error: not a file: /dev/zero (a pipe or a device); give the JSONL file"),
+    (["convert", "/dev/zero", "--from", "prodigy", "--to", "documents", "--out", "{out}"], 3,
+     "Error: not a file: /dev/zero (a pipe or a device); give the JSONL file"),
+    (["build", "{export}", "--version", "1.0.0", "--out", "{out}", "--splits", "/dev/zero"], 3,
+     "Error: not a file: /dev/zero (a folder, a pipe or a device); give the splits.json file"),
+    (["agree", "{export}", "--pseudonym-key", "/dev/zero"], 3,
+     "Error: the pseudonym key file /dev/zero is malformed (it must hold 64 hex digits); restore it from your backup,"
+     " or move it away to start new pseudonyms (annotators can then no longer be followed across releases)"),
+])
+def test_a_device_that_never_ends_as_a_small_file_is_refused_not_read_whole(tmp_path, args, code, last_line):
+    """/dev/zero as the ontology, a label map, the pseudonym key file, an earlier splits.json or a CoNLL, doccano or
+    Prodigy input was read whole (one endless line for the line readers): memory ran out (the machine's, or
+    MemoryError under a cap)."""
+    export = Path(__file__).parent / "fixtures" / "validate" / "clean.json"
+    args = [arg.format(export=export, out=tmp_path / "out.jsonl") for arg in args]
+    result = run_in_2_gb(*args)
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    assert last_line in result.stderr.splitlines()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [["ontology", "export", "--target", "features"], ["ontology", "check", "--json"],
+                                  ["--version"], ["releases", "{target}"], ["diff", "{release}", "{release}"]])
+def test_a_full_standard_output_is_one_error_line_exit_3(args, tmp_path):
+    """Data written to a full device (stdout redirected to /dev/full) raised OSError: a traceback, or, for a short
+    output flushed at exit, Python's "Exception ignored" and exit 120."""
+    if args[0] in ("releases", "diff"):  # a release, published
+        from release_factory import TEXTS_V1, make_release
+
+        from corpus_tools.publish import publish_release
+
+        release, target = make_release(tmp_path, "1.0.0", TEXTS_V1), tmp_path / "releases" / "news"
+        publish_release(release, str(target))
+        args = [arg.format(release=release, target=target) for arg in args]
+    with open("/dev/full", "w", encoding="utf-8") as full:
+        result = subprocess.run([sys.executable, "-m", "corpus_tools", *args], stdout=full, stderr=subprocess.PIPE,
+                                text=True, timeout=120)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.splitlines() == ["Error: cannot write to standard output: No space left on device"]
 
 
 def test_usage_error_exits_2():

@@ -256,6 +256,20 @@ def test_too_large_stdin_is_skipped():
     assert located(result.report) == [("ingest-too-large", "-", None, None, None)]
 
 
+@pytest.mark.parametrize("limit", [10**12, 2**63 - 1, 10**30])
+def test_a_limit_beyond_any_file_is_no_limit(tmp_path, limit):
+    """--max-bytes 1000000000000 made the text reader allocate that many bytes (MemoryError), and a limit beyond a C
+    integer raised OverflowError in the JSONL and CSV readers: a traceback either way."""
+    text = write(tmp_path / "a.txt", ARTICLE)
+    lines = write(tmp_path / "b.jsonl", json.dumps({"id": "b", "text": ARTICLE + "ب"}, ensure_ascii=False) + "\n")
+    table = write(tmp_path / "c.csv", "id,text\nc," + json.dumps(ARTICLE + "ج", ensure_ascii=False) + "\n")
+    articles, report = ingest(text, lines, table, max_bytes=limit)
+    assert [a["source_path"] for a in articles] == ["a.txt", "b.jsonl", "c.csv"]
+    assert not report.errors
+    result = ingest_paths(["-"], stdin=io.BytesIO(ARTICLE.encode()), max_bytes=limit)
+    assert [a["text"] for a in result.articles] == [ARTICLE]
+
+
 def test_bidi_controls_reported_with_positions_and_kept(tmp_path):
     line = f"قال {RLM}الوزير{ALM} إن {LRM}x"
     text = f"{TITLE}\n\n{DATELINE}\n{line}\n"

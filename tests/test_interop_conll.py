@@ -232,7 +232,10 @@ def test_an_empty_file_warns(tmp_path):
 
 
 @pytest.mark.parametrize("options", [{"separator": "comma"}, {"tag_columns": "1"}, {"tag_columns": "x"},
-                                     {"max_sentence_tokens": "0"}, {"documents": "page"}])
+                                     {"max_sentence_tokens": "0"}, {"documents": "page"},
+                                     # a digit int() refuses raised ValueError (a traceback); a column named twice
+                                     # read every entity of it twice
+                                     {"max_sentence_tokens": "²"}, {"tag_columns": "²"}, {"tag_columns": "2,2"}])
 def test_bad_options_are_input_errors(tmp_path, options):
     with pytest.raises(InputError):
         read(tmp_path, "أ O\n", **options)

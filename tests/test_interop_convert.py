@@ -223,6 +223,40 @@ def test_labelstudio_reads_the_gold_annotation_and_leaves_out_tasks_without_one(
         "a1", {"task_id": 1, "annotation_id": 11}, ["GPE"])
 
 
+def test_an_export_with_a_number_as_a_span_label_is_a_located_error_not_a_traceback(tmp_path):
+    """A span label that is a number passed validation unreported and made the CoNLL writer raise TypeError."""
+    text = "محمد في بغداد"
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([{"id": 1, "data": {"text": text}, "annotations": [{"id": 11, "result": [
+        {"id": "a", "from_name": "label", "to_name": "text", "type": "labels",
+         "value": {"start": 0, "end": len("محمد"), "text": "محمد", "labels": [5]}}]}]}], ensure_ascii=False),
+        encoding="utf-8")
+    out = tmp_path / "out.conll"
+    done = run("convert", str(export), "--from", "labelstudio", "--to", "conll", "--out", str(out), "--json")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert [(p["code"], p["task_id"], p["json_path"]) for p in json.loads(done.stdout)["problems"]] == [
+        ("export-schema", 1, "$[0].annotations[0].result[0].value.labels[0]")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json"]
+
+
+def test_an_integral_float_offset_that_validates_is_read_as_an_integer(tmp_path):
+    """An export whose span offsets are written 0.0 and 4.0 passes validation (an integral number is an integer):
+    the reader keeps the span, with integer offsets, rather than leaving it out without a word."""
+    text = "محمد في بغداد"
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([{"id": 1, "data": {"text": text}, "annotations": [{"id": 11, "result": [
+        {"id": "a", "from_name": "label", "to_name": "text", "type": "labels",
+         "value": {"start": 0.0, "end": float(len("محمد")), "text": "محمد", "labels": ["PER"]}}]}]}],
+        ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    report = convert(export, "labelstudio", "documents", out)
+    assert report.valid and report.problems == []
+    [doc] = read_jsonl(out)
+    assert [(e["start"], e["end"], e["label"], e["text"]) for e in doc["entities"]] == [(0, len("محمد"), "PER", "محمد")]
+    assert all(type(e["start"]) is int and type(e["end"]) is int for e in doc["entities"])
+
+
 def test_labelstudio_latest_takes_the_annotation_updated_last(tmp_path):
     out = tmp_path / "latest.jsonl"
     report = convert(_export(tmp_path), "labelstudio", "documents", out, read_options={"annotation": "latest"})

@@ -41,6 +41,17 @@ def test_environment_key_wins_over_the_credentials_file(tmp_path):
     assert resolve_connection(path, {"LABEL_STUDIO_URL": "http://127.0.0.1:8123/"}).api_key == "k" * 40
 
 
+def test_a_project_named_by_a_digit_int_refuses_is_a_title_not_a_traceback():
+    """`--project ²` (a digit that isdigit() accepts and int() refuses) raised ValueError before Label Studio was
+    asked; it names a project by title, so an unreachable server is the one error."""
+    from corpus_tools.labelstudio.client import LabelStudioClient, project_id_of
+
+    assert [project_id_of(ref) for ref in ("12", "²", "١٢", "12a", "", 7)] == [12, None, None, None, None, 7]
+    client = LabelStudioClient(Connection("http://127.0.0.1:9", "k" * 40, "test"), timeout=2)
+    with pytest.raises(LabelStudioError, match="no Label Studio answered"):
+        client.find_project("²")
+
+
 def test_a_url_without_a_key_never_gets_the_local_key(tmp_path):
     path = credentials_file(tmp_path)
     with pytest.raises(LabelStudioError, match="LABEL_STUDIO_API_KEY is not set") as caught:

@@ -604,6 +604,37 @@ def test_cli_default_target_never_leaves_releases(tmp_path, releases):
     assert "releases/odd-release" in result.stderr and "releases/.." not in result.stderr
 
 
+def test_cli_default_target_of_a_manifest_name_with_a_nul_byte_is_the_folder_name(tmp_path, releases):
+    """A manifest name holding a NUL byte (build refuses control characters; an edited manifest can hold one) can
+    name no folder: the default target is ./releases/<the release folder's name>, not a traceback."""
+    import shutil
+
+    from release_factory import rehash
+
+    odd = tmp_path / "nul-release"
+    shutil.copytree(releases["v1.0.0"], odd)
+    manifest = json.loads((odd / "manifest.json").read_text(encoding="utf-8"))
+    manifest["name"] = "org/news\x00x"
+    (odd / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    rehash(odd)
+    work = tmp_path / "work"
+    work.mkdir()
+    result = _cli("publish", str(odd), cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "to ./releases/nul-release:" in result.stderr
+    assert sorted(path.name for path in (work / "releases").iterdir()) == ["nul-release"]
+    assert (work / "releases" / "nul-release" / "v1.0.0" / "manifest.json").is_file()
+
+
+def test_a_target_with_a_nul_byte_is_refused(tmp_path, releases):
+    with pytest.raises(InputError, match="NUL"):
+        parse_target(str(tmp_path / "releases" / "news\x00x"))
+    with pytest.raises(InputError, match="NUL"):
+        publish_release(releases["v1.0.0"], str(tmp_path / "news\x00x"))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cli_dry_run_prints_no_load_line_as_if_published(tmp_path, releases):
     dry = _cli("publish", str(releases["v1.0.0"]), "--to", "./releases/news", "--dry-run", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr

@@ -312,6 +312,23 @@ def test_schema_errors_owned_by_a_semantic_code_are_reported_once(ontology):
     ]
 
 
+def test_a_label_that_is_not_a_string_is_a_schema_error(ontology):
+    """A span or relation label that is a number is no label of the ontology: the label rules read only strings,
+    so the schema pass reports it (it once treated it as owned by span-unknown-label, and the export passed)."""
+    text = "محمد في بغداد"
+    task = {"id": 1, "data": {"text": text}, "annotations": [{"id": 2, "result": [
+        {"id": "a", "from_name": "label", "to_name": "text", "type": "labels",
+         "value": {"start": 0, "end": len("محمد"), "text": "محمد", "labels": [5]}},
+        {"id": "b", "from_name": "label", "to_name": "text", "type": "labels",
+         "value": {"start": len("محمد في "), "end": len(text), "text": "بغداد", "labels": ["GPE"]}},
+        {"from_id": "a", "to_id": "b", "type": "relation", "direction": "right", "labels": [7]},
+    ]}]}
+    assert [(p.code, p.json_path) for p in validate_task(task, ontology=ontology)] == [
+        ("export-schema", "$.annotations[0].result[0].value.labels[0]"),
+        ("export-schema", "$.annotations[0].result[2].labels[0]"),
+    ]
+
+
 def test_a_file_name_that_is_not_utf8_is_shown_escaped_in_valid_json(tmp_path):
     bad = os.path.join(os.fsencode(tmp_path), b"x\xff.json")
     with open(bad, "wb") as handle:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from corpus_tools.errors import OutputError
 from corpus_tools.report import Report
 from corpus_tools.text import printable, redact
 
@@ -36,11 +40,34 @@ WarningsPerCodeOption = Annotated[
 ]
 
 
+@contextmanager
+def stdout_writes() -> Iterator[None]:
+    """Writes to stdout, flushed at the end, so that a stdout that cannot take them (a full disk) is an OutputError
+    here rather than a traceback or an error at exit; a closed pipe (``| head``) is left to click, which exits
+    quietly."""
+    try:
+        yield
+        sys.stdout.flush()
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise
+        raise OutputError(f"cannot write to standard output: {exc.strerror or exc}") from exc
+
+
 def echo_data(text: str) -> None:
     """Data goes to stdout, always as UTF-8 text: a lone surrogate (from a file name that is not UTF-8) shows as
     ``\\xNN``."""
     text = printable(text)
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    with stdout_writes():
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def echo_tables(*tables: Table) -> None:
+    """Rich tables on stdout (``diff``, ``releases``), as :func:`echo_data` writes."""
+    console = Console(highlight=False, soft_wrap=True)
+    with stdout_writes():
+        for table in tables:
+            console.print(table)
 
 
 def echo_json(data: object) -> None:

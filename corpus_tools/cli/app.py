@@ -23,7 +23,7 @@ from corpus_tools.cli import ontology as ontology_cli
 from corpus_tools.cli import publish as publish_cli
 from corpus_tools.cli import teams as teams_cli
 from corpus_tools.cli import validate as validate_cli
-from corpus_tools.cli._common import EXIT_FAILED, EXIT_INVALID, err_console
+from corpus_tools.cli._common import EXIT_FAILED, EXIT_INVALID, echo_data, err_console
 from corpus_tools.errors import CorpusToolsError, InvalidDataError, ReleaseError
 from corpus_tools.text import printable, redact
 
@@ -39,7 +39,7 @@ app = typer.Typer(
 
 def _version_callback(value: bool) -> None:
     if value:
-        sys.stdout.write(f"corpus-tools {__version__}\n")
+        echo_data(f"corpus-tools {__version__}")
         raise typer.Exit()
 
 

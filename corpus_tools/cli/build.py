@@ -18,6 +18,7 @@ from corpus_tools.cli._common import (
     WarningsPerCodeOption,
     echo_data,
     echo_json,
+    echo_tables,
     err_console,
     info,
     render_report,
@@ -152,8 +153,9 @@ def build_command(
         "--date", help="Release date for the changelog, YYYY-MM-DD (no date is written otherwise, so rebuilds"
         " are byte-identical).", callback=_checked(_check_date))] = None,
     workers: Annotated[int | None, typer.Option(
-        "--workers", min=0, help="Processes that validate and build a Label Studio export (default: one per core;"
-        " 0 or 1: in this process). The files are the same either way.")] = None,
+        "--workers", min=0, max=256,  # max: corpus_tools.validate.segmented.MAX_WORKER_PROCESSES
+        help="Processes that validate and build a Label Studio export (default: one per core; 0 or 1: in this"
+        " process). The files are the same either way.")] = None,
     min_agreement: Annotated[float | None, typer.Option(
         "--min-agreement", min=0.0, max=1.0, help="Warn (build-low-agreement) for each label whose pairwise"
         " exact-match span F1 between annotators is below this (0 to 1; docs/teams.md).")] = None,
@@ -288,7 +290,6 @@ def diff_command(
     Exit 0 whenever it ran, whether or not the releases differ; 1 when a folder is not a release or one
     of its files is damaged; 3 when a release cannot be read.
     """
-    from rich.console import Console
     from rich.table import Table
 
     from corpus_tools.release.diff import diff_releases
@@ -300,13 +301,12 @@ def diff_command(
     if as_json:
         echo_json(diff.to_dict())
         raise typer.Exit(EXIT_OK)
-    console = Console(highlight=False, soft_wrap=True)
     table = Table(title=f"v{diff.old_version} → v{diff.new_version}")
     for column, justify in (("", "left"), ("old", "right"), ("new", "right"), ("change", "right")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in diff.table_rows():
         table.add_row(*row)
-    console.print(table)
+    tables = [table]
     if rows := diff.change_rows():
         changes = Table(title="Changed annotations")
         for i, column in enumerate(("document", "", "change", "offsets", "text", "old label", "new label")):
@@ -316,14 +316,15 @@ def diff_command(
             changes.add_column(column, overflow="fold", min_width=whole or None)
         for row in rows:
             changes.add_row(*row)
-        console.print(changes)
+        tables.append(changes)
     if text_rows := diff.text_change_rows():
         texts = Table(title="Text changed")
         for column in ("document", "split", "old sha256", "new sha256", "first difference at", "old → new there"):
             texts.add_column(column, overflow="fold")
         for row in text_rows:
             texts.add_row(*row)
-        console.print(texts)
+        tables.append(texts)
+    echo_tables(*tables)
     if left_off := len(diff.documents_annotation_changed) - len(diff.document_changes):
         echo_data(f"{left_off} more {'document' if left_off == 1 else 'documents'} with changed annotations"
                   " (--limit N lists more).")

@@ -204,13 +204,14 @@ def setup_command(
     --overlap and --overlap-share set Label Studio's overlap settings (maximum annotations per
     task, overlap percentage) when they differ; the summary says what changed.
     """
+    from corpus_tools.labelstudio.client import project_id_of
     from corpus_tools.labelstudio.project import setup_project
     from corpus_tools.labelstudio.team import set_overlap, share_to_percentage
     from corpus_tools.ontology import load_ontology
 
     onto = load_ontology(ontology)
     client = _client(credentials)
-    result = setup_project(client, project, onto, project_id=int(project) if project.isdigit() else None)
+    result = setup_project(client, project, onto, project_id=project_id_of(project))
     overlap_result = set_overlap(client, result.project.id, maximum_annotations=overlap,
                                  percentage=None if overlap_share is None else share_to_percentage(overlap_share))
     now = overlap_result.after

@@ -14,6 +14,7 @@ from corpus_tools.cli._common import (
     QuietOption,
     echo_data,
     echo_json,
+    echo_tables,
     err_console,
     info,
     render_report,
@@ -48,9 +49,11 @@ def _default_target(release_dir: Path) -> str:
         name = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8")).get("name")
     except (OSError, ValueError, AttributeError):
         name = None
-    # a Hub-style name "ORG/NAME" gives ./releases/NAME (never "." or "..": the folder's own name then)
+    # a Hub-style name "ORG/NAME" gives ./releases/NAME (never "." or "..", nor a NUL byte, which no folder name
+    # holds: the folder's own name then)
     last = str(name).rsplit("/", 1)[-1].strip() if isinstance(name, str) else ""
-    return str(Path("releases") / (last if last not in ("", ".", "..") else release_dir.resolve().name))
+    usable = last not in ("", ".", "..") and "\0" not in last
+    return str(Path("releases") / (last if usable else release_dir.resolve().name))
 
 
 def _render_plan(plan: PublishPlan, *, dry_run: bool, quiet: bool) -> None:
@@ -159,7 +162,6 @@ def releases_command(
     if as_json:
         echo_json({"target": target, "versions": [v.to_dict() for v in versions]})
         return
-    from rich.console import Console
     from rich.table import Table
 
     if not versions:
@@ -174,7 +176,7 @@ def releases_command(
                            for cfg, splits in v.counts.items())
         table.add_row(v.version, v.date or "?", counts or ("?" if v.note else "-"), (v.manifest_sha256 or "-")[:12],
                       *((v.note or "",) if notes else ()))
-    Console(highlight=False, soft_wrap=True).print(table)
+    echo_tables(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from corpus_tools.errors import InputError, OutputError
-from corpus_tools.files import AtomicFile, same_file
+from corpus_tools.files import AtomicFile, read_at_most, same_file
 from corpus_tools.ingest.codes import (
     BIDI_CONTROL,
     BINARY,
@@ -187,6 +187,8 @@ def ingest_paths(
         raise ValueError(f"id_from must be one of {ID_FROM}, not {id_from!r}")
     if max_bytes < 1:
         raise ValueError("max_bytes must be positive")
+    # no file is larger: a larger limit is no limit, and the readers pass limit + 1 on as a C integer
+    max_bytes = min(max_bytes, sys.maxsize - 1)
     for option, value in (("source", source), ("lang", lang)):
         if value is not None and has_lone_surrogate(value):
             raise ValueError(f"{option} '{printable(value)}' is not text (it holds bytes that are not UTF-8)")
@@ -364,7 +366,7 @@ class _IngestRun:
             size = os.stat(src.path).st_size if src.path is not None else None
             if size is None or size <= self.max_bytes:
                 with self.open_input(src) as handle:
-                    data = handle.read(self.max_bytes + 1)
+                    data = read_at_most(handle, self.max_bytes + 1)
                 size = len(data)
         except OSError as exc:
             self.reject(UNREADABLE, f"cannot read file ({exc.strerror}); check its permissions", **where)
@@ -534,3 +536,4 @@ def read_articles_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, obje
                     yield json_loads(line)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read articles from {path}: {exc}") from exc
+

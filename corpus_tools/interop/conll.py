@@ -79,6 +79,7 @@ DEFAULT_MAX_SENTENCE_TOKENS = 200
 
 _TAG = re.compile(r"(?:O|[BIESLU]-\S+)\Z")
 _SPACES = re.compile(r"[ \t]+")
+_NUMBER = re.compile(r"[0-9]+")  # an option's whole number: ASCII digits (int() refuses some that isdigit() accepts)
 _LINE_BREAK = re.compile(r"[\n\r\u2028\u2029\x85\x0b\x0c]")
 
 OPTIONS = {
@@ -115,15 +116,13 @@ class _ReadOptions:
         columns_option = ctx.options.get("tag_columns", "auto")
         columns: tuple[int, ...] | None = None
         if columns_option != "auto":
-            try:
-                columns = tuple(int(part) - 1 for part in columns_option.split(","))
-            except ValueError:
-                columns = ()
-            if not columns or min(columns) < 1:
+            parts = columns_option.split(",")
+            columns = tuple(int(part) - 1 for part in parts if _NUMBER.fullmatch(part))
+            if len(columns) != len(parts) or not columns or min(columns) < 1 or len(set(columns)) != len(columns):
                 raise InputError(f"option tag_columns must be `auto` or field numbers above 1 (the token is field"
-                                 f" 1), such as 2 or 2,3; got {columns_option!r}")
+                                 f" 1), each once, such as 2 or 2,3; got {columns_option!r}")
         raw_max = ctx.options.get("max_sentence_tokens", str(DEFAULT_MAX_SENTENCE_TOKENS))
-        if not raw_max.isdigit() or int(raw_max) < 1:
+        if not _NUMBER.fullmatch(raw_max) or int(raw_max) < 1:
             raise InputError(f"option max_sentence_tokens must be a positive whole number, got {raw_max!r}")
         return cls(_choice(ctx, "separator", ("auto", "tab", "space")), columns,
                    _choice(ctx, "documents", ("auto", "sentence", "file")), int(raw_max))
@@ -462,6 +461,8 @@ def read_conll(path: Path, ctx: Context) -> Iterator[Document]:
     """The documents of one CoNLL file (see the module docstring); problems and counts go to ``ctx.report``."""
     if path.is_dir():
         raise InputError(f"{path} is a folder; the conll reader reads one file")
+    if path.exists() and not path.is_file():  # a device such as /dev/zero never ends: its one "line" fills memory
+        raise InputError(f"not a file: {path} (a pipe or a device); give the CoNLL file")
     return _ConllReader(path, ctx).read()
 
 

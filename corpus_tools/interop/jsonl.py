@@ -23,6 +23,8 @@ def read_objects(path: Path, report: Report, code: str) -> Iterator[tuple[int, d
     every other line is a problem ``code``.  InputError when the file cannot be opened at all."""
     if path.is_dir():
         raise InputError(f"{path} is a folder; give the JSONL file")
+    if path.exists() and not path.is_file():  # a device such as /dev/zero never ends: its one "line" fills memory
+        raise InputError(f"not a file: {path} (a pipe or a device); give the JSONL file")
     try:
         fh = open(path, "rb")
     except OSError as exc:

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus_tools.errors import InputError
+from corpus_tools.files import read_at_most
 from corpus_tools.report import Report, define_code, make_problem
 from corpus_tools.schemas import bundled_pass
+from corpus_tools.yamldata import MAX_BYTES as MAX_YAML_BYTES
 from corpus_tools.yamldata import Dialect, json_path, line_of, read_mapping
 
 STAGE = "interop"
@@ -68,7 +70,8 @@ def read_label_map(path: str | Path, report: Report, *, entity_labels: tuple[str
     path = Path(path)
     file = str(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = read_at_most(handle, MAX_YAML_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read label map {path}: {exc.strerror or exc}") from exc
     read = read_mapping(raw, file, report, _YAML)  # labels are text: a number or boolean stays as written

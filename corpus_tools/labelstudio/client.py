@@ -83,6 +83,14 @@ def resolve_connection(
     return Connection(url=credentials.url.rstrip("/"), api_key=credentials.api_key, source=str(path))
 
 
+def project_id_of(ref: str | int) -> int | None:
+    """The project id a ``--project`` value names (ASCII digits), or None for a title (``²`` and ``١٢`` are
+    titles: ``isdigit()`` accepts them, and ``int()`` refuses the first)."""
+    if type(ref) is int:
+        return ref
+    return int(ref) if isinstance(ref, str) and ref.isascii() and ref.isdigit() else None
+
+
 def _or(value: object, default: int) -> object:
     return default if value is None else value
 
@@ -264,8 +272,8 @@ class LabelStudioClient:
 
     def find_project(self, ref: str | int) -> ProjectInfo:
         """A project by id (digits) or exact title; :class:`ProjectNotFound` when none or ambiguous."""
-        if isinstance(ref, int) or str(ref).isdigit():
-            return self.get_project(int(ref))
+        if (project_id := project_id_of(ref)) is not None:
+            return self.get_project(project_id)
         found = self.find_projects(str(ref))
         if not found:
             raise ProjectNotFound(f"no project titled {ref!r} at {self.url}; create it with `corpus-tools ls setup`")

@@ -22,6 +22,7 @@ from typing import Literal
 
 from corpus_tools.artefacts import LS_DATA_KEY
 from corpus_tools.labelstudio.tasks import ARTICLE_ID_KEY
+from corpus_tools.offsets import as_offset
 from corpus_tools.spans import Document, Relation, Span, relation_id
 
 RecordKind = Literal["annotation", "prediction"]
@@ -74,7 +75,9 @@ def read_result(result: Iterable[object], text: str) -> tuple[list[tuple], list[
             labels = value.get("labels")
             start = value.get("start")
             end = value.get("end")
-            if not labels or not isinstance(start, int) or not isinstance(end, int):
+            if type(start) is not int or type(end) is not int:  # 13.0 is the offset 13, as validation reads it
+                start, end = as_offset(start), as_offset(end)
+            if not labels or start is None or end is None:
                 continue
             span_id = item.get("id", "")
             add_span((start, end, labels[0], span_id if type(span_id) is str else str(span_id), text[start:end]))

@@ -77,6 +77,8 @@ def parse_target(text: str) -> Target:
     if _URL.match(base):
         scheme = base.split(":", 1)[0]
         raise InputError(f"{base!r} is a {scheme}:// URL, which is not a publish target: give {SUPPORTED}")
+    if "\0" in base:  # no path can hold one: say so here rather than let the file system raise ValueError later
+        raise InputError(f"the target {base!r} holds a NUL byte, which no folder name can: give {SUPPORTED}")
     path = Path(base)
     if version is None and (named := try_parse_version(path.name)) is not None and path.name.startswith("v"):
         return Target("local", path=path.parent, version=named)

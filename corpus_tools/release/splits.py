@@ -266,7 +266,10 @@ def read_splits(path: str | Path, store: str | Path) -> SplitPlan:
     :class:`InputError` when the file is unreadable or invalid (``store`` is then removed)."""
     import ijson
 
-    path, table = Path(path), KeyValuesFile(store)
+    path = Path(path)
+    if path.exists() and not path.is_file():  # read twice when refused (see _refusal): /dev/zero never ends
+        raise InputError(f"not a file: {path} (a folder, a pipe or a device); give the splits.json file")
+    table = KeyValuesFile(store)
     try:
         plan = read_assignments(path, table, unique=True)
     except BaseException as exc:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Literal
 
 from corpus_tools.errors import InputError, InvalidDataError, OutputError
-from corpus_tools.files import AtomicFile
+from corpus_tools.files import AtomicFile, same_file
 from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
 from corpus_tools.labelstudio.export import (
     read_result,
@@ -366,6 +366,8 @@ def adjudicate_export(path: Path, policy: Policy, *, ontology: Ontology | None =
 def write_gold(adjudication: Adjudication, out: Path) -> int:
     """Write the agreed tasks' gold documents as canonical document JSONL, atomically; returns how many."""
     out = Path(out)
+    if same_file(adjudication.source, out):  # the export, however spelled: writing would replace it
+        raise InputError(f"--out {out} is the export {adjudication.source}; write the gold documents to another file")
     written = 0
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

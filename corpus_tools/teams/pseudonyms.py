@@ -22,10 +22,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from corpus_tools.errors import InputError, OutputError
-from corpus_tools.files import write_file_atomically
+from corpus_tools.files import read_at_most, write_file_atomically
 
 KEY_FILE_ENV = "CORPUS_TOOLS_PSEUDONYM_KEY_FILE"
 KEY_BYTES = 32
+KEY_FILE_BYTES = 4096  # 64 hex digits and some white space; more (a device such as /dev/zero) is no key file
 PSEUDONYM_HEX = 16  # 64 bits: no two annotators of a team share one
 PREFIX = "annotator-"
 
@@ -75,7 +76,11 @@ def parse_key(data: bytes, path: Path) -> bytes:
             return bytes.fromhex(text)
     except (UnicodeDecodeError, ValueError):
         pass
-    raise InputError(f"the pseudonym key file {path} is malformed (it must hold {2 * KEY_BYTES} hex digits); restore"
+    raise _malformed(path)
+
+
+def _malformed(path: Path) -> InputError:
+    return InputError(f"the pseudonym key file {path} is malformed (it must hold {2 * KEY_BYTES} hex digits); restore"
                      " it from your backup, or move it away to start new pseudonyms (annotators can then no longer"
                      " be followed across releases)")
 
@@ -83,9 +88,12 @@ def parse_key(data: bytes, path: Path) -> bytes:
 def read_key(path: Path) -> bytes:
     """The key of an existing key file; InputError when it cannot be read or is malformed."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = read_at_most(handle, KEY_FILE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read the pseudonym key file {path}: {exc.strerror or exc}") from exc
+    if len(data) > KEY_FILE_BYTES:
+        raise _malformed(path)
     return parse_key(data, path)
 
 

@@ -43,6 +43,7 @@ from corpus_tools.strictjson import check_depth
 from corpus_tools.validate.segments import Segment, SegmentError, iter_segments
 
 MAX_WORKERS = 4
+MAX_WORKER_PROCESSES = 256  # what --workers may ask for: more cores than any machine has, far fewer than a typo forks
 AHEAD = 2  # segments in flight per worker
 SEGMENT_BYTES = 4 << 20
 _DIGITS_AS_ZERO = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))  # digits -> "0", the rest -> " "
@@ -319,7 +320,11 @@ class WorkerPool:
 
 def pool_size(workers: int | None) -> int:
     """Processes that run the step for ``workers`` (None: one per usable core, at most MAX_WORKERS); 0 and 1 mean
-    this process alone, as where processes cannot be forked (the workers inherit the step by fork)."""
+    this process alone, as where processes cannot be forked (the workers inherit the step by fork).  More than
+    :data:`MAX_WORKER_PROCESSES` is an InputError."""
+    if workers is not None and workers > MAX_WORKER_PROCESSES:
+        raise InputError(f"{workers} worker processes asked for: give at most {MAX_WORKER_PROCESSES} worker processes"
+                         " (one per core is the most that helps)")
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1
     if workers is not None:
