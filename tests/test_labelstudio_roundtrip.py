@@ -43,6 +43,16 @@ def test_setup_from_default_ontology_is_accepted_then_unchanged(ls_client, ontol
     assert (again.action, again.project.id) == ("unchanged", created.project.id)
 
 
+def test_setup_with_spaces_around_the_title_finds_its_project_again(ls_client, ontology):
+    """Label Studio strips the spaces around a title: a second setup must find the project, not make another."""
+    created = setup_project(ls_client, "  padded title\u00a0", ontology)
+    assert (created.action, created.project.title) == ("created", "padded title")
+    again = setup_project(ls_client, "  padded title\u00a0", ontology)
+    assert (again.action, again.project.id) == ("unchanged", created.project.id)
+    assert ls_client.find_project(" padded title ").id == created.project.id
+    assert [p.id for p in ls_client.find_projects("padded title")] == [created.project.id]
+
+
 def _ontology_without_norp(tmp_path: Path):
     data = yaml.safe_load(default_ontology_path().read_text(encoding="utf-8"))
     data["entities"] = [e for e in data["entities"] if e["label"] != "NORP"]

@@ -257,14 +257,16 @@ class LabelStudioClient:
             return self._project_info(self._sdk.projects.get(id=project_id))
 
     def find_projects(self, title: str) -> list[ProjectInfo]:
-        """Every project whose title is exactly ``title``."""
+        """Every project whose title is exactly ``title`` without the spaces around it (Label Studio strips them
+        when it stores a title)."""
+        title = title.strip()
         with self._errors("list projects"):
             found = [p for p in self._sdk.projects.list(title=title, page_size=100) if p.title == title]
         return [self.get_project(int(p.id)) for p in found]
 
     def find_project(self, ref: str | int) -> ProjectInfo:
         """A project by id (digits) or exact title; :class:`ProjectNotFound` when none or ambiguous."""
-        if isinstance(ref, int) or str(ref).isdigit():
+        if isinstance(ref, int) or str(ref).strip().isdigit():
             return self.get_project(int(ref))
         found = self.find_projects(str(ref))
         if not found:
