@@ -87,18 +87,20 @@ def _or(value: object, default: int) -> object:
     return default if value is None else value
 
 
-def _detail(body: object) -> str:
-    """A short message from an error body (``detail``, validation errors, or text)."""
+def _detail(body: object, secrets: tuple[str, ...] = ()) -> str:
+    """A short one-line message from an error body (``detail``, validation errors, or text), with the secrets
+    redacted before it is cut short (a cut through a secret would leave its first characters)."""
     if isinstance(body, Mapping):
         detail = next((str(body[k]) for k in ("detail", "error", "message") if body.get(k)), "")
         errors = body.get("validation_errors")
         if errors:
             detail = f"{detail}: {json.dumps(errors, ensure_ascii=False)}" if detail else json.dumps(errors)
-        return (detail or json.dumps(body, ensure_ascii=False))[:300]
-    text = str(body or "").strip()
-    if text.lstrip().startswith("<"):
-        return "an HTML page, not the Label Studio API"
-    return text[:300]
+        text = detail or json.dumps(body, ensure_ascii=False)
+    else:
+        text = str(body or "").strip()
+        if text.lstrip().startswith("<"):
+            return "an HTML page, not the Label Studio API"
+    return " ".join(redact(text, secrets).split())[:300]
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ class LabelStudioClient:
             raise
         except ApiError as exc:
             status = exc.status_code
-            detail = redact(_detail(exc.body), (self._key,))
+            detail = _detail(exc.body, (self._key,))
             if status in (401, 403):
                 raise AuthenticationFailed(
                     f"{where} refused the API key (HTTP {status}) while trying to {action}; check {KEY_ENV}"
