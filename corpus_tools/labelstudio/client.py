@@ -208,6 +208,9 @@ class LabelStudioClient:
         """The account the key belongs to (``id``, ``email``); proves URL and key work."""
         with self._errors("check the API key"):
             user = self._sdk.users.whoami()
+        if not isinstance(user.id, int) or not isinstance(user.email, str):  # a server answering anything with 200
+            raise LabelStudioError(f"Label Studio at {self.url} did not answer like Label Studio (no user in its"
+                                   f" answer) while trying to check the API key; check {URL_ENV}")
         return {"id": user.id, "email": user.email}
 
     def list_users(self) -> list[dict[str, object]]:
