@@ -334,6 +334,29 @@ def test_an_export_that_cannot_be_written_leaves_nothing_behind(ls_client, ls_pr
     assert list(snapshots) == []  # the snapshot made for the failed download was deleted
 
 
+def test_an_export_interrupted_while_the_server_builds_it_leaves_no_snapshot(ls_server, ls_client, ls_project,
+                                                                               ontology, tmp_path):
+    """Ctrl-C (here: a timeout) during the request that builds the snapshot: the server goes on building it (and
+    would save it again if it were deleted meanwhile), so the next export of the project deletes it."""
+    from corpus_tools.errors import LabelStudioError
+
+    project = ls_project()
+    import_articles(ls_client, project, write_jsonl(tmp_path / "a.jsonl", arabic_articles(3000)), ontology=ontology,
+                    batch_size=1000)
+    built = ls_server.data_dir / "media" / "export" / str(project.id)  # where the server writes the snapshot it built
+    out = tmp_path / "export.json"
+    with pytest.raises(LabelStudioError, match="timed out"):
+        ls_client.export_snapshot(project.id, out, timeout=0.3)
+    deadline = time.monotonic() + 60
+    while not (built.is_dir() and any(built.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)  # the server's last save after writing the file
+    assert built.is_dir() and not out.exists()
+    assert len(list(ls_client._sdk.projects.exports.list(id=project.id))) == 1
+    assert export_project(ls_client, project.id, out).tasks == 3000
+    assert list(ls_client._sdk.projects.exports.list(id=project.id)) == []
+
+
 # ---------------------------------------------------------------------------- a text changed at the source
 
 

@@ -15,8 +15,10 @@ the server's ``detail``, redacted.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -34,7 +36,7 @@ from corpus_tools.errors import (
     OutputError,
     ProjectNotFound,
 )
-from corpus_tools.files import AtomicFile
+from corpus_tools.files import AtomicFile, cache_root, write_file_atomically
 from corpus_tools.text import redact
 
 URL_ENV = "LABEL_STUDIO_URL"
@@ -464,30 +466,35 @@ class LabelStudioClient:
             out.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
+        self._delete_abandoned_snapshots(project_id)
         exports = self._sdk.projects.exports
-        with self._errors(f"export project {project_id}", not_found=f"no project with id {project_id} at {self.url}"):
-            # Community edition builds the snapshot inside this request: allow it the whole timeout.
-            snapshot = exports.create(
-                id=project_id,
-                title=f"corpus-tools {time.strftime('%Y-%m-%dT%H:%M:%S')}",
-                serialization_options={
-                    "predictions": {"only_id": False},
-                    "annotations__completed_by": {"only_id": False},
-                },
-                request_options={"timeout": timeout, "max_retries": 0},
-            )
-            export_id = int(snapshot.id)
-            status = snapshot.status
-            while status not in ("completed", "failed"):
-                if time.monotonic() - started > timeout:
-                    raise LabelStudioError(
-                        f"export {export_id} of project {project_id} not ready after {timeout:.0f} s")
-                time.sleep(poll)
-                status = exports.get(id=project_id, export_pk=export_id).status
-            if status == "failed":
-                raise LabelStudioError(f"Label Studio failed to build export {export_id} of project {project_id}")
+        # A title no other export has: an export interrupted before the server says its id is found by it.
+        title = f"corpus-tools {time.strftime('%Y-%m-%dT%H:%M:%S')} {secrets.token_hex(6)}"
+        export_id: int | None = None
         written = 0
         try:
+            with self._errors(f"export project {project_id}",
+                              not_found=f"no project with id {project_id} at {self.url}"):
+                # Community edition builds the snapshot inside this request: allow it the whole timeout.
+                snapshot = exports.create(
+                    id=project_id,
+                    title=title,
+                    serialization_options={
+                        "predictions": {"only_id": False},
+                        "annotations__completed_by": {"only_id": False},
+                    },
+                    request_options={"timeout": timeout, "max_retries": 0},
+                )
+                export_id = int(snapshot.id)
+                status = snapshot.status
+                while status not in ("completed", "failed"):
+                    if time.monotonic() - started > timeout:
+                        raise LabelStudioError(
+                            f"export {export_id} of project {project_id} not ready after {timeout:.0f} s")
+                    time.sleep(poll)
+                    status = exports.get(id=project_id, export_pk=export_id).status
+                if status == "failed":
+                    raise LabelStudioError(f"Label Studio failed to build export {export_id} of project {project_id}")
             writer = AtomicFile(out, binary=True, fsync=True, suffix=".part")
             with (writer as fh,
                   self._errors(f"download export {export_id}")):
@@ -499,9 +506,8 @@ class LabelStudioClient:
                     fh.flush()
                     check(writer.temporary)
         except BaseException as exc:
-            if not keep_snapshot:  # no snapshot is left behind on the server when the download failed
-                with contextlib.suppress(CorpusToolsError), self._errors(f"delete export {export_id}"):
-                    exports.delete(id=project_id, export_pk=export_id)
+            if not keep_snapshot:  # no snapshot is left behind on the server when the export failed or was stopped
+                self._delete_snapshots(project_id, export_id, title)
             if isinstance(exc, OSError):  # the disk is full, the place is not writable...
                 raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
             raise
@@ -509,3 +515,46 @@ class LabelStudioClient:
             with self._errors(f"delete export {export_id}"):
                 exports.delete(id=project_id, export_pk=export_id)
         return ExportResult(out, export_id, written, time.monotonic() - started)
+
+    def _abandoned_snapshots(self, project_id: int) -> Path:
+        """The file listing the titles of this project's snapshots whose export was stopped while the server built
+        them (JSON list)."""
+        key = hashlib.sha256(f"{self.url.rstrip('/')}|{project_id}".encode()).hexdigest()[:24]
+        return cache_root() / "abandoned-snapshots" / f"{key}.json"
+
+    def _delete_snapshots(self, project_id: int, export_id: int | None, title: str) -> None:
+        """Delete the snapshot of an export that failed or was stopped, best effort.  When the server had not said
+        its id yet (the request that builds it was cut), it is still building it and would save it again if deleted
+        now: its title is written down, and the next export of the project deletes it."""
+        if export_id is None:
+            path = self._abandoned_snapshots(project_id)
+            with contextlib.suppress(OSError, ValueError):
+                titles = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_file_atomically(path, json.dumps([*titles, title]))
+            return
+        with contextlib.suppress(CorpusToolsError), self._errors(f"delete export {export_id}"):
+            self._sdk.projects.exports.delete(id=project_id, export_pk=export_id, request_options=NO_RETRY)
+
+    def _delete_abandoned_snapshots(self, project_id: int) -> None:
+        """Delete the snapshots written down by :meth:`_delete_snapshots` that the server has finished building
+        (best effort; those still being built stay written down)."""
+        path = self._abandoned_snapshots(project_id)
+        try:
+            titles = set(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return
+        exports = self._sdk.projects.exports
+        with contextlib.suppress(CorpusToolsError, OSError), self._errors(f"delete old snapshots of {project_id}"):
+            pending = []
+            for export in exports.list(id=project_id, request_options=NO_RETRY):
+                if export.title not in titles:
+                    continue
+                if export.status in ("completed", "failed"):
+                    exports.delete(id=project_id, export_pk=int(export.id), request_options=NO_RETRY)
+                else:
+                    pending.append(export.title)
+            if pending:
+                write_file_atomically(path, json.dumps(pending))
+            else:
+                path.unlink(missing_ok=True)
