@@ -319,8 +319,10 @@ def test_an_export_that_cannot_be_written_leaves_nothing_behind(ls_client, ls_pr
     project = ls_project()
     import_articles(ls_client, project, write_jsonl(tmp_path / "a.jsonl", arabic_articles(3)), ontology=ontology)
     (tmp_path / "file").write_text("not a folder", encoding="utf-8")
-    with pytest.raises(OutputError, match="cannot write"):  # found before the server builds a snapshot
-        ls_client.export_snapshot(project.id, tmp_path / "file" / "export.json")
+    for inside in (tmp_path / "file" / "export.json", tmp_path / "file" / "deeper" / "export.json"):
+        with pytest.raises(OutputError) as refused:  # found before the server builds a snapshot
+            ls_client.export_snapshot(project.id, inside)
+        assert str(refused.value) == f"cannot write {inside}: {tmp_path / 'file'} is a file, not a folder"
     out = tmp_path / "export.json"
 
     def no_space(*args: object, **kwargs: object) -> None:  # the download's temporary file cannot be created

@@ -464,6 +464,9 @@ class LabelStudioClient:
         started = time.monotonic()
         try:  # before the server builds anything: a place that cannot be written is known at once
             out.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:  # mkdir says "File exists" of a file on the way
+            file = next((p for p in reversed(out.parents) if p.is_file()), out.parent)
+            raise OutputError(f"cannot write {out}: {file} is a file, not a folder") from exc
         except OSError as exc:
             raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
         self._delete_abandoned_snapshots(project_id)
