@@ -509,8 +509,9 @@ class LabelStudioClient:
                     fh.flush()
                     check(writer.temporary)
         except BaseException as exc:
-            if not keep_snapshot:  # no snapshot is left behind on the server when the export failed or was stopped
-                self._delete_snapshots(project_id, export_id, title)
+            refused = isinstance(exc, ProjectNotFound | AuthenticationFailed | ConnectionFailed)  # nothing was built
+            if not keep_snapshot and not (export_id is None and refused):
+                self._delete_snapshots(project_id, export_id, title)  # none is left behind when stopped or failed
             if isinstance(exc, OSError):  # the disk is full, the place is not writable...
                 raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
             raise
