@@ -96,6 +96,69 @@ def test_url_of_another_server_is_reported(ls_server):
         httpd.shutdown()
 
 
+def test_an_error_page_echoing_the_key_gives_one_line_without_any_part_of_the_key(ls_server, tmp_path):
+    """A proxy's error page that repeats the request's headers: the message is one line, and the key is redacted
+    before the page is cut short (a cut through the key would leave its first characters)."""
+    key = ls_server.api_key
+    padding = 300 - len("Authorization: Token ") - 10  # the first 300 characters end 10 characters into the key
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            detail = "x" * (padding - 2) + "\r\n" + f"Authorization: {self.headers['Authorization']}\nHost: there"
+            body = json.dumps({"detail": detail}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    credentials = srv.write_credentials(tmp_path / "credentials.json", srv.Credentials(
+        url=url, email=ls_server.email, password=ls_server.password, api_key=key))
+    try:
+        for env in (ls_server.env(LABEL_STUDIO_URL=url), clean_env()):  # a key from the environment or the file
+            line = assert_one_error_line(run("ls", "status", "--credentials", str(credentials), env=env), key)
+            assert line.startswith(f"Error: Label Studio at {url} answered HTTP 400 while trying to check the API key")
+            assert key[:6] not in line and "Authorization: Token ***" in line
+    finally:
+        httpd.shutdown()
+
+
+def test_a_server_answering_anything_with_json_is_not_taken_for_label_studio(ls_server):
+    """A catch-all server answering every path with 200 and a JSON object: one Error line, no traceback."""
+
+    class CatchAll(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            echoed = "\n".join(f"{k}: {v}" for k, v in self.headers.items())
+            body = json.dumps({"id": echoed, "email": echoed, "results": echoed}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), CatchAll)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        for args in (["ls", "status"], ["ls", "setup", "--project", "catch all"], ["ls", "users", "list"]):
+            line = assert_one_error_line(run(*args, env=ls_server.env(LABEL_STUDIO_URL=url)), ls_server.api_key)
+            assert line == (f"Error: Label Studio at {url} did not answer like Label Studio (no user in its answer)"
+                            " while trying to check the API key; check LABEL_STUDIO_URL")
+    finally:
+        httpd.shutdown()
+
+
 def test_legacy_token_and_personal_access_token_both_work(ls_server):
     for key in (ls_server.api_key, ls_server.personal_access_token()):
         client = LabelStudioClient.connect(Connection(ls_server.url, key, "test"))

@@ -43,6 +43,16 @@ def test_setup_from_default_ontology_is_accepted_then_unchanged(ls_client, ontol
     assert (again.action, again.project.id) == ("unchanged", created.project.id)
 
 
+def test_setup_with_spaces_around_the_title_finds_its_project_again(ls_client, ontology):
+    """Label Studio strips the spaces around a title: a second setup must find the project, not make another."""
+    created = setup_project(ls_client, "  padded title\u00a0", ontology)
+    assert (created.action, created.project.title) == ("created", "padded title")
+    again = setup_project(ls_client, "  padded title\u00a0", ontology)
+    assert (again.action, again.project.id) == ("unchanged", created.project.id)
+    assert ls_client.find_project(" padded title ").id == created.project.id
+    assert [p.id for p in ls_client.find_projects("padded title")] == [created.project.id]
+
+
 def _ontology_without_norp(tmp_path: Path):
     data = yaml.safe_load(default_ontology_path().read_text(encoding="utf-8"))
     data["entities"] = [e for e in data["entities"] if e["label"] != "NORP"]
@@ -309,8 +319,10 @@ def test_an_export_that_cannot_be_written_leaves_nothing_behind(ls_client, ls_pr
     project = ls_project()
     import_articles(ls_client, project, write_jsonl(tmp_path / "a.jsonl", arabic_articles(3)), ontology=ontology)
     (tmp_path / "file").write_text("not a folder", encoding="utf-8")
-    with pytest.raises(OutputError, match="cannot write"):  # found before the server builds a snapshot
-        ls_client.export_snapshot(project.id, tmp_path / "file" / "export.json")
+    for inside in (tmp_path / "file" / "export.json", tmp_path / "file" / "deeper" / "export.json"):
+        with pytest.raises(OutputError) as refused:  # found before the server builds a snapshot
+            ls_client.export_snapshot(project.id, inside)
+        assert str(refused.value) == f"cannot write {inside}: {tmp_path / 'file'} is a file, not a folder"
     out = tmp_path / "export.json"
 
     def no_space(*args: object, **kwargs: object) -> None:  # the download's temporary file cannot be created
@@ -322,6 +334,29 @@ def test_an_export_that_cannot_be_written_leaves_nothing_behind(ls_client, ls_pr
     assert not out.exists()
     snapshots = ls_client._sdk.projects.exports.list(id=project.id)
     assert list(snapshots) == []  # the snapshot made for the failed download was deleted
+
+
+def test_an_export_interrupted_while_the_server_builds_it_leaves_no_snapshot(ls_server, ls_client, ls_project,
+                                                                               ontology, tmp_path):
+    """Ctrl-C (here: a timeout) during the request that builds the snapshot: the server goes on building it (and
+    would save it again if it were deleted meanwhile), so the next export of the project deletes it."""
+    from corpus_tools.errors import LabelStudioError
+
+    project = ls_project()
+    import_articles(ls_client, project, write_jsonl(tmp_path / "a.jsonl", arabic_articles(3000)), ontology=ontology,
+                    batch_size=1000)
+    built = ls_server.data_dir / "media" / "export" / str(project.id)  # where the server writes the snapshot it built
+    out = tmp_path / "export.json"
+    with pytest.raises(LabelStudioError, match="timed out"):
+        ls_client.export_snapshot(project.id, out, timeout=0.3)
+    deadline = time.monotonic() + 60
+    while not (built.is_dir() and any(built.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)  # the server's last save after writing the file
+    assert built.is_dir() and not out.exists()
+    assert len(list(ls_client._sdk.projects.exports.list(id=project.id))) == 1
+    assert export_project(ls_client, project.id, out).tasks == 3000
+    assert list(ls_client._sdk.projects.exports.list(id=project.id)) == []
 
 
 # ---------------------------------------------------------------------------- a text changed at the source

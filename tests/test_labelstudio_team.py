@@ -210,6 +210,27 @@ def test_users_add_refuses_a_password_file_it_cannot_keep_before_making_any_logi
 
 
 @pytest.mark.labelstudio
+def test_users_add_keeps_the_password_of_each_login_made_before_a_signup_that_fails(ls_server, tmp_path):
+    """Label Studio refuses an address our check lets through; the logins made before it keep their password."""
+    env = ls_server.env()
+    refused = 'x"<s>@example.org'
+    passwords_path = tmp_path / "passwords.json"
+    first = run("ls", "users", "add", "team-kept-1@example.org", refused, "--password-file", str(passwords_path),
+                env=env)
+    assert first.returncode == 3 and "refused to sign up" in first.stderr and "Traceback" not in first.stderr
+    kept = read_password_file(passwords_path, ls_server.url)
+    assert list(kept) == ["team-kept-1@example.org"]
+    assert user_api_key(ls_server.url, "team-kept-1@example.org", kept["team-kept-1@example.org"])
+
+    printed = run("ls", "users", "add", "team-kept-2@example.org", refused, env=env)
+    assert printed.returncode == 3 and "refused to sign up" in printed.stderr
+    [line] = printed.stdout.splitlines()
+    email, password = line.split("\t")
+    assert email == "team-kept-2@example.org" and password not in printed.stderr
+    assert user_api_key(ls_server.url, email, password)
+
+
+@pytest.mark.labelstudio
 def test_a_wrong_password_is_refused_without_being_repeated(ls_server, ls_team):
     [annotator] = ls_team(1)
     wrong = "wrong-password-0123456789"

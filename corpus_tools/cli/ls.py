@@ -258,7 +258,13 @@ def users_add_command(
     login is reported as existing and keeps its password. --json (which needs --password-file)
     prints `{"users": [{email, id, action}], "password_file"}` without passwords.
     """
-    from corpus_tools.labelstudio.team import add_users, check_password_file, invalid_emails, write_password_file
+    from corpus_tools.labelstudio.team import (
+        add_users,
+        check_password_file,
+        invalid_emails,
+        merge_password_file_results,
+        write_password_file,
+    )
 
     bad = invalid_emails(emails)
     if bad:
@@ -269,9 +275,17 @@ def users_add_command(
     client = _client(credentials)
     if password_file is not None:
         check_password_file(password_file, client.url)  # before any login is made whose password it must keep
-    users = add_users(client, emails)
+    writes = []
+
+    def keep(email: str, password: str) -> None:  # at once: a later signup that fails must not lose it
+        if password_file is None:
+            echo_data(f"{email}\t{password}")
+        else:
+            writes.append(write_password_file(password_file, client.url, {email: password}))
+
+    users = add_users(client, emails, on_created=keep)
     passwords = {u.email: u.password for u in users if u.created and u.password}
-    written = write_password_file(password_file, client.url, passwords) if password_file is not None else None
+    written = merge_password_file_results(password_file, client.url, writes) if password_file is not None else None
     if as_json:
         echo_json({"users": [{"email": u.email, "id": u.id, "action": "created" if u.created else "existing"}
                              for u in users], "password_file": str(password_file)})
@@ -279,8 +293,6 @@ def users_add_command(
         info(f"{user.email} (id {user.id}): {'created' if user.created else 'exists already; password unchanged'}",
              quiet=quiet or as_json)
     if written is None:
-        for email, password in passwords.items():
-            echo_data(f"{email}\t{password}")
         if passwords:
             info("The passwords above are shown only once.", quiet=quiet)
         return

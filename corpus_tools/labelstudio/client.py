@@ -15,8 +15,10 @@ the server's ``detail``, redacted.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -34,7 +36,7 @@ from corpus_tools.errors import (
     OutputError,
     ProjectNotFound,
 )
-from corpus_tools.files import AtomicFile
+from corpus_tools.files import AtomicFile, cache_root, write_file_atomically
 from corpus_tools.text import redact
 
 URL_ENV = "LABEL_STUDIO_URL"
@@ -84,29 +86,32 @@ def resolve_connection(
 
 
 def project_id_of(ref: str | int) -> int | None:
-    """The project id a ``--project`` value names (ASCII digits), or None for a title (``²`` and ``١٢`` are
-    titles: ``isdigit()`` accepts them, and ``int()`` refuses the first)."""
+    """The project id a ``--project`` value names (ASCII digits, spaces around them allowed), or None for a title
+    (``²`` and ``١٢`` are titles: ``isdigit()`` accepts them, and ``int()`` refuses the first)."""
     if type(ref) is int:
         return ref
-    return int(ref) if isinstance(ref, str) and ref.isascii() and ref.isdigit() else None
+    digits = ref.strip() if isinstance(ref, str) else ""  # Label Studio strips a title's spaces: " 12 " is 12
+    return int(digits) if digits.isascii() and digits.isdigit() else None
 
 
 def _or(value: object, default: int) -> object:
     return default if value is None else value
 
 
-def _detail(body: object) -> str:
-    """A short message from an error body (``detail``, validation errors, or text)."""
+def _detail(body: object, secrets: tuple[str, ...] = ()) -> str:
+    """A short one-line message from an error body (``detail``, validation errors, or text), with the secrets
+    redacted before it is cut short (a cut through a secret would leave its first characters)."""
     if isinstance(body, Mapping):
         detail = next((str(body[k]) for k in ("detail", "error", "message") if body.get(k)), "")
         errors = body.get("validation_errors")
         if errors:
             detail = f"{detail}: {json.dumps(errors, ensure_ascii=False)}" if detail else json.dumps(errors)
-        return (detail or json.dumps(body, ensure_ascii=False))[:300]
-    text = str(body or "").strip()
-    if text.lstrip().startswith("<"):
-        return "an HTML page, not the Label Studio API"
-    return text[:300]
+        text = detail or json.dumps(body, ensure_ascii=False)
+    else:
+        text = str(body or "").strip()
+        if text.lstrip().startswith("<"):
+            return "an HTML page, not the Label Studio API"
+    return " ".join(redact(text, secrets).split())[:300]
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,7 @@ class LabelStudioClient:
             raise
         except ApiError as exc:
             status = exc.status_code
-            detail = redact(_detail(exc.body), (self._key,))
+            detail = _detail(exc.body, (self._key,))
             if status in (401, 403):
                 raise AuthenticationFailed(
                     f"{where} refused the API key (HTTP {status}) while trying to {action}; check {KEY_ENV}"
@@ -214,6 +219,9 @@ class LabelStudioClient:
         """The account the key belongs to (``id``, ``email``); proves URL and key work."""
         with self._errors("check the API key"):
             user = self._sdk.users.whoami()
+        if not isinstance(user.id, int) or not isinstance(user.email, str):  # a server answering anything with 200
+            raise LabelStudioError(f"Label Studio at {self.url} did not answer like Label Studio (no user in its"
+                                   f" answer) while trying to check the API key; check {URL_ENV}")
         return {"id": user.id, "email": user.email}
 
     def list_users(self) -> list[dict[str, object]]:
@@ -265,7 +273,9 @@ class LabelStudioClient:
             return self._project_info(self._sdk.projects.get(id=project_id))
 
     def find_projects(self, title: str) -> list[ProjectInfo]:
-        """Every project whose title is exactly ``title``."""
+        """Every project whose title is exactly ``title`` without the spaces around it (Label Studio strips them
+        when it stores a title)."""
+        title = title.strip()
         with self._errors("list projects"):
             found = [p for p in self._sdk.projects.list(title=title, page_size=100) if p.title == title]
         return [self.get_project(int(p.id)) for p in found]
@@ -463,32 +473,40 @@ class LabelStudioClient:
         started = time.monotonic()
         try:  # before the server builds anything: a place that cannot be written is known at once
             out.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:  # mkdir says "File exists" of a file on the way
+            file = next((p for p in reversed(out.parents) if p.is_file()), out.parent)
+            raise OutputError(f"cannot write {out}: {file} is a file, not a folder") from exc
         except OSError as exc:
             raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
+        self._delete_abandoned_snapshots(project_id)
         exports = self._sdk.projects.exports
-        with self._errors(f"export project {project_id}", not_found=f"no project with id {project_id} at {self.url}"):
-            # Community edition builds the snapshot inside this request: allow it the whole timeout.
-            snapshot = exports.create(
-                id=project_id,
-                title=f"corpus-tools {time.strftime('%Y-%m-%dT%H:%M:%S')}",
-                serialization_options={
-                    "predictions": {"only_id": False},
-                    "annotations__completed_by": {"only_id": False},
-                },
-                request_options={"timeout": timeout, "max_retries": 0},
-            )
-            export_id = int(snapshot.id)
-            status = snapshot.status
-            while status not in ("completed", "failed"):
-                if time.monotonic() - started > timeout:
-                    raise LabelStudioError(
-                        f"export {export_id} of project {project_id} not ready after {timeout:.0f} s")
-                time.sleep(poll)
-                status = exports.get(id=project_id, export_pk=export_id).status
-            if status == "failed":
-                raise LabelStudioError(f"Label Studio failed to build export {export_id} of project {project_id}")
+        # A title no other export has: an export interrupted before the server says its id is found by it.
+        title = f"corpus-tools {time.strftime('%Y-%m-%dT%H:%M:%S')} {secrets.token_hex(6)}"
+        export_id: int | None = None
         written = 0
         try:
+            with self._errors(f"export project {project_id}",
+                              not_found=f"no project with id {project_id} at {self.url}"):
+                # Community edition builds the snapshot inside this request: allow it the whole timeout.
+                snapshot = exports.create(
+                    id=project_id,
+                    title=title,
+                    serialization_options={
+                        "predictions": {"only_id": False},
+                        "annotations__completed_by": {"only_id": False},
+                    },
+                    request_options={"timeout": timeout, "max_retries": 0},
+                )
+                export_id = int(snapshot.id)
+                status = snapshot.status
+                while status not in ("completed", "failed"):
+                    if time.monotonic() - started > timeout:
+                        raise LabelStudioError(
+                            f"export {export_id} of project {project_id} not ready after {timeout:.0f} s")
+                    time.sleep(poll)
+                    status = exports.get(id=project_id, export_pk=export_id).status
+                if status == "failed":
+                    raise LabelStudioError(f"Label Studio failed to build export {export_id} of project {project_id}")
             writer = AtomicFile(out, binary=True, fsync=True, suffix=".part")
             with (writer as fh,
                   self._errors(f"download export {export_id}")):
@@ -500,9 +518,9 @@ class LabelStudioClient:
                     fh.flush()
                     check(writer.temporary)
         except BaseException as exc:
-            if not keep_snapshot:  # no snapshot is left behind on the server when the download failed
-                with contextlib.suppress(CorpusToolsError), self._errors(f"delete export {export_id}"):
-                    exports.delete(id=project_id, export_pk=export_id)
+            refused = isinstance(exc, ProjectNotFound | AuthenticationFailed | ConnectionFailed)  # nothing was built
+            if not keep_snapshot and not (export_id is None and refused):
+                self._delete_snapshots(project_id, export_id, title)  # none is left behind when stopped or failed
             if isinstance(exc, OSError):  # the disk is full, the place is not writable...
                 raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
             raise
@@ -510,3 +528,46 @@ class LabelStudioClient:
             with self._errors(f"delete export {export_id}"):
                 exports.delete(id=project_id, export_pk=export_id)
         return ExportResult(out, export_id, written, time.monotonic() - started)
+
+    def _abandoned_snapshots(self, project_id: int) -> Path:
+        """The file listing the titles of this project's snapshots whose export was stopped while the server built
+        them (JSON list)."""
+        key = hashlib.sha256(f"{self.url.rstrip('/')}|{project_id}".encode()).hexdigest()[:24]
+        return cache_root() / "abandoned-snapshots" / f"{key}.json"
+
+    def _delete_snapshots(self, project_id: int, export_id: int | None, title: str) -> None:
+        """Delete the snapshot of an export that failed or was stopped, best effort.  When the server had not said
+        its id yet (the request that builds it was cut), it is still building it and would save it again if deleted
+        now: its title is written down, and the next export of the project deletes it."""
+        if export_id is None:
+            path = self._abandoned_snapshots(project_id)
+            with contextlib.suppress(OSError, ValueError):
+                titles = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_file_atomically(path, json.dumps([*titles, title]))
+            return
+        with contextlib.suppress(CorpusToolsError), self._errors(f"delete export {export_id}"):
+            self._sdk.projects.exports.delete(id=project_id, export_pk=export_id, request_options=NO_RETRY)
+
+    def _delete_abandoned_snapshots(self, project_id: int) -> None:
+        """Delete the snapshots written down by :meth:`_delete_snapshots` that the server has finished building
+        (best effort; those still being built stay written down)."""
+        path = self._abandoned_snapshots(project_id)
+        try:
+            titles = set(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return
+        exports = self._sdk.projects.exports
+        with contextlib.suppress(CorpusToolsError, OSError), self._errors(f"delete old snapshots of {project_id}"):
+            pending = []
+            for export in exports.list(id=project_id, request_options=NO_RETRY):
+                if export.title not in titles:
+                    continue
+                if export.status in ("completed", "failed"):
+                    exports.delete(id=project_id, export_pk=int(export.id), request_options=NO_RETRY)
+                else:
+                    pending.append(export.title)
+            if pending:
+                write_file_atomically(path, json.dumps(pending))
+            else:
+                path.unlink(missing_ok=True)

@@ -74,9 +74,13 @@ def _same(a: str, b: str) -> bool:
 
 def setup_project(client: LabelStudioClient, title: str, ontology: Ontology, *, project_id: int | None = None,
                   ) -> SetupResult:
-    """Create the project titled ``title`` (or with id ``project_id``), or bring it up to date."""
-    if not MIN_TITLE <= len(title.strip()) <= MAX_TITLE:
-        raise LabelStudioError(f"project title {title!r} has {len(title.strip())} characters; Label Studio needs"
+    """Create the project titled ``title`` (or with id ``project_id``), or bring it up to date.
+
+    The title is stripped of the spaces around it, as Label Studio stores it, so that a second run finds the
+    project the first one made."""
+    title = title.strip()
+    if not MIN_TITLE <= len(title) <= MAX_TITLE:
+        raise LabelStudioError(f"project title {title!r} has {len(title)} characters; Label Studio needs"
                                f" {MIN_TITLE} to {MAX_TITLE}")
     config = ontology_to_labelstudio_config(ontology)
     instructions = ontology_to_instructions(ontology)

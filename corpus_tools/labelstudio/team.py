@@ -217,13 +217,17 @@ def invalid_emails(emails: Sequence[str]) -> list[str]:
 
 
 def add_users(client: LabelStudioClient, emails: Sequence[str], *,
-              make_password: Callable[[], str] = new_password, timeout: float = 60) -> list[NewUser]:
+              make_password: Callable[[], str] = new_password, timeout: float = 60,
+              on_created: Callable[[str, str], None] | None = None) -> list[NewUser]:
     """Create a login for each e-mail that has none, with Label Studio's invitation link; in the given order.
 
     E-mails are compared as Label Studio stores them (lower case); one given twice is created once.  A user
     already in the organisation is returned with ``created=False`` and left alone.  Raises
     :class:`LabelStudioError` when the signup is refused (for an e-mail that belongs to another
-    organisation of the server, or a password Label Studio rejects); users created before stay created.
+    organisation of the server, an address Label Studio does not accept, or a password it rejects); users
+    created before stay created.  ``on_created(email, password)`` is called as soon as each login is made,
+    before the next signup, so that a caller keeps every password even when a later signup fails (a later
+    run reports such a user as existing and never shows the password again).
     """
     bad = invalid_emails(emails)
     if bad:
@@ -238,6 +242,8 @@ def add_users(client: LabelStudioClient, emails: Sequence[str], *,
             password = make_password()
             _signup(client.url, email, password, invite, timeout)
             passwords[email] = password
+            if on_created is not None:
+                on_created(email, password)
         members = {str(u["email"]).lower(): int(u["id"]) for u in client.list_users()}
         lost = [e for e in missing if e not in members]
         if lost:
@@ -353,3 +359,14 @@ def write_password_file(path: Path, url: str, passwords: Mapping[str, str]) -> P
         except OSError as exc:
             raise OutputError(f"cannot write the password file {path}: {exc.strerror or exc}") from None
     return PasswordFileResult(path, existed, added, replaced, kept)
+
+
+def merge_password_file_results(path: Path, url: str, results: Sequence[PasswordFileResult]) -> PasswordFileResult:
+    """What several :func:`write_password_file` calls into one file did together (one call per new login, each
+    written as soon as the login is made)."""
+    if not results:
+        return PasswordFileResult(path, path.exists(), (), (), tuple(read_password_file(path, url)))
+    added = tuple(e for r in results for e in r.added)
+    replaced = tuple(e for r in results for e in r.replaced)
+    kept = tuple(e for e in results[-1].kept if e not in added and e not in replaced)
+    return PasswordFileResult(path, results[0].existed, added, replaced, kept)
