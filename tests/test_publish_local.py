@@ -584,22 +584,27 @@ def test_an_existing_folder_with_at_in_its_name_is_a_release_folder(tmp_path, re
     assert json.loads(run.stdout)["old_version"] == "1.0.0"
 
 
-def test_cli_default_target_never_leaves_releases(tmp_path, releases):
-    """A manifest name whose last part is '..' (not written by build, which refuses it) must not make the default
-    target ./releases/.. (the current folder): the release folder's own name is used instead."""
+def _renamed_release(tmp_path: Path, releases, folder: str, name: str) -> Path:
+    """A copy of v1.0.0 in ``folder`` whose manifest says ``name`` (hashes made right again)."""
     import shutil
 
     from release_factory import rehash
 
-    odd = tmp_path / "odd-release"
+    odd = tmp_path / folder
     shutil.copytree(releases["v1.0.0"], odd)
     manifest = json.loads((odd / "manifest.json").read_text(encoding="utf-8"))
-    manifest["name"] = "org/.."
+    manifest["name"] = name
     (odd / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     rehash(odd)
-    work = tmp_path / "work"
-    work.mkdir()
-    result = _cli("publish", str(odd), "--dry-run", cwd=work)
+    (tmp_path / "work").mkdir()
+    return odd
+
+
+def test_cli_default_target_never_leaves_releases(tmp_path, releases):
+    """A manifest name whose last part is '..' (not written by build, which refuses it) must not make the default
+    target ./releases/.. (the current folder): the release folder's own name is used instead."""
+    odd = _renamed_release(tmp_path, releases, "odd-release", "org/..")
+    result = _cli("publish", str(odd), "--dry-run", cwd=tmp_path / "work")
     assert result.returncode == 0, result.stderr
     assert "releases/odd-release" in result.stderr and "releases/.." not in result.stderr
 
@@ -607,24 +612,13 @@ def test_cli_default_target_never_leaves_releases(tmp_path, releases):
 def test_cli_default_target_of_a_manifest_name_with_a_nul_byte_is_the_folder_name(tmp_path, releases):
     """A manifest name holding a NUL byte (build refuses control characters; an edited manifest can hold one) can
     name no folder: the default target is ./releases/<the release folder's name>, not a traceback."""
-    import shutil
-
-    from release_factory import rehash
-
-    odd = tmp_path / "nul-release"
-    shutil.copytree(releases["v1.0.0"], odd)
-    manifest = json.loads((odd / "manifest.json").read_text(encoding="utf-8"))
-    manifest["name"] = "org/news\x00x"
-    (odd / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    rehash(odd)
-    work = tmp_path / "work"
-    work.mkdir()
-    result = _cli("publish", str(odd), cwd=work)
+    odd = _renamed_release(tmp_path, releases, "nul-release", "org/news\x00x")
+    result = _cli("publish", str(odd), cwd=tmp_path / "work")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "to ./releases/nul-release:" in result.stderr
-    assert sorted(path.name for path in (work / "releases").iterdir()) == ["nul-release"]
-    assert (work / "releases" / "nul-release" / "v1.0.0" / "manifest.json").is_file()
+    assert sorted(path.name for path in (tmp_path / "work" / "releases").iterdir()) == ["nul-release"]
+    assert (tmp_path / "work" / "releases" / "nul-release" / "v1.0.0" / "manifest.json").is_file()
 
 
 def test_a_target_with_a_nul_byte_is_refused(tmp_path, releases):
