@@ -78,20 +78,29 @@ def redact(message: str, secrets: tuple[str, ...] = ()) -> str:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+# What a terminal must not be sent raw: the C0 controls but tab and line feed (ESC starts escape sequences, CR
+# overwrites the line), DEL, the C1 controls, and lone surrogates (no UTF-8 writer takes them).
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def printable(text: str, *, in_json: bool = False) -> str:
-    """``text`` with every lone surrogate written readably: ``\\xNN`` for a byte that was not UTF-8 in a file name
-    or argument (Python decodes those to U+DC80..U+DCFF), ``\\uNNNN`` for any other; unchanged (and cheap) when
-    there is none.  What it returns always encodes as UTF-8.  ``in_json``: ``text`` is JSON, whose strings hold the
-    surrogates, so the backslash is written escaped (the string then reads ``\\xNN``)."""
-    if text.isascii() or not _SURROGATE.search(text):
+    """``text`` as it may go to a terminal: every lone surrogate written readably (``\\xNN`` for a byte that was not
+    UTF-8 in a file name or argument, which Python decodes to U+DC80..U+DCFF, ``\\uNNNN`` for any other), and every
+    control character but tab and line feed as ``\\xNN`` (so a name or message read from a file cannot move the
+    cursor or recolour the terminal); unchanged (and cheap) when there is none.  What it returns always encodes as
+    UTF-8.  ``in_json``: ``text`` is JSON, whose strings hold the surrogates (its control characters are escaped
+    already), so the backslash is written escaped (the string then reads ``\\xNN``)."""
+    if not _UNPRINTABLE.search(text):
         return text
     slash = "\\\\" if in_json else "\\"
 
     def escape(match: re.Match[str]) -> str:
         code = ord(match.group())
+        if code < 0xD800:
+            return f"{slash}x{code:02x}"
         return f"{slash}x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"{slash}u{code:04x}"
 
-    return _SURROGATE.sub(escape, text)
+    return _UNPRINTABLE.sub(escape, text)
 
 
 def has_lone_surrogate(text: str) -> bool:

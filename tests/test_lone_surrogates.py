@@ -219,3 +219,24 @@ def test_a_splits_file_with_a_lone_surrogate_is_refused_located(tmp_path):
                     ' "assignments": {"doc-\\udbff": "train"}}', encoding="utf-8")
     with pytest.raises(InputError, match=r"lone UTF-16 surrogate escape .* at \$\.assignments"):
         read_splits(path, tmp_path / "earlier.sqlite")
+
+
+def test_printable_escapes_what_a_terminal_must_not_get_raw():
+    """Controls (ESC starts escape sequences, CR overwrites the line) and lone surrogates are written as escapes;
+    tab, line feed, Arabic text and its direction marks are kept."""
+    from corpus_tools.text import printable
+
+    kept = "مدينة\u200f \u200e\u200c\u200d\t\nend ✓"
+    assert printable(kept) == kept
+    assert printable("a\x1b[2Jb\rc\x00d\x7fe\x85f\udcffg") == "a\\x1b[2Jb\\x0dc\\x00d\\x7fe\\x85f\\xffg"
+    assert printable("\ud800") == "\\ud800"
+    assert printable("\x1b", in_json=True) == "\\\\x1b"
+
+
+@given(st.text())
+def test_printable_output_has_no_control_but_tab_and_line_feed(text):
+    from corpus_tools.text import printable
+
+    out = printable(text)
+    assert not any(ord(ch) < 0x20 and ch not in "\t\n" or 0x7F <= ord(ch) <= 0x9F for ch in out)
+    out.encode("utf-8")  # always encodable

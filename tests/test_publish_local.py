@@ -648,3 +648,13 @@ def test_cli_publish_names_each_file_once(tmp_path, releases):
     lines = done.stderr.splitlines()
     for rel in files:
         assert len([line for line in lines if line.split()[-1] == rel]) == 1, (rel, done.stderr)
+
+
+def test_cli_a_manifest_name_with_terminal_escapes_is_printed_escaped(tmp_path, releases):
+    """A name read from a release (an edited manifest) cannot send escape sequences to the terminal: publish's
+    plan shows the ESC and CR characters as escapes."""
+    odd = _renamed_release(tmp_path, releases, "esc-release", "org/news\x1b[2J\rx")
+    result = _cli("publish", str(odd), "--dry-run", "--to", str(tmp_path / "target"), cwd=tmp_path / "work")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stderr and "\r" not in result.stderr
+    assert "org/news\\x1b[2J\\x0dx" in result.stderr

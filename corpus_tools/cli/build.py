@@ -26,6 +26,7 @@ from corpus_tools.cli._common import (
 from corpus_tools.errors import InvalidDataError, ReleaseError
 from corpus_tools.publish.targets import is_hub_text
 from corpus_tools.report import WARNINGS_PER_CODE
+from corpus_tools.text import printable
 
 _PROGRESS_MIN_BYTES = 8 * 1024 * 1024
 
@@ -301,11 +302,11 @@ def diff_command(
     if as_json:
         echo_json(diff.to_dict())
         raise typer.Exit(EXIT_OK)
-    table = Table(title=f"v{diff.old_version} → v{diff.new_version}")
+    table = Table(title=printable(f"v{diff.old_version} → v{diff.new_version}"))
     for column, justify in (("", "left"), ("old", "right"), ("new", "right"), ("change", "right")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in diff.table_rows():
-        table.add_row(*row)
+        table.add_row(*map(printable, row))  # texts and ids from the releases: no raw controls
     tables = [table]
     if rows := diff.change_rows():
         changes = Table(title="Changed annotations")
@@ -315,14 +316,14 @@ def diff_command(
             whole = 0 if column == "text" else max(len(column), *(len(row[i]) for row in rows))
             changes.add_column(column, overflow="fold", min_width=whole or None)
         for row in rows:
-            changes.add_row(*row)
+            changes.add_row(*map(printable, row))
         tables.append(changes)
     if text_rows := diff.text_change_rows():
         texts = Table(title="Text changed")
         for column in ("document", "split", "old sha256", "new sha256", "first difference at", "old → new there"):
             texts.add_column(column, overflow="fold")
         for row in text_rows:
-            texts.add_row(*row)
+            texts.add_row(*map(printable, row))
         tables.append(texts)
     echo_tables(*tables)
     if left_off := len(diff.documents_annotation_changed) - len(diff.document_changes):

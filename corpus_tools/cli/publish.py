@@ -22,6 +22,7 @@ from corpus_tools.cli._common import (
 from corpus_tools.errors import CorpusToolsError, PublishUnverified, ReleaseError, VerificationFailed
 from corpus_tools.publish.models import PublishPlan, PublishResult
 from corpus_tools.publish.targets import is_hub_text
+from corpus_tools.text import printable
 
 
 def _target(value: str | None) -> str | None:
@@ -165,17 +166,18 @@ def releases_command(
     from rich.table import Table
 
     if not versions:
-        err_console.print(f"No versions published in {target}.", markup=False)
+        err_console.print(printable(f"No versions published in {target}."), markup=False)
         return
-    table = Table(title=f"Versions in {target}")
+    table = Table(title=printable(f"Versions in {target}"))
     notes = any(v.note for v in versions)
     for column in ("version", "date", "counts", "manifest sha256", *(("note",) if notes else ())):
         table.add_column(column)
     for v in versions:
         counts = "; ".join(f"{cfg}: " + ", ".join(f"{s} {n}" for s, n in splits.items())
                            for cfg, splits in v.counts.items())
-        table.add_row(v.version, v.date or "?", counts or ("?" if v.note else "-"), (v.manifest_sha256 or "-")[:12],
-                      *((v.note or "",) if notes else ()))
+        cells = (v.version, v.date or "?", counts or ("?" if v.note else "-"), (v.manifest_sha256 or "-")[:12],
+                 *((v.note or "",) if notes else ()))
+        table.add_row(*map(printable, cells))  # read from the target's index and manifests: no raw controls
     echo_tables(table)
 
 
