@@ -307,6 +307,28 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return False
 
 
+def _file_on_the_way(path: Path) -> Path | None:
+    """The first of ``path``'s folders (from the root down) that exists and is not a folder, or None."""
+    return next((p for p in reversed(Path(path).parents) if p.exists() and not p.is_dir()), None)
+
+
+def write_failure(path: str | os.PathLike[str], exc: OSError) -> str:
+    """Why writing ``path`` failed, in words: ``X is a file, not a folder`` when one of its folders is a file (the
+    system says "File exists" or "Not a directory" then), else the system's own reason."""
+    blocking = _file_on_the_way(Path(path))
+    return f"{blocking} is a file, not a folder" if blocking is not None else exc.strerror or str(exc)
+
+
+def folder_missing(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot be created in its folder (``folder X does not exist``, ``X is a file, not a folder``), or
+    None when the folder is there."""
+    parent = Path(path).parent
+    if parent.is_dir():
+        return None
+    blocking = _file_on_the_way(Path(path))
+    return f"{blocking} is a file, not a folder" if blocking is not None else f"folder {parent} does not exist"
+
+
 READ_PIECE = 1 << 20  # read(n) allocates n bytes before it reads one: a bounded read takes a piece at a time
 
 

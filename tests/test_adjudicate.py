@@ -436,3 +436,14 @@ def test_a_team_in_label_studio_from_annotation_to_release(ls_server, ls_project
     card = (tmp_path / "release" / "README.md").read_text(encoding="utf-8")
     assert "Inter-annotator agreement" in card and "| `GPE` |" in card
     assert all(email not in card for email in (team[A].email, team[B].email, team[C].email, lead.email))
+
+
+def test_out_under_a_file_names_that_file(tmp_path):
+    export = team_export(tmp_path / "export.json")
+    blocking = tmp_path / "a-file"
+    blocking.write_text("x", encoding="utf-8")
+    out = blocking / "gold.jsonl"
+    result = run("adjudicate", export, "--out", out)
+    assert result.returncode == 3 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"Error: cannot write {out}: {blocking} is a file, not a folder"
+    assert blocking.read_text(encoding="utf-8") == "x"

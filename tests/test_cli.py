@@ -173,3 +173,33 @@ def test_a_score_json_cannot_carry_is_a_usage_error(tmp_path, score):
     result = subprocess.run([sys.executable, "-m", "corpus_tools", "ls", "import", str(articles), "--project", "x",
                              "--score", score], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Invalid value for '--score'" in result.stderr
+
+
+SAMPLE_DOCUMENTS = str(Path(__file__).resolve().parents[1] / "annotations" / "sample" / "documents.jsonl")
+CLEAN_EXPORT = str(Path(__file__).resolve().parent / "fixtures" / "validate" / "clean.json")
+
+
+@pytest.mark.parametrize("args", [
+    ["ingest", SAMPLE_DOCUMENTS, "--out"],
+    ["convert", SAMPLE_DOCUMENTS, "--from", "documents", "--to", "conll", "--out"],
+    ["convert", SAMPLE_DOCUMENTS, "--from", "documents", "--to", "doccano", "--out"],
+    ["validate", CLEAN_EXPORT, "--repair-utf16", "--out"],
+], ids=["ingest", "convert-conll", "convert-doccano", "validate-repair"])
+@pytest.mark.parametrize("depth", [1, 2])
+def test_an_output_under_a_file_names_that_file(tmp_path, args, depth):
+    """An --out whose folder is a file (or lies under one) says which file is in the way; the system's words
+    were "File exists" or "Not a directory", or "folder ... does not exist" for a file that exists."""
+    blocking = tmp_path / "a-file"
+    blocking.write_text("x", encoding="utf-8")
+    out = blocking / "sub" / "out.jsonl" if depth == 2 else blocking / "out.jsonl"
+    result = run(*args, str(out))
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"Error: cannot write {out}: {blocking} is a file, not a folder"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"] and blocking.read_text(encoding="utf-8") == "x"
+
+
+def test_an_output_in_a_missing_folder_says_so(tmp_path):
+    out = tmp_path / "nowhere" / "out.conll"
+    result = run("convert", SAMPLE_DOCUMENTS, "--from", "documents", "--to", "conll", "--out", str(out))
+    assert result.returncode == 3
+    assert result.stderr.strip().splitlines()[-1] == f"Error: cannot write {out}: folder {out.parent} does not exist"

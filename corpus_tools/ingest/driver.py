@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from corpus_tools.errors import InputError, OutputError
-from corpus_tools.files import AtomicFile, read_at_most, same_file
+from corpus_tools.files import AtomicFile, read_at_most, same_file, write_failure
 from corpus_tools.ingest.codes import (
     BIDI_CONTROL,
     BINARY,
@@ -514,7 +514,7 @@ def write_articles_jsonl(path: str | os.PathLike[str], articles: Iterable[Mappin
             if report is not None and not report.valid:
                 writer.discard()
     except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror}") from exc
+        raise OutputError(f"cannot write {target}: {write_failure(target, exc)}") from exc
     return count
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus_tools.errors import InputError, OutputError
+from corpus_tools.files import write_failure
 from corpus_tools.interop.format import Context, Format, with_tokens
 from corpus_tools.report import define_code, make_problem
 from corpus_tools.spans import Document, Span, Token, bio_to_spans, spans_to_bio, widen_to_tokens
@@ -539,7 +540,7 @@ def write_conll(documents: Iterable[Document], path: Path, ctx: Context) -> None
                 stats["spans_widened"] += widened
                 stats["max_columns"] = max(stats["max_columns"], width)
     except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot write {path}: {write_failure(path, exc)}") from exc
     report.stats["conll_write"] = stats
 
 

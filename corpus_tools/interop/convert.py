@@ -31,11 +31,13 @@ from types import TracebackType
 from corpus_tools.errors import InputError, OutputError
 from corpus_tools.files import (
     claim_temporary,
+    folder_missing,
     remove_dead_temporaries,
     remove_tree,
     rename_no_replace,
     same_file,
     unlock_temporary,
+    write_failure,
 )
 from corpus_tools.interop.format import Context, Format
 from corpus_tools.interop.labelmap import LabelMap, read_label_map
@@ -287,8 +289,8 @@ def _relabel(doc: Document, mapping: LabelMap | None, entity_labels: frozenset[s
 
 def _check_target(source: Path, target: Path, writer: Format) -> None:
     """Refuse, before anything is read, an ``out`` that cannot be written or may not be replaced."""
-    if not target.parent.is_dir():
-        raise InputError(f"cannot write {target}: folder {target.parent} does not exist")
+    if (missing := folder_missing(target)) is not None:
+        raise InputError(f"cannot write {target}: {missing}")
     if same_file(source, target):
         raise InputError(f"{source} is both the input and --out; write the output elsewhere")
     if target.is_symlink():
@@ -363,7 +365,7 @@ class _Output:
             finally:
                 unlock_temporary(lock)
         except OSError as exc:
-            raise OutputError(f"cannot write {self.target}: {exc.strerror or exc}") from exc
+            raise OutputError(f"cannot write {self.target}: {write_failure(self.target, exc)}") from exc
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:

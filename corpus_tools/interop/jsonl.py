@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from corpus_tools.errors import InputError, OutputError
+from corpus_tools.files import write_failure
 from corpus_tools.report import Report, make_problem
 from corpus_tools.strictjson import LoneSurrogateError, loads
 
@@ -63,4 +64,4 @@ def write_objects(path: Path, records: Iterable[dict]) -> None:
             for record in records:
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot write {path}: {write_failure(path, exc)}") from exc

@@ -36,7 +36,7 @@ from corpus_tools.errors import (
     OutputError,
     ProjectNotFound,
 )
-from corpus_tools.files import AtomicFile, cache_root, write_file_atomically
+from corpus_tools.files import AtomicFile, cache_root, write_failure, write_file_atomically
 from corpus_tools.text import redact
 
 URL_ENV = "LABEL_STUDIO_URL"
@@ -473,11 +473,8 @@ class LabelStudioClient:
         started = time.monotonic()
         try:  # before the server builds anything: a place that cannot be written is known at once
             out.parent.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError) as exc:  # mkdir says "File exists" of a file on the way
-            file = next((p for p in reversed(out.parents) if p.is_file()), out.parent)
-            raise OutputError(f"cannot write {out}: {file} is a file, not a folder") from exc
-        except OSError as exc:
-            raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
+        except OSError as exc:  # mkdir says "File exists" of a file on the way
+            raise OutputError(f"cannot write {out}: {write_failure(out, exc)}") from exc
         self._delete_abandoned_snapshots(project_id)
         exports = self._sdk.projects.exports
         # A title no other export has: an export interrupted before the server says its id is found by it.

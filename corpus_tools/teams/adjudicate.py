@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Literal
 
 from corpus_tools.errors import InputError, InvalidDataError, OutputError
-from corpus_tools.files import AtomicFile, same_file
+from corpus_tools.files import AtomicFile, same_file, write_failure
 from corpus_tools.labelstudio.client import LabelStudioClient, ProjectInfo
 from corpus_tools.labelstudio.export import (
     read_result,
@@ -377,7 +377,7 @@ def write_gold(adjudication: Adjudication, out: Path) -> int:
                 fh.write(json.dumps(decision.gold.to_dict(), ensure_ascii=False) + "\n")
                 written += 1
     except OSError as exc:
-        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot write {out}: {write_failure(out, exc)}") from exc
     return written
 
 

@@ -33,7 +33,7 @@ import ijson
 from corpus_tools import codes as C
 from corpus_tools.checks import ItemChecker, default_ontology, validate_document, validate_task
 from corpus_tools.errors import InputError, OutputError
-from corpus_tools.files import AtomicFile, same_file
+from corpus_tools.files import AtomicFile, folder_missing, same_file, write_failure
 from corpus_tools.keys import SeenKeys, store_failures
 from corpus_tools.offsets import utf16_repair
 from corpus_tools.ontology import Ontology
@@ -162,8 +162,8 @@ def repair_utf16_export(
     """
     path = _readable(path)
     out = Path(out)
-    if not out.parent.is_dir():
-        raise InputError(f"cannot write {out}: folder {out.parent} does not exist")
+    if (missing := folder_missing(out)) is not None:
+        raise InputError(f"cannot write {out}: {missing}")
     if same_file(path, out):
         raise InputError(f"{path} is both the export and --out; the repaired copy would replace the export while it"
                          " is read: write it to another file")
@@ -184,7 +184,7 @@ def repair_utf16_export(
             if run.file_failed or not report.valid:  # a failing run never replaces an earlier copy
                 writer.discard()
     except OSError as exc:
-        raise OutputError(f"cannot write {out}: {exc.strerror}") from exc
+        raise OutputError(f"cannot write {out}: {write_failure(out, exc)}") from exc
     report.stats["repaired_spans"] = repaired
     report.stats["written"] = not run.file_failed and report.valid
     return report
