@@ -240,3 +240,20 @@ def test_printable_output_has_no_control_but_tab_and_line_feed(text):
     out = printable(text)
     assert not any(ord(ch) < 0x20 and ch not in "\t\n" or 0x7F <= ord(ch) <= 0x9F for ch in out)
     out.encode("utf-8")  # always encodable
+
+
+def test_a_data_table_prints_its_title_and_cells_escaped():
+    """The tables of diff and releases (read from releases and an index) show control characters as escapes."""
+    import io
+
+    from rich.console import Console
+
+    from corpus_tools.cli._common import DataTable
+
+    table = DataTable(title="v1\x1b[2J")
+    table.add_column("text")
+    table.add_row("a\rb\udcff")
+    out = io.StringIO()
+    Console(file=out, width=80, highlight=False).print(table)
+    assert "\x1b" not in out.getvalue() and "\r" not in out.getvalue()
+    assert "v1\\x1b[2J" in out.getvalue() and "a\\x0db\\xff" in out.getvalue()

@@ -62,6 +62,18 @@ def echo_data(text: str) -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
+class DataTable(Table):
+    """A table of data read from files (releases, an index) for :func:`echo_tables`: its title and text cells go
+    through :func:`printable`, so no name or text can send control characters to the terminal."""
+
+    def __init__(self, *columns: object, title: str | None = None, **options: object) -> None:
+        super().__init__(*columns, title=None if title is None else printable(title), **options)  # type: ignore[arg-type]
+
+    def add_row(self, *cells: object, **options: object) -> None:
+        super().add_row(*(printable(cell) if isinstance(cell, str) else cell for cell in cells),  # type: ignore[misc]
+                        **options)  # type: ignore[arg-type]
+
+
 def echo_tables(*tables: Table) -> None:
     """Rich tables on stdout (``diff``, ``releases``), as :func:`echo_data` writes."""
     console = Console(highlight=False, soft_wrap=True)

@@ -12,6 +12,7 @@ import typer
 from corpus_tools.cli._common import (
     EXIT_INVALID,
     EXIT_OK,
+    DataTable,
     JsonOption,
     OntologyOption,
     QuietOption,
@@ -26,7 +27,6 @@ from corpus_tools.cli._common import (
 from corpus_tools.errors import InvalidDataError, ReleaseError
 from corpus_tools.publish.targets import is_hub_text
 from corpus_tools.report import WARNINGS_PER_CODE
-from corpus_tools.text import printable
 
 _PROGRESS_MIN_BYTES = 8 * 1024 * 1024
 
@@ -291,7 +291,6 @@ def diff_command(
     Exit 0 whenever it ran, whether or not the releases differ; 1 when a folder is not a release or one
     of its files is damaged; 3 when a release cannot be read.
     """
-    from rich.table import Table
 
     from corpus_tools.release.diff import diff_releases
 
@@ -302,28 +301,28 @@ def diff_command(
     if as_json:
         echo_json(diff.to_dict())
         raise typer.Exit(EXIT_OK)
-    table = Table(title=printable(f"v{diff.old_version} → v{diff.new_version}"))
+    table = DataTable(title=f"v{diff.old_version} → v{diff.new_version}")
     for column, justify in (("", "left"), ("old", "right"), ("new", "right"), ("change", "right")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in diff.table_rows():
-        table.add_row(*map(printable, row))  # texts and ids from the releases: no raw controls
+        table.add_row(*row)
     tables = [table]
     if rows := diff.change_rows():
-        changes = Table(title="Changed annotations")
+        changes = DataTable(title="Changed annotations")
         for i, column in enumerate(("document", "", "change", "offsets", "text", "old label", "new label")):
             # Never elided (a label cut short is another label); ids, offsets and labels never folded across lines
             # either (they are copied into other commands): only the text column folds when space is short.
             whole = 0 if column == "text" else max(len(column), *(len(row[i]) for row in rows))
             changes.add_column(column, overflow="fold", min_width=whole or None)
         for row in rows:
-            changes.add_row(*map(printable, row))
+            changes.add_row(*row)
         tables.append(changes)
     if text_rows := diff.text_change_rows():
-        texts = Table(title="Text changed")
+        texts = DataTable(title="Text changed")
         for column in ("document", "split", "old sha256", "new sha256", "first difference at", "old → new there"):
             texts.add_column(column, overflow="fold")
         for row in text_rows:
-            texts.add_row(*map(printable, row))
+            texts.add_row(*row)
         tables.append(texts)
     echo_tables(*tables)
     if left_off := len(diff.documents_annotation_changed) - len(diff.document_changes):

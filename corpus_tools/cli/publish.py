@@ -10,6 +10,7 @@ import typer
 
 from corpus_tools.cli._common import (
     EXIT_OK,
+    DataTable,
     OntologyOption,
     QuietOption,
     echo_data,
@@ -163,21 +164,19 @@ def releases_command(
     if as_json:
         echo_json({"target": target, "versions": [v.to_dict() for v in versions]})
         return
-    from rich.table import Table
 
     if not versions:
         err_console.print(printable(f"No versions published in {target}."), markup=False)
         return
-    table = Table(title=printable(f"Versions in {target}"))
+    table = DataTable(title=f"Versions in {target}")
     notes = any(v.note for v in versions)
     for column in ("version", "date", "counts", "manifest sha256", *(("note",) if notes else ())):
         table.add_column(column)
     for v in versions:
         counts = "; ".join(f"{cfg}: " + ", ".join(f"{s} {n}" for s, n in splits.items())
                            for cfg, splits in v.counts.items())
-        cells = (v.version, v.date or "?", counts or ("?" if v.note else "-"), (v.manifest_sha256 or "-")[:12],
-                 *((v.note or "",) if notes else ()))
-        table.add_row(*map(printable, cells))  # read from the target's index and manifests: no raw controls
+        table.add_row(v.version, v.date or "?", counts or ("?" if v.note else "-"), (v.manifest_sha256 or "-")[:12],
+                      *((v.note or "",) if notes else ()))
     echo_tables(table)
 
 

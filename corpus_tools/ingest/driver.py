@@ -536,4 +536,3 @@ def read_articles_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, obje
                     yield json_loads(line)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read articles from {path}: {exc}") from exc
-
